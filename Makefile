@@ -1,0 +1,53 @@
+# flatbook: build, demo, tests and benchmarks.  GNU make; Python >= 3.11.
+#   make demo    simulate and compare the four headline policies (results/demo)
+#   make test    run the whole test suite
+#   make bench   run every benchmarks/bench_*.py (results/bench)
+#   make clean   remove .venv, results and caches
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO_OUT := results/demo
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test bench clean
+
+help:
+	@echo "make demo   - install into $(VENV) and run the policy comparison (writes $(DEMO_OUT))"
+	@echo "make test   - install into $(VENV) and run the test suite"
+	@echo "make bench  - run the benchmarks in benchmarks/ (writes results/bench)"
+	@echo "make clean  - remove $(VENV), results/ and caches"
+
+# The virtual environment, created once.
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "flatbook needs Python >= 3.11; $(PYTHON) is $$($(PYTHON) --version 2>&1). Use: make PYTHON=python3.11 ..."; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "'$(PYTHON) -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
+
+# Install (editable, with test extras) only when pyproject.toml changes.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/flatbook compare --preset as2008 \
+	  --policy symmetric --policy linear-skew --policy avellaneda-stoikov --policy glft \
+	  --paths 100000 --seed 0 --out $(DEMO_OUT)
+	@echo
+	@echo "Report written to $(CURDIR)/$(DEMO_OUT)/ (summary.json, parquet files, six-panel PNGs)"
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	@set -e; for f in benchmarks/bench_*.py; do \
+	  echo "== $$f"; $(PY) $$f; \
+	done
+
+clean:
+	rm -rf $(VENV) results build dist .pytest_cache .hypothesis src/*.egg-info
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+	find . -path ./.git -prune -o -type f \( -name '*.nbi' -o -name '*.nbc' \) -exec rm -f {} +

@@ -1,0 +1,225 @@
+"""Presentation for the CLI: number formatting, units, catalogue data and rich tables.
+
+The catalogue functions (:func:`presets_data`, :func:`policies_data`,
+:func:`params_data`) return JSON-ready dicts; the ``--json`` output and the
+rich tables are both built from them, so the two never disagree.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from rich.table import Table
+from rich.text import Text
+
+from ..params import PARAMS, defaults
+from ..policies.registry import POLICIES
+from ..presets import PRESETS, Preset
+
+GROUPS = ("run", "policy", "market", "controls", "costs")
+ZONE_NAMES = ("none", "yellow", "red", "critical")
+
+PNL_UNIT = "price units × lots"
+
+#: summary key → unit; "{time}" is replaced by the preset's time unit.
+SUMMARY_UNITS: dict[str, str] = {
+    "paths": "paths",
+    "steps": "steps per path",
+    "pnl_mean": PNL_UNIT,
+    "pnl_std": PNL_UNIT,
+    "pnl_se": PNL_UNIT,
+    "sharpe": "ratio (mean/std)",
+    "final_q_mean": "lots",
+    "final_q_std": "lots",
+    "max_abs_q_mean": "lots",
+    "max_abs_q_max": "lots",
+    "q_std_mean": "lots",
+    "spread_mean": "price units",
+    "fills_mean": "fills per path",
+    "volume_mean": "lots per path",
+    "spread_given_up_mean": PNL_UNIT,
+    "time_at_limit_frac": "fraction of steps",
+    "time_in_yellow_frac": "fraction of steps",
+    "time_in_red_frac": "fraction of steps",
+    "time_in_critical_frac": "fraction of steps",
+    "hedge_requests_mean": "requests per path",
+    "kill_frac": "fraction of paths",
+    "kill_loss_frac": "fraction of paths",
+    "kill_drawdown_frac": "fraction of paths",
+    "financing_mean": PNL_UNIT,
+    "fees_mean": PNL_UNIT,
+    "max_drawdown_mean": PNL_UNIT,
+    "var_95": PNL_UNIT + " (loss)",
+    "es_95": PNL_UNIT + " (loss)",
+    "ou_kappa": "per time unit: {time}",
+    "half_life": "time units: {time}",
+    "elapsed_s": "s",
+    "path_steps_per_s": "path-steps/s",
+}
+
+QUOTE_UNITS: dict[str, str] = {
+    "mid": "price units", "q": "lots", "t": "time units: {time}",
+    "bid": "price units", "ask": "price units",
+    "bid_depth": "price units below mid", "ask_depth": "price units above mid",
+    "bid_size": "lots", "ask_size": "lots",
+    "centre": "price units", "reservation": "price units",
+    "half_spread": "price units", "skew": "price units (centre − mid)", "zone": "-",
+}
+
+
+def unit(table: Mapping[str, str], key: str, time_unit: str) -> str:
+    """The unit of ``key`` (empty when unknown), with the time unit filled in."""
+    return table.get(key, "").replace("{time}", time_unit)
+
+
+def fmt(x: object, digits: int = 6) -> str:
+    """A number (or anything) for display, with ``digits`` significant digits."""
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "n/a"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if x == int(x) and abs(x) < 1e15:
+            return f"{int(x):,}"
+        if abs(x) >= 1e6:
+            return f"{x:,.0f}"
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
+def _text(x: object, digits: int = 6) -> Text:
+    """Plain text (never parsed as rich markup)."""
+    return Text(x if isinstance(x, str) else fmt(x, digits))
+
+
+# --------------------------------------------------------------------------- catalogues
+
+def _preset_values(p: Preset) -> tuple[dict, set[str]]:
+    """The preset's resolved values (registry defaults + preset + derived) and the derived names."""
+    class _Recording(dict):
+        def __setitem__(self, key, value):
+            written.add(key)
+            super().__setitem__(key, value)
+
+    written: set[str] = set()
+    v = _Recording(defaults())
+    v.update(p.values)  # dict.update bypasses __setitem__: only derive's writes are recorded
+    if p.derive is not None:
+        p.derive(v, set())
+    return dict(v), written
+
+
+def presets_data() -> dict:
+    """Every preset: description, source, time unit, and each parameter it sets."""
+    out = {}
+    for name, p in PRESETS.items():
+        v, derived = _preset_values(p)
+        params = {}
+        for key in [*p.values, *sorted(derived - set(p.values))]:
+            spec = PARAMS[key]
+            params[key] = {"value": v[key], "unit": spec.unit, "allowed": spec.allowed(),
+                           "group": spec.group, "derived": key in derived, "doc": spec.doc}
+        out[name] = {"description": p.description, "source": p.source, "time_unit": p.time_unit,
+                     "params": params}
+    return out
+
+
+def policies_data() -> dict:
+    """Every policy: rung, summary, source, and each parameter its formula reads."""
+    out = {}
+    for name, s in POLICIES.items():
+        params = {k: {"default": PARAMS[k].default, "unit": PARAMS[k].unit, "allowed": PARAMS[k].allowed(),
+                      "group": PARAMS[k].group, "doc": PARAMS[k].doc} for k in s.params}
+        out[name] = {"rung": s.rung, "summary": s.summary, "source": s.source, "params": params}
+    return out
+
+
+def params_data() -> dict:
+    """The whole parameter registry, grouped (run, policy, market, controls, costs)."""
+    out: dict[str, dict] = {g: {} for g in GROUPS}
+    for name, p in PARAMS.items():
+        out.setdefault(p.group, {})[name] = {"default": p.default, "unit": p.unit, "allowed": p.allowed(),
+                                             "doc": p.doc}
+    return out
+
+
+# --------------------------------------------------------------------------- tables
+
+def summary_table(summary: Mapping, time_unit: str, title: str) -> Table:
+    """One run's summary: metric, value, unit."""
+    t = Table(title=Text(title), title_justify="left")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_column("unit")
+    for key, val in summary.items():
+        t.add_row(key, _text(val), _text(unit(SUMMARY_UNITS, key, time_unit)))
+    return t
+
+
+def compare_table(summaries: Mapping[str, Mapping], time_unit: str, title: str) -> Table:
+    """Metrics × policies, with a unit column."""
+    t = Table(title=Text(title), title_justify="left")
+    t.add_column("metric")
+    for name in summaries:
+        t.add_column(_text(name), justify="right")
+    t.add_column("unit")
+    first = next(iter(summaries.values()))
+    for key in first:
+        t.add_row(key, *(_text(s.get(key)) for s in summaries.values()),
+                  _text(unit(SUMMARY_UNITS, key, time_unit)))
+    return t
+
+
+def quote_table(q: Mapping, time_unit: str, title: str) -> Table:
+    """One state's quotes: field, value, unit."""
+    t = Table(title=Text(title), title_justify="left")
+    t.add_column("field")
+    t.add_column("value", justify="right")
+    t.add_column("unit")
+    for key, val in q.items():
+        if key == "zone":
+            val = f"{val} ({ZONE_NAMES[val] if 0 <= val < len(ZONE_NAMES) else '?'})"
+        elif val is None and key in ("bid", "ask", "bid_depth", "ask_depth"):
+            val = "not quoted"
+        t.add_row(key, _text(val, 10), _text(unit(QUOTE_UNITS, key, time_unit)))
+    return t
+
+
+def _param_table(title: str, rows: Mapping[str, Mapping], value_key: str, value_label: str,
+                 caption: str | None = None) -> Table:
+    t = Table(title=Text(title), title_justify="left", caption=Text(caption) if caption else None,
+              caption_justify="left")
+    t.add_column("parameter")
+    t.add_column(value_label, justify="right")
+    t.add_column("unit")
+    t.add_column("allowed")
+    t.add_column("meaning")
+    for name, r in rows.items():
+        val = fmt(r[value_key]) + (" (derived)" if r.get("derived") else "")
+        t.add_row(_text(name), _text(val), _text(r["unit"]), _text(r["allowed"]), _text(r["doc"]))
+    return t
+
+
+def presets_tables(data: Mapping) -> list[Table]:
+    """One table per preset."""
+    return [_param_table(f"{name} — time unit: {p['time_unit']}", p["params"], "value", "value",
+                         f"{p['description']}\nsource: {p['source']}")
+            for name, p in data.items()]
+
+
+def policies_tables(data: Mapping) -> list[Table]:
+    """One table per policy."""
+    return [_param_table(f"{name} (rung {p['rung']}) — {p['summary']}", p["params"], "default", "default",
+                         f"source: {p['source']}")
+            for name, p in data.items()]
+
+
+def params_tables(data: Mapping) -> list[Table]:
+    """One table per parameter group."""
+    return [_param_table(f"{group} parameters", rows, "default", "default") for group, rows in data.items()]

@@ -1,0 +1,121 @@
+"""Controls that wrap any policy: soft zones, kill switch, hard limit, never-cross.
+
+One compiled function, :func:`control_quotes`, applies them in this order to the
+policy's depths (δb, δa) (price units from the mid, +inf = side not quoted):
+
+1. Soft zones (seed 000, "Soft Limits & Alerts"): zone z = #{thresholds ≤ |q|}
+   over (yellow, red, critical). The zone's action:
+   ``widen``: h ← h·zone_widen;  ``skew``: m ← m·zone_skew, where
+   h = (δa+δb)/2 is the half-spread and m = (δa−δb)/2 the centre offset;
+   ``hedge``: quotes unchanged, a hedge request is raised;
+   ``flatten``: only the side that reduces |q| is quoted.
+2. Kill switch: once fired (loss or drawdown limit), flatten only, sized to |q|.
+3. Never cross: bid < best ask and ask > best bid of the market, whose touch is
+   mid ± market_spread/2 (inf: unmodelled); minimum spread ask − bid ≥
+   ``min_spread``; tick rounding (bid down, ask up; both away from the mid).
+4. Hard limit (seed 001): the bid size is min(size, limit − q) and the ask size
+   min(size, limit + q), so no fill can take |q| past ``limit``; at |q| = limit
+   only the flattening side is quoted.
+
+Packed ``cp`` layout: see ``CP_*`` below; actions are ``ZONE_ACTIONS`` indices.
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ..params import ZONE_ACTIONS
+
+ACT_NONE, ACT_WIDEN, ACT_SKEW, ACT_HEDGE, ACT_FLATTEN = range(5)
+assert ZONE_ACTIONS == ("none", "widen", "skew", "hedge", "flatten")
+
+(CP_LIMIT, CP_SIZE, CP_YELLOW, CP_RED, CP_CRITICAL, CP_ACT_Y, CP_ACT_R, CP_ACT_C,
+ CP_WIDEN, CP_SKEW, CP_TICK, CP_MIN_SPREAD, CP_HALF_MKT) = range(13)
+CP_LEN = 13
+
+
+def pack_controls(v) -> np.ndarray:
+    """Pack validated parameter values (a mapping) into the ``cp`` array."""
+    cp = np.empty(CP_LEN)
+    cp[CP_LIMIT] = v["limit"]
+    cp[CP_SIZE] = v["size"]
+    cp[CP_YELLOW], cp[CP_RED], cp[CP_CRITICAL] = v["yellow"], v["red"], v["critical"]
+    cp[CP_ACT_Y] = ZONE_ACTIONS.index(v["yellow_action"])
+    cp[CP_ACT_R] = ZONE_ACTIONS.index(v["red_action"])
+    cp[CP_ACT_C] = ZONE_ACTIONS.index(v["critical_action"])
+    cp[CP_WIDEN], cp[CP_SKEW] = v["zone_widen"], v["zone_skew"]
+    cp[CP_TICK], cp[CP_MIN_SPREAD] = v["tick"], v["min_spread"]
+    cp[CP_HALF_MKT] = 0.5 * v["market_spread"]
+    return cp
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def zone_of(cp, q):
+    """Soft zone of inventory q: 0 none, 1 yellow, 2 red, 3 critical."""
+    aq = abs(q)
+    return (aq >= cp[CP_YELLOW]) * 1.0 + (aq >= cp[CP_RED]) * 1.0 + (aq >= cp[CP_CRITICAL]) * 1.0
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def control_quotes(cp, db, da, s, q, killed):
+    """Apply the controls. Returns (δb, δa, bid size, ask size, zone, action); zone and action as floats.
+
+    Depths in price units from the mid s; sizes in lots (0 = side not quoted).
+    """
+    # zone and action stay floats: numba's int(float) is a checked call that
+    # stops LLVM from vectorising the simulator's path loop
+    zone = zone_of(cp, q)
+    act = 0.0
+    if zone == 1:
+        act = cp[CP_ACT_Y]
+    elif zone == 2:
+        act = cp[CP_ACT_R]
+    elif zone == 3:
+        act = cp[CP_ACT_C]
+    h = 0.5 * (da + db)
+    m = 0.5 * (da - db)
+    if act == ACT_WIDEN:
+        h = h * cp[CP_WIDEN]
+    elif act == ACT_SKEW:
+        m = m * cp[CP_SKEW]
+    if act == ACT_WIDEN or act == ACT_SKEW:
+        db = h - m
+        da = h + m
+    # never cross the market's touch (one tick inside it at most)
+    tick = cp[CP_TICK]
+    floor_d = -cp[CP_HALF_MKT] + tick
+    db = max(db, floor_d)
+    da = max(da, floor_d)
+    # minimum spread, widened symmetrically about the centre
+    gap = cp[CP_MIN_SPREAD] - (da + db)
+    if gap > 0.0:
+        db += 0.5 * gap
+        da += 0.5 * gap
+    # tick rounding away from the mid
+    if tick > 0.0 and not math.isinf(db):
+        db = s - math.floor((s - db) / tick + 1e-9) * tick
+    if tick > 0.0 and not math.isinf(da):
+        da = math.ceil((s + da) / tick - 1e-9) * tick - s
+    # sizes: hard limit counts the resting size
+    size = cp[CP_SIZE]
+    lim = cp[CP_LIMIT]
+    bsz = min(size, max(lim - q, 0.0))
+    asz = min(size, max(lim + q, 0.0))
+    if math.isinf(db):
+        bsz = 0.0
+    if math.isinf(da):
+        asz = 0.0
+    if act == ACT_FLATTEN or killed:
+        if q > 0.0:
+            bsz = 0.0
+        elif q < 0.0:
+            asz = 0.0
+        else:
+            bsz = 0.0
+            asz = 0.0
+    if killed:
+        bsz = min(bsz, max(-q, 0.0))
+        asz = min(asz, max(q, 0.0))
+    return db, da, bsz, asz, zone, act

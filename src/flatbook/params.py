@@ -1,0 +1,138 @@
+"""Every parameter flatbook takes: name, unit, default, allowed range, meaning.
+
+One meaning per name across the whole tool. Names follow the literature:
+``gamma`` risk aversion, ``sigma`` volatility, ``A``/``k`` the fill intensity
+λ(δ) = A·e^(−kδ), ``skew`` the linear-skew strength, ``limit`` the hard limit.
+Time is in abstract "time units" (the preset says what one is); prices in
+"price units"; inventory in lots.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .errors import InputError
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Param:
+    """Specification of one parameter."""
+
+    name: str
+    group: str            # run | policy | market | controls | costs
+    unit: str
+    default: float | str
+    doc: str
+    lo: float = -INF      # inclusive bounds for numbers
+    hi: float = INF
+    lo_open: bool = False  # True: value must be > lo
+    choices: tuple[str, ...] = ()
+    integer: bool = False
+
+    def allowed(self) -> str:
+        """Human-readable allowed values."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        lo = "" if self.lo == -INF else (f"> {self.lo:g}" if self.lo_open else f">= {self.lo:g}")
+        hi = "" if self.hi == INF else f"<= {self.hi:g}"
+        kind = "an integer" if self.integer else "a number"
+        rng = " and ".join(x for x in (lo, hi) if x)
+        return f"{kind} {rng}".strip() if rng else kind
+
+    def parse(self, raw: object) -> float | str:
+        """Parse and range-check ``raw``; raise :class:`InputError` naming the field."""
+        if self.choices:
+            val = str(raw).strip().lower()
+            if val not in self.choices:
+                raise InputError(self.name, f"got {raw!r}; allowed: {self.allowed()}")
+            return val
+        if isinstance(raw, bool):
+            raise InputError(self.name, f"got {raw!r}; allowed: {self.allowed()} ({self.unit})")
+        try:
+            val = float(raw)  # accepts 'inf'
+        except (TypeError, ValueError):
+            raise InputError(self.name, f"got {raw!r}, not a number; allowed: {self.allowed()} ({self.unit})") from None
+        bad = math.isnan(val) or val < self.lo or val > self.hi or (self.lo_open and val <= self.lo)
+        if self.integer and not bad and (math.isinf(val) or val != int(val)):
+            bad = True
+        if bad:
+            raise InputError(self.name, f"got {raw!r}; allowed: {self.allowed()} ({self.unit})")
+        return float(int(val)) if self.integer else val
+
+
+ZONE_ACTIONS = ("none", "widen", "skew", "hedge", "flatten")
+
+_P = [
+    # --- run / time grid
+    Param("T", "run", "time units", 1.0, "horizon: the session length", lo=0.0, lo_open=True),
+    Param("dt", "run", "time units", 0.005, "time step", lo=0.0, lo_open=True),
+    Param("s0", "run", "price units", 100.0, "initial mid price", lo=0.0, lo_open=True),
+    Param("q0", "run", "lots", 0.0, "initial inventory"),
+    # --- policy
+    Param("half_spread", "policy", "price units", 0.5, "half-spread h around the centre (symmetric, linear-skew, stoll)", lo=0.0),
+    Param("skew", "policy", "price units per lot", 0.01, "linear-skew strength (seed 001's k): centre = s − skew·(q − q_target)", lo=0.0),
+    Param("q_target", "policy", "lots", 0.0, "target inventory q* the quotes lean towards"),
+    Param("stoll_gamma", "policy", "price units per lot", 0.001, "Stoll inventory-cost parameter g: centre shade 2g per lot, half-spread widening g per lot", lo=0.0),
+    Param("gamma", "policy", "per (price unit × lot)", 0.1, "CARA risk aversion γ (avellaneda-stoikov, glft)", lo=0.0, lo_open=True),
+    Param("variant", "policy", "-", "finite", "avellaneda-stoikov horizon: finite (τ = T − t) or stationary (τ = horizon, rolling)", choices=("finite", "stationary")),
+    Param("horizon", "policy", "time units", 1.0, "rolling horizon τ of the stationary avellaneda-stoikov variant", lo=0.0, lo_open=True),
+    Param("solution", "policy", "-", "closed", "glft: closed-form asymptotic quotes or the exact finite-horizon ODE solution", choices=("closed", "exact")),
+    # --- market: mid price
+    Param("sigma", "market", "price units per √time unit", 2.0, "mid-price volatility (for gbm: at s0, i.e. relative vol = sigma/s0)", lo=0.0),
+    Param("mid_model", "market", "-", "binomial", "mid-price model: binomial (±σ√dt, A–S 2008 §3), abm (Gaussian) or gbm", choices=("binomial", "abm", "gbm")),
+    Param("jump_rate", "market", "per time unit", 0.0, "Poisson rate of price jumps (gap events)", lo=0.0),
+    Param("jump_mean", "market", "price units", 0.0, "mean jump size"),
+    Param("jump_std", "market", "price units", 0.0, "jump size standard deviation", lo=0.0),
+    Param("regime_sigma_mult", "market", "×", 1.0, "volatility multiplier in the high-volatility regime (1 = no regimes)", lo=0.0),
+    Param("regime_up_rate", "market", "per time unit", 0.0, "switching rate calm → volatile", lo=0.0),
+    Param("regime_down_rate", "market", "per time unit", 0.0, "switching rate volatile → calm", lo=0.0),
+    # --- market: order flow
+    Param("flow", "market", "-", "intensity", "order flow: intensity (A–S: each side fills w.p. min(1, A·e^(−kδ)·dt)) or orders (one market order per step, seed 000)", choices=("intensity", "orders")),
+    Param("A", "market", "per time unit", 140.0, "fill intensity at zero depth, λ(δ) = A·e^(−kδ)", lo=0.0),
+    Param("k", "market", "per price unit", 1.5, "decay of fill intensity with depth, λ(δ) = A·e^(−kδ)", lo=0.0, lo_open=True),
+    Param("flow_bias", "market", "probability", 0.0, "orders flow: buy probability is 0.5 + flow_bias + μ (μ redrawn)", lo=-0.5, hi=0.5),
+    Param("flow_bias_std", "market", "probability", 0.0, "orders flow: std of μ, redrawn every flow_regime_steps steps", lo=0.0),
+    Param("flow_regime_steps", "market", "steps", 100.0, "orders flow: steps between redraws of μ", lo=1.0, integer=True),
+    Param("order_size_mean", "market", "lots", 1.0, "orders flow: mean market-order size", lo=0.0, lo_open=True),
+    Param("order_size_dist", "market", "-", "fixed", "orders flow: order size fixed or exponential", choices=("fixed", "exponential")),
+    Param("informed_frac", "market", "probability", 0.0, "fraction of fills followed by an adverse price move (informed flow)", lo=0.0, hi=1.0),
+    Param("informed_move", "market", "price units", 0.0, "size of that move, in the taker's direction", lo=0.0),
+    Param("market_spread", "market", "price units", INF, "the market's own quoted spread around the mid (inf = not modelled); quotes never cross it", lo=0.0),
+    # --- controls
+    Param("limit", "controls", "lots", INF, "hard limit Q_max on |q|: at the limit only the flattening side is quoted; sizes never let a fill pass it", lo=0.0, lo_open=True),
+    Param("size", "controls", "lots", 1.0, "quote size per side", lo=0.0, lo_open=True),
+    Param("yellow", "controls", "lots", INF, "yellow-zone threshold on |q|", lo=0.0),
+    Param("red", "controls", "lots", INF, "red-zone threshold on |q|", lo=0.0),
+    Param("critical", "controls", "lots", INF, "critical-zone threshold on |q|", lo=0.0),
+    Param("yellow_action", "controls", "-", "widen", "action in the yellow zone", choices=ZONE_ACTIONS),
+    Param("red_action", "controls", "-", "hedge", "action in the red zone (hedge = raise a hedge request)", choices=ZONE_ACTIONS),
+    Param("critical_action", "controls", "-", "flatten", "action in the critical zone (flatten = quote the flattening side only)", choices=ZONE_ACTIONS),
+    Param("zone_widen", "controls", "×", 1.5, "half-spread multiplier of the widen action", lo=1.0),
+    Param("zone_skew", "controls", "×", 2.0, "skew multiplier of the skew action", lo=1.0),
+    Param("max_loss", "controls", "price units × lots", INF, "kill switch: stop quoting and flatten when PnL <= −max_loss", lo=0.0, lo_open=True),
+    Param("max_drawdown", "controls", "price units × lots", INF, "kill switch: stop quoting and flatten when PnL falls this far below its peak", lo=0.0, lo_open=True),
+    Param("tick", "controls", "price units", 0.0, "tick size: bids round down, asks up (0 = none)", lo=0.0),
+    Param("min_spread", "controls", "price units", 0.0, "minimum quoted spread ask − bid", lo=0.0),
+    # --- costs
+    Param("financing_long", "costs", "price units per lot per time unit", 0.0, "financing cost of a long position (cost of capital)", lo=0.0),
+    Param("financing_short", "costs", "price units per lot per time unit", 0.0, "borrow cost of a short position", lo=0.0),
+    Param("maker_fee", "costs", "price units per lot", 0.0, "fee per lot filled (negative = rebate)"),
+]
+
+PARAMS: dict[str, Param] = {p.name: p for p in _P}
+assert len(PARAMS) == len(_P)
+
+
+def parse_value(name: str, raw: object) -> float | str:
+    """Parse one ``name=value`` setting; unknown names raise :class:`InputError`."""
+    spec = PARAMS.get(name)
+    if spec is None:
+        raise InputError(name, f"unknown parameter; allowed: {', '.join(sorted(PARAMS))}")
+    return spec.parse(raw)
+
+
+def defaults() -> dict[str, float | str]:
+    """The registry's defaults, name → value."""
+    return {p.name: p.default for p in _P}

@@ -1,0 +1,34 @@
+"""Stoll (1978) dealer quotes, as seed 000 describes them, made consistent.
+
+Stoll, H. R. (1978), "The Supply of Dealer Services in Securities Markets",
+J. Finance 33(4). A dealer with holding cost C(I) = g·I² (I = q − q_target)
+charges the marginal cost dC/dI = 2gI on top of the fair price, so the whole
+quote shades against inventory, and the half-spread widens with |I| (the
+seed's "S = S0 + 2γI" spread/inventory relation):
+
+    centre = s − 2g·(q − q*)
+    h(q)   = h0 + g·|q − q*|
+    bid = centre − h(q),  ask = centre + h(q)
+
+Long by I > 0: ask = s + h0 − g·I and bid = s − h0 − 3g·I, so both quotes
+fall and the flattening side (the ask) becomes the keener one. Seed 000's own
+code has "newAsk = mid + halfSpread + γ×I", which *raises* the ask when long;
+that is a slip, not Stoll.
+
+Parameters: h0 = ``half_spread`` (price units), g = ``stoll_gamma`` (price
+units per lot; the seed's inventory cost parameter γ, renamed because
+``gamma`` is risk aversion throughout flatbook), q* = ``q_target`` (lots).
+Packed ``pp = [h0, g, q_target]``.
+"""
+from __future__ import annotations
+
+import numba as nb
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def depths(pp, tab, i, tau, s, q):
+    """(bid depth, ask depth) = (h(q) + 2g·(q−q*), h(q) − 2g·(q−q*)), price units."""
+    inv = q - pp[2]
+    h = pp[0] + pp[1] * abs(inv)
+    c = 2.0 * pp[1] * inv
+    return h + c, h - c

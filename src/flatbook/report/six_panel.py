@@ -1,0 +1,311 @@
+"""Six-panel simulation figure (3 x 2 grid) written to PNG.
+
+Reproduces the mini-project figure of the seed document
+"inventory-management-framework.txt" (seed 000, section 5) -- price and
+quotes, inventory, quoted spread, inventory-vs-spread (Stoll regression),
+cumulative PnL and the inventory histogram -- with the axes/units
+improvements: every axis labelled with units, a real time axis, hard-limit /
+soft-zone / target reference lines, gaps where a side was not quoted, and a
+least-squares fit whose slope is reported in price units per lot.
+
+Only :class:`matplotlib.figure.Figure` and the Agg canvas are used (never
+pyplot's global state), so building and writing figures is headless and safe
+to do from several threads at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["REQUIRED_KEYS", "six_panel_figure", "stoll_fit", "write_six_panel"]
+
+#: Keys every ``series`` mapping must provide (equal-length 1-D float arrays).
+REQUIRED_KEYS: tuple[str, ...] = ("t", "mid", "bid", "ask", "q", "pnl")
+
+FIGSIZE = (14.0, 11.0)
+DPI = 120
+
+# Soft-zone colours, in the order of the ``zones`` tuple.
+_ZONE_STYLE = (
+    ("yellow zone", "gold"),
+    ("red zone", "red"),
+    ("critical zone", "darkred"),
+)
+# Display budgets. Long time series are reduced to a min/max envelope per
+# bucket (visually identical at this figure's pixel width) and the scatter to a
+# fixed random subsample, so drawing and legend "best" placement stay fast for
+# very long series. Statistics (fit, histogram) always use all the data.
+MAX_LINE_POINTS = 8_000
+MAX_SCATTER_POINTS = 20_000
+
+
+def _validate(series: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    if not isinstance(series, Mapping):
+        raise TypeError(f"series must be a mapping, got {type(series).__name__}")
+    out: dict[str, np.ndarray] = {}
+    n: int | None = None
+    first = None
+    for key in REQUIRED_KEYS:
+        if key not in series:
+            raise ValueError(f"series is missing required key {key!r}")
+        try:
+            arr = np.asarray(series[key], dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"series[{key!r}] is not convertible to a float array: {exc}") from exc
+        if arr.ndim != 1:
+            raise ValueError(f"series[{key!r}] must be 1-D, got shape {arr.shape}")
+        if n is None:
+            n, first = arr.shape[0], key
+        elif arr.shape[0] != n:
+            raise ValueError(
+                f"series[{key!r}] has length {arr.shape[0]}, expected {n} (length of series[{first!r}])"
+            )
+        out[key] = arr
+    return out
+
+
+def _finite_level(value: float) -> float | None:
+    """abs(value) if it is a finite number, else None (not drawn)."""
+    v = float(value)
+    return abs(v) if math.isfinite(v) else None
+
+
+def _legend(ax) -> None:
+    handles, _labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(loc="best", fontsize="small", framealpha=0.85)
+
+
+def _envelope(t: np.ndarray, y: np.ndarray, max_points: int = MAX_LINE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Min/max envelope decimation for display: at most ``max_points`` points.
+
+    Each bucket keeps its minimum and maximum (in time order), so extremes are
+    preserved; an all-NaN bucket stays NaN, so long quoting gaps stay gaps.
+    Series at or below the budget are returned unchanged.
+    """
+    n = y.size
+    if n <= max_points:
+        return t, y
+    k = -(-n // (max_points // 2))  # bucket length
+    nb = -(-n // k)
+    rows = np.concatenate([y, np.full(nb * k - n, np.nan)]).reshape(nb, k)
+    nan = np.isnan(rows)
+    lo = np.where(nan, np.inf, rows).argmin(axis=1)
+    hi = np.where(nan, -np.inf, rows).argmax(axis=1)
+    base = np.arange(nb) * k
+    idx = np.column_stack([base + np.minimum(lo, hi), base + np.maximum(lo, hi)]).ravel()
+    # all-NaN buckets point at a NaN sample, so y[idx] is NaN there: gap kept
+    return t[idx], y[idx]
+
+
+def _hist_bins(x: np.ndarray):
+    """Unit-wide bins centred on integers for integer lots, else ~sqrt(n) bins."""
+    lo, hi = float(x.min()), float(x.max())
+    if np.all(x == np.round(x)) and hi - lo <= 200:
+        return np.arange(lo - 0.5, hi + 1.5, 1.0)
+    return int(np.clip(np.sqrt(x.size), 10, 80))
+
+
+def stoll_fit(q: np.ndarray, spread: np.ndarray) -> tuple[float, float] | None:
+    """Least-squares Stoll regression ``spread = a + b*q`` on finite points.
+
+    Returns ``(b, a)`` (slope in price units per lot, intercept in price
+    units), or None when there are fewer than 3 finite points or q has zero
+    variance.
+    """
+    q = np.asarray(q, dtype=float)
+    spread = np.asarray(spread, dtype=float)
+    ok = np.isfinite(q) & np.isfinite(spread)
+    if ok.sum() < 3:
+        return None
+    qf, sf = q[ok], spread[ok]
+    if np.ptp(qf) == 0.0:
+        return None
+    # a spread that is constant up to float noise has no slope worth showing
+    if np.ptp(sf) <= 1e-9 * max(1.0, float(np.abs(sf).max())):
+        return None
+    slope, intercept = np.polyfit(qf, sf, 1)
+    return float(slope), float(intercept)
+
+
+def six_panel_figure(
+    series: Mapping[str, np.ndarray],
+    *,
+    limit: float = math.inf,
+    zones: tuple[float, float, float] = (math.inf, math.inf, math.inf),
+    q_target: float = 0.0,
+    q_hist: np.ndarray | None = None,
+    title: str = "flatbook",
+    time_unit: str = "time units",
+) -> Figure:
+    """Build the six-panel simulation figure (3 x 2 grid).
+
+    Reproduces the mini-project figure of the seed document
+    "inventory-management-framework.txt" (seed 000, section 5) with the
+    axes/units improvements.
+
+    ``series`` holds equal-length 1-D float arrays ``t``, ``mid``, ``bid``,
+    ``ask``, ``q``, ``pnl``; ``bid``/``ask`` may be NaN where that side was
+    not quoted (drawn as gaps). ``limit`` and the soft-zone thresholds
+    ``zones`` = (yellow, red, critical) are drawn at +/- their value when
+    finite. ``q_hist`` is the inventory sample for panel 6 (e.g. terminal q of
+    every path); defaults to ``series["q"]``.
+
+    Raises ValueError (naming the key) for a missing key or unequal lengths.
+    The fitted Stoll regression is attached as ``fig.flatbook_stoll_fit``:
+    ``(slope, intercept)`` or None when no line could be fitted.
+    """
+    s = _validate(series)
+    zones = tuple(zones)
+    if len(zones) != 3:
+        raise ValueError(f"zones must be (yellow, red, critical), got {len(zones)} values")
+    t, mid, bid, ask, q, pnl = (s[k] for k in REQUIRED_KEYS)
+    n = t.size
+    spread = ask - bid  # NaN whenever either side is missing
+    time_label = f"time ({time_unit})"
+
+    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axs = fig.subplots(3, 2)
+    ax_px, ax_q = axs[0]
+    ax_sp, ax_qs = axs[1]
+    ax_pnl, ax_hist = axs[2]
+    for ax in (ax_q, ax_sp, ax_pnl):
+        ax.sharex(ax_px)
+
+    # 1. Mid price and quotes ------------------------------------------------
+    ax_px.plot(*_envelope(t, bid), color="tab:blue", lw=0.8, alpha=0.9, label="our bid")
+    ax_px.plot(*_envelope(t, ask), color="tab:orange", lw=0.8, alpha=0.9, label="our ask")
+    ax_px.plot(*_envelope(t, mid), color="black", lw=1.0, label="mid")
+    ax_px.set_title("Mid price and quotes")
+    ax_px.set_xlabel(time_label)
+    ax_px.set_ylabel("price (price units)")
+    _legend(ax_px)
+
+    # 2. Inventory over time ---------------------------------------------------
+    ax_q.plot(*_envelope(t, q), color="tab:blue", lw=1.0, drawstyle="steps-post", label="inventory q", zorder=3)
+    lim = _finite_level(limit)
+    if lim is not None:
+        for sign, lab in ((1.0, f"hard limit ±{lim:g}"), (-1.0, "_nolegend_")):
+            ln = ax_q.axhline(sign * lim, color="red", ls="--", lw=1.4, label=lab)
+            ln.set_gid("hard_limit")
+    for (name, colour), z in zip(_ZONE_STYLE, zones):
+        lvl = _finite_level(z)
+        if lvl is None:
+            continue
+        for sign, lab in ((1.0, f"{name} ±{lvl:g}"), (-1.0, "_nolegend_")):
+            ln = ax_q.axhline(sign * lvl, color=colour, ls="-.", lw=1.0, label=lab)
+            ln.set_gid(name.replace(" ", "_"))
+    if math.isfinite(float(q_target)):
+        ln = ax_q.axhline(float(q_target), color="green", ls=":", lw=1.4, label=f"target q = {q_target:g}")
+        ln.set_gid("q_target")
+    ax_q.set_title("Inventory over time")
+    ax_q.set_xlabel(time_label)
+    ax_q.set_ylabel("inventory q (lots)")
+    _legend(ax_q)
+
+    # 3. Quoted spread over time -----------------------------------------------
+    ax_sp.plot(*_envelope(t, spread), color="tab:purple", lw=0.8, label="ask − bid")
+    ax_sp.set_title("Quoted spread")
+    ax_sp.set_xlabel(time_label)
+    ax_sp.set_ylabel("spread (price units)")
+    _legend(ax_sp)
+
+    # 4. Inventory against spread (Stoll regression) ---------------------------
+    ok = np.isfinite(q) & np.isfinite(spread)
+    q_ok, s_ok = q[ok], spread[ok]
+    label = "two-sided quotes"
+    if q_ok.size > MAX_SCATTER_POINTS:
+        keep = np.sort(np.random.default_rng(0).choice(q_ok.size, MAX_SCATTER_POINTS, replace=False))
+        label += f" ({MAX_SCATTER_POINTS:,} of {q_ok.size:,} shown)"
+        q_show, s_show = q_ok[keep], s_ok[keep]
+    else:
+        q_show, s_show = q_ok, s_ok
+    ax_qs.scatter(q_show, s_show, s=6, alpha=0.3, color="tab:purple", linewidths=0, label=label)
+    fit = stoll_fit(q, spread)
+    if fit is not None:
+        slope, intercept = fit
+        xs = np.array([q_ok.min(), q_ok.max()])
+        ax_qs.plot(
+            xs,
+            intercept + slope * xs,
+            color="red",
+            ls="--",
+            lw=1.8,
+            label=f"LS fit a + b·q: b = {slope:.6g} price units per lot",
+        )[0].set_gid("stoll_fit")
+    ax_qs.set_title("Inventory against spread (Stoll regression)")
+    ax_qs.set_xlabel("inventory q (lots)")
+    ax_qs.set_ylabel("spread (price units)")
+    _legend(ax_qs)
+
+    # 5. Cumulative PnL ---------------------------------------------------------
+    ax_pnl.plot(*_envelope(t, pnl), color="tab:green", lw=1.0, label="cumulative PnL (marked to mid)")
+    ax_pnl.axhline(0.0, color="black", ls="--", lw=0.8, alpha=0.5)
+    ax_pnl.set_title("Cumulative PnL")
+    ax_pnl.set_xlabel(time_label)
+    ax_pnl.set_ylabel("PnL (price units × lots)")
+    _legend(ax_pnl)
+
+    # 6. Inventory histogram ----------------------------------------------------
+    hist = q if q_hist is None else np.asarray(q_hist, dtype=float).ravel()
+    hist = hist[np.isfinite(hist)]
+    if hist.size:
+        ax_hist.hist(hist, bins=_hist_bins(hist), color="tab:blue", alpha=0.7, edgecolor="black", lw=0.4)
+        mean = float(hist.mean())
+        ax_hist.axvline(mean, color="red", ls="--", lw=1.8, label=f"mean = {mean:.3g} lots").set_gid("hist_mean")
+    else:
+        ax_hist.text(0.5, 0.5, "no finite inventory data", transform=ax_hist.transAxes, ha="center", va="center")
+    if math.isfinite(float(q_target)):
+        ax_hist.axvline(
+            float(q_target), color="green", ls="--", lw=1.8, label=f"target = {q_target:g} lots"
+        ).set_gid("hist_target")
+    ax_hist.set_title(f"Inventory distribution (n = {hist.size:,})")
+    ax_hist.set_xlabel("inventory q (lots)")
+    ax_hist.set_ylabel("count")
+    _legend(ax_hist)
+
+    for ax in axs.flat:
+        ax.grid(True, alpha=0.3)
+        ax.ticklabel_format(axis="y", useOffset=False)
+    ax_hist.set_axisbelow(True)
+    fig.suptitle(title)
+    fig.flatbook_stoll_fit = fit
+    return fig
+
+
+def write_six_panel(path: str | os.PathLike, series: Mapping[str, np.ndarray], **kwargs: Any) -> pathlib.Path:
+    """Build :func:`six_panel_figure` and write it as PNG, atomically.
+
+    The PNG is rendered into a temporary file in the target directory and then
+    moved into place with :func:`os.replace`; on any error the temporary file
+    is removed and the exception propagates, so no half-written file is left.
+    ``kwargs`` are passed to :func:`six_panel_figure`. Returns the path.
+    """
+    target = pathlib.Path(path)
+    fig = six_panel_figure(series, **kwargs)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    # O_EXCL: never clobber anything; mode 0o666 is filtered by the umask like a normal file.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=DPI)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
