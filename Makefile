@@ -1,7 +1,8 @@
 # flatbook: build, demo, tests and benchmarks.  GNU make; Python >= 3.11.
 #   make demo    simulate and compare the four headline policies (results/demo)
 #   make test    run the whole test suite
-#   make bench   run every benchmarks/bench_*.py (results/bench)
+#   make bench   run every benchmarks/bench_*.py (results/bench);
+#                make bench BENCH_ARGS=--quick for a short run
 #   make clean   remove .venv, results and caches
 
 PYTHON ?= python3
@@ -9,15 +10,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_OUT := results/demo
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench clean
+.PHONY: help install demo test bench clean clean-numba
 
 help:
 	@echo "make demo   - install into $(VENV) and run the policy comparison (writes $(DEMO_OUT))"
 	@echo "make test   - install into $(VENV) and run the test suite"
-	@echo "make bench  - run the benchmarks in benchmarks/ (writes results/bench)"
+	@echo "make bench  - run the benchmarks in benchmarks/ (writes results/bench; BENCH_ARGS=--quick for a short run)"
 	@echo "make clean  - remove $(VENV), results/ and caches"
+	@echo "make clean-numba - drop numba's compiled-kernel cache only (after editing a module a kernel inlines)"
 
 # The virtual environment, created once.
 $(PY):
@@ -44,10 +47,16 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@set -e; for f in benchmarks/bench_*.py; do \
-	  echo "== $$f"; $(PY) $$f; \
+	  echo "== $$f"; $(PY) $$f $(BENCH_ARGS); \
 	done
 
 clean:
 	rm -rf $(VENV) results build dist .pytest_cache .hypothesis src/*.egg-info
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 	find . -path ./.git -prune -o -type f \( -name '*.nbi' -o -name '*.nbc' \) -exec rm -f {} +
+
+# numba's cache is keyed on the file that defines each cached function, so an
+# edit to a module whose functions a kernel inlines (policies/, controls/,
+# kernels/) does not invalidate the kernel: drop the cache after such edits.
+clean-numba:
+	find src -type f \( -name '*.nbi' -o -name '*.nbc' \) -exec rm -f {} +

@@ -53,9 +53,9 @@ def pack_controls(v) -> np.ndarray:
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
 def zone_of(cp, q):
-    """Soft zone of inventory q: 0 none, 1 yellow, 2 red, 3 critical."""
+    """Soft zone of inventory q: the highest zone whose threshold |q| reaches (0 none, 1 yellow, 2 red, 3 critical)."""
     aq = abs(q)
-    return (aq >= cp[CP_YELLOW]) * 1.0 + (aq >= cp[CP_RED]) * 1.0 + (aq >= cp[CP_CRITICAL]) * 1.0
+    return max((aq >= cp[CP_YELLOW]) * 1.0, max((aq >= cp[CP_RED]) * 2.0, (aq >= cp[CP_CRITICAL]) * 3.0))
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
@@ -115,7 +115,7 @@ def control_quotes(cp, db, da, s, q, killed):
         else:
             bsz = 0.0
             asz = 0.0
-    if killed:
-        bsz = min(bsz, max(-q, 0.0))
+    if killed or act == ACT_FLATTEN:
+        bsz = min(bsz, max(-q, 0.0))     # flattening never overshoots through zero
         asz = min(asz, max(q, 0.0))
     return db, da, bsz, asz, zone, act

@@ -172,6 +172,7 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
     ups = np.zeros(nb_)
     s[:] = s0
     q[:] = mp[MP_Q0]
+    cash[:] = -mp[MP_Q0] * s0     # PnL starts at 0: the initial position is bought at s0
     mxq[:] = abs(mp[MP_Q0])
     kstep[:] = -1.0
     for j in range(nb_):
@@ -186,7 +187,8 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
             da[j] = a
             bsz[j] = bs
             asz[j] = as_
-            mo[j] = 0.5 * (da0[j] - db0[j])      # pre-control centre offset (the skew)
+            m = 0.5 * (da0[j] - db0[j])          # pre-control centre offset (the skew);
+            mo[j] = m if abs(m) < math.inf else 0.0  # undefined when the policy quotes one side
             zn[j] = zone
             z1[j] += zone == 1
             z2[j] += zone == 2
@@ -230,15 +232,18 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
             sj = s[j]
             b = fb[j]
             a = fa[j]
-            qn = q[j] + b - a
+            qn = min(max(q[j] + b - a, -limit), limit)   # never past the limit, not even by an ulp
             fee_j = fee * (a + b)
             fc = fin_l * max(qn, 0.0) + fin_s * max(-qn, 0.0)
-            cash[j] += a * (sj + da[j]) - b * (sj - db[j]) - fee_j - fc
+            # a side that is not quoted has an infinite depth: add its cash only when it filled
+            cash_a = a * (sj + da[j]) if a > 0.0 else 0.0
+            cash_b = b * (sj - db[j]) if b > 0.0 else 0.0
+            cash[j] += cash_a - cash_b - fee_j - fc
             fees[j] += fee_j
             fin[j] += fc
             fills[j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
             vol[j] += a + b
-            gup[j] += mo[j] * (b - a)
+            gup[j] += mo[j] * (b - a) if (a > 0.0 or b > 0.0) else 0.0
             dq = qn - q[j]
             sq[j] += q[j]
             sq2[j] += q[j] * q[j]
@@ -296,7 +301,7 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
         if recording:
             _record_marks(rec_paths, p0, nb_, i + 1, s, q, cash, series)
     if recording:
-        _record_marks(rec_paths, p0, nb_, 0, np.full(nb_, s0), np.full(nb_, mp[MP_Q0]), np.zeros(nb_), series)
+        _record_marks(rec_paths, p0, nb_, 0, np.full(nb_, s0), np.full(nb_, mp[MP_Q0]), np.full(nb_, -mp[MP_Q0] * s0), series)
 
     sxx = 0.0
     sxy = 0.0

@@ -19,8 +19,10 @@ def var_es(pnl: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """(VaR, ES) of the loss −pnl at ``level``, both as positive losses."""
     loss = -np.asarray(pnl, dtype=float)
     var = float(np.quantile(loss, level))
-    es = float(loss[loss >= var].mean())
-    return var, es
+    tail = loss[loss >= var]
+    # interpolation can put VaR an ulp above every sample (e.g. all equal)
+    es = float(tail.mean()) if tail.size else var
+    return var, max(es, var)
 
 
 def ou_fit(sxx: float, sxy: float, dt: float) -> tuple[float | None, float | None]:
