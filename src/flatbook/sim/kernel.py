@@ -177,6 +177,8 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
     kstep[:] = -1.0
     for j in range(nb_):
         st[j] = stream_start(seed, p0 + j)
+    if recording:
+        _record_marks(rec_paths, p0, nb_, 0, s, q, cash, series)
     for i in range(nsteps):
         tau = T - i * dt
         # ---- 1. quotes: the policy's formula, then the controls
@@ -243,7 +245,7 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
             fin[j] += fc
             fills[j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
             vol[j] += a + b
-            gup[j] += mo[j] * (b - a) if (a > 0.0 or b > 0.0) else 0.0
+            gup[j] += mo[j] * (b - a)
             dq = qn - q[j]
             sq[j] += q[j]
             sq2[j] += q[j] * q[j]
@@ -300,8 +302,6 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
                     kreason[j] = KILL_LOSS if fire_loss else KILL_DRAWDOWN
         if recording:
             _record_marks(rec_paths, p0, nb_, i + 1, s, q, cash, series)
-    if recording:
-        _record_marks(rec_paths, p0, nb_, 0, np.full(nb_, s0), np.full(nb_, mp[MP_Q0]), np.full(nb_, -mp[MP_Q0] * s0), series)
 
     sxx = 0.0
     sxy = 0.0
