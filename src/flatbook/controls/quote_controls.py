@@ -32,8 +32,8 @@ ACT_NONE, ACT_WIDEN, ACT_SKEW, ACT_HEDGE, ACT_FLATTEN = range(5)
 assert ZONE_ACTIONS == ("none", "widen", "skew", "hedge", "flatten")
 
 (CP_LIMIT, CP_SIZE, CP_YELLOW, CP_RED, CP_CRITICAL, CP_ACT_Y, CP_ACT_R, CP_ACT_C,
- CP_WIDEN, CP_SKEW, CP_TICK, CP_MIN_SPREAD, CP_HALF_MKT) = range(13)
-CP_LEN = 13
+ CP_WIDEN, CP_SKEW, CP_TICK, CP_MIN_SPREAD, CP_HALF_MKT, CP_INV_TICK) = range(14)
+CP_LEN = 14
 
 
 def pack_controls(v) -> np.ndarray:
@@ -48,6 +48,7 @@ def pack_controls(v) -> np.ndarray:
     cp[CP_WIDEN], cp[CP_SKEW] = v["zone_widen"], v["zone_skew"]
     cp[CP_TICK], cp[CP_MIN_SPREAD] = v["tick"], v["min_spread"]
     cp[CP_HALF_MKT] = 0.5 * v["market_spread"]
+    cp[CP_INV_TICK] = 1.0 / v["tick"] if v["tick"] > 0.0 else 0.0   # multiply, not divide: see control_quotes
     return cp
 
 
@@ -93,11 +94,13 @@ def control_quotes(cp, db, da, s, q, killed):
     if gap > 0.0:
         db += 0.5 * gap
         da += 0.5 * gap
-    # tick rounding away from the mid
+    # tick rounding away from the mid (×1/tick: a vector division costs as much
+    # as the rest of this function)
+    inv_tick = cp[CP_INV_TICK]
     if tick > 0.0 and not math.isinf(db):
-        db = s - math.floor((s - db) / tick + 1e-9) * tick
+        db = s - math.floor((s - db) * inv_tick + 1e-9) * tick
     if tick > 0.0 and not math.isinf(da):
-        da = math.ceil((s + da) / tick - 1e-9) * tick - s
+        da = math.ceil((s + da) * inv_tick - 1e-9) * tick - s
     # sizes: hard limit counts the resting size
     size = cp[CP_SIZE]
     lim = cp[CP_LIMIT]

@@ -20,22 +20,29 @@ from ..sim import kernel as K
 _NO_TABLE = np.zeros((1, 1))
 
 
+def _pp(*values: float) -> np.ndarray:
+    """A policy's parameters as the kernel's fixed-length ``pp`` (zero-padded to ``K.PP_LEN``)."""
+    pp = np.zeros(K.PP_LEN)
+    pp[:len(values)] = values
+    return pp
+
+
 def _pack_symmetric(v, nsteps):
-    return K.PID_SYMMETRIC, np.array([v["half_spread"]]), _NO_TABLE
+    return K.PID_SYMMETRIC, _pp(v["half_spread"]), _NO_TABLE
 
 
 def _pack_linear(v, nsteps):
-    return K.PID_LINEAR_SKEW, np.array([v["half_spread"], v["skew"], v["q_target"]]), _NO_TABLE
+    return K.PID_LINEAR_SKEW, _pp(v["half_spread"], v["skew"], v["q_target"]), _NO_TABLE
 
 
 def _pack_stoll(v, nsteps):
-    return K.PID_STOLL, np.array([v["half_spread"], v["stoll_gamma"], v["q_target"]]), _NO_TABLE
+    return K.PID_STOLL, _pp(v["half_spread"], v["stoll_gamma"], v["q_target"]), _NO_TABLE
 
 
 def _pack_as(v, nsteps):
     g, sig, k = v["gamma"], v["sigma"], v["k"]
-    pp = np.array([g * sig * sig, math.log1p(g / k) / g, v["q_target"],
-                   1.0 if v["variant"] == "stationary" else 0.0, v["horizon"]])
+    pp = _pp(g * sig * sig, math.log1p(g / k) / g, v["q_target"],
+             1.0 if v["variant"] == "stationary" else 0.0, v["horizon"])
     return K.PID_AS, pp, _NO_TABLE
 
 
@@ -45,14 +52,14 @@ def _pack_glft(v, nsteps):
     g, sig, A, k = v["gamma"], v["sigma"], v["A"], v["k"]
     if v["solution"] == "closed":
         c, omega = glft_constants(g, sig, A, k)
-        return K.PID_GLFT_CLOSED, np.array([c, omega, v["q_target"]]), _NO_TABLE
+        return K.PID_GLFT_CLOSED, _pp(c, omega, v["q_target"]), _NO_TABLE
     lim = v["limit"]
     if math.isinf(lim) or lim != int(lim) or lim > 2000:
         raise InputError("limit", f"glft solution=exact needs a finite integer limit (the inventory bound Q, lots) of at most 2000; got {lim:g}")
     Q = int(lim)
     db, da = glft_exact_table(g, sig, A, k, Q, v["T"], nsteps)
     tab = np.ascontiguousarray(np.hstack([db, da]))
-    return K.PID_GLFT_EXACT, np.array([float(Q), v["q_target"]]), tab
+    return K.PID_GLFT_EXACT, _pp(float(Q), v["q_target"]), tab
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,34 @@
 """The compiled Monte Carlo kernel: N paths × n steps, summaries only.
 
-Layout: paths are processed in blocks of ``BLOCK`` (in parallel across cores
-with ``prange``); inside a block the step loop is outer and the path loop inner,
-so LLVM vectorises the per-step work across paths. No allocation happens per
-step: a block's state lives in a few arrays of length ``BLOCK``. Per-path
-summaries are written once, at the end of each path, so memory grows with the
-number of paths only; time series are written for the requested paths only.
+Layout: paths run in blocks of ``BLOCK`` (blocks in parallel across cores with
+``prange``). A block's whole state is one ``(W_LEN, BLOCK)`` array, 20 KiB, so
+it stays in L1 cache; each row is one variable (``W_*``). Inside a block the
+step loop is outer and the path loop inner, and every access is a constant
+offset from one pointer, so LLVM vectorises the path loops (8 paths per AVX-512
+instruction) without runtime alias checks. Nothing is allocated per step.
+Per-path summaries are written once, at the end of each path, so memory grows
+with the number of paths only; time series are written for the requested paths.
 
 Each path draws from its own SplitMix64 stream (:mod:`flatbook.kernels.rng`),
 a fixed number of draws per step that depends on the market model only, so
 every policy sees the same flow (common random numbers) and a path's numbers do
 not depend on how many paths run, on the blocks, or on the threads.
 
-Per step, for every path: the policy's depths (its formula, passed in as a
-compiled function), the controls (:mod:`flatbook.controls.quote_controls`),
-the fills, the fees and financing, the mid move, the kill switch, then the
-summary accumulators. The market models are documented in
+Per step, for every path: (1) the policy's depths (:func:`policy_depths`, the
+formulas in :mod:`flatbook.policies`); (2) the step's random flow, which does
+not depend on the quotes; (3) one fused pass: the controls
+(:mod:`flatbook.controls.quote_controls`), the quote statistics, the fills,
+fees, financing, inventory and cash, and the binomial mid move; (4) optional
+market features (diffusive mid, jumps, regimes, informed flow); (5) the mark to
+market and drawdown; (6) the kill switch. The market models are documented in
 :mod:`flatbook.market.model`.
+
+Why the shape: with one array per variable, or with parameters read from an
+array, LLVM must prove at run time that no two arrays overlap; past a handful
+of arrays it gives up and the loop runs scalar (40M path-steps/s instead of
+95M on one core). Calls inside the fused loop (``math.log``, array arguments,
+which numba reference-counts) have the same effect, so the flow's random
+numbers are drawn in their own loop.
 """
 from __future__ import annotations
 
@@ -30,7 +42,7 @@ from ..kernels.fastexp import fast_exp
 from ..kernels.rng import box_muller, hi31, low_bit, mid31, next_u64, stream_start, unit53
 from ..policies import avellaneda_stoikov, glft, linear_skew, stoll, symmetric
 
-BLOCK = 512
+BLOCK = 64       # paths per block: W_LEN rows × 64 × 8 B = 19 KiB, inside L1
 
 # market parameter layout (see flatbook.market.model.pack_market)
 (MP_DT, MP_T, MP_S0, MP_Q0, MP_SIGMA, MP_MODEL, MP_JRATE, MP_JMEAN, MP_JSTD,
@@ -58,6 +70,17 @@ KILL_LOSS, KILL_DRAWDOWN = 1, 2
 
 # policy kernel ids (flatbook.policies.registry maps names to these)
 PID_SYMMETRIC, PID_LINEAR_SKEW, PID_STOLL, PID_AS, PID_GLFT_CLOSED, PID_GLFT_EXACT = range(6)
+PP_LEN = 6      # policy parameters, zero-padded (flatbook.policies.registry)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _as_tuple6(a):
+    return (a[0], a[1], a[2], a[3], a[4], a[5])
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _as_tuple14(a):
+    return (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -66,6 +89,9 @@ def policy_depths(pid, pp, tab, i, tau, s, q, db, da):
 
     The switch is outside the loops and each formula is called as a global
     (so inlined): every loop vectorises. The formulas live in flatbook.policies.
+    ``pp`` is a tuple, not an array: LLVM cannot prove that an array of
+    parameters does not alias the outputs, so it would reload it every
+    iteration and refuse to vectorise.
     """
     n = s.size
     if pid == PID_SYMMETRIC:
@@ -88,18 +114,37 @@ def policy_depths(pid, pp, tab, i, tau, s, q, db, da):
             db[j], da[j] = glft.depths_exact(pp, tab, i, tau, s[j], q[j])
 
 
+# block state: rows of one (W_LEN, BLOCK) array, so that every access is a
+# constant offset from one pointer and LLVM vectorises without alias checks
+(W_S, W_Q, W_CASH, W_PEAK, W_KILLED, W_HIVOL, W_MU, W_PZONE, W_MXQ, W_FILLS, W_VOL,
+ W_SPR, W_SPRN, W_GUP, W_FIN, W_FEES, W_ATLIM, W_Z1, W_Z2, W_Z3, W_HREQ, W_SQ, W_SQ2,
+ W_SQDQ, W_MDD, W_KSTEP, W_KREASON, W_DB0, W_DA0, W_DB, W_DA, W_BSZ, W_ASZ,
+ W_ZN, W_FB, W_FA, W_UB, W_UA, W_OSZ, W_DS, W_QMID) = range(41)
+W_LEN = 41
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _binomial_move(x, binomial, hivol, rmult, sq_dt):
+    """The binomial mid's step ±σ√dt (× rmult in the high-volatility regime) from bit 0 of x; 0 for other models."""
+    mult = rmult if hivol > 0.0 else 1.0
+    return sq_dt * mult * (2.0 * low_bit(x) - 1.0) if binomial else 0.0
+
+
 @nb.njit(cache=True, error_model="numpy")
 def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
                out_f, out_i, ou, blk, rec_paths, series):
-    """One block of paths. Each step is a few short loops over the block, each
-    guarded by loop-invariant flags, so the common case (intensity flow,
-    binomial mid) compiles to straight-line SIMD code."""
+    """One block of paths (``BLOCK`` of them are simulated; the first ``nb_``
+    are written out). Each step is a few loops over the block, each guarded by
+    loop-invariant flags, so the common case (intensity flow, binomial mid)
+    compiles to straight-line SIMD code on state that stays in L1 cache."""
+    pp = _as_tuple6(pp)       # parameters as values, not memory: see policy_depths
+    cp = _as_tuple14(cp)
     dt = mp[MP_DT]
     T = mp[MP_T]
     s0 = mp[MP_S0]
     limit = cp[CP_LIMIT]
-    model = int(mp[MP_MODEL])
-    flow = int(mp[MP_FLOW])
+    model = np.int64(mp[MP_MODEL])
+    flow = np.int64(mp[MP_FLOW])
     sq_dt = mp[MP_SIGMA] * math.sqrt(dt)
     rel_sq_dt = sq_dt / s0
     jump_p = mp[MP_JRATE] * dt
@@ -113,7 +158,7 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
     kk = mp[MP_K]
     bias = mp[MP_BIAS]
     bias_std = mp[MP_BIAS_STD]
-    bias_steps = int(mp[MP_BIAS_STEPS])
+    bias_steps = np.int64(mp[MP_BIAS_STEPS])
     osize = mp[MP_OSIZE]
     oexp = mp[MP_ODIST] > 0.5
     inf_frac = mp[MP_INF_FRAC]
@@ -129,216 +174,192 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
     kill_on = max_loss < math.inf or max_dd < math.inf
     recording = np.searchsorted(rec_paths, p0 + nb_) > np.searchsorted(rec_paths, p0)
 
-    # Block state: one array per variable, so that each loop over the block is
-    # a simple loop over a few arrays.
-    st = np.empty(nb_, np.uint64)
-    s = np.zeros(nb_)
-    q = np.zeros(nb_)
-    cash = np.zeros(nb_)
-    peak = np.zeros(nb_)
-    killed = np.zeros(nb_)
-    hi_vol = np.zeros(nb_)
-    mu = np.zeros(nb_)
-    prev_zone = np.zeros(nb_)
-    mxq = np.zeros(nb_)
-    fills = np.zeros(nb_)
-    vol = np.zeros(nb_)
-    spr = np.zeros(nb_)
-    spr_n = np.zeros(nb_)
-    gup = np.zeros(nb_)
-    fin = np.zeros(nb_)
-    fees = np.zeros(nb_)
-    at_lim = np.zeros(nb_)
-    z1 = np.zeros(nb_)
-    z2 = np.zeros(nb_)
-    z3 = np.zeros(nb_)
-    hreq = np.zeros(nb_)
-    sq = np.zeros(nb_)
-    sq2 = np.zeros(nb_)
-    sqdq = np.zeros(nb_)
-    mdd = np.zeros(nb_)
-    kstep = np.zeros(nb_)
-    kreason = np.zeros(nb_)
-    db0 = np.zeros(nb_)
-    da0 = np.zeros(nb_)
-    db = np.zeros(nb_)
-    da = np.zeros(nb_)
-    bsz = np.zeros(nb_)
-    asz = np.zeros(nb_)
-    mo = np.zeros(nb_)
-    zn = np.zeros(nb_)
-    fb = np.zeros(nb_)
-    fa = np.zeros(nb_)
-    ups = np.zeros(nb_)
-    s[:] = s0
-    q[:] = mp[MP_Q0]
-    cash[:] = -mp[MP_Q0] * s0     # PnL starts at 0: the initial position is bought at s0
-    mxq[:] = abs(mp[MP_Q0])
-    kstep[:] = -1.0
-    for j in range(nb_):
+    w = np.zeros((W_LEN, BLOCK))
+    st = np.empty(BLOCK, np.uint64)
+    for j in range(BLOCK):
         st[j] = stream_start(seed, p0 + j)
+        w[W_S, j] = s0
+        w[W_Q, j] = mp[MP_Q0]
+        w[W_CASH, j] = -mp[MP_Q0] * s0     # PnL starts at 0: the initial position is bought at s0
+        w[W_MXQ, j] = abs(mp[MP_Q0])
+        w[W_KSTEP, j] = -1.0
     if recording:
-        _record_marks(rec_paths, p0, nb_, 0, s, q, cash, series)
+        _record_marks(rec_paths, p0, nb_, 0, w[W_S], w[W_Q], w[W_CASH], series)
     for i in range(nsteps):
         tau = T - i * dt
-        # ---- 1. quotes: the policy's formula, then the controls
-        policy_depths(pid, pp, tab, i, tau, s, q, db0, da0)
-        for j in range(nb_):
-            b, a, bs, as_, zone, act = control_quotes(cp, db0[j], da0[j], s[j], q[j], killed[j] > 0.0)
-            db[j] = b
-            da[j] = a
-            bsz[j] = bs
-            asz[j] = as_
-            m = 0.5 * (da0[j] - db0[j])          # pre-control centre offset (the skew);
-            mo[j] = m if abs(m) < math.inf else 0.0  # undefined when the policy quotes one side
-            zn[j] = zone
-            z1[j] += zone == 1
-            z2[j] += zone == 2
-            z3[j] += zone == 3
-            at_lim[j] += abs(q[j]) >= limit
-            hreq[j] += (act == ACT_HEDGE) and (zone > prev_zone[j])
-            prev_zone[j] = zone
-            both = bs > 0.0 and as_ > 0.0
-            spr[j] += (a + b) if both else 0.0
-            spr_n[j] += both
-        if recording:
-            _record_quotes(rec_paths, p0, nb_, i, s, db, da, bsz, asz, zn, series)
-        # ---- 2. order flow: fill sizes fb (our bid hit), fa (our ask lifted)
+        # ---- 1. the policy's depths (rows W_DB0, W_DA0)
+        policy_depths(pid, pp, tab, i, tau, w[W_S], w[W_Q], w[W_DB0], w[W_DA0])
+        # ---- 2. this step's random flow, which does not depend on the quotes:
+        # uniforms W_UB, W_UA that a bid / ask fill must beat (inf = no order
+        # on that side), the order size W_OSZ, and the binomial mid move W_DS
         if flow == FLOW_INTENSITY:
-            for j in range(nb_):
+            for j in range(BLOCK):
                 stj, x = next_u64(st[j])
                 st[j] = stj
-                fb[j] = bsz[j] if hi31(x) < Adt * fast_exp(-kk * db[j]) else 0.0
-                fa[j] = asz[j] if mid31(x) < Adt * fast_exp(-kk * da[j]) else 0.0
-                ups[j] = low_bit(x)
+                w[W_UB, j] = hi31(x)
+                w[W_UA, j] = mid31(x)
+                w[W_OSZ, j] = math.inf
+                w[W_DS, j] = _binomial_move(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
         else:
             redraw = bias_std > 0.0 and i % bias_steps == 0
-            for j in range(nb_):
+            for j in range(BLOCK):
                 stj, x = next_u64(st[j])
                 if redraw:
                     stj, xm = next_u64(stj)
                     zmu, _ = box_muller(xm)
-                    mu[j] = zmu * bias_std
+                    w[W_MU, j] = zmu * bias_std
                 osz = osize
                 if oexp:
                     stj, xs = next_u64(stj)
                     osz = -osize * math.log(unit53(xs))
                 st[j] = stj
-                buy = hi31(x) < min(max(0.5 + bias + mu[j], 0.0), 1.0)
-                hit = mid31(x) < Adt * fast_exp(-kk * (da[j] if buy else db[j]))
-                fa[j] = min(osz, asz[j]) if (buy and hit) else 0.0
-                fb[j] = min(osz, bsz[j]) if (hit and not buy) else 0.0
-                ups[j] = low_bit(x)
-        # ---- 3. accounting: cash, fees, financing, spread given up; binomial mid
-        for j in range(nb_):
-            sj = s[j]
-            b = fb[j]
-            a = fa[j]
-            qn = min(max(q[j] + b - a, -limit), limit)   # never past the limit, not even by an ulp
+                buy = hi31(x) < min(max(0.5 + bias + w[W_MU, j], 0.0), 1.0)
+                w[W_UB, j] = math.inf if buy else mid31(x)
+                w[W_UA, j] = mid31(x) if buy else math.inf
+                w[W_OSZ, j] = osz
+                w[W_DS, j] = _binomial_move(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
+        # ---- 3. one pass per path: controls, quote statistics, fills, accounting
+        for j in range(BLOCK):
+            s_ = w[W_S, j]
+            q = w[W_Q, j]
+            db0 = w[W_DB0, j]
+            da0 = w[W_DA0, j]
+            db, da, bs, as_, zone, act = control_quotes(cp, db0, da0, s_, q, w[W_KILLED, j] > 0.0)
+            w[W_DB, j] = db
+            w[W_DA, j] = da
+            w[W_BSZ, j] = bs
+            w[W_ASZ, j] = as_
+            w[W_ZN, j] = zone
+            w[W_Z1, j] += zone == 1
+            w[W_Z2, j] += zone == 2
+            w[W_Z3, j] += zone == 3
+            w[W_ATLIM, j] += abs(q) >= limit
+            w[W_HREQ, j] += (act == ACT_HEDGE) and (zone > w[W_PZONE, j])
+            w[W_PZONE, j] = zone
+            both = bs > 0.0 and as_ > 0.0
+            w[W_SPR, j] += (da + db) if both else 0.0
+            w[W_SPRN, j] += both
+            # fills: a side fills with probability min(1, A·e^(−kδ)·dt), at most its size
+            osz = w[W_OSZ, j]
+            b = min(osz, bs) if w[W_UB, j] < Adt * fast_exp(-kk * db) else 0.0
+            a = min(osz, as_) if w[W_UA, j] < Adt * fast_exp(-kk * da) else 0.0
+            w[W_FB, j] = b
+            w[W_FA, j] = a
+            qn = min(max(q + b - a, -limit), limit)   # never past the limit, not even by an ulp
             fee_j = fee * (a + b)
             fc = fin_l * max(qn, 0.0) + fin_s * max(-qn, 0.0)
             # a side that is not quoted has an infinite depth: add its cash only when it filled
-            cash_a = a * (sj + da[j]) if a > 0.0 else 0.0
-            cash_b = b * (sj - db[j]) if b > 0.0 else 0.0
-            cash[j] += cash_a - cash_b - fee_j - fc
-            fees[j] += fee_j
-            fin[j] += fc
-            fills[j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
-            vol[j] += a + b
-            gup[j] += mo[j] * (b - a)
-            dq = qn - q[j]
-            sq[j] += q[j]
-            sq2[j] += q[j] * q[j]
-            sqdq[j] += q[j] * dq
-            q[j] = qn
-            mxq[j] = max(mxq[j], abs(qn))
-            if binomial:
-                mult = rmult if hi_vol[j] > 0.0 else 1.0
-                s[j] = sj + sq_dt * mult * (2.0 * ups[j] - 1.0)
+            cash_a = a * (s_ + da) if a > 0.0 else 0.0
+            cash_b = b * (s_ - db) if b > 0.0 else 0.0
+            w[W_CASH, j] += cash_a - cash_b - fee_j - fc
+            w[W_FEES, j] += fee_j
+            w[W_FIN, j] += fc
+            w[W_FILLS, j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
+            w[W_VOL, j] += a + b
+            m = 0.5 * (da0 - db0)     # spread given up: the policy's centre offset (skew) × signed fill
+            w[W_GUP, j] += m * (b - a) if abs(m) < math.inf else 0.0
+            w[W_SQ, j] += q
+            w[W_SQ2, j] += q * q
+            w[W_SQDQ, j] += q * (qn - q)
+            w[W_Q, j] = qn
+            w[W_MXQ, j] = max(w[W_MXQ, j], abs(qn))
+            w[W_QMID, j] = s_
+            w[W_S, j] = s_ + w[W_DS, j]
+        if recording:
+            _record_quotes(rec_paths, p0, nb_, i, w[W_QMID], w[W_DB], w[W_DA], w[W_BSZ], w[W_ASZ], w[W_ZN], series)
         # ---- 4. optional market features (scalar loops, run only when enabled)
         if not binomial:
-            for j in range(nb_):
+            for j in range(BLOCK):
                 stj, xn = next_u64(st[j])
                 st[j] = stj
                 zn1, _ = box_muller(xn)
-                mult = rmult if hi_vol[j] > 0.0 else 1.0
+                mult = rmult if w[W_HIVOL, j] > 0.0 else 1.0
                 if model == MODEL_ABM:
-                    s[j] += sq_dt * mult * zn1
+                    w[W_S, j] += sq_dt * mult * zn1
                 else:
                     a_ = rel_sq_dt * mult
-                    s[j] *= math.exp(a_ * zn1 - 0.5 * a_ * a_)
+                    w[W_S, j] *= math.exp(a_ * zn1 - 0.5 * a_ * a_)
         if jumps or regimes:
-            for j in range(nb_):
+            for j in range(BLOCK):
                 stj, xj = next_u64(st[j])
                 if jumps and hi31(xj) < jump_p:
                     stj, xn = next_u64(stj)
                     _, zj = box_muller(xn)
                     jmp = jmean + jstd * zj
-                    s[j] = s[j] * math.exp(jmp / s0) if model == MODEL_GBM else s[j] + jmp
+                    w[W_S, j] = w[W_S, j] * math.exp(jmp / s0) if model == MODEL_GBM else w[W_S, j] + jmp
                 st[j] = stj
                 if regimes:
                     u = mid31(xj)
-                    hi_vol[j] = (u >= rdown_p) * 1.0 if hi_vol[j] > 0.0 else (u < rup_p) * 1.0
+                    hv = w[W_HIVOL, j] > 0.0
+                    w[W_HIVOL, j] = (u >= rdown_p) * 1.0 if hv else (u < rup_p) * 1.0
         if informed:
-            for j in range(nb_):
+            for j in range(BLOCK):
                 stj, xi = next_u64(st[j])
                 st[j] = stj
-                if fa[j] > 0.0 and hi31(xi) < inf_frac:
-                    s[j] += inf_move
-                if fb[j] > 0.0 and mid31(xi) < inf_frac:
-                    s[j] -= inf_move
-        # ---- 5. mark to market, drawdown, kill switch
-        for j in range(nb_):
-            mtm = cash[j] + q[j] * s[j]
-            pk = max(peak[j], mtm)
-            peak[j] = pk
-            mdd[j] = max(mdd[j], pk - mtm)
-            if kill_on:
-                fire_loss = killed[j] == 0.0 and mtm <= -max_loss
-                fire_dd = killed[j] == 0.0 and not fire_loss and pk - mtm >= max_dd
+                if w[W_FA, j] > 0.0 and hi31(xi) < inf_frac:
+                    w[W_S, j] += inf_move
+                if w[W_FB, j] > 0.0 and mid31(xi) < inf_frac:
+                    w[W_S, j] -= inf_move
+        # ---- 5. mark to market at the new mid: running peak, max drawdown
+        for j in range(BLOCK):
+            mtm = w[W_CASH, j] + w[W_Q, j] * w[W_S, j]
+            pk = max(w[W_PEAK, j], mtm)
+            w[W_PEAK, j] = pk
+            w[W_MDD, j] = max(w[W_MDD, j], pk - mtm)
+        # ---- 6. kill switch
+        if kill_on:
+            for j in range(BLOCK):
+                mtm = w[W_CASH, j] + w[W_Q, j] * w[W_S, j]
+                alive = w[W_KILLED, j] == 0.0
+                fire_loss = alive and mtm <= -max_loss
+                fire_dd = alive and not fire_loss and w[W_PEAK, j] - mtm >= max_dd
                 if fire_loss or fire_dd:
-                    killed[j] = 1.0
-                    kstep[j] = i + 1
-                    kreason[j] = KILL_LOSS if fire_loss else KILL_DRAWDOWN
+                    w[W_KILLED, j] = 1.0
+                    w[W_KSTEP, j] = i + 1
+                    w[W_KREASON, j] = KILL_LOSS if fire_loss else KILL_DRAWDOWN
         if recording:
-            _record_marks(rec_paths, p0, nb_, i + 1, s, q, cash, series)
+            _record_marks(rec_paths, p0, nb_, i + 1, w[W_S], w[W_Q], w[W_CASH], series)
 
     sxx = 0.0
     sxy = 0.0
     n = float(nsteps)
     for j in range(nb_):
         p = p0 + j
-        out_f[F_PNL, p] = cash[j] + q[j] * s[j]
-        out_f[F_FINAL_Q, p] = q[j]
-        out_f[F_MAX_ABS_Q, p] = mxq[j]
-        out_f[F_VOLUME, p] = vol[j]
-        out_f[F_SPREAD_MEAN, p] = spr[j] / spr_n[j] if spr_n[j] > 0 else np.nan
-        out_f[F_GIVEN_UP, p] = gup[j]
-        out_f[F_FINANCING, p] = fin[j]
-        out_f[F_FEES, p] = fees[j]
-        qm = sq[j] / n
+        q = w[W_Q, j]
+        out_f[F_PNL, p] = w[W_CASH, j] + q * w[W_S, j]
+        out_f[F_FINAL_Q, p] = q
+        out_f[F_MAX_ABS_Q, p] = w[W_MXQ, j]
+        out_f[F_VOLUME, p] = w[W_VOL, j]
+        out_f[F_SPREAD_MEAN, p] = w[W_SPR, j] / w[W_SPRN, j] if w[W_SPRN, j] > 0 else np.nan
+        out_f[F_GIVEN_UP, p] = w[W_GUP, j]
+        out_f[F_FINANCING, p] = w[W_FIN, j]
+        out_f[F_FEES, p] = w[W_FEES, j]
+        sq = w[W_SQ, j]
+        sq2 = w[W_SQ2, j]
+        qm = sq / n
         out_f[F_Q_MEAN, p] = qm
-        out_f[F_Q_STD, p] = math.sqrt(max(sq2[j] / n - qm * qm, 0.0))
-        out_f[F_MAX_DD, p] = mdd[j]
-        out_i[I_FILLS, p] = fills[j]
-        out_i[I_AT_LIMIT, p] = at_lim[j]
-        out_i[I_ZONE1, p] = z1[j]
-        out_i[I_ZONE2, p] = z2[j]
-        out_i[I_ZONE3, p] = z3[j]
-        out_i[I_HEDGE_REQ, p] = hreq[j]
-        out_i[I_KILL_STEP, p] = kstep[j]
-        out_i[I_KILL_REASON, p] = kreason[j]
+        out_f[F_Q_STD, p] = math.sqrt(max(sq2 / n - qm * qm, 0.0))
+        out_f[F_MAX_DD, p] = w[W_MDD, j]
+        out_i[I_FILLS, p] = w[W_FILLS, j]
+        out_i[I_AT_LIMIT, p] = w[W_ATLIM, j]
+        out_i[I_ZONE1, p] = w[W_Z1, j]
+        out_i[I_ZONE2, p] = w[W_Z2, j]
+        out_i[I_ZONE3, p] = w[W_Z3, j]
+        out_i[I_HEDGE_REQ, p] = w[W_HREQ, j]
+        out_i[I_KILL_STEP, p] = w[W_KSTEP, j]
+        out_i[I_KILL_REASON, p] = w[W_KREASON, j]
         # per-path demeaned regression sums of dq on q (OU fit, pooled later);
         # sum(dq) over a path is q_T - q_0
-        sdq = q[j] - mp[MP_Q0]
-        sxx += sq2[j] - sq[j] * sq[j] / n
-        sxy += sqdq[j] - sq[j] * sdq / n
+        sdq = q - mp[MP_Q0]
+        sxx += sq2 - sq * sq / n
+        sxy += w[W_SQDQ, j] - sq * sdq / n
     ou[blk, 0] = sxx
     ou[blk, 1] = sxy
 
 
 @nb.njit(cache=True, error_model="numpy")
 def _record_quotes(rec_paths, p0, nb_, i, s, db, da, bsz, asz, zn, series):
+    """Step i's quotes of the recorded paths, around the mid s they were quoted at."""
     for r in range(np.searchsorted(rec_paths, p0), np.searchsorted(rec_paths, p0 + nb_)):
         j = rec_paths[r] - p0
         series[r, S_BID, i] = s[j] - db[j] if bsz[j] > 0.0 else np.nan
@@ -364,11 +385,9 @@ def simulate_paths(pid, pp, tab, cp, mp, seed, p_start, p_end, nsteps, out_f, ou
     ``ou[b]`` receives block b's OU regression sums (Σ(q−q̄)², Σ(q−q̄)Δq);
     ``series[r]`` the time series of path ``rec_paths[r]`` (sorted) if it runs here.
     """
-    ppa = np.zeros(6)
-    ppa[:pp.size] = pp
     for b in nb.prange((p_end - p_start + BLOCK - 1) // BLOCK):
         p0 = p_start + b * BLOCK
-        _run_block(pid, ppa, tab, cp, mp, seed, p0, min(BLOCK, p_end - p0), nsteps, out_f, out_i, ou, b, rec_paths, series)
+        _run_block(pid, pp, tab, cp, mp, seed, p0, min(BLOCK, p_end - p0), nsteps, out_f, out_i, ou, b, rec_paths, series)
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -377,6 +396,8 @@ def evaluate_quotes(pid, pp, tab, cp, i, tau, s, q, killed, out):
 
     Rows of ``out``: raw δb, raw δa, controlled δb, δa, bid size, ask size, zone, action.
     """
+    pp = _as_tuple6(pp)
+    cp = _as_tuple14(cp)
     for j in range(s.size):
         policy_depths(pid, pp, tab, i[j], tau[j], s[j:j + 1], q[j:j + 1], out[0, j:j + 1], out[1, j:j + 1])
         db, da, bsz, asz, zone, act = control_quotes(cp, out[0, j], out[1, j], s[j], q[j], killed[j])
