@@ -12,7 +12,7 @@ from scipy import signal
 from scipy.stats import norm
 
 from conftest import EPS, Z, mean_se, prop, run
-from flatbook.sim.metrics import ou_fit, summarize, var_es
+from flatbook.sim.metrics import ou_fit, pool_moments, summarize, var_es
 
 
 # ------------------------------------------------------------------------------ VaR / ES
@@ -73,13 +73,13 @@ def test_es_never_below_var_in_floating_point():
 
 
 # ---------------------------------------------------------------------------- OU fit
-def _pooled_sums(q: np.ndarray) -> tuple[float, float]:
-    """Σ(q−q̄)², Σ(q−q̄)Δq pooled over paths (rows), demeaned per path — computed here
-    directly from the definition (the kernel accumulates them as running sums)."""
-    x, dq = q[:, :-1], np.diff(q, axis=1)
-    xc = x - x.mean(axis=1, keepdims=True)
-    dqc = dq - dq.mean(axis=1, keepdims=True)
-    return float((xc * xc).sum()), float((xc * dqc).sum())
+def _moments(q: np.ndarray) -> np.ndarray:
+    """(n, x̄, ȳ, Cxx, Cxy, Cyy) of x = q_t, y = Δq_t pooled over all paths (rows) and
+    steps — computed here directly from the definition, in one pass over all the data
+    (the kernel merges per-path running sums instead)."""
+    x, y = q[:, :-1].ravel(), np.diff(q, axis=1).ravel()
+    xc, yc = x - x.mean(), y - y.mean()
+    return np.array([x.size, x.mean(), y.mean(), xc @ xc, xc @ yc, yc @ yc])
 
 
 def _ar1(phi: float, paths: int, n: int, seed: int) -> np.ndarray:
@@ -92,59 +92,80 @@ def _ar1(phi: float, paths: int, n: int, seed: int) -> np.ndarray:
 def test_ou_fit_recovers_kappa(phi, dt):
     """An AR(1) with coefficient φ sampled every dt is an OU process with κ = −ln φ / dt.
 
-    Tolerance: the OLS SE of the pooled slope, SE(φ̂) = sqrt(σ̂²_resid / Σ(q−q̄)²),
-    carried to κ by the delta method, SE(κ̂) = SE(φ̂)/(φ̂·dt). Long paths (n = 400 000)
-    keep the per-path demeaning bias of φ̂, −(1+3φ)/n, below 0.1 SE.
+    Tolerance: the OLS SE of the pooled slope, SE(φ̂) = sqrt(s²/Cxx), which is
+    |b̂/t|, carried to κ by the delta method, SE(κ̂) = SE(φ̂)/(φ̂·dt).
     """
-    paths, n = 2, 400_000
-    q = _ar1(phi, paths, n, seed=int(phi * 1000))
-    sxx, sxy = _pooled_sums(q)
-    kappa, half_life = ou_fit(sxx, sxy, dt)
-    phi_hat = 1.0 + sxy / sxx
-    x, dq = q[:, :-1], np.diff(q, axis=1)
-    xc = x - x.mean(axis=1, keepdims=True)
-    resid = (dq - dq.mean(axis=1, keepdims=True)) - (phi_hat - 1.0) * xc
-    se_phi = math.sqrt(float((resid**2).sum()) / (paths * (n - 2)) / sxx)
-    assert (1 + 3 * phi) / n < 0.1 * se_phi            # the design assumption above
-    se_kappa = se_phi / (phi_hat * dt)
+    q = _ar1(phi, paths=400, n=2000, seed=int(phi * 1000))
+    fit = ou_fit(_moments(q), dt)
+    se_phi = abs((fit.phi - 1.0) / fit.t_stat)
+    assert fit.t_stat < -10                                  # clearly significant
+    se_kappa = se_phi / (fit.phi * dt)
     true_kappa = -math.log(phi) / dt
-    assert abs(kappa - true_kappa) < Z * se_kappa
-    assert half_life == pytest.approx(math.log(2.0) / kappa, rel=1e-12)
+    assert abs(fit.kappa - true_kappa) < Z * se_kappa
+    assert fit.half_life == pytest.approx(math.log(2.0) / fit.kappa, rel=1e-12)
 
 
 def test_ou_fit_edge_cases():
-    assert ou_fit(0.0, 0.0, 1.0) == (None, None)           # constant inventory: nothing to fit
-    assert ou_fit(10.0, 0.0, 1.0) == (0.0, None)           # φ = 1: random walk
-    assert ou_fit(10.0, 1.0, 1.0) == (0.0, None)           # φ > 1: explosive, no reversion
-    assert ou_fit(10.0, -10.0, 1.0) == (math.inf, 0.0)     # φ = 0: reverts within a step
-    k, h = ou_fit(10.0, -5.0, 0.5)                          # φ = 0.5
-    assert k == pytest.approx(2 * math.log(2.0)) and h == pytest.approx(0.5)
+    assert ou_fit((0, 0, 0, 0, 0, 0), 1.0) == (None, None, None, None)      # no data
+    assert ou_fit((100, 0, 0, 0.0, 0.0, 1.0), 1.0).kappa is None            # constant inventory
+    rw = ou_fit((100, 0, 0, 10.0, 0.0, 5.0), 1.0)                           # b = 0: random walk
+    assert rw.kappa == 0.0 and rw.half_life is None and rw.t_stat == 0.0
+    assert ou_fit((100, 0, 0, 10.0, 1.0, 5.0), 1.0).half_life is None       # φ > 1: explosive
+    k = ou_fit((100, 0, 0, 10.0, -10.0, 10.0), 1.0)                         # φ = 0, exact fit
+    assert (k.kappa, k.half_life, k.phi) == (math.inf, 0.0, 0.0) and k.t_stat == -math.inf
+    h = ou_fit((1000, 0, 0, 10.0, -5.0, 2.6), 0.5)                          # φ = 0.5, s² = .1/998
+    assert h.phi == 0.5 and h.kappa == pytest.approx(2 * math.log(2.0)) and h.half_life == pytest.approx(0.5)
+    assert h.t_stat == pytest.approx(-0.5 / math.sqrt(0.1 / 998 / 10.0), rel=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sim/metrics.py:28-38 (ou_fit) the pooled fit demeans q per path, which "
-                   "biases φ̂ by ≈ −3/n for a random walk (Dickey–Fuller), so a random-walk inventory "
-                   "reports κ ≈ 3/T and half-life ≈ 0.23·T instead of None (symmetric as2008: 0.231); "
-                   "bias-correct φ̂ or return None unless φ̂ is significantly below 1 (DF critical value)")
+def test_ou_fit_insignificant_reversion_has_no_half_life():
+    """b̂ < 0 but t = −2 > −2.86: κ̂ is reported, the half-life is not."""
+    # Cxx = 100, Cxy = −0.2 → b = −0.002; Cyy = 0.0104: s² = (0.0104 − 0.0004)/100 = 1e−4,
+    # SE = √(s²/Cxx) = 0.001, t = −2
+    fit = ou_fit((102, 0, 0, 100.0, -0.2, 0.0104), 1.0)
+    assert fit.t_stat == pytest.approx(-2.0, rel=1e-9) and fit.kappa > 0 and fit.half_life is None
+
+
+@given(rows=arrays(float, (7, 6), elements=st.floats(-50, 50)), counts=arrays(float, 7, elements=st.integers(0, 40)))
+@prop(max_examples=60)
+def test_pool_moments_equals_one_pass(rows, counts):
+    """Merging groups' moments equals the moments of the concatenated data."""
+    rng = np.random.default_rng(int(abs(rows).sum() * 1000) % 2**32)
+    groups = [rng.normal(r[0], 1 + abs(r[1]), size=(int(c), 2)) for r, c in zip(rows, counts)]
+    data = np.vstack([g for g in groups if len(g)] or [np.zeros((0, 2))])
+
+    def mom(d):
+        if not len(d):
+            return np.zeros(6)
+        xc, yc = d[:, 0] - d[:, 0].mean(), d[:, 1] - d[:, 1].mean()
+        return np.array([len(d), d[:, 0].mean(), d[:, 1].mean(), xc @ xc, xc @ yc, yc @ yc])
+
+    pooled = pool_moments(np.array([mom(g) for g in groups]))
+    scale = 1.0 + float(np.abs(data).max(initial=0.0)) ** 2 * max(len(data), 1)
+    np.testing.assert_allclose(pooled, mom(data), rtol=1e-9, atol=1e-12 * scale)
+
+
 def test_ou_fit_random_walk_has_no_half_life():
     q = np.concatenate((np.zeros((200, 1)), np.cumsum(np.random.default_rng(5).standard_normal((200, 500)), axis=1)), axis=1)
-    _, half_life = ou_fit(*_pooled_sums(q), 1.0)
-    assert half_life is None
+    fit = ou_fit(_moments(q), 1.0)
+    assert fit.half_life is None and fit.t_stat > -2.86
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: same per-path demeaning bias, end to end: the symmetric "
-                   "policy's inventory is a driftless random walk, yet summary['half_life'] ≈ 0.23·T")
 def test_symmetric_inventory_reports_no_half_life():
-    assert run(policy="symmetric", paths=2000, seed=1).summary["half_life"] is None
+    """The symmetric policy's inventory is a driftless random walk: no half-life (the old
+    per-path-demeaned fit reported ≈ 0.23·T here)."""
+    s = run(policy="symmetric", paths=2000, seed=1).summary
+    assert s["half_life"] is None and s["ou_t"] > -2.86
 
 
-def test_kernel_ou_sums_match_the_recorded_inventory():
-    """summary['ou_kappa'] equals ou_fit of the pooled sums recomputed from every path's
-    recorded inventory series (checks the kernel's running sums)."""
+def test_kernel_ou_moments_match_the_recorded_inventory():
+    """summary['ou_kappa'] equals ou_fit of the moments recomputed from every path's
+    recorded inventory series (checks the kernel's running sums and merges)."""
     res = run(policy="linear-skew", paths=700, seed=13, record=range(700))
-    sxx, sxy = _pooled_sums(res.series["q"])
-    kappa, half_life = ou_fit(sxx, sxy, res.config.values["dt"])
-    assert res.summary["ou_kappa"] == pytest.approx(kappa, rel=1e-9)
-    assert res.summary["half_life"] == pytest.approx(half_life, rel=1e-9)
+    fit = ou_fit(_moments(res.series["q"]), res.config.values["dt"])
+    assert res.summary["ou_kappa"] == pytest.approx(fit.kappa, rel=1e-9)
+    assert res.summary["ou_t"] == pytest.approx(fit.t_stat, rel=1e-9)
+    assert res.summary["half_life"] == pytest.approx(fit.half_life, rel=1e-9)
     # linear skew pulls inventory back: clearly mean-reverting
     assert res.summary["half_life"] < 0.1 * res.config.values["T"]
 
@@ -168,7 +189,7 @@ def test_summary_non_finite_numbers_become_none():
     pp["spread_mean"] = np.full(4, np.nan)
     for k in ("steps_at_limit", "steps_yellow", "steps_red", "steps_critical", "hedge_requests", "kill_reason"):
         pp[k] = np.zeros(4, np.int32)
-    s = summarize(pp, (0.0, 0.0), steps=10, dt=0.1, limit=math.inf, elapsed_s=0.0)
+    s = summarize(pp, np.zeros(6), steps=10, dt=0.1, limit=math.inf, elapsed_s=0.0)
     assert s["sharpe"] is None and s["spread_mean"] is None and s["ou_kappa"] is None
     assert s["half_life"] is None and s["path_steps_per_s"] is None
     assert s["pnl_std"] == 0.0 and s["time_at_limit_frac"] == 0.0

@@ -11,7 +11,8 @@ policy's depths (δb, δa) (price units from the mid, +inf = side not quoted):
    ``flatten``: only the side that reduces |q| is quoted.
 2. Kill switch: once fired (loss or drawdown limit), flatten only, sized to |q|.
 3. Never cross: bid < best ask and ask > best bid of the market, whose touch is
-   mid ± market_spread/2 (inf: unmodelled); minimum spread ask − bid ≥
+   mid ± market_spread/2 (inf: unmodelled): a depth is at least −market_spread/2
+   + tick (tick = 0: −market_spread/2·(1 − 1e−9)); minimum spread ask − bid ≥
    ``min_spread``; tick rounding (bid down, ask up; both away from the mid).
 4. Hard limit (seed 001): the bid size is min(size, limit − q) and the ask size
    min(size, limit + q), so no fill can take |q| past ``limit``; at |q| = limit
@@ -84,9 +85,10 @@ def control_quotes(cp, db, da, s, q, killed):
     if act == ACT_WIDEN or act == ACT_SKEW:
         db = h - m
         da = h + m
-    # never cross the market's touch (one tick inside it at most)
+    # never cross the market's touch: at most one tick inside it, or without a
+    # tick a relative 1e-9 of the half market spread (so ask > best bid strictly)
     tick = cp[CP_TICK]
-    floor_d = -cp[CP_HALF_MKT] + tick
+    floor_d = -cp[CP_HALF_MKT] + tick if tick > 0.0 else -cp[CP_HALF_MKT] * (1.0 - 1e-9)
     db = max(db, floor_d)
     da = max(da, floor_d)
     # minimum spread, widened symmetrically about the centre

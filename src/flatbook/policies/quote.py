@@ -52,15 +52,15 @@ def quotes(cfg: RunConfig, s, q, t, killed=None) -> dict[str, np.ndarray]:
     Returns arrays: bid, ask (NaN where not quoted), bid_depth, ask_depth,
     bid_size, ask_size, centre, half_spread, skew, zone.
     """
-    s, q, t = np.broadcast_arrays(np.asarray(s, float), np.asarray(q, float), np.asarray(t, float))
-    s, q, t = (np.ascontiguousarray(x).ravel() for x in (s, q, t))
-    shape = np.broadcast_shapes(np.shape(s))
+    kill = np.asarray(False if killed is None else killed, np.bool_)
+    s, q, t, kill = np.broadcast_arrays(np.asarray(s, float), np.asarray(q, float), np.asarray(t, float), kill)
+    shape = s.shape
+    s, q, t, kill = (np.ascontiguousarray(x).ravel() for x in (s, q, t, kill))
     v = cfg.values
     pid, pp, tab = policy_spec(cfg.policy).pack(v, cfg.steps)
     cp = pack_controls(v)
     i = np.clip(np.floor(t / v["dt"] + 1e-9), 0, cfg.steps).astype(np.int64)
     tau = v["T"] - t
-    kill = np.zeros(s.size, np.bool_) if killed is None else np.broadcast_to(np.asarray(killed, np.bool_), s.shape).copy()
     out = np.empty((8, s.size))
     K.evaluate_quotes(pid, pp, tab, cp, i, tau, s, q, kill, out)
     db0, da0, db, da, bsz, asz, zone, _ = out

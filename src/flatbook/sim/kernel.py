@@ -119,8 +119,9 @@ def policy_depths(pid, pp, tab, i, tau, s, q, db, da):
 (W_S, W_Q, W_CASH, W_PEAK, W_KILLED, W_HIVOL, W_MU, W_PZONE, W_MXQ, W_FILLS, W_VOL,
  W_SPR, W_SPRN, W_GUP, W_FIN, W_FEES, W_ATLIM, W_Z1, W_Z2, W_Z3, W_HREQ, W_SQ, W_SQ2,
  W_SQDQ, W_MDD, W_KSTEP, W_KREASON, W_DB0, W_DA0, W_DB, W_DA, W_BSZ, W_ASZ,
- W_ZN, W_FB, W_FA, W_UB, W_UA, W_OSZ, W_DS, W_QMID) = range(41)
-W_LEN = 41
+ W_ZN, W_FB, W_FA, W_UB, W_UA, W_OSZ, W_DS, W_QMID, W_SDQ2) = range(42)
+W_LEN = 42
+OU_LEN = 6      # per-block OU moments: n, x̄, ȳ, Cxx, Cxy, Cyy (flatbook.sim.metrics.MOMENTS)
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
@@ -261,6 +262,7 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
             w[W_SQ, j] += q
             w[W_SQ2, j] += q * q
             w[W_SQDQ, j] += q * (qn - q)
+            w[W_SDQ2, j] += (qn - q) * (qn - q)
             w[W_Q, j] = qn
             w[W_MXQ, j] = max(w[W_MXQ, j], abs(qn))
             w[W_QMID, j] = s_
@@ -320,8 +322,14 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
         if recording:
             _record_marks(rec_paths, p0, nb_, i + 1, w[W_S], w[W_Q], w[W_CASH], series)
 
-    sxx = 0.0
-    sxy = 0.0
+    # OU regression moments of (x, y) = (q_t, Δq_t), merged over the block's
+    # paths (Chan, Golub & LeVeque 1979); see flatbook.sim.metrics.ou_fit
+    bn = 0.0
+    bmx = 0.0
+    bmy = 0.0
+    bxx = 0.0
+    bxy = 0.0
+    byy = 0.0
     n = float(nsteps)
     for j in range(nb_):
         p = p0 + j
@@ -336,9 +344,9 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
         out_f[F_FEES, p] = w[W_FEES, j]
         sq = w[W_SQ, j]
         sq2 = w[W_SQ2, j]
-        qm = sq / n
-        out_f[F_Q_MEAN, p] = qm
-        out_f[F_Q_STD, p] = math.sqrt(max(sq2 / n - qm * qm, 0.0))
+        mx = sq / n
+        out_f[F_Q_MEAN, p] = mx
+        out_f[F_Q_STD, p] = math.sqrt(max(sq2 / n - mx * mx, 0.0))
         out_f[F_MAX_DD, p] = w[W_MDD, j]
         out_i[I_FILLS, p] = w[W_FILLS, j]
         out_i[I_AT_LIMIT, p] = w[W_ATLIM, j]
@@ -348,13 +356,25 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
         out_i[I_HEDGE_REQ, p] = w[W_HREQ, j]
         out_i[I_KILL_STEP, p] = w[W_KSTEP, j]
         out_i[I_KILL_REASON, p] = w[W_KREASON, j]
-        # per-path demeaned regression sums of dq on q (OU fit, pooled later);
-        # sum(dq) over a path is q_T - q_0
-        sdq = q - mp[MP_Q0]
-        sxx += sq2 - sq * sq / n
-        sxy += w[W_SQDQ, j] - sq * sdq / n
-    ou[blk, 0] = sxx
-    ou[blk, 1] = sxy
+        my = (q - mp[MP_Q0]) / n                   # Σ Δq over a path is q_T − q_0
+        cxx = sq2 - sq * mx
+        cxy = w[W_SQDQ, j] - sq * my
+        cyy = w[W_SDQ2, j] - (q - mp[MP_Q0]) * my
+        tot = bn + n
+        dx = mx - bmx
+        dy = my - bmy
+        bxx += cxx + dx * dx * bn * n / tot
+        bxy += cxy + dx * dy * bn * n / tot
+        byy += cyy + dy * dy * bn * n / tot
+        bmx += dx * n / tot
+        bmy += dy * n / tot
+        bn = tot
+    ou[blk, 0] = bn
+    ou[blk, 1] = bmx
+    ou[blk, 2] = bmy
+    ou[blk, 3] = bxx
+    ou[blk, 4] = bxy
+    ou[blk, 5] = byy
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -382,7 +402,7 @@ def _record_marks(rec_paths, p0, nb_, i, s, q, cash, series):
 def simulate_paths(pid, pp, tab, cp, mp, seed, p_start, p_end, nsteps, out_f, out_i, ou, rec_paths, series):
     """Simulate paths [p_start, p_end) of policy ``pid`` into ``out_f[:, p]``, ``out_i[:, p]``.
 
-    ``ou[b]`` receives block b's OU regression sums (Σ(q−q̄)², Σ(q−q̄)Δq);
+    ``ou[b]`` receives block b's OU regression moments (``OU_LEN`` numbers);
     ``series[r]`` the time series of path ``rec_paths[r]`` (sorted) if it runs here.
     """
     for b in nb.prange((p_end - p_start + BLOCK - 1) // BLOCK):

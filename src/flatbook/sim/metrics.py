@@ -3,14 +3,22 @@
 - PnL: mean, std, standard error, Sharpe-like ratio mean/std (per run).
 - 95% VaR and ES of terminal PnL, as positive losses L = −PnL:
   VaR = quantile_0.95(L) (linear interpolation), ES = mean(L | L ≥ VaR).
-- Inventory mean reversion: the pooled AR(1) fit of Δq on q, demeaned per path,
-  φ = 1 + Σ(q−q̄)Δq / Σ(q−q̄)², read as a discretely sampled Ornstein–Uhlenbeck
-  process: κ = −ln φ / dt (per time unit), half-life = ln 2 / κ (time units);
-  κ = 0 and half-life = None when φ ≥ 1 (no mean reversion: a random walk).
+- Inventory mean reversion: the AR(1) regression Δq_t = a + b·q_t + ε_t pooled
+  over every path and step with one common intercept, φ = 1 + b, read as a
+  discretely sampled Ornstein–Uhlenbeck process: κ = −ln φ / dt (per time unit),
+  half-life = ln 2 / κ (time units). The half-life is reported only when the
+  reversion is significant: the t-statistic of b below the Dickey–Fuller 5%
+  critical value with a constant, −2.86 (Fuller 1976, Table 8.5.2), which is
+  conservative for many paths (pooled, the t-statistic is asymptotically
+  N(0, 1) under a random walk). A random-walk inventory gets None, not a
+  spurious number. A common intercept, not one per path: demeaning each path
+  biases φ̂ by −3/n under a random walk (the Nickell bias), which reads as a
+  half-life of about 0.23·T.
 """
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,17 +33,59 @@ def var_es(pnl: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return var, max(es, var)
 
 
-def ou_fit(sxx: float, sxy: float, dt: float) -> tuple[float | None, float | None]:
-    """(κ per time unit, half-life in time units) from pooled regression sums."""
-    if not sxx > 0.0:
-        return None, None
-    phi = 1.0 + sxy / sxx
-    if phi >= 1.0:
-        return 0.0, None
-    if phi <= 0.0:
-        return math.inf, 0.0
-    kappa = -math.log(phi) / dt
-    return kappa, math.log(2.0) / kappa
+OU_T_CRIT = -2.86    # Dickey–Fuller 5% critical value, regression with a constant
+MOMENTS = ("n", "mean_x", "mean_y", "cxx", "cxy", "cyy")
+
+
+class OUFit(NamedTuple):
+    """κ (per time unit), half-life (time units), φ̂ and the t-statistic of b = φ̂ − 1."""
+
+    kappa: float | None
+    half_life: float | None
+    phi: float | None
+    t_stat: float | None
+
+
+def pool_moments(rows: np.ndarray) -> np.ndarray:
+    """Merge rows of (n, x̄, ȳ, Cxx, Cxy, Cyy) — counts, means and centred
+    co-moments of groups — into the same six numbers for their union.
+
+    C = Σ_g C_g + Σ_g n_g (x̄_g − x̄)(ȳ_g − ȳ) (Chan, Golub & LeVeque 1979, eq. 2.1),
+    with the grand means taken first, so nothing cancels catastrophically.
+    """
+    rows = np.asarray(rows, dtype=float).reshape(-1, 6)
+    n = rows[:, 0]
+    total = float(n.sum())
+    if total == 0.0:
+        return np.zeros(6)
+    mx = float((n * rows[:, 1]).sum() / total)
+    my = float((n * rows[:, 2]).sum() / total)
+    dx, dy = rows[:, 1] - mx, rows[:, 2] - my
+    return np.array([total, mx, my,
+                     float(rows[:, 3].sum() + (n * dx * dx).sum()),
+                     float(rows[:, 4].sum() + (n * dx * dy).sum()),
+                     float(rows[:, 5].sum() + (n * dy * dy).sum())])
+
+
+def ou_fit(moments, dt: float) -> OUFit:
+    """OLS of y = Δq on x = q with an intercept, from pooled moments (see :func:`pool_moments`).
+
+    b = Cxy/Cxx, φ = 1 + b, s² = (Cyy − b·Cxy)/(n − 2), t = b / √(s²/Cxx);
+    κ = −ln φ / dt when 0 < φ < 1 (∞ when φ ≤ 0, 0 when φ ≥ 1); half-life = ln 2/κ
+    only when t < ``OU_T_CRIT``, else None.
+    """
+    n, _, _, cxx, cxy, cyy = (float(x) for x in moments)
+    if n < 3 or not cxx > 0.0:
+        return OUFit(None, None, None, None)
+    b = cxy / cxx
+    phi = 1.0 + b
+    s2 = max(cyy - b * cxy, 0.0) / (n - 2.0)
+    se = math.sqrt(s2 / cxx)
+    t = b / se if se > 0.0 else math.copysign(math.inf, b) if b != 0.0 else 0.0
+    kappa = 0.0 if phi >= 1.0 else math.inf if phi <= 0.0 else -math.log(phi) / dt
+    if not t < OU_T_CRIT or kappa == 0.0:
+        return OUFit(kappa, None, phi, t)
+    return OUFit(kappa, math.log(2.0) / kappa, phi, t)
 
 
 def _clean(x):
@@ -46,14 +96,14 @@ def _clean(x):
     return x
 
 
-def summarize(per_path: dict[str, np.ndarray], ou_sums: tuple[float, float], *, steps: int,
+def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
               dt: float, limit: float, elapsed_s: float) -> dict:
     """The run's summary dictionary (JSON-ready: non-finite numbers become None)."""
     pnl = per_path["pnl"]
     n = pnl.size
     mean, std = float(pnl.mean()), float(pnl.std(ddof=1)) if n > 1 else 0.0
     var, es = var_es(pnl)
-    kappa, half_life = ou_fit(*ou_sums, dt)
+    ou = ou_fit(ou_moments, dt)
     path_steps = n * steps
     kill = per_path["kill_reason"]
     spread = per_path["spread_mean"]
@@ -86,8 +136,10 @@ def summarize(per_path: dict[str, np.ndarray], ou_sums: tuple[float, float], *, 
         "max_drawdown_mean": float(per_path["max_drawdown"].mean()),
         "var_95": var,
         "es_95": es,
-        "ou_kappa": kappa,
-        "half_life": half_life,
+        "ou_kappa": ou.kappa,
+        "ou_phi": ou.phi,
+        "ou_t": ou.t_stat,
+        "half_life": ou.half_life,
         "elapsed_s": elapsed_s,
         "path_steps_per_s": path_steps / elapsed_s if elapsed_s > 0 else None,
     }

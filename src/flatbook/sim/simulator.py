@@ -18,7 +18,7 @@ from ..controls.quote_controls import pack_controls
 from ..market.model import pack_market
 from ..policies.registry import policy_spec
 from . import kernel as K
-from .metrics import summarize
+from .metrics import pool_moments, summarize
 
 CHUNK_PATH_STEPS = 8_000_000
 
@@ -60,7 +60,7 @@ def _warm_up(pk: Packed, nsteps: int) -> None:
     out_f = np.empty((len(K.F_NAMES), 1))
     out_i = np.empty((len(K.I_NAMES), 1), np.int32)
     K.simulate_paths(pk.pid, pk.pp, pk.tab, pk.cp, pk.mp, 0, 0, 1, min(nsteps, 2), out_f, out_i,
-                     np.zeros((1, 2)), np.zeros(0, np.int64), np.zeros((0, 6, 3)))
+                     np.zeros((1, K.OU_LEN)), np.zeros(0, np.int64), np.zeros((0, 6, 3)))
 
 
 def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
@@ -75,23 +75,22 @@ def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
     out_i = np.empty((len(K.I_NAMES), n), np.int32)
     _warm_up(pk, nsteps)
     chunk = max(K.BLOCK, (CHUNK_PATH_STEPS // max(nsteps, 1)) // K.BLOCK * K.BLOCK)
-    ou = np.zeros((chunk // K.BLOCK + 1, 2))
-    sxx = sxy = 0.0
+    ou = np.zeros((chunk // K.BLOCK + 1, K.OU_LEN))
+    moments = np.zeros(K.OU_LEN)
     t0 = time.perf_counter()
     for p0 in range(0, n, chunk):
         p1 = min(n, p0 + chunk)
         ou[:] = 0.0
         K.simulate_paths(pk.pid, pk.pp, pk.tab, pk.cp, pk.mp, cfg.seed, p0, p1, nsteps,
                          out_f, out_i, ou, rec, series)
-        sxx += float(ou[:, 0].sum())
-        sxy += float(ou[:, 1].sum())
+        moments = pool_moments(np.vstack((moments, ou)))
         if progress is not None:
             progress(p1, n)
     elapsed = time.perf_counter() - t0
     per_path = {name: out_f[r] for r, name in enumerate(K.F_NAMES)}
     per_path.update({name: out_i[r] for r, name in enumerate(K.I_NAMES)})
     v = cfg.values
-    summary = summarize(per_path, (sxx, sxy), steps=nsteps, dt=v["dt"], limit=v["limit"], elapsed_s=elapsed)
+    summary = summarize(per_path, moments, steps=nsteps, dt=v["dt"], limit=v["limit"], elapsed_s=elapsed)
     ser = {name: series[:, r, :] for r, name in enumerate(K.S_NAMES)}
     ser["t"] = np.arange(nsteps + 1) * v["dt"]
     return SimResult(cfg, summary, per_path, ser, rec)
