@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import eigh_tridiagonal, expm
 
+from flatbook.errors import InputError
 from flatbook.policies.glft_solution import (
     GLFTDifference,
     glft_closed_form_depths,
@@ -334,3 +335,25 @@ def test_invalid_inputs_name_parameter_and_range(name, value, allowed):
 def test_numpy_integers_are_accepted():
     bid, _ = glft_exact_table(**EX, Q=np.int64(2), T=1.0, n_steps=np.int32(3))
     assert bid.shape == (4, 5)
+
+
+def test_exact_table_with_a_target_is_the_shifted_problem():
+    """With q* = an integer m, the penalty α(q − m)² makes the problem on q = −Q..Q the
+    target-0 problem on q − m ∈ −Q−m..Q−m. The bounds' influence decays like the ground
+    state's tail, so away from both bounds (|q − m| ≤ 10, Q = 30) the depths at q equal
+    the target-0 depths at q − m."""
+    g, sig, A, k, Q, T, n = 0.1, 2.0, 140.0, 1.5, 30, 1.0, 50
+    b0, a0 = glft_exact_table(g, sig, A, k, Q, T, n)
+    m = 3
+    bm, am = glft_exact_table(g, sig, A, k, Q, T, n, q_target=float(m))
+    inner = np.arange(-10, 11)                      # q − m, far from ±Q
+    np.testing.assert_allclose(bm[:, inner + m + Q], b0[:, inner + Q], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(am[:, inner + m + Q], a0[:, inner + Q], rtol=0, atol=1e-9)
+    # the bound stays absolute: no bid at q = +Q, no ask at q = −Q
+    assert np.all(np.isinf(bm[:, -1])) and np.all(np.isinf(am[:, 0]))
+
+
+@pytest.mark.parametrize("bad", [30.0, -30.0, 31.5, float("nan")])
+def test_exact_table_rejects_a_target_outside_the_bound(bad):
+    with pytest.raises(InputError, match="q_target"):
+        glft_exact_table(0.1, 2.0, 140.0, 1.5, 30, 1.0, 10, q_target=bad)

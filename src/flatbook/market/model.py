@@ -10,6 +10,10 @@ Mid price, per step dt (σ = ``sigma`` price units per √time unit):
   ``regime_up_rate``·dt, back with ``regime_down_rate``·dt; in the volatile
   state σ is multiplied by ``regime_sigma_mult``.
 
+The binomial and ABM mids (and additive jumps) are not floored: over long
+horizons with σ√T comparable to s0 they can reach zero or below, as in the
+models themselves. Use ``gbm`` where the price must stay positive.
+
 Order flow:
 - ``intensity`` (A–S 2008, eq. 2 discretised): each side fills with
   probability min(1, A·e^(−kδ)·dt), δ the quote's depth from the mid; both

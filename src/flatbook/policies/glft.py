@@ -12,8 +12,10 @@ finite-horizon solution v_q(t) = [expm(−M(T−t))·1]_q of the linear ODE syst
 time grid and interpolated linearly in q. The inventory bound Q is the hard
 ``limit`` (lots); the exact solution needs it finite.
 
-Packed parameters: closed ``pp = [c, ω, q*]``; exact ``pp = [Q, q*]`` with
-``tab[i] = [δb(t_i, −Q..Q), δa(t_i, −Q..Q)]`` (+inf where a side is not quoted).
+Packed parameters: closed ``pp = [c, ω, q*]``; exact ``pp = [Q]`` with
+``tab[i] = [δb(t_i, −Q..Q), δa(t_i, −Q..Q)]`` (+inf where a side is not quoted),
+solved with the penalty α(q − q*)² (so q* is in the table, and q indexes it
+absolutely: the bound ±Q is the hard limit, whatever q*).
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def _interp(row, off, n, x):
 def depths_exact(pp, tab, i, tau, s, q):
     """Exact finite-horizon GLFT depths, from the table row of time step i."""
     n = 2 * np.int64(pp[0]) + 1
-    x = q - pp[1] + pp[0]
+    x = q + pp[0]
     ii = min(max(i, 0), tab.shape[0] - 1)
     row = tab[ii]
     return _interp(row, 0, n, x), _interp(row, n, n, x)

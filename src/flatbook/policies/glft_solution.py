@@ -143,7 +143,7 @@ def glft_stationary_exact_depths(gamma: float, sigma: float, A: float, k: float,
 
 
 def glft_exact_table(gamma: float, sigma: float, A: float, k: float, Q: int, T: float,
-                     n_steps: int):
+                     n_steps: int, q_target: float = 0.0):
     """Exact finite-horizon depths ``(delta_bid, delta_ask)`` (price), GLFT §3, Prop 2 and Thm 1.
 
     Arrays of shape (n_steps+1, 2Q+1): row i is t_i = i·T/n_steps, column j is q = j − Q;
@@ -154,16 +154,23 @@ def glft_exact_table(gamma: float, sigma: float, A: float, k: float, Q: int, T: 
     the ground eigenvalue λ0 gives ‖E‖₂ = 1 (no overflow for any T), v is renormalised to
     max 1 after every step (only ratios enter δ) and the depths are differences of ln v.
     Q: inventory bound, integer lots >= 1. T: horizon, time > 0. n_steps: integer >= 1.
+    q_target: target inventory q* (lots, |q*| < Q): the running penalty is α(q − q*)², so
+    M[q,q] = α(q − q*)² while the bounds stay at q = ±Q (the hard limit is absolute).
     Other parameters as in :func:`glft_constants`.
 
     Raises InputError (a ValueError) if v_q/max(v) drops below the float64 range, which
     needs ln(f_0/f_Q) ≳ 700 for the ground state f, i.e. a Q far beyond where quotes matter.
     """
     gamma, sigma, A, k, Q, T, n_steps = _table_args(gamma, sigma, A, k, Q, T, n_steps)
+    q_target = float(q_target)
+    if not abs(q_target) < Q:    # also rejects NaN
+        raise InputError("q_target", f"must lie strictly inside the inventory bound ±Q = ±{Q} lots; got {q_target:g}")
     alpha, eta = _alpha_eta(gamma, sigma, A, k)
-    lam0, _ = _ground_state_log_ratios(alpha, eta, Q)
     q = np.arange(-Q, Q + 1, dtype=float)
-    shifted = np.diag(alpha * q**2 - lam0) - eta * (np.eye(2 * Q + 1, k=1) + np.eye(2 * Q + 1, k=-1))
+    diag = alpha * (q - q_target) ** 2
+    lam0 = float(eigh_tridiagonal(diag, np.full(2 * Q, -eta), eigvals_only=True,
+                                  select="i", select_range=(0, 0))[0])
+    shifted = np.diag(diag - lam0) - eta * (np.eye(2 * Q + 1, k=1) + np.eye(2 * Q + 1, k=-1))
     E = expm(-shifted * (T / n_steps))
 
     V = np.empty((n_steps + 1, 2 * Q + 1))

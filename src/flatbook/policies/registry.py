@@ -57,9 +57,9 @@ def _pack_glft(v, nsteps):
     if math.isinf(lim) or lim != int(lim) or lim > 2000:
         raise InputError("limit", f"glft solution=exact needs a finite integer limit (the inventory bound Q, lots) of at most 2000; got {lim:g}")
     Q = int(lim)
-    db, da = glft_exact_table(g, sig, A, k, Q, v["T"], nsteps)
+    db, da = glft_exact_table(g, sig, A, k, Q, v["T"], nsteps, v["q_target"])
     tab = np.ascontiguousarray(np.hstack([db, da]))
-    return K.PID_GLFT_EXACT, _pp(float(Q), v["q_target"]), tab
+    return K.PID_GLFT_EXACT, _pp(float(Q)), tab
 
 
 @dataclass(frozen=True)
