@@ -1,0 +1,5 @@
+"""Market data: loaders for LOBSTER, Binance captures and a generic CSV/Parquet
+format, all producing one columnar :class:`~flatbook.data.events.EventTable`."""
+from .events import QUOTE, TRADE, DataError, EventMeta, EventTable
+
+__all__ = ["QUOTE", "TRADE", "DataError", "EventMeta", "EventTable"]

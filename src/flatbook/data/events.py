@@ -1,0 +1,253 @@
+"""The one columnar event format every loader produces and the backtester reads.
+
+A market-data stream is an :class:`EventTable`: one row per event, in exchange
+time order, columns as numpy arrays:
+
+========  =======  ==============================================================
+column    dtype    meaning (units)
+========  =======  ==============================================================
+ts        int64    exchange time, ns since the Unix epoch (UTC); non-decreasing
+kind      int8     ``QUOTE`` (0): the book changed; ``TRADE`` (1): a trade printed
+bid_px    float64  best bid after the event (price units); NaN before the first quote
+bid_sz    float64  size at the best bid (quantity units)
+ask_px    float64  best ask after the event (price units)
+ask_sz    float64  size at the best ask (quantity units)
+px        float64  trade price (price units); NaN on quote rows
+qty       float64  trade quantity (> 0, quantity units); 0 on quote rows
+side      int8     aggressor of a trade: +1 buyer-initiated (lifts asks), −1
+                   seller-initiated (hits bids), 0 unknown / quote rows
+code      int16    the source's own event code: LOBSTER message type 1–7;
+                   Binance ``CODE_BOOK_TICKER`` / ``CODE_TRADE`` / ``CODE_DEPTH``
+========  =======  ==============================================================
+
+The book columns on a trade row carry the book as it stood after the trade
+(LOBSTER gives it; Binance carries the last bookTicker forward). ``depth``,
+when the source has more than one level, is a float64 array of shape
+(rows, levels, 4): per level, (bid_px, bid_sz, ask_px, ask_sz) after the event,
+NaN where a level is empty.
+
+:class:`EventMeta` says what the numbers are: instrument, source, tick and lot
+sizes, units, and how many malformed rows were skipped and why.
+
+Errors in input data raise :class:`DataError`, an :class:`InputError` naming
+the file and line (or row) and what is wrong; with ``on_error="skip"`` a
+loader counts the row under its reason in ``meta.skipped`` instead.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ..errors import InputError
+
+QUOTE, TRADE = 0, 1
+CODE_BOOK_TICKER, CODE_TRADE, CODE_DEPTH = 100, 101, 102   # Binance streams (LOBSTER uses 1–7)
+ON_ERROR = ("fail", "skip")
+OnError = Literal["fail", "skip"]
+
+COLUMNS: dict[str, type] = {
+    "ts": np.int64, "kind": np.int8,
+    "bid_px": np.float64, "bid_sz": np.float64, "ask_px": np.float64, "ask_sz": np.float64,
+    "px": np.float64, "qty": np.float64, "side": np.int8, "code": np.int16,
+}
+DEPTH_FIELDS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
+
+
+class DataError(InputError):
+    """Malformed market data: ``where`` is ``FILE:LINE`` (or ``FILE: row N``)."""
+
+    def __init__(self, file: str | os.PathLike, line: int | None, message: str, *, row: bool = False):
+        where = str(file) if line is None else f"{file}: row {line}" if row else f"{file}:{line}"
+        self.file, self.line = str(file), line
+        super().__init__(where, message)
+
+
+class Problems:
+    """The ``on_error`` policy: raise at the first problem, or skip the row and count it."""
+
+    def __init__(self, on_error: str = "fail"):
+        if on_error not in ON_ERROR:
+            raise InputError("on_error", f"must be one of {', '.join(ON_ERROR)}; got {on_error!r}")
+        self.on_error = on_error
+        self.counts: Counter[str] = Counter()
+
+    def report(self, file, line: int | None, reason: str, detail: str = "", *, row: bool = False) -> None:
+        """Raise :class:`DataError` (``fail``) or count ``reason`` (``skip``)."""
+        if self.on_error == "fail":
+            raise DataError(file, line, f"{reason}{': ' + detail if detail else ''}", row=row)
+        self.counts[reason] += 1
+
+
+@dataclass(frozen=True)
+class EventMeta:
+    """What an :class:`EventTable` holds.
+
+    ``tick_size`` price units; ``lot_size`` quantity units (the smallest size
+    increment: known for the source, else inferred); ``levels`` book levels in
+    ``depth`` (1: top of book only); ``skipped`` malformed rows skipped, by reason.
+    """
+
+    instrument: str
+    source: str
+    tick_size: float
+    lot_size: float
+    price_unit: str = "price units"
+    qty_unit: str = "quantity units"
+    levels: int = 1
+    files: tuple[str, ...] = ()
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"instrument": self.instrument, "source": self.source, "tick_size": self.tick_size,
+                "lot_size": self.lot_size, "price_unit": self.price_unit, "qty_unit": self.qty_unit,
+                "levels": self.levels, "files": list(self.files), "skipped": dict(self.skipped)}
+
+
+@dataclass(frozen=True, eq=False)
+class EventTable:
+    """Market events in exchange-time order (see the module docstring for the columns)."""
+
+    ts: np.ndarray
+    kind: np.ndarray
+    bid_px: np.ndarray
+    bid_sz: np.ndarray
+    ask_px: np.ndarray
+    ask_sz: np.ndarray
+    px: np.ndarray
+    qty: np.ndarray
+    side: np.ndarray
+    code: np.ndarray
+    meta: EventMeta
+    depth: np.ndarray | None = None
+
+    def __post_init__(self):
+        n = len(self.ts)
+        for name, dtype in COLUMNS.items():
+            a = np.ascontiguousarray(getattr(self, name), dtype=dtype)
+            if a.shape != (n,):
+                raise ValueError(f"EventTable column {name} has shape {a.shape}, expected ({n},)")
+            object.__setattr__(self, name, a)
+        if self.depth is not None:
+            d = np.ascontiguousarray(self.depth, dtype=np.float64)
+            if d.ndim != 3 or d.shape[0] != n or d.shape[2] != 4:
+                raise ValueError(f"EventTable depth has shape {d.shape}, expected ({n}, levels, 4)")
+            object.__setattr__(self, "depth", d)
+        if n > 1 and np.any(np.diff(self.ts) < 0):
+            raise ValueError("EventTable timestamps must be non-decreasing")
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @property
+    def mid(self) -> np.ndarray:
+        """(bid + ask)/2 after each event (price units; NaN before the first quote)."""
+        return 0.5 * (self.bid_px + self.ask_px)
+
+    @property
+    def is_trade(self) -> np.ndarray:
+        return self.kind == TRADE
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in COLUMNS}
+
+    def take(self, index) -> EventTable:
+        """Rows ``index`` (a slice, or sorted integer or boolean indices), as a new table."""
+        cols = {k: v[index] for k, v in self.columns().items()}
+        return EventTable(**cols, meta=self.meta, depth=None if self.depth is None else self.depth[index])
+
+    def between(self, start_ns: int | None = None, end_ns: int | None = None) -> EventTable:
+        """Rows with start_ns <= ts < end_ns."""
+        lo = 0 if start_ns is None else int(np.searchsorted(self.ts, start_ns, "left"))
+        hi = len(self) if end_ns is None else int(np.searchsorted(self.ts, end_ns, "left"))
+        return self.take(slice(lo, hi))
+
+    # ------------------------------------------------------------------ Parquet
+    def to_parquet(self, path: str | os.PathLike) -> Path:
+        """Write the table as one Parquet file (atomically: a temp file, then rename).
+
+        Depth levels become columns ``bid_px_1, bid_sz_1, ask_px_1, ask_sz_1, …``;
+        the meta is stored as JSON in the schema metadata under ``flatbook``.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        arrays = dict(self.columns())
+        if self.depth is not None:
+            for lvl in range(self.depth.shape[1]):
+                for f, name in enumerate(DEPTH_FIELDS):
+                    arrays[f"{name}_{lvl + 1}"] = self.depth[:, lvl, f]
+        table = pa.table(arrays)
+        table = table.replace_schema_metadata({b"flatbook": json.dumps(self.meta.as_dict()).encode()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def from_parquet(cls, path: str | os.PathLike) -> EventTable:
+        """Read a file written by :meth:`to_parquet`."""
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(path)
+        except (OSError, ValueError) as exc:
+            raise DataError(path, None, f"not a readable Parquet file ({exc})") from None
+        md = (table.schema.metadata or {}).get(b"flatbook")
+        if md is None:
+            raise DataError(path, None, "not a flatbook event file (no 'flatbook' schema metadata); "
+                                        "load it with the generic loader instead")
+        m = json.loads(md)
+        meta = EventMeta(**{**m, "files": tuple(m.get("files", ())), "skipped": dict(m.get("skipped", {}))})
+        names = set(table.column_names)
+        missing = [c for c in COLUMNS if c not in names]
+        if missing:
+            raise DataError(path, None, f"missing columns {', '.join(missing)}")
+        cols = {c: table.column(c).to_numpy() for c in COLUMNS}
+        depth = None
+        if meta.levels > 1:
+            depth = np.stack([np.stack([table.column(f"{f}_{lvl}").to_numpy() for f in DEPTH_FIELDS], axis=1)
+                              for lvl in range(1, meta.levels + 1)], axis=1)
+        return cls(**cols, meta=meta, depth=depth)
+
+    def with_meta(self, **changes) -> EventTable:
+        return replace(self, meta=replace(self.meta, **changes))
+
+
+def empty_columns(n: int) -> dict[str, np.ndarray]:
+    """Columns for n rows, quote-row defaults (NaN book and price, 0 size, side and code)."""
+    out = {}
+    for name, dtype in COLUMNS.items():
+        if np.issubdtype(dtype, np.floating):
+            out[name] = np.full(n, np.nan) if name != "qty" else np.zeros(n)
+        else:
+            out[name] = np.zeros(n, dtype)
+    return out
+
+
+def infer_tick(prices: np.ndarray, max_samples: int = 200_000) -> float:
+    """The tick size implied by prices: the smallest positive gap between distinct
+    prices, rounded to 10 significant digits (exact for decimal ticks)."""
+    p = np.asarray(prices, dtype=float)
+    p = p[np.isfinite(p)]
+    if p.size > max_samples:
+        p = p[:: max(1, p.size // max_samples)]
+    u = np.unique(p)
+    if u.size < 2:
+        return math.nan
+    gap = float(np.diff(u).min())
+    return float(f"{gap:.10g}")
