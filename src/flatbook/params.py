@@ -119,6 +119,9 @@ _P = [
     Param("financing_long", "costs", "price units per lot per time unit", 0.0, "financing cost of a long position (cost of capital)", lo=0.0),
     Param("financing_short", "costs", "price units per lot per time unit", 0.0, "borrow cost of a short position", lo=0.0),
     Param("maker_fee", "costs", "price units per lot", 0.0, "fee per lot filled (negative = rebate)"),
+    Param("maker_fee_bps", "costs", "basis points of notional", 0.0, "maker fee per fill as a fraction of price × quantity (negative = rebate; backtest)", lo=-100.0, hi=100.0),
+    Param("taker_fee", "costs", "price units per lot", 0.0, "fee per lot taken (hedges, liquidation)", lo=0.0),
+    Param("taker_fee_bps", "costs", "basis points of notional", 0.0, "taker fee as a fraction of price × quantity (hedges, liquidation)", lo=0.0, hi=100.0),
 ]
 
 PARAMS: dict[str, Param] = {p.name: p for p in _P}

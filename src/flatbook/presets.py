@@ -73,6 +73,15 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
              stoll_gamma=0.0005, financing_long=0.00005, financing_short=0.00005, limit=500.0,
              size=1000.0, red=150.0, red_action="hedge", gamma=0.1),
     ),
+    Preset(
+        "replay",
+        "Real data (flatbook backtest / calibrate): time unit 1 second; quantities in the instrument's "
+        "units. Unless set, T, s0, tick, size, half_spread, skew, stoll_gamma, limit, sigma, A, k and "
+        "gamma are derived from the data (flatbook.backtest.backtester.data_defaults).",
+        "this project",
+        "second (dt = 1)",
+        dict(dt=1.0, T=3600.0, mid_model="abm", flow="intensity"),
+    ),
 )}
 
 

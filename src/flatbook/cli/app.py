@@ -1,6 +1,7 @@
 """The ``flatbook`` command line (typer + rich).
 
-Commands: simulate, compare, quote, presets, policies, params. Bad input of any
+Commands: simulate, compare, quote, presets, policies, params (here), and data,
+backtest, calibrate (:mod:`flatbook.cli.replay_cmds`). Bad input of any
 kind exits 2 with one line ``error: <field>: <message>`` on stderr; Ctrl-C exits
 130 with ``interrupted``; nothing is written to ``--out`` in either case.
 """
@@ -343,3 +344,6 @@ def params(json_: JsonOpt = False) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``flatbook`` script and ``python -m flatbook``."""
     app(args=list(argv) if argv is not None else None, prog_name="flatbook")
+
+
+from . import replay_cmds  # noqa: E402,F401  (registers data, backtest and calibrate)

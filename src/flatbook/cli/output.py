@@ -17,7 +17,7 @@ import secrets
 import shutil
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -207,13 +207,19 @@ def _publish(tmp: Path, out: Path, names: list[str]) -> None:
 
 def write_outputs(out: Path, results: Sequence[SimResult], obj: Mapping, *, compare: bool) -> list[Path]:
     """Write summary.json, the parquet files and the PNG(s) into ``out``: all of them or none."""
+    return publish_dir(out, lambda tmp: _build(tmp, results, obj, compare))
+
+
+def publish_dir(out: Path, build: Callable[[Path], list[str]]) -> list[Path]:
+    """Run ``build(tmp)`` (it writes files into the fresh directory tmp and returns
+    their names), then publish them into ``out``: all of them or none."""
     created: list[Path] = []
     tmp: Path | None = None
     try:
         _makedirs(out.parent, created)
         tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         os.mkdir(tmp)
-        names = _build(tmp, results, obj, compare)
+        names = build(tmp)
         with _sigint_deferred() as pending:
             _publish(tmp, out, names)
     except BaseException as e:

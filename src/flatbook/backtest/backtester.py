@@ -1,0 +1,324 @@
+"""Replay a policy on real market data: configuration, the run, its summary.
+
+:func:`replay_config` builds the policy's :class:`~flatbook.config.RunConfig`
+on the ``replay`` preset (time unit: 1 second), filling in from the data every
+parameter the user did not set (:func:`data_defaults`). :func:`run_backtest`
+runs the compiled replay (:mod:`flatbook.backtest.engine`) and summarises it
+with the simulator's keys where they make sense, plus ``events``,
+``events_per_s``, ``fills``, ``maker_volume``, ``pnl_final`` and fill markouts.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import RunConfig, build_config
+from ..controls.quote_controls import pack_controls
+from ..data.events import TRADE, EventTable
+from ..errors import InputError
+from ..policies.registry import policy_spec
+from ..sim.metrics import ou_fit, var_es
+from . import engine as E
+from .latency import Latency
+
+NS = 1_000_000_000
+MARKOUTS_S = (1.0, 10.0, 60.0)
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    """How the replay treats our orders.
+
+    feed_latency / order_latency: :class:`Latency` (ms). queue: ``prorata`` or
+    ``prob`` (see :mod:`flatbook.backtest.engine`). min_requote_ms: minimum time
+    between two requests (ms). refresh_ticks: a side is re-sent only when its
+    price moves by at least this many ticks (or its size changes).
+    seed: the latency draws and the ``prob`` queue's draws.
+    """
+
+    feed_latency: Latency = field(default_factory=lambda: Latency("const", 0.0))
+    order_latency: Latency = field(default_factory=lambda: Latency("const", 0.0))
+    queue: str = "prorata"
+    min_requote_ms: float = 0.0
+    refresh_ticks: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.queue not in E.QUEUE_MODELS:
+            raise InputError("--queue", f"got {self.queue!r}; allowed: {', '.join(E.QUEUE_MODELS)}")
+        for name, val, hi in (("--min-requote-ms", self.min_requote_ms, 3_600_000.0),
+                              ("--refresh-ticks", self.refresh_ticks, 1e6)):
+            if not (isinstance(val, (int, float)) and math.isfinite(val) and 0.0 <= val <= hi):
+                raise InputError(name, f"got {val!r}; allowed: a number from 0 to {hi:g}")
+
+    def as_dict(self) -> dict:
+        return {"feed_latency": self.feed_latency.describe(), "order_latency": self.order_latency.describe(),
+                "queue": self.queue, "min_requote_ms": self.min_requote_ms,
+                "refresh_ticks": self.refresh_ticks, "seed": self.seed}
+
+
+def _median_half_spread(ev: EventTable) -> float:
+    s = ev.ask_px - ev.bid_px
+    s = s[np.isfinite(s) & (s > 0)]
+    return float(np.median(s)) / 2.0 if s.size else math.nan
+
+
+def data_defaults(ev: EventTable, policy: str, user: set[str] | frozenset[str] = frozenset()) -> dict:
+    """Parameter values taken from the data, for every key the user did not set.
+
+    Time unit 1 s. T: the data's span (s); s0: the first mid; tick: the data's
+    tick; size: 100 lots of the instrument's lot size; half_spread: the median
+    market half-spread (at least a tick); skew = half_spread/(10·size) (ten
+    clips of inventory shift the centre by a half-spread); stoll_gamma = skew/2
+    (same centre shade); limit = 20·size. For avellaneda-stoikov and glft:
+    sigma (price units per √s, realised on a 1 s grid), A (per s) and k (per
+    price unit) from :mod:`flatbook.calibrate`, and gamma such that one clip
+    moves the reservation price by one half-spread at the start,
+    γ = half_spread / (σ²·T·size).
+    """
+    if len(ev) < 2:
+        raise InputError("data", "fewer than 2 events: nothing to replay")
+    out: dict[str, float] = {}
+    span = (int(ev.ts[-1]) - int(ev.ts[0])) / NS
+    mid = ev.mid
+    first = mid[np.isfinite(mid)]
+    if not first.size:
+        raise InputError("data", "no two-sided quote in the data: cannot form a mid")
+    tick = float(ev.meta.tick_size) if math.isfinite(ev.meta.tick_size) and ev.meta.tick_size > 0 else 0.0
+    lot = float(ev.meta.lot_size) if math.isfinite(ev.meta.lot_size) and ev.meta.lot_size > 0 else 1.0
+    h = max(_median_half_spread(ev), tick)
+    size = 100.0 * lot
+    cand = {"T": max(span, 1.0), "s0": float(first[0]), "tick": tick, "size": size, "half_spread": h,
+            "skew": h / (10.0 * size), "stoll_gamma": h / (20.0 * size), "limit": 20.0 * size}
+    if policy in ("avellaneda-stoikov", "glft"):
+        cand.update(_model_defaults(ev, user, h, size, cand["T"]))
+    for k, v in cand.items():
+        if k not in user:
+            out[k] = v
+    return out
+
+
+def _model_defaults(ev: EventTable, user, h: float, size: float, T: float) -> dict:
+    from ..calibrate.intensity import fit_intensity
+    from ..calibrate.volatility import realized_volatility
+
+    out: dict[str, float] = {}
+    if "sigma" not in user:
+        vol = realized_volatility(ev, grid_s=1.0)
+        if not vol.ok:
+            raise InputError("sigma", f"cannot estimate it from the data ({vol.reason}); set it with --set sigma=…")
+        out["sigma"] = vol.sigma
+    if "A" not in user or "k" not in user:
+        fit = fit_intensity(ev, time_unit_s=1.0)
+        pooled = fit.pooled
+        if not pooled.ok:
+            raise InputError("A", f"cannot fit λ(δ) = A·e^(−kδ) from the data ({pooled.reason}); "
+                                  "set A and k with --set A=… --set k=…")
+        out["A"], out["k"] = pooled.A, pooled.k
+    sig = out.get("sigma")
+    if "gamma" not in user and sig and sig > 0:
+        out["gamma"] = h / (sig * sig * T * size)
+    return out
+
+
+def replay_config(ev: EventTable, policy: str, overrides: Mapping[str, object] | None = None,
+                  seed: int = 0) -> RunConfig:
+    """The policy's validated config for replaying ``ev`` (preset ``replay``)."""
+    policy_spec(policy)
+    overrides = dict(overrides or {})
+    derived = data_defaults(ev, policy, set(overrides))
+    return build_config("replay", policy, {**derived, **overrides}, paths=1, seed=seed)
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """A replay: its config, options, summary, fills and inventory path (arrays)."""
+
+    config: RunConfig
+    options: BacktestOptions
+    summary: dict
+    fills: dict[str, np.ndarray]
+    path: dict[str, np.ndarray]
+    meta: dict
+
+
+def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
+    v = cfg.values
+    pid, pp, tab = policy_spec(cfg.policy).pack(v, cfg.steps)
+    cp = pack_controls(v)
+    tick = v["tick"] if v["tick"] > 0 else (ev.meta.tick_size if ev.meta.tick_size > 0 else 1e-8)
+    bp = np.zeros(E.BP_LEN)
+    bp[E.BP_T0] = float(ev.ts[0])
+    bp[E.BP_UNIT_NS] = float(NS)
+    bp[E.BP_T], bp[E.BP_DT], bp[E.BP_NSTEPS] = v["T"], v["dt"], cfg.steps
+    bp[E.BP_FIN_L], bp[E.BP_FIN_S] = v["financing_long"], v["financing_short"]
+    bp[E.BP_FEE], bp[E.BP_FEE_BPS] = v["maker_fee"], v["maker_fee_bps"]
+    bp[E.BP_MAX_LOSS], bp[E.BP_MAX_DD] = v["max_loss"], v["max_drawdown"]
+    bp[E.BP_TICK] = tick
+    lot = ev.meta.lot_size if math.isfinite(ev.meta.lot_size) and ev.meta.lot_size > 0 else 1e-12
+    bp[E.BP_LOT] = lot
+    bp[E.BP_MIN_REQUOTE_NS] = opts.min_requote_ms * 1e6
+    bp[E.BP_REFRESH] = opts.refresh_ticks * tick * (1.0 - 1e-9)
+    bp[E.BP_QUEUE] = E.QUEUE_MODELS.index(opts.queue)
+    bp[E.BP_SEED] = opts.seed % (2**31)
+    return pid, pp, tab, cp, bp
+
+
+def _replay(ev: EventTable, pid, pp, tab, cp, bp, q0, feed, order):
+    n = len(ev)
+    depth = ev.depth if ev.depth is not None else np.full((n, 1, 4), np.nan)
+    path = {k: np.empty(n) for k in ("q", "cash", "bid", "ask")}
+    cap = 2 * n + 2
+    f = {"ts": np.empty(cap, np.int64), "side": np.empty(cap, np.int8), "px": np.empty(cap),
+         "qty": np.empty(cap), "q": np.empty(cap), "fee": np.empty(cap)}
+    cnt = np.zeros(E.C_LEN, np.int64)
+    cnt[E.C_KILL_TS] = -1
+    acc = np.zeros(E.A_LEN)
+    nf = E.replay(ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side, depth,
+                  pid, pp, tab, cp, bp, q0, feed, order,
+                  path["q"], path["cash"], path["bid"], path["ask"],
+                  f["ts"], f["side"], f["px"], f["qty"], f["q"], f["fee"], cnt, acc)
+    return path, {k: a[:nf] for k, a in f.items()}, cnt, acc
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the replay kernel on a two-event tape."""
+    from ..data.events import EventMeta, empty_columns
+
+    cols = empty_columns(2)
+    cols["ts"][:] = [0, NS]
+    cols["bid_px"][:], cols["ask_px"][:], cols["bid_sz"][:], cols["ask_sz"][:] = 99.0, 101.0, 1.0, 1.0
+    ev = EventTable(**cols, meta=EventMeta("warm-up", "none", 1.0, 1.0))
+    cfg = build_config("replay", "symmetric", {"T": 2.0, "s0": 100.0, "tick": 1.0}, paths=1)
+    pid, pp, tab, cp, bp = _pack(cfg, ev, BacktestOptions())
+    z = np.zeros(2, np.int64)
+    _replay(ev, pid, pp, tab, cp, bp, 0.0, z, z)
+
+
+def run_backtest(ev: EventTable, cfg: RunConfig, opts: BacktestOptions | None = None,
+                 markouts_s: Sequence[float] = MARKOUTS_S) -> BacktestResult:
+    """Replay ``cfg``'s policy and controls on ``ev``; see :mod:`flatbook.backtest.engine`."""
+    opts = opts or BacktestOptions()
+    n = len(ev)
+    if n < 2:
+        raise InputError("data", "fewer than 2 events: nothing to replay")
+    pid, pp, tab, cp, bp = _pack(cfg, ev, opts)
+    rng = np.random.Generator(np.random.PCG64(opts.seed))
+    feed = opts.feed_latency.draw_ns(n, rng)
+    order = opts.order_latency.draw_ns(n, rng)
+    warm_up()
+    t0 = time.perf_counter()
+    path, fills, cnt, acc = _replay(ev, pid, pp, tab, cp, bp, float(cfg.values["q0"]), feed, order)
+    elapsed = time.perf_counter() - t0
+    mid = ev.mid
+    path["ts"] = ev.ts
+    path["mid"] = mid
+    path["pnl"] = path["cash"] + path["q"] * mid
+    for h in markouts_s:
+        fills[f"markout_{h:g}s"] = _markout(ev.ts, mid, fills, h)
+    summary = _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s)
+    meta = {"data": ev.meta.as_dict(), "options": opts.as_dict(), "config": cfg.as_dict()}
+    return BacktestResult(cfg, opts, summary, fills, path, meta)
+
+
+def _markout(ts: np.ndarray, mid: np.ndarray, fills: dict, h_s: float) -> np.ndarray:
+    """Per fill: side·(mid at t + h − fill price), price units per unit; NaN past the data's end.
+
+    The mid at t + h is the last one at or before t + h (previous tick).
+    """
+    t = fills["ts"] + np.int64(round(h_s * NS))
+    idx = np.searchsorted(ts, t, side="right") - 1
+    out = fills["side"] * (mid[np.clip(idx, 0, len(ts) - 1)] - fills["px"])
+    out[t > ts[-1]] = np.nan
+    return out
+
+
+def _grid(ts: np.ndarray, x: np.ndarray, step_ns: int) -> np.ndarray:
+    """Previous-tick samples of x on t0, t0 + step, … (t0 = ts[0])."""
+    grid = np.arange(int(ts[0]), int(ts[-1]) + 1, step_ns, dtype=np.int64)
+    return x[np.searchsorted(ts, grid, side="right") - 1]
+
+
+def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
+    ts, q = ev.ts, path["q"]
+    dur = np.diff(ts).astype(float)                 # time each state lasted (ns)
+    w = dur / dur.sum() if dur.sum() > 0 else np.full(dur.size, 1.0 / max(dur.size, 1))
+    qm = float(np.dot(w, q[:-1])) if dur.size else float(q[-1])
+    qsd = float(math.sqrt(max(np.dot(w, (q[:-1] - qm) ** 2), 0.0))) if dur.size else 0.0
+    pnl = path["pnl"]
+    fin_idx = np.flatnonzero(np.isfinite(pnl))
+    pnl_final = float(pnl[fin_idx[-1]]) if fin_idx.size else None
+    # inventory mean reversion on a 1 s grid (the replay's time unit)
+    qs = _grid(ts, q, NS)
+    x, y = qs[:-1], np.diff(qs)
+    mom = (x.size, x.mean() if x.size else 0.0, y.mean() if y.size else 0.0,
+           float(((x - x.mean()) ** 2).sum()) if x.size else 0.0,
+           float(((x - x.mean()) * (y - y.mean())).sum()) if x.size else 0.0,
+           float(((y - y.mean()) ** 2).sum()) if y.size else 0.0)
+    ou = ou_fit(mom, 1.0)
+    p60 = _grid(ts, np.nan_to_num(pnl, nan=0.0), 60 * NS)
+    var, es = var_es(np.diff(p60)) if p60.size > 2 else (None, None)
+    buy = fills["side"] > 0
+    total = acc[E.A_TIME] if acc[E.A_TIME] > 0 else 1.0
+    v = cfg.values
+    liq = None
+    if pnl_final is not None and q[-1] != 0.0:
+        touch = ev.bid_px[-1] if q[-1] > 0 else ev.ask_px[-1]
+        fee = v["taker_fee"] * abs(q[-1]) + v["taker_fee_bps"] * 1e-4 * touch * abs(q[-1])
+        liq = float(path["cash"][-1] + q[-1] * touch - fee)
+    elif pnl_final is not None:
+        liq = pnl_final
+    s = {
+        "events": len(ev),
+        "trades_in_data": int(np.count_nonzero(ev.kind == TRADE)),
+        "duration_s": (int(ts[-1]) - int(ts[0])) / NS,
+        "elapsed_s": elapsed,
+        "events_per_s": len(ev) / elapsed if elapsed > 0 else None,
+        "fills": int(fills["qty"].size),
+        "buy_fills": int(np.count_nonzero(buy)),
+        "sell_fills": int(np.count_nonzero(~buy)),
+        "maker_volume": float(fills["qty"].sum()),
+        "maker_notional": float((fills["qty"] * fills["px"]).sum()),
+        "requests": int(cnt[E.C_REQUESTS]),
+        "rejected_post_only": int(cnt[E.C_REJECTED]),
+        "pnl_final": pnl_final,
+        "pnl_liquidated": liq,
+        "final_q": float(q[-1]),
+        "q_mean": qm,
+        "q_std": qsd,
+        "max_abs_q": float(np.max(np.abs(q))),
+        "time_at_limit_frac": acc[E.A_AT_LIMIT] / total if math.isfinite(v["limit"]) else 0.0,
+        "time_in_yellow_frac": acc[E.A_Z1] / total,
+        "time_in_red_frac": acc[E.A_Z2] / total,
+        "time_in_critical_frac": acc[E.A_Z3] / total,
+        "hedge_requests": int(cnt[E.C_HEDGE_REQ]),
+        "spread_mean": acc[E.A_SPREAD_SUM] / acc[E.A_SPREAD_T] if acc[E.A_SPREAD_T] > 0 else None,
+        "spread_given_up": float(acc[E.A_GIVEN_UP]),
+        "financing": float(acc[E.A_FIN]),
+        "fees": float(acc[E.A_FEES]),
+        "max_drawdown": float(acc[E.A_MAX_DD]),
+        "kill_time_s": (int(cnt[E.C_KILL_TS]) - int(ts[0])) / NS if cnt[E.C_KILL_TS] >= 0 else None,
+        "kill_reason": {0: None, 1: "loss", 2: "drawdown"}[int(cnt[E.C_KILL_REASON])],
+        "var_95_60s": var,
+        "es_95_60s": es,
+        "ou_kappa": ou.kappa,
+        "ou_t": ou.t_stat,
+        "half_life": ou.half_life,
+    }
+    for h in markouts_s:
+        m = fills[f"markout_{h:g}s"]
+        ok = np.isfinite(m)
+        s[f"markout_{h:g}s"] = float(np.average(m[ok], weights=fills["qty"][ok])) if ok.any() else None
+    return {k: _clean(x) for k, x in s.items()}
+
+
+def _clean(x):
+    if isinstance(x, (np.floating, np.integer)):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x

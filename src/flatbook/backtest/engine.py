@@ -1,0 +1,338 @@
+"""The compiled event-driven replay: our quotes against a real tape.
+
+One pass over the events (:class:`flatbook.data.events.EventTable` columns), in
+exchange-time order. Per event e at exchange time t_e:
+
+1. Our order requests that reach the exchange by t_e take effect (FIFO). A new
+   order joins the *back* of the queue at its price: ``ahead`` = the visible
+   size at that price (0 inside the spread: first in line; unknown behind the
+   visible levels until its level becomes visible). Its size is clipped to
+   ``limit − q`` (bid) or ``limit + q`` (ask) at that moment, and a fill only
+   ever shrinks it with q, so q never passes ±limit. A request that would
+   cross the book on arrival is rejected (post-only).
+2. The event: financing over (t_{e−1}, t_e]; then
+   - a trade (aggressor side, price p, quantity v) against our order on the
+     hit side: through our price (p worse for the aggressor than ours) fills
+     all of it; at our price it first consumes ``ahead``, the rest fills us;
+   - a book update: the visible size L at our price fell from L_old by more
+     than the volume v printed there since the last update ⇒ cancels
+     c = L_old − L − v. ``QUEUE_PRORATA``: ahead ← ahead·(1 − c/L_old)
+     (cancels spread evenly over the queue); ``QUEUE_PROB``: the whole cancel
+     is ahead of us with probability ahead/L_old (a seeded draw). ahead ≤ L
+     always. A book that reaches our price (best ask ≤ our bid) fills our
+     order in full.
+   Fills are maker fills at our price: fee = maker_fee·v + maker_fee_bps·1e−4·p·v.
+3. Mark to market at the mid; drawdown; kill switch (as the simulator).
+4. The strategy sees e at t_e + feed latency and, if at least ``min_requote``
+   has passed since its last request, computes its quotes with the *same*
+   compiled policy and controls as the simulator
+   (:func:`flatbook.sim.kernel.policy_depths`,
+   :func:`flatbook.controls.quote_controls.control_quotes`) around the mid,
+   with the market's own spread as the never-cross touch. A side is re-sent
+   only if its price moved by ``refresh_tol`` or more, or its size changed;
+   the request reaches the exchange after the order latency.
+
+Prices are compared in integer ticks. Times are int64 ns. Quantities are in
+the instrument's units; q is signed.
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ..controls.quote_controls import ACT_HEDGE, CP_HALF_MKT, CP_LIMIT, control_quotes
+from ..data.events import TRADE
+from ..sim.kernel import KILL_DRAWDOWN, KILL_LOSS, _as_tuple6, policy_depths
+
+QUEUE_PRORATA, QUEUE_PROB = 0, 1
+QUEUE_MODELS = ("prorata", "prob")
+
+# scalar parameters (``bp``)
+(BP_T0, BP_UNIT_NS, BP_T, BP_DT, BP_NSTEPS, BP_FIN_L, BP_FIN_S, BP_FEE, BP_FEE_BPS,
+ BP_MAX_LOSS, BP_MAX_DD, BP_TICK, BP_LOT, BP_MIN_REQUOTE_NS, BP_REFRESH, BP_QUEUE,
+ BP_SEED) = range(17)
+BP_LEN = 17
+
+# per-run counters (``cnt``)
+(C_REQUESTS, C_REJECTED, C_KILL_TS, C_KILL_REASON, C_HEDGE_REQ, C_FILLS) = range(6)
+C_LEN = 6
+# time-weighted accumulators (``acc``), in ns
+(A_TIME, A_AT_LIMIT, A_Z1, A_Z2, A_Z3, A_SPREAD_T, A_SPREAD_SUM, A_FIN, A_FEES,
+ A_GIVEN_UP, A_MAX_DD, A_PEAK) = range(12)
+A_LEN = 12
+
+
+@nb.njit(inline="always", cache=True)
+def _ticks(p, tick):
+    return np.int64(math.floor(p / tick + 0.5))
+
+
+@nb.njit(inline="always", cache=True)
+def _with_touch(cp, half_mkt):
+    """The controls' parameter tuple with the market's half spread as the never-cross touch."""
+    return (cp[0], cp[1], cp[2], cp[3], cp[4], cp[5], cp[6], cp[7], cp[8], cp[9], cp[10],
+            cp[11], half_mkt, cp[13])
+
+
+@nb.njit(inline="always", cache=True)
+def _level_size(side, p_t, bb_t, ba_t, bsz, asz, depth, e, tick):
+    """Visible size at price p_t (ticks) on our side after event e: 0 inside the
+    spread, the best size at the touch, a deeper level's size from ``depth``, or
+    NaN when the level is not visible."""
+    if side > 0:
+        if p_t > bb_t:
+            return 0.0
+        if p_t == bb_t:
+            return bsz
+        for lvl in range(1, depth.shape[1]):
+            px = depth[e, lvl, 0]
+            if px == px and _ticks(px, tick) == p_t:
+                return depth[e, lvl, 1]
+    else:
+        if p_t < ba_t:
+            return 0.0
+        if p_t == ba_t:
+            return asz
+        for lvl in range(1, depth.shape[1]):
+            px = depth[e, lvl, 2]
+            if px == px and _ticks(px, tick) == p_t:
+                return depth[e, lvl, 3]
+    return np.nan
+
+
+@nb.njit(cache=True, error_model="numpy")
+def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
+           pid, pp, tab, cpa, bp, q0, feed_lat, order_lat,
+           path_q, path_cash, path_bid, path_ask,
+           f_ts, f_side, f_px, f_qty, f_q, f_fee, cnt, acc):
+    """Replay events; fill the per-event path arrays and the fill records; return the number of fills."""
+    n = ts.size
+    pp = _as_tuple6(pp)
+    cp = (cpa[0], cpa[1], cpa[2], cpa[3], cpa[4], cpa[5], cpa[6], cpa[7], cpa[8], cpa[9],
+          cpa[10], cpa[11], cpa[12], cpa[13])
+    limit = cp[CP_LIMIT]
+    t0 = np.int64(bp[BP_T0])
+    unit = bp[BP_UNIT_NS]
+    T = bp[BP_T]
+    dt = bp[BP_DT]
+    nsteps = np.int64(bp[BP_NSTEPS])
+    fin_l = bp[BP_FIN_L]
+    fin_s = bp[BP_FIN_S]
+    fee = bp[BP_FEE]
+    fee_bps = bp[BP_FEE_BPS] * 1e-4
+    max_loss = bp[BP_MAX_LOSS]
+    max_dd = bp[BP_MAX_DD]
+    tick = bp[BP_TICK]
+    lot = bp[BP_LOT]
+    min_req = np.int64(bp[BP_MIN_REQUOTE_NS])
+    refresh = bp[BP_REFRESH]
+    queue = np.int64(bp[BP_QUEUE])
+    np.random.seed(np.int64(bp[BP_SEED]))
+    one_s = np.empty(1)
+    one_q = np.empty(1)
+    one_db = np.empty(1)
+    one_da = np.empty(1)
+
+    # our orders: index 0 = bid, 1 = ask. live price (ticks), size, queue ahead,
+    # visible level size last seen; intended (last requested) price and size
+    live_p = np.zeros(2, np.int64)
+    live_sz = np.zeros(2)
+    ahead = np.zeros(2)
+    lvl = np.zeros(2)
+    traded = np.zeros(2)      # volume printed at our price since the last book update
+    want_p = np.zeros(2, np.int64)
+    want_sz = np.zeros(2)
+    # in-flight requests (FIFO): arrival ns, side index, price ticks, size
+    cap = 2 * n + 2
+    r_ts = np.empty(cap, np.int64)
+    r_side = np.empty(cap, np.int64)
+    r_p = np.empty(cap, np.int64)
+    r_sz = np.empty(cap)
+    head = 0
+    tail = 0
+    last_arrival = np.int64(-(2 ** 62))
+    last_req = np.int64(-(2 ** 62))
+
+    q = q0
+    cash = 0.0
+    killed = False
+    prev_zone = 0.0
+    nf = 0
+    t_prev = ts[0] if n > 0 else t0
+    mid0 = 0.5 * (bid_px[0] + ask_px[0]) if n > 0 else 0.0
+    cash = -q0 * mid0 if mid0 == mid0 else 0.0     # PnL starts at 0: the position is bought at the first mid
+    peak = 0.0
+    zone = 0.0
+    cur_spread = np.nan
+    mo = 0.0
+    for e in range(n):
+        t = ts[e]
+        bb = bid_px[e]
+        ba = ask_px[e]
+        book_ok = bb == bb and ba == ba
+        bb_t = _ticks(bb, tick) if bb == bb else np.int64(-(2 ** 62))
+        ba_t = _ticks(ba, tick) if ba == ba else np.int64(2 ** 62)
+        # ---- time-weighted state over (t_prev, t]
+        span = float(t - t_prev)
+        if span > 0.0:
+            dtu = span / unit
+            fc = fin_l * max(q, 0.0) * dtu + fin_s * max(-q, 0.0) * dtu
+            cash -= fc
+            acc[A_FIN] += fc
+            acc[A_TIME] += span
+            acc[A_AT_LIMIT] += span * (abs(q) >= limit)
+            acc[A_Z1] += span * (zone == 1.0)
+            acc[A_Z2] += span * (zone == 2.0)
+            acc[A_Z3] += span * (zone == 3.0)
+            if cur_spread == cur_spread:
+                acc[A_SPREAD_T] += span
+                acc[A_SPREAD_SUM] += span * cur_spread
+        t_prev = t
+        # ---- 1. requests that have reached the exchange (against the book before e)
+        while head < tail and r_ts[head] <= t:
+            k = r_side[head]
+            p_t = r_p[head]
+            sz = r_sz[head]
+            head += 1
+            if k == 0:
+                sz = min(sz, max(limit - q, 0.0))
+            else:
+                sz = min(sz, max(limit + q, 0.0))
+            if e > 0 and sz > 0.0:
+                pb = bid_px[e - 1]
+                pa = ask_px[e - 1]
+                crosses = (k == 0 and pa == pa and p_t >= _ticks(pa, tick)) or \
+                          (k == 1 and pb == pb and p_t <= _ticks(pb, tick))
+                if crosses:
+                    cnt[C_REJECTED] += 1
+                    sz = 0.0
+            if sz > 0.0 and e > 0:
+                pbt = _ticks(bid_px[e - 1], tick) if bid_px[e - 1] == bid_px[e - 1] else np.int64(-(2 ** 62))
+                pat = _ticks(ask_px[e - 1], tick) if ask_px[e - 1] == ask_px[e - 1] else np.int64(2 ** 62)
+                L = _level_size(1 if k == 0 else -1, p_t, pbt, pat, bid_sz[e - 1], ask_sz[e - 1], depth, e - 1, tick)
+            else:
+                L = 0.0
+            live_p[k] = p_t
+            live_sz[k] = sz
+            ahead[k] = L
+            lvl[k] = L
+            traded[k] = 0.0
+        # ---- 2. the event: trades against our orders, then queue bookkeeping
+        for k in range(2):
+            if live_sz[k] <= 0.0:
+                continue
+            sgn = 1 if k == 0 else -1      # +1: our bid (we buy), −1: our ask
+            p_t = live_p[k]
+            fill = 0.0
+            if kind[e] == TRADE and side[e] == -sgn:
+                tp = _ticks(px[e], tick)
+                through = tp < p_t if k == 0 else tp > p_t
+                if through:
+                    fill = live_sz[k]
+                    ahead[k] = 0.0
+                elif tp == p_t:
+                    v = qty[e]
+                    traded[k] += v
+                    a = ahead[k]
+                    if a != a:
+                        a = v                   # level not visible before: assume the print was ahead of us
+                    fill = min(live_sz[k], max(v - a, 0.0))
+                    ahead[k] = max(a - v, 0.0)
+            # the book now at or through our price fills us in full
+            if fill < live_sz[k] and book_ok and ((k == 0 and ba_t <= p_t) or (k == 1 and bb_t >= p_t)):
+                fill = live_sz[k]
+            if fill > 0.0:
+                fpx = p_t * tick
+                q += sgn * fill
+                cash -= sgn * fill * fpx
+                fe = fee * fill + fee_bps * fpx * fill
+                cash -= fe
+                acc[A_FEES] += fe
+                acc[A_GIVEN_UP] += mo * sgn * fill
+                live_sz[k] -= fill
+                if live_sz[k] <= lot * 1e-9:
+                    live_sz[k] = 0.0
+                f_ts[nf] = t
+                f_side[nf] = sgn
+                f_px[nf] = fpx
+                f_qty[nf] = fill
+                f_q[nf] = q
+                f_fee[nf] = fe
+                nf += 1
+            if live_sz[k] > 0.0 and kind[e] != TRADE:
+                # book update: the visible level at our price. A fall not explained
+                # by the volume printed there since the last update is cancels.
+                L = _level_size(sgn, p_t, bb_t, ba_t, bid_sz[e], ask_sz[e], depth, e, tick)
+                if L == L:
+                    a = ahead[k]
+                    c = lvl[k] - L - traded[k]
+                    if a != a:
+                        a = L                   # level just became visible: join its back
+                    elif c > 0.0 and lvl[k] > 0.0:
+                        if queue == QUEUE_PRORATA:
+                            a = a * (1.0 - c / lvl[k])
+                        elif np.random.random() < a / lvl[k]:
+                            a = a - c
+                    ahead[k] = min(max(a, 0.0), L)
+                lvl[k] = L
+                traded[k] = 0.0
+        cnt[C_FILLS] = nf
+        # ---- 3. mark, drawdown, kill switch
+        mid = 0.5 * (bb + ba)
+        if mid == mid:
+            mtm = cash + q * mid
+            peak = max(peak, mtm)
+            acc[A_MAX_DD] = max(acc[A_MAX_DD], peak - mtm)
+            if not killed and (mtm <= -max_loss or peak - mtm >= max_dd):
+                killed = True
+                cnt[C_KILL_TS] = t
+                cnt[C_KILL_REASON] = KILL_LOSS if mtm <= -max_loss else KILL_DRAWDOWN
+        acc[A_PEAK] = peak
+        # ---- 4. the strategy sees e after the feed latency and may requote
+        t_obs = t + feed_lat[e]
+        if book_ok and ba > bb and t_obs - last_req >= min_req:
+            tau = T - (t_obs - t0) / unit
+            i = np.int64(math.floor((t_obs - t0) / unit / dt))
+            i = min(max(i, 0), nsteps)
+            one_s[0] = mid
+            one_q[0] = q
+            policy_depths(pid, pp, tab, i, tau, one_s, one_q, one_db, one_da)
+            db0 = one_db[0]
+            da0 = one_da[0]
+            db, da, bsz, asz, zone, act = control_quotes(_with_touch(cp, 0.5 * (ba - bb)), db0, da0, mid, q, killed)
+            m = 0.5 * (da0 - db0)
+            mo = m if abs(m) < math.inf else 0.0
+            if act == ACT_HEDGE and zone > prev_zone:
+                cnt[C_HEDGE_REQ] += 1
+            prev_zone = zone
+            sent = False
+            for k in range(2):
+                if k == 0:
+                    sz = math.floor(bsz / lot + 1e-9) * lot
+                    p_t = _ticks(mid - db, tick) if sz > 0.0 else np.int64(0)
+                else:
+                    sz = math.floor(asz / lot + 1e-9) * lot
+                    p_t = _ticks(mid + da, tick) if sz > 0.0 else np.int64(0)
+                moved = p_t != want_p[k] and abs(p_t - want_p[k]) * tick >= refresh
+                if (sz != want_sz[k]) or (sz > 0.0 and moved):
+                    arrival = max(t_obs + order_lat[e], last_arrival)
+                    last_arrival = arrival
+                    r_ts[tail] = arrival
+                    r_side[tail] = k
+                    r_p[tail] = p_t
+                    r_sz[tail] = sz
+                    tail += 1
+                    want_p[k] = p_t
+                    want_sz[k] = sz
+                    cnt[C_REQUESTS] += 1
+                    sent = True
+            if sent:
+                last_req = t_obs
+        cur_spread = (live_p[1] - live_p[0]) * tick if live_sz[0] > 0.0 and live_sz[1] > 0.0 else np.nan
+        path_q[e] = q
+        path_cash[e] = cash
+        path_bid[e] = live_p[0] * tick if live_sz[0] > 0.0 else np.nan
+        path_ask[e] = live_p[1] * tick if live_sz[1] > 0.0 else np.nan
+    return nf

@@ -1,0 +1,235 @@
+"""Commands on real market data: ``data inspect``, ``data convert``, ``backtest``, ``calibrate``.
+
+Every bad input (a missing or malformed file, a flag out of range) exits 2 with
+one line naming the file and line or the flag; ``--out`` gets all files or none.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from ..config import build_config, load_toml, parse_set
+from ..errors import InputError
+from . import output
+from .app import JsonOpt, OutOpt, SetOpt, _number, _print_json, _stdout, app
+
+data_app = typer.Typer(help="Market data: inspect or convert LOBSTER, Binance and generic files.",
+                       no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+FormatOpt = Annotated[str, typer.Option("--format", metavar="FMT",
+                                        help="auto, lobster, binance, generic or events (flatbook Parquet).")]
+TradesOpt = Annotated[str | None, typer.Option("--trades", metavar="FILE",
+                                               help="Generic format: the trades file (CSV or Parquet).")]
+OnErrorOpt = Annotated[str, typer.Option("--on-error", metavar="POLICY",
+                                         help="Malformed rows: fail (default) or skip (and count them).")]
+
+
+def _load(path: str, fmt: str, trades: str | None, on_error: str):
+    from ..data.load import load
+
+    return load(path, fmt=fmt, trades=trades, on_error=on_error)
+
+
+def _kv_table(title: str, rows: dict, units: dict[str, str] | None = None):
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title=Text(title), title_justify="left")
+    t.add_column("key")
+    t.add_column("value", justify="right")
+    t.add_column("unit")
+    for k, v in rows.items():
+        if isinstance(v, float):
+            v = f"{v:,.6g}"
+        t.add_row(k, Text(str(v)), Text((units or {}).get(k, "")))
+    return t
+
+
+@data_app.command("inspect")
+def data_inspect(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="LOBSTER zip, Binance .gz, generic CSV/Parquet quotes, or flatbook Parquet.")],
+    fmt: FormatOpt = "auto",
+    trades: TradesOpt = None,
+    on_error: OnErrorOpt = "fail",
+    json_: JsonOpt = False,
+) -> None:
+    """Instrument, time span, tick size, event counts, spread and volatility of a data file."""
+    from ..data.stats import inspect_events
+
+    ev = _load(file, fmt, trades, on_error)
+    info = inspect_events(ev)
+    if json_:
+        _print_json(info)
+    else:
+        _stdout().print(_kv_table(f"data inspect — {file}", info, {
+            "duration_s": "s", "tick_size": ev.meta.price_unit, "lot_size": ev.meta.qty_unit,
+            "spread_mean_ticks": "ticks, time-weighted", "spread_median_ticks": "ticks",
+            "mid_vol_annualized": "per √year", "mid_vol_per_s": f"{ev.meta.price_unit} per √s"}))
+
+
+@data_app.command("convert")
+def data_convert(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="Input data file.")],
+    dest: Annotated[str, typer.Argument(metavar="DEST.parquet", help="Output: flatbook event Parquet.")],
+    fmt: FormatOpt = "auto",
+    trades: TradesOpt = None,
+    on_error: OnErrorOpt = "fail",
+) -> None:
+    """Convert a data file to flatbook's columnar event Parquet (written atomically)."""
+    if not dest.endswith(".parquet"):
+        raise InputError("DEST", f"got {dest!r}; allowed: a path ending in .parquet")
+    ev = _load(file, fmt, trades, on_error)
+    ev.to_parquet(dest)
+    _stdout().print(f"wrote {dest}: {len(ev):,} events", markup=False, highlight=False)
+
+
+# --------------------------------------------------------------------------- backtest
+
+def _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed):
+    from ..backtest import BacktestOptions, Latency
+    from ..config import check_int
+
+    both = latency if latency is not None else "0"
+    return BacktestOptions(
+        feed_latency=Latency.parse("--feed-latency-ms", feed_latency if feed_latency is not None else both),
+        order_latency=Latency.parse("--order-latency-ms", order_latency if order_latency is not None else both),
+        queue=queue,
+        min_requote_ms=_number("--min-requote-ms", min_requote_ms, 0.0),
+        refresh_ticks=_number("--refresh-ticks", refresh_ticks, 1.0),
+        seed=check_int("--seed", seed if seed is not None else 0, 0, 2**63 - 1),
+    )
+
+
+def _figure_series(res, max_points: int = 20_000) -> dict[str, np.ndarray]:
+    """The replay's path on at most ``max_points`` events (evenly spaced), time in seconds."""
+    p = res.path
+    n = p["ts"].size
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_points)).astype(np.int64))
+    t = (p["ts"][idx] - p["ts"][0]) / 1e9
+    return {"t": t, "mid": p["mid"][idx], "bid": p["bid"][idx], "ask": p["ask"][idx],
+            "q": p["q"][idx], "pnl": p["pnl"][idx]}
+
+
+def _write_backtest(tmp: Path, res, obj: dict) -> list[str]:
+    import pandas as pd
+
+    from ..report.six_panel import write_six_panel
+
+    (tmp / "summary.json").write_text(output.dumps(obj) + "\n", encoding="utf-8")
+    fills = pd.DataFrame({k: np.asarray(v) for k, v in res.fills.items()})
+    fills.insert(0, "time", pd.to_datetime(fills["ts"], unit="ns", utc=True))
+    fills.to_parquet(tmp / "fills.parquet", index=False, engine="pyarrow")
+    path = pd.DataFrame({k: res.path[k] for k in ("ts", "mid", "bid", "ask", "q", "pnl")})
+    path.insert(0, "time", pd.to_datetime(path["ts"], unit="ns", utc=True))
+    path.to_parquet(tmp / "inventory.parquet", index=False, engine="pyarrow")
+    v = res.config.values
+    title = (f"flatbook backtest — {res.meta['data']['instrument']}, policy {res.config.policy}\n"
+             f"{res.summary['events']:,} events, {res.summary['fills']:,} fills; "
+             f"latency feed {res.options.feed_latency.describe()}, order {res.options.order_latency.describe()}; "
+             f"queue {res.options.queue}")
+    write_six_panel(tmp / "six_panel.png", _figure_series(res), limit=v["limit"],
+                    zones=(v["yellow"], v["red"], v["critical"]), q_target=v["q_target"],
+                    title=title, time_unit="s")
+    return ["summary.json", "fills.parquet", "inventory.parquet", "six_panel.png"]
+
+
+@app.command()
+def backtest(
+    data: Annotated[str, typer.Argument(metavar="DATA", help="Market data file (see 'flatbook data inspect').")],
+    policy: Annotated[str, typer.Option("--policy", metavar="NAME", help="Quoting policy; see 'flatbook policies'.")] = "linear-skew",
+    set_: SetOpt = None,
+    config: Annotated[str | None, typer.Option("--config", metavar="FILE.toml", help="TOML file with a params table; flags override it.")] = None,
+    latency: Annotated[str | None, typer.Option("--latency-ms", metavar="SPEC", help="Feed and order latency, ms: 5, exp:5, uniform:2,8, lognormal:5,0.5.")] = None,
+    feed_latency: Annotated[str | None, typer.Option("--feed-latency-ms", metavar="SPEC", help="Market data latency (overrides --latency-ms).")] = None,
+    order_latency: Annotated[str | None, typer.Option("--order-latency-ms", metavar="SPEC", help="Order entry latency (overrides --latency-ms).")] = None,
+    queue: Annotated[str, typer.Option("--queue", metavar="MODEL", help="Cancels ahead of us: prorata or prob.")] = "prorata",
+    min_requote_ms: Annotated[str | None, typer.Option("--min-requote-ms", metavar="MS", help="Minimum time between requotes (default 0).")] = None,
+    refresh_ticks: Annotated[str | None, typer.Option("--refresh-ticks", metavar="N", help="Re-send a side only if its price moves N ticks (default 1).")] = None,
+    seed: Annotated[str | None, typer.Option("--seed", metavar="S", help="Seed of latency and queue draws (default 0).")] = None,
+    fmt: FormatOpt = "auto",
+    trades: TradesOpt = None,
+    on_error: OnErrorOpt = "fail",
+    json_: JsonOpt = False,
+    out: OutOpt = None,
+) -> None:
+    """Replay a policy with its controls against real quotes and trades (queue position, latency, fees)."""
+    from ..backtest import replay_config, run_backtest
+
+    opts = _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed)
+    overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
+    build_config("replay", policy, {k: v for k, v in overrides.items()}, paths=1)   # flags checked before loading
+    out_dir = output.check_out_dir(out) if out is not None else None
+    ev = _load(data, fmt, trades, on_error)
+    cfg = replay_config(ev, policy, overrides, seed=opts.seed)
+    res = run_backtest(ev, cfg, opts)
+    obj = output.jsonable({**res.summary, "data": res.meta["data"], "options": res.meta["options"],
+                           "config": res.meta["config"]})
+    if out_dir is not None:
+        output.publish_dir(out_dir, lambda tmp: _write_backtest(tmp, res, obj))
+    if json_:
+        _print_json(obj)
+    else:
+        con = _stdout()
+        unit = ev.meta.price_unit
+        con.print(_kv_table(f"backtest {policy} — {ev.meta.instrument}", res.summary, {
+            "duration_s": "s", "elapsed_s": "s", "events_per_s": "events/s", "maker_volume": ev.meta.qty_unit,
+            "maker_notional": unit, "pnl_final": unit, "pnl_liquidated": unit, "final_q": ev.meta.qty_unit,
+            "q_mean": ev.meta.qty_unit, "q_std": ev.meta.qty_unit, "max_abs_q": ev.meta.qty_unit,
+            "spread_mean": unit, "spread_given_up": unit, "financing": unit, "fees": unit,
+            "max_drawdown": unit, "var_95_60s": f"{unit} per 60 s (loss)", "es_95_60s": f"{unit} per 60 s (loss)",
+            "ou_kappa": "per s", "half_life": "s", "kill_time_s": "s after start",
+            **{k: f"{unit} per {ev.meta.qty_unit}" for k in res.summary if k.startswith("markout_")}}))
+        if out_dir is not None:
+            con.print(f"wrote {out_dir}", markup=False, highlight=False)
+
+
+# --------------------------------------------------------------------------- calibrate
+
+@app.command()
+def calibrate(
+    data: Annotated[str, typer.Argument(metavar="DATA", help="Market data file (see 'flatbook data inspect').")],
+    target_q_std: Annotated[str | None, typer.Option("--target-q-std", metavar="LOTS", help="Suggest γ for this inventory std (instrument units).")] = None,
+    policy: Annotated[str, typer.Option("--policy", metavar="NAME", help="Policy for the γ suggestion and the Stoll/OU fits: avellaneda-stoikov or glft.")] = "avellaneda-stoikov",
+    time_unit_s: Annotated[str | None, typer.Option("--time-unit-s", metavar="S", help="Seconds per time unit of the printed parameters (default 1).")] = None,
+    fmt: FormatOpt = "auto",
+    trades: TradesOpt = None,
+    on_error: OnErrorOpt = "fail",
+    json_: JsonOpt = False,
+) -> None:
+    """σ, A and k (with confidence intervals) from real data, in the units the policies take; optionally γ."""
+    from ..calibrate.calibrate import calibrate as run_calibration
+
+    if policy not in ("avellaneda-stoikov", "glft"):
+        raise InputError("--policy", f"got {policy!r}; allowed: avellaneda-stoikov, glft")
+    unit_s = _number("--time-unit-s", time_unit_s, 1.0)
+    if not unit_s > 0:
+        raise InputError("--time-unit-s", f"got {time_unit_s}; allowed: a number > 0 (seconds)")
+    target = _number("--target-q-std", target_q_std)
+    if target is not None and not target > 0:
+        raise InputError("--target-q-std", f"got {target_q_std}; allowed: a number > 0")
+    ev = _load(data, fmt, trades, on_error)
+    res = run_calibration(ev, time_unit_s=unit_s, target_q_std=target, policy=policy)
+    if json_:
+        _print_json(res)
+        return
+    con = _stdout()
+    flat = {}
+    for key, val in res.items():
+        if isinstance(val, dict):
+            for k2, v2 in val.items():
+                if not isinstance(v2, (dict, list)):
+                    flat[f"{key}.{k2}"] = v2
+        elif not isinstance(val, list):
+            flat[key] = val
+    con.print(_kv_table(f"calibrate — {ev.meta.instrument}", flat))
+    for line in res.get("reasoning", []) or []:
+        con.print(line, markup=False, highlight=False)
+    sets = res.get("set") or {}
+    if sets:
+        con.print("use: " + " ".join(f"--set {k}={v:.6g}" if isinstance(v, float) and math.isfinite(v) else f"--set {k}={v}"
+                                     for k, v in sets.items() if k != "time_unit_s"), markup=False, highlight=False)
