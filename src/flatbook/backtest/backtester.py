@@ -70,7 +70,7 @@ def _median_half_spread(ev: EventTable) -> float:
 def data_defaults(ev: EventTable, policy: str, user: set[str] | frozenset[str] = frozenset()) -> dict:
     """Parameter values taken from the data, for every key the user did not set.
 
-    Time unit 1 s. T: the data's span (s); s0: the first mid; tick: the data's
+    Time unit 1 s. T: the data's span rounded up to whole seconds; s0: the first mid; tick: the data's
     tick; size: 100 lots of the instrument's lot size; half_spread: the median
     market half-spread (at least a tick); skew = half_spread/(10·size) (ten
     clips of inventory shift the centre by a half-spread); stoll_gamma = skew/2
@@ -92,7 +92,7 @@ def data_defaults(ev: EventTable, policy: str, user: set[str] | frozenset[str] =
     lot = float(ev.meta.lot_size) if math.isfinite(ev.meta.lot_size) and ev.meta.lot_size > 0 else 1.0
     h = max(_median_half_spread(ev), tick)
     size = 100.0 * lot
-    cand = {"T": max(span, 1.0), "s0": float(first[0]), "tick": tick, "size": size, "half_spread": h,
+    cand = {"T": float(max(math.ceil(span), 1)), "s0": float(first[0]), "tick": tick, "size": size, "half_spread": h,
             "skew": h / (10.0 * size), "stoll_gamma": h / (20.0 * size), "limit": 20.0 * size}
     if policy in ("avellaneda-stoikov", "glft"):
         cand.update(_model_defaults(ev, user, h, size, cand["T"]))
@@ -165,6 +165,9 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     bp[E.BP_REFRESH] = opts.refresh_ticks * tick * (1.0 - 1e-9)
     bp[E.BP_QUEUE] = E.QUEUE_MODELS.index(opts.queue)
     bp[E.BP_SEED] = opts.seed % (2**31)
+    # quotes that move with time alone: finite-horizon A–S and exact GLFT
+    bp[E.BP_TIMED] = float((cfg.policy == "avellaneda-stoikov" and v["variant"] == "finite")
+                           or (cfg.policy == "glft" and v["solution"] == "exact"))
     return pid, pp, tab, cp, bp
 
 

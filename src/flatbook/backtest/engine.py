@@ -52,8 +52,8 @@ QUEUE_MODELS = ("prorata", "prob")
 # scalar parameters (``bp``)
 (BP_T0, BP_UNIT_NS, BP_T, BP_DT, BP_NSTEPS, BP_FIN_L, BP_FIN_S, BP_FEE, BP_FEE_BPS,
  BP_MAX_LOSS, BP_MAX_DD, BP_TICK, BP_LOT, BP_MIN_REQUOTE_NS, BP_REFRESH, BP_QUEUE,
- BP_SEED) = range(17)
-BP_LEN = 17
+ BP_SEED, BP_TIMED) = range(18)
+BP_LEN = 18
 
 # per-run counters (``cnt``)
 (C_REQUESTS, C_REJECTED, C_KILL_TS, C_KILL_REASON, C_HEDGE_REQ, C_FILLS) = range(6)
@@ -165,6 +165,10 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
     cash = -q0 * mid0 if mid0 == mid0 else 0.0     # PnL starts at 0: the position is bought at the first mid
     peak = 0.0
     zone = 0.0
+    # the quotes of a time-independent policy depend on (mid, spread, q, killed) only:
+    # when none of them changed, the last decision stands (exactly)
+    timed = bp[BP_TIMED] > 0.5
+    last_in = np.array([np.nan, np.nan, np.nan, np.nan])
     cur_spread = np.nan
     mo = 0.0
     for e in range(n):
@@ -292,7 +296,13 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
         acc[A_PEAK] = peak
         # ---- 4. the strategy sees e after the feed latency and may requote
         t_obs = t + feed_lat[e]
-        if book_ok and ba > bb and t_obs - last_req >= min_req:
+        same = (not timed and mid == last_in[0] and ba - bb == last_in[1] and q == last_in[2]
+                and (1.0 if killed else 0.0) == last_in[3])
+        if book_ok and ba > bb and t_obs - last_req >= min_req and not same:
+            last_in[0] = mid
+            last_in[1] = ba - bb
+            last_in[2] = q
+            last_in[3] = 1.0 if killed else 0.0
             tau = T - (t_obs - t0) / unit
             i = np.int64(math.floor((t_obs - t0) / unit / dt))
             i = min(max(i, 0), nsteps)
