@@ -88,3 +88,17 @@ def numba_threads():
     before = numba.get_num_threads()
     yield numba.set_num_threads
     numba.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_cache(tmp_path_factory):
+    """Keep flatbook's parsed-data cache inside the test session's temporary directory."""
+    import os
+
+    old = os.environ.get("FLATBOOK_CACHE_DIR")
+    os.environ["FLATBOOK_CACHE_DIR"] = str(tmp_path_factory.mktemp("flatbook-cache"))
+    yield
+    if old is None:
+        os.environ.pop("FLATBOOK_CACHE_DIR", None)
+    else:
+        os.environ["FLATBOOK_CACHE_DIR"] = old

@@ -27,12 +27,13 @@ TradesOpt = Annotated[str | None, typer.Option("--trades", metavar="FILE",
                                                help="Generic format: the trades file (CSV or Parquet).")]
 OnErrorOpt = Annotated[str, typer.Option("--on-error", metavar="POLICY",
                                          help="Malformed rows: fail (default) or skip (and count them).")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Parse the file again instead of reusing flatbook's parsed-data cache.")]
 
 
-def _load(path: str, fmt: str, trades: str | None, on_error: str):
+def _load(path: str, fmt: str, trades: str | None, on_error: str, no_cache: bool = False):
     from ..data.load import load
 
-    return load(path, fmt=fmt, trades=trades, on_error=on_error)
+    return load(path, fmt=fmt, trades=trades, on_error=on_error, cache=not no_cache)
 
 
 def _kv_table(title: str, rows: dict, units: dict[str, str] | None = None):
@@ -56,12 +57,13 @@ def data_inspect(
     fmt: FormatOpt = "auto",
     trades: TradesOpt = None,
     on_error: OnErrorOpt = "fail",
+    no_cache: NoCacheOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Instrument, time span, tick size, event counts, spread and volatility of a data file."""
     from ..data.stats import inspect_events
 
-    ev = _load(file, fmt, trades, on_error)
+    ev = _load(file, fmt, trades, on_error, no_cache)
     info = inspect_events(ev)
     if json_:
         _print_json(info)
@@ -154,6 +156,7 @@ def backtest(
     fmt: FormatOpt = "auto",
     trades: TradesOpt = None,
     on_error: OnErrorOpt = "fail",
+    no_cache: NoCacheOpt = False,
     json_: JsonOpt = False,
     out: OutOpt = None,
 ) -> None:
@@ -164,7 +167,7 @@ def backtest(
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
     build_config("replay", policy, {k: v for k, v in overrides.items()}, paths=1)   # flags checked before loading
     out_dir = output.check_out_dir(out) if out is not None else None
-    ev = _load(data, fmt, trades, on_error)
+    ev = _load(data, fmt, trades, on_error, no_cache)
     cfg = replay_config(ev, policy, overrides, seed=opts.seed)
     res = run_backtest(ev, cfg, opts)
     obj = output.jsonable({**res.summary, "data": res.meta["data"], "options": res.meta["options"],
@@ -193,12 +196,14 @@ def backtest(
 @app.command()
 def calibrate(
     data: Annotated[str, typer.Argument(metavar="DATA", help="Market data file (see 'flatbook data inspect').")],
-    target_q_std: Annotated[str | None, typer.Option("--target-q-std", metavar="LOTS", help="Suggest γ for this inventory std (instrument units).")] = None,
+    target_q_std: Annotated[str | None, typer.Option("--target-q-std", metavar="LOTS", help="Suggest γ for this std of final inventory, in lots of one fill (the simulator fills one lot at a time).")] = None,
     policy: Annotated[str, typer.Option("--policy", metavar="NAME", help="Policy for the γ suggestion and the Stoll/OU fits: avellaneda-stoikov or glft.")] = "avellaneda-stoikov",
     time_unit_s: Annotated[str | None, typer.Option("--time-unit-s", metavar="S", help="Seconds per time unit of the printed parameters (default 1).")] = None,
+    horizon: Annotated[str | None, typer.Option("--horizon", metavar="T", help="Horizon T for the γ suggestion, in time units (default: the data's span).")] = None,
     fmt: FormatOpt = "auto",
     trades: TradesOpt = None,
     on_error: OnErrorOpt = "fail",
+    no_cache: NoCacheOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """σ, A and k (with confidence intervals) from real data, in the units the policies take; optionally γ."""
@@ -212,24 +217,69 @@ def calibrate(
     target = _number("--target-q-std", target_q_std)
     if target is not None and not target > 0:
         raise InputError("--target-q-std", f"got {target_q_std}; allowed: a number > 0")
-    ev = _load(data, fmt, trades, on_error)
-    res = run_calibration(ev, time_unit_s=unit_s, target_q_std=target, policy=policy)
+    hz = _number("--horizon", horizon)
+    if hz is not None and not hz > 0:
+        raise InputError("--horizon", f"got {horizon}; allowed: a number > 0 (time units)")
+    ev = _load(data, fmt, trades, on_error, no_cache)
+    if hz is None and target is not None:
+        hz = max((int(ev.ts[-1]) - int(ev.ts[0])) / 1e9 / unit_s, 1e-9) if len(ev) > 1 else 1.0
+    res = run_calibration(ev, time_unit_s=unit_s, target_q_std=target, policy=policy, T=hz)
     if json_:
         _print_json(res)
         return
     con = _stdout()
-    flat = {}
-    for key, val in res.items():
-        if isinstance(val, dict):
-            for k2, v2 in val.items():
-                if not isinstance(v2, (dict, list)):
-                    flat[f"{key}.{k2}"] = v2
-        elif not isinstance(val, list):
-            flat[key] = val
-    con.print(_kv_table(f"calibrate — {ev.meta.instrument}", flat))
-    for line in res.get("reasoning", []) or []:
+    for table in _calibrate_tables(ev, res, unit_s):
+        con.print(table)
+    for line in (res.get("gamma") or {}).get("reasoning", []) or []:
         con.print(line, markup=False, highlight=False)
-    sets = res.get("set") or {}
+    for line in res.get("warnings", []) or []:
+        con.print(f"warning: {line}", markup=False, highlight=False)
+    sets = {k: v for k, v in (res.get("set") or {}).items() if isinstance(v, (int, float))}
     if sets:
-        con.print("use: " + " ".join(f"--set {k}={v:.6g}" if isinstance(v, float) and math.isfinite(v) else f"--set {k}={v}"
-                                     for k, v in sets.items() if k != "time_unit_s"), markup=False, highlight=False)
+        con.print("use: " + " ".join(f"--set {k}={v:.6g}" for k, v in sets.items()), markup=False, highlight=False)
+
+
+def _ci(d: dict, key: str) -> str:
+    v, lo, hi = d.get(key), d.get(f"{key}_lo"), d.get(f"{key}_hi")
+    if v is None:
+        return "—"
+    return f"{v:.6g}" + (f"  [{lo:.4g}, {hi:.4g}]" if lo is not None and hi is not None else "")
+
+
+def _calibrate_tables(ev, res: dict, unit_s: float) -> list:
+    from rich.table import Table
+    from rich.text import Text
+
+    pu = ev.meta.price_unit
+    tu = f"{unit_s:g} s"
+    vol = res.get("volatility") or {}
+    t = Table(title=Text(f"calibrate — {ev.meta.instrument}: volatility"), title_justify="left")
+    for c in ("estimate", "value", "unit"):
+        t.add_column(c, justify="right" if c == "value" else "left")
+    if vol.get("ok"):
+        t.add_row("σ", f"{vol['sigma_per_time_unit']:.6g} ± {vol['sigma_se'] * math.sqrt(unit_s):.2g}", f"{pu} per √({tu})")
+        t.add_row("σ per day", f"{vol['sigma_day']:.6g}", f"{pu} per √day")
+        t.add_row("σ annualised (log)", f"{vol['sigma_log_annual']:.4g}", "per √year (365.25 days)")
+        t.add_row("increments", f"{vol['n']:,}", f"on a {vol['grid_s']:g} s grid")
+    else:
+        t.add_row("σ", "refused", str(vol.get("reason")))
+    tables = [t]
+    it = res.get("intensity") or {}
+    t2 = Table(title=Text("fill intensity λ(δ) = A·e^(−kδ), 95% intervals"), title_justify="left")
+    for c in ("side", "A (per " + tu + ")", f"k (per {pu})", "orders", "status"):
+        t2.add_column(c)
+    for side in ("bid", "ask", "pooled"):
+        d = it.get(side) or {}
+        t2.add_row(side, _ci(d, "A"), _ci(d, "k"), str(d.get("n_trades", "—")),
+                   "ok" if d.get("ok") else f"refused: {d.get('reason')}")
+    tables.append(t2)
+    g = res.get("gamma")
+    if g:
+        t3 = Table(title=Text("suggested γ"), title_justify="left")
+        for c in ("γ", "achieved std", "status"):
+            t3.add_column(c)
+        t3.add_row(f"{g['gamma']:.6g}" if g.get("gamma") is not None else "—",
+                   f"{g['achieved']:.4g} ± {g['achieved_se']:.2g}" if g.get("achieved") is not None else "—",
+                   "ok" if g.get("ok") else f"refused: {g.get('reason')}")
+        tables.append(t3)
+    return tables

@@ -241,7 +241,13 @@ def empty_columns(n: int) -> dict[str, np.ndarray]:
 
 def infer_tick(prices: np.ndarray, max_samples: int = 200_000) -> float:
     """The tick size implied by prices: the smallest positive gap between distinct
-    prices, rounded to 10 significant digits (exact for decimal ticks)."""
+    prices, rounded to the resolution the float prices carry (exact for decimal ticks).
+
+    A gap between two parsed decimals is off by up to a few ulps of the largest price
+    (61837.64 − 61837.63 = 0.0099999999947…), so the gap is rounded to a power of ten
+    q ≈ 8·ulp(max |price|) before being reported (then to 10 significant digits);
+    gaps below q are float noise, not ticks.
+    """
     p = np.asarray(prices, dtype=float)
     p = p[np.isfinite(p)]
     if p.size > max_samples:
@@ -249,5 +255,10 @@ def infer_tick(prices: np.ndarray, max_samples: int = 200_000) -> float:
     u = np.unique(p)
     if u.size < 2:
         return math.nan
-    gap = float(np.diff(u).min())
+    q = 10.0 ** math.ceil(math.log10(8.0 * float(np.spacing(np.abs(u).max()))))
+    gaps = np.diff(u)
+    gaps = gaps[gaps > q]
+    if gaps.size == 0:
+        return math.nan
+    gap = round(float(gaps.min()) / q) * q
     return float(f"{gap:.10g}")

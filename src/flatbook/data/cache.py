@@ -1,0 +1,61 @@
+"""A cache of parsed market data: a file is parsed once, later loads read Parquet.
+
+Parsing a text capture (a Binance gzip of JSON lines, a LOBSTER zip of CSV) costs
+far more than reading the same events back from flatbook's columnar Parquet. The
+cache keys each parse on the file's absolute path, size and modification time,
+the format, the loader options and flatbook's version, so an edited file or a new
+loader is parsed again. Location: ``$FLATBOOK_CACHE_DIR``, else
+``$XDG_CACHE_HOME/flatbook/events``, else ``~/.cache/flatbook/events``. A cache
+that cannot be written (read-only home) is skipped silently; a damaged entry is
+parsed again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .events import DataError, EventTable
+
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("FLATBOOK_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flatbook" / "events"
+
+
+def _stat(p: Path | None) -> list:
+    if p is None:
+        return [None]
+    st = p.stat()
+    return [str(p.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def cache_key(path: Path, trades: Path | None, fmt: str, on_error: str, kw: dict) -> str:
+    from .. import __version__
+
+    raw = json.dumps([CACHE_VERSION, __version__, _stat(path), _stat(trades), fmt, on_error,
+                      sorted((k, repr(v)) for k, v in kw.items())])
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def cached(key: str, parse: Callable[[], EventTable]) -> EventTable:
+    """The cached table for ``key``, or ``parse()`` stored under it."""
+    entry = cache_dir() / f"{key}.parquet"
+    if entry.is_file():
+        try:
+            return EventTable.from_parquet(entry)
+        except (DataError, OSError, ValueError, KeyError):
+            pass                        # damaged or stale layout: parse again
+    ev = parse()
+    try:
+        ev.to_parquet(entry)
+    except OSError:
+        pass
+    return ev

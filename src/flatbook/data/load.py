@@ -1,0 +1,93 @@
+"""One entry point for every market-data format: :func:`load` and :func:`convert`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from .events import DataError, EventTable
+from .generic import PARQUET_SUFFIXES, check_file
+
+FORMATS = ("auto", "lobster", "binance", "generic", "events")
+
+
+def _is_event_file(path: Path) -> bool:
+    """True if ``path`` is Parquet written by :meth:`EventTable.to_parquet` (has ``flatbook`` metadata)."""
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError) as exc:
+        raise DataError(path, None, f"not a readable Parquet file ({exc})") from None
+    return b"flatbook" in md
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of ``path`` from its name: ``.zip`` → lobster, ``.gz`` → binance
+    (``.csv.gz`` → generic), ``.parquet``/``.pq`` → events if written by flatbook
+    (``flatbook`` schema metadata) else generic, ``.csv`` → generic."""
+    p = Path(path)
+    name = p.name.lower()
+    if name.endswith(".zip"):
+        return "lobster"
+    if name.endswith((".csv", ".csv.gz")):
+        return "generic"
+    if name.endswith(".gz"):
+        return "binance"
+    if name.endswith(PARQUET_SUFFIXES):
+        return "events" if _is_event_file(p) else "generic"
+    raise DataError(p, None, "cannot tell the format from the file name (.zip, .gz, .csv, .parquet); "
+                             f"pass fmt= one of {', '.join(FORMATS[1:])}")
+
+
+def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLike | None = None,
+         on_error: str = "fail", cache: bool = False, **kw) -> EventTable:
+    """Load market data in any supported format as an :class:`EventTable`.
+
+    ``fmt``: ``auto`` (from the file name, :func:`detect_format`), ``lobster``
+    (:func:`~flatbook.data.lobster.load_lobster`), ``binance``
+    (:func:`~flatbook.data.binance.load_binance`), ``generic``
+    (:func:`~flatbook.data.generic.load_generic`, ``path`` = quotes file, ``trades``
+    = optional trades file) or ``events`` (a file written by
+    :meth:`EventTable.to_parquet`). ``**kw`` go to the loader (e.g. ``levels``,
+    ``tolerance_ns``, ``tolerance_ms``, ``instrument``, ``tick_size``).
+    ``cache``: keep the parsed events in flatbook's data cache and reuse them
+    while the file is unchanged (:mod:`flatbook.data.cache`).
+    """
+    if fmt not in FORMATS:
+        raise InputError("fmt", f"must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    p = check_file(path)
+    if fmt == "auto":
+        fmt = detect_format(p)
+    if trades is not None and fmt != "generic":
+        raise InputError("trades", f"a separate trades file goes only with the generic format, not {fmt}")
+    if fmt == "events":
+        if kw:
+            raise InputError("events", f"an event file takes no loader options; got {', '.join(kw)}")
+        return EventTable.from_parquet(p)
+    if cache:
+        from .cache import cache_key, cached
+
+        tp = check_file(trades) if trades is not None else None
+        return cached(cache_key(p, tp, fmt, on_error, kw),
+                      lambda: _parse(p, fmt, trades, on_error, kw))
+    return _parse(p, fmt, trades, on_error, kw)
+
+
+def _parse(p: Path, fmt: str, trades, on_error: str, kw: dict) -> EventTable:
+    if fmt == "lobster":
+        from .lobster import load_lobster
+        return load_lobster(p, on_error=on_error, **kw)
+    if fmt == "binance":
+        from .binance import load_binance
+        return load_binance(p, on_error=on_error, **kw)
+    from .generic import load_generic
+    return load_generic(p, trades, on_error=on_error, **kw)
+
+
+def convert(src: str | os.PathLike, dst: str | os.PathLike, **kw) -> EventTable:
+    """Load ``src`` (any format, ``**kw`` as for :func:`load`) and write it to ``dst`` as
+    a flatbook event Parquet file (atomically); returns the loaded table."""
+    ev = load(src, **kw)
+    ev.to_parquet(dst)
+    return ev
