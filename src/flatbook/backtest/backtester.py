@@ -21,7 +21,9 @@ from ..controls.quote_controls import pack_controls
 from ..data.events import TRADE, EventTable
 from ..errors import InputError
 from ..policies.registry import policy_spec
-from ..sim.metrics import ou_fit, var_es
+from ..calibrate.calibrate import inventory_ou
+from ..calibrate.volatility import sample_previous_tick
+from ..sim.metrics import var_es
 from . import engine as E
 from .latency import Latency
 
@@ -240,12 +242,6 @@ def _markout(ts: np.ndarray, mid: np.ndarray, fills: dict, h_s: float) -> np.nda
     return out
 
 
-def _grid(ts: np.ndarray, x: np.ndarray, step_ns: int) -> np.ndarray:
-    """Previous-tick samples of x on t0, t0 + step, … (t0 = ts[0])."""
-    grid = np.arange(int(ts[0]), int(ts[-1]) + 1, step_ns, dtype=np.int64)
-    return x[np.searchsorted(ts, grid, side="right") - 1]
-
-
 def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
     ts, q = ev.ts, path["q"]
     dur = np.diff(ts).astype(float)                 # time each state lasted (ns)
@@ -255,15 +251,8 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
     pnl = path["pnl"]
     fin_idx = np.flatnonzero(np.isfinite(pnl))
     pnl_final = float(pnl[fin_idx[-1]]) if fin_idx.size else None
-    # inventory mean reversion on a 1 s grid (the replay's time unit)
-    qs = _grid(ts, q, NS)
-    x, y = qs[:-1], np.diff(qs)
-    mom = (x.size, x.mean() if x.size else 0.0, y.mean() if y.size else 0.0,
-           float(((x - x.mean()) ** 2).sum()) if x.size else 0.0,
-           float(((x - x.mean()) * (y - y.mean())).sum()) if x.size else 0.0,
-           float(((y - y.mean()) ** 2).sum()) if y.size else 0.0)
-    ou = ou_fit(mom, 1.0)
-    p60 = _grid(ts, np.nan_to_num(pnl, nan=0.0), 60 * NS)
+    ou = inventory_ou(ts, q, grid_s=1.0, time_unit_s=1.0)      # on a 1 s grid, the replay's time unit
+    p60 = sample_previous_tick(ts, np.nan_to_num(pnl, nan=0.0), 60.0)
     var, es = var_es(np.diff(p60)) if p60.size > 2 else (None, None)
     buy = fills["side"] > 0
     total = acc[E.A_TIME] if acc[E.A_TIME] > 0 else 1.0
@@ -308,9 +297,9 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
         "kill_reason": {0: None, 1: "loss", 2: "drawdown"}[int(cnt[E.C_KILL_REASON])],
         "var_95_60s": var,
         "es_95_60s": es,
-        "ou_kappa": ou.kappa,
-        "ou_t": ou.t_stat,
-        "half_life": ou.half_life,
+        "ou_kappa": ou["kappa"],
+        "ou_t": ou["t_stat"],
+        "half_life": ou["half_life"],
     }
     for h in markouts_s:
         m = fills[f"markout_{h:g}s"]

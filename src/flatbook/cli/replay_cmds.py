@@ -200,6 +200,7 @@ def calibrate(
     policy: Annotated[str, typer.Option("--policy", metavar="NAME", help="Policy for the γ suggestion and the Stoll/OU fits: avellaneda-stoikov or glft.")] = "avellaneda-stoikov",
     time_unit_s: Annotated[str | None, typer.Option("--time-unit-s", metavar="S", help="Seconds per time unit of the printed parameters (default 1).")] = None,
     horizon: Annotated[str | None, typer.Option("--horizon", metavar="T", help="Horizon T for the γ suggestion, in time units (default: the data's span).")] = None,
+    inventory: Annotated[str | None, typer.Option("--inventory", metavar="FILE.parquet", help="A backtest's inventory path (backtest --out DIR writes DIR/inventory.parquet): adds the Stoll γ and the OU fit.")] = None,
     fmt: FormatOpt = "auto",
     trades: TradesOpt = None,
     on_error: OnErrorOpt = "fail",
@@ -223,7 +224,16 @@ def calibrate(
     ev = _load(data, fmt, trades, on_error, no_cache)
     if hz is None and target is not None:
         hz = max((int(ev.ts[-1]) - int(ev.ts[0])) / 1e9 / unit_s, 1e-9) if len(ev) > 1 else 1.0
-    res = run_calibration(ev, time_unit_s=unit_s, target_q_std=target, policy=policy, T=hz)
+    inv = _read_inventory(inventory) if inventory is not None else None
+    res = run_calibration(ev, time_unit_s=unit_s, target_q_std=target, policy=policy, T=hz,
+                          inventory=None if inv is None else (inv["ts"], inv["q"]))
+    if inv is not None:
+        from ..calibrate.stoll_gamma import stoll_gamma_from_quotes
+
+        st = stoll_gamma_from_quotes(inv["q"], inv["bid"], inv["ask"], inv["mid"])
+        res["stoll"] = st.as_dict()
+        if st.ok:
+            res.setdefault("set", {})["stoll_gamma"] = st.stoll_gamma
     if json_:
         _print_json(res)
         return
@@ -237,6 +247,30 @@ def calibrate(
     sets = {k: v for k, v in (res.get("set") or {}).items() if isinstance(v, (int, float))}
     if sets:
         con.print("use: " + " ".join(f"--set {k}={v:.6g}" for k, v in sets.items()), markup=False, highlight=False)
+
+
+INVENTORY_COLUMNS = ("ts", "q", "bid", "ask", "mid")
+
+
+def _read_inventory(path: str) -> dict[str, np.ndarray]:
+    """Columns ts (int64 ns), q, bid, ask, mid of a backtest's inventory.parquet."""
+    import pyarrow.parquet as pq
+
+    from ..data.generic import check_file
+
+    p = check_file(path)
+    try:
+        table = pq.read_table(p)
+    except (OSError, ValueError) as exc:
+        raise InputError("--inventory", f"{path}: not a readable Parquet file ({exc})") from None
+    missing = [c for c in INVENTORY_COLUMNS if c not in table.column_names]
+    if missing:
+        raise InputError("--inventory", f"{path}: missing columns {', '.join(missing)}; expected "
+                                        f"{', '.join(INVENTORY_COLUMNS)} (as written by backtest --out)")
+    out = {c: table.column(c).to_numpy() for c in INVENTORY_COLUMNS}
+    if out["ts"].dtype.kind not in "iu" or out["ts"].size < 3:
+        raise InputError("--inventory", f"{path}: need at least 3 rows with integer ns timestamps")
+    return out
 
 
 def _ci(d: dict, key: str) -> str:
@@ -282,4 +316,17 @@ def _calibrate_tables(ev, res: dict, unit_s: float) -> list:
                    f"{g['achieved']:.4g} ± {g['achieved_se']:.2g}" if g.get("achieved") is not None else "—",
                    "ok" if g.get("ok") else f"refused: {g.get('reason')}")
         tables.append(t3)
+    st, ou = res.get("stoll"), res.get("inventory_ou")
+    if st or ou:
+        t4 = Table(title=Text("from the backtest's inventory path"), title_justify="left")
+        for c in ("estimate", "value", "unit"):
+            t4.add_column(c)
+        if st:
+            t4.add_row("Stoll γ (stoll_gamma)", f"{st['stoll_gamma']:.6g} ± {st['stoll_gamma_se']:.2g}" if st.get("ok")
+                       else f"refused: {st.get('reason')}", f"{pu} per lot")
+        if ou:
+            for k, v in ou.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    t4.add_row(f"OU {k}", f"{v:.6g}", "")
+        tables.append(t4)
     return tables
