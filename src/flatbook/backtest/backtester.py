@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..calibrate.calibrate import inventory_ou
+from ..calibrate.volatility import sample_previous_tick
 from ..config import RunConfig, build_config
 from ..controls.quote_controls import pack_controls
 from ..data.events import TRADE, EventTable
 from ..errors import InputError
+from ..jsonutil import jsonable
 from ..policies.registry import policy_spec
-from ..calibrate.calibrate import inventory_ou
-from ..calibrate.volatility import sample_previous_tick
 from ..sim.metrics import var_es
 from . import engine as E
 from .latency import Latency
@@ -305,12 +306,6 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
         m = fills[f"markout_{h:g}s"]
         ok = np.isfinite(m)
         s[f"markout_{h:g}s"] = float(np.average(m[ok], weights=fills["qty"][ok])) if ok.any() else None
-    return {k: _clean(x) for k, x in s.items()}
+    return {k: jsonable(x) for k, x in s.items()}
 
 
-def _clean(x):
-    if isinstance(x, (np.floating, np.integer)):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x

@@ -14,28 +14,12 @@ Bad arguments raise :class:`CalibrationError` directly.
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from ..errors import InputError
+from ..jsonutil import jsonable  # noqa: F401  (re-exported for the submodules)
 
 
 class CalibrationError(InputError):
     """A calibration that cannot give a meaningful number; ``field`` names what is missing or wrong."""
-
-
-def jsonable(x):
-    """``x`` with numpy scalars made Python numbers, tuples lists, and NaN/±inf None (recursively)."""
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 # the submodules import CalibrationError from here, so it is defined first

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..jsonutil import jsonable
 from ..policies.registry import policy_spec
 from ..presets import PRESETS
 from ..sim.simulator import SimResult
@@ -35,21 +36,6 @@ SERIES_PARQUET = "series.parquet"
 
 
 # --------------------------------------------------------------------------- JSON
-
-def jsonable(x: object) -> object:
-    """A JSON-ready copy: mappings → dicts, numpy scalars → Python, non-finite floats → None."""
-    if isinstance(x, Mapping):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return [jsonable(v) for v in x.tolist()]
-    if isinstance(x, (np.floating, np.integer, np.bool_)):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
 
 def dumps(obj: object) -> str:
     """Strict JSON (no NaN/Infinity), indented."""

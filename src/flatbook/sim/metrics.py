@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..jsonutil import jsonable
+
 
 def var_es(pnl: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """(VaR, ES) of the loss −pnl at ``level``, both as positive losses."""
@@ -88,14 +90,6 @@ def ou_fit(moments, dt: float) -> OUFit:
     return OUFit(kappa, math.log(2.0) / kappa, phi, t)
 
 
-def _clean(x):
-    if isinstance(x, (np.floating, np.integer)):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
 def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
               dt: float, limit: float, elapsed_s: float) -> dict:
     """The run's summary dictionary (JSON-ready: non-finite numbers become None)."""
@@ -143,4 +137,4 @@ def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
         "elapsed_s": elapsed_s,
         "path_steps_per_s": path_steps / elapsed_s if elapsed_s > 0 else None,
     }
-    return {k: _clean(v) for k, v in out.items()}
+    return {k: jsonable(v) for k, v in out.items()}
