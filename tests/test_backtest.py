@@ -36,7 +36,7 @@ class Tape:
         self.rows.append(dict(ts=ts, kind=TRADE, px=px, qty=qty, side=side, **self.book))
         return self
 
-    def table(self, tick=1.0, lot=1.0) -> EventTable:
+    def table(self, tick=1.0, lot=0.5) -> EventTable:
         cols = empty_columns(len(self.rows))
         for i, r in enumerate(self.rows):
             for k, v in r.items():

@@ -201,9 +201,9 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
             sz = r_sz[head]
             head += 1
             if k == 0:
-                sz = min(sz, max(limit - q, 0.0))
+                sz = min(sz, np.floor(max(limit - q, 0.0) / lot + 1e-9) * lot)   # np.floor: inf stays inf
             else:
-                sz = min(sz, max(limit + q, 0.0))
+                sz = min(sz, np.floor(max(limit + q, 0.0) / lot + 1e-9) * lot)
             if e > 0 and sz > 0.0:
                 pb = bid_px[e - 1]
                 pa = ask_px[e - 1]
@@ -242,14 +242,16 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
                     a = ahead[k]
                     if a != a:
                         a = v                   # level not visible before: assume the print was ahead of us
-                    fill = min(live_sz[k], max(v - a, 0.0))
+                    fill = min(live_sz[k], np.floor(max(v - a, 0.0) / lot + 1e-9) * lot)   # whole lots
                     ahead[k] = max(a - v, 0.0)
             # the book now at or through our price fills us in full
             if fill < live_sz[k] and book_ok and ((k == 0 and ba_t <= p_t) or (k == 1 and bb_t >= p_t)):
                 fill = live_sz[k]
             if fill > 0.0:
                 fpx = p_t * tick
-                q += sgn * fill
+                # q on the lot grid (no drift from summing decimal sizes) and never
+                # past the limit, not even by an ulp
+                q = min(max(np.round((q + sgn * fill) / lot) * lot, -limit), limit)
                 cash -= sgn * fill * fpx
                 fe = fee * fill + fee_bps * fpx * fill
                 cash -= fe
