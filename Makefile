@@ -46,6 +46,8 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]' || \
+	  echo "warning: could not install the bench extra (hftbacktest): bench_backtest.py runs the flatbook half only"
 	@set -e; for f in benchmarks/bench_*.py; do \
 	  echo "== $$f"; $(PY) $$f $(BENCH_ARGS); \
 	done

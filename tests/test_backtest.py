@@ -69,9 +69,10 @@ def test_quote_behind_a_size_fills_only_after_that_much_volume(ahead, size, clip
     cum = np.arange(1, 40) * clip                       # volume printed after each trade
     expect = np.clip(np.minimum(cum, ahead + size) - np.maximum(cum - clip, ahead), 0, None)
     expect_ts = (np.flatnonzero(expect > 0) + 1) * NS
-    assert np.array_equal(f["ts"], expect_ts)
-    assert np.allclose(f["qty"], expect[expect > 0])
-    assert f["qty"].sum() == size and np.all(f["side"] == 1) and np.all(f["px"] == 99.0)
+    m = expect_ts.size                                  # the first order's fills (then a new order)
+    assert np.array_equal(f["ts"][:m], expect_ts)
+    assert np.allclose(f["qty"][:m], expect[expect > 0])
+    assert f["qty"][:m].sum() == size and np.all(f["side"] == 1) and np.all(f["px"] == 99.0)
 
 
 def test_trade_through_fills_regardless_of_queue():
@@ -138,17 +139,26 @@ def test_book_reaching_our_price_fills_us():
 # ------------------------------------------------------------------------------ latency
 @pytest.mark.parametrize("feed_ms,order_ms", [(0, 0), (0, 7), (3, 0), (3, 7), (20, 35)])
 def test_latency_shifts_fills_exactly(feed_ms, order_ms):
-    """Inside-spread bid (first in line), a sell print every ms: the order decided on the
-    first event (t = 0) is live from feed + order latency, so the first fill is the first
-    print at or after that time (prints and arrivals at the same ns: the order is there)."""
+    """Inside-spread bid of 1 lot (first in line), a sell print of ½ lot every ms. An order
+    decided on the event at t is live from t + feed + order latency (a request arriving at a
+    print's ns is there for it); each order fills on two prints, and the event of its last
+    fill triggers the next order. So, from t = 0, the fill times follow by hand."""
     tape = Tape(bid=97.0, ask=103.0).quote(0)
     for i in range(1, 100):
         tape.trade(i * MS, 99.0, 0.5, -1)
     res = run(tape, cfg(size=1.0), feed_latency=Latency("const", feed_ms), order_latency=Latency("const", order_ms))
-    live = (feed_ms + order_ms) * MS
-    first = max(live, MS)
-    assert res.fills["ts"][0] == first
-    assert res.fills["ts"].tolist() == [first, first + MS]
+    lat = (feed_ms + order_ms) * MS
+    expect, decided = [], 0
+    while True:
+        # the first print after the deciding event and at or after the request's arrival
+        first = max(decided + MS, -(-(decided + lat) // MS) * MS)
+        if first + MS > 99 * MS:
+            break
+        expect += [first, first + MS]
+        decided = first + MS
+    n = len(expect)
+    assert res.fills["ts"][:n].tolist() == expect
+    assert res.fills["ts"][0] == max(lat, MS)
 
 
 def test_random_latency_is_reproducible_and_seeded():
@@ -265,3 +275,29 @@ def test_summary_accounting():
     assert s["final_q"] == 1.0 and s["pnl_final"] == pytest.approx(101.0 - 99.0 - 0.1, abs=1e-12)
     # liquidation sells at the final best bid 100 (no taker fee set)
     assert s["pnl_liquidated"] == pytest.approx(100.0 - 99.0 - 0.1, abs=1e-12)
+
+
+def test_a_print_at_an_invisible_level_does_not_put_us_first():
+    """Our bid at 98 sits behind the visible touch (99, top of book only), so the queue ahead
+    of it is unknown. A print at 98 is assumed to be ahead of us; once the level shows (best
+    bid 98, size 4) we join its back, and only volume beyond those 4 lots fills us."""
+    tape = Tape(bid=99.0, ask=101.0, bid_sz=5.0).quote(0)
+    tape.trade(NS, 98.0, 3.0, -1).quote(2 * NS, bid=98.0, ask=101.0, bid_sz=4.0)
+    tape.trade(3 * NS, 98.0, 4.0, -1).trade(4 * NS, 98.0, 1.0, -1)
+    res = run(tape, cfg(half_spread=2.0, size=1.0), refresh_ticks=5.0)
+    assert res.fills["ts"].tolist() == [4 * NS] and res.fills["qty"].tolist() == [1.0]
+
+
+def test_event_tables_from_parquet_are_writable(tmp_path):
+    """Zero-copy Parquet columns are read-only; the table copies them, so the replay kernel
+    sees the same array types whether the data came from a loader or from the cache."""
+    ev = Tape().quote(0).trade(NS, 99.0, 1.0, -1).table()
+    back = EventTable.from_parquet(ev.to_parquet(tmp_path / "ev.parquet"))
+    assert all(getattr(back, c).flags.writeable for c in ("ts", "kind", "bid_px", "px", "qty", "side"))
+    assert np.array_equal(back.px, ev.px, equal_nan=True)
+
+
+def test_fill_prices_are_on_the_decimal_grid():
+    tape = Tape(bid=99.7, ask=99.9, bid_sz=0.0).quote(0).trade(NS, 99.7, 1.0, -1)
+    res = run_backtest(tape.table(tick=0.1), cfg(half_spread=0.1, s0=99.8, tick=0.1, size=1.0), BacktestOptions())
+    assert res.fills["px"].tolist() == [99.7]                 # not 99.70000000000002

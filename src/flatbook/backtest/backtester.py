@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..calibrate.calibrate import inventory_ou
-from ..calibrate.volatility import sample_previous_tick
 from ..config import RunConfig, build_config
 from ..controls.quote_controls import pack_controls
 from ..data.events import TRADE, EventTable
@@ -244,6 +242,10 @@ def _markout(ts: np.ndarray, mid: np.ndarray, fills: dict, h_s: float) -> np.nda
 
 
 def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
+    # imported here: flatbook.calibrate pulls in scipy, which a replay does not otherwise need
+    from ..calibrate.calibrate import inventory_ou
+    from ..calibrate.volatility import sample_previous_tick
+
     ts, q = ev.ts, path["q"]
     dur = np.diff(ts).astype(float)                 # time each state lasted (ns)
     w = dur / dur.sum() if dur.sum() > 0 else np.full(dur.size, 1.0 / max(dur.size, 1))

@@ -125,6 +125,9 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
     max_loss = bp[BP_MAX_LOSS]
     max_dd = bp[BP_MAX_DD]
     tick = bp[BP_TICK]
+    inv_tick = np.round(1.0 / tick)         # a decimal tick 10^-d: prices are ticks / 10^d
+    if abs(inv_tick * tick - 1.0) > 1e-12:
+        inv_tick = 0.0
     lot = bp[BP_LOT]
     min_req = np.int64(bp[BP_MIN_REQUOTE_NS])
     refresh = bp[BP_REFRESH]
@@ -212,6 +215,7 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
                 if crosses:
                     cnt[C_REJECTED] += 1
                     sz = 0.0
+                    want_sz[k] = 0.0        # so the next decision sends the side again
             if sz > 0.0 and e > 0:
                 pbt = _ticks(bid_px[e - 1], tick) if bid_px[e - 1] == bid_px[e - 1] else np.int64(-(2 ** 62))
                 pat = _ticks(ask_px[e - 1], tick) if ask_px[e - 1] == ask_px[e - 1] else np.int64(2 ** 62)
@@ -240,15 +244,16 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
                     v = qty[e]
                     traded[k] += v
                     a = ahead[k]
-                    if a != a:
-                        a = v                   # level not visible before: assume the print was ahead of us
-                    fill = min(live_sz[k], np.floor(max(v - a, 0.0) / lot + 1e-9) * lot)   # whole lots
-                    ahead[k] = max(a - v, 0.0)
+                    if a == a:
+                        fill = min(live_sz[k], np.floor(max(v - a, 0.0) / lot + 1e-9) * lot)   # whole lots
+                        ahead[k] = max(a - v, 0.0)
+                    # else: our level is not visible, so the queue ahead is unknown: assume
+                    # the print was ahead of us and join the level's back once it shows
             # the book now at or through our price fills us in full
             if fill < live_sz[k] and book_ok and ((k == 0 and ba_t <= p_t) or (k == 1 and bb_t >= p_t)):
                 fill = live_sz[k]
             if fill > 0.0:
-                fpx = p_t * tick
+                fpx = p_t / inv_tick if inv_tick > 0.0 else p_t * tick   # 998/10 = 99.8 exactly
                 # q on the lot grid (no drift from summing decimal sizes) and never
                 # past the limit, not even by an ulp
                 q = min(max(np.round((q + sgn * fill) / lot) * lot, -limit), limit)
@@ -260,6 +265,7 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
                 live_sz[k] -= fill
                 if live_sz[k] <= lot * 1e-9:
                     live_sz[k] = 0.0
+                    want_sz[k] = 0.0        # filled: the next decision quotes this side afresh
                 f_ts[nf] = t
                 f_side[nf] = sgn
                 f_px[nf] = fpx
@@ -345,6 +351,6 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
         cur_spread = (live_p[1] - live_p[0]) * tick if live_sz[0] > 0.0 and live_sz[1] > 0.0 else np.nan
         path_q[e] = q
         path_cash[e] = cash
-        path_bid[e] = live_p[0] * tick if live_sz[0] > 0.0 else np.nan
-        path_ask[e] = live_p[1] * tick if live_sz[1] > 0.0 else np.nan
+        path_bid[e] = (live_p[0] / inv_tick if inv_tick > 0.0 else live_p[0] * tick) if live_sz[0] > 0.0 else np.nan
+        path_ask[e] = (live_p[1] / inv_tick if inv_tick > 0.0 else live_p[1] * tick) if live_sz[1] > 0.0 else np.nan
     return nf

@@ -132,11 +132,15 @@ class EventTable:
         n = len(self.ts)
         for name, dtype in COLUMNS.items():
             a = np.ascontiguousarray(getattr(self, name), dtype=dtype)
+            if not a.flags.writeable:       # e.g. zero-copy from Parquet: the kernels take writable arrays
+                a = a.copy()
             if a.shape != (n,):
                 raise ValueError(f"EventTable column {name} has shape {a.shape}, expected ({n},)")
             object.__setattr__(self, name, a)
         if self.depth is not None:
             d = np.ascontiguousarray(self.depth, dtype=np.float64)
+            if not d.flags.writeable:
+                d = d.copy()
             if d.ndim != 3 or d.shape[0] != n or d.shape[2] != 4:
                 raise ValueError(f"EventTable depth has shape {d.shape}, expected ({n}, levels, 4)")
             object.__setattr__(self, "depth", d)
