@@ -18,7 +18,7 @@ from scipy import stats
 
 from flatbook.calibrate import (CalibrationError, calibrate, fit_intensity, fit_reach, fit_stoll_gamma,
                                 realized_volatility, stoll_gamma_from_quotes, suggest_gamma)
-from flatbook.calibrate.suggest_gamma import simulated_std
+from flatbook.calibrate.gamma_target import simulated_std
 from flatbook.config import build_config
 from flatbook.data.events import QUOTE, TRADE, EventMeta, EventTable, empty_columns
 from flatbook.sim.simulator import simulate

@@ -243,7 +243,7 @@ def _markout(ts: np.ndarray, mid: np.ndarray, fills: dict, h_s: float) -> np.nda
 
 def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
     # imported here: flatbook.calibrate pulls in scipy, which a replay does not otherwise need
-    from ..calibrate.calibrate import inventory_ou
+    from ..calibrate.inventory import inventory_ou
     from ..calibrate.volatility import sample_previous_tick
 
     ts, q = ev.ts, path["q"]

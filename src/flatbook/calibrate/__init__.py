@@ -3,8 +3,9 @@
 - :mod:`.volatility` — realised volatility σ of the mid (previous-tick sampling).
 - :mod:`.intensity` — the fill intensity λ(δ) = A·e^(−kδ) per side, by maximum likelihood.
 - :mod:`.stoll_gamma` — seed 000's Stoll γ, regressed from a quote/inventory path.
-- :mod:`.suggest_gamma` — the risk aversion γ that gives a target inventory std in the simulator.
-- :mod:`.calibrate` — all of it from one :class:`~flatbook.data.events.EventTable`,
+- :mod:`.gamma_target` — the risk aversion γ that gives a target inventory std in the simulator.
+- :mod:`.inventory` — the OU fit of an inventory path.
+- :mod:`.calibration` — all of it from one :class:`~flatbook.data.events.EventTable`,
   JSON-ready, with ``--set`` values.
 
 Data-driven failures (too few trades, degenerate distances, an insignificant
@@ -22,17 +23,27 @@ class CalibrationError(InputError):
     """A calibration that cannot give a meaningful number; ``field`` names what is missing or wrong."""
 
 
-# the submodules import CalibrationError from here, so it is defined first
-from .calibrate import calibrate  # noqa: E402
-from .intensity import IntensityFit, Reach, SideFit, fit_intensity, fit_reach, reach_distances  # noqa: E402
-from .stoll_gamma import LinFit, StollGamma, fit_stoll_gamma, stoll_gamma_from_quotes  # noqa: E402
-from .suggest_gamma import GammaSuggestion, suggest_gamma  # noqa: E402
-from .volatility import Volatility, realized_volatility  # noqa: E402
+# Names load their submodule on first use (PEP 562), so that ``flatbook.calibrate.volatility``
+# or ``.inventory`` do not pull in scipy through ``.intensity``.
+_LAZY = {
+    "calibrate": "calibration",
+    "Volatility": "volatility", "realized_volatility": "volatility",
+    "Reach": "intensity", "SideFit": "intensity", "IntensityFit": "intensity", "reach_distances": "intensity",
+    "fit_reach": "intensity", "fit_intensity": "intensity",
+    "LinFit": "stoll_gamma", "StollGamma": "stoll_gamma", "fit_stoll_gamma": "stoll_gamma",
+    "stoll_gamma_from_quotes": "stoll_gamma",
+    "GammaSuggestion": "gamma_target", "suggest_gamma": "gamma_target",
+    "inventory_ou": "inventory",
+}
+__all__ = ["CalibrationError", *_LAZY]
 
-__all__ = [
-    "CalibrationError", "calibrate",
-    "Volatility", "realized_volatility",
-    "Reach", "SideFit", "IntensityFit", "reach_distances", "fit_reach", "fit_intensity",
-    "LinFit", "StollGamma", "fit_stoll_gamma", "stoll_gamma_from_quotes",
-    "GammaSuggestion", "suggest_gamma",
-]
+
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value

@@ -208,7 +208,7 @@ def calibrate(
     json_: JsonOpt = False,
 ) -> None:
     """σ, A and k (with confidence intervals) from real data, in the units the policies take; optionally γ."""
-    from ..calibrate.calibrate import calibrate as run_calibration
+    from ..calibrate.calibration import calibrate as run_calibration
 
     if policy not in ("avellaneda-stoikov", "glft"):
         raise InputError("--policy", f"got {policy!r}; allowed: avellaneda-stoikov, glft")

@@ -208,7 +208,7 @@ class EventTable:
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(path)
+            table = pq.ParquetFile(path).read()     # not read_table: that imports pyarrow.dataset and pandas
         except (OSError, ValueError) as exc:
             raise DataError(path, None, f"not a readable Parquet file ({exc})") from None
         md = (table.schema.metadata or {}).get(b"flatbook")
@@ -221,15 +221,22 @@ class EventTable:
         missing = [c for c in COLUMNS if c not in names]
         if missing:
             raise DataError(path, None, f"missing columns {', '.join(missing)}")
-        cols = {c: table.column(c).to_numpy() for c in COLUMNS}
+        cols = {c: _column(table, c) for c in COLUMNS}
         depth = None
         if meta.levels > 1:
-            depth = np.stack([np.stack([table.column(f"{f}_{lvl}").to_numpy() for f in DEPTH_FIELDS], axis=1)
+            depth = np.stack([np.stack([_column(table, f"{f}_{lvl}") for f in DEPTH_FIELDS], axis=1)
                               for lvl in range(1, meta.levels + 1)], axis=1)
         return cls(**cols, meta=meta, depth=depth)
 
     def with_meta(self, **changes) -> EventTable:
         return replace(self, meta=replace(self.meta, **changes))
+
+
+def _column(table, name: str) -> np.ndarray:
+    """One Parquet column as numpy, chunk by chunk, zero-copy where pyarrow allows it (its
+    copying paths import pandas, which costs a run 0.2 s): numeric columns without nulls."""
+    chunks = [c.to_numpy(zero_copy_only=c.null_count == 0) for c in table.column(name).chunks]
+    return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
 
 
 def empty_columns(n: int) -> dict[str, np.ndarray]:
