@@ -104,16 +104,18 @@ def data_defaults(ev: EventTable, policy: str, user: set[str] | frozenset[str] =
 
 
 def _model_defaults(ev: EventTable, user, h: float, size: float, T: float) -> dict:
-    from ..calibrate.intensity import fit_intensity
-    from ..calibrate.volatility import realized_volatility
-
+    # the calibration modules load only when needed: intensity pulls in scipy
     out: dict[str, float] = {}
     if "sigma" not in user:
+        from ..calibrate.volatility import realized_volatility
+
         vol = realized_volatility(ev, grid_s=1.0)
         if not vol.ok:
             raise InputError("sigma", f"cannot estimate it from the data ({vol.reason}); set it with --set sigma=…")
         out["sigma"] = vol.sigma
     if "A" not in user or "k" not in user:
+        from ..calibrate.intensity import fit_intensity
+
         fit = fit_intensity(ev, time_unit_s=1.0)
         pooled = fit.pooled
         if not pooled.ok:

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal, expm
 
 from flatbook.errors import InputError
 
@@ -114,6 +113,8 @@ def _ground_state_log_ratios(alpha: float, eta: float, Q: int) -> tuple[float, n
     which is the stable direction (errors shrink by 1/r² per step) and never forms f
     itself, so tails far below the float64 range are fine. f is even in q.
     """
+    from scipy.linalg import eigh_tridiagonal   # here, not at import: the closed form needs no scipy
+
     q = np.arange(-Q, Q + 1, dtype=float)
     lam0 = float(eigh_tridiagonal(alpha * q**2, np.full(2 * Q, -eta), eigvals_only=True,
                                   select="i", select_range=(0, 0))[0])
@@ -162,6 +163,8 @@ def glft_exact_table(gamma: float, sigma: float, A: float, k: float, Q: int, T: 
     needs ln(f_0/f_Q) ≳ 700 for the ground state f, i.e. a Q far beyond where quotes matter.
     """
     gamma, sigma, A, k, Q, T, n_steps = _table_args(gamma, sigma, A, k, Q, T, n_steps)
+    from scipy.linalg import eigh_tridiagonal, expm   # here, not at import: the closed form needs no scipy
+
     q_target = float(q_target)
     if not abs(q_target) < Q:    # also rejects NaN
         raise InputError("q_target", f"must lie strictly inside the inventory bound ±Q = ±{Q} lots; got {q_target:g}")
