@@ -476,8 +476,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"summary, JSON). Peak RSS: ru_maxrss of the child (os.wait4 in a launcher; a child "
                       f"started by the launcher alone peaks at {_f(out.get('launcher_floor_mb'), '.0f')} MB). "
                       "hftbacktest's strategy loop cannot be cached by numba (ctypes pointers), so every "
-                      "hftbacktest process compiles it; flatbook's run 2 reads its data from the cache as read-only "
-                      "arrays, a second kernel specialisation that run 1 did not compile.[/]\n")
+                      "hftbacktest process compiles it; flatbook's run 2 reads its data from its parsed-data cache "
+                      "and its kernel from numba's cache.[/]\n")
 
     # ---- 5. targets
     targets = []
