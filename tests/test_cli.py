@@ -153,7 +153,7 @@ def test_presets_list_values_description_time_unit():
 
 def test_params_grouped_and_complete():
     d = cli_json("params")
-    assert list(d) == ["run", "policy", "market", "controls", "costs"]
+    assert list(d) == ["run", "policy", "market", "controls", "hedging", "costs"]
     seen = {k for rows in d.values() for k in rows}
     assert seen == set(PARAMS)
     assert d["controls"]["limit"]["unit"] == "lots"

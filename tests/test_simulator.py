@@ -148,14 +148,20 @@ def test_gbm_mid_is_a_martingale():
 
 # ---------------------------------------------------------------------------- costs
 def test_financing_long_and_short():
-    """A position held with no fills (A = 0) and a fixed mid pays financing·|q0|·T."""
-    for q0, fl, fs, cost in ((10.0, 0.01, 0.5, 0.01 * 10 * 1.0), (-10.0, 0.5, 0.02, 0.02 * 10 * 1.0)):
+    """A position held with no fills (A = 0) and a fixed mid pays financing·q0·T when long
+    (summary financing_cost) and borrow·|q0|·T when short (borrow_cost), each accrued
+    separately; financing_mean is their sum."""
+    for q0, fl, fs, long_cost, short_cost in ((10.0, 0.01, 0.5, 0.01 * 10 * 1.0, 0.0),
+                                              (-10.0, 0.5, 0.02, 0.0, 0.02 * 10 * 1.0)):
         base = dict(q0=q0, A=0.0, sigma=0.0)
         a = run(policy="symmetric", paths=50, seed=1, financing_long=fl, financing_short=fs, **base)
         b = run(policy="symmetric", paths=50, seed=1, **base)
-        np.testing.assert_allclose(a.per_path["financing"], cost, rtol=1e-12)
-        np.testing.assert_allclose(a.per_path["pnl"] - b.per_path["pnl"], -cost, rtol=1e-9)
-        assert a.summary["financing_mean"] == pytest.approx(cost, rel=1e-12)
+        np.testing.assert_allclose(a.per_path["financing"], long_cost, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(a.per_path["borrow"], short_cost, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(a.per_path["pnl"] - b.per_path["pnl"], -(long_cost + short_cost), rtol=1e-9)
+        assert a.summary["financing_cost"] == pytest.approx(long_cost, rel=1e-12, abs=1e-15)
+        assert a.summary["borrow_cost"] == pytest.approx(short_cost, rel=1e-12, abs=1e-15)
+        assert a.summary["financing_mean"] == pytest.approx(long_cost + short_cost, rel=1e-12)
 
 
 def test_pnl_of_an_initial_position_is_only_its_cost():

@@ -21,7 +21,7 @@ class Param:
     """Specification of one parameter."""
 
     name: str
-    group: str            # run | policy | market | controls | costs
+    group: str            # run | policy | market | controls | hedging | costs
     unit: str
     default: float | str
     doc: str
@@ -115,9 +115,47 @@ _P = [
     Param("max_drawdown", "controls", "price units × lots", INF, "kill switch: stop quoting and flatten when PnL falls this far below its peak", lo=0.0, lo_open=True),
     Param("tick", "controls", "price units", 0.0, "tick size: bids round down, asks up (0 = none)", lo=0.0),
     Param("min_spread", "controls", "price units", 0.0, "minimum quoted spread ask − bid", lo=0.0),
+    # --- hedging (flatbook.hedging.model)
+    Param("hedge_trigger", "hedging", "-", "none", "when a hedge starts: none, threshold (|x − q*| > hedge_threshold), urgency (α·|x − q*|·σ² ≥ 1, seed 000) or zone (a hedge request of the soft-limit zones)", choices=("none", "threshold", "urgency", "zone")),
+    Param("hedge_threshold", "hedging", "lots", INF, "threshold trigger on the exposure's distance from the target, |x − q*|", lo=0.0),
+    Param("hedge_urgency", "hedging", "per (lot × price unit² per time unit)", 0.0, "urgency trigger α: hedge when α·|x − q*|·σ² ≥ 1", lo=0.0),
+    Param("hedge_sizing", "hedging", "-", "target", "hedge size: all the way to the target, a fraction of the distance, or down to the band edge", choices=("target", "fraction", "band")),
+    Param("hedge_fraction", "hedging", "fraction", 1.0, "fraction of |x − q*| hedged (sizing fraction)", lo=0.0, lo_open=True, hi=1.0),
+    Param("hedge_band", "hedging", "lots", 0.0, "sizing band: hedge down to |x − q*| = hedge_band", lo=0.0),
+    Param("hedge_target_mode", "hedging", "-", "fixed", "target q*: fixed (q_target) or cost (the critical fractile of the carry costs: leans long when shorts cost more)", choices=("fixed", "cost")),
+    Param("hedge_q_std", "hedging", "lots", 1.0, "cost-mode target: std of inventory around its target, q* = hedge_q_std·Φ⁻¹(c_short/(c_long + c_short))", lo=0.0, lo_open=True),
+    Param("hedge_exec", "hedging", "-", "immediate", "execution: immediate (market order), twap, vwap or almgren-chriss over hedge_horizon", choices=("immediate", "twap", "vwap", "almgren-chriss")),
+    Param("hedge_horizon", "hedging", "time units", 0.05, "length of a twap / vwap / almgren-chriss hedge (a position over the trigger is brought under it within this time)", lo=0.0, lo_open=True),
+    Param("hedge_half_spread", "hedging", "price units (hedge instrument)", 0.1, "half-spread ε paid per lot by hedge market orders", lo=0.0),
+    Param("hedge_eta", "hedging", "price units per (lot per time unit)", 0.0, "temporary impact η: a child order of n lots in dt pays η·|n|/dt per lot (Almgren–Chriss 2000)", lo=0.0),
+    Param("hedge_impact", "hedging", "-", "linear", "temporary impact law: linear (η·|n|/dt) or sqrt (hedge_sqrt_y·σ·√(|n|/(market_volume·dt)))", choices=("linear", "sqrt")),
+    Param("hedge_sqrt_y", "hedging", "×", 1.0, "square-root law coefficient Y", lo=0.0),
+    Param("hedge_perm", "hedging", "price units per lot", 0.0, "permanent impact γ: each hedge lot moves the hedge instrument's mid by γ", lo=0.0),
+    Param("hedge_decay", "hedging", "time units", 0.0, "half-life over which temporary impact decays (0: the price recovers at once)", lo=0.0),
+    Param("hedge_risk_aversion", "hedging", "per price unit", 1e-3, "Almgren–Chriss risk aversion λ of the hedge schedule", lo=0.0),
+    Param("market_volume", "hedging", "lots per time unit", INF, "market volume of the hedge instrument (VWAP, participation cap, square-root law)", lo=0.0, lo_open=True),
+    Param("volume_curve", "hedging", "-", "u", "intraday volume curve over each session: flat or u (U-shaped)", choices=("flat", "u")),
+    Param("hedge_participation", "hedging", "fraction", 1.0, "participation cap: a child order is at most this fraction of the market volume in its step", lo=0.0, lo_open=True, hi=1.0),
+    Param("hedge_instrument", "hedging", "-", "same", "hedge in the same instrument, or in a correlated proxy (ΔH = hedge_beta·ΔS + basis noise)", choices=("same", "proxy")),
+    Param("hedge_beta", "hedging", "×", 1.0, "proxy: price move of H per unit move of S", lo=0.0, lo_open=True),
+    Param("hedge_basis_sigma", "hedging", "price units (H) per √time unit", 0.0, "proxy: volatility of the basis noise", lo=0.0),
+    Param("hedge_s0", "hedging", "price units (H)", 100.0, "proxy: initial price of H", lo=0.0, lo_open=True),
+    Param("session_length", "hedging", "time units", INF, "daily reset: a session closes every session_length; the book is flat at each close", lo=0.0, lo_open=True),
+    Param("session_flatten", "hedging", "time units", 0.0, "daily reset: quoting is flatten-only and the hedge flattens from this long before each close", lo=0.0),
+    Param("event_time", "market", "time units", INF, "a scheduled event (earnings): the mid gaps at this time", lo=0.0),
+    Param("event_jump_mean", "market", "price units", 0.0, "mean of the scheduled gap"),
+    Param("event_jump_std", "market", "price units", 0.0, "std of the scheduled gap", lo=0.0),
+    Param("pause_before", "controls", "time units", 0.0, "pause: quote only the flattening side from this long before event_time until it (0 = hold through)", lo=0.0),
+    Param("pause_flatten", "controls", "-", "no", "pause: also flatten with a market order when the pause starts", choices=("no", "yes")),
     # --- costs
     Param("financing_long", "costs", "price units per lot per time unit", 0.0, "financing cost of a long position (cost of capital)", lo=0.0),
-    Param("financing_short", "costs", "price units per lot per time unit", 0.0, "borrow cost of a short position", lo=0.0),
+    Param("financing_short", "costs", "price units per lot per time unit", 0.0, "borrow fee of a short position, easy-to-borrow tier", lo=0.0),
+    Param("borrow_htb", "costs", "price units per lot per time unit", 0.0, "borrow fee, hard-to-borrow tier: on the part of a short beyond htb_above", lo=0.0),
+    Param("htb_above", "costs", "lots", INF, "short size beyond which the hard-to-borrow fee applies", lo=0.0),
+    Param("funding_rate", "costs", "fraction of notional per time unit", 0.0, "perpetual funding on the perp leg (the hedge leg of a proxy hedge, else the inventory): longs pay when > 0", lo=-1.0, hi=1.0),
+    Param("haircut", "costs", "fraction of notional", 0.0, "haircut on the inventory (|q|·s), held as capital", lo=0.0, hi=1.0),
+    Param("hedge_margin", "costs", "fraction of notional", 0.0, "margin on the hedge leg (|y|·h), held as capital", lo=0.0, hi=1.0),
+    Param("capital_rate", "costs", "per time unit", 0.0, "cost of the capital held for haircut and margin", lo=0.0),
     Param("maker_fee", "costs", "price units per lot", 0.0, "fee per lot filled (negative = rebate)"),
     Param("maker_fee_bps", "costs", "basis points of notional", 0.0, "maker fee per fill as a fraction of price × quantity (negative = rebate; backtest)", lo=-100.0, hi=100.0),
     Param("taker_fee", "costs", "price units per lot", 0.0, "fee per lot taken (hedges, liquidation)", lo=0.0),

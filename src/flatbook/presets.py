@@ -74,6 +74,34 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
              size=1000.0, red=150.0, red_action="hedge", gamma=0.1),
     ),
     Preset(
+        "hedging",
+        "A crypto maker long spot BTC, hedged in the USDⓈ-M perpetual (a proxy: ΔH = β·ΔS + basis noise): "
+        "linear-skew quotes, fills λ(δ) = A·e^(−kδ) with A, k, σ as calibrated on the Binance capture in "
+        "../shared/data (β = 0.96 and the perp 23 USD below spot from flatbook.hedging.basis; basis noise "
+        "1.5 USD/√s, its 10 s-grid value, near the hedge's holding time); a hedge when the exposure passes 0.1 BTC, worked by TWAP over 60 s; perp funding "
+        "0.01% per 8 h, spot financing 5% a year.",
+        "this project; parameters from flatbook calibrate and flatbook.hedging.basis on the 2024-08-08 capture",
+        "second (dt = 0.5)",
+        dict(s0=61830.0, T=1800.0, dt=0.5, sigma=7.0, mid_model="abm", flow="intensity", A=1.5, k=0.38,
+             q0=0.2, half_spread=1.5, skew=20.0, size=0.01, limit=1.0, gamma=0.1,
+             hedge_trigger="threshold", hedge_threshold=0.1, hedge_sizing="target", hedge_exec="twap",
+             hedge_horizon=60.0, hedge_half_spread=0.05, hedge_instrument="proxy", hedge_beta=0.96,
+             hedge_basis_sigma=1.5, hedge_s0=61807.0, funding_rate=0.0001 / 28800.0,
+             financing_long=0.05 * 61830.0 / (365.25 * 86400.0), market_volume=20.0,
+             hedge_participation=0.2),
+    ),
+    Preset(
+        "earnings-gap",
+        "An equity maker through an earnings release (seed 000's edge case): the mid gaps with std 5 at "
+        "t = 1 day. Compare holding through (pause_before=0) with pausing the quotes and flattening "
+        "30 minutes before (--set pause_before=0.0769 --set pause_flatten=yes).",
+        "seed 000 (inventory-management-framework), edge cases",
+        "trading day (dt = 1 minute of 390)",
+        dict(s0=100.0, T=2.0, dt=1.0 / 390.0, sigma=2.0, mid_model="abm", flow="intensity", A=300.0, k=20.0,
+             half_spread=0.05, skew=0.002, size=1.0, limit=50.0, gamma=0.1, event_time=1.0,
+             event_jump_std=5.0, hedge_half_spread=0.02),
+    ),
+    Preset(
         "replay",
         "Real data (flatbook backtest / calibrate): time unit 1 second; quantities in the instrument's "
         "units. Unless set, T, s0, tick, size, half_spread, skew, stoll_gamma, limit, sigma, A, k and "

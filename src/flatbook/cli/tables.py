@@ -16,7 +16,7 @@ from ..params import PARAMS, defaults
 from ..policies.registry import POLICIES
 from ..presets import PRESETS, Preset
 
-GROUPS = ("run", "policy", "market", "controls", "costs")
+GROUPS = ("run", "policy", "market", "controls", "hedging", "costs")
 ZONE_NAMES = ("none", "yellow", "red", "critical")
 
 PNL_UNIT = "price units × lots"

@@ -38,6 +38,12 @@ import numba as nb
 import numpy as np
 
 from ..controls.quote_controls import ACT_HEDGE, CP_LIMIT, control_quotes
+from ..hedging.execution import child_order, execution_price, hedge_due, hedge_size
+from ..hedging.model import (HP_BAND, HP_BETA, HP_BSIG, HP_CAPRATE, HP_EJ_MEAN, HP_EJ_STD, HP_ETA_DT, HP_EPS,
+                             HP_EVENT, HP_EXEC, HP_EXT, HP_FLAT, HP_FRAC, HP_FUND, HP_H0, HP_HAIRCUT, HP_HRATIO,
+                             HP_HTB, HP_HTB_ABOVE, HP_IMPACT, HP_MARGIN, HP_NH, HP_ON, HP_PART, HP_PAUSE,
+                             HP_PAUSE_FLAT, HP_PERM, HP_PROXY, HP_QSTAR, HP_SESSION, HP_SIZING, HP_SQRT_COEF,
+                             HP_THR, HP_TRIGGER, HP_URG, HP_DECAY)
 from ..kernels.fastexp import fast_exp
 from ..kernels.rng import box_muller, hi31, low_bit, mid31, next_u64, stream_start, unit53
 from ..policies import avellaneda_stoikov, glft, linear_skew, stoll, symmetric
@@ -58,6 +64,11 @@ FLOW_INTENSITY, FLOW_ORDERS = 0, 1
  F_FEES, F_Q_MEAN, F_Q_STD, F_MAX_DD) = range(11)
 F_NAMES = ("pnl", "final_q", "max_abs_q", "volume", "spread_mean", "spread_given_up",
            "financing", "fees", "q_mean", "q_std", "max_drawdown")
+# per-path hedging and carry outputs (rows of ``out_h``; one column unless the run hedges or carries)
+(H_COUNT, H_TRADES, H_COST, H_VOLUME, H_BORROW, H_FUNDING, H_CAPITAL, H_PRICE_PNL, H_HEDGE_PNL,
+ H_FINAL_Y) = range(10)
+H_NAMES = ("hedge_count", "hedge_trades", "hedge_cost", "hedge_volume", "borrow", "funding", "capital",
+           "price_pnl", "hedge_pnl", "final_y")
 # per-path int32 outputs (rows of ``out_i``)
 (I_FILLS, I_AT_LIMIT, I_ZONE1, I_ZONE2, I_ZONE3, I_HEDGE_REQ, I_KILL_STEP,
  I_KILL_REASON) = range(8)
@@ -119,8 +130,13 @@ def policy_depths(pid, pp, tab, i, tau, s, q, db, da):
 (W_S, W_Q, W_CASH, W_PEAK, W_KILLED, W_HIVOL, W_MU, W_PZONE, W_MXQ, W_FILLS, W_VOL,
  W_SPR, W_SPRN, W_GUP, W_FIN, W_FEES, W_ATLIM, W_Z1, W_Z2, W_Z3, W_HREQ, W_SQ, W_SQ2,
  W_SQDQ, W_MDD, W_KSTEP, W_KREASON, W_DB0, W_DA0, W_DB, W_DA, W_BSZ, W_ASZ,
- W_ZN, W_FB, W_FA, W_UB, W_UA, W_OSZ, W_DS, W_QMID, W_SDQ2) = range(42)
-W_LEN = 42
+ W_ZN, W_FB, W_FA, W_UB, W_UA, W_OSZ, W_DS, W_QMID, W_SDQ2, W_BORROW, W_REQ, W_DQ,
+ W_MTM) = range(46)
+W_LEN = 46
+# hedge state (flatbook.hedging.model): a second block array, touched only when hedging
+(WH_Y, WH_H, WH_PREM, WH_PX0, WH_PK, WH_PNH, WH_PSTART, WH_J, WH_COUNT, WH_TRADES, WH_COST,
+ WH_VOL, WH_FUND, WH_CAP, WH_PPNL, WH_HPNL, WH_VWIN, WH_NEED) = range(18)
+WH_LEN = 18
 OU_LEN = 6      # per-block OU moments: n, x̄, ȳ, Cxx, Cxy, Cyy (flatbook.sim.metrics.MOMENTS)
 
 
@@ -131,9 +147,34 @@ def _binomial_move(x, binomial, hivol, rmult, sq_dt):
     return sq_dt * mult * (2.0 * low_bit(x) - 1.0) if binomial else 0.0
 
 
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _hedge_child(x, m, rem, x0, k, start, vwin, J, req, force, inv_left, i, vol_i, vwin_now, cap_i, hw, hc):
+    """One path's hedge this step (flatbook.hedging.model): maybe start a program (forced by
+    the daily reset, or triggered), then its child order. Returns (lots of exposure traded,
+    lots of the hedge instrument traded, price, added temporary impact, and the program's
+    new remainder, initial size, child count, start step, window volume, 1 if it started).
+    ``hc``: the run's hedge constants (see _run_block)."""
+    trigger, qstar, thr, urg, sizing, frac, band, exec_, nh, hr, eps, eta_dt, sqrt_coef = hc
+    due = (rem == 0.0) & hedge_due(trigger, x - qstar, thr, urg, req)
+    size = hedge_size(sizing, x - qstar, frac, band)
+    new_prog = 1.0 if ((not force) & due & (size != 0.0)) else 0.0
+    rem = -x if force else (size if due else rem)
+    x0 = rem if (force or due) else x0
+    k = 0.0 if (force or due) else k
+    start = float(i) if due else start
+    vwin = vwin_now if due else vwin
+    w_k = hw[np.int64(min(k, nh - 1.0))]     # the schedule's share for child k (twap, almgren-chriss)
+    n_s = rem * inv_left if force else child_order(exec_, rem, x0, k, nh, w_k, vol_i, vwin, cap_i)
+    n_h = n_s * hr
+    price, disp = execution_price(m, n_h, eps, eta_dt, sqrt_coef, J)
+    rem -= n_s
+    rem = 0.0 if abs(rem) <= 1e-12 * (1.0 + abs(x0)) else rem
+    return n_s, n_h, price, disp, rem, x0, k + 1.0, start, vwin, new_prog
+
+
 @nb.njit(cache=True, error_model="numpy")
-def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
-               out_f, out_i, ou, blk, rec_paths, series):
+def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
+               out_f, out_i, out_h, ou, blk, rec_paths, series):
     """One block of paths (``BLOCK`` of them are simulated; the first ``nb_``
     are written out). Each step is a few loops over the block, each guarded by
     loop-invariant flags, so the common case (intensity flow, binomial mid)
@@ -174,8 +215,46 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
     informed = inf_frac > 0.0 and inf_move > 0.0
     kill_on = max_loss < math.inf or max_dd < math.inf
     recording = np.searchsorted(rec_paths, p0 + nb_) > np.searchsorted(rec_paths, p0)
+    # hedging, daily reset, scheduled event, extra carry (flatbook.hedging.model)
+    ext = hp[HP_EXT] > 0.0
+    hedge_on = hp[HP_ON] > 0.0
+    proxy = hp[HP_PROXY] > 0.0
+    trigger = hp[HP_TRIGGER]
+    h_thr = hp[HP_THR]
+    h_urg = hp[HP_URG]
+    sizing = hp[HP_SIZING]
+    h_frac = hp[HP_FRAC]
+    h_band = hp[HP_BAND]
+    qstar = hp[HP_QSTAR]
+    h_exec = hp[HP_EXEC]
+    h_nh = hp[HP_NH]
+    h_eps = hp[HP_EPS]
+    h_eta = hp[HP_ETA_DT]
+    sqrt_law = hp[HP_IMPACT] > 0.5
+    h_sqrt = hp[HP_SQRT_COEF]
+    h_perm = hp[HP_PERM]
+    h_decay = hp[HP_DECAY]
+    h_beta = hp[HP_BETA]
+    h_bsig = hp[HP_BSIG]
+    hr = hp[HP_HRATIO]
+    inv_hr = 1.0 / hr if proxy else 0.0
+    session = np.int64(hp[HP_SESSION])
+    flat_steps = np.int64(hp[HP_FLAT])
+    ev_step = np.int64(hp[HP_EVENT])
+    pause_start = np.int64(hp[HP_PAUSE])
+    pause_flat = hp[HP_PAUSE_FLAT] > 0.0
+    fund_dt = hp[HP_FUND]
+    htb_dt = hp[HP_HTB]
+    htb_above = hp[HP_HTB_ABOVE]
+    haircut = hp[HP_HAIRCUT]
+    margin = hp[HP_MARGIN]
+    cap_dt = hp[HP_CAPRATE]
+    carry_on = htb_dt > 0.0 or fund_dt != 0.0 or cap_dt > 0.0
+    nvol = hcvol.size - 1
 
     w = np.zeros((W_LEN, BLOCK))
+    wh = np.zeros((WH_LEN, BLOCK))
+    hact = np.empty(BLOCK, np.int64)           # the paths that hedge this step
     st = np.empty(BLOCK, np.uint64)
     for j in range(BLOCK):
         st[j] = stream_start(seed, p0 + j)
@@ -184,10 +263,24 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
         w[W_CASH, j] = -mp[MP_Q0] * s0     # PnL starts at 0: the initial position is bought at s0
         w[W_MXQ, j] = abs(mp[MP_Q0])
         w[W_KSTEP, j] = -1.0
+        wh[WH_H, j] = hp[HP_H0]
     if recording:
-        _record_marks(rec_paths, p0, nb_, 0, w[W_S], w[W_Q], w[W_CASH], series)
+        _record_marks(rec_paths, p0, nb_, 0, w[W_S], w[W_Q], w[W_MTM], series)
     for i in range(nsteps):
         tau = T - i * dt
+        # daily reset and event pause: quote the flattening side only; force a flatten
+        paused = False
+        force = False
+        left = np.int64(0)
+        if session > 0:
+            left = (session - (i + 1) % session) % session      # steps after this one to the close
+            paused = left < flat_steps
+            force = left == 0 or left < flat_steps
+        if pause_start >= 0 and pause_start <= i <= ev_step:
+            paused = True
+            if pause_flat and i == pause_start:
+                force = True
+                left = np.int64(0)
         # ---- 1. the policy's depths (rows W_DB0, W_DA0)
         policy_depths(pid, pp, tab, i, tau, w[W_S], w[W_Q], w[W_DB0], w[W_DA0])
         # ---- 2. this step's random flow, which does not depend on the quotes:
@@ -225,7 +318,7 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
             q = w[W_Q, j]
             db0 = w[W_DB0, j]
             da0 = w[W_DA0, j]
-            db, da, bs, as_, zone, act = control_quotes(cp, db0, da0, s_, q, w[W_KILLED, j] > 0.0)
+            db, da, bs, as_, zone, act = control_quotes(cp, db0, da0, s_, q, w[W_KILLED, j] > 0.0 or paused)
             w[W_DB, j] = db
             w[W_DA, j] = da
             w[W_BSZ, j] = bs
@@ -235,7 +328,9 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
             w[W_Z2, j] += zone == 2
             w[W_Z3, j] += zone == 3
             w[W_ATLIM, j] += abs(q) >= limit
-            w[W_HREQ, j] += (act == ACT_HEDGE) and (zone > w[W_PZONE, j])
+            req = (act == ACT_HEDGE) and (zone > w[W_PZONE, j])
+            w[W_HREQ, j] += req
+            w[W_REQ, j] = req
             w[W_PZONE, j] = zone
             both = bs > 0.0 and as_ > 0.0
             w[W_SPR, j] += (da + db) if both else 0.0
@@ -248,13 +343,16 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
             w[W_FA, j] = a
             qn = min(max(q + b - a, -limit), limit)   # never past the limit, not even by an ulp
             fee_j = fee * (a + b)
-            fc = fin_l * max(qn, 0.0) + fin_s * max(-qn, 0.0)
+            fl = fin_l * max(qn, 0.0)       # financing of a long, borrow of a short (easy tier)
+            fs = fin_s * max(-qn, 0.0)
             # a side that is not quoted has an infinite depth: add its cash only when it filled
             cash_a = a * (s_ + da) if a > 0.0 else 0.0
             cash_b = b * (s_ - db) if b > 0.0 else 0.0
-            w[W_CASH, j] += cash_a - cash_b - fee_j - fc
+            w[W_CASH, j] += cash_a - cash_b - fee_j - fl - fs
             w[W_FEES, j] += fee_j
-            w[W_FIN, j] += fc
+            w[W_FIN, j] += fl
+            w[W_BORROW, j] += fs
+            w[W_DQ, j] = qn - q
             w[W_FILLS, j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
             w[W_VOL, j] += a + b
             m = 0.5 * (da0 - db0)     # spread given up: the policy's centre offset (skew) × signed fill
@@ -302,16 +400,105 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
                     w[W_S, j] += inf_move
                 if w[W_FB, j] > 0.0 and mid31(xi) < inf_frac:
                     w[W_S, j] -= inf_move
+        # ---- 4b. the scheduled event's gap (earnings): one draw per path, at its step only
+        if i == ev_step:
+            for j in range(BLOCK):
+                stj, xe = next_u64(st[j])
+                st[j] = stj
+                ze, _ = box_muller(xe)
+                gap = hp[HP_EJ_MEAN] + hp[HP_EJ_STD] * ze
+                w[W_S, j] = w[W_S, j] * math.exp(gap / s0) if model == MODEL_GBM else w[W_S, j] + gap
+        # ---- 4c. the proxy's move (ΔH = β·ΔS + basis noise) and the carrying costs
+        if proxy:
+            for j in range(BLOCK):
+                stj, xz = next_u64(st[j])
+                st[j] = stj
+                zb, _ = box_muller(xz)
+                dh = h_beta * (w[W_S, j] - w[W_QMID, j]) + h_bsig * zb      # ΔH = β·ΔS + basis noise
+                wh[WH_HPNL, j] += wh[WH_Y, j] * dh
+                wh[WH_H, j] += dh
+        if carry_on:
+            for j in range(BLOCK):
+                q = w[W_Q, j]
+                s_ = w[W_S, j]
+                y = wh[WH_Y, j]
+                h = wh[WH_H, j]
+                htb = htb_dt * max(-q - htb_above, 0.0)
+                fund = fund_dt * (y * h if proxy else q * s_)
+                capc = cap_dt * (haircut * abs(q) * s_ + margin * abs(y) * h)
+                w[W_CASH, j] -= htb + fund + capc
+                w[W_BORROW, j] += htb
+                wh[WH_FUND, j] += fund
+                wh[WH_CAP, j] += capc
+        # ---- 4d. price PnL of the inventory; which paths hedge this step
+        nact = 0
+        if ext:
+            for j in range(BLOCK):                   # vectorised
+                q = w[W_Q, j]
+                wh[WH_PPNL, j] += q * (w[W_S, j] - w[W_QMID, j])
+                x = q + wh[WH_Y, j] * inv_hr        # exposure, inventory lots
+                wh[WH_J, j] *= h_decay              # temporary impact decays before each step's hedge
+                need = hedge_on & ((wh[WH_PREM, j] != 0.0) | force
+                                   | hedge_due(trigger, x - qstar, h_thr, h_urg, w[W_REQ, j]))
+                wh[WH_NEED, j] = need
+            for j in range(BLOCK):                   # branch-free compaction of those paths
+                hact[nact] = j
+                nact += wh[WH_NEED, j] > 0.0
+        # ---- 4e. hedging (flatbook.hedging): start a program on a trigger, work it. Most
+        # paths, most steps, have nothing to do: a scalar loop over the few that do.
+        if nact > 0:
+            vol_i = hvol[min(i, nvol - 1)]            # market volume this step (lots)
+            cap_i = hp[HP_PART] * vol_i              # participation cap
+            rel_i = hcvol[min(i + 1, nvol)] - hcvol[min(i, nvol)]           # volume curve this step
+            vwin_now = hcvol[min(i + np.int64(h_nh), nvol)] - hcvol[min(i, nvol)]   # … for a program starting now
+            inv_left = 1.0 / (left + 1.0)             # the daily reset: TWAP of what is left to the close
+            hc = (trigger, qstar, h_thr, h_urg, sizing, h_frac, h_band, h_exec, h_nh, hr, h_eps,
+                  0.0 if sqrt_law else h_eta, h_sqrt if sqrt_law else 0.0)
+            for t in range(nact):
+                j = hact[t]
+                q = w[W_Q, j]
+                y = wh[WH_Y, j]
+                m = wh[WH_H, j] if proxy else w[W_S, j]     # the hedge instrument's mid
+                n_s, n_h, price, disp, rem, x0, k, start, vwin, new_prog = _hedge_child(
+                    q + y * inv_hr, m, wh[WH_PREM, j], wh[WH_PX0, j], wh[WH_PK, j], wh[WH_PSTART, j],
+                    wh[WH_VWIN, j], wh[WH_J, j], w[W_REQ, j], force, inv_left, i, rel_i, vwin_now, cap_i, hw, hc)
+                wh[WH_COUNT, j] += new_prog
+                wh[WH_PREM, j] = rem
+                wh[WH_PX0, j] = x0
+                wh[WH_PK, j] = k
+                wh[WH_PSTART, j] = start
+                wh[WH_VWIN, j] = vwin
+                w[W_CASH, j] -= n_h * price
+                wh[WH_COST, j] += n_h * (price - m)
+                wh[WH_VOL, j] += abs(n_h)
+                wh[WH_TRADES, j] += n_h != 0.0
+                wh[WH_J, j] += disp
+                if proxy:                            # the trade moves the instrument (permanent impact)
+                    wh[WH_H, j] = m + h_perm * n_h
+                    wh[WH_Y, j] = y + n_h
+                else:
+                    dq = w[W_DQ, j]
+                    w[W_S, j] = m + h_perm * n_h
+                    w[W_SQDQ, j] += (q - dq) * n_h         # the step's Δq includes the hedge
+                    w[W_SDQ2, j] += 2.0 * dq * n_h + n_h * n_h
+                    w[W_Q, j] = q + n_h
+                    w[W_MXQ, j] = max(w[W_MXQ, j], abs(q + n_h))
         # ---- 5. mark to market at the new mid: running peak, max drawdown
+        if proxy:
+            for j in range(BLOCK):
+                w[W_MTM, j] = w[W_CASH, j] + w[W_Q, j] * w[W_S, j] + wh[WH_Y, j] * wh[WH_H, j]
+        else:
+            for j in range(BLOCK):
+                w[W_MTM, j] = w[W_CASH, j] + w[W_Q, j] * w[W_S, j]
         for j in range(BLOCK):
-            mtm = w[W_CASH, j] + w[W_Q, j] * w[W_S, j]
+            mtm = w[W_MTM, j]
             pk = max(w[W_PEAK, j], mtm)
             w[W_PEAK, j] = pk
             w[W_MDD, j] = max(w[W_MDD, j], pk - mtm)
         # ---- 6. kill switch
         if kill_on:
             for j in range(BLOCK):
-                mtm = w[W_CASH, j] + w[W_Q, j] * w[W_S, j]
+                mtm = w[W_MTM, j]
                 alive = w[W_KILLED, j] == 0.0
                 fire_loss = alive and mtm <= -max_loss
                 fire_dd = alive and not fire_loss and w[W_PEAK, j] - mtm >= max_dd
@@ -320,7 +507,7 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
                     w[W_KSTEP, j] = i + 1
                     w[W_KREASON, j] = KILL_LOSS if fire_loss else KILL_DRAWDOWN
         if recording:
-            _record_marks(rec_paths, p0, nb_, i + 1, w[W_S], w[W_Q], w[W_CASH], series)
+            _record_marks(rec_paths, p0, nb_, i + 1, w[W_S], w[W_Q], w[W_MTM], series)
 
     # OU regression moments of (x, y) = (q_t, Δq_t), merged over the block's
     # paths (Chan, Golub & LeVeque 1979); see flatbook.sim.metrics.ou_fit
@@ -334,7 +521,7 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
     for j in range(nb_):
         p = p0 + j
         q = w[W_Q, j]
-        out_f[F_PNL, p] = w[W_CASH, j] + q * w[W_S, j]
+        out_f[F_PNL, p] = w[W_MTM, j]
         out_f[F_FINAL_Q, p] = q
         out_f[F_MAX_ABS_Q, p] = w[W_MXQ, j]
         out_f[F_VOLUME, p] = w[W_VOL, j]
@@ -356,6 +543,17 @@ def _run_block(pid, pp, tab, cp, mp, seed, p0, nb_, nsteps,
         out_i[I_HEDGE_REQ, p] = w[W_HREQ, j]
         out_i[I_KILL_STEP, p] = w[W_KSTEP, j]
         out_i[I_KILL_REASON, p] = w[W_KREASON, j]
+        if ext:
+            out_h[H_COUNT, p] = wh[WH_COUNT, j]
+            out_h[H_TRADES, p] = wh[WH_TRADES, j]
+            out_h[H_COST, p] = wh[WH_COST, j]
+            out_h[H_VOLUME, p] = wh[WH_VOL, j]
+            out_h[H_BORROW, p] = w[W_BORROW, j]
+            out_h[H_FUNDING, p] = wh[WH_FUND, j]
+            out_h[H_CAPITAL, p] = wh[WH_CAP, j]
+            out_h[H_PRICE_PNL, p] = wh[WH_PPNL, j]
+            out_h[H_HEDGE_PNL, p] = wh[WH_HPNL, j]
+            out_h[H_FINAL_Y, p] = wh[WH_Y, j]
         my = (q - mp[MP_Q0]) / n                   # Σ Δq over a path is q_T − q_0
         cxx = sq2 - sq * mx
         cxy = w[W_SQDQ, j] - sq * my
@@ -390,16 +588,17 @@ def _record_quotes(rec_paths, p0, nb_, i, s, db, da, bsz, asz, zn, series):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _record_marks(rec_paths, p0, nb_, i, s, q, cash, series):
+def _record_marks(rec_paths, p0, nb_, i, s, q, mtm, series):
     for r in range(np.searchsorted(rec_paths, p0), np.searchsorted(rec_paths, p0 + nb_)):
         j = rec_paths[r] - p0
         series[r, S_MID, i] = s[j]
         series[r, S_Q, i] = q[j]
-        series[r, S_PNL, i] = cash[j] + q[j] * s[j]
+        series[r, S_PNL, i] = mtm[j]
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def simulate_paths(pid, pp, tab, cp, mp, seed, p_start, p_end, nsteps, out_f, out_i, ou, rec_paths, series):
+def simulate_paths(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p_start, p_end, nsteps, out_f, out_i, out_h,
+                   ou, rec_paths, series):
     """Simulate paths [p_start, p_end) of policy ``pid`` into ``out_f[:, p]``, ``out_i[:, p]``.
 
     ``ou[b]`` receives block b's OU regression moments (``OU_LEN`` numbers);
@@ -407,7 +606,8 @@ def simulate_paths(pid, pp, tab, cp, mp, seed, p_start, p_end, nsteps, out_f, ou
     """
     for b in nb.prange((p_end - p_start + BLOCK - 1) // BLOCK):
         p0 = p_start + b * BLOCK
-        _run_block(pid, pp, tab, cp, mp, seed, p0, min(BLOCK, p_end - p0), nsteps, out_f, out_i, ou, b, rec_paths, series)
+        _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, min(BLOCK, p_end - p0), nsteps,
+                   out_f, out_i, out_h, ou, b, rec_paths, series)
 
 
 @nb.njit(cache=True, error_model="numpy")

@@ -90,6 +90,15 @@ def ou_fit(moments, dt: float) -> OUFit:
     return OUFit(kappa, math.log(2.0) / kappa, phi, t)
 
 
+def _mean(per_path: dict, key: str) -> float:
+    return float(per_path[key].mean()) if key in per_path else 0.0
+
+
+def _std(per_path: dict, key: str) -> float | None:
+    x = per_path.get(key)
+    return float(x.std(ddof=1)) if x is not None and x.size > 1 else None
+
+
 def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
               dt: float, limit: float, elapsed_s: float) -> dict:
     """The run's summary dictionary (JSON-ready: non-finite numbers become None)."""
@@ -125,11 +134,24 @@ def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
         "kill_frac": float((kill > 0).mean()),
         "kill_loss_frac": float((kill == 1).mean()),
         "kill_drawdown_frac": float((kill == 2).mean()),
-        "financing_mean": float(per_path["financing"].mean()),
+        "financing_mean": float(per_path["financing"].mean()) + _mean(per_path, "borrow"),
         "fees_mean": float(per_path["fees"].mean()),
         "max_drawdown_mean": float(per_path["max_drawdown"].mean()),
         "var_95": var,
         "es_95": es,
+        # hedging and carry (flatbook.hedging.model); zero when the run neither hedges nor carries
+        "hedge_count": _mean(per_path, "hedge_count"),
+        "hedge_trades": _mean(per_path, "hedge_trades"),
+        "hedge_cost": _mean(per_path, "hedge_cost"),
+        "hedge_volume": _mean(per_path, "hedge_volume"),
+        "residual_risk": std,
+        "price_pnl_std": _std(per_path, "price_pnl"),
+        "basis_pnl_std": (float((per_path["price_pnl"] + per_path["hedge_pnl"]).std(ddof=1))
+                          if "price_pnl" in per_path and n > 1 else None),
+        "financing_cost": float(per_path["financing"].mean()),
+        "borrow_cost": _mean(per_path, "borrow"),
+        "funding_cost": _mean(per_path, "funding"),
+        "capital_cost": _mean(per_path, "capital"),
         "ou_kappa": ou.kappa,
         "ou_phi": ou.phi,
         "ou_t": ou.t_stat,

@@ -1,0 +1,30 @@
+"""Hedging: triggers, execution schedules, hedge instruments and carrying costs.
+
+- :mod:`.model` — the simulator's hedging and carry model and its packed parameters.
+- :mod:`.execution` — the per-path hedge arithmetic compiled into the simulator.
+- :mod:`.schedules` — immediate, TWAP, VWAP and Almgren–Chriss (2000) schedules.
+- :mod:`.basis` — β, ρ and basis volatility of a proxy hedge from two market-data files.
+
+Names load their submodule on first use (PEP 562), so that importing the simulator
+does not import scipy.
+"""
+from __future__ import annotations
+
+_LAZY = {
+    **{n: "schedules" for n in ("Frontier", "Schedule", "almgren_chriss", "efficient_frontier", "immediate",
+                                "trade_fractions", "twap", "volume_curve", "vwap")},
+    "BasisEstimate": "basis", "estimate_basis": "basis",
+    "target_from_costs": "model", "pack_hedge": "model",
+}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,152 @@
+"""The simulator's hedging and carrying-cost model, and how its parameters are packed.
+
+Every step, after the quotes have filled and the mid has moved, each path may
+hedge (the backstop of seed 000 and seed 001: skew mean-reverts inventory only
+on average). With x the exposure in inventory lots (x = q for a hedge in the
+same instrument; x = q + y/h* for a proxy hedge, y the hedge position in H):
+
+- **Trigger** (``hedge_trigger``), checked when no hedge is running:
+  ``threshold`` |x − q*| > hedge_threshold; ``urgency`` α·|x − q*|·σ² ≥ 1
+  (seed 000's urgency = α·q·σ²); ``zone`` a hedge request from the soft-limit
+  zones. Time-based ("|I| > X must be under X within H"): threshold X, sizing
+  ``band`` with hedge_band = X, and hedge_horizon = H.
+- **Sizing** (``hedge_sizing``): to the target q*; a fraction of x − q*; or
+  down to the edge of a band, |x − q*| = hedge_band. q* is ``q_target``, or
+  with ``hedge_target_mode=cost`` the critical fractile of the carry costs
+  (:func:`target_from_costs`).
+- **Execution** (``hedge_exec``): ``immediate`` (one market order); ``twap``,
+  ``vwap`` (against the session's volume curve) or ``almgren-chriss`` (Almgren
+  & Chriss 2000) child orders over hedge_horizon. Every child order is capped
+  at hedge_participation × the market volume of its step; what the cap holds
+  back is carried forward.
+- **Cost of a child order** of n lots at mid m (price units per lot):
+  ε + η·|n|/dt (linear temporary impact) or ε + Y·σ_H·√(|n|/(V·dt)) (square
+  root law), plus J, the temporary impact still in the price from earlier
+  child orders: J decays with half-life ``hedge_decay`` (0: it is gone by the
+  next step). Permanent impact γ moves the mid by γ·n. Hedge fills enter the
+  same cash as the quotes' fills.
+- **Instrument** (``hedge_instrument``): the same one (q changes), or a proxy
+  H with ΔH = β·ΔS + σ_b·√dt·Z, hedged at the minimum-variance ratio
+  h* = βσ²/(β²σ² + σ_b²) units of H per lot of S (Ederington 1979); price
+  risk becomes basis risk, and both are reported.
+- **Daily reset** (``session_length``, ``session_flatten``): quoting is
+  flatten-only from session_flatten before each close and the exposure is
+  worked to zero by the close (TWAP over the window; whatever is left at the
+  close is sold at once), so no position is held overnight.
+- **Carrying costs**, each accrued separately per step and per lot: financing
+  of a long (``financing_long``), borrow on a short (``financing_short``, and
+  ``borrow_htb`` beyond ``htb_above``), funding on the perpetual leg
+  (``funding_rate`` × notional, longs pay), and the cost of the capital held
+  for haircut and margin (``capital_rate`` × (haircut·|q|·s + margin·|y|·h)).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import InputError
+
+(HP_TRIGGER, HP_THR, HP_URG, HP_SIZING, HP_FRAC, HP_BAND, HP_QSTAR, HP_EXEC, HP_NH, HP_EPS,
+ HP_ETA_DT, HP_IMPACT, HP_SQRT_COEF, HP_PERM, HP_DECAY, HP_PROXY, HP_BETA, HP_BSIG, HP_H0,
+ HP_HRATIO, HP_SESSION, HP_FLAT, HP_EVENT, HP_EJ_MEAN, HP_EJ_STD, HP_PAUSE, HP_PAUSE_FLAT,
+ HP_FUND, HP_HTB, HP_HTB_ABOVE, HP_HAIRCUT, HP_MARGIN, HP_CAPRATE, HP_ON, HP_EXT, HP_PART, HP_KTAU) = range(37)
+HP_LEN = 37
+TRIGGERS = ("none", "threshold", "urgency", "zone")
+SIZINGS = ("target", "fraction", "band")
+EXECS = ("immediate", "twap", "vwap", "almgren-chriss")
+
+
+def target_from_costs(c_long: float, c_short: float, q_std: float) -> float:
+    """Hedge target q* that minimises the expected carry E[c_long·q⁺ + c_short·q⁻]
+    when q ~ N(q*, q_std²): Φ(q*/q_std) = c_short/(c_long + c_short), the critical
+    fractile of the newsvendor problem (Arrow, Harris & Marschak 1951). Shorts costing
+    more than longs lean the target long. Lots; 0 when both costs are 0."""
+    from scipy.stats import norm
+
+    tot = c_long + c_short
+    if tot <= 0.0:
+        return 0.0
+    return float(q_std * norm.ppf(c_short / tot))
+
+
+def _steps(t: float, dt: float) -> int:
+    return int(math.ceil(t / dt - 1e-9))
+
+
+def hedging_on(v) -> bool:
+    """Does the run hedge, reset daily, pause for an event or carry extra costs?"""
+    return (v["hedge_trigger"] != "none" or math.isfinite(v["session_length"]) or math.isfinite(v["event_time"])
+            or v["financing_short"] > 0 or v["borrow_htb"] > 0 or v["funding_rate"] != 0
+            or v["capital_rate"] > 0)
+
+
+def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(hp, hw, hvol, hcvol): scalars; the program's per-step fractions
+    (:func:`flatbook.hedging.schedules.trade_fractions`: twap, almgren-chriss); the
+    market volume of each step (lots; inf when not modelled) and the prefix sums of the
+    relative volume curve (for VWAP). See the module docstring."""
+    from .schedules import ac_kappa, trade_fractions, volume_curve
+
+    dt, sig = v["dt"], v["sigma"]
+    hp = np.zeros(HP_LEN)
+    ext = hedging_on(v)
+    hp[HP_EXT] = float(ext)
+    hp[HP_ON] = float(v["hedge_trigger"] != "none" or math.isfinite(v["session_length"])
+                      or v["pause_flatten"] == "yes")
+    hp[HP_TRIGGER] = TRIGGERS.index(v["hedge_trigger"])
+    hp[HP_THR] = v["hedge_threshold"]
+    hp[HP_URG] = v["hedge_urgency"] * sig * sig
+    hp[HP_SIZING] = SIZINGS.index(v["hedge_sizing"])
+    hp[HP_FRAC], hp[HP_BAND] = v["hedge_fraction"], v["hedge_band"]
+    hp[HP_PART] = v["hedge_participation"]
+    if v["hedge_target_mode"] == "cost":
+        c_short = v["financing_short"] + (v["borrow_htb"] if v["htb_above"] == 0 else 0.0)
+        hp[HP_QSTAR] = target_from_costs(v["financing_long"], c_short, v["hedge_q_std"])
+    else:
+        hp[HP_QSTAR] = v["q_target"]
+    hp[HP_EXEC] = EXECS.index(v["hedge_exec"])
+    nh = 1 if v["hedge_exec"] == "immediate" else max(1, _steps(v["hedge_horizon"], dt))
+    hp[HP_NH] = nh
+    proxy = v["hedge_instrument"] == "proxy"
+    beta, bsig = v["hedge_beta"], v["hedge_basis_sigma"]
+    sig_h = math.sqrt(beta * beta * sig * sig + bsig * bsig) if proxy else sig
+    hp[HP_EPS] = v["hedge_half_spread"]
+    hp[HP_ETA_DT] = v["hedge_eta"] / dt
+    hp[HP_IMPACT] = ("linear", "sqrt").index(v["hedge_impact"])
+    V = v["market_volume"]
+    hp[HP_SQRT_COEF] = v["hedge_sqrt_y"] * sig_h / math.sqrt(V * dt) if math.isfinite(V) else 0.0
+    hp[HP_PERM] = v["hedge_perm"]
+    hl = v["hedge_decay"]
+    hp[HP_DECAY] = math.exp(-math.log(2.0) * dt / hl) if hl > 0 else 0.0
+    hp[HP_PROXY] = float(proxy)
+    hp[HP_BETA], hp[HP_BSIG], hp[HP_H0] = beta, bsig * math.sqrt(dt), v["hedge_s0"]
+    den = beta * beta * sig * sig + bsig * bsig
+    hp[HP_HRATIO] = (beta * sig * sig / den if den > 0 else 1.0 / beta) if proxy else 1.0
+    L = v["session_length"]
+    hp[HP_SESSION] = max(1, _steps(L, dt)) if math.isfinite(L) else 0.0
+    hp[HP_FLAT] = _steps(v["session_flatten"], dt)
+    ev = v["event_time"]
+    hp[HP_EVENT] = max(0, _steps(ev, dt) - 1) if math.isfinite(ev) else -1.0
+    hp[HP_EJ_MEAN], hp[HP_EJ_STD] = v["event_jump_mean"], v["event_jump_std"]
+    hp[HP_PAUSE] = hp[HP_EVENT] - _steps(v["pause_before"], dt) + 1 if math.isfinite(ev) else -1.0
+    hp[HP_PAUSE_FLAT] = float(v["pause_flatten"] == "yes")
+    hp[HP_FUND] = v["funding_rate"] * dt
+    hp[HP_HTB], hp[HP_HTB_ABOVE] = v["borrow_htb"] * dt, v["htb_above"]
+    hp[HP_HAIRCUT], hp[HP_MARGIN], hp[HP_CAPRATE] = v["haircut"], v["hedge_margin"], v["capital_rate"] * dt
+    if v["hedge_exec"] == "almgren-chriss" and not v["hedge_eta"] - 0.5 * v["hedge_perm"] * dt > 0.0:
+        raise InputError("hedge_eta", f"almgren-chriss needs η̃ = hedge_eta − hedge_perm·dt/2 > 0 (price units per "
+                                      f"lot per time unit); got hedge_eta={v['hedge_eta']:g}, hedge_perm={v['hedge_perm']:g}")
+    if v["hedge_exec"] == "almgren-chriss":
+        eta_t = v["hedge_eta"] - 0.5 * v["hedge_perm"] * dt
+        hp[HP_KTAU] = ac_kappa(dt, sig_h, eta_t, v["hedge_risk_aversion"]) * dt     # κτ (Almgren–Chriss)
+    hw = np.asarray(trade_fractions(v["hedge_exec"], nh, kappa=hp[HP_KTAU] / dt, tau=dt,
+                                    volume_curve=v["volume_curve"]), dtype=float)
+    S = int(hp[HP_SESSION]) if hp[HP_SESSION] > 0 else nsteps + 1
+    curve = np.asarray(volume_curve(v["volume_curve"], S), dtype=float)
+    curve = curve / curve.mean()
+    per_step = V * dt if math.isfinite(V) else math.inf
+    share = curve[np.arange(nsteps + 1) % S]           # relative volume of each step (mean 1)
+    hvol = per_step * share                             # lots (inf: volume not modelled)
+    hcvol = np.concatenate(([0.0], np.cumsum(share)))   # VWAP windows use the relative curve
+    return hp, hw, hvol, hcvol
