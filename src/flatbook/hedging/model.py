@@ -124,6 +124,9 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     den = beta * beta * sig * sig + bsig * bsig
     hp[HP_HRATIO] = (beta * sig * sig / den if den > 0 else 1.0 / beta) if proxy else 1.0
     L = v["session_length"]
+    if math.isfinite(L) and not v["session_flatten"] < L:
+        raise InputError("session_flatten", f"must be shorter than session_length = {L:g} (time units); "
+                                            f"got {v['session_flatten']:g}")
     hp[HP_SESSION] = max(1, _steps(L, dt)) if math.isfinite(L) else 0.0
     hp[HP_FLAT] = _steps(v["session_flatten"], dt)
     ev = v["event_time"]
