@@ -261,6 +261,48 @@ def memory_check(paths: int, console: Console) -> dict:
 
 
 # --------------------------------------------------------------------------- main
+HEDGE_BUDGET = 0.5      # a hedge adds at most this fraction to the time per path-step
+HEDGE_CASES = (
+    ("twap", {"hedge_exec": "twap"}),
+    ("almgren-chriss", {"hedge_exec": "almgren-chriss", "hedge_eta": 0.01, "hedge_risk_aversion": 5.0}),
+    ("vwap, 20% cap", {"hedge_exec": "vwap", "market_volume": 1000.0, "hedge_participation": 0.2}),
+    ("immediate", {"hedge_exec": "immediate"}),
+)
+HEDGE_BASE = {"hedge_trigger": "threshold", "hedge_threshold": 2.0, "hedge_horizon": 0.05}
+
+
+def hedging_overhead(console: Console, paths: int, repeat: int) -> list[dict]:
+    """as2008 / avellaneda-stoikov on one thread, with and without a hedge (threshold 2 lots,
+    10-step programs): time per path-step and the added fraction, PASS when ≤ HEDGE_BUDGET."""
+    table = Table(title=f"Hedging overhead: as2008 / avellaneda-stoikov, {paths:,} × {AS2008_STEPS}, one thread, "
+                        f"hedge at |q| > 2 lots over 10 steps", title_justify="left")
+    for c in ("workload", "M path-steps/s", "ns per path-step", "added", "hedges per path", "child orders",
+              f"≤ {HEDGE_BUDGET:.0%}"):
+        table.add_column(c, justify="right" if c != "workload" else "left")
+    warm_up("as2008", "avellaneda-stoikov", {})
+    base, _ = time_flatbook("as2008", "avellaneda-stoikov", {}, paths, 1, repeat)
+    b = base["kernel_path_steps_per_s"]
+    table.add_row("no hedge", _fmt_m(b), f"{1e9 / b:.1f}", "—", "0", "0", "")
+    recs = [{"workload": "no hedge", "path_steps_per_s": b}]
+    for label, ov in HEDGE_CASES:
+        ov = {**HEDGE_BASE, **ov}
+        warm_up("as2008", "avellaneda-stoikov", ov)
+        rec, res = time_flatbook("as2008", "avellaneda-stoikov", ov, paths, 1, repeat)
+        r = rec["kernel_path_steps_per_s"]
+        added = b / r - 1.0
+        ok = added <= HEDGE_BUDGET
+        table.add_row(label, _fmt_m(r), f"{1e9 / r:.1f}", f"+{added:.0%}", f"{res.summary['hedge_count']:.2f}",
+                      f"{res.summary['hedge_trades']:.1f}",
+                      ("[green]PASS[/]" if ok else "[red]FAIL[/]") if label in ("twap", "almgren-chriss") else "")
+        recs.append({"workload": label, "overrides": ov, "path_steps_per_s": r, "added": added,
+                     "hedge_count": res.summary["hedge_count"], "hedge_trades": res.summary["hedge_trades"],
+                     "pass": ok if label in ("twap", "almgren-chriss") else None})
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    console.print(table)
+    console.print()
+    return recs
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -409,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
                               "ratio_kernel": fb_k / np_ps, "ratio_wall": fb_w / np_ps,
                               "target_1_thread": TARGET_1T, "target_met": fb_k >= TARGET_1T}
     out["agreement"] = {"tolerance_se": AGREE_SE, "rows": rows, "pnl_pass": pnl_ok, "all_pass": all_ok}
+
+    # 4. hedging overhead (issue: a TWAP or Almgren–Chriss hedge adds at most 50% per path-step)
+    out["hedging"] = hedging_overhead(console, paths, args.repeat)
 
     if out["memory"] is not None:
         m = out["memory"]

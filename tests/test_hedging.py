@@ -224,3 +224,46 @@ def test_pausing_before_the_earnings_gap_cuts_the_risk():
 def test_bad_hedging_config(ov, field):
     with pytest.raises(InputError, match=field):
         simulate(build_config("as2008", "symmetric", ov, paths=2))
+
+
+# ------------------------------------------------------------------------------------- CLI
+def test_simulate_json_has_the_hedging_keys():
+    from typer.testing import CliRunner
+
+    from flatbook.cli import app as cli_app
+
+    r = CliRunner().invoke(cli_app.app, ["simulate", "--preset", "hedging", "--policy", "linear-skew", "--paths",
+                                         "300", "--json"])
+    assert r.exit_code == 0, r.stderr
+    import json
+
+    d = json.loads(r.stdout)
+    for k in ("hedge_count", "hedge_cost", "hedge_volume", "residual_risk", "basis_pnl_std", "financing_cost",
+              "borrow_cost", "funding_cost"):
+        assert isinstance(d[k], float), k
+    assert d["residual_risk"] == d["pnl_std"] and d["hedge_count"] > 0
+
+
+def test_hedge_frontier_table_json_and_figure(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from flatbook.cli import app as cli_app
+
+    runner = CliRunner()
+    out = tmp_path / "hf"
+    r = runner.invoke(cli_app.app, ["hedge-frontier", "--thresholds", "1,2,inf", "--paths", "500", "--json",
+                                    "--out", str(out)])
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)["frontier"]
+    assert [x["threshold"] for x in rows] == [1.0, 2.0, None]          # inf → null in strict JSON
+    # tighter thresholds hedge more and pay more; no threshold, no hedge
+    assert rows[0]["hedge_cost"] > rows[1]["hedge_cost"] > rows[2]["hedge_cost"] == 0.0
+    assert rows[0]["hedge_count"] > rows[1]["hedge_count"] > 0
+    assert {p.name for p in out.iterdir()} == {"frontier.json", "frontier.parquet", "hedge_frontier.png"}
+    assert (out / "hedge_frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = runner.invoke(cli_app.app, ["hedge-frontier", "--thresholds", "1,x"])
+    assert bad.exit_code == 2 and "--thresholds" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    bad = runner.invoke(cli_app.app, ["simulate", "--set", "hedge_exec=pov"])
+    assert bad.exit_code == 2 and "hedge_exec" in bad.stderr
