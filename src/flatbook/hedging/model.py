@@ -33,6 +33,9 @@ same instrument; x = q + y/h* for a proxy hedge, y the hedge position in H):
   flatten-only from session_flatten before each close and the exposure is
   worked to zero by the close (TWAP over the window; whatever is left at the
   close is sold at once), so no position is held overnight.
+- **Counts**: ``hedge_count`` counts triggered programs; the forced flattens of
+  the daily reset and of an event pause show in ``hedge_trades`` (child orders),
+  ``hedge_volume`` and ``hedge_cost``.
 - **Carrying costs**, each accrued separately per step and per lot: financing
   of a long (``financing_long``), borrow on a short (``financing_short``, and
   ``borrow_htb`` beyond ``htb_above``), funding on the perpetual leg
