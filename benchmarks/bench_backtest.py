@@ -64,6 +64,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import hftbacktest_strategies as H  # noqa: E402  (benchmarks/hftbacktest_strategies.py)
+from bench_simulator import _cpu_name  # noqa: E402  (one CPU-name helper for both benchmarks)
 
 DATA = ROOT.parent / "shared" / "data" / "binance" / "usdm_btcusdt_20240808.gz"
 TICK, LOT = 0.1, 0.001
@@ -102,16 +103,6 @@ print(json.dumps({"wall_s": wall, "maxrss_kb": ru.ru_maxrss, "user_s": ru.ru_uti
 
 
 # --------------------------------------------------------------------------- helpers
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _mb(kb: float | None) -> float | None:
     """ru_maxrss (kB on Linux, bytes on macOS) in MB of 10^6 bytes."""
     if kb is None:

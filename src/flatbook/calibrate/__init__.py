@@ -15,6 +15,7 @@ Bad arguments raise :class:`CalibrationError` directly.
 """
 from __future__ import annotations
 
+from .._lazy import lazy_getattr
 from ..errors import InputError
 from ..jsonutil import jsonable  # noqa: F401  (re-exported for the submodules)
 
@@ -37,13 +38,4 @@ _LAZY = {
 }
 __all__ = ["CalibrationError", *_LAZY]
 
-
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

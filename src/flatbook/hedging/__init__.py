@@ -10,6 +10,8 @@ does not import scipy.
 """
 from __future__ import annotations
 
+from .._lazy import lazy_getattr
+
 _LAZY = {
     **{n: "schedules" for n in ("Frontier", "Schedule", "almgren_chriss", "efficient_frontier", "immediate",
                                 "trade_fractions", "twap", "volume_curve", "vwap")},
@@ -18,13 +20,4 @@ _LAZY = {
 }
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str):
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
