@@ -157,6 +157,7 @@ _P = [
     Param("hedge_margin", "costs", "fraction of notional", 0.0, "margin on the hedge leg (|y|·h), held as capital", lo=0.0, hi=1.0),
     Param("capital_rate", "costs", "per time unit", 0.0, "cost of the capital held for haircut and margin", lo=0.0),
     Param("maker_fee", "costs", "price units per lot", 0.0, "fee per lot filled (negative = rebate)"),
+    Param("markout_steps", "costs", "steps", 1.0, "PnL attribution: a fill's markout over this many steps counts as adverse selection", lo=1.0, hi=1000.0, integer=True),
     Param("maker_fee_bps", "costs", "basis points of notional", 0.0, "maker fee per fill as a fraction of price × quantity (negative = rebate; backtest)", lo=-100.0, hi=100.0),
     Param("taker_fee", "costs", "price units per lot", 0.0, "fee per lot taken (hedges, liquidation)", lo=0.0),
     Param("taker_fee_bps", "costs", "basis points of notional", 0.0, "taker fee as a fraction of price × quantity (hedges, liquidation)", lo=0.0, hi=100.0),

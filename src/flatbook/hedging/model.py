@@ -53,8 +53,9 @@ from ..errors import InputError
 (HP_TRIGGER, HP_THR, HP_URG, HP_SIZING, HP_FRAC, HP_BAND, HP_QSTAR, HP_EXEC, HP_NH, HP_EPS,
  HP_ETA_DT, HP_IMPACT, HP_SQRT_COEF, HP_PERM, HP_DECAY, HP_PROXY, HP_BETA, HP_BSIG, HP_H0,
  HP_HRATIO, HP_SESSION, HP_FLAT, HP_EVENT, HP_EJ_MEAN, HP_EJ_STD, HP_PAUSE, HP_PAUSE_FLAT,
- HP_FUND, HP_HTB, HP_HTB_ABOVE, HP_HAIRCUT, HP_MARGIN, HP_CAPRATE, HP_ON, HP_EXT, HP_PART, HP_KTAU) = range(37)
-HP_LEN = 37
+ HP_FUND, HP_HTB, HP_HTB_ABOVE, HP_HAIRCUT, HP_MARGIN, HP_CAPRATE, HP_ON, HP_EXT, HP_PART, HP_KTAU,
+ HP_MARKOUT) = range(38)
+HP_LEN = 38
 TRIGGERS = ("none", "threshold", "urgency", "zone")
 SIZINGS = ("target", "fraction", "band")
 EXECS = ("immediate", "twap", "vwap", "almgren-chriss")
@@ -103,6 +104,7 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp[HP_SIZING] = SIZINGS.index(v["hedge_sizing"])
     hp[HP_FRAC], hp[HP_BAND] = v["hedge_fraction"], v["hedge_band"]
     hp[HP_PART] = v["hedge_participation"]
+    hp[HP_MARKOUT] = v["markout_steps"]
     if v["hedge_target_mode"] == "cost":
         c_short = v["financing_short"] + (v["borrow_htb"] if v["htb_above"] == 0 else 0.0)
         hp[HP_QSTAR] = target_from_costs(v["financing_long"], c_short, v["hedge_q_std"])

@@ -43,7 +43,7 @@ from ..hedging.model import (HP_BAND, HP_BETA, HP_BSIG, HP_CAPRATE, HP_EJ_MEAN, 
                              HP_EVENT, HP_EXEC, HP_EXT, HP_FLAT, HP_FRAC, HP_FUND, HP_H0, HP_HAIRCUT, HP_HRATIO,
                              HP_HTB, HP_HTB_ABOVE, HP_IMPACT, HP_MARGIN, HP_NH, HP_ON, HP_PART, HP_PAUSE,
                              HP_PAUSE_FLAT, HP_PERM, HP_PROXY, HP_QSTAR, HP_SESSION, HP_SIZING, HP_SQRT_COEF,
-                             HP_THR, HP_TRIGGER, HP_URG, HP_DECAY)
+                             HP_THR, HP_TRIGGER, HP_URG, HP_DECAY, HP_MARKOUT)
 from ..kernels.fastexp import fast_exp
 from ..kernels.rng import box_muller, hi31, low_bit, mid31, next_u64, stream_start, unit53
 from ..policies import avellaneda_stoikov, glft, linear_skew, stoll, symmetric
@@ -61,9 +61,9 @@ FLOW_INTENSITY, FLOW_ORDERS = 0, 1
 
 # per-path float64 outputs (rows of ``out_f``)
 (F_PNL, F_FINAL_Q, F_MAX_ABS_Q, F_VOLUME, F_SPREAD_MEAN, F_GIVEN_UP, F_FINANCING,
- F_FEES, F_Q_MEAN, F_Q_STD, F_MAX_DD) = range(11)
+ F_FEES, F_Q_MEAN, F_Q_STD, F_MAX_DD, F_SPREAD_CAPTURE, F_ADVERSE) = range(13)
 F_NAMES = ("pnl", "final_q", "max_abs_q", "volume", "spread_mean", "spread_given_up",
-           "financing", "fees", "q_mean", "q_std", "max_drawdown")
+           "financing", "fees", "q_mean", "q_std", "max_drawdown", "spread_capture", "adverse")
 # per-path hedging and carry outputs (rows of ``out_h``; one column unless the run hedges or carries)
 (H_COUNT, H_TRADES, H_COST, H_VOLUME, H_BORROW, H_FUNDING, H_CAPITAL, H_PRICE_PNL, H_HEDGE_PNL,
  H_FINAL_Y) = range(10)
@@ -131,8 +131,8 @@ def policy_depths(pid, pp, tab, i, tau, s, q, db, da):
  W_SPR, W_SPRN, W_GUP, W_FIN, W_FEES, W_ATLIM, W_Z1, W_Z2, W_Z3, W_HREQ, W_SQ, W_SQ2,
  W_SQDQ, W_MDD, W_KSTEP, W_KREASON, W_DB0, W_DA0, W_DB, W_DA, W_BSZ, W_ASZ,
  W_ZN, W_FB, W_FA, W_UB, W_UA, W_OSZ, W_DS, W_QMID, W_SDQ2, W_BORROW, W_REQ, W_DQ,
- W_MTM) = range(46)
-W_LEN = 46
+ W_MTM, W_SPRCAP, W_ADV, W_FWIN) = range(49)
+W_LEN = 49
 # hedge state (flatbook.hedging.model): a second block array, touched only when hedging
 (WH_Y, WH_H, WH_PREM, WH_PX0, WH_PK, WH_PNH, WH_PSTART, WH_J, WH_COUNT, WH_TRADES, WH_COST,
  WH_VOL, WH_FUND, WH_CAP, WH_PPNL, WH_HPNL, WH_VWIN, WH_NEED) = range(18)
@@ -255,6 +255,8 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
     w = np.zeros((W_LEN, BLOCK))
     wh = np.zeros((WH_LEN, BLOCK))
     hact = np.empty(BLOCK, np.int64)           # the paths that hedge this step
+    markout = max(np.int64(hp[HP_MARKOUT]), 1)  # steps over which a fill's markout counts as adverse
+    ring = np.zeros((markout, BLOCK))           # the fills of the last ``markout`` steps
     st = np.empty(BLOCK, np.uint64)
     for j in range(BLOCK):
         st[j] = stream_start(seed, p0 + j)
@@ -349,6 +351,7 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
             cash_a = a * (s_ + da) if a > 0.0 else 0.0
             cash_b = b * (s_ - db) if b > 0.0 else 0.0
             w[W_CASH, j] += cash_a - cash_b - fee_j - fl - fs
+            w[W_SPRCAP, j] += (a * da if a > 0.0 else 0.0) + (b * db if b > 0.0 else 0.0)   # vs the mid
             w[W_FEES, j] += fee_j
             w[W_FIN, j] += fl
             w[W_BORROW, j] += fs
@@ -490,7 +493,19 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
         else:
             for j in range(BLOCK):
                 w[W_MTM, j] = w[W_CASH, j] + w[W_Q, j] * w[W_S, j]
+        # adverse selection: the mid's move this step times the fills of the last
+        # ``markout`` steps (their markout at that horizon, accrued step by step)
+        if markout > 1:
+            slot = i % markout
+            for j in range(BLOCK):
+                f = w[W_DQ, j]
+                fw = w[W_FWIN, j] - ring[slot, j] + f
+                ring[slot, j] = f
+                w[W_FWIN, j] = fw
+                w[W_ADV, j] += fw * (w[W_S, j] - w[W_QMID, j])
         for j in range(BLOCK):
+            if markout == 1:
+                w[W_ADV, j] += w[W_DQ, j] * (w[W_S, j] - w[W_QMID, j])
             mtm = w[W_MTM, j]
             pk = max(w[W_PEAK, j], mtm)
             w[W_PEAK, j] = pk
@@ -535,6 +550,8 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
         out_f[F_Q_MEAN, p] = mx
         out_f[F_Q_STD, p] = math.sqrt(max(sq2 / n - mx * mx, 0.0))
         out_f[F_MAX_DD, p] = w[W_MDD, j]
+        out_f[F_SPREAD_CAPTURE, p] = w[W_SPRCAP, j]
+        out_f[F_ADVERSE, p] = w[W_ADV, j]
         out_i[I_FILLS, p] = w[W_FILLS, j]
         out_i[I_AT_LIMIT, p] = w[W_ATLIM, j]
         out_i[I_ZONE1, p] = w[W_Z1, j]

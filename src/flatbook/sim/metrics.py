@@ -90,6 +90,33 @@ def ou_fit(moments, dt: float) -> OUFit:
     return OUFit(kappa, math.log(2.0) / kappa, phi, t)
 
 
+ATTRIBUTION = ("pnl_spread", "pnl_inventory", "pnl_adverse", "pnl_hedge", "pnl_financing", "pnl_fees")
+
+
+def attribution(per_path: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each path's PnL split into parts that sum to it (price units × lots):
+
+    - ``pnl_spread``: fills valued against the mid when they happened, Σ(a·δa + b·δb);
+    - ``pnl_adverse``: the markout of fills, Σ_t (fills of the last ``markout_steps`` steps)·ΔS_t;
+    - ``pnl_hedge``: −(half-spread + impact paid by hedge orders);
+    - ``pnl_financing``: −(financing of longs + borrow of shorts + funding + capital);
+    - ``pnl_fees``: −maker fees (+ rebates);
+    - ``pnl_inventory``: the rest, what the mid's moves did to the position (its mark to
+      market, less the part already counted as adverse), so the six sum to the PnL.
+    """
+    zeros = np.zeros_like(per_path["pnl"])
+    parts = {
+        "pnl_spread": per_path["spread_capture"],
+        "pnl_adverse": per_path["adverse"],
+        "pnl_hedge": -per_path.get("hedge_cost", zeros),
+        "pnl_financing": -(per_path["financing"] + per_path.get("borrow", zeros) + per_path.get("funding", zeros)
+                           + per_path.get("capital", zeros)),
+        "pnl_fees": -per_path["fees"],
+    }
+    rest = sum(parts.values())
+    return {"pnl_inventory": per_path["pnl"] - rest, **parts}
+
+
 def _mean(per_path: dict, key: str) -> float:
     return float(per_path[key].mean()) if key in per_path else 0.0
 
@@ -139,6 +166,8 @@ def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
         "max_drawdown_mean": float(per_path["max_drawdown"].mean()),
         "var_95": var,
         "es_95": es,
+        # PnL attribution (sums to pnl_mean; see attribution())
+        **{k: _mean(per_path, k) for k in ATTRIBUTION},
         # hedging and carry (flatbook.hedging.model); zero when the run neither hedges nor carries
         "hedge_count": _mean(per_path, "hedge_count"),
         "hedge_trades": _mean(per_path, "hedge_trades"),

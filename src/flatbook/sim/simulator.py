@@ -19,7 +19,7 @@ from ..hedging.model import HP_EXT, pack_hedge
 from ..market.model import pack_market
 from ..policies.registry import policy_spec
 from . import kernel as K
-from .metrics import pool_moments, summarize
+from .metrics import attribution, pool_moments, summarize
 
 CHUNK_PATH_STEPS = 8_000_000
 
@@ -106,6 +106,7 @@ def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
     per_path.update({name: out_i[r] for r, name in enumerate(K.I_NAMES)})
     if pk.extended:
         per_path.update({name: out_h[r] for r, name in enumerate(K.H_NAMES)})
+    per_path.update(attribution(per_path))
     v = cfg.values
     summary = summarize(per_path, moments, steps=nsteps, dt=v["dt"], limit=v["limit"], elapsed_s=elapsed)
     ser = {name: series[:, r, :] for r, name in enumerate(K.S_NAMES)}
