@@ -349,3 +349,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 from . import replay_cmds  # noqa: E402,F401  (registers data, backtest and calibrate)
 from . import schedule_cmd  # noqa: E402,F401  (registers schedule)
 from . import hedge_cmds  # noqa: E402,F401  (registers hedge-frontier)
+from . import multi_cmd  # noqa: E402,F401  (registers multi)

@@ -1,0 +1,1 @@
+"""Several correlated instruments quoted by one maker, with an optional portfolio skew."""

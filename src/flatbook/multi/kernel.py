@@ -1,0 +1,123 @@
+"""The multi-instrument Monte Carlo kernel: one maker quoting n correlated instruments.
+
+Built from the single-instrument parts — each instrument's policy formula
+(:func:`flatbook.sim.kernel.policy_depths`), the controls
+(:func:`flatbook.controls.quote_controls.control_quotes`), the SplitMix64 streams
+and the A–S fills — with one shared cash account and correlated mids:
+
+    ΔS = L·Z·√dt,  L Lᵀ = Σ (covariance per time unit, price units²),  Z ~ N(0, I)
+
+(arithmetic Brownian motion). With ``portfolio skew`` each instrument's policy sees
+the risk-equivalent inventory q̃_i = Σ_j Σ_ij q_j / Σ_ii instead of its own q_i, so
+that the A–S reservation price becomes r_i = s_i − γτ·Σ_j Σ_ij q_j: the multi-asset
+reservation price of Guéant (2017, "Optimal market making", Appl. Math. Finance
+24(2), §4, the quadratic approximation) — a long position in one instrument shades
+the quotes of every instrument correlated with it. The hard limit still applies to
+each instrument's own q.
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ..controls.quote_controls import control_quotes
+from ..kernels.fastexp import fast_exp
+from ..kernels.rng import box_muller, hi31, mid31, next_u64, stream_start
+from ..sim.kernel import _as_tuple6, _as_tuple14, policy_depths
+
+BLOCK = 64
+# per-path outputs: rows of out (instrument rows are M_* × n_inst + i)
+(M_FINAL_Q, M_MAX_ABS_Q, M_FILLS, M_SPREAD) = range(4)
+M_PER_INST = 4
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _run_block(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p0, nb_, pnl, out):
+    n = pids.size
+    s = np.empty((n, BLOCK))
+    q = np.empty((n, BLOCK))
+    qe = np.empty((n, BLOCK))
+    db0 = np.empty((n, BLOCK))
+    da0 = np.empty((n, BLOCK))
+    z = np.empty(n)
+    cash = np.zeros(BLOCK)
+    st = np.empty(BLOCK, np.uint64)
+    mxq = np.zeros((n, BLOCK))
+    fills = np.zeros((n, BLOCK))
+    spr = np.zeros((n, BLOCK))
+    for j in range(BLOCK):
+        st[j] = stream_start(seed, p0 + j)
+    for k in range(n):
+        for j in range(BLOCK):
+            s[k, j] = s0[k]
+            q[k, j] = q0[k]
+            mxq[k, j] = abs(q0[k])
+            cash[j] -= q0[k] * s0[k]           # PnL starts at 0: the initial positions are bought at s0
+    sq_dt = math.sqrt(dt)
+    for i in range(nsteps):
+        tau = T - i * dt
+        # the inventory each policy sees: its own, or the risk-equivalent q̃ = R·q
+        for k in range(n):
+            for j in range(BLOCK):
+                acc = q[k, j]
+                if portfolio:
+                    acc = 0.0
+                    for m in range(n):
+                        acc += R[k, m] * q[m, j]
+                qe[k, j] = acc
+        for k in range(n):
+            pp = _as_tuple6(pps[k])
+            policy_depths(pids[k], pp, pps[k:k + 1], i, tau, s[k], qe[k], db0[k], da0[k])
+        # quotes, fills, accounting per instrument
+        for k in range(n):
+            cp = _as_tuple14(cps[k])
+            for j in range(BLOCK):
+                sj = s[k, j]
+                qj = q[k, j]
+                db, da, bs, as_, zone, act = control_quotes(cp, db0[k, j], da0[k, j], sj, qj, False)
+                stj, x = next_u64(st[j])
+                st[j] = stj
+                b = bs if hi31(x) < Adt[k] * fast_exp(-kk[k] * db) else 0.0
+                a = as_ if mid31(x) < Adt[k] * fast_exp(-kk[k] * da) else 0.0
+                cash[j] += (a * (sj + da) if a > 0.0 else 0.0) - (b * (sj - db) if b > 0.0 else 0.0)
+                spr[k, j] += (a * da if a > 0.0 else 0.0) + (b * db if b > 0.0 else 0.0)
+                qn = min(max(qj + b - a, -cp[0]), cp[0])
+                q[k, j] = qn
+                fills[k, j] += (a > 0.0) * 1.0 + (b > 0.0) * 1.0
+                mxq[k, j] = max(mxq[k, j], abs(qn))
+        # correlated mid moves: ΔS = L·Z·√dt
+        for j in range(BLOCK):
+            stj = st[j]
+            for k in range(0, n, 2):
+                stj, xz = next_u64(stj)
+                z0, z1 = box_muller(xz)
+                z[k] = z0
+                if k + 1 < n:
+                    z[k + 1] = z1
+            st[j] = stj
+            for k in range(n):
+                d = 0.0
+                for m in range(k + 1):
+                    d += chol[k, m] * z[m]
+                s[k, j] += d * sq_dt
+    for j in range(nb_):
+        p = p0 + j
+        v = cash[j]
+        for k in range(n):
+            v += q[k, j] * s[k, j]
+            out[M_FINAL_Q * n + k, p] = q[k, j]
+            out[M_MAX_ABS_Q * n + k, p] = mxq[k, j]
+            out[M_FILLS * n + k, p] = fills[k, j]
+            out[M_SPREAD * n + k, p] = spr[k, j]
+        pnl[p] = v
+
+
+@nb.njit(cache=True, parallel=True, error_model="numpy")
+def simulate_multi(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, npaths, pnl, out):
+    """Simulate ``npaths`` paths into ``pnl[p]`` and ``out[row, p]`` (rows: M_* × n + instrument)."""
+    for b in nb.prange((npaths + BLOCK - 1) // BLOCK):
+        p0 = b * BLOCK
+        _run_block(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p0,
+                   min(BLOCK, npaths - p0), pnl, out)
