@@ -379,3 +379,50 @@ def test_concurrent_writes_from_threads(tmp_path):
     assert names == [f"f{i}.png" for i in range(4)]
     for name in names:
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC
+
+
+# --------------------------------------------------------------------------- paper-ready options
+
+
+def test_units_histogram_labels_and_limit_in_histogram():
+    fig = six_panel_figure(make_series(), limit=10.0, time_unit="s", price_unit="USDT", qty_unit="BTC",
+                           pnl_unit="USDT", hist_title="Final inventory over all paths", hist_ylabel="count (paths)")
+    ax_px, ax_q, ax_sp, ax_qs, ax_pnl, ax_hist = fig.get_axes()
+    assert ax_px.get_ylabel() == "price (USDT)" and ax_sp.get_ylabel() == "spread (USDT)"
+    assert ax_q.get_ylabel() == ax_qs.get_xlabel() == ax_hist.get_xlabel() == "inventory q (BTC)"
+    assert ax_pnl.get_ylabel() == "PnL (USDT)"
+    assert any("USDT per BTC" in t.get_text() for t in ax_qs.get_legend().get_texts())
+    assert ax_hist.get_title() == "Final inventory over all paths (n = 500)"
+    assert ax_hist.get_ylabel() == "count (paths)"
+    lim = sorted(float(ln.get_xdata()[0]) for ln in ax_hist.get_lines() if ln.get_gid() == "hist_limit")
+    assert lim == [-10.0, 10.0]
+    assert "hard limit ±10" in [t.get_text() for t in ax_hist.get_legend().get_texts()]
+    fig = six_panel_figure(make_series())  # no finite limit: none drawn
+    assert not [ln for ln in fig.get_axes()[5].get_lines() if ln.get_gid() == "hist_limit"]
+
+
+def test_repeated_scatter_points_drawn_once_with_area_by_count():
+    n = 400
+    rng = np.random.default_rng(3)
+    q = rng.choice(np.arange(-3.0, 4.0), n, p=[0.02, 0.08, 0.2, 0.4, 0.2, 0.08, 0.02])
+    spread = np.where(np.abs(q) > 1, 0.15, 0.10)                # discrete q and spread: 7 distinct points
+    mid = np.full(n, 100.0)
+    series = {"t": np.arange(n, dtype=float), "mid": mid, "bid": mid - spread / 2, "ask": mid + spread / 2,
+              "q": q, "pnl": np.zeros(n)}
+    fig = six_panel_figure(series)
+    (scatter,) = fig.get_axes()[3].collections
+    assert len(scatter.get_offsets()) == 7
+    sizes = scatter.get_sizes()
+    _, counts = np.unique(q, return_counts=True)                 # one spread per q here
+    pts = scatter.get_offsets()[:, 0]
+    order = np.argsort(pts)
+    assert np.array_equal(np.argsort(sizes[order], kind="stable"), np.argsort(counts, kind="stable"))
+    assert sizes.max() > 4 * sizes.min()                         # area grows with the count
+    assert fig.flatbook_stoll_fit is not None                    # the fit still uses every point
+
+
+@pytest.mark.parametrize("suffix, magic", [(".pdf", b"%PDF"), (".svg", b"<?xml"), (".png", PNG_MAGIC)])
+def test_vector_formats_by_suffix(tmp_path, suffix, magic):
+    out = write_six_panel(tmp_path / f"fig{suffix}", make_series(100), limit=10.0)
+    assert out.read_bytes().startswith(magic)
+    assert [p.name for p in tmp_path.iterdir()] == [f"fig{suffix}"]

@@ -106,6 +106,17 @@ ConfigOpt = Annotated[str | None, typer.Option("--config", metavar="FILE.toml",
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 OutOpt = Annotated[str | None, typer.Option("--out", metavar="DIR",
                                             help="Write summary.json, parquet files and the six-panel PNG into DIR.")]
+ReportOpt = Annotated[str | None, typer.Option("--report", metavar="FILE.html",
+                                               help="Write a self-contained interactive HTML report (opens offline).")]
+
+
+def _check_report(report: str | None):
+    """Validate ``--report`` before any work (None when not given)."""
+    if report is None:
+        return None
+    from ..report.html import check_report_path
+
+    return check_report_path(report)
 
 
 def _resolve(config: str | None, preset: str | None, set_: list[str] | None,
@@ -220,15 +231,21 @@ def simulate(
     config: ConfigOpt = None,
     json_: JsonOpt = False,
     out: OutOpt = None,
+    report: ReportOpt = None,
 ) -> None:
-    """Monte Carlo simulation of one policy: summary table (or JSON), optional output files."""
+    """Monte Carlo simulation of one policy: summary table (or JSON), optional output files and HTML report."""
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
     cfg = build_config(preset_name, _one_policy(policy, run), overrides, paths=n, seed=s)
     out_dir = output.check_out_dir(out) if out is not None else None
+    report_path = _check_report(report)
     (res,) = _run_all([cfg])
     obj = output.simulate_object(res)
     if out_dir is not None:
         output.write_outputs(out_dir, [res], obj, compare=False)
+    if report_path is not None:
+        from ..report.html import simulate_report, write_report
+
+        write_report(report_path, simulate_report([res], compare=False, obj=obj))
     if json_:
         _print_json(obj)
     else:
@@ -237,6 +254,8 @@ def simulate(
                                        _title(cfg, f"simulate {cfg.policy}")))
         if out_dir is not None:
             con.print(f"wrote {out_dir}", markup=False, highlight=False)
+        if report_path is not None:
+            con.print(f"wrote {report_path}", markup=False, highlight=False)
 
 
 @app.command()
@@ -249,6 +268,7 @@ def compare(
     config: ConfigOpt = None,
     json_: JsonOpt = False,
     out: OutOpt = None,
+    report: ReportOpt = None,
 ) -> None:
     """Several policies on identical order flow (same seed ⇒ same random numbers): metrics × policies."""
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
@@ -266,10 +286,15 @@ def compare(
         seen.add(name)
     cfgs = [build_config(preset_name, name, overrides, paths=n, seed=s) for name in names]
     out_dir = output.check_out_dir(out) if out is not None else None
+    report_path = _check_report(report)
     results = _run_all(cfgs)
     obj = output.compare_object(results)
     if out_dir is not None:
         output.write_outputs(out_dir, results, obj, compare=True)
+    if report_path is not None:
+        from ..report.html import simulate_report, write_report
+
+        write_report(report_path, simulate_report(results, compare=True, obj=obj))
     if json_:
         _print_json(obj)
     else:
@@ -278,6 +303,8 @@ def compare(
                                        PRESETS[cfgs[0].preset].time_unit, _title(cfgs[0], "compare")))
         if out_dir is not None:
             con.print(f"wrote {out_dir}", markup=False, highlight=False)
+        if report_path is not None:
+            con.print(f"wrote {report_path}", markup=False, highlight=False)
 
 
 @app.command()
@@ -349,4 +376,5 @@ def main(argv: Sequence[str] | None = None) -> None:
 from . import replay_cmds  # noqa: E402,F401  (registers data, backtest and calibrate)
 from . import schedule_cmd  # noqa: E402,F401  (registers schedule)
 from . import hedge_cmds  # noqa: E402,F401  (registers hedge-frontier)
+from . import report_cmd  # noqa: E402,F401  (registers report)
 from . import multi_cmd  # noqa: E402,F401  (registers multi)

@@ -136,7 +136,8 @@ def _write_png(path: Path, res: SimResult) -> None:
     write_six_panel(path, {k: s[k] for k in ("t", "mid", "bid", "ask", "q", "pnl")},
                     limit=v["limit"], zones=(v["yellow"], v["red"], v["critical"]),
                     q_target=v["q_target"], q_hist=res.per_path["final_q"], title=figure_title(res),
-                    time_unit=PRESETS[res.config.preset].time_unit)
+                    time_unit=PRESETS[res.config.preset].time_unit,
+                    hist_title="Final inventory over all paths", hist_ylabel="count (paths)")
 
 
 def _build(tmp: Path, results: Sequence[SimResult], obj: Mapping, compare: bool) -> list[str]:

@@ -15,7 +15,8 @@ import typer
 from ..config import build_config, load_toml, parse_set
 from ..errors import InputError
 from . import output
-from .app import JsonOpt, OutOpt, SetOpt, _number, _print_json, _stdout, app
+from .app import JsonOpt, OutOpt, ReportOpt, SetOpt, _check_report, _number, _print_json, _stdout, app
+from .tables import backtest_units
 
 data_app = typer.Typer(help="Market data: inspect or convert LOBSTER, Binance and generic files.",
                        no_args_is_help=True)
@@ -136,7 +137,9 @@ def _write_backtest(tmp: Path, res, obj: dict) -> list[str]:
              f"queue {res.options.queue}")
     write_six_panel(tmp / "six_panel.png", _figure_series(res), limit=v["limit"],
                     zones=(v["yellow"], v["red"], v["critical"]), q_target=v["q_target"],
-                    title=title, time_unit="s")
+                    title=title, time_unit="s", hist_title="Inventory at evenly spaced events",
+                    hist_ylabel="count (events)", price_unit=res.meta["data"]["price_unit"],
+                    qty_unit=res.meta["data"]["qty_unit"], pnl_unit=res.meta["data"]["price_unit"])
     return ["summary.json", "fills.parquet", "inventory.parquet", "six_panel.png"]
 
 
@@ -159,6 +162,7 @@ def backtest(
     no_cache: NoCacheOpt = False,
     json_: JsonOpt = False,
     out: OutOpt = None,
+    report: ReportOpt = None,
 ) -> None:
     """Replay a policy with its controls against real quotes and trades (queue position, latency, fees)."""
     from ..backtest import replay_config, run_backtest
@@ -167,6 +171,7 @@ def backtest(
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
     build_config("replay", policy, {k: v for k, v in overrides.items()}, paths=1)   # flags checked before loading
     out_dir = output.check_out_dir(out) if out is not None else None
+    report_path = _check_report(report)
     ev = _load(data, fmt, trades, on_error, no_cache)
     cfg = replay_config(ev, policy, overrides, seed=opts.seed)
     res = run_backtest(ev, cfg, opts)
@@ -174,21 +179,20 @@ def backtest(
                            "config": res.meta["config"]})
     if out_dir is not None:
         output.publish_dir(out_dir, lambda tmp: _write_backtest(tmp, res, obj))
+    if report_path is not None:
+        from ..report.html import backtest_report, write_report
+
+        write_report(report_path, backtest_report(res, obj))
     if json_:
         _print_json(obj)
     else:
         con = _stdout()
-        unit = ev.meta.price_unit
-        con.print(_kv_table(f"backtest {policy} — {ev.meta.instrument}", res.summary, {
-            "duration_s": "s", "elapsed_s": "s", "events_per_s": "events/s", "maker_volume": ev.meta.qty_unit,
-            "maker_notional": unit, "pnl_final": unit, "pnl_liquidated": unit, "final_q": ev.meta.qty_unit,
-            "q_mean": ev.meta.qty_unit, "q_std": ev.meta.qty_unit, "max_abs_q": ev.meta.qty_unit,
-            "spread_mean": unit, "spread_given_up": unit, "financing": unit, "fees": unit,
-            "max_drawdown": unit, "var_95_60s": f"{unit} per 60 s (loss)", "es_95_60s": f"{unit} per 60 s (loss)",
-            "ou_kappa": "per s", "half_life": "s", "kill_time_s": "s after start",
-            **{k: f"{unit} per {ev.meta.qty_unit}" for k in res.summary if k.startswith("markout_")}}))
+        con.print(_kv_table(f"backtest {policy} — {ev.meta.instrument}", res.summary,
+                            backtest_units(res.summary, ev.meta.price_unit, ev.meta.qty_unit)))
         if out_dir is not None:
             con.print(f"wrote {out_dir}", markup=False, highlight=False)
+        if report_path is not None:
+            con.print(f"wrote {report_path}", markup=False, highlight=False)
 
 
 # --------------------------------------------------------------------------- calibrate

@@ -91,6 +91,26 @@ def unit(table: Mapping[str, str], key: str, time_unit: str) -> str:
     return table.get(key, "").replace("{time}", time_unit)
 
 
+def per_unit(qty_unit: str) -> str:
+    """A quantity unit after "per": lots → lot, shares → share, BTC → BTC."""
+    return qty_unit[:-1] if qty_unit in ("lots", "shares", "contracts", "units") else qty_unit
+
+
+def backtest_units(summary: Mapping, price_unit: str, qty_unit: str) -> dict[str, str]:
+    """Unit of each key of a backtest summary, in the data's price and quantity units."""
+    pu, qu = price_unit, qty_unit
+    return {
+        "duration_s": "s", "elapsed_s": "s", "events_per_s": "events/s", "maker_volume": qu,
+        "maker_notional": pu, "pnl_final": pu, "pnl_liquidated": pu, "final_q": qu,
+        "q_mean": qu, "q_std": qu, "max_abs_q": qu,
+        "spread_mean": pu, "spread_given_up": pu, "financing": pu, "fees": pu,
+        "max_drawdown": pu, "var_95_60s": f"{pu} per 60 s (loss)", "es_95_60s": f"{pu} per 60 s (loss)",
+        "ou_kappa": "per s", "half_life": "s", "kill_time_s": "s after start",
+        **{k: f"{pu} per {per_unit(qu)}" for k in summary if k.startswith("markout_")},
+        **{k: pu for k in summary if k.startswith("pnl_") and k not in ("pnl_final", "pnl_liquidated")},
+    }
+
+
 def fmt(x: object, digits: int = 6) -> str:
     """A number (or anything) for display, with ``digits`` significant digits."""
     if x is None:

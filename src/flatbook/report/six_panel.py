@@ -26,13 +26,15 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["REQUIRED_KEYS", "six_panel_figure", "stoll_fit", "write_six_panel"]
+__all__ = ["FORMATS", "REQUIRED_KEYS", "six_panel_figure", "stoll_fit", "write_six_panel"]
 
 #: Keys every ``series`` mapping must provide (equal-length 1-D float arrays).
 REQUIRED_KEYS: tuple[str, ...] = ("t", "mid", "bid", "ask", "q", "pnl")
 
 FIGSIZE = (14.0, 11.0)
 DPI = 120
+#: write_six_panel writes these formats by the file's suffix (vector ones for papers); anything else is PNG.
+FORMATS = ("png", "pdf", "svg", "eps")
 
 # Soft-zone colours, in the order of the ``zones`` tuple.
 _ZONE_STYLE = (
@@ -146,6 +148,11 @@ def six_panel_figure(
     q_hist: np.ndarray | None = None,
     title: str = "flatbook",
     time_unit: str = "time units",
+    hist_title: str | None = None,
+    hist_ylabel: str = "count",
+    price_unit: str = "price units",
+    qty_unit: str = "lots",
+    pnl_unit: str = "price units × lots",
 ) -> Figure:
     """Build the six-panel simulation figure (3 x 2 grid).
 
@@ -158,7 +165,13 @@ def six_panel_figure(
     not quoted (drawn as gaps). ``limit`` and the soft-zone thresholds
     ``zones`` = (yellow, red, critical) are drawn at +/- their value when
     finite. ``q_hist`` is the inventory sample for panel 6 (e.g. terminal q of
-    every path); defaults to ``series["q"]``.
+    every path); defaults to ``series["q"]``; ``hist_title`` says what it is
+    (the panel title gets ``(n = …)`` appended) and ``hist_ylabel`` what is
+    counted. Panel 6 also marks the hard limit. Points of panel 4 that repeat
+    (discrete q and spreads) are drawn once, with marker area ∝ count.
+
+    ``price_unit``, ``qty_unit`` and ``pnl_unit`` label the axes (a backtest
+    passes its instrument's units, e.g. USDT, BTC and USDT).
 
     Raises ValueError (naming the key) for a missing key or unequal lengths.
     The fitted Stoll regression is attached as ``fig.flatbook_stoll_fit``:
@@ -172,6 +185,8 @@ def six_panel_figure(
     n = t.size
     spread = ask - bid  # NaN whenever either side is missing
     time_label = f"time ({time_unit})"
+    pu, qu = price_unit, qty_unit
+    per_q = qu[:-1] if qu in ("lots", "shares", "contracts", "units") else qu  # "per lot", "per share", "per BTC"
 
     fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
@@ -188,7 +203,7 @@ def six_panel_figure(
     ax_px.plot(*_envelope(t, mid), color="black", lw=1.0, label="mid")
     ax_px.set_title("Mid price and quotes")
     ax_px.set_xlabel(time_label)
-    ax_px.set_ylabel("price (price units)")
+    ax_px.set_ylabel(f"price ({pu})")
     _legend(ax_px)
 
     # 2. Inventory over time ---------------------------------------------------
@@ -210,27 +225,37 @@ def six_panel_figure(
         ln.set_gid("q_target")
     ax_q.set_title("Inventory over time")
     ax_q.set_xlabel(time_label)
-    ax_q.set_ylabel("inventory q (lots)")
+    ax_q.set_ylabel(f"inventory q ({qu})")
     _legend(ax_q)
 
     # 3. Quoted spread over time -----------------------------------------------
     ax_sp.plot(*_envelope(t, spread), color="tab:purple", lw=0.8, label="ask − bid")
     ax_sp.set_title("Quoted spread")
     ax_sp.set_xlabel(time_label)
-    ax_sp.set_ylabel("spread (price units)")
+    ax_sp.set_ylabel(f"spread ({pu})")
     _legend(ax_sp)
 
     # 4. Inventory against spread (Stoll regression) ---------------------------
     ok = np.isfinite(q) & np.isfinite(spread)
     q_ok, s_ok = q[ok], spread[ok]
     label = "two-sided quotes"
-    if q_ok.size > MAX_SCATTER_POINTS:
+    sizes: np.ndarray | float = 6.0
+    alpha = 0.3
+    pts, counts = (np.unique(np.column_stack([q_ok, s_ok]), axis=0, return_counts=True) if q_ok.size >= 4
+                   else (None, None))
+    if pts is not None and pts.shape[0] <= q_ok.size // 2:
+        # few distinct points (integer lots, a handful of spreads): one marker each, area ∝ count
+        q_show, s_show = pts[:, 0], pts[:, 1]
+        sizes = 8.0 + 240.0 * counts / counts.max()
+        alpha = 0.5
+        label += f" (area ∝ count; max {int(counts.max()):,})"
+    elif q_ok.size > MAX_SCATTER_POINTS:
         keep = np.sort(np.random.default_rng(0).choice(q_ok.size, MAX_SCATTER_POINTS, replace=False))
         label += f" ({MAX_SCATTER_POINTS:,} of {q_ok.size:,} shown)"
         q_show, s_show = q_ok[keep], s_ok[keep]
     else:
         q_show, s_show = q_ok, s_ok
-    ax_qs.scatter(q_show, s_show, s=6, alpha=0.3, color="tab:purple", linewidths=0, label=label)
+    ax_qs.scatter(q_show, s_show, s=sizes, alpha=alpha, color="tab:purple", linewidths=0, label=label)
     fit = stoll_fit(q, spread)
     if fit is not None:
         slope, intercept = fit
@@ -241,11 +266,11 @@ def six_panel_figure(
             color="red",
             ls="--",
             lw=1.8,
-            label=f"LS fit a + b·q: b = {slope:.6g} price units per lot",
+            label=f"LS fit a + b·q: b = {slope:.6g} {pu} per {per_q}",
         )[0].set_gid("stoll_fit")
     ax_qs.set_title("Inventory against spread (Stoll regression)")
-    ax_qs.set_xlabel("inventory q (lots)")
-    ax_qs.set_ylabel("spread (price units)")
+    ax_qs.set_xlabel(f"inventory q ({qu})")
+    ax_qs.set_ylabel(f"spread ({pu})")
     _legend(ax_qs)
 
     # 5. Cumulative PnL ---------------------------------------------------------
@@ -253,7 +278,7 @@ def six_panel_figure(
     ax_pnl.axhline(0.0, color="black", ls="--", lw=0.8, alpha=0.5)
     ax_pnl.set_title("Cumulative PnL")
     ax_pnl.set_xlabel(time_label)
-    ax_pnl.set_ylabel("PnL (price units × lots)")
+    ax_pnl.set_ylabel(f"PnL ({pnl_unit})")
     _legend(ax_pnl)
 
     # 6. Inventory histogram ----------------------------------------------------
@@ -262,16 +287,19 @@ def six_panel_figure(
     if hist.size:
         ax_hist.hist(hist, bins=_hist_bins(hist), color="tab:blue", alpha=0.7, edgecolor="black", lw=0.4)
         mean = float(hist.mean())
-        ax_hist.axvline(mean, color="red", ls="--", lw=1.8, label=f"mean = {mean:.3g} lots").set_gid("hist_mean")
+        ax_hist.axvline(mean, color="red", ls="--", lw=1.8, label=f"mean = {mean:.3g} {qu}").set_gid("hist_mean")
     else:
         ax_hist.text(0.5, 0.5, "no finite inventory data", transform=ax_hist.transAxes, ha="center", va="center")
     if math.isfinite(float(q_target)):
         ax_hist.axvline(
-            float(q_target), color="green", ls="--", lw=1.8, label=f"target = {q_target:g} lots"
+            float(q_target), color="green", ls="--", lw=1.8, label=f"target = {q_target:g} {qu}"
         ).set_gid("hist_target")
-    ax_hist.set_title(f"Inventory distribution (n = {hist.size:,})")
-    ax_hist.set_xlabel("inventory q (lots)")
-    ax_hist.set_ylabel("count")
+    if lim is not None:
+        for sign, lab in ((1.0, f"hard limit ±{lim:g}"), (-1.0, "_nolegend_")):
+            ax_hist.axvline(sign * lim, color="red", ls=":", lw=1.4, label=lab).set_gid("hist_limit")
+    ax_hist.set_title(f"{hist_title or 'Inventory distribution'} (n = {hist.size:,})")
+    ax_hist.set_xlabel(f"inventory q ({qu})")
+    ax_hist.set_ylabel(hist_ylabel)
     _legend(ax_hist)
 
     for ax in axs.flat:
@@ -284,7 +312,8 @@ def six_panel_figure(
 
 
 def write_six_panel(path: str | os.PathLike, series: Mapping[str, np.ndarray], **kwargs: Any) -> pathlib.Path:
-    """Build :func:`six_panel_figure` and write it as PNG, atomically.
+    """Build :func:`six_panel_figure` and write it, atomically: PNG, or PDF/SVG/EPS
+    (vector, for papers) when the file name ends in .pdf, .svg or .eps.
 
     The PNG is rendered into a temporary file in the target directory and then
     moved into place with :func:`os.replace`; on any error the temporary file
@@ -292,13 +321,15 @@ def write_six_panel(path: str | os.PathLike, series: Mapping[str, np.ndarray], *
     ``kwargs`` are passed to :func:`six_panel_figure`. Returns the path.
     """
     target = pathlib.Path(path)
+    fmt = target.suffix.lower().lstrip(".")
+    fmt = fmt if fmt in FORMATS else "png"
     fig = six_panel_figure(series, **kwargs)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     # O_EXCL: never clobber anything; mode 0o666 is filtered by the umask like a normal file.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=DPI)
+            fig.savefig(fh, format=fmt, dpi=DPI)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

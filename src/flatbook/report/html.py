@@ -1,0 +1,980 @@
+"""Self-contained interactive HTML report of a ``simulate``, ``compare`` or ``backtest`` run.
+
+One HTML file with plotly charts that opens offline: plotly.js is embedded once, inline,
+and nothing is loaded from the network. Sections: title and run description; the
+configuration (run, data and every parameter with its unit); the summary table with units;
+the six panels of seed 000 for sample path 0 (price and quotes, inventory with the hard
+limit and zone thresholds, quoted spread, inventory against spread with the Stoll fit,
+cumulative PnL, inventory histogram); for ``compare`` every policy overlaid on the same
+flow plus a side-by-side table and bars; the zone timeline and the PnL attribution when
+present; for a backtest the fills on the price chart and their markouts.
+
+Both ways in go through the same code: live results (:func:`simulate_report`,
+:func:`backtest_report`) and a saved ``--out`` directory (:func:`report_from_dir`) are first
+turned into one plain :class:`ReportData`, which :func:`render` turns into HTML. The
+run's ``--json`` object (``summary.json``) is embedded verbatim as a JSON data block
+(``<script type="application/json" id="flatbook-report-data">``); since rendering is
+deterministic, a report rebuilt from a saved directory equals the one written by the run.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from ..jsonutil import jsonable
+from ..params import PARAMS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..backtest.backtester import BacktestResult
+    from ..sim.simulator import SimResult
+
+__all__ = ["ATTRIBUTION_KEYS", "DATA_ID", "ReportData", "backtest_report", "check_report_path", "render",
+           "report_from_dir", "simulate_report", "write_report"]
+
+DATA_ID = "flatbook-report-data"
+FORMAT = 1
+ATTRIBUTION_KEYS = ("pnl_spread", "pnl_inventory", "pnl_adverse", "pnl_hedge", "pnl_financing", "pnl_fees")
+ZONE_COLOURS = ("rgba(0,0,0,0)", "gold", "red", "darkred")
+LEVEL_STYLE = {  # name → (legend label, colour, dash, width)
+    "limit": ("hard limit", "red", "dash", 2.0),
+    "yellow": ("yellow zone", "gold", "dashdot", 1.3),
+    "red": ("red zone", "red", "dashdot", 1.3),
+    "critical": ("critical zone", "darkred", "dashdot", 1.3),
+}
+MAX_SERIES_POINTS = 10_000   # backtest paths are thinned to this many events for display
+MAX_SCATTER_POINTS = 5_000   # inventory-against-spread scatter (the fit uses every point)
+MAX_FILL_POINTS = 20_000     # fills drawn on the price chart / markout boxes
+HIST_MAX_LEVELS = 200        # up to this many distinct inventory levels on a grid: one bar per level
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f")
+PLOT_CONFIG = {"displaylogo": False, "responsive": True,
+               "toImageButtonOptions": {"format": "svg", "filename": "flatbook"}}
+SIM_FILES = ("summary.json", "series.parquet", "per_path.parquet")
+BACKTEST_FILES = ("summary.json", "inventory.parquet", "fills.parquet")
+
+
+# --------------------------------------------------------------------------- the plain data
+
+@dataclass
+class ReportData:
+    """Everything a report shows, from live results or a saved directory alike.
+
+    ``result`` is the run's ``--json`` object. ``series`` maps each policy to its sample
+    path (float arrays ``t``, ``mid``, ``bid``, ``ask``, ``q``, ``pnl``, ``zone``; ``t`` in
+    the time axis unit). ``hist`` maps each policy to the inventory sample of panel 6 and
+    ``hist_weights`` to its weights (None: counts). ``fills``: a backtest's fills (``t`` in s,
+    ``side``, ``px``, ``qty``, ``q``, ``markout_<h>s``).
+    """
+
+    kind: str                                   # simulate | compare | backtest
+    result: dict
+    series: dict[str, dict[str, np.ndarray]]
+    hist: dict[str, np.ndarray]
+    hist_weights: dict[str, np.ndarray | None] = field(default_factory=dict)
+    fills: dict[str, np.ndarray] | None = None
+    start_ns: int | None = None                 # backtest: first event (ns since the epoch, UTC)
+    end_ns: int | None = None
+    events_shown: int | None = None             # backtest: events drawn of all events
+    fills_total: int | None = None              # backtest: fills in all (``fills`` may be thinned)
+
+    # ----------------------------------------------------------------- derived views
+    @property
+    def policies(self) -> list[str]:
+        return list(self.series)
+
+    @property
+    def config(self) -> dict:
+        return self.result["config"]
+
+    @property
+    def params(self) -> dict:
+        return self.config["params"]
+
+    def summaries(self) -> dict[str, dict]:
+        """policy → summary (the summary keys of the ``--json`` object)."""
+        if self.kind == "compare":
+            return dict(self.result["policies"])
+        skip = {"config", "data", "options"}
+        return {self.policies[0]: {k: v for k, v in self.result.items() if k not in skip}}
+
+    def level(self, name: str) -> float:
+        """A limit/threshold parameter as a float (null in JSON = infinite)."""
+        v = self.params.get(name)
+        return math.inf if v is None else float(v)
+
+    def levels(self) -> dict[str, float]:
+        return {k: self.level(k) for k in LEVEL_STYLE}
+
+    @property
+    def price_unit(self) -> str:
+        return self.result["data"]["price_unit"] if self.kind == "backtest" else "price units"
+
+    @property
+    def qty_unit(self) -> str:
+        return self.result["data"]["qty_unit"] if self.kind == "backtest" else "lots"
+
+    @property
+    def pnl_unit(self) -> str:
+        return self.price_unit if self.kind == "backtest" else "price units × lots"
+
+    @property
+    def time_unit(self) -> str:
+        if self.kind == "backtest":
+            return "s"
+        from ..presets import PRESETS
+
+        p = PRESETS.get(self.config.get("preset"))
+        return p.time_unit if p is not None else "time units"
+
+    def data_block(self) -> dict:
+        """The JSON data block embedded in the report."""
+        return {"format": FORMAT, "flatbook": __version__, "kind": self.kind, "title": self.title(),
+                "policies": self.policies, "result": self.result}
+
+    def title(self) -> str:
+        cfg = self.config
+        if self.kind == "backtest":
+            return f"flatbook backtest — {cfg['policy']} on {self.result['data']['instrument']}"
+        if self.kind == "compare":
+            return f"flatbook compare — {', '.join(self.policies)} on preset {cfg['preset']}"
+        return f"flatbook simulate — {cfg['policy']} on preset {cfg['preset']}"
+
+
+# --------------------------------------------------------------------------- live results → data
+
+def _f64(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _sim_data(obj: Mapping, compare: bool, series: Mapping[str, Mapping], final_q: Mapping[str, Any]) -> ReportData:
+    ser = {}
+    for pol, s in series.items():
+        d = {k: _f64(s[k]) for k in ("t", "mid", "bid", "ask", "q", "pnl")}
+        d["zone"] = _f64(s["zone"]) if "zone" in s else np.full(d["t"].size, np.nan)
+        ser[pol] = d
+    return ReportData("compare" if compare else "simulate", jsonable(obj), ser,
+                      {pol: _f64(final_q[pol]) for pol in ser})
+
+
+def simulate_report(results: Sequence[SimResult], compare: bool, obj: Mapping | None = None) -> str:
+    """The report of a ``simulate`` (one result) or ``compare`` run; ``obj`` is its ``--json``
+    object (built from ``results`` when None). Every result must have recorded path 0."""
+    from ..cli import output
+
+    if not results:
+        raise ValueError("no results")
+    if obj is None:
+        obj = output.compare_object(results) if compare else output.simulate_object(results[0])
+    series, final_q = {}, {}
+    for r in results:
+        if 0 not in set(np.asarray(r.record_paths).tolist()):
+            raise ValueError(f"{r.config.policy}: sample path 0 was not recorded (simulate(record_paths=(0,)))")
+        series[r.config.policy] = r.path_series(0)
+        final_q[r.config.policy] = r.per_path["final_q"]
+    return render(_sim_data(obj, compare, series, final_q))
+
+
+def _thin(n: int, max_points: int = MAX_SERIES_POINTS) -> np.ndarray:
+    """Indices of at most ``max_points`` evenly spaced events (first and last kept)."""
+    return np.unique(np.linspace(0, n - 1, min(n, max_points)).astype(np.int64))
+
+
+def _zone_of(q: np.ndarray, lv: Mapping[str, float]) -> np.ndarray:
+    """Soft zone of each q, as the controls define it: the highest threshold |q| reaches."""
+    aq = np.abs(q)
+    z = np.zeros(q.size)
+    for code, name in enumerate(("yellow", "red", "critical"), start=1):
+        z = np.where(aq >= lv[name], float(code), z)
+    return np.where(np.isfinite(q), z, np.nan)
+
+
+def _backtest_data(obj: Mapping, path: Mapping[str, Any], fills: Mapping[str, Any]) -> ReportData:
+    ts = np.asarray(path["ts"], dtype=np.int64)
+    if ts.size < 2:
+        raise InputError("RESULTS_DIR", "the inventory path has fewer than 2 events")
+    data = ReportData("backtest", jsonable(obj), {}, {})
+    idx = _thin(ts.size)
+    t = (ts - ts[0]) / 1e9
+    ser = {"t": t[idx], **{k: _f64(path[k])[idx] for k in ("mid", "bid", "ask", "q", "pnl")}}
+    ser["zone"] = _zone_of(ser["q"], data.levels())
+    pol = data.config["policy"]
+    data.series = {pol: ser}
+    q = _f64(path["q"])
+    data.hist = {pol: q[:-1]}
+    data.hist_weights = {pol: np.diff(ts) / 1e9}          # time (s) each state lasted
+    fts = np.asarray(fills["ts"], dtype=np.int64)
+    keep = _thin(fts.size, MAX_FILL_POINTS) if fts.size else np.zeros(0, np.int64)
+    data.fills_total = int(fts.size)
+    data.fills = {"t": ((fts - ts[0]) / 1e9)[keep],
+                  **{k: _f64(fills[k])[keep] for k in fills if k in ("side", "px", "qty", "q", "fee")
+                     or str(k).startswith("markout_")}}
+    data.start_ns, data.end_ns, data.events_shown = int(ts[0]), int(ts[-1]), int(idx.size)
+    return data
+
+
+def backtest_report(res: BacktestResult, obj: Mapping | None = None) -> str:
+    """The report of a ``backtest`` run; ``obj`` is its ``--json`` object (built when None)."""
+    if obj is None:
+        obj = jsonable({**res.summary, "data": res.meta["data"], "options": res.meta["options"],
+                        "config": res.meta["config"]})
+    return render(_backtest_data(obj, res.path, res.fills))
+
+
+# --------------------------------------------------------------------------- saved directory → data
+
+def _dir_error(msg: str) -> InputError:
+    return InputError("RESULTS_DIR", msg)
+
+
+def _read_parquet(path: Path):
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path, engine="pyarrow")
+    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+        raise _dir_error(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+
+
+def _need_columns(df, path: Path, cols: Sequence[str]) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise _dir_error(f"{path}: missing columns {', '.join(missing)} (not written by flatbook --out?)")
+
+
+def load_dir(directory: str | os.PathLike) -> ReportData:
+    """The :class:`ReportData` of a saved ``simulate``/``compare``/``backtest --out`` directory."""
+    d = Path(os.path.expanduser(str(directory)))
+    if not str(directory).strip():
+        raise _dir_error("empty path; give a results directory written with --out")
+    if not d.exists():
+        raise _dir_error(f"{directory} does not exist")
+    if not d.is_dir():
+        raise _dir_error(f"{directory} is not a directory")
+    present = {p for p in (*SIM_FILES, *BACKTEST_FILES) if (d / p).is_file()}
+    if set(BACKTEST_FILES) <= present:
+        kind = "backtest"
+    elif set(SIM_FILES) <= present:
+        kind = "sim"
+    else:
+        want = " + ".join(SIM_FILES) + " (simulate, compare) or " + " + ".join(BACKTEST_FILES) + " (backtest)"
+        raise _dir_error(f"{directory} holds no flatbook results; expected {want}")
+    try:
+        obj = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _dir_error(f"{d / 'summary.json'}: not readable JSON ({exc})") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("config"), dict) \
+            or not isinstance(obj["config"].get("params"), dict):
+        raise _dir_error(f"{d / 'summary.json'}: no config with params (not written by flatbook --out?)")
+    if kind == "backtest":
+        if "data" not in obj or "policy" not in obj["config"]:
+            raise _dir_error(f"{d / 'summary.json'}: not a backtest summary")
+        inv = _read_parquet(d / "inventory.parquet")
+        _need_columns(inv, d / "inventory.parquet", ("ts", "mid", "bid", "ask", "q", "pnl"))
+        fills = _read_parquet(d / "fills.parquet")
+        _need_columns(fills, d / "fills.parquet", ("ts", "side", "px", "qty"))
+        return _backtest_data(obj, {c: inv[c].to_numpy() for c in inv.columns},
+                              {c: fills[c].to_numpy() for c in fills.columns if c != "time"})
+    compare = "policies" in obj
+    names = list(obj["policies"]) if compare else [obj["config"].get("policy")]
+    series_df = _read_parquet(d / "series.parquet")
+    _need_columns(series_df, d / "series.parquet", ("policy", "t", "mid", "bid", "ask", "q", "pnl"))
+    per_path = _read_parquet(d / "per_path.parquet")
+    _need_columns(per_path, d / "per_path.parquet", ("final_q", *(("policy",) if compare else ())))
+    series, final_q = {}, {}
+    for name in names:
+        s = series_df[series_df["policy"] == name]
+        if s.empty:
+            raise _dir_error(f"{d / 'series.parquet'}: no sample path of policy {name!r}")
+        series[name] = {c: s[c].to_numpy() for c in s.columns if c != "policy"}
+        final_q[name] = (per_path.loc[per_path["policy"] == name, "final_q"] if compare
+                         else per_path["final_q"]).to_numpy()
+    return _sim_data(obj, compare, series, final_q)
+
+
+def report_from_dir(directory: str | os.PathLike) -> str:
+    """Rebuild the report from a saved ``--out`` directory, without running anything again."""
+    return render(load_dir(directory))
+
+
+# --------------------------------------------------------------------------- writing
+
+def check_report_path(raw: str, field: str = "--report") -> Path:
+    """Validate a report path before any work: ends in .html; its directory exists and is
+    writable, or can be created."""
+    if not str(raw).strip():
+        raise InputError(field, "empty path; give a file name ending in .html")
+    p = Path(os.path.abspath(os.path.expanduser(raw)))
+    if p.suffix.lower() != ".html":
+        raise InputError(field, f"got {raw!r}; allowed: a file name ending in .html")
+    if p.is_dir():
+        raise InputError(field, f"{raw} is a directory; give a file name ending in .html")
+    anc = p.parent
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise InputError(field, f"{anc} is not a directory, so {raw} cannot be written")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise InputError(field, f"{anc} is not writable")
+    return p
+
+
+def write_report(path: str | os.PathLike, text: str, field: str = "--report") -> Path:
+    """Write ``text`` to ``path`` atomically (a temporary file in the same directory, then
+    os.replace), creating missing parent directories; on failure nothing is left behind and
+    an OSError becomes :class:`InputError` (CLI exit 2)."""
+    target = Path(path)
+    created: list[Path] = []
+    tmp: Path | None = None
+    try:
+        missing = []
+        p = target.parent
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        for dpath in reversed(missing):
+            os.mkdir(dpath)
+            created.append(dpath)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException as e:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        for dpath in reversed(created):
+            try:
+                os.rmdir(dpath)
+            except OSError:
+                pass
+        if isinstance(e, OSError):
+            raise InputError(field, f"cannot write {target}: {e.strerror or e}") from None
+        raise
+    return target
+
+
+# --------------------------------------------------------------------------- formatting helpers
+
+def _fmt(x: object) -> str:
+    from ..cli.tables import fmt
+
+    return fmt(x)
+
+
+def _esc(x: object) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _cell(x: object, *, none: str = "n/a") -> str:
+    """A table cell: formatted value, the exact value on hover."""
+    if x is None:
+        return f'<td class="num">{_esc(none)}</td>'
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return f'<td class="num" title="{_esc(repr(x))}">{_esc(_fmt(x))}</td>'
+    if isinstance(x, (list, tuple)):
+        x = ", ".join(str(v) for v in x)
+    elif isinstance(x, dict):
+        x = ", ".join(f"{k}: {v}" for k, v in x.items()) or "—"
+    return f"<td>{_esc(_fmt(x))}</td>"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "\n".join("<tr>" + "".join(r) + "</tr>" for r in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+
+
+def _td(x: object) -> str:
+    return f"<td>{_esc(x)}</td>"
+
+
+def _summary_unit(data: ReportData, key: str) -> str:
+    from ..cli.tables import PNL_UNIT, SUMMARY_UNITS, backtest_units, unit
+
+    if data.kind == "backtest":
+        return backtest_units(data.summaries()[data.policies[0]], data.price_unit, data.qty_unit).get(key, "")
+    u = unit(SUMMARY_UNITS, key, data.time_unit)
+    return u or (PNL_UNIT if key in ATTRIBUTION_KEYS else "")
+
+
+def _per(qty_unit: str) -> str:
+    from ..cli.tables import per_unit
+
+    return per_unit(qty_unit)
+
+
+def _level_text(v: float) -> str:
+    return f"{v:g}"
+
+
+# --------------------------------------------------------------------------- sections: tables
+
+def _config_section(data: ReportData) -> str:
+    from ..presets import PRESETS
+
+    cfg = data.config
+    run_rows = []
+    if data.kind == "backtest":
+        opts, meta = data.result["options"], data.result["data"]
+        run_rows += [
+            [_td("policy"), _cell(cfg["policy"]), _td("")],
+            [_td("preset"), _cell(cfg["preset"]), _td("")],
+            [_td("instrument"), _cell(meta.get("instrument")), _td("")],
+            [_td("source"), _cell(meta.get("source")), _td("")],
+            [_td("files"), _cell(meta.get("files")), _td("")],
+            [_td("tick_size"), _cell(meta.get("tick_size")), _td(data.price_unit)],
+            [_td("lot_size"), _cell(meta.get("lot_size")), _td(data.qty_unit)],
+            [_td("book levels"), _cell(meta.get("levels")), _td("levels")],
+            [_td("skipped rows"), _cell(meta.get("skipped") or "none"), _td("rows")],
+            [_td("start"), _cell(_utc(data.start_ns)), _td("UTC")],
+            [_td("end"), _cell(_utc(data.end_ns)), _td("UTC")],
+            [_td("feed latency"), _cell(opts.get("feed_latency")), _td("ms")],
+            [_td("order latency"), _cell(opts.get("order_latency")), _td("ms")],
+            [_td("queue model"), _cell(opts.get("queue")), _td("")],
+            [_td("min_requote_ms"), _cell(opts.get("min_requote_ms")), _td("ms")],
+            [_td("refresh_ticks"), _cell(opts.get("refresh_ticks")), _td("ticks")],
+            [_td("seed"), _cell(opts.get("seed", cfg.get("seed"))), _td("latency and queue draws")],
+        ]
+    else:
+        pol_key = "policies" if data.kind == "compare" else "policy"
+        pre = PRESETS.get(cfg.get("preset"))
+        run_rows += [
+            [_td("preset"), _cell(cfg.get("preset")), _td(pre.description if pre is not None else "")],
+            [_td(pol_key), _cell(cfg.get(pol_key)), _td("")],
+            [_td("paths"), _cell(cfg.get("paths")), _td("Monte Carlo paths")],
+            [_td("seed"), _cell(cfg.get("seed")), _td("same seed ⇒ same random numbers for every policy")],
+            [_td("steps"), _cell(cfg.get("steps")), _td("steps per path (T/dt)")],
+            [_td("time unit"), _cell(data.time_unit), _td("")],
+        ]
+    groups = ("run", "policy", "market", "controls", "hedging", "costs")
+    order = sorted(data.params, key=lambda k: (groups.index(PARAMS[k].group) if k in PARAMS and PARAMS[k].group in groups
+                                               else len(groups), list(PARAMS).index(k) if k in PARAMS else 0))
+    prows = []
+    for k in order:
+        v = data.params[k]
+        spec = PARAMS.get(k)
+        default = spec.default if spec is not None else None
+        is_default = spec is not None and (v == default or (v is None and isinstance(default, float)
+                                                            and math.isinf(default)))
+        shown = "inf" if v is None else v
+        dshown = "" if spec is None else _fmt(default)
+        cls = "" if is_default else ' class="changed"'
+        prows.append([f"<td{cls}>{_esc(k)}</td>", _cell(shown), _td(spec.unit if spec else ""), _td(dshown),
+                      _td(spec.group if spec else ""), _td(spec.doc if spec else "")])
+    note = ("Parameters in <b>bold</b> differ from the registry default. "
+            + ("In this backtest 1 price unit = 1 " + _esc(data.price_unit) + ", 1 lot = 1 " + _esc(data.qty_unit)
+               + " and 1 time unit = 1 s." if data.kind == "backtest"
+               else "Prices are in price units, inventory in lots, time in time units (here: "
+               + _esc(data.time_unit) + ")."))
+    return ('<section id="config"><h2>Configuration</h2>\n'
+            + _table(("field", "value", "unit / meaning"), run_rows, "kv")
+            + f'\n<h3>Parameters</h3><p class="note">{note}</p>\n'
+            + _table(("parameter", "value", "unit", "default", "group", "meaning"), prows, "params")
+            + "</section>")
+
+
+def _summary_section(data: ReportData) -> str:
+    sums = data.summaries()
+    pols = list(sums)
+    keys: list[str] = []
+    for s in sums.values():
+        keys += [k for k in s if k not in keys]
+    if len(pols) == 1:
+        s = sums[pols[0]]
+        rows = [[_td(k), _cell(s.get(k)), _td(_summary_unit(data, k))] for k in keys]
+        table = _table(("metric", "value", "unit"), rows, "summary")
+    else:
+        rows = [[_td(k), *(_cell(sums[p].get(k)) for p in pols), _td(_summary_unit(data, k))] for k in keys]
+        table = _table(("metric", *pols, "unit"), rows, "summary")
+    what = ("Per-policy metrics over all paths, side by side (identical order flow)." if data.kind == "compare"
+            else "Metrics over all paths." if data.kind == "simulate" else "Metrics of the replay.")
+    return f'<section id="summary"><h2>Summary</h2><p class="note">{what} Hover a value for its exact number.</p>\n{table}</section>'
+
+
+def _utc(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+# --------------------------------------------------------------------------- charts
+
+def _colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _fig_html(fig, div_id: str) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOT_CONFIG)
+
+
+def _finite(x: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    ok = np.isfinite(x) if w is None else np.isfinite(x) & np.isfinite(w)
+    return x[ok], None if w is None else w[ok]
+
+
+def _hist_bars(samples: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, list[np.ndarray], float]:
+    """Common bars for several samples (x, weights or None): (centres, heights per sample,
+    bar width). One bar per level when the levels lie on a grid of at most HIST_MAX_LEVELS
+    steps (integer lots), else ~√n equal bins."""
+    clean = [_finite(np.asarray(x, float), w) for x, w in samples]
+    pooled = np.concatenate([x for x, _ in clean]) if clean else np.zeros(0)
+    if not pooled.size:
+        return np.zeros(0), [np.zeros(0) for _ in clean], 1.0
+    levels = np.unique(pooled)
+    step = float(np.diff(levels).min()) if levels.size > 1 else 1.0
+    if levels.size <= HIST_MAX_LEVELS and (levels[-1] - levels[0]) / step <= HIST_MAX_LEVELS:
+        heights = [np.bincount(np.searchsorted(levels, x), weights=w, minlength=levels.size).astype(float)
+                   for x, w in clean]
+        return levels, heights, step
+    edges = np.histogram_bin_edges(pooled, bins=int(np.clip(np.sqrt(pooled.size), 10, 80)))
+    heights = [np.histogram(x, bins=edges, weights=w)[0].astype(float) for x, w in clean]
+    return 0.5 * (edges[1:] + edges[:-1]), heights, float(edges[1] - edges[0])
+
+
+def _aggregate_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Distinct (x, y) points and their counts, when points repeat a lot (discrete q and spread)."""
+    if x.size < 4:
+        return None
+    pts, counts = np.unique(np.column_stack([x, y]), axis=0, return_counts=True)
+    return (pts[:, 0], pts[:, 1], counts) if pts.shape[0] <= x.size // 2 else None
+
+
+def _span(a: np.ndarray) -> tuple[float, float]:
+    f = a[np.isfinite(a)]
+    return (float(f.min()), float(f.max())) if f.size else (0.0, 1.0)
+
+
+def _level_traces(go, lv: Mapping[str, float], x0: float, x1: float, legend: str, *, vertical: bool = False,
+                  y0: float = 0.0, y1: float = 1.0, unit: str = "lots") -> list:
+    """±level reference lines (hard limit, zones) as legend-bearing traces."""
+    out = []
+    for name, (label, colour, dash, width) in LEVEL_STYLE.items():
+        v = lv[name]
+        if not math.isfinite(v):
+            continue
+        v = abs(v)
+        if vertical:
+            xs, ys = [v, v, None, -v, -v], [y0, y1, None, y0, y1]
+        else:
+            xs, ys = [x0, x1, None, x0, x1], [v, v, None, -v, -v]
+        out.append(go.Scatter(x=xs, y=ys, mode="lines", name=f"{label} ±{_level_text(v)} {unit}", legend=legend,
+                              line=dict(color=colour, dash=dash, width=width), hoverinfo="name"))
+    return out
+
+
+def _six_panel(data: ReportData) -> str:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from .six_panel import stoll_fit
+
+    bt = data.kind == "backtest"
+    pols = data.policies
+    multi = len(pols) > 1
+    pu, qu, tl = data.price_unit, data.qty_unit, f"time ({data.time_unit})"
+    if bt:
+        hist_title = "Inventory distribution over time (time-weighted)"
+    else:
+        n = max(v.size for v in data.hist.values())
+        hist_title = f"Final inventory over {n:,} paths"
+    titles = ("Mid price, quotes and fills" if bt else "Mid price and quotes", "Inventory over time", "Quoted spread",
+              "Inventory against spread (Stoll regression)", "Cumulative PnL", hist_title)
+    fig = make_subplots(rows=3, cols=2, subplot_titles=titles, horizontal_spacing=0.21, vertical_spacing=0.085)
+    lg = {i: "legend" if i == 1 else f"legend{i}" for i in range(1, 7)}
+    rc = {1: (1, 1), 2: (1, 2), 3: (2, 1), 4: (2, 2), 5: (3, 1), 6: (3, 2)}
+
+    def add(i: int, trace) -> None:
+        trace.legend = lg[i]
+        fig.add_trace(trace, row=rc[i][0], col=rc[i][1])
+
+    def nm(pol: str, what: str) -> str:
+        return f"{pol} {what}" if multi else what
+
+    lv = data.levels()
+    q_target = data.level("q_target") if data.params.get("q_target") is not None else 0.0
+    t_lo, t_hi = math.inf, -math.inf
+    mids = [data.series[p]["mid"] for p in pols]
+    same_mid = all(np.array_equal(m, mids[0], equal_nan=True) for m in mids)
+    hover_t = f"t = %{{x:.6g}} {data.time_unit}"
+    for i, pol in enumerate(pols):
+        s = data.series[pol]
+        t = s["t"]
+        lo, hi = _span(t)
+        t_lo, t_hi = min(t_lo, lo), max(t_hi, hi)
+        c_bid, c_ask = (_colour(i), _colour(i)) if multi else ("#1f77b4", "#ff7f0e")
+        add(1, go.Scatter(x=t, y=s["bid"], mode="lines", name=nm(pol, "bid" if multi else "our bid"),
+                          line=dict(color=c_bid, width=1), legendgroup=pol if multi else None,
+                          hovertemplate=f"{hover_t}<br>bid = %{{y:.8g}} {pu}<extra>{_esc(pol)}</extra>"))
+        add(1, go.Scatter(x=t, y=s["ask"], mode="lines", name=nm(pol, "ask" if multi else "our ask"),
+                          line=dict(color=c_ask, width=1, dash="dot" if multi else None),
+                          legendgroup=pol if multi else None,
+                          hovertemplate=f"{hover_t}<br>ask = %{{y:.8g}} {pu}<extra>{_esc(pol)}</extra>"))
+        if not same_mid or i == 0:
+            add(1, go.Scatter(x=t, y=s["mid"], mode="lines", name="mid" if same_mid else nm(pol, "mid"),
+                              line=dict(color="black", width=1.3),
+                              hovertemplate=f"{hover_t}<br>mid = %{{y:.8g}} {pu}<extra></extra>"))
+        col = _colour(i) if multi else "#1f77b4"
+        add(2, go.Scatter(x=t, y=s["q"], mode="lines", line_shape="hv", name=nm(pol, "q") if multi else "inventory q",
+                          line=dict(color=col, width=1.4),
+                          hovertemplate=f"{hover_t}<br>q = %{{y:.6g}} {qu}<extra>{_esc(pol)}</extra>"))
+        spread = s["ask"] - s["bid"]
+        add(3, go.Scatter(x=t, y=spread, mode="lines", name=nm(pol, "ask − bid"),
+                          line=dict(color=_colour(i) if multi else "#9467bd", width=1),
+                          hovertemplate=f"{hover_t}<br>spread = %{{y:.6g}} {pu}<extra>{_esc(pol)}</extra>"))
+        ok = np.isfinite(s["q"]) & np.isfinite(spread)
+        qs, ss = s["q"][ok], spread[ok]
+        label = nm(pol, "two-sided quotes")
+        agg = _aggregate_points(qs, ss)
+        marker = dict(color=_colour(i) if multi else "#9467bd", size=6, opacity=0.35)
+        hover = f"q = %{{x:.6g}} {qu}<br>spread = %{{y:.6g}} {pu}"
+        custom = None
+        if agg is not None:
+            qs_show, ss_show, counts = agg
+            label += " (area ∝ count)"
+            marker.update(size=np.sqrt(counts / counts.max()) * 22 + 3, opacity=0.5, sizemode="diameter")
+            custom, hover = counts, hover + "<br>%{customdata} quotes"
+        elif qs.size > MAX_SCATTER_POINTS:
+            keep = np.sort(np.random.default_rng(0).choice(qs.size, MAX_SCATTER_POINTS, replace=False))
+            label += f" ({MAX_SCATTER_POINTS:,} of {qs.size:,} shown)"
+            qs_show, ss_show = qs[keep], ss[keep]
+        else:
+            qs_show, ss_show = qs, ss
+        add(4, go.Scatter(x=qs_show, y=ss_show, mode="markers", name=label, marker=marker, customdata=custom,
+                          legendgroup=f"{pol}-stoll", hovertemplate=f"{hover}<extra>{_esc(pol)}</extra>"))
+        fit = stoll_fit(s["q"], spread)
+        if fit is not None:
+            slope, icpt = fit
+            xs = np.array([qs.min(), qs.max()])
+            add(4, go.Scatter(x=xs, y=icpt + slope * xs, mode="lines", legendgroup=f"{pol}-stoll",
+                              name=nm(pol, f"LS fit: b = {slope:.4g} {pu} per {_per(qu)}"),
+                              line=dict(color=_colour(i) if multi else "red", dash="dash", width=2),
+                              hovertemplate=f"a + b·q, b = {slope:.6g}, a = {icpt:.6g}<extra></extra>"))
+        add(5, go.Scatter(x=t, y=s["pnl"], mode="lines", name=nm(pol, "PnL (marked to mid)"),
+                          line=dict(color=_colour(i) if multi else "#2ca02c", width=1.4),
+                          hovertemplate=f"{hover_t}<br>PnL = %{{y:.6g}} {data.pnl_unit}<extra>{_esc(pol)}</extra>"))
+    # reference lines: inventory limits/zones/target, zero PnL
+    for tr in _level_traces(go, lv, t_lo, t_hi, lg[2], unit=qu):
+        add(2, tr)
+    if math.isfinite(q_target):
+        add(2, go.Scatter(x=[t_lo, t_hi], y=[q_target, q_target], mode="lines", name=f"target q* = {q_target:g} {qu}",
+                          line=dict(color="green", dash="dot", width=1.6), hoverinfo="name"))
+    add(5, go.Scatter(x=[t_lo, t_hi], y=[0, 0], mode="lines", name="zero", showlegend=False,
+                      line=dict(color="grey", dash="dash", width=0.8), hoverinfo="skip"))
+    if bt and data.fills is not None and data.fills["t"].size:
+        f = data.fills
+        n_total = data.fills_total or f["t"].size
+        mk = sorted((k for k in f if k.startswith("markout_")), key=lambda k: float(k[8:-1]))
+        for side, label, sym, colour in ((1, "our buys (at bid)", "triangle-up", "green"),
+                                         (-1, "our sells (at ask)", "triangle-down", "red")):
+            m = f["side"] == side
+            if not m.any():
+                continue
+            extra = "" if f["t"].size == n_total else f" ({f['t'].size:,} of {n_total:,} fills shown)"
+            custom = np.column_stack([f["qty"][m], f["q"][m] if "q" in f else np.full(m.sum(), np.nan),
+                                      *(f[k][m] for k in mk[:1])])
+            mk_txt = f"<br>markout {mk[0][8:]} = %{{customdata[2]:.6g}} {pu}/{qu}" if mk else ""
+            add(1, go.Scatter(x=f["t"][m], y=f["px"][m], mode="markers", name=label + extra,
+                              marker=dict(symbol=sym, color=colour, size=7, line=dict(width=0.5, color="black")),
+                              customdata=custom,
+                              hovertemplate=(f"{hover_t}<br>price = %{{y:.8g}} {pu}<br>qty = %{{customdata[0]:.6g}} {qu}"
+                                             f"<br>q after = %{{customdata[1]:.6g}} {qu}{mk_txt}<extra>fill</extra>")))
+    # panel 6: inventory histogram
+    ymax = 0.0
+    means = []
+    centres, heights, width = _hist_bars([(data.hist[p], data.hist_weights.get(p)) for p in pols])
+    for i, pol in enumerate(pols):
+        h = heights[i]
+        ymax = max(ymax, float(h.max()) if h.size else 0.0)
+        unit_y = "s" if bt else "paths"
+        add(6, go.Bar(x=centres, y=h, width=None if multi else 0.85 * width,
+                      name=nm(pol, "time at level" if bt else "final q"),
+                      marker=dict(color=_colour(i) if multi else "#1f77b4", line=dict(width=0.5, color="black")),
+                      opacity=0.85 if multi else 0.75,
+                      hovertemplate=f"q = %{{x:.6g}} {qu}<br>%{{y:.6g}} {unit_y}<extra>{_esc(pol)}</extra>"))
+        x, w = _finite(np.asarray(data.hist[pol], float), data.hist_weights.get(pol))
+        if x.size and (w is None or w.sum() > 0):
+            means.append((i, pol, float(np.average(x, weights=w))))
+    ytop = ymax * 1.05 if ymax > 0 else 1.0
+    for i, pol, mean in means:
+        add(6, go.Scatter(x=[mean, mean], y=[0, ytop], mode="lines", name=nm(pol, f"mean = {mean:.3g} {qu}"),
+                          line=dict(color=_colour(i) if multi else "red", dash="dash", width=2), hoverinfo="name"))
+    if math.isfinite(q_target):
+        add(6, go.Scatter(x=[q_target, q_target], y=[0, ytop], mode="lines", name=f"target = {q_target:g} {qu}",
+                          line=dict(color="green", dash="dot", width=2), hoverinfo="name"))
+    for tr in _level_traces(go, {"limit": lv["limit"], "yellow": math.inf, "red": math.inf, "critical": math.inf},
+                            0, 0, lg[6], vertical=True, y0=0, y1=ytop, unit=qu):
+        add(6, tr)
+    # axes (units everywhere)
+    for i, (xt, yt) in {1: (tl, f"price ({pu})"), 2: (tl, f"inventory q ({qu})"), 3: (tl, f"spread ask − bid ({pu})"),
+                        4: (f"inventory q ({qu})", f"spread ask − bid ({pu})"), 5: (tl, f"PnL ({data.pnl_unit})"),
+                        6: (f"inventory q ({qu})", "time at level (s)" if bt else "number of paths")}.items():
+        fig.update_xaxes(title_text=xt, row=rc[i][0], col=rc[i][1], showgrid=True)
+        fig.update_yaxes(title_text=yt, row=rc[i][0], col=rc[i][1], showgrid=True, exponentformat="none")
+    for ax in ("xaxis2", "xaxis3", "xaxis5"):  # the time panels zoom together
+        fig.layout[ax].matches = "x"
+    layout: dict = {}
+    for i in range(1, 7):
+        xa = fig.layout["xaxis" if i == 1 else f"xaxis{i}"]
+        ya = fig.layout["yaxis" if i == 1 else f"yaxis{i}"]
+        layout[lg[i]] = dict(x=xa.domain[1] + 0.006, y=ya.domain[1], xanchor="left", yanchor="top",
+                             font=dict(size=10), bgcolor="rgba(255,255,255,0.85)", tracegroupgap=2,
+                             groupclick="toggleitem")
+    fig.update_layout(height=1200, margin=dict(l=70, r=230, t=60, b=60), template="plotly_white",
+                      barmode="group", bargap=0.1, bargroupgap=0.0, hovermode="closest", **layout)
+    return _fig_html(fig, "fb-six-panel")
+
+
+def _zone_section(data: ReportData) -> str:
+    lv = data.levels()
+    configured = any(math.isfinite(lv[k]) for k in ("yellow", "red", "critical"))
+    present = any(np.nanmax(s["zone"], initial=0.0) > 0 for s in data.series.values() if s["zone"].size)
+    if not (configured or present):
+        return ""
+    import plotly.graph_objects as go
+
+    pols = data.policies
+    multi = len(pols) > 1
+    fig = go.Figure()
+    for code in (1, 2, 3):
+        fig.add_hrect(y0=code - 0.5, y1=code + 0.5, fillcolor=ZONE_COLOURS[code], opacity=0.12, line_width=0,
+                      layer="below")
+    for i, pol in enumerate(pols):
+        s = data.series[pol]
+        off = (i - (len(pols) - 1) / 2) * 0.08 if multi else 0.0
+        fig.add_trace(go.Scatter(x=s["t"], y=s["zone"] + off, mode="lines", line_shape="hv", name=pol,
+                                 line=dict(color=_colour(i) if multi else "#1f77b4", width=1.8),
+                                 customdata=s["zone"] if multi else None,
+                                 hovertemplate=(f"t = %{{x:.6g}} {data.time_unit}<br>zone "
+                                                + ("%{customdata:.0f}" if multi else "%{y:.0f}")
+                                                + f"<extra>{_esc(pol)}</extra>")))
+    ticks = ["none"] + [f"{n} (|q| ≥ {_level_text(lv[n])} {data.qty_unit})" if math.isfinite(lv[n]) else f"{n} (off)"
+                        for n in ("yellow", "red", "critical")]
+    fig.update_yaxes(title_text="soft zone", tickvals=[0, 1, 2, 3], ticktext=ticks, range=[-0.5, 3.5])
+    fig.update_xaxes(title_text=f"time ({data.time_unit})")
+    fig.update_layout(height=330, template="plotly_white", margin=dict(l=70, r=230, t=30, b=50),
+                      legend=dict(x=1.01, y=1, xanchor="left"), showlegend=True)
+    sums = data.summaries()
+    rows = [[_td(p), *(_cell(sums[p].get(f"time_in_{z}_frac")) for z in ("yellow", "red", "critical")),
+             _cell(sums[p].get("time_at_limit_frac"))] for p in pols]
+    table = _table(("policy", "yellow", "red", "critical", "at the hard limit"), rows, "summary")
+    unit_note = "fraction of time" if data.kind == "backtest" else "fraction of steps over all paths"
+    return ('<section id="zones"><h2>Zone timeline</h2><p class="note">The soft zone of '
+            + ("the replay's inventory" if data.kind == "backtest" else "sample path 0")
+            + " over time: the highest threshold |q| reaches (0 none, 1 yellow, 2 red, 3 critical)"
+            + (", computed from the inventory path and the thresholds" if data.kind == "backtest" else "")
+            + f". Time in each zone ({unit_note}):</p>\n" + table + "\n" + _fig_html(fig, "fb-zones") + "</section>")
+
+
+def _attribution_section(data: ReportData) -> str:
+    sums = data.summaries()
+    keys = [k for k in ATTRIBUTION_KEYS if any(s.get(k) is not None for s in sums.values())]
+    if not keys:
+        return ""
+    import plotly.graph_objects as go
+
+    labels = [k.removeprefix("pnl_") for k in keys]
+    pols = data.policies
+    total_key = "pnl_final" if data.kind == "backtest" else "pnl_mean"
+    per = "" if data.kind == "backtest" else ", mean per path"
+    if len(pols) == 1:
+        s = sums[pols[0]]
+        vals = [s.get(k) or 0.0 for k in keys]
+        fig = go.Figure(go.Waterfall(x=labels + ["total"], y=vals + [None], measure=["relative"] * len(keys) + ["total"],
+                                     text=[f"{v:.4g}" for v in vals] + [f"{sum(vals):.4g}"], textposition="outside",
+                                     increasing=dict(marker=dict(color="#2ca02c")),
+                                     decreasing=dict(marker=dict(color="#d62728")),
+                                     totals=dict(marker=dict(color="#1f77b4")),
+                                     hovertemplate=f"%{{x}}: %{{y:.6g}} {data.pnl_unit}<extra></extra>", name=pols[0]))
+    else:
+        fig = go.Figure()
+        for i, pol in enumerate(pols):
+            vals = [sums[pol].get(k) or 0.0 for k in keys]
+            fig.add_trace(go.Bar(x=labels + ["total"], y=vals + [sum(vals)], name=pol, marker_color=_colour(i),
+                                 hovertemplate=f"%{{x}}: %{{y:.6g}} {data.pnl_unit}<extra>{_esc(pol)}</extra>"))
+        fig.update_layout(barmode="group")
+    fig.update_yaxes(title_text=f"PnL ({data.pnl_unit}{per})", zeroline=True, zerolinecolor="grey")
+    fig.update_xaxes(title_text="component")
+    fig.update_layout(height=420, template="plotly_white", margin=dict(l=70, r=230, t=30, b=50),
+                      showlegend=len(pols) > 1)
+    rows = [[_td(p), *(_cell(sums[p].get(k)) for k in keys), _cell(sum(sums[p].get(k) or 0.0 for k in keys)),
+             _cell(sums[p].get(total_key))] for p in pols]
+    table = _table(("policy", *labels, "sum of parts", total_key), rows, "summary")
+    return ('<section id="attribution"><h2>PnL attribution</h2><p class="note">The PnL split into parts that sum '
+            f"to it ({_esc(data.pnl_unit)}{per}): spread capture against the mid, the inventory's mark, adverse "
+            "selection (the fills' markout), hedging, financing and fees.</p>\n" + table + "\n"
+            + _fig_html(fig, "fb-attribution") + "</section>")
+
+
+def _compare_section(data: ReportData) -> str:
+    if data.kind != "compare":
+        return ""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    sums = data.summaries()
+    pols = data.policies
+    panels = [("pnl_mean", "mean PnL ± 1.96·SE", "pnl_se"), ("pnl_std", "std of PnL", None),
+              ("final_q_std", "std of final inventory", None), ("max_abs_q_mean", "mean max |q|", None),
+              ("spread_mean", "mean quoted spread", None), ("spread_given_up_mean", "spread given up by skewing", None)]
+    panels = [p for p in panels if any(sums[n].get(p[0]) is not None for n in pols)]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[1] for p in panels], horizontal_spacing=0.06)
+    for j, (key, _title, err) in enumerate(panels, start=1):
+        y = [sums[p].get(key) for p in pols]
+        e = [1.96 * (sums[p].get(err) or 0.0) for p in pols] if err else None
+        fig.add_trace(go.Bar(x=pols, y=y, marker_color=[_colour(i) for i in range(len(pols))], showlegend=False,
+                             error_y=dict(type="data", array=e, visible=True) if e else None,
+                             hovertemplate=f"%{{x}}: %{{y:.6g}} {_summary_unit(data, key)}<extra>{key}</extra>"),
+                      row=1, col=j)
+        fig.update_yaxes(title_text=f"{key} ({_summary_unit(data, key)})", row=1, col=j, title_font=dict(size=10))
+    fig.update_layout(height=380, template="plotly_white", margin=dict(l=60, r=30, t=40, b=90))
+    return ('<section id="compare"><h2>Policies side by side</h2><p class="note">Every policy ran on identical '
+            "order flow (same seed, common random numbers); the six panels above overlay their sample path 0. "
+            "Error bars: 95% interval of the mean PnL.</p>\n" + _fig_html(fig, "fb-compare") + "</section>")
+
+
+def _markout_section(data: ReportData) -> str:
+    if data.kind != "backtest" or data.fills is None:
+        return ""
+    f = data.fills
+    mk = sorted((k for k in f if k.startswith("markout_")), key=lambda k: float(k[8:-1]))
+    if not mk or not f["t"].size:
+        return ""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    pu, qu = data.price_unit, data.qty_unit
+    s = data.summaries()[data.policies[0]]
+    hs = [k[8:] for k in mk]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
+        "Quantity-weighted mean markout", "Markout of each fill"))
+    for label, m, colour in (("all fills", np.ones(f["t"].size, bool), "#1f77b4"), ("our buys", f["side"] > 0, "green"),
+                             ("our sells", f["side"] < 0, "red")):
+        ys = []
+        for k in mk:
+            v, w = f[k][m], f["qty"][m]
+            ok = np.isfinite(v)
+            ys.append(float(np.average(v[ok], weights=w[ok])) if ok.any() and w[ok].sum() > 0 else None)
+        fig.add_trace(go.Bar(x=hs, y=ys, name=label, marker_color=colour, legendgroup=label,
+                             hovertemplate=f"%{{x}}: %{{y:.6g}} {pu} per {_per(qu)}<extra>{label}</extra>"), row=1, col=1)
+    for k, h in zip(mk, hs):
+        v = f[k]
+        fig.add_trace(go.Box(y=v[np.isfinite(v)], name=h, marker_color="#1f77b4", showlegend=False, boxmean=True,
+                             hovertemplate=f"%{{y:.6g}} {pu} per {_per(qu)}<extra>{h}</extra>"), row=1, col=2)
+    for c in (1, 2):
+        fig.update_xaxes(title_text="markout horizon (s)", row=1, col=c)
+        fig.update_yaxes(title_text=f"markout ({pu} per {_per(qu)}; > 0 in our favour)", row=1, col=c,
+                         zeroline=True, zerolinecolor="grey")
+    fig.update_layout(height=420, template="plotly_white", barmode="group", margin=dict(l=70, r=30, t=40, b=50))
+    rows = [[_td(h), _cell(s.get(k)), _td(f"{pu} per {_per(qu)}")] for k, h in zip(mk, hs)]
+    note = (f"Markout of a fill: side × (mid h seconds later − fill price), {_esc(pu)} per {_esc(_per(qu))}; positive "
+            "means the market moved in our favour. NaN (not shown) past the end of the data.")
+    return ('<section id="markouts"><h2>Fill markouts</h2><p class="note">' + note + "</p>\n"
+            + _table(("horizon", "qty-weighted mean", "unit"), rows, "summary") + "\n"
+            + _fig_html(fig, "fb-markouts") + "</section>")
+
+
+# --------------------------------------------------------------------------- the page
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1500px;padding:0 24px 40px;color:#222}
+h1{font-size:1.5em;margin:20px 0 6px}h2{border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:34px}
+p.lead{margin:4px 0}p.note{color:#555;font-size:.92em}nav a{margin-right:14px}
+table{border-collapse:collapse;font-size:.88em;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.changed{font-weight:bold}table.params td:last-child,table.kv td:last-child{color:#555}
+footer{margin-top:40px;color:#777;font-size:.85em}
+"""
+
+
+def _description(data: ReportData) -> list[str]:
+    cfg = data.config
+    if data.kind == "backtest":
+        s = data.summaries()[data.policies[0]]
+        o = data.result["options"]
+        files = ", ".join(data.result["data"].get("files") or [])
+        shown = (f" Charts show {data.events_shown:,} of {s.get('events', 0):,} events, evenly spaced."
+                 if data.events_shown is not None and data.events_shown < (s.get("events") or 0) else "")
+        return [f"Replay of policy {cfg['policy']} with its controls against real quotes and trades of "
+                f"{data.result['data'].get('instrument')} ({files}): {s.get('events', 0):,} events over "
+                f"{s.get('duration_s') or 0:,.1f} s, {_utc(data.start_ns)} → {_utc(data.end_ns)} UTC; "
+                f"{s.get('fills', 0):,} fills.",
+                f"Latency: feed {o.get('feed_latency')}, order {o.get('order_latency')}; queue model {o.get('queue')}. "
+                f"Prices in {data.price_unit}, quantities in {data.qty_unit}, time in seconds since the first "
+                f"event.{shown}"]
+    pols = ", ".join(data.policies)
+    lines = [f"{'Policies ' + pols + ' on identical order flow' if data.kind == 'compare' else 'Policy ' + pols}, "
+             f"preset {cfg.get('preset')}: {cfg.get('paths', 0):,} Monte Carlo paths × {cfg.get('steps', 0):,} steps, "
+             f"seed {cfg.get('seed')}. Time unit: {data.time_unit}; prices in price units, inventory in lots.",
+             "The six panels show sample path 0 (the seed-000 figure); the histogram pools the final inventory "
+             "of every path."]
+    if data.kind == "compare":
+        lines.append("The same seed gives every policy the same random numbers (common random numbers), so the "
+                     "differences are the policies' own.")
+    return lines
+
+
+def _data_json(data: ReportData) -> str:
+    text = json.dumps(jsonable(data.data_block()), indent=1, allow_nan=False, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render(data: ReportData) -> str:
+    """The report of ``data`` as one self-contained HTML page (plotly.js inline, once)."""
+    from plotly.offline import get_plotlyjs
+
+    title = data.title()
+    sections = [
+        ("config", "Configuration", _config_section(data)),
+        ("summary", "Summary", _summary_section(data)),
+        ("panels", "Six panels", '<section id="panels"><h2>Six panels (sample path 0)</h2>'
+         '<p class="note">Zoom with the mouse (the time panels zoom together); click a legend entry to hide it, '
+         'double-click to show only it; the camera icon saves the figure as SVG.</p>\n'
+         + _six_panel(data) + "</section>"),
+        ("compare", "Side by side", _compare_section(data)),
+        ("zones", "Zone timeline", _zone_section(data)),
+        ("attribution", "PnL attribution", _attribution_section(data)),
+        ("markouts", "Markouts", _markout_section(data)),
+    ]
+    nav = " ".join(f'<a href="#{sid}">{_esc(name)}</a>' for sid, name, body in sections if body)
+    lead = "\n".join(f'<p class="lead">{_esc(line)}</p>' for line in _description(data))
+    body = "\n".join(b for _, _, b in sections if b)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="flatbook {_esc(__version__)}">
+<title>{_esc(title)}</title>
+<style>{_CSS}</style>
+<script type="text/javascript">{get_plotlyjs()}</script>
+</head>
+<body>
+<header><h1>{_esc(title)}</h1>
+{lead}
+<nav>{nav}</nav></header>
+{body}
+<footer>Written by flatbook {_esc(__version__)}. Self-contained: plotly.js is embedded, nothing is loaded from the
+network. The run's JSON output is embedded in the script element #{DATA_ID}.</footer>
+<script type="application/json" id="{DATA_ID}">
+{_data_json(data)}
+</script>
+</body>
+</html>
+"""
