@@ -1,6 +1,7 @@
 # flatbook: build, demo, tests and benchmarks.  GNU make; Python >= 3.11.
 #   make demo    simulate and compare the four headline policies (results/demo)
-#   make test    run the whole test suite
+#   make test    run the whole test suite (installs headless chromium for the browser tests first)
+#   make browser install Debian's chromium and chromium-driver unless both are on PATH
 #   make bench   run every benchmarks/bench_*.py (results/bench);
 #                make bench BENCH_ARGS=--quick for a short run
 #   make clean   remove .venv, results and caches
@@ -13,11 +14,12 @@ DEMO_OUT := results/demo
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test bench clean clean-numba
+.PHONY: help install browser demo test bench clean clean-numba
 
 help:
 	@echo "make demo   - install into $(VENV) and run the policy comparison (writes $(DEMO_OUT))"
-	@echo "make test   - install into $(VENV) and run the test suite"
+	@echo "make test   - install into $(VENV) and run the test suite (needs chromium: see make browser)"
+	@echo "make browser - apt-get install chromium chromium-driver (for tests/test_app_browser.py) unless present"
 	@echo "make bench  - run the benchmarks in benchmarks/ (writes results/bench; BENCH_ARGS=--quick for a short run)"
 	@echo "make clean  - remove $(VENV), results/ and caches"
 	@echo "make clean-numba - drop numba's compiled-kernel cache only (after editing a module a kernel inlines)"
@@ -42,7 +44,15 @@ demo: $(STAMP)
 	@echo
 	@echo "Report written to $(CURDIR)/$(DEMO_OUT)/ (summary.json, parquet files, six-panel PNGs)"
 
-test: $(STAMP)
+# Headless Chromium for the app's browser tests (tests/test_app_browser.py), from Debian's packages.
+# apt-get runs through sudo when not root; if neither works, make stops here with apt-get's error.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { echo "installing chromium and chromium-driver (apt-get)"; \
+	    $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
+
+test: $(STAMP) browser
 	$(PY) -m pytest
 
 bench: $(STAMP)
