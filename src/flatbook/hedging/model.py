@@ -33,6 +33,10 @@ same instrument; x = q + y/h* for a proxy hedge, y the hedge position in H):
   flatten-only from session_flatten before each close and the exposure is
   worked to zero by the close (TWAP over the window; whatever is left at the
   close is sold at once), so no position is held overnight.
+- **Options**: an option position (``option_type``, ``option_lots`` lots of the
+  underlying, Black–Scholes at ``option_vol``) is held through the run. Its value is
+  in the mark, and the policy, the zones and the hard limit see the delta-equivalent
+  inventory q + option_lots·Δ (seed 000: delta-equivalent inventory drives the skew).
 - **Counts**: ``hedge_count`` counts triggered programs; the forced flattens of
   the daily reset and of an event pause show in ``hedge_trades`` (child orders),
   ``hedge_volume`` and ``hedge_cost``.
@@ -54,8 +58,8 @@ from ..errors import InputError
  HP_ETA_DT, HP_IMPACT, HP_SQRT_COEF, HP_PERM, HP_DECAY, HP_PROXY, HP_BETA, HP_BSIG, HP_H0,
  HP_HRATIO, HP_SESSION, HP_FLAT, HP_EVENT, HP_EJ_MEAN, HP_EJ_STD, HP_PAUSE, HP_PAUSE_FLAT,
  HP_FUND, HP_HTB, HP_HTB_ABOVE, HP_HAIRCUT, HP_MARGIN, HP_CAPRATE, HP_ON, HP_EXT, HP_PART, HP_KTAU,
- HP_MARKOUT) = range(38)
-HP_LEN = 38
+ HP_MARKOUT, HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP) = range(43)
+HP_LEN = 43
 TRIGGERS = ("none", "threshold", "urgency", "zone")
 SIZINGS = ("target", "fraction", "band")
 EXECS = ("immediate", "twap", "vwap", "almgren-chriss")
@@ -105,6 +109,10 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp[HP_FRAC], hp[HP_BAND] = v["hedge_fraction"], v["hedge_band"]
     hp[HP_PART] = v["hedge_participation"]
     hp[HP_MARKOUT] = v["markout_steps"]
+    # an option position: 1 call, 2 put (flatbook.kernels.black_scholes)
+    hp[HP_OPT] = ("none", "call", "put").index(v["option_type"]) if v["option_lots"] != 0 else 0.0
+    hp[HP_OPT_N], hp[HP_OPT_K] = v["option_lots"], v["option_strike"]
+    hp[HP_OPT_VOL], hp[HP_OPT_EXP] = v["option_vol"], v["option_expiry"]
     if v["hedge_target_mode"] == "cost":
         c_short = v["financing_short"] + (v["borrow_htb"] if v["htb_above"] == 0 else 0.0)
         hp[HP_QSTAR] = target_from_costs(v["financing_long"], c_short, v["hedge_q_std"])

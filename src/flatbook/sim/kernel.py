@@ -43,7 +43,9 @@ from ..hedging.model import (HP_BAND, HP_BETA, HP_BSIG, HP_CAPRATE, HP_EJ_MEAN, 
                              HP_EVENT, HP_EXEC, HP_EXT, HP_FLAT, HP_FRAC, HP_FUND, HP_H0, HP_HAIRCUT, HP_HRATIO,
                              HP_HTB, HP_HTB_ABOVE, HP_IMPACT, HP_MARGIN, HP_NH, HP_ON, HP_PART, HP_PAUSE,
                              HP_PAUSE_FLAT, HP_PERM, HP_PROXY, HP_QSTAR, HP_SESSION, HP_SIZING, HP_SQRT_COEF,
-                             HP_THR, HP_TRIGGER, HP_URG, HP_DECAY, HP_MARKOUT)
+                             HP_THR, HP_TRIGGER, HP_URG, HP_DECAY, HP_MARKOUT,
+                             HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP)
+from ..kernels.black_scholes import bs_price_delta
 from ..kernels.fastexp import fast_exp
 from ..kernels.rng import box_muller, hi31, low_bit, mid31, next_u64, stream_start, unit53
 from ..policies import avellaneda_stoikov, glft, linear_skew, stoll, symmetric
@@ -131,8 +133,8 @@ def policy_depths(pid, pp, tab, i, tau, s, q, db, da):
  W_SPR, W_SPRN, W_GUP, W_FIN, W_FEES, W_ATLIM, W_Z1, W_Z2, W_Z3, W_HREQ, W_SQ, W_SQ2,
  W_SQDQ, W_MDD, W_KSTEP, W_KREASON, W_DB0, W_DA0, W_DB, W_DA, W_BSZ, W_ASZ,
  W_ZN, W_FB, W_FA, W_UB, W_UA, W_OSZ, W_DS, W_QMID, W_SDQ2, W_BORROW, W_REQ, W_DQ,
- W_MTM, W_SPRCAP, W_ADV, W_FWIN) = range(49)
-W_LEN = 49
+ W_MTM, W_SPRCAP, W_ADV, W_FWIN, W_QEFF, W_OPTV) = range(51)
+W_LEN = 51
 # hedge state (flatbook.hedging.model): a second block array, touched only when hedging
 (WH_Y, WH_H, WH_PREM, WH_PX0, WH_PK, WH_PNH, WH_PSTART, WH_J, WH_COUNT, WH_TRADES, WH_COST,
  WH_VOL, WH_FUND, WH_CAP, WH_PPNL, WH_HPNL, WH_VWIN, WH_NEED) = range(18)
@@ -255,6 +257,12 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
     w = np.zeros((W_LEN, BLOCK))
     wh = np.zeros((WH_LEN, BLOCK))
     hact = np.empty(BLOCK, np.int64)           # the paths that hedge this step
+    opt_on = hp[HP_OPT] > 0.0
+    opt_call = hp[HP_OPT] == 1.0
+    opt_n = hp[HP_OPT_N]
+    opt_k = hp[HP_OPT_K]
+    opt_vol = hp[HP_OPT_VOL]
+    opt_exp = hp[HP_OPT_EXP]
     markout = max(np.int64(hp[HP_MARKOUT]), 1)  # steps over which a fill's markout counts as adverse
     ring = np.zeros((markout, BLOCK))           # the fills of the last ``markout`` steps
     st = np.empty(BLOCK, np.uint64)
@@ -266,6 +274,10 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
         w[W_MXQ, j] = abs(mp[MP_Q0])
         w[W_KSTEP, j] = -1.0
         wh[WH_H, j] = hp[HP_H0]
+        if opt_on:                                 # the option is bought at its t = 0 value
+            v0, _ = bs_price_delta(s0, opt_k, opt_vol, opt_exp, opt_call)
+            w[W_OPTV, j] = opt_n * v0
+            w[W_CASH, j] -= opt_n * v0
     if recording:
         _record_marks(rec_paths, p0, nb_, 0, w[W_S], w[W_Q], w[W_MTM], series)
     for i in range(nsteps):
@@ -283,8 +295,13 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
             if pause_flat and i == pause_start:
                 force = True
                 left = np.int64(0)
-        # ---- 1. the policy's depths (rows W_DB0, W_DA0)
-        policy_depths(pid, pp, tab, i, tau, w[W_S], w[W_Q], w[W_DB0], w[W_DA0])
+        # ---- 1. the policy's depths (rows W_DB0, W_DA0), on the delta-equivalent
+        # inventory q + option_lots·Δ when an option is held
+        if opt_on:
+            for j in range(BLOCK):
+                _, dlt = bs_price_delta(w[W_S, j], opt_k, opt_vol, opt_exp - i * dt, opt_call)
+                w[W_QEFF, j] = w[W_Q, j] + opt_n * dlt
+        policy_depths(pid, pp, tab, i, tau, w[W_S], w[W_QEFF] if opt_on else w[W_Q], w[W_DB0], w[W_DA0])
         # ---- 2. this step's random flow, which does not depend on the quotes:
         # uniforms W_UB, W_UA that a bid / ask fill must beat (inf = no order
         # on that side), the order size W_OSZ, and the binomial mid move W_DS
@@ -320,7 +337,8 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
             q = w[W_Q, j]
             db0 = w[W_DB0, j]
             da0 = w[W_DA0, j]
-            db, da, bs, as_, zone, act = control_quotes(cp, db0, da0, s_, q, w[W_KILLED, j] > 0.0 or paused)
+            qc = w[W_QEFF, j] if opt_on else q     # the limits and zones see the delta-equivalent
+            db, da, bs, as_, zone, act = control_quotes(cp, db0, da0, s_, qc, w[W_KILLED, j] > 0.0 or paused)
             w[W_DB, j] = db
             w[W_DA, j] = da
             w[W_BSZ, j] = bs
@@ -343,7 +361,8 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
             a = min(osz, as_) if w[W_UA, j] < Adt * fast_exp(-kk * da) else 0.0
             w[W_FB, j] = b
             w[W_FA, j] = a
-            qn = min(max(q + b - a, -limit), limit)   # never past the limit, not even by an ulp
+            od = qc - q                               # the option's delta-equivalent (0 without one)
+            qn = min(max(q + b - a, -limit - od), limit - od)   # never past the limit, not even by an ulp
             fee_j = fee * (a + b)
             fl = fin_l * max(qn, 0.0)       # financing of a long, borrow of a short (easy tier)
             fs = fin_s * max(-qn, 0.0)
@@ -487,12 +506,16 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
                     w[W_Q, j] = q + n_h
                     w[W_MXQ, j] = max(w[W_MXQ, j], abs(q + n_h))
         # ---- 5. mark to market at the new mid: running peak, max drawdown
+        if opt_on:
+            for j in range(BLOCK):
+                ov, _ = bs_price_delta(w[W_S, j], opt_k, opt_vol, opt_exp - (i + 1) * dt, opt_call)
+                w[W_OPTV, j] = opt_n * ov
         if proxy:
             for j in range(BLOCK):
-                w[W_MTM, j] = w[W_CASH, j] + w[W_Q, j] * w[W_S, j] + wh[WH_Y, j] * wh[WH_H, j]
+                w[W_MTM, j] = w[W_CASH, j] + w[W_Q, j] * w[W_S, j] + wh[WH_Y, j] * wh[WH_H, j] + w[W_OPTV, j]
         else:
             for j in range(BLOCK):
-                w[W_MTM, j] = w[W_CASH, j] + w[W_Q, j] * w[W_S, j]
+                w[W_MTM, j] = w[W_CASH, j] + w[W_Q, j] * w[W_S, j] + w[W_OPTV, j]
         # adverse selection: the mid's move this step times the fills of the last
         # ``markout`` steps (their markout at that horizon, accrued step by step)
         if markout > 1:
