@@ -35,6 +35,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_simulator import _cpu_name  # noqa: E402  (one CPU-name helper for the benchmarks)
 import scipy
 from rich.console import Console
 from rich.table import Table
@@ -49,16 +52,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_FAST_S = 1.0   # parametric VaR/ES + components + full stress set, 1,000 instruments
 TARGET_MC_S = 5.0     # Monte Carlo VaR, 100,000 scenarios
 AGREE_SE = 4.0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def random_book(d: int, n_options: int, seed: int = 0) -> dict:

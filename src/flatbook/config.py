@@ -100,20 +100,26 @@ def build_config(preset_name: str, policy: str, overrides: Mapping[str, object] 
 _RUN_KEYS = {"preset", "policy", "paths", "seed"}
 
 
+def read_toml(path: str | Path, field: str = "--config") -> dict:
+    """Parse a TOML file; a missing, unreadable or invalid file raises :class:`InputError` naming ``field``."""
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(field, f"no such file: {p}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(field, f"cannot read {p}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(field, f"{p} is not valid TOML: {e}") from None
+
+
 def load_toml(path: str | Path) -> tuple[dict, dict]:
     """Read a TOML config: ``[run]`` (preset, policy, paths, seed) and ``[params]``.
 
     Returns (run, params). Unknown tables or keys raise :class:`InputError`.
     """
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("--config", f"no such file: {p}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError("--config", f"cannot read {p}: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError("--config", f"{p} is not valid TOML: {e}") from None
+    data = read_toml(p)
     unknown = set(data) - {"run", "params"}
     if unknown:
         raise InputError("--config", f"unknown table(s) {sorted(unknown)} in {p}; allowed: [run], [params]")

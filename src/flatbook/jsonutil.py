@@ -1,4 +1,4 @@
-"""JSON-ready values: the one conversion every summary and CLI output goes through."""
+"""JSON-ready values (the one conversion every summary and CLI output goes through), and read-only arrays."""
 from __future__ import annotations
 
 import math
@@ -21,3 +21,10 @@ def jsonable(x: object) -> object:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+def readonly(a) -> np.ndarray:
+    """A float64 copy of ``a`` that cannot be written to (for frozen result dataclasses)."""
+    out = np.array(a, dtype=float)
+    out.flags.writeable = False
+    return out

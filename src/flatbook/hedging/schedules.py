@@ -46,6 +46,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ..errors import InputError
+from ..jsonutil import readonly
 
 METHODS = ("immediate", "twap", "vwap", "almgren-chriss")
 VOLUME_CURVES = ("flat", "u")
@@ -60,11 +61,6 @@ _LINEAR_BELOW = 1e-100  # κT below this: sinh(κ(T − t))/sinh(κT) = (T − t
 
 
 # --------------------------------------------------------------------------- results
-
-def _frozen(a) -> np.ndarray:
-    a = np.array(a, dtype=float)
-    a.flags.writeable = False
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,8 +251,8 @@ def _schedule(method: str, X: float, T: float, N: int, tau: float, sigma: float,
     et = eta - 0.5 * gamma * tau
     return Schedule(
         method=method, X=X, T=T, N=N, tau=tau, sigma=sigma, eta=eta, epsilon=epsilon, gamma=gamma,
-        risk_aversion=risk_aversion, times=_frozen(T * np.arange(N + 1) / N),
-        holdings=_frozen(holdings), trades=_frozen(trades),
+        risk_aversion=risk_aversion, times=readonly(T * np.arange(N + 1) / N),
+        holdings=readonly(holdings), trades=readonly(trades),
         expected_cost=_expected_cost(X, trades, float(holdings[-1]), tau, epsilon, et, gamma),
         variance=_variance(holdings, tau, sigma), kappa=kappa, eta_tilde=et, unfilled=unfilled)
 
@@ -421,7 +417,7 @@ def efficient_frontier(X: float, T: float, N: int, sigma: float, eta: float, eps
     for i, lam in enumerate(lams):
         s = almgren_chriss(X, T, N, sigma, eta, epsilon, gamma, float(lam))
         E[i], V[i], K[i] = s.expected_cost, s.variance, s.kappa
-    return Frontier(_frozen(lams), _frozen(E), _frozen(V), _frozen(K))
+    return Frontier(readonly(lams), readonly(E), readonly(V), readonly(K))
 
 
 # --------------------------------------------------------------------------- fractions for the simulator

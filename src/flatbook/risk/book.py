@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import csv
 import math
-import tomllib
 from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 from pathlib import Path
@@ -617,13 +616,7 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
 
 def load_book(path: str | Path) -> Book:
     """Read and validate a book TOML file (errors name the ``--config`` file or the TOML key)."""
+    from ..config import read_toml
+
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("--config", f"no such file: {p}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError("--config", f"cannot read {p}: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError("--config", f"{p} is not valid TOML: {e}") from None
-    return book_from_dict(data, source=str(p))
+    return book_from_dict(read_toml(p), source=str(p))

@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..jsonutil import readonly
 from scipy.special import ndtr
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -106,11 +108,6 @@ def bs_greeks(S, K, T, vol, r=0.0, is_call=True) -> BSGreeks:
 
 # --------------------------------------------------------------------------- a set of option positions
 
-def _ro(a) -> np.ndarray:
-    a = np.array(a, dtype=float)
-    a.flags.writeable = False
-    return a
-
 
 @dataclass(frozen=True, eq=False)
 class OptionSet:
@@ -139,7 +136,7 @@ class OptionSet:
         u.flags.writeable = False
         c = np.array(is_call, dtype=bool)
         c.flags.writeable = False
-        return OptionSet(u, _ro(strike), _ro(expiry), _ro(vol), c, _ro(lots), _ro(cash), float(rate), int(d))
+        return OptionSet(u, readonly(strike), readonly(expiry), readonly(vol), c, readonly(lots), readonly(cash), float(rate), int(d))
 
     @property
     def n(self) -> int:

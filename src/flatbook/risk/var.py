@@ -43,6 +43,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from ..errors import InputError
+from ..jsonutil import readonly
 from .greeks import OptionSet
 
 METHODS = ("parametric", "historical", "monte-carlo")
@@ -53,11 +54,6 @@ MC_CHUNK_VALUES = 1 << 22
 
 
 # --------------------------------------------------------------------------- results
-
-def _ro(a) -> np.ndarray:
-    a = np.array(a, dtype=float)
-    a.flags.writeable = False
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,8 +219,8 @@ def parametric_var(w, cov, confidence: float = 0.99, horizon: float = 1.0) -> Va
         g = Sw / sig  # ∂σ_P/∂w
     else:
         g = np.sqrt(np.maximum(np.diag(S), 0.0))
-    return VaRResult("parametric", a, h, z * sig * sh, k_es * sig * sh, _ro(z * sh * g), _ro(w * (z * sh * g)),
-                     _ro(w * (k_es * sh * g)),
+    return VaRResult("parametric", a, h, z * sig * sh, k_es * sig * sh, readonly(z * sh * g), readonly(w * (z * sh * g)),
+                     readonly(w * (k_es * sh * g)),
                      note="delta-normal: options by their delta (gamma, theta ignored); zero drift; √h scaling")
 
 
@@ -248,7 +244,7 @@ def historical_var(w, changes, confidence: float = 0.99, horizon: float = 1.0, *
     n = loss.size
     marg, comp, comp_es = _allocate(v, es, loss[order], P[order], dS[order], _window(n, a), 0, w,
                                     revaluation is None)
-    return VaRResult("historical", a, h, v, es, _ro(marg), _ro(comp), _ro(comp_es), n, quantile_ci(loss, a),
+    return VaRResult("historical", a, h, v, es, readonly(marg), readonly(comp), readonly(comp_es), n, quantile_ci(loss, a),
                      revaluation is not None, note="historical simulation, daily changes scaled by √h")
 
 
@@ -337,7 +333,7 @@ def monte_carlo_var(w, cov, confidence: float = 0.99, horizon: float = 1.0, n: i
     dS[:, perm] = (sh * cand_z[order]) @ L.T
     P = revaluation.pnl(dS, h) if revaluation is not None else dS * w
     marg, comp, comp_es = _allocate(v, es, cand_loss[order], P, dS, win, n - keep, w, revaluation is None)
-    return VaRResult("monte-carlo", a, h, v, es, _ro(marg), _ro(comp), _ro(comp_es), n, quantile_ci(loss, a),
+    return VaRResult("monte-carlo", a, h, v, es, readonly(marg), readonly(comp), readonly(comp_es), n, quantile_ci(loss, a),
                      revaluation is not None, note=f"multivariate normal, seed {seed}")
 
 
