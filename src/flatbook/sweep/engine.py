@@ -1,0 +1,580 @@
+"""Run a sweep's points on a Dask cluster, stream the results to Parquet, resume, survive worker loss.
+
+- **Points.** A point is (preset, policy, overrides, paths, seed); its id is a stable hash of
+  exactly that (overrides parsed and sorted), so the same point has the same id in every run
+  and on every machine. Every point of a sweep has the same seed and paths, so all of them run
+  on the same random numbers (common random numbers).
+- **Tasks.** Points are grouped into tasks of about ``TARGET_TASK_S`` seconds (estimated from
+  path-steps), but never so few that a worker would sit idle: at least two tasks per worker when
+  the sweep has enough points. A point is never split across tasks.
+- **Cluster.** By default a :class:`distributed.LocalCluster` on this machine's cores (one
+  process per core, one thread each, ``NUMBA_NUM_THREADS=1``); with ``scheduler`` a
+  :class:`distributed.Client` to an existing cluster (its workers need flatbook installed).
+- **Streaming.** Results come back with :func:`distributed.as_completed`; each finished task is
+  written at once as one small Parquet file ``DIR/points/<time>-<task>.parquet`` (a temporary
+  file, then a rename, so a file is whole or absent). ``DIR/manifest.json`` describes the sweep.
+- **Resume.** Completed points are read back from ``DIR/points`` by id and not run again.
+- **Failures.** Dask re-runs the tasks of a worker that dies on the surviving workers; a task
+  that raises is retried ``RETRIES`` times. Completion is idempotent: a point written twice
+  (a task re-run after its result had been saved, or two runs racing) is counted once, keyed by
+  its id (first copy kept).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import RunConfig, build_config
+from ..errors import InputError
+from ..jsonutil import jsonable
+from ..params import parse_value
+
+TARGET_TASK_S = 3.0       # aimed-for seconds of simulation per task
+RETRIES = 2               # retries of a task that raises (worker deaths are handled by the scheduler)
+POINT_OVERHEAD_S = 0.02   # per-point cost beyond the kernel (packing, summaries)
+CONNECT_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 15.0
+WORKER_WAIT_S = 60.0
+POINTS_DIR = "points"
+MANIFEST = "manifest.json"
+_SCHEDULER_RE = re.compile(r"^(tcp|tls|ws|wss|ucx|inproc)://[^\s/]+(:\d+)?/?$")
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- points
+
+def _canon(v: float | str) -> str | float:
+    """A value as it enters the point id: strings as is, numbers by their exact repr."""
+    return v if isinstance(v, str) else repr(float(v))
+
+
+@dataclass(frozen=True)
+class Point:
+    """One sweep point; ``overrides`` are parsed values, sorted by key."""
+
+    preset: str
+    policy: str
+    overrides: tuple[tuple[str, float | str], ...]
+    paths: int
+    seed: int
+
+    @property
+    def id(self) -> str:
+        """Stable id: sha256 of (preset, policy, sorted overrides, paths, seed), 16 hex digits."""
+        blob = json.dumps([self.preset, self.policy, [[k, _canon(v)] for k, v in self.overrides],
+                           int(self.paths), int(self.seed)], separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def params(self) -> dict[str, float | str]:
+        return dict(self.overrides)
+
+    def config(self) -> RunConfig:
+        return build_config(self.preset, self.policy, self.params, paths=self.paths, seed=self.seed)
+
+    def spec(self) -> dict:
+        """What a worker needs (picklable, small)."""
+        return {"id": self.id, "preset": self.preset, "policy": self.policy, "overrides": self.params,
+                "paths": self.paths, "seed": self.seed}
+
+
+def make_point(preset: str, policy: str, overrides: Mapping[str, object], paths: int, seed: int) -> Point:
+    """A validated point: every override parsed, the whole run checked by :func:`build_config`."""
+    parsed = {k: parse_value(k, v) for k, v in overrides.items()}
+    cfg = build_config(preset, policy, parsed, paths=paths, seed=seed)
+    return Point(cfg.preset, cfg.policy, tuple(sorted(parsed.items())), cfg.paths, cfg.seed)
+
+
+def describe(params: Mapping[str, object]) -> str:
+    """``k=v, ...`` for messages."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
+def make_points(preset: str, policy: str, base: Mapping[str, object], combos: Sequence[Mapping[str, object]],
+                paths: int, seed: int) -> list[Point]:
+    """One point per combination (base overrides + the combination), validated, duplicates dropped.
+
+    A combination that :func:`build_config` refuses (e.g. T/dt not whole) raises an
+    :class:`InputError` naming the point.
+    """
+    out: list[Point] = []
+    seen: set[str] = set()
+    for combo in combos:
+        try:
+            p = make_point(preset, policy, {**base, **combo}, paths, seed)
+        except InputError as e:
+            if not combo or e.field in ("preset", "policy", "paths", "seed"):
+                raise
+            raise InputError(f"--grid point {describe(combo)}", str(e)) from None
+        if p.id not in seen:
+            seen.add(p.id)
+            out.append(p)
+    return out
+
+
+# --------------------------------------------------------------------------- tasks
+
+def estimate_seconds(cfg: RunConfig) -> float:
+    """Rough single-core seconds of one point (path-steps over a throughput by market model).
+
+    From ``make bench``: ~80M path-steps/s for the binomial/intensity market, ~15M for order
+    flow or Gaussian mids, about 40% slower with a hedge programme.
+    """
+    v = cfg.values
+    rate = 60e6 if (v["flow"] == "intensity" and v["mid_model"] == "binomial") else 15e6
+    if v["hedge_trigger"] != "none" or v["option_type"] != "none":
+        rate *= 0.6
+    return cfg.paths * cfg.steps / rate + POINT_OVERHEAD_S
+
+
+def plan_tasks(points: Sequence[Point], n_workers: int, *, target_s: float = TARGET_TASK_S,
+               per_task: int | None = None, costs: Sequence[float] | None = None) -> list[list[Point]]:
+    """Group points (in order) into tasks of about ``target_s`` estimated seconds, capped so that
+    each worker gets at least two tasks when there are enough points; or ``per_task`` points each."""
+    pts = list(points)
+    if not pts:
+        return []
+    if per_task is not None:
+        k = max(1, int(per_task))
+        return [pts[i:i + k] for i in range(0, len(pts), k)]
+    costs = list(costs) if costs is not None else [estimate_seconds(p.config()) for p in pts]
+    cap = max(1, math.ceil(len(pts) / (2 * max(1, n_workers))))
+    tasks: list[list[Point]] = []
+    cur: list[Point] = []
+    acc = 0.0
+    for p, c in zip(pts, costs):
+        if cur and (acc + c > target_s or len(cur) >= cap):
+            tasks.append(cur)
+            cur, acc = [], 0.0
+        cur.append(p)
+        acc += c
+    if cur:
+        tasks.append(cur)
+    return tasks
+
+
+# --------------------------------------------------------------------------- worker side
+
+_SIM_LOCK = threading.Lock()   # numba's default threading layer must not be entered by two threads at once
+
+
+def simulate_point(spec: Mapping) -> dict:
+    """Simulate one point and return its row: identification, the summary, SEs and jackknife sums."""
+    from ..sim.simulator import simulate
+    from .objectives import point_stats
+
+    t0 = time.perf_counter()
+    cfg = build_config(spec["preset"], spec["policy"], spec["overrides"], paths=spec["paths"], seed=spec["seed"])
+    res = simulate(cfg)
+    row: dict = {"point_id": spec["id"], "preset": cfg.preset, "policy": cfg.policy, "paths": cfg.paths,
+                 "seed": cfg.seed, "steps": cfg.steps,
+                 "overrides": json.dumps({k: _canon(v) for k, v in sorted(spec["overrides"].items())})}
+    for k, v in spec["overrides"].items():
+        row[k] = v
+    for k, v in res.summary.items():
+        if k not in row:
+            row[k] = float("nan") if v is None else v
+    row.update(point_stats(res.per_path, res.summary))
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+def run_task(specs: Sequence[Mapping]) -> list[dict]:
+    """A Dask task: simulate its points one after another on one numba thread."""
+    import numba
+
+    try:
+        from distributed import get_worker
+
+        where = get_worker().address
+    except (ImportError, ValueError):
+        where = f"pid {os.getpid()}"
+    rows = []
+    with _SIM_LOCK:
+        numba.set_num_threads(1)
+        for spec in specs:
+            row = simulate_point(spec)
+            row["worker"] = where
+            row["finished_utc"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+            rows.append(row)
+    return rows
+
+
+def warm_up() -> int:
+    """Load the compiled kernel in a worker (``client.run(warm_up)``); returns the worker's pid."""
+    run_task([make_point("as2008", "linear-skew", {}, 64, 0).spec()])
+    return os.getpid()
+
+
+# --------------------------------------------------------------------------- storage
+
+class PointStore:
+    """``DIR/points/*.parquet`` (one file per finished task) and ``DIR/manifest.json``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.points_dir = self.root / POINTS_DIR
+        self._lock_fh = None
+
+    # -- locking: one sweep at a time per directory
+    def open(self) -> None:
+        self.points_dir.mkdir(parents=True, exist_ok=True)
+        for tmp in self.points_dir.glob(".tmp-*"):   # left by a crash during a write
+            tmp.unlink(missing_ok=True)
+        try:
+            import fcntl
+        except ImportError:          # not POSIX: no lock
+            return
+        fh = open(self.root / ".lock", "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            raise InputError("--out", f"{self.root} is in use by another sweep; wait for it or use another directory") from None
+        self._lock_fh = fh
+
+    def close(self) -> None:
+        if self._lock_fh is not None:
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.points_dir.glob("*.parquet") if not p.name.startswith("."))
+
+    def read_raw(self):
+        """Every stored row, duplicates included (a DataFrame)."""
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        frames = []
+        for f in self.files():
+            try:
+                frames.append(pq.read_table(f).to_pandas())
+            except Exception as e:  # noqa: BLE001 - an unreadable file is skipped, its points re-run
+                log.warning("skipping unreadable %s: %s", f, e)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"point_id": []})
+
+    def read(self) -> dict[str, dict]:
+        """Completed points by id (the first stored copy of each)."""
+        df = self.read_raw()
+        if df.empty:
+            return {}
+        df = df.drop_duplicates("point_id", keep="first")
+        recs = df.to_dict("records")
+        return {r["point_id"]: _clean(r) for r in recs}
+
+    def write(self, rows: Sequence[dict], tag: str) -> Path | None:
+        """One Parquet file for ``rows``, atomically (temporary name, then rename)."""
+        if not rows:
+            return None
+        import pandas as pd
+
+        name = f"{time.time_ns():020d}-{tag}.parquet"
+        tmp = self.points_dir / f".tmp-{secrets.token_hex(6)}.part"
+        try:
+            pd.DataFrame(list(rows)).to_parquet(tmp, index=False, engine="pyarrow")
+            with _sigint_deferred():
+                os.replace(tmp, self.points_dir / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return self.points_dir / name
+
+    def write_manifest(self, meta: Mapping) -> None:
+        write_json_atomic(self.root / MANIFEST, meta)
+
+    def read_manifest(self) -> dict | None:
+        try:
+            return json.loads((self.root / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+
+def _clean(rec: dict) -> dict:
+    """A row read back from Parquet: numpy arrays (list columns) → lists, NaN kept."""
+    out = {}
+    for k, v in rec.items():
+        if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
+            v = v.tolist()
+        out[k] = v
+    return out
+
+
+def write_json_atomic(path: Path, obj: object) -> None:
+    """Strict JSON (non-finite → null) written to a temporary file, then renamed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        tmp.write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    from ..cli.output import _sigint_deferred as deferred
+
+    with deferred() as pending:
+        yield
+    if pending:
+        raise KeyboardInterrupt
+
+
+# --------------------------------------------------------------------------- cluster
+
+def local_cores() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def check_scheduler(address: str) -> str:
+    """``tcp://HOST:PORT`` (or tls://, ws://, ...), else :class:`InputError`."""
+    a = str(address).strip()
+    if not _SCHEDULER_RE.match(a):
+        raise InputError("--scheduler", f"got {address!r}; expected an address such as tcp://HOST:PORT")
+    return a
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator:
+    """A :class:`distributed.Client`: to ``scheduler``, or to a fresh local cluster of ``workers``
+    single-threaded processes (default: one per core), closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        addr = check_scheduler(scheduler)
+        try:
+            client = Client(addr, timeout=f"{CONNECT_TIMEOUT_S:g}s", set_as_default=False)
+        except (OSError, TimeoutError) as e:
+            raise InputError("--scheduler", f"cannot connect to {addr}: {e}") from None
+        try:
+            try:
+                client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+            except TimeoutError:
+                raise InputError("--scheduler", f"no worker joined {addr} within {WORKER_WAIT_S:g} s") from None
+            yield client
+        finally:
+            with contextlib.suppress(Exception):
+                client.close()
+        return
+    n = workers or local_cores()
+    with warnings.catch_warnings(), _sigint_ignored():
+        # "Port 8787 is already in use": the scheduler's HTTP server moves to a free port, fine
+        warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": "1"})
+    client = Client(cluster, set_as_default=False)
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(BaseException):
+            client.close(timeout=CLOSE_TIMEOUT_S)
+        with contextlib.suppress(BaseException):
+            cluster.close(timeout=CLOSE_TIMEOUT_S)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the local workers are spawned: they inherit it, so a Ctrl-C in the
+    terminal (sent to the whole process group) interrupts the sweep here, which then shuts the
+    workers down cleanly, instead of killing them mid-task with a traceback each."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+class SweepTaskError(RuntimeError):
+    """A task failed on every retry; the message names its points and the error."""
+
+
+@dataclass
+class Progress:
+    """Counts for a progress callback."""
+
+    points_done: int = 0
+    points_total: int = 0
+    paths_done: int = 0
+    paths_total: int = 0
+    cached: int = 0
+
+
+class SweepRunner:
+    """Runs lists of points (cached ones from ``out``, the rest on the cluster); a context manager.
+
+    The cluster is started on the first point that needs computing, so a sweep that is already
+    complete in ``out`` starts nothing; or pass ``client`` to use (and keep) an existing one.
+    """
+
+    def __init__(self, out: Path | None = None, *, scheduler: str | None = None, workers: int | None = None,
+                 per_task: int | None = None, target_task_s: float = TARGET_TASK_S,
+                 progress: Callable[[Progress], None] | None = None, client=None):
+        self.store = PointStore(out) if out is not None else None
+        self.scheduler = scheduler
+        self.workers = workers
+        self.per_task = per_task
+        self.target_task_s = target_task_s
+        self.progress = progress
+        self.stats = Progress()
+        self.tasks_run = 0
+        self._stack = contextlib.ExitStack()
+        self._client = client          # an existing Client (kept open), else one is made when needed
+        self._done: dict[str, dict] = {}
+
+    def __enter__(self) -> "SweepRunner":
+        if self.store is not None:
+            self.store.open()
+            self._stack.callback(self.store.close)
+            self._done = self.store.read()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._stack.enter_context(dask_client(self.scheduler, self.workers))
+        return self._client
+
+    def n_workers(self) -> int:
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def done_ids(self) -> set[str]:
+        return set(self._done)
+
+    def _tick(self) -> None:
+        if self.progress is not None:
+            self.progress(self.stats)
+
+    def run(self, points: Sequence[Point]) -> list[dict]:
+        """Rows of ``points`` (in order): stored ones as they are, the others computed now."""
+        from distributed import as_completed
+
+        pts = list({p.id: p for p in points}.values())
+        todo = [p for p in pts if p.id not in self._done]
+        st = self.stats
+        st.points_total += len(pts)
+        st.paths_total += sum(p.paths for p in pts)
+        st.cached += len(pts) - len(todo)
+        st.points_done += len(pts) - len(todo)
+        st.paths_done += sum(p.paths for p in pts if p.id in self._done)
+        self._tick()
+        if todo:
+            client = self.client
+            costs = [estimate_seconds(p.config()) for p in todo]
+            tasks = plan_tasks(todo, self.n_workers(), target_s=self.target_task_s, per_task=self.per_task,
+                               costs=costs)
+            futures = {}
+            for chunk in tasks:
+                tag = hashlib.sha256("".join(p.id for p in chunk).encode()).hexdigest()[:12]
+                fut = client.submit(run_task, [p.spec() for p in chunk], key=f"flatbook-sweep-{tag}-{secrets.token_hex(3)}",
+                                    retries=RETRIES, pure=False)
+                futures[fut] = (tag, chunk)
+            try:
+                for fut in as_completed(list(futures), loop=client.loop):
+                    tag, chunk = futures[fut]
+                    try:
+                        rows = fut.result()
+                    except Exception as e:  # noqa: BLE001 - reported with the task's points
+                        raise SweepTaskError(f"a task of {len(chunk)} point(s) failed after {RETRIES} retries "
+                                             f"(first: {describe(chunk[0].params) or chunk[0].id}): "
+                                             f"{type(e).__name__}: {e}") from e
+                    new = [r for r in rows if r["point_id"] not in self._done]
+                    if self.store is not None:
+                        self.store.write(new, tag)
+                    for r in new:
+                        self._done[r["point_id"]] = r
+                    self.tasks_run += 1
+                    st.points_done += len(new)
+                    st.paths_done += sum(int(r["paths"]) for r in new)
+                    self._tick()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    client.cancel(list(futures))
+                raise
+            finally:
+                futures.clear()
+        return [self._done[p.id] for p in pts]
+
+
+def run_sweep(points: Sequence[Point], out: Path | None = None, **kw) -> list[dict]:
+    """Run ``points`` (see :class:`SweepRunner` for the keywords); their rows in order."""
+    with SweepRunner(out, **kw) as runner:
+        return runner.run(points)
+
+
+# --------------------------------------------------------------------------- adaptive search (optional extra)
+
+def optuna_available() -> bool:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def optuna_search(runner: SweepRunner, axes, make: Callable[[dict], Point], n_trials: int,
+                  score: Callable[[dict], float | None], *, direction: str, seed: int,
+                  batch: int | None = None) -> list[dict]:
+    """``n_trials`` adaptive trials with optuna's TPE sampler (seeded), evaluated on the cluster
+    in batches of ``batch`` (default: the number of workers). Trials whose point is already
+    stored are answered from the store. Returns the trials' rows in order."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists = {}
+    for ax in axes:
+        if ax.lo is None:
+            dists[ax.key] = optuna.distributions.CategoricalDistribution(list(ax.values))
+        elif ax.numeric and _is_int(ax.key):
+            dists[ax.key] = optuna.distributions.IntDistribution(int(math.ceil(ax.lo)), int(math.floor(ax.hi)), log=ax.log)
+        else:
+            dists[ax.key] = optuna.distributions.FloatDistribution(ax.lo, ax.hi, log=ax.log)
+    study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=seed))
+    rows: list[dict] = []
+    left = n_trials
+    while left > 0:
+        k = min(left, batch or runner.n_workers())
+        trials = [study.ask(dists) for _ in range(k)]
+        pts = [make({key: t.params[key] for key in dists}) for t in trials]
+        got = runner.run(pts)
+        by_id = {r["point_id"]: r for r in got}
+        for t, p in zip(trials, pts):
+            r = by_id[p.id]
+            val = score(r)
+            if val is None or not math.isfinite(val):
+                study.tell(t, state=optuna.trial.TrialState.FAIL)
+            else:
+                study.tell(t, val)
+            rows.append(r)
+        left -= k
+    return rows
+
+
+def _is_int(key: str) -> bool:
+    from ..params import PARAMS
+
+    return PARAMS[key].integer
