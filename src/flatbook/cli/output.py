@@ -156,7 +156,7 @@ def _build(tmp: Path, results: Sequence[SimResult], obj: Mapping, compare: bool)
 # --------------------------------------------------------------------------- atomic publishing
 
 @contextmanager
-def _sigint_deferred() -> Iterator[list]:
+def sigint_deferred() -> Iterator[list]:
     """Hold back Ctrl-C for the duration; the yielded list is non-empty if one arrived."""
     pending: list = []
     if threading.current_thread() is not threading.main_thread():
@@ -207,7 +207,7 @@ def publish_dir(out: Path, build: Callable[[Path], list[str]]) -> list[Path]:
         tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         os.mkdir(tmp)
         names = build(tmp)
-        with _sigint_deferred() as pending:
+        with sigint_deferred() as pending:
             _publish(tmp, out, names)
     except BaseException as e:
         if tmp is not None:

@@ -288,7 +288,7 @@ class PointStore:
         tmp = self.points_dir / f".tmp-{secrets.token_hex(6)}.part"
         try:
             pd.DataFrame(list(rows)).to_parquet(tmp, index=False, engine="pyarrow")
-            with _sigint_deferred():
+            with _hold_sigint():
                 os.replace(tmp, self.points_dir / name)
         finally:
             tmp.unlink(missing_ok=True)
@@ -326,8 +326,8 @@ def write_json_atomic(path: Path, obj: object) -> None:
 
 
 @contextlib.contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    from ..cli.output import _sigint_deferred as deferred
+def _hold_sigint() -> Iterator[None]:
+    from ..cli.output import sigint_deferred as deferred
 
     with deferred() as pending:
         yield
