@@ -40,9 +40,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/flatbook compare --preset as2008 \
 	  --policy symmetric --policy linear-skew --policy avellaneda-stoikov --policy glft \
-	  --paths 100000 --seed 0 --out $(DEMO_OUT)
+	  --paths 100000 --seed 0 --out $(DEMO_OUT) --report $(DEMO_OUT)/report.html
 	@echo
-	@echo "Report written to $(CURDIR)/$(DEMO_OUT)/ (summary.json, parquet files, six-panel PNGs)"
+	@echo "Report written to $(CURDIR)/$(DEMO_OUT)/report.html (with summary.json, parquet files, six-panel PNGs)"
 
 # Headless Chromium for the app's browser tests (tests/test_app_browser.py), from Debian's packages.
 # apt-get runs through sudo when not root; if neither works, make stops here with apt-get's error.
