@@ -64,7 +64,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import hftbacktest_strategies as H  # noqa: E402  (benchmarks/hftbacktest_strategies.py)
-from bench_simulator import _cpu_name  # noqa: E402  (one CPU-name helper for both benchmarks)
+from bench_simulator import _cpu_name, write_results  # noqa: E402  (one CPU-name helper for both benchmarks)
 
 DATA = ROOT.parent / "shared" / "data" / "binance" / "usdm_btcusdt_20240808.gz"
 TICK, LOT = 0.1, 0.001
@@ -501,13 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(t)
 
     meta["loadavg_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2, default=float) + "\n", encoding="utf-8")
-    try:
-        shown = args.json.resolve().relative_to(Path.cwd())
-    except ValueError:
-        shown = args.json
-    console.print(f"\nResults written to {shown}")
+    write_results(args.json, out, console)
     failed = [x for x in e2e if "error" in x]
     return 1 if failed else 0
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import os
 import platform
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_simulator import _cpu_name  # noqa: E402  (one CPU-name helper for the benchmarks)
+from bench_simulator import _cpu_name, write_results  # noqa: E402  (one CPU-name helper for the benchmarks)
 import scipy
 from rich.console import Console
 from rich.table import Table
@@ -205,13 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                        "es_mc_full": mc_rev.es, "var_mc_linear": mc_lin.var, "es_mc_linear": mc_lin.es,
                        "stress": {x.name: x.loss for x in srep.scenarios}, "q_max": sv.q_max, "binding": sv.binding},
            "checks": rows}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2, default=float) + "\n", encoding="utf-8")
-    try:
-        shown = args.json.resolve().relative_to(Path.cwd())
-    except ValueError:
-        shown = args.json
-    console.print(f"\nResults written to {shown}")
+    write_results(args.json, out, console)
     return 0 if ok_all else 1
 
 

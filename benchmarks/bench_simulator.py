@@ -99,6 +99,17 @@ def _vmhwm_gb() -> float | None:
     return None
 
 
+def write_results(path: Path, out: dict, console: Console) -> None:
+    """Write a benchmark's results as JSON (numpy numbers as floats) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2, default=float) + "\n", encoding="utf-8")
+    try:
+        shown = path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        shown = path
+    console.print(f"\nResults written to {shown}")
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -476,13 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         meta["threading_layer"] = numba.threading_layer()
     except ValueError:  # no parallel region ran
         meta["threading_layer"] = None
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=2, default=float) + "\n", encoding="utf-8")
-    try:
-        shown = args.json.resolve().relative_to(Path.cwd())
-    except ValueError:
-        shown = args.json
-    console.print(f"\nResults written to {shown}")
+    write_results(args.json, out, console)
     return 0 if (pnl_ok and (out["memory"] is None or out["memory"]["pass"])) else 1
 
 

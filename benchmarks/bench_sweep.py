@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -36,18 +34,11 @@ from rich.table import Table
 from flatbook.sweep import engine
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench_simulator import _cpu_name, write_results  # noqa: E402  (shared benchmark helpers)
+
 ROOT = HERE.parent
 M = 1e6
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_once(client, points, per_task: int) -> tuple[float, list[dict], int]:
@@ -129,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [results[1], results[2]],
         "speedup": speedup, "ideal": ideal, "efficiency": speedup / ideal, "identical_results": same,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(rec, indent=2) + "\n", encoding="utf-8")
-    console.print(f"wrote {args.json}")
+    write_results(args.json, rec, console)
     return 0 if same else 1
 
 

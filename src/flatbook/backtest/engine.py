@@ -42,9 +42,9 @@ import math
 import numba as nb
 import numpy as np
 
-from ..controls.quote_controls import ACT_HEDGE, CP_HALF_MKT, CP_LIMIT, control_quotes
+from ..controls.quote_controls import ACT_HEDGE, CP_HALF_MKT, CP_LEN, CP_LIMIT, control_quotes
 from ..data.events import TRADE
-from ..sim.kernel import KILL_DRAWDOWN, KILL_LOSS, _as_tuple6, policy_depths
+from ..sim.kernel import KILL_DRAWDOWN, KILL_LOSS, _as_tuple6, _as_tuple14, policy_depths
 
 QUEUE_PRORATA, QUEUE_PROB = 0, 1
 QUEUE_MODELS = ("prorata", "prob")
@@ -71,9 +71,13 @@ def _ticks(p, tick):
 
 @nb.njit(inline="always", cache=True)
 def _with_touch(cp, half_mkt):
-    """The controls' parameter tuple with the market's half spread as the never-cross touch."""
+    """The controls' parameter tuple with the market's half spread as the never-cross touch
+    (element CP_HALF_MKT = 12 of CP_LEN = 14, asserted below)."""
     return (cp[0], cp[1], cp[2], cp[3], cp[4], cp[5], cp[6], cp[7], cp[8], cp[9], cp[10],
             cp[11], half_mkt, cp[13])
+
+
+assert (CP_HALF_MKT, CP_LEN) == (12, 14), "update _with_touch to the controls' layout"
 
 
 @nb.njit(inline="always", cache=True)
@@ -110,8 +114,7 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
     """Replay events; fill the per-event path arrays and the fill records; return the number of fills."""
     n = ts.size
     pp = _as_tuple6(pp)
-    cp = (cpa[0], cpa[1], cpa[2], cpa[3], cpa[4], cpa[5], cpa[6], cpa[7], cpa[8], cpa[9],
-          cpa[10], cpa[11], cpa[12], cpa[13])
+    cp = _as_tuple14(cpa)
     limit = cp[CP_LIMIT]
     t0 = np.int64(bp[BP_T0])
     unit = bp[BP_UNIT_NS]

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from . import CalibrationError, jsonable
 from .intensity import fit_intensity
 from .inventory import inventory_ou

@@ -168,13 +168,14 @@ def _number(field: str, raw: str | None, default: float | None = None) -> float 
 class _ProgressBar:
     """A transient rich progress bar on stderr, shown only if the run lasts over ~1 s and stderr is a terminal."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int | None, columns: Sequence | None = None, description: str = "simulating",
+                 **fields):
         self.console = Console(stderr=True)
         self.enabled = self.console.is_terminal
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("paths"), TimeElapsedColumn(), TimeRemainingColumn(),
+        columns = columns or (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("paths"))
+        self.progress = Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=self.console, transient=True)
-        self.task = self.progress.add_task("simulating", total=total)
+        self.task = self.progress.add_task(description, total=total, **fields)
         self._lock = threading.Lock()
         self._started = self._closed = False
         self._timer = threading.Timer(PROGRESS_DELAY_S, self._start)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..fileio import make_parents, remove_dirs
 from ..jsonutil import jsonable
 from ..policies.registry import policy_spec
 from ..presets import PRESETS
@@ -169,16 +170,6 @@ def sigint_deferred() -> Iterator[list]:
         signal.signal(signal.SIGINT, old)
 
 
-def _makedirs(p: Path, created: list[Path]) -> None:
-    missing = []
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        os.mkdir(d)
-        created.append(d)
-
-
 def _publish(tmp: Path, out: Path, names: list[str]) -> None:
     if not out.exists():
         try:
@@ -203,7 +194,7 @@ def publish_dir(out: Path, build: Callable[[Path], list[str]]) -> list[Path]:
     created: list[Path] = []
     tmp: Path | None = None
     try:
-        _makedirs(out.parent, created)
+        make_parents(out.parent, created)
         tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         os.mkdir(tmp)
         names = build(tmp)
@@ -212,11 +203,7 @@ def publish_dir(out: Path, build: Callable[[Path], list[str]]) -> list[Path]:
     except BaseException as e:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-        for d in reversed(created):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        remove_dirs(created)
         if isinstance(e, OSError):
             raise InputError("--out", f"cannot write {out}: {e.strerror or e}") from None
         raise

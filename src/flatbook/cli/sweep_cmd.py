@@ -13,21 +13,18 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
 from ..config import build_config, load_toml, parse_set
 from ..errors import InputError
 from ..params import PARAMS
-from ..presets import PRESETS
 from . import output
-from .app import (DEFAULT_PATHS, DEFAULT_POLICY, DEFAULT_PRESET, DEFAULT_SEED, PROGRESS_DELAY_S, ClickException,
-                  ConfigOpt, JsonOpt, PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _stdout, app)
+from .app import (DEFAULT_PATHS, DEFAULT_POLICY, DEFAULT_PRESET, DEFAULT_SEED, ClickException, ConfigOpt, JsonOpt,
+                  PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _ProgressBar, _stdout, app)
 
 FIGURES = ("pnl_mean", "pnl_std", "final_q_std", "q_rms", "q_std_mean", "es_95", "var_95",
            "spread_given_up_mean", "fills_mean", "sharpe")
@@ -40,38 +37,12 @@ MAX_TABLE_ROWS = 60
 
 # --------------------------------------------------------------------------- progress
 
-class _SweepBar:
-    """A transient progress bar on stderr (points and paths), after ~1 s, when stderr is a terminal."""
+class _SweepBar(_ProgressBar):
+    """The progress bar (stderr, after ~1 s, on a terminal), counting points and paths."""
 
     def __init__(self) -> None:
-        self.console = Console(stderr=True)
-        self.enabled = self.console.is_terminal
-        self.progress = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
-                                 TextColumn("{task.fields[paths]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=self.console, transient=True)
-        self.task = self.progress.add_task("sweep", total=None, paths="")
-        self._lock = threading.Lock()
-        self._started = self._closed = False
-        self._timer = threading.Timer(PROGRESS_DELAY_S, self._start)
-        self._timer.daemon = True
-
-    def _start(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self.progress.start()
-                self._started = True
-
-    def __enter__(self) -> "_SweepBar":
-        if self.enabled:
-            self._timer.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._timer.cancel()
-        with self._lock:
-            self._closed = True
-            if self._started:
-                self.progress.stop()
+        super().__init__(None, (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
+                                TextColumn("{task.fields[paths]}")), description="sweep", paths="")
 
     def update(self, st) -> None:
         cached = f", {st.cached} resumed" if st.cached else ""

@@ -57,9 +57,9 @@ from ..errors import InputError
 (HP_TRIGGER, HP_THR, HP_URG, HP_SIZING, HP_FRAC, HP_BAND, HP_QSTAR, HP_EXEC, HP_NH, HP_EPS,
  HP_ETA_DT, HP_IMPACT, HP_SQRT_COEF, HP_PERM, HP_DECAY, HP_PROXY, HP_BETA, HP_BSIG, HP_H0,
  HP_HRATIO, HP_SESSION, HP_FLAT, HP_EVENT, HP_EJ_MEAN, HP_EJ_STD, HP_PAUSE, HP_PAUSE_FLAT,
- HP_FUND, HP_HTB, HP_HTB_ABOVE, HP_HAIRCUT, HP_MARGIN, HP_CAPRATE, HP_ON, HP_EXT, HP_PART, HP_KTAU,
- HP_MARKOUT, HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP) = range(43)
-HP_LEN = 43
+ HP_FUND, HP_HTB, HP_HTB_ABOVE, HP_HAIRCUT, HP_MARGIN, HP_CAPRATE, HP_ON, HP_EXT, HP_PART,
+ HP_MARKOUT, HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP) = range(42)
+HP_LEN = 42
 TRIGGERS = ("none", "threshold", "urgency", "zone")
 SIZINGS = ("target", "fraction", "band")
 EXECS = ("immediate", "twap", "vwap", "almgren-chriss")
@@ -150,14 +150,16 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp[HP_FUND] = v["funding_rate"] * dt
     hp[HP_HTB], hp[HP_HTB_ABOVE] = v["borrow_htb"] * dt, v["htb_above"]
     hp[HP_HAIRCUT], hp[HP_MARGIN], hp[HP_CAPRATE] = v["haircut"], v["hedge_margin"], v["capital_rate"] * dt
-    if v["hedge_exec"] == "almgren-chriss" and not v["hedge_eta"] - 0.5 * v["hedge_perm"] * dt > 0.0:
-        raise InputError("hedge_eta", f"almgren-chriss needs η̃ = hedge_eta − hedge_perm·dt/2 > 0 (price units per "
-                                      f"lot per time unit); got hedge_eta={v['hedge_eta']:g}, hedge_perm={v['hedge_perm']:g}")
+    kappa = 0.0                      # the program's Almgren–Chriss κ (per time unit); 0: the straight line
     if v["hedge_exec"] == "almgren-chriss":
         eta_t = v["hedge_eta"] - 0.5 * v["hedge_perm"] * dt
-        hp[HP_KTAU] = ac_kappa(dt, sig_h, eta_t, v["hedge_risk_aversion"]) * dt     # κτ (Almgren–Chriss)
-    hw = np.asarray(trade_fractions(v["hedge_exec"], nh, kappa=hp[HP_KTAU] / dt, tau=dt,
-                                    volume_curve=v["volume_curve"]), dtype=float)
+        if not eta_t > 0.0:
+            raise InputError("hedge_eta", f"almgren-chriss needs η̃ = hedge_eta − hedge_perm·dt/2 > 0 (price units "
+                                          f"per lot per time unit); got hedge_eta={v['hedge_eta']:g}, "
+                                          f"hedge_perm={v['hedge_perm']:g}")
+        kappa = ac_kappa(dt, sig_h, eta_t, v["hedge_risk_aversion"])
+    hw = np.asarray(trade_fractions(v["hedge_exec"], nh, kappa=kappa, tau=dt, volume_curve=v["volume_curve"]),
+                    dtype=float)
     S = int(hp[HP_SESSION]) if hp[HP_SESSION] > 0 else nsteps + 1
     curve = np.asarray(volume_curve(v["volume_curve"], S), dtype=float)
     curve = curve / curve.mean()

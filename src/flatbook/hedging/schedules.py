@@ -41,12 +41,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 
 from ..errors import InputError
 from ..jsonutil import readonly
+from ..validate import check_count, check_real
 
 METHODS = ("immediate", "twap", "vwap", "almgren-chriss")
 VOLUME_CURVES = ("flat", "u")
@@ -142,27 +143,11 @@ class Frontier:
 
 def _real(field: str, value, *, lo: float | None = None, lo_open: bool = False,
           hi: float | None = None, what: str = "") -> float:
-    """A finite real number in [lo, hi] (lo excluded when lo_open)."""
-    def allowed() -> str:
-        parts = ["a finite number"]
-        if lo is not None:
-            parts.append(f"{'>' if lo_open else '>='} {lo:g}")
-        if hi is not None:
-            parts.append(f"{'and ' if lo is not None else ''}<= {hi:g}")
-        return " ".join(parts) + (f" ({what})" if what else "")
-
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise InputError(field, f"got {value!r}; allowed: {allowed()}")
-    v = float(value)
-    if not math.isfinite(v) or (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and v > hi):
-        raise InputError(field, f"got {v:g}; allowed: {allowed()}")
-    return v
+    return check_real(field, value, lo=lo, lo_open=lo_open, hi=hi, unit=what)
 
 
 def _steps(field: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise InputError(field, f"got {value!r}; allowed: an integer >= 1 (number of steps)")
-    return int(value)
+    return check_count(field, value, 1, "number of steps")
 
 
 def _common(X, T, N, sigma, eta, epsilon, gamma) -> tuple[float, float, int, float, float, float, float, float]:

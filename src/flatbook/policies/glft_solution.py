@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 
 from flatbook.errors import InputError
+from flatbook.validate import check_count, check_real
 
 __all__ = [
     "GLFTDifference",
@@ -46,17 +46,11 @@ __all__ = [
 
 # --------------------------------------------------------------------- validation
 def _real(name: str, x, *, positive: bool) -> float:
-    x = float(x)
-    ok = math.isfinite(x) and (x > 0.0 if positive else x >= 0.0)
-    if not ok:
-        raise InputError(name, f"must be a finite number {'> 0' if positive else '>= 0'}, got {x!r}")
-    return x
+    return check_real(name, x, lo=0.0, lo_open=positive)
 
 
 def _count(name: str, n) -> int:
-    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
-        raise InputError(name, f"must be an integer >= 1, got {n!r}")
-    return int(n)
+    return check_count(name, n, 1)
 
 
 def _model(gamma, sigma, A, k) -> tuple[float, float, float, float]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import math
 import os
 import pathlib
-import secrets
 from collections.abc import Sequence
+
+from ..fileio import atomic_file
 
 DPI = 120
 
@@ -33,11 +34,9 @@ def write_hedge_frontier(path: str | os.PathLike, rows: Sequence[dict], *, title
     ax.grid(alpha=0.3)
     fig.tight_layout()
     target = pathlib.Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, target)
+        with atomic_file(target) as fh:
+            fig.savefig(fh, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return target

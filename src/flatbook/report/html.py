@@ -22,7 +22,6 @@ import html
 import json
 import math
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,6 +32,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
+from ..fileio import atomic_file, make_parents, remove_dirs
 from ..jsonutil import jsonable
 from ..params import PARAMS
 
@@ -336,34 +336,12 @@ def write_report(path: str | os.PathLike, text: str, field: str = "--report") ->
     an OSError becomes :class:`InputError` (CLI exit 2)."""
     target = Path(path)
     created: list[Path] = []
-    tmp: Path | None = None
     try:
-        missing = []
-        p = target.parent
-        while not p.exists():
-            missing.append(p)
-            p = p.parent
-        for dpath in reversed(missing):
-            os.mkdir(dpath)
-            created.append(dpath)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as fh:
+        make_parents(target.parent, created)
+        with atomic_file(target) as fh:
             fh.write(text.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
     except BaseException as e:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-        for dpath in reversed(created):
-            try:
-                os.rmdir(dpath)
-            except OSError:
-                pass
+        remove_dirs(created)
         if isinstance(e, OSError):
             raise InputError(field, f"cannot write {target}: {e.strerror or e}") from None
         raise
@@ -548,14 +526,6 @@ def _hist_bars(samples: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> tuple
     return 0.5 * (edges[1:] + edges[:-1]), heights, float(edges[1] - edges[0])
 
 
-def _aggregate_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Distinct (x, y) points and their counts, when points repeat a lot (discrete q and spread)."""
-    if x.size < 4:
-        return None
-    pts, counts = np.unique(np.column_stack([x, y]), axis=0, return_counts=True)
-    return (pts[:, 0], pts[:, 1], counts) if pts.shape[0] <= x.size // 2 else None
-
-
 def _span(a: np.ndarray) -> tuple[float, float]:
     f = a[np.isfinite(a)]
     return (float(f.min()), float(f.max())) if f.size else (0.0, 1.0)
@@ -583,7 +553,7 @@ def _six_panel(data: ReportData) -> str:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from .six_panel import stoll_fit
+    from .six_panel import repeated_points, stoll_fit
 
     bt = data.kind == "backtest"
     pols = data.policies
@@ -641,7 +611,7 @@ def _six_panel(data: ReportData) -> str:
         ok = np.isfinite(s["q"]) & np.isfinite(spread)
         qs, ss = s["q"][ok], spread[ok]
         label = nm(pol, "two-sided quotes")
-        agg = _aggregate_points(qs, ss)
+        agg = repeated_points(qs, ss)
         marker = dict(color=_colour(i) if multi else "#9467bd", size=6, opacity=0.35)
         hover = f"q = %{{x:.6g}} {qu}<br>spread = %{{y:.6g}} {pu}"
         custom = None

@@ -18,13 +18,14 @@ from __future__ import annotations
 import math
 import os
 import pathlib
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from ..fileio import atomic_file
 
 __all__ = ["FORMATS", "REQUIRED_KEYS", "six_panel_figure", "stoll_fit", "write_six_panel"]
 
@@ -117,6 +118,16 @@ def _hist_bins(x: np.ndarray):
     return int(np.clip(np.sqrt(x.size), 10, 80))
 
 
+def repeated_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Distinct (x, y) points and their counts, when points repeat a lot (at most half as many
+    distinct points as points: integer lots, a handful of spreads); else None. Scatter plots
+    then draw each distinct point once, with area ∝ count."""
+    if x.size < 4:
+        return None
+    pts, counts = np.unique(np.column_stack([x, y]), axis=0, return_counts=True)
+    return (pts[:, 0], pts[:, 1], counts) if pts.shape[0] <= x.size // 2 else None
+
+
 def stoll_fit(q: np.ndarray, spread: np.ndarray) -> tuple[float, float] | None:
     """Least-squares Stoll regression ``spread = a + b*q`` on finite points.
 
@@ -182,7 +193,6 @@ def six_panel_figure(
     if len(zones) != 3:
         raise ValueError(f"zones must be (yellow, red, critical), got {len(zones)} values")
     t, mid, bid, ask, q, pnl = (s[k] for k in REQUIRED_KEYS)
-    n = t.size
     spread = ask - bid  # NaN whenever either side is missing
     time_label = f"time ({time_unit})"
     pu, qu = price_unit, qty_unit
@@ -241,11 +251,10 @@ def six_panel_figure(
     label = "two-sided quotes"
     sizes: np.ndarray | float = 6.0
     alpha = 0.3
-    pts, counts = (np.unique(np.column_stack([q_ok, s_ok]), axis=0, return_counts=True) if q_ok.size >= 4
-                   else (None, None))
-    if pts is not None and pts.shape[0] <= q_ok.size // 2:
+    agg = repeated_points(q_ok, s_ok)
+    if agg is not None:
         # few distinct points (integer lots, a handful of spreads): one marker each, area ∝ count
-        q_show, s_show = pts[:, 0], pts[:, 1]
+        q_show, s_show, counts = agg
         sizes = 8.0 + 240.0 * counts / counts.max()
         alpha = 0.5
         label += f" (area ∝ count; max {int(counts.max()):,})"
@@ -324,19 +333,6 @@ def write_six_panel(path: str | os.PathLike, series: Mapping[str, np.ndarray], *
     fmt = target.suffix.lower().lstrip(".")
     fmt = fmt if fmt in FORMATS else "png"
     fig = six_panel_figure(series, **kwargs)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never clobber anything; mode 0o666 is filtered by the umask like a normal file.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt, dpi=DPI)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_file(target) as fh:
+        fig.savefig(fh, format=fmt, dpi=DPI)
     return target

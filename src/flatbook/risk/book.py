@@ -45,12 +45,13 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass, field, replace
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..validate import check_count, check_real
 from .greeks import OptionSet
 
 LIQUIDATION_METHODS = ("almgren-chriss", "immediate")
@@ -237,32 +238,11 @@ def _is_num(v) -> bool:
 
 def _num(path: str, v, *, lo: float | None = None, lo_open: bool = False, hi: float | None = None,
          hi_open: bool = False, unit: str = "", allow_inf: bool = False) -> float:
-    """A finite real number in the given range (or +inf when ``allow_inf``)."""
-    def allowed() -> str:
-        parts = ["a number"]
-        if lo is not None:
-            parts.append(f"{'>' if lo_open else '>='} {lo:g}")
-        if hi is not None:
-            parts.append(f"{'and ' if lo is not None else ''}{'<' if hi_open else '<='} {hi:g}")
-        return " ".join(parts) + (f" ({unit})" if unit else "")
-
-    if not _is_num(v):
-        raise InputError(path, f"got {v!r}; allowed: {allowed()}")
-    x = float(v)
-    bad = math.isnan(x) or (math.isinf(x) and not (allow_inf and x > 0))
-    if not bad and lo is not None:
-        bad = x < lo or (lo_open and x == lo)
-    if not bad and hi is not None:
-        bad = x > hi or (hi_open and x == hi)
-    if bad:
-        raise InputError(path, f"got {x:g}; allowed: {allowed()}")
-    return x
+    return check_real(path, v, lo=lo, lo_open=lo_open, hi=hi, hi_open=hi_open, unit=unit, allow_inf=allow_inf)
 
 
 def _int(path: str, v, *, lo: int, unit: str = "") -> int:
-    if isinstance(v, bool) or not isinstance(v, Integral) or v < lo:
-        raise InputError(path, f"got {v!r}; allowed: an integer >= {lo}" + (f" ({unit})" if unit else ""))
-    return int(v)
+    return check_count(path, v, lo, unit)
 
 
 def _bool(path: str, v) -> bool:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import os
 import pathlib
-import secrets
 import textwrap
 from collections.abc import Sequence
 
 import numpy as np
 
+from ..fileio import atomic_file
 from ..params import PARAMS
 from .objectives import LAMBDA_UNIT, PNL_UNIT, RISKS, frontier, mv_utility
 
@@ -29,13 +29,11 @@ def _plt():
 def _save(fig, path: str | os.PathLike) -> pathlib.Path:
     plt = _plt()
     target = pathlib.Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, target)
+        with atomic_file(target) as fh:
+            fig.savefig(fh, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return target
 
 
