@@ -1,8 +1,8 @@
 """Browser tests of the explainer (``flatbook app``) in real headless Chromium.
 
 The app runs as ``flatbook app --host 127.0.0.1 --port <free port>`` in a subprocess; Selenium
-drives Debian's ``chromium`` through ``chromedriver`` (``make browser`` installs both). If either
-is missing or cannot start, these tests FAIL with a message; they never skip.
+drives Debian's ``chromium`` through ``chromedriver`` (``make browser`` installs both; helpers in
+browser_util.py). If either is missing or cannot start, these tests FAIL with a message; they never skip.
 
 Update times are measured in the page: ``performance.now()`` at the key event that changes a
 slider, then a MutationObserver on the readout tables and plotly's ``plotly_afterplot`` on the
@@ -12,111 +12,32 @@ printed and written to results/test-artifacts/app-update-times.json with the scr
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_util import ARTIFACTS, By, Keys, app_server, chromium, text, wait_for
 
 from flatbook.app import layout as L
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "results" / "test-artifacts"
 BUDGET_MS = 200.0
-START_TIMEOUT_S = 240.0   # a fresh clone compiles the numba kernels at the app's warm-up
-WAIT_S = 15.0
-
-try:
-    from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException, WebDriverException
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
-except ImportError as e:  # fail, do not skip: the test extra lists selenium
-    pytest.fail(f"selenium is not installed ({e}); run `make test` (installs the test extra)", pytrace=False)
-
-
-def _find(name: str, fallback: str) -> str | None:
-    path = shutil.which(name)
-    if path:
-        return path
-    return fallback if os.path.exists(fallback) else None
 
 
 # --------------------------------------------------------------------------- fixtures
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``flatbook app`` on a free loopback port; yields its base URL."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("app") / "server.log"
-    code = ("import flatbook.cli.app_cmd; from flatbook.cli.app import main; "
-            f"main(['app', '--host', '127.0.0.1', '--port', '{port}'])")
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"flatbook app exited with {proc.returncode}:\n{log.read_text()}", pytrace=False)
-            try:
-                with urllib.request.urlopen(url + "_dash-layout", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"flatbook app did not answer on {url} within {START_TIMEOUT_S:.0f} s:\n"
-                            f"{log.read_text()}", pytrace=False)
-            time.sleep(0.25)
+    with app_server(tmp_path_factory.mktemp("app") / "server.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium through chromedriver; fails (never skips) when either is unusable."""
-    chromium = _find("chromium", "/usr/bin/chromium")
-    driver_bin = _find("chromedriver", "/usr/bin/chromedriver")
-    if chromium is None or driver_bin is None:
-        pytest.fail("headless browser tests need Debian's chromium and chromium-driver "
-                    f"(found chromium={chromium}, chromedriver={driver_bin}); install them with `make browser` "
-                    "or `apt-get install chromium chromium-driver`", pytrace=False)
-    opts = Options()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1600,1650", "--force-device-scale-factor=1", "--no-first-run",
-                "--disable-extensions", "--disable-background-networking"):
-        opts.add_argument(arg)
-    try:
-        drv = webdriver.Chrome(service=Service(driver_bin), options=opts)
-    except WebDriverException as e:
-        pytest.fail(f"chromium could not start through {driver_bin} ({chromium}): {e.msg or e}", pytrace=False)
-    drv.set_script_timeout(30)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield drv
-    drv.quit()
+    with chromium() as drv:
+        yield drv
 
 
 @pytest.fixture
@@ -133,17 +54,6 @@ def page(server, browser):
 
 
 # --------------------------------------------------------------------------- helpers
-
-def wait_for(drv, cond, what: str, timeout: float = WAIT_S):
-    try:
-        return WebDriverWait(drv, timeout, poll_frequency=0.02).until(cond)
-    except TimeoutException:
-        pytest.fail(f"timed out after {timeout:g} s waiting for {what}", pytrace=False)
-
-
-def text(drv, elem_id: str) -> str:
-    return drv.find_element(By.ID, elem_id).text.strip()
-
 
 def number(drv, elem_id: str) -> float:
     return float(text(drv, elem_id).rstrip("%"))

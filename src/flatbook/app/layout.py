@@ -87,6 +87,10 @@ PRESET = {p.key: p for p in PRESETS}
 DEFAULT_PRESET = "avellaneda-stoikov"
 
 # ids
+URL_ID = "url"                 # dcc.Location: the page's path
+PAGE_ID = "page-content"       # the routed page: the explainer at /, the live dashboard at /live
+NAV_LIVE_ID = "nav-live"
+LIVE_PATH = "/live"
 POLICY_ID = "policy"
 PRESET_NOTE_ID = "preset-note"
 QUOTE_GRAPH_ID = "quote-graph"
@@ -220,12 +224,30 @@ def build_layout() -> html.Div:
         _notice(explain.PATH_NOTICE),
     ])
     return html.Div(className="page", children=[
-        html.Header([html.H1(explain.TITLE), html.P(explain.INTRO, className="intro"),
+        html.Header([html.H1(explain.TITLE),
+                     html.P(dcc.Link("Live dashboard →", href=LIVE_PATH, id=NAV_LIVE_ID, className="nav-link"),
+                            className="nav"),
+                     html.P(explain.INTRO, className="intro"),
                      html.P(explain.MARKET, className="intro market")]),
         presets,
         html.P(explain.PRESET_NOTES[DEFAULT_PRESET], id=PRESET_NOTE_ID, className="preset-note"),
         html.Div(className="grid", children=[controls, quote_panel, path_panel]),
         html.Footer(explain.FOOTER),
+    ])
+
+
+def build_root() -> html.Div:
+    """The app's layout: the location and the routed page (filled by the routing callback)."""
+    return html.Div([dcc.Location(id=URL_ID), html.Div(id=PAGE_ID)])
+
+
+def not_found(pathname: str) -> html.Div:
+    """The page for an unknown path: links to the two pages."""
+    return html.Div(className="page", children=[
+        html.H1("Page not found"),
+        html.P(f"No page at {pathname}."),
+        html.P([dcc.Link("Inventory-skew explainer", href="/", className="nav-link"), " · ",
+                dcc.Link("Live dashboard", href=LIVE_PATH, className="nav-link")]),
     ])
 
 
@@ -238,6 +260,7 @@ body { margin:0; background:var(--bg); color:var(--ink);
        font-size:14px; line-height:1.45; }
 .page { max-width:1760px; margin:0 auto; padding:16px 20px 28px; }
 header h1 { font-size:22px; margin:4px 0 6px; }
+.nav { margin:0 0 4px; }
 .intro { margin:2px 0; color:var(--muted); max-width:1100px; }
 .presets { display:flex; flex-wrap:wrap; gap:8px; align-items:center; margin:12px 0 6px; }
 .presets-label { font-weight:600; margin-right:4px; }

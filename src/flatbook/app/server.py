@@ -1,4 +1,7 @@
-"""Build and serve the explainer: :func:`create_app` and :func:`run`.
+"""Build and serve the app: :func:`create_app` and :func:`run`.
+
+Two pages, routed on the path by a ``dcc.Location``: the explainer at ``/`` and the live
+dashboard (:mod:`flatbook.app.live_page`, reading the live engine at ``live_url``) at ``/live``.
 
 Everything is served from this machine: Dash's and plotly's JavaScript and CSS
 come from the installed packages (``serve_locally``), the page's CSS is inline
@@ -9,8 +12,9 @@ from __future__ import annotations
 import logging
 
 import dash
+from dash import Input, Output, html
 
-from . import DEFAULT_HOST, DEFAULT_PORT, callbacks, explain, layout
+from . import DEFAULT_HOST, DEFAULT_PORT, callbacks, explain, layout, live_page
 
 _INDEX = """<!DOCTYPE html>
 <html lang="en">
@@ -19,7 +23,7 @@ _INDEX = """<!DOCTYPE html>
         <title>{%title%}</title>
         {%favicon%}
         {%css%}
-        <style>""" + layout.CSS + """</style>
+        <style>""" + layout.CSS + live_page.CSS + """</style>
     </head>
     <body>
         {%app_entry%}
@@ -32,8 +36,18 @@ _INDEX = """<!DOCTYPE html>
 </html>"""
 
 
-def create_app(warm: bool = True) -> dash.Dash:
-    """The explainer as a Dash app; ``warm`` compiles the kernels and precomputes the presets first."""
+def page_for(pathname: str | None, live_url: str = live_page.DEFAULT_LIVE_URL) -> html.Div:
+    """The page at this path: the explainer at ``/``, the live dashboard at ``/live``."""
+    path = (pathname or "/").rstrip("/") or "/"
+    if path == "/":
+        return layout.build_layout()
+    if path == layout.LIVE_PATH:
+        return live_page.build_layout(live_url)
+    return layout.not_found(pathname)
+
+
+def create_app(warm: bool = True, live_url: str = live_page.DEFAULT_LIVE_URL) -> dash.Dash:
+    """The app (explainer and live dashboard); ``warm`` compiles the kernels and precomputes the presets first."""
     if warm:
         callbacks.warm_up()
     app = dash.Dash(
@@ -48,14 +62,22 @@ def create_app(warm: bool = True) -> dash.Dash:
         compress=False,
     )
     app.index_string = _INDEX
-    app.layout = layout.build_layout()
+    app.layout = layout.build_root()
+    app.validation_layout = html.Div([layout.build_root(), layout.build_layout(), live_page.build_layout(live_url)])
+
+    @app.callback(Output(layout.PAGE_ID, "children"), Input(layout.URL_ID, "pathname"))
+    def _route(pathname):
+        return page_for(pathname, live_url)
+
     callbacks.register(app)
+    live_page.register(app, live_url)
     return app
 
 
-def run(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Serve the explainer on http://host:port/ until interrupted."""
-    app = create_app()
+def run(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, live_url: str = live_page.DEFAULT_LIVE_URL) -> None:
+    """Serve the app on http://host:port/ (live dashboard at /live, reading ``live_url``) until interrupted."""
+    app = create_app(live_url=live_url)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    print(f"flatbook app: serving on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    print(f"flatbook app: serving on http://{host}:{port}/ (Ctrl-C to stop); "
+          f"live dashboard at http://{host}:{port}{layout.LIVE_PATH} reading {live_url}", flush=True)
     app.run(host=host, port=port, debug=False)

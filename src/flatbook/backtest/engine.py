@@ -106,6 +106,135 @@ def _level_size(side, p_t, bb_t, ba_t, bsz, asz, depth, e, tick):
     return np.nan
 
 
+@nb.njit(inline="always", cache=True)
+def arrive(k, p_t, sz, pb, pbs, pa, pas, depth, e, tick, live_p, live_sz, ahead, lvl, traded):
+    """Step 1: a request for side k (0 bid, 1 ask) reaches the exchange, against the book
+    after event e (best bid pb/size pbs, best ask pa/size pas). It replaces that side's
+    order; a post-only request that would cross is rejected (returns True, side left
+    empty). The new order joins the back of its level's queue."""
+    rejected = False
+    if sz > 0.0:
+        crosses = (k == 0 and pa == pa and p_t >= _ticks(pa, tick)) or \
+                  (k == 1 and pb == pb and p_t <= _ticks(pb, tick))
+        if crosses:
+            rejected = True
+            sz = 0.0
+    L = 0.0
+    if sz > 0.0:
+        pbt = _ticks(pb, tick) if pb == pb else np.int64(-(2 ** 62))
+        pat = _ticks(pa, tick) if pa == pa else np.int64(2 ** 62)
+        L = _level_size(1 if k == 0 else -1, p_t, pbt, pat, pbs, pas, depth, e, tick)
+    live_p[k] = p_t
+    live_sz[k] = sz
+    ahead[k] = L
+    lvl[k] = L
+    traded[k] = 0.0
+    return rejected
+
+
+@nb.njit(inline="always", cache=True)
+def match_side(k, kind_e, side_e, px_e, qty_e, book_ok, bb_t, ba_t, bsz_e, asz_e, depth, e, tick, lot, queue,
+               live_p, live_sz, ahead, lvl, traded):
+    """Step 2 for our resting order on side k and event e: returns the size filled (whole
+    lots) and does the queue bookkeeping (see the module docstring)."""
+    sgn = 1 if k == 0 else -1
+    p_t = live_p[k]
+    fill = 0.0
+    if kind_e == TRADE and side_e == -sgn:
+        tp = _ticks(px_e, tick)
+        through = tp < p_t if k == 0 else tp > p_t
+        if through:
+            fill = live_sz[k]
+            ahead[k] = 0.0
+        elif tp == p_t:
+            v = qty_e
+            traded[k] += v
+            a = ahead[k]
+            if a == a:
+                fill = min(live_sz[k], np.floor(max(v - a, 0.0) / lot + 1e-9) * lot)   # whole lots
+                ahead[k] = max(a - v, 0.0)
+            # else: our level is not visible, so the queue ahead is unknown: assume
+            # the print was ahead of us and join the level's back once it shows
+    # the book now at or through our price fills us in full
+    if fill < live_sz[k] and book_ok and ((k == 0 and ba_t <= p_t) or (k == 1 and bb_t >= p_t)):
+        fill = live_sz[k]
+    if fill > 0.0:
+        live_sz[k] -= fill
+        if live_sz[k] <= lot * 1e-9:
+            live_sz[k] = 0.0
+    if live_sz[k] > 0.0 and kind_e != TRADE:
+        # book update: the visible level at our price. A fall not explained
+        # by the volume printed there since the last update is cancels.
+        L = _level_size(sgn, p_t, bb_t, ba_t, bsz_e, asz_e, depth, e, tick)
+        if L == L:
+            a = ahead[k]
+            c = lvl[k] - L - traded[k]
+            if a != a:
+                a = L                   # level just became visible: join its back
+            elif c > 0.0 and lvl[k] > 0.0:
+                if queue == QUEUE_PRORATA:
+                    a = a * (1.0 - c / lvl[k])
+                elif np.random.random() < a / lvl[k]:
+                    a = a - c
+            ahead[k] = min(max(a, 0.0), L)
+        lvl[k] = L
+        traded[k] = 0.0
+    return fill
+
+
+@nb.njit(inline="always", cache=True)
+def decide(pid, pp, tab, cp, i, tau, mid, half_mkt, q, killed, one_s, one_q, one_db, one_da):
+    """Step 4, the strategy's decision: the policy's depths at step i / time-to-go tau, then
+    the controls with the market's half spread as the never-cross touch. Returns
+    (raw δb, raw δa, δb, δa, bid size, ask size, zone, action) as
+    :func:`flatbook.controls.quote_controls.control_quotes`."""
+    one_s[0] = mid
+    one_q[0] = q
+    policy_depths(pid, pp, tab, i, tau, one_s, one_q, one_db, one_da)
+    db0 = one_db[0]
+    da0 = one_da[0]
+    db, da, bsz, asz, zone, act = control_quotes(_with_touch(cp, half_mkt), db0, da0, mid, q, killed)
+    return db0, da0, db, da, bsz, asz, zone, act
+
+
+@nb.njit(inline="always", cache=True)
+def side_order(k, mid, db, da, bsz, asz, lot, tick):
+    """Side k's order from a decision: (size in whole lots, price in ticks; 0 when not quoted)."""
+    if k == 0:
+        sz = math.floor(bsz / lot + 1e-9) * lot
+        p_t = _ticks(mid - db, tick) if sz > 0.0 else np.int64(0)
+    else:
+        sz = math.floor(asz / lot + 1e-9) * lot
+        p_t = _ticks(mid + da, tick) if sz > 0.0 else np.int64(0)
+    return sz, p_t
+
+
+# live-decision output slots (``strategy_quotes``)
+(LD_DB0, LD_DA0, LD_DB, LD_DA, LD_BSZ, LD_ASZ, LD_ZONE, LD_ACT, LD_BID_T, LD_ASK_T) = range(10)
+LD_LEN = 10
+
+
+@nb.njit(cache=True, error_model="numpy")
+def strategy_quotes(pid, pp, tab, cpa, i, tau, mid, half_mkt, q, killed, lot, tick, out):
+    """The live engine's decision for one state, the replay's step 4 exactly
+    (:func:`decide` then :func:`side_order`), written to ``out`` (``LD_*`` slots)."""
+    one = np.empty(4)
+    db0, da0, db, da, bsz, asz, zone, act = decide(pid, _as_tuple6(pp), tab, _as_tuple14(cpa), i, tau, mid, half_mkt,
+                                                   q, killed, one[0:1], one[1:2], one[2:3], one[3:4])
+    out[LD_DB0] = db0
+    out[LD_DA0] = da0
+    out[LD_DB] = db
+    out[LD_DA] = da
+    out[LD_ZONE] = zone
+    out[LD_ACT] = act
+    sz, p_t = side_order(0, mid, db, da, bsz, asz, lot, tick)
+    out[LD_BSZ] = sz
+    out[LD_BID_T] = p_t
+    sz, p_t = side_order(1, mid, db, da, bsz, asz, lot, tick)
+    out[LD_ASZ] = sz
+    out[LD_ASK_T] = p_t
+
+
 @nb.njit(cache=True, error_model="numpy")
 def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
            pid, pp, tab, cpa, bp, q0, feed_lat, order_lat,
@@ -210,51 +339,25 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
                 sz = min(sz, np.floor(max(limit - q, 0.0) / lot + 1e-9) * lot)   # np.floor: inf stays inf
             else:
                 sz = min(sz, np.floor(max(limit + q, 0.0) / lot + 1e-9) * lot)
-            if e > 0 and sz > 0.0:
-                pb = bid_px[e - 1]
-                pa = ask_px[e - 1]
-                crosses = (k == 0 and pa == pa and p_t >= _ticks(pa, tick)) or \
-                          (k == 1 and pb == pb and p_t <= _ticks(pb, tick))
-                if crosses:
+            if e > 0:
+                if arrive(k, p_t, sz, bid_px[e - 1], bid_sz[e - 1], ask_px[e - 1], ask_sz[e - 1], depth, e - 1, tick,
+                          live_p, live_sz, ahead, lvl, traded):
                     cnt[C_REJECTED] += 1
-                    sz = 0.0
                     want_sz[k] = 0.0        # so the next decision sends the side again
-            if sz > 0.0 and e > 0:
-                pbt = _ticks(bid_px[e - 1], tick) if bid_px[e - 1] == bid_px[e - 1] else np.int64(-(2 ** 62))
-                pat = _ticks(ask_px[e - 1], tick) if ask_px[e - 1] == ask_px[e - 1] else np.int64(2 ** 62)
-                L = _level_size(1 if k == 0 else -1, p_t, pbt, pat, bid_sz[e - 1], ask_sz[e - 1], depth, e - 1, tick)
             else:
-                L = 0.0
-            live_p[k] = p_t
-            live_sz[k] = sz
-            ahead[k] = L
-            lvl[k] = L
-            traded[k] = 0.0
+                live_p[k] = p_t
+                live_sz[k] = sz
+                ahead[k] = 0.0
+                lvl[k] = 0.0
+                traded[k] = 0.0
         # ---- 2. the event: trades against our orders, then queue bookkeeping
         for k in range(2):
             if live_sz[k] <= 0.0:
                 continue
             sgn = 1 if k == 0 else -1      # +1: our bid (we buy), −1: our ask
             p_t = live_p[k]
-            fill = 0.0
-            if kind[e] == TRADE and side[e] == -sgn:
-                tp = _ticks(px[e], tick)
-                through = tp < p_t if k == 0 else tp > p_t
-                if through:
-                    fill = live_sz[k]
-                    ahead[k] = 0.0
-                elif tp == p_t:
-                    v = qty[e]
-                    traded[k] += v
-                    a = ahead[k]
-                    if a == a:
-                        fill = min(live_sz[k], np.floor(max(v - a, 0.0) / lot + 1e-9) * lot)   # whole lots
-                        ahead[k] = max(a - v, 0.0)
-                    # else: our level is not visible, so the queue ahead is unknown: assume
-                    # the print was ahead of us and join the level's back once it shows
-            # the book now at or through our price fills us in full
-            if fill < live_sz[k] and book_ok and ((k == 0 and ba_t <= p_t) or (k == 1 and bb_t >= p_t)):
-                fill = live_sz[k]
+            fill = match_side(k, kind[e], side[e], px[e], qty[e], book_ok, bb_t, ba_t, bid_sz[e], ask_sz[e],
+                              depth, e, tick, lot, queue, live_p, live_sz, ahead, lvl, traded)
             if fill > 0.0:
                 fpx = p_t / inv_tick if inv_tick > 0.0 else p_t * tick   # 998/10 = 99.8 exactly
                 # q on the lot grid (no drift from summing decimal sizes) and never
@@ -265,9 +368,7 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
                 cash -= fe
                 acc[A_FEES] += fe
                 acc[A_GIVEN_UP] += mo * sgn * fill
-                live_sz[k] -= fill
-                if live_sz[k] <= lot * 1e-9:
-                    live_sz[k] = 0.0
+                if live_sz[k] == 0.0:
                     want_sz[k] = 0.0        # filled: the next decision quotes this side afresh
                 f_ts[nf] = t
                 f_side[nf] = sgn
@@ -276,23 +377,6 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
                 f_q[nf] = q
                 f_fee[nf] = fe
                 nf += 1
-            if live_sz[k] > 0.0 and kind[e] != TRADE:
-                # book update: the visible level at our price. A fall not explained
-                # by the volume printed there since the last update is cancels.
-                L = _level_size(sgn, p_t, bb_t, ba_t, bid_sz[e], ask_sz[e], depth, e, tick)
-                if L == L:
-                    a = ahead[k]
-                    c = lvl[k] - L - traded[k]
-                    if a != a:
-                        a = L                   # level just became visible: join its back
-                    elif c > 0.0 and lvl[k] > 0.0:
-                        if queue == QUEUE_PRORATA:
-                            a = a * (1.0 - c / lvl[k])
-                        elif np.random.random() < a / lvl[k]:
-                            a = a - c
-                    ahead[k] = min(max(a, 0.0), L)
-                lvl[k] = L
-                traded[k] = 0.0
         cnt[C_FILLS] = nf
         # ---- 3. mark, drawdown, kill switch
         mid = 0.5 * (bb + ba)
@@ -317,12 +401,8 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
             tau = T - (t_obs - t0) / unit
             i = np.int64(math.floor((t_obs - t0) / unit / dt))
             i = min(max(i, 0), nsteps)
-            one_s[0] = mid
-            one_q[0] = q
-            policy_depths(pid, pp, tab, i, tau, one_s, one_q, one_db, one_da)
-            db0 = one_db[0]
-            da0 = one_da[0]
-            db, da, bsz, asz, zone, act = control_quotes(_with_touch(cp, 0.5 * (ba - bb)), db0, da0, mid, q, killed)
+            db0, da0, db, da, bsz, asz, zone, act = decide(pid, pp, tab, cp, i, tau, mid, 0.5 * (ba - bb), q, killed,
+                                                           one_s, one_q, one_db, one_da)
             m = 0.5 * (da0 - db0)
             mo = m if abs(m) < math.inf else 0.0
             if act == ACT_HEDGE and zone > prev_zone:
@@ -330,12 +410,7 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
             prev_zone = zone
             sent = False
             for k in range(2):
-                if k == 0:
-                    sz = math.floor(bsz / lot + 1e-9) * lot
-                    p_t = _ticks(mid - db, tick) if sz > 0.0 else np.int64(0)
-                else:
-                    sz = math.floor(asz / lot + 1e-9) * lot
-                    p_t = _ticks(mid + da, tick) if sz > 0.0 else np.int64(0)
+                sz, p_t = side_order(k, mid, db, da, bsz, asz, lot, tick)
                 moved = p_t != want_p[k] and abs(p_t - want_p[k]) * tick >= refresh
                 if (sz != want_sz[k]) or (sz > 0.0 and moved):
                     arrival = max(t_obs + order_lat[e], last_arrival)

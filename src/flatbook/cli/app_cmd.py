@@ -1,9 +1,10 @@
-"""``flatbook app``: serve the interactive inventory-skew explainer (Dash) on this machine."""
+"""``flatbook app``: serve the inventory-skew explainer and the live dashboard (Dash) on this machine."""
 from __future__ import annotations
 
 import ipaddress
 import re
 import socket
+import urllib.parse
 from typing import Annotated
 
 import typer
@@ -13,6 +14,8 @@ from ..config import check_int
 from ..errors import InputError
 from .app import app
 
+# the live engine's API address; = flatbook.app.live_page.DEFAULT_LIVE_URL (not imported: that module imports dash)
+DEFAULT_LIVE_URL = "http://127.0.0.1:8765"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
@@ -32,6 +35,32 @@ def check_host(raw: str) -> str:
 def check_port(raw: str) -> int:
     """A TCP port from 1 to 65535, or :class:`InputError` naming ``--port``."""
     return check_int("--port", raw.strip() if isinstance(raw, str) else raw, 1, 65535)
+
+
+def check_live_url(raw: str) -> str:
+    """The live engine's API as an http(s) URL without a trailing slash, or :class:`InputError` (``--live-url``)."""
+    url = raw.strip()
+    allowed = "allowed: an http(s) URL such as http://127.0.0.1:8765 or http://localhost:8765"
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise InputError("--live-url", f"got {raw!r}; {allowed}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise InputError("--live-url", f"got {raw!r}: the port must be 1-65535")
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.match(host):
+            raise InputError("--live-url", f"got {raw!r}: bad host {host!r}; {allowed}") from None
+    if parts.username is not None or parts.password is not None:
+        raise InputError("--live-url", f"got {raw!r}: no user or password in the URL")
+    if parts.query or parts.fragment:
+        raise InputError("--live-url", f"got {raw!r}: no query or fragment (the API paths are added to it)")
+    return url.rstrip("/")
 
 
 def check_listen(host: str, port: int) -> None:
@@ -55,11 +84,15 @@ def app_command(
                                       help=f"Address to listen on (default {DEFAULT_HOST}: this machine only).")] = DEFAULT_HOST,
     port: Annotated[str, typer.Option("--port", metavar="PORT",
                                       help=f"TCP port, 1-65535 (default {DEFAULT_PORT}).")] = str(DEFAULT_PORT),
+    live_url: Annotated[str, typer.Option("--live-url", metavar="URL",
+                                          help="The live engine's API (`flatbook live`), read by the dashboard "
+                                               f"at /live (default {DEFAULT_LIVE_URL}).")] = DEFAULT_LIVE_URL,
 ) -> None:
-    """Serve the interactive inventory-skew explainer (quote panel, skew off vs on paths, presets)."""
+    """Serve the inventory-skew explainer at / and the live dashboard at /live."""
     h = check_host(host)
     p = check_port(port)
+    u = check_live_url(live_url)
     check_listen(h, p)
     from ..app.server import run
 
-    run(h, p)
+    run(h, p, u)

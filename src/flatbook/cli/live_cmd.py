@@ -1,0 +1,60 @@
+"""``flatbook live --config LIVE.toml``: the live engine (see :mod:`flatbook.live`)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import check_int
+from ..errors import InputError
+from .app import JsonOpt, _print_json, _stdout, app
+
+
+@app.command()
+def live(
+    config: Annotated[str, typer.Option("--config", metavar="LIVE.toml", help="the live configuration (see "
+                                        "examples/live/*.toml and flatbook.live.settings)")],
+    out: Annotated[str | None, typer.Option("--out", metavar="DIR", help="write summary.json here")] = None,
+    port: Annotated[str | None, typer.Option("--port", metavar="N", help="API port (overrides api.port; 0: any "
+                                             "free port)")] = None,
+    hold: Annotated[bool, typer.Option("--hold", help="keep the API up after a replay ends (until Ctrl-C)")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Run the live engine: quote through a venue (trade mode) or advise another bot (monitor mode).
+
+    Prints its address, then, when the replay ends or on Ctrl-C, its summary: position (lots), cash and PnL
+    (price units), fills, events per second and tick-to-quote latency percentiles (µs).
+    """
+    from ..live.runner import main
+    from ..live.settings import load_settings
+
+    s = load_settings(config)
+    p = None if port is None else check_int("--port", port, 0, 65535)
+    out_dir = None
+    if out is not None:
+        from .output import check_out_dir
+
+        out_dir = check_out_dir(out)
+    summary = main(s, out_dir, p, hold)
+    if json_:
+        _print_json(summary)
+        return
+    con = _stdout()
+    lat = summary["tick_to_quote"]
+    con.print(f"[bold]flatbook live[/bold] ({summary['mode']}, session {summary['session']})")
+    con.print(f"  events {summary['events']:,} ({summary['events_per_s']:,.0f} events/s this run, "
+              f"{summary['wall_s']:.2f} s)")
+    con.print(f"  position {summary['position']:g} lots, cash {summary['cash']:,.4f}, PnL {summary['pnl']['total']:,.4f}"
+              f" (price units); fills {summary['fills']:,} (journal {summary['journal_fills']:,}, duplicates "
+              f"{summary['duplicate_fills']})")
+    con.print(f"  orders {summary['orders']:,}, rejected {summary['rejected_orders']}, journal errors "
+              f"{summary['journal_errors']}")
+    if lat.get("n"):
+        con.print(f"  tick-to-quote µs: p50 {lat['p50_us']:.1f}, p99 {lat['p99_us']:.1f}, max {lat['max_us']:.0f} "
+                  f"(n = {lat['n']:,})")
+    if out_dir is not None:
+        con.print(f"  summary: {Path(out_dir) / 'summary.json'}")
+
+
+

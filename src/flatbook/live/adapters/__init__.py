@@ -1,0 +1,1 @@
+"""Feed and venue adapters of the live engine (interfaces in :mod:`.base`)."""

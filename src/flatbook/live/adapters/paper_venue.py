@@ -1,0 +1,238 @@
+"""A paper venue: our orders filled against the replayed tape, as the backtester fills them.
+
+The matching is the backtester's, not a copy: :func:`flatbook.backtest.engine.arrive`
+(a request reaching the exchange: post-only check, the back of the queue) and
+:func:`flatbook.backtest.engine.match_side` (trades through or at our price,
+queue ahead, cancels pro rata or by the ``prob`` model) run per event here.
+Latency is the backtester's :class:`~flatbook.backtest.latency.Latency`: a request
+handed over at event time t reaches the exchange at t + feed latency + order
+latency (FIFO, never before an earlier request), drawn per request from the
+seed, so a run is reproducible and restartable.
+
+Unlike the backtester the venue does not clip sizes to the hard limit: that is
+the engine's pre-trade risk check (:mod:`flatbook.live.risk`). Taker
+(immediate-or-cancel) requests fill on arrival against the visible book, level
+by level (the touch only, for level-1 data); the rest is cancelled.
+
+The venue stands in for an exchange, whose state outlives our process: its
+:meth:`state` goes into the journal's snapshots and :meth:`restore` resumes it
+(:mod:`flatbook.live.recovery`). Fill ids are ``<client id>-<n>``.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numba as nb
+import numpy as np
+
+from ...backtest import engine as E
+from ...backtest.latency import Latency
+from ..types import BUY, SELL, TRADE, Fill, MarketEvent, OrderRequest, OrderUpdate
+
+_NO_DEPTH = np.full((1, 1, 4), np.nan)
+LAT_BLOCK = 1024
+
+
+@nb.njit(cache=True)
+def _arrive(k, p_t, sz, pb, pbs, pa, pas, depth, tick, live_p, live_sz, ahead, lvl, traded):
+    return E.arrive(k, p_t, sz, pb, pbs, pa, pas, depth, 0, tick, live_p, live_sz, ahead, lvl, traded)
+
+
+@nb.njit(cache=True)
+def _match(kind, side, px, qty, bb, bsz, ba, asz, depth, tick, lot, queue, seed, live_p, live_sz, ahead, lvl,
+           traded, out):
+    """Both sides' fills for one event (``out[k]``); the ``prob`` queue draws from a
+    generator seeded by (seed, event), so a restart draws the same numbers."""
+    book_ok = bb == bb and ba == ba
+    bb_t = E._ticks(bb, tick) if bb == bb else np.int64(-(2 ** 62))
+    ba_t = E._ticks(ba, tick) if ba == ba else np.int64(2 ** 62)
+    if queue == E.QUEUE_PROB:
+        np.random.seed(seed)
+    for k in range(2):
+        out[k] = 0.0
+        if live_sz[k] > 0.0:
+            out[k] = E.match_side(k, kind, side, px, qty, book_ok, bb_t, ba_t, bsz, asz, depth, 0, tick, lot, queue,
+                                  live_p, live_sz, ahead, lvl, traded)
+
+
+class PaperVenue:
+    """The paper venue (see the module docstring). Prices in price units, sizes in lots.
+
+    tick: price grid (price units); lot: size grid; maker_fee: price units per lot;
+    maker_fee_bps / taker_fee_bps: basis points of notional; queue: ``prorata`` or ``prob``.
+    """
+
+    name = "paper"
+
+    def __init__(self, tick: float, lot: float, *, feed_latency: Latency | None = None,
+                 order_latency: Latency | None = None, queue: str = "prorata", maker_fee: float = 0.0,
+                 maker_fee_bps: float = 0.0, taker_fee_bps: float = 0.0, seed: int = 0):
+        self.tick, self.lot = float(tick), float(lot)
+        self.inv_tick = round(1.0 / tick) if abs(round(1.0 / tick) * tick - 1.0) < 1e-12 else 0.0
+        self.feed_latency = feed_latency or Latency("const", 0.0)
+        self.order_latency = order_latency or Latency("const", 0.0)
+        self.queue = E.QUEUE_MODELS.index(queue)
+        self.maker_fee, self.maker_bps, self.taker_bps = maker_fee, maker_fee_bps * 1e-4, taker_fee_bps * 1e-4
+        self.seed = int(seed)
+        self.live_p = np.zeros(2, np.int64)
+        self.live_sz = np.zeros(2)
+        self.ahead = np.zeros(2)
+        self.lvl = np.zeros(2)
+        self.traded = np.zeros(2)
+        self.live_id = ["", ""]
+        self.fill_n = {}                 # client id -> fills so far (fill ids)
+        self.fifo: deque = deque()       # in flight: (arrival ns, client id, side k, price ticks, size, taker)
+        self.last_arrival = -(2 ** 62)
+        self.n_requests = 0
+        self.book = (math.nan, 0.0, math.nan, 0.0)   # the book after the last event: bid, size, ask, size
+        self.depth = _NO_DEPTH
+        self._lat = None
+        self._lat_block = -1
+        self._out = np.zeros(2)
+        self.on_update = self.on_fill = None
+
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) the matching before the first event."""
+        z = np.zeros(2)
+        _arrive(0, 0, 0.0, np.nan, 0.0, np.nan, 0.0, _NO_DEPTH, self.tick, np.zeros(2, np.int64), z.copy(),
+                z.copy(), z.copy(), z.copy())
+        _match(0, 0, np.nan, 0.0, np.nan, 0.0, np.nan, 0.0, _NO_DEPTH, self.tick, self.lot, 0, 0,
+               np.zeros(2, np.int64), z.copy(), z.copy(), z.copy(), z.copy(), z.copy())
+
+    # ---- Venue interface
+    def set_listeners(self, on_update, on_fill) -> None:
+        self.on_update, self.on_fill = on_update, on_fill
+
+    def submit(self, req: OrderRequest) -> None:
+        """Queue the request; it reaches the exchange after the latency (see :meth:`on_market`)."""
+        lat = self._latency(self.n_requests)
+        self.n_requests += 1
+        arrival = max(req.ts + lat, self.last_arrival)
+        self.last_arrival = arrival
+        k = 0 if req.side == BUY else 1
+        p_t = int(math.floor(req.price / self.tick + 0.5)) if req.size > 0 else 0
+        self.fifo.append((arrival, req.client_id, k, p_t, float(req.size), bool(req.taker)))
+
+    async def open_orders(self) -> list[OrderRequest]:
+        return [OrderRequest(self.live_id[k], BUY if k == 0 else SELL, self._px(int(self.live_p[k])),
+                             float(self.live_sz[k]), 0) for k in range(2) if self.live_sz[k] > 0]
+
+    async def fills_since(self, ts_ns: int) -> list[Fill]:
+        return []          # fills are re-delivered by replaying the tape from the snapshot
+
+    async def close(self) -> None:
+        return None
+
+    # ---- the exchange's work, per market event
+    def _latency(self, n: int) -> int:
+        b = n // LAT_BLOCK
+        if b != self._lat_block:
+            rng = np.random.Generator(np.random.PCG64([self.seed, b]))
+            self._lat = (self.feed_latency.draw_ns(LAT_BLOCK, rng) + self.order_latency.draw_ns(LAT_BLOCK, rng))
+            self._lat_block = b
+        return int(self._lat[n % LAT_BLOCK])
+
+    def _px(self, p_t: int) -> float:
+        return p_t / self.inv_tick if self.inv_tick > 0 else p_t * self.tick
+
+    def on_market(self, ev: MarketEvent) -> None:
+        """Process one tape event: arrivals first (against the book before it), then matching."""
+        fifo = self.fifo
+        while fifo and fifo[0][0] <= ev.ts:
+            self._arrive(fifo.popleft(), ev)
+        depth = self.depth if ev.depth is None else ev.depth[None, :, :]
+        if self.live_sz[0] > 0.0 or self.live_sz[1] > 0.0:
+            out = self._out
+            _match(ev.kind, ev.side, ev.px, ev.qty, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, depth, self.tick,
+                   self.lot, self.queue, (self.seed * 1_000_003 + ev.seq) % (2 ** 31), self.live_p, self.live_sz,
+                   self.ahead, self.lvl, self.traded, out)
+            for k in range(2):
+                if out[k] > 0.0:
+                    cid = self.live_id[k]
+                    px = self._px(int(self.live_p[k]))
+                    self._fill(cid, k, px, float(out[k]), self.maker_fee * out[k] + self.maker_bps * px * out[k],
+                               ev, "maker")
+                    if self.live_sz[k] == 0.0:
+                        self.fill_n.pop(cid, None)
+                        self.live_id[k] = ""
+                        self.on_update(OrderUpdate(cid, "filled", 0.0, ev.ts))
+        self.book = (ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz)
+        self.depth = depth
+
+    def _fill(self, cid, k, px, qty, fee, ev, liq):
+        n = self.fill_n.get(cid, 0)
+        self.fill_n[cid] = n + 1
+        self.on_fill(Fill(f"{cid}-{n}", cid, BUY if k == 0 else SELL, px, qty, fee, ev.ts, ev.seq, liq))
+
+    def _arrive(self, item, ev: MarketEvent) -> None:
+        _, cid, k, p_t, sz, taker = item
+        old = self.live_id[k]
+        if old:
+            self.fill_n.pop(old, None)
+            if self.live_sz[k] > 0.0:
+                self.on_update(OrderUpdate(old, "cancelled", 0.0, ev.ts, "replaced"))
+        if taker:
+            self.live_sz[k] = 0.0
+            self.live_id[k] = ""
+            self._take(cid, k, p_t, sz, ev)
+            return
+        pb, pbs, pa, pas = self.book
+        rejected = _arrive(k, p_t, sz, pb, pbs, pa, pas, self.depth, self.tick, self.live_p, self.live_sz,
+                           self.ahead, self.lvl, self.traded)
+        self.live_id[k] = cid if sz > 0.0 and not rejected else ""
+        if rejected:
+            self.on_update(OrderUpdate(cid, "rejected", 0.0, ev.ts, "post-only order would cross"))
+        elif sz > 0.0:
+            self.on_update(OrderUpdate(cid, "accepted", sz, ev.ts))
+        else:
+            self.on_update(OrderUpdate(cid, "cancelled", 0.0, ev.ts, "cancel request"))
+
+    def _take(self, cid, k, limit_t, sz, ev):
+        """An immediate-or-cancel order against the book before ``ev``: level by level up to its limit price."""
+        d = self.depth[0]
+        levels = []
+        for lv in range(d.shape[0]):
+            px, q = (d[lv, 2], d[lv, 3]) if k == 0 else (d[lv, 0], d[lv, 1])
+            if px == px and q > 0:
+                levels.append((px, q))
+        if not levels:
+            pb, pbs, pa, pas = self.book
+            levels = [(pa, pas)] if k == 0 else [(pb, pbs)]
+        left = sz
+        for px, q in levels:
+            if left <= 0 or px != px:
+                break
+            p_t = int(math.floor(px / self.tick + 0.5))
+            if (k == 0 and p_t > limit_t) or (k == 1 and p_t < limit_t):
+                break
+            qty = math.floor(min(left, q) / self.lot + 1e-9) * self.lot
+            if qty <= 0:
+                break
+            px = self._px(p_t)
+            self._fill(cid, k, px, qty, self.taker_bps * px * qty, ev, "taker")
+            left -= qty
+        self.fill_n.pop(cid, None)
+        self.on_update(OrderUpdate(cid, "filled" if left <= self.lot * 1e-9 else "cancelled", 0.0, ev.ts,
+                                   "" if left <= self.lot * 1e-9 else "immediate-or-cancel remainder"))
+
+    # ---- the exchange's state, kept across our restarts
+    def state(self) -> dict:
+        return {"live_p": self.live_p.tolist(), "live_sz": self.live_sz.tolist(), "ahead": self.ahead.tolist(),
+                "lvl": self.lvl.tolist(), "traded": self.traded.tolist(), "live_id": list(self.live_id),
+                "fill_n": self.fill_n,
+                "fifo": [list(f) for f in self.fifo], "last_arrival": self.last_arrival,
+                "n_requests": self.n_requests, "book": list(self.book),
+                "depth": None if self.depth is _NO_DEPTH else self.depth[0].tolist()}
+
+    def restore(self, s: dict) -> None:
+        self.live_p[:] = s["live_p"]
+        for name in ("live_sz", "ahead", "lvl", "traded"):     # NaN is stored as null
+            getattr(self, name)[:] = np.array(s[name], float)
+        self.live_id = list(s["live_id"])
+        self.fill_n = dict(s["fill_n"])
+        self.fifo = deque(tuple(f) for f in s["fifo"])
+        self.last_arrival = s["last_arrival"]
+        self.n_requests = s["n_requests"]
+        self.book = tuple(math.nan if x is None else x for x in s["book"])
+        self.depth = _NO_DEPTH if s["depth"] is None else np.array(s["depth"], float)[None, :, :]

@@ -1,0 +1,499 @@
+"""The live engine: position, quotes, orders and PnL, updated atomically per event.
+
+Per market event (:meth:`Engine.on_market`): financing accrues over the gap,
+the position is marked at the mid (kill switch on loss or drawdown, as the
+simulator's), markouts mature, the end of the session triggers the flatten, and
+then, unless nothing that moves the quotes changed, the decision runs:
+:func:`flatbook.backtest.engine.strategy_quotes`, the backtester's step 4
+exactly (the policy's compiled formula, then the controls with the market's
+touch), so a live quote equals the simulator's and the backtester's for the
+same state. A side is re-sent when its price moved by ``refresh_ticks`` or its
+size changed; each request is sized to the room left under the hard limit,
+checked by :class:`~flatbook.live.risk.PreTradeRisk`, journaled, and handed to
+the venue: the tick-to-quote latency is measured from the event's arrival to
+that hand-off.
+
+Fills (:meth:`on_fills`, from the venue or the API) are journaled before they
+touch the position; a fill id already journaled is ignored and counted
+(``duplicates``), except a fill the paper venue re-delivers after a restart
+(see :mod:`flatbook.live.recovery`). Venue reports (:meth:`on_update`) are
+journaled before they change the open orders.
+
+PnL attribution (price units × lots), the simulator's split
+(:func:`flatbook.sim.metrics.attribution`): spread = Σ side·qty·(mid − price)
+at each fill; adverse = Σ side·qty·(mid(t + markout) − mid(t)); fees; financing
+(financing_long·q⁺ + financing_short·q⁻ per second); inventory = the rest, so
+the parts sum to the total cash + q·mid − (cash₀ + q₀·mid₀).
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+
+import numpy as np
+
+from ..backtest import engine as BE
+from ..config import RunConfig
+from ..controls.quote_controls import pack_controls
+from ..policies.registry import policy_spec
+from . import risk as R
+from .alerts import Alerts
+from .hedge_advice import hedge_advice
+from .journal import Journal
+from .types import BUY, SELL, Fill, MarketEvent, OrderRequest, OrderUpdate
+
+NS = 1_000_000_000
+ZONES = ("none", "yellow", "red", "critical")
+_LEVEL = ("info", "warning", "warning", "critical")
+HISTORY = 3600          # samples kept for the dashboard
+LAT_KEEP = 1 << 20      # latency samples kept for percentiles (a ring)
+
+
+class Engine:
+    """One instrument's live state. Not thread-safe: runs on one asyncio loop.
+
+    cfg: the validated run config (policy, controls, costs; time unit 1 s).
+    venue: a :class:`~flatbook.live.adapters.base.Venue`, or None in monitor mode.
+    """
+
+    def __init__(self, cfg: RunConfig, journal: Journal, venue=None, *, alerts: Alerts | None = None,
+                 tick: float | None = None, lot: float = 1.0, max_orders_per_s: float = 50.0,
+                 session_end_ns: int | None = None, flatten_slippage_ticks: float = 10.0,
+                 min_requote_ms: float = 0.0, refresh_ticks: float = 1.0, markout_s: float = 1.0,
+                 t0_ns: int | None = None):
+        v = self.v = cfg.values
+        self.cfg = cfg
+        self.journal = journal
+        self.venue = venue
+        self.alerts = alerts or Alerts()
+        self.mode = "trade" if venue is not None else "monitor"
+        self.session = journal.session
+        self.cid_prefix = f"{self.session}-"     # client ids: <session>-<n>
+        pid, pp, tab = policy_spec(cfg.policy).pack(v, cfg.steps)
+        self.pid, self.pp, self.tab = pid, np.ascontiguousarray(pp, float), tab
+        self.cp = pack_controls(v)
+        self.T, self.dt, self.nsteps = float(v["T"]), float(v["dt"]), int(cfg.steps)
+        self.tick = float(tick if tick is not None else (v["tick"] if v["tick"] > 0 else 1e-8))
+        r = round(1.0 / self.tick)
+        self.inv_tick = float(r) if abs(r * self.tick - 1.0) < 1e-12 else 0.0
+        self.lot = float(lot)
+        self.limit = float(v["limit"])
+        self.target = float(v["q_target"])
+        self.zones = {"yellow": float(v["yellow"]), "red": float(v["red"]), "critical": float(v["critical"])}
+        self.fin_l, self.fin_s = float(v["financing_long"]), float(v["financing_short"])
+        self.max_loss, self.max_dd = float(v["max_loss"]), float(v["max_drawdown"])
+        self.timed = ((cfg.policy == "avellaneda-stoikov" and v["variant"] == "finite")
+                      or (cfg.policy == "glft" and v["solution"] == "exact"))
+        self.risk = R.PreTradeRisk(self.limit, max_orders_per_s, self.lot)
+        self.session_end = session_end_ns
+        self.slip = flatten_slippage_ticks * self.tick
+        self.min_req = int(min_requote_ms * 1e6)
+        self.refresh = refresh_ticks * (1.0 - 1e-9)       # ticks
+        self.markout_ns = int(markout_s * NS)
+        self.out = np.zeros(BE.LD_LEN)
+        self.metrics = None
+        # ---- state (everything below is in the snapshot)
+        self.t0 = t0_ns
+        self.q = float(v["q0"])
+        self.cash = 0.0
+        self.base = None            # cash₀ + q₀·mid₀: PnL counts from the first mark
+        self.fees = self.financing = self.spread = self.adverse = 0.0
+        self.fills = self.duplicates = self.orders = self.rejected = self.events = self.deferred = 0
+        self.peak = 0.0
+        self.killed = False
+        self.kill_reason = ""
+        self.flattening = False
+        self.zone = 0
+        self.act = 0.0
+        self.last_ts = None
+        self.want_p = [0, 0]        # last requested price (ticks) and size per side
+        self.want_sz = [0.0, 0.0]
+        self.last_req = -(2 ** 62)
+        self.order_n = 0
+        self.open: dict[str, list] = {}    # client id -> [side, price, size, remaining, status]
+        self.markouts: deque = deque()     # (due ns, side·qty, mid at fill)
+        self.last_in = None
+        # ---- not in the snapshot: display and measurement
+        self.pending: set[str] = set()     # journaled fills a restarted paper venue will re-deliver
+        self.bid = self.ask = self.mid = math.nan
+        self.bid_sz = self.ask_sz = 0.0
+        self._qraw = None
+        self.quote_wall = None
+        self.hedge = hedge_advice(v, self.q, self.target, 0.0, 0, False, False)
+        self.history = {k: deque(maxlen=HISTORY) for k in ("ts", "position", "target", "mid", "bid", "ask",
+                                                           "quote_bid", "quote_ask", "pnl")}
+        self.hist_every = NS
+        self.hist_next = -(2 ** 62)
+        self.lat = np.zeros(LAT_KEEP)
+        self.n_lat = 0
+        self.dirty = True
+        self.journaled = False      # something was journaled during the current event
+        if venue is not None:
+            venue.set_listeners(self.on_update, self.on_fill)
+
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) the decision before the first event."""
+        BE.strategy_quotes(self.pid, self.pp, self.tab, self.cp, 0, self.T, 100.0, 0.5, 0.0, False, self.lot,
+                           self.tick, np.zeros(BE.LD_LEN))
+
+    # ------------------------------------------------------------------ market data
+    def on_market(self, ev: MarketEvent) -> None:
+        """One market event: mark, risk, and the quote decision (see the module docstring)."""
+        t_arr = time.perf_counter_ns()
+        ts = ev.ts
+        self.events += 1
+        if self.t0 is None:
+            self.t0 = ts
+        if self.last_ts is not None and ts > self.last_ts:
+            span = (ts - self.last_ts) / NS
+            q = self.q
+            fc = (self.fin_l * q * span) if q > 0.0 else (-self.fin_s * q * span)
+            if fc != 0.0:
+                self.cash -= fc
+                self.financing += fc
+        self.last_ts = ts
+        bb, ba = ev.bid_px, ev.ask_px
+        self.bid, self.ask, self.bid_sz, self.ask_sz = bb, ba, ev.bid_sz, ev.ask_sz
+        mid = 0.5 * (bb + ba)
+        if mid == mid:
+            self.mid = mid
+            if self.base is None:
+                self.base = self.cash + self.q * mid
+            mtm = self.cash + self.q * mid - self.base
+            if mtm > self.peak:
+                self.peak = mtm
+            if not self.killed and (mtm <= -self.max_loss or self.peak - mtm >= self.max_dd):
+                self.kill(ts, "loss limit" if mtm <= -self.max_loss else "drawdown limit")
+            mk = self.markouts
+            while mk and mk[0][0] <= ts:
+                _, sq, m0 = mk.popleft()
+                self.adverse += sq * (mid - m0)
+        if self.session_end is not None and ts >= self.session_end and not self.flattening:
+            self.start_flatten(ts, "end of session")
+        if self.flattening:
+            self.flatten_step(ts)
+        elif bb == bb and ba == ba and ba > bb:
+            self._decide(ts, mid, ba - bb, t_arr)
+        if ts >= self.hist_next:
+            self._sample(ts)
+
+    def _decide(self, ts: int, mid: float, spread: float, t_arr: int) -> None:
+        q = self.q
+        key = (mid, spread, q, self.killed, self.flattening)
+        if not self.timed and not self.dirty and key == self.last_in:
+            return
+        if ts - self.last_req < self.min_req:
+            return
+        self.last_in = key
+        self.dirty = False
+        out = self.out
+        t_u = (ts - self.t0) / NS
+        i = min(max(int(t_u // self.dt), 0), self.nsteps)
+        BE.strategy_quotes(self.pid, self.pp, self.tab, self.cp, i, self.T - t_u, mid, 0.5 * spread, q,
+                           self.killed or self.flattening, self.lot, self.tick, out)
+        zone = int(out[6])                       # BE.LD_ZONE
+        self.act = out[7]                        # BE.LD_ACT
+        if zone != self.zone:
+            self._zone_change(ts, zone)
+        bsz, asz, bid_t, ask_t = out[4], out[5], int(out[8]), int(out[9])      # LD_BSZ, LD_ASZ, LD_BID_T, LD_ASK_T
+        self._qraw = (mid, bsz, asz, bid_t, ask_t, out[0], out[1])
+        if self.venue is None or self.flattening:
+            self.quote_wall = time.time()
+            if t_arr is not None and self.venue is None:
+                self._latency(t_arr)            # monitor mode: arrival to the recommendation
+            return
+        reqs = None
+        want_p, want_sz, refresh, lot = self.want_p, self.want_sz, self.refresh, self.lot
+        for k in (0, 1):
+            if k == 0:
+                sz, p_t, side = bsz, bid_t, BUY
+            else:
+                sz, p_t, side = asz, ask_t, SELL
+            moved = sz > 0.0 and p_t != want_p[k] and abs(p_t - want_p[k]) >= refresh
+            if sz == want_sz[k] and not moved:
+                continue
+            exp = 0.0
+            for o in self.open.values():
+                if o[0] == side:
+                    exp += o[3]
+            room = (self.limit - q - exp) if k == 0 else (self.limit + q - exp)
+            if room < sz:                        # size to the room under the hard limit
+                sz = math.floor(max(room, 0.0) / lot + 1e-9) * lot
+                if sz == want_sz[k] and not moved:
+                    continue
+            if sz > 0.0 and not self.risk.has_room(ts):
+                self.deferred += 1              # the throttle is full: decide again on the next event
+                self.dirty = True
+                continue
+            px = (p_t / self.inv_tick if self.inv_tick > 0.0 else p_t * self.tick) if sz > 0.0 else 0.0
+            req = OrderRequest(self.cid_prefix + str(self.order_n + (0 if reqs is None else len(reqs))), side, px, sz,
+                               ts)
+            if self._check(req, exp):
+                want_p[k] = p_t
+                want_sz[k] = sz
+                if reqs is None:
+                    reqs = [req]
+                else:
+                    reqs.append(req)
+        if reqs:
+            self._send(reqs, t_arr)
+        self.quote_wall = time.time()
+
+    def _check(self, req: OrderRequest, exposure: float) -> bool:
+        why = self.risk.check(req.side, req.size, self.q, exposure, req.ts, self.killed, req.taker)
+        if why is None:
+            return True
+        self.rejected += 1
+        self.journal.record_reject(req, why)
+        self.journaled = True
+        if self.metrics is not None:
+            self.metrics.rejected.labels(why).inc()
+        self._alert(req.ts, "warning", "order_rejected",
+                    f"{'buy' if req.side == BUY else 'sell'} {req.size:g} @ {req.price:g} rejected: {why} "
+                    f"(q = {self.q:g}, limit = {self.limit:g})")
+        return False
+
+    def _send(self, reqs: list[OrderRequest], t_arr: int | None) -> None:
+        """Journal the requests (numbered from ``order_n``), then hand them to the venue (the hand-off ends
+        the tick-to-quote interval)."""
+        self.journal.record_orders(reqs, self.order_n)
+        self.order_n += len(reqs)
+        self.journaled = True
+        for r in reqs:
+            if r.size > 0.0:
+                self.open[r.client_id] = [r.side, r.price, r.size, r.size, "taker" if r.taker else "pending"]
+            self.venue.submit(r)
+        if t_arr is not None:
+            self._latency(t_arr)
+            self.last_req = reqs[0].ts
+        self.orders += len(reqs)
+
+    def _latency(self, t_arr: int) -> None:
+        """Record one tick-to-quote sample: now − the event's arrival (s)."""
+        dt = (time.perf_counter_ns() - t_arr) * 1e-9
+        self.lat[self.n_lat % LAT_KEEP] = dt
+        self.n_lat += 1
+        if self.metrics is not None:
+            self.metrics.tick_to_quote.observe(dt)
+
+    def _exposure(self, side: int) -> float:
+        return sum(o[3] for o in self.open.values() if o[0] == side)
+
+    # ------------------------------------------------------------------ venue reports
+    def on_update(self, u: OrderUpdate) -> None:
+        """A venue report: journaled, then applied to the open orders."""
+        self.journal.record_update(u)
+        self.journaled = True
+        o = self.open.get(u.client_id)
+        if o is None:
+            return
+        if u.status == "accepted":
+            o[3] = u.remaining
+            o[4] = "open"
+        else:
+            del self.open[u.client_id]
+            if u.status == "rejected":
+                self.want_sz[0 if o[0] == BUY else 1] = 0.0
+                self.dirty = True
+            elif u.status == "cancelled" and u.reason != "replaced" and u.reason != "cancel request":
+                self.want_sz[0 if o[0] == BUY else 1] = 0.0
+                self.dirty = True
+
+    def on_fill(self, f: Fill) -> bool:
+        return self.on_fills([f])[0]
+
+    def on_fills(self, fills: list[Fill]) -> list[bool]:
+        """Journal, then apply; returns per fill whether it was applied (False: a duplicate, counted)."""
+        mid = self.mid if self.mid == self.mid else None
+        new = self.journal.record_fills(fills, [mid] * len(fills))
+        self.journaled = True
+        applied = []
+        for f, is_new in zip(fills, new):
+            if not is_new:
+                if f.fill_id in self.pending:
+                    self.pending.discard(f.fill_id)
+                else:
+                    self.duplicates += 1
+                    applied.append(False)
+                    continue
+            self._apply(f, mid)
+            applied.append(True)
+        return applied
+
+    def _apply(self, f: Fill, mid: float | None) -> None:
+        sq = f.side * f.qty
+        lot = self.lot
+        self.q = round((self.q + sq) / lot) * lot
+        self.cash -= sq * f.price + f.fee
+        self.fees += f.fee
+        self.fills += 1
+        if mid is not None:
+            self.spread += sq * (mid - f.price)
+            self.markouts.append((f.ts + self.markout_ns, sq, mid))
+        o = self.open.get(f.client_id)
+        if o is not None:
+            o[3] = max(o[3] - f.qty, 0.0)
+            if o[3] <= lot * 1e-9:
+                del self.open[f.client_id]
+                self.want_sz[0 if f.side == BUY else 1] = 0.0
+        if self.flattening and self.venue is not None and self.q == 0.0:
+            self._alert(f.ts, "info", "flat", "position flat after the flatten")
+        self.dirty = True
+        zone = self._zone_of(self.q)
+        if zone != self.zone:
+            self._zone_change(f.ts, zone)
+
+    def _zone_of(self, q: float) -> int:
+        a = abs(q)
+        z = self.zones
+        return 3 if a >= z["critical"] else 2 if a >= z["red"] else 1 if a >= z["yellow"] else 0
+
+    # ------------------------------------------------------------------ controls
+    def _zone_change(self, ts: int, zone: int) -> None:
+        old = self.zone
+        self.zone = zone
+        self.hedge = hedge_advice(self.v, self.q, self.target, self.act if zone else 0.0, zone, self.killed,
+                                  self.flattening)
+        word = "entered" if zone > old else "back to"
+        self._alert(ts, _LEVEL[zone] if zone > old else "info", "zone",
+                    f"{word} {ZONES[zone]} zone (|q| = {abs(self.q):g} lots; was {ZONES[old]})")
+
+    def kill(self, ts: int, reason: str) -> None:
+        """Fire the kill switch: quotes become flatten-only, sized to |q|."""
+        if self.killed:
+            return
+        self.killed = True
+        self.kill_reason = reason
+        self.dirty = True
+        self.hedge = hedge_advice(self.v, self.q, self.target, self.act, self.zone, True, self.flattening)
+        self._alert(ts, "critical", "kill_switch", f"kill switch: {reason} (PnL {self.pnl_total():.6g})")
+
+    def start_flatten(self, ts: int, reason: str) -> None:
+        """Stop quoting: cancel both sides, then flatten q with immediate-or-cancel orders (each event until flat)."""
+        self.flattening = True
+        self.dirty = True
+        self.hedge = hedge_advice(self.v, self.q, self.target, self.act, self.zone, self.killed, True)
+        self._alert(ts, "warning", "flatten", f"{reason}: cancelling quotes and flattening q = {self.q:g}")
+
+    def flatten_step(self, ts: int) -> None:
+        """One round of the flatten: cancel what still rests, and while no IOC is in flight send one for q."""
+        if self.venue is None:
+            return
+        reqs = []
+        for k, side in ((0, BUY), (1, SELL)):
+            if self.want_sz[k] != 0.0:
+                reqs.append(OrderRequest(self.cid_prefix + str(self.order_n + len(reqs)), side, 0.0, 0.0, ts))
+                self.want_sz[k] = 0.0
+        q = self.q
+        taker_out = any(o[4] == "taker" for o in self.open.values())
+        if q != 0.0 and not taker_out and self.bid == self.bid and self.ask == self.ask:
+            side = SELL if q > 0 else BUY
+            px = (self.bid - self.slip) if side == SELL else (self.ask + self.slip)
+            req = OrderRequest(self.cid_prefix + str(self.order_n + len(reqs)), side,
+                               self._px(int(math.floor(px / self.tick + 0.5))), abs(q), ts, taker=True)
+            if self._check(req, self._exposure(side)):
+                reqs.append(req)
+        if reqs:
+            self._send(reqs, None)
+
+    def _alert(self, ts: int, level: str, kind: str, msg: str) -> None:
+        self.alerts.raise_(ts, level, kind, msg)
+        if self.metrics is not None:
+            self.metrics.alerts.labels(kind).inc()
+
+    # ------------------------------------------------------------------ reads
+    def pnl_total(self) -> float:
+        if self.base is None or self.mid != self.mid:
+            return 0.0
+        return self.cash + self.q * self.mid - self.base
+
+    def pnl(self) -> dict:
+        total = self.pnl_total()
+        parts = {"spread": self.spread, "adverse": self.adverse, "fees": -self.fees, "financing": -self.financing}
+        return {"total": total, "inventory": total - sum(parts.values()), **parts, "cash": self.cash}
+
+    @property
+    def quote(self) -> dict:
+        """The last decision's quotes: prices (None: side not quoted), sizes (lots), and the policy's
+        centre, skew = centre − mid and half-spread before the controls (price units)."""
+        if self._qraw is None:
+            return {"bid": None, "ask": None, "bid_size": 0.0, "ask_size": 0.0, "centre": None, "skew": None,
+                    "half_spread": None}
+        mid, bsz, asz, bid_t, ask_t, db0, da0 = self._qraw
+        h, m = 0.5 * (da0 + db0), 0.5 * (da0 - db0)
+        fin = abs(h) < math.inf and abs(m) < math.inf
+        return {"bid": self._px(bid_t) if bsz > 0.0 else None, "ask": self._px(ask_t) if asz > 0.0 else None,
+                "bid_size": bsz, "ask_size": asz, "centre": mid + m if fin else None, "skew": m if fin else None,
+                "half_spread": h if fin else None}
+
+    def _px(self, p_t: int) -> float:
+        """Price of ``p_t`` ticks (exact for decimal ticks: 57803/100, not 57803·0.01)."""
+        return p_t / self.inv_tick if self.inv_tick > 0.0 else p_t * self.tick
+
+    def quote_age(self) -> float:
+        return math.nan if self.quote_wall is None else time.time() - self.quote_wall
+
+    def latency_samples(self) -> np.ndarray:
+        """Tick-to-quote latencies measured so far (the last ``LAT_KEEP``), seconds."""
+        return self.lat[:min(self.n_lat, LAT_KEEP)].copy()
+
+    def _sample(self, ts: int) -> None:
+        self.hist_next = ts + self.hist_every
+        h = self.history
+        q_ = self.quote
+        h["ts"].append(ts)
+        h["position"].append(self.q)
+        h["target"].append(self.target)
+        for k, x in (("mid", self.mid), ("bid", self.bid), ("ask", self.ask)):
+            h[k].append(x if x == x else None)
+        h["quote_bid"].append(q_["bid"])
+        h["quote_ask"].append(q_["ask"])
+        h["pnl"].append(self.pnl_total())
+
+    def state(self) -> dict:
+        """The monitor's view (the API's ``/api/state``)."""
+        fin = lambda x: x if (x is not None and x == x) else None  # noqa: E731
+        age = self.quote_age()
+        return {
+            "mode": self.mode, "session": self.session, "ts": self.last_ts, "seq": self.events,
+            "position": self.q, "target": self.target, "limit": self.limit, "zones": self.zones,
+            "zone": self.zone, "zone_name": ZONES[self.zone], "killed": self.killed, "kill_reason": self.kill_reason,
+            "flattening": self.flattening,
+            "market": {"bid": fin(self.bid), "ask": fin(self.ask), "mid": fin(self.mid)},
+            "quotes": {**self.quote, "age_s": fin(age)},
+            "pnl": self.pnl(),
+            "hedge": self.hedge,
+            "open_orders": [{"client_id": c, "side": "buy" if o[0] == BUY else "sell", "price": o[1], "size": o[3],
+                             "status": o[4]} for c, o in self.open.items()],
+            "alerts": [a.as_dict() for a in self.alerts.recent],
+            "counters": {"fills": self.fills, "duplicate_fills": self.duplicates, "rejected_orders": self.rejected,
+                         "orders": self.orders, "deferred_by_throttle": self.deferred, "events": self.events, "journal_errors": self.journal.errors,
+                         "alerts": self.alerts.count},
+        }
+
+    def history_view(self, n: int) -> dict:
+        return {k: list(d)[-n:] for k, d in self.history.items()}
+
+    # ------------------------------------------------------------------ snapshot
+    SNAP = ("t0", "q", "cash", "base", "fees", "financing", "spread", "adverse", "fills", "duplicates", "orders",
+            "rejected", "deferred", "events", "peak", "killed", "kill_reason", "flattening", "zone", "act", "last_ts", "want_p",
+            "want_sz", "last_req", "order_n", "dirty")
+
+    def snapshot_state(self) -> dict:
+        s = {k: getattr(self, k) for k in self.SNAP}
+        s["open"] = self.open
+        s["markouts"] = list(self.markouts)
+        s["window"] = list(self.risk.window)
+        s["last_in"] = list(self.last_in) if self.last_in is not None else None
+        return s
+
+    def restore(self, s: dict) -> None:
+        for k in self.SNAP:
+            setattr(self, k, s[k])
+        self.open = {c: list(o) for c, o in s["open"].items()}
+        self.markouts = deque(tuple(m) for m in s["markouts"])
+        self.risk.window = deque(s["window"])
+        self.last_in = tuple(s["last_in"]) if s["last_in"] is not None else None
+        self.hedge = hedge_advice(self.v, self.q, self.target, self.act, self.zone, self.killed, self.flattening)
+

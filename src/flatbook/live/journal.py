@@ -1,0 +1,185 @@
+"""The write-ahead journal: every order event and fill, in SQLite, before the engine acts.
+
+One SQLite file in WAL mode, one connection, autocommit: each ``record_*`` call
+is a committed transaction when it returns (``synchronous=NORMAL``: a commit is
+in the WAL before the call returns, so it survives the process being killed;
+``synchronous="full"`` also fsyncs each commit, which survives power loss, at
+about 0.2 ms a commit on this project's CI machine). ``locking_mode=EXCLUSIVE``:
+the engine is the journal's only writer and reader while it runs (this halves a
+commit's cost: no shared-memory lock round trips). Python's own ``sqlite3``
+module is used directly: it is the standard library's binding, and an ORM would
+only add latency to the hot path.
+
+Tables: ``meta`` (session id), ``orders`` (each request, keyed by its number n in the
+session, client id ``<session>-<n>``: idempotent), ``order_events`` (venue reports), ``fills`` (keyed by fill id:
+a duplicate is ignored and counted), ``rejects`` (pre-trade rejections),
+``snapshots`` (engine + paper-venue state with the feed cursor: see
+:mod:`flatbook.live.recovery`).
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+from .types import Fill, OrderRequest, OrderUpdate
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (n INTEGER PRIMARY KEY, client_id TEXT NOT NULL, side INTEGER NOT NULL,
+    price REAL NOT NULL, size REAL NOT NULL, ts INTEGER NOT NULL, taker INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS order_events (id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, status TEXT NOT NULL,
+    remaining REAL NOT NULL, ts INTEGER NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fills (id INTEGER PRIMARY KEY, fill_id TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    side INTEGER NOT NULL, price REAL NOT NULL, qty REAL NOT NULL, fee REAL NOT NULL, ts INTEGER NOT NULL,
+    seq INTEGER NOT NULL, liquidity TEXT NOT NULL, mid REAL);
+CREATE TABLE IF NOT EXISTS rejects (id INTEGER PRIMARY KEY, client_id TEXT NOT NULL, side INTEGER NOT NULL,
+    price REAL NOT NULL, size REAL NOT NULL, ts INTEGER NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (id INTEGER PRIMARY KEY, cursor INTEGER NOT NULL, fill_rowid INTEGER NOT NULL,
+    wall REAL NOT NULL, state BLOB NOT NULL);
+"""
+SYNC_MODES = ("normal", "full")
+
+
+class Journal:
+    """The engine's SQLite journal (one per engine; not thread-safe by design)."""
+
+    def __init__(self, path: str | Path, synchronous: str = "normal"):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA page_size=1024")     # small pages: a commit writes less (new files only)
+        self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise RuntimeError(f"journal {self.path}: SQLite refused WAL mode (got {mode})")
+        self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        # checkpoints run from checkpoint(), between events, not inside a commit on the hot path
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self.db.executescript(SCHEMA)
+        self.errors = 0             # failed writes (the soak run reports it)
+        self.last_commit_s = 0.0    # duration of the last commit: the journal lag
+        self.commits = 0
+        self.checkpoint_s = 0.0
+        row = self.db.execute("SELECT value FROM meta WHERE key='session'").fetchone()
+        if row is None:
+            self.session = uuid.uuid4().hex[:12]
+            self.db.execute("INSERT INTO meta VALUES ('session', ?)", (self.session,))
+        else:
+            self.session = row[0]
+        self._ins_orders: dict[int, str] = {}
+        self._ins_event = "INSERT INTO order_events (client_id,status,remaining,ts,reason) VALUES (?,?,?,?,?)"
+        self._ins_fill = ("INSERT OR IGNORE INTO fills (fill_id,client_id,side,price,qty,fee,ts,seq,liquidity,mid) "
+                          "VALUES (?,?,?,?,?,?,?,?,?,?)")
+
+    # ---- writes: each returns once committed
+    def _timed(self, sql: str, rows) -> int:
+        t = time.perf_counter()
+        try:
+            if len(rows) == 1:
+                n = self.db.execute(sql, rows[0]).rowcount
+            else:
+                self.db.execute("BEGIN")
+                n = self.db.executemany(sql, rows).rowcount
+                self.db.execute("COMMIT")
+        except sqlite3.Error:
+            self.errors += 1
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self.last_commit_s = time.perf_counter() - t
+        self.commits += 1
+        return n
+
+    def record_orders(self, reqs: list[OrderRequest], first_n: int) -> None:
+        """Journal requests numbered first_n, first_n + 1, … before they are handed to the venue (one
+        statement, one commit; idempotent on the order number)."""
+        t = time.perf_counter()
+        args = []
+        for j, r in enumerate(reqs):
+            args += (first_n + j, r.client_id, r.side, r.price, r.size, r.ts, r.taker)
+        sql = self._ins_orders.get(len(reqs))
+        if sql is None:
+            sql = self._ins_orders[len(reqs)] = ("INSERT OR IGNORE INTO orders VALUES "
+                                                 + ",".join(["(?,?,?,?,?,?,?)"] * len(reqs)))
+        try:
+            self.db.execute(sql, args)
+        except sqlite3.Error:
+            self.errors += 1
+            raise
+        self.last_commit_s = time.perf_counter() - t
+        self.commits += 1
+
+    def record_update(self, u: OrderUpdate) -> None:
+        self._timed(self._ins_event, [(u.client_id, u.status, u.remaining, u.ts, u.reason)])
+
+    def record_fills(self, fills: list[Fill], mids: list[float]) -> list[bool]:
+        """Journal fills; returns, per fill, whether it is new (False: the id was already journaled)."""
+        rows = [(f.fill_id, f.client_id, f.side, f.price, f.qty, f.fee, f.ts, f.seq, f.liquidity, m)
+                for f, m in zip(fills, mids)]
+        t = time.perf_counter()
+        new = []
+        try:
+            self.db.execute("BEGIN")
+            for r in rows:
+                new.append(self.db.execute(self._ins_fill, r).rowcount == 1)
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            self.errors += 1
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        self.last_commit_s = time.perf_counter() - t
+        self.commits += 1
+        return new
+
+    def record_reject(self, req: OrderRequest, reason: str) -> None:
+        self._timed("INSERT INTO rejects (client_id,side,price,size,ts,reason) VALUES (?,?,?,?,?,?)",
+                    [(req.client_id, req.side, req.price, req.size, req.ts, reason)])
+
+    def snapshot(self, cursor: int, state: dict) -> None:
+        """Store the engine's (and paper venue's) state as of feed position ``cursor``."""
+        rowid = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM fills").fetchone()[0]
+        self._timed("INSERT INTO snapshots (cursor, fill_rowid, wall, state) VALUES (?,?,?,?)",
+                    [(cursor, rowid, time.time(), orjson.dumps(state, option=orjson.OPT_SERIALIZE_NUMPY))])
+        # keep the table small: only the newest snapshot is ever read
+        self.db.execute("DELETE FROM snapshots WHERE id < (SELECT MAX(id) FROM snapshots)")
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file (PASSIVE: never waits); called with each snapshot."""
+        t = time.perf_counter()
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self.checkpoint_s = time.perf_counter() - t
+
+    # ---- reads (start-up)
+    def last_snapshot(self) -> tuple[int, int, dict] | None:
+        row = self.db.execute("SELECT cursor, fill_rowid, state FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], row[1], orjson.loads(row[2]))
+
+    def fills_after(self, rowid: int) -> list[tuple]:
+        """Fills journaled after row ``rowid``: (rowid, Fill, mid at the fill)."""
+        out = []
+        for r in self.db.execute("SELECT id,fill_id,client_id,side,price,qty,fee,ts,seq,liquidity,mid FROM fills "
+                                 "WHERE id > ? ORDER BY id", (rowid,)):
+            out.append((r[0], Fill(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]), r[10]))
+        return out
+
+    def fill_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
+
+    def fill_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT fill_id FROM fills")}
+
+    def next_order_n(self) -> int:
+        """The next order number of this session (client ids are never reused)."""
+        return self.db.execute("SELECT COALESCE(MAX(n), -1) + 1 FROM orders").fetchone()[0]
+
+    def close(self) -> None:
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self.db.close()

@@ -1,0 +1,224 @@
+"""``flatbook live``: wire settings, journal, feed, venue, engine, API and alerts, and run.
+
+Trade mode on a replay: for each tape event the paper venue matches first (the
+exchange), then the engine sees the event; a snapshot follows every event that
+journaled anything, and at least every ``journal.snapshot_every`` events. The
+run ends with the tape (or on SIGINT/SIGTERM, after a final snapshot), prints
+its summary and writes ``summary.json``. Monitor mode runs until stopped.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..backtest.latency import Latency
+from ..config import build_config
+from ..errors import InputError
+from .alerts import Alerts
+from .engine import NS, Engine
+from .journal import Journal
+from .metrics import Metrics
+from .recovery import recover, snapshot
+from .settings import LiveSettings, api_token
+
+RSS_EVERY = 20_000      # events between two memory samples
+
+
+def rss_mb() -> float:
+    """Resident set size of this process, MB (Linux /proc; NaN elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
+def build(s: LiveSettings):
+    """(engine, venue, feed, events table or None) for validated settings."""
+    from ..backtest.backtester import replay_config
+
+    ev = None
+    if s.feed.kind == "replay":
+        from ..data.load import load
+
+        ev = load(s.feed.path, fmt=s.feed.format)
+        if len(ev) < 2:
+            raise InputError("feed.path", "fewer than 2 events: nothing to replay")
+        cfg = replay_config(ev, s.run.policy, s.params, seed=s.run.seed)
+        tick = cfg.values["tick"] if cfg.values["tick"] > 0 else ev.meta.tick_size
+        lot = ev.meta.lot_size if math.isfinite(ev.meta.lot_size) and ev.meta.lot_size > 0 else 1.0
+    else:
+        cfg = build_config(s.run.preset, s.run.policy, s.params, paths=1, seed=s.run.seed)
+        tick = cfg.values["tick"] if cfg.values["tick"] > 0 else 1e-8
+        lot = s.live.lot
+    journal = Journal(s.journal.path, s.journal.synchronous)
+    venue = None
+    if s.venue.kind == "paper":
+        from .adapters.paper_venue import PaperVenue
+
+        v = cfg.values
+        venue = PaperVenue(tick, lot, feed_latency=Latency.parse("venue.feed_latency", s.venue.feed_latency),
+                           order_latency=Latency.parse("venue.order_latency", s.venue.order_latency),
+                           queue=s.venue.queue, maker_fee=v["maker_fee"], maker_fee_bps=v["maker_fee_bps"],
+                           taker_fee_bps=s.venue.taker_fee_bps, seed=s.run.seed)
+    elif s.venue.kind == "ccxt":
+        from .adapters.ccxt_adapter import CcxtVenue
+
+        venue = CcxtVenue.from_config(s.venue.exchange, s.venue.symbol, s.venue.api_key_env, s.venue.secret_env,
+                                      s.venue.sandbox, journal.session)
+    feed = None
+    session_end = None
+    start = s.feed.start
+    if s.feed.kind == "replay":
+        from .adapters.replay_feed import ReplayFeed
+
+        feed = ReplayFeed(ev, s.feed.speed, s.feed.stop)
+        t_first, t_last = int(ev.ts[start]), int(ev.ts[len(feed) - 1])
+        if s.risk.session_end_s is not None:
+            session_end = t_first + int(s.risk.session_end_s * NS)
+        elif t_last - t_first > 600 * NS:
+            session_end = t_last - 300 * NS
+    elif s.feed.kind == "ccxt":
+        from .adapters.ccxt_adapter import CcxtFeed
+
+        feed = CcxtFeed.from_config(s.feed.exchange, s.feed.symbol, poll_s=s.feed.poll_s)
+    alerts = Alerts(s.alerts.webhook)
+    eng = Engine(cfg, journal, venue, alerts=alerts, tick=tick, lot=lot, max_orders_per_s=s.risk.max_orders_per_s,
+                 session_end_ns=session_end, flatten_slippage_ticks=s.risk.flatten_slippage_ticks,
+                 min_requote_ms=s.risk.min_requote_ms, refresh_ticks=s.risk.refresh_ticks,
+                 markout_s=s.risk.markout_s, t0_ns=int(ev.ts[start]) if ev is not None else None)
+    eng.metrics = Metrics(eng)
+    eng.warm_up()
+    if hasattr(venue, "warm_up"):
+        venue.warm_up()
+    return eng, venue, feed, ev
+
+
+def percentiles(x: np.ndarray) -> dict:
+    """p50/p90/p99/p99.9/max of latencies (s) in µs."""
+    if x.size == 0:
+        return {"n": 0}
+    p = np.percentile(x, [50, 90, 99, 99.9]) * 1e6
+    return {"n": int(x.size), "p50_us": float(p[0]), "p90_us": float(p[1]), "p99_us": float(p[2]),
+            "p999_us": float(p[3]), "max_us": float(x.max() * 1e6)}
+
+
+async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, ready=None) -> dict:
+    """Run the live engine until the tape ends (replay) or a stop signal; returns the summary."""
+    eng, venue, feed, ev = build(s)
+    replay = feed is not None and feed.name == "replay"
+    cursor = recover(eng, venue, replay and venue is not None)
+    start = max(cursor, s.feed.start)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    runner = None
+    url = None
+    if s.api.enabled:
+        from aiohttp import web
+
+        from .api import build_app
+
+        token = api_token(s)
+        runner = web.AppRunner(build_app(eng, token), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, s.api.host, s.api.port if port is None else port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as e:
+            await runner.cleanup()
+            raise InputError("api.port", f"cannot listen on {s.api.host}:{s.api.port}: {e.strerror or e}") from None
+        bound = site._server.sockets[0].getsockname()[1]
+        url = f"http://{s.api.host}:{bound}"
+        tok = "set" if token else f"not set: mutating endpoints answer 401 (set api.token or ${s.api.token_env})"
+        print(f"flatbook live: API on {url} (token {tok}); journal {s.journal.path}; resuming at event {start}"
+              if cursor else f"flatbook live: API on {url} (token {tok}); journal {s.journal.path}", flush=True)
+    await eng.alerts.start()
+    if hasattr(venue, "start"):
+        await venue.start()
+    if ready is not None:
+        ready(eng, url)
+    t_wall = time.perf_counter()
+    n0 = eng.events
+    mem = [(eng.events, rss_mb())]
+    every = s.journal.snapshot_every
+    try:
+        if feed is not None:
+            last_snap = start
+            on_venue = venue.on_market if (venue is not None and hasattr(venue, "on_market")) else None
+            on_market = eng.on_market
+            async for e in feed.events(start):
+                if on_venue is not None:
+                    on_venue(e)
+                on_market(e)
+                if replay and e.seq - last_snap >= every:
+                    snapshot(eng, venue, e.seq + 1)
+                    last_snap = e.seq
+                if e.seq % RSS_EVERY == 0:
+                    mem.append((eng.events, rss_mb()))
+                if stop.is_set():
+                    break
+            if replay:
+                snapshot(eng, venue, (e.seq + 1) if eng.events > n0 else start)
+        if feed is None or hold:
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(stop.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    pass
+                snapshot(eng, None, -1) if not replay else None
+    finally:
+        wall = time.perf_counter() - t_wall
+        if not replay:
+            snapshot(eng, None, -1)
+        await eng.alerts.drain(2.0)
+        await eng.alerts.close()
+        if feed is not None:
+            await feed.close()
+        if venue is not None:
+            await venue.close()
+        if runner is not None:
+            await runner.cleanup()
+    mem.append((eng.events, rss_mb()))
+    n = eng.events - n0
+    summary = {
+        "mode": eng.mode, "session": eng.session, "events": eng.events, "events_this_run": n,
+        "wall_s": wall, "events_per_s": n / wall if wall > 0 else math.nan,
+        "position": eng.q, "cash": eng.cash, "pnl": eng.pnl(), "fills": eng.fills,
+        "journal_fills": eng.journal.fill_count(), "duplicate_fills": eng.duplicates, "orders": eng.orders,
+        "rejected_orders": eng.rejected, "killed": eng.killed, "journal_errors": eng.journal.errors,
+        "journal_commits": eng.journal.commits, "tick_to_quote": percentiles(eng.latency_samples()),
+        "rss_mb": [[int(a), float(b)] for a, b in mem], "alerts": eng.alerts.count,
+        "alerts_sent": eng.alerts.sent, "pending_redelivery": len(eng.pending),
+    }
+    eng.journal.close()
+    return summary
+
+
+def main(s: LiveSettings, out: Path | None, port: int | None, hold: bool) -> dict:
+    """Run and write ``summary.json`` to ``out`` (when given)."""
+    try:
+        summary = asyncio.run(run(s, port=port, hold=hold))
+    except KeyboardInterrupt:       # pragma: no cover - the loop handles SIGINT itself
+        sys.exit(130)
+    if out is not None:
+        from ..fileio import atomic_file
+        from ..jsonutil import jsonable
+
+        import orjson
+
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_file(out / "summary.json") as f:
+            f.write(orjson.dumps(jsonable(summary), option=orjson.OPT_INDENT_2))
+    return summary

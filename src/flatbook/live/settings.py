@@ -1,0 +1,216 @@
+"""LIVE.toml: the live engine's configuration, validated (pydantic) before anything starts.
+
+Tables (every key optional unless noted; units in each field's description):
+
+- ``[live]``   mode: ``trade`` (quote through a venue) or ``monitor`` (another bot
+  posts its fills and market data; flatbook computes zones, quotes and the hedge
+  recommendation and sends nothing).
+- ``[run]``    preset, policy, seed: as ``flatbook simulate``; ``[params]`` any
+  parameter of ``flatbook params`` (a replay feed fills in from its data what is
+  not set: :func:`flatbook.backtest.backtester.data_defaults`). The time unit of
+  the live presets is the second.
+- ``[feed]``   kind ``replay`` (path, format, speed, start, stop) / ``api`` / ``ccxt``.
+- ``[venue]``  kind ``paper`` (queue, feed_latency, order_latency, taker_fee_bps) /
+  ``ccxt`` (exchange, symbol, api_key_env, secret_env, sandbox) / ``none``.
+- ``[risk]``   pre-trade limits, the throttle and the end-of-session flatten.
+- ``[journal]`` path, synchronous; ``[api]`` host, port, token / token_env;
+  ``[alerts]`` webhook.
+
+A bad value raises :class:`~flatbook.errors.InputError` naming ``table.key`` and
+what is allowed (the CLI exits 2).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..backtest.latency import Latency
+from ..config import read_toml
+from ..errors import InputError
+from ..params import PARAMS
+from ..presets import PRESETS
+
+
+class _T(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LiveTable(_T):
+    mode: Literal["trade", "monitor"] = Field("trade", description="trade: quote through the venue; monitor: "
+                                              "advise another bot (no orders)")
+    lot: float = Field(1e-8, gt=0.0, le=1e9, description="quantity grid, lots (a replay uses its data's lot size)")
+
+
+class RunTable(_T):
+    preset: str = Field("replay", description="parameter preset (time unit: second for replay)")
+    policy: str = Field("linear-skew", description="quoting policy")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="paper venue's latency and queue draws")
+
+
+class FeedTable(_T):
+    kind: Literal["replay", "api", "ccxt"] = "replay"
+    path: str | None = Field(None, description="replay: a market-data file (../shared/data/...)")
+    format: Literal["auto", "lobster", "binance", "generic", "events"] = "auto"
+    speed: float = Field(0.0, ge=0.0, le=1e6, description="replay speed: 1 real time, N N× faster, 0 as fast as "
+                                                          "possible")
+    start: int = Field(0, ge=0, description="replay: first event index")
+    stop: int | None = Field(None, ge=1, description="replay: stop before this event index")
+    exchange: str | None = Field(None, description="ccxt: exchange id (e.g. binance)")
+    symbol: str | None = Field(None, description="ccxt: unified symbol (e.g. BTC/USDT)")
+    poll_s: float = Field(1.0, gt=0.0, le=3600.0, description="ccxt: polling interval, seconds")
+
+
+class VenueTable(_T):
+    kind: Literal["paper", "ccxt", "none"] = "paper"
+    queue: Literal["prorata", "prob"] = "prorata"
+    feed_latency: str | float = Field(0.0, description="paper: latency spec in ms (flatbook backtest "
+                                                       "--feed-latency forms, e.g. 5 or lognormal:5,0.5)")
+    order_latency: str | float = Field(0.0, description="paper: order latency spec in ms")
+    taker_fee_bps: float = Field(0.0, ge=-100.0, le=1000.0, description="taker fee, basis points of notional")
+    exchange: str | None = None
+    symbol: str | None = None
+    api_key_env: str = "FLATBOOK_API_KEY"
+    secret_env: str = "FLATBOOK_API_SECRET"
+    sandbox: bool = True
+
+
+class RiskTable(_T):
+    max_orders_per_s: float = Field(50.0, gt=0.0, le=1e6, description="order-rate throttle: requests per second "
+                                                                      "(event time), sliding 1 s window")
+    session_end_s: float | None = Field(None, gt=0.0, description="seconds after the first event at which the "
+                                        "session ends: quotes are cancelled and the position flattened with "
+                                        "immediate-or-cancel orders (replay default: 300 s before the tape ends)")
+    flatten_slippage_ticks: float = Field(10.0, ge=0.0, le=1e6, description="the flatten's limit, ticks through "
+                                                                            "the touch")
+    min_requote_ms: float = Field(0.0, ge=0.0, le=3.6e6, description="minimum time between two decisions that "
+                                                                     "send orders, ms")
+    refresh_ticks: float = Field(1.0, ge=0.0, le=1e6, description="re-send a side only when its price moves "
+                                                                  "this many ticks (or its size changes)")
+    markout_s: float = Field(1.0, gt=0.0, le=86400.0, description="horizon of the adverse-selection markout, s")
+
+
+class JournalTable(_T):
+    path: str = Field("results/live/journal.sqlite", description="SQLite journal file")
+    synchronous: Literal["normal", "full"] = "normal"
+    snapshot_every: int = Field(2000, ge=1, le=10**9, description="replay: snapshot at least every this many "
+                                                                  "events")
+
+
+class ApiTable(_T):
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="bind address (default loopback only)")
+    port: int = Field(8765, ge=0, le=65535, description="0: any free port (printed on start)")
+    token: str | None = Field(None, min_length=16, description="bearer token for mutating endpoints")
+    token_env: str = Field("FLATBOOK_LIVE_TOKEN", description="environment variable holding the token")
+
+
+class AlertsTable(_T):
+    webhook: str | None = Field(None, description="URL that receives each alert as a JSON POST")
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, v):
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+
+class LiveSettings(_T):
+    live: LiveTable = LiveTable()
+    run: RunTable = RunTable()
+    params: dict[str, object] = {}
+    feed: FeedTable = FeedTable()
+    venue: VenueTable = VenueTable()
+    risk: RiskTable = RiskTable()
+    journal: JournalTable = JournalTable()
+    api: ApiTable = ApiTable()
+    alerts: AlertsTable = AlertsTable()
+
+
+def _field(loc) -> str:
+    return ".".join(str(x) for x in loc)
+
+
+def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
+    """Validate a LIVE.toml mapping; relative paths are taken from ``base`` (the file's folder)."""
+    try:
+        s = LiveSettings.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = _field(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            tab = err["loc"][0] if len(err["loc"]) > 1 else None
+            model = LiveSettings.model_fields[tab].annotation if tab in LiveSettings.model_fields else LiveSettings
+            allowed = ", ".join(model.model_fields) if hasattr(model, "model_fields") else ""
+            msg = f"unknown key; allowed: {allowed}"
+        elif "ctx" in err and "expected" in err["ctx"]:
+            msg = f"{msg} (got {err.get('input')!r})"
+        else:
+            msg = f"{msg} (got {err.get('input')!r})"
+        raise InputError(field, msg) from None
+    for key in s.params:
+        if key not in PARAMS:
+            raise InputError(f"params.{key}", f"unknown parameter; allowed: {', '.join(sorted(PARAMS))}")
+    if s.run.preset not in PRESETS:
+        raise InputError("run.preset", f"unknown preset {s.run.preset!r}; allowed: {', '.join(PRESETS)}")
+    from ..policies.registry import policy_spec
+
+    policy_spec(s.run.policy)
+    for name in ("feed_latency", "order_latency"):
+        Latency.parse(f"venue.{name}", getattr(s.venue, name))
+    f, v = s.feed, s.venue
+    if s.live.mode == "trade":
+        if f.kind == "api":
+            raise InputError("feed.kind", "api feeds post market data for monitor mode; in trade mode allowed: "
+                                          "replay, ccxt")
+        if v.kind == "none":
+            raise InputError("venue.kind", "trade mode needs a venue; allowed: paper, ccxt")
+        if v.kind == "paper" and f.kind != "replay":
+            raise InputError("venue.kind", "the paper venue fills against a replayed tape: use feed.kind = replay")
+    elif v.kind != "none":
+        raise InputError("venue.kind", "monitor mode sends no orders; allowed: none")
+    if f.kind == "replay":
+        if not f.path:
+            raise InputError("feed.path", "a replay feed needs a market-data file (e.g. ../shared/data/lobster/...)")
+        p = Path(f.path)
+        if base is not None and not p.is_absolute():
+            p = base / p
+        if not p.is_file():
+            raise InputError("feed.path", f"no such file: {p}")
+        s = s.model_copy(update={"feed": f.model_copy(update={"path": str(p)})})
+        if f.stop is not None and f.stop <= f.start:
+            raise InputError("feed.stop", f"must be greater than feed.start ({f.start}); got {f.stop}")
+    if "ccxt" in (f.kind, v.kind):
+        for tab, t in (("feed", f), ("venue", v)):
+            if (tab == "feed" and f.kind == "ccxt") or (tab == "venue" and v.kind == "ccxt"):
+                if not t.exchange:
+                    raise InputError(f"{tab}.exchange", "a ccxt exchange id is required (e.g. binance)")
+                if not t.symbol:
+                    raise InputError(f"{tab}.symbol", "a ccxt symbol is required (e.g. BTC/USDT)")
+    jp = Path(s.journal.path)
+    if base is not None and not jp.is_absolute():
+        jp = base / jp
+    s = s.model_copy(update={"journal": s.journal.model_copy(update={"path": str(jp)})})
+    if s.risk.session_end_s is not None and not math.isfinite(s.risk.session_end_s):
+        raise InputError("risk.session_end_s", "must be a finite number of seconds")
+    return s
+
+
+def load_settings(path: str | Path) -> LiveSettings:
+    """Read and validate LIVE.toml (relative paths in it are relative to the working directory)."""
+    p = Path(path)
+    return parse_settings(read_toml(p))
+
+
+def api_token(s: LiveSettings) -> str | None:
+    """The API's bearer token: ``api.token``, else the ``api.token_env`` environment variable."""
+    import os
+
+    tok = s.api.token or os.environ.get(s.api.token_env) or None
+    if tok is not None and len(tok) < 16:
+        raise InputError(s.api.token_env, "the API token must be at least 16 characters")
+    return tok
