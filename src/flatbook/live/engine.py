@@ -35,7 +35,7 @@ import numpy as np
 
 from ..backtest import engine as BE
 from ..config import RunConfig
-from ..controls.quote_controls import pack_controls
+from ..controls.quote_controls import CP_ACT_Y, pack_controls
 from ..policies.registry import policy_spec
 from . import risk as R
 from .alerts import Alerts
@@ -343,6 +343,8 @@ class Engine:
         zone = self._zone_of(self.q)
         if zone != self.zone:
             self._zone_change(f.ts, zone)
+        else:
+            self._advise()          # the recommended size follows q
 
     def _zone_of(self, q: float) -> int:
         a = abs(q)
@@ -353,11 +355,16 @@ class Engine:
     def _zone_change(self, ts: int, zone: int) -> None:
         old = self.zone
         self.zone = zone
-        self.hedge = hedge_advice(self.v, self.q, self.target, self.act if zone else 0.0, zone, self.killed,
-                                  self.flattening)
+        self._advise()
         word = "entered" if zone > old else "back to"
         self._alert(ts, _LEVEL[zone] if zone > old else "info", "zone",
                     f"{word} {ZONES[zone]} zone (|q| = {abs(self.q):g} lots; was {ZONES[old]})")
+
+    def _advise(self) -> None:
+        """Refresh the hedge recommendation (the zone's action from the packed controls, CP_ACT_Y/R/C)."""
+        z = self.zone
+        act = self.cp[CP_ACT_Y + z - 1] if z else 0.0
+        self.hedge = hedge_advice(self.v, self.q, self.target, act, z, self.killed, self.flattening)
 
     def kill(self, ts: int, reason: str) -> None:
         """Fire the kill switch: quotes become flatten-only, sized to |q|."""
@@ -366,14 +373,14 @@ class Engine:
         self.killed = True
         self.kill_reason = reason
         self.dirty = True
-        self.hedge = hedge_advice(self.v, self.q, self.target, self.act, self.zone, True, self.flattening)
+        self._advise()
         self._alert(ts, "critical", "kill_switch", f"kill switch: {reason} (PnL {self.pnl_total():.6g})")
 
     def start_flatten(self, ts: int, reason: str) -> None:
         """Stop quoting: cancel both sides, then flatten q with immediate-or-cancel orders (each event until flat)."""
         self.flattening = True
         self.dirty = True
-        self.hedge = hedge_advice(self.v, self.q, self.target, self.act, self.zone, self.killed, True)
+        self._advise()
         self._alert(ts, "warning", "flatten", f"{reason}: cancelling quotes and flattening q = {self.q:g}")
 
     def flatten_step(self, ts: int) -> None:
@@ -495,5 +502,5 @@ class Engine:
         self.markouts = deque(tuple(m) for m in s["markouts"])
         self.risk.window = deque(s["window"])
         self.last_in = tuple(s["last_in"]) if s["last_in"] is not None else None
-        self.hedge = hedge_advice(self.v, self.q, self.target, self.act, self.zone, self.killed, self.flattening)
+        self._advise()
 

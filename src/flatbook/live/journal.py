@@ -65,6 +65,7 @@ class Journal:
         self.commits = 0
         self.checkpoint_s = 0.0
         row = self.db.execute("SELECT value FROM meta WHERE key='session'").fetchone()
+        self.fresh = row is None
         if row is None:
             self.session = uuid.uuid4().hex[:12]
             self.db.execute("INSERT INTO meta VALUES ('session', ?)", (self.session,))
@@ -177,6 +178,15 @@ class Journal:
     def next_order_n(self) -> int:
         """The next order number of this session (client ids are never reused)."""
         return self.db.execute("SELECT COALESCE(MAX(n), -1) + 1 FROM orders").fetchone()[0]
+
+    def discard_if_fresh(self) -> None:
+        """Close, and delete the files if this journal was created by this process and holds nothing."""
+        empty = all(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] == 0
+                    for t in ("orders", "order_events", "fills", "rejects", "snapshots"))
+        self.db.close()
+        if self.fresh and empty:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
 
     def close(self) -> None:
         try:

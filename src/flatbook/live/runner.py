@@ -67,7 +67,7 @@ def build(s: LiveSettings):
         venue = PaperVenue(tick, lot, feed_latency=Latency.parse("venue.feed_latency", s.venue.feed_latency),
                            order_latency=Latency.parse("venue.order_latency", s.venue.order_latency),
                            queue=s.venue.queue, maker_fee=v["maker_fee"], maker_fee_bps=v["maker_fee_bps"],
-                           taker_fee_bps=s.venue.taker_fee_bps, seed=s.run.seed)
+                           taker_fee=v["taker_fee"], taker_fee_bps=v["taker_fee_bps"], seed=s.run.seed)
     elif s.venue.kind == "ccxt":
         from .adapters.ccxt_adapter import CcxtVenue
 
@@ -138,6 +138,7 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
             await site.start()
         except OSError as e:
             await runner.cleanup()
+            eng.journal.discard_if_fresh()      # nothing half-written
             raise InputError("api.port", f"cannot listen on {s.api.host}:{s.api.port}: {e.strerror or e}") from None
         bound = site._server.sockets[0].getsockname()[1]
         url = f"http://{s.api.host}:{bound}"

@@ -10,7 +10,8 @@ Tables (every key optional unless noted; units in each field's description):
   not set: :func:`flatbook.backtest.backtester.data_defaults`). The time unit of
   the live presets is the second.
 - ``[feed]``   kind ``replay`` (path, format, speed, start, stop) / ``api`` / ``ccxt``.
-- ``[venue]``  kind ``paper`` (queue, feed_latency, order_latency, taker_fee_bps) /
+- ``[venue]``  kind ``paper`` (queue, feed_latency, order_latency; fees: the ``maker_fee*`` and
+  ``taker_fee*`` parameters) /
   ``ccxt`` (exchange, symbol, api_key_env, secret_env, sandbox) / ``none``.
 - ``[risk]``   pre-trade limits, the throttle and the end-of-session flatten.
 - ``[journal]`` path, synchronous; ``[api]`` host, port, token / token_env;
@@ -69,7 +70,6 @@ class VenueTable(_T):
     feed_latency: str | float = Field(0.0, description="paper: latency spec in ms (flatbook backtest "
                                                        "--feed-latency forms, e.g. 5 or lognormal:5,0.5)")
     order_latency: str | float = Field(0.0, description="paper: order latency spec in ms")
-    taker_fee_bps: float = Field(0.0, ge=-100.0, le=1000.0, description="taker fee, basis points of notional")
     exchange: str | None = None
     symbol: str | None = None
     api_key_env: str = "FLATBOOK_API_KEY"
