@@ -20,6 +20,7 @@ Market: {"ts": ns (default now), "bid": > 0, "ask": > bid, "bid_size": ≥ 0,
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from typing import Annotated, Literal
 
@@ -69,9 +70,11 @@ class KillIn(_In):
     reason: str = Field("manual", max_length=500)
 
 
-FILLS = TypeAdapter(FillIn | Annotated[list[FillIn], Field(min_length=1, max_length=MAX_BATCH)])
-MARKET = TypeAdapter(MarketIn | Annotated[list[MarketIn], Field(min_length=1, max_length=MAX_BATCH)])
+FILL, FILL_LIST = TypeAdapter(FillIn), TypeAdapter(Annotated[list[FillIn], Field(min_length=1, max_length=MAX_BATCH)])
+MARKET, MARKET_LIST = (TypeAdapter(MarketIn),
+                       TypeAdapter(Annotated[list[MarketIn], Field(min_length=1, max_length=MAX_BATCH)]))
 KILL = TypeAdapter(KillIn)
+FILLS, MARKETS = (FILL, FILL_LIST), (MARKET, MARKET_LIST)
 
 
 def _json(obj, status: int = 200) -> web.Response:
@@ -85,7 +88,7 @@ def _bad(reason: str, status: int = 400) -> web.Response:
 
 def _reason(e: ValidationError) -> str:
     err = e.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("function-", "list[", "FillIn", "MarketIn")))
+    loc = ".".join(str(x) for x in err["loc"])
     return f"{loc or 'body'}: {err['msg']}"
 
 
@@ -96,14 +99,29 @@ def build_app(engine, token: str | None) -> web.Application:
 
     def authorised(req: web.Request) -> bool:
         h = req.headers.get("Authorization", "")
-        if expected is None or not h.startswith("Bearer "):
+        if expected is None or h[:7].lower() != "bearer ":       # the scheme is case-insensitive (RFC 9110)
             return False
         return hmac.compare_digest(h[7:].encode(), expected)
 
-    async def body(req: web.Request, adapter):
+    async def body(req: web.Request, adapters):
+        """The body validated by ``adapters`` = (one object, a list) or (one object,); else a 400 response."""
         raw = await req.read()
         try:
-            return adapter.validate_json(raw), None
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            try:        # the standard library reads integers beyond a double's range and NaN/Infinity,
+                data = json.loads(raw)      # which the validation then refuses naming the field
+            except (ValueError, RecursionError):
+                return None, _bad(f"body: not valid JSON ({e})")
+        if isinstance(data, list) and len(adapters) > 1:
+            adapter = adapters[1]
+        elif isinstance(data, dict):
+            adapter = adapters[0]
+        else:
+            kinds = "an object or a list of objects" if len(adapters) > 1 else "an object"
+            return None, _bad(f"body: must be {kinds}; got {type(data).__name__}")
+        try:
+            return adapter.validate_python(data), None
         except ValidationError as e:
             return None, _bad(_reason(e))
 
@@ -117,7 +135,7 @@ def build_app(engine, token: str | None) -> web.Application:
 
     async def history(req):
         raw = req.query.get("n", "600")
-        if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
             return _bad(f"n: must be an integer from 1 to 100000; got {raw!r}")
         return _json(engine.history_view(int(raw)))
 
@@ -145,6 +163,11 @@ def build_app(engine, token: str | None) -> web.Application:
         ids = [f.fill_id for f in items]
         if len(set(ids)) != len(ids):
             return _bad("fill_id: repeated within the batch")
+        lot = engine.lot
+        for i, f in enumerate(items):
+            if abs(f.qty / lot - round(f.qty / lot)) > 1e-9 * max(1.0, f.qty / lot):
+                where = f"{i}.qty" if isinstance(parsed, list) else "qty"
+                return _bad(f"{where}: {f.qty!r} is not a multiple of the lot size {lot:g} ([live] lot)")
         now = time.time_ns()
         batch = [Fill(f.fill_id, f.client_id, BUY if f.side == "buy" else SELL, f.price, f.qty, f.fee,
                       now if f.ts is None else f.ts) for f in items]
@@ -157,7 +180,7 @@ def build_app(engine, token: str | None) -> web.Application:
             return unauthorised()
         if engine.mode != "monitor":
             return _bad("market data is accepted in monitor mode only ([live] mode = \"monitor\")", 409)
-        parsed, err = await body(req, MARKET)
+        parsed, err = await body(req, MARKETS)
         if err is not None:
             return err
         items = parsed if isinstance(parsed, list) else [parsed]
@@ -170,7 +193,7 @@ def build_app(engine, token: str | None) -> web.Application:
     async def kill(req):
         if not authorised(req):
             return unauthorised()
-        parsed, err = await body(req, KILL) if req.can_read_body else (KillIn(), None)
+        parsed, err = await body(req, (KILL,)) if req.can_read_body else (KillIn(), None)
         if err is not None:
             return err
         engine.kill(engine.last_ts or time.time_ns(), f"manual: {parsed.reason}")
