@@ -183,3 +183,45 @@ def test_end_of_session_flatten(tmp_path):
     kinds = [a.kind for a in eng.alerts.recent]
     assert "flatten" in kinds
     assert not eng.open
+
+
+def test_ccxt_settings_build_the_ccxt_adapters_without_touching_the_network(tmp_path, monkeypatch):
+    """LIVE.toml with feed and venue kind = "ccxt" wires CcxtFeed and CcxtVenue (nothing connects before start)."""
+    from flatbook.live.adapters.ccxt_adapter import CcxtFeed, CcxtVenue
+    from flatbook.live.runner import build
+
+    monkeypatch.setenv("FLATBOOK_API_KEY", "k")
+    monkeypatch.setenv("FLATBOOK_API_SECRET", "s")
+    s = parse_settings({"run": {"policy": "linear-skew"},
+                        "params": {"s0": 60000.0, "tick": 0.01, "size": 0.001, "limit": 0.01, "yellow": 0.004,
+                                   "red": 0.006, "critical": 0.008},
+                        "live": {"lot": 0.00001},
+                        "feed": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USDT", "poll_s": 0.5},
+                        "venue": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USDT", "sandbox": False},
+                        "journal": {"path": str(tmp_path / "j.sqlite")}, "api": {"enabled": False}})
+    eng, venue, feed, ev = build(s)
+    assert isinstance(venue, CcxtVenue) and isinstance(feed, CcxtFeed) and ev is None
+    assert eng.mode == "trade" and eng.venue is venue and eng.lot == 0.00001
+    eng.journal.close()
+
+
+@pytest.mark.parametrize("tables, field", [
+    ({"feed": {"kind": "ccxt", "symbol": "BTC/USDT"}, "venue": {"kind": "none"}, "live": {"mode": "monitor"}},
+     "feed.exchange"),
+    ({"feed": {"kind": "api"}}, "feed.kind"),
+    ({"live": {"mode": "monitor"}, "feed": {"kind": "api"}, "venue": {"kind": "paper"}}, "venue.kind"),
+    ({"feed": {"kind": "replay"}}, "feed.path"),
+    ({"risk": {"max_orders_per_s": 0}}, "risk.max_orders_per_s"),
+    ({"journal": {"synchronous": "sometimes"}}, "journal.synchronous"),
+    ({"alerts": {"webhook": "ftp://x"}}, "alerts.webhook"),
+    ({"venue": {"order_latency": "weird:1"}}, "venue.order_latency"),
+])
+def test_bad_settings_name_the_field(tables, field):
+    from flatbook.errors import InputError
+
+    base = {"feed": {"kind": "replay", "path": str(AAPL)}}
+    for k, v in tables.items():
+        base[k] = {**base.get(k, {}), **v} if k != "feed" else v
+    with pytest.raises(InputError) as e:
+        parse_settings(base)
+    assert e.value.field == field

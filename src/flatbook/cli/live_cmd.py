@@ -1,13 +1,13 @@
 """``flatbook live --config LIVE.toml``: the live engine (see :mod:`flatbook.live`)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..config import check_int
-from ..errors import InputError
 from .app import JsonOpt, _print_json, _stdout, app
 
 
@@ -36,7 +36,9 @@ def live(
         from .output import check_out_dir
 
         out_dir = check_out_dir(out)
-    summary = main(s, out_dir, p, hold)
+    # with --json, stdout carries the summary only: the start-up lines go to stderr
+    summary = main(s, out_dir, p, hold, **({"announce": lambda m: print(m, file=sys.stderr, flush=True)}
+                                           if json_ else {}))
     if json_:
         _print_json(summary)
         return

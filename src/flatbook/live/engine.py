@@ -128,7 +128,6 @@ class Engine:
         self.lat = np.zeros(LAT_KEEP)
         self.n_lat = 0
         self.dirty = True
-        self.journaled = False      # something was journaled during the current event
         if venue is not None:
             venue.set_listeners(self.on_update, self.on_fill)
 
@@ -246,7 +245,6 @@ class Engine:
             return True
         self.rejected += 1
         self.journal.record_reject(req, why)
-        self.journaled = True
         if self.metrics is not None:
             self.metrics.rejected.labels(why).inc()
         self._alert(req.ts, "warning", "order_rejected",
@@ -259,7 +257,6 @@ class Engine:
         the tick-to-quote interval)."""
         self.journal.record_orders(reqs, self.order_n)
         self.order_n += len(reqs)
-        self.journaled = True
         for r in reqs:
             if r.size > 0.0:
                 self.open[r.client_id] = [r.side, r.price, r.size, r.size, "taker" if r.taker else "pending"]
@@ -284,7 +281,6 @@ class Engine:
     def on_update(self, u: OrderUpdate) -> None:
         """A venue report: journaled, then applied to the open orders."""
         self.journal.record_update(u)
-        self.journaled = True
         o = self.open.get(u.client_id)
         if o is None:
             return
@@ -307,7 +303,6 @@ class Engine:
         """Journal, then apply; returns per fill whether it was applied (False: a duplicate, counted)."""
         mid = self.mid if self.mid == self.mid else None
         new = self.journal.record_fills(fills, [mid] * len(fills))
-        self.journaled = True
         applied = []
         for f, is_new in zip(fills, new):
             if not is_new:
@@ -485,7 +480,7 @@ class Engine:
     # ------------------------------------------------------------------ snapshot
     SNAP = ("t0", "q", "cash", "base", "fees", "financing", "spread", "adverse", "fills", "duplicates", "orders",
             "rejected", "deferred", "events", "peak", "killed", "kill_reason", "flattening", "zone", "act", "last_ts", "want_p",
-            "want_sz", "last_req", "order_n", "dirty")
+            "want_sz", "last_req", "order_n", "dirty", "mid", "bid", "ask", "bid_sz", "ask_sz")
 
     def snapshot_state(self) -> dict:
         s = {k: getattr(self, k) for k in self.SNAP}
@@ -498,6 +493,9 @@ class Engine:
     def restore(self, s: dict) -> None:
         for k in self.SNAP:
             setattr(self, k, s[k])
+        for k in ("mid", "bid", "ask"):          # NaN is stored as null
+            if getattr(self, k) is None:
+                setattr(self, k, math.nan)
         self.open = {c: list(o) for c, o in s["open"].items()}
         self.markouts = deque(tuple(m) for m in s["markouts"])
         self.risk.window = deque(s["window"])

@@ -6,10 +6,11 @@ plus the journal row of the last fill it includes (``fill_rowid``).
 
 On start:
 
-- no snapshot: a fresh session (fills already journaled, e.g. by an earlier
-  monitor run, are applied);
+- monitor mode or a live venue without a snapshot: a fresh session, then the
+  fills already journaled are applied;
 - trade mode on a replay: the engine and venue resume from the snapshot and
-  the feed from ``cursor``. Fills journaled after the snapshot belong to events
+  the feed from ``cursor`` (no snapshot yet: from the start, with fresh
+  state). Fills journaled after the snapshot belong to events
   at or after the cursor: replaying those events makes the venue deliver them
   again (same ids: ``<client id>-<n>``, and client ids are numbered from the
   snapshot), so they are held as *pending* and applied once when re-delivered,
@@ -33,7 +34,6 @@ def snapshot(engine, venue, cursor: int) -> None:
     if venue is not None and hasattr(venue, "state"):
         state["venue"] = venue.state()
     engine.journal.snapshot(cursor, state)
-    engine.journaled = False
 
 
 def recover(engine, venue, replay: bool) -> int:
@@ -47,11 +47,24 @@ def recover(engine, venue, replay: bool) -> int:
         if venue is not None and "venue" in state and hasattr(venue, "restore"):
             venue.restore(state["venue"])
     later = j.fills_after(watermark)
-    if replay and snap is not None:
-        # the replay re-issues the orders after the snapshot with the same numbers
+    if replay:
+        # the replay re-issues the orders after the snapshot (or from the start, without one) with the
+        # same numbers, and the paper venue re-delivers their fills
         engine.pending = {f.fill_id for _, f, _ in later}
     else:
         for _, f, mid in later:
             engine._apply(f, mid)
         engine.order_n = max(engine.order_n, j.next_order_n())
     return max(cursor, 0)
+
+
+async def reconcile(engine, venue) -> dict:
+    """A live venue after a restart: ingest its fills since the last one journaled (duplicates are
+    ignored and counted) and adopt its view of our open orders. Returns what changed."""
+    row = engine.journal.db.execute("SELECT COALESCE(MAX(ts), 0) FROM fills").fetchone()
+    fills = await venue.fills_since(int(row[0]))
+    applied = engine.on_fills(fills) if fills else []
+    orders = await venue.open_orders()
+    engine.open = {o.client_id: [o.side, o.price, o.size, o.size, "open"] for o in orders}
+    engine.dirty = True
+    return {"fills_seen": len(fills), "fills_applied": int(sum(applied)), "open_orders": len(orders)}

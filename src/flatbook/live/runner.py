@@ -1,8 +1,8 @@
 """``flatbook live``: wire settings, journal, feed, venue, engine, API and alerts, and run.
 
 Trade mode on a replay: for each tape event the paper venue matches first (the
-exchange), then the engine sees the event; a snapshot follows every event that
-journaled anything, and at least every ``journal.snapshot_every`` events. The
+exchange), then the engine sees the event; a snapshot follows every
+``journal.snapshot_every`` events (a restart replays at most that many). The
 run ends with the tape (or on SIGINT/SIGTERM, after a final snapshot), prints
 its summary and writes ``summary.json``. Monitor mode runs until stopped.
 """
@@ -25,7 +25,7 @@ from .alerts import Alerts
 from .engine import NS, Engine
 from .journal import Journal
 from .metrics import Metrics
-from .recovery import recover, snapshot
+from .recovery import reconcile, recover, snapshot
 from .settings import LiveSettings, api_token
 
 RSS_EVERY = 20_000      # events between two memory samples
@@ -110,8 +110,15 @@ def percentiles(x: np.ndarray) -> dict:
             "p999_us": float(p[3]), "max_us": float(x.max() * 1e6)}
 
 
-async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, ready=None) -> dict:
-    """Run the live engine until the tape ends (replay) or a stop signal; returns the summary."""
+def _stdout(msg: str) -> None:
+    print(msg, flush=True)
+
+
+async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, ready=None, announce=_stdout) -> dict:
+    """Run the live engine until the tape ends (replay) or a stop signal; returns the summary.
+
+    ``announce``: where the start-up lines go (the API's address first: scripts read it).
+    """
     eng, venue, feed, ev = build(s)
     replay = feed is not None and feed.name == "replay"
     cursor = recover(eng, venue, replay and venue is not None)
@@ -143,11 +150,13 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
         bound = site._server.sockets[0].getsockname()[1]
         url = f"http://{s.api.host}:{bound}"
         tok = "set" if token else f"not set: mutating endpoints answer 401 (set api.token or ${s.api.token_env})"
-        print(f"flatbook live: API on {url} (token {tok}); journal {s.journal.path}; resuming at event {start}"
-              if cursor else f"flatbook live: API on {url} (token {tok}); journal {s.journal.path}", flush=True)
+        announce(f"flatbook live: API on {url} (token {tok}); journal {s.journal.path}"
+                 + (f"; resuming at event {start}" if cursor else ""))
     await eng.alerts.start()
-    if hasattr(venue, "start"):
+    if hasattr(venue, "start"):         # a live venue: connect, then reconcile with the journal
         await venue.start()
+        got = await reconcile(eng, venue)
+        announce(f"flatbook live: reconciled with {venue.name}: {got}")
     if ready is not None:
         ready(eng, url)
     t_wall = time.perf_counter()
@@ -207,10 +216,10 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
     return summary
 
 
-def main(s: LiveSettings, out: Path | None, port: int | None, hold: bool) -> dict:
+def main(s: LiveSettings, out: Path | None, port: int | None, hold: bool, announce=_stdout) -> dict:
     """Run and write ``summary.json`` to ``out`` (when given)."""
     try:
-        summary = asyncio.run(run(s, port=port, hold=hold))
+        summary = asyncio.run(run(s, port=port, hold=hold, announce=announce))
     except KeyboardInterrupt:       # pragma: no cover - the loop handles SIGINT itself
         sys.exit(130)
     if out is not None:
