@@ -29,7 +29,13 @@ def live(
     from ..live.runner import main
     from ..live.settings import load_settings
 
+    import logging
+
     s = load_settings(config)
+    # alerts and rejections go to stderr, one timestamped line each
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     p = None if port is None else check_int("--port", port, 0, 65535)
     out_dir = None
     if out is not None:
