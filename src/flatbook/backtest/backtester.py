@@ -149,11 +149,19 @@ class BacktestResult:
     meta: dict
 
 
+def replay_grid(cfg: RunConfig, ev: EventTable) -> tuple[float, float]:
+    """The replay's price tick (the config's, else the data's, else 1e-8) and lot (the data's, else 1e-12)."""
+    v = cfg.values
+    tick = v["tick"] if v["tick"] > 0 else (ev.meta.tick_size if ev.meta.tick_size > 0 else 1e-8)
+    lot = ev.meta.lot_size if math.isfinite(ev.meta.lot_size) and ev.meta.lot_size > 0 else 1e-12
+    return float(tick), float(lot)
+
+
 def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     v = cfg.values
     pid, pp, tab = policy_spec(cfg.policy).pack(v, cfg.steps)
     cp = pack_controls(v)
-    tick = v["tick"] if v["tick"] > 0 else (ev.meta.tick_size if ev.meta.tick_size > 0 else 1e-8)
+    tick, lot = replay_grid(cfg, ev)
     bp = np.zeros(E.BP_LEN)
     bp[E.BP_T0] = float(ev.ts[0])
     bp[E.BP_UNIT_NS] = float(NS)
@@ -162,7 +170,6 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     bp[E.BP_FEE], bp[E.BP_FEE_BPS] = v["maker_fee"], v["maker_fee_bps"]
     bp[E.BP_MAX_LOSS], bp[E.BP_MAX_DD] = v["max_loss"], v["max_drawdown"]
     bp[E.BP_TICK] = tick
-    lot = ev.meta.lot_size if math.isfinite(ev.meta.lot_size) and ev.meta.lot_size > 0 else 1e-12
     bp[E.BP_LOT] = lot
     bp[E.BP_MIN_REQUOTE_NS] = opts.min_requote_ms * 1e6
     bp[E.BP_REFRESH] = opts.refresh_ticks * tick * (1.0 - 1e-9)

@@ -70,6 +70,19 @@ def _ticks(p, tick):
 
 
 @nb.njit(inline="always", cache=True)
+def inverse_tick(tick):
+    """1/tick when the tick is 10^−d (prices are then exactly ticks / 10^d), else 0."""
+    inv = np.round(1.0 / tick)
+    return inv if abs(inv * tick - 1.0) <= 1e-12 else 0.0
+
+
+@nb.njit(inline="always", cache=True)
+def tick_price(p_t, tick, inv_tick):
+    """The price of p_t ticks: p_t / 10^d for a decimal tick (998/10 = 99.8 exactly), else p_t·tick."""
+    return p_t / inv_tick if inv_tick > 0.0 else p_t * tick
+
+
+@nb.njit(inline="always", cache=True)
 def _with_touch(cp, half_mkt):
     """The controls' parameter tuple with the market's half spread as the never-cross touch
     (element CP_HALF_MKT = 12 of CP_LEN = 14, asserted below)."""
@@ -210,14 +223,15 @@ def side_order(k, mid, db, da, bsz, asz, lot, tick):
 
 
 # live-decision output slots (``strategy_quotes``)
-(LD_DB0, LD_DA0, LD_DB, LD_DA, LD_BSZ, LD_ASZ, LD_ZONE, LD_ACT, LD_BID_T, LD_ASK_T) = range(10)
-LD_LEN = 10
+(LD_DB0, LD_DA0, LD_DB, LD_DA, LD_BSZ, LD_ASZ, LD_ZONE, LD_ACT, LD_BID_T, LD_ASK_T, LD_BID_PX,
+ LD_ASK_PX) = range(12)
+LD_LEN = 12        # flatbook.live.engine unpacks the slots in this order
 
 
 @nb.njit(cache=True, error_model="numpy")
 def strategy_quotes(pid, pp, tab, cpa, i, tau, mid, half_mkt, q, killed, lot, tick, out):
     """The live engine's decision for one state, the replay's step 4 exactly
-    (:func:`decide` then :func:`side_order`), written to ``out`` (``LD_*`` slots)."""
+    (:func:`decide` then :func:`side_order`, prices by :func:`tick_price`), written to ``out`` (``LD_*`` slots)."""
     one = np.empty(4)
     db0, da0, db, da, bsz, asz, zone, act = decide(pid, _as_tuple6(pp), tab, _as_tuple14(cpa), i, tau, mid, half_mkt,
                                                    q, killed, one[0:1], one[1:2], one[2:3], one[3:4])
@@ -227,12 +241,15 @@ def strategy_quotes(pid, pp, tab, cpa, i, tau, mid, half_mkt, q, killed, lot, ti
     out[LD_DA] = da
     out[LD_ZONE] = zone
     out[LD_ACT] = act
+    inv_tick = inverse_tick(tick)
     sz, p_t = side_order(0, mid, db, da, bsz, asz, lot, tick)
     out[LD_BSZ] = sz
     out[LD_BID_T] = p_t
+    out[LD_BID_PX] = tick_price(p_t, tick, inv_tick)
     sz, p_t = side_order(1, mid, db, da, bsz, asz, lot, tick)
     out[LD_ASZ] = sz
     out[LD_ASK_T] = p_t
+    out[LD_ASK_PX] = tick_price(p_t, tick, inv_tick)
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -257,9 +274,7 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
     max_loss = bp[BP_MAX_LOSS]
     max_dd = bp[BP_MAX_DD]
     tick = bp[BP_TICK]
-    inv_tick = np.round(1.0 / tick)         # a decimal tick 10^-d: prices are ticks / 10^d
-    if abs(inv_tick * tick - 1.0) > 1e-12:
-        inv_tick = 0.0
+    inv_tick = inverse_tick(tick)
     lot = bp[BP_LOT]
     min_req = np.int64(bp[BP_MIN_REQUOTE_NS])
     refresh = bp[BP_REFRESH]
@@ -359,7 +374,7 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
             fill = match_side(k, kind[e], side[e], px[e], qty[e], book_ok, bb_t, ba_t, bid_sz[e], ask_sz[e],
                               depth, e, tick, lot, queue, live_p, live_sz, ahead, lvl, traded)
             if fill > 0.0:
-                fpx = p_t / inv_tick if inv_tick > 0.0 else p_t * tick   # 998/10 = 99.8 exactly
+                fpx = tick_price(p_t, tick, inv_tick)
                 # q on the lot grid (no drift from summing decimal sizes) and never
                 # past the limit, not even by an ulp
                 q = min(max(np.round((q + sgn * fill) / lot) * lot, -limit), limit)
@@ -429,6 +444,6 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
         cur_spread = (live_p[1] - live_p[0]) * tick if live_sz[0] > 0.0 and live_sz[1] > 0.0 else np.nan
         path_q[e] = q
         path_cash[e] = cash
-        path_bid[e] = (live_p[0] / inv_tick if inv_tick > 0.0 else live_p[0] * tick) if live_sz[0] > 0.0 else np.nan
-        path_ask[e] = (live_p[1] / inv_tick if inv_tick > 0.0 else live_p[1] * tick) if live_sz[1] > 0.0 else np.nan
+        path_bid[e] = tick_price(live_p[0], tick, inv_tick) if live_sz[0] > 0.0 else np.nan
+        path_ask[e] = tick_price(live_p[1], tick, inv_tick) if live_sz[1] > 0.0 else np.nan
     return nf

@@ -143,7 +143,7 @@ def build_app(engine, token: str | None) -> web.Application:
         return _json([a.as_dict() for a in engine.alerts.recent])
 
     async def orders(req):
-        return _json(engine.state()["open_orders"])
+        return _json(engine.open_orders())
 
     async def health(req):
         return _json({"ok": True, "mode": engine.mode, "events": engine.events})
@@ -151,12 +151,16 @@ def build_app(engine, token: str | None) -> web.Application:
     async def metrics(req):
         return web.Response(body=engine.metrics.render(), content_type="text/plain", charset="utf-8")
 
-    async def fills(req):
+    async def external(req, what: str, adapters):
+        """A monitor-mode ingestion: the token, the mode, then the body."""
         if not authorised(req):
-            return unauthorised()
+            return None, unauthorised()
         if engine.mode != "monitor":
-            return _bad("external fills are accepted in monitor mode only ([live] mode = \"monitor\")", 409)
-        parsed, err = await body(req, FILLS)
+            return None, _bad(f"{what} accepted in monitor mode only ([live] mode = \"monitor\")", 409)
+        return await body(req, adapters)
+
+    async def fills(req):
+        parsed, err = await external(req, "external fills are", FILLS)
         if err is not None:
             return err
         items = parsed if isinstance(parsed, list) else [parsed]
@@ -176,11 +180,7 @@ def build_app(engine, token: str | None) -> web.Application:
         return _json({"accepted": n, "duplicates": len(applied) - n, "position": engine.q})
 
     async def market(req):
-        if not authorised(req):
-            return unauthorised()
-        if engine.mode != "monitor":
-            return _bad("market data is accepted in monitor mode only ([live] mode = \"monitor\")", 409)
-        parsed, err = await body(req, MARKETS)
+        parsed, err = await external(req, "market data is", MARKETS)
         if err is not None:
             return err
         items = parsed if isinstance(parsed, list) else [parsed]

@@ -75,8 +75,7 @@ class Engine:
         self.cp = pack_controls(v)
         self.T, self.dt, self.nsteps = float(v["T"]), float(v["dt"]), int(cfg.steps)
         self.tick = float(tick if tick is not None else (v["tick"] if v["tick"] > 0 else 1e-8))
-        r = round(1.0 / self.tick)
-        self.inv_tick = float(r) if abs(r * self.tick - 1.0) < 1e-12 else 0.0
+        self.inv_tick = float(BE.inverse_tick(self.tick))
         self.lot = float(lot)
         self.limit = float(v["limit"])
         self.target = float(v["q_target"])
@@ -191,12 +190,13 @@ class Engine:
         i = min(max(int(t_u // self.dt), 0), self.nsteps)
         BE.strategy_quotes(self.pid, self.pp, self.tab, self.cp, i, self.T - t_u, mid, 0.5 * spread, q,
                            self.killed or self.flattening, self.lot, self.tick, out)
-        zone = int(out[6])                       # BE.LD_ZONE
-        self.act = out[7]                        # BE.LD_ACT
+        # Python floats from here: sqlite binds them directly and their arithmetic is cheaper
+        db0, da0, _, _, bsz, asz, zone, self.act, bid_t, ask_t, bid_px, ask_px = out.tolist()   # BE.LD_* order
+        zone = int(zone)
         if zone != self.zone:
             self._zone_change(ts, zone)
-        bsz, asz, bid_t, ask_t = out[4], out[5], int(out[8]), int(out[9])      # LD_BSZ, LD_ASZ, LD_BID_T, LD_ASK_T
-        self._qraw = (mid, bsz, asz, bid_t, ask_t, out[0], out[1])
+        bid_t, ask_t = int(bid_t), int(ask_t)
+        self._qraw = (mid, bsz, asz, bid_px, ask_px, db0, da0)
         if self.venue is None or self.flattening:
             self.quote_wall = time.time()
             if t_arr is not None and self.venue is None:
@@ -206,16 +206,13 @@ class Engine:
         want_p, want_sz, refresh, lot = self.want_p, self.want_sz, self.refresh, self.lot
         for k in (0, 1):
             if k == 0:
-                sz, p_t, side = bsz, bid_t, BUY
+                sz, p_t, side, px = bsz, bid_t, BUY, bid_px
             else:
-                sz, p_t, side = asz, ask_t, SELL
+                sz, p_t, side, px = asz, ask_t, SELL, ask_px
             moved = sz > 0.0 and p_t != want_p[k] and abs(p_t - want_p[k]) >= refresh
             if sz == want_sz[k] and not moved:
                 continue
-            exp = 0.0
-            for o in self.open.values():
-                if o[0] == side:
-                    exp += o[3]
+            exp = self._exposure(side)
             room = (self.limit - q - exp) if k == 0 else (self.limit + q - exp)
             if room < sz:                        # size to the room under the hard limit
                 sz = math.floor(max(room, 0.0) / lot + 1e-9) * lot
@@ -225,9 +222,8 @@ class Engine:
                 self.deferred += 1              # the throttle is full: decide again on the next event
                 self.dirty = True
                 continue
-            px = (p_t / self.inv_tick if self.inv_tick > 0.0 else p_t * self.tick) if sz > 0.0 else 0.0
-            req = OrderRequest(self.cid_prefix + str(self.order_n + (0 if reqs is None else len(reqs))), side, px, sz,
-                               ts)
+            req = OrderRequest(self.cid_prefix + str(self.order_n + (0 if reqs is None else len(reqs))), side,
+                               px if sz > 0.0 else 0.0, sz, ts)
             if self._check(req, exp):
                 want_p[k] = p_t
                 want_sz[k] = sz
@@ -275,7 +271,12 @@ class Engine:
             self.metrics.tick_to_quote.observe(dt)
 
     def _exposure(self, side: int) -> float:
-        return sum(o[3] for o in self.open.values() if o[0] == side)
+        """Resting + in-flight size of our orders on ``side`` (lots): what could still fill."""
+        exp = 0.0
+        for o in self.open.values():
+            if o[0] == side:
+                exp += o[3]
+        return exp
 
     # ------------------------------------------------------------------ venue reports
     def on_update(self, u: OrderUpdate) -> None:
@@ -422,16 +423,16 @@ class Engine:
         if self._qraw is None:
             return {"bid": None, "ask": None, "bid_size": 0.0, "ask_size": 0.0, "centre": None, "skew": None,
                     "half_spread": None}
-        mid, bsz, asz, bid_t, ask_t, db0, da0 = self._qraw
+        mid, bsz, asz, bid_px, ask_px, db0, da0 = self._qraw
         h, m = 0.5 * (da0 + db0), 0.5 * (da0 - db0)
         fin = abs(h) < math.inf and abs(m) < math.inf
-        return {"bid": self._px(bid_t) if bsz > 0.0 else None, "ask": self._px(ask_t) if asz > 0.0 else None,
+        return {"bid": bid_px if bsz > 0.0 else None, "ask": ask_px if asz > 0.0 else None,
                 "bid_size": bsz, "ask_size": asz, "centre": mid + m if fin else None, "skew": m if fin else None,
                 "half_spread": h if fin else None}
 
     def _px(self, p_t: int) -> float:
         """Price of ``p_t`` ticks (exact for decimal ticks: 57803/100, not 57803·0.01)."""
-        return p_t / self.inv_tick if self.inv_tick > 0.0 else p_t * self.tick
+        return BE.tick_price(float(p_t), self.tick, self.inv_tick)
 
     def quote_age(self) -> float:
         return math.nan if self.quote_wall is None else time.time() - self.quote_wall
@@ -466,13 +467,17 @@ class Engine:
             "quotes": {**self.quote, "age_s": fin(age)},
             "pnl": self.pnl(),
             "hedge": self.hedge,
-            "open_orders": [{"client_id": c, "side": "buy" if o[0] == BUY else "sell", "price": o[1], "size": o[3],
-                             "status": o[4]} for c, o in self.open.items()],
+            "open_orders": self.open_orders(),
             "alerts": [a.as_dict() for a in self.alerts.recent],
             "counters": {"fills": self.fills, "duplicate_fills": self.duplicates, "rejected_orders": self.rejected,
                          "orders": self.orders, "deferred_by_throttle": self.deferred, "events": self.events, "journal_errors": self.journal.errors,
                          "alerts": self.alerts.count},
         }
+
+    def open_orders(self) -> list[dict]:
+        """Our resting and in-flight orders: client id, side, price, remaining size (lots), status."""
+        return [{"client_id": c, "side": "buy" if o[0] == BUY else "sell", "price": o[1], "size": o[3],
+                 "status": o[4]} for c, o in self.open.items()]
 
     def history_view(self, n: int) -> dict:
         return {k: list(d)[-n:] for k, d in self.history.items()}

@@ -77,56 +77,27 @@ class Journal:
                           "VALUES (?,?,?,?,?,?,?,?,?,?)")
 
     # ---- writes: each returns once committed
-    def _timed(self, sql: str, rows) -> int:
+    def _write1(self, sql: str, args) -> int:
+        """One statement, autocommitted (the hot path: a request batch is one statement)."""
         t = time.perf_counter()
         try:
-            if len(rows) == 1:
-                n = self.db.execute(sql, rows[0]).rowcount
-            else:
-                self.db.execute("BEGIN")
-                n = self.db.executemany(sql, rows).rowcount
-                self.db.execute("COMMIT")
+            n = self.db.execute(sql, args).rowcount
         except sqlite3.Error:
             self.errors += 1
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
             raise
         self.last_commit_s = time.perf_counter() - t
         self.commits += 1
         return n
 
-    def record_orders(self, reqs: list[OrderRequest], first_n: int) -> None:
-        """Journal requests numbered first_n, first_n + 1, … before they are handed to the venue (one
-        statement, one commit; idempotent on the order number)."""
+    def _write(self, sql: str, rows: list, each: bool = False) -> list[int]:
+        """``sql`` for each of ``rows`` in one committed transaction; the row counts (per row when ``each``)."""
+        if len(rows) == 1:
+            return [self._write1(sql, rows[0])]
         t = time.perf_counter()
-        args = []
-        for j, r in enumerate(reqs):
-            args += (first_n + j, r.client_id, r.side, r.price, r.size, r.ts, r.taker)
-        sql = self._ins_orders.get(len(reqs))
-        if sql is None:
-            sql = self._ins_orders[len(reqs)] = ("INSERT OR IGNORE INTO orders VALUES "
-                                                 + ",".join(["(?,?,?,?,?,?,?)"] * len(reqs)))
-        try:
-            self.db.execute(sql, args)
-        except sqlite3.Error:
-            self.errors += 1
-            raise
-        self.last_commit_s = time.perf_counter() - t
-        self.commits += 1
-
-    def record_update(self, u: OrderUpdate) -> None:
-        self._timed(self._ins_event, [(u.client_id, u.status, u.remaining, u.ts, u.reason)])
-
-    def record_fills(self, fills: list[Fill], mids: list[float]) -> list[bool]:
-        """Journal fills; returns, per fill, whether it is new (False: the id was already journaled)."""
-        rows = [(f.fill_id, f.client_id, f.side, f.price, f.qty, f.fee, f.ts, f.seq, f.liquidity, m)
-                for f, m in zip(fills, mids)]
-        t = time.perf_counter()
-        new = []
         try:
             self.db.execute("BEGIN")
-            for r in rows:
-                new.append(self.db.execute(self._ins_fill, r).rowcount == 1)
+            out = ([self.db.execute(sql, r).rowcount for r in rows] if each
+                   else [self.db.executemany(sql, rows).rowcount])
             self.db.execute("COMMIT")
         except sqlite3.Error:
             self.errors += 1
@@ -135,16 +106,37 @@ class Journal:
             raise
         self.last_commit_s = time.perf_counter() - t
         self.commits += 1
-        return new
+        return out
+
+    def record_orders(self, reqs: list[OrderRequest], first_n: int) -> None:
+        """Journal requests numbered first_n, first_n + 1, … before they are handed to the venue (one
+        statement, one commit; idempotent on the order number)."""
+        args = []
+        for j, r in enumerate(reqs):
+            args += (first_n + j, r.client_id, r.side, r.price, r.size, r.ts, r.taker)
+        sql = self._ins_orders.get(len(reqs))
+        if sql is None:
+            sql = self._ins_orders[len(reqs)] = ("INSERT OR IGNORE INTO orders VALUES "
+                                                 + ",".join(["(?,?,?,?,?,?,?)"] * len(reqs)))
+        self._write1(sql, args)
+
+    def record_update(self, u: OrderUpdate) -> None:
+        self._write(self._ins_event, [(u.client_id, u.status, u.remaining, u.ts, u.reason)])
+
+    def record_fills(self, fills: list[Fill], mids: list[float]) -> list[bool]:
+        """Journal fills; returns, per fill, whether it is new (False: the id was already journaled)."""
+        rows = [(f.fill_id, f.client_id, f.side, f.price, f.qty, f.fee, f.ts, f.seq, f.liquidity, m)
+                for f, m in zip(fills, mids)]
+        return [n == 1 for n in self._write(self._ins_fill, rows, each=True)]
 
     def record_reject(self, req: OrderRequest, reason: str) -> None:
-        self._timed("INSERT INTO rejects (client_id,side,price,size,ts,reason) VALUES (?,?,?,?,?,?)",
+        self._write("INSERT INTO rejects (client_id,side,price,size,ts,reason) VALUES (?,?,?,?,?,?)",
                     [(req.client_id, req.side, req.price, req.size, req.ts, reason)])
 
     def snapshot(self, cursor: int, state: dict) -> None:
         """Store the engine's (and paper venue's) state as of feed position ``cursor``."""
         rowid = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM fills").fetchone()[0]
-        self._timed("INSERT INTO snapshots (cursor, fill_rowid, wall, state) VALUES (?,?,?,?)",
+        self._write("INSERT INTO snapshots (cursor, fill_rowid, wall, state) VALUES (?,?,?,?)",
                     [(cursor, rowid, time.time(), orjson.dumps(state, option=orjson.OPT_SERIALIZE_NUMPY))])
         # keep the table small: only the newest snapshot is ever read
         self.db.execute("DELETE FROM snapshots WHERE id < (SELECT MAX(id) FROM snapshots)")
@@ -171,9 +163,6 @@ class Journal:
 
     def fill_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
-
-    def fill_ids(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT fill_id FROM fills")}
 
     def next_order_n(self) -> int:
         """The next order number of this session (client ids are never reused)."""

@@ -32,19 +32,21 @@ class PreTradeRisk:
         self.eps = float(lot) * 1e-9
         self.window: deque[int] = deque()
 
-    def has_room(self, ts: int) -> bool:
-        """Whether the throttle lets one more request go at ``ts`` (the engine paces itself with this)."""
+    def _window(self, ts: int) -> deque[int]:
+        """Request times in (ts − 1 s, ts]."""
         w = self.window
         while w and w[0] <= ts - NS:
             w.popleft()
-        return len(w) < self.max_per_s
+        return w
+
+    def has_room(self, ts: int) -> bool:
+        """Whether the throttle lets one more request go at ``ts`` (the engine paces itself with this)."""
+        return len(self._window(ts)) < self.max_per_s
 
     def check(self, side: int, size: float, q: float, exposure: float, ts: int, killed: bool,
               taker: bool = False) -> str | None:
         """None if the request may go, else the reason. ``exposure``: resting + in-flight same-side size."""
-        w = self.window
-        while w and w[0] <= ts - NS:
-            w.popleft()
+        w = self._window(ts)
         if size <= 0.0:                       # a cancel
             w.append(ts)
             return None

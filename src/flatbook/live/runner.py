@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def rss_mb() -> float:
 
 def build(s: LiveSettings):
     """(engine, venue, feed, events table or None) for validated settings."""
-    from ..backtest.backtester import replay_config
+    from ..backtest.backtester import replay_config, replay_grid
 
     ev = None
     if s.feed.kind == "replay":
@@ -52,8 +53,7 @@ def build(s: LiveSettings):
         if len(ev) < 2:
             raise InputError("feed.path", "fewer than 2 events: nothing to replay")
         cfg = replay_config(ev, s.run.policy, s.params, seed=s.run.seed)
-        tick = cfg.values["tick"] if cfg.values["tick"] > 0 else ev.meta.tick_size
-        lot = ev.meta.lot_size if math.isfinite(ev.meta.lot_size) and ev.meta.lot_size > 0 else 1.0
+        tick, lot = replay_grid(cfg, ev)
     else:
         cfg = build_config(s.run.preset, s.run.policy, s.params, paths=1, seed=s.run.seed)
         tick = cfg.values["tick"] if cfg.values["tick"] > 0 else 1e-8
@@ -125,11 +125,9 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
     start = max(cursor, s.feed.start)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+    if threading.current_thread() is threading.main_thread():    # (tests run the engine in a thread)
+        for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     runner = None
     url = None
     if s.api.enabled:
@@ -187,7 +185,8 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
                     await asyncio.wait_for(stop.wait(), 1.0)
                 except asyncio.TimeoutError:
                     pass
-                snapshot(eng, None, -1) if not replay else None
+                if not replay:
+                    snapshot(eng, None, -1)
     finally:
         wall = time.perf_counter() - t_wall
         if not replay:

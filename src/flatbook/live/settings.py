@@ -147,8 +147,6 @@ def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
             model = LiveSettings.model_fields[tab].annotation if tab in LiveSettings.model_fields else LiveSettings
             allowed = ", ".join(model.model_fields) if hasattr(model, "model_fields") else ""
             msg = f"unknown key; allowed: {allowed}"
-        elif "ctx" in err and "expected" in err["ctx"]:
-            msg = f"{msg} (got {err.get('input')!r})"
         else:
             msg = f"{msg} (got {err.get('input')!r})"
         raise InputError(field, msg) from None

@@ -69,7 +69,7 @@ class PaperVenue:
                  order_latency: Latency | None = None, queue: str = "prorata", maker_fee: float = 0.0,
                  maker_fee_bps: float = 0.0, taker_fee: float = 0.0, taker_fee_bps: float = 0.0, seed: int = 0):
         self.tick, self.lot = float(tick), float(lot)
-        self.inv_tick = round(1.0 / tick) if abs(round(1.0 / tick) * tick - 1.0) < 1e-12 else 0.0
+        self.inv_tick = float(E.inverse_tick(self.tick))
         self.feed_latency = feed_latency or Latency("const", 0.0)
         self.order_latency = order_latency or Latency("const", 0.0)
         self.queue = E.QUEUE_MODELS.index(queue)
@@ -137,7 +137,7 @@ class PaperVenue:
         self._lat_block = b
 
     def _px(self, p_t: int) -> float:
-        return p_t / self.inv_tick if self.inv_tick > 0 else p_t * self.tick
+        return E.tick_price(float(p_t), self.tick, self.inv_tick)
 
     def on_market(self, ev: MarketEvent) -> None:
         """Process one tape event: arrivals first (against the book before it), then matching."""
