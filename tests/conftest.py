@@ -11,6 +11,8 @@ default ``prepend`` import mode puts ``tests/`` on ``sys.path``).
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -19,6 +21,31 @@ from hypothesis import HealthCheck, settings
 
 from flatbook.config import build_config
 from flatbook.sim.simulator import simulate
+
+REPO = Path(__file__).resolve().parents[1]
+#: ``../shared/data`` resolved from the repository root (never from the working directory).
+DATA = (REPO / ".." / "shared" / "data").resolve()
+#: CI runs with CI=true: there, nothing may skip (a skipped test is a test that cannot fail).
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def shared_data(rel: str) -> Path:
+    """Path of ``../shared/data/<rel>``; a missing file fails the test in CI and skips it elsewhere."""
+    path = DATA / rel
+    if not path.exists():
+        (pytest.fail if IN_CI else pytest.skip)(f"real data file {path} not present")
+    return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI a skip is a failure: every test there must be able to fail."""
+    outcome = yield
+    rep = outcome.get_result()
+    if IN_CI and rep.skipped and not hasattr(rep, "wasxfail"):
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped in CI (CI=true), which counts as a failure: {rep.longrepr}"
+
 
 EPS = float(np.finfo(float).eps)
 Z = 4.0  # standard errors allowed in every statistical assertion

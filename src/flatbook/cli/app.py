@@ -374,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     app(args=list(argv) if argv is not None else None, prog_name="flatbook")
 
 
-from . import replay_cmds  # noqa: E402,F401  (registers data, backtest and calibrate)
+from . import replay_cmds  # noqa: E402,F401  (registers data and backtest)
+from . import calibrate_cmd  # noqa: E402,F401  (registers calibrate)
 from . import schedule_cmd  # noqa: E402,F401  (registers schedule)
 from . import hedge_cmds  # noqa: E402,F401  (registers hedge-frontier)
 from . import report_cmd  # noqa: E402,F401  (registers report)

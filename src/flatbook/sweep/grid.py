@@ -17,7 +17,6 @@ field names the offending ``--grid`` item.
 """
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..params import PARAMS
+from ..suggest import unknown
 
 MAX_POINTS = 100_000     # a grid larger than this is refused (a typo such as n=10000 on 3 axes)
 MAX_AXIS_VALUES = 10_000
@@ -58,9 +58,8 @@ def _field(item: str) -> str:
 
 
 def _unknown(item: str, key: str) -> InputError:
-    near = difflib.get_close_matches(key, PARAMS, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(near)}?" if near else ""
-    return InputError(_field(item), f"unknown parameter {key!r}{hint} (see 'flatbook params' for every --set-able name)")
+    return unknown(_field(item), "parameter", key, PARAMS, list_all=False,
+                   see="see 'flatbook params' for every --set-able name")
 
 
 def _parse(item: str, key: str, raw: object) -> float | str:
