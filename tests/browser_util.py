@@ -23,11 +23,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "results" / "test-artifacts"
 START_TIMEOUT_S = 240.0   # a fresh clone compiles the numba kernels at the app's warm-up
-WAIT_S = 15.0
+WAIT_S = 60.0            # bounds a hang only (a loaded 2-core machine can be slow); never a budget
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException,
+                                            TimeoutException, WebDriverException)
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -36,7 +37,7 @@ try:
 except ImportError as e:  # fail, do not skip: the test extra lists selenium
     pytest.fail(f"selenium is not installed ({e}); run `make test` (installs the test extra)", pytrace=False)
 
-__all__ = ["ARTIFACTS", "By", "Keys", "ROOT", "WAIT_S", "app_server", "chromium", "free_port", "text", "wait_for"]
+__all__ = ["ARTIFACTS", "RENDERING", "By", "Keys", "ROOT", "WAIT_S", "app_server", "chromium", "free_port", "text", "wait_for"]
 
 
 def _find(name: str, fallback: str) -> str | None:
@@ -113,13 +114,28 @@ def chromium() -> Iterator[webdriver.Chrome]:
         drv.quit()
 
 
+#: raised while a page re-renders: the element is not there yet, or was replaced after it was found
+RENDERING = (NoSuchElementException, StaleElementReferenceException)
+
+
 def wait_for(drv, cond, what: str, timeout: float = WAIT_S):
-    """``cond(drv)`` once truthy (polled every 20 ms), or a test failure naming ``what``."""
+    """``cond(drv)`` once truthy, or a test failure naming ``what``.
+
+    ``cond`` should find its elements afresh on every call (a page refresh replaces them);
+    a missing or stale element counts as "not yet" and is polled again (every 20 ms).
+    ``timeout`` only bounds a hang: it is generous, never a performance budget.
+    """
     try:
-        return WebDriverWait(drv, timeout, poll_frequency=0.02).until(cond)
+        return WebDriverWait(drv, timeout, poll_frequency=0.02, ignored_exceptions=RENDERING).until(cond)
     except TimeoutException:
         pytest.fail(f"timed out after {timeout:g} s waiting for {what}", pytrace=False)
 
 
 def text(drv, elem_id: str) -> str:
+    """The element's text, found afresh; re-found if the page replaces it between find and read."""
+    for _ in range(50):
+        try:
+            return drv.find_element(By.ID, elem_id).text.strip()
+        except StaleElementReferenceException:
+            continue
     return drv.find_element(By.ID, elem_id).text.strip()

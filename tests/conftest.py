@@ -37,6 +37,21 @@ def shared_data(rel: str) -> Path:
     return path
 
 
+def pytest_addoption(parser):
+    parser.addoption("--soak", action="store_true",
+                     help="also run the long soaks (tests marked soak; `make soak`); never part of make test or CI")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Soaks are deselected (not skipped) unless --soak is given."""
+    if config.getoption("--soak"):
+        return
+    soaks = [it for it in items if it.get_closest_marker("soak") is not None]
+    if soaks:
+        config.hook.pytest_deselected(items=soaks)
+        items[:] = [it for it in items if it.get_closest_marker("soak") is None]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """In CI a skip is a failure: every test there must be able to fail."""

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import shared_data
 from flatbook.data import EventTable, load
 from flatbook.data.events import QUOTE, TRADE, EventMeta, empty_columns
 from flatbook.data.stats import SECONDS_PER_YEAR, inspect_events
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 NS = 1_000_000_000
 T0 = 1_700_000_000 * NS          # 2023-11-14T22:13:20Z
 
@@ -81,10 +80,7 @@ def test_inspect_one_sided_and_degenerate():
 
 
 def _real(rel: str):
-    p = DATA / rel
-    if not p.is_file():
-        pytest.skip(f"real data file {p} not present")
-    return load(p)
+    return load(shared_data(rel))
 
 
 def test_inspect_real_lobster_aapl():

@@ -193,3 +193,81 @@ def test_summary_non_finite_numbers_become_none():
     assert s["sharpe"] is None and s["spread_mean"] is None and s["ou_kappa"] is None
     assert s["half_life"] is None and s["path_steps_per_s"] is None
     assert s["pnl_std"] == 0.0 and s["time_at_limit_frac"] == 0.0
+
+
+# ------------------------------------------------------------------------------ Stoll regression
+from flatbook.sim.metrics import newey_west_lags, stoll_regression  # noqa: E402
+
+
+def _path(policy: str, **overrides):
+    res = run("as2008", policy, paths=50, seed=0, record=(0,), **overrides)
+    s = res.path_series(0)
+    return s["t"], s["q"], s["ask"] - s["bid"], res.config.values
+
+
+def test_stoll_regression_as_spread_is_time_not_inventory():
+    """A–S (finite horizon): spread = γσ²(T − t) + (2/γ)ln(1 + γ/k), which does not depend on q.
+    A plain fit of spread on q on path 0 of as2008 reads the time trend as an inventory effect
+    (the issue's b = 0.0228 per lot); with time held fixed, b is 0 within Z·SE (the fit is exact
+    up to float rounding, so the SE is of the order of 1e-16), and the time slope c is −γσ²."""
+    t, q, spread, v = _path("avellaneda-stoikov")
+    ok = np.isfinite(spread)
+    naive = np.polyfit(q[ok], spread[ok], 1)[0]
+    fit = stoll_regression(q, spread, t)
+    assert fit is not None and fit.n == ok.sum()
+    tol = Z * fit.se + 1e-9 * fit.level
+    assert abs(fit.b) <= tol
+    assert abs(naive) > 1e3 * tol                                # the old, confounded slope was far off
+    assert fit.c == pytest.approx(-v["gamma"] * v["sigma"] ** 2, rel=1e-9)
+
+
+@pytest.mark.parametrize("g", [0.02, 0.1])
+def test_stoll_regression_recovers_stoll_policy_closed_form(g):
+    """Stoll's policy (flatbook.policies.stoll): h(q) = h0 + g·|q − q*|, so the quoted spread is
+    2h0 + 2g·|q − q*| and the regression's slope on |q − q*| is exactly 2g (per lot)."""
+    t, q, spread, v = _path("stoll", stoll_gamma=g, q_target=1.0)
+    fit = stoll_regression(q, spread, t, q_target=1.0)
+    assert fit is not None
+    assert fit.b == pytest.approx(2.0 * g, rel=1e-9)
+    assert fit.level - fit.b * fit.x_mean == pytest.approx(2.0 * v["half_spread"], rel=1e-9)
+
+
+def test_stoll_regression_standard_error_covers_zero():
+    """Spread = time trend + AR(1) noise independent of q: over 400 seeds, |b| > 1.96·SE about
+    5% of the time (Newey–West SE with autocorrelated residuals). The rejection rate is binomial:
+    |rate − 0.05| < Z·√(0.05·0.95/400) + 0.03 (the HAC estimator's known small-sample excess)."""
+    n, reps = 400, 400
+    rej = 0
+    for seed in range(reps):
+        rng = np.random.default_rng(seed)
+        t = np.linspace(0.0, 1.0, n)
+        q = np.cumsum(rng.choice([-1.0, 0.0, 1.0], n))
+        e = signal.lfilter([1.0], [1.0, -0.5], rng.normal(0.0, 0.01, n))
+        fit = stoll_regression(q, 1.5 - 0.4 * t + e, t)
+        rej += abs(fit.b) > 1.96 * fit.se
+    rate = rej / reps
+    assert abs(rate - 0.05) < Z * math.sqrt(0.05 * 0.95 / reps) + 0.03
+
+
+def test_stoll_regression_slope_with_noise_and_time_effects():
+    """spread = 1 + 0.5·sin(6t) + 0.03·|q| + noise: time fixed effects absorb the nonlinear time
+    pattern and b recovers 0.03 within Z·SE."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    t = np.linspace(0.0, 10.0, n)
+    q = np.cumsum(rng.choice([-1.0, 0.0, 1.0], n))
+    spread = 1.0 + 0.5 * np.sin(0.6 * t) + 0.03 * np.abs(q) + rng.normal(0.0, 0.01, n)
+    fit = stoll_regression(q, spread, t)
+    assert abs(fit.b - 0.03) < Z * fit.se
+    assert fit.lags == newey_west_lags(n) and fit.buckets == 10
+
+
+def test_stoll_regression_degenerate_inputs():
+    t = np.arange(50.0)
+    assert stoll_regression(np.full(50, 2.0), np.linspace(1, 2, 50), t) is None          # q never moves
+    assert stoll_regression(np.array([1.0, 2.0]), np.array([1.0, 1.0]), t[:2]) is None   # too few points
+    q = np.arange(50.0) % 5
+    fit = stoll_regression(q, np.full(50, 1.3424876388745), t)                           # constant spread
+    assert fit is not None and (fit.b, fit.se) == (0.0, 0.0)
+    nan = np.full(50, np.nan)
+    assert stoll_regression(nan, nan, t) is None

@@ -27,9 +27,10 @@ from conftest import Z, cfg
 from flatbook.cli import app as cli_app
 from flatbook.errors import InputError
 from flatbook.sim.simulator import simulate
-from flatbook.sweep import engine
+from flatbook.sweep import engine, report
 from flatbook.sweep.grid import grid_points, parse_grid, parse_grid_item, random_points
 from flatbook.sweep.objectives import jackknife, mv_utility, pareto_mask
+from flatbook.timing import TIMING_KEYS
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -54,6 +55,20 @@ def wait_for(cond, timeout: float, what: str, every: float = 0.05):
 
 def raw_rows(out: Path) -> pd.DataFrame:
     return engine.PointStore(out).read_raw()
+
+
+def nothing_may_run(monkeypatch) -> None:
+    """From here on, starting or joining a cluster, simulating or drawing a figure fails the test."""
+    def refuse(what):
+        def f(*a, **k):
+            raise AssertionError(f"{what} on a sweep with nothing left to do")
+        return f
+
+    monkeypatch.setattr(engine, "dask_client", refuse("a cluster was started"))
+    monkeypatch.setattr(engine, "run_task", refuse("a task was run"))
+    monkeypatch.setattr(engine, "simulate_point", refuse("a point was simulated"))
+    for name in ("write_frontier_png", "write_heatmap_png", "write_skew_frontier_png", "write_as_gamma_png"):
+        monkeypatch.setattr(report, name, refuse(f"{name} was drawn again"))
 
 
 # --------------------------------------------------------------------------- grids (no cluster)
@@ -97,7 +112,7 @@ def test_bad_grid_item_names_it(item, field, text):
 @pytest.mark.parametrize("args, text", [
     (["--grid", "skw=0:1:3"], "error: --grid skw=0:1:3: unknown parameter 'skw'; did you mean skew?"),
     (["--grid", "skew=0:0.1:0"], "error: --grid skew=0:0.1:0: empty range: n = 0"),
-    (["--grid", "gamma=0.1,-2"], "error: --grid gamma=0.1,-2: gamma: got '-2'; allowed: a number > 0"),
+    (["--grid", "gamma=0.1,-2"], "error: --grid gamma=0.1,-2: gamma: got '-2'; allowed: a number"),
     (["--grid", "skew=0:0.1"], "error: --grid skew=0:0.1: bounds only; a grid needs values"),
     (["--grid", "skew=0,1", "--grid", "skew=2,3"], "error: --grid skew=2,3: skew is already swept"),
     (["--grid", "skew=0,1", "--set", "skew=2"], "error: --grid skew=0,1: skew is also fixed with --set"),
@@ -193,6 +208,7 @@ def test_plan_tasks_seconds_not_milliseconds():
 
 def test_point_row_ses_consistent():
     row = engine.simulate_point(engine.make_point("as2008", "linear-skew", {"skew": 0.1}, 4000, 2).spec())
+    assert set(row["timing"]) == {"elapsed_s", "path_steps_per_s", "wall_s"} and not set(row) & set(TIMING_KEYS)
     df = pd.DataFrame([row])
     u, se = mv_utility(df, 0.0)
     assert u[0] == row["pnl_mean"] and se[0] == pytest.approx(row["pnl_mean_se"], rel=1e-3)
@@ -279,7 +295,7 @@ def sweep_json(*args: str) -> dict:
     return json.loads(r.stdout)
 
 
-def test_sweep_on_scheduler_equals_simulate_and_resumes(two_workers, tmp_path):
+def test_sweep_on_scheduler_equals_simulate_and_resumes(two_workers, tmp_path, monkeypatch):
     out = tmp_path / "s"
     args = ["--scheduler", two_workers.address, "--preset", "as2008", "--policy", "linear-skew",
             "--grid", "skew=0.02,0.2", "--grid", "hedge_trigger=none,threshold", "--set", "hedge_threshold=3",
@@ -288,7 +304,7 @@ def test_sweep_on_scheduler_equals_simulate_and_resumes(two_workers, tmp_path):
     assert d["run"] == {"points": 4, "computed": 4, "resumed": 0, "tasks": 4, "out": str(out)}
     rows = pd.read_parquet(out / "results.parquet")
     with two_workers.client() as c:
-        assert set(rows["worker"]) <= set(c.scheduler_info()["workers"])
+        assert {t["worker"] for t in rows["timing"]} <= set(c.scheduler_info()["workers"])
     for p in d["points"]:
         ref = simulate(cfg("as2008", "linear-skew", 1500, 5, hedge_threshold=3, **p["params"])).summary
         row = rows[rows["point_id"] == p["point_id"]].iloc[0]
@@ -303,10 +319,16 @@ def test_sweep_on_scheduler_equals_simulate_and_resumes(two_workers, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and sorted(manifest["points"]) == sorted(rows["point_id"])
 
-    # rerun: every point is skipped, nothing new is written, the numbers are the same
+    # rerun: every point is skipped, nothing new is written, the numbers are the same; and nothing
+    # runs: no cluster joined or started, no point simulated, the figures (drawn from these points) kept
     files = sorted(p.name for p in (out / "points").iterdir())
-    again = sweep_json(*args)
-    assert again["run"]["computed"] == 0 and again["run"]["resumed"] == 4 and again["run"]["tasks"] == 0
+    with monkeypatch.context() as m:
+        nothing_may_run(m)
+        again = sweep_json(*args)
+        assert again["run"]["computed"] == 0 and again["run"]["resumed"] == 4 and again["run"]["tasks"] == 0
+        r = cli("sweep", *args)
+        assert r.exit_code == 0, r.stderr
+        assert "frontier.png (kept: up to date), heatmap.png (kept: up to date)" in r.stdout
     assert sorted(p.name for p in (out / "points").iterdir()) == files
     assert [p["pnl_mean"] for p in again["points"]] == [p["pnl_mean"] for p in d["points"]]
     # lose one saved task: only its point runs again
@@ -351,10 +373,12 @@ def test_killed_worker_every_point_exactly_once(two_workers, tmp_path):
     assert d["run"]["points"] == n_points and d["run"]["computed"] == n_points
     assert set(raw["point_id"]) == set(json.loads((out / "manifest.json").read_text())["points"])
     # the tasks the killed worker held were finished by the other worker (unless done just before the kill)
-    held = [p for p in raw.itertuples() if any(k.startswith(f"flatbook-sweep-{_tag(p.point_id)}-") for k in keys)]
-    assert held and all(p.worker != victim or p.finished_utc <= killed_at for p in held)
-    assert any(p.worker != victim for p in held)
-    assert not (raw["worker"] == victim).to_numpy()[raw["finished_utc"].to_numpy() > killed_at].any()
+    worker = {p: t["worker"] for p, t in zip(raw["point_id"], raw["timing"])}
+    finished = {p: t["finished_utc"] for p, t in zip(raw["point_id"], raw["timing"])}
+    held = [p for p in raw["point_id"] if any(k.startswith(f"flatbook-sweep-{_tag(p)}-") for k in keys)]
+    assert held and all(worker[p] != victim or finished[p] <= killed_at for p in held)
+    assert any(worker[p] != victim for p in held)
+    assert not any(worker[p] == victim and finished[p] > killed_at for p in worker)
 
 
 def _tag(point_id: str) -> str:
@@ -421,13 +445,58 @@ def test_local_cluster_by_default(tmp_path):
     assert narrow["fills_mean"] - wide["fills_mean"] > Z * math.hypot(narrow["fills_mean_se"], wide["fills_mean_se"])
 
 
-def test_optuna_trials_on_the_cluster(two_workers, tmp_path):
-    pytest.importorskip("optuna")
+def test_optuna_trials_on_the_cluster(two_workers, tmp_path, monkeypatch):
+    """optuna is in the test extra: this test runs (and fails if optuna cannot be imported)."""
     out = tmp_path / "o"
     args = ["--scheduler", two_workers.address, "--preset", "as2008", "--policy", "linear-skew",
             "--grid", "skew=log:0.005:0.5", "--optuna", "6", "--paths", "500", "--out", str(out)]
     d = sweep_json(*args)
     assert d["run"]["points"] == len({p["point_id"] for p in d["points"]}) <= 6
     assert all(0.005 <= p["params"]["skew"] <= 0.5 for p in d["points"])
-    again = sweep_json(*args)       # TPE is seeded: the same trials, all resumed
+    assert json.loads((out / "manifest.json").read_text())["optuna_batch"] == 2      # the scheduler's 2 workers
+    with monkeypatch.context() as m:     # TPE is seeded: the same trials, all resumed, and nothing runs
+        nothing_may_run(m)
+        again = sweep_json(*args)
     assert again["run"]["computed"] == 0 and [p["point_id"] for p in again["points"]] == [p["point_id"] for p in d["points"]]
+
+
+def test_two_identical_sweeps_differ_only_in_timing(two_workers, tmp_path):
+    """results.parquet and sweep.json of two identical sweeps are identical, bit for bit, once the
+    wall-clock fields (all in the ``timing`` struct column) and the output directory are set aside."""
+    outs = [tmp_path / "a", tmp_path / "b"]
+    js = [sweep_json("--scheduler", two_workers.address, "--preset", "as2008", "--policy", "linear-skew",
+                     "--grid", "skew=0.01,0.1", "--grid", "gamma=0.05,0.5", "--paths", "800", "--seed", "3",
+                     "--points-per-task", str(n), "--out", str(o)) for o, n in zip(outs, (1, 3))]
+    a, b = (pd.read_parquet(o / "results.parquet") for o in outs)
+    assert not set(a.columns) & set(TIMING_KEYS)
+    assert all(set(t) == set(TIMING_KEYS) for t in a["timing"])
+    assert len(a) == 4 and a["point_id"].tolist() == b["point_id"].tolist()
+    pd.testing.assert_frame_equal(a.drop(columns="timing"), b.drop(columns="timing"), check_exact=True)
+    for d in js:
+        d["run"].pop("out")
+        d["run"].pop("tasks")        # 4 tasks of 1 point against 2 of up to 3: how the work was cut, not its result
+    assert js[0] == js[1]
+    s0, s1 = (json.loads((o / "sweep.json").read_text()) for o in outs)
+    assert s0["points"] == s1["points"] and s0["frontiers"] == s1["frontiers"] and s0["best"] == s1["best"]
+
+
+def test_resume_reads_points_saved_before_the_timing_column(tmp_path, monkeypatch, numba_threads):
+    """Point files of an older flatbook (flat wall_s, worker, finished_utc, elapsed_s, path_steps_per_s
+    columns) resume as they are: no point runs again, and the rows come back with ``timing``."""
+    pts = [engine.make_point("as2008", "symmetric", {"half_spread": h}, 300, 1) for h in (0.5, 1.0)]
+    rows = engine.run_task([p.spec() for p in pts])
+    flat = [{**{k: v for k, v in r.items() if k != "timing"}, **r["timing"]} for r in rows]
+    store = engine.PointStore(tmp_path)
+    store.open()
+    try:
+        store.write(flat, "old")
+    finally:
+        store.close()
+    assert set(TIMING_KEYS) <= set(pd.read_parquet(next((tmp_path / "points").glob("*.parquet"))).columns)
+    nothing_may_run(monkeypatch)
+    got = engine.run_sweep(pts, tmp_path)
+    assert [g["point_id"] for g in got] == [p.id for p in pts]
+    for g, r in zip(got, rows):
+        assert g["timing"] == r["timing"] and not set(g) & set(TIMING_KEYS)
+    pd.testing.assert_frame_equal(pd.DataFrame(got).drop(columns="timing"), pd.DataFrame(rows).drop(columns="timing"),
+                                  check_exact=True)

@@ -1,4 +1,4 @@
-from flatbook.cli.app import main
+from flatbook.cli.entry import main
 
 if __name__ == "__main__":
     main()

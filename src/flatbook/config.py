@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .errors import InputError
+from .suggest import unknown
 from .params import PARAMS, defaults, parse_value
 from .policies.registry import policy_spec
 from .presets import preset
@@ -86,15 +87,60 @@ def build_config(preset_name: str, policy: str, overrides: Mapping[str, object] 
         raise InputError("dt", f"T/dt must be a whole number of steps >= 1; got T={v['T']:g}, dt={v['dt']:g}")
     if round(steps) > MAX_STEPS:
         raise InputError("dt", f"T/dt = {round(steps)} steps; allowed: at most {MAX_STEPS}")
+    check_consistent(v)
+    cfg = RunConfig(pre.name, spec.name, MappingProxyType(v), paths, seed, frozenset(user))
+    spec.pack(v, cfg.steps)  # policy-level checks (e.g. glft exact needs a finite limit)
+    return cfg
+
+
+def check_consistent(v: Mapping[str, float | str]) -> None:
+    """Checks that involve two parameters; each failure names both, in lots or time units.
+
+    - zones: yellow <= red <= critical, and a finite threshold at most the hard limit
+      (beyond it the zone could never be entered);
+    - |q0| <= limit and |q_target| <= limit (the controls hold |q| <= limit at every step);
+    - a threshold hedge with a fixed target must be able to fire: hedge_threshold < limit + |q_target|,
+      and band sizing needs hedge_band < hedge_threshold (else a hedge would trade nothing);
+    - pause_before needs a scheduled event (event_time finite);
+    - the cost-mode hedge target needs both carry costs > 0 or both 0 (else it is ±inf);
+    - a session (session_length) and a hedge program (hedge_horizon) span at most MAX_STEPS steps of dt.
+    """
+    lim = v["limit"]
     finite = [v[z] for z in ("yellow", "red", "critical") if not math.isinf(v[z])]
     if finite != sorted(finite):
         raise InputError("yellow", f"zone thresholds must satisfy yellow <= red <= critical; got "
                          f"{v['yellow']:g}, {v['red']:g}, {v['critical']:g} (lots)")
-    if abs(v["q0"]) > v["limit"]:
-        raise InputError("q0", f"|q0| = {abs(v['q0']):g} exceeds the hard limit {v['limit']:g} (lots)")
-    cfg = RunConfig(pre.name, spec.name, MappingProxyType(v), paths, seed, frozenset(user))
-    spec.pack(v, cfg.steps)  # policy-level checks (e.g. glft exact needs a finite limit)
-    return cfg
+    for z in ("yellow", "red", "critical"):
+        if math.isfinite(v[z]) and v[z] > lim:
+            raise InputError(z, f"{z} = {v[z]:g} exceeds the hard limit limit = {lim:g} (lots): "
+                                "the zone could never be entered; use inf for no zone")
+    for key in ("q0", "q_target"):
+        if abs(v[key]) > lim:
+            raise InputError(key, f"|{key}| = {abs(v[key]):g} exceeds the hard limit limit = {lim:g} (lots)")
+    if v["hedge_trigger"] == "threshold" and v["hedge_target_mode"] == "fixed" and v["option_type"] == "none":
+        th, reach = v["hedge_threshold"], lim + abs(v["q_target"])
+        if math.isfinite(th) and th >= reach:
+            raise InputError("hedge_threshold", f"{th:g} >= limit + |q_target| = {reach:g} (lots): |q − q_target| "
+                                                "can never pass it, so the hedge would never fire; use "
+                                                "hedge_trigger=none for no hedge")
+        if v["hedge_sizing"] == "band" and not v["hedge_band"] < th:
+            raise InputError("hedge_band", f"{v['hedge_band']:g} must be below hedge_threshold = {th:g} (lots): "
+                                           "a hedge down to the band edge would trade nothing")
+    if v["pause_before"] > 0 and math.isinf(v["event_time"]):
+        raise InputError("pause_before", f"{v['pause_before']:g} (time units) needs a scheduled event: set event_time")
+    if v["hedge_target_mode"] == "cost":
+        c_long, c_short = v["financing_long"], v["financing_short"] + v["borrow_htb"]
+        if (c_long > 0) != (c_short > 0):
+            raise InputError("hedge_target_mode", f"cost needs both carry costs > 0 (or both 0, target 0); got "
+                                                  f"financing_long = {c_long:g}, financing_short + borrow_htb = "
+                                                  f"{c_short:g} (price units per lot per time unit): the target "
+                                                  "would be infinite")
+    for key in ("session_length", "hedge_horizon"):      # both become arrays of that many steps
+        if key == "hedge_horizon" and v["hedge_exec"] == "immediate":
+            continue
+        if math.isfinite(v[key]) and v[key] / v["dt"] > MAX_STEPS:
+            raise InputError(key, f"{v[key]:g} time units is more than {MAX_STEPS:,} steps of dt = {v['dt']:g}; "
+                                  f"allowed: at most {MAX_STEPS * v['dt']:g}")
 
 
 _RUN_KEYS = {"preset", "policy", "paths", "seed"}
@@ -120,17 +166,18 @@ def load_toml(path: str | Path) -> tuple[dict, dict]:
     """
     p = Path(path)
     data = read_toml(p)
-    unknown = set(data) - {"run", "params"}
-    if unknown:
-        raise InputError("--config", f"unknown table(s) {sorted(unknown)} in {p}; allowed: [run], [params]")
+    for table in data:
+        if table not in ("run", "params"):
+            raise unknown("--config", "table", f"[{table}]", ("[run]", "[params]"), see=f"in {p}")
     run = data.get("run", {})
     params = data.get("params", {})
     if not isinstance(run, dict) or not isinstance(params, dict):
         raise InputError("--config", f"[run] and [params] in {p} must be tables")
-    bad = set(run) - _RUN_KEYS
-    if bad:
-        raise InputError(f"run.{sorted(bad)[0]}", f"unknown key in {p}; allowed: {', '.join(sorted(_RUN_KEYS))}")
+    for key in run:
+        if key not in _RUN_KEYS:
+            raise unknown(f"run.{key}", "key", key, _RUN_KEYS, see=f"in {p}")
     for key in params:
         if key not in PARAMS:
-            raise InputError(f"params.{key}", f"unknown parameter in {p}; allowed: {', '.join(sorted(PARAMS))}")
+            raise unknown(f"params.{key}", "parameter", key, PARAMS, list_all=False,
+                          see=f"in {p}; see 'flatbook params'")
     return dict(run), dict(params)

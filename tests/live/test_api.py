@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from conftest import shared_data
 from prometheus_client.parser import text_string_to_metric_families
 
 from flatbook.live import runner
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "Test-Token-0123456789-abcdef"      # ≥ 16 characters, mixed case
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LOT = 0.001
-TAPE = ROOT / "../shared/data/lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
+TAPE = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"      # under ../shared/data (conftest.shared_data)
 TABLES = ("fills", "orders", "order_events", "rejects")
 WRITES = ("/api/fills", "/api/market", "/api/kill", "/api/flatten")
 
@@ -60,8 +61,7 @@ def monitor_settings(tmp_path: Path, **tables):
 def trade_settings(tmp_path: Path):
     """A paper-trading replay of the first 3000 AAPL events (examples/live/paper_aapl.toml's policy)."""
     d = tomllib.loads((ROOT / "examples/live/paper_aapl.toml").read_text())
-    d["feed"] = {"kind": "replay", "path": "../shared/data/lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip",
-                 "stop": 3000}
+    d["feed"] = {"kind": "replay", "path": str(shared_data(TAPE)), "stop": 3000}
     d["venue"] = {"kind": "paper"}
     d["journal"] = {"path": str(tmp_path / "journal.sqlite")}
     d["api"] = {"host": "127.0.0.1", "port": 0, "token": TOKEN}
@@ -286,7 +286,75 @@ def test_no_token_configured_refuses_every_write(tmp_path, monkeypatch):
         srv.stop()
 
 
+def test_a_non_utf8_authorization_header_gets_401_not_500(monitor, caplog):
+    """Header bytes that are not UTF-8 (aiohttp keeps them as surrogate escapes) are no token: 401, nothing
+    logged as an error, nothing changed."""
+    import logging
+    import socket
+
+    caplog.set_level(logging.ERROR)
+    before = monitor.stable_state()
+    body = json.dumps(VALID_BODY["/api/fills"]).encode()
+    for raw in (b"Bearer \xff\xfe\xfd", b"Bearer " + TOKEN.encode()[:-1] + b"\xc3", b"bearer \x80" + TOKEN.encode(),
+                b"\xff\xfe " + TOKEN.encode()):
+        with socket.create_connection((monitor.host, monitor.port), timeout=15) as sock:
+            sock.sendall(b"POST /api/fills HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Authorization: " + raw + b"\r\nContent-Length: " + str(len(body)).encode()
+                         + b"\r\nConnection: close\r\n\r\n" + body)
+            resp = b""
+            while chunk := sock.recv(65536):
+                resp += chunk
+        assert resp.split(b"\r\n", 1)[0] == b"HTTP/1.1 401 Unauthorized", (raw, resp[:300])
+    assert monitor.stable_state() == before
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 # --------------------------------------------------------------------------- effects
+SKEW = 0.0005       # examples/live/monitor.toml: price units per lot
+
+
+def test_a_fill_updates_quotes_zone_and_hedge_advice_at_once(monitor):
+    """POST /api/fills, then /api/state: the quotes (skew, centre), the zone and the hedge advice are those of
+    the new q at once, with no market data in between (linear skew: centre = mid − skew·q)."""
+    assert monitor.post("/api/market", {"bid": 99.99, "ask": 100.01})[0] == 200
+    s = monitor.state()
+    seq = s["seq"]
+    assert (s["quotes"]["skew"], s["zone_name"], s["hedge"]["action"]) == (0.0, "none", "none")
+    # monitor.toml: yellow 8, red 12 (action hedge), band sizing 4 lots; zones are left below 0.9 × threshold
+    for fid, k, zone, action, qty in (("t1", 5000, "none", "none", 0.0), ("t2", 4000, "yellow", "none", 0.0),
+                                      ("t3", 4000, "red", "hedge", 9.0), ("t4", -2000, "red", "hedge", 7.0),
+                                      ("t5", -3500, "yellow", "none", 0.0), ("t6", -1000, "none", "none", 0.0)):
+        assert monitor.post("/api/fills", fill(fid, "buy" if k > 0 else "sell", abs(k)))[0] == 200
+        s = monitor.state()
+        q = s["position"]
+        assert s["seq"] == seq                                  # no market data arrived in between
+        assert s["quotes"]["skew"] == pytest.approx(-SKEW * q, rel=1e-9), (fid, q, s["quotes"])
+        assert s["quotes"]["centre"] == pytest.approx(100.0 - SKEW * q, rel=1e-12)
+        assert s["quotes"]["bid_size"] > 0 and s["quotes"]["ask"] > s["quotes"]["bid"]
+        assert (s["zone_name"], s["hedge"]["action"]) == (zone, action), (fid, q)
+        assert s["hedge"]["qty"] == pytest.approx(qty)
+
+
+def test_a_journal_fault_answers_503_and_applies_nothing(monitor):
+    """A full journal (SQLite's page limit: the disk-full error) during POST /api/fills: 503 naming the journal,
+    the position unchanged, the engine halted and the run ended with the JournalError."""
+    from flatbook.live.journal import JournalError
+
+    assert monitor.post("/api/market", {"bid": 99.99, "ask": 100.01})[0] == 200
+    assert monitor.post("/api/fills", fill("ok-1", "buy", 1000))[0] == 200
+    db = monitor.engine.journal.db
+    monitor.call(lambda: db.execute(f"PRAGMA max_page_count={db.execute('PRAGMA page_count').fetchone()[0]}"))
+    big = [fill(f"x{i}", "buy", 1, client_id="c" * 120) for i in range(200)]
+    status, _, body = monitor.post("/api/fills", big)
+    assert status == 503, body
+    assert "disk is full" in body["error"] and str(monitor.s.journal.path) in body["error"]
+    assert monitor._done.wait(30)                       # the run ended on the fault
+    assert isinstance(monitor.failure, JournalError) and monitor.failure.full
+    assert monitor.engine.q == pytest.approx(1.0) and monitor.engine.fills == 1
+    with sqlite3.connect(monitor.s.journal.path) as con:
+        assert con.execute("SELECT COUNT(*) FROM fills").fetchone()[0] == 1
+
+
 def test_fills_move_the_position_by_their_signed_sum(monitor):
     rng = np.random.default_rng(7)
     assert monitor.post("/api/market", {"bid": 99.99, "ask": 100.01})[0] == 200
@@ -597,7 +665,6 @@ def test_state_has_the_documented_keys(monitor):
 
 
 # --------------------------------------------------------------------------- trade mode
-@pytest.mark.skipif(not TAPE.is_file(), reason="LOBSTER sample data not available")
 def test_trade_mode_refuses_external_fills_and_market_data(tmp_path):
     srv = LiveServer(trade_settings(tmp_path), hold=True).start()
     try:

@@ -1,4 +1,4 @@
-"""Crash recovery of ``flatbook live``: SIGKILL a paper-trading replay 20+ times, restart it, compare.
+"""Crash recovery of ``flatbook live``: SIGKILL a paper-trading replay at random moments, restart it, compare.
 
 The engine journals every order event and fill before acting on it and snapshots
 its state (and the paper venue's) every ``journal.snapshot_every`` events; on
@@ -9,11 +9,11 @@ restarted each time must end exactly as one uninterrupted run: same position,
 the same cash bit for bit, the same fills (each journaled once, the same ids,
 prices, sizes and events), the same PnL attribution, nothing left pending.
 
-Setup (made hard on purpose): AAPL 2012-06-21 LOBSTER level 1, events [0, 36000)
-(~1,100 fills, the first at event 5), linear skew, 1 ms order latency + 0.5 ms
-feed latency, the randomised ``prob`` queue (seeded), and an end-of-session
-flatten (``risk.session_end_s``) at event ~31,050, so that kills land while
-quoting, while the immediate-or-cancel flatten orders are in flight, and after.
+Setup (made hard on purpose): AAPL 2012-06-21 LOBSTER level 1, events [0, stop),
+linear skew, 1 ms order latency + 0.5 ms feed latency, the randomised ``prob``
+queue (seeded), and an end-of-session flatten (``risk.session_end_s``) inside the
+slice, so that kills land while quoting, while the immediate-or-cancel flatten
+orders are in flight, and after.
 
 Where the kills land (``random.Random`` seeded per variant):
 
@@ -28,12 +28,17 @@ Where the kills land (``random.Random`` seeded per variant):
   reference run (and a restart of it on its finished journal);
 - if a run reaches the end of the tape before its kill, only start-up kills remain.
 
-Only kills that hit a running process (``poll() is None``) count: at least 20.
-A restart on a finished journal (a run killed after its last snapshot, before it
-wrote its summary) must report the same summary too.
+Only kills that hit a running process (``poll() is None``) count. A restart on a
+finished journal (a run killed after its last snapshot, before it wrote its
+summary) must report the same summary too.
 
-Each process start costs ~1–2 s (imports, data load, numba cache); one variant
-takes ~45–60 s on 2 cores.
+Two sizes of the same campaign:
+
+- **suite** (the tests below, each variant a few dozen seconds): events [0, 12,000), the flatten
+  at event ~9,600, 8 kills that must hit (one of every kind: journal-triggered,
+  start-up, early, mid, in the flatten's orders, in the tail);
+- **soak** (``make soak``, deselected otherwise; ~10 minutes): events [0, 36,000) with the
+  flatten at event ~31,050 and 55+ kills per variant; prints its figures.
 """
 from __future__ import annotations
 
@@ -44,26 +49,41 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, shared_data
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = "../shared/data/lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
-STOP = 36_000               # events replayed: [0, STOP)
-SESSION_END_S = 4800.0      # the flatten starts at event ~31,050
+from flatbook.timing import group_timing
+
+TAPE = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"     # under ../shared/data
 SEED = 7
-MIN_KILLS = 20              # kills that must hit a running process
-PLAN = {"startup": 5, "early": 5, "mid": 6, "flatten": 7}     # + the first, journal-triggered kill
-MAX_ATTEMPTS = 34
 WAL_FRAME = 1024 + 24       # journal page size + WAL frame header
 WAL_TRIGGER = 32 + 45 * WAL_FRAME     # ~20 frames of schema, then ~25 commits of the replay
 
-pytestmark = pytest.mark.skipif(not (REPO / DATA).is_file(), reason=f"{DATA} not present")
+
+@dataclass(frozen=True)
+class Campaign:
+    """The slice replayed, where the flatten starts, and the kills: ``plan`` counts per stage
+    (plus the first, journal-triggered kill); at least ``min_kills`` must hit a running process."""
+
+    stop: int                   # events replayed: [0, stop)
+    session_end_s: float        # seconds after the tape's first event: the flatten starts there
+    plan: dict
+    min_kills: int
+    max_attempts: int
+    min_fills: int              # the slice must trade
 
 
-def write_config(path: Path, journal: Path, snapshot_every: int | None) -> Path:
+SUITE = Campaign(stop=12_000, session_end_s=1000.0, plan={"startup": 1, "early": 2, "mid": 2, "flatten": 2},
+                 min_kills=8, max_attempts=14, min_fills=100)
+SOAK = Campaign(stop=36_000, session_end_s=4800.0, plan={"startup": 12, "early": 12, "mid": 14, "flatten": 16},
+                min_kills=55, max_attempts=75, min_fills=300)
+
+
+def write_config(path: Path, journal: Path, snapshot_every: int | None, c: Campaign) -> Path:
     snap = "" if snapshot_every is None else f"snapshot_every = {snapshot_every}\n"
     path.write_text(f"""
 [live]
@@ -82,9 +102,9 @@ critical_action = "flatten"
 
 [feed]
 kind = "replay"
-path = "{DATA}"
+path = "{shared_data(TAPE)}"
 speed = 0
-stop = {STOP}
+stop = {c.stop}
 
 [venue]
 kind = "paper"
@@ -93,7 +113,7 @@ feed_latency = 0.5
 order_latency = 1.0
 
 [risk]
-session_end_s = {SESSION_END_S}
+session_end_s = {c.session_end_s}
 
 [journal]
 path = "{journal}"
@@ -113,16 +133,16 @@ def run_to_end(cfg: Path, out: Path) -> tuple[dict, float]:
     t = time.time()
     r = subprocess.run(command(cfg, out), cwd=REPO, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr[-3000:]
-    s = json.loads((out / "summary.json").read_text())
-    return s, (out / "summary.json").stat().st_mtime - t - s["wall_s"]
+    s = group_timing(json.loads((out / "summary.json").read_text()))     # wall-clock fields under "timing"
+    return s, (out / "summary.json").stat().st_mtime - t - s["timing"]["wall_s"]
 
 
-def flatten_event() -> int:
+def flatten_event(c: Campaign) -> int:
     """Index of the first event at or after the session end (where the engine starts the flatten)."""
     from flatbook.data.load import load
 
-    ts = load(str(REPO / DATA)).ts
-    return int(np.searchsorted(ts, int(ts[0]) + int(SESSION_END_S * 1e9), "left"))
+    ts = load(str(shared_data(TAPE))).ts
+    return int(np.searchsorted(ts, int(ts[0]) + int(c.session_end_s * 1e9), "left"))
 
 
 def journal_state(path: Path) -> tuple[int, int, bool]:
@@ -151,16 +171,17 @@ def journal_fills(path: Path) -> list[tuple]:
     return [(r[0].split("-", 1)[1], r[1].split("-", 1)[1], *r[2:]) for r in rows]
 
 
-def kill_plan(rng: random.Random, flat: int, every: int) -> list[tuple[str, int | None]]:
+def kill_plan(rng: random.Random, flat: int, every: int, c: Campaign) -> list[tuple[str, int | None]]:
     """(stage, target event; None: start-up; -1: the journal-triggered kill) in the order they are tried."""
-    tape = [("early", rng.randrange(every, STOP // 4)) for _ in range(PLAN["early"])]
-    tape += [("mid", rng.randrange(STOP // 4, flat)) for _ in range(PLAN["mid"])]
-    k = PLAN["flatten"]
+    stop, plan = c.stop, c.plan
+    tape = [("early", rng.randrange(every, stop // 4)) for _ in range(plan["early"])]
+    tape += [("mid", rng.randrange(stop // 4, flat)) for _ in range(plan["mid"])]
+    k = plan["flatten"]
     # about half right at the flatten's immediate-or-cancel orders, the rest over the quiet tail
-    tape += [("flatten", flat + rng.randrange(0, 150)) for _ in range(k // 2 + 1)]
-    tape += [("flatten", rng.randrange(flat + 150, STOP - 1500)) for _ in range(k - k // 2 - 1)]
+    tape += [("flatten", flat + rng.randrange(0, 150)) for _ in range(k - k // 2)]
+    tape += [("flatten", rng.randrange(flat + 150, stop - 1500)) for _ in range(k // 2)]
     tape.sort(key=lambda x: x[1])
-    for _ in range(PLAN["startup"]):
+    for _ in range(plan["startup"]):
         tape.insert(rng.randrange(0, len(tape) + 1), ("startup", None))
     return [("early (no snapshot)", -1), *tape]
 
@@ -169,46 +190,47 @@ COMPARED = ("position", "cash", "fills", "journal_fills", "duplicate_fills", "pe
             "rejected_orders", "killed", "pnl")
 
 
-@pytest.mark.parametrize("snapshot_every", [500, None], ids=["snapshot500", "snapshot-default"])
-def test_killed_and_restarted_replay_ends_as_an_uninterrupted_run(tmp_path, snapshot_every):
-    flat = flatten_event()
-    assert STOP // 2 < flat < STOP - 2000, "the flatten must start inside the slice"
+def campaign(tmp_path: Path, snapshot_every: int | None, c: Campaign) -> str:
+    """Run the campaign ``c``; fail with every divergence from the uninterrupted run. Returns the report."""
+    stop = c.stop
+    flat = flatten_event(c)
+    assert stop // 2 < flat < stop - 2000, "the flatten must start inside the slice"
     problems = []       # every divergence is collected, then the test fails with all of them
 
     # ---- reference: one uninterrupted run; then a restart on its finished journal
     ref_journal = tmp_path / "ref.sqlite"
-    ref_cfg = write_config(tmp_path / "ref.toml", ref_journal, snapshot_every)
+    ref_cfg = write_config(tmp_path / "ref.toml", ref_journal, snapshot_every, c)
     t = time.perf_counter()
     ref, startup1 = run_to_end(ref_cfg, tmp_path / "ref_out")
     ref_wall = time.perf_counter() - t
-    assert ref["fills"] >= 300, f"the slice must trade: {ref['fills']} fills"
+    assert ref["fills"] >= c.min_fills, f"the slice must trade: {ref['fills']} fills"
     assert ref["journal_fills"] == ref["fills"] and ref["duplicate_fills"] == 0 and ref["pending_redelivery"] == 0
-    assert ref["events"] == STOP and ref["position"] == 0.0     # flat after the end-of-session flatten
+    assert ref["events"] == stop and ref["position"] == 0.0     # flat after the end-of-session flatten
     # a run killed after its last snapshot but before its summary: the restart replays nothing, reports the same
     again, startup2 = run_to_end(ref_cfg, tmp_path / "again_out")
     for k in COMPARED:
         if again[k] != ref[k]:
             problems.append(f"restart on the finished journal: summary[{k!r}] {again[k]!r} != first run {ref[k]!r}")
     startup = max(min(startup1, startup2), 0.2)     # imports + data load + journal + numba cache
-    rate = STOP / ref["wall_s"]                      # events per second of the replay itself
+    rate = stop / ref["timing"]["wall_s"]                      # events per second of the replay itself
 
     # ---- crash runs: a fresh journal, killed with SIGKILL and restarted
     journal = tmp_path / "crash.sqlite"
     wal = Path(f"{journal}-wal")
-    cfg = write_config(tmp_path / "crash.toml", journal, snapshot_every)
+    cfg = write_config(tmp_path / "crash.toml", journal, snapshot_every, c)
     logs = tmp_path / "logs"
     logs.mkdir()
     rng = random.Random(20240621 + (snapshot_every or 0))
     every = snapshot_every or 2000        # journal.snapshot_every's default
-    plan = kill_plan(rng, flat, every)
+    plan = kill_plan(rng, flat, every, c)
     log = []
     hits = attempts = 0
     t_crash = time.perf_counter()
-    while attempts < MAX_ATTEMPTS and (attempts < len(plan) or hits < MIN_KILLS):
+    while attempts < c.max_attempts and (attempts < len(plan) or hits < c.min_kills):
         stage, target = plan[attempts] if attempts < len(plan) else ("startup", None)
         attempts += 1
         cur, _, _ = journal_state(journal)
-        if cur >= STOP and target is not None:       # a run finished the tape before its kill: only start-ups left
+        if cur >= stop and target is not None:       # a run finished the tape before its kill: only start-ups left
             stage, target = "startup (tape done)", None
         wait = (rng.uniform(0.05, 0.9) * startup if target is None
                 else startup + max(target - cur, 0) / rate if target >= 0 else None)
@@ -243,10 +265,11 @@ def test_killed_and_restarted_replay_ends_as_an_uninterrupted_run(tmp_path, snap
                        f"{c1:>6}  wait {w:6.3f} s  {'KILLED' if h else 'finished first'}; then {n} fills journaled"
                        f"{'' if snap else ', no snapshot'}"
                        for i, (s, tg, c0, w, h, c1, n, snap) in enumerate(log))
-    print(f"\nsnapshot_every={snapshot_every}: reference {ref_wall:.2f} s (start-up {startup:.2f} s, "
-          f"{rate:,.0f} events/s, {ref['fills']} fills); {hits} kills in {attempts} attempts, {crash_s:.1f} s\n"
-          + report)
-    assert hits >= MIN_KILLS, f"only {hits} kills hit a running process:\n{report}"
+    header = (f"snapshot_every={snapshot_every}, events [0, {stop:,}), flatten from event {flat:,}: reference "
+              f"{ref_wall:.2f} s (start-up {startup:.2f} s, {rate:,.0f} events/s, {ref['fills']} fills); "
+              f"{hits} SIGKILLs hit a running process in {attempts} attempts, {crash_s:.1f} s")
+    print(f"\n{header}\n{report}")
+    assert hits >= c.min_kills, f"only {hits} kills hit a running process:\n{report}"
 
     # ---- the final run, to the end of the tape
     got, _ = run_to_end(cfg, tmp_path / "final_out")
@@ -288,3 +311,19 @@ def test_killed_and_restarted_replay_ends_as_an_uninterrupted_run(tmp_path, snap
         problems.append(f"{len(bad)} journaled fills carry a different mid, e.g. crash {bad[0][0]} vs "
                         f"reference {bad[0][1]}")
     assert not problems, "\n".join(problems) + f"\nkills:\n{report}"
+    return f"{header}; final run identical to the uninterrupted one (position, cash bit for bit, "\
+           f"{got['fills']} fills, none doubled)\n{report}"
+
+
+@pytest.mark.parametrize("snapshot_every", [500, None], ids=["snapshot500", "snapshot-default"])
+def test_killed_and_restarted_replay_ends_as_an_uninterrupted_run(tmp_path, snapshot_every):
+    campaign(tmp_path, snapshot_every, SUITE)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("snapshot_every", [500, None], ids=["snapshot500", "snapshot-default"])
+def test_soak_many_kills_over_the_whole_slice(tmp_path, snapshot_every, capsys):
+    """``make soak``: the same campaign over events [0, 36,000) with 55+ SIGKILLs per variant."""
+    report = campaign(tmp_path, snapshot_every, SOAK)
+    with capsys.disabled():
+        print(f"\ncrash-recovery soak: {report}")

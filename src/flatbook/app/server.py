@@ -13,6 +13,7 @@ import logging
 
 import dash
 from dash import Input, Output, html
+from dash.exceptions import DependencyException
 
 from . import DEFAULT_HOST, DEFAULT_PORT, callbacks, explain, layout, live_page
 
@@ -46,6 +47,11 @@ def page_for(pathname: str | None, live_url: str = live_page.DEFAULT_LIVE_URL) -
     return layout.not_found(pathname)
 
 
+def _no_such_file(e: DependencyException):
+    """Flask error handler: an unknown component-suite path answers 404 (Dash raises DependencyException)."""
+    return "not found: no such component file", 404, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 def create_app(warm: bool = True, live_url: str = live_page.DEFAULT_LIVE_URL) -> dash.Dash:
     """The app (explainer and live dashboard); ``warm`` compiles the kernels and precomputes the presets first."""
     if warm:
@@ -62,6 +68,8 @@ def create_app(warm: bool = True, live_url: str = live_page.DEFAULT_LIVE_URL) ->
         compress=False,
     )
     app.index_string = _INDEX
+    # a bad /_dash-component-suites/… path is a missing file (404), not a server error with a traceback
+    app.server.register_error_handler(DependencyException, _no_such_file)
     app.layout = layout.build_root()
     app.validation_layout = html.Div([layout.build_root(), layout.build_layout(), live_page.build_layout(live_url)])
 

@@ -4,30 +4,47 @@
 on the ``replay`` preset (time unit: 1 second), filling in from the data every
 parameter the user did not set (:func:`data_defaults`). :func:`run_backtest`
 runs the compiled replay (:mod:`flatbook.backtest.engine`) and summarises it
-with the simulator's keys where they make sense, plus ``events``,
-``events_per_s``, ``fills``, ``maker_volume``, ``pnl_final`` and fill markouts.
+with the simulator's keys where they make sense, plus ``events``, ``fills``,
+``maker_volume``, ``pnl_final``, fill markouts, the simulator's PnL attribution
+(:func:`flatbook.sim.metrics.attribution`) and ``warnings``; wall-clock fields
+sit under ``timing`` (:func:`flatbook.timing.group_timing`).
+
+Money (PnL, cash, fees, financing, markouts, drawdown, VaR, ``max_loss``) is in
+the contract's settlement currency (``meta.settlement_currency``): the price
+unit for a linear contract, the base asset for an inverse one (Binance COIN-M),
+where a fill of n contracts of C USD at price p moves n·C/p of it
+(:func:`flatbook.data.events.contract_value`). For an inverse contract
+``pnl_final_quote`` and ``pnl_liquidated_quote`` give the PnL's value in the
+price currency at the last mid. Prices, spreads and depths stay in price units.
 """
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..config import RunConfig, build_config
 from ..controls.quote_controls import pack_controls
-from ..data.events import TRADE, EventTable
+from ..data.events import TRADE, EventTable, contract_value
 from ..errors import InputError
 from ..jsonutil import jsonable
 from ..policies.registry import policy_spec
-from ..sim.metrics import var_es
+from ..sim.metrics import attribution, var_es
+from ..timing import group_timing
 from . import engine as E
 from .latency import Latency
 
 NS = 1_000_000_000
 MARKOUTS_S = (1.0, 10.0, 60.0)
+#: A run whose quotes sit, on average, more than this many times the market's spread from the mid gets a warning.
+FAR_QUOTES = 10.0
+#: Summary keys in the settlement currency (the rest: price units, quantity units, counts, seconds).
+MONEY_KEYS = ("pnl_final", "pnl_liquidated", "maker_notional", "spread_given_up", "financing", "fees",
+              "max_drawdown", "var_95_60s", "es_95_60s")
 
 
 @dataclass(frozen=True)
@@ -178,24 +195,52 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     # quotes that move with time alone: finite-horizon A–S and exact GLFT
     bp[E.BP_TIMED] = float((cfg.policy == "avellaneda-stoikov" and v["variant"] == "finite")
                            or (cfg.policy == "glft" and v["solution"] == "exact"))
+    bp[E.BP_INVERSE] = float(ev.meta.inverse)
+    bp[E.BP_CSIZE] = ev.meta.contract_size
     return pid, pp, tab, cp, bp
 
 
-def _replay(ev: EventTable, pid, pp, tab, cp, bp, q0, feed, order):
+def _replay(ev: EventTable, pid, pp, tab, cp, bp, q0, feed, order,
+            progress: Callable[[int, int], None] | None = None):
     n = len(ev)
     depth = ev.depth if ev.depth is not None else np.full((n, 1, 4), np.nan)
     path = {k: np.empty(n) for k in ("q", "cash", "bid", "ask")}
     cap = 2 * n + 2
     f = {"ts": np.empty(cap, np.int64), "side": np.empty(cap, np.int8), "px": np.empty(cap),
-         "qty": np.empty(cap), "q": np.empty(cap), "fee": np.empty(cap)}
+         "qty": np.empty(cap), "q": np.empty(cap), "fee": np.empty(cap), "mid": np.empty(cap)}
     cnt = np.zeros(E.C_LEN, np.int64)
     cnt[E.C_KILL_TS] = -1
     acc = np.zeros(E.A_LEN)
-    nf = E.replay(ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side, depth,
-                  pid, pp, tab, cp, bp, q0, feed, order,
-                  path["q"], path["cash"], path["bid"], path["ask"],
-                  f["ts"], f["side"], f["px"], f["qty"], f["q"], f["fee"], cnt, acc)
+    args = (ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side, depth,
+            pid, pp, tab, cp, bp, q0, feed, order,
+            path["q"], path["cash"], path["bid"], path["ask"],
+            f["ts"], f["side"], f["px"], f["qty"], f["q"], f["fee"], f["mid"], cnt, acc)
+    if progress is None:
+        nf = E.replay(*args)
+    else:
+        nf = _in_thread(lambda: E.replay(*args), lambda: progress(int(cnt[E.C_EVENT]), n))
+        progress(n, n)
     return path, {k: a[:nf] for k, a in f.items()}, cnt, acc
+
+
+def _in_thread(work: Callable[[], int], poll: Callable[[], None], every_s: float = 0.1) -> int:
+    """Run ``work`` (a kernel that releases the GIL) in a thread, calling ``poll`` every ``every_s``."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["out"] = work()
+        except BaseException as exc:       # re-raised in the caller's thread
+            box["exc"] = exc
+
+    th = threading.Thread(target=target, name="flatbook-replay", daemon=True)
+    th.start()
+    while th.is_alive():
+        th.join(every_s)
+        poll()
+    if "exc" in box:
+        raise box["exc"]
+    return box["out"]
 
 
 def warm_up() -> None:
@@ -212,49 +257,104 @@ def warm_up() -> None:
     _replay(ev, pid, pp, tab, cp, bp, 0.0, z, z)
 
 
+def check_sizes(cfg: RunConfig, ev: EventTable) -> None:
+    """Refuse a quote size that rounds down to 0 lots (every order would be empty, silently).
+
+    Names ``size``, the lot and, when the lot was inferred from the data's sizes, how to set it.
+    """
+    _, lot = replay_grid(cfg, ev)
+    size = float(cfg.values["size"])
+    if math.floor(size / lot + 1e-9) >= 1:
+        return
+    unit = ev.meta.qty_unit
+    msg = (f"{size:g} {unit} is below the lot of {lot:g} {unit}: every order would round down to 0 lots; "
+           f"allowed: at least one lot ({lot:g})")
+    if ev.meta.lot_inferred:
+        msg += (f"; the lot {lot:g} was inferred from the data (the smallest step between its sizes): "
+                "if that is wrong, set the lot with --lot-size (lot_size= when loading)")
+    raise InputError("size", msg)
+
+
 def run_backtest(ev: EventTable, cfg: RunConfig, opts: BacktestOptions | None = None,
-                 markouts_s: Sequence[float] = MARKOUTS_S) -> BacktestResult:
-    """Replay ``cfg``'s policy and controls on ``ev``; see :mod:`flatbook.backtest.engine`."""
+                 markouts_s: Sequence[float] = MARKOUTS_S,
+                 progress: Callable[[int, int], None] | None = None) -> BacktestResult:
+    """Replay ``cfg``'s policy and controls on ``ev``; see :mod:`flatbook.backtest.engine`.
+
+    ``progress(done, total)``: called about every 0.1 s with the events replayed so far (the
+    replay then runs in a worker thread; the numbers are the same either way).
+    """
     opts = opts or BacktestOptions()
     n = len(ev)
     if n < 2:
         raise InputError("data", "fewer than 2 events: nothing to replay")
+    check_sizes(cfg, ev)
     pid, pp, tab, cp, bp = _pack(cfg, ev, opts)
     rng = np.random.Generator(np.random.PCG64(opts.seed))
     feed = opts.feed_latency.draw_ns(n, rng)
     order = opts.order_latency.draw_ns(n, rng)
     warm_up()
     t0 = time.perf_counter()
-    path, fills, cnt, acc = _replay(ev, pid, pp, tab, cp, bp, float(cfg.values["q0"]), feed, order)
+    path, fills, cnt, acc = _replay(ev, pid, pp, tab, cp, bp, float(cfg.values["q0"]), feed, order, progress)
     elapsed = time.perf_counter() - t0
+    m = ev.meta
     mid = ev.mid
     path["ts"] = ev.ts
     path["mid"] = mid
-    path["pnl"] = path["cash"] + path["q"] * mid
+    path["pnl"] = path["cash"] + path["q"] * contract_value(mid, m.contract, m.contract_size)
+    mid_ff = _ffill(mid)
     for h in markouts_s:
-        fills[f"markout_{h:g}s"] = _markout(ev.ts, mid, fills, h)
-    summary = _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s)
-    meta = {"data": ev.meta.as_dict(), "options": opts.as_dict(), "config": cfg.as_dict()}
+        fills[f"markout_{h:g}s"] = _markout(ev, mid_ff, fills, h)
+    summary = _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff)
+    meta = {"data": m.as_dict(), "options": opts.as_dict(), "config": cfg.as_dict()}
     return BacktestResult(cfg, opts, summary, fills, path, meta)
 
 
-def _markout(ts: np.ndarray, mid: np.ndarray, fills: dict, h_s: float) -> np.ndarray:
-    """Per fill: side·(mid at t + h − fill price), price units per unit; NaN past the data's end.
-
-    The mid at t + h is the last one at or before t + h (previous tick).
-    """
-    t = fills["ts"] + np.int64(round(h_s * NS))
-    idx = np.searchsorted(ts, t, side="right") - 1
-    out = fills["side"] * (mid[np.clip(idx, 0, len(ts) - 1)] - fills["px"])
-    out[t > ts[-1]] = np.nan
+def _ffill(x: np.ndarray) -> np.ndarray:
+    """``x`` with each NaN replaced by the last finite value before it (leading NaNs stay)."""
+    ok = np.isfinite(x)
+    idx = np.where(ok, np.arange(x.size), 0)
+    np.maximum.accumulate(idx, out=idx)
+    out = x[idx]
+    out[~ok & (np.cumsum(ok) == 0)] = np.nan
     return out
 
 
-def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
+def _mid_at(ev: EventTable, mid_ff: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The mid at times ``t`` (ns): the last one at or before t (previous tick)."""
+    idx = np.searchsorted(ev.ts, t, side="right") - 1
+    return mid_ff[np.clip(idx, 0, len(ev.ts) - 1)]
+
+
+def _markout(ev: EventTable, mid_ff: np.ndarray, fills: dict, h_s: float) -> np.ndarray:
+    """Per fill: side·(v(mid at t + h) − v(fill price)), settlement currency per unit (price
+    units per unit for a linear contract; v: :func:`~flatbook.data.events.contract_value`);
+    NaN past the data's end. The mid at t + h is the last one at or before t + h (previous tick).
+    """
+    m = ev.meta
+    t = fills["ts"] + np.int64(round(h_s * NS))
+    v = contract_value(_mid_at(ev, mid_ff, t), m.contract, m.contract_size)
+    out = fills["side"] * (v - contract_value(fills["px"], m.contract, m.contract_size))
+    out[t > ev.ts[-1]] = np.nan
+    return out
+
+
+def _adverse(ev: EventTable, mid_ff: np.ndarray, fills: dict, h_s: float) -> float:
+    """Adverse selection over h seconds, the simulator's definition: Σ side·qty·(v(mid(t + h)) −
+    v(mid(t))), t a fill's time and mid(t) the mid before it; the horizon is cut at the data's end.
+    Settlement currency."""
+    m = ev.meta
+    t = np.minimum(fills["ts"] + np.int64(round(h_s * NS)), ev.ts[-1])
+    v1 = contract_value(_mid_at(ev, mid_ff, t), m.contract, m.contract_size)
+    v0 = contract_value(fills["mid"], m.contract, m.contract_size)
+    return float(np.sum(fills["side"] * fills["qty"] * (v1 - v0)))
+
+
+def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff) -> dict:
     # imported here: flatbook.calibrate pulls in scipy, which a replay does not otherwise need
     from ..calibrate.inventory import inventory_ou
     from ..calibrate.volatility import sample_previous_tick
 
+    m = ev.meta
     ts, q = ev.ts, path["q"]
     dur = np.diff(ts).astype(float)                 # time each state lasted (ns)
     w = dur / dur.sum() if dur.sum() > 0 else np.full(dur.size, 1.0 / max(dur.size, 1))
@@ -272,21 +372,29 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
     liq = None
     if pnl_final is not None and q[-1] != 0.0:
         touch = ev.bid_px[-1] if q[-1] > 0 else ev.ask_px[-1]
-        fee = v["taker_fee"] * abs(q[-1]) + v["taker_fee_bps"] * 1e-4 * touch * abs(q[-1])
-        liq = float(path["cash"][-1] + q[-1] * touch - fee)
+        tv = float(contract_value(touch, m.contract, m.contract_size))
+        fee = v["taker_fee"] * abs(q[-1]) + v["taker_fee_bps"] * 1e-4 * abs(tv) * abs(q[-1])
+        liq = float(path["cash"][-1] + q[-1] * tv - fee)
     elif pnl_final is not None:
         liq = pnl_final
+    # while we quote: the mean distance of our quotes from the mid, and the market's spread
+    dist = acc[E.A_QUOTE_DIST] / acc[E.A_QUOTE_T] if acc[E.A_QUOTE_T] > 0 else None
+    mkt = 2.0 * acc[E.A_MKT_HALF] / acc[E.A_QUOTE_T] if acc[E.A_QUOTE_T] > 0 else None
     s = {
         "events": len(ev),
         "trades_in_data": int(np.count_nonzero(ev.kind == TRADE)),
         "duration_s": (int(ts[-1]) - int(ts[0])) / NS,
         "elapsed_s": elapsed,
         "events_per_s": len(ev) / elapsed if elapsed > 0 else None,
+        "contract": m.contract,
+        "contract_size": m.contract_size,
+        "settlement_currency": m.settlement_currency,
         "fills": int(fills["qty"].size),
         "buy_fills": int(np.count_nonzero(buy)),
         "sell_fills": int(np.count_nonzero(~buy)),
         "maker_volume": float(fills["qty"].sum()),
-        "maker_notional": float((fills["qty"] * fills["px"]).sum()),
+        "maker_notional": float((fills["qty"] * np.abs(contract_value(fills["px"], m.contract,
+                                                                      m.contract_size))).sum()),
         "requests": int(cnt[E.C_REQUESTS]),
         "rejected_post_only": int(cnt[E.C_REJECTED]),
         "pnl_final": pnl_final,
@@ -301,6 +409,8 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
         "time_in_critical_frac": acc[E.A_Z3] / total,
         "hedge_requests": int(cnt[E.C_HEDGE_REQ]),
         "spread_mean": acc[E.A_SPREAD_SUM] / acc[E.A_SPREAD_T] if acc[E.A_SPREAD_T] > 0 else None,
+        "quote_depth_mean": dist,
+        "market_spread_mean": mkt,
         "spread_given_up": float(acc[E.A_GIVEN_UP]),
         "financing": float(acc[E.A_FIN]),
         "fees": float(acc[E.A_FEES]),
@@ -313,10 +423,62 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s) -> dict:
         "ou_t": ou["t_stat"],
         "half_life": ou["half_life"],
     }
+    if m.inverse:
+        last = mid_ff[-1]
+        s["pnl_final_quote"] = pnl_final * last if pnl_final is not None else None
+        s["pnl_liquidated_quote"] = liq * last if liq is not None else None
     for h in markouts_s:
-        m = fills[f"markout_{h:g}s"]
-        ok = np.isfinite(m)
-        s[f"markout_{h:g}s"] = float(np.average(m[ok], weights=fills["qty"][ok])) if ok.any() else None
-    return {k: jsonable(x) for k, x in s.items()}
+        mk = fills[f"markout_{h:g}s"]
+        ok = np.isfinite(mk)
+        s[f"markout_{h:g}s"] = float(np.average(mk[ok], weights=fills["qty"][ok])) if ok.any() else None
+    s.update(_attribution(ev, cfg, fills, acc, pnl_final, mid_ff, markouts_s))
+    s["warnings"] = _warnings(ev, cfg, s)
+    return group_timing({k: jsonable(x) for k, x in s.items()})
 
 
+def _attribution(ev, cfg, fills, acc, pnl_final, mid_ff, markouts_s) -> dict:
+    """The simulator's PnL split (:func:`flatbook.sim.metrics.attribution`), settlement currency:
+    spread capture against the mid before each fill, adverse selection over ``markout_steps``·dt
+    seconds (1 s by default), financing, fees, and inventory as the rest; ``pnl_adverse_by_horizon``
+    gives the adverse part at every markout horizon."""
+    if pnl_final is None:
+        return {}
+    h = float(cfg.values["markout_steps"]) * float(cfg.values["dt"])
+    parts = attribution({"pnl": np.float64(pnl_final), "spread_capture": np.float64(acc[E.A_SPREAD_CAP]),
+                         "adverse": np.float64(_adverse(ev, mid_ff, fills, h)),
+                         "financing": np.float64(acc[E.A_FIN]), "fees": np.float64(acc[E.A_FEES])})
+    out = {k: float(x) + 0.0 for k, x in parts.items()}     # + 0.0: no "-0" for an empty part
+    out["pnl_adverse_horizon_s"] = h
+    out["pnl_adverse_by_horizon"] = {f"{hh:g}s": _adverse(ev, mid_ff, fills, hh) for hh in markouts_s}
+    return out
+
+
+def _warnings(ev, cfg, s: dict) -> list[str]:
+    """Why a run that looks fine may say little: 0 fills, or quotes on average more than
+    ``FAR_QUOTES`` times the market's own spread from the mid (and, for the finite-horizon
+    A–S, that its horizon is the whole tape)."""
+    out = []
+    pu = ev.meta.price_unit
+    dist, mkt = s["quote_depth_mean"], s["market_spread_mean"]
+    ratio = dist / mkt if dist is not None and mkt else None
+    far = ratio is not None and ratio > FAR_QUOTES
+    where = (f"quotes sat on average {dist:,.6g} {pu} from the mid, {ratio:,.0f}× the market's own spread "
+             f"({mkt:,.6g} {pu}; more than {FAR_QUOTES:g}×)") if far else ""
+    v = cfg.values
+    if s["fills"] == 0:
+        if s["requests"] == 0:
+            why = "the strategy sent no order (every decision quoted no size)"
+        elif s["rejected_post_only"] == s["requests"]:
+            why = "every order was rejected as crossing the book (post-only)"
+        elif far:
+            why = where
+        else:
+            why = "no trade reached our prices through the queue ahead"
+        out.append(f"0 fills in {s['events']:,} events: {why}")
+    elif far:
+        out.append(f"{where}: few trades reach them, so the result says little about quoting in this market")
+    if (s["fills"] == 0 or far) and cfg.policy == "avellaneda-stoikov" and v["variant"] == "finite":
+        out.append(f"avellaneda-stoikov variant=finite quotes for a horizon of T = {v['T']:g} s (the whole tape "
+                   "unless set), so its spread is widest far from the end; for a replay use --set variant=stationary "
+                   "--set horizon=H (a rolling horizon in s), or a shorter T")
+    return out

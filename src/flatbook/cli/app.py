@@ -3,17 +3,19 @@
 Commands: simulate, compare, quote, presets, policies, params (here), and data,
 backtest, calibrate (:mod:`flatbook.cli.replay_cmds`). Bad input of any
 kind exits 2 with one line ``error: <field>: <message>`` on stderr; Ctrl-C exits
-130 with ``interrupted``; nothing is written to ``--out`` in either case.
+130 with ``interrupted``; nothing is written to ``--out`` in either case. The
+console script enters through :mod:`flatbook.cli.entry`, which covers Ctrl-C
+during these imports too.
 """
 import math
 import sys
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
 from .. import __version__
@@ -21,6 +23,8 @@ from ..config import RunConfig, build_config, load_toml, parse_set
 from ..errors import InputError
 from ..presets import PRESETS
 from . import output, tables
+from .entry import EXIT_INTERRUPTED, interrupted
+from .progress import ProgressBar, spinner
 
 # click's exception classes (typer may vendor click, so take them from typer's own BadParameter)
 _click_exc = sys.modules[typer.BadParameter.__module__]
@@ -32,8 +36,6 @@ DEFAULT_POLICY = "avellaneda-stoikov"
 DEFAULT_PATHS = 10_000
 DEFAULT_SEED = 0
 EXIT_INPUT = 2
-EXIT_INTERRUPTED = 130
-PROGRESS_DELAY_S = 1.0
 
 
 def _error_line(msg: str) -> None:
@@ -65,8 +67,7 @@ class _Group(TyperGroup):
         except (Abort, KeyboardInterrupt):
             code = EXIT_INTERRUPTED
         if code == EXIT_INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130); nothing else exits 130
-            sys.stderr.write("interrupted\n")
-            sys.stderr.flush()
+            interrupted()
         if standalone_mode:
             sys.exit(code)
         return code
@@ -120,12 +121,13 @@ def _check_report(report: str | None):
 
 
 def _resolve(config: str | None, preset: str | None, set_: list[str] | None,
-             paths: str | None, seed: str | None) -> tuple[dict, str, dict, object, object]:
+             paths: str | None, seed: str | None,
+             default_preset: str = DEFAULT_PRESET) -> tuple[dict, str, dict, object, object]:
     """Merge the TOML file (if any) with the flags: (run table, preset, overrides, paths, seed)."""
     run, params = load_toml(config) if config is not None else ({}, {})
     overrides = {**params, **parse_set(set_)}
     return (run,
-            preset if preset is not None else run.get("preset", DEFAULT_PRESET),
+            preset if preset is not None else run.get("preset", default_preset),
             overrides,
             paths if paths is not None else run.get("paths", DEFAULT_PATHS),
             seed if seed is not None else run.get("seed", DEFAULT_SEED))
@@ -165,52 +167,57 @@ def _number(field: str, raw: str | None, default: float | None = None) -> float 
 
 # --------------------------------------------------------------------------- progress
 
-class _ProgressBar:
-    """A transient rich progress bar on stderr, shown only if the run lasts over ~1 s and stderr is a terminal."""
-
-    def __init__(self, total: int | None, columns: Sequence | None = None, description: str = "simulating",
-                 **fields):
-        self.console = Console(stderr=True)
-        self.enabled = self.console.is_terminal
-        columns = columns or (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("paths"))
-        self.progress = Progress(*columns, TimeElapsedColumn(), TimeRemainingColumn(),
-                                 console=self.console, transient=True)
-        self.task = self.progress.add_task(description, total=total, **fields)
-        self._lock = threading.Lock()
-        self._started = self._closed = False
-        self._timer = threading.Timer(PROGRESS_DELAY_S, self._start)
-        self._timer.daemon = True
-
-    def _start(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self.progress.start()
-                self._started = True
-
-    def __enter__(self) -> "_ProgressBar":
-        if self.enabled:
-            self._timer.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._timer.cancel()
-        with self._lock:
-            self._closed = True
-            if self._started:
-                self.progress.stop()
-
-    def callback(self, label: str, offset: int) -> Callable[[int, int], None]:
-        """A ``simulate(progress=...)`` callback for one policy whose paths start at ``offset``."""
-        self.progress.update(self.task, description=label, completed=offset)
-        return lambda done, total: self.progress.update(self.task, completed=offset + done)
+_ProgressBar = ProgressBar  # the former private name (kept for modules that still import it)
+COMPILING = "compiling kernels (first run only)…"
 
 
-def _run_all(cfgs: Sequence[RunConfig]):
-    """Simulate each config (same seed/paths ⇒ common random numbers), recording sample path 0."""
+def kernels_need_compiling(*dispatchers) -> bool:
+    """Will calling these numba dispatchers compile rather than load machine code?
+
+    True when a dispatcher has no compiled signature in this process and numba's on-disk
+    cache index holds no entry for its current source (numba invalidates the index when
+    the source file changes). False when this cannot be told (numba internals moved):
+    the spinner then claims nothing.
+    """
+    for d in dispatchers:
+        if d.signatures:
+            continue
+        try:
+            index = d._cache._cache_file._load_index()
+        except AttributeError:
+            return False
+        if not index:
+            return True
+    return False
+
+
+@contextmanager
+def compiling(dispatchers: Sequence, enabled: bool = True) -> Iterator[bool]:
+    """A "compiling kernels (first run only)…" spinner while the body runs, if numba must compile
+    ``dispatchers`` (see :func:`kernels_need_compiling`); yields whether it must."""
+    need = kernels_need_compiling(*dispatchers)
+    if not need:
+        yield False
+        return
+    with spinner(COMPILING, enabled=enabled):
+        yield True
+
+
+def _run_all(cfgs: Sequence[RunConfig], json_: bool = False):
+    """Simulate each config (same seed/paths ⇒ common random numbers), recording sample path 0.
+
+    A progress bar on a terminal (not under ``--json``); before it, a spinner while numba compiles
+    the kernel on the first run (one path of the first config, which compiles what every
+    config uses and changes no number).
+    """
+    from ..sim import kernel as K
     from ..sim.simulator import simulate
 
+    with compiling([K.simulate_paths], enabled=not json_) as need:
+        if need:
+            simulate(replace(cfgs[0], paths=1))
     results = []
-    with _ProgressBar(sum(c.paths for c in cfgs)) as bar:
+    with ProgressBar(sum(c.paths for c in cfgs), enabled=not json_) as bar:
         for i, cfg in enumerate(cfgs):
             results.append(simulate(cfg, record_paths=(0,), progress=bar.callback(cfg.policy, i * cfg.paths)))
     return results
@@ -239,7 +246,7 @@ def simulate(
     cfg = build_config(preset_name, _one_policy(policy, run), overrides, paths=n, seed=s)
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)
-    (res,) = _run_all([cfg])
+    (res,) = _run_all([cfg], json_)
     obj = output.simulate_object(res)
     if out_dir is not None:
         output.write_outputs(out_dir, [res], obj, compare=False)
@@ -288,7 +295,7 @@ def compare(
     cfgs = [build_config(preset_name, name, overrides, paths=n, seed=s) for name in names]
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)
-    results = _run_all(cfgs)
+    results = _run_all(cfgs, json_)
     obj = output.compare_object(results)
     if out_dir is not None:
         output.write_outputs(out_dir, results, obj, compare=True)
@@ -300,8 +307,12 @@ def compare(
         _print_json(obj)
     else:
         con = _stdout()
-        con.print(tables.compare_table({r.config.policy: r.summary for r in results},
-                                       PRESETS[cfgs[0].preset].time_unit, _title(cfgs[0], "compare")))
+        tu = PRESETS[cfgs[0].preset].time_unit
+        con.print(tables.compare_table({r.config.policy: r.summary for r in results}, tu, _title(cfgs[0], "compare")))
+        if "differences" in obj:
+            con.print(tables.differences_table(obj["differences"], tu,
+                                               f"paired differences vs {obj['differences']['baseline']} "
+                                               "(common random numbers)"))
         if out_dir is not None:
             con.print(f"wrote {out_dir}", markup=False, highlight=False)
         if report_path is not None:
@@ -370,7 +381,7 @@ def params(json_: JsonOpt = False) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``flatbook`` script and ``python -m flatbook``."""
+    """Run the command line (the ``flatbook`` script enters through :func:`flatbook.cli.entry.main`)."""
     app(args=list(argv) if argv is not None else None, prog_name="flatbook")
 
 

@@ -17,7 +17,8 @@ from ..config import build_config
 from ..errors import InputError
 from ..presets import PRESETS
 from . import output
-from .app import ConfigOpt, JsonOpt, OutOpt, PathsOpt, PresetOpt, SeedOpt, SetOpt, _ProgressBar, _print_json, _resolve, _stdout, app
+from .app import ConfigOpt, JsonOpt, OutOpt, PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _resolve, _stdout, app
+from .progress import ProgressBar
 
 FRONTIER_KEYS = ("hedge_count", "hedge_trades", "hedge_cost", "hedge_volume", "residual_risk", "price_pnl_std",
                  "basis_pnl_std", "pnl_mean", "pnl_se")
@@ -68,11 +69,18 @@ def hedge_frontier(
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
     pol = policy or run.get("policy", "linear-skew")
     thr = _thresholds(thresholds)
-    cfgs = [build_config(preset_name, pol, {**overrides, "hedge_trigger": "threshold", "hedge_threshold": t},
-                         paths=n, seed=s) for t in thr]
+    cfgs = []
+    for t in thr:
+        try:
+            cfgs.append(build_config(preset_name, pol, {**overrides, "hedge_trigger": "threshold",
+                                                        "hedge_threshold": t}, paths=n, seed=s))
+        except InputError as e:
+            if e.field != "hedge_threshold":
+                raise
+            raise InputError("--thresholds", f"threshold {t:g}: {str(e).split(': ', 1)[-1]}") from None
     out_dir = output.check_out_dir(out) if out is not None else None
     rows = []
-    with _ProgressBar(sum(c.paths for c in cfgs)) as bar:
+    with ProgressBar(sum(c.paths for c in cfgs), enabled=not json_) as bar:
         for i, cfg in enumerate(cfgs):
             res = simulate(cfg, progress=bar.callback(f"threshold {thr[i]:g}", i * cfg.paths))
             rows.append({"threshold": thr[i], **{k: res.summary[k] for k in FRONTIER_KEYS}})

@@ -19,12 +19,17 @@ def live(
     port: Annotated[str | None, typer.Option("--port", metavar="N", help="API port (overrides api.port; 0: any "
                                              "free port)")] = None,
     hold: Annotated[bool, typer.Option("--hold", help="keep the API up after a replay ends (until Ctrl-C)")] = False,
+    flatten_on_exit: Annotated[bool, typer.Option("--flatten-on-exit", help="on Ctrl-C / SIGTERM also flatten the "
+                                                  "position through the venue (resting orders are always "
+                                                  "cancelled)")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Run the live engine: quote through a venue (trade mode) or advise another bot (monitor mode).
 
-    Prints its address, then, when the replay ends or on Ctrl-C, its summary: position (lots), cash and PnL
-    (price units), fills, events per second and tick-to-quote latency percentiles (µs).
+    Prints its address, then, when the replay ends or on Ctrl-C / SIGTERM, its summary: position (lots), cash and
+    PnL (price units), fills, events per second and tick-to-quote latency percentiles (µs). A stop signal cancels
+    the resting orders (and with --flatten-on-exit flattens), journals the final state and prints the open
+    position.
     """
     from ..live.runner import main
     from ..live.settings import load_settings
@@ -43,16 +48,17 @@ def live(
 
         out_dir = check_out_dir(out)
     # with --json, stdout carries the summary only: the start-up lines go to stderr
-    summary = main(s, out_dir, p, hold, **({"announce": lambda m: print(m, file=sys.stderr, flush=True)}
-                                           if json_ else {}))
+    summary = main(s, out_dir, p, hold, flatten_on_exit=flatten_on_exit,
+                   **({"announce": lambda m: print(m, file=sys.stderr, flush=True)} if json_ else {}))
     if json_:
         _print_json(summary)
         return
     con = _stdout()
-    lat = summary["tick_to_quote"]
+    timing = summary["timing"]
+    lat = timing["tick_to_quote"]
     con.print(f"[bold]flatbook live[/bold] ({summary['mode']}, session {summary['session']})")
-    con.print(f"  events {summary['events']:,} ({summary['events_per_s']:,.0f} events/s this run, "
-              f"{summary['wall_s']:.2f} s)")
+    con.print(f"  events {summary['events']:,} ({timing['events_per_s']:,.0f} events/s this run, "
+              f"{timing['wall_s']:.2f} s)")
     con.print(f"  position {summary['position']:g} lots, cash {summary['cash']:,.4f}, PnL {summary['pnl']['total']:,.4f}"
               f" (price units); fills {summary['fills']:,} (journal {summary['journal_fills']:,}, duplicates "
               f"{summary['duplicate_fills']})")

@@ -1,53 +1,115 @@
-"""``flatbook multi``: one maker quoting several correlated instruments (preset ``multi-asset``)."""
+"""``flatbook multi``: one maker quoting several correlated instruments (preset ``multi-asset``).
+
+Takes ``--set``, ``--config``, ``--out`` and ``--json`` through the same code paths as
+``simulate``: :func:`flatbook.cli.app._resolve` merges the TOML file and the flags,
+:func:`flatbook.cli.output.publish_dir` writes all files or none.
+"""
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..config import check_int
-from .app import JsonOpt, _number, _print_json, _stdout, app
-from .output import jsonable
+from ..errors import InputError
+from ..jsonutil import jsonable
+from ..timing import group_timing
+from . import output
+from .app import ConfigOpt, JsonOpt, OutOpt, PathsOpt, SeedOpt, _number, _print_json, _resolve, _stdout, app, compiling
+from .progress import ProgressBar
+
+DEFAULT_MULTI_PRESET = "multi-asset"
+PNL_UNIT = "price units × lots"
+
+
+def multi_object(res) -> dict:
+    """``multi --json`` and ``summary.json``: the summary (wall-clock fields under ``timing``) plus ``config``."""
+    return jsonable(group_timing({**res.summary, "config": res.config.as_dict()}))
+
+
+def _per_path_frame(res):
+    import pandas as pd
+
+    cols = {"pnl": res.pnl}
+    for name, d in res.per_instrument.items():
+        cols.update({f"{name}.{k}": v for k, v in d.items()})
+    return pd.DataFrame(cols)
+
+
+def _build(tmp: Path, res, obj: dict) -> list[str]:
+    (tmp / output.SUMMARY_JSON).write_text(output.dumps(obj) + "\n", encoding="utf-8")
+    _per_path_frame(res).to_parquet(tmp / output.PER_PATH_PARQUET, index=False, engine="pyarrow")
+    return [output.SUMMARY_JSON, output.PER_PATH_PARQUET]
+
+
+def _tables(res, title: str) -> list:
+    from rich.table import Table
+    from rich.text import Text
+
+    from .tables import fmt
+
+    s = res.summary
+    t = Table(title=Text(title), title_justify="left")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    t.add_column("unit")
+    for k, unit in (("pnl_mean", PNL_UNIT), ("pnl_std", PNL_UNIT), ("pnl_se", PNL_UNIT),
+                    ("var_95", PNL_UNIT + " (loss)"), ("es_95", PNL_UNIT + " (loss)"),
+                    ("final_risk_mean", "qᵀΣq at T, price units² per time unit"),
+                    ("final_q_corr", "correlation of final inventories"),
+                    ("elapsed_s", "s"), ("path_steps_per_s", "path-steps/s (all instruments)")):
+        t.add_row(k, Text(fmt(s[k])), unit)
+    t2 = Table(title=Text("per instrument"), title_justify="left")
+    cols = (("final_q_mean", "lots"), ("final_q_std", "lots"), ("max_abs_q_mean", "lots"),
+            ("fills_mean", "fills per path"), ("spread_capture_mean", PNL_UNIT))
+    t2.add_column("instrument")
+    for c, unit in cols:
+        t2.add_column(Text(f"{c} ({unit})"), justify="right")
+    for name, d in s["per_instrument"].items():
+        t2.add_row(Text(name), *(Text(fmt(d[k])) for k, _ in cols))
+    return [t, t2]
 
 
 @app.command()
 def multi(
-    preset: Annotated[str, typer.Option("--preset", metavar="NAME", help="Multi-instrument preset (multi-asset).")] = "multi-asset",
+    preset: Annotated[str | None, typer.Option("--preset", metavar="NAME", help=f"Multi-instrument preset (default {DEFAULT_MULTI_PRESET}).")] = None,
     correlation: Annotated[str | None, typer.Option("--correlation", metavar="RHO", help="Correlation of the two mids (−1 to 1).")] = None,
     own_skew: Annotated[bool, typer.Option("--own-skew", help="Skew each instrument on its own inventory, not the portfolio's risk.")] = False,
-    paths: Annotated[str, typer.Option("--paths", metavar="N", help="Monte Carlo paths (default 10,000).")] = "10000",
-    seed: Annotated[str, typer.Option("--seed", metavar="S", help="Random seed (default 0).")] = "0",
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
+                                                    help="Override a parameter of every instrument (KEY=VALUE) or of one (NAME.KEY=VALUE, e.g. B.sigma=3); repeatable; see 'flatbook params'.")] = None,
+    paths: PathsOpt = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
     json_: JsonOpt = False,
+    out: OutOpt = None,
 ) -> None:
     """Several correlated instruments: portfolio PnL and risk, and each instrument's inventory."""
-    from rich.table import Table
-    from rich.text import Text
-
+    from ..multi import kernel as MK
     from ..multi.simulator import multi_preset, simulate_multi
 
-    mc = multi_preset(preset, _number("--correlation", correlation), False if own_skew else None,
-                      check_int("--paths", paths, 1, 100_000_000), check_int("--seed", seed, 0, 2**63 - 1))
-    res = simulate_multi(mc)
-    s = res.summary
+    run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed,
+                                                 default_preset=DEFAULT_MULTI_PRESET)
+    if "policy" in run:
+        raise InputError("run.policy", "multi takes each instrument's policy from the multi-instrument preset")
+    mc = multi_preset(preset_name, _number("--correlation", correlation), False if own_skew else None,
+                      n, s, overrides)
+    out_dir = output.check_out_dir(out) if out is not None else None
+    with compiling([MK.simulate_multi], enabled=not json_) as need:
+        if need:
+            simulate_multi(replace(mc, paths=1))
+    with ProgressBar(mc.paths, description="simulating", enabled=not json_) as bar:
+        res = simulate_multi(mc, progress=bar.callback("simulating", 0))
+    obj = multi_object(res)
+    if out_dir is not None:
+        output.publish_dir(out_dir, lambda tmp: _build(tmp, res, obj))
     if json_:
-        _print_json(jsonable({**s, "config": mc.as_dict()}))
+        _print_json(obj)
         return
     con = _stdout()
-    t = Table(title=Text(f"multi — {preset}, {mc.paths:,} paths, ρ = {mc.correlation[0, -1]:g}, "
-                         f"{'portfolio' if mc.portfolio_skew else 'own'} skew"), title_justify="left")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    t.add_column("unit")
-    for k, unit in (("pnl_mean", "price units × lots"), ("pnl_std", "price units × lots"), ("var_95", "loss"),
-                    ("es_95", "loss"), ("final_risk_mean", "qᵀΣq at T, price units² per time unit"),
-                    ("final_q_corr", "correlation of final inventories")):
-        v = s[k]
-        t.add_row(k, "—" if v is None else f"{v:.4g}", unit)
-    con.print(t)
-    t2 = Table(title=Text("per instrument"), title_justify="left")
-    for c in ("instrument", "final q mean", "final q std", "max |q| mean", "fills", "spread capture"):
-        t2.add_column(c, justify="right" if c != "instrument" else "left")
-    for name, d in s["per_instrument"].items():
-        t2.add_row(name, *(f"{d[k]:.4g}" for k in ("final_q_mean", "final_q_std", "max_abs_q_mean", "fills_mean",
-                                                    "spread_capture_mean")))
-    con.print(t2)
+    title = (f"multi — {preset_name}, {mc.paths:,} paths × {mc.configs[0].steps:,} steps, seed {mc.seed}, "
+             f"ρ = {mc.correlation[0, -1]:g}, {'portfolio' if mc.portfolio_skew else 'own'} skew")
+    for t in _tables(res, title):
+        con.print(t)
+    if out_dir is not None:
+        con.print(f"wrote {out_dir}", markup=False, highlight=False)

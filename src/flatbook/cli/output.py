@@ -29,6 +29,7 @@ from ..jsonutil import jsonable
 from ..policies.registry import policy_spec
 from ..presets import PRESETS
 from ..sim.simulator import SimResult
+from ..timing import TIMING_KEYS, group_timing
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_PARQUET = "summary.parquet"
@@ -44,16 +45,78 @@ def dumps(obj: object) -> str:
 
 
 def simulate_object(res: SimResult) -> dict:
-    """``simulate --json``: the summary keys at top level plus ``config``."""
-    return jsonable({**res.summary, "config": res.config.as_dict()})
+    """``simulate --json``: the summary keys at top level (wall-clock fields under ``timing``) plus ``config``."""
+    return jsonable(group_timing({**res.summary, "config": res.config.as_dict()}))
+
+
+#: Metrics whose paired difference ``compare`` reports: summary key → (per-path array, statistic).
+PAIRED_METRICS: dict[str, tuple[str, str]] = {
+    "pnl_mean": ("pnl", "mean"),
+    "pnl_std": ("pnl", "std"),
+    "final_q_mean": ("final_q", "mean"),
+    "final_q_std": ("final_q", "std"),
+    "max_abs_q_mean": ("max_abs_q", "mean"),
+    "fills_mean": ("fills", "mean"),
+    "spread_given_up_mean": ("spread_given_up", "mean"),
+}
+PAIRED_METHOD = ("paired over paths (common random numbers): mean metrics: SE = std(x_i − x_0)/√n; "
+                 "std metrics: delta method, SE = std(ψ_i − ψ_0)/√n with the influence function "
+                 "ψ = ((x − x̄)² − s²)/(2s) of the sample std; se_unpaired: the same, as if the runs were "
+                 "independent, √(SE_i² + SE_0²)")
+
+
+def _influence(x: np.ndarray, stat: str) -> np.ndarray:
+    """Per-path influence of ``stat`` (mean or std) of sample ``x``: its SE is std(ψ)/√n (delta method)."""
+    x = np.asarray(x, dtype=np.float64)
+    d = x - x.mean()
+    if stat == "mean":
+        return d
+    s = x.std(ddof=1) if x.size > 1 else 0.0
+    return (d * d - s * s) / (2.0 * s) if s > 0 else np.zeros_like(d)
+
+
+def _se(psi: np.ndarray) -> float | None:
+    return float(psi.std(ddof=1) / math.sqrt(psi.size)) if psi.size > 1 else None
+
+
+def paired_differences(results: Sequence[SimResult]) -> dict:
+    """Each policy minus the first, per metric of :data:`PAIRED_METRICS`, with paired standard errors.
+
+    ``diff`` is exactly the difference of the two summary values; ``se`` is its standard error
+    over paths paired by index (the runs share the seed, so path p sees the same random
+    numbers: common random numbers); ``se_unpaired`` is what it would be for independent runs.
+    Units: those of the metric.
+    """
+    base = results[0]
+    out: dict = {"baseline": base.config.policy, "method": PAIRED_METHOD, "policies": {}}
+    for r in results[1:]:
+        rows = {}
+        for key, (arr, stat) in PAIRED_METRICS.items():
+            a, b = base.summary.get(key), r.summary.get(key)
+            if a is None or b is None or arr not in r.per_path:
+                continue
+            pa, pb = _influence(base.per_path[arr], stat), _influence(r.per_path[arr], stat)
+            sa, sb = _se(pa), _se(pb)
+            rows[key] = {"diff": b - a, "se": _se(pb - pa),
+                         "se_unpaired": math.hypot(sa, sb) if sa is not None and sb is not None else None}
+        out["policies"][r.config.policy] = rows
+    return out
 
 
 def compare_object(results: Sequence[SimResult]) -> dict:
-    """``compare --json``: ``{"policies": {name: summary}, "config": {...}}``."""
+    """``compare --json``: ``{"policies": {name: summary}, "differences": {...}, "config": {...}}``.
+
+    Each summary's wall-clock fields are under its ``timing`` key; ``differences`` holds
+    :func:`paired_differences` (absent for a single policy).
+    """
     cfg = dict(results[0].config.as_dict())
     cfg.pop("policy", None)
     cfg["policies"] = [r.config.policy for r in results]
-    return jsonable({"policies": {r.config.policy: r.summary for r in results}, "config": cfg})
+    obj: dict = {"policies": {r.config.policy: group_timing(r.summary) for r in results}}
+    if len(results) > 1:
+        obj["differences"] = paired_differences(results)
+    obj["config"] = cfg
+    return jsonable(obj)
 
 
 # --------------------------------------------------------------------------- --out checks
@@ -82,12 +145,16 @@ def check_out_dir(out: str) -> Path:
 def _summary_frame(results: Sequence[SimResult]):
     import pandas as pd
 
-    rows = [{"policy": r.config.policy, **r.summary} for r in results]
+    rows = [{"policy": r.config.policy, **{k: v for k, v in r.summary.items() if k not in TIMING_KEYS}}
+            for r in results]
     df = pd.DataFrame(rows)
     for col in df.columns[1:]:
         df[col] = pd.to_numeric(df[col])  # None → NaN; keeps ints as int64
         if df[col].dtype == object:
             df[col] = df[col].astype("float64")
+    # wall-clock fields in one struct column, as in summary.json (flatbook.timing)
+    df["timing"] = [{k: (float(v) if v is not None else None) for k, v in r.summary.items() if k in TIMING_KEYS}
+                    for r in results]
     return df
 
 

@@ -2,9 +2,13 @@
 
 Every bad input (a missing or malformed file, a flag out of range) exits 2 with
 one line naming the file and line or the flag; ``--out`` gets all files or none.
+Loading shows a spinner and the replay a bar over events, on a terminal only and
+never under ``--json`` (:mod:`flatbook.cli.progress`). A backtest's ``warnings``
+are printed as ``warning: …`` lines on stderr (and kept in ``--json``).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +19,8 @@ from ..config import build_config, load_toml, parse_set
 from ..errors import InputError
 from . import output
 from .app import JsonOpt, OutOpt, ReportOpt, SetOpt, _check_report, _number, _print_json, _stdout, app
-from .tables import backtest_units
+from .progress import ProgressBar, spinner
+from .tables import backtest_units, per_unit
 
 data_app = typer.Typer(help="Market data: inspect or convert LOBSTER, Binance and generic files.",
                        no_args_is_help=True)
@@ -28,12 +33,56 @@ TradesOpt = Annotated[str | None, typer.Option("--trades", metavar="FILE",
 OnErrorOpt = Annotated[str, typer.Option("--on-error", metavar="POLICY",
                                          help="Malformed rows: fail (default) or skip (and count them).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Parse the file again instead of reusing flatbook's parsed-data cache.")]
+ContractOpt = Annotated[str | None, typer.Option(
+    "--contract", metavar="TYPE", help="linear or inverse (default: from the file; Binance COIN-M is inverse, "
+                                       "every other file linear).")]
+ContractSizeOpt = Annotated[str | None, typer.Option(
+    "--contract-size", metavar="C", help="Inverse: price-currency units per contract (e.g. 100 for 100 USD); "
+                                         "linear: the multiplier (default 1).")]
+SettlementOpt = Annotated[str | None, typer.Option(
+    "--settlement", metavar="CUR", help="The currency PnL is settled in (default: the price unit for linear, "
+                                        "the base asset for inverse contracts).")]
+LotOpt = Annotated[str | None, typer.Option(
+    "--lot-size", metavar="LOT", help="The instrument's lot (smallest size step), instead of the one known "
+                                      "for the source or inferred from the data.")]
 
 
-def _load(path: str, fmt: str, trades: str | None, on_error: str, no_cache: bool = False):
+def _load(path: str, fmt: str, trades: str | None, on_error: str, no_cache: bool = False, *,
+          contract: str | None = None, contract_size: str | None = None, settlement: str | None = None,
+          lot_size: str | None = None, quiet: bool = False):
+    """Load a data file (a spinner on a terminal unless ``quiet``), then apply the contract and
+    lot flags (:meth:`~flatbook.data.events.EventTable.with_contract`)."""
     from ..data.load import load
 
-    return load(path, fmt=fmt, trades=trades, on_error=on_error, cache=not no_cache)
+    csize = _number("--contract-size", contract_size) if contract_size is not None else None
+    lot = _number("--lot-size", lot_size) if lot_size is not None else None
+    if lot is not None and not lot > 0:
+        raise InputError("--lot-size", f"got {lot_size!r}; allowed: a positive number (quantity units)")
+    with spinner(f"loading {Path(path).name}…", enabled=not quiet):
+        ev = load(path, fmt=fmt, trades=trades, on_error=on_error, cache=not no_cache)
+    ev = ev.with_contract(contract, csize, settlement)
+    if lot is not None:
+        ev = ev.with_meta(lot_size=float(lot), lot_inferred=False)
+    return ev
+
+
+def _print_warnings(summary: dict) -> None:
+    """Each of the summary's ``warnings`` as one ``warning: …`` line on stderr."""
+    for w in summary.get("warnings") or ():
+        sys.stderr.write(f"warning: {w}\n")
+    sys.stderr.flush()
+
+
+def _streams_table(streams: dict):
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title=Text("streams in the file"), title_justify="left")
+    for col, just in (("stream", "left"), ("messages", "right"), ("used", "left"), ("note", "left")):
+        t.add_column(col, justify=just)
+    for name, d in streams.items():
+        t.add_row(Text(name), f"{d['messages']:,}", "yes" if d["used"] else "no", Text(d["note"]))
+    return t
 
 
 def _kv_table(title: str, rows: dict, units: dict[str, str] | None = None):
@@ -58,20 +107,32 @@ def data_inspect(
     trades: TradesOpt = None,
     on_error: OnErrorOpt = "fail",
     no_cache: NoCacheOpt = False,
+    contract: ContractOpt = None,
+    contract_size: ContractSizeOpt = None,
+    settlement: SettlementOpt = None,
+    lot_size: LotOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Instrument, time span, tick size, event counts, spread and volatility of a data file."""
+    """Instrument, time span, tick size, contract, event counts, spread and volatility of a data file,
+    and every stream (or file) it holds: which are used and which are ignored, and why."""
     from ..data.stats import inspect_events
 
-    ev = _load(file, fmt, trades, on_error, no_cache)
-    info = inspect_events(ev)
+    ev = _load(file, fmt, trades, on_error, no_cache, contract=contract, contract_size=contract_size,
+               settlement=settlement, lot_size=lot_size, quiet=json_)
+    m = ev.meta
+    info = {**inspect_events(ev), "lot_inferred": m.lot_inferred, "contract": m.contract,
+            "contract_size": m.contract_size, "settlement_currency": m.settlement_currency}
     if json_:
-        _print_json(info)
+        _print_json({**info, "streams": m.streams})
     else:
-        _stdout().print(_kv_table(f"data inspect — {file}", info, {
-            "duration_s": "s", "tick_size": ev.meta.price_unit, "lot_size": ev.meta.qty_unit,
-            "spread_mean_ticks": "ticks, time-weighted", "spread_median_ticks": "ticks",
-            "mid_vol_annualized": "per √year", "mid_vol_per_s": f"{ev.meta.price_unit} per √s"}))
+        con = _stdout()
+        con.print(_kv_table(f"data inspect — {file}", info, {
+            "duration_s": "s", "tick_size": m.price_unit, "lot_size": m.qty_unit,
+            "contract_size": m.price_unit if m.inverse else "", "spread_mean_ticks": "ticks, time-weighted",
+            "spread_median_ticks": "ticks", "mid_vol_annualized": "per √year",
+            "mid_vol_per_s": f"{m.price_unit} per √s"}))
+        if m.streams:
+            con.print(_streams_table(m.streams))
 
 
 @data_app.command("convert")
@@ -81,11 +142,17 @@ def data_convert(
     fmt: FormatOpt = "auto",
     trades: TradesOpt = None,
     on_error: OnErrorOpt = "fail",
+    contract: ContractOpt = None,
+    contract_size: ContractSizeOpt = None,
+    settlement: SettlementOpt = None,
+    lot_size: LotOpt = None,
 ) -> None:
-    """Convert a data file to flatbook's columnar event Parquet (written atomically)."""
+    """Convert a data file to flatbook's columnar event Parquet (written atomically); the contract and
+    lot flags are recorded in it."""
     if not dest.endswith(".parquet"):
         raise InputError("DEST", f"got {dest!r}; allowed: a path ending in .parquet")
-    ev = _load(file, fmt, trades, on_error)
+    ev = _load(file, fmt, trades, on_error, contract=contract, contract_size=contract_size,
+               settlement=settlement, lot_size=lot_size)
     ev.to_parquet(dest)
     _stdout().print(f"wrote {dest}: {len(ev):,} events", markup=False, highlight=False)
 
@@ -138,8 +205,47 @@ def _write_backtest(tmp: Path, res, obj: dict) -> list[str]:
                     zones=(v["yellow"], v["red"], v["critical"]), q_target=v["q_target"],
                     title=title, time_unit="s", hist_title="Inventory at evenly spaced events",
                     hist_ylabel="count (events)", price_unit=res.meta["data"]["price_unit"],
-                    qty_unit=res.meta["data"]["qty_unit"], pnl_unit=res.meta["data"]["price_unit"])
+                    qty_unit=res.meta["data"]["qty_unit"], pnl_unit=res.meta["data"]["settlement_currency"])
     return ["summary.json", "fills.parquet", "inventory.parquet", "six_panel.png"]
+
+
+def _flat(summary: dict) -> dict:
+    """The summary for the table: nested mappings (timing, adverse by horizon) as ``key.sub`` rows,
+    the warnings left out (they are printed on stderr)."""
+    out = {}
+    for k, v in summary.items():
+        if k == "warnings":
+            continue
+        if isinstance(v, dict):
+            out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            out[k] = v
+    return out
+
+
+def _units(summary: dict, meta) -> dict[str, str]:
+    """Units of the table's rows: :func:`~flatbook.cli.tables.backtest_units`, with money in the
+    settlement currency (it differs from the price unit for inverse contracts)."""
+    from ..backtest.backtester import MONEY_KEYS
+
+    bu = backtest_units(summary, meta.price_unit, meta.qty_unit)
+    cur = meta.settlement_currency
+    u = {}
+    for k in _flat(summary):
+        top, _, sub = k.partition(".")
+        if top == "timing":
+            u[k] = bu.get(sub, "")
+        elif top in MONEY_KEYS or top.startswith("pnl_"):
+            u[k] = cur
+        elif top.startswith("markout_"):
+            u[k] = f"{cur} per {'contract' if meta.inverse else per_unit(meta.qty_unit)}"
+        else:
+            u[k] = bu.get(top, "")
+    u.update({"pnl_final_quote": f"{meta.price_unit} (at the last mid)",
+              "pnl_liquidated_quote": f"{meta.price_unit} (at the last mid)", "pnl_adverse_horizon_s": "s",
+              "contract_size": meta.price_unit if meta.inverse else "", "quote_depth_mean": meta.price_unit,
+              "market_spread_mean": meta.price_unit})
+    return u
 
 
 @app.command()
@@ -159,11 +265,18 @@ def backtest(
     trades: TradesOpt = None,
     on_error: OnErrorOpt = "fail",
     no_cache: NoCacheOpt = False,
+    contract: ContractOpt = None,
+    contract_size: ContractSizeOpt = None,
+    settlement: SettlementOpt = None,
+    lot_size: LotOpt = None,
     json_: JsonOpt = False,
     out: OutOpt = None,
     report: ReportOpt = None,
 ) -> None:
-    """Replay a policy with its controls against real quotes and trades (queue position, latency, fees)."""
+    """Replay a policy with its controls against real quotes and trades (queue position, latency, fees).
+
+    Money is in the contract's settlement currency (BTC for Binance COIN-M, with its USD value in
+    ``pnl_final_quote``); warnings (0 fills, quotes far outside the market) go to stderr."""
     from ..backtest import replay_config, run_backtest
 
     opts = _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed)
@@ -171,9 +284,11 @@ def backtest(
     build_config("replay", policy, {k: v for k, v in overrides.items()}, paths=1)   # flags checked before loading
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)
-    ev = _load(data, fmt, trades, on_error, no_cache)
+    ev = _load(data, fmt, trades, on_error, no_cache, contract=contract, contract_size=contract_size,
+               settlement=settlement, lot_size=lot_size, quiet=json_)
     cfg = replay_config(ev, policy, overrides, seed=opts.seed)
-    res = run_backtest(ev, cfg, opts)
+    with ProgressBar(len(ev), description="replaying", unit="events", enabled=not json_) as bar:
+        res = run_backtest(ev, cfg, opts, progress=(lambda done, total: bar.update(done)) if bar.enabled else None)
     obj = output.jsonable({**res.summary, "data": res.meta["data"], "options": res.meta["options"],
                            "config": res.meta["config"]})
     if out_dir is not None:
@@ -182,12 +297,13 @@ def backtest(
         from ..report.html import backtest_report, write_report
 
         write_report(report_path, backtest_report(res, obj))
+    _print_warnings(res.summary)
     if json_:
         _print_json(obj)
     else:
         con = _stdout()
-        con.print(_kv_table(f"backtest {policy} — {ev.meta.instrument}", res.summary,
-                            backtest_units(res.summary, ev.meta.price_unit, ev.meta.qty_unit)))
+        con.print(_kv_table(f"backtest {policy} — {ev.meta.instrument}", _flat(res.summary),
+                            _units(res.summary, ev.meta)))
         if out_dir is not None:
             con.print(f"wrote {out_dir}", markup=False, highlight=False)
         if report_path is not None:

@@ -4,12 +4,17 @@ or a built-in study, on a Dask cluster (local by default, ``--scheduler`` for an
 Every point runs on the same seed and paths (common random numbers). With ``--out DIR`` each
 finished task is saved at once under ``DIR/points/`` and a rerun of the same sweep into the same
 DIR skips the points already there; Ctrl-C leaves them saved (exit 130). At the end DIR also
-gets ``results.parquet`` (one row per point: summary and standard errors), ``sweep.json``
-(frontiers, best points, study results), ``frontier.png`` and, for a two-parameter grid,
-``heatmap.png``; a study writes ``study.png``.
+gets ``results.parquet`` (one row per point: summary and standard errors, the wall-clock fields
+in the struct column ``timing``), ``sweep.json`` (frontiers, best points, study results),
+``frontier.png`` and, for a two-parameter grid, ``heatmap.png``; a study writes ``study.png``.
+
+A rerun of a sweep that DIR already holds complete starts no cluster, simulates nothing and
+keeps the figures it finds there (they were drawn from the same points); it rewrites
+``results.parquet`` and ``sweep.json`` and prints the tables.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
@@ -21,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
 from ..config import build_config, load_toml, parse_set
 from ..errors import InputError
+from ..jsonutil import jsonable
 from ..params import PARAMS
 from . import output
 from .app import (DEFAULT_PATHS, DEFAULT_POLICY, DEFAULT_PRESET, DEFAULT_SEED, ClickException, ConfigOpt, JsonOpt,
@@ -137,6 +143,19 @@ def _analyse(df, keys: list[str], lam: float) -> tuple[list[dict], dict, dict]:
     return points, fronts, best
 
 
+# manifest entries that do not change what a sweep computes or draws
+_NOT_IDENTITY = ("status", "optuna_batch")
+
+
+def _same_sweep(old: dict | None, meta: dict, *, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether the manifest ``old`` describes the sweep ``meta`` (compared as stored JSON)."""
+    if not old:
+        return False
+    skip = set(_NOT_IDENTITY) | set(ignore)
+    now = json.loads(json.dumps(jsonable({k: v for k, v in meta.items() if k not in skip})))
+    return {k: v for k, v in old.items() if k not in skip} == now
+
+
 def _varying(df) -> list[str]:
     """Override keys whose value differs between points (for a study's table)."""
     keys = []
@@ -244,6 +263,7 @@ def sweep(
 
     meta["flatbook_version"] = __version__
     rows: list[dict] = []
+    old = None
     with _SweepBar() as bar, engine.SweepRunner(out_dir, scheduler=scheduler, workers=n_workers,
                                                 per_task=per_task, progress=bar.update) as runner:
         store = runner.store
@@ -271,8 +291,19 @@ def sweep(
                     v, _ = obj.evaluate(pd.DataFrame([row]), lam)
                     return float(v[0])
 
+                # TPE's trials depend on the batch size: take it from the sweep's own manifest when
+                # resuming (no cluster needed, the same trials whatever the cluster is now), else
+                # the local cluster's size, else (a scheduler) its workers
+                if _same_sweep(old, meta, ignore=("points",)) and old.get("optuna_batch"):
+                    batch = int(old["optuna_batch"])
+                else:
+                    batch = (n_workers or engine.local_cores()) if scheduler is None else runner.n_workers()
+                meta["optuna_batch"] = batch
+                if store is not None:
+                    store.write_manifest({**meta, "status": "running"})
                 rows = engine.optuna_search(runner, axes, make, n_optuna, score,
-                                            direction="maximize" if obj.sense > 0 else "minimize", seed=s)
+                                            direction="maximize" if obj.sense > 0 else "minimize", seed=s,
+                                            batch=batch)
                 meta["points"] = list(dict.fromkeys(r["point_id"] for r in rows))
                 rows = list({r["point_id"]: r for r in rows}.values())
             else:
@@ -291,10 +322,15 @@ def sweep(
         stats, tasks_run = runner.stats, runner.tasks_run
         if store is not None:
             store.write_manifest({**meta, "status": "complete"})
-    _finish(rows, meta, keys, lam, objective, the_study, out_dir, json_, stats, tasks_run, mode, axes)
+    # nothing computed and DIR held this very sweep complete: its figures show these points already
+    keep_figures = (stats.points_done == stats.cached and old is not None and old.get("status") == "complete"
+                    and _same_sweep(old, meta))
+    _finish(rows, meta, keys, lam, objective, the_study, out_dir, json_, stats, tasks_run, mode, axes,
+            keep_figures)
 
 
-def _finish(rows, meta, keys, lam, objective, the_study, out_dir, json_, stats, tasks_run, mode, axes) -> None:
+def _finish(rows, meta, keys, lam, objective, the_study, out_dir, json_, stats, tasks_run, mode, axes,
+            keep_figures: bool = False) -> None:
     import pandas as pd
 
     from ..sweep import report
@@ -319,15 +355,19 @@ def _finish(rows, meta, keys, lam, objective, the_study, out_dir, json_, stats, 
         write_json_atomic(out_dir / "sweep.json", obj)
         written = ["results.parquet", "sweep.json"]
         title = _title(meta, lam)
+        figures = []
         if the_study is not None:
-            the_study.figure(out_dir / "study.png", df, analysis)
-            written.append("study.png")
+            figures.append(("study.png", lambda p: the_study.figure(p, df, analysis)))
         if len(df) >= 2 and the_study is None:
-            report.write_frontier_png(out_dir / "frontier.png", df, keys=keys, lam=lam, title=title)
-            written.append("frontier.png")
+            figures.append(("frontier.png", lambda p: report.write_frontier_png(p, df, keys=keys, lam=lam, title=title)))
         if mode == "grid" and len(axes) == 2 and all(len(ax.values) >= 2 for ax in axes):
-            report.write_heatmap_png(out_dir / "heatmap.png", df, keys, lam=lam, title=title)
-            written.append("heatmap.png")
+            figures.append(("heatmap.png", lambda p: report.write_heatmap_png(p, df, keys, lam=lam, title=title)))
+        for name, draw in figures:
+            if keep_figures and (out_dir / name).is_file():
+                written.append(f"{name} (kept: up to date)")
+            else:
+                draw(out_dir / name)
+                written.append(name)
     if json_:
         _print_json(obj)
         return

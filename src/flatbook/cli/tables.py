@@ -215,6 +215,41 @@ def compare_table(summaries: Mapping[str, Mapping], time_unit: str, title: str) 
     return t
 
 
+def fmt_pm(x: float | None, se: float | None) -> str:
+    """``x ± se`` with the SE to two significant digits and ``x`` to the same decimal place."""
+    if x is None:
+        return "n/a"
+    if se is None or not math.isfinite(se):
+        return fmt(x)
+    if se == 0:
+        return f"{fmt(x)} ± 0"
+    dec = max(0, 1 - math.floor(math.log10(se)))
+    return f"{x:,.{dec}f} ± {se:,.{dec}f}"
+
+
+def differences_table(diff: Mapping, time_unit: str, title: str) -> Table:
+    """Paired differences against the baseline policy: metric × policy, ``diff ± SE`` (paired) and the unpaired SE."""
+    base = diff["baseline"]
+    t = Table(title=Text(title), title_justify="left",
+              caption=Text("± 1 SE, paired over paths; std metrics: delta method; [SE if the runs were independent]"),
+              caption_justify="left")
+    t.add_column("metric")
+    for name in diff["policies"]:
+        t.add_column(Text(f"{name} − {base}"), justify="right")
+    t.add_column("unit")
+    keys: list[str] = []
+    for rows in diff["policies"].values():
+        keys += [k for k in rows if k not in keys]
+    for key in keys:
+        cells = []
+        for rows in diff["policies"].values():
+            d = rows.get(key)
+            cells.append(Text("n/a" if d is None else
+                              f"{fmt_pm(d['diff'], d['se'])} [{fmt(d['se_unpaired'], 2)}]"))
+        t.add_row(key, *cells, _text(unit(SUMMARY_UNITS, key, time_unit)))
+    return t
+
+
 def quote_table(q: Mapping, time_unit: str, title: str) -> Table:
     """One state's quotes: field, value, unit."""
     t = Table(title=Text(title), title_justify="left")

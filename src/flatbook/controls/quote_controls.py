@@ -18,6 +18,12 @@ policy's depths (δb, δa) (price units from the mid, +inf = side not quoted):
    min(size, limit + q), so no fill can take |q| past ``limit``; at |q| = limit
    only the flattening side is quoted.
 
+The hard limit is an invariant of every inventory change, not only of the
+quotes: |q| ≤ ``limit`` after every fill and every hedge trade, at every step
+(:func:`limit_trade` cuts a trade, :func:`limit_clamp` keeps the new inventory
+inside the band against rounding). With an option position the band is on the
+delta-equivalent q + option_lots·Δ, with the Δ the step's quotes were made at.
+
 Packed ``cp`` layout: see ``CP_*`` below; actions are ``ZONE_ACTIONS`` indices.
 """
 from __future__ import annotations
@@ -124,3 +130,19 @@ def control_quotes(cp, db, da, s, q, killed):
         bsz = min(bsz, max(-q, 0.0))     # flattening never overshoots through zero
         asz = min(asz, max(q, 0.0))
     return db, da, bsz, asz, zone, act
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def limit_trade(q, dq, lo, hi):
+    """A trade of ``dq`` lots from inventory ``q``, cut so that q + dq stays in the hard
+    limit's band [lo, hi] (lots; lo = −limit, hi = limit, shifted by an option's delta).
+    A trade never pushes q further outside the band than it already is, and is never
+    forced: an inventory outside the band may only move towards it."""
+    return min(max(dq, min(lo - q, 0.0)), max(hi - q, 0.0))
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def limit_clamp(qn, q, lo, hi):
+    """The new inventory ``qn`` after a trade from ``q``, inside the band [lo, hi] exactly
+    (a cut trade can land an ulp outside it), or no further outside than ``q`` was."""
+    return min(max(qn, min(lo, q)), max(hi, q))

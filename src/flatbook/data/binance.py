@@ -15,7 +15,13 @@ Market Streams"; capture format of hftbacktest's collector). Streams used:
   already arrives on bookTicker (depth@100ms is a coarser, batched view of the
   same), and the full book is out of scope here. Their exchange times still feed
   the clock-offset estimate below. The REST snapshot line ``{"lastUpdateId": …}``
-  and streams of other kinds are ignored.
+  and streams of other kinds are ignored. ``meta.streams`` lists every stream of
+  the file with its message count, whether it is used, and why not.
+
+Contract: a COIN-M capture (``cm_`` file prefix or a ``<coin>USD_<expiry>`` symbol)
+is an inverse contract of 100 USD (BTC) or 10 USD (other coins), settled in the
+coin; USDⓈ-M and spot are linear (``meta.contract``, ``contract_size``,
+``settlement_currency``). Tick and lot are inferred from the data (``lot_inferred``).
 
 Time: ``ts`` is exchange time in ns — a message's ``T`` (else ``E``) × 10⁶. Spot
 bookTicker has none, so it gets ``local_ns − offset``, with offset the median of
@@ -29,11 +35,13 @@ ties by arrival.
 from __future__ import annotations
 
 import gzip
-import orjson
 import math
 import os
 import zlib
+from collections import Counter
 from pathlib import Path
+
+import orjson
 
 import numpy as np
 
@@ -114,13 +122,52 @@ def _market(path: Path, symbol: str, futures: bool) -> str:
     return "cm" if "_" in symbol else "usdm" if futures else "spot"
 
 
+_SNAPSHOT = "REST depth snapshot"
+
+
+def _stream_report(seen: Counter, symbol: str) -> dict[str, dict]:
+    """Per stream of the capture: messages, whether the replay uses them, and why not."""
+    out = {}
+    for stream, n in seen.items():
+        sym, _, kind = stream.partition("@")
+        if stream == _SNAPSHOT:
+            used, note = False, "ignored: the full book is out of scope (top of book comes from bookTicker)"
+        elif sym.lower() != symbol:
+            used, note = False, f"ignored: another symbol than {symbol.upper()}"
+        elif kind == "bookTicker":
+            used, note = True, "quotes: best bid/ask and their sizes"
+        elif kind == "trade":
+            used, note = True, "trades: price, quantity, aggressor side"
+        elif kind.startswith("depth"):
+            used, note = False, ("ignored: levels beyond the touch are not replayed (the touch comes from "
+                                 "bookTicker); its exchange times only feed the clock-offset estimate")
+        else:
+            used, note = False, f"ignored: stream kind {kind!r} is not read"
+        out[stream] = {"messages": int(n), "used": used, "note": note}
+    return out
+
+
+def _contract(symbol: str, market: str) -> dict:
+    """COIN-M perpetuals and futures are inverse contracts of 100 USD (BTC) or 10 USD (every other
+    coin), settled in the base coin (Binance, "Contract Specifications", COIN-M); USDⓈ-M and spot
+    are linear, settled in the quote asset."""
+    if market != "cm":
+        return {"contract": "linear", "contract_size": 1.0}
+    base = _cm_base(symbol)
+    return {"contract": "inverse", "contract_size": 100.0 if base == "BTC" else 10.0, "settlement_currency": base}
+
+
+def _cm_base(symbol: str) -> str:
+    base = symbol.upper().split("_", 1)[0]
+    return base[:-3] if base.endswith("USD") else base
+
+
 def _units(symbol: str, market: str) -> tuple[str, str]:
     """(price unit, quantity unit) from the symbol: quote asset per base asset; COIN-M
     quantities are contracts of 100 USD (BTC) or 10 USD (other coins)."""
     s = symbol.upper()
     if market == "cm":
-        base = s.split("_", 1)[0]
-        base = base[:-3] if base.endswith("USD") else base
+        base = _cm_base(s)
         return "USD", f"contracts ({100 if base == 'BTC' else 10} USD)"
     quote = next((q for q in QUOTE_ASSETS if s.endswith(q) and len(s) > len(q)), None)
     return (quote, s[: -len(quote)]) if quote else ("price units", "quantity units")
@@ -151,6 +198,7 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
     bt = _Stream(4, 4)      # ints: line, local_ns, u, exchange ms (−1: none); floats: b, B, a, A
     tr = _Stream(4, 2)      # ints: line, local_ns, T ms, side;                 floats: p, q
     offsets: list[int] = []  # local_ns − exchange_ns
+    seen: Counter[str] = Counter()   # messages per stream ("<sym>@<kind>"; "REST depth snapshot")
     line_no = 0
     try:
         with gzip.open(path, "rb") as fh:
@@ -176,10 +224,12 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
                     continue
                 stream, data = msg.get("stream"), msg.get("data")
                 if stream is None and "lastUpdateId" in msg:
-                    continue                                  # REST depth snapshot
+                    seen[_SNAPSHOT] += 1                      # REST depth snapshot
+                    continue
                 if not isinstance(stream, str) or not isinstance(data, dict):
                     problems.report(path, line_no, "malformed message", "expected {'stream': …, 'data': {…}}")
                     continue
+                seen[stream] += 1
                 sym, _, kind = stream.partition("@")
                 sym = sym.lower()
                 if kind != "bookTicker" and kind != "trade" and not kind.startswith("depth"):
@@ -275,5 +325,6 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
     meta = EventMeta(instrument=f"{symbol.upper()} ({market})", source="binance",
                      tick_size=infer_tick(np.concatenate([bf[:, 0], bf[:, 2], tf[:, 0]])),
                      lot_size=infer_tick(sizes[sizes > 0]), price_unit=price_unit, qty_unit=qty_unit,
-                     files=(str(path),), skipped=dict(problems.counts))
+                     files=(str(path),), skipped=dict(problems.counts), lot_inferred=True,
+                     streams=_stream_report(seen, symbol), **_contract(symbol, market))
     return EventTable(**cols, meta=meta)

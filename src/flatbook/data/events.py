@@ -51,6 +51,7 @@ from ..errors import InputError
 QUOTE, TRADE = 0, 1
 CODE_BOOK_TICKER, CODE_TRADE, CODE_DEPTH = 100, 101, 102   # Binance streams (LOBSTER uses 1–7)
 ON_ERROR = ("fail", "skip")
+CONTRACTS = ("linear", "inverse")
 OnError = Literal["fail", "skip"]
 
 COLUMNS: dict[str, type] = {
@@ -91,8 +92,17 @@ class EventMeta:
     """What an :class:`EventTable` holds.
 
     ``tick_size`` price units; ``lot_size`` quantity units (the smallest size
-    increment: known for the source, else inferred); ``levels`` book levels in
-    ``depth`` (1: top of book only); ``skipped`` malformed rows skipped, by reason.
+    increment: known for the source, else inferred from the sizes, then
+    ``lot_inferred``); ``levels`` book levels in ``depth`` (1: top of book only);
+    ``skipped`` malformed rows skipped, by reason; ``streams``: what the source
+    held, per stream (or file), ``{"messages": n, "used": bool, "note": str}``.
+
+    The contract (see :func:`contract_value`): ``contract`` is ``"linear"`` (a
+    unit of quantity is worth ``contract_size`` × price, settled in the price's
+    currency) or ``"inverse"`` (a contract is worth ``contract_size`` price-currency
+    units, i.e. ``contract_size / price`` of the base asset, and settles in it:
+    Binance COIN-M, BitMEX XBTUSD). ``settlement_currency``: the currency of PnL,
+    fees and cash (the price unit for linear contracts, the base asset for inverse).
     """
 
     instrument: str
@@ -104,11 +114,47 @@ class EventMeta:
     levels: int = 1
     files: tuple[str, ...] = ()
     skipped: dict[str, int] = field(default_factory=dict)
+    contract: str = "linear"
+    contract_size: float = 1.0
+    settlement_currency: str = ""
+    lot_inferred: bool = False
+    streams: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.contract not in CONTRACTS:
+            raise InputError("contract", f"got {self.contract!r}; allowed: {', '.join(CONTRACTS)}")
+        if not (isinstance(self.contract_size, (int, float)) and math.isfinite(self.contract_size)
+                and self.contract_size > 0):
+            raise InputError("contract_size", f"got {self.contract_size!r}; allowed: a positive number")
+        if not self.settlement_currency:
+            object.__setattr__(self, "settlement_currency", self.price_unit if self.contract == "linear"
+                               else "base units")
+
+    @property
+    def inverse(self) -> bool:
+        return self.contract == "inverse"
 
     def as_dict(self) -> dict:
         return {"instrument": self.instrument, "source": self.source, "tick_size": self.tick_size,
                 "lot_size": self.lot_size, "price_unit": self.price_unit, "qty_unit": self.qty_unit,
-                "levels": self.levels, "files": list(self.files), "skipped": dict(self.skipped)}
+                "levels": self.levels, "files": list(self.files), "skipped": dict(self.skipped),
+                "contract": self.contract, "contract_size": self.contract_size,
+                "settlement_currency": self.settlement_currency, "lot_inferred": self.lot_inferred,
+                "streams": {k: dict(v) for k, v in self.streams.items()}}
+
+
+def contract_value(px, contract: str, contract_size: float):
+    """The value of one unit of quantity (one contract) at price ``px``, in the settlement currency,
+    up to a constant: ``contract_size·px`` (linear) or ``−contract_size/px`` (inverse).
+
+    A position of q units bought at p₀ and marked at p₁ gains q·(v(p₁) − v(p₀)): for an inverse
+    contract q·C·(1/p₀ − 1/p₁) of the base asset, the settlement of Binance COIN-M and BitMEX
+    inverse futures (Binance, "Coin-margined futures: PnL = contracts × contract size ×
+    (1/entry − 1/exit)"). The notional of q units is |q·v(p)|. The replay's compiled form is
+    :func:`flatbook.backtest.engine.unit_value`.
+    """
+    px = np.asarray(px, dtype=float)
+    return -contract_size / px if contract == "inverse" else contract_size * px
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,7 +262,8 @@ class EventTable:
             raise DataError(path, None, "not a flatbook event file (no 'flatbook' schema metadata); "
                                         "load it with the generic loader instead")
         m = json.loads(md)
-        meta = EventMeta(**{**m, "files": tuple(m.get("files", ())), "skipped": dict(m.get("skipped", {}))})
+        meta = EventMeta(**{**m, "files": tuple(m.get("files", ())), "skipped": dict(m.get("skipped", {})),
+                            "streams": dict(m.get("streams", {}))})
         names = set(table.column_names)
         missing = [c for c in COLUMNS if c not in names]
         if missing:
@@ -230,6 +277,39 @@ class EventTable:
 
     def with_meta(self, **changes) -> EventTable:
         return replace(self, meta=replace(self.meta, **changes))
+
+    def with_contract(self, contract: str | None = None, contract_size: float | None = None,
+                      settlement_currency: str | None = None) -> EventTable:
+        """The table with its contract set by the user (None keeps the file's own).
+
+        Switching to ``inverse`` needs ``contract_size`` (price-currency units per contract)
+        unless the data already says it; the settlement currency of a linear contract is the
+        price unit, of an inverse one the base asset (``"base units"`` unless given).
+        Errors name the CLI flags ``--contract``, ``--contract-size`` and ``--settlement``.
+        """
+        m = self.meta
+        if contract is None and contract_size is None and settlement_currency is None:
+            return self
+        if contract is not None and contract not in CONTRACTS:
+            from ..suggest import unknown
+
+            raise unknown("--contract", "contract type", contract, CONTRACTS)
+        kind = contract or m.contract
+        if contract_size is None:
+            if kind == m.contract:
+                contract_size = m.contract_size
+            elif kind == "inverse":
+                raise InputError("--contract-size", "an inverse contract needs its size in the price currency "
+                                                    "(e.g. --contract-size 100 for 100 USD per contract)")
+            else:
+                contract_size = 1.0
+        if not (isinstance(contract_size, (int, float)) and math.isfinite(contract_size) and contract_size > 0):
+            raise InputError("--contract-size", f"got {contract_size!r}; allowed: a positive number "
+                                                "(price-currency units per contract)")
+        if settlement_currency is None:
+            settlement_currency = m.settlement_currency if kind == m.contract else ""
+        return self.with_meta(contract=kind, contract_size=float(contract_size),
+                              settlement_currency=str(settlement_currency))
 
 
 def _column(table, name: str) -> np.ndarray:

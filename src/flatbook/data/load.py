@@ -5,10 +5,13 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
-from .events import DataError, EventTable
+from ..suggest import unknown
+from .events import QUOTE, TRADE, DataError, EventTable
 from .generic import PARQUET_SUFFIXES, check_file
 
 FORMATS = ("auto", "lobster", "binance", "generic", "events")
+#: The layout of the parsed tables in the data cache; bump it when EventMeta gains what a parse fills in.
+PARSE_VERSION = 2
 
 
 def _is_event_file(path: Path) -> bool:
@@ -37,7 +40,7 @@ def detect_format(path: str | os.PathLike) -> str:
     if name.endswith(PARQUET_SUFFIXES):
         return "events" if _is_event_file(p) else "generic"
     raise DataError(p, None, "cannot tell the format from the file name (.zip, .gz, .csv, .parquet); "
-                             f"pass fmt= one of {', '.join(FORMATS[1:])}")
+                             f"pass --format (format= in Python), one of {', '.join(FORMATS[1:])}")
 
 
 def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLike | None = None,
@@ -55,7 +58,7 @@ def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLik
     while the file is unchanged (:mod:`flatbook.data.cache`).
     """
     if fmt not in FORMATS:
-        raise InputError("fmt", f"must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        raise unknown("--format", "format", fmt, FORMATS)
     p = check_file(path)
     if fmt == "auto":
         fmt = detect_format(p)
@@ -69,7 +72,7 @@ def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLik
         from .cache import cache_key, cached
 
         tp = check_file(trades) if trades is not None else None
-        return cached(cache_key(p, tp, fmt, on_error, kw),
+        return cached(cache_key(p, tp, fmt, on_error, {"_parse_version": PARSE_VERSION, **kw}),
                       lambda: _parse(p, fmt, trades, on_error, kw))
     return _parse(p, fmt, trades, on_error, kw)
 
@@ -77,12 +80,29 @@ def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLik
 def _parse(p: Path, fmt: str, trades, on_error: str, kw: dict) -> EventTable:
     if fmt == "lobster":
         from .lobster import load_lobster
-        return load_lobster(p, on_error=on_error, **kw)
+        return _with_streams(load_lobster(p, on_error=on_error, **kw), "LOBSTER message + orderbook files", None)
     if fmt == "binance":
         from .binance import load_binance
-        return load_binance(p, on_error=on_error, **kw)
+        return load_binance(p, on_error=on_error, **kw)     # lists its own streams
     from .generic import load_generic
-    return load_generic(p, trades, on_error=on_error, **kw)
+    ev = load_generic(p, trades, on_error=on_error, **kw)
+    if kw.get("lot_size") is None:
+        ev = ev.with_meta(lot_inferred=True)
+    return _with_streams(ev, f"quotes {p.name}", f"trades {Path(trades).name}" if trades is not None else None)
+
+
+def _with_streams(ev: EventTable, quotes: str, trades: str | None) -> EventTable:
+    """``meta.streams`` for a source whose every row is used: its quote and trade rows."""
+    if ev.meta.streams:
+        return ev
+    nq, nt = int((ev.kind == QUOTE).sum()), int((ev.kind == TRADE).sum())
+    streams = {quotes: {"messages": nq, "used": True, "note": "quotes: the book after each event"}}
+    if trades is not None:
+        streams[trades] = {"messages": nt, "used": True, "note": "trades: price, quantity, aggressor side"}
+    elif nt:
+        streams[quotes]["messages"] = nq + nt
+        streams[quotes]["note"] += f"; {nt:,} of its rows are trades"
+    return ev.with_meta(streams=streams)
 
 
 def convert(src: str | os.PathLike, dst: str | os.PathLike, **kw) -> EventTable:

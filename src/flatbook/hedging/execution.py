@@ -32,6 +32,15 @@ def hedge_size(sizing, dev, frac, band):
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
+def toward_goal(rem, gap):
+    """A running program's remainder ``rem`` (signed lots), cut so that it never takes the
+    exposure past the program's goal: gap = goal − x, the goal being the exposure the
+    program was started to reach (x + its size). Fills since the start may have done part
+    of its work (the remainder shrinks) or all of it (the program ends: 0)."""
+    return min(rem, max(gap, 0.0)) if rem > 0.0 else max(rem, min(gap, 0.0))
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
 def child_order(exec_, rem, x0, k, nh, w_k, vol_i, vol_window, cap_i):
     """This step's child order (signed lots): the whole remainder (immediate, or the
     program's last step); x0·w_k (twap, almgren-chriss); x0·vol_i/vol_window (vwap);

@@ -26,9 +26,19 @@ same instrument; x = q + y/h* for a proxy hedge, y the hedge position in H):
   next step). Permanent impact γ moves the mid by γ·n. Hedge fills enter the
   same cash as the quotes' fills.
 - **Instrument** (``hedge_instrument``): the same one (q changes), or a proxy
-  H with ΔH = β·ΔS + σ_b·√dt·Z, hedged at the minimum-variance ratio
-  h* = βσ²/(β²σ² + σ_b²) units of H per lot of S (Ederington 1979); price
-  risk becomes basis risk, and both are reported.
+  H = h0 + β·(S − s0) + b + (permanent impact), whose basis b is an
+  Ornstein–Uhlenbeck process db = −κ·b·dt + σ_b·dW started at 0, with
+  κ = ln 2/``hedge_basis_halflife``, stepped exactly:
+  b' = φ·b + σ_b·√((1 − φ²)/(2κ))·Z, φ = e^(−κ·dt) (stationary std σ_b/√(2κ));
+  ``hedge_basis_halflife = inf`` makes it a random walk, b' = b + σ_b·√dt·Z,
+  the "basis breaks" stress case whose spread grows like σ_b·√t. The proxy is
+  hedged at the minimum-variance ratio over the run's horizon T (Ederington
+  1979, the holding period being the run):
+  h* = Cov(S_T − S_0, H_T − H_0)/Var(H_T − H_0)
+     = βσ²T/(β²σ²T + σ_b²·(1 − e^(−κT))/κ) units of H per lot of S,
+  which for the random walk (κ → 0) is βσ²/(β²σ² + σ_b²) at every horizon and
+  for a mean-reverting basis tends to 1/β. Price risk becomes basis risk, and
+  both are reported.
 - **Daily reset** (``session_length``, ``session_flatten``): quoting is
   flatten-only from session_flatten before each close and the exposure is
   worked to zero by the close (TWAP over the window; whatever is left at the
@@ -58,8 +68,8 @@ from ..errors import InputError
  HP_ETA_DT, HP_IMPACT, HP_SQRT_COEF, HP_PERM, HP_DECAY, HP_PROXY, HP_BETA, HP_BSIG, HP_H0,
  HP_HRATIO, HP_SESSION, HP_FLAT, HP_EVENT, HP_EJ_MEAN, HP_EJ_STD, HP_PAUSE, HP_PAUSE_FLAT,
  HP_FUND, HP_HTB, HP_HTB_ABOVE, HP_HAIRCUT, HP_MARGIN, HP_CAPRATE, HP_ON, HP_EXT, HP_PART,
- HP_MARKOUT, HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP) = range(42)
-HP_LEN = 42
+ HP_MARKOUT, HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP, HP_BPHI) = range(43)
+HP_LEN = 43
 TRIGGERS = ("none", "threshold", "urgency", "zone")
 SIZINGS = ("target", "fraction", "band")
 EXECS = ("immediate", "twap", "vwap", "almgren-chriss")
@@ -134,8 +144,19 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp[HP_DECAY] = math.exp(-math.log(2.0) * dt / hl) if hl > 0 else 0.0
     hp[HP_PROXY] = float(proxy)
     hp[HP_BETA], hp[HP_BSIG], hp[HP_H0] = beta, bsig * math.sqrt(dt), v["hedge_s0"]
-    den = beta * beta * sig * sig + bsig * bsig
-    hp[HP_HRATIO] = (beta * sig * sig / den if den > 0 else 1.0 / beta) if proxy else 1.0
+    hp[HP_BPHI] = 1.0                          # the basis's AR(1) coefficient per step: 1 = random walk
+    hl_b = v.get("hedge_basis_halflife", math.inf)
+    if math.isfinite(hl_b):                    # OU, stepped exactly
+        kap = math.log(2.0) / hl_b
+        hp[HP_BPHI] = math.exp(-kap * dt)
+        hp[HP_BSIG] = bsig * math.sqrt(-math.expm1(-2.0 * kap * dt) / (2.0 * kap))
+        T = v["T"]
+        den = beta * beta * sig * sig * T - bsig * bsig * math.expm1(-kap * T) / kap
+        num = beta * sig * sig * T
+    else:
+        den = beta * beta * sig * sig + bsig * bsig
+        num = beta * sig * sig
+    hp[HP_HRATIO] = (num / den if den > 0 else 1.0 / beta) if proxy else 1.0
     L = v["session_length"]
     if math.isfinite(L) and not v["session_flatten"] < L:
         raise InputError("session_flatten", f"must be shorter than session_length = {L:g} (time units); "

@@ -12,6 +12,9 @@ nothing), ``POST /api/market`` (monitor mode: one top-of-book update or a list),
 gets 400 with the reason and changes nothing; a list is validated whole before
 any of it is applied.
 
+A journal fault (e.g. a full disk) answers 503 with the reason: the engine
+halts (nothing of the request is applied) and the run ends.
+
 Fill: {"fill_id": str, "side": "buy"|"sell", "price": > 0, "qty": > 0,
 "fee": price units (default 0), "ts": ns (default now), "client_id": str}.
 Market: {"ts": ns (default now), "bid": > 0, "ask": > bid, "bid_size": ≥ 0,
@@ -28,6 +31,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from .journal import JournalError
 from .types import BUY, QUOTE, SELL, Fill, MarketEvent
 
 MAX_BODY = 16 * 1024 * 1024
@@ -101,7 +105,11 @@ def build_app(engine, token: str | None) -> web.Application:
         h = req.headers.get("Authorization", "")
         if expected is None or h[:7].lower() != "bearer ":       # the scheme is case-insensitive (RFC 9110)
             return False
-        return hmac.compare_digest(h[7:].encode(), expected)
+        try:        # aiohttp decodes header bytes as UTF-8 with surrogate escapes: non-UTF-8 is no token
+            got = h[7:].encode()
+        except UnicodeEncodeError:
+            return False
+        return hmac.compare_digest(got, expected)
 
     async def body(req: web.Request, adapters):
         """The body validated by ``adapters`` = (one object, a list) or (one object,); else a 400 response."""
@@ -124,6 +132,9 @@ def build_app(engine, token: str | None) -> web.Application:
             return adapter.validate_python(data), None
         except ValidationError as e:
             return None, _bad(_reason(e))
+
+    def halted() -> web.Response:
+        return _bad(f"the engine has halted: {engine.halted}", 503)
 
     def unauthorised() -> web.Response:
         r = _bad("missing or wrong bearer token (Authorization: Bearer <token>)", 401)
@@ -175,7 +186,13 @@ def build_app(engine, token: str | None) -> web.Application:
         now = time.time_ns()
         batch = [Fill(f.fill_id, f.client_id, BUY if f.side == "buy" else SELL, f.price, f.qty, f.fee,
                       now if f.ts is None else f.ts) for f in items]
-        applied = engine.on_fills(batch)
+        if engine.halted:
+            return halted()
+        try:
+            applied = engine.on_fills(batch)
+        except JournalError as e:       # nothing of the batch was applied (journaled first, all or nothing)
+            engine.halt(engine.last_ts or now, e)
+            return halted()
         n = sum(applied)
         return _json({"accepted": n, "duplicates": len(applied) - n, "position": engine.q})
 
@@ -185,9 +202,15 @@ def build_app(engine, token: str | None) -> web.Application:
             return err
         items = parsed if isinstance(parsed, list) else [parsed]
         now = time.time_ns()
-        for m in items:
-            engine.on_market(MarketEvent(engine.events, now if m.ts is None else m.ts, QUOTE, m.bid, m.bid_size,
-                                         m.ask, m.ask_size))
+        if engine.halted:
+            return halted()
+        try:
+            for m in items:
+                engine.on_market(MarketEvent(engine.events, now if m.ts is None else m.ts, QUOTE, m.bid,
+                                             m.bid_size, m.ask, m.ask_size))
+        except JournalError as e:
+            engine.halt(engine.last_ts or now, e)
+            return halted()
         return _json({"accepted": len(items), "quotes": engine.quote, "zone": engine.zone, "hedge": engine.hedge})
 
     async def kill(req):

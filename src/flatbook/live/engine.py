@@ -19,6 +19,24 @@ touch the position; a fill id already journaled is ignored and counted
 (see :mod:`flatbook.live.recovery`). Venue reports (:meth:`on_update`) are
 journaled before they change the open orders.
 
+Zones (soft limits, seed 000): the quotes use the controls' zone of |q| as the
+simulator does; the zone the monitor shows, alerts on and bases its hedge advice
+on has hysteresis (:func:`zone_with_hysteresis`): a zone is entered when |q|
+reaches its threshold and left only when |q| falls below threshold × (1 − h),
+h = ``zone_hysteresis`` (``[alerts] zone_hysteresis``), so inventory hovering at
+a threshold raises one alert, not one per fill. In monitor mode a fill posted
+through the API recomputes the quotes, zone and hedge advice at once, against
+the last market data.
+
+Stopping (:meth:`begin_exit`, on SIGINT/SIGTERM): no new quotes; both sides are
+cancelled through the venue and, when asked, q is flattened with
+immediate-or-cancel orders, exactly as the end-of-session flatten;
+:meth:`exit_done` tells the runner when the venue has confirmed it. A journal
+fault (:class:`~flatbook.live.journal.JournalError`, e.g. a full disk) halts the
+engine (:meth:`halt`): quoting stops and the resting orders are cancelled at the
+venue directly (the journal cannot record them; a restart rebuilds from the last
+snapshot).
+
 PnL attribution (price units × lots), the simulator's split
 (:func:`flatbook.sim.metrics.attribution`): spread = Σ side·qty·(mid − price)
 at each fill; adverse = Σ side·qty·(mid(t + markout) − mid(t)); fees; financing
@@ -40,13 +58,29 @@ from ..policies.registry import policy_spec
 from . import risk as R
 from .alerts import Alerts
 from .hedge_advice import hedge_advice
-from .journal import Journal
+from .journal import Journal, JournalError
 from .types import BUY, SELL, Fill, MarketEvent, OrderRequest, OrderUpdate
 
 NS = 1_000_000_000
 ZONES = ("none", "yellow", "red", "critical")
 _LEVEL = ("info", "warning", "warning", "critical")
 HISTORY = 3600          # samples kept for the dashboard
+
+
+def zone_with_hysteresis(a: float, prev: int, thresholds: tuple[float, float, float], h: float) -> int:
+    """The soft zone of |q| = ``a`` after zone ``prev``: entered at a threshold, left below threshold·(1 − h).
+
+    thresholds: (yellow, red, critical), lots; h in [0, 1): the hysteresis fraction. Zone z > prev as soon as
+    a ≥ thresholds[z − 1] (as :func:`flatbook.controls.quote_controls.zone_of`); from ``prev`` it steps down only
+    while a < thresholds[z − 1]·(1 − h). h = 0 gives the controls' zone.
+    """
+    z = 3 if a >= thresholds[2] else 2 if a >= thresholds[1] else 1 if a >= thresholds[0] else 0
+    if z >= prev:
+        return z
+    z = prev
+    while z > 0 and a < thresholds[z - 1] * (1.0 - h):
+        z -= 1
+    return z
 LAT_KEEP = 1 << 20      # latency samples kept for percentiles (a ring)
 
 
@@ -61,7 +95,7 @@ class Engine:
                  tick: float | None = None, lot: float = 1.0, max_orders_per_s: float = 50.0,
                  session_end_ns: int | None = None, flatten_slippage_ticks: float = 10.0,
                  min_requote_ms: float = 0.0, refresh_ticks: float = 1.0, markout_s: float = 1.0,
-                 t0_ns: int | None = None):
+                 t0_ns: int | None = None, zone_hysteresis: float = 0.1):
         v = self.v = cfg.values
         self.cfg = cfg
         self.journal = journal
@@ -80,6 +114,8 @@ class Engine:
         self.limit = float(v["limit"])
         self.target = float(v["q_target"])
         self.zones = {"yellow": float(v["yellow"]), "red": float(v["red"]), "critical": float(v["critical"])}
+        self.thresholds = (self.zones["yellow"], self.zones["red"], self.zones["critical"])
+        self.hyst = float(zone_hysteresis)
         self.fin_l, self.fin_s = float(v["financing_long"]), float(v["financing_short"])
         self.max_loss, self.max_dd = float(v["max_loss"]), float(v["max_drawdown"])
         self.timed = ((cfg.policy == "avellaneda-stoikov" and v["variant"] == "finite")
@@ -115,6 +151,12 @@ class Engine:
         self.last_in = None
         # ---- not in the snapshot: display and measurement
         self.pending: set[str] = set()     # journaled fills a restarted paper venue will re-deliver
+        self.exiting = False               # stopping (begin_exit): no new quotes
+        self._exit_flatten = False         # the exit started the flatten (undone once flat)
+        self.halted = ""                   # why the engine halted (a journal fault), "" while running
+        self.fault: JournalError | None = None
+        self.on_halt = None                # called once on a halt (the runner's stop)
+        self.quote_zone = 0                # the controls' zone of the last decision (no hysteresis)
         self.bid = self.ask = self.mid = math.nan
         self.bid_sz = self.ask_sz = 0.0
         self._qraw = None
@@ -169,8 +211,10 @@ class Engine:
                 self.adverse += sq * (mid - m0)
         if self.session_end is not None and ts >= self.session_end and not self.flattening:
             self.start_flatten(ts, "end of session")
-        if self.flattening:
-            self.flatten_step(ts)
+        if self.halted:
+            pass
+        elif self.flattening or self.exiting:
+            self.flatten_step(ts, take=self.flattening)
         elif bb == bb and ba == ba and ba > bb:
             self._decide(ts, mid, ba - bb, t_arr)
         if ts >= self.hist_next:
@@ -192,7 +236,8 @@ class Engine:
                            self.killed or self.flattening, self.lot, self.tick, out)
         # Python floats from here: sqlite binds them directly and their arithmetic is cheaper
         db0, da0, _, _, bsz, asz, zone, self.act, bid_t, ask_t, bid_px, ask_px = out.tolist()   # BE.LD_* order
-        zone = int(zone)
+        self.quote_zone = int(zone)
+        zone = self._zone_of(q)
         if zone != self.zone:
             self._zone_change(ts, zone)
         bid_t, ask_t = int(bid_t), int(ask_t)
@@ -280,8 +325,9 @@ class Engine:
 
     # ------------------------------------------------------------------ venue reports
     def on_update(self, u: OrderUpdate) -> None:
-        """A venue report: journaled, then applied to the open orders."""
-        self.journal.record_update(u)
+        """A venue report: journaled, then applied to the open orders (halted: applied only)."""
+        if not self.halted:
+            self.journal.record_update(u)
         o = self.open.get(u.client_id)
         if o is None:
             return
@@ -301,9 +347,11 @@ class Engine:
         return self.on_fills([f])[0]
 
     def on_fills(self, fills: list[Fill]) -> list[bool]:
-        """Journal, then apply; returns per fill whether it was applied (False: a duplicate, counted)."""
+        """Journal, then apply; returns per fill whether it was applied (False: a duplicate, counted).
+        Monitor mode: then decide again at once (quotes, zone and hedge advice follow the new q)."""
         mid = self.mid if self.mid == self.mid else None
-        new = self.journal.record_fills(fills, [mid] * len(fills))
+        # halted (the journal failed): applied, not journaled, so that the exit reports the true position
+        new = [True] * len(fills) if self.halted else self.journal.record_fills(fills, [mid] * len(fills))
         applied = []
         for f, is_new in zip(fills, new):
             if not is_new:
@@ -315,7 +363,16 @@ class Engine:
                     continue
             self._apply(f, mid)
             applied.append(True)
+        if self.venue is None and self.dirty:
+            self.requote()
         return applied
+
+    def requote(self) -> None:
+        """Decide again now, against the last market data (monitor mode: after external fills)."""
+        bb, ba = self.bid, self.ask
+        if (self.last_ts is not None and bb == bb and ba == ba and ba > bb and not self.halted
+                and not self.flattening):
+            self._decide(self.last_ts, 0.5 * (bb + ba), ba - bb, None)
 
     def _apply(self, f: Fill, mid: float | None) -> None:
         sq = f.side * f.qty
@@ -343,9 +400,8 @@ class Engine:
             self._advise()          # the recommended size follows q
 
     def _zone_of(self, q: float) -> int:
-        a = abs(q)
-        z = self.zones
-        return 3 if a >= z["critical"] else 2 if a >= z["red"] else 1 if a >= z["yellow"] else 0
+        """The monitor's zone of q after the current one (with hysteresis: :func:`zone_with_hysteresis`)."""
+        return zone_with_hysteresis(abs(q), self.zone, self.thresholds, self.hyst)
 
     # ------------------------------------------------------------------ controls
     def _zone_change(self, ts: int, zone: int) -> None:
@@ -379,8 +435,55 @@ class Engine:
         self._advise()
         self._alert(ts, "warning", "flatten", f"{reason}: cancelling quotes and flattening q = {self.q:g}")
 
-    def flatten_step(self, ts: int) -> None:
-        """One round of the flatten: cancel what still rests, and while no IOC is in flight send one for q."""
+    def begin_exit(self, ts: int, flatten: bool, reason: str) -> None:
+        """Stop quoting (SIGINT/SIGTERM): cancel both sides through the venue and, with ``flatten``, flatten
+        q with immediate-or-cancel orders (the session flatten's rule). Done when :meth:`exit_done`."""
+        self.exiting = True
+        self.dirty = True
+        if flatten and not self.flattening and self.venue is not None:
+            self._exit_flatten = True
+            self.start_flatten(ts, reason)
+        elif self.venue is None:
+            self._alert(ts, "warning", "stop", f"{reason}: monitor stopped; q = {self.q:g} lots")
+        else:
+            self._alert(ts, "warning", "stop", f"{reason}: cancelling quotes; q = {self.q:g} lots"
+                        + (" (flattening)" if self.flattening else " left open (not flattened)"))
+        self.flatten_step(ts, take=self.flattening)
+
+    def exit_done(self) -> bool:
+        """Whether the stop is complete: nothing rests or is in flight, and q is flat if the exit flattens."""
+        return not self.open and (not self._exit_flatten or self.q == 0.0)
+
+    def end_exit(self) -> None:
+        """After the stop: a flatten started by it is over (a restart quotes again)."""
+        if self._exit_flatten and self.q == 0.0:
+            self.flattening = False
+            self._exit_flatten = False
+            self._advise()
+        self.exiting = False
+
+    def halt(self, ts: int, fault: JournalError) -> int:
+        """A journal fault: stop quoting and cancel the resting orders at the venue directly (they cannot be
+        journaled). Returns the number of cancels sent."""
+        if self.halted:
+            return 0
+        self.halted = fault.message
+        self.fault = fault
+        n = 0
+        if self.venue is not None:
+            for k, side in ((0, BUY), (1, SELL)):
+                if self.want_sz[k] != 0.0 or any(o[0] == side for o in self.open.values()):
+                    self.venue.submit(OrderRequest(f"{self.cid_prefix}halt-{k}", side, 0.0, 0.0, ts))
+                    n += 1
+        self._alert(ts, "critical", "journal", f"journal fault: quoting stopped, {n} side(s) cancelled: "
+                    f"{fault.message}")
+        if self.on_halt is not None:
+            self.on_halt()
+        return n
+
+    def flatten_step(self, ts: int, take: bool = True) -> None:
+        """One round of the flatten: cancel what still rests, and while no IOC is in flight send one for q
+        (``take`` False: cancel only)."""
         if self.venue is None:
             return
         reqs = []
@@ -390,7 +493,7 @@ class Engine:
                 self.want_sz[k] = 0.0
         q = self.q
         taker_out = any(o[4] == "taker" for o in self.open.values())
-        if q != 0.0 and not taker_out and self.bid == self.bid and self.ask == self.ask:
+        if take and q != 0.0 and not taker_out and self.bid == self.bid and self.ask == self.ask:
             side = SELL if q > 0 else BUY
             px = (self.bid - self.slip) if side == SELL else (self.ask + self.slip)
             req = OrderRequest(self.cid_prefix + str(self.order_n + len(reqs)), side,
@@ -461,10 +564,11 @@ class Engine:
         return {
             "mode": self.mode, "session": self.session, "ts": self.last_ts, "seq": self.events,
             "position": self.q, "target": self.target, "limit": self.limit, "zones": self.zones,
-            "zone": self.zone, "zone_name": ZONES[self.zone], "killed": self.killed, "kill_reason": self.kill_reason,
-            "flattening": self.flattening,
+            "zone": self.zone, "zone_name": ZONES[self.zone], "zone_hysteresis": self.hyst,
+            "killed": self.killed, "kill_reason": self.kill_reason,
+            "flattening": self.flattening, "halted": self.halted or None,
             "market": {"bid": fin(self.bid), "ask": fin(self.ask), "mid": fin(self.mid)},
-            "quotes": {**self.quote, "age_s": fin(age)},
+            "quotes": {**self.quote, "zone": self.quote_zone, "age_s": fin(age)},
             "pnl": self.pnl(),
             "hedge": self.hedge,
             "open_orders": self.open_orders(),

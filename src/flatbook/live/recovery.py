@@ -61,8 +61,7 @@ def recover(engine, venue, replay: bool) -> int:
 async def reconcile(engine, venue) -> dict:
     """A live venue after a restart: ingest its fills since the last one journaled (duplicates are
     ignored and counted) and adopt its view of our open orders. Returns what changed."""
-    row = engine.journal.db.execute("SELECT COALESCE(MAX(ts), 0) FROM fills").fetchone()
-    fills = await venue.fills_since(int(row[0]))
+    fills = await venue.fills_since(int(engine.journal.last_fill_ts()))
     applied = engine.on_fills(fills) if fills else []
     orders = await venue.open_orders()
     engine.open = {o.client_id: [o.side, o.price, o.size, o.size, "open"] for o in orders}

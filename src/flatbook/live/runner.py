@@ -3,8 +3,22 @@
 Trade mode on a replay: for each tape event the paper venue matches first (the
 exchange), then the engine sees the event; a snapshot follows every
 ``journal.snapshot_every`` events (a restart replays at most that many). The
-run ends with the tape (or on SIGINT/SIGTERM, after a final snapshot), prints
-its summary and writes ``summary.json``. Monitor mode runs until stopped.
+run ends with the tape, prints its summary and writes ``summary.json``. Monitor
+mode runs until stopped.
+
+SIGINT or SIGTERM ends a session cleanly: no new quotes, both sides cancelled
+through the venue (and, with ``flatten_on_exit``, q flattened with
+immediate-or-cancel orders), the feed kept running until the venue confirms
+(at most ``EXIT_WAIT_S`` seconds), a final snapshot journaled, and one line
+saying what was done and the open position (lots). A journal fault (e.g. a full
+disk) stops quoting, cancels at the venue and ends the run with one line
+(:class:`~flatbook.live.journal.JournalError`, exit 2); the journal keeps every
+committed record, so a restart resumes from its last snapshot.
+
+The summary's wall-clock and machine-dependent fields (``wall_s``,
+``events_per_s``, ``tick_to_quote`` latencies, ``rss_mb``) are grouped under
+``"timing"`` (:func:`flatbook.timing.group_timing`); everything else is a
+function of the config, the data and the seed.
 """
 from __future__ import annotations
 
@@ -22,14 +36,16 @@ import numpy as np
 from ..backtest.latency import Latency
 from ..config import build_config
 from ..errors import InputError
+from ..timing import group_timing
 from .alerts import Alerts
 from .engine import NS, Engine
-from .journal import Journal
+from .journal import Journal, JournalError
 from .metrics import Metrics
 from .recovery import reconcile, recover, snapshot
 from .settings import LiveSettings, api_token
 
 RSS_EVERY = 20_000      # events between two memory samples
+EXIT_WAIT_S = 10.0      # on a stop signal: the longest wait (wall s) for the venue to confirm cancels / flatten
 
 
 def rss_mb() -> float:
@@ -93,7 +109,8 @@ def build(s: LiveSettings):
     eng = Engine(cfg, journal, venue, alerts=alerts, tick=tick, lot=lot, max_orders_per_s=s.risk.max_orders_per_s,
                  session_end_ns=session_end, flatten_slippage_ticks=s.risk.flatten_slippage_ticks,
                  min_requote_ms=s.risk.min_requote_ms, refresh_ticks=s.risk.refresh_ticks,
-                 markout_s=s.risk.markout_s, t0_ns=int(ev.ts[start]) if ev is not None else None)
+                 markout_s=s.risk.markout_s, t0_ns=int(ev.ts[start]) if ev is not None else None,
+                 zone_hysteresis=s.alerts.zone_hysteresis)
     eng.metrics = Metrics(eng)
     eng.warm_up()
     if hasattr(venue, "warm_up"):
@@ -114,20 +131,34 @@ def _stdout(msg: str) -> None:
     print(msg, flush=True)
 
 
-async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, ready=None, announce=_stdout) -> dict:
+async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, ready=None, announce=_stdout,
+              flatten_on_exit: bool = False) -> dict:
     """Run the live engine until the tape ends (replay) or a stop signal; returns the summary.
 
-    ``announce``: where the start-up lines go (the API's address first: scripts read it).
+    ``announce``: where the start-up and stop lines go (the API's address first: scripts read it).
+    ``flatten_on_exit``: on SIGINT/SIGTERM also flatten the position through the venue.
+    Raises :class:`~flatbook.live.journal.JournalError` after a journal fault (quoting stopped, orders cancelled).
     """
     eng, venue, feed, ev = build(s)
     replay = feed is not None and feed.name == "replay"
-    cursor = recover(eng, venue, replay and venue is not None)
+    try:
+        cursor = recover(eng, venue, replay and venue is not None)
+    except JournalError:
+        eng.journal.close()
+        raise
     start = max(cursor, s.feed.start)
     stop = asyncio.Event()
+    why: list[str] = []             # the stop signal's name
     loop = asyncio.get_running_loop()
+
+    def on_signal(name: str) -> None:
+        why.append(name)
+        stop.set()
+
     if threading.current_thread() is threading.main_thread():    # (tests run the engine in a thread)
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig.name)
+    eng.on_halt = stop.set          # a journal fault seen by the API ends the run too
     runner = None
     url = None
     if s.api.enabled:
@@ -151,46 +182,83 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
         announce(f"flatbook live: API on {url} (token {tok}); journal {s.journal.path}"
                  + (f"; resuming at event {start}" if cursor else ""))
     await eng.alerts.start()
-    if hasattr(venue, "start"):         # a live venue: connect, then reconcile with the journal
-        await venue.start()
-        got = await reconcile(eng, venue)
-        announce(f"flatbook live: reconciled with {venue.name}: {got}")
-    if ready is not None:
-        ready(eng, url)
+    fault: JournalError | None = None
+    exit_info = None
     t_wall = time.perf_counter()
     n0 = eng.events
     mem = [(eng.events, rss_mb())]
     every = s.journal.snapshot_every
     try:
+        if hasattr(venue, "start"):         # a live venue: connect, then reconcile with the journal
+            await venue.start()
+            got = await reconcile(eng, venue)
+            announce(f"flatbook live: reconciled with {venue.name}: {got}")
+        if ready is not None:
+            ready(eng, url)
+        t_wall = time.perf_counter()
+        seq = None
         if feed is not None:
             last_snap = start
             on_venue = venue.on_market if (venue is not None and hasattr(venue, "on_market")) else None
             on_market = eng.on_market
-            async for e in feed.events(start):
-                if on_venue is not None:
-                    on_venue(e)
-                on_market(e)
-                if replay and e.seq - last_snap >= every:
-                    snapshot(eng, venue, e.seq + 1)
-                    last_snap = e.seq
-                if e.seq % RSS_EVERY == 0:
-                    mem.append((eng.events, rss_mb()))
-                if stop.is_set():
-                    break
-            if replay:
-                snapshot(eng, venue, (e.seq + 1) if eng.events > n0 else start)
-        if feed is None or hold:
+            exit_by = None
+            try:
+                async for e in feed.events(start):
+                    if on_venue is not None:
+                        on_venue(e)
+                    on_market(e)
+                    seq = e.seq
+                    if exit_by is None and replay and e.seq - last_snap >= every:
+                        snapshot(eng, venue, e.seq + 1)
+                        last_snap = e.seq
+                    if e.seq % RSS_EVERY == 0:
+                        mem.append((eng.events, rss_mb()))
+                    if stop.is_set():
+                        if eng.halted or not why:
+                            break
+                        if exit_by is None:
+                            exit_by = time.monotonic() + EXIT_WAIT_S
+                            eng.begin_exit(e.ts, flatten_on_exit, f"stop signal {why[0]}")
+                        if eng.exit_done() or time.monotonic() > exit_by:
+                            break
+            except JournalError as err:
+                fault = err
+                eng.halt(eng.last_ts or time.time_ns(), err)
+            if fault is None and eng.halted:
+                fault = eng.fault
+            if fault is None and why:
+                exit_info = await _finish_exit(eng, venue, flatten_on_exit, why[0])
+            if fault is None and replay:
+                snapshot(eng, venue, (seq + 1) if seq is not None else start)
+        if fault is None and not stop.is_set() and (feed is None or hold):
             while not stop.is_set():
                 try:
                     await asyncio.wait_for(stop.wait(), 1.0)
                 except asyncio.TimeoutError:
                     pass
-                if not replay:
+                if not replay and not eng.halted:
                     snapshot(eng, None, -1)
+            fault = eng.fault
+        if why and fault is None and exit_info is None:
+            exit_info = await _finish_exit(eng, venue, flatten_on_exit, why[0])
+            if replay:
+                snapshot(eng, venue, (seq + 1) if seq is not None else start)
+    except JournalError as err:
+        fault = err
+        eng.halt(eng.last_ts or time.time_ns(), err)
     finally:
         wall = time.perf_counter() - t_wall
-        if not replay:
-            snapshot(eng, None, -1)
+        if not replay and fault is None:
+            try:
+                snapshot(eng, None, -1)
+            except JournalError as err:
+                fault = err
+                eng.halt(eng.last_ts or time.time_ns(), err)
+        if fault is not None and venue is not None and hasattr(venue, "drain"):
+            try:            # the halt's cancels reach a live venue before it closes
+                await asyncio.wait_for(venue.drain(), EXIT_WAIT_S)
+            except (asyncio.TimeoutError, Exception):     # noqa: BLE001 - closing after a fault: best effort
+                pass
         await eng.alerts.drain(2.0)
         await eng.alerts.close()
         if feed is not None:
@@ -199,6 +267,14 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
             await venue.close()
         if runner is not None:
             await runner.cleanup()
+        if fault is not None:
+            eng.journal.close()
+    if fault is not None:
+        what = "resting orders cancelled, " if venue is not None else ""
+        raise JournalError(f"{fault.message} (quoting stopped, {what}open position {eng.q:g} lots)",
+                           full=fault.full)
+    if exit_info is not None:
+        announce(exit_info["message"])
     mem.append((eng.events, rss_mb()))
     n = eng.events - n0
     summary = {
@@ -207,18 +283,56 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
         "position": eng.q, "cash": eng.cash, "pnl": eng.pnl(), "fills": eng.fills,
         "journal_fills": eng.journal.fill_count(), "duplicate_fills": eng.duplicates, "orders": eng.orders,
         "rejected_orders": eng.rejected, "killed": eng.killed, "journal_errors": eng.journal.errors,
-        "journal_commits": eng.journal.commits, "tick_to_quote": percentiles(eng.latency_samples()),
-        "rss_mb": [[int(a), float(b)] for a, b in mem], "alerts": eng.alerts.count,
+        "journal_commits": eng.journal.commits, "alerts": eng.alerts.count,
         "alerts_sent": eng.alerts.sent, "pending_redelivery": len(eng.pending),
+        "open_orders": len(eng.open), "stop": exit_info,
+        "timing": {"tick_to_quote": percentiles(eng.latency_samples()),
+                   "rss_mb": [[int(a), float(b)] for a, b in mem]},
     }
     eng.journal.close()
-    return summary
+    return group_timing(summary)
 
 
-def main(s: LiveSettings, out: Path | None, port: int | None, hold: bool, announce=_stdout) -> dict:
+async def _finish_exit(eng: Engine, venue, flatten: bool, signame: str) -> dict:
+    """The stop after a signal: cancels (and the flatten) confirmed, then the stop line's facts.
+
+    A replay's venue confirms while the feed runs on (the runner's loop); when nothing feeds it (monitor mode,
+    the tape already ended) the cancels are sent here, and a live venue gets ``EXIT_WAIT_S`` to confirm them."""
+    ts = eng.last_ts or time.time_ns()
+    if not eng.exiting:
+        eng.begin_exit(ts, flatten, f"stop signal {signame}")
+    if venue is not None and hasattr(venue, "drain"):
+        deadline = time.monotonic() + EXIT_WAIT_S
+        while not eng.exit_done() and time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(venue.drain(), max(deadline - time.monotonic(), 0.01))
+            except asyncio.TimeoutError:
+                break
+            if not eng.exit_done():
+                eng.flatten_step(eng.last_ts or ts, take=eng.flattening)
+                await asyncio.sleep(0.05)
+    done = eng.exit_done()
+    flattened = eng._exit_flatten and eng.q == 0.0
+    eng.end_exit()
+    q = eng.q
+    if eng.venue is None:
+        what = "monitor mode (no orders)"
+    elif done:
+        what = "quotes cancelled" + (", position flattened through the venue" if flattened else "")
+    else:
+        what = f"{len(eng.open)} order(s) not confirmed cancelled by the venue"
+    tail = ("" if q == 0.0 or flattened or eng.venue is None or flatten
+            else " (not flattened: --flatten-on-exit flattens through the venue)")
+    return {"signal": signame, "cancelled": done and eng.venue is not None, "flattened": flattened,
+            "open_orders": len(eng.open), "position": q,
+            "message": f"flatbook live: stopped by {signame}: {what}; open position {q:g} lots{tail}"}
+
+
+def main(s: LiveSettings, out: Path | None, port: int | None, hold: bool, announce=_stdout,
+         flatten_on_exit: bool = False) -> dict:
     """Run and write ``summary.json`` to ``out`` (when given)."""
     try:
-        summary = asyncio.run(run(s, port=port, hold=hold, announce=announce))
+        summary = asyncio.run(run(s, port=port, hold=hold, announce=announce, flatten_on_exit=flatten_on_exit))
     except KeyboardInterrupt:       # pragma: no cover - the loop handles SIGINT itself
         sys.exit(130)
     if out is not None:

@@ -15,7 +15,7 @@ Tables (every key optional unless noted; units in each field's description):
   ``ccxt`` (exchange, symbol, api_key_env, secret_env, sandbox) / ``none``.
 - ``[risk]``   pre-trade limits, the throttle and the end-of-session flatten.
 - ``[journal]`` path, synchronous; ``[api]`` host, port, token / token_env;
-  ``[alerts]`` webhook.
+  ``[alerts]`` webhook, zone_hysteresis (h: zones are left below threshold × (1 − h); default 0.1).
 
 A bad value raises :class:`~flatbook.errors.InputError` naming ``table.key`` and
 what is allowed (the CLI exits 2).
@@ -109,6 +109,9 @@ class ApiTable(_T):
 
 class AlertsTable(_T):
     webhook: str | None = Field(None, description="URL that receives each alert as a JSON POST")
+    zone_hysteresis: float = Field(0.1, ge=0.0, lt=1.0, allow_inf_nan=False,
+                                   description="h, a fraction: a zone is entered at its threshold and left "
+                                               "when |q| falls below threshold × (1 − h); 0: no hysteresis")
 
     @field_validator("webhook")
     @classmethod

@@ -115,9 +115,11 @@ def _run_block(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nstep
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def simulate_multi(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, npaths, pnl, out):
-    """Simulate ``npaths`` paths into ``pnl[p]`` and ``out[row, p]`` (rows: M_* × n + instrument)."""
-    for b in nb.prange((npaths + BLOCK - 1) // BLOCK):
+def simulate_multi(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p_start, p_end, pnl, out):
+    """Simulate paths ``p_start`` to ``p_end − 1`` into ``pnl[p]`` and ``out[row, p]`` (rows: M_* × n +
+    instrument). ``p_start`` is a multiple of BLOCK; each path's numbers depend only on (seed, p),
+    so running the paths in several calls changes nothing."""
+    for b in nb.prange(p_start // BLOCK, (p_end + BLOCK - 1) // BLOCK):
         p0 = b * BLOCK
         _run_block(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p0,
-                   min(BLOCK, npaths - p0), pnl, out)
+                   min(BLOCK, p_end - p0), pnl, out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from ..config import RunConfig, build_config, check_int
 from ..controls.quote_controls import pack_controls
 from ..errors import InputError
+from ..suggest import unknown
 from ..policies.registry import policy_spec
 from ..sim.metrics import var_es
 from . import kernel as MK
@@ -92,18 +93,37 @@ def build_multi(instruments: Sequence[Mapping], correlation, portfolio_skew: boo
 
 
 def multi_preset(name: str, correlation: float | None = None, portfolio_skew: bool | None = None,
-                 paths: int = 10_000, seed: int = 0) -> MultiConfig:
-    """A named multi-instrument set-up (``multi-asset``), optionally with another ρ (two instruments)."""
+                 paths: int = 10_000, seed: int = 0, overrides: Mapping[str, object] | None = None) -> MultiConfig:
+    """A named multi-instrument set-up (``multi-asset``), optionally with another ρ (two instruments).
+
+    ``overrides`` are ``--set``-style parameters: ``key`` sets every instrument's parameter,
+    ``NAME.key`` one instrument's (NAME as in the preset, e.g. ``B.sigma``); the latter wins.
+    """
     pre = MULTI_PRESETS.get(name)
     if pre is None:
-        raise InputError("--preset", f"unknown multi-instrument preset {name!r}; allowed: {', '.join(MULTI_PRESETS)}")
+        raise unknown("--preset", "multi-instrument preset", name, MULTI_PRESETS)
     rho = np.array(pre["correlation"], dtype=float)
     if correlation is not None:
+        if rho.shape != (2, 2):
+            raise InputError("--correlation", f"a single ρ needs two instruments; {name} has {rho.shape[0]}")
         if not -1.0 <= correlation <= 1.0:
             raise InputError("--correlation", f"got {correlation}; allowed: a number from −1 to 1")
         rho = np.array([[1.0, correlation], [correlation, 1.0]])
     skew = pre["portfolio_skew"] if portfolio_skew is None else portfolio_skew
-    return build_multi(pre["instruments"], rho, skew, paths, seed)
+    names = [str(ins["name"]) for ins in pre["instruments"]]
+    common: dict = {}
+    own: dict[str, dict] = {nm: {} for nm in names}
+    for key, val in (overrides or {}).items():
+        head, dot, rest = str(key).partition(".")
+        if not dot:
+            common[key] = val
+        elif head in own and rest:
+            own[head][rest] = val
+        else:
+            raise unknown(key, "instrument", head, names)
+    instruments = [{**ins, "params": {**ins["params"], **common, **own[nm]}}
+                   for nm, ins in zip(names, pre["instruments"])]
+    return build_multi(instruments, rho, skew, paths, seed)
 
 
 @dataclass(frozen=True)
@@ -139,16 +159,29 @@ def _psd_root(cov: np.ndarray) -> np.ndarray:
     return np.linalg.cholesky(cov + 1e-12 * max(1.0, float(np.abs(cov).max())) * np.eye(cov.shape[0]))
 
 
-def simulate_multi(mc: MultiConfig) -> MultiResult:
-    """Run the paths; summaries for the portfolio and per instrument."""
+CHUNK_PATH_STEPS = 4_000_000  # path-steps per kernel call: progress is reported and Ctrl-C honoured between calls
+
+
+def simulate_multi(mc: MultiConfig, progress: Callable[[int, int], None] | None = None) -> MultiResult:
+    """Run the paths; summaries for the portfolio and per instrument.
+
+    Paths run in chunks of whole blocks; ``progress(done, total)`` is called after each.
+    Chunking changes no number (each path's random stream depends only on (seed, path)).
+    """
     args = _pack(mc)
     n = len(mc.configs)
+    nsteps = mc.configs[0].steps
     pnl = np.empty(mc.paths)
     out = np.empty((MK.M_PER_INST * n, mc.paths))
     warm = min(mc.paths, MK.BLOCK)          # compile or load the kernel outside the timing
-    MK.simulate_multi(*args, mc.seed, warm, np.empty(warm), np.empty((MK.M_PER_INST * n, warm)))
+    MK.simulate_multi(*args, mc.seed, 0, warm, np.empty(warm), np.empty((MK.M_PER_INST * n, warm)))
+    chunk = max(MK.BLOCK, (CHUNK_PATH_STEPS // max(nsteps * n, 1)) // MK.BLOCK * MK.BLOCK)
     t0 = time.perf_counter()
-    MK.simulate_multi(*args, mc.seed, mc.paths, pnl, out)
+    for p0 in range(0, mc.paths, chunk):
+        p1 = min(mc.paths, p0 + chunk)
+        MK.simulate_multi(*args, mc.seed, p0, p1, pnl, out)
+        if progress is not None:
+            progress(p1, mc.paths)
     elapsed = time.perf_counter() - t0
     per = {}
     for k, name in enumerate(mc.names):
@@ -170,6 +203,6 @@ def simulate_multi(mc: MultiConfig) -> MultiResult:
                                 "max_abs_q_mean": float(d["max_abs_q"].mean()), "fills_mean": float(d["fills"].mean()),
                                 "spread_capture_mean": float(d["spread_capture"].mean())} for nm, d in per.items()},
         "elapsed_s": elapsed,
-        "path_steps_per_s": mc.paths * mc.configs[0].steps * n / elapsed if elapsed > 0 else None,
+        "path_steps_per_s": mc.paths * nsteps * n / elapsed if elapsed > 0 else None,
     }
     return MultiResult(mc, summary, pnl, per)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..suggest import unknown
 from ..sim import kernel as K
 
 _NO_TABLE = np.zeros((1, 1))
@@ -92,5 +93,5 @@ def policy_spec(name: str) -> PolicySpec:
     """Look up a policy by name, or raise :class:`InputError` listing the names."""
     spec = POLICIES.get(name)
     if spec is None:
-        raise InputError("policy", f"unknown policy {name!r}; allowed: {', '.join(POLICIES)}")
+        raise unknown("policy", "policy", name, POLICIES)
     return spec

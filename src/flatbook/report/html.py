@@ -35,6 +35,9 @@ from ..errors import InputError
 from ..fileio import atomic_file, make_parents, remove_dirs
 from ..jsonutil import jsonable
 from ..params import PARAMS
+from ..sim.metrics import StollFit, stoll_regression
+from .figure_rules import (HIST_LIMIT_REACH, depth_clip, display_range, estimate_text, quotes_hidden,
+                           repeated_points)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backtest.backtester import BacktestResult
@@ -59,6 +62,9 @@ MAX_FILL_POINTS = 20_000     # fills drawn on the price chart / markout boxes
 HIST_MAX_LEVELS = 200        # up to this many distinct inventory levels on a grid: one bar per level
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f")
+HSPACE = 0.25               # between the six panels' columns: room for the left column's legends
+RIGHT_MARGIN = 260          # px right of the figure: room for the right column's legends
+DEPTH_X, DEPTH_Y = "x7", "y7"   # the quote-depth axis under panel 1, when the quotes hide behind the mid
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,
                "toImageButtonOptions": {"format": "svg", "filename": "flatbook"}}
 SIM_FILES = ("summary.json", "series.parquet", "per_path.parquet")
@@ -441,31 +447,118 @@ def _config_section(data: ReportData) -> str:
             [_td("steps"), _cell(cfg.get("steps")), _td("steps per path (T/dt)")],
             [_td("time unit"), _cell(data.time_unit), _td("")],
         ]
+    shown, baseline = _shown_params(data)
     groups = ("run", "policy", "market", "controls", "hedging", "costs")
-    order = sorted(data.params, key=lambda k: (groups.index(PARAMS[k].group) if k in PARAMS and PARAMS[k].group in groups
-                                               else len(groups), list(PARAMS).index(k) if k in PARAMS else 0))
+    order = sorted(shown, key=lambda k: (groups.index(PARAMS[k].group) if k in PARAMS and PARAMS[k].group in groups
+                                         else len(groups), list(PARAMS).index(k) if k in PARAMS else 0))
     prows = []
     for k in order:
         v = data.params[k]
         spec = PARAMS.get(k)
-        default = spec.default if spec is not None else None
-        is_default = spec is not None and (v == default or (v is None and isinstance(default, float)
-                                                            and math.isinf(default)))
-        shown = "inf" if v is None else v
-        dshown = "" if spec is None else _fmt(default)
-        cls = "" if is_default else ' class="changed"'
-        prows.append([f"<td{cls}>{_esc(k)}</td>", _cell(shown), _td(spec.unit if spec else ""), _td(dshown),
-                      _td(spec.group if spec else ""), _td(spec.doc if spec else "")])
-    note = ("Parameters in <b>bold</b> differ from the registry default. "
+        base = baseline.get(k, spec.default if spec is not None else None)
+        differs = not _same_value(v, base)
+        cls = ' class="changed"' if differs else ""
+        prows.append([f"<td{cls}>{_esc(k)}</td>", _cell("inf" if v is None else v), _td(spec.unit if spec else ""),
+                      _td("" if base is None and spec is None else _fmt(base)), _td(spec.doc if spec else "")])
+    preset_name = cfg.get("preset")
+    what = ("the parameters this replay reads (the policy's, the controls', fees and financing; the tape is the "
+            "market, so the simulator's market model and hedge execution do not apply)" if data.kind == "backtest"
+            else "the parameters the policy and the market model read, and every parameter that is not at its "
+            "registry default")
+    note = (f"Shown: {what}. <b>Bold</b>: differs from preset {_esc(preset_name)}"
+            + (" (values derived from the data count as differing)" if data.kind == "backtest" else "") + ". "
             + ("In this backtest 1 price unit = 1 " + _esc(data.price_unit) + ", 1 lot = 1 " + _esc(data.qty_unit)
                + " and 1 time unit = 1 s." if data.kind == "backtest"
                else "Prices are in price units, inventory in lots, time in time units (here: "
                + _esc(data.time_unit) + ")."))
-    return ('<section id="config"><h2>Configuration</h2>\n'
+    n_all = len(data.params)
+    return ('<details id="config"><summary><h2>Configuration and parameters</h2> '
+            f'<span class="note">({len(order)} of {n_all} parameters shown; click to open)</span></summary>\n'
             + _table(("field", "value", "unit / meaning"), run_rows, "kv")
             + f'\n<h3>Parameters</h3><p class="note">{note}</p>\n'
-            + _table(("parameter", "value", "unit", "default", "group", "meaning"), prows, "params")
-            + "</section>")
+            + _table(("parameter", "value", "unit", f"preset {preset_name}", "meaning"), prows, "params")
+            + "</details>")
+
+
+#: What a replay reads besides its policy's own parameters (PolicySpec.params): see
+#: flatbook.backtest.backtester._pack and its summary. The tape is the market: the simulator's
+#: market model (sigma, A, k, mid_model, flow, jumps, …), s0 and hedge execution do not apply.
+REPLAY_PARAMS = ("T", "dt", "q0", "limit", "size", "yellow", "red", "critical", "yellow_action", "red_action",
+                 "critical_action", "zone_widen", "zone_skew", "max_loss", "max_drawdown", "tick", "min_spread",
+                 "financing_long", "financing_short", "maker_fee", "maker_fee_bps", "taker_fee", "taker_fee_bps",
+                 "markout_steps")
+#: What every simulation reads besides its policy's parameters: the grid and the market model's core.
+SIM_PARAMS = ("T", "dt", "s0", "q0", "sigma", "mid_model", "flow", "A", "k", "size", "limit")
+
+
+def _same_value(a, b) -> bool:
+    """Parameter values equal (None in JSON is an infinite limit)."""
+    a = math.inf if a is None else a
+    b = math.inf if b is None else b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float(a) == float(b)
+    return a == b
+
+
+def _preset_values(data: ReportData) -> dict:
+    """The preset's values for this run's policies (registry defaults, the preset's values and what
+    the preset derives); {} when the preset or policy is unknown (an older results directory)."""
+    from ..config import build_config
+
+    cfg = data.config
+    pols = cfg.get("policies") or [cfg.get("policy")]
+    try:
+        return dict(build_config(cfg.get("preset"), pols[0], {}, paths=1).values)
+    except InputError:
+        return {}
+
+
+def _shown_params(data: ReportData) -> tuple[list[str], dict]:
+    """(the parameters the report lists, the preset's values). A backtest lists what the replay
+    reads (its policy's parameters and :data:`REPLAY_PARAMS`); a simulation what its policies and
+    market model read (:data:`SIM_PARAMS`) and every parameter away from its registry default."""
+    from ..policies.registry import POLICIES
+
+    cfg = data.config
+    pols = cfg.get("policies") or [cfg.get("policy")]
+    used = {k for p in pols if p in POLICIES for k in POLICIES[p].params}
+    baseline = _preset_values(data)
+    if data.kind == "backtest":
+        used |= set(REPLAY_PARAMS)
+    else:
+        used |= set(SIM_PARAMS)
+        used |= {k for k, v in data.params.items() if k in PARAMS and not _same_value(v, PARAMS[k].default)}
+        used |= {k for k, v in data.params.items() if k in baseline and not _same_value(v, baseline[k])}
+    return [k for k in data.params if k in used], baseline
+
+
+def _panels_subject(data: ReportData) -> str:
+    """What the six panels show: a backtest's one replay (instrument, file, dates), or path 0."""
+    if data.kind != "backtest":
+        return "sample path 0 of every policy" if data.kind == "compare" else "sample path 0"
+    files = ", ".join(Path(f).name for f in data.result["data"].get("files") or [])
+    return (f"the replay of {data.result['data'].get('instrument')} from {files}, "
+            f"{_utc(data.start_ns)} → {_utc(data.end_ns)} UTC")
+
+
+def _warnings(data: ReportData) -> list[str]:
+    out: list[str] = []
+    for s in data.summaries().values():
+        out += [str(w) for w in s.get("warnings") or () if str(w) not in out]
+    out += [str(w) for w in data.result.get("warnings") or () if str(w) not in out]
+    return out
+
+
+def _warnings_section(data: ReportData) -> str:
+    items = _warnings(data)
+    if not items:
+        return ""
+    return ('<section id="warnings" class="warnings"><h2>Warnings</h2><ul>'
+            + "".join(f"<li>{_esc(w)}</li>" for w in items) + "</ul></section>")
+
+
+#: Summary entries that are not metrics: shown elsewhere (warnings at the top, wall-clock time in a note).
+NON_METRICS = ("warnings", "timing")
 
 
 def _summary_section(data: ReportData) -> str:
@@ -473,7 +566,7 @@ def _summary_section(data: ReportData) -> str:
     pols = list(sums)
     keys: list[str] = []
     for s in sums.values():
-        keys += [k for k in s if k not in keys]
+        keys += [k for k in s if k not in keys and k not in NON_METRICS]
     if len(pols) == 1:
         s = sums[pols[0]]
         rows = [[_td(k), _cell(s.get(k)), _td(_summary_unit(data, k))] for k in keys]
@@ -483,7 +576,12 @@ def _summary_section(data: ReportData) -> str:
         table = _table(("metric", *pols, "unit"), rows, "summary")
     what = ("Per-policy metrics over all paths, side by side (identical order flow)." if data.kind == "compare"
             else "Metrics over all paths." if data.kind == "simulate" else "Metrics of the replay.")
-    return f'<section id="summary"><h2>Summary</h2><p class="note">{what} Hover a value for its exact number.</p>\n{table}</section>'
+    timing = {p: sums[p].get("timing") for p in pols if isinstance(sums[p].get("timing"), Mapping)}
+    took = "; ".join(f"{p + ': ' if len(timing) > 1 else ''}{_fmt(t.get('elapsed_s'))} s" for p, t in timing.items()
+                     if t.get("elapsed_s") is not None)
+    took = f'<p class="note">Wall-clock time (not part of the results): {_esc(took)}.</p>' if took else ""
+    return (f'<section id="summary"><h2>Summary</h2><p class="note">{what} Hover a value for its exact number.</p>\n'
+            f"{table}{took}</section>")
 
 
 def _utc(ns: int | None) -> str | None:
@@ -496,6 +594,11 @@ def _utc(ns: int | None) -> str | None:
 
 def _colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[j:j + 2], 16) for j in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def _fig_html(fig, div_id: str) -> str:
@@ -553,8 +656,6 @@ def _six_panel(data: ReportData) -> str:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from .six_panel import repeated_points, stoll_fit
-
     bt = data.kind == "backtest"
     pols = data.policies
     multi = len(pols) > 1
@@ -565,8 +666,8 @@ def _six_panel(data: ReportData) -> str:
         n = max(v.size for v in data.hist.values())
         hist_title = f"Final inventory over {n:,} paths"
     titles = ("Mid price, quotes and fills" if bt else "Mid price and quotes", "Inventory over time", "Quoted spread",
-              "Inventory against spread (Stoll regression)", "Cumulative PnL", hist_title)
-    fig = make_subplots(rows=3, cols=2, subplot_titles=titles, horizontal_spacing=0.21, vertical_spacing=0.085)
+              "Spread against inventory (Stoll regression, time controlled)", "Cumulative PnL", hist_title)
+    fig = make_subplots(rows=3, cols=2, subplot_titles=titles, horizontal_spacing=HSPACE, vertical_spacing=0.085)
     lg = {i: "legend" if i == 1 else f"legend{i}" for i in range(1, 7)}
     rc = {1: (1, 1), 2: (1, 2), 3: (2, 1), 4: (2, 2), 5: (3, 1), 6: (3, 2)}
 
@@ -579,10 +680,17 @@ def _six_panel(data: ReportData) -> str:
 
     lv = data.levels()
     q_target = data.level("q_target") if data.params.get("q_target") is not None else 0.0
+    qt_fit = q_target if math.isfinite(q_target) else 0.0
     t_lo, t_hi = math.inf, -math.inf
     mids = [data.series[p]["mid"] for p in pols]
     same_mid = all(np.array_equal(m, mids[0], equal_nan=True) for m in mids)
+    hidden = any(quotes_hidden(data.series[p]["mid"], data.series[p]["bid"], data.series[p]["ask"]) for p in pols)
+    tick = (data.result["data"].get("tick_size") if bt else None) or data.params.get("tick") or 0.0
+    d_scale, d_unit = (float(tick), "ticks") if tick and math.isfinite(tick) and tick > 0 else (1.0, pu)
     hover_t = f"t = %{{x:.6g}} {data.time_unit}"
+    fits: list[tuple[str, StollFit | None]] = []
+    y_ranges: dict[int, list[np.ndarray]] = {1: [], 3: [], 4: [], 5: []}
+    depths: list[np.ndarray] = []
     for i, pol in enumerate(pols):
         s = data.series[pol]
         t = s["t"]
@@ -600,17 +708,29 @@ def _six_panel(data: ReportData) -> str:
             add(1, go.Scatter(x=t, y=s["mid"], mode="lines", name="mid" if same_mid else nm(pol, "mid"),
                               line=dict(color="black", width=1.3),
                               hovertemplate=f"{hover_t}<br>mid = %{{y:.8g}} {pu}<extra></extra>"))
+        y_ranges[1] += [s["mid"], s["bid"], s["ask"]]
+        if hidden:
+            for what, y, col, dash in (("ask − mid", s["ask"] - s["mid"], c_ask, "dot" if multi else None),
+                                       ("bid − mid", s["bid"] - s["mid"], c_bid, None)):
+                depths.append(y)
+                fig.add_trace(go.Scatter(x=t, y=y / d_scale, mode="lines", name=nm(pol, what), legend=lg[1],
+                                         xaxis=DEPTH_X, yaxis=DEPTH_Y, legendgroup=pol if multi else None,
+                                         line=dict(color=col, width=1, dash=dash),
+                                         hovertemplate=f"{hover_t}<br>{what} = %{{y:.6g}} {d_unit}"
+                                                       f"<extra>{_esc(pol)}</extra>"))
         col = _colour(i) if multi else "#1f77b4"
-        add(2, go.Scatter(x=t, y=s["q"], mode="lines", line_shape="hv", name=nm(pol, "q") if multi else "inventory q",
+        add(2, go.Scatter(x=t, y=s["q"], mode="lines", line_shape="hv", name=pol if multi else "inventory q",
                           line=dict(color=col, width=1.4),
                           hovertemplate=f"{hover_t}<br>q = %{{y:.6g}} {qu}<extra>{_esc(pol)}</extra>"))
         spread = s["ask"] - s["bid"]
-        add(3, go.Scatter(x=t, y=spread, mode="lines", name=nm(pol, "ask − bid"),
+        y_ranges[3].append(spread)
+        add(3, go.Scatter(x=t, y=spread, mode="lines", name=pol if multi else "ask − bid",
                           line=dict(color=_colour(i) if multi else "#9467bd", width=1),
                           hovertemplate=f"{hover_t}<br>spread = %{{y:.6g}} {pu}<extra>{_esc(pol)}</extra>"))
         ok = np.isfinite(s["q"]) & np.isfinite(spread)
         qs, ss = s["q"][ok], spread[ok]
-        label = nm(pol, "two-sided quotes")
+        y_ranges[4].append(ss)
+        label = nm(pol, "quotes")
         agg = repeated_points(qs, ss)
         marker = dict(color=_colour(i) if multi else "#9467bd", size=6, opacity=0.35)
         hover = f"q = %{{x:.6g}} {qu}<br>spread = %{{y:.6g}} {pu}"
@@ -622,21 +742,24 @@ def _six_panel(data: ReportData) -> str:
             custom, hover = counts, hover + "<br>%{customdata} quotes"
         elif qs.size > MAX_SCATTER_POINTS:
             keep = np.sort(np.random.default_rng(0).choice(qs.size, MAX_SCATTER_POINTS, replace=False))
-            label += f" ({MAX_SCATTER_POINTS:,} of {qs.size:,} shown)"
+            label += f" ({MAX_SCATTER_POINTS:,} of {qs.size:,})"
             qs_show, ss_show = qs[keep], ss[keep]
         else:
             qs_show, ss_show = qs, ss
         add(4, go.Scatter(x=qs_show, y=ss_show, mode="markers", name=label, marker=marker, customdata=custom,
                           legendgroup=f"{pol}-stoll", hovertemplate=f"{hover}<extra>{_esc(pol)}</extra>"))
-        fit = stoll_fit(s["q"], spread)
+        fit = stoll_regression(s["q"], spread, t, qt_fit)
+        fits.append((pol, fit))
         if fit is not None:
-            slope, icpt = fit
-            xs = np.array([qs.min(), qs.max()])
-            add(4, go.Scatter(x=xs, y=icpt + slope * xs, mode="lines", legendgroup=f"{pol}-stoll",
-                              name=nm(pol, f"LS fit: b = {slope:.4g} {pu} per {_per(qu)}"),
+            xs = np.unique(np.clip([qs.min(), qt_fit, qs.max()], qs.min(), qs.max()))
+            est = estimate_text(fit.b, fit.se, fit.level)
+            add(4, go.Scatter(x=xs, y=fit.at(xs, qt_fit), mode="lines", legendgroup=f"{pol}-stoll",
+                              name=nm(pol, f"fit: b = {est}"),
                               line=dict(color=_colour(i) if multi else "red", dash="dash", width=2),
-                              hovertemplate=f"a + b·q, b = {slope:.6g}, a = {icpt:.6g}<extra></extra>"))
-        add(5, go.Scatter(x=t, y=s["pnl"], mode="lines", name=nm(pol, "PnL (marked to mid)"),
+                              hovertemplate=(f"spread = level + b·(|q − q*| − mean), time controlled<br>"
+                                             f"b = {est} {pu} per {_per(qu)} of |q − q*|<extra>{_esc(pol)}</extra>")))
+        y_ranges[5].append(s["pnl"])
+        add(5, go.Scatter(x=t, y=s["pnl"], mode="lines", name=pol if multi else "PnL (marked to mid)",
                           line=dict(color=_colour(i) if multi else "#2ca02c", width=1.4),
                           hovertemplate=f"{hover_t}<br>PnL = %{{y:.6g}} {data.pnl_unit}<extra>{_esc(pol)}</extra>"))
     # reference lines: inventory limits/zones/target, zero PnL
@@ -656,7 +779,7 @@ def _six_panel(data: ReportData) -> str:
             m = f["side"] == side
             if not m.any():
                 continue
-            extra = "" if f["t"].size == n_total else f" ({f['t'].size:,} of {n_total:,} fills shown)"
+            extra = "" if f["t"].size == n_total else f" ({f['t'].size:,} of {n_total:,})"
             custom = np.column_stack([f["qty"][m], f["q"][m] if "q" in f else np.full(m.sum(), np.nan),
                                       *(f[k][m] for k in mk[:1])])
             mk_txt = f"<br>markout {mk[0][8:]} = %{{customdata[2]:.6g}} {pu}/{qu}" if mk else ""
@@ -665,19 +788,25 @@ def _six_panel(data: ReportData) -> str:
                               customdata=custom,
                               hovertemplate=(f"{hover_t}<br>price = %{{y:.8g}} {pu}<br>qty = %{{customdata[0]:.6g}} {qu}"
                                              f"<br>q after = %{{customdata[1]:.6g}} {qu}{mk_txt}<extra>fill</extra>")))
-    # panel 6: inventory histogram
+    # panel 6: inventory histogram, bins shared by every policy
     ymax = 0.0
     means = []
     centres, heights, width = _hist_bars([(data.hist[p], data.hist_weights.get(p)) for p in pols])
+    unit_y = "s" if bt else "paths"
     for i, pol in enumerate(pols):
         h = heights[i]
         ymax = max(ymax, float(h.max()) if h.size else 0.0)
-        unit_y = "s" if bt else "paths"
-        add(6, go.Bar(x=centres, y=h, width=None if multi else 0.85 * width,
-                      name=nm(pol, "time at level" if bt else "final q"),
-                      marker=dict(color=_colour(i) if multi else "#1f77b4", line=dict(width=0.5, color="black")),
-                      opacity=0.85 if multi else 0.75,
-                      hovertemplate=f"q = %{{x:.6g}} {qu}<br>%{{y:.6g}} {unit_y}<extra>{_esc(pol)}</extra>"))
+        hover = f"q = %{{x:.6g}} {qu}<br>%{{y:.6g}} {unit_y}<extra>{_esc(pol)}</extra>"
+        if multi:   # outlines over shared bins, lightly filled: every policy stays visible
+            xs = np.concatenate([[centres[0] - width / 2], centres + width / 2]) if centres.size else centres
+            ys = np.concatenate([[0.0], h]) if centres.size else h
+            add(6, go.Scatter(x=np.repeat(xs, 2)[1:], y=np.repeat(ys, 2)[:-1] if ys.size else ys, mode="lines",
+                              name=pol, fill="tozeroy", line=dict(color=_colour(i), width=1.6),
+                              fillcolor=_rgba(_colour(i), 0.12), hovertemplate=hover))
+        else:
+            add(6, go.Bar(x=centres, y=h, width=0.85 * width, name="time at level" if bt else "final q",
+                          marker=dict(color="#1f77b4", line=dict(width=0.5, color="black")), opacity=0.75,
+                          hovertemplate=hover))
         x, w = _finite(np.asarray(data.hist[pol], float), data.hist_weights.get(pol))
         if x.size and (w is None or w.sum() > 0):
             means.append((i, pol, float(np.average(x, weights=w))))
@@ -688,27 +817,62 @@ def _six_panel(data: ReportData) -> str:
     if math.isfinite(q_target):
         add(6, go.Scatter(x=[q_target, q_target], y=[0, ytop], mode="lines", name=f"target = {q_target:g} {qu}",
                           line=dict(color="green", dash="dot", width=2), hoverinfo="name"))
-    for tr in _level_traces(go, {"limit": lv["limit"], "yellow": math.inf, "red": math.inf, "critical": math.inf},
-                            0, 0, lg[6], vertical=True, y0=0, y1=ytop, unit=qu):
-        add(6, tr)
-    # axes (units everywhere)
-    for i, (xt, yt) in {1: (tl, f"price ({pu})"), 2: (tl, f"inventory q ({qu})"), 3: (tl, f"spread ask − bid ({pu})"),
-                        4: (f"inventory q ({qu})", f"spread ask − bid ({pu})"), 5: (tl, f"PnL ({data.pnl_unit})"),
+    reach = max((float(np.nanmax(np.abs(data.hist[p]))) for p in pols if np.isfinite(data.hist[p]).any()),
+                default=0.0)
+    if math.isfinite(lv["limit"]) and reach > 0 and abs(lv["limit"]) > HIST_LIMIT_REACH * reach:
+        add(6, go.Scatter(x=[None], y=[None], mode="lines", name=f"hard limit ±{_level_text(abs(lv['limit']))} {qu} "
+                          "(off axis)", line=dict(color="red", dash="dash", width=2), hoverinfo="skip"))
+    else:
+        for tr in _level_traces(go, {"limit": lv["limit"], "yellow": math.inf, "red": math.inf, "critical": math.inf},
+                                0, 0, lg[6], vertical=True, y0=0, y1=ytop, unit=qu):
+            add(6, tr)
+    # axes (units everywhere; never zoomed into float noise)
+    for i, (xt, yt) in {1: ("" if hidden else tl, f"price ({pu})"), 2: (tl, f"inventory q ({qu})"),
+                        3: (tl, f"spread ask − bid ({pu})"), 4: (f"inventory q ({qu})", f"spread ask − bid ({pu})"),
+                        5: (tl, f"PnL ({data.pnl_unit})"),
                         6: (f"inventory q ({qu})", "time at level (s)" if bt else "number of paths")}.items():
         fig.update_xaxes(title_text=xt, row=rc[i][0], col=rc[i][1], showgrid=True)
         fig.update_yaxes(title_text=yt, row=rc[i][0], col=rc[i][1], showgrid=True, exponentformat="none")
+        rng = display_range(*y_ranges[i]) if i in y_ranges else None
+        if rng is not None:
+            fig.update_yaxes(range=list(rng), row=rc[i][0], col=rc[i][1])
     for ax in ("xaxis2", "xaxis3", "xaxis5"):  # the time panels zoom together
         fig.layout[ax].matches = "x"
     layout: dict = {}
+    if hidden:   # panel 1 split: prices above, our quotes' distance from the mid below
+        y0, y1 = fig.layout.yaxis.domain
+        fig.layout.yaxis.domain = (y0 + 0.42 * (y1 - y0), y1)
+        fig.layout.xaxis.showticklabels = False
+        clip = depth_clip(*depths)
+        layout["xaxis7"] = dict(domain=fig.layout.xaxis.domain, anchor=DEPTH_Y, matches="x", title_text=tl,
+                                showgrid=True)
+        layout["yaxis7"] = dict(domain=(y0, y0 + 0.36 * (y1 - y0)), anchor=DEPTH_X, showgrid=True, zeroline=True,
+                                zerolinecolor="black", exponentformat="none",
+                                title_text=f"from mid ({d_unit}" + ("" if clip is None else
+                                                                   f"; cut at ±{clip / d_scale:.3g}") + ")",
+                                **({"range": [-clip / d_scale, clip / d_scale]} if clip is not None else {}))
     for i in range(1, 7):
         xa = fig.layout["xaxis" if i == 1 else f"xaxis{i}"]
         ya = fig.layout["yaxis" if i == 1 else f"yaxis{i}"]
-        layout[lg[i]] = dict(x=xa.domain[1] + 0.006, y=ya.domain[1], xanchor="left", yanchor="top",
+        top = ya.domain[1]
+        layout[lg[i]] = dict(x=xa.domain[1] + 0.006, y=top, xanchor="left", yanchor="top",
                              font=dict(size=10), bgcolor="rgba(255,255,255,0.85)", tracegroupgap=2,
                              groupclick="toggleitem")
-    fig.update_layout(height=1200, margin=dict(l=70, r=230, t=60, b=60), template="plotly_white",
-                      barmode="group", bargap=0.1, bargroupgap=0.0, hovermode="closest", **layout)
-    return _fig_html(fig, "fb-six-panel")
+    fig.update_layout(height=1200, margin=dict(l=70, r=RIGHT_MARGIN, t=60, b=60), template="plotly_white",
+                      bargap=0.1, hovermode="closest", **layout)
+    note = _stoll_note(data, fits)
+    return _fig_html(fig, "fb-six-panel") + note
+
+
+def _stoll_note(data: ReportData, fits: Sequence[tuple[str, StollFit | None]]) -> str:
+    """The Stoll regression's slopes, with standard errors and the model, under the figure."""
+    parts = [f"{_esc(pol)}: b = {_esc(estimate_text(f.b, f.se, f.level))}" if f is not None
+             else f"{_esc(pol)}: no fit (fewer than 3 two-sided quotes, or q never moved)" for pol, f in fits]
+    return ('<p class="note" id="stoll-note">Stoll regression (panel 4): spread = α<sub>time bucket</sub> + '
+            f"b·|q − q*| + c·t + ε, fitted on every two-sided quote; b in {_esc(data.price_unit)} per "
+            f"{_esc(_per(data.qty_unit))} of |q − q*| ± Newey–West standard error. Time is held fixed because "
+            "along a path q and time are correlated (the finite-horizon A–S spread narrows as τ = T − t falls); "
+            "a spread that does not depend on inventory gives b ≈ 0. " + "; ".join(parts) + ".</p>")
 
 
 def _zone_section(data: ReportData) -> str:
@@ -868,7 +1032,8 @@ h1{font-size:1.5em;margin:20px 0 6px}h2{border-bottom:1px solid #ccc;padding-bot
 p.lead{margin:4px 0}p.note{color:#555;font-size:.92em}nav a{margin-right:14px}
 table{border-collapse:collapse;font-size:.88em;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f4f4f4;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.changed{font-weight:bold}table.params td:last-child,table.kv td:last-child{color:#555}
+td.changed{font-weight:bold}details#config{margin-top:34px}details#config>summary{cursor:pointer}
+details#config>summary h2{display:inline;border:0}section.warnings{background:#fff4e5;border:1px solid #f0b060;padding:4px 14px}table.params td:last-child,table.kv td:last-child{color:#555}
 footer{margin-top:40px;color:#777;font-size:.85em}
 """
 
@@ -910,10 +1075,10 @@ def render(data: ReportData) -> str:
     from plotly.offline import get_plotlyjs
 
     title = data.title()
-    sections = [
-        ("config", "Configuration", _config_section(data)),
+    sections = [   # results first; the configuration last, collapsed
+        ("warnings", "Warnings", _warnings_section(data)),
         ("summary", "Summary", _summary_section(data)),
-        ("panels", "Six panels", '<section id="panels"><h2>Six panels (sample path 0)</h2>'
+        ("panels", "Six panels", f'<section id="panels"><h2>Six panels ({_esc(_panels_subject(data))})</h2>'
          '<p class="note">Zoom with the mouse (the time panels zoom together); click a legend entry to hide it, '
          'double-click to show only it; the camera icon saves the figure as SVG.</p>\n'
          + _six_panel(data) + "</section>"),
@@ -921,6 +1086,7 @@ def render(data: ReportData) -> str:
         ("zones", "Zone timeline", _zone_section(data)),
         ("attribution", "PnL attribution", _attribution_section(data)),
         ("markouts", "Markouts", _markout_section(data)),
+        ("config", "Configuration", _config_section(data)),
     ]
     nav = " ".join(f'<a href="#{sid}">{_esc(name)}</a>' for sid, name, body in sections if body)
     lead = "\n".join(f'<p class="lead">{_esc(line)}</p>' for line in _description(data))

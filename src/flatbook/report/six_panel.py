@@ -26,8 +26,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..fileio import atomic_file
+from ..sim.metrics import StollFit, stoll_regression
+from .figure_rules import (HIST_LIMIT_REACH, depth_clip, display_range, estimate_text, quotes_hidden,
+                           repeated_points)
 
-__all__ = ["FORMATS", "REQUIRED_KEYS", "six_panel_figure", "stoll_fit", "write_six_panel"]
+__all__ = ["FORMATS", "REQUIRED_KEYS", "six_panel_figure", "stoll_label", "write_six_panel"]
 
 #: Keys every ``series`` mapping must provide (equal-length 1-D float arrays).
 REQUIRED_KEYS: tuple[str, ...] = ("t", "mid", "bid", "ask", "q", "pnl")
@@ -88,6 +91,12 @@ def _legend(ax) -> None:
         ax.legend(loc="best", fontsize="small", framealpha=0.85)
 
 
+def stoll_label(fit: StollFit, price_unit: str, per_q: str) -> str:
+    """Legend text of the fitted line: b ± SE and its unit, time-controlled."""
+    return (f"fit at mean time, time controlled: b = {estimate_text(fit.b, fit.se, fit.level)} "
+            f"{price_unit} per {per_q} of |q − q*|")
+
+
 def _envelope(t: np.ndarray, y: np.ndarray, max_points: int = MAX_LINE_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """Min/max envelope decimation for display: at most ``max_points`` points.
 
@@ -118,38 +127,6 @@ def _hist_bins(x: np.ndarray):
     return int(np.clip(np.sqrt(x.size), 10, 80))
 
 
-def repeated_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Distinct (x, y) points and their counts, when points repeat a lot (at most half as many
-    distinct points as points: integer lots, a handful of spreads); else None. Scatter plots
-    then draw each distinct point once, with area ∝ count."""
-    if x.size < 4:
-        return None
-    pts, counts = np.unique(np.column_stack([x, y]), axis=0, return_counts=True)
-    return (pts[:, 0], pts[:, 1], counts) if pts.shape[0] <= x.size // 2 else None
-
-
-def stoll_fit(q: np.ndarray, spread: np.ndarray) -> tuple[float, float] | None:
-    """Least-squares Stoll regression ``spread = a + b*q`` on finite points.
-
-    Returns ``(b, a)`` (slope in price units per lot, intercept in price
-    units), or None when there are fewer than 3 finite points or q has zero
-    variance.
-    """
-    q = np.asarray(q, dtype=float)
-    spread = np.asarray(spread, dtype=float)
-    ok = np.isfinite(q) & np.isfinite(spread)
-    if ok.sum() < 3:
-        return None
-    qf, sf = q[ok], spread[ok]
-    if np.ptp(qf) == 0.0:
-        return None
-    # a spread that is constant up to float noise has no slope worth showing
-    if np.ptp(sf) <= 1e-9 * max(1.0, float(np.abs(sf).max())):
-        return None
-    slope, intercept = np.polyfit(qf, sf, 1)
-    return float(slope), float(intercept)
-
-
 def six_panel_figure(
     series: Mapping[str, np.ndarray],
     *,
@@ -164,6 +141,7 @@ def six_panel_figure(
     price_unit: str = "price units",
     qty_unit: str = "lots",
     pnl_unit: str = "price units × lots",
+    tick: float | None = None,
 ) -> Figure:
     """Build the six-panel simulation figure (3 x 2 grid).
 
@@ -184,9 +162,15 @@ def six_panel_figure(
     ``price_unit``, ``qty_unit`` and ``pnl_unit`` label the axes (a backtest
     passes its instrument's units, e.g. USDT, BTC and USDT).
 
+    When the quotes cannot be told apart from the mid at the price axis' scale
+    (:func:`quotes_hidden`), panel 1 gets a second axis below it with the quotes'
+    distance from the mid, in ticks when ``tick`` (price units) is given, else in
+    price units. Axes never zoom into float noise (:func:`display_range`).
+
     Raises ValueError (naming the key) for a missing key or unequal lengths.
-    The fitted Stoll regression is attached as ``fig.flatbook_stoll_fit``:
-    ``(slope, intercept)`` or None when no line could be fitted.
+    The Stoll regression of panel 4 (spread on |q − q*|, time controlled; see
+    :func:`flatbook.sim.metrics.stoll_regression`) is attached as
+    ``fig.flatbook_stoll_fit``: a :class:`~flatbook.sim.metrics.StollFit`, or None.
     """
     s = _validate(series)
     zones = tuple(zones)
@@ -200,21 +184,44 @@ def six_panel_figure(
 
     fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    axs = fig.subplots(3, 2)
-    ax_px, ax_q = axs[0]
-    ax_sp, ax_qs = axs[1]
-    ax_pnl, ax_hist = axs[2]
-    for ax in (ax_q, ax_sp, ax_pnl):
-        ax.sharex(ax_px)
+    gs = fig.add_gridspec(3, 2)
+    depth_panel = quotes_hidden(mid, bid, ask)
+    if depth_panel:
+        top = gs[0, 0].subgridspec(2, 1, height_ratios=(3, 2), hspace=0.0)
+        ax_px = fig.add_subplot(top[0])
+        ax_depth = fig.add_subplot(top[1], sharex=ax_px)
+    else:
+        ax_px, ax_depth = fig.add_subplot(gs[0, 0]), None
+    ax_q = fig.add_subplot(gs[0, 1], sharex=ax_px)
+    ax_sp = fig.add_subplot(gs[1, 0], sharex=ax_px)
+    ax_qs = fig.add_subplot(gs[1, 1])
+    ax_pnl = fig.add_subplot(gs[2, 0], sharex=ax_px)
+    ax_hist = fig.add_subplot(gs[2, 1])
+    axes = [ax for ax in (ax_px, ax_depth, ax_q, ax_sp, ax_qs, ax_pnl, ax_hist) if ax is not None]
 
     # 1. Mid price and quotes ------------------------------------------------
     ax_px.plot(*_envelope(t, bid), color="tab:blue", lw=0.8, alpha=0.9, label="our bid")
     ax_px.plot(*_envelope(t, ask), color="tab:orange", lw=0.8, alpha=0.9, label="our ask")
     ax_px.plot(*_envelope(t, mid), color="black", lw=1.0, label="mid")
     ax_px.set_title("Mid price and quotes")
-    ax_px.set_xlabel(time_label)
     ax_px.set_ylabel(f"price ({pu})")
     _legend(ax_px)
+    if ax_depth is not None:
+        per_tick = tick is not None and math.isfinite(tick) and tick > 0
+        scale, dunit = (float(tick), "ticks") if per_tick else (1.0, pu)
+        ax_depth.plot(*_envelope(t, (ask - mid) / scale), color="tab:orange", lw=0.8, label="ask − mid")
+        ax_depth.plot(*_envelope(t, (bid - mid) / scale), color="tab:blue", lw=0.8, label="bid − mid")
+        ax_depth.axhline(0.0, color="black", lw=1.0)
+        clip = depth_clip(bid - mid, ask - mid)
+        if clip is not None:
+            ax_depth.set_ylim(-clip / scale, clip / scale)
+            ax_depth.plot([], [], ls="none", label=f"axis cut at ±{clip / scale:.3g} {dunit} (99th pct × 1.5)")
+        ax_depth.set_ylabel(f"from mid ({dunit})")
+        ax_depth.set_xlabel(time_label)
+        ax_px.tick_params(labelbottom=False)
+        _legend(ax_depth)
+    else:
+        ax_px.set_xlabel(time_label)
 
     # 2. Inventory over time ---------------------------------------------------
     ax_q.plot(*_envelope(t, q), color="tab:blue", lw=1.0, drawstyle="steps-post", label="inventory q", zorder=3)
@@ -265,19 +272,13 @@ def six_panel_figure(
     else:
         q_show, s_show = q_ok, s_ok
     ax_qs.scatter(q_show, s_show, s=sizes, alpha=alpha, color="tab:purple", linewidths=0, label=label)
-    fit = stoll_fit(q, spread)
+    fit = stoll_regression(q, spread, t, q_target if math.isfinite(float(q_target)) else 0.0)
     if fit is not None:
-        slope, intercept = fit
-        xs = np.array([q_ok.min(), q_ok.max()])
-        ax_qs.plot(
-            xs,
-            intercept + slope * xs,
-            color="red",
-            ls="--",
-            lw=1.8,
-            label=f"LS fit a + b·q: b = {slope:.6g} {pu} per {per_q}",
-        )[0].set_gid("stoll_fit")
-    ax_qs.set_title("Inventory against spread (Stoll regression)")
+        qt = float(q_target) if math.isfinite(float(q_target)) else 0.0
+        xs = np.unique(np.clip(np.array([q_ok.min(), qt, q_ok.max()]), q_ok.min(), q_ok.max()))
+        ax_qs.plot(xs, fit.at(xs, qt), color="red", ls="--", lw=1.8,
+                   label=stoll_label(fit, pu, per_q))[0].set_gid("stoll_fit")
+    ax_qs.set_title("Spread against inventory (Stoll regression, time controlled)")
     ax_qs.set_xlabel(f"inventory q ({qu})")
     ax_qs.set_ylabel(f"spread ({pu})")
     _legend(ax_qs)
@@ -304,16 +305,24 @@ def six_panel_figure(
             float(q_target), color="green", ls="--", lw=1.8, label=f"target = {q_target:g} {qu}"
         ).set_gid("hist_target")
     if lim is not None:
-        for sign, lab in ((1.0, f"hard limit ±{lim:g}"), (-1.0, "_nolegend_")):
-            ax_hist.axvline(sign * lim, color="red", ls=":", lw=1.4, label=lab).set_gid("hist_limit")
+        if hist.size and lim > HIST_LIMIT_REACH * max(float(np.abs(hist).max()), 1e-300):
+            # far beyond the data: the bars would shrink to needles; say where it is instead
+            ax_hist.plot([], [], color="red", ls=":", lw=1.4, label=f"hard limit ±{lim:g} (off axis)")
+        else:
+            for sign, lab in ((1.0, f"hard limit ±{lim:g}"), (-1.0, "_nolegend_")):
+                ax_hist.axvline(sign * lim, color="red", ls=":", lw=1.4, label=lab).set_gid("hist_limit")
     ax_hist.set_title(f"{hist_title or 'Inventory distribution'} (n = {hist.size:,})")
     ax_hist.set_xlabel(f"inventory q ({qu})")
     ax_hist.set_ylabel(hist_ylabel)
     _legend(ax_hist)
 
-    for ax in axs.flat:
+    for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.ticklabel_format(axis="y", useOffset=False)
+    for ax, values in ((ax_px, (mid, bid, ask)), (ax_sp, (spread,)), (ax_qs, (s_ok,)), (ax_pnl, (pnl,))):
+        rng = display_range(*values)
+        if rng is not None:
+            ax.set_ylim(*rng)
     ax_hist.set_axisbelow(True)
     fig.suptitle(title)
     fig.flatbook_stoll_fit = fit

@@ -37,14 +37,14 @@ import math
 import numba as nb
 import numpy as np
 
-from ..controls.quote_controls import ACT_HEDGE, CP_LIMIT, control_quotes
-from ..hedging.execution import child_order, execution_price, hedge_due, hedge_size
+from ..controls.quote_controls import ACT_HEDGE, CP_LIMIT, control_quotes, limit_clamp, limit_trade
+from ..hedging.execution import child_order, execution_price, hedge_due, hedge_size, toward_goal
 from ..hedging.model import (HP_BAND, HP_BETA, HP_BSIG, HP_CAPRATE, HP_EJ_MEAN, HP_EJ_STD, HP_ETA_DT, HP_EPS,
                              HP_EVENT, HP_EXEC, HP_EXT, HP_FLAT, HP_FRAC, HP_FUND, HP_H0, HP_HAIRCUT, HP_HRATIO,
                              HP_HTB, HP_HTB_ABOVE, HP_IMPACT, HP_MARGIN, HP_NH, HP_ON, HP_PART, HP_PAUSE,
                              HP_PAUSE_FLAT, HP_PERM, HP_PROXY, HP_QSTAR, HP_SESSION, HP_SIZING, HP_SQRT_COEF,
                              HP_THR, HP_TRIGGER, HP_URG, HP_DECAY, HP_MARKOUT,
-                             HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP)
+                             HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP, HP_BPHI)
 from ..kernels.black_scholes import bs_price_delta
 from ..kernels.fastexp import fast_exp
 from ..kernels.rng import box_muller, hi31, low_bit, mid31, next_u64, stream_start, unit53
@@ -133,12 +133,12 @@ def policy_depths(pid, pp, tab, i, tau, s, q, db, da):
  W_SPR, W_SPRN, W_GUP, W_FIN, W_FEES, W_ATLIM, W_Z1, W_Z2, W_Z3, W_HREQ, W_SQ, W_SQ2,
  W_SQDQ, W_MDD, W_KSTEP, W_KREASON, W_DB0, W_DA0, W_DB, W_DA, W_BSZ, W_ASZ,
  W_ZN, W_FB, W_FA, W_UB, W_UA, W_OSZ, W_DS, W_QMID, W_SDQ2, W_BORROW, W_REQ, W_DQ,
- W_MTM, W_SPRCAP, W_ADV, W_FWIN, W_QEFF, W_OPTV) = range(51)
-W_LEN = 51
+ W_MTM, W_SPRCAP, W_ADV, W_FWIN, W_QEFF, W_OPTV, W_OD, W_QPOL) = range(53)
+W_LEN = 53
 # hedge state (flatbook.hedging.model): a second block array, touched only when hedging
 (WH_Y, WH_H, WH_PREM, WH_PX0, WH_PK, WH_PNH, WH_PSTART, WH_J, WH_COUNT, WH_TRADES, WH_COST,
- WH_VOL, WH_FUND, WH_CAP, WH_PPNL, WH_HPNL, WH_VWIN, WH_NEED) = range(18)
-WH_LEN = 18
+ WH_VOL, WH_FUND, WH_CAP, WH_PPNL, WH_HPNL, WH_VWIN, WH_NEED, WH_GOAL, WH_B) = range(20)
+WH_LEN = 20
 OU_LEN = 6      # per-block OU moments: n, x̄, ȳ, Cxx, Cxy, Cyy (flatbook.sim.metrics.MOMENTS)
 
 
@@ -150,28 +150,34 @@ def _binomial_move(x, binomial, hivol, rmult, sq_dt):
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
-def _hedge_child(x, m, rem, x0, k, start, vwin, J, req, force, inv_left, i, vol_i, vwin_now, cap_i, hw, hc):
+def _hedge_child(x, m, rem, x0, goal, k, start, vwin, J, req, force, inv_left, i, vol_i, vwin_now, cap_i,
+                 q, lo, hi, hw, hc):
     """One path's hedge this step (flatbook.hedging.model): maybe start a program (forced by
     the daily reset, or triggered), then its child order. Returns (lots of exposure traded,
     lots of the hedge instrument traded, price, added temporary impact, and the program's
-    new remainder, initial size, child count, start step, window volume, 1 if it started).
+    new remainder, initial size, goal, child count, start step, window volume, 1 if it started).
+    A running program never takes the exposure x past its goal (:func:`toward_goal`), and no
+    child takes the inventory q past the hard limit's band [lo, hi] (:func:`limit_trade`;
+    ±inf for a proxy hedge, which does not trade q); a program that reaches the limit ends.
     ``hc``: the run's hedge constants (see _run_block)."""
     trigger, qstar, thr, urg, sizing, frac, band, exec_, nh, hr, eps, eta_dt, sqrt_coef = hc
     due = (rem == 0.0) & hedge_due(trigger, x - qstar, thr, urg, req)
     size = hedge_size(sizing, x - qstar, frac, band)
     new_prog = 1.0 if ((not force) & due & (size != 0.0)) else 0.0
-    rem = -x if force else (size if due else rem)
+    rem = -x if force else (size if due else toward_goal(rem, goal - x))
+    goal = 0.0 if force else (x + size if due else goal)
     x0 = rem if (force or due) else x0
     k = 0.0 if (force or due) else k
     start = float(i) if due else start
     vwin = vwin_now if due else vwin
     w_k = hw[np.int64(min(k, nh - 1.0))]     # the schedule's share for child k (twap, almgren-chriss)
-    n_s = rem * inv_left if force else child_order(exec_, rem, x0, k, nh, w_k, vol_i, vwin, cap_i)
+    n_want = rem * inv_left if force else child_order(exec_, rem, x0, k, nh, w_k, vol_i, vwin, cap_i)
+    n_s = limit_trade(q, n_want, lo, hi)
     n_h = n_s * hr
     price, disp = execution_price(m, n_h, eps, eta_dt, sqrt_coef, J)
     rem -= n_s
-    rem = 0.0 if abs(rem) <= 1e-12 * (1.0 + abs(x0)) else rem
-    return n_s, n_h, price, disp, rem, x0, k + 1.0, start, vwin, new_prog
+    rem = 0.0 if (n_s != n_want) or abs(rem) <= 1e-12 * (1.0 + abs(x0)) else rem
+    return n_s, n_h, price, disp, rem, x0, goal, k + 1.0, start, vwin, new_prog
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -238,6 +244,7 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
     h_decay = hp[HP_DECAY]
     h_beta = hp[HP_BETA]
     h_bsig = hp[HP_BSIG]
+    h_bphi = hp[HP_BPHI]
     hr = hp[HP_HRATIO]
     inv_hr = 1.0 / hr if proxy else 0.0
     session = np.int64(hp[HP_SESSION])
@@ -301,7 +308,11 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
             for j in range(BLOCK):
                 _, dlt = bs_price_delta(w[W_S, j], opt_k, opt_vol, opt_exp - i * dt, opt_call)
                 w[W_QEFF, j] = w[W_Q, j] + opt_n * dlt
-        policy_depths(pid, pp, tab, i, tau, w[W_S], w[W_QEFF] if opt_on else w[W_Q], w[W_DB0], w[W_DA0])
+        if proxy:                                  # the policy sees the exposure, hedge included
+            for j in range(BLOCK):
+                w[W_QPOL, j] = (w[W_QEFF, j] if opt_on else w[W_Q, j]) + wh[WH_Y, j] * inv_hr
+        policy_depths(pid, pp, tab, i, tau, w[W_S], w[W_QPOL] if proxy else (w[W_QEFF] if opt_on else w[W_Q]),
+                      w[W_DB0], w[W_DA0])
         # ---- 2. this step's random flow, which does not depend on the quotes:
         # uniforms W_UB, W_UA that a bid / ask fill must beat (inf = no order
         # on that side), the order size W_OSZ, and the binomial mid move W_DS
@@ -362,7 +373,8 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
             w[W_FB, j] = b
             w[W_FA, j] = a
             od = qc - q                               # the option's delta-equivalent (0 without one)
-            qn = min(max(q + b - a, -limit - od), limit - od)   # never past the limit, not even by an ulp
+            qn = limit_clamp(q + b - a, q, -limit - od, limit - od)   # never past the limit, not even by an ulp
+            w[W_OD, j] = od
             fee_j = fee * (a + b)
             fl = fin_l * max(qn, 0.0)       # financing of a long, borrow of a short (easy tier)
             fs = fin_s * max(-qn, 0.0)
@@ -430,13 +442,16 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
                 ze, _ = box_muller(xe)
                 gap = hp[HP_EJ_MEAN] + hp[HP_EJ_STD] * ze
                 w[W_S, j] = w[W_S, j] * math.exp(gap / s0) if model == MODEL_GBM else w[W_S, j] + gap
-        # ---- 4c. the proxy's move (ΔH = β·ΔS + basis noise) and the carrying costs
+        # ---- 4c. the proxy's move (ΔH = β·ΔS + Δb, b the OU basis: b' = φ·b + σ·Z, φ = 1 a
+        # random walk; flatbook.hedging.model) and the carrying costs
         if proxy:
             for j in range(BLOCK):
                 stj, xz = next_u64(st[j])
                 st[j] = stj
                 zb, _ = box_muller(xz)
-                dh = h_beta * (w[W_S, j] - w[W_QMID, j]) + h_bsig * zb      # ΔH = β·ΔS + basis noise
+                dbas = (h_bphi - 1.0) * wh[WH_B, j] + h_bsig * zb
+                wh[WH_B, j] += dbas
+                dh = h_beta * (w[W_S, j] - w[W_QMID, j]) + dbas
                 wh[WH_HPNL, j] += wh[WH_Y, j] * dh
                 wh[WH_H, j] += dh
         if carry_on:
@@ -481,12 +496,17 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
                 q = w[W_Q, j]
                 y = wh[WH_Y, j]
                 m = wh[WH_H, j] if proxy else w[W_S, j]     # the hedge instrument's mid
-                n_s, n_h, price, disp, rem, x0, k, start, vwin, new_prog = _hedge_child(
-                    q + y * inv_hr, m, wh[WH_PREM, j], wh[WH_PX0, j], wh[WH_PK, j], wh[WH_PSTART, j],
-                    wh[WH_VWIN, j], wh[WH_J, j], w[W_REQ, j], force, inv_left, i, rel_i, vwin_now, cap_i, hw, hc)
+                od = w[W_OD, j]                              # the hard limit's band for q (proxy: none)
+                lo = -math.inf if proxy else -limit - od
+                hi = math.inf if proxy else limit - od
+                n_s, n_h, price, disp, rem, x0, goal, k, start, vwin, new_prog = _hedge_child(
+                    q + y * inv_hr, m, wh[WH_PREM, j], wh[WH_PX0, j], wh[WH_GOAL, j], wh[WH_PK, j],
+                    wh[WH_PSTART, j], wh[WH_VWIN, j], wh[WH_J, j], w[W_REQ, j], force, inv_left, i, rel_i,
+                    vwin_now, cap_i, q, lo, hi, hw, hc)
                 wh[WH_COUNT, j] += new_prog
                 wh[WH_PREM, j] = rem
                 wh[WH_PX0, j] = x0
+                wh[WH_GOAL, j] = goal
                 wh[WH_PK, j] = k
                 wh[WH_PSTART, j] = start
                 wh[WH_VWIN, j] = vwin
@@ -503,8 +523,9 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
                     w[W_S, j] = m + h_perm * n_h
                     w[W_SQDQ, j] += (q - dq) * n_h         # the step's Δq includes the hedge
                     w[W_SDQ2, j] += 2.0 * dq * n_h + n_h * n_h
-                    w[W_Q, j] = q + n_h
-                    w[W_MXQ, j] = max(w[W_MXQ, j], abs(q + n_h))
+                    qn = limit_clamp(q + n_h, q, lo, hi)
+                    w[W_Q, j] = qn
+                    w[W_MXQ, j] = max(w[W_MXQ, j], abs(qn))
         # ---- 5. mark to market at the new mid: running peak, max drawdown
         if opt_on:
             for j in range(BLOCK):

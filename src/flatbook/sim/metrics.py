@@ -189,3 +189,104 @@ def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
         "path_steps_per_s": path_steps / elapsed_s if elapsed_s > 0 else None,
     }
     return {k: jsonable(v) for k, v in out.items()}
+
+
+# ------------------------------------------------------------------------------ Stoll regression
+STOLL_BUCKETS = 10   # time fixed effects: equal-time buckets of the path (fewer for short paths)
+
+
+class StollFit(NamedTuple):
+    """Time-controlled Stoll regression of the quoted spread on |q − q*| (see :func:`stoll_regression`).
+
+    ``b`` and ``se`` in price units per lot of |q − q*|; ``c`` in price units per time unit;
+    ``level`` is the mean spread (price units) and ``x_mean`` the mean |q − q*| (lots), so the
+    fitted line at the path's average time is ``level + b·(|q − q*| − x_mean)``.
+    """
+
+    b: float
+    se: float
+    c: float
+    level: float
+    x_mean: float
+    n: int
+    buckets: int
+    lags: int
+
+    def at(self, q, q_target: float = 0.0) -> np.ndarray:
+        """The fitted spread at inventory ``q`` and the path's average time (price units)."""
+        return self.level + self.b * (np.abs(np.asarray(q, dtype=float) - q_target) - self.x_mean)
+
+
+def newey_west_lags(n: int) -> int:
+    """Bartlett-kernel truncation lag m = ⌈0.75·n^(1/3)⌉ (Stock & Watson, *Introduction to
+    Econometrics*, eq. 15.17)."""
+    return max(1, math.ceil(0.75 * n ** (1.0 / 3.0)))
+
+
+def stoll_regression(q, spread, t, q_target: float = 0.0, buckets: int = STOLL_BUCKETS) -> StollFit | None:
+    """Does the quoted spread widen with inventory, with time held fixed?
+
+    Stoll (1978): a dealer's spread widens with the size of the position, S = S0 + 2γ·|I|,
+    I = q − q*. Along a path, q and time are correlated (a finite-horizon A–S spread
+    shrinks with τ = T − t while |q| diffuses), so a plain fit of spread on q measures
+    time, not inventory. The model here is
+
+        spread_i = α_k(i) + b·|q_i − q*| + c·t_i + ε_i,
+
+    with a fixed effect α_k for each of ``buckets`` equal-time buckets and a common linear
+    time trend c inside them (a linear τ term absorbs A–S's time dependence exactly). It
+    is fitted by OLS after demeaning within buckets (Frisch–Waugh–Lovell). The standard
+    error of b is Newey–West HAC (Newey & West 1987, Bartlett kernel,
+    :func:`newey_west_lags`), as the residuals of a path are autocorrelated.
+
+    Points where q, spread or t is not finite (a side not quoted) are left out. Returns
+    None when fewer than 3 points remain or |q − q*| does not vary (within buckets); a
+    spread constant up to float noise gives b = 0 with SE 0 (exactly no dependence).
+    A spread independent of q gives b ≈ 0 (|b| within a few SE); Stoll's policy,
+    spread = 2h0 + 2g·|q − q*|, gives b = 2g.
+    """
+    q, spread, t = (np.asarray(a, dtype=float).ravel() for a in (q, spread, t))
+    ok = np.isfinite(q) & np.isfinite(spread) & np.isfinite(t)
+    x, y, tt = np.abs(q[ok] - q_target), spread[ok], t[ok]
+    n = int(y.size)
+    if n < 3 or np.ptp(x) == 0.0:
+        return None
+    k = max(1, min(int(buckets), n // 30))
+    if np.ptp(y) <= 1e-9 * max(1.0, float(np.abs(y).max())):
+        # constant up to float noise: no dependence on anything, b = 0 exactly
+        return StollFit(0.0, 0.0, 0.0, float(y.mean()), float(x.mean()), n, k, 0)
+    if np.ptp(tt) > 0.0:
+        edges = np.linspace(tt.min(), tt.max(), k + 1)
+        g = np.clip(np.searchsorted(edges, tt, side="right") - 1, 0, k - 1)
+    else:
+        g = np.zeros(n, dtype=np.int64)
+    counts = np.bincount(g, minlength=k)
+    present = counts > 0
+    k_used = int(present.sum())
+
+    def within(v: np.ndarray) -> np.ndarray:
+        means = np.bincount(g, weights=v, minlength=k)
+        return v - means[g] / np.where(present, counts, 1)[g]
+
+    xd, td, yd = within(x), within(tt), within(y)
+    X = np.column_stack([xd, td]) if np.ptp(td) > 0.0 else xd[:, None]   # one time only: no trend term
+    dof = n - k_used - X.shape[1]
+    if dof < 1 or np.ptp(xd) <= 1e-12 * max(1.0, float(x.max())):
+        return None
+    xtx = X.T @ X
+    try:
+        xtx_inv = np.linalg.inv(xtx)
+    except np.linalg.LinAlgError:
+        return None
+    beta = xtx_inv @ (X.T @ yd)
+    e = yd - X @ beta
+    u = X * e[:, None]
+    m = min(newey_west_lags(n), n - 1)
+    s = u.T @ u
+    for lag in range(1, m + 1):
+        gam = u[lag:].T @ u[:-lag]
+        s += (1.0 - lag / (m + 1.0)) * (gam + gam.T)
+    cov = xtx_inv @ s @ xtx_inv * (n / dof)
+    se = math.sqrt(max(float(cov[0, 0]), 0.0))
+    c = float(beta[1]) if beta.size > 1 else 0.0
+    return StollFit(float(beta[0]), se, c, float(y.mean()), float(x.mean()), n, k_used, m)

@@ -13,7 +13,14 @@
 - **Streaming.** Results come back with :func:`distributed.as_completed`; each finished task is
   written at once as one small Parquet file ``DIR/points/<time>-<task>.parquet`` (a temporary
   file, then a rename, so a file is whole or absent). ``DIR/manifest.json`` describes the sweep.
-- **Resume.** Completed points are read back from ``DIR/points`` by id and not run again.
+- **Resume.** Completed points are read back from ``DIR/points`` by id and not run again; when
+  every point is stored, no cluster is started and nothing is simulated.
+- **Rows.** One per point: identification, the summary, SEs and jackknife sums, all a
+  deterministic function of the point; the wall-clock fields (``elapsed_s``,
+  ``path_steps_per_s``, ``wall_s``, ``worker``, ``finished_utc``) in one struct column
+  ``timing`` (:mod:`flatbook.timing`), so two identical sweeps give identical rows once
+  ``timing`` is dropped. Files written before ``timing`` existed (flat wall-clock columns) are
+  read back in the same shape.
 - **Failures.** Dask re-runs the tasks of a worker that dies on the surviving workers; a task
   that raises is retried ``RETRIES`` times. Completion is idempotent: a point written twice
   (a task re-run after its result had been saved, or two runs racing) is counted once, keyed by
@@ -42,6 +49,7 @@ from ..config import RunConfig, build_config
 from ..errors import InputError
 from ..jsonutil import jsonable
 from ..params import parse_value
+from ..timing import TIMING_KEYS, group_timing
 
 TARGET_TASK_S = 3.0       # aimed-for seconds of simulation per task
 RETRIES = 2               # retries of a task that raises (worker deaths are handled by the scheduler)
@@ -174,7 +182,9 @@ _SIM_LOCK = threading.Lock()   # numba's default threading layer must not be ent
 
 
 def simulate_point(spec: Mapping) -> dict:
-    """Simulate one point and return its row: identification, the summary, SEs and jackknife sums."""
+    """Simulate one point and return its row: identification, the summary, SEs and jackknife sums,
+    and under ``timing`` the wall-clock fields (the summary's ``elapsed_s`` and ``path_steps_per_s``,
+    and ``wall_s``, seconds for the whole point)."""
     from ..sim.simulator import simulate
     from .objectives import point_stats
 
@@ -191,11 +201,12 @@ def simulate_point(spec: Mapping) -> dict:
             row[k] = float("nan") if v is None else v
     row.update(point_stats(res.per_path, res.summary))
     row["wall_s"] = time.perf_counter() - t0
-    return row
+    return group_timing(row)
 
 
 def run_task(specs: Sequence[Mapping]) -> list[dict]:
-    """A Dask task: simulate its points one after another on one numba thread."""
+    """A Dask task: simulate its points one after another on one numba thread; each row's
+    ``timing`` also gets the worker's address and the UTC time the point finished."""
     import numba
 
     try:
@@ -209,8 +220,8 @@ def run_task(specs: Sequence[Mapping]) -> list[dict]:
         numba.set_num_threads(1)
         for spec in specs:
             row = simulate_point(spec)
-            row["worker"] = where
-            row["finished_utc"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+            row["timing"]["worker"] = where
+            row["timing"]["finished_utc"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
             rows.append(row)
     return rows
 
@@ -264,7 +275,7 @@ class PointStore:
         frames = []
         for f in self.files():
             try:
-                frames.append(pq.read_table(f).to_pandas())
+                frames.append(timing_column(pq.read_table(f).to_pandas()))
             except Exception as e:  # noqa: BLE001 - an unreadable file is skipped, its points re-run
                 log.warning("skipping unreadable %s: %s", f, e)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"point_id": []})
@@ -302,6 +313,19 @@ class PointStore:
             return json.loads((self.root / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+
+
+def timing_column(df):
+    """``df`` with its wall-clock columns (:data:`flatbook.timing.TIMING_KEYS`; flat in files written
+    before the ``timing`` struct column existed) moved into ``timing``, one dict per row."""
+    flat = [k for k in TIMING_KEYS if k in df.columns]
+    if not flat:
+        return df
+    have = df["timing"].tolist() if "timing" in df.columns else [None] * len(df)
+    recs = df[flat].to_dict("records")
+    df = df.drop(columns=flat + (["timing"] if "timing" in df.columns else []))
+    df["timing"] = [{**(t or {}), **r} for t, r in zip(have, recs)]
+    return df
 
 
 def _clean(rec: dict) -> dict:
@@ -470,9 +494,8 @@ class SweepRunner:
             self.progress(self.stats)
 
     def run(self, points: Sequence[Point]) -> list[dict]:
-        """Rows of ``points`` (in order): stored ones as they are, the others computed now."""
-        from distributed import as_completed
-
+        """Rows of ``points`` (in order): stored ones as they are, the others computed now (the
+        cluster is started, and distributed imported, only if there are any)."""
         pts = list({p.id: p for p in points}.values())
         todo = [p for p in pts if p.id not in self._done]
         st = self.stats
@@ -483,6 +506,8 @@ class SweepRunner:
         st.paths_done += sum(p.paths for p in pts if p.id in self._done)
         self._tick()
         if todo:
+            from distributed import as_completed
+
             client = self.client
             costs = [estimate_seconds(p.config()) for p in todo]
             tasks = plan_tasks(todo, self.n_workers(), target_s=self.target_task_s, per_task=self.per_task,
