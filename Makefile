@@ -1,6 +1,8 @@
 # flatbook: build, demo, tests and benchmarks.  GNU make; Python >= 3.11.
 #   make demo    simulate and compare the four headline policies (results/demo)
 #   make test    run the whole test suite (installs headless chromium for the browser tests first)
+#   make test-busy  the same beside one CPU-burning process per core (.ci/busy), as on a loaded machine
+#   make soak    the long soaks, deselected from make test and CI (55+ SIGKILLs per crash-recovery variant)
 #   make browser install Debian's chromium and chromium-driver unless both are on PATH
 #   make bench   run every benchmarks/bench_*.py (results/bench);
 #                make bench BENCH_ARGS=--quick for a short run
@@ -14,11 +16,13 @@ DEMO_OUT := results/demo
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo test bench clean clean-numba
+.PHONY: help install browser demo test test-busy soak bench clean clean-numba
 
 help:
 	@echo "make demo   - install into $(VENV) and run the policy comparison (writes $(DEMO_OUT))"
 	@echo "make test   - install into $(VENV) and run the test suite (needs chromium: see make browser)"
+	@echo "make test-busy - make test beside one CPU hog per core (.ci/busy); the suite must pass on a loaded machine"
+	@echo "make soak   - the long soaks (crash recovery: 55+ SIGKILLs per variant over 36,000 events; ~10 min); not CI"
 	@echo "make browser - apt-get install chromium chromium-driver (for tests/test_app_browser.py) unless present"
 	@echo "make bench  - run the benchmarks in benchmarks/ (writes results/bench; BENCH_ARGS=--quick for a short run)"
 	@echo "make clean  - remove $(VENV), results/ and caches"
@@ -52,8 +56,17 @@ browser:
 	  { echo "installing chromium and chromium-driver (apt-get)"; \
 	    $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
+# The suite lists its 15 slowest tests at the end (--durations in pyproject.toml); tests marked
+# soak are deselected unless --soak is given.
 test: $(STAMP) browser
 	$(PY) -m pytest
+
+# Two (one per core) busy-looping processes beside the suite, stopped at the end whatever happens.
+test-busy: $(STAMP) browser
+	bash .ci/busy $(PY) -m pytest
+
+soak: $(STAMP)
+	$(PY) -m pytest --soak -m soak -s tests/live/test_crash_recovery.py
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]' || \

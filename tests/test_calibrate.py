@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 from conftest import AS_A, AS_DT, AS_K, AS_SIGMA, AS_T, Z, shared_data
-from scipy import stats
+from scipy import optimize, stats
 
 from flatbook.calibrate import (CalibrationError, calibrate, fit_intensity, fit_reach, fit_stoll_gamma,
                                 realized_volatility, stoll_gamma_from_quotes, suggest_gamma)
@@ -160,6 +160,57 @@ def test_intensity_tick_lattice_from_events():
     assert fit_intensity(ev, delta0=tick / 2).pooled.k_lo > TRUE_K
     # ... and so does treating the ticks as continuous
     assert fit_intensity(ev, lattice="continuous").pooled.k_lo > TRUE_K
+
+
+def _geometric_reaches(rng, n, k, h, floor=0.05):
+    """n reaches on the lattice floor + h·j, j geometric with P(j) = (1 − p)p^j, p = e^(−kh)."""
+    return floor + h * rng.geometric(1.0 - math.exp(-k * h), n).astype(float) - h
+
+
+def test_touch_fit_is_the_censored_geometric_mle():
+    """window = m: the closed form k̂ = ln(1 + n_e/S)/h maximises the Type I censored geometric
+    likelihood n_e·ln(1 − p) + S·ln p (checked numerically), A = (N/T)·e^(k̂·floor) per side, and
+    the law reproduces the observed rate at the floor exactly."""
+    rng = np.random.default_rng(21)
+    h, T, floor = 0.1, 300.0, 0.05
+    d = np.concatenate([np.full(800, floor), _geometric_reaches(rng, 200, 0.5, h, floor)])   # heavy tail
+    for m in (1, 3, 7):
+        f = fit_reach(d, T, tick=h, window=m, n_sides=2)
+        assert f.ok and f.window == m and f.delta0 == pytest.approx(floor) and f.lattice == h
+        j = np.rint((d - floor) / h)
+        n_e, S = int((j < m).sum()), float(np.minimum(j, m).sum())
+        nll = lambda kk: -(n_e * math.log(-math.expm1(-kk * h)) - kk * h * S)  # noqa: E731
+        num = optimize.minimize_scalar(nll, bounds=(1e-6, 1e3), method="bounded", options={"xatol": 1e-10})
+        assert f.k == pytest.approx(num.x, rel=1e-6) and f.k == pytest.approx(math.log1p(n_e / S) / h, rel=1e-12)
+        assert f.A == pytest.approx(d.size / (T * 2) * math.exp(f.k * floor), rel=1e-12)
+        assert f.floor_ratio == pytest.approx(1.0, rel=1e-12)
+        assert f.k_lo < f.k < f.k_hi
+    # the tail law (no window) decays far more slowly than the law at the touch
+    assert fit_reach(d, T, tick=h).k_hi < fit_reach(d, T, tick=h, window="auto").k_lo
+
+
+def test_touch_fit_auto_window_is_the_smallest_holding_95_percent():
+    """Exponential from the touch on: the near-touch law is the same law (k within Z·SE of the
+    truth), and the auto window m is the smallest with m·h·k̂(m) >= ln 20."""
+    rng = np.random.default_rng(22)
+    k, h, T = 4.0, 0.05, 1000.0
+    d = _geometric_reaches(rng, 5000, k, h)
+    f = fit_reach(d, T, tick=h, window="auto")
+    assert f.ok and abs(f.k - k) <= Z * f.k_se
+    assert f.window * h * f.k >= math.log(20)
+    prev = fit_reach(d, T, tick=h, window=f.window - 1) if f.window > 1 else None
+    assert prev is None or (f.window - 1) * h * prev.k < math.log(20)
+    assert abs(fit_reach(d, T, tick=h).k - f.k) <= Z * math.hypot(f.k_se, fit_reach(d, T, tick=h).k_se)
+
+
+def test_touch_fit_needs_a_lattice_and_checks_window():
+    d = np.random.default_rng(23).exponential(0.2, 500)
+    f = fit_reach(d, 100.0, window="auto")
+    assert not f.ok and "lattice" in f.reason
+    for bad in (0, -1, 2.5, "wide"):
+        with pytest.raises(CalibrationError) as e:
+            fit_reach(d, 100.0, tick=0.1, window=bad)
+        assert e.value.field == "window"
 
 
 def test_too_few_trades_refused():
@@ -359,9 +410,11 @@ def test_calibrate_dict_and_set_values(events):
     for i in range(1, n):
         q[i] = phi * q[i - 1] + rng.standard_normal()
     ts_q = T0_NS + np.arange(n, dtype=np.int64) * 1_000_000_000
-    out = calibrate(events, time_unit_s=tu, inventory=(ts_q, q), target_q_std=2.0, T=20.0, paths=1000)
+    out = calibrate(events, time_unit_s=tu, inventory=(ts_q, q), target_q_std=2.0, T=20.0, size=1.0, paths=1000)
     json.dumps(out, allow_nan=False)
     assert out["ok"] is True and out["warnings"] == []
+    # no tick: the near-touch law cannot be fitted, so the suggestion is the pooled law
+    assert out["quoting_law"] == "pooled" and not out["intensity"]["touch"]["ok"]
     st = out["set"]
     v, p = out["volatility"], out["intensity"]["pooled"]
     assert st["sigma"] == pytest.approx(v["sigma"] * math.sqrt(tu))
@@ -369,7 +422,13 @@ def test_calibrate_dict_and_set_values(events):
     assert p["A_lo"] <= TRUE_A * tu <= p["A_hi"] and st["A"] == p["A"]
     assert p["k_lo"] <= TRUE_K <= p["k_hi"] and st["k"] == p["k"]
     assert st["gamma"] == out["gamma"]["gamma"] and out["gamma"]["ok"]
-    assert out["set_args"][0].startswith("sigma=") and len(out["set_args"]) == 4
+    # A–S as the backtest runs it: stationary, rolling horizon 60 s = 6 time units, size 1, limit 20
+    assert (st["variant"], st["horizon"], st["size"], st["limit"]) == ("stationary", 6.0, 1.0, 20.0)
+    assert out["set_args"] == [f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in st.items()]
+    assert out["set_args"][0].startswith("sigma=") and "variant=stationary" in out["set_args"]
+    assert out["gamma"]["statistic"] == "q_std_mean" and out["gamma"]["run"]["T"] == 20.0
+    chk = out["backtest_check"]
+    assert chk["fills"] > 0 and chk["latency_ms"] == 0.0
     assert out["time_unit"]["seconds"] == tu
     ou = out["inventory_ou"]
     se_phi = math.sqrt((1 - phi**2) / (n - 1))        # AR(1) OLS: Var φ̂ ≈ (1 − φ²)/n
@@ -381,10 +440,24 @@ def test_calibrate_dict_and_set_values(events):
     assert st["A"] * (20.0 / g["steps"]) <= 0.5 + 1e-12
 
 
-def test_calibrate_needs_horizon_for_gamma(events):
+def test_calibrate_gamma_run_defaults_and_bad_arguments(events):
+    """T defaults to the data's span, dt to T/max(200, ⌈2AT⌉), the horizon to 60 s; glft takes
+    no horizon; bad values name their field. ``progress`` hears of every simulation."""
+    calls = []
+    out = calibrate(events, target_q_std=2.0, size=1.0, paths=50, progress=calls.append)
+    run, g = out["gamma"]["run"], out["gamma"]
+    span = (int(events.ts[-1]) - int(events.ts[0])) / 1e9
+    assert run["T"] == pytest.approx(span) and run["horizon"] == 60.0
+    assert run["dt"] == pytest.approx(span / max(200, math.ceil(2 * out["set"]["A"] * span)))
+    assert len(calls) == len(g["evaluations"]) and all(c.startswith("searching γ: simulation") for c in calls)
     with pytest.raises(CalibrationError) as e:
-        calibrate(events, target_q_std=2.0)
-    assert e.value.field == "T"
+        calibrate(events, target_q_std=2.0, policy="glft", horizon=10.0)
+    assert e.value.field == "horizon"
+    for field, kw in (("T", {"T": 0.0}), ("horizon", {"horizon": -1.0}), ("size", {"size": math.inf}),
+                      ("policy", {"policy": "stoll"})):
+        with pytest.raises(CalibrationError) as e:
+            calibrate(events, target_q_std=2.0, **kw)
+        assert e.value.field == field
 
 
 # ---------------------------------------------------------------- real data

@@ -4,10 +4,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +17,7 @@ from flatbook.cli import output as cli_output
 from flatbook.params import PARAMS
 from flatbook.policies.registry import POLICIES
 from flatbook.presets import PRESETS
+from test_trust_cli import interrupt_after_progress
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -372,14 +371,12 @@ def test_subprocess_errors_exit_2_without_traceback(tmp_path, args, field):
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_subprocess_ctrl_c_exits_130_and_writes_nothing(tmp_path):
     # ~30 s of work uninterrupted (as2008, 8,000 steps × 200,000 paths, in chunks of 512 paths);
-    # interrupted after a few seconds, well after start-up
-    proc = subprocess.Popen([sys.executable, "-m", "flatbook", "simulate", "--set", "T=40", "--paths", "200000",
-                             "--out", str(tmp_path / "run"), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert err.strip() == "interrupted"
-    assert out == ""
+    # interrupted once the command reports that it has started: its progress bar, drawn on a
+    # pseudo-terminal, shows the paths done (no fixed sleep)
+    code, out, term = interrupt_after_progress(
+        [sys.executable, "-m", "flatbook", "simulate", "--set", "T=40", "--paths", "200000",
+         "--out", str(tmp_path / "run")])
+    assert code == 130, term
+    assert "interrupted" in term and "Traceback" not in term
+    assert out == b""
     assert os.listdir(tmp_path) == []

@@ -3,20 +3,19 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import DATA
 from flatbook.backtest import BacktestOptions, Latency, replay_config, run_backtest
 from flatbook.cli import app as cli_app
 from flatbook.data.load import load
 from flatbook.timing import without_timing
 
 runner = CliRunner()
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 AAPL = DATA / "lobster" / "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
 AMZN5 = DATA / "lobster" / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
 BTC = DATA / "binance" / "usdm_btcusdt_20240808.gz"

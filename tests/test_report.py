@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import shared_data
 from flatbook.cli import app as cli_app
 from flatbook.errors import InputError
 from flatbook.report import html as report_html
 
 runner = CliRunner()
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-BTC = DATA / "binance" / "usdm_btcusdt_20240808.gz"
 ZONES = ("--set", "limit=8", "--set", "yellow=2", "--set", "red=4", "--set", "critical=6")
 POLICIES = ("symmetric", "linear-skew", "glft")
 
@@ -94,9 +93,7 @@ def comp(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bt(tmp_path_factory):
-    if not BTC.is_file():
-        pytest.skip(f"{BTC} not present")
-    return _run(tmp_path_factory.mktemp("backtest"), "backtest", BTC, "--policy", "linear-skew",
+    return _run(tmp_path_factory.mktemp("backtest"), "backtest", shared_data("binance/usdm_btcusdt_20240808.gz"), "--policy", "linear-skew",
                 "--set", "size=0.01", "--set", "limit=0.1", "--set", "half_spread=1", "--set", "skew=20",
                 "--set", "yellow=0.05", "--latency-ms", "5")
 
@@ -150,12 +147,18 @@ def test_simulate_report_matches_json(sim):
     assert block["kind"] == "simulate" and block["policies"] == ["linear-skew"]
     assert block["result"] == d                                   # config and summary, every number
     _numbers_in_tables(sim["html"], {k: v for k, v in d.items() if k != "config"})
-    _numbers_in_tables(sim["html"], d["config"]["params"])
+    shown, _ = report_html._shown_params(report_html.load_dir(sim["out"]))
+    _numbers_in_tables(sim["html"], {k: d["config"]["params"][k] for k in shown})
+    for k in ("sigma", "A", "k", "half_spread", "skew", "limit", "yellow", "red", "critical"):
+        assert k in shown, k                                     # read by the run or set away from the default
+    assert "hedge_eta" not in shown and "option_strike" not in shown   # neither used nor changed
     for k in ("preset", "paths", "seed", "steps"):
         assert k in d["config"]
     text = sim["html"]
-    for section in ("config", "summary", "panels", "zones", "attribution"):
+    for section in ("summary", "panels", "zones", "attribution"):
         assert f'<section id="{section}">' in text
+    assert text.index('<section id="summary">') < text.index('<details id="config">')   # results first, then
+    assert '<details id="config" open' not in text                                       # parameters, collapsed
     for label in ("price (price units)", "inventory q (lots)", "PnL (price units × lots)", "hard limit ±8 lots",
                   "yellow zone ±2 lots", "red zone ±4 lots", "critical zone ±6 lots", "number of paths",
                   "per √time unit"):                               # units on axes, limits drawn, param units
@@ -170,8 +173,9 @@ def test_compare_report_names_every_policy(comp):
     for name in POLICIES:
         _numbers_in_tables(text, comp["json"]["policies"][name])
         assert f"<th>{name}</th>" in text                          # comparison table column
-        for trace in (f"{name} q", f"{name} bid", f"{name} PnL (marked to mid)", f"{name} final q"):
+        for trace in (f"{name} bid", f"{name} ask"):
             assert f'"name":"{trace}"' in text, trace               # overlaid in the six panels
+        assert text.count(f'"name":"{name}"') >= 4                 # inventory, spread, PnL, histogram (colour = policy)
     assert '<section id="compare">' in text and '<section id="attribution">' in text
 
 
@@ -227,8 +231,7 @@ def test_bad_report_path_exits_2_and_writes_nothing(tmp_path, bad):
     for args in (("simulate", "--paths", "10"), ("compare", "--policy", "symmetric", "--paths", "10")):
         r = cli(*args, "--report", target, "--out", tmp_path / "out")
         _one_line_error(r, "--report")
-    if BTC.is_file():
-        _one_line_error(cli("backtest", BTC, "--report", target), "--report")
+    _one_line_error(cli("backtest", shared_data("binance/usdm_btcusdt_20240808.gz"), "--report", target), "--report")
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 

@@ -15,9 +15,9 @@ from flatbook.report.six_panel import (
     REQUIRED_KEYS,
     _envelope,
     six_panel_figure,
-    stoll_fit,
     write_six_panel,
 )
+from flatbook.sim.metrics import stoll_regression
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -27,7 +27,7 @@ def make_series(n: int = 500, seed: int = 0, limit: float = 10.0) -> dict[str, n
     t = np.arange(n, dtype=float) * 0.1
     mid = 100.0 + np.cumsum(rng.normal(0.0, 0.05, n))
     q = np.clip(np.cumsum(rng.choice([-1.0, 0.0, 1.0], size=n)), -limit, limit)
-    half = 0.08 + 0.003 * q + rng.uniform(0.0, 0.01, n)  # spread depends on q: Stoll slope ~ 0.006
+    half = 0.08 + 0.003 * np.abs(q) + rng.uniform(0.0, 0.01, n)  # spread widens with |q|: Stoll slope 0.006
     bid = mid - half
     ask = mid + half
     bid[q >= limit] = np.nan  # at the long hard limit we stop bidding
@@ -108,34 +108,34 @@ def test_quote_gaps_preserved_and_spread_nan():
 # --------------------------------------------------------------------------- Stoll fit
 
 
-def test_stoll_slope_matches_polyfit_on_finite_points():
+def test_stoll_fit_is_the_time_controlled_regression_on_finite_points():
+    """Panel 4 draws flatbook.sim.metrics.stoll_regression (spread on |q − q*|, time held fixed)
+    on the finite points: b = 0.006 per lot by construction; the legend prints b ± SE and the
+    drawn line is level + b·(|q − q*| − mean |q − q*|), a V with its kink at q*."""
     series = make_series()
     fig = six_panel_figure(series, limit=10.0)
     q = series["q"]
     spread = series["ask"] - series["bid"]
     ok = np.isfinite(q) & np.isfinite(spread)
     assert 3 <= ok.sum() < q.size  # there really are non-finite points to drop
-    slope, intercept = np.polyfit(q[ok], spread[ok], 1)
-    assert slope == pytest.approx(0.006, abs=1e-3)
-
-    assert fig.flatbook_stoll_fit == pytest.approx((slope, intercept), rel=1e-12)
+    fit = stoll_regression(q, spread, series["t"])
+    assert fig.flatbook_stoll_fit == fit
+    assert abs(fit.b - 0.006) < 4 * fit.se
 
     ax = fig.get_axes()[3]
-    legend = ax.get_legend()
-    assert legend is not None
-    texts = [t.get_text() for t in legend.get_texts()]
-    fit_text = [t for t in texts if "price units per lot" in t]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    fit_text = [t for t in texts if "price units per lot of |q − q*|" in t]
     assert len(fit_text) == 1
-    m = re.search(r"b = ([-+0-9.eE]+) price units per lot", fit_text[0])
+    m = re.search(r"b = ([-+0-9.]+) ± ([0-9.]+) price units per lot", fit_text[0])
     assert m, fit_text[0]
-    assert float(m.group(1)) == pytest.approx(slope, rel=1e-5)
+    assert float(m.group(1)) == pytest.approx(fit.b, abs=float(m.group(2)) / 10)
+    assert float(m.group(2)) == pytest.approx(fit.se, rel=0.1)
 
-    # the drawn line really is a + b*q
     fit_line = [ln for ln in ax.get_lines() if ln.get_gid() == "stoll_fit"][0]
     x = np.asarray(fit_line.get_xdata(), dtype=float)
     y = np.asarray(fit_line.get_ydata(), dtype=float)
-    np.testing.assert_allclose(y, intercept + slope * x)
-    assert x.min() == q[ok].min() and x.max() == q[ok].max()
+    np.testing.assert_allclose(y, fit.level + fit.b * (np.abs(x) - fit.x_mean))
+    assert list(x) == [q[ok].min(), 0.0, q[ok].max()]
 
 
 @pytest.mark.parametrize(
@@ -147,8 +147,8 @@ def test_stoll_slope_matches_polyfit_on_finite_points():
     ],
 )
 def test_stoll_fit_skipped_without_error(q, spread):
-    assert stoll_fit(q, spread) is None
     n = q.size
+    assert stoll_regression(q, spread, np.arange(n, dtype=float)) is None
     mid = np.full(n, 100.0)
     series = {"t": np.arange(n, dtype=float), "mid": mid, "bid": mid - spread / 2, "ask": mid + spread / 2,
               "q": q, "pnl": np.zeros(n)}
@@ -266,8 +266,10 @@ def test_long_series_is_decimated_for_display_but_fit_uses_all_points(tmp_path):
     series = make_series(n, seed=7, limit=40.0)
     series["bid"][30_000:50_000] = np.nan
     fig = six_panel_figure(series, limit=40.0)
-    axes = fig.get_axes()
-    for ax in (axes[0], axes[1], axes[2], axes[4]):
+    ax = fig.flatbook_axes
+    assert ax["depth"] is not None          # 0.16 wide quotes on a mid that wanders by ~20: a depth axis
+    axes = [ax[k] for k in ("price", "inventory", "spread", "stoll", "pnl", "hist")]
+    for ax in (axes[0], axes[1], axes[2], axes[4], fig.flatbook_axes["depth"]):
         for ln in ax.get_lines():
             assert len(ln.get_xdata()) <= MAX_LINE_POINTS
     bid_line = [ln for ln in axes[0].get_lines() if ln.get_label() == "our bid"][0]
@@ -283,7 +285,8 @@ def test_long_series_is_decimated_for_display_but_fit_uses_all_points(tmp_path):
     assert len(scatter.get_offsets()) == MAX_SCATTER_POINTS
     q, spread = series["q"], series["ask"] - series["bid"]
     ok = np.isfinite(q) & np.isfinite(spread)
-    assert fig.flatbook_stoll_fit == pytest.approx(tuple(np.polyfit(q[ok], spread[ok], 1)), rel=1e-12)
+    assert fig.flatbook_stoll_fit == stoll_regression(q, spread, series["t"])   # every point, not the shown ones
+    assert fig.flatbook_stoll_fit.n == ok.sum()
     assert sum(p.get_height() for p in axes[5].patches) == n  # histogram uses every sample
 
     out = write_six_panel(tmp_path / "long.png", series, limit=40.0)

@@ -35,6 +35,7 @@ from flatbook.timing import TIMING_KEYS
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FLATBOOK = [sys.executable, "-c", "import flatbook.cli.sweep_cmd; from flatbook.cli.app import main; main()"]
+SWEEP_TIMING = ("elapsed_s", "path_steps_per_s", "wall_s", "worker", "finished_utc")   # a row's "timing"
 COMPARED = ("pnl_mean", "pnl_std", "pnl_se", "final_q_mean", "final_q_std", "q_std_mean", "es_95", "var_95",
             "spread_given_up_mean", "fills_mean", "max_abs_q_mean")
 
@@ -44,6 +45,8 @@ def cli(*args: str):
 
 
 def wait_for(cond, timeout: float, what: str, every: float = 0.05):
+    """``cond()`` once truthy, polled every ``every`` s; ``timeout`` bounds a hang (generous, for a
+    loaded machine), it is not a performance budget."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         val = cond()
@@ -94,10 +97,10 @@ def test_grid_items_linspace_log_list_choices():
     ("skew=0.1:0:3", "--grid skew=0.1:0:3", "empty range: lo = 0.1 > hi = 0"),
     ("skew=0.1:0.1:3", "--grid skew=0.1:0.1:3", "single value"),
     ("skew=", "--grid skew=", "empty list"),
-    ("skew=-1,0.1", "--grid skew=-1,0.1", "skew: got '-1'; allowed: a number >= 0 (price units per lot)"),
+    ("skew=-1,0.1", "--grid skew=-1,0.1", "skew: got '-1'; allowed: a number >= 0"),
     ("skew=-1:1:3", "--grid skew=-1:1:3", "skew: got -1.0; allowed: a number >= 0"),
-    ("hedge_fraction=0.5:2:4", "--grid hedge_fraction=0.5:2:4", "allowed: a number > 0 and <= 1"),
-    ("mid_model=binomial,levy", "--grid mid_model=binomial,levy", "allowed: one of binomial, abm, gbm"),
+    ("hedge_fraction=0.5:2:4", "--grid hedge_fraction=0.5:2:4", "hedge_fraction: got 2.0; allowed: a number"),
+    ("mid_model=binomial,levy", "--grid mid_model=binomial,levy", "mid_model: unknown value 'levy'"),
     ("gamma=log:0:1:3", "--grid gamma=log:0:1:3", "a log range needs lo > 0"),
     ("skew=0.1,0.1", "--grid skew=0.1,0.1", "listed twice"),
     ("markout_steps=1:2:5", "--grid markout_steps=1:2:5", "integer"),
@@ -232,7 +235,7 @@ class Cluster:
         self.scheduler = subprocess.Popen(
             [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
              "--no-dashboard", "--scheduler-file", str(self.file)], stdout=self.log, stderr=self.log, env=self.env)
-        wait_for(lambda: self.file.exists() and self.file.stat().st_size > 0, 30, "the scheduler file")
+        wait_for(lambda: self.file.exists() and self.file.stat().st_size > 0, 120, "the scheduler file")
         self.address = json.loads(self.file.read_text())["address"]
         self.workers: dict[str, subprocess.Popen] = {}
         self.n = 0
@@ -248,7 +251,7 @@ class Cluster:
     def client(self):
         from distributed import Client
 
-        return Client(self.address, timeout="10s", set_as_default=False)
+        return Client(self.address, timeout="60s", set_as_default=False)
 
     def ensure(self, n: int) -> None:
         """At least n live workers, registered and warmed up (kernel loaded)."""
@@ -258,7 +261,7 @@ class Cluster:
         while len(self.workers) < n:
             self.spawn()
         with self.client() as c:
-            c.wait_for_workers(n, timeout=60)
+            c.wait_for_workers(n, timeout=180)
             c.run(engine.warm_up)
 
     def close(self) -> None:
@@ -328,7 +331,7 @@ def test_sweep_on_scheduler_equals_simulate_and_resumes(two_workers, tmp_path, m
         assert again["run"]["computed"] == 0 and again["run"]["resumed"] == 4 and again["run"]["tasks"] == 0
         r = cli("sweep", *args)
         assert r.exit_code == 0, r.stderr
-        assert "frontier.png (kept: up to date), heatmap.png (kept: up to date)" in r.stdout
+        assert "frontier.png (kept: up to date), heatmap.png (kept: up to date)" in " ".join(r.stdout.split())
     assert sorted(p.name for p in (out / "points").iterdir()) == files
     assert [p["pnl_mean"] for p in again["points"]] == [p["pnl_mean"] for p in d["points"]]
     # lose one saved task: only its point runs again
@@ -351,20 +354,20 @@ def _start_sweep(address: str, out: Path, n_points: int, paths: int) -> subproce
 
 def test_killed_worker_every_point_exactly_once(two_workers, tmp_path):
     out = tmp_path / "k"
-    n_points = 12
-    proc = _start_sweep(two_workers.address, out, n_points, 30_000)   # ~0.5 s per point
+    n_points = 8
+    proc = _start_sweep(two_workers.address, out, n_points, 30_000)   # ~0.5 s per point on a quiet core
     with two_workers.client() as c:
         pid_of = c.run(os.getpid)                                       # worker address → pid
         wait_for(lambda: proc.poll() is not None or (out / "points").is_dir() and any((out / "points").glob("*.parquet")),
-                 60, "the first saved task")
+                 180, "the first saved task")
         busy = wait_for(lambda: {w: ks for w, ks in c.processing().items() if ks} or proc.poll() is not None,
-                        20, "a busy worker")
+                        60, "a busy worker")
         assert proc.poll() is None, "the sweep finished before a worker could be killed"
         victim, keys = next(iter(busy.items()))
         done_at_kill = len(raw_rows(out))
         os.kill(pid_of[victim], signal.SIGKILL)
         killed_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="milliseconds")
-    stdout, stderr = proc.communicate(timeout=120)
+    stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     assert done_at_kill < n_points                                      # the kill was mid-sweep
     raw = raw_rows(out)
@@ -389,23 +392,23 @@ def _tag(point_id: str) -> str:
 
 def test_ctrl_c_keeps_completed_points_and_resumes(two_workers, tmp_path):
     out = tmp_path / "c"
-    proc = _start_sweep(two_workers.address, out, 14, 12_000)
+    proc = _start_sweep(two_workers.address, out, 8, 12_000)
     wait_for(lambda: proc.poll() is not None or (out / "points").is_dir() and any((out / "points").glob("*.parquet")),
-             60, "the first saved task")
+             180, "the first saved task")
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "rerun the same command to resume" in stderr
     saved = raw_rows(out)
-    assert 1 <= len(saved) < 14 and saved["point_id"].is_unique
+    assert 1 <= len(saved) < 8 and saved["point_id"].is_unique
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
-    proc = _start_sweep(two_workers.address, out, 14, 12_000)
-    stdout, stderr = proc.communicate(timeout=120)
+    proc = _start_sweep(two_workers.address, out, 8, 12_000)
+    stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     d = json.loads(stdout)
-    assert d["run"]["resumed"] == len(saved) and d["run"]["computed"] == 14 - len(saved)
-    assert raw_rows(out)["point_id"].is_unique and len(raw_rows(out)) == 14
+    assert d["run"]["resumed"] == len(saved) and d["run"]["computed"] == 8 - len(saved)
+    assert raw_rows(out)["point_id"].is_unique and len(raw_rows(out)) == 8
 
 
 def test_study_as_gamma_best_skew_below_as_slope(two_workers, tmp_path):
@@ -469,7 +472,7 @@ def test_two_identical_sweeps_differ_only_in_timing(two_workers, tmp_path):
                      "--points-per-task", str(n), "--out", str(o)) for o, n in zip(outs, (1, 3))]
     a, b = (pd.read_parquet(o / "results.parquet") for o in outs)
     assert not set(a.columns) & set(TIMING_KEYS)
-    assert all(set(t) == set(TIMING_KEYS) for t in a["timing"])
+    assert all(set(t) == set(SWEEP_TIMING) for t in a["timing"])
     assert len(a) == 4 and a["point_id"].tolist() == b["point_id"].tolist()
     pd.testing.assert_frame_equal(a.drop(columns="timing"), b.drop(columns="timing"), check_exact=True)
     for d in js:
@@ -492,7 +495,7 @@ def test_resume_reads_points_saved_before_the_timing_column(tmp_path, monkeypatc
         store.write(flat, "old")
     finally:
         store.close()
-    assert set(TIMING_KEYS) <= set(pd.read_parquet(next((tmp_path / "points").glob("*.parquet"))).columns)
+    assert set(SWEEP_TIMING) <= set(pd.read_parquet(next((tmp_path / "points").glob("*.parquet"))).columns)
     nothing_may_run(monkeypatch)
     got = engine.run_sweep(pts, tmp_path)
     assert [g["point_id"] for g in got] == [p.id for p in pts]

@@ -11,12 +11,11 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from conftest import prop, shared_data
+from test_cli_replay import cli, cli_json, one_line_error
 from flatbook.backtest import BacktestOptions, Latency, replay_config, run_backtest
 from flatbook.backtest import engine as E
-from flatbook.cli import app as cli_app
 from flatbook.config import build_config
 from flatbook.data.events import QUOTE, TRADE, EventMeta, EventTable, contract_value, empty_columns
 from flatbook.data.load import load
@@ -26,30 +25,11 @@ from flatbook.timing import without_timing
 
 NS = 1_000_000_000
 MS = 1_000_000
-runner = CliRunner()
 CM = "binance/cm_btcusd_perp_20240808.gz"
 USDM = "binance/usdm_btcusdt_20240808.gz"
 # the issue's COIN-M command
 CM_ARGS = ("--policy", "linear-skew", "--set", "size=10", "--set", "limit=100", "--set", "half_spread=1",
            "--set", "skew=0.02", "--latency-ms", "10", "--min-requote-ms", "100")
-
-
-def cli(*args):
-    return runner.invoke(cli_app.app, [str(a) for a in args])
-
-
-def cli_json(*args) -> dict:
-    r = cli(*args, "--json")
-    assert r.exit_code == 0, (r.stdout, r.stderr)
-    return json.loads(r.stdout)
-
-
-def one_line_error(r, *needles):
-    assert r.exit_code == 2, (r.exit_code, r.stdout, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
 
 
 def table(rows, *, tick=0.1, lot=1.0, contract="linear", csize=1.0, settle="") -> EventTable:
@@ -68,9 +48,9 @@ def cfg(policy="symmetric", **ov):
 
 
 def pnl_from_fills(fills, mid_end, q_end, contract, csize) -> float:
-    """PnL recomputed from the fills alone: every fill's cash, then the position marked at the end.
-    Inverse: a buy of n contracts at p pays −n·C/p… i.e. receives n·C/p of 'short USD' exposure:
-    Σ side·n·C/p − fees − q·C/mid_end (base-asset units); linear: Σ −side·n·C·p − fees + q·C·mid_end."""
+    """PnL recomputed from the fills alone, the position marked at the last mid. Inverse (base
+    asset): Σ side·n·C/p − fees − q·C/mid_end, i.e. n·C·(1/p_buy − 1/p_sell) per round trip;
+    linear (price currency): −Σ side·n·C·p − fees + q·C·mid_end."""
     side, n, p, fee = fills["side"], fills["qty"], fills["px"], fills["fee"]
     if contract == "inverse":
         return float(np.sum(side * n * csize / p) - fee.sum() - q_end * csize / mid_end)
@@ -101,6 +81,18 @@ def test_inverse_round_trip_is_the_exchange_formula():
     # the same tape as a linear contract: the familiar n·(pa − pb) in price units
     lin = run_backtest(table(rows), cfg(half_spread=0.1, size=n, limit=n, maker_fee_bps=2.0)).summary
     assert lin["pnl_final"] == pytest.approx(n * (pa - pb) - 2e-4 * n * (pa + pb), rel=1e-9)
+
+
+@prop(max_examples=50)
+@given(p=st.floats(1e-3, 1e7), csize=st.floats(1e-3, 1e4), inverse=st.booleans())
+def test_the_compiled_unit_value_is_the_contract_value(p, csize, inverse):
+    """The replay's compiled v(p) and :func:`contract_value` are one formula."""
+    kind = "inverse" if inverse else "linear"
+    assert E.unit_value(p, inverse, csize) == float(contract_value(p, kind, csize))
+    # the inverse identity: long n from p0 to p1 gains n·C·(1/p0 − 1/p1)
+    n, p1 = 7.0, p * 1.01
+    gain = n * (float(contract_value(p1, kind, csize)) - float(contract_value(p, kind, csize)))
+    assert gain == pytest.approx(n * csize * (1 / p - 1 / p1) if inverse else n * csize * (p1 - p), rel=1e-9)
 
 
 @prop(max_examples=30)

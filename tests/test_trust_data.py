@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shlex
 
 import numpy as np
@@ -171,3 +170,102 @@ def test_misnamed_columns_get_did_you_mean(tmp_path, command):
 def test_misnamed_trade_column_gets_did_you_mean(tmp_path):
     refused(tmp_path, HEAD + GOOD, "t.csv", "missing column price", "column 'Price': did you mean price?",
             trades="timestamp,Price,quantity,side\n1723161256313000000,100.0,1,buy\n")
+
+
+# ----------------------------------------------------------------- 1.3 calibrate → backtest trades sensibly
+USDM = "binance/usdm_btcusdt_20240808.gz"
+
+
+def test_calibrate_suggestion_trades_sensibly_in_the_backtest():
+    """The issue's command: calibrate USDM BTCUSDT --target-q-std 0.5, paste its `use:` line.
+
+    Before: γ for the finite-horizon A–S (T = the 344 s tape) and the tail intensity law
+    (k = 0.38/USDT): 0 fills, mean spread 1,775 USDT. Now the line is a whole backtest command
+    (stationary variant, horizon, size, limit; k of the law near the touch), and its replay
+    - fills (> 0);
+    - quotes, on average, within 10× the market's own spread of the mid (the issue's rule) and
+      without any backtest warning;
+    - has the mean quoted spread the A–S formula gives for these values, S = γσ²τ +
+      (2/γ)·ln(1 + γ/k) (independent of q), widened by rounding bid down and ask up to the
+      tick: S <= mean spread < S + 2·tick.
+    """
+    data = shared_data(USDM)
+    r = cli("calibrate", data, "--target-q-std", "0.5", "--paths", "40")
+    assert r.exit_code == 0, r.stderr
+    use = [ln for ln in r.stdout.splitlines() if ln.startswith("use: ")]
+    assert len(use) == 1
+    argv = shlex.split(use[0][len("use: "):])
+    assert argv[:3] == ["flatbook", "backtest", str(data)] and "variant=stationary" in argv
+    sets = dict(a.split("=", 1) for a in argv[argv.index("--set") + 1::2])
+    assert set(sets) == {"sigma", "A", "k", "gamma", "size", "limit", "variant", "horizon"}
+    b = cli(*argv[1:], "--json")
+    assert b.exit_code == 0, b.stderr
+    s = json.loads(b.stdout)
+    assert s["fills"] > 0 and s["warnings"] == [] and "warning:" not in b.stderr
+    assert s["quote_depth_mean"] <= 10 * s["market_spread_mean"]
+    g, sig, k, tau = (float(sets[x]) for x in ("gamma", "sigma", "k", "horizon"))
+    spread = g * sig**2 * tau + 2 / g * math.log1p(g / k)
+    tick = s["data"]["tick_size"]
+    assert spread <= s["spread_mean"] < spread + 2 * tick
+    # calibrate replayed the same command: its check is this backtest
+    c = json.loads(cli("calibrate", data, "--target-q-std", "0.5", "--paths", "40", "--json").stdout)
+    assert c["backtest_check"]["fills"] == s["fills"] and c["backtest_check"]["q_std"] == s["q_std"]
+
+
+def test_calibrate_horizon_is_the_users_and_is_shown():
+    data = shared_data(USDM)
+    r = cli("calibrate", data, "--target-q-std", "0.5", "--paths", "20", "--horizon", "5", "--json")
+    assert r.exit_code == 0, r.stderr
+    c = json.loads(r.stdout)
+    assert c["set"]["horizon"] == 5.0 and c["set"]["variant"] == "stationary"
+    assert "horizon = 5" in c["gamma"]["reasoning"][0]
+    assert c["gamma"]["run"]["horizon"] == 5.0
+
+
+@pytest.mark.parametrize("args,field", [
+    (["--target-q-std", "0.5", "--policy", "glft", "--horizon", "5"], "--horizon"),
+    (["--target-q-std", "0.5", "--horizon", "0"], "--horizon"),
+    (["--target-q-std", "0.5", "--horizon", "inf"], "--horizon"),
+    (["--target-q-std", "0.5", "--size", "-1"], "--size"),
+    (["--target-q-std", "0.5", "--paths", "1"], "--paths"),
+    (["--target-q-std", "0.5", "--paths", "2.5"], "--paths"),
+    (["--horizon", "5"], "--target-q-std"),
+    (["--policy", "glf"], "--policy"),
+])
+def test_calibrate_bad_options_one_line(args, field):
+    r = cli("calibrate", shared_data(USDM), *args)
+    assert r.exit_code == 2, (r.exit_code, r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {field}: "), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_calibrate_warnings_go_to_stderr_and_json_stays_clean():
+    """Warnings are `warning:` lines on stderr in both modes (and kept in --json); no progress
+    output when stderr is not a terminal."""
+    r = cli("calibrate", shared_data(USDM), "--json")
+    assert r.exit_code == 0
+    d = json.loads(r.stdout)
+    assert d["warnings"] and r.stderr.splitlines() == [f"warning: {w}" for w in d["warnings"]]
+    t = cli("calibrate", shared_data(USDM))
+    assert t.stderr.splitlines() == [f"warning: {w}" for w in d["warnings"]]
+    assert "warning" not in t.stdout
+
+
+@pytest.mark.parametrize("json_", [False, True])
+def test_calibrate_progress_on_a_terminal_only_without_json(monkeypatch, json_):
+    """On a terminal (rich's Console.is_terminal forced true, the show-after delay set to 0 so the
+    test does not depend on how long the work takes) the γ search draws a spinner naming its
+    step on stderr; under --json nothing but the warnings reaches stderr."""
+    import rich.console
+
+    import flatbook.cli.progress as progress
+
+    monkeypatch.setattr(progress, "DELAY_S", 0.0)
+    monkeypatch.setattr(rich.console.Console, "is_terminal", property(lambda self: True))
+    r = cli("calibrate", shared_data(USDM), "--target-q-std", "0.5", "--paths", "20", *(["--json"] if json_ else []))
+    assert r.exit_code == 0, r.stderr
+    if json_:
+        assert "calibrate:" not in r.stderr and "searching γ" not in r.stderr
+    else:
+        assert "calibrate: searching γ: simulation" in r.stderr

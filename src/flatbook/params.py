@@ -25,7 +25,7 @@ BIG = 1e9
 TINY = 1e-9
 
 
-def _g(x: float) -> str:
+def bound_text(x: float) -> str:
     """A bound for people: 1e9, not 1e+09."""
     return f"{x:g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
 
@@ -58,9 +58,9 @@ class Param:
         """Human-readable allowed values."""
         if self.choices:
             return "one of " + ", ".join(self.choices)
-        lo = f"> {_g(self.lo)}" if self.lo_open else f">= {_g(self.lo)}"
+        lo = f"> {bound_text(self.lo)}" if self.lo_open else f">= {bound_text(self.lo)}"
         kind = "an integer" if self.integer else "a number"
-        return f"{kind} {lo} and <= {_g(self.hi)}" + (", or inf (off)" if self.inf_allowed else "")
+        return f"{kind} {lo} and <= {bound_text(self.hi)}" + (", or inf (off)" if self.inf_allowed else "")
 
     def parse(self, raw: object) -> float | str:
         """Parse and range-check ``raw``; raise :class:`InputError` naming the field."""

@@ -45,7 +45,7 @@ def settings_for(tmp_path: Path, webhook: str):
     d = tomllib.loads((ROOT / "examples/live/monitor.toml").read_text())
     d["journal"] = {"path": str(tmp_path / "journal.sqlite")}
     d["api"] = {"host": "127.0.0.1", "port": 0, "token": TOKEN}
-    d["alerts"] = {"webhook": webhook}
+    d["alerts"] = {"webhook": webhook, "zone_hysteresis": 0.0}     # STEPS: zones without hysteresis
     return parse_settings(d, base=ROOT)
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import shared_data
 from flatbook.config import build_config
 from flatbook.live import risk as R
 from flatbook.live.engine import Engine
@@ -20,14 +21,13 @@ from flatbook.live.settings import parse_settings
 from flatbook.live.types import BUY, QUOTE, SELL, Fill, MarketEvent, OrderRequest
 from flatbook.policies.quote import quote as sim_quote
 
-AAPL = Path("../shared/data/lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip")
+AAPL = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"     # under ../shared/data (conftest.shared_data)
 NS = 1_000_000_000
-pytestmark = pytest.mark.skipif(not AAPL.exists(), reason="needs ../shared/data")
 
 
 def replay_settings(tmp: Path, **over) -> dict:
     d = {"run": {"policy": "linear-skew"},
-         "feed": {"kind": "replay", "path": str(AAPL), "stop": 20_000},
+         "feed": {"kind": "replay", "path": str(shared_data(AAPL)), "stop": 20_000},
          "venue": {"kind": "paper"},
          "journal": {"path": str(tmp / "journal.sqlite")},
          "api": {"enabled": False}}
@@ -103,7 +103,7 @@ def test_pre_trade_limit_check_is_the_worst_case(q, exposure, size, side, killed
 
 def test_rejection_at_the_limit_is_journaled_counted_and_alerted(tmp_path):
     cfg = build_config("replay", "linear-skew", {"s0": 100.0, "tick": 0.01, "size": 5.0, "limit": 10.0,
-                                                 "yellow": 100.0, "red": 100.0, "critical": 100.0}, paths=1)
+                                                 "yellow": math.inf, "red": math.inf, "critical": math.inf}, paths=1)
     j = Journal(tmp_path / "j.sqlite")
 
     class Venue:                       # records hand-offs; the engine needs nothing else here
@@ -219,7 +219,7 @@ def test_ccxt_settings_build_the_ccxt_adapters_without_touching_the_network(tmp_
 def test_bad_settings_name_the_field(tables, field):
     from flatbook.errors import InputError
 
-    base = {"feed": {"kind": "replay", "path": str(AAPL)}}
+    base = {"feed": {"kind": "replay", "path": str(shared_data(AAPL))}}
     for k, v in tables.items():
         base[k] = {**base.get(k, {}), **v} if k != "feed" else v
     with pytest.raises(InputError) as e:

@@ -260,6 +260,7 @@ def test_a_journal_fault_is_one_line_naming_the_journal(tmp_path, fault):
     try:
         with pytest.raises(JournalError) as e:
             Journal(path)
+        after = sorted(p.name for p in path.parent.iterdir())
     finally:
         if protect is not None:
             _writable(protect)
@@ -267,7 +268,7 @@ def test_a_journal_fault_is_one_line_naming_the_journal(tmp_path, fault):
             held.close()
     msg = str(e.value)
     assert msg.startswith(f"journal.path: {path}") and want in msg and "\n" not in msg
-    assert sorted(p.name for p in path.parent.iterdir()) == before
+    assert after == before
 
 
 def test_the_cli_prints_one_line_and_exits_2_on_a_journal_fault(tmp_path):

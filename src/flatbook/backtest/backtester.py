@@ -156,7 +156,13 @@ def replay_config(ev: EventTable, policy: str, overrides: Mapping[str, object] |
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """A replay: its config, options, summary, fills and inventory path (arrays)."""
+    """A replay: its config, options, summary, fills and inventory path (arrays).
+
+    ``fills``: ts (ns), side (+1 we bought), px (price units), qty, q after the fill, fee
+    (settlement currency), mid (the mid before the fill, price units) and ``markout_<h>s``
+    (settlement currency per unit). ``path``: per event ts, mid, our bid/ask (NaN: no quote),
+    q, cash and pnl (settlement currency).
+    """
 
     config: RunConfig
     options: BacktestOptions
@@ -271,7 +277,7 @@ def check_sizes(cfg: RunConfig, ev: EventTable) -> None:
            f"allowed: at least one lot ({lot:g})")
     if ev.meta.lot_inferred:
         msg += (f"; the lot {lot:g} was inferred from the data (the smallest step between its sizes): "
-                "if that is wrong, set the lot with --lot-size (lot_size= when loading)")
+                "if that is wrong, set the lot with --lot-size (EventTable.with_meta(lot_size=…) in Python)")
     raise InputError("size", msg)
 
 

@@ -64,7 +64,7 @@ from ..sim.kernel import KILL_DRAWDOWN, KILL_LOSS, _as_tuple6, _as_tuple14, poli
 QUEUE_PRORATA, QUEUE_PROB = 0, 1
 QUEUE_MODELS = ("prorata", "prob")
 #: A book fall counted as cancels waits this long (ns, inclusive) for the print that explains it.
-RECONCILE_NS = -1
+RECONCILE_NS = 1_000_000
 
 # scalar parameters (``bp``)
 (BP_T0, BP_UNIT_NS, BP_T, BP_DT, BP_NSTEPS, BP_FIN_L, BP_FIN_S, BP_FEE, BP_FEE_BPS,
@@ -75,8 +75,9 @@ BP_LEN = 20
 # per-run counters (``cnt``); C_EVENT: events done (read by a progress bar while the replay runs)
 (C_REQUESTS, C_REJECTED, C_KILL_TS, C_KILL_REASON, C_HEDGE_REQ, C_FILLS, C_EVENT) = range(7)
 C_LEN = 7
-# accumulators (``acc``): times in ns; money in the settlement currency; A_QUOTE_DIST_*:
-# time-weighted distance of our quotes from the mid (price units) and the market's half spread
+# accumulators (``acc``): times in ns; money (A_FIN, A_FEES, A_GIVEN_UP, A_MAX_DD, A_PEAK, A_SPREAD_CAP)
+# in the settlement currency; A_QUOTE_DIST, A_MKT_HALF: ns × price units, the distance of our quotes
+# from the mid and the market's half spread, over the A_QUOTE_T ns in which we quoted
 (A_TIME, A_AT_LIMIT, A_Z1, A_Z2, A_Z3, A_SPREAD_T, A_SPREAD_SUM, A_FIN, A_FEES,
  A_GIVEN_UP, A_MAX_DD, A_PEAK, A_SPREAD_CAP, A_QUOTE_DIST, A_QUOTE_T, A_MKT_HALF) = range(16)
 A_LEN = 16

@@ -14,8 +14,9 @@ each path's time-std of q, is the alternative; it is smaller, as each path is
 demeaned and starts at q0.)
 
 Search: the std on a log-spaced grid of γ over the bracket (default from
-γ₀ = 1/(kσ²T), where the skew over the horizon γσ²T equals the no-skew depth
-1/k, and from k, where the spread term ln(1 + γ/k)/γ bends: [10⁻³·min(γ₀, k),
+γ₀ = 1/(kσ²τ·size), where one fill's skew over the horizon γσ²τ·size equals the
+no-skew depth 1/k (τ = T, or the rolling ``horizon`` of the stationary A–S variant;
+size = the quote size, 1 lot by default), and from k, where the spread term ln(1 + γ/k)/γ bends: [10⁻³·min(γ₀, k),
 10³·max(γ₀, k)]), the first adjacent pair whose stds straddle the target, then
 Brent's method (``scipy.optimize.brentq``) on ln γ inside it. A target outside
 the simulated range is reported unreachable, with the range.
@@ -23,6 +24,7 @@ the simulated range is reported unreachable, with the range.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -95,9 +97,11 @@ def simulated_std(sigma: float, A: float, k: float, gamma: float, T: float, dt: 
     return float(qs.mean()), float(qs.std(ddof=1) / math.sqrt(qs.size))
 
 
-def default_bracket(sigma: float, k: float, T: float) -> tuple[float, float]:
-    """[10⁻³·min(γ₀, k), 10³·max(γ₀, k)], γ₀ = 1/(kσ²T) (k alone when σ = 0); per price unit·lot."""
-    g0 = 1.0 / (k * sigma * sigma * T) if sigma > 0 else k
+def default_bracket(sigma: float, k: float, T: float, size: float = 1.0) -> tuple[float, float]:
+    """[10⁻³·min(γ₀, k), 10³·max(γ₀, k)], γ₀ = 1/(kσ²T·size) (k alone when σ = 0); per price unit·lot.
+
+    At γ₀ one fill of ``size`` lots moves the reservation price by the no-skew depth 1/k over T."""
+    g0 = 1.0 / (k * sigma * sigma * T * size) if sigma > 0 else k
     return 1e-3 * min(g0, k), 1e3 * max(g0, k)
 
 
@@ -105,13 +109,17 @@ def suggest_gamma(sigma: float, A: float, k: float, T: float, dt: float, target_
                   policy: str = "avellaneda-stoikov", statistic: str = "final_q_std",
                   paths: int = 4000, seed: int = 0, bracket: tuple[float, float] | None = None,
                   points_per_decade: int = 2, xtol: float = 1e-3, maxiter: int = 60,
-                  overrides: dict | None = None) -> GammaSuggestion:
+                  overrides: dict | None = None, progress: Callable[[str], None] | None = None,
+                  unit: str = "lots") -> GammaSuggestion:
     """γ such that the simulated ``statistic`` (lots) equals ``target_q_std``.
 
     σ price units per √time unit, A per time unit, k per price unit, T and dt in time
     units, with A·dt <= 1 (else the per-step fill probability saturates); ``xtol`` the
     tolerance on ln γ; ``overrides`` further simulator parameters (e.g. ``limit``,
-    ``q_target``). Bad arguments raise :class:`CalibrationError`.
+    ``q_target``, ``size``, ``variant``, ``horizon``); ``progress`` is called with a status
+    line before each simulation; ``unit`` names the inventory unit in the reasoning (the
+    quantity unit when the simulation mirrors a replay). Bad arguments raise
+    :class:`CalibrationError`.
     """
     if policy not in POLICIES:
         raise CalibrationError("policy", f"must be one of {', '.join(POLICIES)}; got {policy!r}")
@@ -128,7 +136,9 @@ def suggest_gamma(sigma: float, A: float, k: float, T: float, dt: float, target_
                                "time units (A·dt <= 0.5)")
     if paths < 2:
         raise CalibrationError("paths", f"need at least 2 paths; got {paths}")
-    lo, hi = bracket if bracket is not None else default_bracket(sigma, k, T)
+    ov = overrides or {}
+    tau = ov.get("horizon", 1.0) if ov.get("variant") == "stationary" else T   # the horizon in γσ²τ
+    lo, hi = bracket if bracket is not None else default_bracket(sigma, k, tau, ov.get("size", 1.0))
     if not (0 < lo < hi and math.isfinite(hi)):
         raise CalibrationError("bracket", f"must satisfy 0 < lo < hi < inf; got ({lo!r}, {hi!r})")
     try:
@@ -142,6 +152,8 @@ def suggest_gamma(sigma: float, A: float, k: float, T: float, dt: float, target_
 
     def measure(g: float) -> tuple[float, float]:
         if g not in cache:
+            if progress is not None:
+                progress(f"searching γ: simulation {len(evals) + 1}, γ = {g:.4g}")
             cache[g] = simulated_std(sigma, A, k, g, T, dt, policy=policy, statistic=statistic,
                                      paths=paths, seed=seed, overrides=overrides)
             evals.append((g, *cache[g]))
@@ -150,27 +162,29 @@ def suggest_gamma(sigma: float, A: float, k: float, T: float, dt: float, target_
     lines = [
         f"simulated {paths} paths × {steps} steps (T = {T:g}, dt = {dt:g} time units) of {policy} on the "
         f"as2008 market: binomial mid σ = {sigma:.6g} price units/√time unit, fills A·e^(−kδ) with "
-        f"A = {A:.6g}/time unit, k = {k:.6g}/price unit; seed {seed}, the same random numbers for every γ",
+        f"A = {A:.6g}/time unit, k = {k:.6g}/price unit; seed {seed}, the same random numbers for every γ"
+        + (f"; also {', '.join(f'{n} = {v:.6g}' if isinstance(v, float) else f'{n} = {v}' for n, v in overrides.items())}"
+           if overrides else ""),
         f"matched statistic: {statistic} "
         + ("(std across paths of the inventory at T, A–S 2008 'Std(final q)')" if statistic == "final_q_std"
            else "(mean over paths of each path's time-std of q)")
-        + f" = target {target_q_std:g} lots",
+        + f" = target {target_q_std:g} {unit}",
     ]
     ndec = math.log10(hi / lo)
     npts = max(3, int(math.ceil(ndec * points_per_decade)) + 1)
     grid = np.geomspace(lo, hi, npts)
-    lines.append(f"bracket γ ∈ [{lo:.4g}, {hi:.4g}] per price unit·lot, scanned at {npts} log-spaced points")
+    lines.append(f"bracket γ ∈ [{lo:.4g}, {hi:.4g}] per (price unit × {unit}), scanned at {npts} log-spaced points")
     vals = [measure(float(g)) for g in grid]
     for g, (s, se) in zip(grid, vals):
-        lines.append(f"  γ = {g:.4g}: {statistic} = {s:.4g} ± {se:.2g} lots")
+        lines.append(f"  γ = {g:.4g}: {statistic} = {s:.4g} ± {se:.2g} {unit}")
     f = np.array([s for s, _ in vals]) - target_q_std
     s_min, s_max = min(s for s, _ in vals), max(s for s, _ in vals)
     cross = np.flatnonzero(np.sign(f[:-1]) * np.sign(f[1:]) <= 0)
     base = dict(target=target_q_std, statistic=statistic, policy=policy, paths=paths, steps=steps, seed=seed,
                 bracket=(float(lo), float(hi)))
     if cross.size == 0:
-        reason = (f"target {target_q_std:g} lots is unreachable: {statistic} ranges over "
-                  f"[{s_min:.4g}, {s_max:.4g}] lots for γ in [{lo:.4g}, {hi:.4g}]")
+        reason = (f"target {target_q_std:g} {unit} is unreachable: {statistic} ranges over "
+                  f"[{s_min:.4g}, {s_max:.4g}] {unit} for γ in [{lo:.4g}, {hi:.4g}]")
         lines.append(reason)
         return GammaSuggestion(False, reason, math.nan, math.nan, math.nan, evaluations=tuple(evals),
                                iterations=0, reasoning=tuple(lines), **base)
@@ -179,8 +193,8 @@ def suggest_gamma(sigma: float, A: float, k: float, T: float, dt: float, target_
                      "taking the smallest γ")
     i = int(cross[0])
     a, b = float(grid[i]), float(grid[i + 1])
-    lines.append(f"the target lies between γ = {a:.4g} ({vals[i][0]:.4g} lots) and γ = {b:.4g} "
-                 f"({vals[i + 1][0]:.4g} lots)")
+    lines.append(f"the target lies between γ = {a:.4g} ({vals[i][0]:.4g} {unit}) and γ = {b:.4g} "
+                 f"({vals[i + 1][0]:.4g} {unit})")
     if f[i] == 0.0 or f[i + 1] == 0.0:
         g_hat, iters = (a if f[i] == 0.0 else b), 0
     else:
@@ -201,7 +215,7 @@ def suggest_gamma(sigma: float, A: float, k: float, T: float, dt: float, target_
         g_hat = math.exp(x)
     s, se = measure(g_hat)
     lines.append(f"Brent's method on ln γ (xtol {xtol:g}): {iters} iterations, {len(evals)} simulations in all")
-    lines.append(f"γ = {g_hat:.4g} per price unit·lot gives {statistic} = {s:.4g} ± {se:.2g} lots "
+    lines.append(f"γ = {g_hat:.4g} per (price unit × {unit}) gives {statistic} = {s:.4g} ± {se:.2g} {unit} "
                  f"(target {target_q_std:g}); --set gamma={g_hat:.4g}")
     return GammaSuggestion(True, None, g_hat, s, se, evaluations=tuple(evals), iterations=iters,
                            reasoning=tuple(lines), **base)

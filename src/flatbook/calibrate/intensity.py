@@ -63,6 +63,24 @@ variance, widens the profile interval by scaling the deviance by their ratio
 Varying spreads enter as "reach" too: an order at the touch of a wide book
 reaches further from the mid than one at the touch of a tight book.
 
+Near the touch (``window``): on a real book most market orders stop at the
+touch and a few sweep deep, so the tail law above (fitted beyond the touch)
+can decay far more slowly than the rate does just off the touch. A policy
+quoting δ ≈ 1/k from the mid then sits many spreads away, where only the deep
+sweeps reach it. The near-touch law is fitted where a maker quotes: from the
+floor itself (the touch: a quote there is reached by every order on its side,
+so its rate N0/T is observed, not censored) up to a window of m lattice steps,
+with the reaches beyond the window right-censored at it (Type I censoring;
+Klein & Moeschberger 2003, §3.5). With j = (δ − floor)/h, S = Σ min(j, m) and
+n_e = #{j < m}, the geometric likelihood n_e·ln(1 − p) + S·ln p gives
+p̂ = S/(S + n_e) and k̂ = ln(1 + n_e/S)/h, Fisher information n_e·h²p/(1 − p)²;
+A = (N0/T)·e^(k̂·floor). ``window="auto"`` takes the smallest m at which the
+fitted law has fallen to 5% of its touch rate inside the window,
+m·h·k̂(m) >= ln 20 (the window holds 95% of the fitted law's mass); where the
+reaches are exponential from the touch on (LOBSTER AAPL) that is the tail law
+again, while a heavy tail (Binance BTCUSDT: 81% of orders at the touch) no
+longer sets the decay at the touch. Prices must be on a lattice for this fit.
+
 Units: δ, δ0, h in price units; k per price unit; A and Λ0 per time unit, the
 time unit being ``time_unit_s`` seconds (default 1 s).
 """
@@ -166,8 +184,9 @@ class SideFit:
     floor: the floor of the reaches (their ``floor_quantile`` quantile, or ``delta0`` when
     given; price units).
     delta0: the threshold (price units): the floor, one lattice step above it on a lattice
-    (the floor itself is censored), or as given. lattice: the reach lattice h (price units;
-    0 = continuous).
+    (the floor itself is censored), or as given; the floor itself in the near-touch fit.
+    lattice: the reach lattice h (price units; 0 = continuous). window: the near-touch fit's
+    censoring depth in lattice steps above the floor (0 = the tail fit, no window).
     k, k_se, k_lo, k_hi: decay (per price unit), its SE and profile-likelihood interval; the SE
     is the larger of k_se_fisher (inverse Fisher information) and k_se_robust (cluster-robust,
     time bins as clusters; NaN when not measured), and the interval is widened to match.
@@ -210,6 +229,7 @@ class SideFit:
     delta_mean: float
     delta_median: float
     level: float
+    window: int = 0
 
     def lam(self, delta):
         """λ(δ) = A·e^(−kδ), per time unit, at depth(s) δ (price units)."""
@@ -290,7 +310,8 @@ def _robust_se(scores: np.ndarray, b: np.ndarray, info: float) -> float:
 def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n_sides: int = 1,
               delta0: float | None = None, floor_quantile: float = 0.05, lattice: float | str = "auto",
               tick: float | None = None, min_trades: int = 30, min_tail: int = 10,
-              time_unit_s: float = 1.0, level: float = 0.95, dispersion_bin_s: float | None = None) -> SideFit:
+              time_unit_s: float = 1.0, level: float = 0.95, dispersion_bin_s: float | None = None,
+              window: int | str | None = None) -> SideFit:
     """Fit λ(δ) = A·e^(−kδ) to reach distances ``delta`` (price units) seen over ``duration_s`` seconds.
 
     ``n_sides``: how many sides the reaches come from (2 when pooled: A is per side).
@@ -300,7 +321,9 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
     not significantly positive at ``level`` give ``ok=False`` with the reason.
     ``times_s``: the reaches' times (seconds from the start); with at least 20 bins of
     ``dispersion_bin_s`` seconds (default min(60 s, duration/30)) they give the dispersion
-    index and the cluster-robust SE.
+    index and the cluster-robust SE. ``window``: None for the tail law (beyond the floor);
+    ``"auto"`` or a number of lattice steps m >= 1 for the law near the touch (from the floor,
+    reaches beyond floor + m·h censored there; see the module docstring).
     """
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise CalibrationError("duration", f"the observation time must be positive; got {duration_s!r} s")
@@ -314,6 +337,8 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
         raise CalibrationError("min_trades", f"min_trades and min_tail must be at least 2; got {min_trades}, {min_tail}")
     if n_sides not in (1, 2):
         raise CalibrationError("n_sides", f"must be 1 or 2; got {n_sides!r}")
+    if not (window is None or window == "auto" or (isinstance(window, int) and window >= 1)):
+        raise CalibrationError("window", f"must be None, 'auto' or a number of lattice steps >= 1; got {window!r}")
     d = np.asarray(delta, dtype=float)
     t = None if times_s is None else np.asarray(times_s, dtype=float)
     if t is not None and t.shape != d.shape:
@@ -332,7 +357,8 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
         mean = float(d.mean()) if n else nan
         med = float(np.median(d)) if n else nan
         return SideFit(side, False, reason, n, n_tail, n_beyond, dur, time_unit_s, fl, d0, h,
-                       nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, mean, med, level)
+                       nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, mean, med, level,
+                       0)
 
     if n < min_trades:
         return fail(f"only {n} trades on {where} (need at least {min_trades})")
@@ -352,12 +378,17 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
         if not (math.isfinite(h) and h > 0):
             raise CalibrationError("lattice", f"must be 'auto', 'continuous' or a spacing > 0; got {lattice!r}")
     fl = d0
+    m_win = 0                                 # near-touch window (lattice steps); 0 = the tail fit
+    if window is not None and h <= 0:
+        return fail(f"the near-touch fit needs prices on a tick lattice (reaches on {where} are not)")
     if h > 0:
-        if chosen:                            # the floor is censored: shift δ0 one step up
+        if chosen and window is None:         # the floor is censored: shift δ0 one step up
             d0 = fl + h
         jf = (d - d0) / h
         tail = jf > -0.5
         x = np.rint(jf[tail])                 # lattice steps beyond δ0
+        if window is not None:
+            m_win = _auto_window(x, h) if window == "auto" else int(window)
     else:
         tail = d >= d0
         x = d[tail] - d0                      # excesses (price units)
@@ -378,13 +409,19 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
     tb, nbins = _bins(None if t is None else t[tail], duration_s, bin_s)
     use = np.ones(n0, bool)
     if h > 0:
-        J = float(x.sum())
-        m = J / n0
+        cens = x >= m_win if m_win else np.zeros(x.size, bool)   # beyond the window: censored there
+        xc = np.minimum(x, m_win) if m_win else x
+        n_e = n0 - int(cens.sum())
+        J = float(xc.sum())
+        if n_e == 0 or J == 0:
+            return fail(f"degenerate distances: every reach on {where} is {'beyond' if n_e == 0 else 'at'} "
+                        "the window's edge, so k is not identified", n0, n_beyond, d0, h)
+        m = J / n_e
         p = m / (1.0 + m)
         k = math.log1p(1.0 / m) / h
-        info = n0 * h * h * p / (1.0 - p) ** 2
-        scores = h * (m - x)                  # d/dk of ln(1 − e^(−kh)) − khj at the MLE
-        ell = lambda kk: n0 * math.log(-math.expm1(-kk * h)) - kk * h * J  # noqa: E731
+        info = n_e * h * h * p / (1.0 - p) ** 2
+        scores = h * (m * ~cens - xc)         # d/dk of ln(1 − e^(−kh)) − khj (uncensored), −khm (censored)
+        ell = lambda kk: n_e * math.log(-math.expm1(-kk * h)) - kk * h * J  # noqa: E731
         l_hat = ell(k)
         dev = lambda u: 2.0 * (l_hat - ell(math.exp(u)))  # noqa: E731
     else:
@@ -419,29 +456,63 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
                    k, k_se, se_f, se_r, math.exp(u_lo), math.exp(u_hi),
                    A, A * se_log_a, A * math.exp(-z * se_log_a), A * math.exp(z * se_log_a),
                    rate0 * time_unit_s, floor_rate, floor_rate / (A * math.exp(-k * fl)),
-                   phi, float(d.mean()), float(np.median(d)), level)
+                   phi, float(d.mean()), float(np.median(d)), level, m_win)
+
+
+WINDOW_SURVIVAL = 0.05   # the auto window ends where the fitted law has fallen to this fraction of its touch rate
+
+
+def _auto_window(j: np.ndarray, h: float) -> int:
+    """The smallest window m (lattice steps) with m·h·k̂(m) >= ln(1/WINDOW_SURVIVAL), k̂(m) the censored
+    geometric MLE of the steps ``j`` (>= 0) censored at m; max(j) + 1 (no censoring) when none is."""
+    j = j.astype(np.int64)
+    top = int(j.max()) + 1 if j.size else 1
+    cnt = np.bincount(j, minlength=top + 1)[:top + 1]
+    below = np.cumsum(cnt)                            # #{j <= i}
+    surv = j.size - below                             # #{j > i}
+    m = np.arange(1, top + 1)
+    S = np.cumsum(surv[:top])                         # Σ min(j, m) = Σ_{i<m} #{j > i}
+    n_e = below[:top]                                 # #{j < m} = #{j <= m − 1}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k_h = np.log1p(np.where(S > 0, n_e / S, np.inf))
+    ok = np.flatnonzero(m * k_h >= math.log(1.0 / WINDOW_SURVIVAL))
+    return int(m[ok[0]]) if ok.size else top
 
 
 @dataclass(frozen=True)
 class IntensityFit:
-    """λ(δ) = A·e^(−kδ) per side and pooled (A per side), and what went into it."""
+    """λ(δ) = A·e^(−kδ) per side and pooled (A per side), and what went into it.
+
+    ``touch``: the pooled law near the touch (``window="auto"``, see the module docstring),
+    the one a policy quoting near the market needs; ``quoting``: ``touch`` when it is ok,
+    else ``pooled``.
+    """
 
     bid: SideFit
     ask: SideFit
     pooled: SideFit
     reach: dict
+    touch: SideFit | None = None
+
+    @property
+    def quoting(self) -> SideFit:
+        return self.touch if self.touch is not None and self.touch.ok else self.pooled
 
     def as_dict(self) -> dict:
-        return {"bid": self.bid.as_dict(), "ask": self.ask.as_dict(), "pooled": self.pooled.as_dict(),
-                "reach": jsonable(self.reach)}
+        out = {"bid": self.bid.as_dict(), "ask": self.ask.as_dict(), "pooled": self.pooled.as_dict(),
+               "reach": jsonable(self.reach)}
+        if self.touch is not None:
+            out["touch"] = self.touch.as_dict()
+        return out
 
 
 def fit_intensity(ev, *, time_unit_s: float = 1.0, delta0: float | None = None, floor_quantile: float = 0.05,
                   lattice: float | str = "auto", min_trades: int = 30, min_tail: int = 10,
                   group_sweeps: bool = True, level: float = 0.95, dispersion_bin_s: float | None = None) -> IntensityFit:
     """Fit λ(δ) on the bid side (seller-initiated orders), the ask side (buyer-initiated) and both
-    pooled, from an :class:`~flatbook.data.events.EventTable` (see :func:`fit_reach` for the options;
-    the lattice tick is ``ev.meta.tick_size``)."""
+    pooled, and both pooled near the touch (``touch``, unless ``delta0`` is given), from an
+    :class:`~flatbook.data.events.EventTable` (see :func:`fit_reach` for the options; the lattice
+    tick is ``ev.meta.tick_size``)."""
     r = reach_distances(ev, group_sweeps=group_sweeps)
     dur = r.duration_s
     if not dur > 0:
@@ -453,4 +524,6 @@ def fit_intensity(ev, *, time_unit_s: float = 1.0, delta0: float | None = None, 
     for name, sel in (("bid", r.side < 0), ("ask", r.side > 0)):
         fits[name] = fit_reach(r.delta[sel], dur, times_s=r.t_s[sel], side=name, **kw)
     pooled = fit_reach(r.delta, dur, times_s=r.t_s, side="pooled", n_sides=2, **kw)
-    return IntensityFit(fits["bid"], fits["ask"], pooled, r.summary())
+    touch = fit_reach(r.delta, dur, times_s=r.t_s, side="touch", n_sides=2, window="auto",
+                      **{**kw, "delta0": None}) if delta0 is None else None
+    return IntensityFit(fits["bid"], fits["ask"], pooled, r.summary(), touch)

@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..config import RunConfig, build_config, load_toml, parse_set
 from ..errors import InputError
+from ..params import BIG, bound_text
 from ..presets import PRESETS
 from . import output, tables
 from .entry import EXIT_INTERRUPTED, interrupted
@@ -148,6 +149,13 @@ def _stdout() -> Console:
     return con if con.is_terminal else Console(width=160)
 
 
+def print_warnings(lines: Sequence[str] | None, prefix: str = "") -> None:
+    """Each of a summary's ``"warnings"`` as one ``warning: ...`` line on stderr (also under --json)."""
+    for line in lines or ():
+        sys.stderr.write("warning: " + prefix + " ".join(str(line).split()) + "\n")
+    sys.stderr.flush()
+
+
 def _print_json(obj: object) -> None:
     sys.stdout.write(output.dumps(obj) + "\n")
     sys.stdout.flush()
@@ -248,6 +256,7 @@ def simulate(
     report_path = _check_report(report)
     (res,) = _run_all([cfg], json_)
     obj = output.simulate_object(res)
+    print_warnings(obj.get("warnings"))
     if out_dir is not None:
         output.write_outputs(out_dir, [res], obj, compare=False)
     if report_path is not None:
@@ -297,6 +306,8 @@ def compare(
     report_path = _check_report(report)
     results = _run_all(cfgs, json_)
     obj = output.compare_object(results)
+    for name, summary in obj["policies"].items():
+        print_warnings(summary.get("warnings"), prefix=f"{name}: ")
     if out_dir is not None:
         output.write_outputs(out_dir, results, obj, compare=True)
     if report_path is not None:
@@ -336,9 +347,12 @@ def quote(
     run, preset_name, overrides, _, _ = _resolve(config, preset, set_, None, None)
     cfg = build_config(preset_name, _one_policy(policy, run), overrides, paths=1, seed=0)
     qv = _number("--q", q)
+    if abs(qv) > BIG:
+        raise InputError("--q", f"got {q}; allowed: a number from -{bound_text(BIG)} to {bound_text(BIG)} "
+                                "(lots; flatbook's largest inventory, flatbook.params.BIG)")
     s = _number("--mid", mid, cfg.values["s0"])
-    if s <= 0:
-        raise InputError("--mid", f"got {mid}; allowed: a number > 0 (price units)")
+    if not 0 < s <= BIG:
+        raise InputError("--mid", f"got {mid}; allowed: a number > 0 and <= {bound_text(BIG)} (price units)")
     tv = _number("--t", t, 0.0)
     T = cfg.values["T"]
     if not 0.0 <= tv <= T:

@@ -1,18 +1,24 @@
 """``flatbook calibrate``: σ, A and k (with confidence intervals) from real data, and optionally γ.
 
-Bad input exits 2 with one line naming the flag or the file.
+With ``--target-q-std`` it suggests a complete ``--set`` line for ``flatbook backtest`` on
+the same data (avellaneda-stoikov's stationary variant with its horizon, or glft; quote
+size and limit), replays it once and reports what the replay did. Bad input exits 2 with
+one line naming the flag or the file. Long work shows a spinner on a terminal (not under
+``--json``, not when piped).
 """
 from __future__ import annotations
 
 import math
+import shlex
 from typing import Annotated
 
 import numpy as np
 import typer
 
 from ..errors import InputError
-from .app import JsonOpt, _number, _print_json, _stdout, app
-from .replay_cmds import FormatOpt, NoCacheOpt, OnErrorOpt, TradesOpt, _load
+from .app import JsonOpt, _number, _print_json, _stdout, app, kernels_need_compiling
+from .progress import spinner
+from .replay_cmds import FormatOpt, NoCacheOpt, OnErrorOpt, TradesOpt, _load, _print_warnings
 
 
 # --------------------------------------------------------------------------- calibrate
@@ -20,10 +26,12 @@ from .replay_cmds import FormatOpt, NoCacheOpt, OnErrorOpt, TradesOpt, _load
 @app.command()
 def calibrate(
     data: Annotated[str, typer.Argument(metavar="DATA", help="Market data file (see 'flatbook data inspect').")],
-    target_q_std: Annotated[str | None, typer.Option("--target-q-std", metavar="LOTS", help="Suggest γ for this std of final inventory, in lots of one fill (the simulator fills one lot at a time).")] = None,
+    target_q_std: Annotated[str | None, typer.Option("--target-q-std", metavar="QTY", help="Suggest γ for this std of inventory, in the data's quantity units (e.g. BTC), the backtest's q_std.")] = None,
     policy: Annotated[str, typer.Option("--policy", metavar="NAME", help="Policy for the γ suggestion and the Stoll/OU fits: avellaneda-stoikov or glft.")] = "avellaneda-stoikov",
     time_unit_s: Annotated[str | None, typer.Option("--time-unit-s", metavar="S", help="Seconds per time unit of the printed parameters (default 1).")] = None,
-    horizon: Annotated[str | None, typer.Option("--horizon", metavar="T", help="Horizon T for the γ suggestion, in time units (default: the data's span).")] = None,
+    horizon: Annotated[str | None, typer.Option("--horizon", metavar="TAU", help="avellaneda-stoikov: the rolling horizon τ of its stationary variant, in time units (default 60 s).")] = None,
+    size: Annotated[str | None, typer.Option("--size", metavar="QTY", help="Quote size for the γ suggestion, quantity units (default the backtest's: 100 lots); the limit is 20 × size.")] = None,
+    paths: Annotated[str | None, typer.Option("--paths", metavar="N", help="Simulated paths per γ in the γ search (default 200).")] = None,
     inventory: Annotated[str | None, typer.Option("--inventory", metavar="FILE.parquet", help="A backtest's inventory path (backtest --out DIR writes DIR/inventory.parquet): adds the Stoll γ and the OU fit.")] = None,
     fmt: FormatOpt = "auto",
     trades: TradesOpt = None,
@@ -33,24 +41,35 @@ def calibrate(
 ) -> None:
     """σ, A and k (with confidence intervals) from real data, in the units the policies take; optionally γ."""
     from ..calibrate.calibration import calibrate as run_calibration
+    from ..sim import kernel as K
 
     if policy not in ("avellaneda-stoikov", "glft"):
-        raise InputError("--policy", f"got {policy!r}; allowed: avellaneda-stoikov, glft")
+        from ..suggest import unknown
+
+        raise unknown("--policy", "policy", policy, ("avellaneda-stoikov", "glft"))
     unit_s = _number("--time-unit-s", time_unit_s, 1.0)
-    if not unit_s > 0:
+    if not (math.isfinite(unit_s) and unit_s > 0):
         raise InputError("--time-unit-s", f"got {time_unit_s}; allowed: a number > 0 (seconds)")
-    target = _number("--target-q-std", target_q_std)
-    if target is not None and not target > 0:
-        raise InputError("--target-q-std", f"got {target_q_std}; allowed: a number > 0")
-    hz = _number("--horizon", horizon)
-    if hz is not None and not hz > 0:
-        raise InputError("--horizon", f"got {horizon}; allowed: a number > 0 (time units)")
-    ev = _load(data, fmt, trades, on_error, no_cache)
-    if hz is None and target is not None:
-        hz = max((int(ev.ts[-1]) - int(ev.ts[0])) / 1e9 / unit_s, 1e-9) if len(ev) > 1 else 1.0
+    target = _positive("--target-q-std", target_q_std, "quantity units")
+    hz = _positive("--horizon", horizon, "time units")
+    if hz is not None and policy != "avellaneda-stoikov":
+        raise InputError("--horizon", f"{policy} has no horizon; it goes with --policy avellaneda-stoikov")
+    qty = _positive("--size", size, "quantity units")
+    n_paths = _number("--paths", paths, 200.0)
+    if not (n_paths == int(n_paths) and 2 <= n_paths <= 100_000):
+        raise InputError("--paths", f"got {paths}; allowed: an integer from 2 to 100000")
+    if (hz is not None or qty is not None or paths is not None) and target is None:
+        raise InputError("--target-q-std", "--horizon, --size and --paths shape the γ suggestion, which needs "
+                                           "--target-q-std")
+    ev = _load(data, fmt, trades, on_error, no_cache, quiet=json_)
     inv = _read_inventory(inventory) if inventory is not None else None
-    res = run_calibration(ev, time_unit_s=unit_s, target_q_std=target, policy=policy, T=hz,
-                          inventory=None if inv is None else (inv["ts"], inv["q"]))
+    compile_note = " — compiling kernels (first run only)…" if kernels_need_compiling(K.simulate_paths) else ""
+    with spinner("calibrate: fitting σ, A and k…", enabled=not json_) as sp:
+        def status(line: str) -> None:
+            sp.update(description=f"calibrate: {line}" + (compile_note if "simulation 1," in line else ""))
+        res = run_calibration(ev, time_unit_s=unit_s, target_q_std=target, policy=policy, horizon=hz, size=qty,
+                              paths=int(n_paths), inventory=None if inv is None else (inv["ts"], inv["q"]),
+                              progress=status)
     if inv is not None:
         from ..calibrate.stoll_gamma import stoll_gamma_from_quotes
 
@@ -58,6 +77,7 @@ def calibrate(
         res["stoll"] = st.as_dict()
         if st.ok:
             res.setdefault("set", {})["stoll_gamma"] = st.stoll_gamma
+    _print_warnings(res)
     if json_:
         _print_json(res)
         return
@@ -66,11 +86,22 @@ def calibrate(
         con.print(table)
     for line in (res.get("gamma") or {}).get("reasoning", []) or []:
         con.print(line, markup=False, highlight=False)
-    for line in res.get("warnings", []) or []:
-        con.print(f"warning: {line}", markup=False, highlight=False)
-    sets = {k: v for k, v in (res.get("set") or {}).items() if isinstance(v, (int, float))}
+    sets = res.get("set") or {}
     if sets:
-        con.print("use: " + " ".join(f"--set {k}={v:.6g}" for k, v in sets.items()), markup=False, highlight=False)
+        args = " ".join(f"--set {k}={v:.6g}" if isinstance(v, float) else f"--set {k}={v}" for k, v in sets.items())
+        if "gamma" in sets:           # the whole backtest command the suggestion was checked with
+            src = " ".join(shlex.quote(str(a)) for a in (data, *(("--format", fmt) if fmt != "auto" else ()),
+                                                          *(("--trades", trades) if trades else ())))
+            args = f"flatbook backtest {src} --policy {policy} {args}"
+        con.print(f"use: {args}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _positive(flag: str, raw: str | None, unit: str) -> float | None:
+    """``raw`` as a finite number > 0, or None when not given; else :class:`InputError` naming ``flag``."""
+    v = _number(flag, raw)
+    if v is not None and not (math.isfinite(v) and v > 0):
+        raise InputError(flag, f"got {raw}; allowed: a finite number > 0 ({unit})")
+    return v
 
 
 INVENTORY_COLUMNS = ("ts", "q", "bid", "ask", "mid")
@@ -124,22 +155,44 @@ def _calibrate_tables(ev, res: dict, unit_s: float) -> list:
     tables = [t]
     it = res.get("intensity") or {}
     t2 = Table(title=Text("fill intensity λ(δ) = A·e^(−kδ), 95% intervals"), title_justify="left")
-    for c in ("side", "A (per " + tu + ")", f"k (per {pu})", "orders", "status"):
+    for c in ("fit", "A (per " + tu + ")", f"k (per {pu})", "orders", "status"):
         t2.add_column(c)
-    for side in ("bid", "ask", "pooled"):
+    rows = [(side, f"{side}, above the touch" if side != "pooled" else "both sides, above the touch")
+            for side in ("bid", "ask", "pooled")]
+    d = it.get("touch")
+    if d:
+        top = d["floor"] + d["window"] * d["lattice"] if d.get("ok") else math.nan
+        rows.append(("touch", f"both sides, near the touch (δ ≤ {top:.4g})" if d.get("ok") else "both sides, near the touch"))
+    law = res.get("quoting_law")
+    for side, label in rows:
         d = it.get(side) or {}
-        t2.add_row(side, _ci(d, "A"), _ci(d, "k"), str(d.get("n_trades", "—")),
-                   "ok" if d.get("ok") else f"refused: {d.get('reason')}")
+        mark = " ← suggested" if side == law else ""
+        t2.add_row(label, _ci(d, "A"), _ci(d, "k"), str(d.get("n_trades", "—")),
+                   ("ok" if d.get("ok") else f"refused: {d.get('reason')}") + mark)
     tables.append(t2)
     g = res.get("gamma")
     if g:
-        t3 = Table(title=Text("suggested γ"), title_justify="left")
-        for c in ("γ", "achieved std", "status"):
+        t3 = Table(title=Text(f"suggested γ, for the backtest's q_std ({ev.meta.qty_unit})"), title_justify="left")
+        for c in ("γ", "simulated std", "run", "status"):
             t3.add_column(c)
+        run = g.get("run") or {}
+        ov = run.get("overrides") or {}
+        what = (f"{ov.get('variant', '')} horizon τ = {run['horizon']:g} × {tu}, " if "horizon" in run else "") + \
+            (f"size {ov['size']:g}, limit {ov['limit']:g}, T = {run['T']:g} × {tu}" if ov else "")
         t3.add_row(f"{g['gamma']:.6g}" if g.get("gamma") is not None else "—",
                    f"{g['achieved']:.4g} ± {g['achieved_se']:.2g}" if g.get("achieved") is not None else "—",
-                   "ok" if g.get("ok") else f"refused: {g.get('reason')}")
+                   what, "ok" if g.get("ok") else f"refused: {g.get('reason')}")
         tables.append(t3)
+    chk = res.get("backtest_check")
+    if chk:
+        t5 = Table(title=Text("backtest check: the suggestion replayed on this data (latency 0)"), title_justify="left")
+        for c in ("fills", f"mean spread ({pu})", f"market spread ({pu})", f"quote depth ({pu})",
+                  f"q_std ({ev.meta.qty_unit})", "pnl_final"):
+            t5.add_column(c)
+        f = lambda x, p=".4g": "—" if x is None else f"{x:{p}}"  # noqa: E731
+        t5.add_row(f"{chk['fills']:,}", f(chk["spread_mean"]), f(chk["market_spread_mean"]),
+                   f(chk["quote_depth_mean"]), f(chk["q_std"]), f(chk["pnl_final"], ",.6g"))
+        tables.append(t5)
     st, ou = res.get("stoll"), res.get("inventory_ou")
     if st or ou:
         t4 = Table(title=Text("from the backtest's inventory path"), title_justify="left")

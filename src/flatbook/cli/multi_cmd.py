@@ -16,7 +16,8 @@ from ..errors import InputError
 from ..jsonutil import jsonable
 from ..timing import group_timing
 from . import output
-from .app import ConfigOpt, JsonOpt, OutOpt, PathsOpt, SeedOpt, _number, _print_json, _resolve, _stdout, app, compiling
+from .app import (ConfigOpt, JsonOpt, OutOpt, PathsOpt, SeedOpt, _number, _print_json, _resolve, _stdout, app,
+                  compiling, print_warnings)
 from .progress import ProgressBar
 
 DEFAULT_MULTI_PRESET = "multi-asset"
@@ -101,6 +102,7 @@ def multi(
     with ProgressBar(mc.paths, description="simulating", enabled=not json_) as bar:
         res = simulate_multi(mc, progress=bar.callback("simulating", 0))
     obj = multi_object(res)
+    print_warnings(obj.get("warnings"))
     if out_dir is not None:
         output.publish_dir(out_dir, lambda tmp: _build(tmp, res, obj))
     if json_:

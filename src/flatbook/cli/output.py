@@ -145,7 +145,8 @@ def check_out_dir(out: str) -> Path:
 def _summary_frame(results: Sequence[SimResult]):
     import pandas as pd
 
-    rows = [{"policy": r.config.policy, **{k: v for k, v in r.summary.items() if k not in TIMING_KEYS}}
+    rows = [{"policy": r.config.policy,
+             **{k: v for k, v in r.summary.items() if k not in TIMING_KEYS and k != "warnings"}}
             for r in results]
     df = pd.DataFrame(rows)
     for col in df.columns[1:]:
@@ -155,6 +156,8 @@ def _summary_frame(results: Sequence[SimResult]):
     # wall-clock fields in one struct column, as in summary.json (flatbook.timing)
     df["timing"] = [{k: (float(v) if v is not None else None) for k, v in r.summary.items() if k in TIMING_KEYS}
                     for r in results]
+    if any(r.summary.get("warnings") for r in results):
+        df["warnings"] = [[str(w) for w in r.summary.get("warnings") or []] for r in results]
     return df
 
 

@@ -17,8 +17,9 @@ import typer
 
 from ..config import build_config, load_toml, parse_set
 from ..errors import InputError
+from ..suggest import unknown
 from . import output
-from .app import JsonOpt, OutOpt, ReportOpt, SetOpt, _check_report, _number, _print_json, _stdout, app
+from .app import JsonOpt, OutOpt, ReportOpt, SetOpt, _check_report, _number, _print_json, _stdout, app, compiling
 from .progress import ProgressBar, spinner
 from .tables import backtest_units, per_unit
 
@@ -52,10 +53,16 @@ def _load(path: str, fmt: str, trades: str | None, on_error: str, no_cache: bool
           lot_size: str | None = None, quiet: bool = False):
     """Load a data file (a spinner on a terminal unless ``quiet``), then apply the contract and
     lot flags (:meth:`~flatbook.data.events.EventTable.with_contract`)."""
+    from ..data.events import CONTRACTS
     from ..data.load import load
 
-    csize = _number("--contract-size", contract_size) if contract_size is not None else None
-    lot = _number("--lot-size", lot_size) if lot_size is not None else None
+    if contract is not None and contract not in CONTRACTS:       # flags checked before a long load
+        raise unknown("--contract", "contract type", contract, CONTRACTS)
+    csize = _number("--contract-size", contract_size)
+    if csize is not None and not csize > 0:
+        raise InputError("--contract-size", f"got {contract_size!r}; allowed: a positive number "
+                                            "(price-currency units per contract)")
+    lot = _number("--lot-size", lot_size)
     if lot is not None and not lot > 0:
         raise InputError("--lot-size", f"got {lot_size!r}; allowed: a positive number (quantity units)")
     with spinner(f"loading {Path(path).name}…", enabled=not quiet):
@@ -277,7 +284,8 @@ def backtest(
 
     Money is in the contract's settlement currency (BTC for Binance COIN-M, with its USD value in
     ``pnl_final_quote``); warnings (0 fills, quotes far outside the market) go to stderr."""
-    from ..backtest import replay_config, run_backtest
+    from ..backtest import engine, replay_config, run_backtest
+    from ..backtest.backtester import warm_up
 
     opts = _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed)
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
@@ -287,6 +295,9 @@ def backtest(
     ev = _load(data, fmt, trades, on_error, no_cache, contract=contract, contract_size=contract_size,
                settlement=settlement, lot_size=lot_size, quiet=json_)
     cfg = replay_config(ev, policy, overrides, seed=opts.seed)
+    with compiling([engine.replay], enabled=not json_) as need:
+        if need:
+            warm_up()
     with ProgressBar(len(ev), description="replaying", unit="events", enabled=not json_) as bar:
         res = run_backtest(ev, cfg, opts, progress=(lambda done, total: bar.update(done)) if bar.enabled else None)
     obj = output.jsonable({**res.summary, "data": res.meta["data"], "options": res.meta["options"],

@@ -99,7 +99,8 @@ def risk_object(book, greeks, results: dict, corr: dict) -> dict:
                      "horizon_days": next(iter(results.values())).horizon if results else r.horizon,
                      "mc_scenarios": results["monte-carlo"].n_scenarios if "monte-carlo" in results else None,
                      "seed": r.seed, "full_revaluation": r.full_revaluation,
-                     "history": book.history_source or f"simulated normal ({r.history_days} days)"},
+                     "history": (f"{book.history_file}: {book.history_source}" if book.history is not None else
+                                 f"simulated normal history ({r.history_days} days): no [history] file given")},
         "units": UNITS,
         "positions": greeks.rows,
         "instruments": inst,
@@ -122,6 +123,8 @@ def _top(values, k: int = TABLE_ROWS) -> list[int]:
 
 
 def _print_risk(book, greeks, results: dict, corr: dict) -> None:
+    from rich.markup import escape
+
     con = _stdout()
     r0 = next(iter(results.values()))
     head = (f"risk — book {book.name}: {book.d} instrument(s), {len(book.options)} option position(s); "
@@ -159,10 +162,11 @@ def _print_risk(book, greeks, results: dict, corr: dict) -> None:
     con.print()
     # VaR
     t = _table("VaR and ES (cash, positive = loss)", ["method", "VaR", "ES", "VaR 95% CI", "scenarios", "note"],
-               text=("note",))
+               text=("method", "note"))
     for m, res in results.items():
         ci = f"{_f(res.var_ci[0])} – {_f(res.var_ci[1])}" if res.var_ci else "exact"
-        t.add_row(m, _f(res.var), _f(res.es), ci, _f(res.n_scenarios, ",d") if res.n_scenarios else "—", res.note)
+        t.add_row(escape(res.label), _f(res.var), _f(res.es), ci, _f(res.n_scenarios, ",d") if res.n_scenarios else "—",
+                  escape(res.note))
     con.print(t)
     # contributions
     base = results.get("parametric", r0)
@@ -209,6 +213,10 @@ def risk(
     if h is not None and not h > 0:
         raise InputError("--horizon", f"got {horizon}; allowed: a number > 0 (days)")
     n = _int_opt("--mc-scenarios", mc_scenarios, 100)
+    if n is not None:
+        from ..risk.memory import mc_bytes, require
+
+        require("--mc-scenarios", n, lambda k: mc_bytes(k, book.d, len(book.options)), "Monte Carlo scenarios")
     s = _int_opt("--seed", seed, 0)
     g = book_greeks(book)
     results = book_var(book, confidence=a, horizon=h, mc_scenarios=n, seed=s, greeks=g)

@@ -158,8 +158,7 @@ def _contract(symbol: str, market: str) -> dict:
 
 
 def _cm_base(symbol: str) -> str:
-    base = symbol.upper().split("_", 1)[0]
-    return base[:-3] if base.endswith("USD") else base
+    return symbol.upper().split("_", 1)[0].removesuffix("USD")
 
 
 def _units(symbol: str, market: str) -> tuple[str, str]:

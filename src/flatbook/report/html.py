@@ -870,9 +870,10 @@ def _stoll_note(data: ReportData, fits: Sequence[tuple[str, StollFit | None]]) -
              else f"{_esc(pol)}: no fit (fewer than 3 two-sided quotes, or q never moved)" for pol, f in fits]
     return ('<p class="note" id="stoll-note">Stoll regression (panel 4): spread = α<sub>time bucket</sub> + '
             f"b·|q − q*| + c·t + ε, fitted on every two-sided quote; b in {_esc(data.price_unit)} per "
-            f"{_esc(_per(data.qty_unit))} of |q − q*| ± Newey–West standard error. Time is held fixed because "
-            "along a path q and time are correlated (the finite-horizon A–S spread narrows as τ = T − t falls); "
-            "a spread that does not depend on inventory gives b ≈ 0. " + "; ".join(parts) + ".</p>")
+            f"{_esc(_per(data.qty_unit))} of |q − q*| ± its standard error, clustered by time bucket. Time is held "
+            "fixed because along a path q and time are correlated (the finite-horizon A–S spread narrows as "
+            "τ = T − t falls); a spread that does not depend on inventory gives b ≈ 0. "
+            + "; ".join(parts) + ".</p>")
 
 
 def _zone_section(data: ReportData) -> str:

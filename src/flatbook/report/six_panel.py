@@ -170,7 +170,9 @@ def six_panel_figure(
     Raises ValueError (naming the key) for a missing key or unequal lengths.
     The Stoll regression of panel 4 (spread on |q − q*|, time controlled; see
     :func:`flatbook.sim.metrics.stoll_regression`) is attached as
-    ``fig.flatbook_stoll_fit``: a :class:`~flatbook.sim.metrics.StollFit`, or None.
+    ``fig.flatbook_stoll_fit``: a :class:`~flatbook.sim.metrics.StollFit`, or None;
+    the axes by role as ``fig.flatbook_axes`` (price, depth (None unless drawn),
+    inventory, spread, stoll, pnl, hist).
     """
     s = _validate(series)
     zones = tuple(zones)
@@ -326,6 +328,8 @@ def six_panel_figure(
     ax_hist.set_axisbelow(True)
     fig.suptitle(title)
     fig.flatbook_stoll_fit = fit
+    fig.flatbook_axes = {"price": ax_px, "depth": ax_depth, "inventory": ax_q, "spread": ax_sp, "stoll": ax_qs,
+                         "pnl": ax_pnl, "hist": ax_hist}
     return fig
 
 

@@ -53,6 +53,7 @@ import numpy as np
 from ..errors import InputError
 from ..validate import check_count, check_real
 from .greeks import OptionSet
+from .memory import history_bytes, liquidation_bytes, mc_bytes, require
 
 LIQUIDATION_METHODS = ("almgren-chriss", "immediate")
 OPTION_TYPES = ("call", "put")
@@ -161,8 +162,8 @@ class StressSettings:
 @dataclass(frozen=True, eq=False)
 class Book:
     """A validated book. Arrays are read-only; ``cov`` is (price units)²/day, ``corr`` the
-    correlation matrix; ``history`` is None or n × d daily price changes (price units) and
-    ``history_source`` says where they came from."""
+    correlation matrix; ``history`` is None or n × d daily price changes (price units),
+    ``history_source`` says where they came from and ``history_file`` is the ``[history]`` file's path."""
 
     name: str
     instruments: tuple[Instrument, ...]
@@ -181,6 +182,7 @@ class Book:
     scenarios: tuple[Scenario, ...] = ()
     history: np.ndarray | None = None
     history_source: str | None = None
+    history_file: str | None = None
     source: str = ""
 
     # ---- vectors over instruments
@@ -447,7 +449,8 @@ def _scenario(k: int, t, names: list[str]) -> Scenario:
     return Scenario(name, _ro(shock), both, vol, corr, hours)
 
 
-def _history(tab, names: list[str], prices: np.ndarray, base: Path | None) -> tuple[np.ndarray, str]:
+def _history(tab, names: list[str], prices: np.ndarray, base: Path | None) -> tuple[np.ndarray, str, str]:
+    """(daily price changes n × d, a description, the file's path)."""
     t = _table("history", tab, _HISTORY_KEYS)
     if "file" not in t:
         raise InputError("history.file", "missing; allowed: a CSV file whose header names the instruments")
@@ -486,7 +489,7 @@ def _history(tab, names: list[str], prices: np.ndarray, base: Path | None) -> tu
         data = data * prices
     if data.shape[0] < 2:
         raise InputError("history.file", f"{path}: allowed: at least 2 scenarios (daily changes)")
-    return _ro(data), f"{path.name} ({kind}, {data.shape[0]} days)"
+    return _ro(data), f"{path.name} ({kind}, {data.shape[0]} days)", str(path)
 
 
 # --------------------------------------------------------------------------- loading
@@ -584,14 +587,21 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
         taken[s.name] = f"scenarios[{k}]"
 
     base = Path(base_dir) if base_dir is not None else (Path(source).parent if source else None)
-    history, hsrc = (None, None)
+    history, hsrc, hfile = (None, None, None)
     if "history" in data:
-        history, hsrc = _history(data["history"], names, np.array([x.price for x in ins]), base)
+        history, hsrc, hfile = _history(data["history"], names, np.array([x.price for x in ins]), base)
+    # sizes that set array lengths: refused up front when this machine's memory cannot hold them
+    m = len(opts)
+    require("risk.mc_scenarios", risk.mc_scenarios, lambda n: mc_bytes(n, d, m), "Monte Carlo scenarios")
+    if history is None:
+        require("risk.history_days", risk.history_days, lambda n: history_bytes(n, d, m), "simulated history days")
+    require("stress.liquidation_steps", stress.liquidation_steps, lambda n: liquidation_bytes(n, d),
+            "liquidation steps")
 
     return Book(name=name, instruments=tuple(ins), options=tuple(opts), cov=_ro(cov), corr=_ro(corr), rate=rate,
                 days_per_year=dpy, hours_per_day=hpd, capital=capital, max_loss=max_loss,
                 position_limit=defaults["position"], book_vega_limit=book_vega, risk=risk, stress=stress,
-                scenarios=tuple(scen), history=history, history_source=hsrc, source=source)
+                scenarios=tuple(scen), history=history, history_source=hsrc, history_file=hfile, source=source)
 
 
 def load_book(path: str | Path) -> Book:

@@ -45,12 +45,11 @@ from scipy.special import ndtri
 from ..errors import InputError
 from ..jsonutil import readonly
 from .greeks import OptionSet
+from .memory import MC_CHUNK_VALUES, mc_bytes, require
 
 METHODS = ("parametric", "historical", "monte-carlo")
 CI_Z = 1.959963984540054
 """z of the two-sided 95% interval for VaR (distribution-free, from order statistics)."""
-MC_CHUNK_VALUES = 1 << 22
-"""Monte Carlo normals drawn per chunk (rows × instruments): 32 MB of float64."""
 
 
 # --------------------------------------------------------------------------- results
@@ -76,10 +75,17 @@ class VaRResult:
     var_ci: tuple[float, float] | None = None
     full_revaluation: bool = False
     note: str = ""
+    label: str = ""
+    """What the method is, as the table shows it: e.g. ``historical (from history.csv)`` or ``historical
+    (simulated history: no [history] file given)``; the method name when empty."""
+
+    def __post_init__(self):
+        if not self.label:
+            object.__setattr__(self, "label", self.method)
 
     def as_dict(self, names: list[str] | None = None) -> dict:
         names = names if names is not None else [str(i) for i in range(self.component.size)]
-        return {"method": self.method, "confidence": self.confidence, "horizon_days": self.horizon,
+        return {"method": self.method, "label": self.label, "confidence": self.confidence, "horizon_days": self.horizon,
                 "var": self.var, "es": self.es, "n_scenarios": self.n_scenarios,
                 "var_ci95": list(self.var_ci) if self.var_ci is not None else None,
                 "full_revaluation": self.full_revaluation, "note": self.note,
@@ -282,6 +288,8 @@ def monte_carlo_var(w, cov, confidence: float = 0.99, horizon: float = 1.0, n: i
     if isinstance(n, bool) or int(n) != n or n < 100:
         raise InputError("mc_scenarios", f"got {n!r}; allowed: an integer >= 100")
     n = int(n)
+    n_opt = revaluation.options.n if revaluation is not None else 0
+    require("mc_scenarios", n, lambda k: mc_bytes(k, d, n_opt), "Monte Carlo scenarios")
     sh = math.sqrt(h)
     if revaluation is not None:
         U = revaluation.options.underlyings
@@ -394,8 +402,13 @@ def book_var(book, methods: tuple[str, ...] = METHODS, *, confidence: float | No
         elif m == "historical":
             hist = book.history if book.history is not None else simulated_history(book.cov, r.history_days, s + 1)
             res = historical_var(g.exposure, hist, a, h, revaluation=rev)
-            src = book.history_source or f"simulated normal history ({r.history_days} days, seed {s + 1})"
-            out[m] = replace(res, note=f"{res.note}; {src}")
+            if book.history is not None:
+                label, src = f"historical (from {book.history_file})", book.history_source
+            else:
+                label = "historical (simulated history: no [history] file given)"
+                src = (f"a simulated normal history N(0, Σ), {r.history_days} days, seed {s + 1}: the book's own "
+                       "covariance, not market history")
+            out[m] = replace(res, note=f"{res.note}; {src}", label=label)
         elif m == "monte-carlo":
             out[m] = monte_carlo_var(g.exposure, book.cov, a, h, n, s, revaluation=rev)
         else:

@@ -4,18 +4,35 @@ Paths run in chunks (each kernel call a fraction of a second) so that a
 progress callback can report and Ctrl-C is honoured between chunks; the chunking
 does not change any number, because each path's random stream depends only on
 (seed, path index).
+
+A run that hedges (``hedge_trigger``, the daily reset or an event flatten) is also
+run without its hedge trades, on the same paths: every random draw is the same
+(the draws depend on the market model only), so the paired difference, path by
+path, is what the hedge did (common random numbers). The summary reports
+
+- ``unhedged_pnl_mean``, ``unhedged_pnl_std``: the same run with no hedge trades
+  (quotes, pauses and carry unchanged; price units);
+- ``hedge_pnl_mean_change`` ± ``hedge_pnl_mean_change_se``: mean of the paired
+  differences, hedged − unhedged: what the hedge costs (< 0) or earns;
+- ``hedge_pnl_std_change`` ± ``hedge_pnl_std_change_se``: pnl_std − unhedged_pnl_std,
+  what the hedge removes (< 0); SE by the delta method over paired paths, std(ψ_h − ψ_u)/√n
+  with ψ = ((x − x̄)² − s²)/(2s), the influence function of the sample std;
+
+and a warning in ``warnings`` when the hedge raises the PnL std.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..config import RunConfig
 from ..controls.quote_controls import pack_controls
-from ..hedging.model import HP_EXT, pack_hedge
+from ..hedging.model import HP_EXT, HP_ON, pack_hedge
+from ..jsonutil import jsonable
 from ..market.model import pack_market
 from ..policies.registry import policy_spec
 from . import kernel as K
@@ -42,6 +59,17 @@ class Packed:
     def extended(self) -> bool:
         """Does the run hedge or carry costs beyond the core ones (per-path hedge outputs)?"""
         return bool(self.hp[HP_EXT] > 0.0)
+
+    @property
+    def hedges(self) -> bool:
+        """Does the run trade hedges (a trigger, the daily reset or an event flatten)?"""
+        return bool(self.hp[HP_ON] > 0.0)
+
+    def unhedged(self) -> Packed:
+        """The same run without hedge trades (quotes, pauses and carry unchanged)."""
+        hp = self.hp.copy()
+        hp[HP_ON] = 0.0
+        return replace(self, hp=hp)
 
     def market(self) -> tuple:
         return (self.pid, self.pp, self.tab, self.cp, self.mp, self.hp, self.hw, self.hvol, self.hcvol)
@@ -78,9 +106,48 @@ def _warm_up(pk: Packed, nsteps: int) -> None:
                      np.zeros((1, K.OU_LEN)), np.zeros(0, np.int64), np.zeros((0, 6, 3)))
 
 
+def _influence(x: np.ndarray, stat: str) -> np.ndarray:
+    """Per-path influence of ``stat`` (mean or std) of sample ``x``: its SE is std(ψ)/√n (delta method).
+    TODO(H3): metrics.influence, once it has moved there from cli/output.py."""
+    x = np.asarray(x, dtype=np.float64)
+    d = x - x.mean()
+    if stat == "mean":
+        return d
+    s = x.std(ddof=1) if x.size > 1 else 0.0
+    return (d * d - s * s) / (2.0 * s) if s > 0 else np.zeros_like(d)
+
+
+def hedge_effect(hedged: np.ndarray, unhedged: np.ndarray) -> dict:
+    """What a hedge did to the PnL (price units), paired path by path (see the module docstring).
+    SEs are None for a single path."""
+    n = hedged.size
+    out = {"unhedged_pnl_mean": float(unhedged.mean()),
+           "unhedged_pnl_std": float(unhedged.std(ddof=1)) if n > 1 else 0.0,
+           "hedge_pnl_mean_change": float(hedged.mean() - unhedged.mean()),
+           "hedge_pnl_std_change": (float(hedged.std(ddof=1) - unhedged.std(ddof=1)) if n > 1 else 0.0)}
+    for stat in ("mean", "std"):
+        psi = _influence(hedged, stat) - _influence(unhedged, stat)
+        out[f"hedge_pnl_{stat}_change_se"] = float(psi.std(ddof=1) / math.sqrt(n)) if n > 1 else None
+    return out
+
+
+def hedge_warning(summary: dict) -> str | None:
+    """The warning for a run whose hedge raised the PnL std, or None."""
+    d, se = summary.get("hedge_pnl_std_change"), summary.get("hedge_pnl_std_change_se")
+    if d is None or not d > 0.0:
+        return None
+    sig = "" if se is None else (f" ± {se:.3g}" + ("" if d > 2.0 * se else ", within noise"))
+    return (f"hedging raised the PnL std from {summary['unhedged_pnl_std']:.4g} to {summary['pnl_std']:.4g} "
+            f"price units (+{d:.3g}{sig}, paired against the same paths without hedge trades): "
+            "the hedge adds risk here")
+
+
 def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
-             progress: Callable[[int, int], None] | None = None) -> SimResult:
-    """Simulate ``cfg.paths`` paths; record full series for ``record_paths``."""
+             progress: Callable[[int, int], None] | None = None, counterfactual: bool = True) -> SimResult:
+    """Simulate ``cfg.paths`` paths; record full series for ``record_paths``.
+
+    ``counterfactual``: for a run that hedges, also run it without hedge trades on the same
+    paths and report what the hedge did (see the module docstring)."""
     pk = pack(cfg)
     n, nsteps = cfg.paths, cfg.steps
     rec = np.unique(np.asarray(record_paths, dtype=np.int64))
@@ -93,15 +160,22 @@ def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
     chunk = max(K.BLOCK, (CHUNK_PATH_STEPS // max(nsteps, 1)) // K.BLOCK * K.BLOCK)
     ou = np.zeros((chunk // K.BLOCK + 1, K.OU_LEN))
     moments = np.zeros(K.OU_LEN)
-    t0 = time.perf_counter()
+    cf = pk.unhedged() if (counterfactual and pk.hedges) else None
+    if cf is not None:          # the unhedged run: its own outputs, nothing recorded
+        cf_f, cf_i, cf_h = np.empty_like(out_f), np.empty_like(out_i), np.zeros_like(out_h)
+        cf_ou, no_rec, no_series = np.zeros_like(ou), np.zeros(0, np.int64), np.zeros((0, len(K.S_NAMES), 1))
+    elapsed = 0.0               # the run's own kernel time (the counterfactual's is not counted)
     for p0 in range(0, n, chunk):
         p1 = min(n, p0 + chunk)
         ou[:] = 0.0
+        t0 = time.perf_counter()
         K.simulate_paths(*pk.market(), cfg.seed, p0, p1, nsteps, out_f, out_i, out_h, ou, rec, series)
+        elapsed += time.perf_counter() - t0
         moments = pool_moments(np.vstack((moments, ou)))
+        if cf is not None:
+            K.simulate_paths(*cf.market(), cfg.seed, p0, p1, nsteps, cf_f, cf_i, cf_h, cf_ou, no_rec, no_series)
         if progress is not None:
             progress(p1, n)
-    elapsed = time.perf_counter() - t0
     per_path = {name: out_f[r] for r, name in enumerate(K.F_NAMES)}
     per_path.update({name: out_i[r] for r, name in enumerate(K.I_NAMES)})
     if pk.extended:
@@ -109,6 +183,11 @@ def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
     per_path.update(attribution(per_path))
     v = cfg.values
     summary = summarize(per_path, moments, steps=nsteps, dt=v["dt"], limit=v["limit"], elapsed_s=elapsed)
+    if cf is not None:
+        summary.update(jsonable(hedge_effect(per_path["pnl"], cf_f[K.F_PNL])))
+        warn = hedge_warning(summary)
+        if warn is not None:
+            summary["warnings"] = [*summary.get("warnings", []), warn]
     ser = {name: series[:, r, :] for r, name in enumerate(K.S_NAMES)}
     ser["t"] = np.arange(nsteps + 1) * v["dt"]
     return SimResult(cfg, summary, per_path, ser, rec)

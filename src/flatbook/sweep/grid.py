@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..params import PARAMS
+from ..params import BIG, PARAMS
 from ..suggest import unknown
 
 MAX_POINTS = 100_000     # a grid larger than this is refused (a typo such as n=10000 on 3 axes)
@@ -142,7 +142,7 @@ def parse_grid_item(item: str) -> Axis:
     if not sep:                                       # bare key
         if spec.choices:
             return Axis(key, item, tuple(spec.choices))
-        if math.isinf(spec.lo) or math.isinf(spec.hi):
+        if not (-BIG < spec.lo and spec.hi < BIG):    # ±BIG (or inf): a sanity cap, not a range to search
             raise InputError(_field(item), f"{key} has no finite range ({spec.allowed()}, {spec.unit}); "
                              f"give bounds: {key}=lo:hi or values: {key}=v1,v2,...")
         return Axis(key, item, (), float(spec.lo), float(spec.hi), False)
