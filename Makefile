@@ -4,7 +4,7 @@
 #   make test-busy  the same beside one CPU-burning process per core (.ci/busy), as on a loaded machine
 #   make soak    the long soaks, deselected from make test and CI (55+ SIGKILLs per crash-recovery variant)
 #   make browser install Debian's chromium and chromium-driver unless both are on PATH
-#   make bench   run every benchmarks/bench_*.py (results/bench);
+#   make bench   run every benchmarks/bench_*.py (results/bench; bench_app.py drives headless chromium);
 #                make bench BENCH_ARGS=--quick for a short run
 #   make clean   remove .venv, results and caches
 
@@ -68,7 +68,7 @@ test-busy: $(STAMP) browser
 soak: $(STAMP)
 	$(PY) -m pytest --soak -m soak -s tests/live/test_crash_recovery.py
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]' || \
 	  echo "warning: could not install the bench extra (hftbacktest): bench_backtest.py runs the flatbook half only"
 	@set -e; for f in benchmarks/bench_*.py; do \

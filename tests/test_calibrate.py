@@ -179,7 +179,7 @@ def test_touch_fit_is_the_censored_geometric_mle():
         assert f.ok and f.window == m and f.delta0 == pytest.approx(floor) and f.lattice == h
         j = np.rint((d - floor) / h)
         n_e, S = int((j < m).sum()), float(np.minimum(j, m).sum())
-        nll = lambda kk: -(n_e * math.log(-math.expm1(-kk * h)) - kk * h * S)  # noqa: E731
+        nll = lambda kk, n_e=n_e, S=S: -(n_e * math.log(-math.expm1(-kk * h)) - kk * h * S)  # noqa: E731
         num = optimize.minimize_scalar(nll, bounds=(1e-6, 1e3), method="bounded", options={"xatol": 1e-10})
         assert f.k == pytest.approx(num.x, rel=1e-6) and f.k == pytest.approx(math.log1p(n_e / S) / h, rel=1e-12)
         assert f.A == pytest.approx(d.size / (T * 2) * math.exp(f.k * floor), rel=1e-12)
@@ -422,8 +422,9 @@ def test_calibrate_dict_and_set_values(events):
     assert p["A_lo"] <= TRUE_A * tu <= p["A_hi"] and st["A"] == p["A"]
     assert p["k_lo"] <= TRUE_K <= p["k_hi"] and st["k"] == p["k"]
     assert st["gamma"] == out["gamma"]["gamma"] and out["gamma"]["ok"]
-    # A–S as the backtest runs it: stationary, rolling horizon 60 s = 6 time units, size 1, limit 20
-    assert (st["variant"], st["horizon"], st["size"], st["limit"]) == ("stationary", 6.0, 1.0, 20.0)
+    # A–S as the backtest runs it: stationary, rolling horizon 60 s = 6 time units, size 1 (given),
+    # limit the backtest's default (20 × 100 lots of 1)
+    assert (st["variant"], st["horizon"], st["size"], st["limit"]) == ("stationary", 6.0, 1.0, 2000.0)
     assert out["set_args"] == [f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in st.items()]
     assert out["set_args"][0].startswith("sigma=") and "variant=stationary" in out["set_args"]
     assert out["gamma"]["statistic"] == "q_std_mean" and out["gamma"]["run"]["T"] == 20.0

@@ -16,7 +16,17 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browser_util import ARTIFACTS, RENDERING, WAIT_S, By, app_server, chromium, free_port, text, wait_for
+from browser_util import (
+    ARTIFACTS,
+    RENDERING,
+    WAIT_S,
+    By,
+    app_server,
+    chromium,
+    free_port,
+    text,
+    wait_for,
+)
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.support.ui import WebDriverWait
 from typer.testing import CliRunner

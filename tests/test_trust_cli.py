@@ -3,7 +3,6 @@ options, "did you mean", progress, Ctrl-C during imports, parameter ranges and c
 and the ``timing`` key that keeps every other output bit-identical between identical runs."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -122,6 +121,30 @@ def test_fmt_pm_rounds_to_the_se():
     assert fmt_pm(2.90049, 0.0301) == "2.900 ± 0.030"
     assert fmt_pm(-3.812, 0.26) == "-3.81 ± 0.26"
     assert fmt_pm(1234.5, 12.0) == "1,234 ± 12"   # (round half to even)
+
+
+def test_summary_warnings_print_one_line_each_and_stay_in_json(monkeypatch, tmp_path):
+    """The convention for every face: each of a summary's "warnings" is one ``warning: ...`` line
+    on stderr, also under --json, which keeps the list (and summary.parquet a column of it)."""
+    import flatbook.sim.simulator as sim_mod
+
+    real = sim_mod.simulate
+
+    def with_warnings(cfg, **kw):
+        res = real(cfg, **kw)
+        res.summary["warnings"] = ["hedging raised pnl_std", "second\nline"]
+        return res
+
+    monkeypatch.setattr(sim_mod, "simulate", with_warnings)
+    r = cli("simulate", "--paths", "20", "--json", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.splitlines() == ["warning: hedging raised pnl_std", "warning: second line"]
+    assert json.loads(r.stdout)["warnings"] == ["hedging raised pnl_std", "second\nline"]
+    assert list(pd.read_parquet(tmp_path / "o" / "summary.parquet")["warnings"][0]) == \
+        ["hedging raised pnl_std", "second\nline"]
+    r = cli("compare", "--policy", "symmetric", "--policy", "glft", "--paths", "20")
+    assert r.exit_code == 0, r.stderr
+    assert "warning: glft: hedging raised pnl_std" in r.stderr.splitlines()
 
 
 # --------------------------------------------------------------------------- 6.4 timing, bit-identical outputs
@@ -350,9 +373,9 @@ def test_bounds_run_finite_for_every_policy_and_mid_model(name, side, policy, mi
 
 
 def _beyond(p) -> list[str]:
-    out = ["nan", "1e309", "-inf", repr(math.nextafter(p.hi, math.inf) if p.hi < BIG else p.hi * 10)]
-    if not p.inf_allowed:
-        out.append("inf")
+    out = ["nan", "-inf", repr(math.nextafter(p.hi, math.inf) if p.hi < BIG else p.hi * 10)]
+    if not p.inf_allowed:                   # else inf (and 1e309, which is inf) means "off"
+        out += ["inf", "1e309"]
     out.append(repr(p.lo - 1.0) if p.lo <= 0 or p.lo >= 1 else repr(p.lo / 10))
     if p.integer:
         out.append(repr(p.lo + 0.5))
@@ -447,10 +470,10 @@ def test_kernels_need_compiling_reads_the_dispatcher_and_numbas_cache(tmp_path):
             return 2.0 * x
     """))
     code = textwrap.dedent(f"""
-        import importlib.util, sys
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
         from flatbook.cli.app import kernels_need_compiling
-        spec = importlib.util.spec_from_file_location("h6_probe_kernel", {str(mod)!r})
-        m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+        import h6_probe_kernel as m
         before = kernels_need_compiling(m.twice)
         m.twice(1.0)
         print(before, kernels_need_compiling(m.twice))

@@ -227,6 +227,8 @@ def test_calibrate_horizon_is_the_users_and_is_shown():
     (["--target-q-std", "0.5", "--horizon", "0"], "--horizon"),
     (["--target-q-std", "0.5", "--horizon", "inf"], "--horizon"),
     (["--target-q-std", "0.5", "--size", "-1"], "--size"),
+    (["--target-q-std", "0.5", "--limit", "nan"], "--limit"),
+    (["--limit", "1"], "--target-q-std"),
     (["--target-q-std", "0.5", "--paths", "1"], "--paths"),
     (["--target-q-std", "0.5", "--paths", "2.5"], "--paths"),
     (["--horizon", "5"], "--target-q-std"),
@@ -259,7 +261,7 @@ def test_calibrate_progress_on_a_terminal_only_without_json(monkeypatch, json_):
     step on stderr; under --json nothing but the warnings reaches stderr."""
     import rich.console
 
-    import flatbook.cli.progress as progress
+    from flatbook.cli import progress
 
     monkeypatch.setattr(progress, "DELAY_S", 0.0)
     monkeypatch.setattr(rich.console.Console, "is_terminal", property(lambda self: True))
@@ -269,3 +271,46 @@ def test_calibrate_progress_on_a_terminal_only_without_json(monkeypatch, json_):
         assert "calibrate:" not in r.stderr and "searching γ" not in r.stderr
     else:
         assert "calibrate: searching γ: simulation" in r.stderr
+
+
+def test_calibrate_size_and_limit_are_the_users(tmp_path):
+    r = cli("calibrate", shared_data(USDM), "--target-q-std", "0.05", "--paths", "20", "--size", "0.01",
+            "--limit", "0.2", "--json")
+    assert r.exit_code == 0, r.stderr
+    c = json.loads(r.stdout)
+    assert (c["set"]["size"], c["set"]["limit"]) == (0.01, 0.2)
+    assert c["backtest_check"]["max_abs_q"] <= 0.2 + 1e-12
+
+
+def test_a_parse_cached_by_the_old_rules_is_not_served(tmp_path, monkeypatch):
+    """A file parsed and cached by the loader before its rules changed (here: before ms
+    timestamps were refused) is parsed again, and refused, rather than served from the cache:
+    the cache key carries CACHE_VERSION, bumped with the rules."""
+    from flatbook.data import cache, generic
+    from flatbook.data.load import load
+
+    monkeypatch.setenv("FLATBOOK_CACHE_DIR", str(tmp_path / "cache"))
+    q = tmp_path / "q.csv"
+    q.write_text(HEAD + "1723161256313,100.0,100.1,1,1\n1723161257313,100.0,100.2,1,1\n")
+    with monkeypatch.context() as old:                  # the previous rules, under the previous version
+        old.setattr(cache, "CACHE_VERSION", 1)
+        old.setattr(generic, "check_epoch_unit", lambda *a: None)
+        assert load(q, cache=True).ts[0] == 1723161256313                  # 1970, cached
+    with pytest.raises(DataError, match="looks like ms"):
+        load(q, cache=True)
+
+
+def test_calibrate_backtest_line_is_in_seconds_whatever_the_time_unit():
+    """--time-unit-s 60 prints σ per √min and A per min for the simulator, but the backtest
+    (time unit 1 s) gets σ/√60, A/60 and the horizon in seconds; the check replays those."""
+    r = cli("calibrate", shared_data(USDM), "--target-q-std", "0.5", "--paths", "20", "--time-unit-s", "60", "--json")
+    assert r.exit_code == 0, r.stderr
+    c = json.loads(r.stdout)
+    st, bt = c["set"], c["backtest_set"]
+    assert bt["sigma"] == pytest.approx(st["sigma"] / math.sqrt(60), rel=1e-12)
+    assert bt["A"] == pytest.approx(st["A"] / 60, rel=1e-12)
+    assert (st["horizon"], bt["horizon"]) == (1.0, 60.0)
+    assert bt["k"] == st["k"] and bt["gamma"] == st["gamma"] and bt["size"] == st["size"]
+    t = cli("calibrate", shared_data(USDM), "--target-q-std", "0.5", "--paths", "20", "--time-unit-s", "60")
+    use = [ln for ln in t.stdout.splitlines() if ln.startswith("use: ")][0]
+    assert f"--set sigma={bt['sigma']:.6g}" in use and "--set horizon=60 " in use + " "

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import cfg, shared_data
+from conftest import cfg, run, shared_data
 from flatbook.cli import app as cli_app
 from flatbook.report.figure_rules import MIN_REL_SPAN
 from flatbook.report.hedge_frontier import hedge_frontier_figure
@@ -89,17 +89,17 @@ def long_tick_labels(fig) -> list[str]:
 
 
 def test_constant_spread_drawn_flat_with_short_tick_labels():
-    """The demo's GLFT spread is 1.3424876388745 give or take 1e-13 of float noise. Before, the
-    axis zoomed into the noise and printed 13-digit labels; now the axis spans at least
-    MIN_REL_SPAN of the value and the labels have at most 8 significant characters."""
-    s = series(spread=1.3424876388745)
-    noise = np.random.default_rng(1).normal(0.0, 1e-13, s["t"].size)
-    s["ask"] = s["ask"] + noise
-    fig = six_panel_figure(s)
+    """The demo's GLFT spread (as2008, path 0) is 1.3424876388735 give or take float noise. Before,
+    the axis zoomed into the noise and printed 13-digit labels (1.3424876388720, …); now the axis
+    spans at least MIN_REL_SPAN of the value and every label has at most 8 significant characters."""
+    s = run("as2008", "glft", paths=20, seed=0, record=(0,)).path_series(0)
+    spread = s["ask"] - s["bid"]
+    assert 0 < np.ptp(spread[np.isfinite(spread)]) < 1e-12          # a constant, up to float noise
+    fig = six_panel_figure({k: s[k] for k in ("t", "mid", "bid", "ask", "q", "pnl")})
     assert long_tick_labels(fig) == []
     for role in ("spread", "stoll"):
         lo, hi = fig.flatbook_axes[role].get_ylim()
-        assert hi - lo >= MIN_REL_SPAN * 1.3424876388745 * (1 - 1e-9)
+        assert hi - lo >= MIN_REL_SPAN * np.nanmean(spread) * (1 - 1e-9)
     assert legend_defects(fig) == []
 
 
@@ -175,6 +175,8 @@ for (const div of document.querySelectorAll('.js-plotly-plot')) {
     legends: Array.from(div.querySelectorAll('g.legend')).map(g => rect(g.querySelector('rect.bg') || g)),
     plots: Array.from(div.querySelectorAll('rect.nsewdrag')).map(rect),
     ticks: Array.from(div.querySelectorAll('g.xtick text, g.ytick text')).map(t => [t.textContent, ...rect(t)]),
+    titles: Array.from(div.querySelectorAll('.infolayer g[class^="g-x"] text, .infolayer g[class^="g-y"] text'))
+      .map(t => [t.textContent, ...rect(t)]),
   });
 }
 return out;
@@ -202,15 +204,15 @@ def _page_defects(drv) -> list[str]:
             for j, other in enumerate(legends[i + 1:], start=i + 1):
                 if _overlap(leg, other):
                     out.append(f"{fig['id']}: legends {i} and {j} overlap")
-            for text, *box in fig["ticks"]:
+            for text, *box in fig["ticks"] + fig["titles"]:
                 if _overlap(leg, box):
-                    out.append(f"{fig['id']}: legend {i} covers tick label {text!r}")
+                    out.append(f"{fig['id']}: legend {i} covers axis text {text!r}")
         out += [f"{fig['id']}: tick label {text!r} too long" for text, *_ in fig["ticks"]
                 if significant(text) > MAX_SIG_CHARS]
     return out
 
 
-@pytest.mark.parametrize("width", [1280, 1600])
+@pytest.mark.parametrize("width", [1100, 1400])
 def test_html_reports_render_without_overlaps(reports, width):
     from browser_util import By, chromium, wait_for
 
@@ -238,4 +240,4 @@ def test_backtest_report_says_what_it_shows(reports):
     panels = re.search(r'<section id="panels"><h2>(.*?)</h2>', text).group(1)
     assert "sample path" not in panels
     assert "usdm_btcusdt_20240808.gz" in panels and "2024-08-08" in panels and "BTCUSDT" in panels
-    assert '"yaxis7"' in text and "from mid (ticks" in text               # quotes 0.3 USDT wide on 61,800: depth axis
+    assert '"yaxis7"' in text and "from mid (ticks)" in text              # quotes 0.3 USDT wide on 61,800: depth axis

@@ -11,14 +11,19 @@ import tracemalloc
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from flatbook.errors import InputError
 from flatbook.risk import memory as M
 from flatbook.risk.book import book_from_dict, load_book
 from flatbook.risk.greeks import book_greeks
 from flatbook.risk.stress import liquidation_costs
-from flatbook.risk.var import book_var, historical_var, monte_carlo_var, simulated_history
+from flatbook.risk.var import (
+    book_var,
+    historical_var,
+    monte_carlo_var,
+    simulated_history,
+)
 
 BOOK = REPO / "examples/books/two_stocks.toml"
 SIMULATED = "historical (simulated history: no [history] file given)"
@@ -93,7 +98,7 @@ def test_a_size_beyond_memory_is_one_line_and_exit_2(tmp_path, args, key, field)
 def test_the_bound_is_the_largest_size_that_fits(monkeypatch):
     """With 1 GiB available, the refusal names the largest n whose bytes fit: n passes, n + 1 is refused."""
     monkeypatch.setattr(M, "available_bytes", lambda: 1 << 30)
-    need = lambda n: M.mc_bytes(n, 2, 0)  # noqa: E731
+    need = lambda n: M.mc_bytes(n, 2, 0, 0.99)
     with pytest.raises(InputError) as e:
         M.require("risk.mc_scenarios", 10 ** 9, need, "Monte Carlo scenarios")
     n_max = int(str(e.value).rsplit("allowed at most ", 1)[1].replace(",", ""))
@@ -135,7 +140,7 @@ def test_the_byte_estimates_bound_the_real_peak(d):
     w = rng.normal(size=d)
     n = 300_000
     got = _peak(lambda: monte_carlo_var(w, cov, 0.99, 1.0, n, 0))
-    assert got <= M.mc_bytes(n, d) <= 4 * got + 4 * 8 * M.MC_CHUNK_VALUES
+    assert got <= M.mc_bytes(n, d, 0, 0.99) <= 4 * got + 4 * 8 * M.MC_CHUNK_VALUES
     days = 100_000
     got = _peak(lambda: historical_var(w, simulated_history(cov, days, 1), 0.99, 1.0))
     assert got <= M.history_bytes(days, d) <= 4 * got

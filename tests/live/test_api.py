@@ -26,9 +26,9 @@ from urllib.parse import quote, urlsplit
 
 import numpy as np
 import pytest
+from conftest import shared_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from conftest import shared_data
 from prometheus_client.parser import text_string_to_metric_families
 
 from flatbook.live import runner

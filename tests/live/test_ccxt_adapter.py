@@ -18,16 +18,15 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
+import ccxt      # a dependency of flatbook: a broken import fails, never skips
+import ccxt.async_support as ccxt_async
 import numpy as np
 import pytest
 
-ccxt = pytest.importorskip("ccxt")
-import ccxt.async_support as ccxt_async  # noqa: E402
-
-from flatbook.errors import InputError  # noqa: E402
-from flatbook.live.adapters.base import Feed, Venue  # noqa: E402
-from flatbook.live.adapters.ccxt_adapter import CcxtFeed, CcxtVenue  # noqa: E402
-from flatbook.live.types import BUY, QUOTE, SELL, TRADE, OrderRequest  # noqa: E402
+from flatbook.errors import InputError
+from flatbook.live.adapters.base import Feed, Venue
+from flatbook.live.adapters.ccxt_adapter import CcxtFeed, CcxtVenue
+from flatbook.live.types import BUY, QUOTE, SELL, TRADE, OrderRequest
 
 T0_MS = 1_700_000_000_000  # 2023-11-14T22:13:20Z, the recorded responses' exchange time
 CLOCK = lambda: (T0_MS + 60_000) * 1_000_000  # noqa: E731  local time: one minute later

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_data
 
 AAPL = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"     # under ../shared/data (conftest.shared_data)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import shared_data
 from flatbook.config import build_config
 from flatbook.live import risk as R
 from flatbook.live.engine import Engine

@@ -18,10 +18,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import REPO, prop, shared_data
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import REPO, prop, shared_data
 from flatbook.controls.quote_controls import pack_controls, zone_of
 from flatbook.errors import InputError
 from flatbook.live.engine import zone_with_hysteresis
@@ -145,7 +145,8 @@ def _state(url: str) -> dict:
         return json.loads(r.read())
 
 
-@pytest.mark.parametrize("sig, flatten", [(signal.SIGTERM, False), (signal.SIGINT, True)])
+@pytest.mark.parametrize("sig, flatten", [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGTERM", "SIGINT-flatten-on-exit"])
 def test_a_stop_signal_cancels_journals_and_reports_the_position(tmp_path, sig, flatten):
     """SIGTERM/SIGINT mid-session: resting orders cancelled through the venue, the final state journaled
     (no open order in the engine or at the paper venue), the open position printed (flattened to 0 with
@@ -363,3 +364,46 @@ def test_the_app_answers_404_for_a_bad_component_suite_path(path, caplog):
     assert not [x for x in caplog.records if x.levelname == "ERROR"]
     ok = app.server.test_client().get("/_dash-component-suites/plotly/package_data/plotly.min.js")
     assert ok.status_code == 200
+
+
+def test_a_stop_on_a_live_venue_cancels_at_the_exchange(tmp_path):
+    """The stop through a ccxt venue (ccxt's binance class over a fake REST layer, tests/live/test_ccxt_adapter):
+    both resting quotes are cancelled at the exchange before the stop reports, and with the flatten an IOC
+    order takes q to 0."""
+    import math
+
+    from test_ccxt_adapter import CLOCK, SYMBOL, T0_MS, FakeBinance, binance
+
+    from flatbook.config import build_config
+    from flatbook.live.adapters.ccxt_adapter import CcxtVenue
+    from flatbook.live.engine import Engine
+    from flatbook.live.runner import _finish_exit
+    from flatbook.live.types import BUY, QUOTE, Fill, MarketEvent
+
+    async def scenario(flatten: bool):
+        ex = binance()
+        rest = FakeBinance(ex)
+        venue = CcxtVenue(ex, SYMBOL, "s", since_ns=T0_MS * 1_000_000, clock=CLOCK, backoff_s=0.005)
+        cfg = build_config("replay", "linear-skew", {"s0": 30000.0, "tick": 0.01, "size": 0.001, "limit": 0.01,
+                                                     "half_spread": 1.0, "yellow": math.inf, "red": math.inf,
+                                                     "critical": math.inf}, paths=1)
+        eng = Engine(cfg, Journal(tmp_path / f"j{flatten}.sqlite"), venue, tick=0.01, lot=0.00001,
+                     t0_ns=T0_MS * 1_000_000)
+        await venue.start(fills=False)
+        eng.on_fills([Fill("pre-1", "", BUY, 30000.0, 0.003, 0.0, T0_MS * 1_000_000)])     # q = 0.003 BTC
+        eng.on_market(MarketEvent(0, T0_MS * 1_000_000, QUOTE, 30000.0, 1.5, 30000.01, 0.25))
+        await venue.drain()
+        assert len(rest.open) == 2 and len(eng.open) == 2                # a bid and an ask rest
+        info = await _finish_exit(eng, venue, flatten, "SIGTERM")
+        await venue.close()
+        eng.journal.close()
+        return info, rest, eng
+
+    info, rest, eng = asyncio.run(asyncio.wait_for(scenario(False), 60))
+    assert rest.open == {} and eng.open == {} and info["cancelled"] and info["open_orders"] == 0
+    assert len(rest.of("DELETE", "/api/v3/order")) == 2
+    assert info["position"] == pytest.approx(0.003) and "not flattened" in info["message"]
+    info, rest, eng = asyncio.run(asyncio.wait_for(scenario(True), 60))
+    assert rest.open == {} and info["flattened"] and eng.q == 0.0 and "open position 0 lots" in info["message"]
+    (ioc,) = [c for c in rest.of("POST", "/api/v3/order") if c.params.get("timeInForce") == "IOC"]
+    assert ioc.params["side"] == "SELL" and ioc.params["quantity"] == "0.003"

@@ -21,8 +21,9 @@
   given; a run as long as the data. The matched statistic is ``q_std_mean``,
   the time-std of q along a path averaged over the paths, which is the
   backtest's ``q_std`` on one path; target and statistic are in the data's
-  quantity units. The suggestion is then replayed on the data
-  (``backtest_check``: fills, spreads, q_std and the backtest's own warnings).
+  quantity units. The suggestion, in the replay's time unit of 1 s
+  (``backtest_set``), is then replayed on the data (``backtest_check``: fills,
+  spreads, q_std and the backtest's own warnings).
 
 Warnings (list of strings): pieces that failed, k differing between the sides
 by more than 3 SEs, the fitted law's rate at the floor off the observed one by
@@ -67,7 +68,7 @@ def calibrate(ev, *, time_unit_s: float = 1.0, grid_s: float = 1.0, target_q_std
     with step ``dt`` (default T/max(200, ⌈2AT⌉), so that A·dt <= 0.5); ``horizon``: the
     rolling horizon τ of avellaneda-stoikov's stationary variant (time units; default
     60 s); ``size``, ``limit``: quote size and hard limit (quantity units; default the
-    backtest's, 100 lots and 20 × size). ``progress``: called with a short status line
+    backtest's defaults for this data, 100 lots and 20 × that). ``progress``: called with a short status line
     before each simulation of the γ search.
     The intensity options are those of :func:`~flatbook.calibrate.intensity.fit_reach`.
     """
@@ -149,9 +150,10 @@ def calibrate(ev, *, time_unit_s: float = 1.0, grid_s: float = 1.0, target_q_std
         st["gamma"] = gamma.gamma
         st.update({k: v for k, v in run["overrides"].items() if k in ("variant", "horizon", "size", "limit")})
     out["set"] = st
-    out["backtest_check"] = None
+    out["backtest_set"] = out["backtest_check"] = None
     if gamma is not None and gamma.ok:
-        out["backtest_check"] = chk = _backtest_check(ev, policy, st)
+        out["backtest_set"] = bst = _per_second(st, time_unit_s)
+        out["backtest_check"] = chk = _backtest_check(ev, policy, bst)
         warnings += [f"backtest check: {w}" for w in chk["warnings"]]
         if not 0.5 <= chk["q_std"] / target_q_std <= 2.0:
             warnings.append(f"backtest check: the replay of this data with these values has q_std "
@@ -173,16 +175,15 @@ def _gamma_run(ev, policy: str, time_unit_s: float, T, horizon, size, limit, A: 
     """The simulated run the γ search matches: as the backtest will run ``policy`` on ``ev``.
 
     T: the data's span (time units) unless given; dt: T/max(200, ⌈2AT⌉) unless given;
-    overrides: size, limit, tick and s0 as :func:`data_defaults` derives them for the
-    replay (a given size scales the default limit, 20 × size), and for
-    avellaneda-stoikov variant=stationary with horizon τ.
+    overrides: size, limit, tick and s0 as given, else as :func:`data_defaults` derives them
+    for the replay, and for avellaneda-stoikov variant=stationary with horizon τ.
     """
     d = data_defaults(ev, "linear-skew")
     span_tu = max((int(ev.ts[-1]) - int(ev.ts[0])) / 1e9 / time_unit_s, 1e-9)
     T_ = float(T) if T is not None else span_tu
     dt_ = float(dt) if dt is not None else T_ / max(200, math.ceil(2.0 * A * T_))
     size_ = float(size) if size is not None else d["size"]
-    ov = {"size": size_, "limit": float(limit) if limit is not None else 20.0 * size_, "tick": d["tick"],
+    ov = {"size": size_, "limit": float(limit) if limit is not None else d["limit"], "tick": d["tick"],
           "s0": d["s0"]}
     run = {"T": T_, "dt": dt_, "overrides": ov}
     if policy == "avellaneda-stoikov":
@@ -190,6 +191,12 @@ def _gamma_run(ev, policy: str, time_unit_s: float, T, horizon, size, limit, A: 
         ov.update(variant="stationary", horizon=tau)
         run["horizon"] = tau
     return run
+
+
+def _per_second(st: dict, time_unit_s: float) -> dict:
+    """``st`` in the replay's time unit, 1 s: σ/√u, A/u, horizon·u for a time unit of u seconds."""
+    f = {"sigma": 1.0 / math.sqrt(time_unit_s), "A": 1.0 / time_unit_s, "horizon": time_unit_s}
+    return {k: v * f[k] if k in f else v for k, v in st.items()}
 
 
 def _backtest_check(ev, policy: str, st: dict) -> dict:

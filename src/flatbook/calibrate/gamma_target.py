@@ -15,9 +15,10 @@ demeaned and starts at q0.)
 
 Search: the std on a log-spaced grid of γ over the bracket (default from
 γ₀ = 1/(kσ²τ·size), where one fill's skew over the horizon γσ²τ·size equals the
-no-skew depth 1/k (τ = T, or the rolling ``horizon`` of the stationary A–S variant;
-size = the quote size, 1 lot by default), and from k, where the spread term ln(1 + γ/k)/γ bends: [10⁻³·min(γ₀, k),
-10³·max(γ₀, k)]), the first adjacent pair whose stds straddle the target, then
+no-skew depth 1/k (τ = T, or the rolling ``horizon`` of the stationary A–S
+variant; size = the quote size, 1 lot by default), and from k, where the
+spread term ln(1 + γ/k)/γ bends: [10⁻³·min(γ₀, k), 10³·max(γ₀, k)]), the
+first adjacent pair whose stds straddle the target, then
 Brent's method (``scipy.optimize.brentq``) on ln γ inside it. A target outside
 the simulated range is reported unreachable, with the range.
 """

@@ -357,8 +357,7 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
         mean = float(d.mean()) if n else nan
         med = float(np.median(d)) if n else nan
         return SideFit(side, False, reason, n, n_tail, n_beyond, dur, time_unit_s, fl, d0, h,
-                       nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, mean, med, level,
-                       0)
+                       nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, mean, med, level)
 
     if n < min_trades:
         return fail(f"only {n} trades on {where} (need at least {min_trades})")
@@ -388,7 +387,7 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
         tail = jf > -0.5
         x = np.rint(jf[tail])                 # lattice steps beyond δ0
         if window is not None:
-            m_win = _auto_window(x, h) if window == "auto" else int(window)
+            m_win = _auto_window(x) if window == "auto" else int(window)
     else:
         tail = d >= d0
         x = d[tail] - d0                      # excesses (price units)
@@ -462,7 +461,7 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
 WINDOW_SURVIVAL = 0.05   # the auto window ends where the fitted law has fallen to this fraction of its touch rate
 
 
-def _auto_window(j: np.ndarray, h: float) -> int:
+def _auto_window(j: np.ndarray) -> int:
     """The smallest window m (lattice steps) with m·h·k̂(m) >= ln(1/WINDOW_SURVIVAL), k̂(m) the censored
     geometric MLE of the steps ``j`` (>= 0) censored at m; max(j) + 1 (no censoring) when none is."""
     j = j.astype(np.int64)

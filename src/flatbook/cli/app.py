@@ -24,7 +24,7 @@ from ..errors import InputError
 from ..params import BIG, bound_text
 from ..presets import PRESETS
 from . import output, tables
-from .entry import EXIT_INTERRUPTED, interrupted
+from .interrupt import EXIT_INTERRUPTED, interrupted
 from .progress import ProgressBar, spinner
 
 # click's exception classes (typer may vendor click, so take them from typer's own BadParameter)

@@ -16,6 +16,7 @@ import numpy as np
 import typer
 
 from ..errors import InputError
+from ..suggest import unknown
 from .app import JsonOpt, _number, _print_json, _stdout, app, kernels_need_compiling
 from .progress import spinner
 from .replay_cmds import FormatOpt, NoCacheOpt, OnErrorOpt, TradesOpt, _load, _print_warnings
@@ -30,7 +31,8 @@ def calibrate(
     policy: Annotated[str, typer.Option("--policy", metavar="NAME", help="Policy for the γ suggestion and the Stoll/OU fits: avellaneda-stoikov or glft.")] = "avellaneda-stoikov",
     time_unit_s: Annotated[str | None, typer.Option("--time-unit-s", metavar="S", help="Seconds per time unit of the printed parameters (default 1).")] = None,
     horizon: Annotated[str | None, typer.Option("--horizon", metavar="TAU", help="avellaneda-stoikov: the rolling horizon τ of its stationary variant, in time units (default 60 s).")] = None,
-    size: Annotated[str | None, typer.Option("--size", metavar="QTY", help="Quote size for the γ suggestion, quantity units (default the backtest's: 100 lots); the limit is 20 × size.")] = None,
+    size: Annotated[str | None, typer.Option("--size", metavar="QTY", help="Quote size for the γ suggestion, quantity units (default the backtest's: 100 lots).")] = None,
+    limit: Annotated[str | None, typer.Option("--limit", metavar="QTY", help="Hard limit on |q| for the γ suggestion, quantity units (default the backtest's: 20 × 100 lots).")] = None,
     paths: Annotated[str | None, typer.Option("--paths", metavar="N", help="Simulated paths per γ in the γ search (default 200).")] = None,
     inventory: Annotated[str | None, typer.Option("--inventory", metavar="FILE.parquet", help="A backtest's inventory path (backtest --out DIR writes DIR/inventory.parquet): adds the Stoll γ and the OU fit.")] = None,
     fmt: FormatOpt = "auto",
@@ -44,8 +46,6 @@ def calibrate(
     from ..sim import kernel as K
 
     if policy not in ("avellaneda-stoikov", "glft"):
-        from ..suggest import unknown
-
         raise unknown("--policy", "policy", policy, ("avellaneda-stoikov", "glft"))
     unit_s = _number("--time-unit-s", time_unit_s, 1.0)
     if not (math.isfinite(unit_s) and unit_s > 0):
@@ -55,12 +55,13 @@ def calibrate(
     if hz is not None and policy != "avellaneda-stoikov":
         raise InputError("--horizon", f"{policy} has no horizon; it goes with --policy avellaneda-stoikov")
     qty = _positive("--size", size, "quantity units")
+    lim = _positive("--limit", limit, "quantity units")
     n_paths = _number("--paths", paths, 200.0)
     if not (n_paths == int(n_paths) and 2 <= n_paths <= 100_000):
         raise InputError("--paths", f"got {paths}; allowed: an integer from 2 to 100000")
-    if (hz is not None or qty is not None or paths is not None) and target is None:
-        raise InputError("--target-q-std", "--horizon, --size and --paths shape the γ suggestion, which needs "
-                                           "--target-q-std")
+    if (hz is not None or qty is not None or lim is not None or paths is not None) and target is None:
+        raise InputError("--target-q-std", "--horizon, --size, --limit and --paths shape the γ suggestion, "
+                                           "which needs --target-q-std")
     ev = _load(data, fmt, trades, on_error, no_cache, quiet=json_)
     inv = _read_inventory(inventory) if inventory is not None else None
     compile_note = " — compiling kernels (first run only)…" if kernels_need_compiling(K.simulate_paths) else ""
@@ -68,7 +69,7 @@ def calibrate(
         def status(line: str) -> None:
             sp.update(description=f"calibrate: {line}" + (compile_note if "simulation 1," in line else ""))
         res = run_calibration(ev, time_unit_s=unit_s, target_q_std=target, policy=policy, horizon=hz, size=qty,
-                              paths=int(n_paths), inventory=None if inv is None else (inv["ts"], inv["q"]),
+                              limit=lim, paths=int(n_paths), inventory=None if inv is None else (inv["ts"], inv["q"]),
                               progress=status)
     if inv is not None:
         from ..calibrate.stoll_gamma import stoll_gamma_from_quotes
@@ -86,12 +87,13 @@ def calibrate(
         con.print(table)
     for line in (res.get("gamma") or {}).get("reasoning", []) or []:
         con.print(line, markup=False, highlight=False)
-    sets = res.get("set") or {}
+    sets = res.get("backtest_set") or res.get("set") or {}
     if sets:
         args = " ".join(f"--set {k}={v:.6g}" if isinstance(v, float) else f"--set {k}={v}" for k, v in sets.items())
-        if "gamma" in sets:           # the whole backtest command the suggestion was checked with
+        if res.get("backtest_set"):   # the whole backtest command the suggestion was checked with (1 s units)
             src = " ".join(shlex.quote(str(a)) for a in (data, *(("--format", fmt) if fmt != "auto" else ()),
-                                                          *(("--trades", trades) if trades else ())))
+                                                          *(("--trades", trades) if trades else ()),
+                                                          *(("--on-error", on_error) if on_error != "fail" else ())))
             args = f"flatbook backtest {src} --policy {policy} {args}"
         con.print(f"use: {args}", markup=False, highlight=False, soft_wrap=True)
 

@@ -2,32 +2,35 @@
 
 Importing the command line (typer, rich, numpy, numba) takes about half a second. A
 Ctrl-C in that window used to end in a ``KeyboardInterrupt`` traceback and exit status
-−2 (killed by SIGINT). This module imports only the standard library, so the handling
-is in place before the heavy imports start: any Ctrl-C before the command takes over
-prints ``interrupted`` and exits 130, as a Ctrl-C during a command does.
+−2 (killed by SIGINT). The first statements of this module install a SIGINT handler
+that ends the process with ``interrupted`` and status 130, as a Ctrl-C during a command
+does; :func:`main` puts Python's default handler back once the command line is
+imported, so the commands' own handling (nothing half-written to ``--out``) takes over.
+What stays uncovered is the interpreter's own start-up before this module runs.
+Only the console script and ``flatbook/__main__.py`` import this module.
 """
-from __future__ import annotations
-
-import sys
-from collections.abc import Sequence
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
+import signal
 
 
-def interrupted() -> int:
-    """Say ``interrupted`` on stderr (one line) and return the exit status 130."""
-    sys.stderr.write("interrupted\n")
-    sys.stderr.flush()
-    return EXIT_INTERRUPTED
+def _exit_interrupted(signum, frame) -> None:
+    raise SystemExit(interrupted())
+
+
+signal.signal(signal.SIGINT, _exit_interrupted)   # first, before any other import
+
+from collections.abc import Sequence  # noqa: E402
+
+from .interrupt import interrupted  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Import the command line and run it; Ctrl-C at any point exits 130 without a traceback."""
-    try:
-        from .app import main as run   # the heavy imports, inside the handler on purpose
+    from .app import main as run                       # the heavy imports, under _exit_interrupted
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
         run(argv)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:                          # between the imports and the command's own handling
         raise SystemExit(interrupted()) from None
 
 

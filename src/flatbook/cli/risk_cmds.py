@@ -216,7 +216,8 @@ def risk(
     if n is not None:
         from ..risk.memory import mc_bytes, require
 
-        require("--mc-scenarios", n, lambda k: mc_bytes(k, book.d, len(book.options)), "Monte Carlo scenarios")
+        alpha = book.risk.confidence if a is None else a
+        require("--mc-scenarios", n, lambda k: mc_bytes(k, book.d, len(book.options), alpha), "Monte Carlo scenarios")
     s = _int_opt("--seed", seed, 0)
     g = book_greeks(book)
     results = book_var(book, confidence=a, horizon=h, mc_scenarios=n, seed=s, greeks=g)

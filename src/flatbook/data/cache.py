@@ -19,7 +19,10 @@ from pathlib import Path
 
 from .events import DataError, EventTable
 
-CACHE_VERSION = 1
+#: Bump when a loader's rules change (what it refuses or how it reads a file), so that a parse made by
+#: the old rules is not served again: 2 = the generic loader refuses ms/µs timestamps, nan and
+#: non-positive prices and header-only files (issue 13).
+CACHE_VERSION = 2
 
 
 def cache_dir() -> Path:

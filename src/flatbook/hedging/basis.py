@@ -44,11 +44,13 @@ and asynchronous sampling lowers the correlation at short grids (Epps 1979,
 JASA 74): a ``best_lag`` (largest |c|) other than ``lag_steps``, or a ρ that
 rises a lot with ``grid_s``, says the grid is too fine for the clocks.
 
-Caveats: the model's basis is a random walk (its spread grows like σ_b·√t); a
-real basis that mean-reverts (a perpetual is tied to spot by funding) has σ̂_b
-falling as Δ grows, and σ_b·√(nΔ) far above the observed std of H − S: take Δ
-near the hedge's holding time. With few, fat-tailed increments the estimates
-also move with the grid's phase t_0 mod Δ by a few classical SEs.
+Caveats: the increments' σ_b is a random walk's (its spread grows like σ_b·√t);
+a real basis that mean-reverts (a perpetual is tied to spot by funding) has σ̂_b
+falling as Δ grows, and σ_b·√(nΔ) far above the observed std of H − S. For such
+a basis use :func:`estimate_basis_ou`, which fits the level H − β·S as an
+Ornstein–Uhlenbeck process (the simulator's ``hedge_basis_halflife``). With few,
+fat-tailed increments the estimates also move with the grid's phase t_0 mod Δ by
+a few classical SEs.
 
 Differences from :func:`~flatbook.calibrate.volatility.realized_volatility`:
 there σ is Σx²/(nΔ) without demeaning; here the increments are demeaned with
@@ -340,8 +342,9 @@ def estimate_basis_ou(inventory, hedge, *, beta: float = 1.0, grid_s: float = 1.
     (a slower tail means the basis also has a slow component; fit on a coarser grid).
 
     φ ≥ 1 (no reversion on this grid): κ = 0, half-life inf and σ_b the random walk's σ of
-    the increments. φ ≤ 0 (the basis decorrelates within one step): :class:`InputError`
-    naming ``grid_s``. Other errors as for :func:`estimate_basis`.
+    the increments. φ not above 0 at 95 % (φ ≤ 1.96·SE(φ): the basis decorrelates within one
+    step, so κ is not estimable): :class:`InputError` naming ``grid_s``. Other errors as for
+    :func:`estimate_basis`.
     """
     grid_s = _positive("grid_s", grid_s)
     time_unit_s = _positive("time_unit_s", time_unit_s)
@@ -364,9 +367,10 @@ def estimate_basis_ou(inventory, hedge, *, beta: float = 1.0, grid_s: float = 1.
     phi_se = math.sqrt(s2 / suu)
     dt = grid_s / time_unit_s
     se_ln_s = 1.0 / math.sqrt(2.0 * (n - 2))
-    if phi <= 0.0:
-        raise InputError("grid_s", f"the basis decorrelates within one grid step of {grid_s:g} s (φ = {phi:.3g}): "
-                                   "its half-life is shorter than the grid; use a smaller grid_s")
+    if phi <= Z95 * phi_se:
+        raise InputError("grid_s", f"the basis decorrelates within one grid step of {grid_s:g} s (φ = {phi:.3g} ± "
+                                   f"{phi_se:.2g}, not above 0 at 95 %): its half-life is shorter than the grid; "
+                                   "use a smaller grid_s")
     if phi >= 1.0:
         d = np.diff(b)
         sig = math.sqrt(float(d.var(ddof=1)) / dt)

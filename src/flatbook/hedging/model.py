@@ -5,7 +5,8 @@ hedge (the backstop of seed 000 and seed 001: skew mean-reverts inventory only
 on average). With x the exposure in inventory lots (x = q for a hedge in the
 same instrument; x = q + y/h* for a proxy hedge, y the hedge position in H):
 
-- **Trigger** (``hedge_trigger``), checked when no hedge is running:
+- **Trigger** (``hedge_trigger``), checked when no hedge is running; a
+  program's goal is the exposure it was started to reach, x + its size:
   ``threshold`` |x − q*| > hedge_threshold; ``urgency`` α·|x − q*|·σ² ≥ 1
   (seed 000's urgency = α·q·σ²); ``zone`` a hedge request from the soft-limit
   zones. Time-based ("|I| > X must be under X within H"): threshold X, sizing
@@ -18,7 +19,17 @@ same instrument; x = q + y/h* for a proxy hedge, y the hedge position in H):
   ``vwap`` (against the session's volume curve) or ``almgren-chriss`` (Almgren
   & Chriss 2000) child orders over hedge_horizon. Every child order is capped
   at hedge_participation × the market volume of its step; what the cap holds
-  back is carried forward.
+  back is carried forward. A running program never takes the exposure past its
+  goal: when fills have done part of its work the remainder shrinks, and when
+  they have done all of it the program ends
+  (:func:`flatbook.hedging.execution.toward_goal`).
+- **Hard limit**: no hedge trade takes |q| past ``limit`` (with an option, the
+  delta-equivalent band; :func:`flatbook.controls.quote_controls.limit_trade`);
+  a program that reaches the limit ends there. |q| ≤ limit holds at every step.
+- **Quotes see the hedge**: with a proxy hedge the policy quotes on the
+  exposure x = q + y/h* (as on an option's delta-equivalent), so the quotes
+  and the hedge manage one exposure; the zones and the hard limit stay on q,
+  the position in the quoted instrument.
 - **Cost of a child order** of n lots at mid m (price units per lot):
   ε + η·|n|/dt (linear temporary impact) or ε + Y·σ_H·√(|n|/(V·dt)) (square
   root law), plus J, the temporary impact still in the price from earlier

@@ -65,6 +65,7 @@ NS = 1_000_000_000
 ZONES = ("none", "yellow", "red", "critical")
 _LEVEL = ("info", "warning", "warning", "critical")
 HISTORY = 3600          # samples kept for the dashboard
+LAT_KEEP = 1 << 20      # latency samples kept for percentiles (a ring)
 
 
 def zone_with_hysteresis(a: float, prev: int, thresholds: tuple[float, float, float], h: float) -> int:
@@ -81,7 +82,6 @@ def zone_with_hysteresis(a: float, prev: int, thresholds: tuple[float, float, fl
     while z > 0 and a < thresholds[z - 1] * (1.0 - h):
         z -= 1
     return z
-LAT_KEEP = 1 << 20      # latency samples kept for percentiles (a ring)
 
 
 class Engine:
@@ -211,7 +211,7 @@ class Engine:
                 self.adverse += sq * (mid - m0)
         if self.session_end is not None and ts >= self.session_end and not self.flattening:
             self.start_flatten(ts, "end of session")
-        if self.halted:
+        if self.halted:         # a journal fault: nothing is decided or sent any more (see halt)
             pass
         elif self.flattening or self.exiting:
             self.flatten_step(ts, take=self.flattening)

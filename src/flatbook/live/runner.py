@@ -336,10 +336,10 @@ def main(s: LiveSettings, out: Path | None, port: int | None, hold: bool, announ
     except KeyboardInterrupt:       # pragma: no cover - the loop handles SIGINT itself
         sys.exit(130)
     if out is not None:
+        import orjson
+
         from ..fileio import atomic_file
         from ..jsonutil import jsonable
-
-        import orjson
 
         out.mkdir(parents=True, exist_ok=True)
         with atomic_file(out / "summary.json") as f:

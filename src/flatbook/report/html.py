@@ -1,13 +1,15 @@
 """Self-contained interactive HTML report of a ``simulate``, ``compare`` or ``backtest`` run.
 
 One HTML file with plotly charts that opens offline: plotly.js is embedded once, inline,
-and nothing is loaded from the network. Sections: title and run description; the
-configuration (run, data and every parameter with its unit); the summary table with units;
-the six panels of seed 000 for sample path 0 (price and quotes, inventory with the hard
-limit and zone thresholds, quoted spread, inventory against spread with the Stoll fit,
-cumulative PnL, inventory histogram); for ``compare`` every policy overlaid on the same
-flow plus a side-by-side table and bars; the zone timeline and the PnL attribution when
-present; for a backtest the fills on the price chart and their markouts.
+and nothing is loaded from the network. Results first: title and run description; the
+run's warnings; the summary table with units; the six panels of seed 000 for sample path 0,
+or a backtest's one replay (price and quotes, with the quotes' depth from the mid when they
+hide behind it; inventory with the hard limit and zone thresholds; quoted spread; spread
+against inventory with the time-controlled Stoll regression; cumulative PnL; inventory
+histogram); for ``compare`` every policy overlaid on the same flow plus bars side by side;
+the zone timeline and the PnL attribution when present; for a backtest the fills on the
+price chart and their markouts. Last, collapsed (``<details>``): the configuration and the
+parameters the run used or changed from its preset (a backtest: only what the replay reads).
 
 Both ways in go through the same code: live results (:func:`simulate_report`,
 :func:`backtest_report`) and a saved ``--out`` directory (:func:`report_from_dir`) are first
@@ -64,6 +66,8 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#7f7f7f")
 HSPACE = 0.25               # between the six panels' columns: room for the left column's legends
 RIGHT_MARGIN = 260          # px right of the figure: room for the right column's legends
+SIX_PANEL_MIN_WIDTH = 1300  # px; narrower windows scroll the six panels sideways instead of squeezing the
+                            # plots under their legends (legends keep their size in px)
 DEPTH_X, DEPTH_Y = "x7", "y7"   # the quote-depth axis under panel 1, when the quotes hide behind the mid
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,
                "toImageButtonOptions": {"format": "svg", "filename": "flatbook"}}
@@ -844,12 +848,15 @@ def _six_panel(data: ReportData) -> str:
         fig.layout.yaxis.domain = (y0 + 0.42 * (y1 - y0), y1)
         fig.layout.xaxis.showticklabels = False
         clip = depth_clip(*depths)
+        if clip is not None:   # a few stale quotes far from the mid would flatten the rest: say where the axis ends
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", legend=lg[1], xaxis=DEPTH_X, yaxis=DEPTH_Y,
+                                     name=f"depth axis cut at ±{clip / d_scale:.3g} {d_unit}", hoverinfo="skip",
+                                     line=dict(color="rgba(0,0,0,0)")))
         layout["xaxis7"] = dict(domain=fig.layout.xaxis.domain, anchor=DEPTH_Y, matches="x", title_text=tl,
                                 showgrid=True)
         layout["yaxis7"] = dict(domain=(y0, y0 + 0.36 * (y1 - y0)), anchor=DEPTH_X, showgrid=True, zeroline=True,
                                 zerolinecolor="black", exponentformat="none",
-                                title_text=f"from mid ({d_unit}" + ("" if clip is None else
-                                                                   f"; cut at ±{clip / d_scale:.3g}") + ")",
+                                title_text=f"from mid ({d_unit})",
                                 **({"range": [-clip / d_scale, clip / d_scale]} if clip is not None else {}))
     for i in range(1, 7):
         xa = fig.layout["xaxis" if i == 1 else f"xaxis{i}"]
@@ -1036,7 +1043,8 @@ th{background:#f4f4f4;position:sticky;top:0}td.num{text-align:right;font-variant
 td.changed{font-weight:bold}details#config{margin-top:34px}details#config>summary{cursor:pointer}
 details#config>summary h2{display:inline;border:0}section.warnings{background:#fff4e5;border:1px solid #f0b060;padding:4px 14px}table.params td:last-child,table.kv td:last-child{color:#555}
 footer{margin-top:40px;color:#777;font-size:.85em}
-"""
+section#panels{overflow-x:auto}
+""" + f"div#fb-six-panel{{min-width:{SIX_PANEL_MIN_WIDTH}px}}\n"
 
 
 def _description(data: ReportData) -> list[str]:

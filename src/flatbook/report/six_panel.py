@@ -6,7 +6,10 @@ quotes, inventory, quoted spread, inventory-vs-spread (Stoll regression),
 cumulative PnL and the inventory histogram -- with the axes/units
 improvements: every axis labelled with units, a real time axis, hard-limit /
 soft-zone / target reference lines, gaps where a side was not quoted, and a
-least-squares fit whose slope is reported in price units per lot.
+Stoll regression of the spread on |q − q*| with time held fixed, its slope
+printed as b ± SE in price units per lot (:func:`flatbook.sim.metrics.stoll_regression`).
+Axis ranges, the quote-depth axis and the printing of estimates follow
+:mod:`.figure_rules`, shared with the HTML report.
 
 Only :class:`matplotlib.figure.Figure` and the Agg canvas are used (never
 pyplot's global state), so building and writing figures is headless and safe

@@ -592,7 +592,8 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
         history, hsrc, hfile = _history(data["history"], names, np.array([x.price for x in ins]), base)
     # sizes that set array lengths: refused up front when this machine's memory cannot hold them
     m = len(opts)
-    require("risk.mc_scenarios", risk.mc_scenarios, lambda n: mc_bytes(n, d, m), "Monte Carlo scenarios")
+    require("risk.mc_scenarios", risk.mc_scenarios, lambda n: mc_bytes(n, d, m, risk.confidence),
+            "Monte Carlo scenarios")
     if history is None:
         require("risk.history_days", risk.history_days, lambda n: history_bytes(n, d, m), "simulated history days")
     require("stress.liquidation_steps", stress.liquidation_steps, lambda n: liquidation_bytes(n, d),

@@ -44,16 +44,17 @@ def human(n: float) -> str:
     return f"{n:,.1f} PiB"  # pragma: no cover
 
 
-def mc_bytes(n: int, d: int, n_options: int = 0) -> int:
+def mc_bytes(n: int, d: int, n_options: int = 0, confidence: float = 0.5) -> int:
     """Peak bytes of :func:`flatbook.risk.var.monte_carlo_var` with n scenarios, d instruments, m options.
 
     Per scenario: the loss vector and its copies in ``var_es`` / ``quantile_ci`` (4 × 8 B) plus a mask, and the
-    kept tail's normals (at most half the scenarios for α ≥ 0.5, held up to three times while merged: 12·d B).
+    kept tail's normals (a share 1 − α of the scenarios, d values each, held up to three times while merged).
     Per chunk: the normals, their products and, with options, the repriced values (rows × m, ~10 arrays)."""
+    n = int(n)
     rows = max(1, MC_CHUNK_VALUES // max(d, 1))
-    per = 4 * F8 + 1 + 3 * F8 * d // 2
+    keep = int(n * (1.0 - confidence)) + 2 * (int(n ** 0.5) // 4 + 3)      # the tail and the VaR window
     chunk = 4 * F8 * MC_CHUNK_VALUES + 10 * F8 * rows * n_options
-    return int(n) * per + chunk
+    return n * (4 * F8 + 1) + 3 * F8 * d * keep + chunk
 
 
 def history_bytes(days: int, d: int, n_options: int = 0) -> int:

@@ -289,7 +289,7 @@ def monte_carlo_var(w, cov, confidence: float = 0.99, horizon: float = 1.0, n: i
         raise InputError("mc_scenarios", f"got {n!r}; allowed: an integer >= 100")
     n = int(n)
     n_opt = revaluation.options.n if revaluation is not None else 0
-    require("mc_scenarios", n, lambda k: mc_bytes(k, d, n_opt), "Monte Carlo scenarios")
+    require("mc_scenarios", n, lambda k: mc_bytes(k, d, n_opt, a), "Monte Carlo scenarios")
     sh = math.sqrt(h)
     if revaluation is not None:
         U = revaluation.options.underlyings

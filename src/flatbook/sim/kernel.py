@@ -15,12 +15,15 @@ every policy sees the same flow (common random numbers) and a path's numbers do
 not depend on how many paths run, on the blocks, or on the threads.
 
 Per step, for every path: (1) the policy's depths (:func:`policy_depths`, the
-formulas in :mod:`flatbook.policies`); (2) the step's random flow, which does
+formulas in :mod:`flatbook.policies`) on the exposure (q, plus an option's
+delta and a proxy hedge's y/h*); (2) the step's random flow, which does
 not depend on the quotes; (3) one fused pass: the controls
 (:mod:`flatbook.controls.quote_controls`), the quote statistics, the fills,
 fees, financing, inventory and cash, and the binomial mid move; (4) optional
-market features (diffusive mid, jumps, regimes, informed flow); (5) the mark to
-market and drawdown; (6) the kill switch. The market models are documented in
+market features (diffusive mid, jumps, regimes, informed flow), the proxy's
+basis, carry and hedging (:mod:`flatbook.hedging.model`); (5) the mark to
+market and drawdown; (6) the kill switch. The hard limit holds after every
+fill and every hedge trade (:func:`~flatbook.controls.quote_controls.limit_trade`). The market models are documented in
 :mod:`flatbook.market.model`.
 
 Why the shape: with one array per variable, or with parameters read from an
@@ -303,12 +306,14 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
                 force = True
                 left = np.int64(0)
         # ---- 1. the policy's depths (rows W_DB0, W_DA0), on the delta-equivalent
-        # inventory q + option_lots·Δ when an option is held
+        # inventory q + option_lots·Δ when an option is held, plus the proxy hedge's
+        # y/h* (the exposure the hedge hedges: quotes and hedge manage one exposure,
+        # so the quotes do not unwind inventory the hedge has already covered)
         if opt_on:
             for j in range(BLOCK):
                 _, dlt = bs_price_delta(w[W_S, j], opt_k, opt_vol, opt_exp - i * dt, opt_call)
                 w[W_QEFF, j] = w[W_Q, j] + opt_n * dlt
-        if proxy:                                  # the policy sees the exposure, hedge included
+        if proxy:
             for j in range(BLOCK):
                 w[W_QPOL, j] = (w[W_QEFF, j] if opt_on else w[W_Q, j]) + wh[WH_Y, j] * inv_hr
         policy_depths(pid, pp, tab, i, tau, w[W_S], w[W_QPOL] if proxy else (w[W_QEFF] if opt_on else w[W_Q]),
