@@ -175,7 +175,8 @@ for (const div of document.querySelectorAll('.js-plotly-plot')) {
     legends: Array.from(div.querySelectorAll('g.legend')).map(g => rect(g.querySelector('rect.bg') || g)),
     plots: Array.from(div.querySelectorAll('rect.nsewdrag')).map(rect),
     ticks: Array.from(div.querySelectorAll('g.xtick text, g.ytick text')).map(t => [t.textContent, ...rect(t)]),
-    titles: Array.from(div.querySelectorAll('.infolayer g[class^="g-x"] text, .infolayer g[class^="g-y"] text'))
+    titles: Array.from(div.querySelectorAll('.infolayer g[class^="g-x"] text, .infolayer g[class^="g-y"] text, '
+                                            + 'g.annotation text'))
       .map(t => [t.textContent, ...rect(t)]),
   });
 }

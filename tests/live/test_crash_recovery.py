@@ -21,10 +21,11 @@ Where the kills land (``random.Random`` seeded per variant):
   the schema (the replay's first few dozen events: fills are journaled, no
   snapshot exists yet), watched through the size of the ``-wal`` file;
 - then kills aimed at target events walking forward through the tape (early,
-  mid, in the flatten): the restarted run is watched until it first writes to
-  its journal (the ``-wal`` file's mtime: its start-up is over, however loaded
-  the machine), then killed after (target − resume cursor) / replay rate, the
-  cursor read from the journal the last killed run left; start-up kills
+  mid, in the flatten): the restarted run is watched until it prints that it
+  starts replaying (the API's line on a free port, after recovery: its start-up
+  is over, however loaded the machine), then killed after (target − resume
+  cursor) / replay rate, the cursor read from the journal the last killed run
+  left; start-up kills
   (imports, data load, journal open, numba cache) are interleaved at random.
   Start-up and replay rate are measured on the reference run (and a restart
   of it on its finished journal);
@@ -65,6 +66,7 @@ TAPE = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"     # under ../shared/
 SEED = 7
 WAL_FRAME = 1024 + 24       # journal page size + WAL frame header
 WAL_TRIGGER = 32 + 45 * WAL_FRAME     # ~20 frames of schema, then ~25 commits of the replay
+STARTED = "flatbook live: API on "    # printed after recovery, right before the replay (the API on a free port)
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,8 @@ session_end_s = {c.session_end_s}
 path = "{journal}"
 {snap}
 [api]
-enabled = false
+enabled = true
+port = 0
 """)
     return path
 
@@ -166,13 +169,10 @@ def journal_state(path: Path) -> tuple[int, int, bool]:
     return (0 if row is None else int(row[0])), n, row is not None
 
 
-def wal_stamp(wal: Path) -> int | None:
-    """The ``-wal`` file's modification time (ns), None while it does not exist: it changes when a
-    process writes to the journal (the journal's exclusive lock keeps other readers out)."""
-    try:
-        return wal.stat().st_mtime_ns
-    except FileNotFoundError:
-        return None
+def replaying(out: Path) -> bool:
+    """Whether the run writing ``out`` has said it starts replaying: ``flatbook live`` prints its API
+    line once the journal is recovered, right before the first event."""
+    return STARTED in out.read_text(errors="replace")
 
 
 def journal_fills(path: Path) -> list[tuple]:
@@ -249,17 +249,17 @@ def campaign(tmp_path: Path, snapshot_every: int | None, c: Campaign) -> None:
         if cur >= stop and target is not None:       # a run finished the tape before its kill: only start-ups left
             stage, target = "startup (tape done)", None
         with open(logs / f"{attempts:02d}.out", "w") as fo, open(logs / f"{attempts:02d}.err", "w") as fe:
-            stamp = wal_stamp(wal)
             t0 = time.perf_counter()
             proc = subprocess.Popen(command(cfg, tmp_path / "crash_out"), cwd=REPO, stdout=fo, stderr=fe)
             try:
                 if target is None:           # somewhere in the start-up (imports, data load, journal open)
                     time.sleep(rng.uniform(0.05, 0.9) * startup)
                 elif target >= 0:
-                    # the engine is past its start-up once it writes to its journal (whatever the load on
-                    # the machine): from there, the replay's own time to the target event
-                    while proc.poll() is None and wal_stamp(wal) == stamp and time.perf_counter() - t0 < 120:
-                        time.sleep(0.001)
+                    # once the run says it is replaying (its start-up is over, however loaded the
+                    # machine), the replay's own time to the target event
+                    while proc.poll() is None and not replaying(logs / f"{attempts:02d}.out") \
+                            and time.perf_counter() - t0 < 120:
+                        time.sleep(0.002)
                     time.sleep(max(target - cur, 0) / rate)
                 else:        # watch the journal grow: kill after the replay's first few dozen commits
                     while proc.poll() is None and time.perf_counter() - t0 < 30:

@@ -134,7 +134,7 @@ def _model_defaults(ev: EventTable, user, h: float, size: float, T: float) -> di
         from ..calibrate.intensity import fit_intensity
 
         fit = fit_intensity(ev, time_unit_s=1.0)
-        pooled = fit.pooled
+        pooled = fit.quoting   # the law fitted near the touch, where our quotes sit (else the pooled one)
         if not pooled.ok:
             raise InputError("A", f"cannot fit λ(δ) = A·e^(−kδ) from the data ({pooled.reason}); "
                                   "set A and k with --set A=… --set k=…")

@@ -21,7 +21,8 @@ from .events import DataError, EventTable
 
 #: Bump when a loader's rules change (what it refuses or how it reads a file), so that a parse made by
 #: the old rules is not served again: 2 = the generic loader refuses ms/µs timestamps, nan and
-#: non-positive prices and header-only files (issue 13).
+#: non-positive prices and header-only files, and every loader records the contract (linear or
+#: inverse) and the streams it used or ignored (issue 13).
 CACHE_VERSION = 2
 
 

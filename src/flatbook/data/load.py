@@ -10,8 +10,6 @@ from .events import QUOTE, TRADE, DataError, EventTable
 from .generic import PARQUET_SUFFIXES, check_file
 
 FORMATS = ("auto", "lobster", "binance", "generic", "events")
-#: The layout of the parsed tables in the data cache; bump it when EventMeta gains what a parse fills in.
-PARSE_VERSION = 2
 
 
 def _is_event_file(path: Path) -> bool:
@@ -72,7 +70,7 @@ def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLik
         from .cache import cache_key, cached
 
         tp = check_file(trades) if trades is not None else None
-        return cached(cache_key(p, tp, fmt, on_error, {"_parse_version": PARSE_VERSION, **kw}),
+        return cached(cache_key(p, tp, fmt, on_error, kw),
                       lambda: _parse(p, fmt, trades, on_error, kw))
     return _parse(p, fmt, trades, on_error, kw)
 

@@ -467,8 +467,8 @@ def _config_section(data: ReportData) -> str:
     preset_name = cfg.get("preset")
     what = ("the parameters this replay reads (the policy's, the controls', fees and financing; the tape is the "
             "market, so the simulator's market model and hedge execution do not apply)" if data.kind == "backtest"
-            else "the parameters the policy and the market model read, and every parameter that is not at its "
-            "registry default")
+            else "the parameters the policies and the market model read, every feature that is switched on "
+            "(a parameter away from its registry default) and everything set differently from the preset")
     note = (f"Shown: {what}. <b>Bold</b>: differs from preset {_esc(preset_name)}"
             + (" (values derived from the data count as differing)" if data.kind == "backtest" else "") + ". "
             + ("In this backtest 1 price unit = 1 " + _esc(data.price_unit) + ", 1 lot = 1 " + _esc(data.qty_unit)
@@ -520,7 +520,8 @@ def _preset_values(data: ReportData) -> dict:
 def _shown_params(data: ReportData) -> tuple[list[str], dict]:
     """(the parameters the report lists, the preset's values). A backtest lists what the replay
     reads (its policy's parameters and :data:`REPLAY_PARAMS`); a simulation what its policies and
-    market model read (:data:`SIM_PARAMS`) and every parameter away from its registry default."""
+    market model read (:data:`SIM_PARAMS`), every non-policy parameter away from its registry
+    default (a feature turned on) and every parameter that differs from the preset."""
     from ..policies.registry import POLICIES
 
     cfg = data.config
@@ -531,7 +532,10 @@ def _shown_params(data: ReportData) -> tuple[list[str], dict]:
         used |= set(REPLAY_PARAMS)
     else:
         used |= set(SIM_PARAMS)
-        used |= {k for k, v in data.params.items() if k in PARAMS and not _same_value(v, PARAMS[k].default)}
+        # away from the registry default: a feature the preset or user turned on (jumps, zones, hedging, …);
+        # policy parameters only count for the policies that read them
+        used |= {k for k, v in data.params.items() if k in PARAMS and PARAMS[k].group != "policy"
+                 and not _same_value(v, PARAMS[k].default)}
         used |= {k for k, v in data.params.items() if k in baseline and not _same_value(v, baseline[k])}
     return [k for k in data.params if k in used], baseline
 
@@ -850,7 +854,7 @@ def _six_panel(data: ReportData) -> str:
         clip = depth_clip(*depths)
         if clip is not None:   # a few stale quotes far from the mid would flatten the rest: say where the axis ends
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", legend=lg[1], xaxis=DEPTH_X, yaxis=DEPTH_Y,
-                                     name=f"depth axis cut at ±{clip / d_scale:.3g} {d_unit}", hoverinfo="skip",
+                                     name=f"depth axis cut at ±{clip / d_scale:.3g}", hoverinfo="skip",
                                      line=dict(color="rgba(0,0,0,0)")))
         layout["xaxis7"] = dict(domain=fig.layout.xaxis.domain, anchor=DEPTH_Y, matches="x", title_text=tl,
                                 showgrid=True)
@@ -988,7 +992,35 @@ def _compare_section(data: ReportData) -> str:
     fig.update_layout(height=380, template="plotly_white", margin=dict(l=60, r=30, t=40, b=90))
     return ('<section id="compare"><h2>Policies side by side</h2><p class="note">Every policy ran on identical '
             "order flow (same seed, common random numbers); the six panels above overlay their sample path 0. "
-            "Error bars: 95% interval of the mean PnL.</p>\n" + _fig_html(fig, "fb-compare") + "</section>")
+            "Error bars: 95% interval of the mean PnL.</p>\n" + _differences_table(data)
+            + _fig_html(fig, "fb-compare") + "</section>")
+
+
+def _differences_table(data: ReportData) -> str:
+    """The run's paired differences against the first policy (``differences`` of the --json
+    object), as the CLI prints them: diff ± paired SE [SE if the runs were independent]."""
+    from ..cli.tables import fmt_pm
+
+    diff = data.result.get("differences")
+    if not isinstance(diff, Mapping) or not diff.get("policies"):
+        return ""
+    base, pols = diff["baseline"], diff["policies"]
+    keys: list[str] = []
+    for rows in pols.values():
+        keys += [k for k in rows if k not in keys]
+    body = []
+    for key in keys:
+        cells = []
+        for rows in pols.values():
+            d = rows.get(key)
+            cells.append(_td("n/a") if d is None else
+                         f'<td class="num">{_esc(fmt_pm(d.get("diff"), d.get("se")))} '
+                         f'[{_esc(_fmt(d.get("se_unpaired")))}]</td>')
+        body.append([_td(key), *cells, _td(_summary_unit(data, key))])
+    return (f'<p class="note">Paired differences against {_esc(base)}: difference ± its standard error over '
+            "paths paired by index (common random numbers); in brackets the standard error if the runs had been "
+            f"independent. {_esc(diff.get('method', ''))}</p>\n"
+            + _table(("metric", *(f"{p} − {base}" for p in pols), "unit"), body, "summary") + "\n")
 
 
 def _markout_section(data: ReportData) -> str:

@@ -2,8 +2,11 @@
 
 The matching is the backtester's, not a copy: :func:`flatbook.backtest.engine.arrive`
 (a request reaching the exchange: post-only check, the back of the queue) and
-:func:`flatbook.backtest.engine.match_side` (trades through or at our price,
-queue ahead, cancels pro rata or by the ``prob`` model) run per event here.
+:func:`flatbook.backtest.engine.match_side_at` (trades through or at our price,
+queue ahead, cancels pro rata or by the ``prob`` model, and a book fall reconciled
+with the print at our price that explains it within
+:data:`~flatbook.backtest.engine.RECONCILE_NS`, so one volume is never taken
+twice) run per event here.
 Latency is the backtester's :class:`~flatbook.backtest.latency.Latency`: a request
 handed over at event time t reaches the exchange at t + feed latency + order
 latency (FIFO, never before an earlier request), drawn per request from the
@@ -17,6 +20,10 @@ by level (the touch only, for level-1 data); the rest is cancelled.
 The venue stands in for an exchange, whose state outlives our process: its
 :meth:`state` goes into the journal's snapshots and :meth:`restore` resumes it
 (:mod:`flatbook.live.recovery`). Fill ids are ``<client id>-<n>``.
+
+Fees are in the contract's settlement currency, as the backtester's:
+fee = fee·n + fee_bps·1e−4·n·|v(p)| for n contracts at price p, with
+v(p) = C·p (linear) or −C/p (inverse; :func:`flatbook.data.events.contract_value`).
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ import numpy as np
 
 from ...backtest import engine as E
 from ...backtest.latency import Latency
+from ...data.events import CONTRACTS, contract_value
 from ..types import BUY, SELL, TRADE, Fill, MarketEvent, OrderRequest, OrderUpdate
 
 _NO_DEPTH = np.full((1, 1, 4), np.nan)
@@ -40,10 +48,11 @@ def _arrive(k, p_t, sz, pb, pbs, pa, pas, depth, tick, live_p, live_sz, ahead, l
 
 
 @nb.njit(cache=True)
-def _match(kind, side, px, qty, bb, bsz, ba, asz, depth, tick, lot, queue, seed, live_p, live_sz, ahead, lvl,
-           traded, out):
-    """Both sides' fills for one event (``out[k]``); the ``prob`` queue draws from a
-    generator seeded by (seed, event), so a restart draws the same numbers."""
+def _match(ts, kind, side, px, qty, bb, bsz, ba, asz, depth, tick, lot, queue, seed, live_p, live_sz, ahead, lvl,
+           traded, pend_ts, pend, out):
+    """Both sides' fills for one event at ``ts`` (ns) (``out[k]``); the ``prob`` queue draws from a
+    generator seeded by (seed, event), so a restart draws the same numbers. ``pend_ts``, ``pend``:
+    the book falls awaiting their print (:func:`flatbook.backtest.engine.match_side_at`)."""
     book_ok = bb == bb and ba == ba
     bb_t = E._ticks(bb, tick) if bb == bb else np.int64(-(2 ** 62))
     ba_t = E._ticks(ba, tick) if ba == ba else np.int64(2 ** 62)
@@ -52,22 +61,28 @@ def _match(kind, side, px, qty, bb, bsz, ba, asz, depth, tick, lot, queue, seed,
     for k in range(2):
         out[k] = 0.0
         if live_sz[k] > 0.0:
-            out[k] = E.match_side(k, kind, side, px, qty, book_ok, bb_t, ba_t, bsz, asz, depth, 0, tick, lot, queue,
-                                  live_p, live_sz, ahead, lvl, traded)
+            out[k] = E.match_side_at(k, ts, kind, side, px, qty, book_ok, bb_t, ba_t, bsz, asz, depth, 0, tick, lot,
+                                     queue, live_p, live_sz, ahead, lvl, traded, pend_ts, pend)
 
 
 class PaperVenue:
     """The paper venue (see the module docstring). Prices in price units, sizes in lots.
 
-    tick: price grid (price units); lot: size grid; maker_fee / taker_fee: price units per lot;
-    maker_fee_bps / taker_fee_bps: basis points of notional; queue: ``prorata`` or ``prob``.
+    tick: price grid (price units); lot: size grid; maker_fee / taker_fee: settlement currency per
+    lot; maker_fee_bps / taker_fee_bps: basis points of the notional n·|v(p)|; queue: ``prorata`` or
+    ``prob``; contract: ``linear`` or ``inverse``, contract_size: C (price-currency units per contract
+    for an inverse contract), as :class:`flatbook.data.events.EventMeta`.
     """
 
     name = "paper"
 
     def __init__(self, tick: float, lot: float, *, feed_latency: Latency | None = None,
                  order_latency: Latency | None = None, queue: str = "prorata", maker_fee: float = 0.0,
-                 maker_fee_bps: float = 0.0, taker_fee: float = 0.0, taker_fee_bps: float = 0.0, seed: int = 0):
+                 maker_fee_bps: float = 0.0, taker_fee: float = 0.0, taker_fee_bps: float = 0.0, seed: int = 0,
+                 contract: str = "linear", contract_size: float = 1.0):
+        if contract not in CONTRACTS:
+            raise ValueError(f"contract: got {contract!r}; allowed: {', '.join(CONTRACTS)}")
+        self.contract, self.csize = contract, float(contract_size)
         self.tick, self.lot = float(tick), float(lot)
         self.inv_tick = float(E.inverse_tick(self.tick))
         self.feed_latency = feed_latency or Latency("const", 0.0)
@@ -81,6 +96,8 @@ class PaperVenue:
         self.ahead = np.zeros(2)
         self.lvl = np.zeros(2)
         self.traded = np.zeros(2)
+        self.pend_ts = np.zeros(2, np.int64)     # book falls counted as cancels, awaiting their print
+        self.pend = np.zeros((2, 2))
         self.live_id = ["", ""]
         self.fill_n = {}                 # client id -> fills so far (fill ids)
         self.fifo: deque = deque()       # in flight: (arrival ns, client id, side k, price ticks, size, taker)
@@ -98,8 +115,9 @@ class PaperVenue:
         z = np.zeros(2)
         _arrive(0, 0, 0.0, np.nan, 0.0, np.nan, 0.0, _NO_DEPTH, self.tick, np.zeros(2, np.int64), z.copy(),
                 z.copy(), z.copy(), z.copy())
-        _match(0, 0, np.nan, 0.0, np.nan, 0.0, np.nan, 0.0, _NO_DEPTH, self.tick, self.lot, 0, 0,
-               np.zeros(2, np.int64), z.copy(), z.copy(), z.copy(), z.copy(), z.copy())
+        _match(0, 0, 0, np.nan, 0.0, np.nan, 0.0, np.nan, 0.0, _NO_DEPTH, self.tick, self.lot, 0, 0,
+               np.zeros(2, np.int64), z.copy(), z.copy(), z.copy(), z.copy(), np.zeros(2, np.int64),
+               np.zeros((2, 2)), z.copy())
 
     # ---- Venue interface
     def set_listeners(self, on_update, on_fill) -> None:
@@ -147,21 +165,25 @@ class PaperVenue:
         depth = self.depth if ev.depth is None else ev.depth[None, :, :]
         if self.live_sz[0] > 0.0 or self.live_sz[1] > 0.0:
             out = self._out
-            _match(ev.kind, ev.side, ev.px, ev.qty, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, depth, self.tick,
-                   self.lot, self.queue, (self.seed * 1_000_003 + ev.seq) % (2 ** 31), self.live_p, self.live_sz,
-                   self.ahead, self.lvl, self.traded, out)
+            _match(ev.ts, ev.kind, ev.side, ev.px, ev.qty, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, depth,
+                   self.tick, self.lot, self.queue, (self.seed * 1_000_003 + ev.seq) % (2 ** 31), self.live_p,
+                   self.live_sz, self.ahead, self.lvl, self.traded, self.pend_ts, self.pend, out)
             for k in range(2):
                 if out[k] > 0.0:
                     cid = self.live_id[k]
                     px = self._px(int(self.live_p[k]))
-                    self._fill(cid, k, px, float(out[k]), self.maker_fee * out[k] + self.maker_bps * px * out[k],
-                               ev, "maker")
+                    n = float(out[k])
+                    self._fill(cid, k, px, n, self._fee(px, n, self.maker_fee, self.maker_bps), ev, "maker")
                     if self.live_sz[k] == 0.0:
                         self.fill_n.pop(cid, None)
                         self.live_id[k] = ""
                         self.on_update(OrderUpdate(cid, "filled", 0.0, ev.ts))
         self.book = (ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz)
         self.depth = depth
+
+    def _fee(self, px: float, n: float, per_lot: float, bps: float) -> float:
+        """The fee of n contracts at px: per_lot·n + bps·n·|v(px)| (settlement currency; bps as a fraction)."""
+        return per_lot * n + bps * n * abs(contract_value(px, self.contract, self.csize))
 
     def _fill(self, cid, k, px, qty, fee, ev, liq):
         n = self.fill_n.get(cid, 0)
@@ -170,6 +192,7 @@ class PaperVenue:
 
     def _arrive(self, item, ev: MarketEvent) -> None:
         _, cid, k, p_t, sz, taker = item
+        self.pend[k] = 0.0              # a new order: no fall of the old one's level awaits its print
         old = self.live_id[k]
         if old:
             self.fill_n.pop(old, None)
@@ -213,7 +236,7 @@ class PaperVenue:
             if qty <= 0:
                 break
             px = self._px(p_t)
-            self._fill(cid, k, px, qty, self.taker_fee * qty + self.taker_bps * px * qty, ev, "taker")
+            self._fill(cid, k, px, qty, self._fee(px, qty, self.taker_fee, self.taker_bps), ev, "taker")
             left -= qty
         self.fill_n.pop(cid, None)
         self.on_update(OrderUpdate(cid, "filled" if left <= self.lot * 1e-9 else "cancelled", 0.0, ev.ts,
@@ -222,16 +245,22 @@ class PaperVenue:
     # ---- the exchange's state, kept across our restarts
     def state(self) -> dict:
         return {"live_p": self.live_p.tolist(), "live_sz": self.live_sz.tolist(), "ahead": self.ahead.tolist(),
-                "lvl": self.lvl.tolist(), "traded": self.traded.tolist(), "live_id": list(self.live_id),
+                "lvl": self.lvl.tolist(), "traded": self.traded.tolist(), "pend_ts": self.pend_ts.tolist(),
+                "pend": self.pend.tolist(), "live_id": list(self.live_id),
                 "fill_n": self.fill_n,
                 "fifo": [list(f) for f in self.fifo], "last_arrival": self.last_arrival,
                 "n_requests": self.n_requests, "book": list(self.book),
                 "depth": None if self.depth is _NO_DEPTH else self.depth[0].tolist()}
 
     def restore(self, s: dict) -> None:
+        """Resume from :meth:`state`. A snapshot from before the reconciliation (no ``pend``) resumes with
+        no fall awaiting its print: at most the prints within ``RECONCILE_NS`` of the restart are not
+        reconciled."""
         self.live_p[:] = s["live_p"]
         for name in ("live_sz", "ahead", "lvl", "traded"):     # NaN is stored as null
             getattr(self, name)[:] = np.array(s[name], float)
+        self.pend_ts[:] = s.get("pend_ts", (0, 0))
+        self.pend[:] = np.array(s.get("pend", ((0.0, 0.0), (0.0, 0.0))), float)
         self.live_id = list(s["live_id"])
         self.fill_n = dict(s["fill_n"])
         self.fifo = deque(tuple(f) for f in s["fifo"])
