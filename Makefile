@@ -22,7 +22,7 @@ help:
 	@echo "make demo   - install into $(VENV) and run the policy comparison (writes $(DEMO_OUT))"
 	@echo "make test   - install into $(VENV) and run the test suite (needs chromium: see make browser)"
 	@echo "make test-busy - make test beside one CPU hog per core (.ci/busy); the suite must pass on a loaded machine"
-	@echo "make soak   - the long soaks (crash recovery: 55+ SIGKILLs per variant over 36,000 events; ~10 min); not CI"
+	@echo "make soak   - the long soaks (crash recovery: 55+ SIGKILLs per variant over 36,000 events; ~5 min); not CI"
 	@echo "make browser - apt-get install chromium chromium-driver (for tests/test_app_browser.py) unless present"
 	@echo "make bench  - run the benchmarks in benchmarks/ (writes results/bench; BENCH_ARGS=--quick for a short run)"
 	@echo "make clean  - remove $(VENV), results/ and caches"

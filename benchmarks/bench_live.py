@@ -52,7 +52,8 @@ def soak(path: Path, journal: Path) -> dict:
                         "feed": {"kind": "replay", "path": str(path)},
                         "venue": {"kind": "paper", "order_latency": 1.0},
                         "journal": {"path": str(journal)}, "api": {"enabled": False}})
-    return asyncio.run(run(s))
+    r = asyncio.run(run(s))
+    return {**r, **r["timing"]}         # wall-clock fields (wall_s, events_per_s, tick_to_quote, rss_mb)
 
 
 def main() -> int:

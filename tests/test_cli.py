@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_trust_cli import interrupt_after_progress
 from typer.testing import CliRunner
 
 from flatbook.cli import app as cli_app
@@ -17,7 +18,6 @@ from flatbook.cli import output as cli_output
 from flatbook.params import PARAMS
 from flatbook.policies.registry import POLICIES
 from flatbook.presets import PRESETS
-from test_trust_cli import interrupt_after_progress
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -178,6 +178,7 @@ for (const div of document.querySelectorAll('.js-plotly-plot')) {
     titles: Array.from(div.querySelectorAll('.infolayer g[class^="g-x"] text, .infolayer g[class^="g-y"] text, '
                                             + 'g.annotation text'))
       .map(t => [t.textContent, ...rect(t)]),
+    annotations: Array.from(div.querySelectorAll('g.annotation text')).map(t => [t.textContent, ...rect(t)]),
   });
 }
 return out;
@@ -210,6 +211,8 @@ def _page_defects(drv) -> list[str]:
                     out.append(f"{fig['id']}: legend {i} covers axis text {text!r}")
         out += [f"{fig['id']}: tick label {text!r} too long" for text, *_ in fig["ticks"]
                 if significant(text) > MAX_SIG_CHARS]
+        out += [f"{fig['id']}: panel title {title!r} runs into tick label {text!r}"
+                for title, *a in fig["annotations"] for text, *b in fig["ticks"] if _overlap(a, b)]
     return out
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .errors import InputError
-from .suggest import unknown
 from .params import PARAMS, defaults, parse_value
 from .policies.registry import policy_spec
 from .presets import preset
+from .suggest import unknown
 
 MAX_STEPS = 10_000_000
 MAX_PATHS = 1_000_000_000

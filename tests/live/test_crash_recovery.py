@@ -41,7 +41,7 @@ Two sizes of the same campaign:
   at event ~9,800; with snapshots every 500 events 8 kills that must hit (every kind:
   journal-triggered, start-up, early, mid, in the flatten's orders, in the tail), with the
   default interval 5 (one of each kind but the tail);
-- **soak** (``make soak``, deselected otherwise; ~10 minutes): events [0, 36,000) with the
+- **soak** (``make soak``, deselected otherwise; ~5 minutes on 2 cores): events [0, 36,000) with the
   flatten at event ~31,050 and 55+ kills per variant; prints its figures.
 """
 from __future__ import annotations

@@ -211,19 +211,23 @@ def compiling(dispatchers: Sequence, enabled: bool = True) -> Iterator[bool]:
         yield True
 
 
-def _run_all(cfgs: Sequence[RunConfig], json_: bool = False):
-    """Simulate each config (same seed/paths ⇒ common random numbers), recording sample path 0.
-
-    A progress bar on a terminal (not under ``--json``); before it, a spinner while numba compiles
-    the kernel on the first run (one path of the first config, which compiles what every
-    config uses and changes no number).
-    """
+def compile_first(cfg: RunConfig, json_: bool = False) -> None:
+    """On the first run, compile the simulator's kernel under the "compiling kernels" spinner,
+    by simulating one path of ``cfg`` (the kernel every config uses; no number changes)."""
     from ..sim import kernel as K
     from ..sim.simulator import simulate
 
     with compiling([K.simulate_paths], enabled=not json_) as need:
         if need:
-            simulate(replace(cfgs[0], paths=1))
+            simulate(replace(cfg, paths=1))
+
+
+def _run_all(cfgs: Sequence[RunConfig], json_: bool = False):
+    """Simulate each config (same seed/paths ⇒ common random numbers), recording sample path 0,
+    with a progress bar on a terminal (not under ``--json``), after :func:`compile_first`."""
+    from ..sim.simulator import simulate
+
+    compile_first(cfgs[0], json_)
     results = []
     with ProgressBar(sum(c.paths for c in cfgs), enabled=not json_) as bar:
         for i, cfg in enumerate(cfgs):

@@ -17,7 +17,8 @@ from ..config import build_config
 from ..errors import InputError
 from ..presets import PRESETS
 from . import output
-from .app import ConfigOpt, JsonOpt, OutOpt, PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _resolve, _stdout, app
+from .app import (ConfigOpt, JsonOpt, OutOpt, PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _resolve, _stdout, app,
+                  compile_first)
 from .progress import ProgressBar
 
 FRONTIER_KEYS = ("hedge_count", "hedge_trades", "hedge_cost", "hedge_volume", "residual_risk", "price_pnl_std",
@@ -80,9 +81,11 @@ def hedge_frontier(
             raise InputError("--thresholds", f"threshold {t:g}: {str(e).split(': ', 1)[-1]}") from None
     out_dir = output.check_out_dir(out) if out is not None else None
     rows = []
+    compile_first(cfgs[0], json_)
     with ProgressBar(sum(c.paths for c in cfgs), enabled=not json_) as bar:
         for i, cfg in enumerate(cfgs):
-            res = simulate(cfg, progress=bar.callback(f"threshold {thr[i]:g}", i * cfg.paths))
+            res = simulate(cfg, progress=bar.callback(f"threshold {thr[i]:g}", i * cfg.paths),
+                           counterfactual=False)              # the frontier has its own "no hedge" row
             rows.append({"threshold": thr[i], **{k: res.summary[k] for k in FRONTIER_KEYS}})
     unit = "price units × lots"
     obj = output.jsonable({"frontier": rows, "config": {**cfgs[0].as_dict(), "thresholds": thr}})

@@ -212,7 +212,8 @@ def _write_backtest(tmp: Path, res, obj: dict) -> list[str]:
                     zones=(v["yellow"], v["red"], v["critical"]), q_target=v["q_target"],
                     title=title, time_unit="s", hist_title="Inventory at evenly spaced events",
                     hist_ylabel="count (events)", price_unit=res.meta["data"]["price_unit"],
-                    qty_unit=res.meta["data"]["qty_unit"], pnl_unit=res.meta["data"]["settlement_currency"])
+                    qty_unit=res.meta["data"]["qty_unit"], pnl_unit=res.meta["data"]["settlement_currency"],
+                    tick=res.meta["data"]["tick_size"])
     return ["summary.json", "fills.parquet", "inventory.parquet", "six_panel.png"]
 
 

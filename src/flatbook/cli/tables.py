@@ -72,9 +72,17 @@ SUMMARY_UNITS: dict[str, str] = {
     "ou_t": "t-statistic (half-life if < −2.86)",
     "ou_kappa": "per time unit: {time}",
     "half_life": "time units: {time}",
+    "unhedged_pnl_mean": PNL_UNIT + " (same paths, no hedge trades)",
+    "unhedged_pnl_std": PNL_UNIT + " (same paths, no hedge trades)",
+    "hedge_pnl_mean_change": PNL_UNIT + " (hedged − unhedged, paired; < 0: what the hedge costs)",
+    "hedge_pnl_mean_change_se": PNL_UNIT + " (SE, paired paths)",
+    "hedge_pnl_std_change": PNL_UNIT + " (hedged − unhedged, paired; < 0: risk removed)",
+    "hedge_pnl_std_change_se": PNL_UNIT + " (SE, delta method, paired paths)",
     "elapsed_s": "s",
     "path_steps_per_s": "path-steps/s",
 }
+#: summary keys the tables leave out (``warnings`` go to stderr, one ``warning:`` line each)
+NOT_IN_TABLES = ("warnings",)
 
 QUOTE_UNITS: dict[str, str] = {
     "mid": "price units", "q": "lots", "t": "time units: {time}",
@@ -197,7 +205,8 @@ def summary_table(summary: Mapping, time_unit: str, title: str) -> Table:
     t.add_column("value", justify="right")
     t.add_column("unit")
     for key, val in summary.items():
-        t.add_row(key, _text(val), _text(unit(SUMMARY_UNITS, key, time_unit)))
+        if key not in NOT_IN_TABLES:
+            t.add_row(key, _text(val), _text(unit(SUMMARY_UNITS, key, time_unit)))
     return t
 
 
@@ -208,8 +217,10 @@ def compare_table(summaries: Mapping[str, Mapping], time_unit: str, title: str) 
     for name in summaries:
         t.add_column(_text(name), justify="right")
     t.add_column("unit")
-    first = next(iter(summaries.values()))
-    for key in first:
+    keys: list[str] = []
+    for s in summaries.values():
+        keys += [k for k in s if k not in keys and k not in NOT_IN_TABLES]
+    for key in keys:
         t.add_row(key, *(_text(s.get(key)) for s in summaries.values()),
                   _text(unit(SUMMARY_UNITS, key, time_unit)))
     return t

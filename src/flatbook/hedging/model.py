@@ -156,7 +156,7 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp[HP_PROXY] = float(proxy)
     hp[HP_BETA], hp[HP_BSIG], hp[HP_H0] = beta, bsig * math.sqrt(dt), v["hedge_s0"]
     hp[HP_BPHI] = 1.0                          # the basis's AR(1) coefficient per step: 1 = random walk
-    hl_b = v.get("hedge_basis_halflife", math.inf)
+    hl_b = v["hedge_basis_halflife"]
     if math.isfinite(hl_b):                    # OU, stepped exactly
         kap = math.log(2.0) / hl_b
         hp[HP_BPHI] = math.exp(-kap * dt)

@@ -16,7 +16,10 @@ A journal fault (e.g. a full disk) answers 503 with the reason: the engine
 halts (nothing of the request is applied) and the run ends.
 
 Fill: {"fill_id": str, "side": "buy"|"sell", "price": > 0, "qty": > 0,
-"fee": price units (default 0), "ts": ns (default now), "client_id": str}.
+"fee": the contract's settlement currency, i.e. price units for a linear contract and
+the base asset for an inverse one (default 0), "ts": ns (default now), "client_id": str}.
+``/api/state`` names the contract (``contract``) and gives the PnL in that currency, with
+``pnl.total_quote`` its value in the price currency.
 Market: {"ts": ns (default now), "bid": > 0, "ask": > bid, "bid_size": ≥ 0,
 "ask_size": ≥ 0}.
 """

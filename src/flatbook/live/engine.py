@@ -37,11 +37,23 @@ engine (:meth:`halt`): quoting stops and the resting orders are cancelled at the
 venue directly (the journal cannot record them; a restart rebuilds from the last
 snapshot).
 
-PnL attribution (price units × lots), the simulator's split
-(:func:`flatbook.sim.metrics.attribution`): spread = Σ side·qty·(mid − price)
-at each fill; adverse = Σ side·qty·(mid(t + markout) − mid(t)); fees; financing
-(financing_long·q⁺ + financing_short·q⁻ per second); inventory = the rest, so
-the parts sum to the total cash + q·mid − (cash₀ + q₀·mid₀).
+Money is in the contract's settlement currency, with the backtester's value
+formula (:func:`flatbook.data.events.contract_value`, compiled as
+:func:`flatbook.backtest.engine.unit_value`): a contract at price p is
+worth v(p) = C·p (linear) or −C/p (inverse, C in price-currency units: Binance
+COIN-M, BitMEX XBTUSD, settled in the base asset). A fill of n at p moves cash by
+−side·n·v(p) − fee, the mark is cash + q·v(mid), and the kill switch's loss and
+drawdown, financing (per lot per second) and fees are in that currency too.
+``pnl()["total_quote"]`` is the total's value in the price currency at the
+current mid (= the total for a linear contract). The contract comes from the
+replayed data's :class:`~flatbook.data.events.EventMeta`, the ccxt market
+(:meth:`Engine.set_contract`) or the ``[live]`` settings.
+
+PnL attribution (settlement currency), the simulator's split
+(:func:`flatbook.sim.metrics.attribution`): spread = Σ side·qty·(v(mid) − v(price))
+at each fill; adverse = Σ side·qty·(v(mid(t + markout)) − v(mid(t))); fees;
+financing (financing_long·q⁺ + financing_short·q⁻ per second); inventory = the
+rest, so the parts sum to the total cash + q·v(mid) − (cash₀ + q₀·v(mid₀)).
 """
 from __future__ import annotations
 
@@ -54,6 +66,8 @@ import numpy as np
 from ..backtest import engine as BE
 from ..config import RunConfig
 from ..controls.quote_controls import CP_ACT_Y, pack_controls
+from ..data.events import CONTRACTS
+from ..errors import InputError
 from ..policies.registry import policy_spec
 from . import risk as R
 from .alerts import Alerts
@@ -89,13 +103,16 @@ class Engine:
 
     cfg: the validated run config (policy, controls, costs; time unit 1 s).
     venue: a :class:`~flatbook.live.adapters.base.Venue`, or None in monitor mode.
+    contract, contract_size, settlement_currency: the instrument (see the module docstring and
+    :meth:`set_contract`); money is in the settlement currency.
     """
 
     def __init__(self, cfg: RunConfig, journal: Journal, venue=None, *, alerts: Alerts | None = None,
                  tick: float | None = None, lot: float = 1.0, max_orders_per_s: float = 50.0,
                  session_end_ns: int | None = None, flatten_slippage_ticks: float = 10.0,
                  min_requote_ms: float = 0.0, refresh_ticks: float = 1.0, markout_s: float = 1.0,
-                 t0_ns: int | None = None, zone_hysteresis: float = 0.1):
+                 t0_ns: int | None = None, zone_hysteresis: float = 0.1, contract: str = "linear",
+                 contract_size: float = 1.0, settlement_currency: str = ""):
         v = self.v = cfg.values
         self.cfg = cfg
         self.journal = journal
@@ -149,6 +166,8 @@ class Engine:
         self.open: dict[str, list] = {}    # client id -> [side, price, size, remaining, status]
         self.markouts: deque = deque()     # (due ns, side·qty, mid at fill)
         self.last_in = None
+        self.contract, self.csize, self.currency = "linear", 1.0, ""
+        self.set_contract(contract, contract_size, settlement_currency)
         # ---- not in the snapshot: display and measurement
         self.pending: set[str] = set()     # journaled fills a restarted paper venue will re-deliver
         self.exiting = False               # stopping (begin_exit): no new quotes
@@ -171,6 +190,19 @@ class Engine:
         self.dirty = True
         if venue is not None:
             venue.set_listeners(self.on_update, self.on_fill)
+
+    def set_contract(self, contract: str, contract_size: float, settlement_currency: str = "") -> None:
+        """Set the instrument: ``linear`` or ``inverse``, C (price-currency units per contract if inverse)
+        and the settlement currency (the currency of cash, fees and PnL). Only before the first fill or
+        mark (a live venue's market is known once it has started). Raises :class:`InputError`."""
+        if contract not in CONTRACTS:
+            raise InputError("live.contract", f"got {contract!r}; allowed: {', '.join(CONTRACTS)}")
+        if not (isinstance(contract_size, (int, float)) and math.isfinite(contract_size) and contract_size > 0):
+            raise InputError("live.contract_size", f"got {contract_size!r}; allowed: a positive number")
+        if (contract, float(contract_size)) != (self.contract, self.csize) and (self.base is not None or self.fills):
+            raise InputError("live.contract", "the contract cannot change once the PnL has started")
+        self.contract, self.csize, self.currency = contract, float(contract_size), str(settlement_currency)
+        self.inverse = contract == "inverse"
 
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the decision before the first event."""
@@ -198,9 +230,10 @@ class Engine:
         mid = 0.5 * (bb + ba)
         if mid == mid:
             self.mid = mid
+            vm = BE.unit_value(mid, self.inverse, self.csize)
             if self.base is None:
-                self.base = self.cash + self.q * mid
-            mtm = self.cash + self.q * mid - self.base
+                self.base = self.cash + self.q * vm
+            mtm = self.cash + self.q * vm - self.base
             if mtm > self.peak:
                 self.peak = mtm
             if not self.killed and (mtm <= -self.max_loss or self.peak - mtm >= self.max_dd):
@@ -208,7 +241,7 @@ class Engine:
             mk = self.markouts
             while mk and mk[0][0] <= ts:
                 _, sq, m0 = mk.popleft()
-                self.adverse += sq * (mid - m0)
+                self.adverse += sq * (vm - BE.unit_value(m0, self.inverse, self.csize))
         if self.session_end is not None and ts >= self.session_end and not self.flattening:
             self.start_flatten(ts, "end of session")
         if self.halted:         # a journal fault: nothing is decided or sent any more (see halt)
@@ -378,11 +411,13 @@ class Engine:
         sq = f.side * f.qty
         lot = self.lot
         self.q = round((self.q + sq) / lot) * lot
-        self.cash -= sq * f.price + f.fee
+        fv = BE.unit_value(f.price, self.inverse, self.csize)
+        self.cash -= sq * fv
+        self.cash -= f.fee
         self.fees += f.fee
         self.fills += 1
         if mid is not None:
-            self.spread += sq * (mid - f.price)
+            self.spread += sq * (BE.unit_value(mid, self.inverse, self.csize) - fv)
             self.markouts.append((f.ts + self.markout_ns, sq, mid))
         o = self.open.get(f.client_id)
         if o is not None:
@@ -510,14 +545,23 @@ class Engine:
 
     # ------------------------------------------------------------------ reads
     def pnl_total(self) -> float:
+        """Mark-to-market PnL since the first mark, settlement currency."""
         if self.base is None or self.mid != self.mid:
             return 0.0
-        return self.cash + self.q * self.mid - self.base
+        return self.cash + self.q * BE.unit_value(self.mid, self.inverse, self.csize) - self.base
 
     def pnl(self) -> dict:
+        """The PnL and its attribution (settlement currency); ``total_quote``: the total in the price
+        currency at the current mid (an inverse contract's total × mid; a linear one's total)."""
         total = self.pnl_total()
         parts = {"spread": self.spread, "adverse": self.adverse, "fees": -self.fees, "financing": -self.financing}
-        return {"total": total, "inventory": total - sum(parts.values()), **parts, "cash": self.cash}
+        tq = total * self.mid if self.contract == "inverse" and self.mid == self.mid else total
+        return {"total": total, "inventory": total - sum(parts.values()), **parts, "cash": self.cash,
+                "total_quote": tq}
+
+    def contract_info(self) -> dict:
+        """The instrument: contract, contract_size, settlement_currency."""
+        return {"contract": self.contract, "contract_size": self.csize, "settlement_currency": self.currency}
 
     @property
     def quote(self) -> dict:
@@ -568,6 +612,7 @@ class Engine:
             "killed": self.killed, "kill_reason": self.kill_reason,
             "flattening": self.flattening, "halted": self.halted or None,
             "market": {"bid": fin(self.bid), "ask": fin(self.ask), "mid": fin(self.mid)},
+            "contract": self.contract_info(),
             "quotes": {**self.quote, "zone": self.quote_zone, "age_s": fin(age)},
             "pnl": self.pnl(),
             "hedge": self.hedge,
@@ -597,9 +642,17 @@ class Engine:
         s["markouts"] = list(self.markouts)
         s["window"] = list(self.risk.window)
         s["last_in"] = list(self.last_in) if self.last_in is not None else None
+        s["contract"] = self.contract_info()
         return s
 
     def restore(self, s: dict) -> None:
+        """Resume from :meth:`snapshot_state`. A snapshot of another contract (its money is in another
+        currency) is refused; one from before contracts were recorded is taken as this run's."""
+        c = s.get("contract")
+        if c is not None and (c["contract"], float(c["contract_size"])) != (self.contract, self.csize):
+            raise InputError("live.contract", f"the journal {self.journal.path} holds a session of a "
+                             f"{c['contract']} contract of size {c['contract_size']:g}; this run's is {self.contract} "
+                             f"of size {self.csize:g} (use another journal.path, or the same contract)")
         for k in self.SNAP:
             setattr(self, k, s[k])
         for k in ("mid", "bid", "ask"):          # NaN is stored as null

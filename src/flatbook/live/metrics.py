@@ -20,7 +20,8 @@ class Metrics:
         e = engine
         Gauge("flatbook_position_lots", "inventory q, lots", registry=r).set_function(lambda: e.q)
         Gauge("flatbook_target_lots", "target inventory q*, lots", registry=r).set_function(lambda: e.target)
-        Gauge("flatbook_pnl", "mark-to-market PnL, price units x lots", registry=r).set_function(e.pnl_total)
+        Gauge("flatbook_pnl", "mark-to-market PnL since the first mark, the contract's settlement currency",
+              registry=r).set_function(e.pnl_total)
         Gauge("flatbook_zone", "soft-limit zone: 0 none, 1 yellow, 2 red, 3 critical",
               registry=r).set_function(lambda: e.zone)
         Gauge("flatbook_killed", "1 once the kill switch fired", registry=r).set_function(lambda: float(e.killed))

@@ -15,6 +15,13 @@ disk) stops quoting, cancels at the venue and ends the run with one line
 (:class:`~flatbook.live.journal.JournalError`, exit 2); the journal keeps every
 committed record, so a restart resumes from its last snapshot.
 
+Money (cash, fees, PnL, the kill switch's limits) is in the contract's
+settlement currency (:mod:`flatbook.live.engine`); the contract comes from the
+replayed data, the ccxt market (read before the journal is recovered) or the
+``[live]`` settings (:func:`contract_of`, :func:`market_contract`). The summary
+names it (``contract``, ``contract_size``, ``settlement_currency``) and gives the
+PnL's value in the price currency beside it (``pnl.total_quote``).
+
 The summary's wall-clock and machine-dependent fields (``wall_s``,
 ``events_per_s``, ``tick_to_quote`` latencies, ``rss_mb``) are grouped under
 ``"timing"`` (:func:`flatbook.timing.group_timing`); everything else is a
@@ -44,6 +51,9 @@ from .metrics import Metrics
 from .recovery import reconcile, recover, snapshot
 from .settings import LiveSettings, api_token
 
+#: ``flatbook backtest`` flags named by :meth:`EventTable.with_contract` → the settings' keys
+_CONTRACT_FIELDS = {"--contract": "live.contract", "--contract-size": "live.contract_size",
+                    "--settlement": "live.settlement_currency"}
 RSS_EVERY = 20_000      # events between two memory samples
 EXIT_WAIT_S = 10.0      # on a stop signal: the longest wait (wall s) for the venue to confirm cancels / flatten
 
@@ -57,6 +67,47 @@ def rss_mb() -> float:
         return math.nan
 
 
+def contract_of(s: LiveSettings, ev=None) -> tuple[str, float, str]:
+    """(contract, contract_size, settlement currency) before any market is asked: a replay's data with the
+    ``[live]`` overrides (:meth:`flatbook.data.events.EventTable.with_contract`), else the settings
+    (``auto``: linear, size 1). Raises :class:`InputError` naming the ``live.*`` key."""
+    lv = s.live
+    if ev is not None:
+        m = _with_contract(s, ev).meta
+        return m.contract, m.contract_size, m.settlement_currency
+    if lv.contract == "inverse":
+        return "inverse", float(lv.contract_size), lv.settlement_currency or ""
+    return "linear", float(lv.contract_size or 1.0), lv.settlement_currency or ""
+
+
+def _with_contract(s: LiveSettings, ev):
+    lv = s.live
+    try:
+        return ev.with_contract(None if lv.contract == "auto" else lv.contract, lv.contract_size,
+                                lv.settlement_currency)
+    except InputError as e:
+        msg = str(e)[len(e.field) + 2:]
+        for flag in sorted(_CONTRACT_FIELDS, key=len, reverse=True):       # --contract-size before --contract
+            msg = msg.replace(f"{flag} ", f"{_CONTRACT_FIELDS[flag]} = ")
+        raise InputError(_CONTRACT_FIELDS.get(e.field, e.field), msg) from None
+
+
+def market_contract(s: LiveSettings, got: tuple[str, float, str], where: str) -> tuple[str, float, str]:
+    """The exchange market's contract (``got``: contract, size, settlement currency, from ``where``), checked
+    against the ``[live]`` settings: a value set there must agree. Raises :class:`InputError`."""
+    lv = s.live
+    c, size, cur = got
+    if lv.contract != "auto" and lv.contract != c:
+        raise InputError("live.contract", f"set to {lv.contract}, but the market {where} is {c}")
+    if lv.contract_size is not None and not math.isclose(lv.contract_size, size, rel_tol=1e-12):
+        raise InputError("live.contract_size", f"set to {lv.contract_size:g}, but {where} has contract size "
+                                               f"{size:g}")
+    if lv.settlement_currency and cur and lv.settlement_currency != cur:
+        raise InputError("live.settlement_currency", f"set to {lv.settlement_currency}, but {where} settles "
+                                                     f"in {cur}")
+    return c, size, lv.settlement_currency or cur
+
+
 def build(s: LiveSettings):
     """(engine, venue, feed, events table or None) for validated settings."""
     from ..backtest.backtester import replay_config, replay_grid
@@ -65,7 +116,7 @@ def build(s: LiveSettings):
     if s.feed.kind == "replay":
         from ..data.load import load
 
-        ev = load(s.feed.path, fmt=s.feed.format)
+        ev = _with_contract(s, load(s.feed.path, fmt=s.feed.format))
         if len(ev) < 2:
             raise InputError("feed.path", "fewer than 2 events: nothing to replay")
         cfg = replay_config(ev, s.run.policy, s.params, seed=s.run.seed)
@@ -83,7 +134,8 @@ def build(s: LiveSettings):
         venue = PaperVenue(tick, lot, feed_latency=Latency.parse("venue.feed_latency", s.venue.feed_latency),
                            order_latency=Latency.parse("venue.order_latency", s.venue.order_latency),
                            queue=s.venue.queue, maker_fee=v["maker_fee"], maker_fee_bps=v["maker_fee_bps"],
-                           taker_fee=v["taker_fee"], taker_fee_bps=v["taker_fee_bps"], seed=s.run.seed)
+                           taker_fee=v["taker_fee"], taker_fee_bps=v["taker_fee_bps"], seed=s.run.seed,
+                           contract=ev.meta.contract, contract_size=ev.meta.contract_size)
     elif s.venue.kind == "ccxt":
         from .adapters.ccxt_adapter import CcxtVenue
 
@@ -110,7 +162,8 @@ def build(s: LiveSettings):
                  session_end_ns=session_end, flatten_slippage_ticks=s.risk.flatten_slippage_ticks,
                  min_requote_ms=s.risk.min_requote_ms, refresh_ticks=s.risk.refresh_ticks,
                  markout_s=s.risk.markout_s, t0_ns=int(ev.ts[start]) if ev is not None else None,
-                 zone_hysteresis=s.alerts.zone_hysteresis)
+                 zone_hysteresis=s.alerts.zone_hysteresis, **dict(zip(
+                     ("contract", "contract_size", "settlement_currency"), contract_of(s, ev))))
     eng.metrics = Metrics(eng)
     eng.warm_up()
     if hasattr(venue, "warm_up"):
@@ -141,9 +194,19 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
     """
     eng, venue, feed, ev = build(s)
     replay = feed is not None and feed.name == "replay"
+    src = next((x for x in (venue, feed) if hasattr(x, "market_contract")), None)
+    try:
+        if src is not None:         # a ccxt market: its contract, before the journal's state is applied
+            eng.set_contract(*market_contract(s, await src.market_contract(), src.name))
+    except BaseException:
+        for x in (feed, venue):
+            if x is not None:
+                await _close_quietly(x)
+        eng.journal.discard_if_fresh()      # nothing half-written
+        raise
     try:
         cursor = recover(eng, venue, replay and venue is not None)
-    except JournalError:
+    except (JournalError, InputError):
         eng.journal.close()
         raise
     start = max(cursor, s.feed.start)
@@ -280,7 +343,7 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
     summary = {
         "mode": eng.mode, "session": eng.session, "events": eng.events, "events_this_run": n,
         "wall_s": wall, "events_per_s": n / wall if wall > 0 else math.nan,
-        "position": eng.q, "cash": eng.cash, "pnl": eng.pnl(), "fills": eng.fills,
+        **eng.contract_info(), "position": eng.q, "cash": eng.cash, "pnl": eng.pnl(), "fills": eng.fills,
         "journal_fills": eng.journal.fill_count(), "duplicate_fills": eng.duplicates, "orders": eng.orders,
         "rejected_orders": eng.rejected, "killed": eng.killed, "journal_errors": eng.journal.errors,
         "journal_commits": eng.journal.commits, "alerts": eng.alerts.count,
@@ -291,6 +354,13 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
     }
     eng.journal.close()
     return group_timing(summary)
+
+
+async def _close_quietly(x) -> None:
+    try:
+        await x.close()
+    except Exception:       # noqa: BLE001 - closing after a start-up error: best effort
+        pass
 
 
 async def _finish_exit(eng: Engine, venue, flatten: bool, signame: str) -> dict:

@@ -4,7 +4,12 @@ Tables (every key optional unless noted; units in each field's description):
 
 - ``[live]``   mode: ``trade`` (quote through a venue) or ``monitor`` (another bot
   posts its fills and market data; flatbook computes zones, quotes and the hedge
-  recommendation and sends nothing).
+  recommendation and sends nothing). ``contract``, ``contract_size``,
+  ``settlement_currency``: the instrument whose value sets the PnL's currency
+  (:func:`flatbook.data.events.contract_value`): ``auto`` takes it from the
+  replayed data or the ccxt market (linear, size 1 otherwise); set, it overrides
+  a replay's data (as ``flatbook backtest --contract``) and must agree with a
+  ccxt market.
 - ``[run]``    preset, policy, seed: as ``flatbook simulate``; ``[params]`` any
   parameter of ``flatbook params`` (a replay feed fills in from its data what is
   not set: :func:`flatbook.backtest.backtester.data_defaults`). The time unit of
@@ -43,6 +48,17 @@ class LiveTable(_T):
     mode: Literal["trade", "monitor"] = Field("trade", description="trade: quote through the venue; monitor: "
                                               "advise another bot (no orders)")
     lot: float = Field(1e-8, gt=0.0, le=1e9, description="quantity grid, lots (a replay uses its data's lot size)")
+    contract: Literal["auto", "linear", "inverse"] = Field(
+        "auto", description="auto: the replayed data's or the ccxt market's contract (else linear); linear: "
+                            "one lot is worth contract_size × price; inverse: one contract is worth contract_size "
+                            "price-currency units and settles in the base asset (Binance COIN-M)")
+    contract_size: float | None = Field(None, gt=0.0, le=1e12, allow_inf_nan=False,
+                                        description="C: price-currency units per inverse contract (e.g. 100 for "
+                                                    "Binance COIN-M BTCUSD), base units per linear one; default: "
+                                                    "the data's or market's, else 1")
+    settlement_currency: str | None = Field(None, min_length=1, max_length=32,
+                                            description="currency of cash, fees and PnL (default: the data's or "
+                                                        "market's; the price unit if linear, the base if inverse)")
 
 
 class RunTable(_T):
@@ -192,6 +208,14 @@ def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
                     raise InputError(f"{tab}.exchange", "a ccxt exchange id is required (e.g. binance)")
                 if not t.symbol:
                     raise InputError(f"{tab}.symbol", "a ccxt symbol is required (e.g. BTC/USDT)")
+    lv = s.live
+    if lv.contract == "inverse" and lv.contract_size is None and f.kind == "api":
+        raise InputError("live.contract_size", "an inverse contract needs its size in the price currency "
+                                               "(e.g. 100 for 100 USD per contract)")
+    if lv.contract == "auto" and f.kind == "api" and (lv.contract_size is not None
+                                                      or lv.settlement_currency is not None):
+        raise InputError("live.contract", "an api feed has no contract to detect: set linear or inverse "
+                                          "with live.contract_size / live.settlement_currency")
     jp = Path(s.journal.path)
     if base is not None and not jp.is_absolute():
         jp = base / jp

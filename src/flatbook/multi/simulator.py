@@ -18,9 +18,9 @@ import numpy as np
 from ..config import RunConfig, build_config, check_int
 from ..controls.quote_controls import pack_controls
 from ..errors import InputError
-from ..suggest import unknown
 from ..policies.registry import policy_spec
 from ..sim.metrics import var_es
+from ..suggest import unknown
 from . import kernel as MK
 
 # the multi-asset preset: two A–S makers on instruments whose mids move with correlation 0.8
@@ -199,7 +199,7 @@ def simulate_multi(mc: MultiConfig, progress: Callable[[int, int], None] | None 
         "var_95": var, "es_95": es,
         "final_risk_mean": float(risk.mean()),
         "final_q_corr": (float(np.corrcoef(fq)[0, 1]) if n == 2 and np.all(fq.std(axis=1) > 0) else None),
-        "per_instrument": {nm: {"final_q_mean": float(d["final_q"].mean()), "final_q_std": float(d["final_q"].std(ddof=1)),
+        "per_instrument": {nm: {"final_q_mean": float(d["final_q"].mean()), "final_q_std": float(d["final_q"].std(ddof=1)) if mc.paths > 1 else 0.0,
                                 "max_abs_q_mean": float(d["max_abs_q"].mean()), "fills_mean": float(d["fills"].mean()),
                                 "spread_capture_mean": float(d["spread_capture"].mean())} for nm, d in per.items()},
         "elapsed_s": elapsed,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..suggest import unknown
 from ..sim import kernel as K
+from ..suggest import unknown
 
 _NO_TABLE = np.zeros((1, 1))
 

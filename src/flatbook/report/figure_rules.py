@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 __all__ = ["HIST_LIMIT_REACH", "MIN_REL_SPAN", "MIN_VISIBLE_SPREAD", "depth_clip", "display_range", "estimate_text",
-           "quotes_hidden", "repeated_points"]
+           "limit_off_axis", "quotes_hidden", "repeated_points"]
 
 #: An axis never spans less than this fraction of its values' magnitude, so float noise on a
 #: constant (a spread of 1.3424876388745 ± 1e-13) is drawn flat, with ticks of ≤ 6 significant digits.
@@ -37,6 +37,16 @@ def display_range(*series: np.ndarray, rel: float = MIN_REL_SPAN) -> tuple[float
     if floor == 0.0 or hi - lo >= floor:
         return None
     return centre - 0.5 * floor, centre + 0.5 * floor
+
+
+def limit_off_axis(limit: float, *samples: np.ndarray, reach: float = HIST_LIMIT_REACH) -> bool:
+    """True when the hard limit lies so far beyond an inventory histogram's data (more than
+    ``reach`` × max |q|) that stretching the axis to it would shrink the bars to needles: the
+    limit is then named in the legend as off axis instead of drawn."""
+    vals = np.concatenate([np.abs(np.asarray(x, dtype=float)).ravel() for x in samples]) if samples else np.zeros(0)
+    vals = vals[np.isfinite(vals)]
+    top = float(vals.max()) if vals.size else 0.0
+    return math.isfinite(limit) and top > 0.0 and abs(limit) > reach * top
 
 
 def quotes_hidden(mid: np.ndarray, bid: np.ndarray, ask: np.ndarray, frac: float = MIN_VISIBLE_SPREAD) -> bool:

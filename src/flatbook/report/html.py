@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import __version__
+from ..backtest.replay_params import REPLAY_PARAMS
 from ..errors import InputError
 from ..fileio import atomic_file, make_parents, remove_dirs
 from ..jsonutil import jsonable
 from ..params import PARAMS
 from ..sim.metrics import StollFit, stoll_regression
-from .figure_rules import (HIST_LIMIT_REACH, depth_clip, display_range, estimate_text, quotes_hidden,
-                           repeated_points)
+from .figure_rules import depth_clip, display_range, estimate_text, limit_off_axis, quotes_hidden, repeated_points
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backtest.backtester import BacktestResult
@@ -137,7 +137,9 @@ class ReportData:
 
     @property
     def pnl_unit(self) -> str:
-        return self.price_unit if self.kind == "backtest" else "price units × lots"
+        if self.kind == "backtest":   # the contract's settlement currency (BTC for COIN-M inverse contracts)
+            return self.result["data"].get("settlement_currency") or self.price_unit
+        return "price units × lots"
 
     @property
     def time_unit(self) -> str:
@@ -377,9 +379,9 @@ def _cell(x: object, *, none: str = "n/a") -> str:
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         return f'<td class="num" title="{_esc(repr(x))}">{_esc(_fmt(x))}</td>'
     if isinstance(x, (list, tuple)):
-        x = ", ".join(str(v) for v in x)
+        x = ", ".join(_fmt(v) for v in x)
     elif isinstance(x, dict):
-        x = ", ".join(f"{k}: {v}" for k, v in x.items()) or "—"
+        x = ", ".join(f"{k}: {_fmt(v)}" for k, v in x.items()) or "—"
     return f"<td>{_esc(_fmt(x))}</td>"
 
 
@@ -477,20 +479,13 @@ def _config_section(data: ReportData) -> str:
                + _esc(data.time_unit) + ")."))
     n_all = len(data.params)
     return ('<details id="config"><summary><h2>Configuration and parameters</h2> '
-            f'<span class="note">({len(order)} of {n_all} parameters shown; click to open)</span></summary>\n'
+            f'<span class="note">({len(order)} of {n_all} parameters shown; click to show or hide)</span></summary>\n'
             + _table(("field", "value", "unit / meaning"), run_rows, "kv")
             + f'\n<h3>Parameters</h3><p class="note">{note}</p>\n'
             + _table(("parameter", "value", "unit", f"preset {preset_name}", "meaning"), prows, "params")
             + "</details>")
 
 
-#: What a replay reads besides its policy's own parameters (PolicySpec.params): see
-#: flatbook.backtest.backtester._pack and its summary. The tape is the market: the simulator's
-#: market model (sigma, A, k, mid_model, flow, jumps, …), s0 and hedge execution do not apply.
-REPLAY_PARAMS = ("T", "dt", "q0", "limit", "size", "yellow", "red", "critical", "yellow_action", "red_action",
-                 "critical_action", "zone_widen", "zone_skew", "max_loss", "max_drawdown", "tick", "min_spread",
-                 "financing_long", "financing_short", "maker_fee", "maker_fee_bps", "taker_fee", "taker_fee_bps",
-                 "markout_steps")
 #: What every simulation reads besides its policy's parameters: the grid and the market model's core.
 SIM_PARAMS = ("T", "dt", "s0", "q0", "sigma", "mid_model", "flow", "A", "k", "size", "limit")
 
@@ -825,9 +820,7 @@ def _six_panel(data: ReportData) -> str:
     if math.isfinite(q_target):
         add(6, go.Scatter(x=[q_target, q_target], y=[0, ytop], mode="lines", name=f"target = {q_target:g} {qu}",
                           line=dict(color="green", dash="dot", width=2), hoverinfo="name"))
-    reach = max((float(np.nanmax(np.abs(data.hist[p]))) for p in pols if np.isfinite(data.hist[p]).any()),
-                default=0.0)
-    if math.isfinite(lv["limit"]) and reach > 0 and abs(lv["limit"]) > HIST_LIMIT_REACH * reach:
+    if limit_off_axis(lv["limit"], *(data.hist[p] for p in pols)):
         add(6, go.Scatter(x=[None], y=[None], mode="lines", name=f"hard limit ±{_level_text(abs(lv['limit']))} {qu} "
                           "(off axis)", line=dict(color="red", dash="dash", width=2), hoverinfo="skip"))
     else:
@@ -989,7 +982,7 @@ def _compare_section(data: ReportData) -> str:
                              hovertemplate=f"%{{x}}: %{{y:.6g}} {_summary_unit(data, key)}<extra>{key}</extra>"),
                       row=1, col=j)
         fig.update_yaxes(title_text=f"{key} ({_summary_unit(data, key)})", row=1, col=j, title_font=dict(size=10))
-    fig.update_layout(height=380, template="plotly_white", margin=dict(l=60, r=30, t=40, b=90))
+    fig.update_layout(height=400, template="plotly_white", margin=dict(l=60, r=30, t=40, b=120))
     return ('<section id="compare"><h2>Policies side by side</h2><p class="note">Every policy ran on identical '
             "order flow (same seed, common random numbers); the six panels above overlay their sample path 0. "
             "Error bars: 95% interval of the mean PnL.</p>\n" + _differences_table(data)

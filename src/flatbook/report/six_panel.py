@@ -30,8 +30,7 @@ from matplotlib.figure import Figure
 
 from ..fileio import atomic_file
 from ..sim.metrics import StollFit, stoll_regression
-from .figure_rules import (HIST_LIMIT_REACH, depth_clip, display_range, estimate_text, quotes_hidden,
-                           repeated_points)
+from .figure_rules import depth_clip, display_range, estimate_text, limit_off_axis, quotes_hidden, repeated_points
 
 __all__ = ["FORMATS", "REQUIRED_KEYS", "six_panel_figure", "stoll_label", "write_six_panel"]
 
@@ -96,7 +95,7 @@ def _legend(ax) -> None:
 
 def stoll_label(fit: StollFit, price_unit: str, per_q: str) -> str:
     """Legend text of the fitted line: b ± SE and its unit, time-controlled."""
-    return (f"fit at mean time, time controlled: b = {estimate_text(fit.b, fit.se, fit.level)} "
+    return (f"time-controlled fit: b = {estimate_text(fit.b, fit.se, fit.level)} "
             f"{price_unit} per {per_q} of |q − q*|")
 
 
@@ -220,11 +219,11 @@ def six_panel_figure(
         clip = depth_clip(bid - mid, ask - mid)
         if clip is not None:
             ax_depth.set_ylim(-clip / scale, clip / scale)
-            ax_depth.plot([], [], ls="none", label=f"axis cut at ±{clip / scale:.3g} {dunit} (99th pct × 1.5)")
+            ax_depth.plot([], [], ls="none", label=f"axis cut at ±{clip / scale:.3g}")
         ax_depth.set_ylabel(f"from mid ({dunit})")
         ax_depth.set_xlabel(time_label)
         ax_px.tick_params(labelbottom=False)
-        _legend(ax_depth)
+        ax_depth.legend(loc="best", fontsize="x-small", framealpha=0.85, ncols=3)   # one row: the axis is short
     else:
         ax_px.set_xlabel(time_label)
 
@@ -310,7 +309,7 @@ def six_panel_figure(
             float(q_target), color="green", ls="--", lw=1.8, label=f"target = {q_target:g} {qu}"
         ).set_gid("hist_target")
     if lim is not None:
-        if hist.size and lim > HIST_LIMIT_REACH * max(float(np.abs(hist).max()), 1e-300):
+        if limit_off_axis(lim, hist):
             # far beyond the data: the bars would shrink to needles; say where it is instead
             ax_hist.plot([], [], color="red", ls=":", lw=1.4, label=f"hard limit ±{lim:g} (off axis)")
         else:

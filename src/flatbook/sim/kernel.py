@@ -1,7 +1,7 @@
 """The compiled Monte Carlo kernel: N paths × n steps, summaries only.
 
 Layout: paths run in blocks of ``BLOCK`` (blocks in parallel across cores with
-``prange``). A block's whole state is one ``(W_LEN, BLOCK)`` array, 20 KiB, so
+``prange``). A block's whole state is one ``(W_LEN, BLOCK)`` array, 27 KiB, so
 it stays in L1 cache; each row is one variable (``W_*``). Inside a block the
 step loop is outer and the path loop inner, and every access is a constant
 offset from one pointer, so LLVM vectorises the path loops (8 paths per AVX-512
@@ -53,7 +53,7 @@ from ..kernels.fastexp import fast_exp
 from ..kernels.rng import box_muller, hi31, low_bit, mid31, next_u64, stream_start, unit53
 from ..policies import avellaneda_stoikov, glft, linear_skew, stoll, symmetric
 
-BLOCK = 64       # paths per block: W_LEN rows × 64 × 8 B = 19 KiB, inside L1
+BLOCK = 64       # paths per block: W_LEN rows × 64 × 8 B = 27 KiB, inside L1 (32–48 KiB)
 
 # market parameter layout (see flatbook.market.model.pack_market)
 (MP_DT, MP_T, MP_S0, MP_Q0, MP_SIGMA, MP_MODEL, MP_JRATE, MP_JMEAN, MP_JSTD,

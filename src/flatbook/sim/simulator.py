@@ -121,12 +121,12 @@ def hedge_effect(hedged: np.ndarray, unhedged: np.ndarray) -> dict:
     """What a hedge did to the PnL (price units), paired path by path (see the module docstring).
     SEs are None for a single path."""
     n = hedged.size
-    out = {"unhedged_pnl_mean": float(unhedged.mean()),
-           "unhedged_pnl_std": float(unhedged.std(ddof=1)) if n > 1 else 0.0,
-           "hedge_pnl_mean_change": float(hedged.mean() - unhedged.mean()),
-           "hedge_pnl_std_change": (float(hedged.std(ddof=1) - unhedged.std(ddof=1)) if n > 1 else 0.0)}
+    std_h, std_u = (float(x.std(ddof=1)) if n > 1 else 0.0 for x in (hedged, unhedged))
+    change = {"mean": float(hedged.mean() - unhedged.mean()), "std": std_h - std_u}
+    out = {"unhedged_pnl_mean": float(unhedged.mean()), "unhedged_pnl_std": std_u}
     for stat in ("mean", "std"):
         psi = _influence(hedged, stat) - _influence(unhedged, stat)
+        out[f"hedge_pnl_{stat}_change"] = change[stat]
         out[f"hedge_pnl_{stat}_change_se"] = float(psi.std(ddof=1) / math.sqrt(n)) if n > 1 else None
     return out
 

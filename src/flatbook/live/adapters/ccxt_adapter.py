@@ -4,9 +4,13 @@ Both wrap a ccxt *async* exchange object (``ccxt.async_support`` or ``ccxt.pro``
 the websocket ``watch_*`` methods are used when the object has them, REST
 polling otherwise).
 
-Units: prices in the quote currency, amounts (sizes, fill quantities) in base
-units (the engine's lots are base units here), fees in the quote currency, times
-int64 ns since the Unix epoch (exchange time where the exchange gives one).
+Units: prices in the quote currency, amounts (sizes, fill quantities) in ccxt's
+units (base units for spot, contracts for derivatives: the engine's lots), fees
+in the market's settlement currency (the quote currency for spot and linear
+contracts, the base asset for inverse ones), times int64 ns since the Unix epoch
+(exchange time where the exchange gives one). :func:`contract_of_market` reads a
+market's contract (ccxt's ``inverse``, ``contractSize`` and ``settle`` fields)
+for the engine's PnL (:meth:`flatbook.live.engine.Engine.set_contract`).
 
 Status: built and unit-tested against ccxt's own exchange classes with their HTTP
 layer replaced by recorded responses; it has not been exercised against a live
@@ -88,6 +92,29 @@ def _build_exchange(exchange_id: str, config: dict, sandbox: bool, pro: bool = F
             raise InputError("sandbox", f"{exchange_id} has no sandbox/testnet in ccxt; allowed: false")
         ex.set_sandbox_mode(True)
     return ex
+
+
+def contract_of_market(market: dict) -> tuple[str, float, str]:
+    """(contract, contract_size, settlement currency) of a ccxt unified market: ``inverse`` when ccxt's
+    ``inverse`` is true (a contract worth ``contractSize`` quote units, settled in the base), else
+    ``linear``; ``contractSize`` (1 when absent, as for spot); ``settle`` (else the base if inverse,
+    the quote if not)."""
+    inverse = bool(market.get("inverse"))
+    cs = market.get("contractSize")
+    size = float(cs) if cs is not None and float(cs) > 0 else 1.0
+    settle = market.get("settle") or market.get("base" if inverse else "quote") or ""
+    return ("inverse" if inverse else "linear"), size, str(settle)
+
+
+async def _market(exchange, symbol: str, load) -> dict:
+    """``symbol``'s ccxt market, after ``load(exchange.load_markets)``; :class:`InputError` if not listed."""
+    await load(exchange.load_markets)
+    markets = exchange.markets or {}
+    if symbol not in markets:
+        close = difflib.get_close_matches(symbol, list(markets), n=5)
+        raise InputError("symbol", f"got {symbol!r}, not a market of {exchange.id}"
+                         + (f"; close: {', '.join(close)}" if close else ""))
+    return markets[symbol]
 
 
 class _Seen:
@@ -201,13 +228,7 @@ class CcxtVenue:
         """
         if self._queues:
             return
-        await self._call(self.exchange.load_markets)
-        markets = self.exchange.markets or {}
-        if self.symbol not in markets:
-            close = difflib.get_close_matches(self.symbol, list(markets), n=5)
-            raise InputError("symbol", f"got {self.symbol!r}, not a market of {self.exchange.id}"
-                             + (f"; close: {', '.join(close)}" if close else ""))
-        self.market = markets[self.symbol]
+        self.market = await _market(self.exchange, self.symbol, self._call)
         if self._fill_cursor_ms is None:
             since_ns = self._since_ns if self._since_ns is not None else self._clock() - CLOCK_MARGIN_MS * 1_000_000
             self._fill_cursor_ms = since_ns // 1_000_000
@@ -216,6 +237,12 @@ class CcxtVenue:
             self._tasks.append(asyncio.create_task(self._worker(side), name=f"{self.name}:side{side}"))
         if fills:
             self._tasks.append(asyncio.create_task(self._fill_loop(), name=f"{self.name}:fills"))
+
+    async def market_contract(self) -> tuple[str, float, str]:
+        """The symbol's contract (:func:`contract_of_market`), loading the markets if need be."""
+        if self.market is None:
+            self.market = await _market(self.exchange, self.symbol, self._call)
+        return contract_of_market(self.market)
 
     def submit(self, req: OrderRequest) -> None:
         """Queue ``req`` on its side's worker; returns at once."""
@@ -492,18 +519,23 @@ class CcxtVenue:
         return ""
 
     def _fee(self, t: dict) -> float:
-        """The trade's fee in the quote currency (a base-currency fee × price; another
-        currency's fee is passed through as given, with a one-time warning)."""
+        """The trade's fee in the market's settlement currency (:func:`contract_of_market`): a
+        base-currency fee × price when it settles in the quote, a quote-currency fee / price when
+        it settles in the base (inverse); another currency's fee is passed through as given, with
+        a one-time warning."""
         fee = t.get("fee") or {}
         cost = fee.get("cost")
         if cost is None:
             return 0.0
         cur = fee.get("currency")
         m = self.market or {}
-        if cur is None or cur == m.get("quote"):
+        settle = contract_of_market(m)[2] if m else None
+        if cur is None or cur == settle:
             return float(cost)
-        if cur == m.get("base"):
+        if cur == m.get("base") and settle == m.get("quote"):
             return float(cost) * float(t["price"])
+        if cur == m.get("quote") and settle == m.get("base"):
+            return float(cost) / float(t["price"])
         if cur not in self._fee_warned:
             self._fee_warned.add(cur)
             log.warning("%s: fees charged in %s are reported unconverted", self.name, cur)
@@ -552,11 +584,13 @@ class CcxtFeed:
         config = {"enableRateLimit": True, **({"options": options} if options else {})}
         return cls(_build_exchange(exchange_id, config, sandbox, pro), symbol, **kw)
 
+    async def market_contract(self) -> tuple[str, float, str]:
+        """The symbol's contract (:func:`contract_of_market`), loading the markets if need be."""
+        return contract_of_market(await _market(self.exchange, self.symbol, self._retry_forever))
+
     async def events(self, start: int = 0) -> AsyncIterator[MarketEvent]:
         """Market events from now on (``start`` is ignored: a live feed cannot rewind)."""
-        await self._retry_forever(self.exchange.load_markets)
-        if self.symbol not in (self.exchange.markets or {}):
-            raise InputError("symbol", f"got {self.symbol!r}, not a market of {self.exchange.id}")
+        await _market(self.exchange, self.symbol, self._retry_forever)
         q: asyncio.Queue = asyncio.Queue(maxsize=1024)
         tasks = [asyncio.create_task(self._book_loop(q))]
         if self.trades:

@@ -23,7 +23,7 @@ The venue stands in for an exchange, whose state outlives our process: its
 
 Fees are in the contract's settlement currency, as the backtester's:
 fee = fee·n + fee_bps·1e−4·n·|v(p)| for n contracts at price p, with
-v(p) = C·p (linear) or −C/p (inverse; :func:`flatbook.data.events.contract_value`).
+v(p) = C·p (linear) or −C/p (inverse; :func:`flatbook.backtest.engine.unit_value`).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ import numpy as np
 
 from ...backtest import engine as E
 from ...backtest.latency import Latency
-from ...data.events import CONTRACTS, contract_value
+from ...data.events import CONTRACTS
 from ..types import BUY, SELL, TRADE, Fill, MarketEvent, OrderRequest, OrderUpdate
 
 _NO_DEPTH = np.full((1, 1, 4), np.nan)
@@ -82,7 +82,7 @@ class PaperVenue:
                  contract: str = "linear", contract_size: float = 1.0):
         if contract not in CONTRACTS:
             raise ValueError(f"contract: got {contract!r}; allowed: {', '.join(CONTRACTS)}")
-        self.contract, self.csize = contract, float(contract_size)
+        self.contract, self.csize, self.inverse = contract, float(contract_size), contract == "inverse"
         self.tick, self.lot = float(tick), float(lot)
         self.inv_tick = float(E.inverse_tick(self.tick))
         self.feed_latency = feed_latency or Latency("const", 0.0)
@@ -183,7 +183,7 @@ class PaperVenue:
 
     def _fee(self, px: float, n: float, per_lot: float, bps: float) -> float:
         """The fee of n contracts at px: per_lot·n + bps·n·|v(px)| (settlement currency; bps as a fraction)."""
-        return per_lot * n + bps * n * abs(contract_value(px, self.contract, self.csize))
+        return per_lot * n + bps * abs(E.unit_value(px, self.inverse, self.csize)) * n     # the backtester's order
 
     def _fill(self, cid, k, px, qty, fee, ev, liq):
         n = self.fill_n.get(cid, 0)
