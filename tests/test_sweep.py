@@ -392,7 +392,7 @@ def _tag(point_id: str) -> str:
 
 def test_ctrl_c_keeps_completed_points_and_resumes(two_workers, tmp_path):
     out = tmp_path / "c"
-    proc = _start_sweep(two_workers.address, out, 8, 12_000)
+    proc = _start_sweep(two_workers.address, out, 14, 12_000)
     wait_for(lambda: proc.poll() is not None or (out / "points").is_dir() and any((out / "points").glob("*.parquet")),
              180, "the first saved task")
     assert proc.poll() is None
@@ -401,14 +401,14 @@ def test_ctrl_c_keeps_completed_points_and_resumes(two_workers, tmp_path):
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "rerun the same command to resume" in stderr
     saved = raw_rows(out)
-    assert 1 <= len(saved) < 8 and saved["point_id"].is_unique
+    assert 1 <= len(saved) < 14 and saved["point_id"].is_unique
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
-    proc = _start_sweep(two_workers.address, out, 8, 12_000)
+    proc = _start_sweep(two_workers.address, out, 14, 12_000)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     d = json.loads(stdout)
-    assert d["run"]["resumed"] == len(saved) and d["run"]["computed"] == 8 - len(saved)
-    assert raw_rows(out)["point_id"].is_unique and len(raw_rows(out)) == 8
+    assert d["run"]["resumed"] == len(saved) and d["run"]["computed"] == 14 - len(saved)
+    assert raw_rows(out)["point_id"].is_unique and len(raw_rows(out)) == 14
 
 
 def test_study_as_gamma_best_skew_below_as_slope(two_workers, tmp_path):

@@ -235,17 +235,6 @@ def test_fills_do_not_depend_on_whether_the_fall_or_the_print_comes_first(level,
     assert got == pytest.approx(_queue_model(float(level), model, size), abs=1e-9)
 
 
-def test_match_side_keeps_its_signature_without_reconciliation():
-    """``match_side`` (the paper venue's entry) still runs, with the old behaviour."""
-    live_p = np.array([99, 0], np.int64)
-    live_sz, ahead, lvl, traded = np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.array([1.0, 0.0]), np.zeros(2)
-    nodepth = np.full((1, 1, 4), np.nan)
-    args = (True, 99, 101, 0.5, 1.0, nodepth, 0, 1.0, 0.1, E.QUEUE_PRORATA, live_p, live_sz, ahead, lvl, traded)
-    E.match_side(0, QUOTE, 0, np.nan, 0.0, *args)                # the fall: counted as cancels
-    assert E.match_side(0, TRADE, -1, 99.0, 0.5, *args) == 0.0   # its print: taken from the queue again
-    assert E.match_side(0, TRADE, -1, 99.0, 0.3, *args) == pytest.approx(0.3)   # as before: no reconciliation
-
-
 # ----------------------------------------------------------------------- 1.3 warnings that say why
 def test_far_quotes_and_zero_fills_warn_and_the_stationary_a_s_trades():
     """The issue's calibrate → backtest: A–S with calibrate's values over the whole tape

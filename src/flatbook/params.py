@@ -116,7 +116,7 @@ _P = [
     Param("A", "market", "per time unit", 140.0, "fill intensity at zero depth, λ(δ) = A·e^(−kδ)", lo=0.0, hi=BIG),
     Param("k", "market", "per price unit", 1.5, "decay of fill intensity with depth, λ(δ) = A·e^(−kδ)", lo=TINY, hi=BIG),
     Param("flow_bias", "market", "probability", 0.0, "orders flow: buy probability is 0.5 + flow_bias + μ (μ redrawn)", lo=-0.5, hi=0.5),
-    Param("flow_bias_std", "market", "probability", 0.0, "orders flow: std of μ, redrawn every flow_regime_steps steps", lo=0.0, hi=BIG),
+    Param("flow_bias_std", "market", "probability", 0.0, "orders flow: std of μ, redrawn every flow_regime_steps steps", lo=0.0, hi=1.0),
     Param("flow_regime_steps", "market", "steps", 100.0, "orders flow: steps between redraws of μ", lo=1.0, integer=True, hi=BIG),
     Param("order_size_mean", "market", "lots", 1.0, "orders flow: mean market-order size", lo=TINY, hi=BIG),
     Param("order_size_dist", "market", "-", "fixed", "orders flow: order size fixed or exponential", choices=("fixed", "exponential")),

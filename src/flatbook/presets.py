@@ -5,8 +5,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .errors import InputError
 from .policies.avellaneda_stoikov import time_average_half_spread
+from .suggest import unknown
 
 
 def _as2008_derive(v: dict, user: set[str]) -> None:
@@ -117,8 +117,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
 
 
 def preset(name: str) -> Preset:
-    """Look up a preset, or raise :class:`InputError` listing the names."""
+    """Look up a preset, or raise :class:`~flatbook.errors.InputError` with "did you mean …?"."""
     p = PRESETS.get(name)
     if p is None:
-        raise InputError("preset", f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
+        raise unknown("preset", "preset", name, PRESETS)
     return p

@@ -27,7 +27,7 @@ FETCH_TIMEOUT_S = 0.4        # per request; below the refresh period
 HISTORY_N = 600              # points of history asked for
 MAX_BYTES = 8 << 20          # an answer larger than this is refused
 
-PNL_UNIT = "price units × lots"
+PNL_UNIT = "price units × lots"   # until the engine names its settlement currency
 ZONE_NAMES = ("none", "yellow", "red", "critical")
 COLORS = {"position": "#1d2433", "target": "#1f6feb", "limit": "#5b6475", "mid": "#8a93a6",
           "bid": "#0b7a53", "ask": "#c0392b", "pnl": "#7b3fb8",
@@ -81,6 +81,11 @@ def pnl_id(part: str) -> str:
     return f"live-pnl-{part}"
 
 
+def pnl_unit_id(part: str) -> str:
+    """The unit cell beside :func:`pnl_id` (``_table(..., unit_ids=True)`` names it so)."""
+    return f"{pnl_id(part)}-unit"
+
+
 def hedge_id(field: str) -> str:
     """Hedge-box field id, e.g. ``live-hedge-qty``."""
     return f"live-hedge-{field}"
@@ -97,6 +102,7 @@ OUTPUTS: tuple[tuple[str, str], ...] = (
     *((quote_id(f), "children") for f in QUOTE_FIELDS),
     (ORDERS_ID, "children"),
     *((pnl_id(p), "children") for p in PNL_PARTS),
+    *((pnl_unit_id(p), "children") for p in PNL_PARTS),
     (ALERTS_ID, "children"),
     (POSITION_GRAPH_ID, "figure"), (QUOTES_GRAPH_ID, "figure"), (PNL_GRAPH_ID, "figure"),
 )
@@ -284,11 +290,17 @@ def quotes_figure(hist: Mapping) -> dict:
     return {"data": data, "layout": lay}
 
 
-def pnl_figure(hist: Mapping) -> dict:
-    """Total PnL over time."""
+def pnl_unit(state: Mapping) -> str:
+    """The PnL's unit: the contract's settlement currency from ``/api/state`` (BTC for an inverse
+    COIN-M contract), else :data:`PNL_UNIT`."""
+    return str(_get(state, "contract", "settlement_currency") or PNL_UNIT)
+
+
+def pnl_figure(hist: Mapping, unit: str = PNL_UNIT) -> dict:
+    """Total PnL over time, in ``unit``."""
     x = axis_times(hist.get("ts") or [])
     return {"data": [_line("PnL total", x, _series(hist, "pnl", len(x)), COLORS["pnl"])],
-            "layout": _base_layout(f"PnL ({PNL_UNIT})", "live-pnl")}
+            "layout": _base_layout(f"PnL ({unit})", "live-pnl")}
 
 
 # --------------------------------------------------------------------------- the view
@@ -375,12 +387,13 @@ def view(live_url: str, state: Mapping, hist: Mapping | None) -> dict[tuple[str,
         (quote_id("mid"), "children"): fmt_price(_get(state, "market", "mid")),
         (ORDERS_ID, "children"): _orders_text(state.get("open_orders")),
         **{(pnl_id(p), "children"): fmt_signed(_get(state, "pnl", p)) for p in PNL_PARTS},
+        **{(pnl_unit_id(p), "children"): pnl_unit(state) for p in PNL_PARTS},
         (ALERTS_ID, "children"): _alert_items(state.get("alerts")),
     }
     if hist is not None:
         out[(POSITION_GRAPH_ID, "figure")] = position_figure(state, hist)
         out[(QUOTES_GRAPH_ID, "figure")] = quotes_figure(hist)
-        out[(PNL_GRAPH_ID, "figure")] = pnl_figure(hist)
+        out[(PNL_GRAPH_ID, "figure")] = pnl_figure(hist, pnl_unit(state))
     return out
 
 
@@ -414,10 +427,12 @@ def _stat(label: str, elem_id: str, unit: str = "") -> html.Div:
     return html.Div(className="stat", children=parts + ([html.Span(unit, className="unit")] if unit else []))
 
 
-def _table(rows: Sequence[tuple[str, str, str]], elem_id: str) -> html.Table:
-    """Readout rows (label, value id, unit)."""
+def _table(rows: Sequence[tuple[str, str, str]], elem_id: str, unit_ids: bool = False) -> html.Table:
+    """Readout rows (label, value id, unit); ``unit_ids``: the unit cells get ids ``<value id>-unit``
+    (units the refresh fills in, e.g. the PnL's settlement currency)."""
     return html.Table(className="readouts", id=elem_id, children=[html.Tbody([
-        html.Tr([html.Th(label), html.Td("…", id=vid, className="num"), html.Td(unit, className="unit")])
+        html.Tr([html.Th(label), html.Td("…", id=vid, className="num"),
+                 html.Td(unit, className="unit", **({"id": f"{vid}-unit"} if unit_ids else {}))])
         for label, vid, unit in rows])])
 
 
@@ -451,7 +466,7 @@ def build_layout(live_url: str = DEFAULT_LIVE_URL) -> html.Div:
         dcc.Graph(id=PNL_GRAPH_ID, config=GRAPH_CONFIG, className="live-graph"),
         _table([(label, pnl_id(p), PNL_UNIT) for p, label in zip(PNL_PARTS, (
             "Total", "Spread captured", "Adverse selection", "Inventory (mark-to-market)", "Fees",
-            "Financing"))], "live-pnl-table"),
+            "Financing"))], "live-pnl-table", unit_ids=True),
     ])
     hedge = html.Div(className="card panel", id=HEDGE_PANEL_ID, children=[
         html.H3("Risk zone and hedge recommendation"),

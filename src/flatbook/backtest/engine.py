@@ -251,17 +251,6 @@ def match_side_at(k, ts_e, kind_e, side_e, px_e, qty_e, book_ok, bb_t, ba_t, bsz
 
 
 @nb.njit(inline="always", cache=True)
-def match_side(k, kind_e, side_e, px_e, qty_e, book_ok, bb_t, ba_t, bsz_e, asz_e, depth, e, tick, lot, queue,
-               live_p, live_sz, ahead, lvl, traded):
-    """:func:`match_side_at` without the time, hence without the print/fall reconciliation
-    (kept for callers that have no event time; new code calls :func:`match_side_at`)."""
-    pend = np.zeros((2, 2))
-    pend_ts = np.zeros(2, np.int64)
-    return match_side_at(k, np.int64(0), kind_e, side_e, px_e, qty_e, book_ok, bb_t, ba_t, bsz_e, asz_e, depth, e,
-                         tick, lot, queue, live_p, live_sz, ahead, lvl, traded, pend_ts, pend)
-
-
-@nb.njit(inline="always", cache=True)
 def decide(pid, pp, tab, cp, i, tau, mid, half_mkt, q, killed, one_s, one_q, one_db, one_da):
     """Step 4, the strategy's decision: the policy's depths at step i / time-to-go tau, then
     the controls with the market's half spread as the never-cross touch. Returns

@@ -17,9 +17,9 @@ import typer
 
 from ..errors import InputError
 from ..suggest import unknown
-from .app import JsonOpt, _number, _print_json, _stdout, app, kernels_need_compiling
+from .app import JsonOpt, _number, _print_json, _stdout, app, kernels_need_compiling, print_warnings
 from .progress import spinner
-from .replay_cmds import FormatOpt, NoCacheOpt, OnErrorOpt, TradesOpt, _load, _print_warnings
+from .replay_cmds import FormatOpt, NoCacheOpt, OnErrorOpt, TradesOpt, _load
 
 
 # --------------------------------------------------------------------------- calibrate
@@ -78,7 +78,7 @@ def calibrate(
         res["stoll"] = st.as_dict()
         if st.ok:
             res.setdefault("set", {})["stoll_gamma"] = st.stoll_gamma
-    _print_warnings(res)
+    print_warnings(res.get("warnings"))
     if json_:
         _print_json(res)
         return

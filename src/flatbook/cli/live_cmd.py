@@ -27,7 +27,7 @@ def live(
     """Run the live engine: quote through a venue (trade mode) or advise another bot (monitor mode).
 
     Prints its address, then, when the replay ends or on Ctrl-C / SIGTERM, its summary: position (lots), cash and
-    PnL (price units), fills, events per second and tick-to-quote latency percentiles (µs). A stop signal cancels
+    PnL (in the contract's settlement currency), fills, events per second and tick-to-quote latency percentiles (µs). A stop signal cancels
     the resting orders (and with --flatten-on-exit flattens), journals the final state and prints the open
     position.
     """
@@ -59,8 +59,11 @@ def live(
     con.print(f"[bold]flatbook live[/bold] ({summary['mode']}, session {summary['session']})")
     con.print(f"  events {summary['events']:,} ({timing['events_per_s']:,.0f} events/s this run, "
               f"{timing['wall_s']:.2f} s)")
-    con.print(f"  position {summary['position']:g} lots, cash {summary['cash']:,.4f}, PnL {summary['pnl']['total']:,.4f}"
-              f" (price units); fills {summary['fills']:,} (journal {summary['journal_fills']:,}, duplicates "
+    pnl, unit = summary["pnl"], summary.get("settlement_currency") or "price units"
+    quote = (f" (≈ {pnl['total_quote']:,.2f} in the price currency)"
+             if summary.get("contract") == "inverse" and pnl.get("total_quote") is not None else "")
+    con.print(f"  position {summary['position']:g} lots, cash {summary['cash']:,.6g}, PnL {pnl['total']:,.6g} "
+              f"{unit}{quote}; fills {summary['fills']:,} (journal {summary['journal_fills']:,}, duplicates "
               f"{summary['duplicate_fills']})")
     con.print(f"  orders {summary['orders']:,}, rejected {summary['rejected_orders']}, journal errors "
               f"{summary['journal_errors']}")

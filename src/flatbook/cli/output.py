@@ -28,6 +28,7 @@ from ..fileio import make_parents, remove_dirs
 from ..jsonutil import jsonable
 from ..policies.registry import policy_spec
 from ..presets import PRESETS
+from ..sim.metrics import influence
 from ..sim.simulator import SimResult
 from ..timing import TIMING_KEYS, group_timing
 
@@ -65,16 +66,6 @@ PAIRED_METHOD = ("paired over paths (common random numbers): mean metrics: SE = 
                  "independent, √(SE_i² + SE_0²)")
 
 
-def _influence(x: np.ndarray, stat: str) -> np.ndarray:
-    """Per-path influence of ``stat`` (mean or std) of sample ``x``: its SE is std(ψ)/√n (delta method)."""
-    x = np.asarray(x, dtype=np.float64)
-    d = x - x.mean()
-    if stat == "mean":
-        return d
-    s = x.std(ddof=1) if x.size > 1 else 0.0
-    return (d * d - s * s) / (2.0 * s) if s > 0 else np.zeros_like(d)
-
-
 def _se(psi: np.ndarray) -> float | None:
     return float(psi.std(ddof=1) / math.sqrt(psi.size)) if psi.size > 1 else None
 
@@ -95,7 +86,7 @@ def paired_differences(results: Sequence[SimResult]) -> dict:
             a, b = base.summary.get(key), r.summary.get(key)
             if a is None or b is None or arr not in r.per_path:
                 continue
-            pa, pb = _influence(base.per_path[arr], stat), _influence(r.per_path[arr], stat)
+            pa, pb = influence(base.per_path[arr], stat), influence(r.per_path[arr], stat)
             sa, sb = _se(pa), _se(pb)
             rows[key] = {"diff": b - a, "se": _se(pb - pa),
                          "se_unpaired": math.hypot(sa, sb) if sa is not None and sb is not None else None}

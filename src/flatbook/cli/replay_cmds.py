@@ -8,7 +8,6 @@ are printed as ``warning: …`` lines on stderr (and kept in ``--json``).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +18,8 @@ from ..config import build_config, load_toml, parse_set
 from ..errors import InputError
 from ..suggest import unknown
 from . import output
-from .app import JsonOpt, OutOpt, ReportOpt, SetOpt, _check_report, _number, _print_json, _stdout, app, compiling
+from .app import (JsonOpt, OutOpt, ReportOpt, SetOpt, _check_report, _number, _print_json, _stdout, app, compiling,
+                  print_warnings)
 from .progress import ProgressBar, spinner
 from .tables import backtest_units, per_unit
 
@@ -71,13 +71,6 @@ def _load(path: str, fmt: str, trades: str | None, on_error: str, no_cache: bool
     if lot is not None:
         ev = ev.with_meta(lot_size=float(lot), lot_inferred=False)
     return ev
-
-
-def _print_warnings(summary: dict) -> None:
-    """Each of the summary's ``warnings`` as one ``warning: …`` line on stderr."""
-    for w in summary.get("warnings") or ():
-        sys.stderr.write(f"warning: {w}\n")
-    sys.stderr.flush()
 
 
 def _streams_table(streams: dict):
@@ -309,7 +302,7 @@ def backtest(
         from ..report.html import backtest_report, write_report
 
         write_report(report_path, backtest_report(res, obj))
-    _print_warnings(res.summary)
+    print_warnings(res.summary.get("warnings"))
     if json_:
         _print_json(obj)
     else:

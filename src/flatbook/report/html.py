@@ -454,18 +454,6 @@ def _config_section(data: ReportData) -> str:
             [_td("time unit"), _cell(data.time_unit), _td("")],
         ]
     shown, baseline = _shown_params(data)
-    groups = ("run", "policy", "market", "controls", "hedging", "costs")
-    order = sorted(shown, key=lambda k: (groups.index(PARAMS[k].group) if k in PARAMS and PARAMS[k].group in groups
-                                         else len(groups), list(PARAMS).index(k) if k in PARAMS else 0))
-    prows = []
-    for k in order:
-        v = data.params[k]
-        spec = PARAMS.get(k)
-        base = baseline.get(k, spec.default if spec is not None else None)
-        differs = not _same_value(v, base)
-        cls = ' class="changed"' if differs else ""
-        prows.append([f"<td{cls}>{_esc(k)}</td>", _cell("inf" if v is None else v), _td(spec.unit if spec else ""),
-                      _td("" if base is None and spec is None else _fmt(base)), _td(spec.doc if spec else "")])
     preset_name = cfg.get("preset")
     what = ("the parameters this replay reads (the policy's, the controls', fees and financing; the tape is the "
             "market, so the simulator's market model and hedge execution do not apply)" if data.kind == "backtest"
@@ -477,13 +465,30 @@ def _config_section(data: ReportData) -> str:
                + " and 1 time unit = 1 s." if data.kind == "backtest"
                else "Prices are in price units, inventory in lots, time in time units (here: "
                + _esc(data.time_unit) + ")."))
-    n_all = len(data.params)
     return ('<details id="config"><summary><h2>Configuration and parameters</h2> '
-            f'<span class="note">({len(order)} of {n_all} parameters shown; click to show or hide)</span></summary>\n'
+            f'<span class="note">({len(shown)} of {len(data.params)} parameters shown; click to show or hide)'
+            '</span></summary>\n'
             + _table(("field", "value", "unit / meaning"), run_rows, "kv")
             + f'\n<h3>Parameters</h3><p class="note">{note}</p>\n'
-            + _table(("parameter", "value", "unit", f"preset {preset_name}", "meaning"), prows, "params")
+            + _params_table(data.params, shown, baseline, f"preset {preset_name}")
             + "</details>")
+
+
+def _params_table(params: Mapping, shown: Sequence[str], baseline: Mapping, base_label: str) -> str:
+    """The ``shown`` parameters in registry order (run, policy, market, controls, hedging,
+    costs) with value, unit, the baseline's value and meaning; bold where they differ."""
+    groups = ("run", "policy", "market", "controls", "hedging", "costs")
+    order = sorted(shown, key=lambda k: (groups.index(PARAMS[k].group) if k in PARAMS and PARAMS[k].group in groups
+                                         else len(groups), list(PARAMS).index(k) if k in PARAMS else 0))
+    rows = []
+    for k in order:
+        v = params[k]
+        spec = PARAMS.get(k)
+        base = baseline.get(k, spec.default if spec is not None else None)
+        cls = ' class="changed"' if not _same_value(v, base) else ""
+        rows.append([f"<td{cls}>{_esc(k)}</td>", _cell("inf" if v is None else v), _td(spec.unit if spec else ""),
+                     _td("" if base is None and spec is None else _fmt(base)), _td(spec.doc if spec else "")])
+    return _table(("parameter", "value", "unit", base_label, "meaning"), rows, "params")
 
 
 #: What every simulation reads besides its policy's parameters: the grid and the market model's core.
@@ -517,22 +522,27 @@ def _shown_params(data: ReportData) -> tuple[list[str], dict]:
     reads (its policy's parameters and :data:`REPLAY_PARAMS`); a simulation what its policies and
     market model read (:data:`SIM_PARAMS`), every non-policy parameter away from its registry
     default (a feature turned on) and every parameter that differs from the preset."""
+    cfg = data.config
+    baseline = _preset_values(data)
+    return _shown_keys(data.kind == "backtest", cfg.get("policies") or [cfg.get("policy")], data.params,
+                       baseline), baseline
+
+
+def _shown_keys(backtest: bool, policies: Sequence[str], params: Mapping, baseline: Mapping) -> list[str]:
+    """The rule of :func:`_shown_params` for one parameter set read by ``policies``."""
     from ..policies.registry import POLICIES
 
-    cfg = data.config
-    pols = cfg.get("policies") or [cfg.get("policy")]
-    used = {k for p in pols if p in POLICIES for k in POLICIES[p].params}
-    baseline = _preset_values(data)
-    if data.kind == "backtest":
+    used = {k for p in policies if p in POLICIES for k in POLICIES[p].params}
+    if backtest:
         used |= set(REPLAY_PARAMS)
     else:
         used |= set(SIM_PARAMS)
         # away from the registry default: a feature the preset or user turned on (jumps, zones, hedging, …);
         # policy parameters only count for the policies that read them
-        used |= {k for k, v in data.params.items() if k in PARAMS and PARAMS[k].group != "policy"
+        used |= {k for k, v in params.items() if k in PARAMS and PARAMS[k].group != "policy"
                  and not _same_value(v, PARAMS[k].default)}
-        used |= {k for k, v in data.params.items() if k in baseline and not _same_value(v, baseline[k])}
-    return [k for k in data.params if k in used], baseline
+        used |= {k for k, v in params.items() if k in baseline and not _same_value(v, baseline[k])}
+    return [k for k in params if k in used]
 
 
 def _panels_subject(data: ReportData) -> str:

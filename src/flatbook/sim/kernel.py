@@ -23,8 +23,8 @@ fees, financing, inventory and cash, and the binomial mid move; (4) optional
 market features (diffusive mid, jumps, regimes, informed flow), the proxy's
 basis, carry and hedging (:mod:`flatbook.hedging.model`); (5) the mark to
 market and drawdown; (6) the kill switch. The hard limit holds after every
-fill and every hedge trade (:func:`~flatbook.controls.quote_controls.limit_trade`). The market models are documented in
-:mod:`flatbook.market.model`.
+fill and every hedge trade (:func:`~flatbook.controls.quote_controls.limit_trade`).
+The market models are documented in :mod:`flatbook.market.model`.
 
 Why the shape: with one array per variable, or with parameters read from an
 array, LLVM must prove at run time that no two arrays overlap; past a handful
@@ -249,7 +249,7 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
     h_bsig = hp[HP_BSIG]
     h_bphi = hp[HP_BPHI]
     hr = hp[HP_HRATIO]
-    inv_hr = 1.0 / hr if proxy else 0.0
+    inv_hr = 1.0 / hr if (proxy and hr > 0.0) else 0.0    # h* = 0 (σ = 0: no price risk): nothing to hedge
     session = np.int64(hp[HP_SESSION])
     flat_steps = np.int64(hp[HP_FLAT])
     ev_step = np.int64(hp[HP_EVENT])

@@ -25,6 +25,21 @@ import numpy as np
 from ..jsonutil import jsonable
 
 
+def influence(x: np.ndarray, stat: str) -> np.ndarray:
+    """Per-path influence function of ``stat`` ("mean" or "std") of the sample ``x``.
+
+    The standard error of the statistic is std(ψ)/√n (delta method); of a paired difference of two
+    statistics on common random numbers, std(ψ_a − ψ_b)/√n. For the sample std s,
+    ψ = ((x − x̄)² − s²)/(2s) (e.g. van der Vaart 1998, *Asymptotic Statistics*, §20.1).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    d = x - x.mean()
+    if stat == "mean":
+        return d
+    s = x.std(ddof=1) if x.size > 1 else 0.0
+    return (d * d - s * s) / (2.0 * s) if s > 0 else np.zeros_like(d)
+
+
 def var_es(pnl: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """(VaR, ES) of the loss −pnl at ``level``, both as positive losses."""
     loss = -np.asarray(pnl, dtype=float)

@@ -36,7 +36,7 @@ from ..jsonutil import jsonable
 from ..market.model import pack_market
 from ..policies.registry import policy_spec
 from . import kernel as K
-from .metrics import attribution, pool_moments, summarize
+from .metrics import attribution, influence, pool_moments, summarize
 
 CHUNK_PATH_STEPS = 8_000_000
 
@@ -106,17 +106,6 @@ def _warm_up(pk: Packed, nsteps: int) -> None:
                      np.zeros((1, K.OU_LEN)), np.zeros(0, np.int64), np.zeros((0, 6, 3)))
 
 
-def _influence(x: np.ndarray, stat: str) -> np.ndarray:
-    """Per-path influence of ``stat`` (mean or std) of sample ``x``: its SE is std(ψ)/√n (delta method).
-    TODO(H3): metrics.influence, once it has moved there from cli/output.py."""
-    x = np.asarray(x, dtype=np.float64)
-    d = x - x.mean()
-    if stat == "mean":
-        return d
-    s = x.std(ddof=1) if x.size > 1 else 0.0
-    return (d * d - s * s) / (2.0 * s) if s > 0 else np.zeros_like(d)
-
-
 def hedge_effect(hedged: np.ndarray, unhedged: np.ndarray) -> dict:
     """What a hedge did to the PnL (price units), paired path by path (see the module docstring).
     SEs are None for a single path."""
@@ -125,7 +114,7 @@ def hedge_effect(hedged: np.ndarray, unhedged: np.ndarray) -> dict:
     change = {"mean": float(hedged.mean() - unhedged.mean()), "std": std_h - std_u}
     out = {"unhedged_pnl_mean": float(unhedged.mean()), "unhedged_pnl_std": std_u}
     for stat in ("mean", "std"):
-        psi = _influence(hedged, stat) - _influence(unhedged, stat)
+        psi = influence(hedged, stat) - influence(unhedged, stat)
         out[f"hedge_pnl_{stat}_change"] = change[stat]
         out[f"hedge_pnl_{stat}_change_se"] = float(psi.std(ddof=1) / math.sqrt(n)) if n > 1 else None
     return out
@@ -136,10 +125,11 @@ def hedge_warning(summary: dict) -> str | None:
     d, se = summary.get("hedge_pnl_std_change"), summary.get("hedge_pnl_std_change_se")
     if d is None or not d > 0.0:
         return None
-    sig = "" if se is None else (f" ± {se:.3g}" + ("" if d > 2.0 * se else ", within noise"))
+    clear = se is None or d > 2.0 * se
     return (f"hedging raised the PnL std from {summary['unhedged_pnl_std']:.4g} to {summary['pnl_std']:.4g} "
-            f"price units (+{d:.3g}{sig}, paired against the same paths without hedge trades): "
-            "the hedge adds risk here")
+            f"price units (+{d:.3g}" + ("" if se is None else f" ± {se:.2g}") + ", paired against the same paths "
+            "without hedge trades)" + (": the hedge adds risk here" if clear else
+                                       ", within 2 standard errors of no change"))
 
 
 def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
