@@ -61,7 +61,7 @@ browser:
 test: $(STAMP) browser
 	$(PY) -m pytest
 
-# Two (one per core) busy-looping processes beside the suite, stopped at the end whatever happens.
+# One busy-looping process per core beside the suite, stopped at the end whatever happens.
 test-busy: $(STAMP) browser
 	bash .ci/busy $(PY) -m pytest
 

@@ -37,7 +37,8 @@ try:
 except ImportError as e:  # fail, do not skip: the test extra lists selenium
     pytest.fail(f"selenium is not installed ({e}); run `make test` (installs the test extra)", pytrace=False)
 
-__all__ = ["ARTIFACTS", "RENDERING", "By", "Keys", "ROOT", "WAIT_S", "app_server", "chromium", "free_port", "text", "wait_for"]
+__all__ = ["ARTIFACTS", "RENDERING", "By", "Keys", "ROOT", "WAIT_S", "app_server", "chromium", "free_port", "text",
+           "wait_for"]
 
 
 def _find(name: str, fallback: str) -> str | None:

@@ -175,19 +175,6 @@ def _number(field: str, raw: str | None, default: float | None = None) -> float 
 
 # --------------------------------------------------------------------------- progress
 
-class _ProgressBar(ProgressBar):
-    """The former private bar's signature on the shared :class:`~flatbook.cli.progress.ProgressBar`:
-    ``columns`` given in full (the first one stood for the description) and a bar even while the
-    total is unknown. Kept only until ``sweep_cmd`` subclasses ProgressBar itself."""
-
-    def __init__(self, total: int | None, columns: Sequence | None = None, description: str = "simulating",
-                 **fields):
-        if columns is None:
-            super().__init__(total, description=description, **fields)
-        else:
-            super().__init__(0 if total is None else total, columns[1:], description=description, **fields)
-
-
 COMPILING = "compiling kernels (first run only)…"
 
 

@@ -1,8 +1,9 @@
 """``flatbook multi``: one maker quoting several correlated instruments (preset ``multi-asset``).
 
-Takes ``--set``, ``--config``, ``--out`` and ``--json`` through the same code paths as
-``simulate``: :func:`flatbook.cli.app._resolve` merges the TOML file and the flags,
-:func:`flatbook.cli.output.publish_dir` writes all files or none.
+Takes ``--set``, ``--config``, ``--out``, ``--json`` and ``--report`` through the same code
+paths as ``simulate``: :func:`flatbook.cli.app._resolve` merges the TOML file and the flags,
+:func:`flatbook.cli.output.publish_dir` writes all files or none, ``--report`` is checked
+before any work and written by :func:`flatbook.report.html.write_report`.
 """
 from __future__ import annotations
 
@@ -14,37 +15,61 @@ import typer
 
 from ..errors import InputError
 from ..jsonutil import jsonable
+from ..params import PARAMS
+from ..presets import PRESETS
 from ..timing import group_timing
 from . import output
-from .app import (ConfigOpt, JsonOpt, OutOpt, PathsOpt, SeedOpt, _number, _print_json, _resolve, _stdout, app,
-                  compiling, print_warnings)
+from .app import (ConfigOpt, JsonOpt, OutOpt, PathsOpt, ReportOpt, SeedOpt, _check_report, _number, _print_json,
+                  _resolve, _stdout, app, compiling, print_warnings)
 from .progress import ProgressBar
+from .tables import PNL_UNIT, SUMMARY_UNITS, unit
 
 DEFAULT_MULTI_PRESET = "multi-asset"
-PNL_UNIT = "price units × lots"
+#: the portfolio rows of the table and the report, in order
+PORTFOLIO_KEYS = ("pnl_mean", "pnl_std", "pnl_se", "var_95", "es_95", "final_risk_mean", "final_q_corr",
+                  "paths", "steps")
+#: the per-instrument columns (keys of ``per_instrument``)
+INSTRUMENT_COLUMNS = ("final_q_mean", "final_q_std", "max_abs_q_mean", "fills_mean", "spread_capture_mean")
+#: units of the multi summary's own keys; the rest as in ``simulate`` (:data:`flatbook.cli.tables.SUMMARY_UNITS`)
+MULTI_UNITS = {
+    "final_risk_mean": "(price units × lots)² per time unit: {time} (qᵀΣq at T)",
+    "final_q_corr": "correlation of the final inventories across paths",
+    "spread_capture_mean": PNL_UNIT,
+    "path_steps_per_s": "path-steps/s (all instruments)",
+}
 
 
-def multi_object(res) -> dict:
-    """``multi --json`` and ``summary.json``: the summary (wall-clock fields under ``timing``) plus ``config``."""
-    return jsonable(group_timing({**res.summary, "config": res.config.as_dict()}))
+def multi_unit(key: str, time_unit: str) -> str:
+    """The unit of a multi summary key or an instrument parameter, with the time unit filled in."""
+    u = unit({**SUMMARY_UNITS, **MULTI_UNITS}, key, time_unit)
+    return u or (PARAMS[key].unit if key in PARAMS else "")
 
 
-def _per_path_frame(res):
-    import pandas as pd
+def multi_object(res, preset: str | None = None) -> dict:
+    """``multi --json`` and ``summary.json``: the summary (wall-clock fields under ``timing``) plus
+    ``config`` (with the multi-instrument preset's name when given)."""
+    cfg = {**({"preset": preset} if preset is not None else {}), **res.config.as_dict()}
+    return jsonable(group_timing({**res.summary, "config": cfg}))
 
+
+def per_path_columns(res) -> dict:
+    """The per-path columns of ``per_path.parquet`` and the report: ``pnl`` (price units × lots) and
+    ``NAME.final_q``, ``NAME.max_abs_q`` (lots), ``NAME.fills``, ``NAME.spread_capture``."""
     cols = {"pnl": res.pnl}
     for name, d in res.per_instrument.items():
         cols.update({f"{name}.{k}": v for k, v in d.items()})
-    return pd.DataFrame(cols)
+    return cols
 
 
 def _build(tmp: Path, res, obj: dict) -> list[str]:
+    import pandas as pd
+
     (tmp / output.SUMMARY_JSON).write_text(output.dumps(obj) + "\n", encoding="utf-8")
-    _per_path_frame(res).to_parquet(tmp / output.PER_PATH_PARQUET, index=False, engine="pyarrow")
+    pd.DataFrame(per_path_columns(res)).to_parquet(tmp / output.PER_PATH_PARQUET, index=False, engine="pyarrow")
     return [output.SUMMARY_JSON, output.PER_PATH_PARQUET]
 
 
-def _tables(res, title: str) -> list:
+def _tables(res, title: str, time_unit: str) -> list:
     from rich.table import Table
     from rich.text import Text
 
@@ -55,20 +80,14 @@ def _tables(res, title: str) -> list:
     t.add_column("metric")
     t.add_column("value", justify="right")
     t.add_column("unit")
-    for k, unit in (("pnl_mean", PNL_UNIT), ("pnl_std", PNL_UNIT), ("pnl_se", PNL_UNIT),
-                    ("var_95", PNL_UNIT + " (loss)"), ("es_95", PNL_UNIT + " (loss)"),
-                    ("final_risk_mean", "qᵀΣq at T, price units² per time unit"),
-                    ("final_q_corr", "correlation of final inventories"),
-                    ("elapsed_s", "s"), ("path_steps_per_s", "path-steps/s (all instruments)")):
-        t.add_row(k, Text(fmt(s[k])), unit)
+    for k in (*(k for k in PORTFOLIO_KEYS if k not in ("paths", "steps")), "elapsed_s", "path_steps_per_s"):
+        t.add_row(k, Text(fmt(s[k])), multi_unit(k, time_unit))
     t2 = Table(title=Text("per instrument"), title_justify="left")
-    cols = (("final_q_mean", "lots"), ("final_q_std", "lots"), ("max_abs_q_mean", "lots"),
-            ("fills_mean", "fills per path"), ("spread_capture_mean", PNL_UNIT))
     t2.add_column("instrument")
-    for c, unit in cols:
-        t2.add_column(Text(f"{c} ({unit})"), justify="right")
+    for c in INSTRUMENT_COLUMNS:
+        t2.add_column(Text(f"{c} ({multi_unit(c, time_unit)})"), justify="right")
     for name, d in s["per_instrument"].items():
-        t2.add_row(Text(name), *(Text(fmt(d[k])) for k, _ in cols))
+        t2.add_row(Text(name), *(Text(fmt(d[k])) for k in INSTRUMENT_COLUMNS))
     return [t, t2]
 
 
@@ -84,10 +103,11 @@ def multi(
     config: ConfigOpt = None,
     json_: JsonOpt = False,
     out: OutOpt = None,
+    report: ReportOpt = None,
 ) -> None:
     """Several correlated instruments: portfolio PnL and risk, and each instrument's inventory."""
     from ..multi import kernel as MK
-    from ..multi.simulator import multi_preset, simulate_multi
+    from ..multi.simulator import check_read, multi_preset, simulate_multi
 
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed,
                                                  default_preset=DEFAULT_MULTI_PRESET)
@@ -95,23 +115,31 @@ def multi(
         raise InputError("run.policy", "multi takes each instrument's policy from the multi-instrument preset")
     mc = multi_preset(preset_name, _number("--correlation", correlation), False if own_skew else None,
                       n, s, overrides)
+    check_read(overrides, mc)
     out_dir = output.check_out_dir(out) if out is not None else None
+    report_path = _check_report(report)
     with compiling([MK.simulate_multi], enabled=not json_) as need:
         if need:
             simulate_multi(replace(mc, paths=1))
     with ProgressBar(mc.paths, description="simulating", enabled=not json_) as bar:
         res = simulate_multi(mc, progress=bar.callback("simulating", 0))
-    obj = multi_object(res)
+    obj = multi_object(res, preset_name)
     print_warnings(obj.get("warnings"))
     if out_dir is not None:
         output.publish_dir(out_dir, lambda tmp: _build(tmp, res, obj))
+    if report_path is not None:
+        from ..report.html import multi_report, write_report
+
+        write_report(report_path, multi_report(obj, per_path_columns(res)))
     if json_:
         _print_json(obj)
         return
     con = _stdout()
     title = (f"multi — {preset_name}, {mc.paths:,} paths × {mc.configs[0].steps:,} steps, seed {mc.seed}, "
              f"ρ = {mc.correlation[0, -1]:g}, {'portfolio' if mc.portfolio_skew else 'own'} skew")
-    for t in _tables(res, title):
+    for t in _tables(res, title, PRESETS[mc.configs[0].preset].time_unit):
         con.print(t)
-    if out_dir is not None:
-        con.print(f"wrote {out_dir}", markup=False, highlight=False)
+    for written in (out_dir, report_path):
+        if written is not None:
+            con.print(f"wrote {written}", markup=False, highlight=False)
+

@@ -12,7 +12,7 @@ from .app import _stdout, app
 @app.command()
 def report(
     results_dir: Annotated[str, typer.Argument(metavar="RESULTS_DIR",
-                                               help="A directory written by simulate, compare or backtest --out.")],
+                                               help="A directory written by simulate, compare, backtest or multi --out.")],
     out: Annotated[str | None, typer.Option("--out", metavar="FILE.html",
                                             help="The report file (default RESULTS_DIR/report.html).")] = None,
 ) -> None:

@@ -30,7 +30,8 @@ from ..jsonutil import jsonable
 from ..params import PARAMS
 from . import output
 from .app import (DEFAULT_PATHS, DEFAULT_POLICY, DEFAULT_PRESET, DEFAULT_SEED, ClickException, ConfigOpt, JsonOpt,
-                  PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _ProgressBar, _stdout, app)
+                  PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _stdout, app)
+from .progress import ProgressBar
 
 FIGURES = ("pnl_mean", "pnl_std", "final_q_std", "q_rms", "q_std_mean", "es_95", "var_95",
            "spread_given_up_mean", "fills_mean", "sharpe")
@@ -43,12 +44,12 @@ MAX_TABLE_ROWS = 60
 
 # --------------------------------------------------------------------------- progress
 
-class _SweepBar(_ProgressBar):
+class _SweepBar(ProgressBar):
     """The progress bar (stderr, after ~1 s, on a terminal), counting points and paths."""
 
     def __init__(self) -> None:
-        super().__init__(None, (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("points"),
-                                TextColumn("{task.fields[paths]}")), description="sweep", paths="")
+        super().__init__(0, (BarColumn(), MofNCompleteColumn(), TextColumn("points"),
+                             TextColumn("{task.fields[paths]}")), description="sweep", paths="")
 
     def update(self, st) -> None:
         cached = f", {st.cached} resumed" if st.cached else ""

@@ -232,7 +232,7 @@ def fmt_pm(x: float | None, se: float | None) -> str:
         return "n/a"
     if se is None or not math.isfinite(se):
         return fmt(x)
-    if se == 0:
+    if se <= 1e-12 * max(abs(x), 1.0):   # zero up to rounding (an exact fit): no 17-decimal noise
         return f"{fmt(x)} ± 0"
     dec = max(0, 1 - math.floor(math.log10(se)))
     return f"{x:,.{dec}f} ± {se:,.{dec}f}"

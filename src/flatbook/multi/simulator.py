@@ -18,7 +18,7 @@ import numpy as np
 from ..config import RunConfig, build_config, check_int
 from ..controls.quote_controls import pack_controls
 from ..errors import InputError
-from ..policies.registry import policy_spec
+from ..policies.registry import POLICIES, policy_spec
 from ..sim.metrics import var_es
 from ..suggest import unknown
 from . import kernel as MK
@@ -56,6 +56,27 @@ class MultiConfig:
         return {"instruments": [{"name": n, **c.as_dict()} for n, c in zip(self.names, self.configs)],
                 "correlation": self.correlation.tolist(), "portfolio_skew": self.portfolio_skew,
                 "paths": self.paths, "seed": self.seed}
+
+
+#: what the multi-instrument simulator reads of each instrument besides its policy's parameters
+#: (:func:`flatbook.multi.simulator._pack`): the grid, the Gaussian mid, the fill intensity and the quote controls
+MULTI_CORE = ("T", "dt", "s0", "q0", "sigma", "flow", "A", "k", "size", "limit")
+MULTI_PARAMS = (*MULTI_CORE, "yellow", "red", "critical", "yellow_action", "red_action", "critical_action",
+                "zone_widen", "zone_skew", "tick", "min_spread", "market_spread")
+
+def check_read(overrides: dict, mc) -> None:
+    """Refuse a ``--set``/``[params]`` key the multi-instrument simulator does not read (it would be
+    silently ignored): neither in :data:`MULTI_PARAMS` nor a parameter of that instrument's policy."""
+    for key in overrides:
+        head, dot, rest = str(key).partition(".")
+        base = rest if dot else head
+        cfgs = [mc.configs[mc.names.index(head)]] if dot else list(mc.configs)
+        if base in MULTI_PARAMS or all(base in POLICIES[c.policy].params for c in cfgs):
+            continue
+        pols = sorted({c.policy for c in cfgs})
+        raise InputError(str(key), f"the multi-instrument simulator does not read {base} (Gaussian mids, intensity "
+                                   f"fills, no hedging, jumps or costs); it reads {', '.join(MULTI_PARAMS)} and the "
+                                   f"parameters of {', '.join(pols)}")
 
 
 def build_multi(instruments: Sequence[Mapping], correlation, portfolio_skew: bool = True,

@@ -1,4 +1,4 @@
-"""Self-contained interactive HTML report of a ``simulate``, ``compare`` or ``backtest`` run.
+"""Self-contained interactive HTML report of a ``simulate``, ``compare``, ``backtest`` or ``multi`` run.
 
 One HTML file with plotly charts that opens offline: plotly.js is embedded once, inline,
 and nothing is loaded from the network. Results first: title and run description; the
@@ -10,9 +10,12 @@ histogram); for ``compare`` every policy overlaid on the same flow plus bars sid
 the zone timeline and the PnL attribution when present; for a backtest the fills on the
 price chart and their markouts. Last, collapsed (``<details>``): the configuration and the
 parameters the run used or changed from its preset (a backtest: only what the replay reads).
+A ``multi`` report shows the portfolio's summary, each instrument's, the final inventories
+and the portfolio PnL over all paths (no sample path is recorded), and per instrument the
+parameters it used or changed from the multi-instrument preset.
 
 Both ways in go through the same code: live results (:func:`simulate_report`,
-:func:`backtest_report`) and a saved ``--out`` directory (:func:`report_from_dir`) are first
+:func:`backtest_report`, :func:`multi_report`) and a saved ``--out`` directory (:func:`report_from_dir`) are first
 turned into one plain :class:`ReportData`, which :func:`render` turns into HTML. The
 run's ``--json`` object (``summary.json``) is embedded verbatim as a JSON data block
 (``<script type="application/json" id="flatbook-report-data">``); since rendering is
@@ -24,7 +27,7 @@ import html
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,8 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..backtest.backtester import BacktestResult
     from ..sim.simulator import SimResult
 
-__all__ = ["ATTRIBUTION_KEYS", "DATA_ID", "ReportData", "backtest_report", "check_report_path", "render",
-           "report_from_dir", "simulate_report", "write_report"]
+__all__ = ["ATTRIBUTION_KEYS", "DATA_ID", "ReportData", "backtest_report", "check_report_path", "multi_report",
+           "render", "report_from_dir", "simulate_report", "write_report"]
 
 DATA_ID = "flatbook-report-data"
 FORMAT = 1
@@ -73,6 +76,7 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True,
                "toImageButtonOptions": {"format": "svg", "filename": "flatbook"}}
 SIM_FILES = ("summary.json", "series.parquet", "per_path.parquet")
 BACKTEST_FILES = ("summary.json", "inventory.parquet", "fills.parquet")
+MULTI_FILES = ("summary.json", "per_path.parquet")
 
 
 # --------------------------------------------------------------------------- the plain data
@@ -88,7 +92,7 @@ class ReportData:
     ``side``, ``px``, ``qty``, ``q``, ``markout_<h>s``).
     """
 
-    kind: str                                   # simulate | compare | backtest
+    kind: str                                   # simulate | compare | backtest | multi
     result: dict
     series: dict[str, dict[str, np.ndarray]]
     hist: dict[str, np.ndarray]
@@ -98,11 +102,19 @@ class ReportData:
     end_ns: int | None = None
     events_shown: int | None = None             # backtest: events drawn of all events
     fills_total: int | None = None              # backtest: fills in all (``fills`` may be thinned)
+    per_path: dict[str, np.ndarray] | None = None   # multi: per-path columns (pnl, NAME.final_q, …)
 
     # ----------------------------------------------------------------- derived views
     @property
     def policies(self) -> list[str]:
+        if self.kind == "multi":
+            return [str(i.get("policy")) for i in self.config["instruments"]]
         return list(self.series)
+
+    @property
+    def instruments(self) -> list[str]:
+        """multi: the instruments' names."""
+        return [str(i.get("name")) for i in self.config["instruments"]]
 
     @property
     def config(self) -> dict:
@@ -116,6 +128,8 @@ class ReportData:
         """policy → summary (the summary keys of the ``--json`` object)."""
         if self.kind == "compare":
             return dict(self.result["policies"])
+        if self.kind == "multi":
+            return {"portfolio": {k: v for k, v in self.result.items() if k not in ("config", "per_instrument")}}
         skip = {"config", "data", "options"}
         return {self.policies[0]: {k: v for k, v in self.result.items() if k not in skip}}
 
@@ -147,7 +161,8 @@ class ReportData:
             return "s"
         from ..presets import PRESETS
 
-        p = PRESETS.get(self.config.get("preset"))
+        cfg = self.config["instruments"][0] if self.kind == "multi" else self.config
+        p = PRESETS.get(cfg.get("preset"))
         return p.time_unit if p is not None else "time units"
 
     def data_block(self) -> dict:
@@ -161,6 +176,9 @@ class ReportData:
             return f"flatbook backtest — {cfg['policy']} on {self.result['data']['instrument']}"
         if self.kind == "compare":
             return f"flatbook compare — {', '.join(self.policies)} on preset {cfg['preset']}"
+        if self.kind == "multi":
+            return (f"flatbook multi — {len(self.instruments)} instruments ({', '.join(self.instruments)}) on preset "
+                    f"{cfg.get('preset', 'n/a')}")
         return f"flatbook simulate — {cfg['policy']} on preset {cfg['preset']}"
 
 
@@ -244,6 +262,19 @@ def backtest_report(res: BacktestResult, obj: Mapping | None = None) -> str:
     return render(_backtest_data(obj, res.path, res.fills))
 
 
+def _multi_data(obj: Mapping, columns: Mapping[str, Any]) -> ReportData:
+    data = ReportData("multi", jsonable(obj), {}, {})
+    data.per_path = {str(k): _f64(v) for k, v in columns.items()}
+    data.hist = {name: data.per_path[f"{name}.final_q"] for name in data.instruments}
+    return data
+
+
+def multi_report(obj: Mapping, columns: Mapping[str, Any]) -> str:
+    """The report of a ``multi`` run: ``obj`` is its ``--json`` object, ``columns`` its per-path
+    columns as in ``per_path.parquet`` (``pnl`` and ``NAME.final_q``, ``NAME.max_abs_q``, …)."""
+    return render(_multi_data(obj, columns))
+
+
 # --------------------------------------------------------------------------- saved directory → data
 
 def _dir_error(msg: str) -> InputError:
@@ -266,7 +297,7 @@ def _need_columns(df, path: Path, cols: Sequence[str]) -> None:
 
 
 def load_dir(directory: str | os.PathLike) -> ReportData:
-    """The :class:`ReportData` of a saved ``simulate``/``compare``/``backtest --out`` directory."""
+    """The :class:`ReportData` of a saved ``simulate``/``compare``/``backtest``/``multi --out`` directory."""
     d = Path(os.path.expanduser(str(directory)))
     if not str(directory).strip():
         raise _dir_error("empty path; give a results directory written with --out")
@@ -274,18 +305,23 @@ def load_dir(directory: str | os.PathLike) -> ReportData:
         raise _dir_error(f"{directory} does not exist")
     if not d.is_dir():
         raise _dir_error(f"{directory} is not a directory")
-    present = {p for p in (*SIM_FILES, *BACKTEST_FILES) if (d / p).is_file()}
+    present = {p for p in (*SIM_FILES, *BACKTEST_FILES, *MULTI_FILES) if (d / p).is_file()}
+    want = (" + ".join(SIM_FILES) + " (simulate, compare), " + " + ".join(BACKTEST_FILES) + " (backtest) or "
+            + " + ".join(MULTI_FILES) + " (multi)")
     if set(BACKTEST_FILES) <= present:
         kind = "backtest"
     elif set(SIM_FILES) <= present:
         kind = "sim"
+    elif set(MULTI_FILES) <= present:
+        kind = "multi"
     else:
-        want = " + ".join(SIM_FILES) + " (simulate, compare) or " + " + ".join(BACKTEST_FILES) + " (backtest)"
         raise _dir_error(f"{directory} holds no flatbook results; expected {want}")
     try:
         obj = json.loads((d / "summary.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise _dir_error(f"{d / 'summary.json'}: not readable JSON ({exc})") from None
+    if kind == "multi":
+        return _load_multi(d, obj, want)
     if not isinstance(obj, dict) or not isinstance(obj.get("config"), dict) \
             or not isinstance(obj["config"].get("params"), dict):
         raise _dir_error(f"{d / 'summary.json'}: no config with params (not written by flatbook --out?)")
@@ -313,6 +349,18 @@ def load_dir(directory: str | os.PathLike) -> ReportData:
         final_q[name] = (per_path.loc[per_path["policy"] == name, "final_q"] if compare
                          else per_path["final_q"]).to_numpy()
     return _sim_data(obj, compare, series, final_q)
+
+
+def _load_multi(d: Path, obj, want: str) -> ReportData:
+    cfg = obj.get("config") if isinstance(obj, dict) else None
+    ins = cfg.get("instruments") if isinstance(cfg, dict) else None
+    if not isinstance(ins, list) or not ins or not all(isinstance(i, dict) and isinstance(i.get("params"), dict)
+                                                         for i in ins):
+        raise _dir_error(f"{d} holds no flatbook results ({d / 'summary.json'} is not a multi summary); "
+                         f"expected {want}")
+    per_path = _read_parquet(d / "per_path.parquet")
+    _need_columns(per_path, d / "per_path.parquet", ("pnl", *(f"{i.get('name')}.final_q" for i in ins)))
+    return _multi_data(obj, {c: per_path[c].to_numpy() for c in per_path.columns})
 
 
 def report_from_dir(directory: str | os.PathLike) -> str:
@@ -524,24 +572,29 @@ def _shown_params(data: ReportData) -> tuple[list[str], dict]:
     default (a feature turned on) and every parameter that differs from the preset."""
     cfg = data.config
     baseline = _preset_values(data)
-    return _shown_keys(data.kind == "backtest", cfg.get("policies") or [cfg.get("policy")], data.params,
-                       baseline), baseline
+    return _shown_keys(cfg.get("policies") or [cfg.get("policy")], data.params, baseline,
+                       replay=data.kind == "backtest"), baseline
 
 
-def _shown_keys(backtest: bool, policies: Sequence[str], params: Mapping, baseline: Mapping) -> list[str]:
-    """The rule of :func:`_shown_params` for one parameter set read by ``policies``."""
+def _shown_keys(policies: Sequence[str], params: Mapping, baseline: Mapping, *, replay: bool = False,
+                core: Sequence[str] = SIM_PARAMS, reads: Collection[str] | None = None) -> list[str]:
+    """The rule of :func:`_shown_params` for one parameter set read by ``policies``: a replay shows
+    the policies' parameters and :data:`REPLAY_PARAMS`; a simulation the policies' parameters,
+    ``core``, and every parameter switched on or changed from ``baseline``, of those the engine
+    ``reads`` (None: all)."""
     from ..policies.registry import POLICIES
 
     used = {k for p in policies if p in POLICIES for k in POLICIES[p].params}
-    if backtest:
+    if replay:
         used |= set(REPLAY_PARAMS)
     else:
-        used |= set(SIM_PARAMS)
+        used |= set(core)
         # away from the registry default: a feature the preset or user turned on (jumps, zones, hedging, …);
         # policy parameters only count for the policies that read them
         used |= {k for k, v in params.items() if k in PARAMS and PARAMS[k].group != "policy"
-                 and not _same_value(v, PARAMS[k].default)}
-        used |= {k for k, v in params.items() if k in baseline and not _same_value(v, baseline[k])}
+                 and not _same_value(v, PARAMS[k].default) and (reads is None or k in reads)}
+        used |= {k for k, v in params.items() if k in baseline and not _same_value(v, baseline[k])
+                 and (reads is None or k in reads)}
     return [k for k in params if k in used]
 
 
@@ -663,6 +716,22 @@ def _level_traces(go, lv: Mapping[str, float], x0: float, x1: float, legend: str
         out.append(go.Scatter(x=xs, y=ys, mode="lines", name=f"{label} ±{_level_text(v)} {unit}", legend=legend,
                               line=dict(color=colour, dash=dash, width=width), hoverinfo="name"))
     return out
+
+
+def _outline(go, centres: np.ndarray, width: float, h: np.ndarray, name: str, colour: str, hover: str):
+    """A histogram drawn as its lightly filled outline over shared bins (several stay visible): bar i
+    is the segment (c_i − w/2, h_i) → (c_i + w/2, h_i), joined by verticals, from 0 back to 0; levels
+    missing between the centres (no path ended there) are drawn at 0."""
+    if not centres.size:
+        return go.Scatter(x=[], y=[], mode="lines", name=name, line=dict(color=colour, width=1.6))
+    idx = np.rint((centres - centres[0]) / width).astype(np.int64)
+    full = np.zeros(int(idx[-1]) + 1)
+    full[idx] = h
+    edges = centres[0] - width / 2 + width * np.arange(full.size + 1)
+    xs = np.repeat(edges, 2)
+    ys = np.concatenate([[0.0], np.repeat(full, 2), [0.0]])
+    return go.Scatter(x=xs, y=ys, mode="lines", name=name, fill="tozeroy", line=dict(color=colour, width=1.6),
+                      fillcolor=_rgba(colour, 0.12), hovertemplate=hover)
 
 
 def _six_panel(data: ReportData) -> str:
@@ -811,11 +880,7 @@ def _six_panel(data: ReportData) -> str:
         ymax = max(ymax, float(h.max()) if h.size else 0.0)
         hover = f"q = %{{x:.6g}} {qu}<br>%{{y:.6g}} {unit_y}<extra>{_esc(pol)}</extra>"
         if multi:   # outlines over shared bins, lightly filled: every policy stays visible
-            xs = np.concatenate([[centres[0] - width / 2], centres + width / 2]) if centres.size else centres
-            ys = np.concatenate([[0.0], h]) if centres.size else h
-            add(6, go.Scatter(x=np.repeat(xs, 2)[1:], y=np.repeat(ys, 2)[:-1] if ys.size else ys, mode="lines",
-                              name=pol, fill="tozeroy", line=dict(color=_colour(i), width=1.6),
-                              fillcolor=_rgba(_colour(i), 0.12), hovertemplate=hover))
+            add(6, _outline(go, centres, width, h, pol, _colour(i), hover))
         else:
             add(6, go.Bar(x=centres, y=h, width=0.85 * width, name="time at level" if bt else "final q",
                           marker=dict(color="#1f77b4", line=dict(width=0.5, color="black")), opacity=0.75,
@@ -1067,6 +1132,179 @@ def _markout_section(data: ReportData) -> str:
             + _fig_html(fig, "fb-markouts") + "</section>")
 
 
+# --------------------------------------------------------------------------- multi: several instruments
+
+def _multi_unit(data: ReportData, key: str) -> str:
+    from ..cli.multi_cmd import multi_unit
+
+    return multi_unit(key, data.time_unit)
+
+
+def _multi_summary_section(data: ReportData) -> str:
+    from ..cli.multi_cmd import INSTRUMENT_COLUMNS, PORTFOLIO_KEYS
+
+    s = data.result
+    rows = [[_td(k), _cell(s.get(k)), _td(_multi_unit(data, k))] for k in PORTFOLIO_KEYS if k in s]
+    per = s.get("per_instrument") or {}
+    ins = {str(i.get("name")): i for i in data.config["instruments"]}
+    head = ("instrument", "policy", f"σ ({_multi_unit(data, 'sigma')})", "s0 (price units)", "limit (lots)",
+            *(f"{k} ({_multi_unit(data, k)})" for k in INSTRUMENT_COLUMNS))
+    irows = []
+    for name in data.instruments:
+        par = ins[name]["params"]
+        irows.append([_td(name), _td(ins[name].get("policy")), _cell(par.get("sigma")), _cell(par.get("s0")),
+                      _cell("inf" if par.get("limit") is None else par.get("limit")),
+                      *(_cell((per.get(name) or {}).get(k)) for k in INSTRUMENT_COLUMNS)])
+    timing = s.get("timing") if isinstance(s.get("timing"), Mapping) else {}
+    took = (f'<p class="note">Wall-clock time (not part of the results): {_esc(_fmt(timing["elapsed_s"]))} s.</p>'
+            if timing.get("elapsed_s") is not None else "")
+    return ('<section id="summary"><h2>Summary</h2><p class="note">The portfolio over all paths: one cash account, '
+            "every position marked at its instrument's mid at T. Hover a value for its exact number.</p>\n"
+            + _table(("metric", "value", "unit"), rows, "summary") + "\n<h3>Per instrument</h3>\n"
+            + '<p class="note">Means over all paths of each instrument\'s final inventory, largest |q| along the '
+            "path, fills and spread captured (fills' distance from the mid × size).</p>\n"
+            + _table(head, irows, "summary") + took + "</section>")
+
+
+def _multi_hist_section(data: ReportData) -> str:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    names = data.instruments
+    pnl = data.per_path["pnl"]
+    n = pnl.size
+    pu = "price units × lots"
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=HSPACE, subplot_titles=(
+        f"Final inventory of each instrument over {n:,} paths", f"Portfolio PnL at T over {n:,} paths"))
+    # left: every instrument's final q on the same bins
+    centres, heights, width = _hist_bars([(data.hist[nm], None) for nm in names])
+    ytop = max((float(h.max()) for h in heights if h.size), default=0.0) * 1.05 or 1.0
+    for i, nm in enumerate(names):
+        hover = f"q = %{{x:.6g}} lots<br>%{{y:.6g}} paths<extra>{_esc(nm)}</extra>"
+        fig.add_trace(_outline(go, centres, width, heights[i], nm, _colour(i), hover), row=1, col=1)
+        x = data.hist[nm][np.isfinite(data.hist[nm])]
+        if x.size:
+            mean = float(x.mean())
+            fig.add_trace(go.Scatter(x=[mean, mean], y=[0, ytop], mode="lines", name=f"{nm} mean = {mean:.3g} lots",
+                                     line=dict(color=_colour(i), dash="dash", width=2), hoverinfo="name"),
+                          row=1, col=1)
+    # right: portfolio PnL with its mean and the 95 % VaR and ES (losses, so drawn at −VaR, −ES)
+    pc, (ph,), pw = _hist_bars([(pnl, None)])
+    fig.add_trace(go.Bar(x=pc, y=ph, width=0.85 * pw, name="PnL at T", marker=dict(color="#2ca02c"), opacity=0.75,
+                         hovertemplate=f"PnL = %{{x:.6g}} {pu}<br>%{{y:.6g}} paths<extra></extra>"), row=1, col=2)
+    ptop = (float(ph.max()) if ph.size else 0.0) * 1.05 or 1.0
+    s = data.result
+    marks = [("mean", s.get("pnl_mean"), "black", "dash")]
+    marks += [(label, -s[k], c, "dot") for k, label, c in (("var_95", "5 % quantile (−VaR 95 %)", "#d62728"),
+                                                            ("es_95", "mean of the worst 5 % (−ES 95 %)", "darkred"))
+              if s.get(k) is not None]
+    for label, v, colour, dash in marks:
+        if v is not None and math.isfinite(v):
+            fig.add_trace(go.Scatter(x=[v, v], y=[0, ptop], mode="lines", name=f"{label} = {v:.4g}",
+                                     line=dict(color=colour, dash=dash, width=2), hoverinfo="name",
+                                     legend="legend2"), row=1, col=2)
+    for tr in fig.data:   # the right panel's traces go to the right panel's legend
+        if tr.xaxis == "x2":
+            tr.legend = "legend2"
+    fig.update_xaxes(title_text="final inventory q (lots)", row=1, col=1, showgrid=True)
+    fig.update_yaxes(title_text="number of paths", row=1, col=1, showgrid=True, exponentformat="none")
+    fig.update_xaxes(title_text=f"PnL ({pu})", row=1, col=2, showgrid=True, exponentformat="none")
+    fig.update_yaxes(title_text="number of paths", row=1, col=2, showgrid=True, exponentformat="none")
+    legends = {}
+    for i, lg in ((1, "legend"), (2, "legend2")):
+        xa = fig.layout["xaxis" if i == 1 else f"xaxis{i}"]
+        legends[lg] = dict(x=xa.domain[1] + 0.006, y=1, xanchor="left", yanchor="top", font=dict(size=10),
+                           bgcolor="rgba(255,255,255,0.85)", tracegroupgap=2)
+    fig.update_layout(height=480, margin=dict(l=70, r=RIGHT_MARGIN, t=50, b=60), template="plotly_white",
+                      bargap=0.1, hovermode="closest", **legends)
+    return ('<section id="distributions"><h2>Final inventories and portfolio PnL</h2><p class="note">Left: each '
+            "instrument's inventory at T, on shared bins (one bar per lot level), with its mean. Right: the "
+            f"portfolio PnL at T ({_esc(pu)}; the instruments' prices in one currency), its mean, its 5 % quantile "
+            "(−VaR 95 %) and the mean of its worst 5 % of paths (−ES 95 %); VaR and ES are losses, so a negative "
+            "VaR means even the 5 % quantile is a profit.</p>\n"
+            + _fig_html(fig, "fb-multi-hist") + "</section>")
+
+
+def _multi_paired_section(data: ReportData) -> str:
+    s = data.result
+    corr = s.get("final_q_corr")
+    rho = data.config.get("correlation")
+    corr_txt = (f" Here the final inventories correlate at {_fmt(corr)} across paths, the mids at "
+                f"ρ = {_fmt(rho[0][1])}." if corr is not None and isinstance(rho, list) and len(rho) == 2 else "")
+    return ('<section id="paired"><h2>Random numbers</h2><p class="note">'
+            "Every path has its own random stream, which depends only on the seed and the path's index; each "
+            "step draws, in a fixed order, one fill number per instrument and the mids' shocks Z. The mids move "
+            "together as ΔS = L·Z·√dt with L·Lᵀ = Σ, Σ<sub>ij</sub> = ρ<sub>ij</sub>·σ<sub>i</sub>·σ<sub>j</sub> "
+            "(price units² per time unit)." + _esc(corr_txt) + "</p><p class=\"note\">Common random numbers: a "
+            "second run with the same seed, instruments and steps (e.g. --own-skew, or another --set of a policy "
+            "parameter) draws the same numbers path by path, so its per-path PnL (per_path.parquet, column pnl) "
+            "pairs with this run's: the standard error of the difference is std(PnL₂ − PnL₁)/√paths, usually far "
+            "below the √(SE₁² + SE₂²) of independent runs. Another --correlation keeps Z but changes L, so the "
+            "mids differ.</p></section>")
+
+
+def _multi_config_section(data: ReportData) -> str:
+    from ..multi.simulator import MULTI_CORE, MULTI_PARAMS
+
+    cfg = data.config
+    ins = cfg["instruments"]
+    baselines = _multi_baselines(data)
+    rho = np.asarray(cfg.get("correlation") or [[1.0]], dtype=float)
+    rho_txt = "; ".join(" ".join(f"{v:g}" for v in row) for row in rho)
+    run_rows = [
+        [_td("preset"), _cell(cfg.get("preset", "n/a")), _td("multi-instrument preset")],
+        [_td("instruments"), _cell([f"{i.get('name')}: {i.get('policy')} on {i.get('preset')}" for i in ins]),
+         _td("name: policy on its single-instrument preset")],
+        [_td("correlation"), _cell(rho_txt), _td("ρ of the mids' shocks, rows separated by ;")],
+        [_td("portfolio_skew"), _cell(str(cfg.get("portfolio_skew"))),
+         _td("true: each policy skews on the risk-equivalent inventory R·q; false: on its own (--own-skew)")],
+        [_td("paths"), _cell(cfg.get("paths")), _td("Monte Carlo paths")],
+        [_td("seed"), _cell(cfg.get("seed")), _td("same seed ⇒ same random numbers")],
+        [_td("steps"), _cell(data.result.get("steps")), _td("steps per path (T/dt), shared by every instrument")],
+        [_td("time unit"), _cell(data.time_unit), _td("")],
+    ]
+    parts, n_shown, n_all = [], 0, 0
+    for i in ins:
+        name, params = str(i.get("name")), i["params"]
+        base = baselines.get(name, {})
+        shown = _shown_keys([i.get("policy")], params, base, core=MULTI_CORE, reads=MULTI_PARAMS)
+        n_shown, n_all = n_shown + len(shown), n_all + len(params)
+        parts.append(f"<h3>Instrument {_esc(name)}: {_esc(i.get('policy'))} on {_esc(i.get('preset'))}</h3>\n"
+                     + _params_table(params, shown, base, f"preset {cfg.get('preset', 'n/a')}"))
+    note = ("Shown per instrument: the parameters its policy and the multi-instrument simulator read (the grid, "
+            "the Gaussian mid's σ and s0, the fill intensity A·e<sup>−kδ</sup>, size and the quote controls), "
+            "every control that is switched on (away from its registry default) and everything set differently "
+            f"from the multi-instrument preset {_esc(cfg.get('preset', 'n/a'))} (<b>bold</b>). Other parameters "
+            "(mid_model, jumps, hedging, costs) are not read by this simulator. Prices in each instrument's "
+            f"price units, inventory in lots, time in time units (here: {_esc(data.time_unit)}).")
+    return ('<details id="config"><summary><h2>Configuration and parameters</h2> '
+            f'<span class="note">({n_shown} of {n_all} parameters shown; click to show or hide)</span></summary>\n'
+            + _table(("field", "value", "unit / meaning"), run_rows, "kv")
+            + f'\n<h3>Parameters</h3><p class="note">{note}</p>\n' + "\n".join(parts) + "</details>")
+
+
+def _multi_baselines(data: ReportData) -> dict[str, dict]:
+    """Instrument name → its values in the multi-instrument preset (registry defaults, the base
+    preset's values and the multi preset's own); an instrument the preset lacks falls back to its
+    base preset and policy."""
+    from ..config import build_config
+    from ..multi.simulator import multi_preset
+
+    out: dict[str, dict] = {}
+    try:
+        mc = multi_preset(str(data.config.get("preset")), paths=1)
+        out = {nm: dict(c.values) for nm, c in zip(mc.names, mc.configs)}
+    except InputError:
+        pass
+    for i in data.config["instruments"]:
+        if str(i.get("name")) not in out:
+            try:
+                out[str(i.get("name"))] = dict(build_config(i.get("preset"), i.get("policy"), {}, paths=1).values)
+            except InputError:
+                out[str(i.get("name"))] = {}
+    return out
+
+
 # --------------------------------------------------------------------------- the page
 
 _CSS = """
@@ -1079,7 +1317,8 @@ td.changed{font-weight:bold}details#config{margin-top:34px}details#config>summar
 details#config>summary h2{display:inline;border:0}section.warnings{background:#fff4e5;border:1px solid #f0b060;padding:4px 14px}table.params td:last-child,table.kv td:last-child{color:#555}
 footer{margin-top:40px;color:#777;font-size:.85em}
 section#panels{overflow-x:auto}
-""" + f"div#fb-six-panel{{min-width:{SIX_PANEL_MIN_WIDTH}px}}\n"
+section#distributions{overflow-x:auto}
+""" + f"div#fb-six-panel,div#fb-multi-hist{{min-width:{SIX_PANEL_MIN_WIDTH}px}}\n"
 
 
 def _description(data: ReportData) -> list[str]:
@@ -1097,6 +1336,18 @@ def _description(data: ReportData) -> list[str]:
                 f"Latency: feed {o.get('feed_latency')}, order {o.get('order_latency')}; queue model {o.get('queue')}. "
                 f"Prices in {data.price_unit}, quantities in {data.qty_unit}, time in seconds since the first "
                 f"event.{shown}"]
+    if data.kind == "multi":
+        s = data.result
+        ins = "; ".join(f"{i.get('name')}: {i.get('policy')}, σ = {_fmt(i['params'].get('sigma'))}, "
+                        f"s0 = {_fmt(i['params'].get('s0'))}" for i in cfg["instruments"])
+        skew = ("Gaussian (arithmetic Brownian) mids; each policy skews on the portfolio's risk-equivalent inventory R·q (R_ij = Σ_ij/Σ_ii)"
+                if cfg.get("portfolio_skew") else "each policy skews on its own inventory (--own-skew)")
+        return [f"One maker quoting {len(data.instruments)} instruments ({ins}) with one cash account; the mids move "
+                f"with correlation ρ; {skew}. {s.get('paths', 0):,} Monte Carlo paths × {s.get('steps', 0):,} steps, "
+                f"seed {cfg.get('seed')}. Time unit: {data.time_unit}; prices in price units (one currency for "
+                "every instrument), inventory in lots.",
+                "No sample path is recorded: the charts show the final inventories and the portfolio PnL of "
+                "every path."]
     pols = ", ".join(data.policies)
     lines = [f"{'Policies ' + pols + ' on identical order flow' if data.kind == 'compare' else 'Policy ' + pols}, "
              f"preset {cfg.get('preset')}: {cfg.get('paths', 0):,} Monte Carlo paths × {cfg.get('steps', 0):,} steps, "
@@ -1114,12 +1365,20 @@ def _data_json(data: ReportData) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _multi_sections(data: ReportData) -> list[tuple[str, str, str]]:
+    return [("warnings", "Warnings", _warnings_section(data)),
+            ("summary", "Summary", _multi_summary_section(data)),
+            ("distributions", "Distributions", _multi_hist_section(data)),
+            ("paired", "Random numbers", _multi_paired_section(data)),
+            ("config", "Configuration", _multi_config_section(data))]
+
+
 def render(data: ReportData) -> str:
     """The report of ``data`` as one self-contained HTML page (plotly.js inline, once)."""
     from plotly.offline import get_plotlyjs
 
     title = data.title()
-    sections = [   # results first; the configuration last, collapsed
+    sections = _multi_sections(data) if data.kind == "multi" else [   # results first; the configuration last
         ("warnings", "Warnings", _warnings_section(data)),
         ("summary", "Summary", _summary_section(data)),
         ("panels", "Six panels", f'<section id="panels"><h2>Six panels ({_esc(_panels_subject(data))})</h2>'
