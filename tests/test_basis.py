@@ -352,7 +352,14 @@ def test_example_script_runs():
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert "β" in r.stdout and "ρ" in r.stdout
-    assert "--set hedge_beta=0.96" in r.stdout and "--set hedge_basis_sigma=" in r.stdout
+    paste = next(line for line in r.stdout.splitlines() if line.strip().startswith("flatbook simulate"))
+    pasted = dict(tok.split("=", 1) for tok in paste.split() if "=" in tok)
+    v = preset("hedging").values
+    assert float(pasted["hedge_beta"]) == 1.0                   # one-for-one: what the preset ships
+    # the preset was set from this very fit: the paste line must agree with it
+    assert float(pasted["hedge_basis_halflife"]) == pytest.approx(v["hedge_basis_halflife"], abs=0.005)
+    assert float(pasted["hedge_basis_sigma"]) == pytest.approx(v["hedge_basis_sigma"], abs=0.005)
+    assert "hedge_basis_halflife=inf" in r.stdout               # the stress case is offered
     bad = subprocess.run([sys.executable, str(script), "--hedge", str(ROOT / "no-such-file.gz")],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert bad.returncode == 2 and bad.stdout == ""
