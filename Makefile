@@ -16,7 +16,7 @@ DEMO_OUT := results/demo
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo test test-busy soak bench clean clean-numba
+.PHONY: help install browser demo test test-busy soak bench clean clean-numba docs
 
 help:
 	@echo "make demo   - install into $(VENV) and run the policy comparison (writes $(DEMO_OUT))"
@@ -25,6 +25,7 @@ help:
 	@echo "make soak   - the long soaks (crash recovery: 55+ SIGKILLs per variant over 36,000 events; ~5 min); not CI"
 	@echo "make browser - apt-get install chromium chromium-driver (for tests/test_app_browser.py) unless present"
 	@echo "make bench  - run the benchmarks in benchmarks/ (writes results/bench; BENCH_ARGS=--quick for a short run)"
+	@echo "make docs   - build the documentation site strictly into site/ (open site/index.html)"
 	@echo "make clean  - remove $(VENV), results/ and caches"
 	@echo "make clean-numba - drop numba's compiled-kernel cache only (after editing a module a kernel inlines)"
 
@@ -75,8 +76,14 @@ bench: $(STAMP) browser
 	  echo "== $$f"; $(PY) $$f $(BENCH_ARGS); \
 	done
 
+# The documentation site (mkdocs.yml, docs/): a strict build into site/, failing on any warning
+# (a broken link or cross-reference, a module mkdocstrings cannot collect). Offline: open site/index.html
+# (the search box needs a server: python3 -m http.server -d site).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) results build dist .pytest_cache .hypothesis src/*.egg-info
+	rm -rf $(VENV) results site build dist .pytest_cache .hypothesis src/*.egg-info
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 	find . -path ./.git -prune -o -type f \( -name '*.nbi' -o -name '*.nbc' \) -exec rm -f {} +
 

@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 from bench_simulator import _cpu_name, write_results  # noqa: E402
+from _machine import machine, machine_tag  # noqa: E402  (CPU, vector extensions, numba target)
 from browser_util import By, Keys, app_server, chromium, wait_for  # noqa: E402
 
 from flatbook.app import explain  # noqa: E402
@@ -142,7 +143,8 @@ def main() -> int:
     for r in runs:
         by.setdefault(r["slider"], []).append(r["page_ms"])
     title = f"flatbook app: key event → page updated (ms), {rounds} round(s)"
-    table = Table(title=title + (f"; load average at start {load[0]:.1f}" if load else ""))
+    table = Table(caption=machine_tag(), caption_justify="left",
+                  title=title + (f"; load average at start {load[0]:.1f}" if load else ""))
     for col in ("slider", "changes", "median", "p90", "max"):
         table.add_column(col, justify="right")
     for k, xs in by.items():
@@ -150,10 +152,12 @@ def main() -> int:
     times = [r["page_ms"] for r in runs]
     ok = max(times) < BUDGET_MS
     table.add_row("all", str(len(times)), f"{statistics.median(times):.0f}", f"{_p90(times):.0f}", f"{max(times):.0f}")
+    console.print(f"Machine: {machine_tag()}")
     console.print(table)
     console.print(f"target: every update under {BUDGET_MS:g} ms: [bold]{'PASS' if ok else 'FAIL'}[/bold]"
                   + ("" if ok else f" ({sum(t >= BUDGET_MS for t in times)} of {len(times)} over)"))
     out = {"meta": {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpu": _cpu_name(),
+                    "machine": machine(),
                     "loadavg_at_start": load, "rounds": rounds, "budget_ms": BUDGET_MS},
            "median_ms": statistics.median(times), "p90_ms": _p90(times), "max_ms": max(times), "pass": ok,
            "runs": runs}

@@ -65,6 +65,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import hftbacktest_strategies as H  # noqa: E402  (benchmarks/hftbacktest_strategies.py)
 from bench_simulator import _cpu_name, write_results  # noqa: E402  (one CPU-name helper for both benchmarks)
+from _machine import machine, machine_tag  # noqa: E402  (CPU, vector extensions, numba target)
 
 DATA = ROOT.parent / "shared" / "data" / "binance" / "usdm_btcusdt_20240808.gz"
 TICK, LOT = 0.1, 0.001
@@ -278,11 +279,12 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
+        "cpu": _cpu_name(), "machine": machine(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
         "numpy": np.__version__, "numba": numba.__version__, "flatbook": flatbook.__version__,
         "hftbacktest": hbt_version, "hftbacktest_error": hbt_error, "loadavg_at_start": load,
         "quick": args.quick, "repeat": repeat, "e2e_repeat": e2e_repeat,
     }
+    console.print(f"Machine: {machine_tag()}")
     console.print(f"[bold]flatbook vs hftbacktest: historical backtest benchmark[/]  {meta['cpu']}, "
                   f"{meta['cpu_count']} CPUs, Python {meta['python']}, numpy {np.__version__}, "
                   f"numba {numba.__version__}, hftbacktest {hbt_version or 'not available'}")
@@ -354,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         H.load_npz(npz_main)
         conv["hftbacktest_npz_load_s"] = time.perf_counter() - t0
     out["data"] = conv
-    t = Table(title="Data", title_justify="left")
+    t = Table(caption=machine_tag(), caption_justify="left", title="Data", title_justify="left")
     t.add_column("")
     t.add_column("flatbook", justify="right")
     t.add_column("hftbacktest", justify="right")
@@ -388,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
             cases.append(rec)
     out["inprocess"] = cases
 
-    t = Table(title=f"Replay-loop throughput, in process (best of {repeat})", title_justify="left")
+    t = Table(caption=machine_tag(), caption_justify="left",
+              title=f"Replay-loop throughput, in process (best of {repeat})", title_justify="left")
     for col in ("strategy", "latency", "flatbook\nM events/s", "hftbacktest\nM rows/s", "flatbook ÷\nhftbacktest",
                 "flatbook\nms / replay", "hftbacktest\nms / replay", "replay time\nhbt ÷ flatbook"):
         t.add_column(col, justify="left" if col == "strategy" else "right")
@@ -406,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
                   "A row is one price level change, an event one top-of-book update or trade: "
                   "'ms / replay' times the same ~6 minutes of market in both.[/]\n")
 
-    t = Table(title="Results side by side (not expected to match: see benchmarks/README.md)", title_justify="left")
+    t = Table(caption=machine_tag(), caption_justify="left",
+              title="Results side by side (not expected to match: see benchmarks/README.md)", title_justify="left")
     for col in ("strategy", "latency", "tool", "fills", "volume BTC", "final q BTC", "max |q| BTC", "PnL USDT", "fees USDT",
                 "orders sent", "post-only rejects", "mean quoted\nhalf-spread"):
         t.add_column(col, justify="left" if col in ("strategy", "tool") else "right")
@@ -445,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         out["end_to_end"] = e2e
-        t = Table(title=f"End-to-end wall time and peak memory of a fresh process ({MAIN_LATENCY_MS:g} ms latency)",
+        t = Table(caption=machine_tag(), caption_justify="left",
+                  title=f"End-to-end wall time and peak memory of a fresh process ({MAIN_LATENCY_MS:g} ms latency)",
                   title_justify="left")
         for col in ("strategy", "tool", "run 1\n(empty caches)", "run 2", f"warm\n(best of {e2e_repeat})",
                     "warm\nflatbook ÷ hbt", "peak RSS MB\nrun 1", "peak RSS MB\nwarm", "fills", "PnL USDT"):
@@ -492,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     targets.append({"target": "flatbook peak memory ≤ hftbacktest's (warm runs)", "pass": ok3,
                     "detail": ", ".join(f"{n}: {a:,.0f} MB vs {b:,.0f} MB" for n, a, b in pairs)})
     out["targets"] = targets
-    t = Table(title="Targets", title_justify="left")
+    t = Table(caption=machine_tag(), caption_justify="left", title="Targets", title_justify="left")
     t.add_column("target")
     t.add_column("measured")
     t.add_column("check", justify="right")

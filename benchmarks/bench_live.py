@@ -37,6 +37,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_simulator import _cpu_name, write_results  # noqa: E402
+from _machine import machine, machine_tag  # noqa: E402  (CPU, vector extensions, numba target)
 
 from flatbook.live.runner import run  # noqa: E402
 from flatbook.live.settings import parse_settings  # noqa: E402
@@ -64,11 +65,13 @@ def main() -> int:
     logging.disable(logging.WARNING)          # rejected-order and zone alerts would flood the console
     console = Console(width=160)
     days = dict(list(DAYS.items())[:1]) if args.quick else DAYS
-    table = Table(title="flatbook live: whole-day replay at maximum speed (paper venue, journaled)")
+    table = Table(caption=machine_tag(), caption_justify="left",
+                  title="flatbook live: whole-day replay at maximum speed (paper venue, journaled)")
     for col in ("day", "events", "events/s", "fills", "requests", "t2q p50 µs", "p99 µs", "p99.9 µs",
                 "RSS MB (¼ day → end)", "journal errors"):
         table.add_column(col, justify="right")
     out = {"meta": {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpu": _cpu_name(),
+                    "machine": machine(),
                     "targets": {"p50_us": P50_US, "p99_us": P99_US, "rss_growth_mb": RSS_GROWTH_MB}}, "runs": {}}
     ok = True
     for name, fname in days.items():
@@ -88,6 +91,7 @@ def main() -> int:
                                                    "rejected_orders", "journal_errors", "journal_commits",
                                                    "tick_to_quote", "rss_mb", "position", "pnl")},
                              "rss_growth_mb": growth, "pass": passed}
+    console.print(f"Machine: {machine_tag()}")
     console.print(table)
     console.print(f"targets: tick-to-quote p50 < {P50_US:g} µs and p99 < {P99_US:g} µs, memory growth < "
                   f"{RSS_GROWTH_MB:g} MB, 0 journal errors: [bold]{'PASS' if ok else 'FAIL'}[/bold]")

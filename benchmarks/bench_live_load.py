@@ -48,6 +48,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_simulator import _cpu_name, write_results  # noqa: E402  (the benchmarks' shared helpers)
+from _machine import machine, machine_tag  # noqa: E402  (CPU, vector extensions, numba target)
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_FILLS_PER_S = 10_000     # batched run
@@ -228,8 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         console.width = 160
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpu": _cpu_name(),
+            "machine": machine(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(), "aiohttp": aiohttp.__version__,
             "loadavg_at_start": load, "quick": args.quick, "seconds": seconds, "clients": args.clients}
+    console.print(f"Machine: {machine_tag()}")
     console.print(f"[bold]flatbook live load test[/]  {meta['cpu']}, {meta['cpu_count']} CPUs, Python "
                   f"{meta['python']}, aiohttp {aiohttp.__version__}")
     if load is not None and load[0] > 0.5:
@@ -243,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"  running: {batch} fill{'s' if batch > 1 else ''} per POST ...")
         runs.append(load_run(seconds, args.clients, batch))
 
-    table = Table(title="External fills posted to /api/fills", title_justify="left")
+    table = Table(caption=machine_tag(), caption_justify="left",
+                  title="External fills posted to /api/fills", title_justify="left")
     for col in ("fills / POST", "fills", "fills/s", "requests/s", "p50 ms", "p99 ms", "position (= Σ)",
                 "journal rows", "checks", "speed"):
         table.add_column(col, justify="right")

@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_simulator import _cpu_name, write_results  # noqa: E402  (one CPU-name helper for the benchmarks)
+from _machine import machine, machine_tag  # noqa: E402  (CPU, vector extensions, numba target)
 import scipy
 from rich.console import Console
 from rich.table import Table
@@ -117,10 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         console.width = 160
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpu": _cpu_name(),
+            "machine": machine(),
             "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
             "scipy": scipy.__version__, "loadavg_at_start": load, "instruments": args.instruments,
             "options": args.options, "mc_scenarios": args.scenarios, "repeat": rep_fast, "repeat_mc": rep_mc,
             "quick": args.quick}
+    console.print(f"Machine: {machine_tag()}")
     console.print(f"[bold]flatbook risk benchmark[/]  {meta['cpu']}, {meta['cpu_count']} CPUs, numpy {np.__version__}, "
                   f"scipy {scipy.__version__}, Python {meta['python']}")
     if load is not None and load[0] > 0.5:
@@ -150,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ok_fast = t_both < TARGET_FAST_S
     ok_mc = t_mc_rev < TARGET_MC_S
-    t = Table(title=f"Risk timings, {book.d:,} instruments, {len(book.options)} options", title_justify="left")
+    t = Table(caption=machine_tag(), caption_justify="left",
+              title=f"Risk timings, {book.d:,} instruments, {len(book.options)} options", title_justify="left")
     for c in ("workload", "seconds", "target", ""):
         t.add_column(c, justify="left" if c == "workload" else "right")
     t.add_row("parametric VaR/ES + marginal/component (incl. Greeks)", f"{t_param:.4f}", "", "")
@@ -173,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         ("MC (linear) VaR vs parametric", mc_lin.var, par.var, se_q),
         ("MC (linear) ES vs parametric", mc_lin.es, par.es, se_es),
     ]
-    c = Table(title="Checks", title_justify="left")
+    c = Table(caption=machine_tag(), caption_justify="left", title="Checks", title_justify="left")
     for col in ("check", "value", "reference", "diff / SE", ""):
         c.add_column(col, justify="left" if col == "check" else "right")
     rows, ok_all = [], True

@@ -36,6 +36,7 @@ from flatbook.sweep import engine
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_simulator import _cpu_name, write_results  # noqa: E402  (shared benchmark helpers)
+from _machine import machine, machine_tag  # noqa: E402  (CPU, vector extensions, numba target)
 
 ROOT = HERE.parent
 M = 1e6
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = points[0].config().steps
     path_steps = n_points * paths * steps
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    console.print(f"Machine: {machine_tag()}")
     console.print(f"[bold]Sweep scaling[/]: as2008 / linear-skew, skew over {n_points} values, {paths:,} paths × "
                   f"{steps} steps per point ({path_steps / 1e9:.2f}G path-steps), {args.per_task} points per task; "
                   f"{cores} cores ({_cpu_name()}), load average {load[0]:.2f}" if load else "")
@@ -98,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     speedup = results[1]["seconds"] / results[2]["seconds"]
     same = all(a["point_id"] == b["point_id"] and a["pnl_mean"] == b["pnl_mean"] and a["pnl_std"] == b["pnl_std"]
                for a, b in zip(rows_by_n[1], rows_by_n[2]))
-    table = Table(title=f"flatbook sweep on a local Dask cluster: {n_points} points × {paths:,} paths × {steps} steps, "
+    table = Table(caption=machine_tag(), caption_justify="left",
+                  title=f"flatbook sweep on a local Dask cluster: {n_points} points × {paths:,} paths × {steps} steps, "
                         f"best of {repeat}", title_justify="left")
     for c in ("workers", "tasks", "seconds", "s per task", "M path-steps/s", "speed-up", "ideal", "efficiency"):
         table.add_column(c, justify="right")
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[yellow]only one core: 2 workers cannot run faster than 1 here[/]")
     rec = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu": _cpu_name(), "cores": cores, "python": sys.version.split()[0],
+        "machine": {**machine(), "cpu": _cpu_name(), "cores": cores, "python": sys.version.split()[0],
                     "load_average_at_start": load[0] if load else None},
         "sweep": {"preset": "as2008", "policy": "linear-skew", "param": "skew", "points": n_points, "paths": paths,
                   "steps": steps, "path_steps": path_steps, "per_task": args.per_task, "repeat": repeat},

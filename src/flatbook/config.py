@@ -10,7 +10,6 @@ from types import MappingProxyType
 
 from .errors import InputError
 from .params import PARAMS, defaults, parse_value
-from .policies.registry import policy_spec
 from .presets import preset
 from .suggest import unknown
 
@@ -70,6 +69,9 @@ def check_int(field: str, raw: object, lo: int, hi: int) -> int:
 def build_config(preset_name: str, policy: str, overrides: Mapping[str, object] | None = None,
                  paths: int = 10_000, seed: int = 0) -> RunConfig:
     """Validate and assemble a run; every problem raises :class:`InputError` naming the field."""
+    # lazy: start-up (the registry imports numba and the compiled kernel; 'flatbook --help' needs neither)
+    from .policies.registry import policy_spec
+
     pre = preset(preset_name)
     spec = policy_spec(policy)
     paths = check_int("paths", paths, 1, MAX_PATHS)

@@ -4,12 +4,14 @@
 place with ``os.replace`` only when the write has finished (a failure or Ctrl-C leaves the
 target as it was and removes the temporary file). :func:`make_parents` creates missing
 directories and records them, so that :func:`remove_dirs` can take them away again when
-the write fails.
+the write fails. :func:`sigint_deferred` holds Ctrl-C back while files are published.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,3 +57,17 @@ def remove_dirs(created: list[Path]) -> None:
             os.rmdir(d)
         except OSError:
             pass
+
+
+@contextmanager
+def sigint_deferred() -> Iterator[list]:
+    """Hold back Ctrl-C for the duration; the yielded list is non-empty if one arrived."""
+    pending: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    old = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, old)

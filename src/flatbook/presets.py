@@ -5,7 +5,6 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .policies.avellaneda_stoikov import time_average_half_spread
 from .suggest import unknown
 
 
@@ -18,6 +17,9 @@ def _as2008_derive(v: dict, user: set[str]) -> None:
     """
     g, sig, k, T = v["gamma"], v["sigma"], v["k"], v["T"]
     if "half_spread" not in user:
+        # lazy: start-up (the policy module compiles with numba; presets are read by 'flatbook --help')
+        from .policies.avellaneda_stoikov import time_average_half_spread
+
         v["half_spread"] = time_average_half_spread(g, sig, k, T)
     if "skew" not in user:
         v["skew"] = g * sig * sig * T / 2.0

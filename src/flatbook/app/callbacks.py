@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import RunConfig, build_config
 from ..policies.quote import Quote, quote, quotes
+from ..sim.simulator import simulate
 from . import explain
 from . import layout as L
 
@@ -185,8 +186,6 @@ def _path_args(policy: str, values: Mapping[str, float]) -> tuple[str, tuple[flo
 def _simulate_cached(policy: str, args: tuple[float, ...]) -> dict:
     values = dict(zip(L.PATH_KEYS, args))
     cfg = config_for(policy, values, paths=PATHS)
-    from ..sim.simulator import simulate
-
     with _SIM_LOCK:
         before = numba.get_num_threads()
         numba.set_num_threads(1)   # 64 × 235 path-steps: one thread beats waking the pool (≈1.5 vs ≈15 ms)

@@ -32,6 +32,7 @@ from ..controls.quote_controls import pack_controls
 from ..data.events import TRADE, EventTable, contract_value
 from ..errors import InputError
 from ..jsonutil import jsonable
+from ..policies.base import Bound
 from ..policies.registry import policy_spec
 from ..sim.metrics import attribution, var_es
 from ..timing import group_timing
@@ -182,7 +183,7 @@ def replay_grid(cfg: RunConfig, ev: EventTable) -> tuple[float, float]:
 
 def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     v = cfg.values
-    pid, pp, tab = policy_spec(cfg.policy).pack(v, cfg.steps)
+    b = policy_spec(cfg.policy).bind(v, cfg.steps)
     cp = pack_controls(v)
     tick, lot = replay_grid(cfg, ev)
     bp = np.zeros(E.BP_LEN)
@@ -198,15 +199,14 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     bp[E.BP_REFRESH] = opts.refresh_ticks * tick * (1.0 - 1e-9)
     bp[E.BP_QUEUE] = E.QUEUE_MODELS.index(opts.queue)
     bp[E.BP_SEED] = opts.seed % (2**31)
-    # quotes that move with time alone: finite-horizon A–S and exact GLFT
-    bp[E.BP_TIMED] = float((cfg.policy == "avellaneda-stoikov" and v["variant"] == "finite")
-                           or (cfg.policy == "glft" and v["solution"] == "exact"))
+    # quotes that move with time alone, as the policy declares (finite-horizon A–S, exact GLFT, …)
+    bp[E.BP_TIMED] = float(b.moves_with_time)
     bp[E.BP_INVERSE] = float(ev.meta.inverse)
     bp[E.BP_CSIZE] = ev.meta.contract_size
-    return pid, pp, tab, cp, bp
+    return b, cp, bp
 
 
-def _replay(ev: EventTable, pid, pp, tab, cp, bp, q0, feed, order,
+def _replay(ev: EventTable, b, cp, bp, q0, feed, order,
             progress: Callable[[int, int], None] | None = None):
     n = len(ev)
     depth = ev.depth if ev.depth is not None else np.full((n, 1, 4), np.nan)
@@ -218,13 +218,14 @@ def _replay(ev: EventTable, pid, pp, tab, cp, bp, q0, feed, order,
     cnt[E.C_KILL_TS] = -1
     acc = np.zeros(E.A_LEN)
     args = (ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side, depth,
-            pid, pp, tab, cp, bp, q0, feed, order,
+            b.pp, b.tab, cp, bp, q0, feed, order,
             path["q"], path["cash"], path["bid"], path["ask"],
             f["ts"], f["side"], f["px"], f["qty"], f["q"], f["fee"], f["mid"], cnt, acc)
+    replay = E.kernels(b.policy).replay
     if progress is None:
-        nf = E.replay(*args)
+        nf = replay(*args)
     else:
-        nf = _in_thread(lambda: E.replay(*args), lambda: progress(int(cnt[E.C_EVENT]), n))
+        nf = _in_thread(lambda: replay(*args), lambda: progress(int(cnt[E.C_EVENT]), n))
         progress(n, n)
     return path, {k: a[:nf] for k, a in f.items()}, cnt, acc
 
@@ -249,8 +250,9 @@ def _in_thread(work: Callable[[], int], poll: Callable[[], None], every_s: float
     return box["out"]
 
 
-def warm_up() -> None:
-    """Compile (or load from numba's cache) the replay kernel on a two-event tape."""
+def warm_up(bound: Bound | None = None) -> None:
+    """Compile (or load from numba's cache) the replay kernel of a bound policy (default:
+    symmetric) on a two-event tape."""
     from ..data.events import EventMeta, empty_columns
 
     cols = empty_columns(2)
@@ -258,9 +260,9 @@ def warm_up() -> None:
     cols["bid_px"][:], cols["ask_px"][:], cols["bid_sz"][:], cols["ask_sz"][:] = 99.0, 101.0, 1.0, 1.0
     ev = EventTable(**cols, meta=EventMeta("warm-up", "none", 1.0, 1.0))
     cfg = build_config("replay", "symmetric", {"T": 2.0, "s0": 100.0, "tick": 1.0}, paths=1)
-    pid, pp, tab, cp, bp = _pack(cfg, ev, BacktestOptions())
+    b, cp, bp = _pack(cfg, ev, BacktestOptions())
     z = np.zeros(2, np.int64)
-    _replay(ev, pid, pp, tab, cp, bp, 0.0, z, z)
+    _replay(ev, b if bound is None else bound, cp, bp, 0.0, z, z)
 
 
 def check_sizes(cfg: RunConfig, ev: EventTable) -> None:
@@ -294,13 +296,13 @@ def run_backtest(ev: EventTable, cfg: RunConfig, opts: BacktestOptions | None = 
     if n < 2:
         raise InputError("data", "fewer than 2 events: nothing to replay")
     check_sizes(cfg, ev)
-    pid, pp, tab, cp, bp = _pack(cfg, ev, opts)
+    b, cp, bp = _pack(cfg, ev, opts)
     rng = np.random.Generator(np.random.PCG64(opts.seed))
     feed = opts.feed_latency.draw_ns(n, rng)
     order = opts.order_latency.draw_ns(n, rng)
-    warm_up()
+    warm_up(b)
     t0 = time.perf_counter()
-    path, fills, cnt, acc = _replay(ev, pid, pp, tab, cp, bp, float(cfg.values["q0"]), feed, order, progress)
+    path, fills, cnt, acc = _replay(ev, b, cp, bp, float(cfg.values["q0"]), feed, order, progress)
     elapsed = time.perf_counter() - t0
     m = ev.meta
     mid = ev.mid
@@ -483,8 +485,13 @@ def _warnings(ev, cfg, s: dict) -> list[str]:
         out.append(f"0 fills in {s['events']:,} events: {why}")
     elif far:
         out.append(f"{where}: few trades reach them, so the result says little about quoting in this market")
-    if (s["fills"] == 0 or far) and cfg.policy == "avellaneda-stoikov" and v["variant"] == "finite":
-        out.append(f"avellaneda-stoikov variant=finite quotes for a horizon of T = {v['T']:g} s (the whole tape "
-                   "unless set), so its spread is widest far from the end; for a replay use --set variant=stationary "
-                   "--set horizon=H (a rolling horizon in s), or a shorter T")
+    spec = policy_spec(cfg.policy)
+    if (s["fills"] == 0 or far) and spec.timed(v):      # quotes that move with time over the horizon T
+        if "variant" in spec.params and v["variant"] == "finite":
+            out.append(f"{cfg.policy} variant=finite quotes for a horizon of T = {v['T']:g} s (the whole tape "
+                       "unless set), so its spread is widest far from the end; for a replay use --set "
+                       "variant=stationary --set horizon=H (a rolling horizon in s), or a shorter T")
+        else:
+            out.append(f"{cfg.policy} quotes move with time over a horizon of T = {v['T']:g} s (the whole tape "
+                       "unless set); a shorter T may fit a replay better")
     return out

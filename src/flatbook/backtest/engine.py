@@ -41,7 +41,7 @@ exchange-time order. Per event e at exchange time t_e:
 4. The strategy sees e at t_e + feed latency and, if at least ``min_requote``
    has passed since its last request, computes its quotes with the *same*
    compiled policy and controls as the simulator
-   (:func:`flatbook.sim.kernel.policy_depths`,
+   (the policy's compiled depths loop, :func:`flatbook.policies.compile.depths_loop`;
    :func:`flatbook.controls.quote_controls.control_quotes`) around the mid,
    with the market's own spread as the never-cross touch. A side is re-sent
    only if its price moved by ``refresh_tol`` or more, or its size changed;
@@ -52,14 +52,24 @@ the instrument's units (contracts for inverse contracts); q is signed.
 """
 from __future__ import annotations
 
+import functools
 import math
+import types
 
 import numba as nb
 import numpy as np
 
-from ..controls.quote_controls import ACT_HEDGE, CP_HALF_MKT, CP_LEN, CP_LIMIT, control_quotes
+from ..controls.quote_controls import (
+    ACT_HEDGE,
+    CP_HALF_MKT,
+    CP_LEN,
+    CP_LIMIT,
+    control_quotes,
+)
 from ..data.events import TRADE
-from ..sim.kernel import KILL_DRAWDOWN, KILL_LOSS, _as_tuple6, _as_tuple14, policy_depths
+from ..policies.base import Policy
+from ..policies.compile import depths_loop, key_on_model
+from ..sim.kernel import KILL_DRAWDOWN, KILL_LOSS
 
 QUEUE_PRORATA, QUEUE_PROB = 0, 1
 QUEUE_MODELS = ("prorata", "prob")
@@ -112,6 +122,11 @@ def inverse_tick(tick):
 def tick_price(p_t, tick, inv_tick):
     """The price of p_t ticks: p_t / 10^d for a decimal tick (998/10 = 99.8 exactly), else p_t·tick."""
     return p_t / inv_tick if inv_tick > 0.0 else p_t * tick
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _as_tuple14(a):
+    return (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
 
 
 @nb.njit(inline="always", cache=True)
@@ -251,16 +266,19 @@ def match_side_at(k, ts_e, kind_e, side_e, px_e, qty_e, book_ok, bb_t, ba_t, bsz
 
 
 @nb.njit(inline="always", cache=True)
-def decide(pid, pp, tab, cp, i, tau, mid, half_mkt, q, killed, one_s, one_q, one_db, one_da):
-    """Step 4, the strategy's decision: the policy's depths at step i / time-to-go tau, then
-    the controls with the market's half spread as the never-cross touch. Returns
+def decide(loop, pp, tab, cp, i, t, tau, mid, half_mkt, q, killed, one_s, one_q, one_db, one_da):
+    """Step 4, the strategy's decision: the policy's depths (``loop``, its compiled depths,
+    :func:`flatbook.policies.compile.depths_loop`) at step i, time t / time-to-go tau, then the
+    controls with the market's half spread as the never-cross touch. Returns
     (raw δb, raw δa, δb, δa, bid size, ask size, zone, action) as
     :func:`flatbook.controls.quote_controls.control_quotes`."""
     one_s[0] = mid
     one_q[0] = q
-    policy_depths(pid, pp, tab, i, tau, one_s, one_q, one_db, one_da)
+    loop(pp, tab, i, t, tau, one_s, one_q, one_db, one_da)
     db0 = one_db[0]
     da0 = one_da[0]
+    db0 = math.inf if math.isnan(db0) else db0      # a NaN depth (a user policy off its probed grid): not quoted
+    da0 = math.inf if math.isnan(da0) else da0
     db, da, bsz, asz, zone, act = control_quotes(_with_touch(cp, half_mkt), db0, da0, mid, q, killed)
     return db0, da0, db, da, bsz, asz, zone, act
 
@@ -284,12 +302,12 @@ LD_LEN = 12        # flatbook.live.engine unpacks the slots in this order
 
 
 @nb.njit(cache=True, error_model="numpy")
-def strategy_quotes(pid, pp, tab, cpa, i, tau, mid, half_mkt, q, killed, lot, tick, out):
+def strategy_quotes(loop, pp, tab, cpa, i, t, tau, mid, half_mkt, q, killed, lot, tick, out):
     """The live engine's decision for one state, the replay's step 4 exactly
-    (:func:`decide` then :func:`side_order`, prices by :func:`tick_price`), written to ``out`` (``LD_*`` slots)."""
-    one = np.empty(4)
-    db0, da0, db, da, bsz, asz, zone, act = decide(pid, _as_tuple6(pp), tab, _as_tuple14(cpa), i, tau, mid, half_mkt,
-                                                   q, killed, one[0:1], one[1:2], one[2:3], one[3:4])
+    (:func:`decide` then :func:`side_order`, prices by :func:`tick_price`), written to ``out`` (``LD_*`` slots).
+    t, tau: time since the start and time to go (time units); i: the step of t."""
+    db0, da0, db, da, bsz, asz, zone, act = decide(loop, pp, tab, _as_tuple14(cpa), i, t, tau, mid, half_mkt,
+                                                   q, killed, np.empty(1), np.empty(1), np.empty(1), np.empty(1))
     out[LD_DB0] = db0
     out[LD_DA0] = da0
     out[LD_DB] = db
@@ -308,18 +326,19 @@ def strategy_quotes(pid, pp, tab, cpa, i, tau, mid, half_mkt, q, killed, lot, ti
 
 
 @nb.njit(cache=True, error_model="numpy", nogil=True)
-def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
-           pid, pp, tab, cpa, bp, q0, feed_lat, order_lat,
+def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
+           pp, tab, cpa, bp, q0, feed_lat, order_lat,
            path_q, path_cash, path_bid, path_ask,
            f_ts, f_side, f_px, f_qty, f_q, f_fee, f_mid, cnt, acc):
-    """Replay events; fill the per-event path arrays and the fill records; return the number of fills.
+    """Replay events with the policy ``loop`` (its compiled depths,
+    :func:`flatbook.policies.compile.depths_loop`; packed parameters ``pp``, table ``tab``);
+    fill the per-event path arrays and the fill records; return the number of fills.
 
     ``f_mid``: per fill, the mid before its event (price units), the reference of spread capture
     and markouts. ``path_cash`` and ``f_fee`` are in the settlement currency. Runs without the
     GIL; ``cnt[C_EVENT]`` counts the events done.
     """
     n = ts.size
-    pp = _as_tuple6(pp)
     cp = _as_tuple14(cpa)
     limit = cp[CP_LIMIT]
     t0 = np.int64(bp[BP_T0])
@@ -495,8 +514,8 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
             tau = T - (t_obs - t0) / unit
             i = np.int64(math.floor((t_obs - t0) / unit / dt))
             i = min(max(i, 0), nsteps)
-            db0, da0, db, da, bsz, asz, zone, act = decide(pid, pp, tab, cp, i, tau, mid, 0.5 * (ba - bb), q, killed,
-                                                           one_s, one_q, one_db, one_da)
+            db0, da0, db, da, bsz, asz, zone, act = decide(loop, pp, tab, cp, i, (t_obs - t0) / unit, tau, mid,
+                                                           0.5 * (ba - bb), q, killed, one_s, one_q, one_db, one_da)
             m = 0.5 * (da0 - db0)
             mo = m if abs(m) < math.inf else 0.0
             if act == ACT_HEDGE and zone > prev_zone:
@@ -538,3 +557,14 @@ def replay(ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
         path_bid[e] = tick_price(live_p[0], tick, inv_tick) if live_sz[0] > 0.0 else np.nan
         path_ask[e] = tick_price(live_p[1], tick, inv_tick) if live_sz[1] > 0.0 else np.nan
     return nf
+
+
+def kernels(policy: Policy) -> types.SimpleNamespace:
+    """:func:`replay` and :func:`strategy_quotes` for ``policy`` (a resolved
+    :class:`~flatbook.policies.base.Policy`): the compiled kernels with its depths loop bound."""
+    loop = depths_loop(policy)
+    return types.SimpleNamespace(replay=functools.partial(replay, loop),
+                                 strategy_quotes=functools.partial(strategy_quotes, loop))
+
+
+key_on_model(replay, strategy_quotes)   # edits to inlined model modules recompile

@@ -12,7 +12,9 @@ import typer
 from ..app import DEFAULT_HOST, DEFAULT_PORT
 from ..config import check_int
 from ..errors import InputError
-from .app import app
+from ..extras import require
+
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
 # the live engine's API address; = flatbook.app.live_page.DEFAULT_LIVE_URL (not imported: that module imports dash)
 DEFAULT_LIVE_URL = "http://127.0.0.1:8765"
@@ -89,6 +91,7 @@ def app_command(
                                                f"at /live (default {DEFAULT_LIVE_URL}).")] = DEFAULT_LIVE_URL,
 ) -> None:
     """Serve the inventory-skew explainer at / and the live dashboard at /live."""
+    require("app", field="flatbook app")
     h = check_host(host)
     p = check_port(port)
     u = check_live_url(live_url)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import math
 import shlex
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 
 from ..errors import InputError
 from ..suggest import unknown
-from .app import JsonOpt, _number, _print_json, _stdout, app, kernels_need_compiling, print_warnings
+from .common import JsonOpt, _number, _print_json, _stdout, kernels_need_compiling, print_warnings
 from .progress import spinner
 from .replay_cmds import FormatOpt, NoCacheOpt, OnErrorOpt, TradesOpt, _load
+
+if TYPE_CHECKING:  # numpy loads in the functions that use it: start-up ('flatbook --help')
+    import numpy as np
+
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
 
 # --------------------------------------------------------------------------- calibrate

@@ -1,7 +1,7 @@
 """The ``flatbook`` console script and ``python -m flatbook``: Ctrl-C handled from the first statement.
 
-Importing the command line (typer, rich, numpy, numba) takes about half a second. A
-Ctrl-C in that window used to end in a ``KeyboardInterrupt`` traceback and exit status
+Importing the command line (typer and rich; numpy and numba load later, inside the
+command that needs them) takes a tenth of a second or more. A Ctrl-C in that window used to end in a ``KeyboardInterrupt`` traceback and exit status
 −2 (killed by SIGINT). The first statements of this module install a SIGINT handler
 that ends the process with ``interrupted`` and status 130, as a Ctrl-C during a command
 does; :func:`main` puts Python's default handler back once the command line is

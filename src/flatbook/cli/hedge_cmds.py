@@ -17,9 +17,11 @@ from ..config import build_config
 from ..errors import InputError
 from ..presets import PRESETS
 from . import output
-from .app import (ConfigOpt, JsonOpt, OutOpt, PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _resolve, _stdout, app,
-                  compile_first)
+from .common import (ConfigOpt, JsonOpt, OutOpt, PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _resolve, _stdout,
+                     compile_first)
 from .progress import ProgressBar
+
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
 FRONTIER_KEYS = ("hedge_count", "hedge_trades", "hedge_cost", "hedge_volume", "residual_risk", "price_pnl_std",
                  "basis_pnl_std", "pnl_mean", "pnl_se")

@@ -8,7 +8,12 @@ from typing import Annotated
 import typer
 
 from ..config import check_int
-from .app import JsonOpt, _print_json, _stdout, app
+from ..extras import require
+from .common import JsonOpt, _print_json, _stdout
+from .output import check_out_dir
+from .policy_file import PolicyFileOpt, load_policy_files
+
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
 
 @app.command()
@@ -23,6 +28,7 @@ def live(
                                                   "position through the venue (resting orders are always "
                                                   "cancelled)")] = False,
     json_: JsonOpt = False,
+    policy_file: PolicyFileOpt = None,
 ) -> None:
     """Run the live engine: quote through a venue (trade mode) or advise another bot (monitor mode).
 
@@ -31,11 +37,13 @@ def live(
     the resting orders (and with --flatten-on-exit flattens), journals the final state and prints the open
     position.
     """
+    require("live", "aiohttp", "prometheus_client", field="flatbook live")   # ccxt: only for a ccxt venue or feed
     from ..live.runner import main
     from ..live.settings import load_settings
 
     import logging
 
+    load_policy_files(policy_file)
     s = load_settings(config)
     # alerts and rejections go to stderr, one timestamped line each
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -44,8 +52,6 @@ def live(
     p = None if port is None else check_int("--port", port, 0, 65535)
     out_dir = None
     if out is not None:
-        from .output import check_out_dir
-
         out_dir = check_out_dir(out)
     # with --json, stdout carries the summary only: the start-up lines go to stderr
     summary = main(s, out_dir, p, hold, flatten_on_exit=flatten_on_exit,

@@ -12,39 +12,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
 from ..errors import InputError
 from ..jsonutil import jsonable
-from ..params import PARAMS
 from ..presets import PRESETS
 from ..timing import group_timing
+from ..units import INSTRUMENT_COLUMNS, PORTFOLIO_KEYS, multi_unit  # noqa: F401  (re-exported)
 from . import output
-from .app import (ConfigOpt, JsonOpt, OutOpt, PathsOpt, ReportOpt, SeedOpt, _check_report, _number, _print_json,
-                  _resolve, _stdout, app, compiling, print_warnings)
+from .common import (ConfigOpt, JsonOpt, OutOpt, PathsOpt, ReportOpt, SeedOpt, _check_report, _number, _print_json,
+                     _resolve, _stdout, compiling, print_warnings)
 from .progress import ProgressBar
-from .tables import PNL_UNIT, SUMMARY_UNITS, unit
+from .tables import fmt
+
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
 DEFAULT_MULTI_PRESET = "multi-asset"
-#: the portfolio rows of the table and the report, in order
-PORTFOLIO_KEYS = ("pnl_mean", "pnl_std", "pnl_se", "var_95", "es_95", "final_risk_mean", "final_q_corr",
-                  "paths", "steps")
-#: the per-instrument columns (keys of ``per_instrument``)
-INSTRUMENT_COLUMNS = ("final_q_mean", "final_q_std", "max_abs_q_mean", "fills_mean", "spread_capture_mean")
-#: units of the multi summary's own keys; the rest as in ``simulate`` (:data:`flatbook.cli.tables.SUMMARY_UNITS`)
-MULTI_UNITS = {
-    "final_risk_mean": "(price units × lots)² per time unit: {time} (qᵀΣq at T)",
-    "final_q_corr": "correlation of the final inventories across paths",
-    "spread_capture_mean": PNL_UNIT,
-    "path_steps_per_s": "path-steps/s (all instruments)",
-}
-
-
-def multi_unit(key: str, time_unit: str) -> str:
-    """The unit of a multi summary key or an instrument parameter, with the time unit filled in."""
-    u = unit({**SUMMARY_UNITS, **MULTI_UNITS}, key, time_unit)
-    return u or (PARAMS[key].unit if key in PARAMS else "")
-
-
 def multi_object(res, preset: str | None = None) -> dict:
     """``multi --json`` and ``summary.json``: the summary (wall-clock fields under ``timing``) plus
     ``config`` (with the multi-instrument preset's name when given)."""
@@ -70,11 +54,6 @@ def _build(tmp: Path, res, obj: dict) -> list[str]:
 
 
 def _tables(res, title: str, time_unit: str) -> list:
-    from rich.table import Table
-    from rich.text import Text
-
-    from .tables import fmt
-
     s = res.summary
     t = Table(title=Text(title), title_justify="left")
     t.add_column("metric")

@@ -11,21 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
-from ..config import build_config, load_toml, parse_set
+from ..config import build_config, check_int, load_toml, parse_set
 from ..errors import InputError
 from ..suggest import unknown
 from . import output
-from .app import (JsonOpt, OutOpt, ReportOpt, SetOpt, _check_report, _number, _print_json, _stdout, app, compiling,
-                  print_warnings)
+from .common import (JsonOpt, OutOpt, ReportOpt, SetOpt, _check_report, _number, _print_json, _stdout, compiling,
+                     print_warnings)
+from .policy_file import PolicyFileOpt, load_policy_files
 from .progress import ProgressBar, spinner
-from .tables import backtest_units, per_unit
+
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
 data_app = typer.Typer(help="Market data: inspect or convert LOBSTER, Binance and generic files.",
                        no_args_is_help=True)
-app.add_typer(data_app, name="data")
+# mounted as `flatbook data` by the root (flatbook.cli.app), after the commands, as typer lists groups
 
 FormatOpt = Annotated[str, typer.Option("--format", metavar="FMT",
                                         help="auto, lobster, binance, generic or events (flatbook Parquet).")]
@@ -160,8 +161,7 @@ def data_convert(
 # --------------------------------------------------------------------------- backtest
 
 def _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed):
-    from ..backtest import BacktestOptions, Latency
-    from ..config import check_int
+    from ..backtest import BacktestOptions, Latency  # lazy: start-up (numba)
 
     both = latency if latency is not None else "0"
     return BacktestOptions(
@@ -174,19 +174,11 @@ def _options(latency, feed_latency, order_latency, queue, min_requote_ms, refres
     )
 
 
-def _figure_series(res, max_points: int = 20_000) -> dict[str, np.ndarray]:
-    """The replay's path on at most ``max_points`` events (evenly spaced), time in seconds."""
-    p = res.path
-    n = p["ts"].size
-    idx = np.unique(np.linspace(0, n - 1, min(n, max_points)).astype(np.int64))
-    t = (p["ts"][idx] - p["ts"][0]) / 1e9
-    return {"t": t, "mid": p["mid"][idx], "bid": p["bid"][idx], "ask": p["ask"][idx],
-            "q": p["q"][idx], "pnl": p["pnl"][idx]}
-
-
 def _write_backtest(tmp: Path, res, obj: dict) -> list[str]:
+    import numpy as np
     import pandas as pd
 
+    from ..backtest.summaries import figure_series
     from ..report.six_panel import write_six_panel
 
     (tmp / "summary.json").write_text(output.dumps(obj) + "\n", encoding="utf-8")
@@ -201,52 +193,13 @@ def _write_backtest(tmp: Path, res, obj: dict) -> list[str]:
              f"{res.summary['events']:,} events, {res.summary['fills']:,} fills; "
              f"latency feed {res.options.feed_latency.describe()}, order {res.options.order_latency.describe()}; "
              f"queue {res.options.queue}")
-    write_six_panel(tmp / "six_panel.png", _figure_series(res), limit=v["limit"],
+    write_six_panel(tmp / "six_panel.png", figure_series(res), limit=v["limit"],
                     zones=(v["yellow"], v["red"], v["critical"]), q_target=v["q_target"],
                     title=title, time_unit="s", hist_title="Inventory at evenly spaced events",
                     hist_ylabel="count (events)", price_unit=res.meta["data"]["price_unit"],
                     qty_unit=res.meta["data"]["qty_unit"], pnl_unit=res.meta["data"]["settlement_currency"],
                     tick=res.meta["data"]["tick_size"])
     return ["summary.json", "fills.parquet", "inventory.parquet", "six_panel.png"]
-
-
-def _flat(summary: dict) -> dict:
-    """The summary for the table: nested mappings (timing, adverse by horizon) as ``key.sub`` rows,
-    the warnings left out (they are printed on stderr)."""
-    out = {}
-    for k, v in summary.items():
-        if k == "warnings":
-            continue
-        if isinstance(v, dict):
-            out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
-        else:
-            out[k] = v
-    return out
-
-
-def _units(summary: dict, meta) -> dict[str, str]:
-    """Units of the table's rows: :func:`~flatbook.cli.tables.backtest_units`, with money in the
-    settlement currency (it differs from the price unit for inverse contracts)."""
-    from ..backtest.backtester import MONEY_KEYS
-
-    bu = backtest_units(summary, meta.price_unit, meta.qty_unit)
-    cur = meta.settlement_currency
-    u = {}
-    for k in _flat(summary):
-        top, _, sub = k.partition(".")
-        if top == "timing":
-            u[k] = bu.get(sub, "")
-        elif top in MONEY_KEYS or top.startswith("pnl_"):
-            u[k] = cur
-        elif top.startswith("markout_"):
-            u[k] = f"{cur} per {'contract' if meta.inverse else per_unit(meta.qty_unit)}"
-        else:
-            u[k] = bu.get(top, "")
-    u.update({"pnl_final_quote": f"{meta.price_unit} (at the last mid)",
-              "pnl_liquidated_quote": f"{meta.price_unit} (at the last mid)", "pnl_adverse_horizon_s": "s",
-              "contract_size": meta.price_unit if meta.inverse else "", "quote_depth_mean": meta.price_unit,
-              "market_spread_mean": meta.price_unit})
-    return u
 
 
 @app.command()
@@ -273,6 +226,7 @@ def backtest(
     json_: JsonOpt = False,
     out: OutOpt = None,
     report: ReportOpt = None,
+    policy_file: PolicyFileOpt = None,
 ) -> None:
     """Replay a policy with its controls against real quotes and trades (queue position, latency, fees).
 
@@ -280,7 +234,9 @@ def backtest(
     ``pnl_final_quote``); warnings (0 fills, quotes far outside the market) go to stderr."""
     from ..backtest import engine, replay_config, run_backtest
     from ..backtest.backtester import warm_up
+    from ..backtest.summaries import flat_summary, table_units
 
+    load_policy_files(policy_file)
     opts = _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed)
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
     build_config("replay", policy, {k: v for k, v in overrides.items()}, paths=1)   # flags checked before loading
@@ -307,9 +263,22 @@ def backtest(
         _print_json(obj)
     else:
         con = _stdout()
-        con.print(_kv_table(f"backtest {policy} — {ev.meta.instrument}", _flat(res.summary),
-                            _units(res.summary, ev.meta)))
+        con.print(_kv_table(f"backtest {policy} — {ev.meta.instrument}", flat_summary(res.summary),
+                            table_units(res.summary, ev.meta)))
         if out_dir is not None:
             con.print(f"wrote {out_dir}", markup=False, highlight=False)
         if report_path is not None:
             con.print(f"wrote {report_path}", markup=False, highlight=False)
+
+
+#: names that moved to :mod:`flatbook.backtest.summaries`, still importable from here (PEP 562;
+#: lazy: start-up, as that module imports the backtester and numba)
+_MOVED = {"_figure_series": "figure_series", "_flat": "flat_summary", "_units": "table_units"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED:
+        from ..backtest import summaries
+
+        return getattr(summaries, _MOVED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

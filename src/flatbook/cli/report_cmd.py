@@ -6,7 +6,10 @@ from typing import Annotated
 
 import typer
 
-from .app import _stdout, app
+from ..extras import require
+from .common import _stdout
+
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
 
 @app.command()
@@ -17,6 +20,7 @@ def report(
                                             help="The report file (default RESULTS_DIR/report.html).")] = None,
 ) -> None:
     """Rebuild the self-contained HTML report from saved results, without simulating again."""
+    require("report", field="flatbook report")
     from ..report.html import check_report_path, load_dir, render, write_report
 
     data = load_dir(results_dir)            # RESULTS_DIR is checked first: the default --out lives in it

@@ -11,19 +11,20 @@ Units map one-to-one onto the simulator's: shares ↔ lots, $/share ↔ price un
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import InputError
-from ..hedging.schedules import METHODS, VOLUME_CURVES, Schedule, almgren_chriss, efficient_frontier, immediate, twap, vwap
-from .app import JsonOpt, _print_json, _stdout, app
+from ..hedging.schedule_methods import (AC_EPSILON, AC_ETA, AC_GAMMA, AC_HORIZON, AC_LAMBDA, AC_SHARES, AC_SIGMA,
+                                       AC_STEPS, DEFAULT_CURVE, DEFAULT_METHOD, METHODS, UNITS, VOLUME_CURVES)
+from .common import JsonOpt, _print_json, _stdout
 
-# Almgren & Chriss (2000), Table 1
-AC_SHARES, AC_HORIZON, AC_STEPS = 1_000_000.0, 5.0, 5
-AC_SIGMA, AC_ETA, AC_EPSILON, AC_GAMMA, AC_LAMBDA = 0.95, 2.5e-6, 0.0625, 2.5e-7, 1e-6
-DEFAULT_METHOD = "almgren-chriss"
-DEFAULT_CURVE = "u"
+if TYPE_CHECKING:
+    from ..hedging.schedules import Schedule
+
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+
 MAX_STEPS = 1_000_000
 TABLE_EDGE = 20  # with more than 2·TABLE_EDGE steps the table shows the first and last TABLE_EDGE
 
@@ -31,12 +32,6 @@ FLAGS = {"X": "--shares", "T": "--horizon", "N": "--steps", "sigma": "--sigma", 
          "epsilon": "--epsilon", "gamma": "--gamma", "risk_aversion": "--risk-aversion",
          "volume_curve": "--volume-curve", "participation_cap": "--participation",
          "market_volume": "--market-volume", "risk_aversions": "--risk-aversion"}
-UNITS = {"shares": "shares (lots)", "time": "days (time units)", "sigma": "($/share)/√day",
-         "eta": "($/share)/(share/day)", "epsilon": "$/share", "gamma": "($/share)/share",
-         "risk_aversion": "1/$", "expected_cost": "$", "variance": "$²", "std": "$", "kappa": "1/day",
-         "mapping": "shares ↔ lots, $/share ↔ price units, $ ↔ price units × lots, days ↔ time units"}
-
-
 def _opt(flag: str, metavar: str, help_: str):
     return typer.Option(flag, metavar=metavar, help=help_)
 
@@ -167,6 +162,9 @@ def schedule(
 ) -> None:
     """An execution schedule (step, time, trade, holdings) with its expected cost and variance
     (Almgren & Chriss 2000); defaults: the paper's worked example."""
+    # lazy: start-up (numpy); 'flatbook --help' imports this module
+    from ..hedging.schedules import almgren_chriss, efficient_frontier, immediate, twap, vwap
+
     m = DEFAULT_METHOD if method is None else method
     if m not in METHODS:
         raise InputError("--method", f"got {method!r}; allowed: {', '.join(METHODS)}")

@@ -24,17 +24,19 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
+from .._version import __version__
 from ..config import build_config, load_toml, parse_set
 from ..errors import InputError
+from ..extras import require
 from ..jsonutil import jsonable
 from ..params import PARAMS
 from . import output
-from .app import (DEFAULT_PATHS, DEFAULT_POLICY, DEFAULT_PRESET, DEFAULT_SEED, ClickException, ConfigOpt, JsonOpt,
-                  PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _stdout, app)
+from .common import (DEFAULT_PATHS, DEFAULT_POLICY, DEFAULT_PRESET, DEFAULT_SEED, ClickException, ConfigOpt, JsonOpt,
+                     PathsOpt, PresetOpt, SeedOpt, SetOpt, _print_json, _stdout)
 from .progress import ProgressBar
 
-FIGURES = ("pnl_mean", "pnl_std", "final_q_std", "q_rms", "q_std_mean", "es_95", "var_95",
-           "spread_given_up_mean", "fills_mean", "sharpe")
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+
 TABLE_FIGURES = (("pnl_mean", "mean PnL"), ("pnl_std", "std PnL"), ("final_q_std", "std final q"),
                  ("q_rms", "rms q"), ("es_95", "ES 95%"), ("spread_given_up_mean", "spread given up"),
                  ("mv", "mean–var U"))
@@ -103,47 +105,6 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _num(v):
-    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
-
-
-def _point_obj(r: dict, keys: list[str], u: float, u_se: float) -> dict:
-    d = {"point_id": r["point_id"], "policy": r["policy"], "params": {k: r.get(k) for k in keys}}
-    for f in FIGURES:
-        d[f] = _num(r.get(f))
-        d[f + "_se"] = _num(r.get(f + "_se"))
-    d["mv"], d["mv_se"] = _num(u), _num(u_se)
-    d["paths"], d["steps"] = int(r["paths"]), int(r["steps"])
-    return d
-
-
-def _analyse(df, keys: list[str], lam: float) -> tuple[list[dict], dict, dict]:
-    """(points, frontiers, best per objective) of the rows."""
-    import numpy as np
-
-    from ..sweep.objectives import OBJECTIVES, RISKS, best_index, frontier, mv_utility
-
-    u, use = mv_utility(df, lam)
-    recs = df.to_dict("records")
-    points = [_point_obj(r, keys, float(u[i]), float(use[i])) for i, r in enumerate(recs)]
-    fronts = {}
-    for risk in RISKS:
-        idx = frontier(df, risk)
-        fronts[risk] = [{"point_id": points[i]["point_id"], "params": points[i]["params"],
-                         "pnl_mean": points[i]["pnl_mean"], "pnl_mean_se": points[i]["pnl_mean_se"],
-                         risk: points[i][risk], risk + "_se": points[i][risk + "_se"]} for i in idx]
-    best = {}
-    for name, obj in OBJECTIVES.items():
-        vals, ses = obj.evaluate(df, lam)
-        i = best_index(vals, obj.sense)
-        if i is None:
-            continue
-        best[name] = {"objective": obj.label, "sense": "max" if obj.sense > 0 else "min", "unit": obj.unit,
-                      "value": _num(float(vals[i])), "se": _num(float(ses[i])) if np.isfinite(ses[i]) else None,
-                      "point_id": points[i]["point_id"], "params": points[i]["params"]}
-    return points, fronts, best
-
-
 # manifest entries that do not change what a sweep computes or draws
 _NOT_IDENTITY = ("status", "optuna_batch")
 
@@ -174,7 +135,7 @@ def sweep(
                                                    help="A swept parameter (repeatable): key=v1,v2,..., key=lo:hi:n, "
                                                         "key=log:lo:hi:n; key=lo:hi for --random/--optuna.")] = None,
     random_: Annotated[str | None, typer.Option("--random", metavar="N", help="Random search: N points drawn (seeded) within the --grid bounds.")] = None,
-    optuna_: Annotated[str | None, typer.Option("--optuna", metavar="N", help="Adaptive search: N optuna trials on --objective (needs the extra flatbook\\[optuna]).")] = None,
+    optuna_: Annotated[str | None, typer.Option("--optuna", metavar="N", help="Adaptive search: N optuna trials on --objective (needs the extra flatbook\\[sweep]).")] = None,
     study: Annotated[str | None, typer.Option("--study", metavar="NAME", help="A built-in study: skew-frontier or as-gamma.")] = None,
     preset: PresetOpt = None,
     policy: Annotated[str | None, typer.Option("--policy", metavar="NAME", help=f"Quoting policy (default {DEFAULT_POLICY}).")] = None,
@@ -241,8 +202,7 @@ def sweep(
             raise InputError("--optuna", "choose one of --random and --optuna")
         lam = _lambda(risk_aversion, float(base_cfg.values["gamma"]))
         if n_optuna is not None:
-            if not engine.optuna_available():
-                raise InputError("--optuna", "optuna is not installed; install the extra: pip install 'flatbook[optuna]'")
+            require("sweep", "optuna", field="--optuna")
             for ax in axes:
                 if ax.lo is None and not ax.values:
                     raise InputError(f"--grid {ax.item}", "give bounds or values for --optuna")
@@ -260,8 +220,6 @@ def sweep(
             "optuna": n_optuna, "paths": n, "seed": s, "objective": objective, "risk_aversion": lam,
             "points": [p.id for p in points]}
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    from .. import __version__
-
     meta["flatbook_version"] = __version__
     rows: list[dict] = []
     old = None
@@ -339,7 +297,9 @@ def _finish(rows, meta, keys, lam, objective, the_study, out_dir, json_, stats, 
     df = pd.DataFrame(rows)
     if the_study is not None:
         keys = ["policy"] * (df["policy"].nunique() > 1) + _varying(df)
-    points, fronts, best = _analyse(df, [k for k in keys if k != "policy"], lam)
+    from ..sweep.objectives import analyse  # lazy: start-up (numpy)
+
+    points, fronts, best = analyse(df, [k for k in keys if k != "policy"], lam)
     analysis = the_study.analyse(df) if the_study is not None else None
     run_info = {"points": len(rows), "computed": stats.points_done - stats.cached, "resumed": stats.cached,
                 "tasks": tasks_run, "out": str(out_dir) if out_dir else None}
@@ -476,3 +436,16 @@ def _study_table(con, a: dict) -> None:
         con.print(f"units: λ and γ {_LAMBDA_UNIT}; k, ω in price units per lot; U in price units × lots. "
                   f"SEs: jackknife over 16 sections of the paths (paired across points).", markup=False, highlight=False)
     con.print(a["summary"], markup=False, highlight=False)
+
+
+#: names that moved to :mod:`flatbook.sweep.objectives`, still importable from here (PEP 562;
+#: lazy: start-up, as that module imports numpy)
+_MOVED = {"FIGURES": "FIGURES", "_analyse": "analyse", "_point_obj": "point_object"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED:
+        from ..sweep import objectives
+
+        return getattr(objectives, _MOVED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -103,12 +103,14 @@ def control_quotes(cp, db, da, s, q, killed):
         db += 0.5 * gap
         da += 0.5 * gap
     # tick rounding away from the mid (×1/tick: a vector division costs as much
-    # as the rest of this function)
+    # as the rest of this function). np.floor/np.ceil return floats: math.floor's
+    # int64 would need a float64 <-> int64 vector conversion, which AVX2 lacks
+    # (LLVM then converts lane by lane); the result is the same number.
     inv_tick = cp[CP_INV_TICK]
     if tick > 0.0 and not math.isinf(db):
-        db = s - math.floor((s - db) * inv_tick + 1e-9) * tick
+        db = s - np.floor((s - db) * inv_tick + 1e-9) * tick
     if tick > 0.0 and not math.isinf(da):
-        da = math.ceil((s + da) * inv_tick - 1e-9) * tick - s
+        da = np.ceil((s + da) * inv_tick - 1e-9) * tick - s
     # sizes: hard limit counts the resting size
     size = cp[CP_SIZE]
     lim = cp[CP_LIMIT]

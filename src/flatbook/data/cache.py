@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from .._version import __version__
 from .events import DataError, EventTable
 
 #: Bump when a loader's rules change (what it refuses or how it reads a file), so that a parse made by
@@ -42,8 +43,6 @@ def _stat(p: Path | None) -> list:
 
 
 def cache_key(path: Path, trades: Path | None, fmt: str, on_error: str, kw: dict) -> str:
-    from .. import __version__
-
     raw = json.dumps([CACHE_VERSION, __version__, _stat(path), _stat(trades), fmt, on_error,
                       sorted((k, repr(v)) for k, v in kw.items())])
     return hashlib.sha256(raw.encode()).hexdigest()[:32]

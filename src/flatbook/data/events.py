@@ -47,6 +47,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import InputError
+from ..suggest import unknown
 
 QUOTE, TRADE = 0, 1
 CODE_BOOK_TICKER, CODE_TRADE, CODE_DEPTH = 100, 101, 102   # Binance streams (LOBSTER uses 1–7)
@@ -291,8 +292,6 @@ class EventTable:
         if contract is None and contract_size is None and settlement_currency is None:
             return self
         if contract is not None and contract not in CONTRACTS:
-            from ..suggest import unknown
-
             raise unknown("--contract", "contract type", contract, CONTRACTS)
         kind = contract or m.contract
         if contract_size is None:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..suggest import unknown
+from .binance import load_binance
+from .cache import cache_key, cached
 from .events import QUOTE, TRADE, DataError, EventTable
-from .generic import PARQUET_SUFFIXES, check_file
+from .generic import PARQUET_SUFFIXES, check_file, load_generic
+from .lobster import load_lobster
 
 FORMATS = ("auto", "lobster", "binance", "generic", "events")
 
@@ -67,8 +70,6 @@ def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLik
             raise InputError("events", f"an event file takes no loader options; got {', '.join(kw)}")
         return EventTable.from_parquet(p)
     if cache:
-        from .cache import cache_key, cached
-
         tp = check_file(trades) if trades is not None else None
         return cached(cache_key(p, tp, fmt, on_error, kw),
                       lambda: _parse(p, fmt, trades, on_error, kw))
@@ -77,12 +78,9 @@ def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLik
 
 def _parse(p: Path, fmt: str, trades, on_error: str, kw: dict) -> EventTable:
     if fmt == "lobster":
-        from .lobster import load_lobster
         return _with_streams(load_lobster(p, on_error=on_error, **kw), "LOBSTER message + orderbook files", None)
     if fmt == "binance":
-        from .binance import load_binance
         return load_binance(p, on_error=on_error, **kw)     # lists its own streams
-    from .generic import load_generic
     ev = load_generic(p, trades, on_error=on_error, **kw)
     if kw.get("lot_size") is None:
         ev = ev.with_meta(lot_inferred=True)

@@ -74,6 +74,7 @@ import math
 import numpy as np
 
 from ..errors import InputError
+from .schedules import ac_kappa, trade_fractions, volume_curve
 
 (HP_TRIGGER, HP_THR, HP_URG, HP_SIZING, HP_FRAC, HP_BAND, HP_QSTAR, HP_EXEC, HP_NH, HP_EPS,
  HP_ETA_DT, HP_IMPACT, HP_SQRT_COEF, HP_PERM, HP_DECAY, HP_PROXY, HP_BETA, HP_BSIG, HP_H0,
@@ -115,8 +116,6 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     (:func:`flatbook.hedging.schedules.trade_fractions`: twap, almgren-chriss); the
     market volume of each step (lots; inf when not modelled) and the prefix sums of the
     relative volume curve (for VWAP). See the module docstring."""
-    from .schedules import ac_kappa, trade_fractions, volume_curve
-
     dt, sig = v["dt"], v["sigma"]
     hp = np.zeros(HP_LEN)
     ext = hedging_on(v)

@@ -48,9 +48,8 @@ import numpy as np
 from ..errors import InputError
 from ..jsonutil import readonly
 from ..validate import check_count, check_real
+from .schedule_methods import METHODS, VOLUME_CURVES
 
-METHODS = ("immediate", "twap", "vwap", "almgren-chriss")
-VOLUME_CURVES = ("flat", "u")
 U_CURVATURE = 8.0
 """c in the U-shaped intraday volume density v(u) ∝ 1 + c·(u − ½)², u ∈ [0, 1]: with c = 8 the
 market trades 3× as much per unit time at the open and the close (u = 0, 1) as at midday."""

@@ -40,11 +40,14 @@ def _i64_as_f64(typingctx, x):
 def fast_exp(x: float) -> float:
     """exp(x) by Cody–Waite reduction; vectorisable, rel. error < 1e-14."""
     x = min(max(x, -700.0), 700.0)
-    n = math.floor(x * _LOG2E + 0.5)
+    # n stays a float (np.floor), and becomes an integer through int32: math.floor returns an
+    # int64, and a vector float64 <-> int64 conversion needs AVX-512DQ; without it (AVX2) LLVM
+    # converts lane by lane. Exact either way: |n| <= 1010.
+    n = np.floor(x * _LOG2E + 0.5)
     r = (x - n * _LN2_HI) - n * _LN2_LO
     p = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-01 + r * (
         4.1666666666666664e-02 + r * (8.3333333333333332e-03 + r * (
             1.3888888888888889e-03 + r * (1.9841269841269841e-04 + r * (
                 2.4801587301587302e-05 + r * (2.7557319223985893e-06 + r * (
                     2.7557319223985888e-07 + r * 2.5052108385441720e-08))))))))))
-    return p * _i64_as_f64((np.int64(n) + 1023) << 52)
+    return p * _i64_as_f64((np.int64(np.int32(n)) + 1023) << 52)

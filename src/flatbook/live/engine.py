@@ -121,8 +121,9 @@ class Engine:
         self.mode = "trade" if venue is not None else "monitor"
         self.session = journal.session
         self.cid_prefix = f"{self.session}-"     # client ids: <session>-<n>
-        pid, pp, tab = policy_spec(cfg.policy).pack(v, cfg.steps)
-        self.pid, self.pp, self.tab = pid, np.ascontiguousarray(pp, float), tab
+        b = policy_spec(cfg.policy).bind(v, cfg.steps)
+        self.pp, self.tab = np.ascontiguousarray(b.pp, float), b.tab
+        self._strategy = BE.kernels(b.policy).strategy_quotes     # the policy's compiled decision
         self.cp = pack_controls(v)
         self.T, self.dt, self.nsteps = float(v["T"]), float(v["dt"]), int(cfg.steps)
         self.tick = float(tick if tick is not None else (v["tick"] if v["tick"] > 0 else 1e-8))
@@ -135,8 +136,7 @@ class Engine:
         self.hyst = float(zone_hysteresis)
         self.fin_l, self.fin_s = float(v["financing_long"]), float(v["financing_short"])
         self.max_loss, self.max_dd = float(v["max_loss"]), float(v["max_drawdown"])
-        self.timed = ((cfg.policy == "avellaneda-stoikov" and v["variant"] == "finite")
-                      or (cfg.policy == "glft" and v["solution"] == "exact"))
+        self.timed = b.moves_with_time      # quotes that move with time alone, as the policy declares
         self.risk = R.PreTradeRisk(self.limit, max_orders_per_s, self.lot)
         self.session_end = session_end_ns
         self.slip = flatten_slippage_ticks * self.tick
@@ -206,8 +206,8 @@ class Engine:
 
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the decision before the first event."""
-        BE.strategy_quotes(self.pid, self.pp, self.tab, self.cp, 0, self.T, 100.0, 0.5, 0.0, False, self.lot,
-                           self.tick, np.zeros(BE.LD_LEN))
+        self._strategy(self.pp, self.tab, self.cp, 0, 0.0, self.T, 100.0, 0.5, 0.0, False, self.lot,
+                       self.tick, np.zeros(BE.LD_LEN))
 
     # ------------------------------------------------------------------ market data
     def on_market(self, ev: MarketEvent) -> None:
@@ -265,8 +265,8 @@ class Engine:
         out = self.out
         t_u = (ts - self.t0) / NS
         i = min(max(int(t_u // self.dt), 0), self.nsteps)
-        BE.strategy_quotes(self.pid, self.pp, self.tab, self.cp, i, self.T - t_u, mid, 0.5 * spread, q,
-                           self.killed or self.flattening, self.lot, self.tick, out)
+        self._strategy(self.pp, self.tab, self.cp, i, t_u, self.T - t_u, mid, 0.5 * spread, q,
+                       self.killed or self.flattening, self.lot, self.tick, out)
         # Python floats from here: sqlite binds them directly and their arithmetic is cheaper
         db0, da0, _, _, bsz, asz, zone, self.act, bid_t, ask_t, bid_px, ask_px = out.tolist()   # BE.LD_* order
         self.quote_zone = int(zone)

@@ -39,11 +39,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+import orjson
 
+from ..backtest.backtester import replay_config, replay_grid
 from ..backtest.latency import Latency
 from ..config import build_config
+from ..data.load import load
 from ..errors import InputError
+from ..fileio import atomic_file
+from ..jsonutil import jsonable
 from ..timing import group_timing
+from .adapters.ccxt_adapter import CcxtFeed, CcxtVenue
+from .adapters.paper_venue import PaperVenue
+from .adapters.replay_feed import ReplayFeed
 from .alerts import Alerts
 from .engine import NS, Engine
 from .journal import Journal, JournalError
@@ -110,12 +118,8 @@ def market_contract(s: LiveSettings, got: tuple[str, float, str], where: str) ->
 
 def build(s: LiveSettings):
     """(engine, venue, feed, events table or None) for validated settings."""
-    from ..backtest.backtester import replay_config, replay_grid
-
     ev = None
     if s.feed.kind == "replay":
-        from ..data.load import load
-
         ev = _with_contract(s, load(s.feed.path, fmt=s.feed.format))
         if len(ev) < 2:
             raise InputError("feed.path", "fewer than 2 events: nothing to replay")
@@ -128,8 +132,6 @@ def build(s: LiveSettings):
     journal = Journal(s.journal.path, s.journal.synchronous)
     venue = None
     if s.venue.kind == "paper":
-        from .adapters.paper_venue import PaperVenue
-
         v = cfg.values
         venue = PaperVenue(tick, lot, feed_latency=Latency.parse("venue.feed_latency", s.venue.feed_latency),
                            order_latency=Latency.parse("venue.order_latency", s.venue.order_latency),
@@ -137,16 +139,12 @@ def build(s: LiveSettings):
                            taker_fee=v["taker_fee"], taker_fee_bps=v["taker_fee_bps"], seed=s.run.seed,
                            contract=ev.meta.contract, contract_size=ev.meta.contract_size)
     elif s.venue.kind == "ccxt":
-        from .adapters.ccxt_adapter import CcxtVenue
-
         venue = CcxtVenue.from_config(s.venue.exchange, s.venue.symbol, s.venue.api_key_env, s.venue.secret_env,
                                       s.venue.sandbox, journal.session)
     feed = None
     session_end = None
     start = s.feed.start
     if s.feed.kind == "replay":
-        from .adapters.replay_feed import ReplayFeed
-
         feed = ReplayFeed(ev, s.feed.speed, s.feed.stop)
         t_first, t_last = int(ev.ts[start]), int(ev.ts[len(feed) - 1])
         if s.risk.session_end_s is not None:
@@ -154,8 +152,6 @@ def build(s: LiveSettings):
         elif t_last - t_first > 600 * NS:
             session_end = t_last - 300 * NS
     elif s.feed.kind == "ccxt":
-        from .adapters.ccxt_adapter import CcxtFeed
-
         feed = CcxtFeed.from_config(s.feed.exchange, s.feed.symbol, poll_s=s.feed.poll_s)
     alerts = Alerts(s.alerts.webhook)
     eng = Engine(cfg, journal, venue, alerts=alerts, tick=tick, lot=lot, max_orders_per_s=s.risk.max_orders_per_s,
@@ -225,7 +221,7 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
     runner = None
     url = None
     if s.api.enabled:
-        from aiohttp import web
+        from aiohttp import web  # the extra 'live' (optional): imported when the API is switched on
 
         from .api import build_app
 
@@ -406,11 +402,6 @@ def main(s: LiveSettings, out: Path | None, port: int | None, hold: bool, announ
     except KeyboardInterrupt:       # pragma: no cover - the loop handles SIGINT itself
         sys.exit(130)
     if out is not None:
-        import orjson
-
-        from ..fileio import atomic_file
-        from ..jsonutil import jsonable
-
         out.mkdir(parents=True, exist_ok=True)
         with atomic_file(out / "summary.json") as f:
             f.write(orjson.dumps(jsonable(summary), option=orjson.OPT_INDENT_2))

@@ -37,6 +37,7 @@ from ..backtest.latency import Latency
 from ..config import read_toml
 from ..errors import InputError
 from ..params import PARAMS
+from ..policies.registry import policy_spec
 from ..presets import PRESETS
 
 
@@ -174,8 +175,6 @@ def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
             raise InputError(f"params.{key}", f"unknown parameter; allowed: {', '.join(sorted(PARAMS))}")
     if s.run.preset not in PRESETS:
         raise InputError("run.preset", f"unknown preset {s.run.preset!r}; allowed: {', '.join(PRESETS)}")
-    from ..policies.registry import policy_spec
-
     policy_spec(s.run.policy)
     for name in ("feed_latency", "order_latency"):
         Latency.parse(f"venue.{name}", getattr(s.venue, name))

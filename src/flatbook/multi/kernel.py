@@ -1,7 +1,7 @@
 """The multi-instrument Monte Carlo kernel: one maker quoting n correlated instruments.
 
 Built from the single-instrument parts — each instrument's policy formula
-(:func:`flatbook.sim.kernel.policy_depths`), the controls
+(:mod:`flatbook.policies`, inlined by :func:`kernels`), the controls
 (:func:`flatbook.controls.quote_controls.control_quotes`), the SplitMix64 streams
 and the A–S fills — with one shared cash account and correlated mids:
 
@@ -25,17 +25,27 @@ import numpy as np
 from ..controls.quote_controls import control_quotes
 from ..kernels.fastexp import fast_exp
 from ..kernels.rng import box_muller, hi31, mid31, next_u64, stream_start
-from ..sim.kernel import _as_tuple6, _as_tuple14, policy_depths
+from ..policies.compile import specialise
+
+#: bound per run by :func:`kernels`: ``slot_depths(slot, pp, tab, i, t, tau, s, q, db, da)``, the
+#: depths of the policy in slot ``slot`` for arrays of states (templates are never compiled as they are)
+slot_depths = None
 
 BLOCK = 64
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _as_tuple14(a):
+    return (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
+
 # per-path outputs: rows of out (instrument rows are M_* × n_inst + i)
 (M_FINAL_Q, M_MAX_ABS_Q, M_FILLS, M_SPREAD) = range(4)
 M_PER_INST = 4
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _run_block(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p0, nb_, pnl, out):
-    n = pids.size
+def _run_block(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p0, nb_, pnl, out):
+    n = slots.size
     s = np.empty((n, BLOCK))
     q = np.empty((n, BLOCK))
     qe = np.empty((n, BLOCK))
@@ -68,8 +78,7 @@ def _run_block(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nstep
                         acc += R[k, m] * q[m, j]
                 qe[k, j] = acc
         for k in range(n):
-            pp = _as_tuple6(pps[k])
-            policy_depths(pids[k], pp, pps[k:k + 1], i, tau, s[k], qe[k], db0[k], da0[k])
+            slot_depths(slots[k], pps[k], pps[k:k + 1], i, i * dt, tau, s[k], qe[k], db0[k], da0[k])
         # quotes, fills, accounting per instrument
         for k in range(n):
             cp = _as_tuple14(cps[k])
@@ -115,11 +124,36 @@ def _run_block(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nstep
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def simulate_multi(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p_start, p_end, pnl, out):
+def simulate_multi(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p_start, p_end, pnl, out):
     """Simulate paths ``p_start`` to ``p_end − 1`` into ``pnl[p]`` and ``out[row, p]`` (rows: M_* × n +
     instrument). ``p_start`` is a multiple of BLOCK; each path's numbers depend only on (seed, p),
     so running the paths in several calls changes nothing."""
     for b in nb.prange(p_start // BLOCK, (p_end + BLOCK - 1) // BLOCK):
         p0 = b * BLOCK
-        _run_block(pids, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p0,
+        _run_block(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p0,
                    min(BLOCK, p_end - p0), pnl, out)
+
+
+_KERNELS: dict[tuple, object] = {}
+
+
+def kernels(policies):
+    """:func:`simulate_multi` compiled for the distinct resolved policies ``policies`` (slot k runs
+    ``policies[k]``), cached on disk per policy sources."""
+    key = tuple(f"{p.token}:{p.name}" for p in policies)
+    k = _KERNELS.get(key)
+    if k is None:
+        bind = {}
+        lines = ["def slot_depths(slot, pp, tab, i, t, tau, s, q, db, da):"]
+        for m, pol in enumerate(policies):
+            bind[f"_depths{m}"], bind[f"_as_params{m}"] = pol.depths, pol.as_params
+            lines += [f"    {'if' if m == 0 else 'elif'} slot == {m}:",
+                      f"        p = _as_params{m}(pp)",
+                      "        for j in range(s.size):",
+                      f"            db[j], da[j] = _depths{m}(p, tab, i, t, tau, s[j], q[j])"]
+        ns = dict(bind)
+        exec("\n".join(lines) + "\n", ns)  # noqa: S102 - generated from the slot count only
+        fn = nb.njit(error_model="numpy")(ns["slot_depths"])
+        k = specialise(globals(), ["_run_block", "simulate_multi"], {"slot_depths": fn}, "|".join(key))
+        _KERNELS[key] = k
+    return k

@@ -97,8 +97,10 @@ def build_multi(instruments: Sequence[Mapping], correlation, portfolio_skew: boo
         v = cfg.values
         if v["flow"] != "intensity":
             raise InputError(f"instruments[{i}].flow", "the multi-instrument simulator takes flow=intensity only")
-        if cfg.policy == "glft" and v["solution"] == "exact":
-            raise InputError(f"instruments[{i}].solution", "the multi-instrument simulator takes glft solution=closed only")
+        if policy_spec(cfg.policy).resolve(v).formula is None:      # a table policy (glft solution=exact)
+            field = "solution" if "solution" in policy_spec(cfg.policy).params else "policy"
+            raise InputError(f"instruments[{i}].{field}", "the multi-instrument simulator takes formula policies "
+                                                         "only, not tables (glft: solution=closed)")
         if cfgs and (v["T"] != cfgs[0].values["T"] or v["dt"] != cfgs[0].values["dt"]):
             raise InputError(f"instruments[{i}].dt", "every instrument must share T and dt with the first")
         names.append(name)
@@ -157,12 +159,13 @@ class MultiResult:
 
 def _pack(mc: MultiConfig):
     n = len(mc.configs)
-    pids = np.empty(n, np.int64)
-    pps = np.zeros((n, 6))
+    bounds = [policy_spec(cfg.policy).bind(cfg.values, cfg.steps) for cfg in mc.configs]
+    policies = list(dict.fromkeys(b.policy for b in bounds))      # distinct, in order of first use
+    slots = np.array([policies.index(b.policy) for b in bounds], np.int64)
+    pps = np.zeros((n, max(b.pp.size for b in bounds)))
     cps = np.zeros((n, 14))
-    for k, cfg in enumerate(mc.configs):
-        pid, pp, _ = policy_spec(cfg.policy).pack(cfg.values, cfg.steps)
-        pids[k], pps[k] = pid, pp
+    for k, (cfg, b) in enumerate(zip(mc.configs, bounds, strict=True)):
+        pps[k, :b.pp.size] = b.pp
         cps[k] = pack_controls(cfg.values)
     cov = mc.covariance
     chol = np.linalg.cholesky(cov + 1e-300 * np.eye(n)) if np.all(np.diag(cov) > 0) else _psd_root(cov)
@@ -170,7 +173,7 @@ def _pack(mc: MultiConfig):
     R = np.where(d[:, None] > 0, cov / np.where(d > 0, d, 1.0)[:, None], np.eye(n))
     v0 = mc.configs[0].values
     vals = [c.values for c in mc.configs]
-    return (pids, pps, cps, chol, np.array([v["A"] * v["dt"] for v in vals]), np.array([v["k"] for v in vals]),
+    return policies, (slots, pps, cps, chol, np.array([v["A"] * v["dt"] for v in vals]), np.array([v["k"] for v in vals]),
             R, mc.portfolio_skew, np.array([v["s0"] for v in vals]), np.array([v["q0"] for v in vals]),
             float(v0["dt"]), float(v0["T"]), mc.configs[0].steps)
 
@@ -189,18 +192,19 @@ def simulate_multi(mc: MultiConfig, progress: Callable[[int, int], None] | None 
     Paths run in chunks of whole blocks; ``progress(done, total)`` is called after each.
     Chunking changes no number (each path's random stream depends only on (seed, path)).
     """
-    args = _pack(mc)
+    policies, args = _pack(mc)
+    kernel = MK.kernels(policies).simulate_multi
     n = len(mc.configs)
     nsteps = mc.configs[0].steps
     pnl = np.empty(mc.paths)
     out = np.empty((MK.M_PER_INST * n, mc.paths))
     warm = min(mc.paths, MK.BLOCK)          # compile or load the kernel outside the timing
-    MK.simulate_multi(*args, mc.seed, 0, warm, np.empty(warm), np.empty((MK.M_PER_INST * n, warm)))
+    kernel(*args, mc.seed, 0, warm, np.empty(warm), np.empty((MK.M_PER_INST * n, warm)))
     chunk = max(MK.BLOCK, (CHUNK_PATH_STEPS // max(nsteps * n, 1)) // MK.BLOCK * MK.BLOCK)
     t0 = time.perf_counter()
     for p0 in range(0, mc.paths, chunk):
         p1 = min(mc.paths, p0 + chunk)
-        MK.simulate_multi(*args, mc.seed, p0, p1, pnl, out)
+        kernel(*args, mc.seed, p0, p1, pnl, out)
         if progress is not None:
             progress(p1, mc.paths)
     elapsed = time.perf_counter() - t0

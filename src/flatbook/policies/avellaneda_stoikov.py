@@ -13,22 +13,34 @@ Note σ² (variance): the reservation shift is linear in the *variance*.
 
 Units: γ = ``gamma`` per (price unit·lot), σ = ``sigma`` price units per
 √time unit, k = ``k`` per price unit, τ in time units, q in lots.
-Packed ``pp = [γσ², (1/γ)ln(1+γ/k), q*, stationary (0/1), horizon]``.
+Packed ``p = (gs2 = γσ², c = (1/γ)ln(1+γ/k), q_target, stationary (0/1), horizon)``
+(:func:`pack`; :mod:`flatbook.policies.base`). The finite variant's quotes move with time.
 """
 from __future__ import annotations
 
 import math
 
-import numba as nb
+from .base import policy
 
 
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def depths(pp, tab, i, tau, s, q):
+def pack(v, nsteps):
+    """The formula's constants from the run's values (γ, σ, k, q*, variant, horizon)."""
+    g, sig, k = v["gamma"], v["sigma"], v["k"]
+    return (g * sig * sig, math.log1p(g / k) / g, v["q_target"],
+            1.0 if v["variant"] == "stationary" else 0.0, v["horizon"])
+
+
+@policy(["gamma", "sigma", "k", "T", "q_target", "variant", "horizon"], name="avellaneda-stoikov", rung=2,
+        fields=("gs2", "c", "q_target", "stationary", "horizon"), pack=pack,
+        moves_with_time=lambda v: v["variant"] == "finite",
+        source="Avellaneda & Stoikov (2008), eqs. 29–30",
+        summary="r = s − (q − q*)γσ²τ; spread = γσ²τ + (2/γ)ln(1+γ/k); τ = T − t or horizon")
+def avellaneda_stoikov(p, t, tau, s, q):
     """(bid depth, ask depth) = (h + (q−q*)γσ²τ, h − (q−q*)γσ²τ), h = γσ²τ/2 + ln(1+γ/k)/γ."""
-    tau_eff = pp[4] if pp[3] > 0.5 else max(tau, 0.0)
-    slope = pp[0] * tau_eff
-    h = 0.5 * slope + pp[1]
-    c = (q - pp[2]) * slope
+    tau_eff = p.horizon if p.stationary > 0.5 else max(tau, 0.0)
+    slope = p.gs2 * tau_eff
+    h = 0.5 * slope + p.c
+    c = (q - p.q_target) * slope
     return h + c, h - c
 
 

@@ -3,15 +3,17 @@
     centre = s - skew * (q - q_target),   bid/ask = centre -/+ h
 
 ``skew`` is the seed's k (price units per lot), h = ``half_spread`` (price
-units), ``q_target`` in lots. Packed ``pp = [h, skew, q_target]``.
+units), ``q_target`` in lots: ``p = (half_spread, skew, q_target)``
+(:mod:`flatbook.policies.base`).
 """
 from __future__ import annotations
 
-import numba as nb
+from .base import policy
 
 
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def depths(pp, tab, i, tau, s, q):
+@policy(["half_spread", "skew", "q_target"], name="linear-skew", rung=1, source="seed 001, rung 1",
+        summary="centre = mid − skew·(q − q_target); bid/ask = centre ∓ half_spread")
+def linear_skew(p, t, tau, s, q):
     """(bid depth, ask depth) = (h + skew·(q−q*), h − skew·(q−q*))."""
-    c = pp[1] * (q - pp[2])
-    return pp[0] + c, pp[0] - c
+    c = p.skew * (q - p.q_target)
+    return p.half_spread + c, p.half_spread - c

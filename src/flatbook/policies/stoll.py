@@ -18,17 +18,18 @@ that is a slip, not Stoll.
 Parameters: h0 = ``half_spread`` (price units), g = ``stoll_gamma`` (price
 units per lot; the seed's inventory cost parameter γ, renamed because
 ``gamma`` is risk aversion throughout flatbook), q* = ``q_target`` (lots).
-Packed ``pp = [h0, g, q_target]``.
+``p = (half_spread, stoll_gamma, q_target)`` (:mod:`flatbook.policies.base`).
 """
 from __future__ import annotations
 
-import numba as nb
+from .base import policy
 
 
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def depths(pp, tab, i, tau, s, q):
+@policy(["half_spread", "stoll_gamma", "q_target"], name="stoll", rung=1, source="Stoll (1978); seed 000",
+        summary="centre = mid − 2·stoll_gamma·(q − q*); half-spread = half_spread + stoll_gamma·|q − q*|")
+def stoll(p, t, tau, s, q):
     """(bid depth, ask depth) = (h(q) + 2g·(q−q*), h(q) − 2g·(q−q*)), price units."""
-    inv = q - pp[2]
-    h = pp[0] + pp[1] * abs(inv)
-    c = 2.0 * pp[1] * inv
+    inv = q - p.q_target
+    h = p.half_spread + p.stoll_gamma * abs(inv)
+    c = 2.0 * p.stoll_gamma * inv
     return h + c, h - c

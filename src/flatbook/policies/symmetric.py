@@ -2,14 +2,16 @@
 
     bid = s - h,   ask = s + h        (whatever the inventory)
 
-Packed parameters ``pp = [h]``, h = ``half_spread`` in price units.
+h = ``half_spread`` in price units. A policy like any other
+(:mod:`flatbook.policies.base`): ``p = (half_spread,)``.
 """
 from __future__ import annotations
 
-import numba as nb
+from .base import policy
 
 
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def depths(pp, tab, i, tau, s, q):
+@policy(["half_spread"], name="symmetric", rung=0, source="seed 001, rung 0",
+        summary="bid/ask = mid ∓ half_spread, whatever the position")
+def symmetric(p, t, tau, s, q):
     """(bid depth, ask depth) from the mid, price units: (h, h)."""
-    return pp[0], pp[0]
+    return p.half_spread, p.half_spread

@@ -35,13 +35,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..backtest.replay_params import REPLAY_PARAMS
+from ..config import build_config
 from ..errors import InputError
+from ..extras import require
 from ..fileio import atomic_file, make_parents, remove_dirs
 from ..jsonutil import jsonable
+from ..multi.simulator import MULTI_CORE, MULTI_PARAMS, multi_preset
 from ..params import PARAMS
+from ..policies.registry import POLICIES
+from ..presets import PRESETS
 from ..sim.metrics import StollFit, stoll_regression
+from ..sim.summaries import compare_object, simulate_object
+from ..units import (INSTRUMENT_COLUMNS, PNL_UNIT, PORTFOLIO_KEYS, SUMMARY_UNITS, backtest_units, fmt, fmt_pm,
+                     multi_unit, per_unit, unit)
 from .figure_rules import depth_clip, display_range, estimate_text, limit_off_axis, quotes_hidden, repeated_points
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -159,8 +167,6 @@ class ReportData:
     def time_unit(self) -> str:
         if self.kind == "backtest":
             return "s"
-        from ..presets import PRESETS
-
         cfg = self.config["instruments"][0] if self.kind == "multi" else self.config
         p = PRESETS.get(cfg.get("preset"))
         return p.time_unit if p is not None else "time units"
@@ -201,12 +207,10 @@ def _sim_data(obj: Mapping, compare: bool, series: Mapping[str, Mapping], final_
 def simulate_report(results: Sequence[SimResult], compare: bool, obj: Mapping | None = None) -> str:
     """The report of a ``simulate`` (one result) or ``compare`` run; ``obj`` is its ``--json``
     object (built from ``results`` when None). Every result must have recorded path 0."""
-    from ..cli import output
-
     if not results:
         raise ValueError("no results")
     if obj is None:
-        obj = output.compare_object(results) if compare else output.simulate_object(results[0])
+        obj = compare_object(results) if compare else simulate_object(results[0])
     series, final_q = {}, {}
     for r in results:
         if 0 not in set(np.asarray(r.record_paths).tolist()):
@@ -372,7 +376,8 @@ def report_from_dir(directory: str | os.PathLike) -> str:
 
 def check_report_path(raw: str, field: str = "--report") -> Path:
     """Validate a report path before any work: ends in .html; its directory exists and is
-    writable, or can be created."""
+    writable, or can be created; plotly (the extra ``report``) must be installed."""
+    require("report", "plotly", field=field)
     if not str(raw).strip():
         raise InputError(field, "empty path; give a file name ending in .html")
     p = Path(os.path.abspath(os.path.expanduser(raw)))
@@ -411,8 +416,6 @@ def write_report(path: str | os.PathLike, text: str, field: str = "--report") ->
 # --------------------------------------------------------------------------- formatting helpers
 
 def _fmt(x: object) -> str:
-    from ..cli.tables import fmt
-
     return fmt(x)
 
 
@@ -444,8 +447,6 @@ def _td(x: object) -> str:
 
 
 def _summary_unit(data: ReportData, key: str) -> str:
-    from ..cli.tables import PNL_UNIT, SUMMARY_UNITS, backtest_units, unit
-
     if data.kind == "backtest":
         return backtest_units(data.summaries()[data.policies[0]], data.price_unit, data.qty_unit).get(key, "")
     u = unit(SUMMARY_UNITS, key, data.time_unit)
@@ -453,8 +454,6 @@ def _summary_unit(data: ReportData, key: str) -> str:
 
 
 def _per(qty_unit: str) -> str:
-    from ..cli.tables import per_unit
-
     return per_unit(qty_unit)
 
 
@@ -465,8 +464,6 @@ def _level_text(v: float) -> str:
 # --------------------------------------------------------------------------- sections: tables
 
 def _config_section(data: ReportData) -> str:
-    from ..presets import PRESETS
-
     cfg = data.config
     run_rows = []
     if data.kind == "backtest":
@@ -555,8 +552,6 @@ def _same_value(a, b) -> bool:
 def _preset_values(data: ReportData) -> dict:
     """The preset's values for this run's policies (registry defaults, the preset's values and what
     the preset derives); {} when the preset or policy is unknown (an older results directory)."""
-    from ..config import build_config
-
     cfg = data.config
     pols = cfg.get("policies") or [cfg.get("policy")]
     try:
@@ -582,8 +577,6 @@ def _shown_keys(policies: Sequence[str], params: Mapping, baseline: Mapping, *, 
     the policies' parameters and :data:`REPLAY_PARAMS`; a simulation the policies' parameters,
     ``core``, and every parameter switched on or changed from ``baseline``, of those the engine
     ``reads`` (None: all)."""
-    from ..policies.registry import POLICIES
-
     used = {k for p in policies if p in POLICIES for k in POLICIES[p].params}
     if replay:
         used |= set(REPLAY_PARAMS)
@@ -1067,8 +1060,6 @@ def _compare_section(data: ReportData) -> str:
 def _differences_table(data: ReportData) -> str:
     """The run's paired differences against the first policy (``differences`` of the --json
     object), as the CLI prints them: diff ± paired SE [SE if the runs were independent]."""
-    from ..cli.tables import fmt_pm
-
     diff = data.result.get("differences")
     if not isinstance(diff, Mapping) or not diff.get("policies"):
         return ""
@@ -1135,14 +1126,10 @@ def _markout_section(data: ReportData) -> str:
 # --------------------------------------------------------------------------- multi: several instruments
 
 def _multi_unit(data: ReportData, key: str) -> str:
-    from ..cli.multi_cmd import multi_unit
-
     return multi_unit(key, data.time_unit)
 
 
 def _multi_summary_section(data: ReportData) -> str:
-    from ..cli.multi_cmd import INSTRUMENT_COLUMNS, PORTFOLIO_KEYS
-
     s = data.result
     rows = [[_td(k), _cell(s.get(k)), _td(_multi_unit(data, k))] for k in PORTFOLIO_KEYS if k in s]
     per = s.get("per_instrument") or {}
@@ -1244,8 +1231,6 @@ def _multi_paired_section(data: ReportData) -> str:
 
 
 def _multi_config_section(data: ReportData) -> str:
-    from ..multi.simulator import MULTI_CORE, MULTI_PARAMS
-
     cfg = data.config
     ins = cfg["instruments"]
     baselines = _multi_baselines(data)
@@ -1287,9 +1272,6 @@ def _multi_baselines(data: ReportData) -> dict[str, dict]:
     """Instrument name → its values in the multi-instrument preset (registry defaults, the base
     preset's values and the multi preset's own); an instrument the preset lacks falls back to its
     base preset and policy."""
-    from ..config import build_config
-    from ..multi.simulator import multi_preset
-
     out: dict[str, dict] = {}
     try:
         mc = multi_preset(str(data.config.get("preset")), paths=1)

@@ -22,17 +22,21 @@ import math
 import os
 import pathlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..fileio import atomic_file
+from ..policies.registry import policy_spec
 from ..sim.metrics import StollFit, stoll_regression
 from .figure_rules import depth_clip, display_range, estimate_text, limit_off_axis, quotes_hidden, repeated_points
 
-__all__ = ["FORMATS", "REQUIRED_KEYS", "six_panel_figure", "stoll_label", "write_six_panel"]
+if TYPE_CHECKING:
+    from ..sim.simulator import SimResult
+
+__all__ = ["FORMATS", "REQUIRED_KEYS", "figure_title", "six_panel_figure", "stoll_label", "write_six_panel"]
 
 #: Keys every ``series`` mapping must provide (equal-length 1-D float arrays).
 REQUIRED_KEYS: tuple[str, ...] = ("t", "mid", "bid", "ask", "q", "pnl")
@@ -351,3 +355,14 @@ def write_six_panel(path: str | os.PathLike, series: Mapping[str, np.ndarray], *
     with atomic_file(target) as fh:
         fig.savefig(fh, format=fmt, dpi=DPI)
     return target
+
+
+def figure_title(res: SimResult) -> str:
+    """Preset, policy and the key parameters (those the policy's formula reads, plus the limit)."""
+    cfg, v = res.config, res.config.values
+    keys = [k for k in policy_spec(cfg.policy).params if k != "T"]
+    if "limit" not in keys and math.isfinite(v["limit"]):
+        keys.append("limit")
+    par = ", ".join(f"{k}={v[k]:g}" if isinstance(v[k], float) else f"{k}={v[k]}" for k in keys)
+    return (f"flatbook — preset {cfg.preset}, policy {cfg.policy} (sample path 0)\n"
+            f"{par}; T={v['T']:g}, dt={v['dt']:g}; {cfg.paths:,} paths, seed {cfg.seed}")

@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..config import read_toml
 from ..validate import check_count, check_real
 from .greeks import OptionSet
 from .memory import history_bytes, liquidation_bytes, mc_bytes, require
@@ -607,7 +608,5 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
 
 def load_book(path: str | Path) -> Book:
     """Read and validate a book TOML file (errors name the ``--config`` file or the TOML key)."""
-    from ..config import read_toml
-
     p = Path(path)
     return book_from_dict(read_toml(p), source=str(p))

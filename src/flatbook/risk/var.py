@@ -44,7 +44,7 @@ from scipy.special import ndtri
 
 from ..errors import InputError
 from ..jsonutil import readonly
-from .greeks import OptionSet
+from .greeks import OptionSet, book_greeks
 from .memory import MC_CHUNK_VALUES, mc_bytes, require
 
 METHODS = ("parametric", "historical", "monte-carlo")
@@ -384,8 +384,6 @@ def book_var(book, methods: tuple[str, ...] = METHODS, *, confidence: float | No
     to the book's ``[risk]`` table. Historical uses ``[history]`` or, without it, a simulated
     normal history of ``history_days`` days (seed + 1). Options are fully revalued in historical
     and Monte Carlo when ``full_revaluation`` is true (the default)."""
-    from .greeks import book_greeks
-
     r = book.risk
     a = r.confidence if confidence is None else confidence
     h = r.horizon if horizon is None else horizon

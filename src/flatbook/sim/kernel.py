@@ -14,7 +14,7 @@ a fixed number of draws per step that depends on the market model only, so
 every policy sees the same flow (common random numbers) and a path's numbers do
 not depend on how many paths run, on the blocks, or on the threads.
 
-Per step, for every path: (1) the policy's depths (:func:`policy_depths`, the
+Per step, for every path: (1) the policy's depths (the policy's compiled loop, the
 formulas in :mod:`flatbook.policies`) on the exposure (q, plus an option's
 delta and a proxy hedge's y/h*); (2) the step's random flow, which does
 not depend on the quotes; (3) one fused pass: the controls
@@ -26,6 +26,12 @@ market and drawdown; (6) the kill switch. The hard limit holds after every
 fill and every hedge trade (:func:`~flatbook.controls.quote_controls.limit_trade`).
 The market models are documented in :mod:`flatbook.market.model`.
 
+The policy is not a switch: the kernel takes the policy's compiled depths loop as a
+first-class function (:func:`flatbook.policies.compile.depths_loop`; any
+:class:`~flatbook.policies.base.Policy`, built-in or a user's), typed by its signature
+only, so this kernel compiles once and is cached for every policy; the small loop is
+compiled per policy and cached under its source, so an edit never runs stale.
+
 Why the shape: with one array per variable, or with parameters read from an
 array, LLVM must prove at run time that no two arrays overlap; past a handful
 of arrays it gives up and the loop runs scalar (40M path-steps/s instead of
@@ -35,34 +41,127 @@ numbers are drawn in their own loop.
 """
 from __future__ import annotations
 
+import functools
 import math
+import types
 
 import numba as nb
 import numpy as np
 
-from ..controls.quote_controls import ACT_HEDGE, CP_LIMIT, control_quotes, limit_clamp, limit_trade
-from ..hedging.execution import child_order, execution_price, hedge_due, hedge_size, toward_goal
-from ..hedging.model import (HP_BAND, HP_BETA, HP_BSIG, HP_CAPRATE, HP_EJ_MEAN, HP_EJ_STD, HP_ETA_DT, HP_EPS,
-                             HP_EVENT, HP_EXEC, HP_EXT, HP_FLAT, HP_FRAC, HP_FUND, HP_H0, HP_HAIRCUT, HP_HRATIO,
-                             HP_HTB, HP_HTB_ABOVE, HP_IMPACT, HP_MARGIN, HP_NH, HP_ON, HP_PART, HP_PAUSE,
-                             HP_PAUSE_FLAT, HP_PERM, HP_PROXY, HP_QSTAR, HP_SESSION, HP_SIZING, HP_SQRT_COEF,
-                             HP_THR, HP_TRIGGER, HP_URG, HP_DECAY, HP_MARKOUT,
-                             HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP, HP_BPHI)
+from ..controls.quote_controls import (
+    ACT_HEDGE,
+    CP_CRITICAL,
+    CP_HALF_MKT,
+    CP_LIMIT,
+    CP_MIN_SPREAD,
+    CP_RED,
+    CP_SIZE,
+    CP_TICK,
+    CP_YELLOW,
+    control_quotes,
+    limit_clamp,
+    limit_trade,
+)
+from ..hedging.execution import (
+    child_order,
+    execution_price,
+    hedge_due,
+    hedge_size,
+    toward_goal,
+)
+from ..hedging.model import (
+    HP_BAND,
+    HP_BETA,
+    HP_BPHI,
+    HP_BSIG,
+    HP_CAPRATE,
+    HP_DECAY,
+    HP_EJ_MEAN,
+    HP_EJ_STD,
+    HP_EPS,
+    HP_ETA_DT,
+    HP_EVENT,
+    HP_EXEC,
+    HP_EXT,
+    HP_FLAT,
+    HP_FRAC,
+    HP_FUND,
+    HP_H0,
+    HP_HAIRCUT,
+    HP_HRATIO,
+    HP_HTB,
+    HP_HTB_ABOVE,
+    HP_IMPACT,
+    HP_MARGIN,
+    HP_MARKOUT,
+    HP_NH,
+    HP_ON,
+    HP_OPT,
+    HP_OPT_EXP,
+    HP_OPT_K,
+    HP_OPT_N,
+    HP_OPT_VOL,
+    HP_PART,
+    HP_PAUSE,
+    HP_PAUSE_FLAT,
+    HP_PERM,
+    HP_PROXY,
+    HP_QSTAR,
+    HP_SESSION,
+    HP_SIZING,
+    HP_SQRT_COEF,
+    HP_THR,
+    HP_TRIGGER,
+    HP_URG,
+)
 from ..kernels.black_scholes import bs_price_delta
 from ..kernels.fastexp import fast_exp
-from ..kernels.rng import box_muller, hi31, low_bit, mid31, next_u64, stream_start, unit53
-from ..policies import avellaneda_stoikov, glft, linear_skew, stoll, symmetric
+from ..kernels.rng import (
+    box_muller,
+    hi31,
+    low_bit,
+    mid31,
+    next_u64,
+    stream_start,
+    unit53,
+)
+from ..market.layout import (
+    FLOW_INTENSITY,
+    MODEL_ABM,
+    MODEL_BINOMIAL,
+    MODEL_GBM,
+    MP_A,
+    MP_BIAS,
+    MP_BIAS_STD,
+    MP_BIAS_STEPS,
+    MP_DT,
+    MP_FEE,
+    MP_FIN_L,
+    MP_FIN_S,
+    MP_FLOW,
+    MP_INF_FRAC,
+    MP_INF_MOVE,
+    MP_JMEAN,
+    MP_JRATE,
+    MP_JSTD,
+    MP_K,
+    MP_MAX_DD,
+    MP_MAX_LOSS,
+    MP_MODEL,
+    MP_ODIST,
+    MP_OSIZE,
+    MP_Q0,
+    MP_RDOWN,
+    MP_RMULT,
+    MP_RUP,
+    MP_S0,
+    MP_SIGMA,
+    MP_T,
+)
+from ..policies.base import Policy
+from ..policies.compile import depths_loop, key_on_model
 
 BLOCK = 64       # paths per block: W_LEN rows × 64 × 8 B = 27 KiB, inside L1 (32–48 KiB)
-
-# market parameter layout (see flatbook.market.model.pack_market)
-(MP_DT, MP_T, MP_S0, MP_Q0, MP_SIGMA, MP_MODEL, MP_JRATE, MP_JMEAN, MP_JSTD,
- MP_RMULT, MP_RUP, MP_RDOWN, MP_FLOW, MP_A, MP_K, MP_BIAS, MP_BIAS_STD,
- MP_BIAS_STEPS, MP_OSIZE, MP_ODIST, MP_INF_FRAC, MP_INF_MOVE, MP_FIN_L,
- MP_FIN_S, MP_FEE, MP_MAX_LOSS, MP_MAX_DD) = range(27)
-MP_LEN = 27
-MODEL_BINOMIAL, MODEL_ABM, MODEL_GBM = 0, 1, 2
-FLOW_INTENSITY, FLOW_ORDERS = 0, 1
 
 # per-path float64 outputs (rows of ``out_f``)
 (F_PNL, F_FINAL_Q, F_MAX_ABS_Q, F_VOLUME, F_SPREAD_MEAN, F_GIVEN_UP, F_FINANCING,
@@ -84,50 +183,9 @@ S_MID, S_BID, S_ASK, S_Q, S_PNL, S_ZONE = range(6)
 S_NAMES = ("mid", "bid", "ask", "q", "pnl", "zone")
 KILL_LOSS, KILL_DRAWDOWN = 1, 2
 
-# policy kernel ids (flatbook.policies.registry maps names to these)
-PID_SYMMETRIC, PID_LINEAR_SKEW, PID_STOLL, PID_AS, PID_GLFT_CLOSED, PID_GLFT_EXACT = range(6)
-PP_LEN = 6      # policy parameters, zero-padded (flatbook.policies.registry)
-
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _as_tuple6(a):
-    return (a[0], a[1], a[2], a[3], a[4], a[5])
-
-
 @nb.njit(inline="always", cache=True, error_model="numpy")
 def _as_tuple14(a):
     return (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
-
-
-@nb.njit(cache=True, error_model="numpy")
-def policy_depths(pid, pp, tab, i, tau, s, q, db, da):
-    """The policy's (bid, ask) depths for arrays of mids s and inventories q at step i.
-
-    The switch is outside the loops and each formula is called as a global
-    (so inlined): every loop vectorises. The formulas live in flatbook.policies.
-    ``pp`` is a tuple, not an array: LLVM cannot prove that an array of
-    parameters does not alias the outputs, so it would reload it every
-    iteration and refuse to vectorise.
-    """
-    n = s.size
-    if pid == PID_SYMMETRIC:
-        for j in range(n):
-            db[j], da[j] = symmetric.depths(pp, tab, i, tau, s[j], q[j])
-    elif pid == PID_LINEAR_SKEW:
-        for j in range(n):
-            db[j], da[j] = linear_skew.depths(pp, tab, i, tau, s[j], q[j])
-    elif pid == PID_STOLL:
-        for j in range(n):
-            db[j], da[j] = stoll.depths(pp, tab, i, tau, s[j], q[j])
-    elif pid == PID_AS:
-        for j in range(n):
-            db[j], da[j] = avellaneda_stoikov.depths(pp, tab, i, tau, s[j], q[j])
-    elif pid == PID_GLFT_CLOSED:
-        for j in range(n):
-            db[j], da[j] = glft.depths_closed(pp, tab, i, tau, s[j], q[j])
-    else:
-        for j in range(n):
-            db[j], da[j] = glft.depths_exact(pp, tab, i, tau, s[j], q[j])
 
 
 # block state: rows of one (W_LEN, BLOCK) array, so that every access is a
@@ -183,14 +241,102 @@ def _hedge_child(x, m, rem, x0, goal, k, start, vwin, J, req, force, inv_left, i
     return n_s, n_h, price, disp, rem, x0, goal, k + 1.0, start, vwin, new_prog
 
 
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _lean_controls(cp, db, da, q):
+    """:func:`control_quotes` when no control but the minimum spread and the size limit can act:
+    no zone threshold, tick or market touch is finite, and no path is killed or paused.
+    The same numbers (what it leaves out is the identity then), in a fraction of the
+    instructions: inside the fused loop LLVM computes every branch of control_quotes
+    for every path (if-conversion), whether a control is on or not."""
+    gap = cp[CP_MIN_SPREAD] - (da + db)
+    if gap > 0.0:
+        db += 0.5 * gap
+        da += 0.5 * gap
+    size = cp[CP_SIZE]
+    lim = cp[CP_LIMIT]
+    bsz = min(size, max(lim - q, 0.0))
+    asz = min(size, max(lim + q, 0.0))
+    if math.isinf(db):
+        bsz = 0.0
+    if math.isinf(da):
+        asz = 0.0
+    return db, da, bsz, asz, 0.0, 0.0
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s):
+    """Step 3 of :func:`_run_block` for the block: controls, quote statistics, fills, accounting.
+    ``lean`` is a literal at each call site, so each call compiles to its own loop: the lean
+    one (:func:`_lean_controls`, no zone rows) and the general one."""
+    for j in range(BLOCK):
+        s_ = w[W_S, j]
+        q = w[W_Q, j]
+        db0 = w[W_DB0, j]
+        da0 = w[W_DA0, j]
+        qc = w[W_QEFF, j] if opt_on else q     # the limits and zones see the delta-equivalent
+        if lean:
+            db, da, bs, as_, zone, act = _lean_controls(cp, db0, da0, qc)
+        else:
+            db, da, bs, as_, zone, act = control_quotes(cp, db0, da0, s_, qc, w[W_KILLED, j] > 0.0 or paused)
+        w[W_DB, j] = db
+        w[W_DA, j] = da
+        w[W_BSZ, j] = bs
+        w[W_ASZ, j] = as_
+        w[W_ATLIM, j] += abs(q) >= limit
+        if not lean:                 # lean: zone and action are 0, these rows stay 0
+            w[W_ZN, j] = zone
+            w[W_Z1, j] += zone == 1
+            w[W_Z2, j] += zone == 2
+            w[W_Z3, j] += zone == 3
+            req = (act == ACT_HEDGE) and (zone > w[W_PZONE, j])
+            w[W_HREQ, j] += req
+            w[W_REQ, j] = req
+            w[W_PZONE, j] = zone
+        both = bs > 0.0 and as_ > 0.0
+        w[W_SPR, j] += (da + db) if both else 0.0
+        w[W_SPRN, j] += both
+        # fills: a side fills with probability min(1, A·e^(−kδ)·dt), at most its size
+        osz = w[W_OSZ, j]
+        b = min(osz, bs) if w[W_UB, j] < Adt * fast_exp(-kk * db) else 0.0
+        a = min(osz, as_) if w[W_UA, j] < Adt * fast_exp(-kk * da) else 0.0
+        w[W_FB, j] = b
+        w[W_FA, j] = a
+        od = qc - q                               # the option's delta-equivalent (0 without one)
+        qn = limit_clamp(q + b - a, q, -limit - od, limit - od)   # never past the limit, not even by an ulp
+        w[W_OD, j] = od
+        fee_j = fee * (a + b)
+        fl = fin_l * max(qn, 0.0)       # financing of a long, borrow of a short (easy tier)
+        fs = fin_s * max(-qn, 0.0)
+        # a side that is not quoted has an infinite depth: add its cash only when it filled
+        cash_a = a * (s_ + da) if a > 0.0 else 0.0
+        cash_b = b * (s_ - db) if b > 0.0 else 0.0
+        w[W_CASH, j] += cash_a - cash_b - fee_j - fl - fs
+        w[W_SPRCAP, j] += (a * da if a > 0.0 else 0.0) + (b * db if b > 0.0 else 0.0)   # vs the mid
+        w[W_FEES, j] += fee_j
+        w[W_FIN, j] += fl
+        w[W_BORROW, j] += fs
+        w[W_DQ, j] = qn - q
+        w[W_FILLS, j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
+        w[W_VOL, j] += a + b
+        m = 0.5 * (da0 - db0)     # spread given up: the policy's centre offset (skew) × signed fill
+        w[W_GUP, j] += m * (b - a) if abs(m) < math.inf else 0.0
+        w[W_SQ, j] += q
+        w[W_SQ2, j] += q * q
+        w[W_SQDQ, j] += q * (qn - q)
+        w[W_SDQ2, j] += (qn - q) * (qn - q)
+        w[W_Q, j] = qn
+        w[W_MXQ, j] = max(w[W_MXQ, j], abs(qn))
+        w[W_QMID, j] = s_
+        w[W_S, j] = s_ + w[W_DS, j]
+
+
 @nb.njit(cache=True, error_model="numpy")
-def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
+def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
                out_f, out_i, out_h, ou, blk, rec_paths, series):
     """One block of paths (``BLOCK`` of them are simulated; the first ``nb_``
     are written out). Each step is a few loops over the block, each guarded by
     loop-invariant flags, so the common case (intensity flow, binomial mid)
     compiles to straight-line SIMD code on state that stays in L1 cache."""
-    pp = _as_tuple6(pp)       # parameters as values, not memory: see policy_depths
     cp = _as_tuple14(cp)
     dt = mp[MP_DT]
     T = mp[MP_T]
@@ -225,6 +371,9 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
     jumps = jump_p > 0.0
     informed = inf_frac > 0.0 and inf_move > 0.0
     kill_on = max_loss < math.inf or max_dd < math.inf
+    # no control but the minimum spread and the size limit can act (see _lean_controls)
+    lean_block = (not kill_on and cp[CP_YELLOW] == math.inf and cp[CP_RED] == math.inf
+                  and cp[CP_CRITICAL] == math.inf and cp[CP_TICK] == 0.0 and cp[CP_HALF_MKT] == math.inf)
     recording = np.searchsorted(rec_paths, p0 + nb_) > np.searchsorted(rec_paths, p0)
     # hedging, daily reset, scheduled event, extra carry (flatbook.hedging.model)
     ext = hp[HP_EXT] > 0.0
@@ -316,7 +465,7 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
         if proxy:
             for j in range(BLOCK):
                 w[W_QPOL, j] = (w[W_QEFF, j] if opt_on else w[W_Q, j]) + wh[WH_Y, j] * inv_hr
-        policy_depths(pid, pp, tab, i, tau, w[W_S], w[W_QPOL] if proxy else (w[W_QEFF] if opt_on else w[W_Q]),
+        loop(pp, tab, i, i * dt, tau, w[W_S], w[W_QPOL] if proxy else (w[W_QEFF] if opt_on else w[W_Q]),
                       w[W_DB0], w[W_DA0])
         # ---- 2. this step's random flow, which does not depend on the quotes:
         # uniforms W_UB, W_UA that a bid / ask fill must beat (inf = no order
@@ -348,62 +497,10 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
                 w[W_OSZ, j] = osz
                 w[W_DS, j] = _binomial_move(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
         # ---- 3. one pass per path: controls, quote statistics, fills, accounting
-        for j in range(BLOCK):
-            s_ = w[W_S, j]
-            q = w[W_Q, j]
-            db0 = w[W_DB0, j]
-            da0 = w[W_DA0, j]
-            qc = w[W_QEFF, j] if opt_on else q     # the limits and zones see the delta-equivalent
-            db, da, bs, as_, zone, act = control_quotes(cp, db0, da0, s_, qc, w[W_KILLED, j] > 0.0 or paused)
-            w[W_DB, j] = db
-            w[W_DA, j] = da
-            w[W_BSZ, j] = bs
-            w[W_ASZ, j] = as_
-            w[W_ZN, j] = zone
-            w[W_Z1, j] += zone == 1
-            w[W_Z2, j] += zone == 2
-            w[W_Z3, j] += zone == 3
-            w[W_ATLIM, j] += abs(q) >= limit
-            req = (act == ACT_HEDGE) and (zone > w[W_PZONE, j])
-            w[W_HREQ, j] += req
-            w[W_REQ, j] = req
-            w[W_PZONE, j] = zone
-            both = bs > 0.0 and as_ > 0.0
-            w[W_SPR, j] += (da + db) if both else 0.0
-            w[W_SPRN, j] += both
-            # fills: a side fills with probability min(1, A·e^(−kδ)·dt), at most its size
-            osz = w[W_OSZ, j]
-            b = min(osz, bs) if w[W_UB, j] < Adt * fast_exp(-kk * db) else 0.0
-            a = min(osz, as_) if w[W_UA, j] < Adt * fast_exp(-kk * da) else 0.0
-            w[W_FB, j] = b
-            w[W_FA, j] = a
-            od = qc - q                               # the option's delta-equivalent (0 without one)
-            qn = limit_clamp(q + b - a, q, -limit - od, limit - od)   # never past the limit, not even by an ulp
-            w[W_OD, j] = od
-            fee_j = fee * (a + b)
-            fl = fin_l * max(qn, 0.0)       # financing of a long, borrow of a short (easy tier)
-            fs = fin_s * max(-qn, 0.0)
-            # a side that is not quoted has an infinite depth: add its cash only when it filled
-            cash_a = a * (s_ + da) if a > 0.0 else 0.0
-            cash_b = b * (s_ - db) if b > 0.0 else 0.0
-            w[W_CASH, j] += cash_a - cash_b - fee_j - fl - fs
-            w[W_SPRCAP, j] += (a * da if a > 0.0 else 0.0) + (b * db if b > 0.0 else 0.0)   # vs the mid
-            w[W_FEES, j] += fee_j
-            w[W_FIN, j] += fl
-            w[W_BORROW, j] += fs
-            w[W_DQ, j] = qn - q
-            w[W_FILLS, j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
-            w[W_VOL, j] += a + b
-            m = 0.5 * (da0 - db0)     # spread given up: the policy's centre offset (skew) × signed fill
-            w[W_GUP, j] += m * (b - a) if abs(m) < math.inf else 0.0
-            w[W_SQ, j] += q
-            w[W_SQ2, j] += q * q
-            w[W_SQDQ, j] += q * (qn - q)
-            w[W_SDQ2, j] += (qn - q) * (qn - q)
-            w[W_Q, j] = qn
-            w[W_MXQ, j] = max(w[W_MXQ, j], abs(qn))
-            w[W_QMID, j] = s_
-            w[W_S, j] = s_ + w[W_DS, j]
+        if lean_block and not paused:
+            _book_step(w, cp, True, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s)
+        else:
+            _book_step(w, cp, False, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s)
         if recording:
             _record_quotes(rec_paths, p0, nb_, i, w[W_QMID], w[W_DB], w[W_DA], w[W_BSZ], w[W_ASZ], w[W_ZN], series)
         # ---- 4. optional market features (scalar loops, run only when enabled)
@@ -552,9 +649,10 @@ def _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
                 ring[slot, j] = f
                 w[W_FWIN, j] = fw
                 w[W_ADV, j] += fw * (w[W_S, j] - w[W_QMID, j])
-        for j in range(BLOCK):
-            if markout == 1:
+        elif markout == 1:       # a loop of its own: a condition inside the loop becomes masked
+            for j in range(BLOCK):    # loads and stores, slow without AVX-512 (vmaskmovpd)
                 w[W_ADV, j] += w[W_DQ, j] * (w[W_S, j] - w[W_QMID, j])
+        for j in range(BLOCK):
             mtm = w[W_MTM, j]
             pk = max(w[W_PEAK, j], mtm)
             w[W_PEAK, j] = pk
@@ -663,33 +761,24 @@ def _record_marks(rec_paths, p0, nb_, i, s, q, mtm, series):
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def simulate_paths(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p_start, p_end, nsteps, out_f, out_i, out_h,
+def simulate_paths(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p_start, p_end, nsteps, out_f, out_i, out_h,
                    ou, rec_paths, series):
-    """Simulate paths [p_start, p_end) of policy ``pid`` into ``out_f[:, p]``, ``out_i[:, p]``.
+    """Simulate paths [p_start, p_end) of the policy ``loop`` (its compiled depths,
+    :func:`flatbook.policies.compile.depths_loop`) with packed parameters ``pp`` into ``out_f[:, p]``, ``out_i[:, p]``.
 
     ``ou[b]`` receives block b's OU regression moments (``OU_LEN`` numbers);
     ``series[r]`` the time series of path ``rec_paths[r]`` (sorted) if it runs here.
     """
     for b in nb.prange((p_end - p_start + BLOCK - 1) // BLOCK):
         p0 = p_start + b * BLOCK
-        _run_block(pid, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, min(BLOCK, p_end - p0), nsteps,
+        _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, min(BLOCK, p_end - p0), nsteps,
                    out_f, out_i, out_h, ou, b, rec_paths, series)
 
 
-@nb.njit(cache=True, error_model="numpy")
-def evaluate_quotes(pid, pp, tab, cp, i, tau, s, q, killed, out):
-    """Policy depths and controlled quotes for arrays of states (same code as the kernel).
+def kernels(policy: Policy) -> types.SimpleNamespace:
+    """This module's entry point for ``policy`` (a resolved :class:`~flatbook.policies.base.Policy`):
+    ``.simulate_paths(pp, tab, …)``, the compiled kernel with the policy's depths loop bound."""
+    return types.SimpleNamespace(simulate_paths=functools.partial(simulate_paths, depths_loop(policy)))
 
-    Rows of ``out``: raw δb, raw δa, controlled δb, δa, bid size, ask size, zone, action.
-    """
-    pp = _as_tuple6(pp)
-    cp = _as_tuple14(cp)
-    for j in range(s.size):
-        policy_depths(pid, pp, tab, i[j], tau[j], s[j:j + 1], q[j:j + 1], out[0, j:j + 1], out[1, j:j + 1])
-        db, da, bsz, asz, zone, act = control_quotes(cp, out[0, j], out[1, j], s[j], q[j], killed[j])
-        out[2, j] = db
-        out[3, j] = da
-        out[4, j] = bsz
-        out[5, j] = asz
-        out[6, j] = zone
-        out[7, j] = act
+
+key_on_model(_run_block, simulate_paths, _record_quotes, _record_marks)   # edits to inlined model modules recompile

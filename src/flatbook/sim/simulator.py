@@ -34,6 +34,7 @@ from ..controls.quote_controls import pack_controls
 from ..hedging.model import HP_EXT, HP_ON, pack_hedge
 from ..jsonutil import jsonable
 from ..market.model import pack_market
+from ..policies.base import Policy
 from ..policies.registry import policy_spec
 from . import kernel as K
 from .metrics import attribution, influence, pool_moments, summarize
@@ -43,9 +44,9 @@ CHUNK_PATH_STEPS = 8_000_000
 
 @dataclass(frozen=True)
 class Packed:
-    """A run's arrays as the kernel reads them."""
+    """A run's arrays as the kernel reads them, and the policy whose formula it inlines."""
 
-    pid: int
+    policy: Policy
     pp: np.ndarray
     tab: np.ndarray
     cp: np.ndarray
@@ -71,15 +72,20 @@ class Packed:
         hp[HP_ON] = 0.0
         return replace(self, hp=hp)
 
+    @property
+    def kernel(self):
+        """The kernel's entry point compiled for this run's policy."""
+        return K.kernels(self.policy).simulate_paths
+
     def market(self) -> tuple:
-        return (self.pid, self.pp, self.tab, self.cp, self.mp, self.hp, self.hw, self.hvol, self.hcvol)
+        return (self.pp, self.tab, self.cp, self.mp, self.hp, self.hw, self.hvol, self.hcvol)
 
 
 def pack(cfg: RunConfig) -> Packed:
     """Pack a config's policy, controls, market and hedging into kernel arrays."""
-    pid, pp, tab = policy_spec(cfg.policy).pack(cfg.values, cfg.steps)
+    b = policy_spec(cfg.policy).bind(cfg.values, cfg.steps)
     hp, hw, hvol, hcvol = pack_hedge(cfg.values, cfg.steps)
-    return Packed(pid, pp, tab, pack_controls(cfg.values), pack_market(cfg.values), hp, hw, hvol, hcvol)
+    return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), pack_market(cfg.values), hp, hw, hvol, hcvol)
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ def _warm_up(pk: Packed, nsteps: int) -> None:
     out_f = np.empty((len(K.F_NAMES), 1))
     out_i = np.empty((len(K.I_NAMES), 1), np.int32)
     out_h = np.zeros((len(K.H_NAMES), 1))
-    K.simulate_paths(*pk.market(), 0, 0, 1, min(nsteps, 2), out_f, out_i, out_h,
+    pk.kernel(*pk.market(), 0, 0, 1, min(nsteps, 2), out_f, out_i, out_h,
                      np.zeros((1, K.OU_LEN)), np.zeros(0, np.int64), np.zeros((0, 6, 3)))
 
 
@@ -159,11 +165,11 @@ def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
         p1 = min(n, p0 + chunk)
         ou[:] = 0.0
         t0 = time.perf_counter()
-        K.simulate_paths(*pk.market(), cfg.seed, p0, p1, nsteps, out_f, out_i, out_h, ou, rec, series)
+        pk.kernel(*pk.market(), cfg.seed, p0, p1, nsteps, out_f, out_i, out_h, ou, rec, series)
         elapsed += time.perf_counter() - t0
         moments = pool_moments(np.vstack((moments, ou)))
         if cf is not None:
-            K.simulate_paths(*cf.market(), cfg.seed, p0, p1, nsteps, cf_f, cf_i, cf_h, cf_ou, no_rec, no_series)
+            cf.kernel(*cf.market(), cfg.seed, p0, p1, nsteps, cf_f, cf_i, cf_h, cf_ou, no_rec, no_series)
         if progress is not None:
             progress(p1, n)
     per_path = {name: out_f[r] for r, name in enumerate(K.F_NAMES)}

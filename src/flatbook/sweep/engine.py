@@ -47,8 +47,10 @@ from pathlib import Path
 
 from ..config import RunConfig, build_config
 from ..errors import InputError
+from ..extras import require
+from ..fileio import sigint_deferred
 from ..jsonutil import jsonable
-from ..params import parse_value
+from ..params import PARAMS, parse_value
 from ..timing import TIMING_KEYS, group_timing
 
 TARGET_TASK_S = 3.0       # aimed-for seconds of simulation per task
@@ -185,6 +187,7 @@ def simulate_point(spec: Mapping) -> dict:
     """Simulate one point and return its row: identification, the summary, SEs and jackknife sums,
     and under ``timing`` the wall-clock fields (the summary's ``elapsed_s`` and ``path_steps_per_s``,
     and ``wall_s``, seconds for the whole point)."""
+    # lazy: start-up (numba and the kernel load in the process that runs a point, not in the one that plans)
     from ..sim.simulator import simulate
     from .objectives import point_stats
 
@@ -351,9 +354,7 @@ def write_json_atomic(path: Path, obj: object) -> None:
 
 @contextlib.contextmanager
 def _hold_sigint() -> Iterator[None]:
-    from ..cli.output import sigint_deferred as deferred
-
-    with deferred() as pending:
+    with sigint_deferred() as pending:
         yield
     if pending:
         raise KeyboardInterrupt
@@ -380,8 +381,9 @@ def check_scheduler(address: str) -> str:
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator:
     """A :class:`distributed.Client`: to ``scheduler``, or to a fresh local cluster of ``workers``
-    single-threaded processes (default: one per core), closed on exit."""
-    from distributed import Client, LocalCluster
+    single-threaded processes (default: one per core), closed on exit. Needs the extra ``sweep``."""
+    require("sweep", "distributed", field="flatbook sweep")
+    from distributed import Client, LocalCluster  # an optional dependency: imported when a cluster starts
 
     if scheduler is not None:
         addr = check_scheduler(scheduler)
@@ -506,7 +508,8 @@ class SweepRunner:
         st.paths_done += sum(p.paths for p in pts if p.id in self._done)
         self._tick()
         if todo:
-            from distributed import as_completed
+            require("sweep", "distributed", field="flatbook sweep")
+            from distributed import as_completed  # an optional dependency: imported when points run
 
             client = self.client
             costs = [estimate_seconds(p.config()) for p in todo]
@@ -600,6 +603,4 @@ def optuna_search(runner: SweepRunner, axes, make: Callable[[dict], Point], n_tr
 
 
 def _is_int(key: str) -> bool:
-    from ..params import PARAMS
-
     return PARAMS[key].integer

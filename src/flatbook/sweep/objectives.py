@@ -301,3 +301,51 @@ def fit_vertex(x: Sequence[float], y: Sequence[float]) -> float | None:
     if not a < 0:
         return None
     return float(min(max(-b / (2 * a), x.min()), x.max()))
+
+
+# --------------------------------------------------------------------------- a sweep's points, frontiers and best points
+
+#: the figures of every point (each with its standard error ``<figure>_se``)
+FIGURES = ("pnl_mean", "pnl_std", "final_q_std", "q_rms", "q_std_mean", "es_95", "var_95",
+           "spread_given_up_mean", "fills_mean", "sharpe")
+
+
+def _num(v):
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+def point_object(r: dict, keys: list[str], u: float, u_se: float) -> dict:
+    """One point of a sweep as JSON: id, policy, swept params, each figure of :data:`FIGURES` with its SE,
+    the mean–variance utility ``mv`` (± ``mv_se``), paths and steps (non-finite → None)."""
+    d = {"point_id": r["point_id"], "policy": r["policy"], "params": {k: r.get(k) for k in keys}}
+    for f in FIGURES:
+        d[f] = _num(r.get(f))
+        d[f + "_se"] = _num(r.get(f + "_se"))
+    d["mv"], d["mv_se"] = _num(u), _num(u_se)
+    d["paths"], d["steps"] = int(r["paths"]), int(r["steps"])
+    return d
+
+
+def analyse(df, keys: list[str], lam: float) -> tuple[list[dict], dict, dict]:
+    """(points, frontiers, best per objective) of a sweep's rows ``df``: what ``flatbook sweep --json``
+    prints and ``sweep.json`` holds. ``keys``: the swept parameters; ``lam``: the risk aversion of
+    the mean–variance objective (per price unit × lot)."""
+    u, use = mv_utility(df, lam)
+    recs = df.to_dict("records")
+    points = [point_object(r, keys, float(u[i]), float(use[i])) for i, r in enumerate(recs)]
+    fronts = {}
+    for risk in RISKS:
+        idx = frontier(df, risk)
+        fronts[risk] = [{"point_id": points[i]["point_id"], "params": points[i]["params"],
+                         "pnl_mean": points[i]["pnl_mean"], "pnl_mean_se": points[i]["pnl_mean_se"],
+                         risk: points[i][risk], risk + "_se": points[i][risk + "_se"]} for i in idx]
+    best = {}
+    for name, obj in OBJECTIVES.items():
+        vals, ses = obj.evaluate(df, lam)
+        i = best_index(vals, obj.sense)
+        if i is None:
+            continue
+        best[name] = {"objective": obj.label, "sense": "max" if obj.sense > 0 else "min", "unit": obj.unit,
+                      "value": _num(float(vals[i])), "se": _num(float(ses[i])) if np.isfinite(ses[i]) else None,
+                      "point_id": points[i]["point_id"], "params": points[i]["params"]}
+    return points, fronts, best

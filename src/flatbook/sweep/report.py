@@ -12,7 +12,7 @@ import numpy as np
 
 from ..fileio import atomic_file
 from ..params import PARAMS
-from .objectives import LAMBDA_UNIT, PNL_UNIT, RISKS, frontier, mv_utility
+from .objectives import LAMBDA_UNIT, PNL_UNIT, RISKS, frontier, jk_arrays, mv_utility, section_figures
 
 DPI = 110
 
@@ -170,8 +170,6 @@ def write_as_gamma_png(path, df, analysis: dict) -> pathlib.Path:
     """Left: U_λ(k) − max U_λ for linear skew against k/(λσ²T/2), one curve per λ, with A–S's
     time-averaged slope at 1 and GLFT's ω marked. Right: the A–S frontier traced by γ."""
     plt = _plt()
-    from .objectives import jk_arrays, section_figures
-
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 5), dpi=DPI)
     m = analysis["market"]
     colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(analysis["rows"])))

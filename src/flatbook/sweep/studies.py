@@ -35,7 +35,9 @@ import numpy as np
 
 from ..config import build_config
 from .engine import Point, make_point
-from .objectives import LAMBDA_UNIT, PNL_UNIT, fit_vertex, jackknife, pareto_mask, vertex_window
+from .objectives import (LAMBDA_UNIT, PNL_UNIT, fit_vertex, jackknife, jk_arrays, pareto_mask, section_figures,
+                         vertex_window)
+from .report import write_as_gamma_png, write_skew_frontier_png
 
 
 def _r6(x: float) -> float:
@@ -58,8 +60,6 @@ class Study:
 def _vertex_se(df, x: np.ndarray, util: Callable[[dict], np.ndarray]) -> tuple[float | None, float | None, str]:
     """Best x (vertex in log x) of the utility ``util(section figures)`` over rows ``df`` ordered
     by x, and its jackknife SE (in x)."""
-    from .objectives import jk_arrays, section_figures
-
     full = util(section_figures(jk_arrays(df), None))
     win, note = vertex_window(full)
     if win is None:
@@ -80,8 +80,6 @@ def _vertex_se(df, x: np.ndarray, util: Callable[[dict], np.ndarray]) -> tuple[f
 def _fit_sensitivity(df, x: np.ndarray, util: Callable[[dict], np.ndarray], best: float | None) -> float | None:
     """|vertex of the 3-point fit − vertex of the 5-point fit| (in x): the grid's resolution, which
     the Monte Carlo SE does not include."""
-    from .objectives import jk_arrays, section_figures
-
     if best is None:
         return None
     full = util(section_figures(jk_arrays(df), None))
@@ -175,8 +173,6 @@ def _skew_analyse(df) -> dict:
 
 
 def _skew_figure(path: Path, df, analysis: dict) -> None:
-    from .report import write_skew_frontier_png
-
     write_skew_frontier_png(path, df.sort_values("skew").reset_index(drop=True), analysis)
 
 
@@ -281,14 +277,10 @@ def _as_analyse(df) -> dict:
 
 
 def _figs(df) -> dict:
-    from .objectives import jk_arrays, section_figures
-
     return section_figures(jk_arrays(df), None)
 
 
 def _as_figure(path: Path, df, analysis: dict) -> None:
-    from .report import write_as_gamma_png
-
     write_as_gamma_png(path, df, analysis)
 
 

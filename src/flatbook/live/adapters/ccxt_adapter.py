@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable
 import numpy as np
 
 from ...errors import InputError
+from ...extras import require
 from ..types import BUY, QUOTE, SELL, TRADE, Fill, MarketEvent, OrderRequest, OrderUpdate
 from .base import FillListener, UpdateListener
 
@@ -54,7 +55,7 @@ _SEEN_CAP = 100_000
 
 def _need_ccxt() -> None:
     if ccxt is None:
-        raise InputError("exchange_id", "the ccxt package is not installed (pip install ccxt)")
+        require("live", "ccxt", field="exchange_id")
 
 
 def _retryable():

@@ -36,7 +36,7 @@ import numpy as np
 from ...backtest import engine as E
 from ...backtest.latency import Latency
 from ...data.events import CONTRACTS
-from ..types import BUY, SELL, TRADE, Fill, MarketEvent, OrderRequest, OrderUpdate
+from ..types import BUY, SELL, Fill, MarketEvent, OrderRequest, OrderUpdate
 
 _NO_DEPTH = np.full((1, 1, 4), np.nan)
 LAT_BLOCK = 1024
