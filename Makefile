@@ -16,18 +16,19 @@ DEMO_OUT := results/demo
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo test test-busy soak bench clean clean-numba docs
+.PHONY: help install browser demo lint test test-busy soak bench clean clean-numba docs
 
 help:
 	@echo "make demo   - install into $(VENV) and run the policy comparison (writes $(DEMO_OUT))"
-	@echo "make test   - install into $(VENV) and run the test suite (needs chromium: see make browser)"
+	@echo "make lint   - ruff check and ruff format --check over src, tests, benchmarks and examples"
+	@echo "make test   - install into $(VENV), lint, and run the test suite (needs chromium: see make browser)"
 	@echo "make test-busy - make test beside one CPU hog per core (.ci/busy); the suite must pass on a loaded machine"
 	@echo "make soak   - the long soaks (crash recovery: 55+ SIGKILLs per variant over 36,000 events; ~5 min); not CI"
 	@echo "make browser - apt-get install chromium chromium-driver (for tests/test_app_browser.py) unless present"
 	@echo "make bench  - run the benchmarks in benchmarks/ (writes results/bench; BENCH_ARGS=--quick for a short run)"
 	@echo "make docs   - build the documentation site strictly into site/ (open site/index.html)"
 	@echo "make clean  - remove $(VENV), results/ and caches"
-	@echo "make clean-numba - drop numba's compiled-kernel cache only (after editing a module a kernel inlines)"
+	@echo "make clean-numba - drop numba's compiled-kernel cache (frees disk; edits never need it: kernels are keyed on their sources)"
 
 # The virtual environment, created once.
 $(PY):
@@ -59,7 +60,14 @@ browser:
 
 # The suite lists its 15 slowest tests at the end (--durations in pyproject.toml); tests marked
 # soak are deselected unless --soak is given.
-test: $(STAMP) browser
+# Quality gates first (lint and format over src, tests, benchmarks, examples), then the suite, which
+# also builds the docs strictly (tests/test_docs.py) and runs every example (tests/test_examples.py).
+LINT_PATHS := src tests benchmarks examples
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+test: $(STAMP) browser lint
 	$(PY) -m pytest
 
 # One busy-looping process per core beside the suite, stopped at the end whatever happens.

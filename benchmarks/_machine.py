@@ -18,6 +18,7 @@ compile for an AVX2 machine on an AVX-512 one, set both, e.g.::
 variable makes NumPy skip its AVX-512 loops too.) Under valgrind the host looks
 like a Haswell (AVX2): valgrind 3.19 has no AVX-512.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,12 +32,49 @@ VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw
 
 #: LLVM CPU names whose default feature set includes AVX-512F (used when
 #: NUMBA_CPU_FEATURES is empty, i.e. "the named CPU's defaults").
-_AVX512_CPUS = ("knl", "knm", "skylake-avx512", "skx", "cascadelake", "cooperlake", "cannonlake",
-                "icelake-client", "icelake-server", "tigerlake", "rocketlake", "sapphirerapids",
-                "graniterapids", "graniterapids-d", "emeraldrapids", "znver4", "znver5", "x86-64-v4")
-_AVX2_CPUS = ("haswell", "broadwell", "skylake", "kabylake", "coffeelake", "cometlake", "alderlake",
-              "raptorlake", "meteorlake", "arrowlake", "arrowlake-s", "lunarlake", "gracemont", "sierraforest",
-              "grandridge", "clearwaterforest", "znver1", "znver2", "znver3", "bdver4", "x86-64-v3")
+_AVX512_CPUS = (
+    "knl",
+    "knm",
+    "skylake-avx512",
+    "skx",
+    "cascadelake",
+    "cooperlake",
+    "cannonlake",
+    "icelake-client",
+    "icelake-server",
+    "tigerlake",
+    "rocketlake",
+    "sapphirerapids",
+    "graniterapids",
+    "graniterapids-d",
+    "emeraldrapids",
+    "znver4",
+    "znver5",
+    "x86-64-v4",
+)
+_AVX2_CPUS = (
+    "haswell",
+    "broadwell",
+    "skylake",
+    "kabylake",
+    "coffeelake",
+    "cometlake",
+    "alderlake",
+    "raptorlake",
+    "meteorlake",
+    "arrowlake",
+    "arrowlake-s",
+    "lunarlake",
+    "gracemont",
+    "sierraforest",
+    "grandridge",
+    "clearwaterforest",
+    "znver1",
+    "znver2",
+    "znver3",
+    "bdver4",
+    "x86-64-v3",
+)
 
 
 def _cpuinfo() -> tuple[str | None, set[str]]:
@@ -73,8 +111,9 @@ def vector_extensions() -> list[str]:
         return [f for f in VECTOR_FLAGS if f in flags]
     try:
         import llvmlite.binding as llvm  # only off Linux: the host as LLVM sees it
+
         host = llvm.get_host_cpu_features()
-    except Exception:                        # noqa: BLE001  (no LLVM feature query on this platform)
+    except Exception:  # noqa: BLE001  (no LLVM feature query on this platform)
         return []
     names = {"sse4_2": "sse4.2"}
     return [f for f in VECTOR_FLAGS if host.get(names.get(f, f), False)]
@@ -85,7 +124,7 @@ def _vector_isa(cpu: str, features: str) -> str:
     feats = {f[1:] for f in features.split(",") if f.startswith("+")}
     if features.strip():
         off = {f[1:] for f in features.split(",") if f.startswith("-")}
-    else:                                        # empty: the named CPU's own defaults
+    else:  # empty: the named CPU's own defaults
         off = set()
         if cpu in _AVX512_CPUS:
             feats = {"avx512f", "avx2", "avx"}
@@ -119,15 +158,20 @@ def numba_target() -> dict:
     overridden = numba.config.CPU_NAME is not None or feats is not None
     if feats is None:
         feats = get_host_cpu_features()
-    return {"cpu": name, "isa": _vector_isa(name, feats), "overridden": overridden,
-            "features_override": numba.config.CPU_FEATURES, "host_cpu": llvm.get_host_cpu_name()}
+    return {
+        "cpu": name,
+        "isa": _vector_isa(name, feats),
+        "overridden": overridden,
+        "features_override": numba.config.CPU_FEATURES,
+        "host_cpu": llvm.get_host_cpu_name(),
+    }
 
 
 def numpy_simd() -> str | None:
     """NumPy's highest SIMD level in use (its run-time dispatch; NPY_DISABLE_CPU_FEATURES applies)."""
     try:
         from numpy._core import _multiarray_umath as mu
-    except ImportError:                  # numpy < 2
+    except ImportError:  # numpy < 2
         try:
             from numpy.core import _multiarray_umath as mu
         except ImportError:
@@ -141,11 +185,19 @@ def numpy_simd() -> str | None:
 @lru_cache(maxsize=1)
 def machine() -> dict:
     """Everything above as one JSON-ready record."""
-    return {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "vector_extensions": vector_extensions(),
-            "numba_target": numba_target(), "numpy_simd": numpy_simd(),
-            "numba_cpu_env": {k: os.environ[k] for k in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES",
-                                                         "NPY_DISABLE_CPU_FEATURES") if k in os.environ},
-            "python": sys.version.split()[0]}
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "vector_extensions": vector_extensions(),
+        "numba_target": numba_target(),
+        "numpy_simd": numpy_simd(),
+        "numba_cpu_env": {
+            k: os.environ[k]
+            for k in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES", "NPY_DISABLE_CPU_FEATURES")
+            if k in os.environ
+        },
+        "python": sys.version.split()[0],
+    }
 
 
 def machine_tag() -> str:

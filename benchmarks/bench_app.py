@@ -19,6 +19,7 @@ hold a wall-clock budget on a shared, loaded machine). Prints median, p90 and ma
 and PASS/FAIL; exit 1 on FAIL. Compare figures only from a quiet machine (the load average
 at the start is printed). Results go to ``results/bench/app.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,9 @@ from rich.table import Table
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from bench_simulator import _cpu_name, write_results  # noqa: E402
 from _machine import machine, machine_tag  # noqa: E402  (CPU, vector extensions, numba target)
+from bench_simulator import _cpu_name, write_results  # noqa: E402
 from browser_util import By, Keys, app_server, chromium, wait_for  # noqa: E402
-
 from flatbook.app import explain  # noqa: E402
 from flatbook.app import layout as L  # noqa: E402
 
@@ -50,13 +50,13 @@ CHANGES = (
     (None, "q", Keys.ARROW_RIGHT, Q[:1], Q[1:]),
     (None, "q", Keys.ARROW_LEFT, Q[:1], Q[1:]),
     (None, "tau", Keys.ARROW_LEFT, Q[:1], Q[1:]),
-    (None, "gamma", Keys.ARROW_RIGHT, Q[:1] + P[:1], Q[1:] + P[1:]),   # γ feeds both panels: fresh simulations
+    (None, "gamma", Keys.ARROW_RIGHT, Q[:1] + P[:1], Q[1:] + P[1:]),  # γ feeds both panels: fresh simulations
     (None, "gamma", Keys.ARROW_RIGHT, Q[:1] + P[:1], Q[1:] + P[1:]),
     (None, "sigma", Keys.ARROW_RIGHT, Q[:1] + P[:1], Q[1:] + P[1:]),
     (None, "flow_bias", Keys.ARROW_LEFT, P[:1], P[1:]),
     ("linear-skew", "skew", Keys.ARROW_RIGHT, Q[:1] + P[:1], Q[1:] + P[1:]),
     (None, "half_spread", Keys.ARROW_RIGHT, Q[:1] + P[:1], Q[1:] + P[1:]),
-    ("hard-limit", "limit", Keys.ARROW_LEFT, P[:1], Q[1:] + P[1:]),     # the limit lines move on both graphs
+    ("hard-limit", "limit", Keys.ARROW_LEFT, P[:1], Q[1:] + P[1:]),  # the limit lines move on both graphs
     (None, "k", Keys.ARROW_RIGHT, P[:1], P[1:]),
 )
 
@@ -80,14 +80,20 @@ document.addEventListener('keydown', () => { if (t.t0 === null) t.t0 = performan
 
 def idle(drv) -> None:
     """No Dash callback pending."""
-    wait_for(drv, lambda d: d.execute_script(
-        "return document.querySelectorAll('[data-dash-is-loading=\"true\"]').length === 0"), "callbacks to finish")
+    wait_for(
+        drv,
+        lambda d: d.execute_script("return document.querySelectorAll('[data-dash-is-loading=\"true\"]').length === 0"),
+        "callbacks to finish",
+    )
 
 
 def click_preset(drv, key: str) -> None:
     drv.find_element(By.ID, L.preset_button_id(key)).click()
-    wait_for(drv, lambda d: d.find_element(By.ID, L.PRESET_NOTE_ID).text.strip() == explain.PRESET_NOTES[key],
-             f"preset {key}")
+    wait_for(
+        drv,
+        lambda d: d.find_element(By.ID, L.PRESET_NOTE_ID).text.strip() == explain.PRESET_NOTES[key],
+        f"preset {key}",
+    )
     idle(drv)
 
 
@@ -96,8 +102,11 @@ def timed_key(drv, key: str, keys: str, tables, graphs) -> dict:
     drv.execute_script(_ARM, list(tables), list(graphs))
     drv.find_element(By.CSS_SELECTOR, f"#{L.SLIDER[key].id} [role=slider]").send_keys(keys)
     want = set(tables) | set(graphs)
-    wait_for(drv, lambda d: want <= set(d.execute_script("return Object.keys(window.__upd.marks)")),
-             f"{key}: {sorted(want)} to update")
+    wait_for(
+        drv,
+        lambda d: want <= set(d.execute_script("return Object.keys(window.__upd.marks)")),
+        f"{key}: {sorted(want)} to update",
+    )
     t = drv.execute_script("return window.__upd")
     parts = {k: round(v - t["t0"], 1) for k, v in t["marks"].items()}
     idle(drv)
@@ -107,8 +116,12 @@ def timed_key(drv, key: str, keys: str, tables, graphs) -> dict:
 def measure(rounds: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp, app_server(Path(tmp) / "server.log") as url, chromium() as drv:
         drv.get(url)
-        wait_for(drv, lambda d: len(d.find_elements(By.CSS_SELECTOR, f"#{L.PATH_GRAPH_ID} .main-svg")) > 0,
-                 "the page to render", timeout=240)
+        wait_for(
+            drv,
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, f"#{L.PATH_GRAPH_ID} .main-svg")) > 0,
+            "the page to render",
+            timeout=240,
+        )
         idle(drv)
         runs = []
         for _ in range(rounds):
@@ -143,8 +156,11 @@ def main() -> int:
     for r in runs:
         by.setdefault(r["slider"], []).append(r["page_ms"])
     title = f"flatbook app: key event → page updated (ms), {rounds} round(s)"
-    table = Table(caption=machine_tag(), caption_justify="left",
-                  title=title + (f"; load average at start {load[0]:.1f}" if load else ""))
+    table = Table(
+        caption=machine_tag(),
+        caption_justify="left",
+        title=title + (f"; load average at start {load[0]:.1f}" if load else ""),
+    )
     for col in ("slider", "changes", "median", "p90", "max"):
         table.add_column(col, justify="right")
     for k, xs in by.items():
@@ -154,13 +170,25 @@ def main() -> int:
     table.add_row("all", str(len(times)), f"{statistics.median(times):.0f}", f"{_p90(times):.0f}", f"{max(times):.0f}")
     console.print(f"Machine: {machine_tag()}")
     console.print(table)
-    console.print(f"target: every update under {BUDGET_MS:g} ms: [bold]{'PASS' if ok else 'FAIL'}[/bold]"
-                  + ("" if ok else f" ({sum(t >= BUDGET_MS for t in times)} of {len(times)} over)"))
-    out = {"meta": {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpu": _cpu_name(),
-                    "machine": machine(),
-                    "loadavg_at_start": load, "rounds": rounds, "budget_ms": BUDGET_MS},
-           "median_ms": statistics.median(times), "p90_ms": _p90(times), "max_ms": max(times), "pass": ok,
-           "runs": runs}
+    console.print(
+        f"target: every update under {BUDGET_MS:g} ms: [bold]{'PASS' if ok else 'FAIL'}[/bold]"
+        + ("" if ok else f" ({sum(t >= BUDGET_MS for t in times)} of {len(times)} over)")
+    )
+    out = {
+        "meta": {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "cpu": _cpu_name(),
+            "machine": machine(),
+            "loadavg_at_start": load,
+            "rounds": rounds,
+            "budget_ms": BUDGET_MS,
+        },
+        "median_ms": statistics.median(times),
+        "p90_ms": _p90(times),
+        "max_ms": max(times),
+        "pass": ok,
+        "runs": runs,
+    }
     write_results(args.json, out, console)
     return 0 if ok else 1
 

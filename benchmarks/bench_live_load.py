@@ -23,6 +23,7 @@ Printed: fills/s, requests/s and the p50/p99 request latency of each run. The ba
 sustain at least 10,000 fills/s (PASS/FAIL; exit 1 on FAIL or on any correctness failure).
 Results are written to ``results/bench/live_load.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,20 +48,21 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_simulator import _cpu_name, write_results  # noqa: E402  (the benchmarks' shared helpers)
 from _machine import machine, machine_tag  # noqa: E402  (CPU, vector extensions, numba target)
+from bench_simulator import _cpu_name, write_results  # noqa: E402  (the benchmarks' shared helpers)
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_FILLS_PER_S = 10_000     # batched run
+TARGET_FILLS_PER_S = 10_000  # batched run
 LOT = 0.001
-MAX_UNITS = 1000                # quantities: 1..1000 grid units (0.001 .. 1 lot)
-BAND_UNITS = 2000               # each client keeps its own net position within ±2 lots (no zone alerts)
+MAX_UNITS = 1000  # quantities: 1..1000 grid units (0.001 .. 1 lot)
+BAND_UNITS = 2000  # each client keeps its own net position within ±2 lots (no zone alerts)
 TOKEN = "bench-live-load-token-0123456789"
 LINE = re.compile(r"flatbook live: API on (http://[^\s]+)")
 
 
 def _toml(d: dict) -> str:
     """A flat two-level mapping as TOML (strings, numbers, booleans)."""
+
     def val(v):
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -99,8 +101,14 @@ def start_live(cfg: Path, workdir: Path, timeout: float = 120.0) -> tuple[subpro
     """Start ``flatbook live --config cfg --port 0``; (process, API url) once it listens."""
     env = {**os.environ, "FLATBOOK_LIVE_TOKEN": TOKEN}
     err = open(workdir / "live.stderr", "wb")
-    proc = subprocess.Popen([*_flatbook_cmd(), "live", "--config", str(cfg), "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=err, env=env, cwd=ROOT, text=True)
+    proc = subprocess.Popen(
+        [*_flatbook_cmd(), "live", "--config", str(cfg), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=err,
+        env=env,
+        cwd=ROOT,
+        text=True,
+    )
     err.close()
     t_end = time.monotonic() + timeout
     while time.monotonic() < t_end:
@@ -133,8 +141,9 @@ async def _client(url: str, cid: int, batch: int, deadline: float, seed: int, re
                 if abs(pos + s * k) > BAND_UNITS:
                     s = -s
                 pos += s * k
-                items.append({"fill_id": f"c{cid}-{n}", "side": "buy" if s > 0 else "sell", "price": p / 100,
-                              "qty": k * LOT})
+                items.append(
+                    {"fill_id": f"c{cid}-{n}", "side": "buy" if s > 0 else "sell", "price": p / 100, "qty": k * LOT}
+                )
                 n += 1
             body = json.dumps(items[0] if batch == 1 else items).encode()
             t0 = time.perf_counter()
@@ -152,7 +161,7 @@ async def _client(url: str, cid: int, batch: int, deadline: float, seed: int, re
 
 async def _load(url: str, seconds: float, clients: int, batch: int, seed: int) -> dict:
     rec = {"fills": 0, "requests": 0, "units": 0, "lat": []}
-    async with aiohttp.ClientSession() as http:           # the API answers before the clock starts
+    async with aiohttp.ClientSession() as http:  # the API answers before the clock starts
         async with http.get(f"{url}/healthz") as r:
             assert r.status == 200
     t0 = time.perf_counter()
@@ -164,8 +173,9 @@ async def _load(url: str, seconds: float, clients: int, batch: int, seed: int) -
     return rec
 
 
-def load_run(seconds: float = 10.0, clients: int = 4, batch: int = 200, workdir: Path | None = None,
-             seed: int = 0) -> dict:
+def load_run(
+    seconds: float = 10.0, clients: int = 4, batch: int = 200, workdir: Path | None = None, seed: int = 0
+) -> dict:
     """One load run against a fresh ``flatbook live`` subprocess; the record includes every check.
 
     ``ok`` is True when no fill was lost or doubled: the engine's fill count, the journal's rows
@@ -186,8 +196,9 @@ def load_run(seconds: float = 10.0, clients: int = 4, batch: int = 200, workdir:
                 out, _ = proc.communicate()
         with sqlite3.connect(journal) as db:
             rows = db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
-            units = db.execute("SELECT COALESCE(SUM(side * CAST(ROUND(qty / ?) AS INTEGER)), 0) FROM fills",
-                               (LOT,)).fetchone()[0]
+            units = db.execute(
+                "SELECT COALESCE(SUM(side * CAST(ROUND(qty / ?) AS INTEGER)), 0) FROM fills", (LOT,)
+            ).fetchone()[0]
         db.close()
     st = rec.pop("state")
     lat = np.array(rec.pop("lat"))
@@ -203,13 +214,25 @@ def load_run(seconds: float = 10.0, clients: int = 4, batch: int = 200, workdir:
         "clean exit on SIGTERM": proc.returncode == 0,
     }
     return {
-        "seconds": seconds, "clients": clients, "batch": batch, "fills": n, "requests": rec["requests"],
-        "wall_s": rec["wall_s"], "fills_per_s": n / rec["wall_s"], "requests_per_s": rec["requests"] / rec["wall_s"],
+        "seconds": seconds,
+        "clients": clients,
+        "batch": batch,
+        "fills": n,
+        "requests": rec["requests"],
+        "wall_s": rec["wall_s"],
+        "fills_per_s": n / rec["wall_s"],
+        "requests_per_s": rec["requests"] / rec["wall_s"],
         "latency_p50_ms": float(np.percentile(lat, 50) * 1e3) if lat.size else None,
         "latency_p99_ms": float(np.percentile(lat, 99) * 1e3) if lat.size else None,
-        "position": st["position"], "expected_position": expected_q, "engine_fills": st["counters"]["fills"],
-        "duplicate_fills": st["counters"]["duplicate_fills"], "journal_rows": rows, "exit_code": proc.returncode,
-        "checks": checks, "ok": all(checks.values()), "summary_tail": out[-2000:] if out else "",
+        "position": st["position"],
+        "expected_position": expected_q,
+        "engine_fills": st["counters"]["fills"],
+        "duplicate_fills": st["counters"]["duplicate_fills"],
+        "journal_rows": rows,
+        "exit_code": proc.returncode,
+        "checks": checks,
+        "ok": all(checks.values()),
+        "summary_tail": out[-2000:] if out else "",
     }
 
 
@@ -219,8 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="3 s per run")
     ap.add_argument("--clients", type=int, default=4, help="concurrent client sessions (default 4)")
     ap.add_argument("--batch", type=int, default=200, help="fills per POST in the batched run (default 200)")
-    ap.add_argument("--json", type=Path, default=ROOT / "results" / "bench" / "live_load.json",
-                    help="where to write the results (default results/bench/live_load.json)")
+    ap.add_argument(
+        "--json",
+        type=Path,
+        default=ROOT / "results" / "bench" / "live_load.json",
+        help="where to write the results (default results/bench/live_load.json)",
+    )
     args = ap.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else (3.0 if args.quick else 10.0)
 
@@ -228,53 +255,90 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:
         console.width = 160
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "cpu": _cpu_name(),
-            "machine": machine(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(), "aiohttp": aiohttp.__version__,
-            "loadavg_at_start": load, "quick": args.quick, "seconds": seconds, "clients": args.clients}
+    meta = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpu": _cpu_name(),
+        "machine": machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "aiohttp": aiohttp.__version__,
+        "loadavg_at_start": load,
+        "quick": args.quick,
+        "seconds": seconds,
+        "clients": args.clients,
+    }
     console.print(f"Machine: {machine_tag()}")
-    console.print(f"[bold]flatbook live load test[/]  {meta['cpu']}, {meta['cpu_count']} CPUs, Python "
-                  f"{meta['python']}, aiohttp {aiohttp.__version__}")
+    console.print(
+        f"[bold]flatbook live load test[/]  {meta['cpu']}, {meta['cpu_count']} CPUs, Python "
+        f"{meta['python']}, aiohttp {aiohttp.__version__}"
+    )
     if load is not None and load[0] > 0.5:
-        console.print(f"[yellow]load average {load[0]:.2f} at start: other processes share the CPUs, "
-                      "figures may be low[/]")
-    console.print(f"Each run: a fresh `flatbook live` (monitor mode) subprocess, {args.clients} clients posting "
-                  f"for {seconds:g} s on loopback, then /api/state and the journal are checked.\n")
+        console.print(
+            f"[yellow]load average {load[0]:.2f} at start: other processes share the CPUs, figures may be low[/]"
+        )
+    console.print(
+        f"Each run: a fresh `flatbook live` (monitor mode) subprocess, {args.clients} clients posting "
+        f"for {seconds:g} s on loopback, then /api/state and the journal are checked.\n"
+    )
 
     runs = []
     for batch in (args.batch, 1):
         console.print(f"  running: {batch} fill{'s' if batch > 1 else ''} per POST ...")
         runs.append(load_run(seconds, args.clients, batch))
 
-    table = Table(caption=machine_tag(), caption_justify="left",
-                  title="External fills posted to /api/fills", title_justify="left")
-    for col in ("fills / POST", "fills", "fills/s", "requests/s", "p50 ms", "p99 ms", "position (= Σ)",
-                "journal rows", "checks", "speed"):
+    table = Table(
+        caption=machine_tag(), caption_justify="left", title="External fills posted to /api/fills", title_justify="left"
+    )
+    for col in (
+        "fills / POST",
+        "fills",
+        "fills/s",
+        "requests/s",
+        "p50 ms",
+        "p99 ms",
+        "position (= Σ)",
+        "journal rows",
+        "checks",
+        "speed",
+    ):
         table.add_column(col, justify="right")
     ok_all = True
     for i, r in enumerate(runs):
         speed_ok = r["fills_per_s"] >= TARGET_FILLS_PER_S if i == 0 else None
         r["speed_pass"] = speed_ok
         ok_all &= r["ok"] and speed_ok is not False
-        table.add_row(f"{r['batch']:,}", f"{r['fills']:,}", f"{r['fills_per_s']:,.0f}", f"{r['requests_per_s']:,.0f}",
-                      f"{r['latency_p50_ms']:.2f}", f"{r['latency_p99_ms']:.2f}", f"{r['position']:.3f}",
-                      f"{r['journal_rows']:,}", "[green]PASS[/]" if r["ok"] else "[red]FAIL[/]",
-                      "" if speed_ok is None else ("[green]PASS[/]" if speed_ok else "[red]FAIL[/]"))
+        table.add_row(
+            f"{r['batch']:,}",
+            f"{r['fills']:,}",
+            f"{r['fills_per_s']:,.0f}",
+            f"{r['requests_per_s']:,.0f}",
+            f"{r['latency_p50_ms']:.2f}",
+            f"{r['latency_p99_ms']:.2f}",
+            f"{r['position']:.3f}",
+            f"{r['journal_rows']:,}",
+            "[green]PASS[/]" if r["ok"] else "[red]FAIL[/]",
+            "" if speed_ok is None else ("[green]PASS[/]" if speed_ok else "[red]FAIL[/]"),
+        )
     console.print(table)
     for r in runs:
         for name, good in r["checks"].items():
             if not good:
-                console.print(f"[red]FAIL[/] {r['batch']} per POST: {name} (posted {r['fills']:,}, engine "
-                              f"{r['engine_fills']:,}, journal {r['journal_rows']:,}, position {r['position']!r} vs "
-                              f"{r['expected_position']!r}, exit {r['exit_code']})")
+                console.print(
+                    f"[red]FAIL[/] {r['batch']} per POST: {name} (posted {r['fills']:,}, engine "
+                    f"{r['engine_fills']:,}, journal {r['journal_rows']:,}, position {r['position']!r} vs "
+                    f"{r['expected_position']!r}, exit {r['exit_code']})"
+                )
     b = runs[0]
-    console.print(f"\nBatched run: {b['fills_per_s']:,.0f} fills/s vs target {TARGET_FILLS_PER_S:,} -> "
-                  + ("[green]PASS[/]" if b["speed_pass"] else "[red]FAIL[/]"))
+    console.print(
+        f"\nBatched run: {b['fills_per_s']:,.0f} fills/s vs target {TARGET_FILLS_PER_S:,} -> "
+        + ("[green]PASS[/]" if b["speed_pass"] else "[red]FAIL[/]")
+    )
     console.print("[green]PASS[/]" if ok_all else "[red]FAIL[/]")
     for r in runs:
         r.pop("summary_tail", None)
-    write_results(args.json, {"meta": meta, "target_fills_per_s": TARGET_FILLS_PER_S, "runs": runs, "pass": ok_all},
-                  console)
+    write_results(
+        args.json, {"meta": meta, "target_fills_per_s": TARGET_FILLS_PER_S, "runs": runs, "pass": ok_all}, console
+    )
     return 0 if ok_all else 1
 
 

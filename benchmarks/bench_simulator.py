@@ -27,6 +27,7 @@ Every table carries the machine it ran on (:mod:`_machine`: CPU model, its
 vector extensions, the CPU numba compiled for, NumPy's SIMD level). Results are
 printed as tables and written to ``results/bench/simulator.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,9 +76,9 @@ AS2008_STEPS = 200
 #: exponential sizes, Gaussian/GBM mids) run 5-10x slower per step than as2008.
 PRESET_BUDGET_CAP = 40_000_000
 MEMORY_BUDGET_GB = 2.0
-TARGET_1T = 80e6           # project goal: >= 80M path-steps/s on one core, as2008
-TARGET_RATIO = 3.0         # issue 14: the kernel >= 3x the NumPy reference, in the same run, on any vector ISA
-AGREE_SE = 4.0             # tolerance of the NumPy/flatbook agreement check, in SEs
+TARGET_1T = 80e6  # project goal: >= 80M path-steps/s on one core, as2008
+TARGET_RATIO = 3.0  # issue 14: the kernel >= 3x the NumPy reference, in the same run, on any vector ISA
+AGREE_SE = 4.0  # tolerance of the NumPy/flatbook agreement check, in SEs
 # reference points from the project issue, path-steps/s (as2008-like workload)
 REFERENCE_POINTS = [
     ("mbt_gym", 5e6),
@@ -127,8 +128,9 @@ def _fmt_m(x: float | None) -> str:
 
 
 # --------------------------------------------------------------------------- flatbook runs
-def time_flatbook(preset: str, policy: str, overrides: dict, paths: int, threads: int,
-                  repeat: int) -> tuple[dict, object]:
+def time_flatbook(
+    preset: str, policy: str, overrides: dict, paths: int, threads: int, repeat: int
+) -> tuple[dict, object]:
     """Best of ``repeat`` runs on ``threads`` threads (after the caller's warm-up).
 
     Returns (record, last SimResult).
@@ -183,7 +185,7 @@ def _se_std(x: np.ndarray) -> float:
     """Standard error of the sample std, from the 4th central moment (no normality)."""
     d = x - x.mean()
     m2 = float(np.mean(d * d))
-    m4 = float(np.mean(d ** 4))
+    m4 = float(np.mean(d**4))
     if m2 <= 0.0:
         return 0.0
     return math.sqrt(max(m4 - m2 * m2, 0.0) / x.size) / (2.0 * math.sqrt(m2))
@@ -215,13 +217,30 @@ def agreement(fb: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> list[dic
             va, vb, se = a.std(ddof=1), b.std(ddof=1), math.hypot(_se_std(a), _se_std(b))
         diff = float(va - vb)
         ok = abs(diff) <= AGREE_SE * se
-        rows.append({"stat": label, "flatbook": float(va), "numpy": float(vb), "diff": diff,
-                     "se": se, "diff_in_se": diff / se if se > 0 else (0.0 if diff == 0 else math.inf),
-                     "pass": bool(ok)})
+        rows.append(
+            {
+                "stat": label,
+                "flatbook": float(va),
+                "numpy": float(vb),
+                "diff": diff,
+                "se": se,
+                "diff_in_se": diff / se if se > 0 else (0.0 if diff == 0 else math.inf),
+                "pass": bool(ok),
+            }
+        )
     a = float(np.nanmean(fb["spread_mean"]))
     b = float(np.mean(ref["spread_mean"]))
-    rows.append({"stat": "spread mean", "flatbook": a, "numpy": b, "diff": a - b, "se": 0.0,
-                 "diff_in_se": None, "pass": bool(abs(a - b) <= 1e-9 * max(1.0, abs(a)))})
+    rows.append(
+        {
+            "stat": "spread mean",
+            "flatbook": a,
+            "numpy": b,
+            "diff": a - b,
+            "se": 0.0,
+            "diff_in_se": None,
+            "pass": bool(abs(a - b) <= 1e-9 * max(1.0, abs(a))),
+        }
+    )
     return rows
 
 
@@ -233,10 +252,19 @@ def memory_child(paths: int) -> None:
     res = simulate(cfg)
     wall = time.perf_counter() - t0
     s = res.summary
-    print(json.dumps({"paths": s["paths"], "steps": s["steps"], "wall_s": wall,
-                      "kernel_path_steps_per_s": s["path_steps_per_s"],
-                      "pnl_mean": s["pnl_mean"], "pnl_std": s["pnl_std"],
-                      "vmhwm_gb": _vmhwm_gb()}))
+    print(
+        json.dumps(
+            {
+                "paths": s["paths"],
+                "steps": s["steps"],
+                "wall_s": wall,
+                "kernel_path_steps_per_s": s["path_steps_per_s"],
+                "pnl_mean": s["pnl_mean"],
+                "pnl_std": s["pnl_std"],
+                "vmhwm_gb": _vmhwm_gb(),
+            }
+        )
+    )
 
 
 def memory_check(paths: int, console: Console) -> dict:
@@ -247,16 +275,28 @@ def memory_check(paths: int, console: Console) -> dict:
     pre-exec high-water mark), so the parent must be small at that moment.
     """
     parent_gb = _rss_gb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    console.print(f"[bold]Memory check[/]: {paths:,} paths × {AS2008_STEPS} steps of as2008 / "
-                  f"avellaneda-stoikov in a subprocess (all {numba.config.NUMBA_NUM_THREADS} threads) ...")
+    console.print(
+        f"[bold]Memory check[/]: {paths:,} paths × {AS2008_STEPS} steps of as2008 / "
+        f"avellaneda-stoikov in a subprocess (all {numba.config.NUMBA_NUM_THREADS} threads) ..."
+    )
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child",
-                           "--memory-paths", str(paths)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--memory-child", "--memory-paths", str(paths)],
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     peak_gb = _rss_gb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    rec = {"paths": paths, "steps": AS2008_STEPS, "returncode": proc.returncode,
-           "peak_rss_gb": peak_gb, "budget_gb": MEMORY_BUDGET_GB, "parent_rss_gb_at_spawn": parent_gb,
-           "subprocess_wall_s": wall, "pass": proc.returncode == 0 and peak_gb <= MEMORY_BUDGET_GB}
+    rec = {
+        "paths": paths,
+        "steps": AS2008_STEPS,
+        "returncode": proc.returncode,
+        "peak_rss_gb": peak_gb,
+        "budget_gb": MEMORY_BUDGET_GB,
+        "parent_rss_gb_at_spawn": parent_gb,
+        "subprocess_wall_s": wall,
+        "pass": proc.returncode == 0 and peak_gb <= MEMORY_BUDGET_GB,
+    }
     if proc.returncode != 0:
         console.print(f"[red]memory run failed (exit {proc.returncode})[/]\n{proc.stderr[-2000:]}")
         return rec
@@ -265,16 +305,22 @@ def memory_check(paths: int, console: Console) -> dict:
     except (ValueError, IndexError):
         rec["child"] = None
     verdict = "[green]PASS[/]" if rec["pass"] else "[red]FAIL[/]"
-    console.print(f"  peak RSS {peak_gb:.2f} GB (ru_maxrss of the child) vs budget "
-                  f"{MEMORY_BUDGET_GB:.1f} GB: {verdict}"
-                  + (f"  [dim](child's own VmHWM {rec['child']['vmhwm_gb']:.2f} GB; "
-                     f"{rec['child']['kernel_path_steps_per_s'] / M:,.0f}M path-steps/s; "
-                     f"{wall:.0f} s in all)[/]" if rec.get("child") and rec["child"].get("vmhwm_gb") else ""))
+    console.print(
+        f"  peak RSS {peak_gb:.2f} GB (ru_maxrss of the child) vs budget "
+        f"{MEMORY_BUDGET_GB:.1f} GB: {verdict}"
+        + (
+            f"  [dim](child's own VmHWM {rec['child']['vmhwm_gb']:.2f} GB; "
+            f"{rec['child']['kernel_path_steps_per_s'] / M:,.0f}M path-steps/s; "
+            f"{wall:.0f} s in all)[/]"
+            if rec.get("child") and rec["child"].get("vmhwm_gb")
+            else ""
+        )
+    )
     return rec
 
 
 # --------------------------------------------------------------------------- main
-HEDGE_BUDGET = 0.5      # a hedge adds at most this fraction to the time per path-step
+HEDGE_BUDGET = 0.5  # a hedge adds at most this fraction to the time per path-step
 HEDGE_CASES = (
     ("twap", {"hedge_exec": "twap"}),
     ("almgren-chriss", {"hedge_exec": "almgren-chriss", "hedge_eta": 0.01, "hedge_risk_aversion": 5.0}),
@@ -287,11 +333,22 @@ HEDGE_BASE = {"hedge_trigger": "threshold", "hedge_threshold": 2.0, "hedge_horiz
 def hedging_overhead(console: Console, paths: int, repeat: int) -> list[dict]:
     """as2008 / avellaneda-stoikov on one thread, with and without a hedge (threshold 2 lots,
     10-step programs): time per path-step and the added fraction, PASS when ≤ HEDGE_BUDGET."""
-    table = Table(title=f"Hedging overhead: as2008 / avellaneda-stoikov, {paths:,} × {AS2008_STEPS}, one thread, "
-                        f"hedge at |q| > 2 lots over 10 steps", title_justify="left", caption=machine_tag(),
-                  caption_justify="left")
-    for c in ("workload", "M path-steps/s", "ns per path-step", "added", "hedges per path", "child orders",
-              f"≤ {HEDGE_BUDGET:.0%}"):
+    table = Table(
+        title=f"Hedging overhead: as2008 / avellaneda-stoikov, {paths:,} × {AS2008_STEPS}, one thread, "
+        f"hedge at |q| > 2 lots over 10 steps",
+        title_justify="left",
+        caption=machine_tag(),
+        caption_justify="left",
+    )
+    for c in (
+        "workload",
+        "M path-steps/s",
+        "ns per path-step",
+        "added",
+        "hedges per path",
+        "child orders",
+        f"≤ {HEDGE_BUDGET:.0%}",
+    ):
         table.add_column(c, justify="right" if c != "workload" else "left")
     warm_up("as2008", "avellaneda-stoikov", {})
     base, _ = time_flatbook("as2008", "avellaneda-stoikov", {}, paths, 1, repeat)
@@ -305,12 +362,26 @@ def hedging_overhead(console: Console, paths: int, repeat: int) -> list[dict]:
         r = rec["kernel_path_steps_per_s"]
         added = b / r - 1.0
         ok = added <= HEDGE_BUDGET
-        table.add_row(label, _fmt_m(r), f"{1e9 / r:.1f}", f"+{added:.0%}", f"{res.summary['hedge_count']:.2f}",
-                      f"{res.summary['hedge_trades']:.1f}",
-                      ("[green]PASS[/]" if ok else "[red]FAIL[/]") if label in ("twap", "almgren-chriss") else "")
-        recs.append({"workload": label, "overrides": ov, "path_steps_per_s": r, "added": added,
-                     "hedge_count": res.summary["hedge_count"], "hedge_trades": res.summary["hedge_trades"],
-                     "pass": ok if label in ("twap", "almgren-chriss") else None})
+        table.add_row(
+            label,
+            _fmt_m(r),
+            f"{1e9 / r:.1f}",
+            f"+{added:.0%}",
+            f"{res.summary['hedge_count']:.2f}",
+            f"{res.summary['hedge_trades']:.1f}",
+            ("[green]PASS[/]" if ok else "[red]FAIL[/]") if label in ("twap", "almgren-chriss") else "",
+        )
+        recs.append(
+            {
+                "workload": label,
+                "overrides": ov,
+                "path_steps_per_s": r,
+                "added": added,
+                "hedge_count": res.summary["hedge_count"],
+                "hedge_trades": res.summary["hedge_trades"],
+                "pass": ok if label in ("twap", "almgren-chriss") else None,
+            }
+        )
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     console.print(table)
     console.print()
@@ -351,57 +422,101 @@ def head_to_head(paths: int, repeat: int) -> dict:
     fb_w = max(w for _, w in fb)
     np_ps = max(ref)
     med = float(np.median(ratios))
-    return {"paths": paths, "steps": AS2008_STEPS, "pairs": repeat,
-            "flatbook_kernel_path_steps_per_s": fb_k, "flatbook_wall_path_steps_per_s": fb_w,
-            "numpy_path_steps_per_s": np_ps, "pair_ratios": ratios, "ratio_median": med,
-            "ratio_best": fb_k / np_ps, "ratio_wall": fb_w / np_ps, "target_ratio": TARGET_RATIO,
-            "target_met": med >= TARGET_RATIO, "machine": machine(),
-            "_numpy_summary": best_np, "_numpy_per_path": ref_pp, "_flatbook_result": fb_res}
+    return {
+        "paths": paths,
+        "steps": AS2008_STEPS,
+        "pairs": repeat,
+        "flatbook_kernel_path_steps_per_s": fb_k,
+        "flatbook_wall_path_steps_per_s": fb_w,
+        "numpy_path_steps_per_s": np_ps,
+        "pair_ratios": ratios,
+        "ratio_median": med,
+        "ratio_best": fb_k / np_ps,
+        "ratio_wall": fb_w / np_ps,
+        "target_ratio": TARGET_RATIO,
+        "target_met": med >= TARGET_RATIO,
+        "machine": machine(),
+        "_numpy_summary": best_np,
+        "_numpy_per_path": ref_pp,
+        "_flatbook_result": fb_res,
+    }
 
 
 def print_head_to_head(h: dict, console: Console) -> None:
     """The head-to-head table, with the machine beside the figures."""
-    t = Table(title=f"flatbook vs plain NumPy, same run: as2008 / avellaneda-stoikov, {h['paths']:,} × "
-                    f"{AS2008_STEPS}, one thread, {h['pairs']} alternating pairs",
-              title_justify="left", caption=machine_tag(), caption_justify="left")
+    t = Table(
+        title=f"flatbook vs plain NumPy, same run: as2008 / avellaneda-stoikov, {h['paths']:,} × "
+        f"{AS2008_STEPS}, one thread, {h['pairs']} alternating pairs",
+        title_justify="left",
+        caption=machine_tag(),
+        caption_justify="left",
+    )
     t.add_column("implementation")
     t.add_column("compiled for", justify="right")
     t.add_column("M path-steps/s (best)", justify="right")
     t.add_column("flatbook ÷ NumPy", justify="right")
     tgt = short_target()
     np_simd = machine()["numpy_simd"] or "?"
-    t.add_row("flatbook (kernel loop)", tgt, _fmt_m(h["flatbook_kernel_path_steps_per_s"]),
-              f"{h['ratio_median']:.2f}× median of pairs ({h['ratio_best']:.2f}× best ÷ best)")
-    t.add_row("flatbook (wall, all summaries)", tgt, _fmt_m(h["flatbook_wall_path_steps_per_s"]),
-              f"{h['ratio_wall']:.2f}× best ÷ best")
-    t.add_row("NumPy reference (benchmarks/numpy_reference.py)", f"numpy {np_simd}",
-              _fmt_m(h["numpy_path_steps_per_s"]), "1.00×")
+    t.add_row(
+        "flatbook (kernel loop)",
+        tgt,
+        _fmt_m(h["flatbook_kernel_path_steps_per_s"]),
+        f"{h['ratio_median']:.2f}× median of pairs ({h['ratio_best']:.2f}× best ÷ best)",
+    )
+    t.add_row(
+        "flatbook (wall, all summaries)",
+        tgt,
+        _fmt_m(h["flatbook_wall_path_steps_per_s"]),
+        f"{h['ratio_wall']:.2f}× best ÷ best",
+    )
+    t.add_row(
+        "NumPy reference (benchmarks/numpy_reference.py)",
+        f"numpy {np_simd}",
+        _fmt_m(h["numpy_path_steps_per_s"]),
+        "1.00×",
+    )
     console.print(t)
     ok = "[green]met[/]" if h["target_met"] else "[red]not met[/]"
     pairs = ", ".join(f"{r:.2f}" for r in h["pair_ratios"])
-    console.print(f"Target flatbook ≥ {TARGET_RATIO:g}× NumPy in the same run ({tgt}): {ok} "
-                  f"(median of pairs {h['ratio_median']:.2f}×; pairs {pairs})")
+    console.print(
+        f"Target flatbook ≥ {TARGET_RATIO:g}× NumPy in the same run ({tgt}): {ok} "
+        f"(median of pairs {h['ratio_median']:.2f}×; pairs {pairs})"
+    )
     fb_k = h["flatbook_kernel_path_steps_per_s"]
     tgt1 = "[green]met[/]" if fb_k >= TARGET_1T else "[red]not met[/]"
-    console.print(f"Target ≥ {TARGET_1T / M:.0f}M path-steps/s on one core (as2008, {tgt}): {tgt1} "
-                  f"({fb_k / M:,.1f}M kernel, {h['flatbook_wall_path_steps_per_s'] / M:,.1f}M wall)\n")
+    console.print(
+        f"Target ≥ {TARGET_1T / M:.0f}M path-steps/s on one core (as2008, {tgt}): {tgt1} "
+        f"({fb_k / M:,.1f}M kernel, {h['flatbook_wall_path_steps_per_s'] / M:,.1f}M wall)\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="100,000 as2008 paths (same path-steps for other presets), no memory run")
-    ap.add_argument("--paths", type=int, default=None,
-                    help="as2008 paths per run (default 1,000,000; 100,000 with --quick); "
-                         "other presets get the same number of path-steps")
+    ap.add_argument(
+        "--quick", action="store_true", help="100,000 as2008 paths (same path-steps for other presets), no memory run"
+    )
+    ap.add_argument(
+        "--paths",
+        type=int,
+        default=None,
+        help="as2008 paths per run (default 1,000,000; 100,000 with --quick); "
+        "other presets get the same number of path-steps",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per workload; the best is kept")
     ap.add_argument("--no-memory", action="store_true", help="skip the 10M-path memory run")
-    ap.add_argument("--ratio-only", action="store_true",
-                    help="only the head-to-head flatbook vs NumPy run (and its agreement check)")
+    ap.add_argument(
+        "--ratio-only",
+        action="store_true",
+        help="only the head-to-head flatbook vs NumPy run (and its agreement check)",
+    )
     ap.add_argument("--memory-paths", type=int, default=10_000_000, help=argparse.SUPPRESS)
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--json", type=Path, default=ROOT / "results" / "bench" / "simulator.json",
-                    help="where to write the results (default results/bench/simulator.json)")
+    ap.add_argument(
+        "--json",
+        type=Path,
+        default=ROOT / "results" / "bench" / "simulator.json",
+        help="where to write the results (default results/bench/simulator.json)",
+    )
     args = ap.parse_args(argv)
 
     if args.memory_child:
@@ -417,24 +532,37 @@ def main(argv: list[str] | None = None) -> int:
     thread_counts = [1] if all_threads == 1 else [1, all_threads]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     meta = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "numba_threads": all_threads,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "numba_threads": all_threads,
         "threading_layer_requested": numba.config.THREADING_LAYER,
-        "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
-        "loadavg_at_start": load, "quick": args.quick, "as2008_paths": paths,
-        "path_steps_per_run": budget, "repeat": args.repeat, "machine": machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "loadavg_at_start": load,
+        "quick": args.quick,
+        "as2008_paths": paths,
+        "path_steps_per_run": budget,
+        "repeat": args.repeat,
+        "machine": machine(),
     }
-    console.print(f"[bold]flatbook simulator benchmark[/]  {meta['cpu']}, {meta['cpu_count']} CPUs, "
-                  f"numba {numba.__version__} ({all_threads} threads), numpy {np.__version__}, "
-                  f"Python {meta['python']}")
+    console.print(
+        f"[bold]flatbook simulator benchmark[/]  {meta['cpu']}, {meta['cpu_count']} CPUs, "
+        f"numba {numba.__version__} ({all_threads} threads), numpy {np.__version__}, "
+        f"Python {meta['python']}"
+    )
     console.print(f"Machine: {machine_tag()}")
     if load is not None and load[0] > 0.5:
-        console.print(f"[yellow]load average {load[0]:.2f} at start: other processes share the CPUs, "
-                      "figures may be low[/]")
-    console.print(f"Each workload: warm-up, then best of {args.repeat}; {budget / M:,.0f}M path-steps per run "
-                  f"(other presets: at most {min(budget, PRESET_BUDGET_CAP) / M:,.0f}M). Figures in M path-steps/s: "
-                  "'kernel' is the simulator's own summary['path_steps_per_s'] (compiled loop only), "
-                  "'wall' is path-steps / wall time of the whole simulate() call (packing, allocation, all summaries).\n")
+        console.print(
+            f"[yellow]load average {load[0]:.2f} at start: other processes share the CPUs, figures may be low[/]"
+        )
+    console.print(
+        f"Each workload: warm-up, then best of {args.repeat}; {budget / M:,.0f}M path-steps per run "
+        f"(other presets: at most {min(budget, PRESET_BUDGET_CAP) / M:,.0f}M). Figures in M path-steps/s: "
+        "'kernel' is the simulator's own summary['path_steps_per_s'] (compiled loop only), "
+        "'wall' is path-steps / wall time of the whole simulate() call (packing, allocation, all summaries).\n"
+    )
 
     out: dict = {"meta": meta}
 
@@ -477,54 +605,91 @@ def main(argv: list[str] | None = None) -> int:
             if len(per_thr) > 1:
                 row.append(f"{per_thr[-1]['kernel_path_steps_per_s'] / per_thr[0]['kernel_path_steps_per_s']:.2f}×")
             sp = rec0["spread_mean"]
-            row += [f"{rec0['pnl_mean']:,.3f} ± {rec0['pnl_se']:.3f}", "-" if sp is None else f"{sp:.4f}",
-                    f"{rec0['fills_mean']:,.2f}"]
+            row += [
+                f"{rec0['pnl_mean']:,.3f} ± {rec0['pnl_se']:.3f}",
+                "-" if sp is None else f"{sp:.4f}",
+                f"{rec0['fills_mean']:,.2f}",
+            ]
             table.add_row(*row)
-            recs.append({"workload": label, "preset": preset, "policy": policy, "overrides": ov,
-                         "warm_up_s": warm_s, "runs": per_thr})
+            recs.append(
+                {
+                    "workload": label,
+                    "preset": preset,
+                    "policy": policy,
+                    "overrides": ov,
+                    "warm_up_s": warm_s,
+                    "runs": per_thr,
+                }
+            )
         console.print(table)
         console.print()
         return recs
 
     kept: dict = {}
     if not args.ratio_only:
-        out["policies_as2008"] = run_cases([(lab, "as2008", pol, ov) for lab, pol, ov in POLICY_CASES],
-                                           "Every policy, as2008 preset")
-        out["presets"] = run_cases([(f"{pre} / {pol}", pre, pol, {}) for pre, pol in PRESET_CASES],
-                                   "Every preset with its policy (as2008 rerun: same numbers)")
+        out["policies_as2008"] = run_cases(
+            [(lab, "as2008", pol, ov) for lab, pol, ov in POLICY_CASES], "Every policy, as2008 preset"
+        )
+        out["presets"] = run_cases(
+            [(f"{pre} / {pol}", pre, pol, {}) for pre, pol in PRESET_CASES],
+            "Every preset with its policy (as2008 rerun: same numbers)",
+        )
 
     # 3. NumPy reference: same workload, same number of paths, one thread (NumPy's own), alternating
     h = head_to_head(paths, args.repeat)
     print_head_to_head(h, console)
     best, ref_pp = h.pop("_numpy_summary"), h.pop("_numpy_per_path")
     kept["as_result"] = h.pop("_flatbook_result")
-    fb_k, fb_w, np_ps = (h["flatbook_kernel_path_steps_per_s"], h["flatbook_wall_path_steps_per_s"],
-                         h["numpy_path_steps_per_s"])
+    fb_k, fb_w, np_ps = (
+        h["flatbook_kernel_path_steps_per_s"],
+        h["flatbook_wall_path_steps_per_s"],
+        h["numpy_path_steps_per_s"],
+    )
     out["head_to_head"] = h
 
     fb_pp = kept["as_result"].per_path
     rows = agreement(fb_pp, ref_pp)
-    t = Table(title=f"Agreement, flatbook vs NumPy (different random numbers; tolerance {AGREE_SE:g} SE)",
-              title_justify="left", caption=machine_tag(), caption_justify="left")
+    t = Table(
+        title=f"Agreement, flatbook vs NumPy (different random numbers; tolerance {AGREE_SE:g} SE)",
+        title_justify="left",
+        caption=machine_tag(),
+        caption_justify="left",
+    )
     for col in ("statistic", "flatbook", "NumPy", "difference", "diff / SE", "check"):
         t.add_column(col, justify="left" if col == "statistic" else "right")
     for r in rows:
-        t.add_row(r["stat"], f"{r['flatbook']:.4f}", f"{r['numpy']:.4f}", f"{r['diff']:+.4f}",
-                  "exact" if r["diff_in_se"] is None else f"{r['diff_in_se']:+.2f}",
-                  "[green]PASS[/]" if r["pass"] else "[red]FAIL[/]")
+        t.add_row(
+            r["stat"],
+            f"{r['flatbook']:.4f}",
+            f"{r['numpy']:.4f}",
+            f"{r['diff']:+.4f}",
+            "exact" if r["diff_in_se"] is None else f"{r['diff_in_se']:+.2f}",
+            "[green]PASS[/]" if r["pass"] else "[red]FAIL[/]",
+        )
     console.print(t)
     all_ok = all(r["pass"] for r in rows)
     pnl_ok = all(r["pass"] for r in rows if r["stat"].startswith("PnL"))
-    console.print(f"PnL mean/std agreement: {'[green]PASS[/]' if pnl_ok else '[red]FAIL[/]'}; "
-                  f"all statistics: {'[green]PASS[/]' if all_ok else '[red]FAIL[/]'}\n")
-    out["numpy_reference"] = {"paths": paths, "steps": AS2008_STEPS, "path_steps_per_s": np_ps,
-                              "elapsed_s": best["elapsed_s"], "summary": best,
-                              "flatbook_kernel_path_steps_per_s": fb_k,
-                              "flatbook_wall_path_steps_per_s": fb_w,
-                              "ratio_kernel": fb_k / np_ps, "ratio_wall": fb_w / np_ps,
-                              "ratio_median_of_pairs": h["ratio_median"], "target_ratio": TARGET_RATIO,
-                              "target_ratio_met": h["target_met"], "numba_target": short_target(),
-                              "target_1_thread": TARGET_1T, "target_met": fb_k >= TARGET_1T}
+    console.print(
+        f"PnL mean/std agreement: {'[green]PASS[/]' if pnl_ok else '[red]FAIL[/]'}; "
+        f"all statistics: {'[green]PASS[/]' if all_ok else '[red]FAIL[/]'}\n"
+    )
+    out["numpy_reference"] = {
+        "paths": paths,
+        "steps": AS2008_STEPS,
+        "path_steps_per_s": np_ps,
+        "elapsed_s": best["elapsed_s"],
+        "summary": best,
+        "flatbook_kernel_path_steps_per_s": fb_k,
+        "flatbook_wall_path_steps_per_s": fb_w,
+        "ratio_kernel": fb_k / np_ps,
+        "ratio_wall": fb_w / np_ps,
+        "ratio_median_of_pairs": h["ratio_median"],
+        "target_ratio": TARGET_RATIO,
+        "target_ratio_met": h["target_met"],
+        "numba_target": short_target(),
+        "target_1_thread": TARGET_1T,
+        "target_met": fb_k >= TARGET_1T,
+    }
     out["agreement"] = {"tolerance_se": AGREE_SE, "rows": rows, "pnl_pass": pnl_ok, "all_pass": all_ok}
 
     # 4. hedging overhead (issue: a TWAP or Almgren–Chriss hedge adds at most 50% per path-step)
@@ -532,14 +697,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if out["memory"] is not None:
         m = out["memory"]
-        console.print(f"Memory: {m['paths']:,} paths × {m['steps']} steps, peak RSS "
-                      f"{m['peak_rss_gb']:.2f} GB of {m['budget_gb']:.1f} GB: "
-                      f"{'[green]PASS[/]' if m['pass'] else '[red]FAIL[/]'}")
+        console.print(
+            f"Memory: {m['paths']:,} paths × {m['steps']} steps, peak RSS "
+            f"{m['peak_rss_gb']:.2f} GB of {m['budget_gb']:.1f} GB: "
+            f"{'[green]PASS[/]' if m['pass'] else '[red]FAIL[/]'}"
+        )
     else:
         console.print("Memory: skipped (--quick / --no-memory)")
 
-    ref = Table(title="Reference points from the project issue (M path-steps/s; other machines)",
-                title_justify="left")
+    ref = Table(title="Reference points from the project issue (M path-steps/s; other machines)", title_justify="left")
     ref.add_column("implementation")
     ref.add_column("M path-steps/s", justify="right")
     for name, val in REFERENCE_POINTS:

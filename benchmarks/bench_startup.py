@@ -13,6 +13,7 @@ cache already filled by the warm-up run).
 To see what a command imports and what each import costs:
 ``python -X importtime -m flatbook --help 2>&1 | sort -t'|' -k2 -n | tail``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,7 @@ except ImportError:  # pragma: no cover - an older checkout without benchmarks/_
 
     def machine_tag() -> str:
         return platform.processor() or platform.machine()
+
 
 COMMANDS = {
     "--version": ["--version"],
@@ -66,16 +68,20 @@ def main() -> None:
     args = ap.parse_args()
     runs = 3 if args.quick else max(1, args.runs)
     base = flatbook_argv()
-    print(f"start-up of {' '.join(base)}: {runs} runs after 1 warm-up; load average "
-          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"start-up of {' '.join(base)}: {runs} runs after 1 warm-up; load average "
+        f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+    )
     print(machine_tag())
     print(f"{'command':<12}{'wall median':>12}{'min':>8}{'max':>8}{'cpu median':>12}{'target':>8}")
     for name, extra in COMMANDS.items():
         argv = [*base, *extra]
-        run_once(argv)                                   # warm-up: numba's on-disk cache, the OS page cache
+        run_once(argv)  # warm-up: numba's on-disk cache, the OS page cache
         walls, cpus = zip(*(run_once(argv) for _ in range(runs)))
-        print(f"{name:<12}{statistics.median(walls):>11.3f}s{min(walls):>7.3f}s{max(walls):>7.3f}s"
-              f"{statistics.median(cpus):>11.3f}s{TARGETS_S[name]:>7.1f}s")
+        print(
+            f"{name:<12}{statistics.median(walls):>11.3f}s{min(walls):>7.3f}s{max(walls):>7.3f}s"
+            f"{statistics.median(cpus):>11.3f}s{TARGETS_S[name]:>7.1f}s"
+        )
 
 
 if __name__ == "__main__":

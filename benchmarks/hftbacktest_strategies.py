@@ -40,6 +40,7 @@ measured, variable latency, shifted so that none is negative.)
 hftbacktest is imported lazily: importing this module without hftbacktest
 installed works; calling anything that needs it raises ImportError.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,17 +56,29 @@ from numba import njit
 LINEAR_SKEW, GLFT = 0, 1
 STRATEGIES = {"linear-skew": LINEAR_SKEW, "glft": GLFT}
 # out[] slots filled by the strategy loop
-(O_WAKEUPS, O_QUOTED, O_SUBMITTED, O_CANCELLED, O_EXPIRED, O_MID, O_BID_SUM, O_ASK_SUM,
- O_BOTH, O_RC, O_LAST_TS, O_MAX_Q) = range(12)
+(
+    O_WAKEUPS,
+    O_QUOTED,
+    O_SUBMITTED,
+    O_CANCELLED,
+    O_EXPIRED,
+    O_MID,
+    O_BID_SUM,
+    O_ASK_SUM,
+    O_BOTH,
+    O_RC,
+    O_LAST_TS,
+    O_MAX_Q,
+) = range(12)
 O_LEN = 12
-ROI_PAD = 0.15          # order-book region of interest: the data's price range ± 15 %
+ROI_PAD = 0.15  # order-book region of interest: the data's price range ± 15 %
 
 
 def glft_constants(gamma: float, sigma: float, A: float, k: float) -> tuple[float, float]:
     """(c, ω) of the GLFT closed form, the same formula as flatbook.policies.glft_solution.glft_constants:
     c = (1/γ)·ln(1 + γ/k), ω = sqrt(σ²γ/(2kA)·(1 + γ/k)^(1 + k/γ))."""
     lg = math.log1p(gamma / k)
-    omega = math.sqrt(sigma ** 2 * gamma / (2.0 * k * A) * math.exp((1.0 + k / gamma) * lg))
+    omega = math.sqrt(sigma**2 * gamma / (2.0 * k * A) * math.exp((1.0 + k / gamma) * lg))
     return lg / gamma, omega
 
 
@@ -119,9 +132,17 @@ def load_npz(path: str | Path) -> np.ndarray:
         return f["data"]
 
 
-def build(data: np.ndarray, *, order_latency_ns: int, maker_fee_bps: float, tick: float = 0.1,
-          lot: float = 0.001, queue_power: float = 1.0, partial_fills: bool = False,
-          roi: tuple[float, float] | None = None):
+def build(
+    data: np.ndarray,
+    *,
+    order_latency_ns: int,
+    maker_fee_bps: float,
+    tick: float = 0.1,
+    lot: float = 0.001,
+    queue_power: float = 1.0,
+    partial_fills: bool = False,
+    roi: tuple[float, float] | None = None,
+):
     """An hftbacktest ROIVectorMarketDepthBacktest on ``data`` (kept alive by the caller)."""
     from hftbacktest import BacktestAsset, ROIVectorMarketDepthBacktest
 
@@ -156,7 +177,7 @@ def resting_qty(orders, side, skip_id):
     while vals.has_next():
         o = vals.get()
         if o.side == side and o.order_id != skip_id and (o.status == 0 or o.status == 1 or o.status == 5):
-            total += o.leaves_qty                 # NONE (new, not yet acknowledged), NEW, PARTIALLY_FILLED
+            total += o.leaves_qty  # NONE (new, not yet acknowledged), NEW, PARTIALLY_FILLED
     return total
 
 
@@ -183,14 +204,14 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
         out[O_RC] = rc
         out[O_LAST_TS] = hbt.current_timestamp
         if rc != 0:
-            break                                   # 1: end of the data; anything else: an error
+            break  # 1: end of the data; anything else: an error
         out[O_WAKEUPS] += 1
         # count post-only rejections, then forget inactive orders
         orders = hbt.orders(asset_no)
         for oid in (bid_id, ask_id):
             if oid != 0:
                 o = orders.get(oid)
-                if o is not None and o.status == 2:        # EXPIRED: GTX would have crossed
+                if o is not None and o.status == 2:  # EXPIRED: GTX would have crossed
                     out[O_EXPIRED] += 1
         hbt.clear_inactive_orders(asset_no)
         orders = hbt.orders(asset_no)
@@ -203,7 +224,7 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
         bb_t = depth.best_bid_tick
         ba_t = depth.best_ask_tick
         if bb_t == -9223372036854775807 - 1 or ba_t == 9223372036854775807 or ba_t <= bb_t:
-            continue                                        # no two-sided book yet
+            continue  # no two-sided book yet
         mid = 0.5 * (depth.best_bid + depth.best_ask)
         q = hbt.position(asset_no)
         out[O_MAX_Q] = max(out[O_MAX_Q], abs(q))
@@ -236,7 +257,7 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
                 out[O_CANCELLED] += 1
                 bid_id = np.uint64(0)
             elif o is not None and o.req != 0:
-                busy = True                                 # a request in flight: wait for its answer
+                busy = True  # a request in flight: wait for its answer
             else:
                 bid_id = np.uint64(0)
         if bid_id == 0 and new_bid_qty > 0.0 and not busy:
@@ -261,7 +282,7 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
                 out[O_CANCELLED] += 1
                 ask_id = np.uint64(0)
             elif o is not None and o.req != 0:
-                busy = True                                 # a request in flight: wait for its answer
+                busy = True  # a request in flight: wait for its answer
             else:
                 ask_id = np.uint64(0)
         if ask_id == 0 and new_ask_qty > 0.0 and not busy:
@@ -290,14 +311,24 @@ def params_for(strategy: str, values: dict) -> tuple[int, float, float]:
     if strategy == "linear-skew":
         return LINEAR_SKEW, float(values["half_spread"]), float(values["skew"])
     if strategy == "glft":
-        c, omega = glft_constants(float(values["gamma"]), float(values["sigma"]), float(values["A"]),
-                                  float(values["k"]))
+        c, omega = glft_constants(
+            float(values["gamma"]), float(values["sigma"]), float(values["A"]), float(values["k"])
+        )
         return GLFT, c, omega
     raise ValueError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
 
 
-def run(data: np.ndarray, strategy: str, values: dict, *, order_latency_ns: int, maker_fee_bps: float,
-        interval_ns: int = 100_000_000, queue_power: float = 1.0, partial_fills: bool = False) -> dict:
+def run(
+    data: np.ndarray,
+    strategy: str,
+    values: dict,
+    *,
+    order_latency_ns: int,
+    maker_fee_bps: float,
+    interval_ns: int = 100_000_000,
+    queue_power: float = 1.0,
+    partial_fills: bool = False,
+) -> dict:
     """Build a backtest on ``data``, run the strategy once, and summarise it.
 
     ``loop_s`` times the compiled strategy call only (the replay), ``build_s`` the
@@ -306,8 +337,13 @@ def run(data: np.ndarray, strategy: str, values: dict, *, order_latency_ns: int,
     """
     mode, p1, p2 = params_for(strategy, values)
     t0 = time.perf_counter()
-    hbt = build(data, order_latency_ns=order_latency_ns, maker_fee_bps=maker_fee_bps,
-                queue_power=queue_power, partial_fills=partial_fills)
+    hbt = build(
+        data,
+        order_latency_ns=order_latency_ns,
+        maker_fee_bps=maker_fee_bps,
+        queue_power=queue_power,
+        partial_fills=partial_fills,
+    )
     t1 = time.perf_counter()
     out = np.zeros(O_LEN)
     quote_loop(hbt, mode, p1, p2, float(values["size"]), float(values["limit"]), np.int64(interval_ns), out)
@@ -323,7 +359,7 @@ def run(data: np.ndarray, strategy: str, values: dict, *, order_latency_ns: int,
         "maker_volume": float(sv.trading_volume),
         "maker_notional": float(sv.trading_value),
         "final_q": position,
-        "max_abs_q": float(out[O_MAX_Q]),      # as seen at the wake-ups
+        "max_abs_q": float(out[O_MAX_Q]),  # as seen at the wake-ups
         "fees": fee,
         "final_mid": float(out[O_MID]),
         "pnl_final": balance - fee + position * float(out[O_MID]),
@@ -344,8 +380,12 @@ def run(data: np.ndarray, strategy: str, values: dict, *, order_latency_ns: int,
 def warm_up(data: np.ndarray, **kw) -> float:
     """Compile (or load from numba's cache) the strategy loop on a short slice; returns seconds."""
     t0 = time.perf_counter()
-    run(data[: min(len(data), 20_000)].copy(), "linear-skew",
-        {"half_spread": 1.0, "skew": 0.0, "size": 0.01, "limit": 0.1}, **kw)
+    run(
+        data[: min(len(data), 20_000)].copy(),
+        "linear-skew",
+        {"half_spread": 1.0, "skew": 0.0, "size": 0.01, "limit": 0.1},
+        **kw,
+    )
     return time.perf_counter() - t0
 
 
@@ -377,9 +417,15 @@ def main(argv: list[str] | None = None) -> int:
         values[k.strip()] = float(v)
     data = load_npz(args.data)
     t_loaded = time.perf_counter()
-    res = run(data, args.strategy, values, order_latency_ns=round(args.order_latency_ms * 1e6),
-              maker_fee_bps=args.maker_fee_bps, interval_ns=round(args.interval_ms * 1e6),
-              queue_power=args.queue_power)
+    res = run(
+        data,
+        args.strategy,
+        values,
+        order_latency_ns=round(args.order_latency_ms * 1e6),
+        maker_fee_bps=args.maker_fee_bps,
+        interval_ns=round(args.interval_ms * 1e6),
+        queue_power=args.queue_power,
+    )
     res["load_s"] = t_loaded - t_start
     res["total_in_process_s"] = time.perf_counter() - t_start
     res["vmhwm_kb"] = _vmhwm_kb()

@@ -24,6 +24,7 @@ is an independent batch with its own stream from one ``SeedSequence``.
 The random numbers differ from flatbook's (NumPy's PCG64 here, per-path
 SplitMix64 there), so results agree only within Monte Carlo error.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,15 +39,27 @@ AS2008 = dict(s0=100.0, T=1.0, sigma=2.0, dt=0.005, k=1.5, A=140.0, gamma=0.1)
 OUTPUTS = ("pnl", "final_q", "max_abs_q", "fills", "spread_mean")
 
 
-def simulate_numpy(paths: int, seed: int = 0, *, block: int = 1 << 16, s0: float = 100.0,
-                   T: float = 1.0, sigma: float = 2.0, dt: float = 0.005, k: float = 1.5,
-                   A: float = 140.0, gamma: float = 0.1) -> dict[str, np.ndarray]:
+def simulate_numpy(
+    paths: int,
+    seed: int = 0,
+    *,
+    block: int = 1 << 16,
+    s0: float = 100.0,
+    T: float = 1.0,
+    sigma: float = 2.0,
+    dt: float = 0.005,
+    k: float = 1.5,
+    A: float = 140.0,
+    gamma: float = 0.1,
+) -> dict[str, np.ndarray]:
     """Simulate ``paths`` paths; return per-path arrays named in :data:`OUTPUTS`."""
     nsteps = int(round(T / dt))
     out = {name: np.empty(paths) for name in OUTPUTS}
     block = max(1, min(block, paths))
-    rngs = [np.random.Generator(np.random.PCG64(ss))
-            for ss in np.random.SeedSequence(seed).spawn((paths + block - 1) // block)]
+    rngs = [
+        np.random.Generator(np.random.PCG64(ss))
+        for ss in np.random.SeedSequence(seed).spawn((paths + block - 1) // block)
+    ]
 
     # preallocated state and scratch, reused by every block
     s = np.empty(block)
@@ -77,7 +90,7 @@ def simulate_numpy(paths: int, seed: int = 0, *, block: int = 1 << 16, s0: float
         n = min(block, paths - p0)
         if n < block:  # last, shorter block: views of the same buffers
             s, q, cash, mxq, fills, spr = (x[:n] for x in (s, q, cash, mxq, fills, spr))
-            u = ubuf[:3 * n].reshape(3, n)  # contiguous, as Generator.random(out=) needs
+            u = ubuf[: 3 * n].reshape(3, n)  # contiguous, as Generator.random(out=) needs
             c, db, da, pb, pa, fb, fa, tmp, hit = (x[:n] for x in (c, db, da, pb, pa, fb, fa, tmp, hit))
         s.fill(s0)
         q.fill(0.0)
@@ -95,7 +108,7 @@ def simulate_numpy(paths: int, seed: int = 0, *, block: int = 1 << 16, s0: float
             np.add(c, h, out=db)
             np.subtract(h, c, out=da)
             np.add(db, da, out=tmp)
-            np.add(spr, tmp, out=spr)             # both sides always quoted
+            np.add(spr, tmp, out=spr)  # both sides always quoted
             # fill probabilities A·e^(−kδ)·dt and fills
             np.multiply(db, -k, out=pb)
             np.exp(pb, out=pb)

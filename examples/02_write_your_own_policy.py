@@ -11,6 +11,7 @@ With cubic = 0 it is the built-in linear-skew, number for number.
 
 Run: python examples/02_write_your_own_policy.py [paths]
 """
+
 import sys
 from pathlib import Path
 
@@ -20,10 +21,14 @@ from flatbook import Param
 paths = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000
 
 
-@flatbook.policy(params={"half_spread": Param(unit="price units", default=0.5, ge=0, doc="half-spread around centre"),
-                         "skew": Param(unit="price units per lot", default=0.01, ge=0, doc="linear skew per lot"),
-                         "q_target": Param(unit="lots", default=0.0, doc="target inventory q*"),
-                         "cubic": Param(unit="price units per lot³", default=0.0, ge=0, doc="cubic skew per lot³")})
+@flatbook.policy(
+    params={
+        "half_spread": Param(unit="price units", default=0.5, ge=0, doc="half-spread around centre"),
+        "skew": Param(unit="price units per lot", default=0.01, ge=0, doc="linear skew per lot"),
+        "q_target": Param(unit="lots", default=0.0, doc="target inventory q*"),
+        "cubic": Param(unit="price units per lot³", default=0.0, ge=0, doc="cubic skew per lot³"),
+    }
+)
 def cubic_skew(p, t, tau, s, q):
     """Cubic inventory skew: centre = s − skew·x − cubic·x³, x = q − q*; bid/ask = centre ∓ half_spread."""
     x = q - p.q_target
@@ -40,10 +45,14 @@ print("cubic = 0 equals linear-skew bit for bit:", mine.summary.to_dict() == ref
 res = flatbook.compare(["glft", cubic_skew], preset="as2008", paths=paths, seed=0, cubic=0.002)
 d = res.differences["cubic_skew"]
 for name, s in res.summary.items():
-    print(f"{name:<12} mean PnL {s['pnl_mean']}, std PnL {s['pnl_std'].value:.3f}, "
-          f"max |q| {s['max_abs_q_max'].value:g} {s['max_abs_q_max'].unit}")
-print(f"cubic_skew − glft: mean PnL {d['pnl_mean'].value:+.3f} ± {d['pnl_mean'].se:.3f}, "
-      f"std PnL {d['pnl_std'].value:+.3f} ± {d['pnl_std'].se:.3f} ({d['pnl_std'].unit})")
+    print(
+        f"{name:<12} mean PnL {s['pnl_mean']}, std PnL {s['pnl_std'].value:.3f}, "
+        f"max |q| {s['max_abs_q_max'].value:g} {s['max_abs_q_max'].unit}"
+    )
+print(
+    f"cubic_skew − glft: mean PnL {d['pnl_mean'].value:+.3f} ± {d['pnl_mean'].se:.3f}, "
+    f"std PnL {d['pnl_std'].value:+.3f} ± {d['pnl_std'].se:.3f} ({d['pnl_std'].unit})"
+)
 
 # 3. the same function on real data (Binance BTCUSDT perpetual, 2024-08-08), no change
 data = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "binance" / "usdm_btcusdt_20240808.gz"

@@ -6,6 +6,7 @@ in the settlement currency (USDT), inventory in BTC.
 
 Run: python examples/03_backtest_binance.py
 """
+
 from pathlib import Path
 
 import flatbook
@@ -13,14 +14,16 @@ import flatbook
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data" / "binance" / "usdm_btcusdt_20240808.gz"
 
-events = flatbook.load_data(DATA)          # load once, replay several policies
+events = flatbook.load_data(DATA)  # load once, replay several policies
 for policy, extra in (("linear-skew", {}), ("glft", {}), ("glft", {"latency_ms": 5})):
     res = flatbook.backtest(events, policy=policy, **extra)
     s = res.summary
     label = policy + (" (latency 5 ms)" if extra else "")
-    print(f"{label:<24} fills {s['fills'].value:>5,}  pnl_final {s['pnl_final'].value:>10.2f} {s['pnl_final'].unit}  "
-          f"q_std {s['q_std'].value:.3f} {s['q_std'].unit}  markout 1 s {s['markout_1s'].value:+.3f} "
-          f"{s['markout_1s'].unit}")
+    print(
+        f"{label:<24} fills {s['fills'].value:>5,}  pnl_final {s['pnl_final'].value:>10.2f} {s['pnl_final'].unit}  "
+        f"q_std {s['q_std'].value:.3f} {s['q_std'].unit}  markout 1 s {s['markout_1s'].value:+.3f} "
+        f"{s['markout_1s'].unit}"
+    )
     for w in res.warnings:
         print("   warning:", w)
 

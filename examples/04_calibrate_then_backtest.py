@@ -7,6 +7,7 @@ std matches it (here 0.5 BTC); the suggestion is then replayed on the same data.
 
 Run: python examples/04_calibrate_then_backtest.py [paths]
 """
+
 import sys
 from pathlib import Path
 
@@ -18,13 +19,19 @@ paths = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 
 events = flatbook.load_data(DATA)
 cal = flatbook.calibrate(events, target_q_std=0.5, policy="glft", paths=paths)
-for key in ("volatility.sigma_per_time_unit", "intensity.touch.A", "intensity.touch.k", "gamma.gamma",
-            "gamma.achieved"):
+for key in (
+    "volatility.sigma_per_time_unit",
+    "intensity.touch.A",
+    "intensity.touch.k",
+    "gamma.gamma",
+    "gamma.achieved",
+):
     print(f"{key:<32} {cal.summary[key]}")
-print("suggested:", ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in cal.suggested.items()))
+print("suggested:", ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in cal.suggested.items()))
 
 res = flatbook.backtest(events, policy="glft", params=cal.suggested)
 s = res.summary
-print(f"\nbacktest glft with the fitted parameters: fills {s['fills'].value:,}, q_std {s['q_std']}, "
-      f"pnl_final {s['pnl_final']}")
+print(
+    f"\nbacktest glft with the fitted parameters: fills {s['fills'].value:,}, q_std {s['q_std']}, "
+    f"pnl_final {s['pnl_final']}"
+)

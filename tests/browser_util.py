@@ -5,6 +5,7 @@
 binary or the app is unusable, the tests FAIL with a message; they never skip.
 Test modules import these with ``from browser_util import ...`` (``tests/`` is on ``sys.path``).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,13 +23,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "results" / "test-artifacts"
-START_TIMEOUT_S = 240.0   # a fresh clone compiles the numba kernels at the app's warm-up
-WAIT_S = 60.0            # bounds a hang only (a loaded 2-core machine can be slow); never a budget
+START_TIMEOUT_S = 240.0  # a fresh clone compiles the numba kernels at the app's warm-up
+WAIT_S = 60.0  # bounds a hang only (a loaded 2-core machine can be slow); never a budget
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException,
-                                            TimeoutException, WebDriverException)
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+        WebDriverException,
+    )
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -37,8 +42,19 @@ try:
 except ImportError as e:  # fail, do not skip: the test extra lists selenium
     pytest.fail(f"selenium is not installed ({e}); run `make test` (installs the test extra)", pytrace=False)
 
-__all__ = ["ARTIFACTS", "RENDERING", "By", "Keys", "ROOT", "WAIT_S", "app_server", "chromium", "free_port", "text",
-           "wait_for"]
+__all__ = [
+    "ARTIFACTS",
+    "RENDERING",
+    "By",
+    "Keys",
+    "ROOT",
+    "WAIT_S",
+    "app_server",
+    "chromium",
+    "free_port",
+    "text",
+    "wait_for",
+]
 
 
 def _find(name: str, fallback: str) -> str | None:
@@ -75,8 +91,10 @@ def app_server(log: Path, *args: str) -> Iterator[str]:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"flatbook app did not answer on {url} within {START_TIMEOUT_S:.0f} s:\n"
-                            f"{log.read_text()}", pytrace=False)
+                pytest.fail(
+                    f"flatbook app did not answer on {url} within {START_TIMEOUT_S:.0f} s:\n{log.read_text()}",
+                    pytrace=False,
+                )
             time.sleep(0.25)
         yield url
     finally:
@@ -94,14 +112,25 @@ def chromium() -> Iterator[webdriver.Chrome]:
     binary = _find("chromium", "/usr/bin/chromium")
     driver_bin = _find("chromedriver", "/usr/bin/chromedriver")
     if binary is None or driver_bin is None:
-        pytest.fail("headless browser tests need Debian's chromium and chromium-driver "
-                    f"(found chromium={binary}, chromedriver={driver_bin}); install them with `make browser` "
-                    "or `apt-get install chromium chromium-driver`", pytrace=False)
+        pytest.fail(
+            "headless browser tests need Debian's chromium and chromium-driver "
+            f"(found chromium={binary}, chromedriver={driver_bin}); install them with `make browser` "
+            "or `apt-get install chromium chromium-driver`",
+            pytrace=False,
+        )
     opts = Options()
     opts.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1600,1650", "--force-device-scale-factor=1", "--no-first-run",
-                "--disable-extensions", "--disable-background-networking"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1600,1650",
+        "--force-device-scale-factor=1",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+    ):
         opts.add_argument(arg)
     try:
         drv = webdriver.Chrome(service=Service(driver_bin), options=opts)

@@ -8,6 +8,7 @@ computed from the sample itself, so every statistical assertion reads
 Test modules import these helpers with ``from conftest import ...`` (pytest's
 default ``prepend`` import mode puts ``tests/`` on ``sys.path``).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,11 @@ def shared_data(rel: str) -> Path:
 
 
 def pytest_addoption(parser):
-    parser.addoption("--soak", action="store_true",
-                     help="also run the long soaks (tests marked soak; `make soak`); never part of make test or CI")
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        help="also run the long soaks (tests marked soak; `make soak`); never part of make test or CI",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -77,8 +81,14 @@ AS_C = 0.6453852113757117
 def prop(max_examples: int = 60, **kw) -> settings:
     """Hypothesis settings for this suite: reproducible (derandomised), no deadline
     (the first call of a policy may load its compiled kernel from disk)."""
-    return settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], **kw)
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        **kw,
+    )
 
 
 def cfg(preset: str = "as2008", policy: str = "symmetric", paths: int = 1000, seed: int = 0, **overrides):
@@ -86,8 +96,7 @@ def cfg(preset: str = "as2008", policy: str = "symmetric", paths: int = 1000, se
     return build_config(preset, policy, overrides, paths=paths, seed=seed)
 
 
-def run(preset: str = "as2008", policy: str = "symmetric", paths: int = 1000, seed: int = 0,
-        record=(), **overrides):
+def run(preset: str = "as2008", policy: str = "symmetric", paths: int = 1000, seed: int = 0, record=(), **overrides):
     """Build a config and simulate it."""
     return simulate(cfg(preset, policy, paths, seed, **overrides), record_paths=record)
 

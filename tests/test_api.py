@@ -1,6 +1,7 @@
 """The public Python API (flatbook.simulate, compare, quote, backtest, calibrate, sweep, risk, schedule)
 and its result objects: the same numbers as the command line, bit for bit; typed summaries with units;
 DataFrames, Parquet, figures and notebook display; every bad input an InputError naming the field."""
+
 from __future__ import annotations
 
 import inspect
@@ -12,11 +13,11 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import REPO, shared_data
 from matplotlib.figure import Figure
 from typer.testing import CliRunner
 
 import flatbook
+from conftest import REPO, shared_data
 from flatbook.cli import app as cli_app
 from flatbook.timing import without_timing
 
@@ -48,15 +49,18 @@ def cmp():
 
 # --------------------------------------------------------------------------- the package
 
+
 def test_import_is_light_and_help_lists_the_api():
-    code = ("import sys, pydoc, flatbook; heavy = [m for m in ('numpy', 'numba', 'pandas', 'flatbook.sim.kernel') "
-            "if m in sys.modules]; print(heavy); print(pydoc.render_doc(flatbook))")
+    code = (
+        "import sys, pydoc, flatbook; heavy = [m for m in ('numpy', 'numba', 'pandas', 'flatbook.sim.kernel') "
+        "if m in sys.modules]; print(heavy); print(pydoc.render_doc(flatbook))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
     assert r.returncode == 0, r.stderr
     first, _, doc = r.stdout.partition("\n")
-    assert first == "[]"                      # nothing heavy at import time
+    assert first == "[]"  # nothing heavy at import time
     for name in API:
-        assert f"{name}(" in doc              # help(flatbook) lists every call
+        assert f"{name}(" in doc  # help(flatbook) lists every call
     assert "SimulationResult" in doc and "Quantity" in doc
 
 
@@ -76,20 +80,38 @@ def test_subpackages_named_like_api_calls_stay_modules_and_are_callable(monkeypa
     assert callable(flatbook.backtest) and callable(flatbook.sweep)
     assert "data" in inspect.signature(flatbook.backtest).parameters
     assert "book" in inspect.signature(flatbook.risk).parameters
-    monkeypatch.setattr("flatbook.risk.var.METHODS", var.METHODS)   # dotted paths still resolve
+    monkeypatch.setattr("flatbook.risk.var.METHODS", var.METHODS)  # dotted paths still resolve
     assert "flatbook.api.risk" in flatbook.risk.__doc__
 
 
 # --------------------------------------------------------------------------- simulate
 
+
 def test_simulate_equals_the_cli_bit_for_bit(sim, tmp_path):
-    r = runner.invoke(cli_app.app, ["simulate", "--preset", "as2008", "--policy", "glft", "--paths", "300",
-                                    "--seed", "3", "--set", "gamma=0.2", "--out", str(tmp_path / "cli")])
+    r = runner.invoke(
+        cli_app.app,
+        [
+            "simulate",
+            "--preset",
+            "as2008",
+            "--policy",
+            "glft",
+            "--paths",
+            "300",
+            "--seed",
+            "3",
+            "--set",
+            "gamma=0.2",
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     cli_obj = json.loads((tmp_path / "cli" / "summary.json").read_text())
     assert same_json(sim.to_dict(), cli_obj)
-    assert sim.summary.to_dict() == {k: v for k, v in without_timing(cli_obj).items()
-                                     if k not in ("config", "warnings")}
+    assert sim.summary.to_dict() == {
+        k: v for k, v in without_timing(cli_obj).items() if k not in ("config", "warnings")
+    }
     frames = sim.to_pandas()
     pd.testing.assert_frame_equal(frames.per_path, pd.read_parquet(tmp_path / "cli" / "per_path.parquet"))
     pd.testing.assert_frame_equal(frames.series, pd.read_parquet(tmp_path / "cli" / "series.parquet"))
@@ -105,10 +127,10 @@ def test_summary_is_typed_read_only_with_units_and_se(sim):
     assert abs(pnl.value - sim.per_path["pnl"].mean()) < 1e-9 * abs(pnl.value)
     assert s["final_q_std"].unit == "lots"
     assert s["paths"].value == 300 and s["steps"].value == 200
-    assert "session (T = 1)" in s["half_life"].unit          # the preset's time unit
+    assert "session (T = 1)" in s["half_life"].unit  # the preset's time unit
     assert "±" in str(pnl) and "price units × lots" in str(pnl)
     with pytest.raises(TypeError):
-        s["pnl_mean"] = 0.0                                     # type: ignore[index]
+        s["pnl_mean"] = 0.0  # type: ignore[index]
     with pytest.raises(KeyError, match="did you mean pnl_mean"):
         s["pnl_mena"]
     df = s.to_pandas()
@@ -160,15 +182,21 @@ def test_config_object_toml_and_keywords_give_the_same_run(tmp_path):
     b = flatbook.simulate(config=toml)
     c = flatbook.simulate(preset="as2008", policy="stoll", paths=150, seed=7, params={"stoll_gamma": 0.02})
     assert a.summary.to_dict() == b.summary.to_dict() == c.summary.to_dict()
-    d = flatbook.simulate(config=cfg, seed=8)       # arguments override the config
+    d = flatbook.simulate(config=cfg, seed=8)  # arguments override the config
     assert d.config.seed == 8 and d.config.values["stoll_gamma"] == 0.02
     assert d.summary["pnl_mean"].value != a.summary["pnl_mean"].value
 
 
 def test_progress_callbacks_count_paths_and_do_not_change_numbers(sim):
     calls: list = []
-    res = flatbook.simulate(preset="as2008", policy="glft", paths=300, seed=3, gamma=0.2,
-                            progress=lambda done, total: calls.append((done, total)))
+    res = flatbook.simulate(
+        preset="as2008",
+        policy="glft",
+        paths=300,
+        seed=3,
+        gamma=0.2,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls and calls[-1] == (300, 300)
     assert res.summary.to_dict() == sim.summary.to_dict()
     calls.clear()
@@ -181,9 +209,23 @@ def test_progress_callbacks_count_paths_and_do_not_change_numbers(sim):
 
 # --------------------------------------------------------------------------- compare
 
+
 def test_compare_equals_the_cli_and_pairs_the_differences(cmp):
-    cli_obj = cli_json("compare", "--policy", "avellaneda-stoikov", "--policy", "glft", "--policy", "linear-skew",
-                       "--preset", "as2008", "--paths", "400", "--seed", "1")
+    cli_obj = cli_json(
+        "compare",
+        "--policy",
+        "avellaneda-stoikov",
+        "--policy",
+        "glft",
+        "--policy",
+        "linear-skew",
+        "--preset",
+        "as2008",
+        "--paths",
+        "400",
+        "--seed",
+        "1",
+    )
     assert same_json(cmp.to_dict(), cli_obj)
     assert cmp.policies == ("avellaneda-stoikov", "glft", "linear-skew") and cmp.baseline == "avellaneda-stoikov"
     d = cmp.differences["glft"]["pnl_mean"]
@@ -216,6 +258,7 @@ def test_compare_frames_files_plot_and_html(cmp, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- quote, schedule, risk, sweep
 
+
 def test_quote_equals_the_cli():
     res = flatbook.quote(3, policy="glft", mid=101.0, t=0.25)
     cli_obj = cli_json("quote", "--q", "3", "--policy", "glft", "--mid", "101", "--t", "0.25")
@@ -237,7 +280,7 @@ def test_quotes_over_arrays_are_the_single_state_quotes(tmp_path, monkeypatch):
         for k in ("bid", "ask", "bid_size", "ask_size", "skew"):
             want = getattr(one, k)
             assert (math.isnan(row[k]) and want is None) or row[k] == want
-    assert (df.loc[df["q"] >= 4, "bid_size"] == 0).all()      # at the hard limit only the flattening side
+    assert (df.loc[df["q"] >= 4, "bid_size"] == 0).all()  # at the hard limit only the flattening side
     assert grid.units["bid_depth"] == "price units below mid"
     monkeypatch.chdir(tmp_path)
     assert isinstance(grid.plot(), Figure) and os.listdir(tmp_path) == []
@@ -253,8 +296,24 @@ def test_schedule_equals_the_cli_and_has_a_frontier(tmp_path, monkeypatch):
     assert same_json(res.to_dict(), cli_json("schedule"))
     assert res.summary["expected_cost"].unit == "$" and res.summary["kappa"].value == pytest.approx(0.6, abs=0.01)
     vw = flatbook.schedule("vwap", shares=5000, horizon=1, steps=10, participation=0.1, market_volume=40_000)
-    assert same_json(vw.to_dict(), cli_json("schedule", "--method", "vwap", "--shares", "5000", "--horizon", "1",
-                                            "--steps", "10", "--participation", "0.1", "--market-volume", "40000"))
+    assert same_json(
+        vw.to_dict(),
+        cli_json(
+            "schedule",
+            "--method",
+            "vwap",
+            "--shares",
+            "5000",
+            "--horizon",
+            "1",
+            "--steps",
+            "10",
+            "--participation",
+            "0.1",
+            "--market-volume",
+            "40000",
+        ),
+    )
     steps = res.to_pandas()
     assert len(steps) == 6 and steps["holdings"].iloc[0] == 1e6 and steps["holdings"].iloc[-1] == 0
     fr = res.frontier()
@@ -279,8 +338,21 @@ def test_risk_equals_the_cli():
 def test_sweep_points_are_the_simulators_numbers(tmp_path):
     res = flatbook.sweep({"skew": [0.0, 0.02, 0.05]}, preset="as2008", policy="linear-skew", paths=200, seed=2)
     assert len(res.points) == 3 and res.keys == ("skew",)
-    cli_obj = cli_json("sweep", "--grid", "skew=0,0.02,0.05", "--preset", "as2008", "--policy", "linear-skew",
-                       "--paths", "200", "--seed", "2", "--workers", "1")   # on a Dask cluster: the same numbers
+    cli_obj = cli_json(
+        "sweep",
+        "--grid",
+        "skew=0,0.02,0.05",
+        "--preset",
+        "as2008",
+        "--policy",
+        "linear-skew",
+        "--paths",
+        "200",
+        "--seed",
+        "2",
+        "--workers",
+        "1",
+    )  # on a Dask cluster: the same numbers
     api_obj = json.loads(json.dumps(res.to_dict()))
     for key in ("points", "frontiers", "best"):
         assert without_timing({key: api_obj[key]}) == without_timing({key: cli_obj[key]}), key
@@ -297,6 +369,7 @@ def test_sweep_points_are_the_simulators_numbers(tmp_path):
 
 
 # --------------------------------------------------------------------------- real data
+
 
 @pytest.fixture(scope="module")
 def bt():
@@ -325,8 +398,18 @@ def test_backtest_frames_and_figure(bt, tmp_path, monkeypatch):
 def test_backtest_on_loaded_data_with_overrides_equals_the_cli():
     ev = flatbook.load_data(shared_data(BINANCE))
     res = flatbook.backtest(ev, policy="linear-skew", skew=0.5, latency_ms=5, queue="prob")
-    cli_obj = cli_json("backtest", str(shared_data(BINANCE)), "--policy", "linear-skew", "--set", "skew=0.5",
-                       "--latency-ms", "5", "--queue", "prob")
+    cli_obj = cli_json(
+        "backtest",
+        str(shared_data(BINANCE)),
+        "--policy",
+        "linear-skew",
+        "--set",
+        "skew=0.5",
+        "--latency-ms",
+        "5",
+        "--queue",
+        "prob",
+    )
     assert same_json(res.to_dict(), cli_obj)
 
 

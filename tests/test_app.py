@@ -1,6 +1,7 @@
 """Fast tests of the explainer app (flatbook.app): its callbacks as plain functions, the page's
 assets, and the ``flatbook app`` command's input checks. The browser tests are in
 test_app_browser.py."""
+
 from __future__ import annotations
 
 import math
@@ -32,6 +33,7 @@ def state(preset: str = L.DEFAULT_PRESET, **changes) -> tuple[str, dict]:
 
 
 # --------------------------------------------------------------------------- quote panel
+
 
 @pytest.mark.parametrize("policy", SKEWING)
 @pytest.mark.parametrize("q", [1, 20, 45])
@@ -78,14 +80,26 @@ def test_below_the_limit_both_sides_are_quoted():
 
 
 @pytest.mark.parametrize("policy", ["avellaneda-stoikov", "glft", "linear-skew"])
-@pytest.mark.parametrize("q,tau,gamma,sigma,k", [(20, 235, 0.5, 0.01, 3.0), (-7, 100, 1.3, 0.02, 8.0),
-                                                 (30, 0, 0.2, 0.05, 1.0), (0, 50, 2.0, 0.0, 20.0)])
+@pytest.mark.parametrize(
+    "q,tau,gamma,sigma,k",
+    [(20, 235, 0.5, 0.01, 3.0), (-7, 100, 1.3, 0.02, 8.0), (30, 0, 0.2, 0.05, 1.0), (0, 50, 2.0, 0.0, 20.0)],
+)
 def test_readouts_equal_flatbook_quote(policy, q, tau, gamma, sigma, k):
     """The panel's numbers are flatbook.policies.quote.quote's for the same state."""
     _, v = state(q=q, tau=tau, gamma=gamma, sigma=sigma, k=k, limit=40)
-    cfg = build_config("worked-example", policy, {"gamma": gamma, "sigma": sigma, "k": k, "limit": 40,
-                                                  "skew": v["skew"], "half_spread": v["half_spread"],
-                                                  "flow_bias": v["flow_bias"]})
+    cfg = build_config(
+        "worked-example",
+        policy,
+        {
+            "gamma": gamma,
+            "sigma": sigma,
+            "k": k,
+            "limit": 40,
+            "skew": v["skew"],
+            "half_spread": v["half_spread"],
+            "flow_bias": v["flow_bias"],
+        },
+    )
     want = quote(cfg, q, 100.0, cfg.values["T"] - tau)
     r = C.quote_readouts(policy, v)
     assert r["quote"] == want
@@ -131,6 +145,7 @@ def test_quote_figure_draws_the_policy_and_the_limits():
 
 # --------------------------------------------------------------------------- path panel
 
+
 def _num(text: str) -> float:
     return float(text.rstrip("%"))
 
@@ -173,7 +188,7 @@ def test_one_sided_flow_skew_off_sticks_at_the_limit():
     assert _num(t["maxq"]["off"]) >= 29.0
     assert _num(t["at-limit"]["off"]) >= 25.0
     path = np.asarray(r["off"]["path"])
-    assert np.mean(path >= 25) > 0.3          # the drawn path spends much of the session near +30
+    assert np.mean(path >= 25) > 0.3  # the drawn path spends much of the session near +30
     assert _num(t["maxq"]["on"]) < _num(t["maxq"]["off"])
     assert _num(t["at-limit"]["on"]) < _num(t["at-limit"]["off"])
 
@@ -215,6 +230,7 @@ def test_path_figure_has_both_paths_and_limits():
 
 # --------------------------------------------------------------------------- layout, presets
 
+
 def test_presets_fit_the_sliders():
     for p in L.PRESETS:
         assert p.policy in L.POLICY_LABELS
@@ -223,8 +239,13 @@ def test_presets_fit_the_sliders():
             assert s.lo <= val <= s.hi, (p.key, key)
             steps = (val - s.lo) / s.step
             assert abs(steps - round(steps)) < 1e-6, (p.key, key)
-    assert [p.label for p in L.PRESETS] == ["Symmetric", "Linear skew", "Avellaneda–Stoikov", "Hard-limit skew",
-                                            "One-sided imbalance, skew off"]
+    assert [p.label for p in L.PRESETS] == [
+        "Symmetric",
+        "Linear skew",
+        "Avellaneda–Stoikov",
+        "Hard-limit skew",
+        "One-sided imbalance, skew off",
+    ]
 
 
 def test_every_slider_has_a_unit_and_help():
@@ -242,6 +263,7 @@ def test_value_labels():
 
 
 # --------------------------------------------------------------------------- served page
+
 
 @pytest.fixture(scope="module")
 def client():
@@ -267,8 +289,18 @@ def test_layout_and_callbacks_served(client):
     assert client.get("/_dash-layout").status_code == 200
     deps = client.get("/_dash-dependencies").get_json()
     outputs = " ".join(d["output"] for d in deps)
-    for rid in ("ro-bid", "ro-ask", "ro-centre", "ro-skew", "ro-given-up", "po-maxq-off", "po-pnl-on",
-                "quote-graph", "path-graph", "slider-q"):
+    for rid in (
+        "ro-bid",
+        "ro-ask",
+        "ro-centre",
+        "ro-skew",
+        "ro-given-up",
+        "po-maxq-off",
+        "po-pnl-on",
+        "quote-graph",
+        "path-graph",
+        "slider-q",
+    ):
         assert rid in outputs
 
 
@@ -277,12 +309,23 @@ def test_quote_callback_over_http(client):
     policy, v = state("linear-skew")
     deps = client.get("/_dash-dependencies").get_json()
     dep = next(d for d in deps if "ro-bid.children" in d["output"])
-    inputs = [{"id": i["id"], "property": i["property"],
-               "value": policy if i["id"] == L.POLICY_ID else v[next(s.key for s in L.SLIDERS if s.id == i["id"])]}
-              for i in dep["inputs"]]
-    body = {"output": dep["output"], "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]}
-                                                 for o in dep["output"].strip(".").split("...")],
-            "inputs": inputs, "changedPropIds": [f"{L.SLIDER['q'].id}.value"], "state": []}
+    inputs = [
+        {
+            "id": i["id"],
+            "property": i["property"],
+            "value": policy if i["id"] == L.POLICY_ID else v[next(s.key for s in L.SLIDERS if s.id == i["id"])],
+        }
+        for i in dep["inputs"]
+    ]
+    body = {
+        "output": dep["output"],
+        "outputs": [
+            {"id": o.split(".")[0], "property": o.split(".")[1]} for o in dep["output"].strip(".").split("...")
+        ],
+        "inputs": inputs,
+        "changedPropIds": [f"{L.SLIDER['q'].id}.value"],
+        "state": [],
+    }
     r = client.post("/_dash-update-component", json=body)
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
     resp = r.get_json()["response"]
@@ -294,11 +337,18 @@ def test_quote_callback_over_http(client):
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("args,field", [
-    (["--port", "abc"], "--port"), (["--port", "0"], "--port"), (["--port", "70000"], "--port"),
-    (["--port", "80.5"], "--port"), (["--host", "not a host"], "--host"), (["--host", ""], "--host"),
-    (["--host", "-x"], "--host"),
-])
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (["--port", "abc"], "--port"),
+        (["--port", "0"], "--port"),
+        (["--port", "70000"], "--port"),
+        (["--port", "80.5"], "--port"),
+        (["--host", "not a host"], "--host"),
+        (["--host", ""], "--host"),
+        (["--host", "-x"], "--host"),
+    ],
+)
 def test_app_command_rejects_bad_values(args, field):
     r = runner.invoke(cli_app.app, ["app", *args])
     assert r.exit_code == 2, r.output

@@ -9,19 +9,20 @@ Dash callback is pending and every readout shows what :mod:`flatbook.app.callbac
 the state the page shows (its policy and slider values), elements found afresh at each poll.
 How fast the page updates is measured by ``benchmarks/bench_app.py`` (``make bench``), not here.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from browser_util import ARTIFACTS, By, Keys, app_server, chromium, text, wait_for
 
+from browser_util import ARTIFACTS, By, Keys, app_server, chromium, text, wait_for
 from flatbook.app import callbacks as C
 from flatbook.app import explain
 from flatbook.app import layout as L
 
-
 # --------------------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -41,16 +42,22 @@ def browser():
 def page(server, browser):
     """The app freshly loaded, with every panel rendered."""
     browser.get(server)
-    wait_for(browser, lambda d: text(d, L.readout_id("bid")) not in ("", "…")
-             and text(d, L.path_readout_id("maxq", "on")) not in ("", "…")
-             and len(d.find_elements(By.CSS_SELECTOR, f"#{L.QUOTE_GRAPH_ID} .main-svg")) > 0
-             and len(d.find_elements(By.CSS_SELECTOR, f"#{L.PATH_GRAPH_ID} .main-svg")) > 0,
-             "the page to render")
+    wait_for(
+        browser,
+        lambda d: (
+            text(d, L.readout_id("bid")) not in ("", "…")
+            and text(d, L.path_readout_id("maxq", "on")) not in ("", "…")
+            and len(d.find_elements(By.CSS_SELECTOR, f"#{L.QUOTE_GRAPH_ID} .main-svg")) > 0
+            and len(d.find_elements(By.CSS_SELECTOR, f"#{L.PATH_GRAPH_ID} .main-svg")) > 0
+        ),
+        "the page to render",
+    )
     idle(browser)
     return browser
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def number(drv, elem_id: str) -> float:
     return float(text(drv, elem_id).rstrip("%"))
@@ -59,8 +66,10 @@ def number(drv, elem_id: str) -> float:
 def page_state(drv) -> tuple[str, dict]:
     """(policy, slider values) as the page shows them (elements found afresh)."""
     policy = drv.find_element(By.CSS_SELECTOR, f"#{L.POLICY_ID} input:checked").get_attribute("value")
-    vals = {s.key: float(drv.find_element(By.CSS_SELECTOR, f"#{s.id} [role=slider]").get_attribute("aria-valuenow"))
-            for s in L.SLIDERS}
+    vals = {
+        s.key: float(drv.find_element(By.CSS_SELECTOR, f"#{s.id} [role=slider]").get_attribute("aria-valuenow"))
+        for s in L.SLIDERS
+    }
     return policy, vals
 
 
@@ -81,7 +90,8 @@ def _settled(d) -> bool:
     mark = d.execute_script(
         "const a = document.querySelector(arguments[0] + ' .js-plotly-plot');"
         "return a && a.layout && a.layout.annotations ? a.layout.annotations.map(x => x.text) : null;",
-        f"#{L.QUOTE_GRAPH_ID}")
+        f"#{L.QUOTE_GRAPH_ID}",
+    )
     if not mark or f"q = {vals['q']:+g}" not in mark:
         return False
     return all(text(d, i) == t for i, t in expected_texts(policy, vals).items())
@@ -99,9 +109,14 @@ def set_slider(drv, key: str, value: float) -> None:
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(f"{value:g}")
     box.send_keys(Keys.TAB)
-    wait_for(drv, lambda d: float(d.find_element(By.CSS_SELECTOR, f"#{L.SLIDER[key].id} [role=slider]")
-                                  .get_attribute("aria-valuenow")) == pytest.approx(value),
-             f"slider {key} to read {value:g}")
+    wait_for(
+        drv,
+        lambda d: (
+            float(d.find_element(By.CSS_SELECTOR, f"#{L.SLIDER[key].id} [role=slider]").get_attribute("aria-valuenow"))
+            == pytest.approx(value)
+        ),
+        f"slider {key} to read {value:g}",
+    )
     idle(drv)
 
 
@@ -124,6 +139,7 @@ def screenshot(drv, name: str) -> Path:
 
 
 # --------------------------------------------------------------------------- tests
+
 
 def test_every_resource_is_local(page, server):
     """Nothing is fetched from the internet: every loaded resource comes from the app's own origin."""
@@ -210,11 +226,17 @@ def test_skew_strength_trades_inventory_for_spread(page):
     assert all(b[0] < a[0] and b[1] > a[1] for a, b in zip(rows, rows[1:])), rows
 
 
-@pytest.mark.parametrize("preset, key, arrow", [
-    ("avellaneda-stoikov", "q", "right"), ("avellaneda-stoikov", "tau", "left"),
-    ("avellaneda-stoikov", "gamma", "right"), ("avellaneda-stoikov", "flow_bias", "left"),
-    ("linear-skew", "skew", "right"), ("hard-limit", "limit", "left"),
-])
+@pytest.mark.parametrize(
+    "preset, key, arrow",
+    [
+        ("avellaneda-stoikov", "q", "right"),
+        ("avellaneda-stoikov", "tau", "left"),
+        ("avellaneda-stoikov", "gamma", "right"),
+        ("avellaneda-stoikov", "flow_bias", "left"),
+        ("linear-skew", "skew", "right"),
+        ("hard-limit", "limit", "left"),
+    ],
+)
 def test_a_key_on_a_slider_updates_every_panel_it_feeds(page, preset, key, arrow):
     """One arrow key moves the slider one step, and the readouts of both panels (and the quote
     graph) then show what the callbacks compute for the new state; panels the slider does not
@@ -223,7 +245,8 @@ def test_a_key_on_a_slider_updates_every_panel_it_feeds(page, preset, key, arrow
     policy, before = page_state(page)
     old = expected_texts(policy, before)
     page.find_element(By.CSS_SELECTOR, f"#{L.SLIDER[key].id} [role=slider]").send_keys(
-        Keys.ARROW_RIGHT if arrow == "right" else Keys.ARROW_LEFT)
+        Keys.ARROW_RIGHT if arrow == "right" else Keys.ARROW_LEFT
+    )
     step = L.SLIDER[key].step * (1 if arrow == "right" else -1)
     wait_for(page, lambda d: page_state(d)[1][key] == pytest.approx(before[key] + step), f"{key} to move one step")
     idle(page)
@@ -235,5 +258,5 @@ def test_a_key_on_a_slider_updates_every_panel_it_feeds(page, preset, key, arrow
     changed = {i for i in new if new[i] != old[i]}
     if key in L.PATH_KEYS:
         assert any(i.startswith("po-") for i in changed), (key, changed)
-    else:                                # q and T − t feed the quote panel only
+    else:  # q and T − t feed the quote panel only
         assert changed and not any(i.startswith("po-") for i in changed), (key, changed)

@@ -1,4 +1,5 @@
 """PnL attribution: spread capture, inventory, adverse selection, hedge, financing, fees."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,9 +14,22 @@ CASES = [
     ("mini-project", "stoll", dict(markout_steps=10)),
     ("worked-example", "linear-skew", dict(limit=30.0)),
     ("hedging", "linear-skew", {}),
-    ("as2008", "glft", dict(hedge_trigger="threshold", hedge_threshold=2.0, hedge_exec="twap", hedge_eta=0.01,
-                            hedge_perm=0.001, borrow_htb=0.2, htb_above=1.0, funding_rate=1e-4, haircut=0.1,
-                            capital_rate=0.05)),
+    (
+        "as2008",
+        "glft",
+        dict(
+            hedge_trigger="threshold",
+            hedge_threshold=2.0,
+            hedge_exec="twap",
+            hedge_eta=0.01,
+            hedge_perm=0.001,
+            borrow_htb=0.2,
+            htb_above=1.0,
+            funding_rate=1e-4,
+            haircut=0.1,
+            capital_rate=0.05,
+        ),
+    ),
 ]
 
 

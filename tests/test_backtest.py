@@ -1,4 +1,5 @@
 """The event-driven backtester on hand-made tapes: queue position, latency, limits, one policy interface."""
+
 from __future__ import annotations
 
 import math
@@ -66,10 +67,10 @@ def test_quote_behind_a_size_fills_only_after_that_much_volume(ahead, size, clip
         tape.trade(i * NS, 99.0, float(clip), -1)
     res = run(tape, cfg(size=float(size)))
     f = res.fills
-    cum = np.arange(1, 40) * clip                       # volume printed after each trade
+    cum = np.arange(1, 40) * clip  # volume printed after each trade
     expect = np.clip(np.minimum(cum, ahead + size) - np.maximum(cum - clip, ahead), 0, None)
     expect_ts = (np.flatnonzero(expect > 0) + 1) * NS
-    m = expect_ts.size                                  # the first order's fills (then a new order)
+    m = expect_ts.size  # the first order's fills (then a new order)
     assert np.array_equal(f["ts"][:m], expect_ts)
     assert np.allclose(f["qty"][:m], expect[expect > 0])
     assert f["qty"][:m].sum() == size and np.all(f["side"] == 1) and np.all(f["px"] == 99.0)
@@ -124,8 +125,7 @@ def test_prob_queue_takes_cancels_ahead_with_probability_ahead_over_level():
     tape.trade(3 * NS, 99.0, 2.0, -1).trade(4 * NS, 99.0, 1.0, -1)
     ev = tape.table()
     n = 400
-    hits = sum(run_backtest(ev, cfg(), BacktestOptions(queue="prob", seed=s)).summary["fills"] > 0
-               for s in range(n))
+    hits = sum(run_backtest(ev, cfg(), BacktestOptions(queue="prob", seed=s)).summary["fills"] > 0 for s in range(n))
     se = math.sqrt(0.6 * 0.4 / n)
     assert abs(hits / n - 0.6) < 4 * se
 
@@ -179,16 +179,30 @@ def test_random_latency_is_reproducible_and_seeded():
     assert not np.array_equal(a.fills["ts"], c.fills["ts"])
 
 
-@pytest.mark.parametrize("spec,msg", [("exp", "needs 1 number"), ("gamma:3", "unknown latency"),
-                                      ("uniform:5,2", "LO <= HI"), ("-1", "from 0"), ("abc", "not a number"),
-                                      ("const:nan", "from 0")])
+@pytest.mark.parametrize(
+    "spec,msg",
+    [
+        ("exp", "needs 1 number"),
+        ("gamma:3", "unknown latency"),
+        ("uniform:5,2", "LO <= HI"),
+        ("-1", "from 0"),
+        ("abc", "not a number"),
+        ("const:nan", "from 0"),
+    ],
+)
 def test_bad_latency_specs(spec, msg):
     with pytest.raises(InputError, match=msg):
         Latency.parse("--latency-ms", spec)
 
 
-@pytest.mark.parametrize("kw,field", [(dict(queue="fifo"), "--queue"), (dict(min_requote_ms=-1.0), "--min-requote-ms"),
-                                       (dict(refresh_ticks=math.inf), "--refresh-ticks")])
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        (dict(queue="fifo"), "--queue"),
+        (dict(min_requote_ms=-1.0), "--min-requote-ms"),
+        (dict(refresh_ticks=math.inf), "--refresh-ticks"),
+    ],
+)
 def test_bad_options(kw, field):
     with pytest.raises(InputError, match=field):
         BacktestOptions(**kw)
@@ -211,20 +225,20 @@ def test_requote_rules():
     """min_requote_ms spaces the requests; refresh_ticks keeps an order whose price moved less."""
     tape = Tape().quote(0)
     for i in range(1, 101):
-        tape.quote(i * MS, bid=99.0 + (i % 2), ask=101.0 + (i % 2))   # mid flips 100 ↔ 101 every ms
+        tape.quote(i * MS, bid=99.0 + (i % 2), ask=101.0 + (i % 2))  # mid flips 100 ↔ 101 every ms
     base = run(tape)
     spaced = run(tape, min_requote_ms=10.0)
     lazy = run(tape, refresh_ticks=2.0)
-    assert base.summary["requests"] == 2 * 101                        # both sides, every event
+    assert base.summary["requests"] == 2 * 101  # both sides, every event
 
     # the rule by hand: a request when ≥ 10 ms since the last one and the quote moved
-    last, want, sent = -10**18, None, 0
+    last, want, sent = -(10**18), None, 0
     for i in range(101):
         mid = 100.0 + (i % 2)
         if i * MS - last >= 10 * MS and mid != want:
             sent, last, want = sent + 2, i * MS, mid
     assert spaced.summary["requests"] == sent and sent < base.summary["requests"]
-    assert lazy.summary["requests"] == 2                              # a 1-tick move is never worth a resend
+    assert lazy.summary["requests"] == 2  # a 1-tick move is never worth a resend
 
 
 def test_quotes_are_the_policy_objects_quotes():
@@ -239,10 +253,14 @@ def test_quotes_are_the_policy_objects_quotes():
     c = cfg(policy="avellaneda-stoikov", gamma=0.05, sigma=0.5, A=1.0, k=1.0, T=40.0, tick=0.01, size=1.0)
     res = run(tape, c, refresh_ticks=0.0)
     ev = tape.table()
-    qc = build_config("replay", "avellaneda-stoikov",
-                      {**{k: v for k, v in c.values.items() if k in c.user_keys}, "market_spread": 2.0}, paths=1)
+    qc = build_config(
+        "replay",
+        "avellaneda-stoikov",
+        {**{k: v for k, v in c.values.items() if k in c.user_keys}, "market_spread": 2.0},
+        paths=1,
+    )
     rows = [e for e in range(1, len(ev)) if ev.kind[e] == QUOTE]
-    assert len(rows) == 29 and len(set(res.path["q"][rows])) > 3     # the skew is exercised
+    assert len(rows) == 29 and len(set(res.path["q"][rows])) > 3  # the skew is exercised
     for e in rows:
         x = quote(qc, float(res.path["q"][e - 1]), 100.0, (ev.ts[e - 1] - ev.ts[0]) / NS)
         assert res.path["bid"][e] == pytest.approx(x.bid, abs=1e-9)
@@ -252,7 +270,7 @@ def test_quotes_are_the_policy_objects_quotes():
 def test_kill_switch_flattens():
     tape = Tape(bid_sz=0.0).quote(0)
     for i in range(1, 50):
-        tape.trade(i * MS, 99.0 - i, 1.0, -1)            # we keep buying as the market falls
+        tape.trade(i * MS, 99.0 - i, 1.0, -1)  # we keep buying as the market falls
         tape.quote(i * MS + 1, bid=98.0 - i, ask=100.0 - i)
     res = run(tape, cfg(max_loss=5.0, size=1.0))
     s = res.summary
@@ -270,7 +288,7 @@ def test_summary_accounting():
     assert s["fills"] == 1 and s["fees"] == pytest.approx(0.1)
     # bought 1 at 99, paid 0.1; the mid is 101 from t = 2 s: markout at 1 s (t = 2 s) = 101 − 99
     assert s["markout_1s"] == pytest.approx(2.0) and s["markout_10s"] == pytest.approx(2.0)
-    assert s["markout_60s"] is None                      # past the data's end
+    assert s["markout_60s"] is None  # past the data's end
     # long 1 bought at 99 with a 0.1 fee, marked at the final mid 101
     assert s["final_q"] == 1.0 and s["pnl_final"] == pytest.approx(101.0 - 99.0 - 0.1, abs=1e-12)
     # liquidation sells at the final best bid 100 (no taker fee set)
@@ -300,4 +318,4 @@ def test_event_tables_from_parquet_are_writable(tmp_path):
 def test_fill_prices_are_on_the_decimal_grid():
     tape = Tape(bid=99.7, ask=99.9, bid_sz=0.0).quote(0).trade(NS, 99.7, 1.0, -1)
     res = run_backtest(tape.table(tick=0.1), cfg(half_spread=0.1, s0=99.8, tick=0.1, size=1.0), BacktestOptions())
-    assert res.fills["px"].tolist() == [99.7]                 # not 99.70000000000002
+    assert res.fills["px"].tolist() == [99.7]  # not 99.70000000000002

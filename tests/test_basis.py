@@ -6,6 +6,7 @@ within Z = 4 of its own standard error (conftest). Real data: Binance spot
 BTCUSDT (inventory) vs the USDⓈ-M BTCUSDT perpetual (hedge), 2024-08-08, read in
 place from ``../shared/data/binance``.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,15 +15,15 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, Z, shared_data, std_se
 
+from conftest import REPO, Z, shared_data, std_se
 from flatbook.data.events import EventMeta, EventTable, empty_columns
 from flatbook.errors import InputError
 from flatbook.hedging.basis import Z95, estimate_basis, estimate_basis_ou
 from flatbook.presets import preset
 
 ROOT = REPO
-T0 = 1_723_161_256_000_000_000      # ns, any epoch time
+T0 = 1_723_161_256_000_000_000  # ns, any epoch time
 SEC = 1_000_000_000
 
 
@@ -45,7 +46,7 @@ def proxy_pair(rng, *, beta, sig_s, sig_b, span_s, dt=0.25, lag_s=0.0, h_start=1
     s = 1000.0 + np.concatenate([[0.0], np.cumsum(rng.normal(0.0, sig_s * math.sqrt(dt), m))])
     b = np.concatenate([[0.0], np.cumsum(rng.normal(0.0, sig_b * math.sqrt(dt), m))])
     k = int(round(lag_s / dt))
-    s_lag = np.interp(t - lag_s, t, s) if k else s          # exact on the fine grid: lag_s is a multiple of dt
+    s_lag = np.interp(t - lag_s, t, s) if k else s  # exact on the fine grid: lag_s is a multiple of dt
     h = 100.0 + beta * s_lag + b
     keep = (t >= h_start + max(lag_s, 0.0)) & (t <= t[-1] - h_end)
     s_tab = table(np.concatenate([[-0.5], t]), np.concatenate([[np.nan], s]), "S")
@@ -54,20 +55,26 @@ def proxy_pair(rng, *, beta, sig_s, sig_b, span_s, dt=0.25, lag_s=0.0, h_start=1
 
 def truth(beta, sig_s, sig_b, tau=1.0):
     var_h = beta**2 * sig_s**2 + sig_b**2
-    return {"sigma_s": sig_s * math.sqrt(tau), "sigma_h": math.sqrt(var_h * tau), "sigma_b": sig_b * math.sqrt(tau),
-            "rho": beta * sig_s / math.sqrt(var_h), "hedge_ratio": beta * sig_s**2 / var_h}
+    return {
+        "sigma_s": sig_s * math.sqrt(tau),
+        "sigma_h": math.sqrt(var_h * tau),
+        "sigma_b": sig_b * math.sqrt(tau),
+        "rho": beta * sig_s / math.sqrt(var_h),
+        "hedge_ratio": beta * sig_s**2 / var_h,
+    }
 
 
 # ------------------------------------------------------------------ (a) synthetic, known truth
-@pytest.mark.parametrize("beta, sig_s, sig_b, tau", [(0.95, 0.5, 0.2, 1.0), (1.8, 0.3, 0.6, 60.0),
-                                                     (0.4, 2.0, 0.1, 1.0)])
+@pytest.mark.parametrize(
+    "beta, sig_s, sig_b, tau", [(0.95, 0.5, 0.2, 1.0), (1.8, 0.3, 0.6, 60.0), (0.4, 2.0, 0.1, 1.0)]
+)
 def test_synthetic_estimates_within_their_standard_errors(beta, sig_s, sig_b, tau):
     rng = np.random.default_rng(20240808)
     s_tab, h_tab, (t, s, h) = proxy_pair(rng, beta=beta, sig_s=sig_s, sig_b=sig_b, span_s=3000.0)
     est = estimate_basis(s_tab, h_tab, grid_s=1.0, time_unit_s=tau)
     tr = truth(beta, sig_s, sig_b, tau)
 
-    assert est.n == int(3000.0 - 3.0 - 1.75)       # H's window, in whole 1-s steps
+    assert est.n == int(3000.0 - 3.0 - 1.75)  # H's window, in whole 1-s steps
     assert abs(est.beta - beta) < Z * est.beta_se
     assert abs(est.beta - beta) < Z * est.beta_se_hc
     for f in ("sigma_s", "sigma_h", "sigma_b", "hedge_ratio"):
@@ -88,8 +95,13 @@ def test_synthetic_estimates_within_their_standard_errors(beta, sig_s, sig_b, ta
     g = i0 + 4 * np.arange(est.n + 1)
     assert est.basis_mean == pytest.approx(float(np.mean(h[g] - s[g])), abs=1e-9)
     assert est.basis_std == pytest.approx(float(np.std(h[g] - s[g], ddof=1)), rel=1e-9)
-    assert est.params == {"sigma": est.sigma_s, "s0": pytest.approx(s[i0], abs=1e-9), "hedge_beta": est.beta,
-                          "hedge_basis_sigma": est.sigma_b, "hedge_s0": pytest.approx(h[i0], abs=1e-9)}
+    assert est.params == {
+        "sigma": est.sigma_s,
+        "s0": pytest.approx(s[i0], abs=1e-9),
+        "hedge_beta": est.beta,
+        "hedge_basis_sigma": est.sigma_b,
+        "hedge_s0": pytest.approx(h[i0], abs=1e-9),
+    }
     assert set(est.param_units) == set(est.params)
     assert est.as_dict()["lag_corr"]["0"] == est.rho
 
@@ -99,10 +111,19 @@ def test_standard_errors_match_the_spread_of_the_estimates():
     classical and robust (a std of 400 draws has relative SE ≈ 1/√800 ≈ 3.5 %; Z of those allowed)."""
     rng = np.random.default_rng(7)
     beta, sig_s, sig_b, reps = 1.2, 0.5, 0.4, 400
-    ests = [estimate_basis(*proxy_pair(rng, beta=beta, sig_s=sig_s, sig_b=sig_b, span_s=300.0, dt=1.0,
-                                       h_start=0.0, h_end=0.0)[:2]) for _ in range(reps)]
-    for f, se in (("beta", "beta_se"), ("beta", "beta_se_hc"), ("hedge_ratio", "hedge_ratio_se"),
-                  ("hedge_ratio", "hedge_ratio_se_hc"), ("sigma_b", "sigma_b_se")):
+    ests = [
+        estimate_basis(
+            *proxy_pair(rng, beta=beta, sig_s=sig_s, sig_b=sig_b, span_s=300.0, dt=1.0, h_start=0.0, h_end=0.0)[:2]
+        )
+        for _ in range(reps)
+    ]
+    for f, se in (
+        ("beta", "beta_se"),
+        ("beta", "beta_se_hc"),
+        ("hedge_ratio", "hedge_ratio_se"),
+        ("hedge_ratio", "hedge_ratio_se_hc"),
+        ("sigma_b", "sigma_b_se"),
+    ):
         sd, sd_se = std_se([getattr(e, f) for e in ests])
         mean_se = float(np.mean([getattr(e, se) for e in ests]))
         assert abs(sd - mean_se) < Z * sd_se, (f, sd, mean_se, sd_se)
@@ -168,7 +189,7 @@ def _rw(n, seed=1):
 def test_short_or_missing_overlap_is_refused():
     t = np.arange(0.0, 100.0, 0.5)
     with pytest.raises(InputError, match="need at least 30 steps") as ei:
-        estimate_basis(table(t, _rw(t.size)), table(t + 80.0, _rw(t.size, 2)))   # 20 s of overlap
+        estimate_basis(table(t, _rw(t.size)), table(t + 80.0, _rw(t.size, 2)))  # 20 s of overlap
     assert ei.value.field == "overlap"
     with pytest.raises(InputError, match="do not overlap") as ei:
         estimate_basis(table(t, _rw(t.size)), table(t + 500.0, _rw(t.size, 2)))
@@ -185,7 +206,7 @@ def test_short_or_missing_overlap_is_refused():
 def test_constant_or_unquoted_series_is_refused(which):
     t = np.arange(0.0, 200.0, 0.5)
     moving, flat = table(t, _rw(t.size)), table(t, np.full(t.size, 50.0))
-    trend = table(t, 50.0 + np.floor(t))                   # +1 every grid step: increments without variance
+    trend = table(t, 50.0 + np.floor(t))  # +1 every grid step: increments without variance
     unquoted = table(t, np.full(t.size, np.nan))
     for bad, msg in ((flat, "never changes"), (trend, "same amount every step"), (unquoted, "no quotes")):
         pair = (bad, moving) if which == "inventory" else (moving, bad)
@@ -195,9 +216,17 @@ def test_constant_or_unquoted_series_is_refused(which):
         assert str(ei.value).startswith(f"{which}: ")
 
 
-@pytest.mark.parametrize("kw, field", [({"grid_s": 0.0}, "grid_s"), ({"grid_s": float("nan")}, "grid_s"),
-                                       ({"time_unit_s": -1.0}, "time_unit_s"), ({"lag_steps": 1.5}, "lag_steps"),
-                                       ({"max_lag": -1}, "max_lag"), ({"min_increments": 2}, "min_increments")])
+@pytest.mark.parametrize(
+    "kw, field",
+    [
+        ({"grid_s": 0.0}, "grid_s"),
+        ({"grid_s": float("nan")}, "grid_s"),
+        ({"time_unit_s": -1.0}, "time_unit_s"),
+        ({"lag_steps": 1.5}, "lag_steps"),
+        ({"max_lag": -1}, "max_lag"),
+        ({"min_increments": 2}, "min_increments"),
+    ],
+)
 def test_bad_arguments_are_refused(kw, field):
     t = np.arange(0.0, 200.0, 0.5)
     with pytest.raises(InputError) as ei:
@@ -210,8 +239,10 @@ def test_bad_arguments_are_refused(kw, field):
 def spot_perp():
     from flatbook.data.load import load
 
-    return (load(shared_data("binance/spot_btcusdt_20240808.gz")),
-            load(shared_data("binance/usdm_btcusdt_20240808.gz")))
+    return (
+        load(shared_data("binance/spot_btcusdt_20240808.gz")),
+        load(shared_data("binance/usdm_btcusdt_20240808.gz")),
+    )
 
 
 def test_real_spot_vs_perp_btcusdt(spot_perp):
@@ -220,11 +251,13 @@ def test_real_spot_vs_perp_btcusdt(spot_perp):
     VR = 0.787, best lag 0 (next |corr| 0.08 at −1), basis H − S = −22.9 ± 3.6 USD (−3.7 bp)."""
     spot, perp = spot_perp
     est = estimate_basis(spot, perp, grid_s=1.0)
-    print(f"\nspot→perp BTCUSDT, 1 s: n={est.n} β={est.beta:.4f}±{est.beta_se:.4f} (HC {est.beta_se_hc:.4f}) "
-          f"ρ={est.rho:.4f} [{est.rho_lo:.4f}, {est.rho_hi:.4f}] σ_S={est.sigma_s:.3f} σ_H={est.sigma_h:.3f} "
-          f"σ_b={est.sigma_b:.3f} USD/√s h*={est.hedge_ratio:.4f}±{est.hedge_ratio_se:.4f} "
-          f"VR={est.variance_reduction:.3f} lag={est.best_lag} basis={est.basis_mean:.2f}±{est.basis_std:.2f} USD")
-    assert est.n >= 340                                   # the captures overlap for 344 s
+    print(
+        f"\nspot→perp BTCUSDT, 1 s: n={est.n} β={est.beta:.4f}±{est.beta_se:.4f} (HC {est.beta_se_hc:.4f}) "
+        f"ρ={est.rho:.4f} [{est.rho_lo:.4f}, {est.rho_hi:.4f}] σ_S={est.sigma_s:.3f} σ_H={est.sigma_h:.3f} "
+        f"σ_b={est.sigma_b:.3f} USD/√s h*={est.hedge_ratio:.4f}±{est.hedge_ratio_se:.4f} "
+        f"VR={est.variance_reduction:.3f} lag={est.best_lag} basis={est.basis_mean:.2f}±{est.basis_std:.2f} USD"
+    )
+    assert est.n >= 340  # the captures overlap for 344 s
     # same asset in the same quote currency: β = 1 within Z robust SEs (the increments are fat-tailed,
     # so the heteroskedasticity-robust SE, about twice the classical one, is the honest scale)
     assert abs(est.beta - 1.0) < Z * est.beta_se_hc
@@ -232,7 +265,7 @@ def test_real_spot_vs_perp_btcusdt(spot_perp):
     assert est.hedge_ratio == pytest.approx(est.rho * est.sigma_s / est.sigma_h, rel=1e-12)
     # strongly correlated at 1 s: the whole 95 % CI is above 0.5
     assert est.rho_lo > 0.5 and est.variance_reduction > 0.5
-    assert est.sigma_b < est.sigma_s                     # the basis noise is the smaller part of ΔH
+    assert est.sigma_b < est.sigma_s  # the basis noise is the smaller part of ΔH
     # the clocks agree to well under a grid step: the correlation peaks at lag 0, every other lag is noise
     assert est.best_lag == 0
     assert all(abs(c) < Z / math.sqrt(est.n) for k, c in est.lag_corr.items() if k != 0)
@@ -274,15 +307,26 @@ def ou_pair(rng, *, beta, sig_s, half_life, sig_b, span_s, dt=0.25, mean=-20.0):
     return table(t, s, "S"), table(t, 100.0 + beta * s + mean + b, "H")
 
 
-@pytest.mark.parametrize("beta, half_life, sig_b, grid_s, tau", [(1.0, 3.0, 2.0, 1.0, 1.0), (0.8, 10.0, 0.5, 2.0, 1.0),
-                                                                 (1.0, 1.5, 4.0, 0.5, 60.0)])
+@pytest.mark.parametrize(
+    "beta, half_life, sig_b, grid_s, tau",
+    [(1.0, 3.0, 2.0, 1.0, 1.0), (0.8, 10.0, 0.5, 2.0, 1.0), (1.0, 1.5, 4.0, 0.5, 60.0)],
+)
 def test_ou_estimates_recover_the_truth_within_their_standard_errors(beta, half_life, sig_b, grid_s, tau):
     rng = np.random.default_rng(8)
-    est = estimate_basis_ou(*ou_pair(rng, beta=beta, sig_s=5.0, half_life=half_life, sig_b=sig_b, span_s=4000.0),
-                            beta=beta, grid_s=grid_s, time_unit_s=tau)
-    kap = math.log(2.0) / half_life                                   # per second
-    truth = {"half_life": half_life / tau, "kappa": kap * tau, "sigma": sig_b * math.sqrt(tau),
-             "stationary_std": sig_b / math.sqrt(2.0 * kap), "phi": math.exp(-kap * grid_s)}
+    est = estimate_basis_ou(
+        *ou_pair(rng, beta=beta, sig_s=5.0, half_life=half_life, sig_b=sig_b, span_s=4000.0),
+        beta=beta,
+        grid_s=grid_s,
+        time_unit_s=tau,
+    )
+    kap = math.log(2.0) / half_life  # per second
+    truth = {
+        "half_life": half_life / tau,
+        "kappa": kap * tau,
+        "sigma": sig_b * math.sqrt(tau),
+        "stationary_std": sig_b / math.sqrt(2.0 * kap),
+        "phi": math.exp(-kap * grid_s),
+    }
     for f, v in truth.items():
         assert abs(getattr(est, f) - v) < Z * getattr(est, f + "_se"), (f, getattr(est, f), v)
     assert abs(est.mean - (100.0 - 20.0)) < Z * est.stationary_std * math.sqrt(2.0 / (kap * 4000.0))
@@ -294,8 +338,10 @@ def test_ou_standard_errors_match_the_spread_of_the_estimates():
     """Over 200 independent OU samples the std of φ̂, the half-life and σ̂_b matches the mean reported SE
     (a std of 200 draws has a relative SE of 5 %; Z of those allowed)."""
     rng = np.random.default_rng(9)
-    ests = [estimate_basis_ou(*ou_pair(rng, beta=1.0, sig_s=1.0, half_life=4.0, sig_b=1.0, span_s=1500.0, dt=1.0))
-            for _ in range(200)]
+    ests = [
+        estimate_basis_ou(*ou_pair(rng, beta=1.0, sig_s=1.0, half_life=4.0, sig_b=1.0, span_s=1500.0, dt=1.0))
+        for _ in range(200)
+    ]
     for f in ("phi", "half_life", "sigma", "stationary_std"):
         sd, sd_se = std_se([getattr(e, f) for e in ests])
         mse = float(np.mean([getattr(e, f + "_se") for e in ests]))
@@ -305,7 +351,7 @@ def test_ou_standard_errors_match_the_spread_of_the_estimates():
 def test_ou_refusals_and_the_random_walk_limit():
     rng = np.random.default_rng(10)
     s_tab, h_tab = ou_pair(rng, beta=1.0, sig_s=1.0, half_life=0.3, sig_b=1.0, span_s=600.0)
-    with pytest.raises(InputError, match="decorrelates within one grid step") as ei:   # φ = 2^(−5/0.3) ≈ 0
+    with pytest.raises(InputError, match="decorrelates within one grid step") as ei:  # φ = 2^(−5/0.3) ≈ 0
         estimate_basis_ou(s_tab, h_tab, grid_s=5.0)
     assert ei.value.field == "grid_s"
     for bad in (0.0, -1.0, math.nan, True):
@@ -330,15 +376,17 @@ def test_real_spot_perp_basis_is_an_ou_with_a_one_second_half_life(spot_perp):
     the basis also has a slow component. The hedging preset uses these values."""
     spot, perp = spot_perp
     est = estimate_basis_ou(spot, perp, grid_s=1.0)
-    print(f"\nspot→perp basis OU, 1 s: φ={est.phi:.4f}±{est.phi_se:.4f} half-life={est.half_life:.3f}±"
-          f"{est.half_life_se:.3f} s σ_b={est.sigma:.3f}±{est.sigma_se:.3f} USD/√s stationary std="
-          f"{est.stationary_std:.3f}±{est.stationary_std_se:.3f} (sample {est.level_std:.3f}) mean={est.mean:.2f}")
+    print(
+        f"\nspot→perp basis OU, 1 s: φ={est.phi:.4f}±{est.phi_se:.4f} half-life={est.half_life:.3f}±"
+        f"{est.half_life_se:.3f} s σ_b={est.sigma:.3f}±{est.sigma_se:.3f} USD/√s stationary std="
+        f"{est.stationary_std:.3f}±{est.stationary_std_se:.3f} (sample {est.level_std:.3f}) mean={est.mean:.2f}"
+    )
     assert est.n >= 340
-    assert 0.0 < est.phi - Z * est.phi_se and est.phi + Z * est.phi_se < 1.0     # it reverts, within the grid
+    assert 0.0 < est.phi - Z * est.phi_se and est.phi + Z * est.phi_se < 1.0  # it reverts, within the grid
     assert 0.3 < est.half_life < 5.0
     # one OU's stationary std agrees with the level's sample std
     assert abs(est.stationary_std - est.level_std) < Z * est.stationary_std_se
-    assert est.acf[10] > est.acf_fit[10] + 2.0 / math.sqrt(est.n)             # the slow tail, stated above
+    assert est.acf[10] > est.acf_fit[10] + 2.0 / math.sqrt(est.n)  # the slow tail, stated above
     v = preset("hedging").values
     assert v["hedge_beta"] == 1.0
     assert v["hedge_basis_halflife"] == pytest.approx(est.half_life, abs=0.005)
@@ -355,13 +403,18 @@ def test_example_script_runs():
     paste = next(line for line in r.stdout.splitlines() if line.strip().startswith("flatbook simulate"))
     pasted = dict(tok.split("=", 1) for tok in paste.split() if "=" in tok)
     v = preset("hedging").values
-    assert float(pasted["hedge_beta"]) == 1.0                   # one-for-one: what the preset ships
+    assert float(pasted["hedge_beta"]) == 1.0  # one-for-one: what the preset ships
     # the preset was set from this very fit: the paste line must agree with it
     assert float(pasted["hedge_basis_halflife"]) == pytest.approx(v["hedge_basis_halflife"], abs=0.005)
     assert float(pasted["hedge_basis_sigma"]) == pytest.approx(v["hedge_basis_sigma"], abs=0.005)
-    assert "hedge_basis_halflife=inf" in r.stdout               # the stress case is offered
-    bad = subprocess.run([sys.executable, str(script), "--hedge", str(ROOT / "no-such-file.gz")],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert "hedge_basis_halflife=inf" in r.stdout  # the stress case is offered
+    bad = subprocess.run(
+        [sys.executable, str(script), "--hedge", str(ROOT / "no-such-file.gz")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert bad.returncode == 2 and bad.stdout == ""
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "no such file" in lines[0]

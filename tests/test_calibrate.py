@@ -5,6 +5,7 @@ Every statistical assertion is |estimate − truth| ≤ Z·SE (Z = 4, conftest) 
 lies in the reported 95% interval" for one fixed seed; interval calibration itself is
 checked by a coverage study whose tolerance is the binomial SE of the coverage.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,19 @@ import math
 
 import numpy as np
 import pytest
-from conftest import AS_A, AS_DT, AS_K, AS_SIGMA, AS_T, Z, shared_data
 from scipy import optimize, stats
 
-from flatbook.calibrate import (CalibrationError, calibrate, fit_intensity, fit_reach, fit_stoll_gamma,
-                                realized_volatility, stoll_gamma_from_quotes, suggest_gamma)
+from conftest import AS_A, AS_DT, AS_K, AS_SIGMA, AS_T, Z, shared_data
+from flatbook.calibrate import (
+    CalibrationError,
+    calibrate,
+    fit_intensity,
+    fit_reach,
+    fit_stoll_gamma,
+    realized_volatility,
+    stoll_gamma_from_quotes,
+    suggest_gamma,
+)
 from flatbook.calibrate.gamma_target import simulated_std
 from flatbook.config import build_config
 from flatbook.data.events import QUOTE, TRADE, EventMeta, EventTable, empty_columns
@@ -24,8 +33,8 @@ from flatbook.data.load import load
 from flatbook.sim.simulator import simulate
 
 LEVEL = 0.95
-ZQ = float(stats.norm.ppf(0.975))            # 1.96
-CRIT = float(stats.chi2.ppf(LEVEL, 1))       # 3.84 = ZQ²
+ZQ = float(stats.norm.ppf(0.975))  # 1.96
+CRIT = float(stats.chi2.ppf(LEVEL, 1))  # 3.84 = ZQ²
 T0_NS = 1_700_000_000_000_000_000
 
 # the synthetic market, in seconds: A–S intensity flow at A per s, k per price unit,
@@ -33,8 +42,9 @@ T0_NS = 1_700_000_000_000_000_000
 TRUE_A, TRUE_K, TRUE_SIGMA, DT, HORIZON = 4.0, 20.0, 0.05, 0.05, 500.0
 
 
-def synthetic_events(*, A=TRUE_A, k=TRUE_K, sigma=TRUE_SIGMA, dt=DT, horizon=HORIZON, seed=1,
-                     s0=100.0, spread=0.01, tick=math.nan) -> EventTable:
+def synthetic_events(
+    *, A=TRUE_A, k=TRUE_K, sigma=TRUE_SIGMA, dt=DT, horizon=HORIZON, seed=1, s0=100.0, spread=0.01, tick=math.nan
+) -> EventTable:
     """An event table from the core's market model (flatbook.market.model, ``intensity`` flow).
 
     Each step of dt seconds: a QUOTE row (book mid ± spread/2); on each side, independently,
@@ -97,8 +107,8 @@ def test_intensity_recovers_A_and_k_within_ci(events, delta0):
     assert fit.reach["dropped"] == {}
     assert fit.reach["orders"] == int(events.is_trade.sum())
     for side in (fit.bid, fit.ask, fit.pooled):
-        assert side.lattice == 0.0                 # no tick: continuous model
-        _check_ci(side, TRUE_K, TRUE_A)            # pooled A is per side
+        assert side.lattice == 0.0  # no tick: continuous model
+        _check_ci(side, TRUE_K, TRUE_A)  # pooled A is per side
     assert fit.pooled.n_trades == fit.bid.n_trades + fit.ask.n_trades
 
 
@@ -173,7 +183,7 @@ def test_touch_fit_is_the_censored_geometric_mle():
     the law reproduces the observed rate at the floor exactly."""
     rng = np.random.default_rng(21)
     h, T, floor = 0.1, 300.0, 0.05
-    d = np.concatenate([np.full(800, floor), _geometric_reaches(rng, 200, 0.5, h, floor)])   # heavy tail
+    d = np.concatenate([np.full(800, floor), _geometric_reaches(rng, 200, 0.5, h, floor)])  # heavy tail
     for m in (1, 3, 7):
         f = fit_reach(d, T, tick=h, window=m, n_sides=2)
         assert f.ok and f.window == m and f.delta0 == pytest.approx(floor) and f.lattice == h
@@ -214,7 +224,7 @@ def test_touch_fit_needs_a_lattice_and_checks_window():
 
 
 def test_too_few_trades_refused():
-    ev = synthetic_events(horizon=2.0, seed=5)          # ~8 orders a side
+    ev = synthetic_events(horizon=2.0, seed=5)  # ~8 orders a side
     fit = fit_intensity(ev)
     for side in (fit.bid, fit.ask, fit.pooled):
         assert not side.ok and side.reason.startswith("only") and "need at least 30" in side.reason
@@ -253,7 +263,7 @@ def test_insignificant_k_refused():
     with pytest.raises(CalibrationError) as e:
         f.require()
     assert e.value.field == "k"
-    assert fit_reach([0.1, 0.2, 0.3, 0.4], 10.0, delta0=0.0, min_trades=2, min_tail=2).ok   # √4 = 2 > 1.96
+    assert fit_reach([0.1, 0.2, 0.3, 0.4], 10.0, delta0=0.0, min_trades=2, min_tail=2).ok  # √4 = 2 > 1.96
 
 
 def test_reach_groups_sweeps_and_drops_bad_rows():
@@ -269,17 +279,19 @@ def test_reach_groups_sweeps_and_drops_bad_rows():
     c["ask_px"] = np.array([100.05, 100.15, 100.25, 100.25, 100.25, 100.25])
     ev = EventTable(**c, meta=EventMeta("X", "test", 0.05, 1.0))
     from flatbook.calibrate import reach_distances
+
     r = reach_distances(ev)
     # order 1: buy sweep 100.05 → 100.15 from mid 100.00 → reach 0.15; order 2: sell at 99.90 from
     # the book after the sweep (mid 100.10) → 0.20; row 4: side unknown; row 5: sell at 100.10
     # above the mid 100.05 → dropped
     assert r.delta == pytest.approx([0.15, 0.20])
     assert r.side.tolist() == [1, -1]
-    assert r.dropped == {"trade side unknown": 1,
-                         "traded on the far side of the mid (stale book, misclassified side, or a hidden "
-                         "order inside the spread)": 1}
+    assert r.dropped == {
+        "trade side unknown": 1,
+        "traded on the far side of the mid (stale book, misclassified side, or a hidden order inside the spread)": 1,
+    }
     r2 = reach_distances(ev, group_sweeps=False)
-    assert r2.delta == pytest.approx([0.05, 0.10, 0.20])   # each print against the book just before it
+    assert r2.delta == pytest.approx([0.05, 0.10, 0.20])  # each print against the book just before it
 
 
 # ---------------------------------------------------------------- volatility
@@ -329,8 +341,9 @@ def test_volatility_refuses_short_or_flat():
 def test_stoll_gamma_exact_from_simulated_stoll_path():
     """The stoll policy's own quotes (recorded by the simulator) give back stoll_gamma and half_spread."""
     g, h0 = 0.07, 0.4
-    res = simulate(build_config("as2008", "stoll", {"stoll_gamma": g, "half_spread": h0}, paths=64, seed=3),
-                   record_paths=[0])
+    res = simulate(
+        build_config("as2008", "stoll", {"stoll_gamma": g, "half_spread": h0}, paths=64, seed=3), record_paths=[0]
+    )
     s = res.path_series(0)
     q, bid, ask, mid = s["q"][:-1], s["bid"][:-1], s["ask"][:-1], s["mid"][:-1]
     assert np.ptp(q) > 0
@@ -351,10 +364,13 @@ def test_stoll_gamma_with_noise_within_se():
     centre = -2 * g * inv + noise * rng.standard_normal(n)
     fit = fit_stoll_gamma(q, half, centre, q_target=q_star)
     assert fit.ok
-    for est, se in ((fit.g_spread, fit.g_spread_se), (fit.g_centre, fit.g_centre_se),
-                    (fit.stoll_gamma, fit.stoll_gamma_se)):
+    for est, se in (
+        (fit.g_spread, fit.g_spread_se),
+        (fit.g_centre, fit.g_centre_se),
+        (fit.stoll_gamma, fit.stoll_gamma_se),
+    ):
         assert se > 0 and abs(est - g) <= Z * se
-    assert fit.stoll_gamma_se < min(fit.g_spread_se, fit.g_centre_se)   # the combination helps
+    assert fit.stoll_gamma_se < min(fit.g_spread_se, fit.g_centre_se)  # the combination helps
     assert abs(fit.half_spread - h0) <= Z * fit.spread_fit.intercept_se
 
 
@@ -371,7 +387,7 @@ def test_stoll_gamma_refuses_constant_q():
 
 
 # ---------------------------------------------------------------- γ for a target std
-AS = dict(sigma=AS_SIGMA, A=AS_A, k=AS_K, T=AS_T, dt=AS_DT)   # 200 steps
+AS = dict(sigma=AS_SIGMA, A=AS_A, k=AS_K, T=AS_T, dt=AS_DT)  # 200 steps
 
 
 def test_suggest_gamma_hits_target():
@@ -395,7 +411,7 @@ def test_suggest_gamma_refuses_unreachable_target_and_saturated_dt():
     with pytest.raises(CalibrationError):
         r.require()
     with pytest.raises(CalibrationError) as e:
-        suggest_gamma(**{**AS, "dt": 0.01}, target_q_std=3.0, paths=100)       # A·dt = 1.4
+        suggest_gamma(**{**AS, "dt": 0.01}, target_q_std=3.0, paths=100)  # A·dt = 1.4
     assert e.value.field == "dt"
     with pytest.raises(CalibrationError):
         suggest_gamma(**AS, target_q_std=3.0, statistic="pnl")
@@ -405,7 +421,7 @@ def test_suggest_gamma_refuses_unreachable_target_and_saturated_dt():
 def test_calibrate_dict_and_set_values(events):
     tu = 10.0
     rng = np.random.default_rng(8)
-    phi, n = 0.9, 3000                       # AR(1) inventory on a 1-s grid: κ = −ln φ per s
+    phi, n = 0.9, 3000  # AR(1) inventory on a 1-s grid: κ = −ln φ per s
     q = np.zeros(n)
     for i in range(1, n):
         q[i] = phi * q[i - 1] + rng.standard_normal()
@@ -432,7 +448,7 @@ def test_calibrate_dict_and_set_values(events):
     assert chk["fills"] > 0 and chk["latency_ms"] == 0.0
     assert out["time_unit"]["seconds"] == tu
     ou = out["inventory_ou"]
-    se_phi = math.sqrt((1 - phi**2) / (n - 1))        # AR(1) OLS: Var φ̂ ≈ (1 − φ²)/n
+    se_phi = math.sqrt((1 - phi**2) / (n - 1))  # AR(1) OLS: Var φ̂ ≈ (1 − φ²)/n
     assert ou["ok"] and abs(ou["kappa"] - (-math.log(phi) * tu)) <= Z * se_phi / phi * tu
     assert ou["half_life"] == pytest.approx(math.log(2) / ou["kappa"])
     assert ou["half_life_s"] == pytest.approx(ou["half_life"] * tu)
@@ -454,8 +470,12 @@ def test_calibrate_gamma_run_defaults_and_bad_arguments(events):
     with pytest.raises(CalibrationError) as e:
         calibrate(events, target_q_std=2.0, policy="glft", horizon=10.0)
     assert e.value.field == "horizon"
-    for field, kw in (("T", {"T": 0.0}), ("horizon", {"horizon": -1.0}), ("size", {"size": math.inf}),
-                      ("policy", {"policy": "stoll"})):
+    for field, kw in (
+        ("T", {"T": 0.0}),
+        ("horizon", {"horizon": -1.0}),
+        ("size", {"size": math.inf}),
+        ("policy", {"policy": "stoll"}),
+    ):
         with pytest.raises(CalibrationError) as e:
             calibrate(events, target_q_std=2.0, **kw)
         assert e.value.field == field
@@ -471,12 +491,16 @@ def _load(rel: str) -> EventTable:
     return load(shared_data(rel))
 
 
-@pytest.mark.parametrize("path,sigma_range,k_range,a_range", [
-    # AAPL ~ $580 in 2012: σ of a few cents per √s; reaches of a few cents (k per USD); ~1 order/s a side
-    (LOBSTER_AAPL, (0.005, 0.5), (1.0, 500.0), (0.01, 50.0)),
-    # BTC ~ $60 000: σ 0.1–100 USD per √s; reaches of ticks to dollars; several orders/s a side
-    (BINANCE_BTC, (0.1, 100.0), (0.01, 100.0), (0.1, 500.0)),
-], ids=["lobster-aapl", "binance-btcusdt"])
+@pytest.mark.parametrize(
+    "path,sigma_range,k_range,a_range",
+    [
+        # AAPL ~ $580 in 2012: σ of a few cents per √s; reaches of a few cents (k per USD); ~1 order/s a side
+        (LOBSTER_AAPL, (0.005, 0.5), (1.0, 500.0), (0.01, 50.0)),
+        # BTC ~ $60 000: σ 0.1–100 USD per √s; reaches of ticks to dollars; several orders/s a side
+        (BINANCE_BTC, (0.1, 100.0), (0.01, 100.0), (0.1, 500.0)),
+    ],
+    ids=["lobster-aapl", "binance-btcusdt"],
+)
 def test_real_data_calibration_is_sane(path, sigma_range, k_range, a_range):
     ev = _load(path)
     out = calibrate(ev)

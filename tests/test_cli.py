@@ -1,4 +1,5 @@
 """Tests of the ``flatbook`` command line (flatbook.cli.app, output, tables)."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_trust_cli import interrupt_after_progress
 from typer.testing import CliRunner
 
 from flatbook.cli import app as cli_app
@@ -18,13 +18,27 @@ from flatbook.cli import output as cli_output
 from flatbook.params import PARAMS
 from flatbook.policies.registry import POLICIES
 from flatbook.presets import PRESETS
+from test_trust_cli import interrupt_after_progress
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REQUIRED_SUMMARY_KEYS = {
-    "paths", "steps", "pnl_mean", "pnl_std", "final_q_mean", "final_q_std", "max_abs_q_mean",
-    "max_abs_q_max", "spread_mean", "fills_mean", "spread_given_up_mean", "time_at_limit_frac",
-    "var_95", "es_95", "half_life", "timing",
+    "paths",
+    "steps",
+    "pnl_mean",
+    "pnl_std",
+    "final_q_mean",
+    "final_q_std",
+    "max_abs_q_mean",
+    "max_abs_q_max",
+    "spread_mean",
+    "fills_mean",
+    "spread_given_up_mean",
+    "time_at_limit_frac",
+    "var_95",
+    "es_95",
+    "half_life",
+    "timing",
 }
 OUT_FILES = {"summary.json", "summary.parquet", "per_path.parquet", "series.parquet"}
 
@@ -44,6 +58,7 @@ def without_timing(d: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- simulate
+
 
 def test_simulate_json_keys_paths_steps():
     d = cli_json("simulate", "--paths", "300", "--seed", "1")
@@ -69,16 +84,24 @@ def test_simulate_same_seed_same_numbers_other_seed_differs():
 def test_simulate_table_shows_units():
     r = cli("simulate", "--paths", "200", "--preset", "worked-example", "--policy", "linear-skew")
     assert r.exit_code == 0, r.stderr
-    for text in ("pnl_mean", "price units × lots", "fills per path", "path-steps/s",
-                 "market-order arrival (dt = 1)", "linear-skew"):
+    for text in (
+        "pnl_mean",
+        "price units × lots",
+        "fills per path",
+        "path-steps/s",
+        "market-order arrival (dt = 1)",
+        "linear-skew",
+    ):
         assert text in r.stdout
 
 
 # --------------------------------------------------------------------------- compare
 
+
 def test_compare_common_random_numbers():
-    d = cli_json("compare", "--preset", "worked-example", "--policy", "symmetric",
-                 "--policy", "linear-skew", "--paths", "1000")
+    d = cli_json(
+        "compare", "--preset", "worked-example", "--policy", "symmetric", "--policy", "linear-skew", "--paths", "1000"
+    )
     assert list(d["policies"]) == ["symmetric", "linear-skew"]
     sym, lin = d["policies"]["symmetric"], d["policies"]["linear-skew"]
     assert sym["paths"] == lin["paths"] == 1000
@@ -97,6 +120,7 @@ def test_compare_table_has_a_column_per_policy():
 
 # --------------------------------------------------------------------------- quote
 
+
 def test_quote_worked_example():
     d = cli_json("quote", "--preset", "worked-example", "--policy", "linear-skew", "--q", "45")
     assert abs(d["bid"] - 99.50) < 1e-9
@@ -107,8 +131,7 @@ def test_quote_worked_example():
 
 
 def test_quote_hard_limit_quotes_flattening_side_only():
-    d = cli_json("quote", "--preset", "worked-example", "--policy", "linear-skew", "--q", "30",
-                 "--set", "limit=30")
+    d = cli_json("quote", "--preset", "worked-example", "--policy", "linear-skew", "--q", "30", "--set", "limit=30")
     assert d["bid"] is None
     assert isinstance(d["ask"], float)
 
@@ -126,6 +149,7 @@ def test_quote_table_marks_unquoted_side():
 
 
 # --------------------------------------------------------------------------- catalogues
+
 
 def test_policies_list_every_parameter_with_unit_default_allowed():
     d = cli_json("policies")
@@ -167,10 +191,21 @@ def test_catalogue_tables(cmd):
 
 # --------------------------------------------------------------------------- --out
 
+
 def test_simulate_out_writes_everything(tmp_path):
     out = tmp_path / "run"
-    r = cli("simulate", "--preset", "worked-example", "--policy", "linear-skew", "--paths", "300",
-            "--out", str(out), "--json")
+    r = cli(
+        "simulate",
+        "--preset",
+        "worked-example",
+        "--policy",
+        "linear-skew",
+        "--paths",
+        "300",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     assert set(os.listdir(out)) == OUT_FILES | {"six_panel.png"}
     assert json.loads((out / "summary.json").read_text()) == json.loads(r.stdout)
@@ -187,8 +222,20 @@ def test_simulate_out_writes_everything(tmp_path):
 
 def test_compare_out_writes_everything(tmp_path):
     out = tmp_path / "a" / "b"  # parents created as needed
-    r = cli("compare", "--preset", "worked-example", "--policy", "symmetric", "--policy", "linear-skew",
-            "--paths", "200", "--out", str(out), "--json")
+    r = cli(
+        "compare",
+        "--preset",
+        "worked-example",
+        "--policy",
+        "symmetric",
+        "--policy",
+        "linear-skew",
+        "--paths",
+        "200",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     assert set(os.listdir(out)) == OUT_FILES | {"six_panel_symmetric.png", "six_panel_linear-skew.png"}
     assert json.loads((out / "summary.json").read_text()) == json.loads(r.stdout)
@@ -246,10 +293,13 @@ def test_interrupt_during_simulation(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- --config
 
+
 def test_config_toml_and_set_override(tmp_path):
     f = tmp_path / "run.toml"
-    f.write_text('[run]\npreset = "worked-example"\npolicy = "linear-skew"\npaths = 40\nseed = 3\n'
-                 '[params]\nskew = 0.02\nlimit = 30\n')
+    f.write_text(
+        '[run]\npreset = "worked-example"\npolicy = "linear-skew"\npaths = 40\nseed = 3\n'
+        "[params]\nskew = 0.02\nlimit = 30\n"
+    )
     d = cli_json("simulate", "--config", str(f))
     assert d["paths"] == 40 and d["config"]["seed"] == 3
     assert d["config"]["preset"] == "worked-example" and d["config"]["policy"] == "linear-skew"
@@ -340,9 +390,9 @@ def test_out_pointing_at_a_file(tmp_path):
 
 # --------------------------------------------------------------------------- real processes
 
+
 def _run(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flatbook", *args], capture_output=True, text=True,
-                          timeout=120, **kw)
+    return subprocess.run([sys.executable, "-m", "flatbook", *args], capture_output=True, text=True, timeout=120, **kw)
 
 
 def test_subprocess_success_and_help():
@@ -353,13 +403,16 @@ def test_subprocess_success_and_help():
     assert p.returncode == 0 and "simulate" in p.stdout
 
 
-@pytest.mark.parametrize("args,field", [
-    (["simulate", "--paths", "abc"], "paths"),
-    (["simulate", "--set", "gamma=-1"], "gamma"),
-    (["simulate", "--unknown-option"], "--unknown-option"),
-    (["simulate", "--seed"], "--seed"),
-    (["frobnicate"], "frobnicate"),
-])
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (["simulate", "--paths", "abc"], "paths"),
+        (["simulate", "--set", "gamma=-1"], "gamma"),
+        (["simulate", "--unknown-option"], "--unknown-option"),
+        (["simulate", "--seed"], "--seed"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
 def test_subprocess_errors_exit_2_without_traceback(tmp_path, args, field):
     p = _run(*args, cwd=tmp_path)
     assert p.returncode == 2, p.stderr
@@ -374,8 +427,19 @@ def test_subprocess_ctrl_c_exits_130_and_writes_nothing(tmp_path):
     # interrupted once the command reports that it has started: its progress bar, drawn on a
     # pseudo-terminal, shows the paths done (no fixed sleep)
     code, out, term = interrupt_after_progress(
-        [sys.executable, "-m", "flatbook", "simulate", "--set", "T=40", "--paths", "200000",
-         "--out", str(tmp_path / "run")])
+        [
+            sys.executable,
+            "-m",
+            "flatbook",
+            "simulate",
+            "--set",
+            "T=40",
+            "--paths",
+            "200000",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert code == 130, term
     assert "interrupted" in term and "Traceback" not in term
     assert out == b""

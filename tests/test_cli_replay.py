@@ -1,4 +1,5 @@
 """The real-data commands end to end: data inspect / convert, backtest, calibrate (on ../shared/data)."""
+
 from __future__ import annotations
 
 import gzip
@@ -21,10 +22,31 @@ AMZN5 = DATA / "lobster" / "LOBSTER_SampleFile_AMZN_2012-06-21_5.zip"
 BTC = DATA / "binance" / "usdm_btcusdt_20240808.gz"
 SPOT = DATA / "binance" / "spot_btcusdt_20240808.gz"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-BACKTEST_KEYS = {"events", "fills", "maker_volume", "pnl_final", "max_abs_q",
-                 "markout_1s", "markout_10s", "markout_60s", "final_q", "spread_mean", "fees",
-                 "financing", "time_at_limit_frac", "half_life", "timing", "warnings", "pnl_spread",
-                 "pnl_inventory", "pnl_adverse", "pnl_fees", "pnl_financing", "contract", "settlement_currency"}
+BACKTEST_KEYS = {
+    "events",
+    "fills",
+    "maker_volume",
+    "pnl_final",
+    "max_abs_q",
+    "markout_1s",
+    "markout_10s",
+    "markout_60s",
+    "final_q",
+    "spread_mean",
+    "fees",
+    "financing",
+    "time_at_limit_frac",
+    "half_life",
+    "timing",
+    "warnings",
+    "pnl_spread",
+    "pnl_inventory",
+    "pnl_adverse",
+    "pnl_fees",
+    "pnl_financing",
+    "contract",
+    "settlement_currency",
+}
 
 
 def cli(*args):
@@ -52,7 +74,7 @@ def test_data_inspect_json_on_lobster_and_binance():
     assert a["instrument"] == "AAPL" and a["tick_size"] == 0.01
     assert a["trades"] == a["buy_trades"] + a["sell_trades"] + a.get("unknown_trades", 0)
     assert 1 <= a["spread_median_ticks"] <= 100 and a["spread_mean_ticks"] > 0
-    assert 0.05 < a["mid_vol_annualized"] < 2.0           # AAPL 2012: tens of % a year
+    assert 0.05 < a["mid_vol_annualized"] < 2.0  # AAPL 2012: tens of % a year
     b = cli_json("data", "inspect", BTC)
     assert b["tick_size"] == pytest.approx(0.1) and b["events"] == 87402
     assert b["quotes"] + b["trades"] == b["events"]
@@ -70,8 +92,24 @@ def test_data_convert_round_trip(tmp_path):
 # ------------------------------------------------------------------------------- backtest
 def test_backtest_json_and_out_on_binance(tmp_path):
     out = tmp_path / "bt"
-    d = cli_json("backtest", BTC, "--policy", "linear-skew", "--set", "size=0.01", "--set", "limit=0.1",
-                 "--set", "half_spread=1.0", "--set", "skew=20", "--latency-ms", "5", "--out", out)
+    d = cli_json(
+        "backtest",
+        BTC,
+        "--policy",
+        "linear-skew",
+        "--set",
+        "size=0.01",
+        "--set",
+        "limit=0.1",
+        "--set",
+        "half_spread=1.0",
+        "--set",
+        "skew=20",
+        "--latency-ms",
+        "5",
+        "--out",
+        out,
+    )
     assert BACKTEST_KEYS <= set(d)
     assert set(d["timing"]) == {"elapsed_s", "events_per_s"} and not {"elapsed_s", "events_per_s"} & set(d)
     assert d["events"] == 87402 and d["fills"] > 50
@@ -89,8 +127,9 @@ def test_backtest_json_and_out_on_binance(tmp_path):
     assert c["inventory_ou"]["n"] > 300
 
 
-@pytest.mark.parametrize("path,limit,size", [(AAPL, 300.0, 100.0), (AMZN5, 200.0, 100.0), (BTC, 0.05, 0.02),
-                                             (SPOT, 0.03, 0.01)])
+@pytest.mark.parametrize(
+    "path,limit,size", [(AAPL, 300.0, 100.0), (AMZN5, 200.0, 100.0), (BTC, 0.05, 0.02), (SPOT, 0.03, 0.01)]
+)
 def test_hard_limit_never_exceeded_on_real_data(path, limit, size):
     """Aggressive quotes (half-spread of one tick, no skew) fill often; q stays within ±limit."""
     ev = load(path)
@@ -120,7 +159,7 @@ def test_backtest_a_s_with_calibrated_defaults():
 def test_calibrate_json_set_values():
     d = cli_json("calibrate", AAPL)
     assert d["ok"] and set(d["set"]) >= {"sigma", "A", "k"}
-    assert 0.001 < d["set"]["sigma"] < 1.0                # USD per √s for a $580 stock
+    assert 0.001 < d["set"]["sigma"] < 1.0  # USD per √s for a $580 stock
     pooled = d["intensity"]["pooled"]
     assert pooled["k_lo"] <= pooled["k"] <= pooled["k_hi"] and pooled["A_lo"] <= pooled["A"] <= pooled["A_hi"]
 

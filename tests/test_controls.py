@@ -1,6 +1,6 @@
 """Controls wrapping every policy: hard limit, soft zones, kill switch, never-cross, ticks."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
@@ -31,23 +31,48 @@ ZONE_ACTION = st.sampled_from(["none", "widen", "skew", "hedge", "flatten"])
 
 # ------------------------------------------------------------------------- hard limit
 @prop(max_examples=40)
-@given(name=st.sampled_from(ALL), limit=st.floats(0.5, 50.0), size_frac=st.floats(0.05, 3.0),
-       q0_frac=st.floats(-1.0, 1.0), osize_frac=st.floats(0.2, 3.0),
-       bias=st.sampled_from([0.5, -0.5]), seed=st.integers(0, 2**40),
-       zones=st.one_of(st.none(), st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0),
-                                            ZONE_ACTION, ZONE_ACTION, ZONE_ACTION)))
+@given(
+    name=st.sampled_from(ALL),
+    limit=st.floats(0.5, 50.0),
+    size_frac=st.floats(0.05, 3.0),
+    q0_frac=st.floats(-1.0, 1.0),
+    osize_frac=st.floats(0.2, 3.0),
+    bias=st.sampled_from([0.5, -0.5]),
+    seed=st.integers(0, 2**40),
+    zones=st.one_of(
+        st.none(),
+        st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0), ZONE_ACTION, ZONE_ACTION, ZONE_ACTION),
+    ),
+)
 def test_hard_limit_one_sided_order_flow(name, limit, size_frac, q0_frac, osize_frac, bias, seed, zones):
     """All-buy (flow_bias = 0.5) or all-sell (−0.5) market orders of exponential size,
     A so large that every quote on the hit side fills: no path ever passes ±limit."""
     policy, ov, limit = _policy(name, limit)
-    ov.update(T=100.0, A=1e6, k=0.01, mid_model="abm", sigma=0.3, flow="orders", flow_bias=bias,
-              order_size_dist="exponential", order_size_mean=osize_frac * limit,
-              size=size_frac * limit, limit=limit, q0=q0_frac * limit)
+    ov.update(
+        T=100.0,
+        A=1e6,
+        k=0.01,
+        mid_model="abm",
+        sigma=0.3,
+        flow="orders",
+        flow_bias=bias,
+        order_size_dist="exponential",
+        order_size_mean=osize_frac * limit,
+        size=size_frac * limit,
+        limit=limit,
+        q0=q0_frac * limit,
+    )
     flatten = False
     if zones is not None:
         y, r, c = sorted(zones[:3])
-        ov.update(yellow=y * limit, red=r * limit, critical=c * limit,
-                  yellow_action=zones[3], red_action=zones[4], critical_action=zones[5])
+        ov.update(
+            yellow=y * limit,
+            red=r * limit,
+            critical=c * limit,
+            yellow_action=zones[3],
+            red_action=zones[4],
+            critical_action=zones[5],
+        )
         flatten = "flatten" in zones[3:]
     res = run("worked-example", policy, paths=64, seed=seed, **ov)
     mq = res.per_path["max_abs_q"]
@@ -64,8 +89,13 @@ def test_hard_limit_one_sided_order_flow(name, limit, size_frac, q0_frac, osize_
 
 
 @prop(max_examples=25)
-@given(name=st.sampled_from(ALL), limit=st.floats(0.5, 50.0), size_frac=st.floats(0.05, 3.0),
-       q0_frac=st.floats(-1.0, 1.0), seed=st.integers(0, 2**40))
+@given(
+    name=st.sampled_from(ALL),
+    limit=st.floats(0.5, 50.0),
+    size_frac=st.floats(0.05, 3.0),
+    q0_frac=st.floats(-1.0, 1.0),
+    seed=st.integers(0, 2**40),
+)
 def test_hard_limit_intensity_flow_with_huge_A(name, limit, size_frac, q0_frac, seed):
     """Intensity flow with A·dt ≫ 1: both quoted sides fill every step."""
     policy, ov, limit = _policy(name, limit)
@@ -80,8 +110,19 @@ def test_hard_limit_intensity_flow_with_huge_A(name, limit, size_frac, q0_frac, 
 def test_hard_limit_exact_in_floating_point():
     """q0 = 0.1, limit = 0.3: the ask is sized limit + q = 0.4, an all-buy flow lifts it,
     and q must land on −0.3 — not on −0.30000000000000004."""
-    res = run("worked-example", "symmetric", paths=4, T=5.0, A=1e6, k=0.01, flow="orders", flow_bias=0.5,
-              limit=0.3, q0=0.1, size=1.0)
+    res = run(
+        "worked-example",
+        "symmetric",
+        paths=4,
+        T=5.0,
+        A=1e6,
+        k=0.01,
+        flow="orders",
+        flow_bias=0.5,
+        limit=0.3,
+        q0=0.1,
+        size=1.0,
+    )
     assert np.all(res.per_path["max_abs_q"] <= 0.3)
 
 
@@ -110,8 +151,16 @@ def _zone_of(q, y, r, c):
 
 
 def test_time_in_zones_counts_the_steps_in_each_zone():
-    res = run(policy="symmetric", paths=500, seed=11, record=range(0, 500, 25),
-              yellow_action="none", red_action="none", critical_action="none", **ZONES)
+    res = run(
+        policy="symmetric",
+        paths=500,
+        seed=11,
+        record=range(0, 500, 25),
+        yellow_action="none",
+        red_action="none",
+        critical_action="none",
+        **ZONES,
+    )
     s, pp = res.summary, res.per_path
     n_ps = 500 * res.config.steps
     assert s["time_in_yellow_frac"] > 0 and s["time_in_red_frac"] > 0 and s["time_in_critical_frac"] > 0
@@ -144,7 +193,7 @@ def test_zone_widen_multiplies_the_half_spread(q):
     x, y = quote(c, q), quote(raw, q)
     assert x.zone == 1
     assert (x.ask - x.bid) / 2 == pytest.approx(1.5 * (y.ask - y.bid) / 2, abs=1e-12)
-    assert (x.ask + x.bid) / 2 == pytest.approx(y.centre, abs=1e-12)   # centre unchanged
+    assert (x.ask + x.bid) / 2 == pytest.approx(y.centre, abs=1e-12)  # centre unchanged
     inside = quote(c, 2.0)
     assert inside.zone == 0 and (inside.bid, inside.ask) == (quote(raw, 2.0).bid, quote(raw, 2.0).ask)
 
@@ -157,8 +206,7 @@ def test_zone_skew_multiplies_the_centre_offset(q):
     assert (x.ask - x.bid) / 2 == pytest.approx((y.ask - y.bid) / 2, abs=1e-12)  # spread unchanged
 
 
-@pytest.mark.parametrize("preset,policy,q,zone", [("mini-project", "stoll", 200.0, 2),
-                                                  ("as2008", "symmetric", 6.0, 3)])
+@pytest.mark.parametrize("preset,policy,q,zone", [("mini-project", "stoll", 200.0, 2), ("as2008", "symmetric", 6.0, 3)])
 def test_zone_is_the_highest_threshold_crossed(preset, policy, q, zone):
     over = {} if preset == "mini-project" else {"critical": 5.0}
     assert quote(cfg(preset, policy, **over), q).zone == zone
@@ -179,15 +227,25 @@ def test_zone_flatten_quotes_only_the_reducing_side(policy):
 
 def test_zone_flatten_fill_never_increases_abs_q():
     x = quote(cfg(policy="symmetric", critical=0.25), 0.3)
-    assert x.ask_size <= 2 * 0.3   # a fill of ask_size takes q to 0.3 − ask_size; |·| must not grow
+    assert x.ask_size <= 2 * 0.3  # a fill of ask_size takes q to 0.3 − ask_size; |·| must not grow
 
 
 def test_zone_hedge_leaves_quotes_alone_and_counts_red_entries():
     c = cfg(policy="linear-skew", yellow=1.0, yellow_action="none", red=3.0, red_action="hedge")
     q = np.linspace(-10, 10, 41)
-    np.testing.assert_array_equal(quotes(c, 100.0, q, 0.0)["bid"], quotes(cfg(policy="linear-skew"), 100.0, q, 0.0)["bid"])
-    res = run(policy="symmetric", paths=500, seed=3, record=range(0, 500, 10),
-              yellow=1.0, red=3.0, yellow_action="none", red_action="hedge")
+    np.testing.assert_array_equal(
+        quotes(c, 100.0, q, 0.0)["bid"], quotes(cfg(policy="linear-skew"), 100.0, q, 0.0)["bid"]
+    )
+    res = run(
+        policy="symmetric",
+        paths=500,
+        seed=3,
+        record=range(0, 500, 10),
+        yellow=1.0,
+        red=3.0,
+        yellow_action="none",
+        red_action="hedge",
+    )
     pp = res.per_path
     assert res.summary["hedge_requests_mean"] > 0
     visited = pp["steps_red"] > 0
@@ -246,7 +304,7 @@ def test_kill_switch_on_loss():
     assert np.all((pp["kill_step"] > 0) == (pp["kill_reason"] == 1))
     for r, p in enumerate(res.record_paths):
         pnl = ser["pnl"][r]
-        below = np.flatnonzero(pnl[1:] <= -1.0) + 1   # marks after each step
+        below = np.flatnonzero(pnl[1:] <= -1.0) + 1  # marks after each step
         k = int(pp["kill_step"][p])
         # the kill fires at the first mark with PnL <= −max_loss, and only then
         assert k == (below[0] if below.size else -1)
@@ -259,7 +317,7 @@ def test_kill_switch_on_drawdown():
     assert s["kill_frac"] > 0 and s["kill_drawdown_frac"] == s["kill_frac"] and s["kill_loss_frac"] == 0
     for r, p in enumerate(res.record_paths):
         pnl = ser["pnl"][r]
-        peak = np.maximum.accumulate(np.maximum(pnl, 0.0))   # the peak starts at PnL 0
+        peak = np.maximum.accumulate(np.maximum(pnl, 0.0))  # the peak starts at PnL 0
         hit = np.flatnonzero((peak - pnl)[1:] >= 3.0) + 1
         assert int(pp["kill_step"][p]) == (hit[0] if hit.size else -1)
         # the recorded drawdown is the largest fall from the running peak
@@ -279,8 +337,13 @@ def test_killed_quotes_are_flatten_only_and_sized_to_the_position():
 
 # ------------------------------------------------------------------- never cross, ticks
 @prop(max_examples=150)
-@given(policy=st.sampled_from(POLICIES), q=st.floats(-2000.0, 2000.0), s=st.floats(50.0, 150.0),
-       spread=st.floats(0.01, 2.0), tick=st.sampled_from([0.001, 0.01, 0.05]))
+@given(
+    policy=st.sampled_from(POLICIES),
+    q=st.floats(-2000.0, 2000.0),
+    s=st.floats(50.0, 150.0),
+    spread=st.floats(0.01, 2.0),
+    tick=st.sampled_from([0.001, 0.01, 0.05]),
+)
 def test_never_cross_the_market(policy, q, s, spread, tick):
     """Extreme inventories push one quote through the market; it stays strictly inside
     the touch mid ± market_spread/2 (tick > 0), and the two quotes never cross."""
@@ -299,20 +362,28 @@ def test_never_cross_without_a_tick():
 
 
 @prop(max_examples=150)
-@given(policy=st.sampled_from(POLICIES), q=st.floats(-50.0, 50.0), s=st.floats(50.0, 150.0),
-       tick=st.sampled_from([0.001, 0.01, 0.05, 0.25]))
+@given(
+    policy=st.sampled_from(POLICIES),
+    q=st.floats(-50.0, 50.0),
+    s=st.floats(50.0, 150.0),
+    tick=st.sampled_from([0.001, 0.01, 0.05, 0.25]),
+)
 def test_tick_rounding_bid_down_ask_up(policy, q, s, tick):
     ticked, raw = quote(cfg(policy=policy, tick=tick), q, s=s), quote(cfg(policy=policy), q, s=s)
     for price in (ticked.bid, ticked.ask):
-        assert abs(price / tick - round(price / tick)) < 1e-6   # on the grid (to float rounding)
-    slack = 1e-9 * tick + 4 * EPS * s   # the rounding's own tolerance, and float noise in s ∓ δ
+        assert abs(price / tick - round(price / tick)) < 1e-6  # on the grid (to float rounding)
+    slack = 1e-9 * tick + 4 * EPS * s  # the rounding's own tolerance, and float noise in s ∓ δ
     assert raw.bid - tick < ticked.bid <= raw.bid + slack
     assert raw.ask - slack <= ticked.ask < raw.ask + tick
 
 
 @prop(max_examples=150)
-@given(policy=st.sampled_from(POLICIES), q=st.floats(-50.0, 50.0), min_spread=st.floats(0.0, 5.0),
-       tick=st.sampled_from([0.0, 0.01]))
+@given(
+    policy=st.sampled_from(POLICIES),
+    q=st.floats(-50.0, 50.0),
+    min_spread=st.floats(0.0, 5.0),
+    tick=st.sampled_from([0.0, 0.01]),
+)
 def test_min_spread_respected(policy, q, min_spread, tick):
     c = cfg(policy=policy, min_spread=min_spread, tick=tick)
     x, raw = quote(c, q), quote(cfg(policy=policy), q)

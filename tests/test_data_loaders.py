@@ -3,6 +3,7 @@
 Real files are read in place from ``../shared/data`` (LOBSTER NASDAQ samples,
 2012-06-21; Binance captures, 2024-08-08); malformed inputs are crafted in tmp_path.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -77,8 +78,9 @@ def raw_binance(path: Path) -> dict:
             if ex is not None:
                 pairs.append((int(local), ex * MS))
             if kind == "bookTicker":
-                bt.append((d["u"], int(local), d.get("T", -1), float(d["b"]), float(d["B"]),
-                           float(d["a"]), float(d["A"])))
+                bt.append(
+                    (d["u"], int(local), d.get("T", -1), float(d["b"]), float(d["B"]), float(d["a"]), float(d["A"]))
+                )
             elif kind == "trade":
                 tr.append((d["T"], float(d["p"]), float(d["q"]), -1 if d["m"] else 1))
     return {"bt": np.array(bt, dtype=object), "tr": np.array(tr), "pairs": np.array(pairs, np.int64)}
@@ -106,14 +108,21 @@ def test_lobster_aapl_rows_meta_and_mapping():
     n = len(msg)
     assert len(ev) == n == 118_497
     m = ev.meta
-    assert (m.instrument, m.source, m.tick_size, m.lot_size, m.price_unit, m.qty_unit, m.levels) == \
-        ("AAPL", "lobster", 0.01, 1.0, "USD", "shares", 1)
+    assert (m.instrument, m.source, m.tick_size, m.lot_size, m.price_unit, m.qty_unit, m.levels) == (
+        "AAPL",
+        "lobster",
+        0.01,
+        1.0,
+        "USD",
+        "shares",
+        1,
+    )
     assert m.skipped == {} and m.files == (str(AAPL),) and ev.depth is None
     np.testing.assert_array_equal(ev.code, msg[:, 1])
     ex = np.isin(msg[:, 1], (4, 5))
     assert ex.sum() == 23_658 + 11_332
     np.testing.assert_array_equal(ev.kind, np.where(ex, TRADE, QUOTE))
-    np.testing.assert_array_equal(ev.side[ex], -msg[ex, 5])          # resting sell executed = buy trade
+    np.testing.assert_array_equal(ev.side[ex], -msg[ex, 5])  # resting sell executed = buy trade
     np.testing.assert_array_equal(ev.px[ex], msg[ex, 4] / 10_000)
     np.testing.assert_array_equal(ev.qty[ex], msg[ex, 3])
     assert np.isnan(ev.px[~ex]).all() and (ev.qty[~ex] == 0).all() and (ev.side[~ex] == 0).all()
@@ -147,7 +156,7 @@ def test_lobster_visible_executions_hit_the_prior_best(path):
     np.testing.assert_array_equal(ev.qty[i][gone], prev_sz[gone])
     moved_away = np.where(hits_bid[gone], new_px[gone] < prev_px[gone], new_px[gone] > prev_px[gone])
     assert moved_away.all()
-    assert same.sum() > 1000 and gone.sum() > 1000        # both cases occur many times
+    assert same.sum() > 1000 and gone.sum() > 1000  # both cases occur many times
     # the other side of the book does not move on an execution
     other = np.where(hits_bid, ev.ask_px[i], ev.bid_px[i])
     np.testing.assert_array_equal(other, np.where(hits_bid, ev.ask_px[i - 1], ev.bid_px[i - 1]))
@@ -161,9 +170,9 @@ def test_lobster_amzn_5_levels_depth():
         np.testing.assert_array_equal(ev.depth[:, 0, k], getattr(ev, c))
     bids, asks = ev.depth[:, :, 0], ev.depth[:, :, 2]
     both = np.isfinite(bids[:, 1:]) & np.isfinite(bids[:, :-1])
-    assert (np.diff(bids, axis=1)[both] < 0).all()                     # bids fall with depth
+    assert (np.diff(bids, axis=1)[both] < 0).all()  # bids fall with depth
     both = np.isfinite(asks[:, 1:]) & np.isfinite(asks[:, :-1])
-    assert (np.diff(asks, axis=1)[both] > 0).all()                     # asks rise with depth
+    assert (np.diff(asks, axis=1)[both] > 0).all()  # asks rise with depth
     empty = np.isnan(ev.depth[:, :, 0])
     assert (ev.depth[:, :, 1][empty] == 0).all()
     # an execution that empties the best level promotes the previous second level
@@ -198,14 +207,13 @@ def test_lobster_levels_argument():
 
 
 # =========================================================================== LOBSTER (crafted)
-LOB_MSG = ["34200.1,1,1,100,1000000,1",      # new bid 100.00 × 100
-           "34200.2,1,2,50,1010000,-1",      # new ask 101.00 × 50
-           "34200.3,4,2,20,1010000,-1",      # 20 of the ask executed: buyer-initiated
-           "34200.4,3,1,100,1000000,1"]      # bid deleted: bid side empty
-LOB_OB = ["9999999999,0,1000000,100",
-          "1010000,50,1000000,100",
-          "1010000,30,1000000,100",
-          "1010000,30,-9999999999,0"]
+LOB_MSG = [
+    "34200.1,1,1,100,1000000,1",  # new bid 100.00 × 100
+    "34200.2,1,2,50,1010000,-1",  # new ask 101.00 × 50
+    "34200.3,4,2,20,1010000,-1",  # 20 of the ask executed: buyer-initiated
+    "34200.4,3,1,100,1000000,1",
+]  # bid deleted: bid side empty
+LOB_OB = ["9999999999,0,1000000,100", "1010000,50,1000000,100", "1010000,30,1000000,100", "1010000,30,-9999999999,0"]
 
 
 def write_lobster(tmp_path: Path, msg=LOB_MSG, ob=LOB_OB, levels: int = 1, ticker: str = "TEST") -> Path:
@@ -243,8 +251,14 @@ LOBSTER_BAD = [
     ("non-numeric", _replace(LOB_MSG, 2, "34200.2,1,2,fifty,1010000,-1"), LOB_OB, "non-numeric field", "message", 2),
     ("empty field", _replace(LOB_MSG, 2, "34200.2,1,2,,1010000,-1"), LOB_OB, "non-numeric field", "message", 2),
     ("type", _replace(LOB_MSG, 2, "34200.2,9,2,50,1010000,-1"), LOB_OB, "unknown message type", "message", 2),
-    ("exec size", _replace(LOB_MSG, 3, "34200.3,4,2,0,1010000,-1"), LOB_OB, "non-positive execution size",
-     "message", 3),
+    (
+        "exec size",
+        _replace(LOB_MSG, 3, "34200.3,4,2,0,1010000,-1"),
+        LOB_OB,
+        "non-positive execution size",
+        "message",
+        3,
+    ),
     ("direction", _replace(LOB_MSG, 2, "34200.2,1,2,50,1010000,0"), LOB_OB, "bad direction", "message", 2),
     ("crossed", LOB_MSG, _replace(LOB_OB, 2, "1000000,50,1000000,100"), "crossed book", "orderbook", 2),
     ("time", _replace(LOB_MSG, 3, "34200.05,4,2,20,1010000,-1"), LOB_OB, "timestamp out of order", "message", 3),
@@ -272,7 +286,7 @@ def test_lobster_small_blocks_keep_line_numbers(tmp_path, monkeypatch):
     import flatbook.data.lobster as lob
 
     amzn = loaded(AMZN1)
-    monkeypatch.setattr(lob, "_BLOCK", 100_000)          # the real file in ~40 blocks
+    monkeypatch.setattr(lob, "_BLOCK", 100_000)  # the real file in ~40 blocks
     assert_tables_equal(amzn, load_lobster(AMZN1), via_load=True)
     monkeypatch.setattr(lob, "_BLOCK", 50)
     msg = LOB_MSG + ["34200.5,1,3,10,1000000,1", "34200.6,1,4,x,1000000,1", "34200.7,1,5,10,1000000,1"]
@@ -290,10 +304,10 @@ def test_lobster_small_blocks_keep_line_numbers(tmp_path, monkeypatch):
 def test_lobster_time_within_tolerance_is_clamped(tmp_path):
     p = write_lobster(tmp_path, _replace(LOB_MSG, 3, "34200.05,4,2,20,1010000,-1"))
     with pytest.raises(DataError, match=r"0\.15 s|150000000 ns"):
-        load_lobster(p, tolerance_ns=100_000_000)                    # 0.15 s back > 0.1 s
+        load_lobster(p, tolerance_ns=100_000_000)  # 0.15 s back > 0.1 s
     ev = load_lobster(p, tolerance_ns=200_000_000)
     assert len(ev) == 4 and ev.meta.skipped == {}
-    assert ev.ts[2] == ev.ts[1]                                        # raised to the previous time
+    assert ev.ts[2] == ev.ts[1]  # raised to the previous time
     assert ev.kind[2] == TRADE
 
 
@@ -308,8 +322,7 @@ def test_lobster_row_count_mismatch(tmp_path):
 
 def test_lobster_multilevel_crafted(tmp_path):
     msg = LOB_MSG[:2]
-    ob = ["9999999999,0,1000000,100,9999999999,0,-9999999999,0",
-          "1010000,50,1000000,100,1020000,7,990000,3"]
+    ob = ["9999999999,0,1000000,100,9999999999,0,-9999999999,0", "1010000,50,1000000,100,1020000,7,990000,3"]
     ev = load_lobster(write_lobster(tmp_path, msg, ob, levels=2))
     assert ev.depth.shape == (2, 2, 4)
     np.testing.assert_array_equal(ev.depth[0], [[100, 100, np.nan, 0], [np.nan, 0, np.nan, 0]])
@@ -334,8 +347,14 @@ def test_binance_usdm_order_fields_and_offset():
     bt, tr = raw["bt"], raw["tr"]
     assert len(bt) == 66_089 and len(tr) == 21_313 and len(ev) == len(bt) + len(tr)
     m = ev.meta
-    assert (m.instrument, m.source, m.tick_size, m.lot_size, m.price_unit, m.qty_unit) == \
-        ("BTCUSDT (usdm)", "binance", 0.1, 0.001, "USDT", "BTC")
+    assert (m.instrument, m.source, m.tick_size, m.lot_size, m.price_unit, m.qty_unit) == (
+        "BTCUSDT (usdm)",
+        "binance",
+        0.1,
+        0.001,
+        "USDT",
+        "BTC",
+    )
     q = ev.kind == QUOTE
     assert (ev.code[q] == CODE_BOOK_TICKER).all() and (ev.code[~q] == CODE_TRADE).all()
     # bookTicker rows come out in update-id order, at their exchange (T) times
@@ -374,7 +393,7 @@ def test_binance_spot_estimated_times():
     ev = loaded(SPOT)
     raw = raw_binance(real(SPOT))
     bt = raw["bt"]
-    assert (bt[:, 2] == -1).all()                                       # no T on spot bookTicker
+    assert (bt[:, 2] == -1).all()  # no T on spot bookTicker
     offset = int(np.median(raw["pairs"][:, 0] - raw["pairs"][:, 1]))
     assert -1.6 * NS < offset < -1.0 * NS
     local = bt[:, 1].astype(np.int64)
@@ -382,18 +401,28 @@ def test_binance_spot_estimated_times():
     np.testing.assert_array_equal(ev.ts[q], np.maximum.accumulate(local - offset))
     np.testing.assert_array_equal(ev.ask_px[q], bt[:, 5].astype(float))
     m = ev.meta
-    assert (m.instrument, m.tick_size, m.lot_size, m.price_unit, m.qty_unit) == \
-        ("BTCUSDT (spot)", 0.01, 1e-5, "USDT", "BTC")
+    assert (m.instrument, m.tick_size, m.lot_size, m.price_unit, m.qty_unit) == (
+        "BTCUSDT (spot)",
+        0.01,
+        1e-5,
+        "USDT",
+        "BTC",
+    )
     assert len(ev) == 28_040 + 9_757
 
 
-@pytest.mark.parametrize("path, instrument, tick, lot, qty_unit",
-                         [(CM, "BTCUSD_PERP (cm)", 0.1, 1.0, "contracts (100 USD)"),
-                          (ETH, "ETHUSDT (usdm)", 0.01, 0.001, "ETH")])
+@pytest.mark.parametrize(
+    "path, instrument, tick, lot, qty_unit",
+    [(CM, "BTCUSD_PERP (cm)", 0.1, 1.0, "contracts (100 USD)"), (ETH, "ETHUSDT (usdm)", 0.01, 0.001, "ETH")],
+)
 def test_binance_other_markets_meta(path, instrument, tick, lot, qty_unit):
     ev = loaded(path)
-    assert (ev.meta.instrument, ev.meta.tick_size, ev.meta.lot_size, ev.meta.qty_unit) == \
-        (instrument, tick, lot, qty_unit)
+    assert (ev.meta.instrument, ev.meta.tick_size, ev.meta.lot_size, ev.meta.qty_unit) == (
+        instrument,
+        tick,
+        lot,
+        qty_unit,
+    )
     assert ev.meta.skipped == {} and ev.is_trade.sum() > 1000
     assert np.all(ev.bid_px[ev.kind == QUOTE] < ev.ask_px[ev.kind == QUOTE])
 
@@ -407,12 +436,13 @@ def bt_line(local, u, b="100.0", a="100.1", T=1000, B="1", A="2", sym="btcusdt")
 
 
 def tr_line(local, T, p="100.1", q="0.5", m=False, sym="btcusdt"):
-    return f"{local} " + json.dumps({"stream": f"{sym}@trade", "data": {"e": "trade", "E": T, "T": T, "t": T,
-                                                                         "p": p, "q": q, "m": m}})
+    return f"{local} " + json.dumps(
+        {"stream": f"{sym}@trade", "data": {"e": "trade", "E": T, "T": T, "t": T, "p": p, "q": q, "m": m}}
+    )
 
 
-BASE_T0 = 1_723_161_256_000      # ms
-LOCAL0 = (BASE_T0 - 1270) * MS   # the capture clock 1.27 s behind
+BASE_T0 = 1_723_161_256_000  # ms
+LOCAL0 = (BASE_T0 - 1270) * MS  # the capture clock 1.27 s behind
 
 
 def bin_lines(**override):
@@ -447,7 +477,7 @@ def test_binance_crafted_good_file(tmp_path):
     np.testing.assert_array_equal(ev.kind, [QUOTE, TRADE, QUOTE, TRADE, QUOTE])
     np.testing.assert_array_equal(ev.ts, (BASE_T0 + np.array([1, 2, 3, 4, 6])) * MS)
     np.testing.assert_array_equal(ev.side, [0, 1, 0, -1, 0])
-    np.testing.assert_array_equal(ev.ask_px, [100.1, 100.1, 100.2, 100.2, 100.2])   # trades carry the book
+    np.testing.assert_array_equal(ev.ask_px, [100.1, 100.1, 100.2, 100.2, 100.2])  # trades carry the book
     np.testing.assert_array_equal(ev.qty, [0, 0.5, 0, 0.25, 0])
     assert ev.meta.instrument == "BTCUSDT (usdm)" and ev.meta.tick_size == 0.1
 
@@ -456,10 +486,12 @@ def test_binance_merge_by_exchange_time_not_arrival(tmp_path):
     """A trade that arrives after a bookTicker but happened before it goes first; on
     equal exchange times, arrival order breaks the tie."""
     t = BASE_T0
-    lines = [bt_line(LOCAL0 + 1 * MS, 10, T=t + 5),
-             tr_line(LOCAL0 + 2 * MS, t + 3),
-             tr_line(LOCAL0 + 3 * MS, t + 5, p="100.0", m=True),
-             bt_line(LOCAL0 + 4 * MS, 11, T=t + 5, b="99.9")]
+    lines = [
+        bt_line(LOCAL0 + 1 * MS, 10, T=t + 5),
+        tr_line(LOCAL0 + 2 * MS, t + 3),
+        tr_line(LOCAL0 + 3 * MS, t + 5, p="100.0", m=True),
+        bt_line(LOCAL0 + 4 * MS, 11, T=t + 5, b="99.9"),
+    ]
     ev = load_binance(write_gz(tmp_path, lines))
     np.testing.assert_array_equal(ev.kind, [TRADE, QUOTE, TRADE, QUOTE])
     np.testing.assert_array_equal(ev.ts, np.array([t + 3, t + 5, t + 5, t + 5]) * MS)
@@ -469,12 +501,14 @@ def test_binance_merge_by_exchange_time_not_arrival(tmp_path):
 def test_binance_spot_crafted_offset(tmp_path):
     """No T on bookTicker: offset = median(local − exchange) of the trades = −1.27 s here."""
     t = BASE_T0
-    lines = [bt_line(LOCAL0 + 10 * MS, 1, T=None),
-             tr_line(LOCAL0 + 12 * MS, t + 12),
-             tr_line(LOCAL0 + 20 * MS, t + 19),          # 1 ms slower
-             tr_line(LOCAL0 + 30 * MS, t + 30),
-             bt_line(LOCAL0 + 25 * MS, 2, T=None),      # arrived "before" the previous trade
-             bt_line(LOCAL0 + 24 * MS, 3, T=None)]      # local time went back: estimate clamped
+    lines = [
+        bt_line(LOCAL0 + 10 * MS, 1, T=None),
+        tr_line(LOCAL0 + 12 * MS, t + 12),
+        tr_line(LOCAL0 + 20 * MS, t + 19),  # 1 ms slower
+        tr_line(LOCAL0 + 30 * MS, t + 30),
+        bt_line(LOCAL0 + 25 * MS, 2, T=None),  # arrived "before" the previous trade
+        bt_line(LOCAL0 + 24 * MS, 3, T=None),
+    ]  # local time went back: estimate clamped
     ev = load_binance(write_gz(tmp_path, lines, "spot_btcusdt_x.gz"))
     assert ev.meta.instrument == "BTCUSDT (spot)"
     q = ev.kind == QUOTE
@@ -510,21 +544,30 @@ def test_binance_malformed_fail_and_skip(tmp_path, case):
 
 
 def test_binance_time_within_tolerance(tmp_path):
-    lines = bin_lines(L5=tr_line(LOCAL0 + 4 * MS, BASE_T0 + 1))     # 1 ms before the previous trade
+    lines = bin_lines(L5=tr_line(LOCAL0 + 4 * MS, BASE_T0 + 1))  # 1 ms before the previous trade
     p = write_gz(tmp_path, lines)
     with pytest.raises(DataError, match="timestamp out of order"):
         load_binance(p)
     ev = load_binance(p, tolerance_ms=1)
     assert len(ev) == 5 and ev.meta.skipped == {}
     t = ev.is_trade
-    np.testing.assert_array_equal(ev.ts[t], np.array([BASE_T0 + 2, BASE_T0 + 2]) * MS)   # clamped
+    np.testing.assert_array_equal(ev.ts[t], np.array([BASE_T0 + 2, BASE_T0 + 2]) * MS)  # clamped
 
 
 def test_binance_truncated_gzip(tmp_path):
     rng = np.random.default_rng(0)
     n = 3000
-    lines = [bt_line(LOCAL0 + k * MS, 10 + k, b=f"{100 + rng.integers(0, 999) / 10:.1f}", a="200.0",
-                     T=BASE_T0 + k, B=f"{rng.random():.6f}") for k in range(n)]
+    lines = [
+        bt_line(
+            LOCAL0 + k * MS,
+            10 + k,
+            b=f"{100 + rng.integers(0, 999) / 10:.1f}",
+            a="200.0",
+            T=BASE_T0 + k,
+            B=f"{rng.random():.6f}",
+        )
+        for k in range(n)
+    ]
     full = write_gz(tmp_path, lines, "usdm_btcusdt_full.gz").read_bytes()
     p = tmp_path / "usdm_btcusdt_cut.gz"
     p.write_bytes(full[: len(full) // 2])
@@ -559,28 +602,31 @@ def write_csv(path: Path, text: str) -> Path:
     return path
 
 
-QUOTES_CSV = ("timestamp,bid,ask,bid_size,ask_size\n"
-              "1000,100.0,100.5,3,4\n"
-              "2000,100.1,100.5,2,4\n"
-              "3000,,100.4,,1\n"
-              "5000,100.2,100.3,1,1\n")
-TRADES_CSV = ("timestamp,price,quantity,side\n"
-              "2000,100.5,1,buy\n"
-              "2500,100.1,2,S\n"
-              "6000,100.2,0.5,-1\n")
+QUOTES_CSV = (
+    "timestamp,bid,ask,bid_size,ask_size\n"
+    "1000,100.0,100.5,3,4\n"
+    "2000,100.1,100.5,2,4\n"
+    "3000,,100.4,,1\n"
+    "5000,100.2,100.3,1,1\n"
+)
+TRADES_CSV = "timestamp,price,quantity,side\n2000,100.5,1,buy\n2500,100.1,2,S\n6000,100.2,0.5,-1\n"
 
 
 def test_generic_csv_merge_and_carry(tmp_path):
     ev = load_generic(write_csv(tmp_path / "q.csv", QUOTES_CSV), write_csv(tmp_path / "t.csv", TRADES_CSV))
     np.testing.assert_array_equal(ev.ts, [1000, 2000, 2000, 2500, 3000, 5000, 6000])
-    np.testing.assert_array_equal(ev.kind, [QUOTE, QUOTE, TRADE, TRADE, QUOTE, QUOTE, TRADE])   # quotes first
+    np.testing.assert_array_equal(ev.kind, [QUOTE, QUOTE, TRADE, TRADE, QUOTE, QUOTE, TRADE])  # quotes first
     np.testing.assert_array_equal(ev.side, [0, 0, 1, -1, 0, 0, -1])
     np.testing.assert_array_equal(ev.bid_px, [100.0, 100.1, 100.1, 100.1, np.nan, 100.2, 100.2])
     np.testing.assert_array_equal(ev.bid_sz, [3, 2, 2, 2, 0, 1, 1])
     np.testing.assert_array_equal(ev.px, [np.nan, np.nan, 100.5, 100.1, np.nan, np.nan, 100.2])
     m = ev.meta
-    assert (m.instrument, m.source, m.skipped, m.files) == ("q", "generic", {}, (str(tmp_path / "q.csv"),
-                                                                                 str(tmp_path / "t.csv")))
+    assert (m.instrument, m.source, m.skipped, m.files) == (
+        "q",
+        "generic",
+        {},
+        (str(tmp_path / "q.csv"), str(tmp_path / "t.csv")),
+    )
     assert m.tick_size == 0.1 and m.lot_size == 0.5
     named = load_generic(tmp_path / "q.csv", instrument="XYZ", tick_size=0.05, lot_size=1)
     assert (named.meta.instrument, named.meta.tick_size, named.meta.lot_size) == ("XYZ", 0.05, 1.0)
@@ -588,8 +634,15 @@ def test_generic_csv_merge_and_carry(tmp_path):
 
 
 def test_generic_iso_timestamps_and_parquet(tmp_path):
-    q = pd.DataFrame({"timestamp": ["2024-08-08T23:54:16.313Z", "2024-08-09T01:54:16.313000001+02:00"],
-                      "bid": [1.0, 1.1], "ask": [1.2, 1.3], "bid_size": [1, 1], "ask_size": [2, 2]})
+    q = pd.DataFrame(
+        {
+            "timestamp": ["2024-08-08T23:54:16.313Z", "2024-08-09T01:54:16.313000001+02:00"],
+            "bid": [1.0, 1.1],
+            "ask": [1.2, 1.3],
+            "bid_size": [1, 1],
+            "ask_size": [2, 2],
+        }
+    )
     q.to_csv(tmp_path / "q.csv", index=False)
     ev = load_generic(tmp_path / "q.csv")
     t = pd.Timestamp("2024-08-08T23:54:16.313Z").value
@@ -647,8 +700,11 @@ def test_generic_time_within_tolerance(tmp_path):
 
 def test_generic_missing_columns(tmp_path):
     qp = write_csv(tmp_path / "q.csv", "timestamp,bid,ask\n1,1,2\n")
-    with pytest.raises(DataError, match=r"missing columns bid_size, ask_size; expected timestamp, bid, ask, "
-                                        r"bid_size, ask_size") as ei:
+    with pytest.raises(
+        DataError,
+        match=r"missing columns bid_size, ask_size; expected timestamp, bid, ask, "
+        r"bid_size, ask_size",
+    ) as ei:
         load_generic(qp)
     assert ei.value.file == str(qp)
     tp = write_csv(tmp_path / "t.csv", "timestamp,price,qty,side\n1,1,2,b\n")
@@ -702,10 +758,25 @@ def event_tables(draw):
 def write_generic(ev: EventTable, tmp: Path, words=None, parquet: bool = False) -> tuple[Path, Path]:
     """Quotes and trades files written from an EventTable's rows."""
     q, t = ev.kind == QUOTE, ev.kind == TRADE
-    qdf = pd.DataFrame({"timestamp": ev.ts[q], "bid": ev.bid_px[q], "ask": ev.ask_px[q],
-                        "bid_size": ev.bid_sz[q], "ask_size": ev.ask_sz[q], "code": ev.code[q]})
-    tdf = pd.DataFrame({"timestamp": ev.ts[t], "price": ev.px[t], "quantity": ev.qty[t],
-                        "side": words if words is not None else ev.side[t], "code": ev.code[t]})
+    qdf = pd.DataFrame(
+        {
+            "timestamp": ev.ts[q],
+            "bid": ev.bid_px[q],
+            "ask": ev.ask_px[q],
+            "bid_size": ev.bid_sz[q],
+            "ask_size": ev.ask_sz[q],
+            "code": ev.code[q],
+        }
+    )
+    tdf = pd.DataFrame(
+        {
+            "timestamp": ev.ts[t],
+            "price": ev.px[t],
+            "quantity": ev.qty[t],
+            "side": words if words is not None else ev.side[t],
+            "code": ev.code[t],
+        }
+    )
     ext = "parquet" if parquet else "csv"
     qp, tp = tmp / f"q.{ext}", tmp / f"t.{ext}"
     if parquet:
@@ -748,7 +819,7 @@ def test_parquet_round_trip_real(tmp_path, path):
     out = tmp_path / "ev.parquet"
     ev.to_parquet(out)
     assert_tables_equal(EventTable.from_parquet(out), ev)
-    assert_tables_equal(load(out), ev)                      # auto: flatbook metadata → events
+    assert_tables_equal(load(out), ev)  # auto: flatbook metadata → events
 
 
 def test_convert_and_dispatch(tmp_path):
@@ -761,12 +832,14 @@ def test_convert_and_dispatch(tmp_path):
     qp = write_csv(tmp_path / "q.csv", QUOTES_CSV)
     tp = write_csv(tmp_path / "t.csv", TRADES_CSV)
     assert_tables_equal(load(qp, trades=tp), load_generic(qp, tp), via_load=True)
-    pd.read_csv(qp).to_parquet(tmp_path / "plain.parquet")            # parquet without flatbook metadata
+    pd.read_csv(qp).to_parquet(tmp_path / "plain.parquet")  # parquet without flatbook metadata
     assert_tables_equal(load(tmp_path / "plain.parquet"), load_generic(qp), meta=False)
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(InputError, match=r"--format: unknown format 'excel' \(allowed: auto, binance, events, generic, lobster\)"):
+    with pytest.raises(
+        InputError, match=r"--format: unknown format 'excel' \(allowed: auto, binance, events, generic, lobster\)"
+    ):
         load(tmp_path / "x.csv", fmt="excel")
     with pytest.raises(DataError, match=r"nope\.zip: no such file"):
         load(tmp_path / "nope.zip")

@@ -5,6 +5,7 @@ paths so that the suite stays quick. ``basis_spot_perp.py`` is run by tests/test
 ``my_policy.py`` (a policy file, not a script) by tests/test_user_policy.py: any other example
 must be added below, so that none can rot.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import REPO, shared_data
 
 EXAMPLES = REPO / "examples"
@@ -20,26 +22,46 @@ BINANCE = "binance/usdm_btcusdt_20240808.gz"
 
 #: script → (arguments, patterns its output must match)
 SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "01_compare_policies.py": (("500",), (
-        r"paired differences against avellaneda-stoikov \(common random numbers\)",
-        r"glft\s+mean PnL\s+[-+]\d+\.\d{3} ± \d+\.\d{3} \(independent runs: ± \d+\.\d{3}\)",
-        r"per-path table: 2,500 rows")),
-    "02_write_your_own_policy.py": (("300",), (
-        r"cubic = 0 equals linear-skew bit for bit: True",
-        r"cubic_skew − glft: mean PnL [-+]\d",
-        r"backtest cubic_skew: fills [\d,]+, q_std [\d.]+ BTC, pnl_final -?[\d.]+ USDT")),
-    "03_backtest_binance.py": ((), (
-        # the default glft replay of the capture: these figures must not move (bit-identical numbers)
-        r"glft\s+fills 2,996\s+pnl_final\s+-1921\.15 USDT\s+q_std 1\.421 BTC",
-        r"linear-skew\s+fills [\d,]+\s+pnl_final",
-        r"glft \(latency 5 ms\)\s+fills")),
-    "04_calibrate_then_backtest.py": (("40",), (
-        r"volatility\.sigma_per_time_unit\s+7\.50244 USDT per √\(1 s\)",
-        r"gamma\.achieved\s+[\d.]+ ± [\d.]+ BTC",
-        r"backtest glft with the fitted parameters: fills [\d,]+")),
-    "05_sweep_frontier.py": (("300",), (
-        r"Pareto frontier \(pnl_std\): [\d., ]+",
-        r"best mean–variance point: skew = [\d.]+, utility [\d.]+ ± [\d.]+ price units × lots")),
+    "01_compare_policies.py": (
+        ("500",),
+        (
+            r"paired differences against avellaneda-stoikov \(common random numbers\)",
+            r"glft\s+mean PnL\s+[-+]\d+\.\d{3} ± \d+\.\d{3} \(independent runs: ± \d+\.\d{3}\)",
+            r"per-path table: 2,500 rows",
+        ),
+    ),
+    "02_write_your_own_policy.py": (
+        ("300",),
+        (
+            r"cubic = 0 equals linear-skew bit for bit: True",
+            r"cubic_skew − glft: mean PnL [-+]\d",
+            r"backtest cubic_skew: fills [\d,]+, q_std [\d.]+ BTC, pnl_final -?[\d.]+ USDT",
+        ),
+    ),
+    "03_backtest_binance.py": (
+        (),
+        (
+            # the default glft replay of the capture: these figures must not move (bit-identical numbers)
+            r"glft\s+fills 2,996\s+pnl_final\s+-1921\.15 USDT\s+q_std 1\.421 BTC",
+            r"linear-skew\s+fills [\d,]+\s+pnl_final",
+            r"glft \(latency 5 ms\)\s+fills",
+        ),
+    ),
+    "04_calibrate_then_backtest.py": (
+        ("40",),
+        (
+            r"volatility\.sigma_per_time_unit\s+7\.50244 USDT per √\(1 s\)",
+            r"gamma\.achieved\s+[\d.]+ ± [\d.]+ BTC",
+            r"backtest glft with the fitted parameters: fills [\d,]+",
+        ),
+    ),
+    "05_sweep_frontier.py": (
+        ("300",),
+        (
+            r"Pareto frontier \(pnl_std\): [\d., ]+",
+            r"best mean–variance point: skew = [\d.]+, utility [\d.]+ ± [\d.]+ price units × lots",
+        ),
+    ),
 }
 
 
@@ -50,16 +72,21 @@ def test_every_example_is_run_somewhere():
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_example_runs_and_prints_its_figures(script, tmp_path):
-    shared_data(BINANCE)   # several examples read the Binance capture
+    shared_data(BINANCE)  # several examples read the Binance capture
     args, patterns = SCRIPTS[script]
-    r = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, check=False,
-                       timeout=900, cwd=tmp_path)   # from elsewhere: the scripts resolve the data from the repo
+    r = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        cwd=tmp_path,
+    )  # from elsewhere: the scripts resolve the data from the repo
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Traceback" not in r.stderr
     for pat in patterns:
         assert re.search(pat, r.stdout), f"{script}: no match for {pat!r} in\n{r.stdout}"
-    assert list(tmp_path.iterdir()) == []        # the scripts write no files
-    if script == "01_compare_policies.py":       # the point of common random numbers, read off the output
+    assert list(tmp_path.iterdir()) == []  # the scripts write no files
+    if script == "01_compare_policies.py":  # the point of common random numbers, read off the output
         pairs = re.findall(r"mean PnL\s+[-+]\d+\.\d+ ± (\d+\.\d+) \(independent runs: ± (\d+\.\d+)\)", r.stdout)
         assert len(pairs) == 4 and all(float(paired) < float(unpaired) for paired, unpaired in pairs)
-

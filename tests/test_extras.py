@@ -4,6 +4,7 @@ Each case runs the real command line in a fresh interpreter in which the extra's
 made unimportable (``sys.modules[name] = None``, which makes ``import name`` raise
 ImportError and :func:`importlib.util.find_spec` return None), as on a slim install.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -20,34 +21,49 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_without(modules: tuple[str, ...], argv: list[str]) -> subprocess.CompletedProcess:
-    code = ("import sys\n"
-            f"for m in {list(modules)!r}: sys.modules[m] = None\n"
-            "from flatbook.cli.entry import main\n"
-            f"main({argv!r})\n")
+    code = (
+        "import sys\n"
+        f"for m in {list(modules)!r}: sys.modules[m] = None\n"
+        "from flatbook.cli.entry import main\n"
+        f"main({argv!r})\n"
+    )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 
-@pytest.mark.parametrize("modules, argv, field, extra", [
-    (("dash",), ["app", "--port", "1"], "flatbook app", "app"),
-    (("prometheus_client",), ["live", "--config", "nowhere.toml"], "flatbook live", "live"),
-    (("plotly",), ["simulate", "--paths", "10", "--report", "r.html"], "--report", "report"),
-    (("plotly",), ["report", "nowhere"], "flatbook report", "report"),
-    (("optuna",), ["sweep", "--grid", "skew=0:0.1", "--optuna", "4", "--policy", "linear-skew"], "--optuna", "sweep"),
-])
+@pytest.mark.parametrize(
+    "modules, argv, field, extra",
+    [
+        (("dash",), ["app", "--port", "1"], "flatbook app", "app"),
+        (("prometheus_client",), ["live", "--config", "nowhere.toml"], "flatbook live", "live"),
+        (("plotly",), ["simulate", "--paths", "10", "--report", "r.html"], "--report", "report"),
+        (("plotly",), ["report", "nowhere"], "flatbook report", "report"),
+        (
+            ("optuna",),
+            ["sweep", "--grid", "skew=0:0.1", "--optuna", "4", "--policy", "linear-skew"],
+            "--optuna",
+            "sweep",
+        ),
+    ],
+)
 def test_missing_extra_is_one_line_and_exit_2(modules, argv, field, extra, tmp_path):
     r = run_without(modules, argv)
     assert r.returncode == 2, r.stderr
     assert r.stdout == ""
-    assert r.stderr == (f"error: {field}: needs {', '.join(modules)}, not installed; "
-                        f"install the extra: pip install 'flatbook[{extra}]'\n")
+    assert r.stderr == (
+        f"error: {field}: needs {', '.join(modules)}, not installed; "
+        f"install the extra: pip install 'flatbook[{extra}]'\n"
+    )
 
 
 def test_the_sweep_cluster_needs_distributed(tmp_path):
-    r = run_without(("distributed",), ["sweep", "--grid", "skew=0:0.1:2", "--policy", "linear-skew",
-                                       "--paths", "10", "--out", str(tmp_path / "s")])
+    r = run_without(
+        ("distributed",),
+        ["sweep", "--grid", "skew=0:0.1:2", "--policy", "linear-skew", "--paths", "10", "--out", str(tmp_path / "s")],
+    )
     assert r.returncode == 2, r.stderr
-    assert r.stderr.splitlines() == ["error: flatbook sweep: needs distributed, not installed; "
-                                     "install the extra: pip install 'flatbook[sweep]'"]
+    assert r.stderr.splitlines() == [
+        "error: flatbook sweep: needs distributed, not installed; install the extra: pip install 'flatbook[sweep]'"
+    ]
     assert not (tmp_path / "s" / "sweep.json").exists()
 
 
@@ -58,7 +74,7 @@ def test_require_is_an_input_error_naming_the_extra(monkeypatch):
         require("live", field="exchange_id")
     assert isinstance(e.value, InputError) and e.value.field == "exchange_id"
     assert e.value.extra == "live" and e.value.missing == ("ccxt",)
-    require("live", "aiohttp")            # only the modules asked for are checked
+    require("live", "aiohttp")  # only the modules asked for are checked
     with pytest.raises(ValueError):
         require("no-such-extra")
 

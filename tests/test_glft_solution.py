@@ -1,4 +1,5 @@
 """Tests for flatbook.policies.glft_solution (GLFT 2013 exact and closed-form quotes)."""
+
 from __future__ import annotations
 
 import math
@@ -132,8 +133,7 @@ def test_exact_table_is_symmetric_in_inventory(gamma, sigma, A, k, Q, T, n_steps
 
 
 @settings(max_examples=60, deadline=None)
-@given(**model, Q=st.integers(1, 8), T=st.floats(0.05, 50.0), n_steps=st.integers(1, 6),
-       q=st.floats(-20.0, 20.0))
+@given(**model, Q=st.integers(1, 8), T=st.floats(0.05, 50.0), n_steps=st.integers(1, 6), q=st.floats(-20.0, 20.0))
 def test_skew_direction(gamma, sigma, A, k, Q, T, n_steps, q):
     """Long inventory ⇒ bid further away, ask closer (and vice versa), in every solution."""
     b0, a0 = glft_closed_form_depths(q, gamma, sigma, A, k)
@@ -153,8 +153,7 @@ def test_finite_horizon_converges_to_ground_state_at_spectral_gap_rate():
     third smallest). Checked on the ratio of successive errors, then at T with (λ₂−λ₀)T ≈ 90."""
     Q = 5
     alpha, eta = alpha_eta(**EX)
-    lam = eigh_tridiagonal(alpha * np.arange(-Q, Q + 1.0) ** 2, np.full(2 * Q, -eta),
-                           eigvals_only=True)
+    lam = eigh_tridiagonal(alpha * np.arange(-Q, Q + 1.0) ** 2, np.full(2 * Q, -eta), eigvals_only=True)
     gap = lam[2] - lam[0]
     sb, _ = glft_stationary_exact_depths(**EX, Q=Q)
 
@@ -307,12 +306,20 @@ def test_difference_report_layout():
 @pytest.mark.parametrize(
     ("name", "value", "allowed"),
     [
-        ("gamma", 0.0, "> 0"), ("gamma", -1.0, "> 0"), ("gamma", math.nan, "> 0"),
-        ("sigma", -0.1, ">= 0"), ("sigma", math.inf, ">= 0"),
-        ("A", 0.0, "> 0"), ("k", -2.0, "> 0"),
-        ("Q", 0, ">= 1"), ("Q", 2.0, "integer"), ("Q", True, "integer"),
-        ("T", 0.0, "> 0"), ("T", math.inf, "> 0"),
-        ("n_steps", 0, ">= 1"), ("n_steps", 1.5, "integer"),
+        ("gamma", 0.0, "> 0"),
+        ("gamma", -1.0, "> 0"),
+        ("gamma", math.nan, "> 0"),
+        ("sigma", -0.1, ">= 0"),
+        ("sigma", math.inf, ">= 0"),
+        ("A", 0.0, "> 0"),
+        ("k", -2.0, "> 0"),
+        ("Q", 0, ">= 1"),
+        ("Q", 2.0, "integer"),
+        ("Q", True, "integer"),
+        ("T", 0.0, "> 0"),
+        ("T", math.inf, "> 0"),
+        ("n_steps", 0, ">= 1"),
+        ("n_steps", 1.5, "integer"),
     ],
 )
 def test_invalid_inputs_name_parameter_and_range(name, value, allowed):
@@ -346,7 +353,7 @@ def test_exact_table_with_a_target_is_the_shifted_problem():
     b0, a0 = glft_exact_table(g, sig, A, k, Q, T, n)
     m = 3
     bm, am = glft_exact_table(g, sig, A, k, Q, T, n, q_target=float(m))
-    inner = np.arange(-10, 11)                      # q − m, far from ±Q
+    inner = np.arange(-10, 11)  # q − m, far from ±Q
     np.testing.assert_allclose(bm[:, inner + m + Q], b0[:, inner + Q], rtol=0, atol=1e-9)
     np.testing.assert_allclose(am[:, inner + m + Q], a0[:, inner + Q], rtol=0, atol=1e-9)
     # the bound stays absolute: no bid at q = +Q, no ask at q = −Q

@@ -1,4 +1,5 @@
 """Compiled building blocks: the vectorisable exp and the per-path SplitMix64 streams."""
+
 from __future__ import annotations
 
 import math
@@ -58,7 +59,7 @@ def _starts(seed, n):
 
 # ------------------------------------------------------------------------------ fast_exp
 def test_fast_exp_dense_grid_against_math_exp():
-    x = np.linspace(-700.0, 700.0, 1_400_001)          # spacing 1e-3
+    x = np.linspace(-700.0, 700.0, 1_400_001)  # spacing 1e-3
     x = np.concatenate((x, np.random.default_rng(1).uniform(-700.0, 700.0, 200_000)))
     got = _fast_exp_array(x)
     ref = np.array([math.exp(v) for v in x])
@@ -66,9 +67,28 @@ def test_fast_exp_dense_grid_against_math_exp():
     assert rel.max() < 1e-13
 
 
-@pytest.mark.parametrize("x", [0.0, 1.0, -1.0, math.log(2.0), -math.log(2.0), 0.5 * math.log(2.0),
-                               1e-300, -1e-300, 5e-324, 1e-8, 20.0 * math.log(2.0), 709.0 - 9.0,
-                               -700.0, 700.0, -699.999999, 350.5, -0.3465735902799726])
+@pytest.mark.parametrize(
+    "x",
+    [
+        0.0,
+        1.0,
+        -1.0,
+        math.log(2.0),
+        -math.log(2.0),
+        0.5 * math.log(2.0),
+        1e-300,
+        -1e-300,
+        5e-324,
+        1e-8,
+        20.0 * math.log(2.0),
+        709.0 - 9.0,
+        -700.0,
+        700.0,
+        -699.999999,
+        350.5,
+        -0.3465735902799726,
+    ],
+)
 def test_fast_exp_special_points(x):
     assert fast_exp(x) == pytest.approx(math.exp(x), rel=1e-13, abs=0)
 
@@ -102,10 +122,17 @@ def test_splitmix64_reference_vectors():
     6457827717110365317, 3203168211198807973, 9817491932198370423, 4593380528125082431,
     16408922859458223821 (Rosetta Code, "Pseudo-random numbers/Splitmix64")."""
     assert [int(v) for v in _raw_stream(np.uint64(0), 3)] == [
-        0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
+        0xE220A8397B1DCDAF,
+        0x6E789E6AA1B965F4,
+        0x06C45D188009454F,
+    ]
     assert [int(v) for v in _raw_stream(np.uint64(1234567), 5)] == [
-        6457827717110365317, 3203168211198807973, 9817491932198370423,
-        4593380528125082431, 16408922859458223821]
+        6457827717110365317,
+        3203168211198807973,
+        9817491932198370423,
+        4593380528125082431,
+        16408922859458223821,
+    ]
     # the stream start is the same finaliser applied to seed ^ path·C
     assert int(stream_start(np.uint64(0), 0)) == int(mix64(np.uint64(0))) == 0
     assert int(mix64(np.uint64(0x9E3779B97F4A7C15))) == 0xE220A8397B1DCDAF
@@ -141,7 +168,7 @@ def test_uniforms_chi_square(draws, col):
 
 
 def test_unit53_never_zero_and_low_bit_fair(draws):
-    assert draws[:, 2].min() > 0.0                     # safe for log
+    assert draws[:, 2].min() > 0.0  # safe for log
     b = draws[:, 3]
     assert set(np.unique(b)) <= {0.0, 1.0}
     m, se = mean_se(b)
@@ -174,7 +201,7 @@ def test_box_muller_normals(draws):
 def test_different_paths_get_different_streams():
     starts = _starts(np.uint64(99), 100_000)
     assert np.unique(starts).size == starts.size
-    assert _starts(np.uint64(100), 1)[0] != starts[0]          # and different seeds too
+    assert _starts(np.uint64(100), 1)[0] != starts[0]  # and different seeds too
     a = _draws(np.uint64(99), 0, 200_000)[:, 0]
     b = _draws(np.uint64(99), 1, 200_000)[:, 0]
     assert not np.array_equal(a, b)

@@ -13,6 +13,7 @@ Read with the standard library's :mod:`ast` (no import is executed): every ``imp
 :data:`KNOWN` lists the violations that remain today, each with its reason; the test fails
 when one of them is fixed too (so the list only shrinks) and when any other appears.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,8 +27,24 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: The layers, lowest first: (name, top-level modules/packages of flatbook). "" is the package
 #: itself (flatbook/__init__.py, the public API's face). Keep in step with ARCHITECTURE.md.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("core", ("_version", "_lazy", "errors", "params", "validate", "suggest", "fileio", "jsonutil", "timing",
-              "units", "extras", "interrupts", "data")),
+    (
+        "core",
+        (
+            "_version",
+            "_lazy",
+            "errors",
+            "params",
+            "validate",
+            "suggest",
+            "fileio",
+            "jsonutil",
+            "timing",
+            "units",
+            "extras",
+            "interrupts",
+            "data",
+        ),
+    ),
     ("model", ("kernels", "policies", "controls", "market", "hedging", "presets", "config")),
     ("strategy", ("strategy",)),
     ("engines", ("sim", "backtest", "live", "multi")),
@@ -73,7 +90,7 @@ def _targets(mod: str, is_pkg: bool, node: ast.Import | ast.ImportFrom) -> list[
     else:
         if node.level:
             base = mod.split(".") if is_pkg else mod.split(".")[:-1]
-            base = base[:len(base) - (node.level - 1)]
+            base = base[: len(base) - (node.level - 1)]
             pkg = ".".join(base + ([node.module] if node.module else []))
         else:
             pkg = node.module or ""
@@ -97,7 +114,7 @@ def _edges() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
         module_level = set()
         stack: list[ast.AST] = list(tree.body)
-        while stack:   # module level includes imports under if/try/with at module level (not in def/class)
+        while stack:  # module level includes imports under if/try/with at module level (not in def/class)
             node = stack.pop()
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 module_level.add(node)

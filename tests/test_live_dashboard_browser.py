@@ -6,6 +6,7 @@ standard library's http.server in a thread, with values the tests change; the ap
 end-to-end test against the real engine lives elsewhere. A few fast checks of the page's
 pure functions and of ``--live-url`` come first.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,6 +17,11 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.support.ui import WebDriverWait
+from typer.testing import CliRunner
+
+import flatbook.cli.app_cmd as app_cmd
 from browser_util import (
     ARTIFACTS,
     RENDERING,
@@ -27,43 +33,61 @@ from browser_util import (
     text,
     wait_for,
 )
-from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.support.ui import WebDriverWait
-from typer.testing import CliRunner
-
-import flatbook.cli.app_cmd as app_cmd
 from flatbook.app import layout as L
 from flatbook.app import live_page as LP
 from flatbook.cli import app as cli_app
 
-T0 = 1_714_570_200_000_000_000   # 2024-05-01 13:30:00 UTC, ns
+T0 = 1_714_570_200_000_000_000  # 2024-05-01 13:30:00 UTC, ns
 STEP_NS = 100_000_000
 
 
 def base_state() -> dict:
     return {
-        "mode": "trade", "session": "test-session", "ts": T0, "seq": 40,
-        "position": 3.0, "target": 0.0, "limit": 30.0,
-        "zones": {"yellow": 10.0, "red": 20.0, "critical": 25.0}, "zone": 0, "zone_name": "none", "killed": False,
+        "mode": "trade",
+        "session": "test-session",
+        "ts": T0,
+        "seq": 40,
+        "position": 3.0,
+        "target": 0.0,
+        "limit": 30.0,
+        "zones": {"yellow": 10.0, "red": 20.0, "critical": 25.0},
+        "zone": 0,
+        "zone_name": "none",
+        "killed": False,
         "market": {"bid": 99.9, "ask": 100.1, "mid": 100.0},
-        "quotes": {"bid": 99.95, "ask": 100.04, "bid_size": 1.0, "ask_size": 1.0, "centre": 99.995, "skew": -0.005,
-                   "half_spread": 0.045, "age_s": 0.3},
+        "quotes": {
+            "bid": 99.95,
+            "ask": 100.04,
+            "bid_size": 1.0,
+            "ask_size": 1.0,
+            "centre": 99.995,
+            "skew": -0.005,
+            "half_spread": 0.045,
+            "age_s": 0.3,
+        },
         "pnl": {"total": 1.5, "spread": 2.0, "adverse": -0.5, "inventory": 0.125, "fees": -0.125, "financing": 0.0},
         "hedge": {"action": "none", "side": None, "qty": 0.0, "method": "none", "reason": "inside the yellow zone"},
         "open_orders": [{"client_id": "test-session-7", "side": "buy", "price": 99.95, "size": 1.0}],
-        "alerts": [{"ts": T0 - 5 * STEP_NS, "wall": 1.7e9, "level": "info", "kind": "start",
-                    "message": "engine started"}],
+        "alerts": [
+            {"ts": T0 - 5 * STEP_NS, "wall": 1.7e9, "level": "info", "kind": "start", "message": "engine started"}
+        ],
         "counters": {"fills": 4, "duplicate_fills": 0, "rejected_orders": 0, "orders": 12},
     }
 
 
 def base_history(n: int = 40) -> dict:
     pos = [min(i // 10, 3) * 1.0 for i in range(n)]
-    return {"ts": [T0 - (n - 1 - i) * STEP_NS for i in range(n)], "position": pos, "target": [0.0] * n,
-            "mid": [100.0] * n, "bid": [99.9] * n, "ask": [100.1] * n,
-            "quote_bid": [None if i < 3 else 99.95 for i in range(n)], "quote_ask": [None if i < 3 else 100.04
-                                                                                     for i in range(n)],
-            "pnl": [i * 1.5 / n for i in range(n)]}
+    return {
+        "ts": [T0 - (n - 1 - i) * STEP_NS for i in range(n)],
+        "position": pos,
+        "target": [0.0] * n,
+        "mid": [100.0] * n,
+        "bid": [99.9] * n,
+        "ask": [100.1] * n,
+        "quote_bid": [None if i < 3 else 99.95 for i in range(n)],
+        "quote_ask": [None if i < 3 else 100.04 for i in range(n)],
+        "pnl": [i * 1.5 / n for i in range(n)],
+    }
 
 
 class FakeEngine:
@@ -90,9 +114,17 @@ class FakeEngine:
             s["ts"] += STEP_NS
             if alert:
                 s["alerts"] = (s["alerts"] + [dict(alert, ts=s["ts"], wall=time.time())])[-100:]
-            point = {"ts": s["ts"], "position": s["position"], "target": s["target"], "mid": s["market"]["mid"],
-                     "bid": s["market"]["bid"], "ask": s["market"]["ask"], "quote_bid": s["quotes"]["bid"],
-                     "quote_ask": s["quotes"]["ask"], "pnl": s["pnl"]["total"]}
+            point = {
+                "ts": s["ts"],
+                "position": s["position"],
+                "target": s["target"],
+                "mid": s["market"]["mid"],
+                "bid": s["market"]["bid"],
+                "ask": s["market"]["ask"],
+                "quote_bid": s["quotes"]["bid"],
+                "quote_ask": s["quotes"]["ask"],
+                "pnl": s["pnl"]["total"],
+            }
             for k, v in point.items():
                 h[k] = (h[k] + [v])[-600:]
             return s["seq"]
@@ -144,8 +176,20 @@ class FakeEngine:
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("url", ["", "127.0.0.1:8765", "ftp://127.0.0.1:8765", "http://", "http://h:0",
-                                 "http://h:70000", "http://bad host:1", "http://u:p@h:1", "http://h:1/?a=1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "127.0.0.1:8765",
+        "ftp://127.0.0.1:8765",
+        "http://",
+        "http://h:0",
+        "http://h:70000",
+        "http://bad host:1",
+        "http://u:p@h:1",
+        "http://h:1/?a=1",
+    ],
+)
 def test_app_command_rejects_a_bad_live_url(url):
     r = runner.invoke(cli_app.app, ["app", "--live-url", url])
     assert r.exit_code == 2, r.output
@@ -155,8 +199,12 @@ def test_app_command_rejects_a_bad_live_url(url):
 
 def test_live_url_accepts_http_urls():
     assert app_cmd.DEFAULT_LIVE_URL == LP.DEFAULT_LIVE_URL
-    for raw, want in [("http://127.0.0.1:8765/", "http://127.0.0.1:8765"), ("http://localhost:9000", None),
-                      ("https://engine.example.com/desk1", None), ("http://[::1]:8765", None)]:
+    for raw, want in [
+        ("http://127.0.0.1:8765/", "http://127.0.0.1:8765"),
+        ("http://localhost:9000", None),
+        ("https://engine.example.com/desk1", None),
+        ("http://[::1]:8765", None),
+    ]:
         assert app_cmd.check_live_url(raw) == (want or raw)
     assert "--live-url" in runner.invoke(cli_app.app, ["app", "--help"]).stdout
 
@@ -175,6 +223,7 @@ def test_view_tolerates_a_partial_state():
 
 
 # --------------------------------------------------------------------------- browser fixtures
+
 
 @pytest.fixture(scope="module")
 def engine():
@@ -200,9 +249,15 @@ GRAPHS = (LP.POSITION_GRAPH_ID, LP.QUOTES_GRAPH_ID, LP.PNL_GRAPH_ID)
 
 
 def trace_y(drv, graph_id: str, i: int = 0) -> list:
-    return drv.execute_script(
-        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
-        "return gd && gd.data && gd.data[arguments[1]] ? gd.data[arguments[1]].y : null;", graph_id, i) or []
+    return (
+        drv.execute_script(
+            "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+            "return gd && gd.data && gd.data[arguments[1]] ? gd.data[arguments[1]].y : null;",
+            graph_id,
+            i,
+        )
+        or []
+    )
 
 
 def first_alert(drv) -> str:
@@ -217,8 +272,13 @@ def live(server, engine, browser):
         engine.start()
     engine.reset()
     browser.get(server + "live")
-    wait_for(browser, lambda d: text(d, LP.POSITION_ID) == "+3"
-             and all(len(trace_y(d, g)) == len(engine.history["ts"]) for g in GRAPHS), "the live page to render")
+    wait_for(
+        browser,
+        lambda d: (
+            text(d, LP.POSITION_ID) == "+3" and all(len(trace_y(d, g)) == len(engine.history["ts"]) for g in GRAPHS)
+        ),
+        "the live page to render",
+    )
     return browser
 
 
@@ -251,6 +311,7 @@ def screenshot(drv, name: str) -> None:
 
 # --------------------------------------------------------------------------- browser tests
 
+
 def test_live_page_renders_every_panel(live, server, engine):
     # every check finds its elements afresh and is retried until the page has settled (it refreshes every
     # 500 ms: an element found before a refresh is stale after it)
@@ -269,8 +330,9 @@ def test_live_page_renders_every_panel(live, server, engine):
 
     # (1) position: zone bands (3 per side) and the ± limit; units on the axes
     def bands(d):
-        shapes = d.execute_script(f"return document.querySelector('#{LP.POSITION_GRAPH_ID} .js-plotly-plot')"
-                                  ".layout.shapes.map(s => s.type)")
+        shapes = d.execute_script(
+            f"return document.querySelector('#{LP.POSITION_GRAPH_ID} .js-plotly-plot').layout.shapes.map(s => s.type)"
+        )
         assert shapes.count("rect") == 6 and shapes.count("line") == 2, shapes
 
     eventually(live, bands, "the zone bands and limit lines")
@@ -311,12 +373,23 @@ def test_live_page_follows_the_engine(live, engine, capsys):
 
     times = []
     t = time.monotonic()
-    seq = engine.step(position=-21.5, target=-10.0, zone=2, zone_name="red",
-                      hedge={"action": "hedge", "side": "buy", "qty": 11.5, "method": "taker",
-                             "reason": "position in the red zone"},
-                      alert={"level": "warning", "kind": "zone", "message": "zone red: position -21.5 lots"})
-    wait_for(live, lambda d: text(d, LP.POSITION_ID) == "-21.5" and text(d, LP.ZONE_BADGE_ID) == "red"
-             and "zone red: position -21.5 lots" in first_alert(d), "the red-zone update")
+    seq = engine.step(
+        position=-21.5,
+        target=-10.0,
+        zone=2,
+        zone_name="red",
+        hedge={"action": "hedge", "side": "buy", "qty": 11.5, "method": "taker", "reason": "position in the red zone"},
+        alert={"level": "warning", "kind": "zone", "message": "zone red: position -21.5 lots"},
+    )
+    wait_for(
+        live,
+        lambda d: (
+            text(d, LP.POSITION_ID) == "-21.5"
+            and text(d, LP.ZONE_BADGE_ID) == "red"
+            and "zone red: position -21.5 lots" in first_alert(d)
+        ),
+        "the red-zone update",
+    )
     times.append(time.monotonic() - t)
 
     def red(d):
@@ -330,40 +403,69 @@ def test_live_page_follows_the_engine(live, engine, capsys):
     screenshot(live, "red-zone")
 
     t = time.monotonic()
-    engine.step(position=-27.0, zone=3, zone_name="critical", killed=True,
-                alert={"level": "critical", "kind": "kill", "message": "kill switch: critical zone"})
-    wait_for(live, lambda d: text(d, LP.POSITION_ID) == "-27" and text(d, LP.ZONE_BADGE_ID) == "critical"
-             and text(d, LP.KILLED_ID) == "KILLED" and "kill switch" in first_alert(d),
-             "the critical-zone update")
+    engine.step(
+        position=-27.0,
+        zone=3,
+        zone_name="critical",
+        killed=True,
+        alert={"level": "critical", "kind": "kill", "message": "kill switch: critical zone"},
+    )
+    wait_for(
+        live,
+        lambda d: (
+            text(d, LP.POSITION_ID) == "-27"
+            and text(d, LP.ZONE_BADGE_ID) == "critical"
+            and text(d, LP.KILLED_ID) == "KILLED"
+            and "kill switch" in first_alert(d)
+        ),
+        "the critical-zone update",
+    )
     times.append(time.monotonic() - t)
-    wait_for(live, lambda d: "alert-critical" in d.find_element(By.CSS_SELECTOR, f"#{LP.ALERTS_ID} li")
-             .get_attribute("class"), "the critical alert's style")
+    wait_for(
+        live,
+        lambda d: "alert-critical" in d.find_element(By.CSS_SELECTOR, f"#{LP.ALERTS_ID} li").get_attribute("class"),
+        "the critical alert's style",
+    )
     with capsys.disabled():
-        print(f"\nlive dashboard: {rate:.2f} state polls/s; engine change → page shown in "
-              + ", ".join(f"{x * 1000:.0f} ms" for x in times))
+        print(
+            f"\nlive dashboard: {rate:.2f} state polls/s; engine change → page shown in "
+            + ", ".join(f"{x * 1000:.0f} ms" for x in times)
+        )
 
 
 def test_explainer_still_served_at_root(live, server):
     live.find_element(By.ID, LP.NAV_EXPLAINER_ID).click()
-    wait_for(live, lambda d: d.find_elements(By.ID, L.readout_id("bid"))
-             and text(d, L.readout_id("bid")) not in ("", "…")
-             and d.find_elements(By.CSS_SELECTOR, f"#{L.QUOTE_GRAPH_ID} .main-svg"), "the explainer")
+    wait_for(
+        live,
+        lambda d: (
+            d.find_elements(By.ID, L.readout_id("bid"))
+            and text(d, L.readout_id("bid")) not in ("", "…")
+            and d.find_elements(By.CSS_SELECTOR, f"#{L.QUOTE_GRAPH_ID} .main-svg")
+        ),
+        "the explainer",
+    )
     assert live.current_url == server
     live.find_element(By.ID, L.NAV_LIVE_ID).click()
-    wait_for(live, lambda d: d.find_elements(By.ID, LP.POSITION_ID) and text(d, LP.POSITION_ID) == "+3",
-             "the live page again")
+    wait_for(
+        live,
+        lambda d: d.find_elements(By.ID, LP.POSITION_ID) and text(d, LP.POSITION_ID) == "+3",
+        "the live page again",
+    )
 
 
 def test_unreachable_engine_is_reported(live, engine):
     engine.stop()
     try:
-        wait_for(live, lambda d: text(d, LP.STATUS_ID).startswith(f"live engine not reachable at {engine.url}"),
-                 "the not-reachable status")
+        wait_for(
+            live,
+            lambda d: text(d, LP.STATUS_ID).startswith(f"live engine not reachable at {engine.url}"),
+            "the not-reachable status",
+        )
 
         def down(d):
             assert "status-down" in d.find_element(By.ID, LP.STATUS_ID).get_attribute("class")
             assert "stale" in d.find_element(By.ID, LP.BODY_ID).get_attribute("class")
-            assert text(d, LP.POSITION_ID) == "+3"      # the last values stay, dimmed
+            assert text(d, LP.POSITION_ID) == "+3"  # the last values stay, dimmed
 
         eventually(live, down, "the dimmed last values")
         screenshot(live, "unreachable")

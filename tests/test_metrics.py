@@ -1,4 +1,5 @@
 """Run metrics: VaR/ES of terminal PnL and the pooled OU (AR(1)) fit of inventory."""
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,7 @@ def test_var_es_by_hand():
     var, es = var_es(-np.arange(1.0, 101.0))
     assert var == pytest.approx(95.05, abs=1e-12)
     assert es == pytest.approx(98.0, abs=1e-12)
-    var99, es99 = var_es(-np.arange(1.0, 101.0), level=0.99)   # 99 + 0.01 → mean(100) = 100
+    var99, es99 = var_es(-np.arange(1.0, 101.0), level=0.99)  # 99 + 0.01 → mean(100) = 100
     assert (var99, es99) == (pytest.approx(99.01, abs=1e-12), pytest.approx(100.0, abs=1e-12))
 
 
@@ -53,8 +54,7 @@ def test_var_es_normal_closed_form(level):
 
 
 @prop(max_examples=300)
-@given(pnl=arrays(np.float64, st.integers(1, 200), elements=st.floats(-1e6, 1e6)),
-       level=st.floats(0.5, 0.999))
+@given(pnl=arrays(np.float64, st.integers(1, 200), elements=st.floats(-1e6, 1e6)), level=st.floats(0.5, 0.999))
 def test_es_at_least_var(pnl, level):
     """ES is a mean of the losses ≥ VaR: VaR ≤ ES ≤ worst loss (the upper bound up to the
     rounding of that mean: n additions and one division, ≤ (n+1)·eps·max|loss|)."""
@@ -68,7 +68,7 @@ def test_es_at_least_var(pnl, level):
 def test_es_never_below_var_in_floating_point():
     """Three equal losses of 3.3: VaR = 3.3, and the plain mean of the tail rounds to
     3.2999999999999994 — ES must still not come out below VaR."""
-    assert float(np.mean(np.array([3.3, 3.3, 3.3]))) < 3.3      # the rounding this guards against
+    assert float(np.mean(np.array([3.3, 3.3, 3.3]))) < 3.3  # the rounding this guards against
     var, es = var_es(np.array([-3.3, -3.3, -3.3]))
     assert var == 3.3 and es >= var
 
@@ -85,7 +85,7 @@ def _moments(q: np.ndarray) -> np.ndarray:
 
 def _ar1(phi: float, paths: int, n: int, seed: int) -> np.ndarray:
     eps = np.random.default_rng(seed).standard_normal((paths, n))
-    q = signal.lfilter([1.0], [1.0, -phi], eps, axis=1)      # q_t = φ q_{t−1} + ε_t
+    q = signal.lfilter([1.0], [1.0, -phi], eps, axis=1)  # q_t = φ q_{t−1} + ε_t
     return np.concatenate((np.zeros((paths, 1)), q), axis=1)
 
 
@@ -99,7 +99,7 @@ def test_ou_fit_recovers_kappa(phi, dt):
     q = _ar1(phi, paths=400, n=2000, seed=int(phi * 1000))
     fit = ou_fit(_moments(q), dt)
     se_phi = abs((fit.phi - 1.0) / fit.t_stat)
-    assert fit.t_stat < -10                                  # clearly significant
+    assert fit.t_stat < -10  # clearly significant
     se_kappa = se_phi / (fit.phi * dt)
     true_kappa = -math.log(phi) / dt
     assert abs(fit.kappa - true_kappa) < Z * se_kappa
@@ -107,14 +107,14 @@ def test_ou_fit_recovers_kappa(phi, dt):
 
 
 def test_ou_fit_edge_cases():
-    assert ou_fit((0, 0, 0, 0, 0, 0), 1.0) == (None, None, None, None)      # no data
-    assert ou_fit((100, 0, 0, 0.0, 0.0, 1.0), 1.0).kappa is None            # constant inventory
-    rw = ou_fit((100, 0, 0, 10.0, 0.0, 5.0), 1.0)                           # b = 0: random walk
+    assert ou_fit((0, 0, 0, 0, 0, 0), 1.0) == (None, None, None, None)  # no data
+    assert ou_fit((100, 0, 0, 0.0, 0.0, 1.0), 1.0).kappa is None  # constant inventory
+    rw = ou_fit((100, 0, 0, 10.0, 0.0, 5.0), 1.0)  # b = 0: random walk
     assert rw.kappa == 0.0 and rw.half_life is None and rw.t_stat == 0.0
-    assert ou_fit((100, 0, 0, 10.0, 1.0, 5.0), 1.0).half_life is None       # φ > 1: explosive
-    k = ou_fit((100, 0, 0, 10.0, -10.0, 10.0), 1.0)                         # φ = 0, exact fit
+    assert ou_fit((100, 0, 0, 10.0, 1.0, 5.0), 1.0).half_life is None  # φ > 1: explosive
+    k = ou_fit((100, 0, 0, 10.0, -10.0, 10.0), 1.0)  # φ = 0, exact fit
     assert (k.kappa, k.half_life, k.phi) == (math.inf, 0.0, 0.0) and k.t_stat == -math.inf
-    h = ou_fit((1000, 0, 0, 10.0, -5.0, 2.6), 0.5)                          # φ = 0.5, s² = .1/998
+    h = ou_fit((1000, 0, 0, 10.0, -5.0, 2.6), 0.5)  # φ = 0.5, s² = .1/998
     assert h.phi == 0.5 and h.kappa == pytest.approx(2 * math.log(2.0)) and h.half_life == pytest.approx(0.5)
     assert h.t_stat == pytest.approx(-0.5 / math.sqrt(0.1 / 998 / 10.0), rel=1e-12)
 
@@ -147,7 +147,9 @@ def test_pool_moments_equals_one_pass(rows, counts):
 
 
 def test_ou_fit_random_walk_has_no_half_life():
-    q = np.concatenate((np.zeros((200, 1)), np.cumsum(np.random.default_rng(5).standard_normal((200, 500)), axis=1)), axis=1)
+    q = np.concatenate(
+        (np.zeros((200, 1)), np.cumsum(np.random.default_rng(5).standard_normal((200, 500)), axis=1)), axis=1
+    )
     fit = ou_fit(_moments(q), 1.0)
     assert fit.half_life is None and fit.t_stat > -2.86
 
@@ -185,8 +187,21 @@ def test_summary_agrees_with_per_path():
 
 
 def test_summary_non_finite_numbers_become_none():
-    pp = {k: np.zeros(4) for k in ("pnl", "final_q", "max_abs_q", "q_std", "fills", "volume",
-                                   "spread_given_up", "financing", "fees", "max_drawdown")}
+    pp = {
+        k: np.zeros(4)
+        for k in (
+            "pnl",
+            "final_q",
+            "max_abs_q",
+            "q_std",
+            "fills",
+            "volume",
+            "spread_given_up",
+            "financing",
+            "fees",
+            "max_drawdown",
+        )
+    }
     pp["spread_mean"] = np.full(4, np.nan)
     for k in ("steps_at_limit", "steps_yellow", "steps_red", "steps_critical", "hedge_requests", "kill_reason"):
         pp[k] = np.zeros(4, np.int32)
@@ -216,7 +231,7 @@ def test_stoll_regression_as_spread_is_time_not_inventory():
     assert fit is not None and fit.n == ok.sum()
     tol = Z * fit.se + 1e-9 * fit.level
     assert abs(fit.b) <= tol
-    assert abs(naive) > 1e3 * tol                                # the old, confounded slope was far off
+    assert abs(naive) > 1e3 * tol  # the old, confounded slope was far off
     assert fit.c == pytest.approx(-v["gamma"] * v["sigma"] ** 2, rel=1e-9)
 
 
@@ -266,10 +281,10 @@ def test_stoll_regression_slope_with_noise_and_time_effects():
 
 def test_stoll_regression_degenerate_inputs():
     t = np.arange(50.0)
-    assert stoll_regression(np.full(50, 2.0), np.linspace(1, 2, 50), t) is None          # q never moves
-    assert stoll_regression(np.array([1.0, 2.0]), np.array([1.0, 1.0]), t[:2]) is None   # too few points
+    assert stoll_regression(np.full(50, 2.0), np.linspace(1, 2, 50), t) is None  # q never moves
+    assert stoll_regression(np.array([1.0, 2.0]), np.array([1.0, 1.0]), t[:2]) is None  # too few points
     q = np.arange(50.0) % 5
-    fit = stoll_regression(q, np.full(50, 1.3424876388745), t)                           # constant spread
+    fit = stoll_regression(q, np.full(50, 1.3424876388745), t)  # constant spread
     assert fit is not None and (fit.b, fit.se) == (0.0, 0.0)
     nan = np.full(50, np.nan)
     assert stoll_regression(nan, nan, t) is None

@@ -1,4 +1,5 @@
 """The multi-instrument simulator: correlated mids, portfolio skew, one cash account."""
+
 from __future__ import annotations
 
 import math
@@ -42,9 +43,9 @@ def test_portfolio_skew_lowers_the_portfolio_risk_of_correlated_books():
     (same seed: common random numbers)."""
     own, port = two(0.8, False, paths=6000), two(0.8, True, paths=6000)
     assert port.summary["final_q_corr"] < -0.3 < own.summary["final_q_corr"] + 0.3
-    fq = lambda r: np.stack([r.per_instrument[n]["final_q"] for n in ("A", "B")])   # noqa: E731
+    fq = lambda r: np.stack([r.per_instrument[n]["final_q"] for n in ("A", "B")])  # noqa: E731
     cov = port.config.covariance
-    risk = lambda r: np.einsum("ip,ij,jp->p", fq(r), cov, fq(r))                     # noqa: E731
+    risk = lambda r: np.einsum("ip,ij,jp->p", fq(r), cov, fq(r))  # noqa: E731
     d, se = mean_se(risk(own) - risk(port))
     assert d > 4 * se
 
@@ -71,15 +72,20 @@ def test_determinism_and_cli_json():
     assert bad.exit_code == 2 and "--correlation" in bad.stderr
 
 
-@pytest.mark.parametrize("kw,field", [
-    (dict(correlation=[[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]]), "correlation"),
-    (dict(correlation=[[1.0, 0.2], [0.3, 1.0]]), "correlation"),
-    (dict(instruments=[{"params": {"dt": 0.01}}, {"params": {}}]), "instruments[1].dt"),
-    (dict(instruments=[{"params": {"flow": "orders"}}]), "instruments[0].flow"),
-    (dict(instruments=[{"params": {"gamma": -1}}]), "instruments[0].gamma"),
-])
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        (dict(correlation=[[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]]), "correlation"),
+        (dict(correlation=[[1.0, 0.2], [0.3, 1.0]]), "correlation"),
+        (dict(instruments=[{"params": {"dt": 0.01}}, {"params": {}}]), "instruments[1].dt"),
+        (dict(instruments=[{"params": {"flow": "orders"}}]), "instruments[0].flow"),
+        (dict(instruments=[{"params": {"gamma": -1}}]), "instruments[0].gamma"),
+    ],
+)
 def test_bad_multi_config(kw, field):
-    ins = kw.get("instruments", [{"params": {}}, {"params": {}}, {"params": {}}][: len(kw.get("correlation", [[1]] * 2))])
+    ins = kw.get(
+        "instruments", [{"params": {}}, {"params": {}}, {"params": {}}][: len(kw.get("correlation", [[1]] * 2))]
+    )
     rho = kw.get("correlation", np.eye(len(ins)))
     with pytest.raises(InputError, match=field.replace("[", r"\[").replace("]", r"\]")):
         build_multi(ins, rho, True, 10, 0)

@@ -1,4 +1,5 @@
 """An option held with the inventory: Black–Scholes value in the mark, delta-equivalent skew and limits."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,16 +7,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import prop, run
+from conftest import cfg, prop, run
 from flatbook.kernels.black_scholes import bs_price_delta
 from flatbook.policies.quote import quote
 from flatbook.risk.greeks import bs_greeks, bs_price
-from conftest import cfg
 
 
 @prop(max_examples=200)
-@given(s=st.floats(10, 300), K=st.floats(10, 300), vol=st.floats(0.01, 1.0), tau=st.floats(0.0, 5.0),
-       call=st.booleans())
+@given(
+    s=st.floats(10, 300), K=st.floats(10, 300), vol=st.floats(0.01, 1.0), tau=st.floats(0.0, 5.0), call=st.booleans()
+)
 def test_compiled_black_scholes_matches_the_risk_library(s, K, vol, tau, call):
     p, d = bs_price_delta(s, K, vol, tau, call)
     assert p == pytest.approx(float(bs_price(s, K, tau, vol, is_call=call)), rel=1e-9, abs=1e-9)
@@ -48,13 +49,26 @@ def test_option_value_is_in_the_pnl():
 def test_hard_limit_holds_on_the_delta_equivalent_inventory():
     """Limit 10, long 8 lots of a call with Δ ≈ 1: every market order is a sell that hits our
     bid, yet the stock position stops at about 2 — the delta-equivalent q + 8Δ never passes 10."""
-    ov = dict(option_type="call", option_lots=8.0, option_strike=50.0, option_vol=0.01, option_expiry=2.0,
-              limit=10.0, A=1e4, flow="orders", flow_bias=-0.5)
+    ov = dict(
+        option_type="call",
+        option_lots=8.0,
+        option_strike=50.0,
+        option_vol=0.01,
+        option_expiry=2.0,
+        limit=10.0,
+        A=1e4,
+        flow="orders",
+        flow_bias=-0.5,
+    )
     res = run(policy="symmetric", paths=300, seed=3, record=range(300), **ov)
     q = res.series["q"]
     s = res.series["mid"]
     t = np.arange(q.shape[1]) * 0.005
-    delta = np.array([[bs_price_delta(s[p, i], 50.0, 0.01, 2.0 - t[i], True)[1] for i in range(0, q.shape[1], 25)]
-                      for p in range(0, 300, 30)])
+    delta = np.array(
+        [
+            [bs_price_delta(s[p, i], 50.0, 0.01, 2.0 - t[i], True)[1] for i in range(0, q.shape[1], 25)]
+            for p in range(0, 300, 30)
+        ]
+    )
     qeq = q[::30, ::25] + 8.0 * delta
     assert np.all(qeq <= 10.0 + 1e-9) and q.max() == pytest.approx(2.0) and np.abs(delta - 1.0).max() < 1e-12

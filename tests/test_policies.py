@@ -3,6 +3,7 @@
 All quotes come from :func:`flatbook.policies.quote.quotes` / ``quote``, i.e. the
 compiled formula + controls the simulator itself runs.
 """
+
 from __future__ import annotations
 
 import math
@@ -157,10 +158,10 @@ def test_stoll_long_lowers_the_ask_unlike_the_seed_slip(h0, g, inv):
 # ------------------------------------------------------------------ Avellaneda–Stoikov
 # γ = 0.1, σ = 2, k = 1.5, T = 1 (as2008): γσ² = 0.4, (1/γ)ln(1+γ/k) = 10·ln(16/15) = AS_C.
 AS_CASES = [  # q, t, reservation r, half-spread  (s = 100)
-    (0.0, 0.0, 100.0, 0.2 + AS_C),      # r = s, spread = 0.4 + 2·AS_C
-    (3.0, 0.5, 99.4, 0.1 + AS_C),       # r = 100 − 3·0.4·0.5
-    (-2.0, 0.25, 100.6, 0.15 + AS_C),   # r = 100 + 2·0.4·0.75
-    (5.0, 1.0, 100.0, AS_C),            # τ = 0: r = s, spread = (2/γ)ln(1+γ/k)
+    (0.0, 0.0, 100.0, 0.2 + AS_C),  # r = s, spread = 0.4 + 2·AS_C
+    (3.0, 0.5, 99.4, 0.1 + AS_C),  # r = 100 − 3·0.4·0.5
+    (-2.0, 0.25, 100.6, 0.15 + AS_C),  # r = 100 + 2·0.4·0.75
+    (5.0, 1.0, 100.0, AS_C),  # τ = 0: r = s, spread = (2/γ)ln(1+γ/k)
 ]
 
 
@@ -198,8 +199,14 @@ def test_avellaneda_stoikov_q_target_shifts_reservation():
 
 # ------------------------------------------------------------------------------- GLFT
 @prop(max_examples=100)
-@given(gamma=st.floats(0.01, 1.0), sigma=st.floats(0.0, 5.0), A=st.floats(10.0, 500.0),
-       k=st.floats(0.3, 5.0), qt=st.floats(-10.0, 10.0), base=BASE)
+@given(
+    gamma=st.floats(0.01, 1.0),
+    sigma=st.floats(0.0, 5.0),
+    A=st.floats(10.0, 500.0),
+    k=st.floats(0.3, 5.0),
+    qt=st.floats(-10.0, 10.0),
+    base=BASE,
+)
 def test_glft_closed_policy_equals_glft_solution(gamma, sigma, A, k, qt, base):
     c = cfg(policy="glft", gamma=gamma, sigma=sigma, A=A, k=k, q_target=qt)
     q = qt + base + Q_STEPS
@@ -227,8 +234,8 @@ def test_glft_exact_terminal_row_is_c_at_every_q():
     r = quotes(c, 100.0, q, AS_T)
     np.testing.assert_allclose(r["bid_depth"][:-1], AS_C, rtol=1e-14)
     np.testing.assert_allclose(r["ask_depth"][1:], AS_C, rtol=1e-14)
-    assert np.isnan(r["bid"][-1]) and r["bid_size"][-1] == 0.0   # q = Q: no bid
-    assert np.isnan(r["ask"][0]) and r["ask_size"][0] == 0.0     # q = −Q: no ask
+    assert np.isnan(r["bid"][-1]) and r["bid_size"][-1] == 0.0  # q = Q: no bid
+    assert np.isnan(r["ask"][0]) and r["ask_size"][0] == 0.0  # q = −Q: no ask
 
 
 @pytest.mark.parametrize("t", [0.0, 0.25, 0.5, 0.995, 1.0])
@@ -243,7 +250,7 @@ def test_glft_exact_policy_equals_exact_table(t):
     assert np.isnan(r["bid"][-1]) and np.isnan(r["ask"][0])
     assert np.all(np.isfinite(r["bid"][:-1])) and np.all(np.isfinite(r["ask"][1:]))
     # between integer inventories the depths are interpolated linearly
-    mid_q = q[:-2] + 0.5   # −Q+0.5 .. Q−1.5, both neighbours quoted on both sides
+    mid_q = q[:-2] + 0.5  # −Q+0.5 .. Q−1.5, both neighbours quoted on both sides
     rm = quotes(c, 100.0, mid_q, t)
     np.testing.assert_allclose(rm["bid_depth"], 0.5 * (tb[i, :-2] + tb[i, 1:-1]), rtol=1e-13)
 
@@ -271,7 +278,7 @@ def test_linear_skew_worked_example():
 def test_as2008_derived_defaults():
     """half_spread = γσ²T/4 + ln(1+γ/k)/γ (A–S 2008 §3.2), skew = γσ²T/2, stoll_gamma = γσ²T/4."""
     c = cfg(policy="symmetric")
-    h = 0.1 * 4.0 * 1.0 / 4.0 + AS_C          # 0.1 + 10·ln(16/15)
+    h = 0.1 * 4.0 * 1.0 / 4.0 + AS_C  # 0.1 + 10·ln(16/15)
     assert c.values["half_spread"] == pytest.approx(h, rel=1e-14)
     assert c.values["skew"] == pytest.approx(0.2, rel=1e-14)
     assert c.values["stoll_gamma"] == pytest.approx(0.1, rel=1e-14)

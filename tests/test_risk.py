@@ -12,6 +12,7 @@ central first difference, h²/12·|f''''| for the second) with the higher deriva
 analytically (speed ∂Γ/∂S, ultima ∂³V/∂σ³) at x − h, x, x + h, times 2, plus the rounding error
 c·ε·(S + K)/h^k of the differenced prices.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,21 +21,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EPS, Z, prop
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import norm
 from typer.testing import CliRunner
 
 import flatbook.cli.risk_cmds  # noqa: F401  (registers risk and stress)
+from conftest import EPS, Z, prop
 from flatbook.cli import app as cli_app
 from flatbook.errors import InputError
 from flatbook.hedging.schedules import almgren_chriss, immediate, twap
 from flatbook.risk.book import SEED_SCENARIOS, book_from_dict, load_book
-from flatbook.risk.greeks import bs_greeks, bs_price, book_greeks
+from flatbook.risk.greeks import book_greeks, bs_greeks, bs_price
 from flatbook.risk.stress import liquidation_costs, run_stress
-from flatbook.risk.var import (Revaluation, book_var, correlation_report, historical_var, monte_carlo_var,
-                               parametric_var, simulated_history, var_es)
+from flatbook.risk.var import (
+    Revaluation,
+    book_var,
+    correlation_report,
+    historical_var,
+    monte_carlo_var,
+    parametric_var,
+    simulated_history,
+    var_es,
+)
 from flatbook.sim.metrics import var_es as sim_var_es
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +57,7 @@ def rand_cov(rng: np.random.Generator, d: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- Black–Scholes
+
 
 def _d1(S, K, T, v, r):
     return (np.log(S / K) + (r + 0.5 * v * v) * T) / (v * np.sqrt(T))
@@ -69,8 +79,13 @@ def ultima(S, K, T, v, r):
 
 
 option_args = st.tuples(
-    st.floats(20.0, 200.0), st.floats(0.7, 1.4), st.floats(0.05, 2.0), st.floats(0.1, 0.8),
-    st.floats(-0.01, 0.08), st.booleans())
+    st.floats(20.0, 200.0),
+    st.floats(0.7, 1.4),
+    st.floats(0.05, 2.0),
+    st.floats(0.1, 0.8),
+    st.floats(-0.01, 0.08),
+    st.booleans(),
+)
 
 
 @prop(80)
@@ -135,10 +150,24 @@ OPT_BOOK = {
     ],
     "correlation": {"default": 0.3},
     "options": [
-        {"underlying": "A", "type": "call", "strike": 105.0, "expiry": 0.5, "vol": 0.25, "contracts": -3.0,
-         "multiplier": 10.0},
-        {"underlying": "A", "type": "put", "strike": 95.0, "expiry": 0.25, "vol": 0.3, "contracts": 2.0,
-         "multiplier": 10.0},
+        {
+            "underlying": "A",
+            "type": "call",
+            "strike": 105.0,
+            "expiry": 0.5,
+            "vol": 0.25,
+            "contracts": -3.0,
+            "multiplier": 10.0,
+        },
+        {
+            "underlying": "A",
+            "type": "put",
+            "strike": 95.0,
+            "expiry": 0.25,
+            "vol": 0.3,
+            "contracts": 2.0,
+            "multiplier": 10.0,
+        },
         {"underlying": "B", "type": "call", "strike": 20.0, "expiry": 1.0, "vol": 0.4, "contracts": 4.0},
     ],
 }
@@ -214,6 +243,7 @@ def test_parametric_marginal_is_the_derivative():
 
 # --------------------------------------------------------------------------- sample VaR and ES
 
+
 def normal_se(s: float, a: float, n: int) -> tuple[float, float]:
     """SE of the sample VaR and ES of a N(0, s²) loss (module docstring)."""
     z = norm.ppf(a)
@@ -270,11 +300,15 @@ def test_historical_converges_to_parametric_with_sqrt_h():
 def _monotone_book():
     """Long stock + long calls on one underlying: book value increasing in S, so the loss
     quantile is the loss at the (1 − α) quantile of the price move (exact, for full revaluation)."""
-    return book_from_dict({
-        "instruments": [{"name": "X", "price": 100.0, "vol": 2.5, "position": 10.0}],
-        "options": [{"underlying": "X", "type": "call", "strike": 100.0, "expiry": 0.05, "vol": 0.4,
-                     "contracts": 30.0}],
-        "book": {"rate": 0.01}})
+    return book_from_dict(
+        {
+            "instruments": [{"name": "X", "price": 100.0, "vol": 2.5, "position": 10.0}],
+            "options": [
+                {"underlying": "X", "type": "call", "strike": 100.0, "expiry": 0.05, "vol": 0.4, "contracts": 30.0}
+            ],
+            "book": {"rate": 0.01},
+        }
+    )
 
 
 @pytest.mark.parametrize("h", [1.0, 3.0])
@@ -324,7 +358,8 @@ def test_revaluation_pnl_by_hand():
 
 pnl_values = st.one_of(
     st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False),
-    st.sampled_from([0.0, 1.0, -1.0, 0.1, 0.1 + 2**-55, 1e-300, -7.25, 3.0]))
+    st.sampled_from([0.0, 1.0, -1.0, 0.1, 0.1 + 2**-55, 1e-300, -7.25, 3.0]),
+)
 
 
 @prop(200)
@@ -362,8 +397,17 @@ LIN_BOOK = {
     "limits": {"position": 300.0},
     "stress": {"gap": 0.05, "drought_hours": 2.0, "sigmas": 3.0, "max_move_sigmas": 5.0},
     "instruments": [
-        {"name": "A", "price": 50.0, "vol": 1.0, "position": 100.0, "multiplier": 2.0, "adv": 5000.0,
-         "half_spread": 0.02, "eta": 1e-3, "max_daily_move": 0.1},
+        {
+            "name": "A",
+            "price": 50.0,
+            "vol": 1.0,
+            "position": 100.0,
+            "multiplier": 2.0,
+            "adv": 5000.0,
+            "half_spread": 0.02,
+            "eta": 1e-3,
+            "max_daily_move": 0.1,
+        },
         {"name": "B", "price": 20.0, "vol": 0.5, "position": -60.0, "adv": 2000.0, "half_spread": 0.01, "eta": 5e-4},
         {"name": "C", "price": 80.0, "vol": 1.5, "position": 10.0, "limit": 50.0},
     ],
@@ -386,8 +430,9 @@ def test_linear_book_scenarios_closed_forms():
     assert loss["overnight-gap"] == pytest.approx(0.05 * abs(float(w @ S)), rel=1e-12)
     assert loss["no-liquidity"] == pytest.approx(3.0 * sig * math.sqrt(2.0 / 6.5), rel=1e-12)
     moves = np.array([0.1 * 50.0, 5 * 0.5, 5 * 1.5])
-    assert loss["worst-case"] == pytest.approx(float(np.sum(np.array([300.0, 300.0, 50.0]) * b.multipliers * moves)),
-                                               rel=1e-12)
+    assert loss["worst-case"] == pytest.approx(
+        float(np.sum(np.array([300.0, 300.0, 50.0]) * b.multipliers * moves)), rel=1e-12
+    )
     # user: −Σ w·S·shock, then held 3 h with vols × 1.5 and every correlation 0.8
     shock = np.array([-0.1, 0.04, 0.0])
     Cs = np.full((3, 3), 0.8)
@@ -409,9 +454,14 @@ def test_scenarios_other_than_liquidation_are_linear_in_book_size(scale):
 
 
 liq_cases = st.tuples(
-    st.floats(-5e4, 5e4).filter(lambda x: abs(x) > 1e-6), st.floats(0.01, 3.0), st.sampled_from([0.0, 1e-4, 3e-3]),
-    st.floats(0.0, 0.05), st.sampled_from([1e3, 1e5, math.inf]), st.sampled_from([0.0, 1e-6, 1e-3]),
-    st.integers(1, 30))
+    st.floats(-5e4, 5e4).filter(lambda x: abs(x) > 1e-6),
+    st.floats(0.01, 3.0),
+    st.sampled_from([0.0, 1e-4, 3e-3]),
+    st.floats(0.0, 0.05),
+    st.sampled_from([1e3, 1e5, math.inf]),
+    st.sampled_from([0.0, 1e-6, 1e-3]),
+    st.integers(1, 30),
+)
 
 
 @prop(60)
@@ -419,8 +469,18 @@ liq_cases = st.tuples(
 def test_liquidation_costs_match_schedules(args):
     X, sigma, eta, eps, adv, lam, N = args
     step = 5.0 / 390.0
-    c = liquidation_costs([X], sigma, eta, eps, adv, method="almgren-chriss", participation=0.1, steps=N,
-                          risk_aversion=lam, step_days=step)
+    c = liquidation_costs(
+        [X],
+        sigma,
+        eta,
+        eps,
+        adv,
+        method="almgren-chriss",
+        participation=0.1,
+        steps=N,
+        risk_aversion=lam,
+        step_days=step,
+    )
     T = max(abs(X) / (0.1 * adv), step)
     assert c["T"][0] == pytest.approx(T, rel=1e-15)
     if eta > 0:
@@ -428,7 +488,7 @@ def test_liquidation_costs_match_schedules(args):
     elif lam * sigma * sigma > 0:
         ref = immediate(X, T, N, sigma, eta, eps)  # κ → ∞: the Almgren–Chriss limit without impact
     else:
-        ref = twap(X, T, N, sigma, eta, eps)       # κ = 0: the straight line
+        ref = twap(X, T, N, sigma, eta, eps)  # κ = 0: the straight line
     assert c["expected_cost"][0] == pytest.approx(ref.expected_cost, rel=1e-12, abs=1e-300)
     assert c["variance"][0] == pytest.approx(ref.variance, rel=1e-12, abs=1e-300)
     ci = liquidation_costs([X], sigma, eta, eps, adv, method="immediate", step_days=step)
@@ -447,9 +507,18 @@ def _check_survivability(b):
     at = {s.name: s.loss for s in run_stress(b.with_positions(Q / sv.reference)).scenarios}
     # the worst case at the limit: the scaled book's |q_eq| × max daily move, every one adverse
     qeq = book_greeks(b).delta_equivalent * (Q / sv.reference)
-    at["worst-case"] = float(np.sum(np.abs(qeq) * b.multipliers * np.array(
-        [i.max_daily_move * i.price if i.max_daily_move else b.stress.max_move_sigmas * s
-         for i, s in zip(b.instruments, b.vols)])))
+    at["worst-case"] = float(
+        np.sum(
+            np.abs(qeq)
+            * b.multipliers
+            * np.array(
+                [
+                    i.max_daily_move * i.price if i.max_daily_move else b.stress.max_move_sigmas * s
+                    for i, s in zip(b.instruments, b.vols)
+                ]
+            )
+        )
+    )
     tol = 1e-9 if sv.binding == "liquidation" else 1e-12
     assert at[sv.binding] == pytest.approx(cap, rel=tol)
     for n, x in at.items():
@@ -489,6 +558,7 @@ def test_examples_load_and_survive():
 
 # --------------------------------------------------------------------------- CLI
 
+
 def cli(*args: str):
     return runner.invoke(cli_app.app, list(args))
 
@@ -498,10 +568,19 @@ def test_cli_risk_json_keys():
         r = cli("risk", "--config", str(BOOKS / f), "--json", "--mc-scenarios", "20000")
         assert r.exit_code == 0, r.stderr
         d = json.loads(r.stdout)
-        assert set(d) == {"book", "settings", "units", "positions", "instruments", "greeks", "limit_breaches",
-                          "var", "correlation"}
+        assert set(d) == {
+            "book",
+            "settings",
+            "units",
+            "positions",
+            "instruments",
+            "greeks",
+            "limit_breaches",
+            "var",
+            "correlation",
+        }
         assert set(d["var"]) == {"parametric", "historical", "monte-carlo"}
-        for m, v in d["var"].items():
+        for _m, v in d["var"].items():
             assert v["es"] >= v["var"]
             assert math.fsum(c["component_var"] for c in v["contributions"]) == pytest.approx(v["var"], rel=1e-12)
             assert {c["instrument"] for c in v["contributions"]} == {x["instrument"] for x in d["instruments"]}
@@ -512,8 +591,20 @@ def test_cli_risk_json_keys():
 
 
 def test_cli_risk_flags_and_table():
-    r = cli("risk", "--config", str(BOOKS / "two_stocks.toml"), "--json", "--confidence", "0.95", "--horizon", "5",
-            "--mc-scenarios", "5000", "--seed", "3")
+    r = cli(
+        "risk",
+        "--config",
+        str(BOOKS / "two_stocks.toml"),
+        "--json",
+        "--confidence",
+        "0.95",
+        "--horizon",
+        "5",
+        "--mc-scenarios",
+        "5000",
+        "--seed",
+        "3",
+    )
     d = json.loads(r.stdout)
     assert d["var"]["parametric"]["confidence"] == 0.95 and d["var"]["parametric"]["horizon_days"] == 5
     r = cli("risk", "--config", str(BOOKS / "options_hedged.toml"), "--mc-scenarios", "5000")
@@ -531,8 +622,16 @@ def test_cli_stress_json_and_selection():
     sv = d["survivability"]
     assert sv["binding"] in names and sv["q_max"] > 0
     assert {"name", "q_max", "method", "loss_at_q_max"} <= set(sv["per_scenario"][0])
-    r = cli("stress", "--config", str(BOOKS / "options_hedged.toml"), "--scenario", "liquidation",
-            "--scenario", "overnight-gap", "--json")
+    r = cli(
+        "stress",
+        "--config",
+        str(BOOKS / "options_hedged.toml"),
+        "--scenario",
+        "liquidation",
+        "--scenario",
+        "overnight-gap",
+        "--json",
+    )
     d = json.loads(r.stdout)
     assert [s["name"] for s in d["scenarios"]] == ["liquidation", "overnight-gap"]
     assert d["scenarios"][0]["details"]["passes"] in (True, False)
@@ -544,6 +643,7 @@ def test_cli_stress_json_and_selection():
 def _toml(value, key: str = "") -> str:
     """A minimal TOML writer for these tests (tables, arrays of tables, numbers, strings, booleans,
     nested arrays, inline tables)."""
+
     def scalar(v):
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -578,6 +678,7 @@ def _set(path: tuple, value):
             del x[path[-1]]
         else:
             x[path[-1]] = value
+
     return f
 
 
@@ -604,27 +705,64 @@ BAD = [
     (_set(("instruments", 2, "adv"), -5.0), "risk", "instruments[2].adv"),
     (_set(("instruments", 2, "limit"), "big"), "risk", "instruments[2].limit"),
     (_set(("correlation", "matrix"), [[1.0, 0.5], [0.5, 1.0]]), "risk", "correlation.matrix"),
-    (_set(("correlation", "matrix"), [[1.0, 0.99, -0.99], [0.99, 1.0, 0.99], [-0.99, 0.99, 1.0]]), "risk",
-     "correlation.matrix"),
-    (_set(("correlation", "matrix"), [[2.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]]), "risk",
-     "correlation.matrix"),
-    (_set(("correlation", "matrix"), [[1.0, 0.5, 0.2], [0.4, 1.0, 0.3], [0.2, 0.3, 1.0]]), "risk",
-     "correlation.matrix"),
+    (
+        _set(("correlation", "matrix"), [[1.0, 0.99, -0.99], [0.99, 1.0, 0.99], [-0.99, 0.99, 1.0]]),
+        "risk",
+        "correlation.matrix",
+    ),
+    (
+        _set(("correlation", "matrix"), [[2.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]]),
+        "risk",
+        "correlation.matrix",
+    ),
+    (
+        _set(("correlation", "matrix"), [[1.0, 0.5, 0.2], [0.4, 1.0, 0.3], [0.2, 0.3, 1.0]]),
+        "risk",
+        "correlation.matrix",
+    ),
     (lambda d: d.update(correlation={"pairs": [{"a": "Z", "b": "A", "rho": 0.1}]}), "risk", "correlation.pairs[0].a"),
-    (lambda d: d.update(correlation={"pairs": [{"a": "A", "b": "B", "rho": 1.1}]}), "risk",
-     "correlation.pairs[0].rho"),
-    (lambda d: d.update(covariance={"matrix": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]}), "risk",
-     "covariance"),
-    (lambda d: (d.pop("correlation"), d.update(covariance={"matrix": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0],
-                                                                      [0.0, 0.0, 1.0]]})), "risk", "instruments[0].vol"),
-    (lambda d: d.update(options=[{"underlying": "A", "type": "straddle", "strike": 50.0, "expiry": 0.5, "vol": 0.3,
-                                  "contracts": 1.0}]), "risk", "options[0].type"),
-    (lambda d: d.update(options=[{"underlying": "Q", "type": "call", "strike": 50.0, "expiry": 0.5, "vol": 0.3,
-                                  "contracts": 1.0}]), "risk", "options[0].underlying"),
-    (lambda d: d.update(options=[{"underlying": "A", "type": "put", "strike": 50.0, "expiry": 0.0, "vol": 0.3,
-                                  "contracts": 1.0}]), "risk", "options[0].expiry"),
-    (lambda d: d.update(options=[{"underlying": "A", "type": "put", "strike": 50.0, "expiry": 1.0, "vol": 0.3}]),
-     "risk", "options[0].contracts"),
+    (lambda d: d.update(correlation={"pairs": [{"a": "A", "b": "B", "rho": 1.1}]}), "risk", "correlation.pairs[0].rho"),
+    (
+        lambda d: d.update(covariance={"matrix": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]}),
+        "risk",
+        "covariance",
+    ),
+    (
+        lambda d: (
+            d.pop("correlation"),
+            d.update(covariance={"matrix": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]}),
+        ),
+        "risk",
+        "instruments[0].vol",
+    ),
+    (
+        lambda d: d.update(
+            options=[
+                {"underlying": "A", "type": "straddle", "strike": 50.0, "expiry": 0.5, "vol": 0.3, "contracts": 1.0}
+            ]
+        ),
+        "risk",
+        "options[0].type",
+    ),
+    (
+        lambda d: d.update(
+            options=[{"underlying": "Q", "type": "call", "strike": 50.0, "expiry": 0.5, "vol": 0.3, "contracts": 1.0}]
+        ),
+        "risk",
+        "options[0].underlying",
+    ),
+    (
+        lambda d: d.update(
+            options=[{"underlying": "A", "type": "put", "strike": 50.0, "expiry": 0.0, "vol": 0.3, "contracts": 1.0}]
+        ),
+        "risk",
+        "options[0].expiry",
+    ),
+    (
+        lambda d: d.update(options=[{"underlying": "A", "type": "put", "strike": 50.0, "expiry": 1.0, "vol": 0.3}]),
+        "risk",
+        "options[0].contracts",
+    ),
     (_set(("scenarios", 0, "price"), {"ZZZ": 0.1}), "stress", "scenarios[0].price.ZZZ"),
     (_set(("scenarios", 0, "price"), -1.0), "stress", "scenarios[0].price"),
     (_set(("scenarios", 0, "hours"), _DEL), "stress", "scenarios[0].hours"),

@@ -10,6 +10,7 @@ on O(1) ratios with condition number ≲ κT + N, so the two sides differ by ≲
 (≈ 2e-14); RTOL = 1e-12 leaves a factor 50 of headroom and is still far below any modelling
 difference that could hide a bug (an error in τ, η̃ or an index shifts results by ≥ 1e-3).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,15 +21,24 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from conftest import prop
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import prop
 from flatbook.cli import app as cli_app
 from flatbook.errors import InputError
-from flatbook.hedging import (Frontier, Schedule, almgren_chriss, efficient_frontier, immediate, trade_fractions,
-                              twap, volume_curve, vwap)
+from flatbook.hedging import (
+    Frontier,
+    Schedule,
+    almgren_chriss,
+    efficient_frontier,
+    immediate,
+    trade_fractions,
+    twap,
+    volume_curve,
+    vwap,
+)
 
 EPS = float(np.finfo(float).eps)
 RTOL = 1e-12
@@ -44,6 +54,7 @@ runner = CliRunner()
 
 
 # --------------------------------------------------------------------------- independent closed forms
+
 
 def kappa_closed(lam: float, sigma: float, eta_t: float, tau: float) -> float:
     """κ from (2/τ²)(cosh κτ − 1) = λσ²/η̃ (§2.2), solved with arccosh."""
@@ -68,11 +79,24 @@ def ev_closed(X, T, N, sigma, eta, epsilon, gamma, kappa) -> tuple[float, float]
     tau = T / N
     et = eta - 0.5 * gamma * tau
     sh = math.sinh(kappa * T)
-    E = (0.5 * gamma * X * X + epsilon * X
-         + et * X * X * math.tanh(0.5 * kappa * tau) * (tau * math.sinh(2 * kappa * T) + 2 * T * math.sinh(kappa * tau))
-         / (2 * tau * tau * sh * sh))
-    V = (0.5 * sigma ** 2 * X * X * (tau * sh * math.cosh(kappa * (T - tau)) - T * math.sinh(kappa * tau))
-         / (sh * sh * math.sinh(kappa * tau)))
+    E = (
+        0.5 * gamma * X * X
+        + epsilon * X
+        + et
+        * X
+        * X
+        * math.tanh(0.5 * kappa * tau)
+        * (tau * math.sinh(2 * kappa * T) + 2 * T * math.sinh(kappa * tau))
+        / (2 * tau * tau * sh * sh)
+    )
+    V = (
+        0.5
+        * sigma**2
+        * X
+        * X
+        * (tau * sh * math.cosh(kappa * (T - tau)) - T * math.sinh(kappa * tau))
+        / (sh * sh * math.sinh(kappa * tau))
+    )
     return E, V
 
 
@@ -85,6 +109,7 @@ def cost_eq4(X, holdings, trades, tau, epsilon, eta, gamma) -> float:
 
 # --------------------------------------------------------------------------- the paper's example
 
+
 def test_paper_example_kappa_and_closed_forms():
     s = almgren_chriss(X0, T0, N0, risk_aversion=LAM, **PAPER)
     assert isinstance(s, Schedule) and s.method == "almgren-chriss"
@@ -93,7 +118,7 @@ def test_paper_example_kappa_and_closed_forms():
     assert s.kappa == pytest.approx(kappa_closed(LAM, SIG, ETA_T0, TAU0), rel=RTOL)
     assert s.eta_tilde == pytest.approx(2.375e-6, rel=1e-15)
     # the discrete κ solves (2/τ²)(cosh κτ − 1) = κ̃² exactly (not only κ ≈ κ̃ = √(λσ²/η̃) = 0.6165, eq. 19)
-    assert 2 / TAU0 ** 2 * (math.cosh(s.kappa * TAU0) - 1) == pytest.approx(LAM * SIG ** 2 / ETA_T0, rel=RTOL)
+    assert 2 / TAU0**2 * (math.cosh(s.kappa * TAU0) - 1) == pytest.approx(LAM * SIG**2 / ETA_T0, rel=RTOL)
     np.testing.assert_allclose(s.holdings, holdings_closed(X0, T0, N0, s.kappa), rtol=RTOL, atol=RTOL * X0)
     np.testing.assert_allclose(s.trades, trades_closed(X0, T0, N0, s.kappa), rtol=RTOL)
     E, V = ev_closed(X0, T0, N0, SIG, ETA, EPSILON, GAM, s.kappa)
@@ -128,23 +153,31 @@ def test_third_party_cross_check_drip_small_lambda():
     V/X² = 1.0812 $²/share², half-life 1/κ = 51.30 days), to the digits printed."""
     s = almgren_chriss(X0, T0, N0, risk_aversion=1e-9, **PAPER)
     assert round(s.expected_cost / X0, 4) == 0.6625
-    assert round(s.variance / X0 ** 2, 4) == 1.0812
+    assert round(s.variance / X0**2, 4) == 1.0812
     assert round(1.0 / s.kappa, 2) == 51.30
 
 
 # --------------------------------------------------------------------------- trajectory vs closed form
 
+
 @prop(max_examples=80)
-@given(N=st.integers(1, 60), log_ratio=st.floats(-3.0, 1.5), X=st.floats(1.0, 1e9),
-       sign=st.sampled_from([1.0, -1.0]), T=st.floats(0.01, 100.0), sigma=st.floats(0.01, 10.0),
-       eta=st.floats(1e-8, 1e-2), gfrac=st.floats(0.0, 0.99))
+@given(
+    N=st.integers(1, 60),
+    log_ratio=st.floats(-3.0, 1.5),
+    X=st.floats(1.0, 1e9),
+    sign=st.sampled_from([1.0, -1.0]),
+    T=st.floats(0.01, 100.0),
+    sigma=st.floats(0.01, 10.0),
+    eta=st.floats(1e-8, 1e-2),
+    gfrac=st.floats(0.0, 0.99),
+)
 def test_ac_trajectory_matches_sinh_closed_form(N, log_ratio, X, sign, T, sigma, eta, gfrac):
     """Eqs. 17, 18, 20 for κ̃T = 10^(log_ratio/2) from ~0.03 to ~5.6 (where direct sinh is accurate),
     either sign of X (a buy program mirrors a sell)."""
     tau = T / N
     gamma = gfrac * 2 * eta / tau  # γτ/2 = gfrac·η < η
     et = eta - 0.5 * gamma * tau
-    lam = et / (sigma * T) ** 2 * 10.0 ** log_ratio  # κ̃T = 10^(log_ratio/2)
+    lam = et / (sigma * T) ** 2 * 10.0**log_ratio  # κ̃T = 10^(log_ratio/2)
     s = almgren_chriss(sign * X, T, N, sigma, eta, 0.01, gamma, lam)
     k = kappa_closed(lam, sigma, et, tau)
     assert s.kappa == pytest.approx(k, rel=1e-10)  # acosh(1+u) loses ~eps/u for small u = κ̃²τ²/2 ≥ 1e-7
@@ -154,8 +187,10 @@ def test_ac_trajectory_matches_sinh_closed_form(N, log_ratio, X, sign, T, sigma,
     assert np.all(sign * s.trades > 0)  # a sell program never buys (§2.2)
     E, V = ev_closed(X, T, N, sigma, eta, 0.01, gamma, s.kappa)
     # E − ½γX² − εX is a small difference only when it is tiny compared with them: compare in absolute terms
-    assert s.expected_cost == pytest.approx(E, rel=RTOL, abs=1e-11 * (0.5 * gamma * X * X + 0.01 * X + et * X * X / tau))
-    assert s.variance == pytest.approx(V, rel=1e-10, abs=1e-12 * sigma ** 2 * X * X * T)
+    assert s.expected_cost == pytest.approx(
+        E, rel=RTOL, abs=1e-11 * (0.5 * gamma * X * X + 0.01 * X + et * X * X / tau)
+    )
+    assert s.variance == pytest.approx(V, rel=1e-10, abs=1e-12 * sigma**2 * X * X * T)
 
 
 def test_lambda_zero_is_exactly_linear():
@@ -165,15 +200,18 @@ def test_lambda_zero_is_exactly_linear():
         np.testing.assert_array_equal(s.holdings, twap(1234.5, 3.0, N, 0.3, 1e-3, 0.01, 1e-4).holdings)
         assert s.kappa == 0.0
     # σ = 0 (no risk to reduce) gives the line for any λ
-    np.testing.assert_array_equal(almgren_chriss(10.0, 1.0, 4, 0.0, 1e-3, risk_aversion=5.0).holdings,
-                                  [10.0, 7.5, 5.0, 2.5, 0.0])
+    np.testing.assert_array_equal(
+        almgren_chriss(10.0, 1.0, 4, 0.0, 1e-3, risk_aversion=5.0).holdings, [10.0, 7.5, 5.0, 2.5, 0.0]
+    )
 
 
 def test_tiny_lambda_tends_to_the_line():
     """x_j/X − (N − j)/N = O((κT)²): with κT ≈ 1e-7 the difference is ≲ 1e-14·X (+ rounding)."""
     s = almgren_chriss(X0, T0, N0, risk_aversion=1e-20, **PAPER)
     assert 0 < s.kappa * T0 < 1e-6
-    np.testing.assert_allclose(s.holdings, X0 * np.arange(N0, -1, -1) / N0, rtol=0, atol=(s.kappa * T0) ** 2 * X0 + 8 * EPS * X0)
+    np.testing.assert_allclose(
+        s.holdings, X0 * np.arange(N0, -1, -1) / N0, rtol=0, atol=(s.kappa * T0) ** 2 * X0 + 8 * EPS * X0
+    )
 
 
 @pytest.mark.parametrize("lam", [1e-4, 1e-2, 1.0, 1e3, 1e8])
@@ -184,11 +222,14 @@ def test_large_lambda_tends_to_immediate(lam):
     and V = σ²τΣx_k² ≤ σ²τ(N − 1)·x_1²."""
     s = almgren_chriss(X0, T0, N0, risk_aversion=lam, **PAPER)
     now = immediate(X0, T0, N0, **PAPER)
-    bound = X0 * ETA_T0 / (lam * SIG ** 2 * TAU0 ** 2)
+    bound = X0 * ETA_T0 / (lam * SIG**2 * TAU0**2)
     x1 = s.holdings[1]
     assert 0 <= x1 < bound * (1 + 4 * EPS)
-    assert abs(s.expected_cost - now.expected_cost) <= ETA_T0 / TAU0 * 2 * X0 * x1 * (1 + 1e-9) + 8 * EPS * now.expected_cost
-    assert s.variance <= SIG ** 2 * TAU0 * (N0 - 1) * x1 * x1 * (1 + 1e-12)
+    assert (
+        abs(s.expected_cost - now.expected_cost)
+        <= ETA_T0 / TAU0 * 2 * X0 * x1 * (1 + 1e-9) + 8 * EPS * now.expected_cost
+    )
+    assert s.variance <= SIG**2 * TAU0 * (N0 - 1) * x1 * x1 * (1 + 1e-12)
 
 
 def test_extreme_kappa_no_overflow_matches_decimal():
@@ -222,33 +263,40 @@ def test_two_step_by_hand():
     E = 1000 + 50 + 0.009·(23000² + 18000²)/41² , V = 0.25·(18000/41)²."""
     s = almgren_chriss(1000.0, 2.0, 2, 0.5, 0.01, 0.05, 0.002, 0.01)
     x1 = Fraction(18000, 41)
-    E = 1000 + 50 + Fraction(9, 1000) * (Fraction(23000, 41) ** 2 + x1 ** 2)
-    V = Fraction(1, 4) * x1 ** 2
+    E = 1000 + 50 + Fraction(9, 1000) * (Fraction(23000, 41) ** 2 + x1**2)
+    V = Fraction(1, 4) * x1**2
     assert s.holdings[1] == pytest.approx(float(x1), rel=RTOL)
     np.testing.assert_allclose(s.trades, [23000 / 41, 18000 / 41], rtol=RTOL)
     assert s.expected_cost == pytest.approx(float(E), rel=RTOL)
     assert s.variance == pytest.approx(float(V), rel=RTOL)
+
     # and it is the minimum: moving x₁ either way by 1 share raises E + λV by (2η̃ + λσ²)·1² = 0.0205
     def objective(x):
-        return 1000 + 50 + 0.009 * ((1000 - x) ** 2 + x ** 2) + 0.01 * 0.25 * x * x
+        return 1000 + 50 + 0.009 * ((1000 - x) ** 2 + x**2) + 0.01 * 0.25 * x * x
+
     for d in (-1.0, 1.0):
         assert objective(float(x1) + d) - objective(float(x1)) == pytest.approx(0.0205, rel=1e-6)
 
 
 @prop(max_examples=40)
-@given(N=st.integers(2, 30), log_ratio=st.floats(-2.0, 3.0), seed=st.integers(0, 2 ** 32 - 1))
+@given(N=st.integers(2, 30), log_ratio=st.floats(-2.0, 3.0), seed=st.integers(0, 2**32 - 1))
 def test_ac_minimises_mean_variance(N, log_ratio, seed):
     """E + λV is a strictly convex quadratic in x₁…x_{N−1} (§2.2): any perturbation of the optimal
     trajectory raises it by δᵀHδ > 0 (δ of 1% of X: far above rounding, ~1e-4 relative)."""
     X, T, sigma, eta, gamma, eps = 1e5, 2.0, 0.3, 1e-4, 1e-5, 0.01
     tau = T / N
     et = eta - 0.5 * gamma * tau
-    lam = et / (sigma * T) ** 2 * 10.0 ** log_ratio
+    lam = et / (sigma * T) ** 2 * 10.0**log_ratio
     s = almgren_chriss(X, T, N, sigma, eta, eps, gamma, lam)
 
     def objective(x):
         n = x[:-1] - x[1:]
-        return 0.5 * gamma * X * X + eps * np.abs(n).sum() + et / tau * (n * n).sum() + lam * sigma ** 2 * tau * (x[1:] ** 2).sum()
+        return (
+            0.5 * gamma * X * X
+            + eps * np.abs(n).sum()
+            + et / tau * (n * n).sum()
+            + lam * sigma**2 * tau * (x[1:] ** 2).sum()
+        )
 
     base = objective(s.holdings)
     rng = np.random.default_rng(seed)
@@ -262,9 +310,17 @@ def test_ac_minimises_mean_variance(N, log_ratio, seed):
 
 # --------------------------------------------------------------------------- frontier
 
+
 @prop(max_examples=40)
-@given(N=st.integers(1, 40), X=st.floats(1.0, 1e8), T=st.floats(0.05, 50.0), sigma=st.floats(0.0, 5.0),
-       eta=st.floats(1e-8, 1.0), gfrac=st.floats(0.0, 0.99), eps=st.floats(0.0, 1.0))
+@given(
+    N=st.integers(1, 40),
+    X=st.floats(1.0, 1e8),
+    T=st.floats(0.05, 50.0),
+    sigma=st.floats(0.0, 5.0),
+    eta=st.floats(1e-8, 1.0),
+    gfrac=st.floats(0.0, 0.99),
+    eps=st.floats(0.0, 1.0),
+)
 def test_frontier_monotone(N, X, T, sigma, eta, gfrac, eps):
     """λ ↑ ⇒ E non-decreasing and V non-increasing (exactly true of the optima, eqs. 14–15: for
     λ₁ < λ₂ the two optimality inequalities add to (λ₂ − λ₁)(V₁ − V₂) ≥ 0, then E₂ ≥ E₁); here up
@@ -300,6 +356,7 @@ def test_frontier_default_grid_spans_line_to_immediate():
 
 # --------------------------------------------------------------------------- VWAP
 
+
 def test_volume_curves_by_hand():
     np.testing.assert_array_equal(volume_curve("flat", 4), [0.25] * 4)
     assert volume_curve("u", 1).tolist() == [1.0]
@@ -324,7 +381,7 @@ def test_vwap_slices_proportional_to_curve(curve):
     np.testing.assert_allclose(s.holdings[:-1] - s.holdings[1:], s.trades, rtol=0, atol=8 * EPS * abs(X))
     assert s.holdings[0] == X and s.holdings[-1] == 0.0 and s.unfilled == 0.0 and s.kappa is None
     assert s.expected_cost == pytest.approx(cost_eq4(X, s.holdings, s.trades, TAU0, EPSILON, ETA, GAM), rel=RTOL)
-    assert s.variance == pytest.approx(SIG ** 2 * TAU0 * np.sum(s.holdings[1:] ** 2), rel=RTOL)
+    assert s.variance == pytest.approx(SIG**2 * TAU0 * np.sum(s.holdings[1:] ** 2), rel=RTOL)
     if curve == "flat":
         np.testing.assert_allclose(s.holdings, twap(X, T0, 5).holdings, rtol=1e-15, atol=4 * EPS * abs(X))
 
@@ -338,7 +395,7 @@ def test_vwap_cap_by_hand():
     assert s.unfilled == pytest.approx(5.0, rel=1e-15)
     # E from eq. 4 directly: γΣx_k n_k + Σ(ε|n_k| + ηn_k²/τ) = 0.02·(60·30 + 55·5 + 5·50) + 0.5·85 + 0.1·(900 + 25 + 2500)
     assert s.expected_cost == pytest.approx(0.02 * (1800 + 275 + 250) + 42.5 + 342.5, rel=RTOL)
-    assert s.variance == pytest.approx(60.0 ** 2 + 55.0 ** 2 + 5.0 ** 2, rel=RTOL)
+    assert s.variance == pytest.approx(60.0**2 + 55.0**2 + 5.0**2, rel=RTOL)
     # a scalar market volume is spread by the curve: 300 over 3 flat steps = 100 each, cap 0.2 → 20 per step
     t = vwap(90.0, 3.0, 3, "flat", 0.2, 300.0)
     np.testing.assert_allclose(t.trades, [20.0, 20.0, 20.0], rtol=1e-15)
@@ -346,16 +403,23 @@ def test_vwap_cap_by_hand():
 
 
 @prop(max_examples=150)
-@given(data=st.data(), N=st.integers(1, 30), X=st.floats(1e-3, 1e9), sign=st.sampled_from([1.0, -1.0]),
-       cap=st.floats(1e-4, 1.0), scalar=st.booleans())
+@given(
+    data=st.data(),
+    N=st.integers(1, 30),
+    X=st.floats(1e-3, 1e9),
+    sign=st.sampled_from([1.0, -1.0]),
+    cap=st.floats(1e-4, 1.0),
+    scalar=st.booleans(),
+)
 def test_vwap_participation_cap_never_exceeded(data, N, X, sign, cap, scalar):
     """|n_k| ≤ P·m_k exactly; Σ|n_k| + |unfilled| = |X|; and the unfilled part is the final value of
     the carry recursion c_k = max(0, c_{k−1} + want_k − P·m_k) (a Lindley recursion), whose closed
     form is max(0, max_j Σ_{i>j}(want_i − P·m_i)) — computed here that way, independently."""
     # no subnormal weights: the test and the code normalise in different orders, which at 1e-311
     # differs by the whole value
-    weights = data.draw(st.lists(st.floats(0.0, 10.0, allow_subnormal=False), min_size=N, max_size=N)
-                        .filter(lambda w: sum(w) > 0))
+    weights = data.draw(
+        st.lists(st.floats(0.0, 10.0, allow_subnormal=False), min_size=N, max_size=N).filter(lambda w: sum(w) > 0)
+    )
     if scalar:
         mv = data.draw(st.floats(1e-3, 1e10))
         w = np.asarray(weights)
@@ -376,7 +440,10 @@ def test_vwap_participation_cap_never_exceeded(data, N, X, sign, cap, scalar):
     assert np.abs(s.trades).sum() + abs(s.unfilled) == pytest.approx(X, rel=16 * N * EPS)
     assert s.holdings[-1] == s.unfilled and s.holdings[0] == sign * X
     assert s.expected_cost == pytest.approx(
-        cost_eq4(sign * X, s.holdings, s.trades, 1.0 / N, 0.01, 1e-6, 1e-7), rel=1e-9, abs=1e-9 * (0.01 * X + 1e-6 * N * X * X))
+        cost_eq4(sign * X, s.holdings, s.trades, 1.0 / N, 0.01, 1e-6, 1e-7),
+        rel=1e-9,
+        abs=1e-9 * (0.01 * X + 1e-6 * N * X * X),
+    )
 
 
 def test_vwap_bad_arguments():
@@ -401,6 +468,7 @@ def test_vwap_bad_arguments():
 
 # --------------------------------------------------------------------------- trade fractions
 
+
 @pytest.mark.parametrize("method", ["immediate", "twap", "vwap", "almgren-chriss"])
 def test_trade_fractions_sum_to_one_and_match_schedules(method):
     N, T = 7, 3.5
@@ -409,10 +477,12 @@ def test_trade_fractions_sum_to_one_and_match_schedules(method):
     assert f.shape == (N,) and np.all(f >= 0)
     assert f.sum() == pytest.approx(1.0, abs=4 * N * EPS)
     for X in (1.0, -250.0, 1e6):
-        s = {"immediate": lambda: immediate(X, T, N, **kw),
-             "twap": lambda: twap(X, T, N, **kw),
-             "vwap": lambda: vwap(X, T, N, "u", **kw),
-             "almgren-chriss": lambda: almgren_chriss(X, T, N, risk_aversion=LAM, **kw)}[method]()
+        s = {
+            "immediate": lambda: immediate(X, T, N, **kw),
+            "twap": lambda: twap(X, T, N, **kw),
+            "vwap": lambda: vwap(X, T, N, "u", **kw),
+            "almgren-chriss": lambda: almgren_chriss(X, T, N, risk_aversion=LAM, **kw),
+        }[method]()
         np.testing.assert_allclose(X * f, s.trades, rtol=1e-13, atol=4 * EPS * abs(X))
         np.testing.assert_allclose(s.fractions, f, rtol=1e-13, atol=4 * EPS)
 
@@ -432,14 +502,17 @@ def test_trade_fractions_ac_depends_on_kappa_tau_only():
     np.testing.assert_array_equal(trade_fractions("vwap", 4, volume_curve="flat"), [0.25] * 4)
 
 
-@pytest.mark.parametrize("args,kw,field", [
-    (("almgren-chriss", 5), dict(sigma=1.0, eta=1.0), "tau"),
-    (("foo", 5), {}, "method"),
-    (("twap", 0), {}, "N"),
-    (("almgren-chriss", 5), dict(tau=1.0), "eta"),
-    (("almgren-chriss", 5), dict(tau=1.0, kappa=-1.0), "kappa"),
-    (("almgren-chriss", 5), dict(tau=1.0, T=3.0, kappa=1.0), "T"),
-])
+@pytest.mark.parametrize(
+    "args,kw,field",
+    [
+        (("almgren-chriss", 5), dict(sigma=1.0, eta=1.0), "tau"),
+        (("foo", 5), {}, "method"),
+        (("twap", 0), {}, "N"),
+        (("almgren-chriss", 5), dict(tau=1.0), "eta"),
+        (("almgren-chriss", 5), dict(tau=1.0, kappa=-1.0), "kappa"),
+        (("almgren-chriss", 5), dict(tau=1.0, T=3.0, kappa=1.0), "T"),
+    ],
+)
 def test_trade_fractions_bad_arguments(args, kw, field):
     with pytest.raises(InputError) as e:
         trade_fractions(*args, **kw)
@@ -448,17 +521,29 @@ def test_trade_fractions_bad_arguments(args, kw, field):
 
 # --------------------------------------------------------------------------- validation and results
 
-@pytest.mark.parametrize("kw,field", [
-    (dict(X=math.nan), "X"), (dict(X=math.inf), "X"), (dict(X="1"), "X"),
-    (dict(T=0.0), "T"), (dict(T=-1.0), "T"),
-    (dict(N=0), "N"), (dict(N=2.0), "N"), (dict(N=True), "N"),
-    (dict(sigma=-0.1), "sigma"), (dict(eta=-1e-6), "eta"), (dict(epsilon=-1.0), "epsilon"),
-    (dict(gamma=-1.0), "gamma"), (dict(risk_aversion=-1e-6), "risk_aversion"),
-    (dict(risk_aversion=math.inf), "risk_aversion"),
-    (dict(gamma=5e-6), "gamma"),  # γτ/2 = η exactly: η̃ = 0
-    (dict(gamma=1e-5), "gamma"),  # η̃ < 0
-    (dict(eta=0.0, gamma=0.0), "eta"),
-])
+
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        (dict(X=math.nan), "X"),
+        (dict(X=math.inf), "X"),
+        (dict(X="1"), "X"),
+        (dict(T=0.0), "T"),
+        (dict(T=-1.0), "T"),
+        (dict(N=0), "N"),
+        (dict(N=2.0), "N"),
+        (dict(N=True), "N"),
+        (dict(sigma=-0.1), "sigma"),
+        (dict(eta=-1e-6), "eta"),
+        (dict(epsilon=-1.0), "epsilon"),
+        (dict(gamma=-1.0), "gamma"),
+        (dict(risk_aversion=-1e-6), "risk_aversion"),
+        (dict(risk_aversion=math.inf), "risk_aversion"),
+        (dict(gamma=5e-6), "gamma"),  # γτ/2 = η exactly: η̃ = 0
+        (dict(gamma=1e-5), "gamma"),  # η̃ < 0
+        (dict(eta=0.0, gamma=0.0), "eta"),
+    ],
+)
 def test_almgren_chriss_bad_arguments(kw, field):
     args = dict(X=X0, T=T0, N=N0, sigma=SIG, eta=ETA, epsilon=EPSILON, gamma=GAM, risk_aversion=LAM)
     args.update(kw)
@@ -486,6 +571,7 @@ def test_zero_position():
 
 # --------------------------------------------------------------------------- CLI
 
+
 def cli(*args: str):
     return runner.invoke(cli_app.app, ["schedule", *args])
 
@@ -498,12 +584,31 @@ def cli_json(*args: str) -> dict:
 
 def test_cli_json_paper_example():
     d = cli_json()
-    assert {"method", "params", "holdings", "trades", "times", "expected_cost", "variance", "std", "kappa",
-            "eta_tilde", "units"} <= set(d)
+    assert {
+        "method",
+        "params",
+        "holdings",
+        "trades",
+        "times",
+        "expected_cost",
+        "variance",
+        "std",
+        "kappa",
+        "eta_tilde",
+        "units",
+    } <= set(d)
     assert d["method"] == "almgren-chriss"
     p = d["params"]
-    assert (p["X"], p["T"], p["N"], p["sigma"], p["eta"], p["epsilon"], p["gamma"], p["risk_aversion"]) == \
-        (X0, T0, N0, SIG, ETA, EPSILON, GAM, LAM)  # Almgren & Chriss (2000), Table 1
+    assert (p["X"], p["T"], p["N"], p["sigma"], p["eta"], p["epsilon"], p["gamma"], p["risk_aversion"]) == (
+        X0,
+        T0,
+        N0,
+        SIG,
+        ETA,
+        EPSILON,
+        GAM,
+        LAM,
+    )  # Almgren & Chriss (2000), Table 1
     assert round(d["kappa"], 1) == 0.6  # §3.4
     assert len(d["holdings"]) == 6 and len(d["trades"]) == 5
     assert d["holdings"][0] == X0 and d["holdings"][-1] == 0.0
@@ -522,8 +627,18 @@ def test_cli_json_other_methods():
     now = cli_json("--method", "immediate")
     assert now["expected_cost"] == pytest.approx(2_562_500.0, rel=1e-14) and now["variance"] == 0.0  # eq. 13
     assert now["kappa"] is None  # +inf → null (strict JSON)
-    v = cli_json("--method", "vwap", "--volume-curve", "flat", "--participation", "0.03", "--market-volume", "25e6",
-                 "--shares", "1e6")
+    v = cli_json(
+        "--method",
+        "vwap",
+        "--volume-curve",
+        "flat",
+        "--participation",
+        "0.03",
+        "--market-volume",
+        "25e6",
+        "--shares",
+        "1e6",
+    )
     # flat: 200,000 wanted a step, cap 0.03·5e6 = 150,000: 250,000 left at T
     np.testing.assert_allclose(v["trades"], [150_000.0] * 5, rtol=1e-15)
     assert v["unfilled"] == pytest.approx(250_000.0, rel=1e-15) and v["holdings"][-1] == v["unfilled"]
@@ -552,8 +667,20 @@ def test_cli_frontier():
 def test_cli_table():
     r = cli()
     assert r.exit_code == 0, r.stderr
-    for text in ("almgren-chriss", "holdings", "expected cost E", "911,227", "variance V", "$²", "603,431",
-                 "1,000,000", "541,956", "κ", "0.607076", "lots"):
+    for text in (
+        "almgren-chriss",
+        "holdings",
+        "expected cost E",
+        "911,227",
+        "variance V",
+        "$²",
+        "603,431",
+        "1,000,000",
+        "541,956",
+        "κ",
+        "0.607076",
+        "lots",
+    ):
         assert text in r.stdout, text
     long = cli("--steps", "100")
     assert long.exit_code == 0 and "…" in long.stdout

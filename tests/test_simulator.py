@@ -1,4 +1,5 @@
 """The Monte Carlo simulator: determinism, common random numbers, closed forms, accounting."""
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,21 @@ from flatbook.policies.quote import quotes
 # Every optional market feature switched on, so every random draw of the kernel is exercised:
 # mini-project (GBM mid, one market order per step, exponential sizes, buy-bias regimes,
 # financing, limit 500, red zone) plus jumps, volatility regimes, informed flow, fees, a kill switch.
-RICH = dict(T=200.0, jump_rate=0.02, jump_std=1.0, regime_sigma_mult=2.0, regime_up_rate=0.01,
-            regime_down_rate=0.05, informed_frac=0.3, informed_move=0.05, maker_fee=0.001,
-            max_drawdown=3000.0, yellow=50.0, red=150.0, critical=300.0)
+RICH = dict(
+    T=200.0,
+    jump_rate=0.02,
+    jump_std=1.0,
+    regime_sigma_mult=2.0,
+    regime_up_rate=0.01,
+    regime_down_rate=0.05,
+    informed_frac=0.3,
+    informed_move=0.05,
+    maker_fee=0.001,
+    max_drawdown=3000.0,
+    yellow=50.0,
+    red=150.0,
+    critical=300.0,
+)
 # as2008 with an arithmetic mid (one Gaussian draw per step) and jumps instead of the binomial.
 AS_ABM = dict(mid_model="abm", jump_rate=2.0, jump_std=0.5, informed_frac=0.2, informed_move=0.05)
 
@@ -55,7 +68,7 @@ def test_path_i_does_not_depend_on_the_number_of_paths(setup):
 def test_chunking_does_not_change_any_path(monkeypatch):
     """The simulator runs paths in chunks; the chunk size is invisible in the results."""
     base = run("mini-project", "stoll", paths=2000, seed=9, **RICH)
-    monkeypatch.setattr(simulator, "CHUNK_PATH_STEPS", 512 * 200)   # one 512-path block per chunk
+    monkeypatch.setattr(simulator, "CHUNK_PATH_STEPS", 512 * 200)  # one 512-path block per chunk
     chunked = run("mini-project", "stoll", paths=2000, seed=9, **RICH)
     _assert_same_paths(base.per_path, chunked.per_path)
     # the pooled OU sums are added in a different order: equal up to rounding
@@ -96,9 +109,9 @@ def test_fixed_mid_fill_counts_and_pnl():
     m, se = mean_se(fills)
     assert abs(m - 2 * n * p) < Z * se
     v, vse = var_se(fills)
-    assert abs(v - 2 * n * p * (1 - p)) < Z * vse        # the two sides are independent
+    assert abs(v - 2 * n * p * (1 - p)) < Z * vse  # the two sides are independent
     pp = res.per_path
-    assert np.array_equal(pp["volume"], fills.astype(float))   # unit quote size
+    assert np.array_equal(pp["volume"], fills.astype(float))  # unit quote size
     # rounding bound of n cash updates of size ≤ s0·(|q|+2): a few eps each
     tol = 4 * EPS * n * c["s0"] * (pp["max_abs_q"] + 2.0)
     assert np.all(np.abs(pp["pnl"] - delta * pp["volume"]) <= tol)
@@ -133,8 +146,7 @@ def test_binomial_mid_without_fills():
 
 def test_gbm_mid_is_a_martingale():
     """GBM: s_T = s0·exp(Σ(aZ − a²/2)), a = (σ/s0)√dt: E[s_T] = s0, Var(ln s_T/s0) = a²n."""
-    res = run(policy="symmetric", paths=4000, seed=8, record=range(4000), A=0.0, T=0.5,
-              mid_model="gbm", sigma=30.0)
+    res = run(policy="symmetric", paths=4000, seed=8, record=range(4000), A=0.0, T=0.5, mid_model="gbm", sigma=30.0)
     sT = res.series["mid"][:, -1]
     m, se = mean_se(sT)
     assert abs(m - 100.0) < Z * se
@@ -151,8 +163,10 @@ def test_financing_long_and_short():
     """A position held with no fills (A = 0) and a fixed mid pays financing·q0·T when long
     (summary financing_cost) and borrow·|q0|·T when short (borrow_cost), each accrued
     separately; financing_mean is their sum."""
-    for q0, fl, fs, long_cost, short_cost in ((10.0, 0.01, 0.5, 0.01 * 10 * 1.0, 0.0),
-                                              (-10.0, 0.5, 0.02, 0.0, 0.02 * 10 * 1.0)):
+    for q0, fl, fs, long_cost, short_cost in (
+        (10.0, 0.01, 0.5, 0.01 * 10 * 1.0, 0.0),
+        (-10.0, 0.5, 0.02, 0.0, 0.02 * 10 * 1.0),
+    ):
         base = dict(q0=q0, A=0.0, sigma=0.0)
         a = run(policy="symmetric", paths=50, seed=1, financing_long=fl, financing_short=fs, **base)
         b = run(policy="symmetric", paths=50, seed=1, **base)
@@ -200,11 +214,11 @@ def test_informed_flow_is_adverse_selection():
     inf = run(policy="symmetric", paths=20_000, seed=31, informed_frac=f, informed_move=mv)
     d = inf.per_path["pnl"] - base.per_path["pnl"]
     m, se = mean_se(d)
-    assert m + Z * se < 0.0                       # informed flow costs money ...
+    assert m + Z * se < 0.0  # informed flow costs money ...
     c = base.config.values
     p = fill_prob(c["A"], c["k"], c["half_spread"], c["dt"])
     expected = -2 * base.config.steps * mv * f * p * (1 - p)
-    assert abs(m - expected) < Z * se             # ... exactly the closed-form amount
+    assert abs(m - expected) < Z * se  # ... exactly the closed-form amount
 
 
 def test_avellaneda_stoikov_2008_table_1_ordering():
@@ -219,14 +233,14 @@ def test_avellaneda_stoikov_2008_table_1_ordering():
         s1, e1 = std_se(sym.per_path[key])
         s2, e2 = std_se(ast.per_path[key])
         assert s1 - s2 > Z * math.hypot(e1, e2), key
-        assert s2 < 0.6 * s1, key       # A&S: 5.89/13.43 = 0.44 and 2.80/8.66 = 0.32
+        assert s2 < 0.6 * s1, key  # A&S: 5.89/13.43 = 0.44 and 2.80/8.66 = 0.32
     d, se = mean_se(sym.per_path["pnl"] - ast.per_path["pnl"])
     assert d > Z * se
 
 
 def test_per_path_memory_does_not_grow_with_steps():
-    short = run(policy="avellaneda-stoikov", paths=1000, seed=1, T=0.05)     # 10 steps
-    long_ = run(policy="avellaneda-stoikov", paths=1000, seed=1, T=5.0)      # 1000 steps
+    short = run(policy="avellaneda-stoikov", paths=1000, seed=1, T=0.05)  # 10 steps
+    long_ = run(policy="avellaneda-stoikov", paths=1000, seed=1, T=5.0)  # 1000 steps
     assert (short.config.steps, long_.config.steps) == (10, 1000)
     assert sum(a.nbytes for a in short.per_path.values()) == sum(a.nbytes for a in long_.per_path.values())
     assert all(a.shape == (1000,) for a in long_.per_path.values())
@@ -240,16 +254,20 @@ def test_glft_exact_pnl_is_finite():
 
 
 # --------------------------------------------------------------------- recorded series
-@pytest.mark.parametrize("policy,extra", [("avellaneda-stoikov", {}),
-                                          ("glft", {"solution": "exact", "limit": 6.0, "q_target": 1.0}),
-                                          ("linear-skew", dict(limit=4.0, tick=0.01, market_spread=0.5,
-                                                               yellow=2.0, yellow_action="skew"))])
+@pytest.mark.parametrize(
+    "policy,extra",
+    [
+        ("avellaneda-stoikov", {}),
+        ("glft", {"solution": "exact", "limit": 6.0, "q_target": 1.0}),
+        ("linear-skew", dict(limit=4.0, tick=0.01, market_spread=0.5, yellow=2.0, yellow_action="skew")),
+    ],
+)
 def test_recorded_series_agree_with_per_path_and_quotes(policy, extra):
-    rec = [0, 511, 512, 1499]          # block boundaries
+    rec = [0, 511, 512, 1499]  # block boundaries
     res = run(policy=policy, paths=1500, seed=17, record=rec, **extra)
     plain = run(policy=policy, paths=1500, seed=17, **extra)
     alone = run(policy=policy, paths=1500, seed=17, record=[512], **extra)
-    _assert_same_paths(res.per_path, plain.per_path)       # recording changes nothing
+    _assert_same_paths(res.per_path, plain.per_path)  # recording changes nothing
     np.testing.assert_array_equal(res.series["q"][2], alone.series["q"][0])
     pp, ser, n = res.per_path, res.series, res.config.steps
     assert list(res.record_paths) == rec

@@ -150,8 +150,14 @@ def test_stoll_fit_skipped_without_error(q, spread):
     n = q.size
     assert stoll_regression(q, spread, np.arange(n, dtype=float)) is None
     mid = np.full(n, 100.0)
-    series = {"t": np.arange(n, dtype=float), "mid": mid, "bid": mid - spread / 2, "ask": mid + spread / 2,
-              "q": q, "pnl": np.zeros(n)}
+    series = {
+        "t": np.arange(n, dtype=float),
+        "mid": mid,
+        "bid": mid - spread / 2,
+        "ask": mid + spread / 2,
+        "q": q,
+        "pnl": np.zeros(n),
+    }
     fig = six_panel_figure(series)
     assert fig.flatbook_stoll_fit is None
     ax = fig.get_axes()[3]
@@ -191,8 +197,9 @@ def test_limit_and_zone_lines_absent_when_infinite():
     ax = fig.get_axes()[1]
     ys = constant_y_lines(ax)
     assert ys == [0.0]  # only the target line
-    assert not [ln for ln in ax.get_lines() if ln.get_gid() in {"hard_limit", "yellow_zone", "red_zone",
-                                                               "critical_zone"}]
+    assert not [
+        ln for ln in ax.get_lines() if ln.get_gid() in {"hard_limit", "yellow_zone", "red_zone", "critical_zone"}
+    ]
     for ln in ax.get_lines():
         assert np.all(np.isfinite(np.asarray(ln.get_ydata(), dtype=float)[~np.isnan(ln.get_ydata())]))
 
@@ -267,7 +274,7 @@ def test_long_series_is_decimated_for_display_but_fit_uses_all_points(tmp_path):
     series["bid"][30_000:50_000] = np.nan
     fig = six_panel_figure(series, limit=40.0)
     ax = fig.flatbook_axes
-    assert ax["depth"] is not None          # 0.16 wide quotes on a mid that wanders by ~20: a depth axis
+    assert ax["depth"] is not None  # 0.16 wide quotes on a mid that wanders by ~20: a depth axis
     axes = [ax[k] for k in ("price", "inventory", "spread", "stoll", "pnl", "hist")]
     for ax in (axes[0], axes[1], axes[2], axes[4], fig.flatbook_axes["depth"]):
         for ln in ax.get_lines():
@@ -285,7 +292,7 @@ def test_long_series_is_decimated_for_display_but_fit_uses_all_points(tmp_path):
     assert len(scatter.get_offsets()) == MAX_SCATTER_POINTS
     q, spread = series["q"], series["ask"] - series["bid"]
     ok = np.isfinite(q) & np.isfinite(spread)
-    assert fig.flatbook_stoll_fit == stoll_regression(q, spread, series["t"])   # every point, not the shown ones
+    assert fig.flatbook_stoll_fit == stoll_regression(q, spread, series["t"])  # every point, not the shown ones
     assert fig.flatbook_stoll_fit.n == ok.sum()
     assert sum(p.get_height() for p in axes[5].patches) == n  # histogram uses every sample
 
@@ -388,8 +395,16 @@ def test_concurrent_writes_from_threads(tmp_path):
 
 
 def test_units_histogram_labels_and_limit_in_histogram():
-    fig = six_panel_figure(make_series(), limit=10.0, time_unit="s", price_unit="USDT", qty_unit="BTC",
-                           pnl_unit="USDT", hist_title="Final inventory over all paths", hist_ylabel="count (paths)")
+    fig = six_panel_figure(
+        make_series(),
+        limit=10.0,
+        time_unit="s",
+        price_unit="USDT",
+        qty_unit="BTC",
+        pnl_unit="USDT",
+        hist_title="Final inventory over all paths",
+        hist_ylabel="count (paths)",
+    )
     ax_px, ax_q, ax_sp, ax_qs, ax_pnl, ax_hist = fig.get_axes()
     assert ax_px.get_ylabel() == "price (USDT)" and ax_sp.get_ylabel() == "spread (USDT)"
     assert ax_q.get_ylabel() == ax_qs.get_xlabel() == ax_hist.get_xlabel() == "inventory q (BTC)"
@@ -408,20 +423,26 @@ def test_repeated_scatter_points_drawn_once_with_area_by_count():
     n = 400
     rng = np.random.default_rng(3)
     q = rng.choice(np.arange(-3.0, 4.0), n, p=[0.02, 0.08, 0.2, 0.4, 0.2, 0.08, 0.02])
-    spread = np.where(np.abs(q) > 1, 0.15, 0.10)                # discrete q and spread: 7 distinct points
+    spread = np.where(np.abs(q) > 1, 0.15, 0.10)  # discrete q and spread: 7 distinct points
     mid = np.full(n, 100.0)
-    series = {"t": np.arange(n, dtype=float), "mid": mid, "bid": mid - spread / 2, "ask": mid + spread / 2,
-              "q": q, "pnl": np.zeros(n)}
+    series = {
+        "t": np.arange(n, dtype=float),
+        "mid": mid,
+        "bid": mid - spread / 2,
+        "ask": mid + spread / 2,
+        "q": q,
+        "pnl": np.zeros(n),
+    }
     fig = six_panel_figure(series)
     (scatter,) = fig.get_axes()[3].collections
     assert len(scatter.get_offsets()) == 7
     sizes = scatter.get_sizes()
-    _, counts = np.unique(q, return_counts=True)                 # one spread per q here
+    _, counts = np.unique(q, return_counts=True)  # one spread per q here
     pts = scatter.get_offsets()[:, 0]
     order = np.argsort(pts)
     assert np.array_equal(np.argsort(sizes[order], kind="stable"), np.argsort(counts, kind="stable"))
-    assert sizes.max() > 4 * sizes.min()                         # area grows with the count
-    assert fig.flatbook_stoll_fit is not None                    # the fit still uses every point
+    assert sizes.max() > 4 * sizes.min()  # area grows with the count
+    assert fig.flatbook_stoll_fit is not None  # the fit still uses every point
 
 
 @pytest.mark.parametrize("suffix, magic", [(".pdf", b"%PDF"), (".svg", b"<?xml"), (".png", PNG_MAGIC)])

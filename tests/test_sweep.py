@@ -6,6 +6,7 @@ no nanny so that killing a worker's pid kills the worker), shared by the module,
 sweeps through ``--scheduler``. The sweep itself runs as a ``flatbook`` subprocess where a
 worker is killed or Ctrl-C is sent mid-sweep.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,9 +36,20 @@ from flatbook.timing import TIMING_KEYS
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FLATBOOK = [sys.executable, "-c", "import flatbook.cli.sweep_cmd; from flatbook.cli.app import main; main()"]
-SWEEP_TIMING = ("elapsed_s", "path_steps_per_s", "wall_s", "worker", "finished_utc")   # a row's "timing"
-COMPARED = ("pnl_mean", "pnl_std", "pnl_se", "final_q_mean", "final_q_std", "q_std_mean", "es_95", "var_95",
-            "spread_given_up_mean", "fills_mean", "max_abs_q_mean")
+SWEEP_TIMING = ("elapsed_s", "path_steps_per_s", "wall_s", "worker", "finished_utc")  # a row's "timing"
+COMPARED = (
+    "pnl_mean",
+    "pnl_std",
+    "pnl_se",
+    "final_q_mean",
+    "final_q_std",
+    "q_std_mean",
+    "es_95",
+    "var_95",
+    "spread_given_up_mean",
+    "fills_mean",
+    "max_abs_q_mean",
+)
 
 
 def cli(*args: str):
@@ -62,9 +74,11 @@ def raw_rows(out: Path) -> pd.DataFrame:
 
 def nothing_may_run(monkeypatch) -> None:
     """From here on, starting or joining a cluster, simulating or drawing a figure fails the test."""
+
     def refuse(what):
         def f(*a, **k):
             raise AssertionError(f"{what} on a sweep with nothing left to do")
+
         return f
 
     monkeypatch.setattr(engine, "dask_client", refuse("a cluster was started"))
@@ -76,6 +90,7 @@ def nothing_may_run(monkeypatch) -> None:
 
 # --------------------------------------------------------------------------- grids (no cluster)
 
+
 def test_grid_items_linspace_log_list_choices():
     ax = parse_grid_item("skew=0:0.04:5")
     assert ax.values == pytest.approx((0.0, 0.01, 0.02, 0.03, 0.04)) and (ax.lo, ax.hi) == (0.0, 0.04)
@@ -83,7 +98,7 @@ def test_grid_items_linspace_log_list_choices():
     assert ax.values == pytest.approx((0.01, 0.1, 1.0)) and ax.log
     assert parse_grid_item("limit=10,20,inf").values == (10.0, 20.0, math.inf)
     assert parse_grid_item("hedge_exec=twap,IMMEDIATE").values == ("twap", "immediate")
-    assert parse_grid_item("mid_model").values == ("binomial", "abm", "gbm")      # a choice: all of them
+    assert parse_grid_item("mid_model").values == ("binomial", "abm", "gbm")  # a choice: all of them
     bounds = parse_grid_item("gamma=log:0.01:1")
     assert bounds.values == () and (bounds.lo, bounds.hi, bounds.log) == (0.01, 1.0, True)
     pts = grid_points(parse_grid(["skew=0.01,0.02", "hedge_trigger=none,threshold", "markout_steps=1:3:3"]))
@@ -91,20 +106,23 @@ def test_grid_items_linspace_log_list_choices():
     assert pts[-1] == {"skew": 0.02, "hedge_trigger": "threshold", "markout_steps": 3.0}
 
 
-@pytest.mark.parametrize("item, field, text", [
-    ("skw=0:1:3", "--grid skw=0:1:3", "unknown parameter 'skw'; did you mean skew?"),
-    ("skew=0:0.1:0", "--grid skew=0:0.1:0", "empty range: n = 0"),
-    ("skew=0.1:0:3", "--grid skew=0.1:0:3", "empty range: lo = 0.1 > hi = 0"),
-    ("skew=0.1:0.1:3", "--grid skew=0.1:0.1:3", "single value"),
-    ("skew=", "--grid skew=", "empty list"),
-    ("skew=-1,0.1", "--grid skew=-1,0.1", "skew: got '-1'; allowed: a number >= 0"),
-    ("skew=-1:1:3", "--grid skew=-1:1:3", "skew: got -1.0; allowed: a number >= 0"),
-    ("hedge_fraction=0.5:2:4", "--grid hedge_fraction=0.5:2:4", "hedge_fraction: got 2.0; allowed: a number"),
-    ("mid_model=binomial,levy", "--grid mid_model=binomial,levy", "mid_model: unknown value 'levy'"),
-    ("gamma=log:0:1:3", "--grid gamma=log:0:1:3", "a log range needs lo > 0"),
-    ("skew=0.1,0.1", "--grid skew=0.1,0.1", "listed twice"),
-    ("markout_steps=1:2:5", "--grid markout_steps=1:2:5", "integer"),
-])
+@pytest.mark.parametrize(
+    "item, field, text",
+    [
+        ("skw=0:1:3", "--grid skw=0:1:3", "unknown parameter 'skw'; did you mean skew?"),
+        ("skew=0:0.1:0", "--grid skew=0:0.1:0", "empty range: n = 0"),
+        ("skew=0.1:0:3", "--grid skew=0.1:0:3", "empty range: lo = 0.1 > hi = 0"),
+        ("skew=0.1:0.1:3", "--grid skew=0.1:0.1:3", "single value"),
+        ("skew=", "--grid skew=", "empty list"),
+        ("skew=-1,0.1", "--grid skew=-1,0.1", "skew: got '-1'; allowed: a number >= 0"),
+        ("skew=-1:1:3", "--grid skew=-1:1:3", "skew: got -1.0; allowed: a number >= 0"),
+        ("hedge_fraction=0.5:2:4", "--grid hedge_fraction=0.5:2:4", "hedge_fraction: got 2.0; allowed: a number"),
+        ("mid_model=binomial,levy", "--grid mid_model=binomial,levy", "mid_model: unknown value 'levy'"),
+        ("gamma=log:0:1:3", "--grid gamma=log:0:1:3", "a log range needs lo > 0"),
+        ("skew=0.1,0.1", "--grid skew=0.1,0.1", "listed twice"),
+        ("markout_steps=1:2:5", "--grid markout_steps=1:2:5", "integer"),
+    ],
+)
 def test_bad_grid_item_names_it(item, field, text):
     with pytest.raises(InputError) as e:
         parse_grid_item(item)
@@ -112,35 +130,45 @@ def test_bad_grid_item_names_it(item, field, text):
     assert text in str(e.value)
 
 
-@pytest.mark.parametrize("args, text", [
-    (["--grid", "skw=0:1:3"], "error: --grid skw=0:1:3: unknown parameter 'skw'; did you mean skew?"),
-    (["--grid", "skew=0:0.1:0"], "error: --grid skew=0:0.1:0: empty range: n = 0"),
-    (["--grid", "gamma=0.1,-2"], "error: --grid gamma=0.1,-2: gamma: got '-2'; allowed: a number"),
-    (["--grid", "skew=0:0.1"], "error: --grid skew=0:0.1: bounds only; a grid needs values"),
-    (["--grid", "skew=0,1", "--grid", "skew=2,3"], "error: --grid skew=2,3: skew is already swept"),
-    (["--grid", "skew=0,1", "--set", "skew=2"], "error: --grid skew=0,1: skew is also fixed with --set"),
-    ([], "error: --grid: give at least one parameter to sweep"),
-    (["--grid", "T=1,1.003"], "error: --grid point T=1.003: dt: T/dt must be a whole number"),
-    (["--grid", "skew=0,1", "--scheduler", "localhost"], "error: --scheduler: got 'localhost'; expected an address"),
-    (["--grid", "skew=0,1", "--random", "0"], "error: --random: got 0"),
-    (["--study", "skew-frontier", "--grid", "skew=0,1"], "error: --study: a study fixes its own points; drop --grid"),
-    (["--study", "nope"], "error: --study: unknown study 'nope'; allowed: skew-frontier, as-gamma"),
-    (["--grid", "skew=0,1", "--objective", "profit"], "error: --objective: got 'profit'"),
-])
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (["--grid", "skw=0:1:3"], "error: --grid skw=0:1:3: unknown parameter 'skw'; did you mean skew?"),
+        (["--grid", "skew=0:0.1:0"], "error: --grid skew=0:0.1:0: empty range: n = 0"),
+        (["--grid", "gamma=0.1,-2"], "error: --grid gamma=0.1,-2: gamma: got '-2'; allowed: a number"),
+        (["--grid", "skew=0:0.1"], "error: --grid skew=0:0.1: bounds only; a grid needs values"),
+        (["--grid", "skew=0,1", "--grid", "skew=2,3"], "error: --grid skew=2,3: skew is already swept"),
+        (["--grid", "skew=0,1", "--set", "skew=2"], "error: --grid skew=0,1: skew is also fixed with --set"),
+        ([], "error: --grid: give at least one parameter to sweep"),
+        (["--grid", "T=1,1.003"], "error: --grid point T=1.003: dt: T/dt must be a whole number"),
+        (
+            ["--grid", "skew=0,1", "--scheduler", "localhost"],
+            "error: --scheduler: got 'localhost'; expected an address",
+        ),
+        (["--grid", "skew=0,1", "--random", "0"], "error: --random: got 0"),
+        (
+            ["--study", "skew-frontier", "--grid", "skew=0,1"],
+            "error: --study: a study fixes its own points; drop --grid",
+        ),
+        (["--study", "nope"], "error: --study: unknown study 'nope'; allowed: skew-frontier, as-gamma"),
+        (["--grid", "skew=0,1", "--objective", "profit"], "error: --objective: got 'profit'"),
+    ],
+)
 def test_bad_sweep_exits_2_with_one_line(args, text, tmp_path):
     r = cli("sweep", "--policy", "linear-skew", "--paths", "10", "--out", str(tmp_path / "o"), *args)
     assert r.exit_code == 2, (r.stdout, r.stderr)
     assert r.stderr.startswith(text), r.stderr
     assert r.stderr.count("\n") == 1
-    assert not (tmp_path / "o").exists()   # refused before any work
+    assert not (tmp_path / "o").exists()  # refused before any work
 
 
 def test_optuna_missing_exits_2_naming_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "optuna", None)      # as if not installed (find_spec gives None)
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed (find_spec gives None)
     r = cli("sweep", "--grid", "skew=0:0.1", "--optuna", "4", "--policy", "linear-skew")
     assert r.exit_code == 2
-    assert r.stderr == ("error: --optuna: needs optuna, not installed; "
-                        "install the extra: pip install 'flatbook[sweep]'\n")
+    assert r.stderr == (
+        "error: --optuna: needs optuna, not installed; install the extra: pip install 'flatbook[sweep]'\n"
+    )
 
 
 def test_random_search_seeded_within_bounds():
@@ -158,10 +186,11 @@ def test_random_search_seeded_within_bounds():
     assert {p["hedge_exec"] for p in a} == {"twap", "vwap"}
     assert {p["markout_steps"] for p in a} == {1.0, 2.0, 3.0, 4.0, 5.0}
     with pytest.raises(InputError, match="no finite range"):
-        parse_grid_item("skew")        # random search needs bounds when the parameter has none
+        parse_grid_item("skew")  # random search needs bounds when the parameter has none
 
 
 # --------------------------------------------------------------------------- objectives (no cluster)
+
 
 def brute_pareto(reward, risk):
     n = len(reward)
@@ -169,8 +198,11 @@ def brute_pareto(reward, risk):
     for i in range(n):
         if not (math.isfinite(reward[i]) and math.isfinite(risk[i])):
             continue
-        out[i] = not any(reward[j] >= reward[i] and risk[j] <= risk[i] and (reward[j] > reward[i] or risk[j] < risk[i])
-                         for j in range(n) if j != i and math.isfinite(reward[j]) and math.isfinite(risk[j]))
+        out[i] = not any(
+            reward[j] >= reward[i] and risk[j] <= risk[i] and (reward[j] > reward[i] or risk[j] < risk[i])
+            for j in range(n)
+            if j != i and math.isfinite(reward[j]) and math.isfinite(risk[j])
+        )
     return out
 
 
@@ -190,23 +222,25 @@ def test_pareto_frontier_hand_made():
 
 def test_point_id_stable_and_canonical():
     p = engine.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2000, 0)
-    assert p.id == "6fe286f352633a81"          # fixed forever: resume relies on it
+    assert p.id == "6fe286f352633a81"  # fixed forever: resume relies on it
     assert engine.make_point("as2008", "linear-skew", {"gamma": 0.1, "skew": "5e-2"}, 2000, 0).id == p.id
-    others = [engine.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2001, 0),
-              engine.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2000, 1),
-              engine.make_point("as2008", "stoll", {"skew": 0.05, "gamma": "0.1"}, 2000, 0),
-              engine.make_point("as2008", "linear-skew", {"skew": 0.05}, 2000, 0)]
+    others = [
+        engine.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2001, 0),
+        engine.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2000, 1),
+        engine.make_point("as2008", "stoll", {"skew": 0.05, "gamma": "0.1"}, 2000, 0),
+        engine.make_point("as2008", "linear-skew", {"skew": 0.05}, 2000, 0),
+    ]
     assert len({p.id, *(o.id for o in others)}) == 5
 
 
 def test_plan_tasks_seconds_not_milliseconds():
     pts = [engine.make_point("as2008", "linear-skew", {"skew": k}, 10_000, 0) for k in np.linspace(0, 1, 40)]
     tasks = engine.plan_tasks(pts, 2, target_s=3.0, costs=[0.05] * 40)
-    assert [len(t) for t in tasks] == [10, 10, 10, 10]                 # cap: at least 2 tasks per worker
+    assert [len(t) for t in tasks] == [10, 10, 10, 10]  # cap: at least 2 tasks per worker
     tasks = engine.plan_tasks(pts, 1, target_s=3.0, costs=[0.25] * 40)
-    assert [len(t) for t in tasks] == [12, 12, 12, 4]                 # ~3 s each
+    assert [len(t) for t in tasks] == [12, 12, 12, 4]  # ~3 s each
     tasks = engine.plan_tasks(pts, 2, target_s=3.0, costs=[5.0] * 40)
-    assert all(len(t) == 1 for t in tasks)                            # never split a point
+    assert all(len(t) == 1 for t in tasks)  # never split a point
     assert sum((t for t in engine.plan_tasks(pts, 2, per_task=7)), []) == pts
 
 
@@ -225,6 +259,7 @@ def test_point_row_ses_consistent():
 
 # --------------------------------------------------------------------------- a real cluster on loopback
 
+
 class Cluster:
     """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1."""
 
@@ -234,8 +269,22 @@ class Cluster:
         self.env = {**os.environ, "NUMBA_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
         self.log = open(tmp / "dask.log", "ab")
         self.scheduler = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--no-dashboard", "--scheduler-file", str(self.file)], stdout=self.log, stderr=self.log, env=self.env)
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(self.file),
+            ],
+            stdout=self.log,
+            stderr=self.log,
+            env=self.env,
+        )
         wait_for(lambda: self.file.exists() and self.file.stat().st_size > 0, 120, "the scheduler file")
         self.address = json.loads(self.file.read_text())["address"]
         self.workers: dict[str, subprocess.Popen] = {}
@@ -245,9 +294,27 @@ class Cluster:
         self.n += 1
         name = f"w{self.n}"
         self.workers[name] = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(self.file),
-             "--nthreads", "1", "--no-nanny", "--name", name, "--host", "127.0.0.1", "--no-dashboard",
-             "--death-timeout", "60"], stdout=self.log, stderr=self.log, env=self.env)
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                "--scheduler-file",
+                str(self.file),
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--name",
+                name,
+                "--host",
+                "127.0.0.1",
+                "--no-dashboard",
+                "--death-timeout",
+                "60",
+            ],
+            stdout=self.log,
+            stderr=self.log,
+            env=self.env,
+        )
 
     def client(self):
         from distributed import Client
@@ -301,9 +368,28 @@ def sweep_json(*args: str) -> dict:
 
 def test_sweep_on_scheduler_equals_simulate_and_resumes(two_workers, tmp_path, monkeypatch):
     out = tmp_path / "s"
-    args = ["--scheduler", two_workers.address, "--preset", "as2008", "--policy", "linear-skew",
-            "--grid", "skew=0.02,0.2", "--grid", "hedge_trigger=none,threshold", "--set", "hedge_threshold=3",
-            "--paths", "1500", "--seed", "5", "--out", str(out), "--points-per-task", "1"]
+    args = [
+        "--scheduler",
+        two_workers.address,
+        "--preset",
+        "as2008",
+        "--policy",
+        "linear-skew",
+        "--grid",
+        "skew=0.02,0.2",
+        "--grid",
+        "hedge_trigger=none,threshold",
+        "--set",
+        "hedge_threshold=3",
+        "--paths",
+        "1500",
+        "--seed",
+        "5",
+        "--out",
+        str(out),
+        "--points-per-task",
+        "1",
+    ]
     d = sweep_json(*args)
     assert d["run"] == {"points": 4, "computed": 4, "resumed": 0, "tasks": 4, "out": str(out)}
     rows = pd.read_parquet(out / "results.parquet")
@@ -313,7 +399,7 @@ def test_sweep_on_scheduler_equals_simulate_and_resumes(two_workers, tmp_path, m
         ref = simulate(cfg("as2008", "linear-skew", 1500, 5, hedge_threshold=3, **p["params"])).summary
         row = rows[rows["point_id"] == p["point_id"]].iloc[0]
         for key in COMPARED:
-            assert row[key] == ref[key], key               # same point, same seed: the same numbers
+            assert row[key] == ref[key], key  # same point, same seed: the same numbers
         assert p["pnl_mean"] == ref["pnl_mean"] and p["pnl_mean_se"] == pytest.approx(ref["pnl_se"], rel=1e-12)
     # the frontier of the JSON is the non-dominated set of the points
     mask = pareto_mask([p["pnl_mean"] for p in d["points"]], [p["pnl_std"] for p in d["points"]])
@@ -347,22 +433,46 @@ def test_sweep_on_scheduler_equals_simulate_and_resumes(two_workers, tmp_path, m
 
 def _start_sweep(address: str, out: Path, n_points: int, paths: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [*FLATBOOK, "sweep", "--scheduler", address, "--preset", "worked-example", "--policy", "linear-skew",
-         "--grid", f"skew=0:0.05:{n_points}", "--paths", str(paths), "--points-per-task", "1", "--out", str(out),
-         "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        [
+            *FLATBOOK,
+            "sweep",
+            "--scheduler",
+            address,
+            "--preset",
+            "worked-example",
+            "--policy",
+            "linear-skew",
+            "--grid",
+            f"skew=0:0.05:{n_points}",
+            "--paths",
+            str(paths),
+            "--points-per-task",
+            "1",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
 
 
 def test_killed_worker_every_point_exactly_once(two_workers, tmp_path):
     out = tmp_path / "k"
     n_points = 8
-    proc = _start_sweep(two_workers.address, out, n_points, 30_000)   # ~0.5 s per point on a quiet core
+    proc = _start_sweep(two_workers.address, out, n_points, 30_000)  # ~0.5 s per point on a quiet core
     with two_workers.client() as c:
-        pid_of = c.run(os.getpid)                                       # worker address → pid
-        wait_for(lambda: proc.poll() is not None or (out / "points").is_dir() and any((out / "points").glob("*.parquet")),
-                 180, "the first saved task")
-        busy = wait_for(lambda: {w: ks for w, ks in c.processing().items() if ks} or proc.poll() is not None,
-                        60, "a busy worker")
+        pid_of = c.run(os.getpid)  # worker address → pid
+        wait_for(
+            lambda: proc.poll() is not None or (out / "points").is_dir() and any((out / "points").glob("*.parquet")),
+            180,
+            "the first saved task",
+        )
+        busy = wait_for(
+            lambda: {w: ks for w, ks in c.processing().items() if ks} or proc.poll() is not None, 60, "a busy worker"
+        )
         assert proc.poll() is None, "the sweep finished before a worker could be killed"
         victim, keys = next(iter(busy.items()))
         done_at_kill = len(raw_rows(out))
@@ -370,9 +480,9 @@ def test_killed_worker_every_point_exactly_once(two_workers, tmp_path):
         killed_at = pd.Timestamp.now(tz="UTC").isoformat(timespec="milliseconds")
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
-    assert done_at_kill < n_points                                      # the kill was mid-sweep
+    assert done_at_kill < n_points  # the kill was mid-sweep
     raw = raw_rows(out)
-    assert len(raw) == n_points and raw["point_id"].is_unique          # every point, exactly once
+    assert len(raw) == n_points and raw["point_id"].is_unique  # every point, exactly once
     d = json.loads(stdout)
     assert d["run"]["points"] == n_points and d["run"]["computed"] == n_points
     assert set(raw["point_id"]) == set(json.loads((out / "manifest.json").read_text())["points"])
@@ -394,8 +504,11 @@ def _tag(point_id: str) -> str:
 def test_ctrl_c_keeps_completed_points_and_resumes(two_workers, tmp_path):
     out = tmp_path / "c"
     proc = _start_sweep(two_workers.address, out, 14, 12_000)
-    wait_for(lambda: proc.poll() is not None or (out / "points").is_dir() and any((out / "points").glob("*.parquet")),
-             180, "the first saved task")
+    wait_for(
+        lambda: proc.poll() is not None or (out / "points").is_dir() and any((out / "points").glob("*.parquet")),
+        180,
+        "the first saved task",
+    )
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=180)
@@ -415,8 +528,9 @@ def test_ctrl_c_keeps_completed_points_and_resumes(two_workers, tmp_path):
 def test_study_as_gamma_best_skew_below_as_slope(two_workers, tmp_path):
     """The as-gamma study (small): the best constant skew lies below A–S's λσ²T/2 by more than Z SEs,
     and within A–S the best γ lies below λ."""
-    d = sweep_json("--study", "as-gamma", "--scheduler", two_workers.address, "--paths", "3000", "--out",
-                   str(tmp_path / "a"))
+    d = sweep_json(
+        "--study", "as-gamma", "--scheduler", two_workers.address, "--paths", "3000", "--out", str(tmp_path / "a")
+    )
     rows = {r["lambda"]: r for r in d["study"]["rows"]}
     r = rows[0.1]
     assert r["ls_best_over_as_avg"] + Z * r["ls_best_over_as_avg_se"] < 1.0
@@ -434,7 +548,8 @@ def test_study_skew_frontier_trade_off(two_workers, tmp_path):
     big = [p for p in pts if p["params"]["skew"] >= 0.01]
     for a, b in zip(big, big[1:]):
         assert b["spread_given_up_mean"] - a["spread_given_up_mean"] > Z * math.hypot(
-            a["spread_given_up_mean_se"], b["spread_given_up_mean_se"])
+            a["spread_given_up_mean_se"], b["spread_given_up_mean_se"]
+        )
         assert a["q_rms"] - b["q_rms"] > Z * math.hypot(a["q_rms_se"], b["q_rms_se"])
     ks = [r["best_skew"] for r in d["study"]["balance"]]
     ses = [r["best_skew_se"] for r in d["study"]["balance"]]
@@ -442,8 +557,9 @@ def test_study_skew_frontier_trade_off(two_workers, tmp_path):
 
 
 def test_local_cluster_by_default(tmp_path):
-    d = sweep_json("--preset", "as2008", "--policy", "symmetric", "--grid", "half_spread=0.5,1", "--paths", "300",
-                   "--workers", "1")
+    d = sweep_json(
+        "--preset", "as2008", "--policy", "symmetric", "--grid", "half_spread=0.5,1", "--paths", "300", "--workers", "1"
+    )
     assert d["run"]["computed"] == 2 and d["run"]["out"] is None
     wide, narrow = sorted(d["points"], key=lambda p: -p["params"]["half_spread"])
     assert narrow["fills_mean"] - wide["fills_mean"] > Z * math.hypot(narrow["fills_mean_se"], wide["fills_mean_se"])
@@ -452,25 +568,61 @@ def test_local_cluster_by_default(tmp_path):
 def test_optuna_trials_on_the_cluster(two_workers, tmp_path, monkeypatch):
     """optuna is in the test extra: this test runs (and fails if optuna cannot be imported)."""
     out = tmp_path / "o"
-    args = ["--scheduler", two_workers.address, "--preset", "as2008", "--policy", "linear-skew",
-            "--grid", "skew=log:0.005:0.5", "--optuna", "6", "--paths", "500", "--out", str(out)]
+    args = [
+        "--scheduler",
+        two_workers.address,
+        "--preset",
+        "as2008",
+        "--policy",
+        "linear-skew",
+        "--grid",
+        "skew=log:0.005:0.5",
+        "--optuna",
+        "6",
+        "--paths",
+        "500",
+        "--out",
+        str(out),
+    ]
     d = sweep_json(*args)
     assert d["run"]["points"] == len({p["point_id"] for p in d["points"]}) <= 6
     assert all(0.005 <= p["params"]["skew"] <= 0.5 for p in d["points"])
-    assert json.loads((out / "manifest.json").read_text())["optuna_batch"] == 2      # the scheduler's 2 workers
-    with monkeypatch.context() as m:     # TPE is seeded: the same trials, all resumed, and nothing runs
+    assert json.loads((out / "manifest.json").read_text())["optuna_batch"] == 2  # the scheduler's 2 workers
+    with monkeypatch.context() as m:  # TPE is seeded: the same trials, all resumed, and nothing runs
         nothing_may_run(m)
         again = sweep_json(*args)
-    assert again["run"]["computed"] == 0 and [p["point_id"] for p in again["points"]] == [p["point_id"] for p in d["points"]]
+    assert again["run"]["computed"] == 0 and [p["point_id"] for p in again["points"]] == [
+        p["point_id"] for p in d["points"]
+    ]
 
 
 def test_two_identical_sweeps_differ_only_in_timing(two_workers, tmp_path):
     """results.parquet and sweep.json of two identical sweeps are identical, bit for bit, once the
     wall-clock fields (all in the ``timing`` struct column) and the output directory are set aside."""
     outs = [tmp_path / "a", tmp_path / "b"]
-    js = [sweep_json("--scheduler", two_workers.address, "--preset", "as2008", "--policy", "linear-skew",
-                     "--grid", "skew=0.01,0.1", "--grid", "gamma=0.05,0.5", "--paths", "800", "--seed", "3",
-                     "--points-per-task", str(n), "--out", str(o)) for o, n in zip(outs, (1, 3))]
+    js = [
+        sweep_json(
+            "--scheduler",
+            two_workers.address,
+            "--preset",
+            "as2008",
+            "--policy",
+            "linear-skew",
+            "--grid",
+            "skew=0.01,0.1",
+            "--grid",
+            "gamma=0.05,0.5",
+            "--paths",
+            "800",
+            "--seed",
+            "3",
+            "--points-per-task",
+            str(n),
+            "--out",
+            str(o),
+        )
+        for o, n in zip(outs, (1, 3))
+    ]
     a, b = (pd.read_parquet(o / "results.parquet") for o in outs)
     assert not set(a.columns) & set(TIMING_KEYS)
     assert all(set(t) == set(SWEEP_TIMING) for t in a["timing"])
@@ -478,7 +630,7 @@ def test_two_identical_sweeps_differ_only_in_timing(two_workers, tmp_path):
     pd.testing.assert_frame_equal(a.drop(columns="timing"), b.drop(columns="timing"), check_exact=True)
     for d in js:
         d["run"].pop("out")
-        d["run"].pop("tasks")        # 4 tasks of 1 point against 2 of up to 3: how the work was cut, not its result
+        d["run"].pop("tasks")  # 4 tasks of 1 point against 2 of up to 3: how the work was cut, not its result
     assert js[0] == js[1]
     s0, s1 = (json.loads((o / "sweep.json").read_text()) for o in outs)
     assert s0["points"] == s1["points"] and s0["frontiers"] == s1["frontiers"] and s0["best"] == s1["best"]
@@ -502,5 +654,6 @@ def test_resume_reads_points_saved_before_the_timing_column(tmp_path, monkeypatc
     assert [g["point_id"] for g in got] == [p.id for p in pts]
     for g, r in zip(got, rows):
         assert g["timing"] == r["timing"] and not set(g) & set(TIMING_KEYS)
-    pd.testing.assert_frame_equal(pd.DataFrame(got).drop(columns="timing"), pd.DataFrame(rows).drop(columns="timing"),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(got).drop(columns="timing"), pd.DataFrame(rows).drop(columns="timing"), check_exact=True
+    )

@@ -1,6 +1,7 @@
 """Issue 13 ("Trust"), the replay core: inverse contracts, the queue's print/fall reconciliation,
 warnings that say why a run says little, sizes below the lot, the streams of a file, the PnL
 attribution of a backtest, progress, and determinism outside the ``timing`` key."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import prop, shared_data
-from test_cli_replay import cli, cli_json, one_line_error
 from flatbook.backtest import BacktestOptions, Latency, replay_config, run_backtest
 from flatbook.backtest import engine as E
 from flatbook.config import build_config
@@ -22,14 +22,29 @@ from flatbook.data.load import load
 from flatbook.errors import InputError
 from flatbook.sim.metrics import ATTRIBUTION
 from flatbook.timing import without_timing
+from test_cli_replay import cli, cli_json, one_line_error
 
 NS = 1_000_000_000
 MS = 1_000_000
 CM = "binance/cm_btcusd_perp_20240808.gz"
 USDM = "binance/usdm_btcusdt_20240808.gz"
 # the issue's COIN-M command
-CM_ARGS = ("--policy", "linear-skew", "--set", "size=10", "--set", "limit=100", "--set", "half_spread=1",
-           "--set", "skew=0.02", "--latency-ms", "10", "--min-requote-ms", "100")
+CM_ARGS = (
+    "--policy",
+    "linear-skew",
+    "--set",
+    "size=10",
+    "--set",
+    "limit=100",
+    "--set",
+    "half_spread=1",
+    "--set",
+    "skew=0.02",
+    "--latency-ms",
+    "10",
+    "--min-requote-ms",
+    "100",
+)
 
 
 def table(rows, *, tick=0.1, lot=1.0, contract="linear", csize=1.0, settle="") -> EventTable:
@@ -37,8 +52,10 @@ def table(rows, *, tick=0.1, lot=1.0, contract="linear", csize=1.0, settle="") -
     for i, r in enumerate(rows):
         for k, v in r.items():
             cols[k][i] = v
-    return EventTable(**cols, meta=EventMeta("TEST", "hand", tick, lot, contract=contract, contract_size=csize,
-                                             settlement_currency=settle))
+    return EventTable(
+        **cols,
+        meta=EventMeta("TEST", "hand", tick, lot, contract=contract, contract_size=csize, settlement_currency=settle),
+    )
 
 
 def cfg(policy="symmetric", **ov):
@@ -62,11 +79,13 @@ def test_inverse_round_trip_is_the_exchange_formula():
     """Buy n contracts at pb, sell them at pa: PnL = n·C·(1/pb − 1/pa) of the base coin (Binance
     COIN-M's formula), and the fee is maker_fee_bps of the notional n·C/p, in the coin too."""
     n, C, p0, p1 = 3.0, 100.0, 60000.0, 60100.0
-    bk = lambda p: dict(bid_px=p - 0.1, ask_px=p + 0.1, bid_sz=0.0, ask_sz=0.0)   # noqa: E731
-    rows = [dict(ts=0, kind=QUOTE, **bk(p0)),
-            dict(ts=NS, kind=TRADE, px=p0 - 0.2, qty=n, side=-1, **bk(p0)),   # a sell print through our bid
-            dict(ts=2 * NS, kind=QUOTE, **bk(p1)),                             # the book runs through our ask
-            dict(ts=3 * NS, kind=QUOTE, **bk(p1))]
+    bk = lambda p: dict(bid_px=p - 0.1, ask_px=p + 0.1, bid_sz=0.0, ask_sz=0.0)  # noqa: E731
+    rows = [
+        dict(ts=0, kind=QUOTE, **bk(p0)),
+        dict(ts=NS, kind=TRADE, px=p0 - 0.2, qty=n, side=-1, **bk(p0)),  # a sell print through our bid
+        dict(ts=2 * NS, kind=QUOTE, **bk(p1)),  # the book runs through our ask
+        dict(ts=3 * NS, kind=QUOTE, **bk(p1)),
+    ]
     ev = table(rows, contract="inverse", csize=C, settle="BTC")
     res = run_backtest(ev, cfg(half_spread=0.1, size=n, limit=n, maker_fee_bps=2.0))
     f, s = res.fills, res.summary
@@ -96,19 +115,24 @@ def test_the_compiled_unit_value_is_the_contract_value(p, csize, inverse):
 
 
 @prop(max_examples=30)
-@given(seed=st.integers(0, 10_000), csize=st.sampled_from([1.0, 10.0, 100.0]),
-       contract=st.sampled_from(["linear", "inverse"]), fee_bps=st.sampled_from([0.0, -0.5, 2.0]))
+@given(
+    seed=st.integers(0, 10_000),
+    csize=st.sampled_from([1.0, 10.0, 100.0]),
+    contract=st.sampled_from(["linear", "inverse"]),
+    fee_bps=st.sampled_from([0.0, -0.5, 2.0]),
+)
 def test_pnl_is_the_fills_recomputed_on_any_tape(seed, csize, contract, fee_bps):
     """On a random tape (a random-walk mid, prints on both sides), the replay's PnL equals the
     fills' cash plus the final position marked at the last mid, computed here from the fills
     alone: n·C/p per inverse contract, n·C·p per linear unit."""
     rng = np.random.default_rng(seed)
-    rows, k, t = [], 300000, 0                     # the mid in ticks of 0.1
+    rows, k, t = [], 300000, 0  # the mid in ticks of 0.1
     for _ in range(300):
         t += int(rng.integers(1, 400)) * MS
         k += int(rng.choice([-1, 0, 1]))
-        book = dict(bid_px=(k - 1) / 10, ask_px=(k + 1) / 10, bid_sz=float(rng.integers(0, 5)),
-                    ask_sz=float(rng.integers(0, 5)))
+        book = dict(
+            bid_px=(k - 1) / 10, ask_px=(k + 1) / 10, bid_sz=float(rng.integers(0, 5)), ask_sz=float(rng.integers(0, 5))
+        )
         if rng.random() < 0.5:
             sd = int(rng.choice([-1, 1]))
             j = int(rng.integers(0, 3))
@@ -117,8 +141,9 @@ def test_pnl_is_the_fills_recomputed_on_any_tape(seed, csize, contract, fee_bps)
         else:
             rows.append(dict(ts=t, kind=QUOTE, **book))
     ev = table(rows, contract=contract, csize=csize, settle="BTC" if contract == "inverse" else "")
-    res = run_backtest(ev, cfg("linear-skew", half_spread=0.1, skew=0.01, size=2.0, limit=6.0,
-                               maker_fee_bps=fee_bps, maker_fee=1e-7))
+    res = run_backtest(
+        ev, cfg("linear-skew", half_spread=0.1, skew=0.01, size=2.0, limit=6.0, maker_fee_bps=fee_bps, maker_fee=1e-7)
+    )
     s, f = res.summary, res.fills
     assert s["fills"] > 5
     mid_end = ev.mid[-1]
@@ -140,21 +165,25 @@ def test_coin_m_file_is_inverse_and_its_pnl_is_the_fills_in_btc(tmp_path):
     f = pd.read_parquet(out / "fills.parquet")
     inv = pd.read_parquet(out / "inventory.parquet")
     assert len(f) == d["fills"] > 100
-    expect = pnl_from_fills({k: f[k].to_numpy() for k in ("side", "qty", "px", "fee")}, inv["mid"].iloc[-1],
-                            d["final_q"], "inverse", 100.0)
+    expect = pnl_from_fills(
+        {k: f[k].to_numpy() for k in ("side", "qty", "px", "fee")}, inv["mid"].iloc[-1], d["final_q"], "inverse", 100.0
+    )
     assert d["pnl_final"] == pytest.approx(expect, rel=1e-9)
-    assert -0.0005 < d["pnl_final"] < -0.0002                  # BTC (the issue: −0.000362)
+    assert -0.0005 < d["pnl_final"] < -0.0002  # BTC (the issue: −0.000362)
     assert d["pnl_final_quote"] == pytest.approx(d["pnl_final"] * inv["mid"].iloc[-1], rel=1e-12)
-    assert -30.0 < d["pnl_final_quote"] < -15.0               # USD (the issue: about −22.3)
+    assert -30.0 < d["pnl_final_quote"] < -15.0  # USD (the issue: about −22.3)
     assert sum(d[k] for k in ATTRIBUTION) == pytest.approx(d["pnl_final"], rel=0, abs=1e-15)
 
 
 def test_contract_flags_and_their_errors(tmp_path):
     q = tmp_path / "q.csv"
-    q.write_text("timestamp,bid,ask,bid_size,ask_size\n" + "".join(
-        f"{i * NS},{100 + 0.1 * (i % 3):.1f},{100.2 + 0.1 * (i % 3):.1f},1,1\n" for i in range(1, 40)))
-    d = cli_json("data", "inspect", q, "--contract", "inverse", "--contract-size", "10", "--settlement", "ETH",
-                 "--no-cache")
+    q.write_text(
+        "timestamp,bid,ask,bid_size,ask_size\n"
+        + "".join(f"{i * NS},{100 + 0.1 * (i % 3):.1f},{100.2 + 0.1 * (i % 3):.1f},1,1\n" for i in range(1, 40))
+    )
+    d = cli_json(
+        "data", "inspect", q, "--contract", "inverse", "--contract-size", "10", "--settlement", "ETH", "--no-cache"
+    )
     assert (d["contract"], d["contract_size"], d["settlement_currency"]) == ("inverse", 10.0, "ETH")
     assert cli_json("data", "inspect", q, "--no-cache")["contract"] == "linear"
     one_line_error(cli("backtest", q, "--contract", "inverted"), "--contract", "did you mean inverse?")
@@ -169,8 +198,10 @@ def test_contract_flags_and_their_errors(tmp_path):
 # -------------------------------------------------------------------------- 1.2 queue double count
 def _repro(tmp_path):
     q, t = tmp_path / "q.csv", tmp_path / "t.csv"
-    q.write_text("timestamp,bid,ask,bid_size,ask_size\n1000000000,100.0,100.1,1.0,1.0\n"
-                 "2000000000,100.0,100.1,1.0,1.0\n3000000000,100.0,100.1,0.5,1.0\n5000000000,100.0,100.1,0.2,1.0\n")
+    q.write_text(
+        "timestamp,bid,ask,bid_size,ask_size\n1000000000,100.0,100.1,1.0,1.0\n"
+        "2000000000,100.0,100.1,1.0,1.0\n3000000000,100.0,100.1,0.5,1.0\n5000000000,100.0,100.1,0.2,1.0\n"
+    )
     t.write_text("timestamp,price,quantity,side\n3000000000,100.0,0.5,sell\n4000000000,100.0,0.3,sell\n")
     return q, t
 
@@ -180,9 +211,29 @@ def test_issue_repro_a_fall_then_its_print_is_not_counted_twice(tmp_path, queue)
     """The issue's tape: we join behind 1.0; the book shows 0.5 gone and then the 0.5 print that
     took it (same time); later 0.3 prints. 0.2 is still ahead of us: no fill (it filled 0.3)."""
     q, t = _repro(tmp_path)
-    d = cli_json("backtest", q, "--trades", t, "--format", "generic", "--policy", "linear-skew",
-                 "--set", "half_spread=0.05", "--set", "skew=0", "--set", "size=0.5", "--set", "limit=10",
-                 "--set", "tick=0.1", "--no-cache", "--queue", queue)
+    d = cli_json(
+        "backtest",
+        q,
+        "--trades",
+        t,
+        "--format",
+        "generic",
+        "--policy",
+        "linear-skew",
+        "--set",
+        "half_spread=0.05",
+        "--set",
+        "skew=0",
+        "--set",
+        "size=0.5",
+        "--set",
+        "limit=10",
+        "--set",
+        "tick=0.1",
+        "--no-cache",
+        "--queue",
+        queue,
+    )
     assert d["fills"] == 0 and d["maker_volume"] == 0.0
     assert any("0 fills" in w for w in d["warnings"])
 
@@ -193,7 +244,7 @@ def _queue_model(level, bursts, size):
     ahead, L, filled = level, level, 0.0
     for kind, x in bursts:
         if kind == "trade":
-            filled += min(math.floor(max(x - ahead, 0.0) + 1e-9), size - filled)      # whole lots
+            filled += min(math.floor(max(x - ahead, 0.0) + 1e-9), size - filled)  # whole lots
             ahead = max(ahead - x, 0.0)
             L = max(L - x, 0.0)
         else:
@@ -203,9 +254,12 @@ def _queue_model(level, bursts, size):
 
 
 @prop(max_examples=60)
-@given(level=st.integers(2, 30),
-       bursts=st.lists(st.tuples(st.sampled_from(["trade", "cancel"]), st.integers(1, 4), st.booleans()),
-                       min_size=1, max_size=8))
+@given(
+    level=st.integers(2, 30),
+    bursts=st.lists(
+        st.tuples(st.sampled_from(["trade", "cancel"]), st.integers(1, 4), st.booleans()), min_size=1, max_size=8
+    ),
+)
 def test_fills_do_not_depend_on_whether_the_fall_or_the_print_comes_first(level, bursts):
     """A print and the fall of the level it causes share a time stamp (Binance: the same ms) and
     arrive in either order; pure cancels are falls without a print. The fills equal the queue
@@ -216,7 +270,7 @@ def test_fills_do_not_depend_on_whether_the_fall_or_the_print_comes_first(level,
     rows.append(dict(ts=0, kind=QUOTE, bid_sz=L, **book))
     model = []
     for kind, x, fall_first in bursts:
-        x = min(float(x), L - 1.0)                 # leave one lot visible: the level stays at 99
+        x = min(float(x), L - 1.0)  # leave one lot visible: the level stays at 99
         if x <= 0:
             continue
         t += NS
@@ -248,8 +302,9 @@ def test_far_quotes_and_zero_fills_warn_and_the_stationary_a_s_trades():
     assert len(s["warnings"]) == 2
     assert s["warnings"][0].startswith("0 fills in 87,402 events: quotes sat on average")
     assert "variant=finite" in s["warnings"][1] and "--set variant=stationary" in s["warnings"][1]
-    st_ = run_backtest(ev, replay_config(ev, "avellaneda-stoikov", {**calib, "variant": "stationary",
-                                                                     "horizon": 1.0})).summary
+    st_ = run_backtest(
+        ev, replay_config(ev, "avellaneda-stoikov", {**calib, "variant": "stationary", "horizon": 1.0})
+    ).summary
     assert st_["fills"] > 100 and st_["quote_depth_mean"] < s["quote_depth_mean"] / 50
     assert len(st_["warnings"]) == 1 and "few trades reach them" in st_["warnings"][0]
     # quotes at the touch: no warning
@@ -259,8 +314,25 @@ def test_far_quotes_and_zero_fills_warn_and_the_stationary_a_s_trades():
 
 def test_warnings_are_printed_on_stderr_and_kept_in_json(tmp_path):
     q, t = _repro(tmp_path)
-    args = ("backtest", q, "--trades", t, "--format", "generic", "--set", "half_spread=0.05", "--set", "skew=0",
-            "--set", "size=0.5", "--set", "limit=10", "--set", "tick=0.1", "--no-cache")
+    args = (
+        "backtest",
+        q,
+        "--trades",
+        t,
+        "--format",
+        "generic",
+        "--set",
+        "half_spread=0.05",
+        "--set",
+        "skew=0",
+        "--set",
+        "size=0.5",
+        "--set",
+        "limit=10",
+        "--set",
+        "tick=0.1",
+        "--no-cache",
+    )
     r = cli(*args)
     assert r.exit_code == 0
     assert [ln for ln in r.stderr.splitlines() if ln.startswith("warning: 0 fills")]
@@ -277,8 +349,10 @@ def test_an_inferred_lot_that_zeroes_every_order_is_an_error(tmp_path):
     """Sizes only 10 and 1e6: the inferred lot is their step, 999990, and the default size
     rounds to 0 lots. The error names size, the lot, that it was inferred and --lot-size."""
     q = tmp_path / "q.csv"
-    q.write_text("timestamp,bid,ask,bid_size,ask_size\n" + "".join(
-        f"{i * NS},100.0,100.2,{10 if i % 2 else 1000000},10\n" for i in range(1, 40)))
+    q.write_text(
+        "timestamp,bid,ask,bid_size,ask_size\n"
+        + "".join(f"{i * NS},100.0,100.2,{10 if i % 2 else 1000000},10\n" for i in range(1, 40))
+    )
     sz = ("--set", "size=10", "--set", "limit=100")
     one_line_error(cli("backtest", q, "--no-cache", *sz), "size", "999990", "inferred", "--lot-size")
     d = cli_json("backtest", q, "--no-cache", "--lot-size", "1", *sz)
@@ -302,24 +376,39 @@ def test_data_inspect_lists_every_stream_used_or_ignored():
 
 
 # ------------------------------------------------------------------------------ 3.2 attribution
-@pytest.mark.parametrize("rel,policy,ov", [(USDM, "linear-skew", {"maker_fee_bps": -0.5, "financing_long": 1e-4}),
-                                           (CM, "linear-skew", {"size": 10, "limit": 100, "half_spread": 0.2,
-                                                                "skew": 0.002, "maker_fee_bps": 1.0})])
+@pytest.mark.parametrize(
+    "rel,policy,ov",
+    [
+        (USDM, "linear-skew", {"maker_fee_bps": -0.5, "financing_long": 1e-4}),
+        (CM, "linear-skew", {"size": 10, "limit": 100, "half_spread": 0.2, "skew": 0.002, "maker_fee_bps": 1.0}),
+    ],
+)
 def test_backtest_attribution_adds_up_and_is_the_mark_to_market(rel, policy, ov):
     """The parts sum to the PnL (float precision), and independently of the kernel's sums:
     PnL = spread capture + Σ_e q_e·(v(mid_e) − v(mid_{e−1})) − fees − financing, with
     inventory + adverse = that mark-to-market sum (v: the contract's unit value)."""
     ev = load(shared_data(rel), cache=True)
-    res = run_backtest(ev, replay_config(ev, policy, ov),
-                       BacktestOptions(feed_latency=Latency("const", 5.0), order_latency=Latency("const", 5.0)))
+    res = run_backtest(
+        ev,
+        replay_config(ev, policy, ov),
+        BacktestOptions(feed_latency=Latency("const", 5.0), order_latency=Latency("const", 5.0)),
+    )
     s, f, m = res.summary, res.fills, ev.meta
     assert s["fills"] > 20
     scale = float(np.sum(f["qty"] * np.abs(contract_value(f["px"], m.contract, m.contract_size))))
     assert sum(s[k] for k in ATTRIBUTION) == pytest.approx(s["pnl_final"], rel=0, abs=1e-14 * scale)
     v = contract_value(ev.mid, m.contract, m.contract_size)
     mtm = float(np.sum(res.path["q"][1:] * np.diff(v)))
-    spread = float(np.sum(f["side"] * f["qty"] * (contract_value(f["mid"], m.contract, m.contract_size)
-                                                  - contract_value(f["px"], m.contract, m.contract_size))))
+    spread = float(
+        np.sum(
+            f["side"]
+            * f["qty"]
+            * (
+                contract_value(f["mid"], m.contract, m.contract_size)
+                - contract_value(f["px"], m.contract, m.contract_size)
+            )
+        )
+    )
     assert s["pnl_spread"] == pytest.approx(spread, rel=1e-9)
     assert s["pnl_inventory"] + s["pnl_adverse"] == pytest.approx(mtm, rel=0, abs=1e-9 * scale)
     assert s["pnl_final"] == pytest.approx(spread + mtm - s["fees"] - s["financing"], rel=0, abs=1e-9 * scale)
@@ -344,8 +433,22 @@ def test_two_identical_backtests_differ_only_in_timing(tmp_path):
     """summary.json and fills.parquet of two identical runs are identical once ``timing`` is removed
     (and the wall-clock fields sit only there)."""
     path = shared_data(USDM)
-    args = ("backtest", path, "--policy", "stoll", "--latency-ms", "exp:3", "--queue", "prob", "--seed", "4",
-            "--set", "size=0.01", "--set", "limit=0.1")
+    args = (
+        "backtest",
+        path,
+        "--policy",
+        "stoll",
+        "--latency-ms",
+        "exp:3",
+        "--queue",
+        "prob",
+        "--seed",
+        "4",
+        "--set",
+        "size=0.01",
+        "--set",
+        "limit=0.1",
+    )
     outs = []
     for i in range(2):
         out = tmp_path / f"o{i}"
@@ -362,5 +465,6 @@ def test_two_identical_backtests_differ_only_in_timing(tmp_path):
 
 
 def test_unknown_format_names_the_flag(tmp_path):
-    one_line_error(cli("data", "inspect", shared_data(USDM), "--format", "binanse"), "--format",
-                   "did you mean binance?")
+    one_line_error(
+        cli("data", "inspect", shared_data(USDM), "--format", "binanse"), "--format", "did you mean binance?"
+    )

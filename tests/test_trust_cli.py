@@ -1,6 +1,7 @@
 """Issue 13 (Trust), the command-line surface: paired differences in ``compare``, ``multi``'s
 options, "did you mean", progress, Ctrl-C during imports, parameter ranges and cross-checks,
 and the ``timing`` key that keeps every other output bit-identical between identical runs."""
+
 from __future__ import annotations
 
 import json
@@ -19,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Z, mean_se, prop, std_se
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import Z, mean_se, prop, std_se
 from flatbook.cli import app as cli_app
 from flatbook.config import build_config
 from flatbook.errors import InputError
@@ -51,11 +52,26 @@ def one_error_line(r, field: str) -> str:
 
 # --------------------------------------------------------------------------- 3.1 paired differences
 
+
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     out = tmp_path_factory.mktemp("cmp") / "run"
-    r = cli("compare", "--policy", "linear-skew", "--policy", "avellaneda-stoikov", "--policy", "glft",
-            "--paths", "3000", "--seed", "3", "--json", "--out", str(out))
+    r = cli(
+        "compare",
+        "--policy",
+        "linear-skew",
+        "--policy",
+        "avellaneda-stoikov",
+        "--policy",
+        "glft",
+        "--paths",
+        "3000",
+        "--seed",
+        "3",
+        "--json",
+        "--out",
+        str(out),
+    )
     assert r.exit_code == 0, r.stderr
     return json.loads(r.stdout), out
 
@@ -67,7 +83,7 @@ def test_compare_differences_are_the_differences_of_the_means_exactly(compared):
     base = d["policies"]["linear-skew"]
     for name, rows in diff["policies"].items():
         for key in ("pnl_mean", "pnl_std", "final_q_std", "fills_mean"):
-            assert rows[key]["diff"] == d["policies"][name][key] - base[key]   # exactly, not approximately
+            assert rows[key]["diff"] == d["policies"][name][key] - base[key]  # exactly, not approximately
     assert json.loads((out / "summary.json").read_text())["differences"] == diff
 
 
@@ -120,7 +136,7 @@ def test_fmt_pm_rounds_to_the_se():
 
     assert fmt_pm(2.90049, 0.0301) == "2.900 ± 0.030"
     assert fmt_pm(-3.812, 0.26) == "-3.81 ± 0.26"
-    assert fmt_pm(1234.5, 12.0) == "1,234 ± 12"   # (round half to even)
+    assert fmt_pm(1234.5, 12.0) == "1,234 ± 12"  # (round half to even)
 
 
 def test_summary_warnings_print_one_line_each_and_stay_in_json(monkeypatch, tmp_path):
@@ -140,14 +156,17 @@ def test_summary_warnings_print_one_line_each_and_stay_in_json(monkeypatch, tmp_
     assert r.exit_code == 0, r.stderr
     assert r.stderr.splitlines() == ["warning: hedging raised pnl_std", "warning: second line"]
     assert json.loads(r.stdout)["warnings"] == ["hedging raised pnl_std", "second\nline"]
-    assert list(pd.read_parquet(tmp_path / "o" / "summary.parquet")["warnings"][0]) == \
-        ["hedging raised pnl_std", "second\nline"]
+    assert list(pd.read_parquet(tmp_path / "o" / "summary.parquet")["warnings"][0]) == [
+        "hedging raised pnl_std",
+        "second\nline",
+    ]
     r = cli("compare", "--policy", "symmetric", "--policy", "glft", "--paths", "20")
     assert r.exit_code == 0, r.stderr
     assert "warning: glft: hedging raised pnl_std" in r.stderr.splitlines()
 
 
 # --------------------------------------------------------------------------- 6.4 timing, bit-identical outputs
+
 
 def _without_timing(obj):
     if isinstance(obj, dict):
@@ -162,8 +181,8 @@ def _same_outputs(a: Path, b: Path) -> None:
         fa, fb = a / name, b / name
         if name == "summary.json":
             ja, jb = json.loads(fa.read_text()), json.loads(fb.read_text())
-            assert ja != jb or "timing" not in json.dumps(ja)   # wall-clock fields differ …
-            assert _without_timing(ja) == _without_timing(jb)    # … and nothing else
+            assert ja != jb or "timing" not in json.dumps(ja)  # wall-clock fields differ …
+            assert _without_timing(ja) == _without_timing(jb)  # … and nothing else
         elif name.endswith(".parquet"):
             da, db = pd.read_parquet(fa), pd.read_parquet(fb)
             da, db = (x.drop(columns=[c for c in ("timing",) if c in x.columns]) for x in (da, db))
@@ -174,11 +193,14 @@ def _same_outputs(a: Path, b: Path) -> None:
             assert fa.read_bytes() == fb.read_bytes(), name
 
 
-@pytest.mark.parametrize("args", [
-    ("simulate", "--policy", "glft", "--paths", "300"),
-    ("compare", "--policy", "symmetric", "--policy", "avellaneda-stoikov", "--paths", "300"),
-    ("multi", "--paths", "300"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("simulate", "--policy", "glft", "--paths", "300"),
+        ("compare", "--policy", "symmetric", "--policy", "avellaneda-stoikov", "--paths", "300"),
+        ("multi", "--paths", "300"),
+    ],
+)
 def test_identical_runs_identical_outputs_but_timing(tmp_path, args):
     objs = []
     for run in ("a", "b"):
@@ -202,6 +224,7 @@ def test_tables_still_show_the_timing():
 
 # --------------------------------------------------------------------------- 3.3 multi's options
 
+
 def test_multi_set_config_out_json(tmp_path):
     base = json.loads(cli("multi", "--paths", "256", "--json").stdout)
     r = cli("multi", "--paths", "256", "--set", "B.sigma=1", "--set", "gamma=0.2", "--json")
@@ -211,7 +234,7 @@ def test_multi_set_config_out_json(tmp_path):
     assert (a_par["sigma"], b_par["sigma"], a_par["gamma"], b_par["gamma"]) == (2.0, 1.0, 0.2, 0.2)
     assert d["pnl_mean"] != base["pnl_mean"]
     toml = tmp_path / "m.toml"
-    toml.write_text('[run]\npaths = 256\nseed = 2\n[params]\ngamma = 0.2\n')
+    toml.write_text("[run]\npaths = 256\nseed = 2\n[params]\ngamma = 0.2\n")
     r = cli("multi", "--config", str(toml), "--set", "B.sigma=1", "--out", str(tmp_path / "o"), "--json")
     assert r.exit_code == 0, r.stderr
     d2 = json.loads(r.stdout)
@@ -222,14 +245,17 @@ def test_multi_set_config_out_json(tmp_path):
     assert float(pp.pnl.mean()) == pytest.approx(d2["pnl_mean"], rel=1e-12)
 
 
-@pytest.mark.parametrize("args,field", [
-    (["--set", "C.sigma=1"], "C.sigma"),
-    (["--set", "B.sigmaa=1"], "instruments[1].sigmaa"),
-    (["--set", "gamma=-1"], "instruments[0].gamma"),
-    (["--paths", "0"], "paths"),
-    (["--preset", "multi-aset"], "--preset"),
-    (["--out", "{tmp}/taken"], "--out"),
-])
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (["--set", "C.sigma=1"], "C.sigma"),
+        (["--set", "B.sigmaa=1"], "instruments[1].sigmaa"),
+        (["--set", "gamma=-1"], "instruments[0].gamma"),
+        (["--paths", "0"], "paths"),
+        (["--preset", "multi-aset"], "--preset"),
+        (["--out", "{tmp}/taken"], "--out"),
+    ],
+)
 def test_multi_bad_values_exit_2_one_line(tmp_path, args, field):
     (tmp_path / "taken").write_text("precious")
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
@@ -253,7 +279,7 @@ def test_multi_chunked_run_is_bit_identical_to_one_call():
     one = MS.simulate_multi(mc)
     old = MS.CHUNK_PATH_STEPS
     try:
-        MS.CHUNK_PATH_STEPS = 64 * 200 * 2          # one block per call
+        MS.CHUNK_PATH_STEPS = 64 * 200 * 2  # one block per call
         calls = []
         many = MS.simulate_multi(mc, progress=lambda done, total: calls.append((done, total)))
     finally:
@@ -264,24 +290,31 @@ def test_multi_chunked_run_is_bit_identical_to_one_call():
 
 # --------------------------------------------------------------------------- 3.4 did you mean
 
-@pytest.mark.parametrize("args,field,hint", [
-    (["simulate", "--set", "gama=1"], "gama", "gamma"),
-    (["simulate", "--set", "hedge_exec=twapp"], "hedge_exec", "twap"),
-    (["simulate", "--policy", "glt"], "policy", "glft"),
-    (["compare", "--policy", "linear-skw"], "policy", "linear-skew"),
-    (["quote", "--q", "1", "--policy", "avellaneda-stoikof"], "policy", "avellaneda-stoikov"),
-    (["simulate", "--preset", "as208"], "preset", "as2008"),
-])
+
+@pytest.mark.parametrize(
+    "args,field,hint",
+    [
+        (["simulate", "--set", "gama=1"], "gama", "gamma"),
+        (["simulate", "--set", "hedge_exec=twapp"], "hedge_exec", "twap"),
+        (["simulate", "--policy", "glt"], "policy", "glft"),
+        (["compare", "--policy", "linear-skw"], "policy", "linear-skew"),
+        (["quote", "--q", "1", "--policy", "avellaneda-stoikof"], "policy", "avellaneda-stoikov"),
+        (["simulate", "--preset", "as208"], "preset", "as2008"),
+    ],
+)
 def test_unknown_names_get_did_you_mean(args, field, hint):
     line = one_error_line(cli(*args), field)
     assert f"did you mean {hint}" in line
 
 
-@pytest.mark.parametrize("text,field,hint", [
-    ('[rn]\npaths = 1\n', "--config", "[run]"),
-    ('[run]\npresett = "as2008"\n', "run.presett", "preset"),
-    ('[params]\nsgima = 1\n', "params.sgima", "sigma"),
-])
+@pytest.mark.parametrize(
+    "text,field,hint",
+    [
+        ("[rn]\npaths = 1\n", "--config", "[run]"),
+        ('[run]\npresett = "as2008"\n', "run.presett", "preset"),
+        ("[params]\nsgima = 1\n", "params.sgima", "sigma"),
+    ],
+)
 def test_unknown_toml_tables_and_keys_get_did_you_mean(tmp_path, text, field, hint):
     toml = tmp_path / "c.toml"
     toml.write_text(text)
@@ -295,12 +328,21 @@ NUMERIC = [name for name, p in PARAMS.items() if not p.choices]
 _HEDGE = {"hedge_trigger": "threshold", "hedge_threshold": 0.5}
 #: what makes each parameter matter (else a bound would test nothing), on a 10-step grid
 CONTEXT = {
-    "flow_bias": {"flow": "orders"}, "flow_bias_std": {"flow": "orders"}, "flow_regime_steps": {"flow": "orders"},
-    "order_size_mean": {"flow": "orders"}, "jump_mean": {"jump_rate": 10.0}, "jump_std": {"jump_rate": 10.0},
-    "regime_sigma_mult": {"regime_up_rate": 5.0, "regime_down_rate": 5.0}, "informed_move": {"informed_frac": 0.5},
-    "event_jump_mean": {"event_time": 0.5}, "event_jump_std": {"event_time": 0.5}, "pause_before": {"event_time": 0.5},
-    "session_length": {"dt": 1000.0, "T": 10000.0}, "session_flatten": {"session_length": 0.5},
-    "htb_above": {"borrow_htb": 0.1}, "hedge_urgency": {"hedge_trigger": "urgency"},
+    "flow_bias": {"flow": "orders"},
+    "flow_bias_std": {"flow": "orders"},
+    "flow_regime_steps": {"flow": "orders"},
+    "order_size_mean": {"flow": "orders"},
+    "jump_mean": {"jump_rate": 10.0},
+    "jump_std": {"jump_rate": 10.0},
+    "regime_sigma_mult": {"regime_up_rate": 5.0, "regime_down_rate": 5.0},
+    "informed_move": {"informed_frac": 0.5},
+    "event_jump_mean": {"event_time": 0.5},
+    "event_jump_std": {"event_time": 0.5},
+    "pause_before": {"event_time": 0.5},
+    "session_length": {"dt": 1000.0, "T": 10000.0},
+    "session_flatten": {"session_length": 0.5},
+    "htb_above": {"borrow_htb": 0.1},
+    "hedge_urgency": {"hedge_trigger": "urgency"},
     "hedge_fraction": {**_HEDGE, "hedge_sizing": "fraction"},
     "hedge_band": {"hedge_trigger": "urgency", "hedge_urgency": 1.0, "hedge_sizing": "band"},
     "hedge_q_std": {**_HEDGE, "hedge_target_mode": "cost", "financing_short": 0.1, "financing_long": 0.05},
@@ -308,17 +350,30 @@ CONTEXT = {
     "hedge_sqrt_y": {**_HEDGE, "hedge_impact": "sqrt", "market_volume": 100.0},
     "market_volume": {**_HEDGE, "hedge_exec": "vwap", "hedge_horizon": 0.3},
     "hedge_participation": {**_HEDGE, "hedge_exec": "twap", "market_volume": 100.0, "hedge_horizon": 0.3},
-    "hedge_beta": {**_HEDGE, "hedge_instrument": "proxy"}, "hedge_basis_sigma": {**_HEDGE, "hedge_instrument": "proxy"},
+    "hedge_beta": {**_HEDGE, "hedge_instrument": "proxy"},
+    "hedge_basis_sigma": {**_HEDGE, "hedge_instrument": "proxy"},
     "hedge_s0": {**_HEDGE, "hedge_instrument": "proxy"},
     "hedge_basis_halflife": {**_HEDGE, "hedge_instrument": "proxy", "hedge_basis_sigma": 1.0},
     "option_lots": {"option_type": "call"},
-    "option_strike": {"option_type": "call", "option_lots": -1.0}, "option_vol": {"option_type": "call", "option_lots": -1.0},
+    "option_strike": {"option_type": "call", "option_lots": -1.0},
+    "option_vol": {"option_type": "call", "option_lots": -1.0},
     "option_expiry": {"option_type": "put", "option_lots": 1.0},
-    **{k: {**_HEDGE, "hedge_exec": "twap", "hedge_eta": 0.01, "hedge_horizon": 0.3}
-       for k in ("hedge_half_spread", "hedge_perm", "hedge_decay", "hedge_threshold", "hedge_eta")},
+    **{
+        k: {**_HEDGE, "hedge_exec": "twap", "hedge_eta": 0.01, "hedge_horizon": 0.3}
+        for k in ("hedge_half_spread", "hedge_perm", "hedge_decay", "hedge_threshold", "hedge_eta")
+    },
 }
-CORE = ("pnl_mean", "pnl_std", "var_95", "es_95", "final_q_mean", "max_abs_q_max", "fills_mean",
-        "spread_given_up_mean", "max_drawdown_mean")
+CORE = (
+    "pnl_mean",
+    "pnl_std",
+    "var_95",
+    "es_95",
+    "final_q_mean",
+    "max_abs_q_max",
+    "fills_mean",
+    "spread_given_up_mean",
+    "max_drawdown_mean",
+)
 
 
 def _bound_overrides(name: str, value: float) -> dict:
@@ -330,17 +385,17 @@ def _bound_overrides(name: str, value: float) -> dict:
     if name == "dt":
         ov["T"] = value * 10 if value * 10 <= PARAMS["T"].hi else value
     if name == "hedge_threshold" and value >= BIG:
-        ov["hedge_trigger"] = "none"                # a hedge at the largest threshold cannot fire: refused
+        ov["hedge_trigger"] = "none"  # a hedge at the largest threshold cannot fire: refused
     if name == "session_flatten" and value >= BIG:
-        ov["session_length"] = math.inf             # session_flatten < session_length <= BIG
+        ov["session_length"] = math.inf  # session_flatten < session_length <= BIG
     if name == "hedge_horizon" and value >= BIG:
-        ov.update(dt=1000.0, T=10000.0)             # at most MAX_STEPS steps of dt
+        ov.update(dt=1000.0, T=10000.0)  # at most MAX_STEPS steps of dt
     return ov
 
 
 def _assert_finite_run(policy: str, ov: dict) -> None:
     with warnings.catch_warnings():
-        warnings.simplefilter("error")              # no overflow or invalid-value warnings either
+        warnings.simplefilter("error")  # no overflow or invalid-value warnings either
         res = simulate(build_config("as2008", policy, ov, paths=64, seed=1))
     s = res.summary
     assert all(s[k] is not None for k in CORE), {k: s[k] for k in CORE}
@@ -359,8 +414,12 @@ def test_every_parameter_at_each_bound_runs_to_finite_numbers(name, side):
 
 
 @prop(max_examples=120)
-@given(name=st.sampled_from(NUMERIC), side=st.sampled_from(["lo", "hi"]), policy=st.sampled_from(sorted(POLICIES)),
-       mid_model=st.sampled_from(["binomial", "abm", "gbm"]))
+@given(
+    name=st.sampled_from(NUMERIC),
+    side=st.sampled_from(["lo", "hi"]),
+    policy=st.sampled_from(sorted(POLICIES)),
+    mid_model=st.sampled_from(["binomial", "abm", "gbm"]),
+)
 def test_bounds_run_finite_for_every_policy_and_mid_model(name, side, policy, mid_model):
     p = PARAMS[name]
     value = getattr(p, side)
@@ -368,7 +427,7 @@ def test_bounds_run_finite_for_every_policy_and_mid_model(name, side, policy, mi
         value = math.ceil(value) if side == "lo" else math.floor(value)
     ov = {"mid_model": mid_model, **_bound_overrides(name, value)}
     if policy == "glft" and name == "A" and value == 0:
-        with pytest.raises(InputError, match="^A: "):   # GLFT's ω needs fills: A > 0 (documented in glft)
+        with pytest.raises(InputError, match="^A: "):  # GLFT's ω needs fills: A > 0 (documented in glft)
             build_config("as2008", policy, ov, paths=8)
         return
     _assert_finite_run(policy, ov)
@@ -376,7 +435,7 @@ def test_bounds_run_finite_for_every_policy_and_mid_model(name, side, policy, mi
 
 def _beyond(p) -> list[str]:
     out = ["nan", "-inf", repr(math.nextafter(p.hi, math.inf) if p.hi < BIG else p.hi * 10)]
-    if not p.inf_allowed:                   # else inf (and 1e309, which is inf) means "off"
+    if not p.inf_allowed:  # else inf (and 1e309, which is inf) means "off"
         out += ["inf", "1e309"]
     out.append(repr(p.lo - 1.0) if p.lo <= 0 or p.lo >= 1 else repr(p.lo / 10))
     if p.integer:
@@ -406,19 +465,26 @@ def test_inf_means_off_where_the_default_is_off():
 
 # --------------------------------------------------------------------------- 6.3 cross-parameter checks
 
-@pytest.mark.parametrize("sets,field,other", [
-    (["limit=5", "q_target=20"], "q_target", "limit"),
-    (["limit=5", "q0=-6"], "q0", "limit"),
-    (["limit=5", "red=6"], "red", "limit"),
-    (["yellow=3", "red=2"], "yellow", "critical"),
-    (["limit=5", "q_target=1", "hedge_trigger=threshold", "hedge_threshold=6"], "hedge_threshold", "q_target"),
-    (["hedge_trigger=threshold", "hedge_threshold=1", "hedge_sizing=band", "hedge_band=1"], "hedge_band",
-     "hedge_threshold"),
-    (["pause_before=0.1"], "pause_before", "event_time"),
-    (["hedge_target_mode=cost", "financing_short=0.1"], "hedge_target_mode", "financing_long"),
-    (["session_length=1e6"], "session_length", "dt"),
-    (["hedge_exec=twap", "hedge_horizon=1e6"], "hedge_horizon", "dt"),
-])
+
+@pytest.mark.parametrize(
+    "sets,field,other",
+    [
+        (["limit=5", "q_target=20"], "q_target", "limit"),
+        (["limit=5", "q0=-6"], "q0", "limit"),
+        (["limit=5", "red=6"], "red", "limit"),
+        (["yellow=3", "red=2"], "yellow", "critical"),
+        (["limit=5", "q_target=1", "hedge_trigger=threshold", "hedge_threshold=6"], "hedge_threshold", "q_target"),
+        (
+            ["hedge_trigger=threshold", "hedge_threshold=1", "hedge_sizing=band", "hedge_band=1"],
+            "hedge_band",
+            "hedge_threshold",
+        ),
+        (["pause_before=0.1"], "pause_before", "event_time"),
+        (["hedge_target_mode=cost", "financing_short=0.1"], "hedge_target_mode", "financing_long"),
+        (["session_length=1e6"], "session_length", "dt"),
+        (["hedge_exec=twap", "hedge_horizon=1e6"], "hedge_horizon", "dt"),
+    ],
+)
 def test_cross_parameter_checks_name_both_fields(sets, field, other):
     args = [a for s in sets for a in ("--set", s)]
     line = one_error_line(cli("simulate", "--paths", "1", *args), field)
@@ -426,8 +492,21 @@ def test_cross_parameter_checks_name_both_fields(sets, field, other):
 
 
 def test_issue_6_1_q_target_beyond_limit_with_hedging_is_refused():
-    r = cli("simulate", "--policy", "linear-skew", "--paths", "20", "--set", "limit=5", "--set", "q_target=20",
-            "--set", "hedge_trigger=threshold", "--set", "hedge_threshold=0.5")
+    r = cli(
+        "simulate",
+        "--policy",
+        "linear-skew",
+        "--paths",
+        "20",
+        "--set",
+        "limit=5",
+        "--set",
+        "q_target=20",
+        "--set",
+        "hedge_trigger=threshold",
+        "--set",
+        "hedge_threshold=0.5",
+    )
     assert "|q_target| = 20 exceeds the hard limit limit = 5" in one_error_line(r, "q_target")
 
 
@@ -437,6 +516,7 @@ def test_hedge_frontier_names_thresholds_that_cannot_fire():
 
 
 # --------------------------------------------------------------------------- 6.3 quote --q
+
 
 @pytest.mark.parametrize("raw", ["1e308", "-1.0000001e9", "inf", "nan"])
 def test_quote_q_beyond_the_largest_inventory_is_refused(raw):
@@ -462,15 +542,18 @@ def test_quote_at_the_largest_inventory_is_finite_cli():
 
 # --------------------------------------------------------------------------- 3.5 compiling spinner: honest detection
 
+
 def test_kernels_need_compiling_reads_the_dispatcher_and_numbas_cache(tmp_path):
     mod = tmp_path / "h6_probe_kernel.py"
-    mod.write_text(textwrap.dedent("""
+    mod.write_text(
+        textwrap.dedent("""
         import numba as nb
 
         @nb.njit(cache=True)
         def twice(x):
             return 2.0 * x
-    """))
+    """)
+    )
     code = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
@@ -481,16 +564,17 @@ def test_kernels_need_compiling_reads_the_dispatcher_and_numbas_cache(tmp_path):
         print(before, kernels_need_compiling(m.twice))
     """)
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert first.stdout.split() == ["True", "False"], first.stderr      # nothing cached: it compiles
+    assert first.stdout.split() == ["True", "False"], first.stderr  # nothing cached: it compiles
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert second.stdout.split() == ["False", "False"], second.stderr   # a new process loads the cache
-    mod.write_text(mod.read_text().replace("2.0 * x", "3.0 * x"))        # source changed: cache stale
+    assert second.stdout.split() == ["False", "False"], second.stderr  # a new process loads the cache
+    mod.write_text(mod.read_text().replace("2.0 * x", "3.0 * x"))  # source changed: cache stale
     os.utime(mod, (time.time() + 5, time.time() + 5))
     third = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert third.stdout.split() == ["True", "False"], third.stderr
 
 
 # --------------------------------------------------------------------------- 3.5 progress, 6.2 Ctrl-C
+
 
 def interrupt_after_progress(argv: list[str], marker: bytes = b"paths", timeout: float = 300.0, **kw):
     """Run ``argv`` with stderr on a pseudo-terminal (so the progress bar draws), wait until the
@@ -509,7 +593,7 @@ def interrupt_after_progress(argv: list[str], marker: bytes = b"paths", timeout:
             return True
         try:
             chunk = os.read(master, 65536)
-        except OSError:                     # EIO: the child closed the terminal
+        except OSError:  # EIO: the child closed the terminal
             return False
         seen += chunk
         return bool(chunk)
@@ -535,8 +619,8 @@ def interrupt_after_progress(argv: list[str], marker: bytes = b"paths", timeout:
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_multi_shows_a_bar_and_ctrl_c_exits_130_writing_nothing(tmp_path):
     code, out, term = interrupt_after_progress(
-        [sys.executable, "-m", "flatbook", "multi", "--paths", "400000", "--set", "T=4",
-         "--out", str(tmp_path / "run")])
+        [sys.executable, "-m", "flatbook", "multi", "--paths", "400000", "--set", "T=4", "--out", str(tmp_path / "run")]
+    )
     assert code == 130, term
     assert "simulating" in term and "interrupted" in term and "Traceback" not in term
     assert out == b""
@@ -552,7 +636,7 @@ def test_ctrl_c_during_the_imports_exits_130_without_traceback(launcher):
     test reads on: the signal lands in the import window however loaded the machine is."""
     import fcntl
 
-    argv = ([sys.executable, "-m", "flatbook"] if launcher == "module" else [str(FLATBOOK_SCRIPT)])
+    argv = [sys.executable, "-m", "flatbook"] if launcher == "module" else [str(FLATBOOK_SCRIPT)]
     if launcher == "script" and not FLATBOOK_SCRIPT.exists():
         pytest.fail(f"console script {FLATBOOK_SCRIPT} missing: pip install -e .")
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
@@ -581,7 +665,15 @@ def test_ctrl_c_during_the_imports_exits_130_without_traceback(launcher):
     # the signal landed before the command line was imported: fewer imports reported after
     # flatbook.cli.entry than a full import of flatbook.cli.app makes (an interrupted import
     # still reports its enclosing modules as it unwinds, so count, don't look for a name)
-    full = subprocess.run([sys.executable, "-c", "import flatbook.cli.entry, flatbook.cli.app"],
-                          capture_output=True, text=True, env=env, timeout=120).stderr.splitlines()
-    after = lambda ls: len(ls) - next(i for i, ln in enumerate(ls) if ln.rstrip().endswith("flatbook.cli.entry"))
+    full = subprocess.run(
+        [sys.executable, "-c", "import flatbook.cli.entry, flatbook.cli.app"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    ).stderr.splitlines()
+
+    def after(ls):
+        return len(ls) - next(i for i, ln in enumerate(ls) if ln.rstrip().endswith("flatbook.cli.entry"))
+
     assert after(err.splitlines()) < after(full) // 2, "the signal arrived after the imports"

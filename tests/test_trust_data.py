@@ -1,6 +1,7 @@
 """Issue 13 ("Trust"), data and calibrate: generic files that used to load wrongly or with a
 misleading error, refused in one line naming the file, row and column (exit 2, nothing written);
 and calibrate's suggestion, pasted into the backtest it is made for, trades sensibly."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,11 @@ def refused(tmp_path, quotes: str, *needles, trades: str | None = None, command:
     no traceback, and nothing written to --out."""
     q = tmp_path / "q.csv"
     q.write_text(quotes)
-    args = (["data", "inspect", q, "--no-cache"] if command == "inspect"
-            else ["backtest", q, "--no-cache", "--out", tmp_path / "out"])
+    args = (
+        ["data", "inspect", q, "--no-cache"]
+        if command == "inspect"
+        else ["backtest", q, "--no-cache", "--out", tmp_path / "out"]
+    )
     if trades is not None:
         (tmp_path / "t.csv").write_text(trades)
         args += ["--trades", tmp_path / "t.csv"]
@@ -56,17 +60,31 @@ COMMANDS = ("backtest", "inspect")
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("unit,scale", [("ms", 10**6), ("µs", 10**3)])
 def test_ms_and_us_timestamps_refused_with_the_unit(tmp_path, command, unit, scale):
-    t0 = 1723161256313 * 10**6 // scale                  # 2024-08-08T23:54:16.313Z in that unit
+    t0 = 1723161256313 * 10**6 // scale  # 2024-08-08T23:54:16.313Z in that unit
     text = HEAD + f"{t0},100.0,100.1,1,1\n{t0 + 1000 * 10**6 // scale},100.0,100.2,1,2\n"
-    line = refused(tmp_path, text, "q.csv: row 1", "column timestamp", f"looks like {unit}",
-                   "2024-08-08T23:54:16.313Z", "1970-01-", command=command)
+    line = refused(
+        tmp_path,
+        text,
+        "q.csv: row 1",
+        "column timestamp",
+        f"looks like {unit}",
+        "2024-08-08T23:54:16.313Z",
+        "1970-01-",
+        command=command,
+    )
     assert f"× {scale:,}" in line
 
 
 def test_plausible_and_synthetic_ns_timestamps_still_load(tmp_path):
     """ns in 2024, ISO text, and small synthetic ns (counting from 0 or 1 s) load as before."""
-    for i, text in enumerate([GOOD, "2024-08-08T23:54:16.313Z,100,100.1,1,1\n", "0,100,100.1,1,1\n",
-                              "1000000000,100,100.1,1,1\n2000000000,100,100.1,1,1\n"]):
+    for i, text in enumerate(
+        [
+            GOOD,
+            "2024-08-08T23:54:16.313Z,100,100.1,1,1\n",
+            "0,100,100.1,1,1\n",
+            "1000000000,100,100.1,1,1\n2000000000,100,100.1,1,1\n",
+        ]
+    ):
         p = tmp_path / f"q{i}.csv"
         p.write_text(HEAD + text)
         assert len(load_generic(p)) == text.count("\n")
@@ -78,9 +96,18 @@ def test_plausible_and_synthetic_ns_timestamps_still_load(tmp_path):
 
 
 def test_ms_timestamps_in_parquet_and_trades_refused(tmp_path):
-    pq.write_table(pa.table({"timestamp": pa.array([1723161256313, 1723161256314], pa.int64()),
-                             "bid": [100.0, 100.0], "ask": [100.1, 100.1],
-                             "bid_size": [1.0, 1.0], "ask_size": [1.0, 1.0]}), tmp_path / "q.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "timestamp": pa.array([1723161256313, 1723161256314], pa.int64()),
+                "bid": [100.0, 100.0],
+                "ask": [100.1, 100.1],
+                "bid_size": [1.0, 1.0],
+                "ask_size": [1.0, 1.0],
+            }
+        ),
+        tmp_path / "q.parquet",
+    )
     with pytest.raises(DataError, match=r"q\.parquet: row 1: column timestamp = 1723161256313 .* looks like ms"):
         load_generic(tmp_path / "q.parquet")
     (tmp_path / "q.csv").write_text(HEAD + GOOD)
@@ -99,12 +126,22 @@ def test_nan_price_cell_refused_not_an_empty_side(tmp_path, command, cell):
 
 def test_nan_in_parquet_refused_null_is_an_empty_side(tmp_path):
     def write(name, bid):
-        pq.write_table(pa.table({"timestamp": pa.array([1, 2], pa.int64()), "bid": pa.array(bid, pa.float64()),
-                                 "ask": [100.1, 100.1], "bid_size": [1.0, 0.0], "ask_size": [1.0, 1.0]}),
-                       tmp_path / name)
+        pq.write_table(
+            pa.table(
+                {
+                    "timestamp": pa.array([1, 2], pa.int64()),
+                    "bid": pa.array(bid, pa.float64()),
+                    "ask": [100.1, 100.1],
+                    "bid_size": [1.0, 0.0],
+                    "ask_size": [1.0, 1.0],
+                }
+            ),
+            tmp_path / name,
+        )
         return tmp_path / name
+
     ev = load_generic(write("null.parquet", [100.0, None]))
-    assert np.isnan(ev.bid_px[1]) and ev.bid_sz[1] == 0              # null: the bid side is empty
+    assert np.isnan(ev.bid_px[1]) and ev.bid_sz[1] == 0  # null: the bid side is empty
     with pytest.raises(DataError, match=r"nan\.parquet: row 2: non-numeric value: column bid = 'nan'"):
         load_generic(write("nan.parquet", [100.0, math.nan]))
 
@@ -117,11 +154,25 @@ def test_empty_cell_is_still_an_empty_side(tmp_path):
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("row,what", [("-100.0,100.1", "bid -100, ask 100.1"), ("0,0", "bid 0, ask 0"),
-                                      ("100.0,0", "bid 100, ask 0"), ("0,100.1", "bid 0, ask 100.1")])
+@pytest.mark.parametrize(
+    "row,what",
+    [
+        ("-100.0,100.1", "bid -100, ask 100.1"),
+        ("0,0", "bid 0, ask 0"),
+        ("100.0,0", "bid 100, ask 0"),
+        ("0,100.1", "bid 0, ask 100.1"),
+    ],
+)
 def test_non_positive_prices_refused_with_the_real_reason(tmp_path, command, row, what):
-    line = refused(tmp_path, HEAD + f"1723161256313000000,{row},1,1\n", "q.csv: row 1", "non-positive price",
-                   what, "prices must be > 0", command=command)
+    line = refused(
+        tmp_path,
+        HEAD + f"1723161256313000000,{row},1,1\n",
+        "q.csv: row 1",
+        "non-positive price",
+        what,
+        "prices must be > 0",
+        command=command,
+    )
     assert "crossed" not in line
 
 
@@ -147,8 +198,11 @@ def test_header_only_quotes_refused_by_inspect_and_backtest_alike(tmp_path, comm
 def test_all_rows_skipped_refused(tmp_path):
     p = tmp_path / "q.csv"
     p.write_text(HEAD + "1,abc,100.1,1,1\n2,-1,100.1,1,1\n")
-    with pytest.raises(DataError, match=r"no usable rows: all 2 rows were skipped \(1 non-numeric value, "
-                                        r"1 non-positive price\)"):
+    with pytest.raises(
+        DataError,
+        match=r"no usable rows: all 2 rows were skipped \(1 non-numeric value, "
+        r"1 non-positive price\)",
+    ):
         load_generic(p, on_error="skip")
 
 
@@ -163,13 +217,25 @@ def test_header_only_trades_file_means_no_trades(tmp_path):
 @pytest.mark.parametrize("command", COMMANDS)
 def test_misnamed_columns_get_did_you_mean(tmp_path, command):
     text = "time,bid,ask,bidsize,ask_size\n" + GOOD
-    refused(tmp_path, text, "missing columns timestamp, bid_size", "column 'time': did you mean timestamp?",
-            "column 'bidsize': did you mean bid_size?", command=command)
+    refused(
+        tmp_path,
+        text,
+        "missing columns timestamp, bid_size",
+        "column 'time': did you mean timestamp?",
+        "column 'bidsize': did you mean bid_size?",
+        command=command,
+    )
 
 
 def test_misnamed_trade_column_gets_did_you_mean(tmp_path):
-    refused(tmp_path, HEAD + GOOD, "t.csv", "missing column price", "column 'Price': did you mean price?",
-            trades="timestamp,Price,quantity,side\n1723161256313000000,100.0,1,buy\n")
+    refused(
+        tmp_path,
+        HEAD + GOOD,
+        "t.csv",
+        "missing column price",
+        "column 'Price': did you mean price?",
+        trades="timestamp,Price,quantity,side\n1723161256313000000,100.0,1,buy\n",
+    )
 
 
 # ----------------------------------------------------------------- 1.3 calibrate → backtest trades sensibly
@@ -194,9 +260,9 @@ def test_calibrate_suggestion_trades_sensibly_in_the_backtest():
     assert r.exit_code == 0, r.stderr
     use = [ln for ln in r.stdout.splitlines() if ln.startswith("use: ")]
     assert len(use) == 1
-    argv = shlex.split(use[0][len("use: "):])
+    argv = shlex.split(use[0][len("use: ") :])
     assert argv[:3] == ["flatbook", "backtest", str(data)] and "variant=stationary" in argv
-    sets = dict(a.split("=", 1) for a in argv[argv.index("--set") + 1::2])
+    sets = dict(a.split("=", 1) for a in argv[argv.index("--set") + 1 :: 2])
     assert set(sets) == {"sigma", "A", "k", "gamma", "size", "limit", "variant", "horizon"}
     b = cli(*argv[1:], "--json")
     assert b.exit_code == 0, b.stderr
@@ -222,18 +288,21 @@ def test_calibrate_horizon_is_the_users_and_is_shown():
     assert c["gamma"]["run"]["horizon"] == 5.0
 
 
-@pytest.mark.parametrize("args,field", [
-    (["--target-q-std", "0.5", "--policy", "glft", "--horizon", "5"], "--horizon"),
-    (["--target-q-std", "0.5", "--horizon", "0"], "--horizon"),
-    (["--target-q-std", "0.5", "--horizon", "inf"], "--horizon"),
-    (["--target-q-std", "0.5", "--size", "-1"], "--size"),
-    (["--target-q-std", "0.5", "--limit", "nan"], "--limit"),
-    (["--limit", "1"], "--target-q-std"),
-    (["--target-q-std", "0.5", "--paths", "1"], "--paths"),
-    (["--target-q-std", "0.5", "--paths", "2.5"], "--paths"),
-    (["--horizon", "5"], "--target-q-std"),
-    (["--policy", "glf"], "--policy"),
-])
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (["--target-q-std", "0.5", "--policy", "glft", "--horizon", "5"], "--horizon"),
+        (["--target-q-std", "0.5", "--horizon", "0"], "--horizon"),
+        (["--target-q-std", "0.5", "--horizon", "inf"], "--horizon"),
+        (["--target-q-std", "0.5", "--size", "-1"], "--size"),
+        (["--target-q-std", "0.5", "--limit", "nan"], "--limit"),
+        (["--limit", "1"], "--target-q-std"),
+        (["--target-q-std", "0.5", "--paths", "1"], "--paths"),
+        (["--target-q-std", "0.5", "--paths", "2.5"], "--paths"),
+        (["--horizon", "5"], "--target-q-std"),
+        (["--policy", "glf"], "--policy"),
+    ],
+)
 def test_calibrate_bad_options_one_line(args, field):
     r = cli("calibrate", shared_data(USDM), *args)
     assert r.exit_code == 2, (r.exit_code, r.stdout, r.stderr)
@@ -274,8 +343,19 @@ def test_calibrate_progress_on_a_terminal_only_without_json(monkeypatch, json_):
 
 
 def test_calibrate_size_and_limit_are_the_users(tmp_path):
-    r = cli("calibrate", shared_data(USDM), "--target-q-std", "0.05", "--paths", "20", "--size", "0.01",
-            "--limit", "0.2", "--json")
+    r = cli(
+        "calibrate",
+        shared_data(USDM),
+        "--target-q-std",
+        "0.05",
+        "--paths",
+        "20",
+        "--size",
+        "0.01",
+        "--limit",
+        "0.2",
+        "--json",
+    )
     assert r.exit_code == 0, r.stderr
     c = json.loads(r.stdout)
     assert (c["set"]["size"], c["set"]["limit"]) == (0.01, 0.2)
@@ -292,10 +372,10 @@ def test_a_parse_cached_by_the_old_rules_is_not_served(tmp_path, monkeypatch):
     monkeypatch.setenv("FLATBOOK_CACHE_DIR", str(tmp_path / "cache"))
     q = tmp_path / "q.csv"
     q.write_text(HEAD + "1723161256313,100.0,100.1,1,1\n1723161257313,100.0,100.2,1,1\n")
-    with monkeypatch.context() as old:                  # the previous rules, under the previous version
+    with monkeypatch.context() as old:  # the previous rules, under the previous version
         old.setattr(cache, "CACHE_VERSION", 1)
         old.setattr(generic, "check_epoch_unit", lambda *a: None)
-        assert load(q, cache=True).ts[0] == 1723161256313                  # 1970, cached
+        assert load(q, cache=True).ts[0] == 1723161256313  # 1970, cached
     with pytest.raises(DataError, match="looks like ms"):
         load(q, cache=True)
 

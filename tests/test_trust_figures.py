@@ -14,6 +14,7 @@ reports of simulate, compare and backtest, and checks what a check can see:
 
 Browser checks wait for conditions (WebDriverWait), never fixed sleeps.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ from flatbook.report.six_panel import six_panel_figure
 from flatbook.sim.simulator import simulate
 
 MAX_SIG_CHARS = 8
-SIM_ONLY = ("sigma", "A", "mid_model", "flow", "jump_rate", "hedge_eta", "s0")   # a replay reads none of these
+SIM_ONLY = ("sigma", "A", "mid_model", "flow", "jump_rate", "hedge_eta", "s0")  # a replay reads none of these
 
 
 def significant(label: str) -> int:
@@ -45,13 +46,20 @@ def significant(label: str) -> int:
 
 # --------------------------------------------------------------------------- matplotlib figures
 
+
 def series(n: int = 400, spread: float | None = None, price: float = 100.0, vol: float = 0.05, seed: int = 0):
     rng = np.random.default_rng(seed)
     mid = price + np.cumsum(rng.normal(0.0, vol, n))
     q = np.cumsum(rng.choice([-1.0, 0.0, 1.0], n))
     h = (0.1 + 0.01 * np.abs(q)) if spread is None else np.full(n, spread / 2)
-    return {"t": np.arange(n) * 0.01, "mid": mid, "bid": mid - h, "ask": mid + h, "q": q,
-            "pnl": np.cumsum(rng.normal(0.01, 0.1, n))}
+    return {
+        "t": np.arange(n) * 0.01,
+        "mid": mid,
+        "bid": mid - h,
+        "ask": mid + h,
+        "q": q,
+        "pnl": np.cumsum(rng.normal(0.01, 0.1, n)),
+    }
 
 
 def legend_defects(fig) -> list[str]:
@@ -65,8 +73,9 @@ def legend_defects(fig) -> list[str]:
         if leg is None:
             continue
         box = leg.get_window_extent(r)
-        if not ax.get_window_extent(r).contains(box.x0 + 1, box.y0 + 1) or \
-                not ax.get_window_extent(r).contains(box.x1 - 1, box.y1 - 1):
+        if not ax.get_window_extent(r).contains(box.x0 + 1, box.y0 + 1) or not ax.get_window_extent(r).contains(
+            box.x1 - 1, box.y1 - 1
+        ):
             out.append(f"legend of {ax.get_title()!r} leaves its axes")
         for other in axes:
             if other is ax:
@@ -94,7 +103,7 @@ def test_constant_spread_drawn_flat_with_short_tick_labels():
     spans at least MIN_REL_SPAN of the value and every label has at most 8 significant characters."""
     s = run("as2008", "glft", paths=20, seed=0, record=(0,)).path_series(0)
     spread = s["ask"] - s["bid"]
-    assert 0 < np.ptp(spread[np.isfinite(spread)]) < 1e-12          # a constant, up to float noise
+    assert 0 < np.ptp(spread[np.isfinite(spread)]) < 1e-12  # a constant, up to float noise
     fig = six_panel_figure({k: s[k] for k in ("t", "mid", "bid", "ask", "q", "pnl")})
     assert long_tick_labels(fig) == []
     for role in ("spread", "stoll"):
@@ -106,7 +115,9 @@ def test_constant_spread_drawn_flat_with_short_tick_labels():
 @pytest.mark.parametrize("kind", ["sim", "btc"])
 def test_six_panel_legends_and_ticks(kind):
     s = series() if kind == "sim" else series(n=5000, spread=0.3, price=61800.0, vol=2.0)
-    fig = six_panel_figure(s, limit=40.0, zones=(10.0, 20.0, 30.0), price_unit="USDT" if kind == "btc" else "price units")
+    fig = six_panel_figure(
+        s, limit=40.0, zones=(10.0, 20.0, 30.0), price_unit="USDT" if kind == "btc" else "price units"
+    )
     assert legend_defects(fig) == []
     assert long_tick_labels(fig) == []
     # quotes 0.3 wide on a mid that moves by hundreds hide behind the mid: a depth axis shows them
@@ -128,16 +139,23 @@ def test_hedge_frontier_labels_do_not_overlap():
     """The README's frontier: thresholds 4 and inf (no hedge) land on the same point (4 lots never
     triggers); their labels overlapped. Now coincident points share one label and no two labels
     overlap."""
-    rows = [{"threshold": thr, "residual_risk": rr, "hedge_cost": hc}
-            for thr, rr, hc in ((0.5, 5.862, 7.04), (1.0, 6.330, 2.25), (2.0, 6.413, 0.57), (4.0, 6.380, 0.0),
-                                (float("inf"), 6.381, 0.0))]
+    rows = [
+        {"threshold": thr, "residual_risk": rr, "hedge_cost": hc}
+        for thr, rr, hc in (
+            (0.5, 5.862, 7.04),
+            (1.0, 6.330, 2.25),
+            (2.0, 6.413, 0.57),
+            (4.0, 6.380, 0.0),
+            (float("inf"), 6.381, 0.0),
+        )
+    ]
     fig = hedge_frontier_figure(rows, title="t", pnl_unit="price units × lots")
     r = fig.canvas.get_renderer()
     (ax,) = fig.get_axes()
     texts = ax.texts
     boxes = [t.get_window_extent(r) for t in texts]
     assert sorted(t.get_text() for t in texts) == ["0.5", "1", "2", "4, no hedge"]
-    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
     ax_box = ax.get_window_extent(r)
     assert all(ax_box.x0 <= b.x0 and b.x1 <= ax_box.x1 and ax_box.y0 <= b.y0 and b.y1 <= ax_box.y1 for b in boxes)
     assert long_tick_labels(fig) == []
@@ -158,8 +176,9 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     hedging = simulate(cfg("hedging", "linear-skew", paths=200, seed=0), record_paths=(0,))
     out["hedging"] = write_report(tmp / "hedging.html", simulate_report([hedging], compare=False))
     rep = tmp / "backtest.html"
-    r = runner.invoke(cli_app.app, ["backtest", str(shared_data("binance/usdm_btcusdt_20240808.gz")),
-                                    "--report", str(rep), "--json"])
+    r = runner.invoke(
+        cli_app.app, ["backtest", str(shared_data("binance/usdm_btcusdt_20240808.gz")), "--report", str(rep), "--json"]
+    )
     assert r.exit_code == 0, r.stderr
     out["backtest"] = rep
     out["backtest_json"] = json.loads(r.stdout)
@@ -203,16 +222,23 @@ def _page_defects(drv) -> list[str]:
             for p in plots:
                 if _overlap(leg, p):
                     out.append(f"{fig['id']}: legend {i} {leg} overlaps plot area {p}")
-            for j, other in enumerate(legends[i + 1:], start=i + 1):
+            for j, other in enumerate(legends[i + 1 :], start=i + 1):
                 if _overlap(leg, other):
                     out.append(f"{fig['id']}: legends {i} and {j} overlap")
             for text, *box in fig["ticks"] + fig["titles"]:
                 if _overlap(leg, box):
                     out.append(f"{fig['id']}: legend {i} covers axis text {text!r}")
-        out += [f"{fig['id']}: tick label {text!r} too long" for text, *_ in fig["ticks"]
-                if significant(text) > MAX_SIG_CHARS]
-        out += [f"{fig['id']}: panel title {title!r} runs into tick label {text!r}"
-                for title, *a in fig["annotations"] for text, *b in fig["ticks"] if _overlap(a, b)]
+        out += [
+            f"{fig['id']}: tick label {text!r} too long"
+            for text, *_ in fig["ticks"]
+            if significant(text) > MAX_SIG_CHARS
+        ]
+        out += [
+            f"{fig['id']}: panel title {title!r} runs into tick label {text!r}"
+            for title, *a in fig["annotations"]
+            for text, *b in fig["ticks"]
+            if _overlap(a, b)
+        ]
     return out
 
 
@@ -227,10 +253,10 @@ def test_html_reports_render_without_overlaps(reports, width):
             wait_for(drv, lambda d: d.execute_script(READY_JS), f"the plotly charts of the {name} report")
             assert _page_defects(drv) == [], name
             ids = [e.get_attribute("id") for e in drv.find_elements(By.CSS_SELECTOR, "body > section, body > details")]
-            assert ids.index("summary") < ids.index("panels") < ids.index("config"), ids   # results first
+            assert ids.index("summary") < ids.index("panels") < ids.index("config"), ids  # results first
             assert ids[-1] == "config"
             details = drv.find_element(By.ID, "config")
-            assert details.tag_name == "details" and details.get_attribute("open") is None   # collapsed
+            assert details.tag_name == "details" and details.get_attribute("open") is None  # collapsed
             assert not drv.find_element(By.CSS_SELECTOR, "table.params").is_displayed()
 
 
@@ -244,4 +270,4 @@ def test_backtest_report_says_what_it_shows(reports):
     panels = re.search(r'<section id="panels"><h2>(.*?)</h2>', text).group(1)
     assert "sample path" not in panels
     assert "usdm_btcusdt_20240808.gz" in panels and "2024-08-08" in panels and "BTCUSDT" in panels
-    assert '"yaxis7"' in text and "from mid (ticks)" in text              # quotes 0.3 USDT wide on 61,800: depth axis
+    assert '"yaxis7"' in text and "from mid (ticks)" in text  # quotes 0.3 USDT wide on 61,800: depth axis

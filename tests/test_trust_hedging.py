@@ -10,6 +10,7 @@
 - A run that hedges reports, paired over the same paths, what the hedge removed (PnL std)
   and what it cost (mean PnL), and warns when it raised the PnL std.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,10 +19,10 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
-from conftest import POLICIES, Z, cfg, mean_se, prop, run, var_se
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import POLICIES, Z, cfg, mean_se, prop, run, var_se
 from flatbook.config import build_config
 from flatbook.controls.quote_controls import limit_clamp, limit_trade
 from flatbook.hedging.execution import toward_goal
@@ -50,33 +51,73 @@ def test_limit_trade_never_passes_the_band_and_never_forces(q, dq, lim, shift):
     lo, hi = -lim - shift, lim - shift
     n = limit_trade(q, dq, lo, hi)
     qn = limit_clamp(q + n, q, lo, hi)
-    assert abs(n) <= abs(dq) and n * dq >= 0.0                 # cut, never reversed or enlarged
-    assert min(lo, q) <= qn <= max(hi, q)                       # inside the band, or no further out
+    assert abs(n) <= abs(dq) and n * dq >= 0.0  # cut, never reversed or enlarged
+    assert min(lo, q) <= qn <= max(hi, q)  # inside the band, or no further out
     if lo <= q <= hi:
         assert lo <= qn <= hi
         if lo - q <= dq <= hi - q:
-            assert n == dq and qn == q + dq                     # untouched when it fits
+            assert n == dq and qn == q + dq  # untouched when it fits
 
 
 def test_toward_goal_cuts_a_program_at_its_goal():
-    assert toward_goal(-5.0, -3.0) == -3.0      # selling: fills already sold 2 of the 5
-    assert toward_goal(-5.0, 1.0) == 0.0        # fills overshot the goal: the program ends
-    assert toward_goal(-5.0, -7.0) == -5.0      # fills moved away: the plan stands
+    assert toward_goal(-5.0, -3.0) == -3.0  # selling: fills already sold 2 of the 5
+    assert toward_goal(-5.0, 1.0) == 0.0  # fills overshot the goal: the program ends
+    assert toward_goal(-5.0, -7.0) == -5.0  # fills moved away: the plan stands
     assert toward_goal(4.0, 2.5) == 2.5 and toward_goal(4.0, -1.0) == 0.0 and toward_goal(4.0, 9.0) == 4.0
     assert toward_goal(0.0, 3.0) == 0.0
 
 
 # ------------------------------------------------------------------ issue 13, 6.1: the five commands
 FIVE = [
-    ("linear-skew", 4000, dict(limit=3, size=3, hedge_trigger="threshold", hedge_threshold=1, hedge_exec="twap",
-                               hedge_horizon=0.2, A=400)),
-    ("avellaneda-stoikov", 2000, dict(limit=4, size=2, hedge_trigger="threshold", hedge_threshold=1,
-                                      hedge_sizing="band", hedge_band=0.5, hedge_exec="vwap", hedge_horizon=0.3,
-                                      A=400)),
-    ("symmetric", 2000, dict(limit=4, size=2, hedge_trigger="urgency", hedge_urgency=0.5,
-                             hedge_exec="almgren-chriss", hedge_eta=0.01, hedge_horizon=0.3, A=400)),
-    ("linear-skew", 2000, dict(limit=5, q_target=4.5, hedge_trigger="threshold", hedge_threshold=0.2,
-                               hedge_exec="twap", hedge_horizon=0.1, A=300)),
+    (
+        "linear-skew",
+        4000,
+        dict(
+            limit=3, size=3, hedge_trigger="threshold", hedge_threshold=1, hedge_exec="twap", hedge_horizon=0.2, A=400
+        ),
+    ),
+    (
+        "avellaneda-stoikov",
+        2000,
+        dict(
+            limit=4,
+            size=2,
+            hedge_trigger="threshold",
+            hedge_threshold=1,
+            hedge_sizing="band",
+            hedge_band=0.5,
+            hedge_exec="vwap",
+            hedge_horizon=0.3,
+            A=400,
+        ),
+    ),
+    (
+        "symmetric",
+        2000,
+        dict(
+            limit=4,
+            size=2,
+            hedge_trigger="urgency",
+            hedge_urgency=0.5,
+            hedge_exec="almgren-chriss",
+            hedge_eta=0.01,
+            hedge_horizon=0.3,
+            A=400,
+        ),
+    ),
+    (
+        "linear-skew",
+        2000,
+        dict(
+            limit=5,
+            q_target=4.5,
+            hedge_trigger="threshold",
+            hedge_threshold=0.2,
+            hedge_exec="twap",
+            hedge_horizon=0.1,
+            A=300,
+        ),
+    ),
 ]
 
 
@@ -99,34 +140,85 @@ def test_a_target_beyond_the_limit_is_refused_and_the_kernel_holds_anyway():
     res = simulate(_bypass(cfg(policy="linear-skew", paths=200, **ov), q_target=20.0), record_paths=range(50))
     assert res.summary["hedge_count"] > 0
     assert _max_abs_q(res) <= 5.0
-    assert _max_abs_q(res) == 5.0        # the hedge buys up to the limit, and stops there
+    assert _max_abs_q(res) == 5.0  # the hedge buys up to the limit, and stops there
 
 
 # ------------------------------------------------------------------ the invariant, over everything
 @prop(max_examples=60)
-@given(policy=st.sampled_from(POLICIES), limit=st.floats(0.5, 8.0), size_frac=st.floats(0.05, 2.0),
-       q0_frac=st.floats(-1.0, 1.0), qt_frac=st.floats(-1.0, 1.0),
-       trigger=st.sampled_from(["threshold", "urgency", "zone"]), thr_frac=st.floats(0.01, 0.99),
-       urgency=st.floats(0.01, 5.0), sizing=st.sampled_from(["target", "fraction", "band"]),
-       frac=st.floats(0.1, 1.0), band_frac=st.floats(0.0, 1.0),
-       exec_=st.sampled_from(["immediate", "twap", "vwap", "almgren-chriss"]), horizon=st.floats(0.005, 0.4),
-       eta=st.floats(1e-4, 0.1), perm_frac=st.sampled_from([0.0, 0.5]),
-       volume=st.sampled_from([math.inf, 50.0, 500.0]), part=st.floats(0.05, 1.0),
-       instrument=st.sampled_from(["same", "same", "proxy"]), A=st.sampled_from([140.0, 400.0, 1000.0]),
-       flow=st.sampled_from(["intensity", "buy", "sell"]), session=st.booleans(), seed=st.integers(0, 2**40))
-def test_hard_limit_holds_with_every_hedge(policy, limit, size_frac, q0_frac, qt_frac, trigger, thr_frac, urgency,
-                                           sizing, frac, band_frac, exec_, horizon, eta, perm_frac, volume, part,
-                                           instrument, A, flow, session, seed):
+@given(
+    policy=st.sampled_from(POLICIES),
+    limit=st.floats(0.5, 8.0),
+    size_frac=st.floats(0.05, 2.0),
+    q0_frac=st.floats(-1.0, 1.0),
+    qt_frac=st.floats(-1.0, 1.0),
+    trigger=st.sampled_from(["threshold", "urgency", "zone"]),
+    thr_frac=st.floats(0.01, 0.99),
+    urgency=st.floats(0.01, 5.0),
+    sizing=st.sampled_from(["target", "fraction", "band"]),
+    frac=st.floats(0.1, 1.0),
+    band_frac=st.floats(0.0, 1.0),
+    exec_=st.sampled_from(["immediate", "twap", "vwap", "almgren-chriss"]),
+    horizon=st.floats(0.005, 0.4),
+    eta=st.floats(1e-4, 0.1),
+    perm_frac=st.sampled_from([0.0, 0.5]),
+    volume=st.sampled_from([math.inf, 50.0, 500.0]),
+    part=st.floats(0.05, 1.0),
+    instrument=st.sampled_from(["same", "same", "proxy"]),
+    A=st.sampled_from([140.0, 400.0, 1000.0]),
+    flow=st.sampled_from(["intensity", "buy", "sell"]),
+    session=st.booleans(),
+    seed=st.integers(0, 2**40),
+)
+def test_hard_limit_holds_with_every_hedge(
+    policy,
+    limit,
+    size_frac,
+    q0_frac,
+    qt_frac,
+    trigger,
+    thr_frac,
+    urgency,
+    sizing,
+    frac,
+    band_frac,
+    exec_,
+    horizon,
+    eta,
+    perm_frac,
+    volume,
+    part,
+    instrument,
+    A,
+    flow,
+    session,
+    seed,
+):
     """|q| ≤ limit at every step and after every trade, whatever the policy, trigger, sizing, execution,
     instrument, flow and daily reset (64 paths × 200 steps, every path recorded)."""
     qt = qt_frac * limit
-    thr = thr_frac * (limit + abs(qt))                 # the config refuses a threshold that can never fire
-    band = band_frac * (0.99 * thr if trigger == "threshold" else limit)   # … and a band at or over it
-    ov = dict(limit=limit, size=size_frac * limit, q0=q0_frac * limit, q_target=qt, hedge_trigger=trigger,
-              hedge_threshold=thr, hedge_urgency=urgency, hedge_sizing=sizing,
-              hedge_fraction=frac, hedge_band=band, hedge_exec=exec_, hedge_horizon=horizon,
-              hedge_eta=eta, hedge_perm=perm_frac * eta / 0.005, market_volume=volume, hedge_participation=part,
-              hedge_instrument=instrument, hedge_basis_sigma=0.5, A=A)
+    thr = thr_frac * (limit + abs(qt))  # the config refuses a threshold that can never fire
+    band = band_frac * (0.99 * thr if trigger == "threshold" else limit)  # … and a band at or over it
+    ov = dict(
+        limit=limit,
+        size=size_frac * limit,
+        q0=q0_frac * limit,
+        q_target=qt,
+        hedge_trigger=trigger,
+        hedge_threshold=thr,
+        hedge_urgency=urgency,
+        hedge_sizing=sizing,
+        hedge_fraction=frac,
+        hedge_band=band,
+        hedge_exec=exec_,
+        hedge_horizon=horizon,
+        hedge_eta=eta,
+        hedge_perm=perm_frac * eta / 0.005,
+        market_volume=volume,
+        hedge_participation=part,
+        hedge_instrument=instrument,
+        hedge_basis_sigma=0.5,
+        A=A,
+    )
     if trigger == "zone":
         ov.update(red=0.5 * limit, red_action="hedge")
     if flow != "intensity":
@@ -143,14 +235,27 @@ def test_a_program_stops_when_fills_have_done_its_work():
     q0 = 10, a TWAP to 0 over 20 steps: the hedge sells 0.45 a step until q reaches its goal 0,
     exactly, and then stops; the threshold 5 is not crossed again in the 12 steps (before the
     fix the program kept selling 0.45 a step, to q = −7.4 at the end)."""
-    res = run(preset="worked-example", policy="symmetric", paths=4, seed=0, record=[0], T=12.0, A=10.0,
-              flow_bias=0.5, q0=10.0, hedge_trigger="threshold", hedge_threshold=5.0, hedge_exec="twap",
-              hedge_horizon=20.0, hedge_half_spread=0.0)
+    res = run(
+        preset="worked-example",
+        policy="symmetric",
+        paths=4,
+        seed=0,
+        record=[0],
+        T=12.0,
+        A=10.0,
+        flow_bias=0.5,
+        q0=10.0,
+        hedge_trigger="threshold",
+        hedge_threshold=5.0,
+        hedge_exec="twap",
+        hedge_horizon=20.0,
+        hedge_half_spread=0.0,
+    )
     q = res.path_series(0)["q"]
     # step i: the fill (−1; A·dt = 10: every order fills), then the child −9/20 = −0.45, cut at the goal
     assert np.allclose(np.diff(q)[:6], -1.45, rtol=0, atol=1e-12)
-    assert q[7] == 0.0                                    # 10 − 6·1.45 − 1 = 0.3 → the last child is −0.3
-    assert np.all(np.diff(q)[7:] == -1.0)                 # the program has ended: fills only
+    assert q[7] == 0.0  # 10 − 6·1.45 − 1 = 0.3 → the last child is −0.3
+    assert np.all(np.diff(q)[7:] == -1.0)  # the program has ended: fills only
     assert res.per_path["hedge_volume"][0] == pytest.approx(6 * 0.45 + 0.3, abs=1e-12)
 
 
@@ -158,9 +263,22 @@ def test_a_program_stops_when_fills_have_done_its_work():
 def _basis_paths(halflife: float, sigma_b: float, paths: int, seed: int = 3):
     """b_t − b_1 for every path: S binomial (σ = 2), no fills, q0 = 10 hedged at once in the proxy
     (β = 1) and held; then pnl_t = const + q0·S_t + y·H_t with H_t = h0 + (S_t − s0) + b_t."""
-    res = run(policy="symmetric", paths=paths, seed=seed, record=range(paths), A=0.0, q0=10.0,
-              hedge_trigger="threshold", hedge_threshold=1e-9, hedge_exec="immediate", hedge_half_spread=0.0,
-              hedge_instrument="proxy", hedge_beta=1.0, hedge_basis_sigma=sigma_b, hedge_basis_halflife=halflife)
+    res = run(
+        policy="symmetric",
+        paths=paths,
+        seed=seed,
+        record=range(paths),
+        A=0.0,
+        q0=10.0,
+        hedge_trigger="threshold",
+        hedge_threshold=1e-9,
+        hedge_exec="immediate",
+        hedge_half_spread=0.0,
+        hedge_instrument="proxy",
+        hedge_beta=1.0,
+        hedge_basis_sigma=sigma_b,
+        hedge_basis_halflife=halflife,
+    )
     y = res.per_path["final_y"][:, None]
     pnl, s = res.series["pnl"][:, 1:], res.series["mid"][:, 1:]
     return ((pnl - pnl[:, :1]) - (10.0 + y) * (s - s[:, :1])) / y, res.config.values["dt"]
@@ -175,18 +293,18 @@ def test_kernel_basis_increments_have_the_ou_variance(halflife):
     sb = 1.5
     u, dt = _basis_paths(halflife, sb, 3000)
     for t, L in ((10, 1), (50, 5), (100, 20), (40, 100), (150, 40)):
-        got, se = var_se(u[:, t - 1 + L] - u[:, t - 1])         # u[:, j] = b_{j+1} − b_1
+        got, se = var_se(u[:, t - 1 + L] - u[:, t - 1])  # u[:, j] = b_{j+1} − b_1
         if math.isinf(halflife):
             expect = sb * sb * L * dt
         else:
             kap = math.log(2.0) / halflife
             phi, v = math.exp(-kap * dt), sb * sb / (2.0 * kap)
-            expect = (1 - phi ** L) ** 2 * v * (1 - phi ** (2 * t)) + v * (1 - phi ** (2 * L))
+            expect = (1 - phi**L) ** 2 * v * (1 - phi ** (2 * t)) + v * (1 - phi ** (2 * L))
         assert abs(got - expect) < Z * se, (t, L, got, expect, se)
-    if math.isfinite(halflife):                                   # bounded: the far increments are stationary
+    if math.isfinite(halflife):  # bounded: the far increments are stationary
         kap = math.log(2.0) / halflife
         got, se = var_se(u[:, 190] - u[:, 90])
-        assert abs(got - sb * sb / kap) < Z * se                   # 2v
+        assert abs(got - sb * sb / kap) < Z * se  # 2v
 
 
 def test_kernel_basis_autocorrelation_is_phi_to_the_lag():
@@ -207,10 +325,29 @@ def test_kernel_basis_autocorrelation_is_phi_to_the_lag():
 
 def test_random_walk_basis_is_bit_identical_to_before():
     """hedge_basis_halflife = inf is the old random walk: same numbers as a run that does not set it."""
-    a = run(policy="linear-skew", paths=128, seed=5, q0=3.0, hedge_trigger="threshold", hedge_threshold=0.5,
-            hedge_instrument="proxy", hedge_beta=0.9, hedge_basis_sigma=0.7)
-    b = run(policy="linear-skew", paths=128, seed=5, q0=3.0, hedge_trigger="threshold", hedge_threshold=0.5,
-            hedge_instrument="proxy", hedge_beta=0.9, hedge_basis_sigma=0.7, hedge_basis_halflife=math.inf)
+    a = run(
+        policy="linear-skew",
+        paths=128,
+        seed=5,
+        q0=3.0,
+        hedge_trigger="threshold",
+        hedge_threshold=0.5,
+        hedge_instrument="proxy",
+        hedge_beta=0.9,
+        hedge_basis_sigma=0.7,
+    )
+    b = run(
+        policy="linear-skew",
+        paths=128,
+        seed=5,
+        q0=3.0,
+        hedge_trigger="threshold",
+        hedge_threshold=0.5,
+        hedge_instrument="proxy",
+        hedge_beta=0.9,
+        hedge_basis_sigma=0.7,
+        hedge_basis_halflife=math.inf,
+    )
     for k in a.per_path:
         assert np.array_equal(a.per_path[k], b.per_path[k], equal_nan=True), k
 
@@ -218,8 +355,18 @@ def test_random_walk_basis_is_bit_identical_to_before():
 def test_proxy_without_price_risk_hedges_nothing():
     """σ = 0: the minimum-variance ratio h* is 0. The quotes (which see q + y/h*) stay finite and no
     proxy is traded (before, 1/h* = inf made the exposure NaN)."""
-    res = run(policy="linear-skew", paths=64, seed=7, sigma=0.0, q0=2.0, hedge_trigger="threshold",
-              hedge_threshold=0.5, hedge_instrument="proxy", hedge_basis_sigma=1.0, hedge_basis_halflife=0.1)
+    res = run(
+        policy="linear-skew",
+        paths=64,
+        seed=7,
+        sigma=0.0,
+        q0=2.0,
+        hedge_trigger="threshold",
+        hedge_threshold=0.5,
+        hedge_instrument="proxy",
+        hedge_basis_sigma=1.0,
+        hedge_basis_halflife=0.1,
+    )
     assert np.all(np.isfinite(res.per_path["pnl"])) and np.all(np.isfinite(res.per_path["spread_mean"]))
     assert np.all(res.per_path["hedge_volume"] == 0.0) and np.all(res.per_path["final_y"] == 0.0)
 
@@ -236,7 +383,7 @@ def test_counterfactual_is_the_run_without_hedge_trades():
     d, dse = mean_se(h.per_path["pnl"] - u.per_path["pnl"])
     assert eff["hedge_pnl_mean_change"] == pytest.approx(d, rel=1e-12)
     assert eff["hedge_pnl_mean_change_se"] == pytest.approx(dse, rel=1e-12)
-    assert "unhedged_pnl_std" not in u.summary            # nothing to compare when the run does not hedge
+    assert "unhedged_pnl_std" not in u.summary  # nothing to compare when the run does not hedge
 
 
 def test_hedging_preset_removes_risk():

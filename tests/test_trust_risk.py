@@ -1,6 +1,7 @@
 """Issue 13 for ``flatbook risk`` / ``flatbook stress``: the historical method says where its history comes
 from, and every size that sets an array's length is bounded by the memory available (one line, exit 2).
 """
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from flatbook.errors import InputError
 from flatbook.risk import memory as M
 from flatbook.risk.book import book_from_dict, load_book
@@ -30,8 +31,9 @@ SIMULATED = "historical (simulated history: no [history] file given)"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flatbook", *args], capture_output=True, text=True, timeout=300,
-                          cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "flatbook", *args], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
 
 
 def book_dict() -> dict:
@@ -49,7 +51,7 @@ def test_historical_var_without_a_history_file_says_it_is_simulated():
     assert out["var"]["historical"]["label"] == SIMULATED and out["var"]["historical"]["method"] == "historical"
     assert "no [history] file given" in out["settings"]["history"]
     table = cli("risk", "--config", str(BOOK))
-    assert table.returncode == 0 and "no [history]" in table.stdout      # rich markup does not eat [history]
+    assert table.returncode == 0 and "no [history]" in table.stdout  # rich markup does not eat [history]
 
 
 def test_historical_var_from_a_file_names_the_file(tmp_path):
@@ -98,15 +100,18 @@ def test_a_size_beyond_memory_is_one_line_and_exit_2(tmp_path, args, key, field)
 def test_the_bound_is_the_largest_size_that_fits(monkeypatch):
     """With 1 GiB available, the refusal names the largest n whose bytes fit: n passes, n + 1 is refused."""
     monkeypatch.setattr(M, "available_bytes", lambda: 1 << 30)
-    need = lambda n: M.mc_bytes(n, 2, 0, 0.99)
+
+    def need(n):
+        return M.mc_bytes(n, 2, 0, 0.99)
+
     with pytest.raises(InputError) as e:
-        M.require("risk.mc_scenarios", 10 ** 9, need, "Monte Carlo scenarios")
+        M.require("risk.mc_scenarios", 10**9, need, "Monte Carlo scenarios")
     n_max = int(str(e.value).rsplit("allowed at most ", 1)[1].replace(",", ""))
     assert need(n_max) <= 1 << 30 < need(n_max + 1)
     M.require("risk.mc_scenarios", n_max, need, "Monte Carlo scenarios")
     with pytest.raises(InputError, match="allowed at most"):
         M.require("risk.mc_scenarios", n_max + 1, need, "Monte Carlo scenarios")
-    assert "1.0 GiB available" in str(e.value) and f"{10 ** 9:,} Monte Carlo scenarios would need" in str(e.value)
+    assert "1.0 GiB available" in str(e.value) and f"{10**9:,} Monte Carlo scenarios would need" in str(e.value)
 
 
 @pytest.mark.parametrize("key, field", [("mc_scenarios", "risk.mc_scenarios"), ("history_days", "risk.history_days")])
@@ -118,7 +123,7 @@ def test_the_book_loader_refuses_each_risk_size(monkeypatch, key, field):
         book_from_dict(d)
     assert e.value.field == field
     d["risk"][key] = 1000
-    book_from_dict(d)                                   # a size that fits loads
+    book_from_dict(d)  # a size that fits loads
 
 
 def _peak(fn) -> int:
@@ -146,6 +151,9 @@ def test_the_byte_estimates_bound_the_real_peak(d):
     assert got <= M.history_bytes(days, d) <= 4 * got
     steps = 20_000
     X = rng.normal(size=d) * 100
-    got = _peak(lambda: liquidation_costs(X, np.ones(d), np.full(d, 0.01), np.zeros(d), np.full(d, 1e4),
-                                          steps=steps, risk_aversion=1e-3))
+    got = _peak(
+        lambda: liquidation_costs(
+            X, np.ones(d), np.full(d, 0.01), np.zeros(d), np.full(d, 1e4), steps=steps, risk_aversion=1e-3
+        )
+    )
     assert got <= M.liquidation_bytes(steps, d) <= 4 * got

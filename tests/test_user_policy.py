@@ -5,6 +5,7 @@ A user's re-implementation of ``linear-skew`` (written to a temporary file, load
 backtest (the Binance file), quote and the live engine in paper mode; a bad policy is one
 line and exit 2; an edited file runs its new formula (no stale compiled cache).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,9 +17,9 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import shared_data
 from typer.testing import CliRunner
 
+from conftest import shared_data
 from flatbook.backtest import replay_config, run_backtest
 from flatbook.cli import app as cli_app
 from flatbook.config import build_config
@@ -34,7 +35,7 @@ BINANCE = "binance/usdm_btcusdt_20240808.gz"
 AAPL = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
 runner = CliRunner()
 
-LINEAR = '''
+LINEAR = """
 from flatbook.policies import Param, policy
 
 
@@ -44,7 +45,7 @@ from flatbook.policies import Param, policy
 def my_linear(p, t, tau, s, q):
     c = p.skew * (q - p.q_target)
     return p.half_spread + c, p.half_spread - c
-'''
+"""
 
 
 def _write(tmp_path, body: str, name: str = "user_pol.py"):
@@ -81,8 +82,21 @@ def test_simulate_equals_builtin_bit_for_bit(linear_file):
 
 
 def test_compare_cli_with_policy_file(linear_file):
-    r = runner.invoke(cli_app.app, ["compare", "--policy-file", str(linear_file), "--policy", "linear-skew",
-                                    "--policy", "my_linear", "--paths", "300", "--json"])
+    r = runner.invoke(
+        cli_app.app,
+        [
+            "compare",
+            "--policy-file",
+            str(linear_file),
+            "--policy",
+            "linear-skew",
+            "--policy",
+            "my_linear",
+            "--paths",
+            "300",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     pols = json.loads(r.stdout)["policies"]
     assert _strip(pols["linear-skew"]) == _strip(pols["my_linear"])
@@ -93,8 +107,9 @@ def test_quote_equals_builtin(linear_file):
         a = quote(build_config("as2008", "linear-skew", {"limit": 10}), q, 101.0, t)
         b = quote(build_config("as2008", "my_linear", {"limit": 10}), q, 101.0, t)
         assert a == b
-    r = runner.invoke(cli_app.app, ["quote", "--policy-file", str(linear_file), "--policy", "my_linear",
-                                    "--q", "3", "--json"])
+    r = runner.invoke(
+        cli_app.app, ["quote", "--policy-file", str(linear_file), "--policy", "my_linear", "--q", "3", "--json"]
+    )
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["bid"] == quote(build_config("as2008", "linear-skew"), 3.0).bid
 
@@ -113,13 +128,17 @@ def test_live_paper_equals_builtin(linear_file, tmp_path):
     for name in ("linear-skew", "my_linear"):
         d = tmp_path / name
         d.mkdir()
-        s = parse_settings({"run": {"policy": name},
-                            "feed": {"kind": "replay", "path": str(shared_data(AAPL)), "stop": 20_000},
-                            "venue": {"kind": "paper"}, "journal": {"path": str(d / "journal.sqlite")},
-                            "api": {"enabled": False}})
+        s = parse_settings(
+            {
+                "run": {"policy": name},
+                "feed": {"kind": "replay", "path": str(shared_data(AAPL)), "stop": 20_000},
+                "venue": {"kind": "paper"},
+                "journal": {"path": str(d / "journal.sqlite")},
+                "api": {"enabled": False},
+            }
+        )
         summary = asyncio.run(live_run(s))
-        out[name] = (summary["position"], summary["cash"], summary["fills"], summary["pnl"]["total"],
-                     summary["orders"])
+        out[name] = (summary["position"], summary["cash"], summary["fills"], summary["pnl"]["total"], summary["orders"])
     assert out["linear-skew"] == out["my_linear"]
     assert out["linear-skew"][2] > 0
 
@@ -146,13 +165,14 @@ def test_table_policy_matches_the_formula_on_its_grid():
     assert np.array_equal(r["bid_depth"], h + k * q) and np.array_equal(r["ask_depth"], h - k * q)
     mid = quotes(cfg, 100.0, 0.5, 0.5)
     assert math.isclose(float(mid["bid_depth"]), h + k * 0.5, rel_tol=1e-12)
-    far = quotes(cfg, 100.0, 50.0, 0.5)                 # clamped at the grid's end
+    far = quotes(cfg, 100.0, 50.0, 0.5)  # clamped at the grid's end
     assert float(far["bid_depth"]) == h + k * 10.0
     with pytest.raises(InputError, match="q_grid"):
         table_policy(None, [0.0, 1.0, 3.0], np.zeros((1, 3)), np.zeros((1, 3)))
     # rows on a time grid of its own: the row in force at t (piecewise constant), moving with time
-    timed = register(table_policy([0.0, 0.5], [-1.0, 1.0], [[1.0, 1.0], [2.0, 2.0]], [[1.0, 1.0], [3.0, 3.0]],
-                                  name="tbl_t"))
+    timed = register(
+        table_policy([0.0, 0.5], [-1.0, 1.0], [[1.0, 1.0], [2.0, 2.0]], [[1.0, 1.0], [3.0, 3.0]], name="tbl_t")
+    )
     cfg = build_config("as2008", "tbl_t", {})
     r = quotes(cfg, 100.0, 0.0, np.array([0.0, 0.25, 0.5, 0.75, 1.0]))
     assert r["bid_depth"].tolist() == [1.0, 1.0, 2.0, 2.0, 2.0] and r["ask_depth"].tolist() == [1.0, 1.0, 3.0, 3.0, 3.0]
@@ -169,7 +189,8 @@ def test_glft_exact_is_a_table_policy_and_time_rules_are_declared():
     assert not policy_spec("glft").bind({**v, "solution": "closed"}, 200).moves_with_time
     w = build_config("as2008", "avellaneda-stoikov", {}).values
     assert policy_spec("avellaneda-stoikov").timed(w) and not policy_spec("avellaneda-stoikov").timed(
-        {**w, "variant": "stationary"})
+        {**w, "variant": "stationary"}
+    )
 
     @policy(params={"h": Param(unit="price units", default=0.5, ge=0)}, moves_with_time=True)
     def decay(p, t, tau, s, q):
@@ -180,8 +201,9 @@ def test_glft_exact_is_a_table_policy_and_time_rules_are_declared():
 
 # ------------------------------------------------------------------ errors and the cache, real processes
 def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flatbook", *args], capture_output=True, text=True, check=False,
-                          timeout=300, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "flatbook", *args], capture_output=True, text=True, check=False, timeout=300, cwd=cwd
+    )
 
 
 BAD = {
@@ -197,14 +219,17 @@ def test_bad_policy_is_one_line_exit_2(tmp_path, case):
     body, needle = BAD[case]
     sig = "p, t, tau, s" if body is None else "p, t, tau, s, q"
     body = body or "return p.h, p.h"
-    f = _write(tmp_path, f'''
+    f = _write(
+        tmp_path,
+        f"""
         import math
         from flatbook.policies import Param, policy
 
         @policy(params={{"h": Param(unit="price units", default=0.5, ge=0)}})
         def bad(p, {sig.split(", ", 1)[1]}):
             {body}
-        ''')
+        """,
+    )
     p = _cli("quote", "--policy-file", str(f), "--policy", "bad", "--q", "1", cwd=tmp_path)
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr
@@ -213,13 +238,13 @@ def test_bad_policy_is_one_line_exit_2(tmp_path, case):
 
 
 def test_edited_file_runs_its_new_formula(tmp_path):
-    src = '''
+    src = """
         from flatbook.policies import Param, policy
 
         @policy(params={{"h": Param(unit="price units", default=0.5, ge=0)}})
         def edited(p, t, tau, s, q):
             return {f} * p.h, {f} * p.h
-        '''
+        """
     f = tmp_path / "edited.py"
     bids = []
     for factor in ("1.0", "3.0"):

@@ -57,6 +57,7 @@ and analysis packages (``flatbook.backtest.backtester``, ...). So that both uses
 four packages are callable: ``flatbook.backtest(...)`` calls :func:`flatbook.api.backtest`,
 and ``flatbook.backtest.backtester`` is still the module.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -72,7 +73,8 @@ _LAZY = {
     **{n: "flatbook.api.replay" for n in ("backtest", "calibrate", "load_data")},
     **{n: "flatbook.api.analysis" for n in ("sweep", "risk", "schedule")},
     "run_config": "flatbook.api._args",
-    "list_parameters": "flatbook.api.catalogue", "list_policies": "flatbook.api.catalogue",
+    "list_parameters": "flatbook.api.catalogue",
+    "list_policies": "flatbook.api.catalogue",
     "list_presets": "flatbook.api.catalogue",
     "RunConfig": "flatbook.config",
     **{n: "flatbook.policies" for n in ("policy", "Param", "table_policy", "load_policy_file")},
@@ -85,11 +87,41 @@ _LAZY = {
 #: API functions that share their name with a subpackage: the subpackage is made callable
 _CALLABLE_PACKAGES = ("backtest", "calibrate", "sweep", "risk")
 
-__all__ = ["BacktestResult", "CalibrationResult", "ComparisonResult", "Difference", "InputError", "Param",
-           "Quantity", "QuoteResult", "QuotesResult", "RiskResult", "RunConfig", "ScheduleResult",
-           "SimulationResult", "Summary", "SweepResult", "__version__", "backtest", "calibrate", "compare",
-           "list_parameters", "list_policies", "list_presets", "load_data", "load_policy_file", "policy", "quote",
-           "quotes", "risk", "run_config", "schedule", "simulate", "sweep", "table_policy"]
+__all__ = [
+    "BacktestResult",
+    "CalibrationResult",
+    "ComparisonResult",
+    "Difference",
+    "InputError",
+    "Param",
+    "Quantity",
+    "QuoteResult",
+    "QuotesResult",
+    "RiskResult",
+    "RunConfig",
+    "ScheduleResult",
+    "SimulationResult",
+    "Summary",
+    "SweepResult",
+    "__version__",
+    "backtest",
+    "calibrate",
+    "compare",
+    "list_parameters",
+    "list_policies",
+    "list_presets",
+    "load_data",
+    "load_policy_file",
+    "policy",
+    "quote",
+    "quotes",
+    "risk",
+    "run_config",
+    "schedule",
+    "simulate",
+    "sweep",
+    "table_policy",
+]
 
 
 def _api_function(name: str):
@@ -113,8 +145,10 @@ class _CallablePackage(types.ModuleType):
 def _make_callable(name: str, module: types.ModuleType) -> None:
     if type(module) is types.ModuleType:
         module.__class__ = _CallablePackage
-        module.__doc__ = (f"Calling ``flatbook.{name}(...)`` runs :func:`flatbook.api.{name}` "
-                          f"(see ``help(flatbook.api.{name})``). The package:\n\n" + (module.__doc__ or ""))
+        module.__doc__ = (
+            f"Calling ``flatbook.{name}(...)`` runs :func:`flatbook.api.{name}` "
+            f"(see ``help(flatbook.api.{name})``). The package:\n\n" + (module.__doc__ or "")
+        )
 
 
 class _Flatbook(types.ModuleType):
@@ -132,10 +166,10 @@ sys.modules[__name__].__class__ = _Flatbook
 
 def __getattr__(name: str) -> object:
     if name in _CALLABLE_PACKAGES:
-        return importlib.import_module(f"{__name__}.{name}")   # binds (and makes callable) the subpackage
+        return importlib.import_module(f"{__name__}.{name}")  # binds (and makes callable) the subpackage
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)   # lazy: start-up (numpy, numba, kernels)
+    value = getattr(importlib.import_module(_LAZY[name]), name)  # lazy: start-up (numpy, numba, kernels)
     globals()[name] = value
     return value
 

@@ -3,6 +3,7 @@
 Used by :mod:`flatbook.calibrate` and :mod:`flatbook.hedging`, whose submodules import
 scipy: the simulator, the backtester and the CLI stay fast to start.
 """
+
 from __future__ import annotations
 
 import importlib

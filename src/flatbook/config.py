@@ -1,4 +1,5 @@
 """A validated run: preset + policy + overrides (``--set`` / TOML) → :class:`RunConfig`."""
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,14 @@ class RunConfig:
 
     def as_dict(self) -> dict:
         """JSON-ready description of the run."""
-        return {"preset": self.preset, "policy": self.policy, "paths": self.paths, "seed": self.seed,
-                "steps": self.steps, "params": dict(self.values)}
+        return {
+            "preset": self.preset,
+            "policy": self.policy,
+            "paths": self.paths,
+            "seed": self.seed,
+            "steps": self.steps,
+            "params": dict(self.values),
+        }
 
 
 def parse_set(items: list[str] | None) -> dict[str, str]:
@@ -66,8 +73,9 @@ def check_int(field: str, raw: object, lo: int, hi: int) -> int:
     return val
 
 
-def build_config(preset_name: str, policy: str, overrides: Mapping[str, object] | None = None,
-                 paths: int = 10_000, seed: int = 0) -> RunConfig:
+def build_config(
+    preset_name: str, policy: str, overrides: Mapping[str, object] | None = None, paths: int = 10_000, seed: int = 0
+) -> RunConfig:
     """Validate and assemble a run; every problem raises :class:`InputError` naming the field."""
     # lazy: start-up (the registry imports numba and the compiled kernel; 'flatbook --help' needs neither)
     from .policies.registry import policy_spec
@@ -110,39 +118,57 @@ def check_consistent(v: Mapping[str, float | str]) -> None:
     lim = v["limit"]
     finite = [v[z] for z in ("yellow", "red", "critical") if not math.isinf(v[z])]
     if finite != sorted(finite):
-        raise InputError("yellow", f"zone thresholds must satisfy yellow <= red <= critical; got "
-                         f"{v['yellow']:g}, {v['red']:g}, {v['critical']:g} (lots)")
+        raise InputError(
+            "yellow",
+            f"zone thresholds must satisfy yellow <= red <= critical; got "
+            f"{v['yellow']:g}, {v['red']:g}, {v['critical']:g} (lots)",
+        )
     for z in ("yellow", "red", "critical"):
         if math.isfinite(v[z]) and v[z] > lim:
-            raise InputError(z, f"{z} = {v[z]:g} exceeds the hard limit limit = {lim:g} (lots): "
-                                "the zone could never be entered; use inf for no zone")
+            raise InputError(
+                z,
+                f"{z} = {v[z]:g} exceeds the hard limit limit = {lim:g} (lots): "
+                "the zone could never be entered; use inf for no zone",
+            )
     for key in ("q0", "q_target"):
         if abs(v[key]) > lim:
             raise InputError(key, f"|{key}| = {abs(v[key]):g} exceeds the hard limit limit = {lim:g} (lots)")
     if v["hedge_trigger"] == "threshold" and v["hedge_target_mode"] == "fixed" and v["option_type"] == "none":
         th, reach = v["hedge_threshold"], lim + abs(v["q_target"])
         if math.isfinite(th) and th >= reach:
-            raise InputError("hedge_threshold", f"{th:g} >= limit + |q_target| = {reach:g} (lots): |q − q_target| "
-                                                "can never pass it, so the hedge would never fire; use "
-                                                "hedge_trigger=none for no hedge")
+            raise InputError(
+                "hedge_threshold",
+                f"{th:g} >= limit + |q_target| = {reach:g} (lots): |q − q_target| "
+                "can never pass it, so the hedge would never fire; use "
+                "hedge_trigger=none for no hedge",
+            )
         if v["hedge_sizing"] == "band" and not v["hedge_band"] < th:
-            raise InputError("hedge_band", f"{v['hedge_band']:g} must be below hedge_threshold = {th:g} (lots): "
-                                           "a hedge down to the band edge would trade nothing")
+            raise InputError(
+                "hedge_band",
+                f"{v['hedge_band']:g} must be below hedge_threshold = {th:g} (lots): "
+                "a hedge down to the band edge would trade nothing",
+            )
     if v["pause_before"] > 0 and math.isinf(v["event_time"]):
         raise InputError("pause_before", f"{v['pause_before']:g} (time units) needs a scheduled event: set event_time")
     if v["hedge_target_mode"] == "cost":
         c_long, c_short = v["financing_long"], v["financing_short"] + v["borrow_htb"]
         if (c_long > 0) != (c_short > 0):
-            raise InputError("hedge_target_mode", f"cost needs both carry costs > 0 (or both 0, target 0); got "
-                                                  f"financing_long = {c_long:g}, financing_short + borrow_htb = "
-                                                  f"{c_short:g} (price units per lot per time unit): the target "
-                                                  "would be infinite")
-    for key in ("session_length", "hedge_horizon"):      # both become arrays of that many steps
+            raise InputError(
+                "hedge_target_mode",
+                f"cost needs both carry costs > 0 (or both 0, target 0); got "
+                f"financing_long = {c_long:g}, financing_short + borrow_htb = "
+                f"{c_short:g} (price units per lot per time unit): the target "
+                "would be infinite",
+            )
+    for key in ("session_length", "hedge_horizon"):  # both become arrays of that many steps
         if key == "hedge_horizon" and v["hedge_exec"] == "immediate":
             continue
         if math.isfinite(v[key]) and v[key] / v["dt"] > MAX_STEPS:
-            raise InputError(key, f"{v[key]:g} time units is more than {MAX_STEPS:,} steps of dt = {v['dt']:g}; "
-                                  f"allowed: at most {MAX_STEPS * v['dt']:g}")
+            raise InputError(
+                key,
+                f"{v[key]:g} time units is more than {MAX_STEPS:,} steps of dt = {v['dt']:g}; "
+                f"allowed: at most {MAX_STEPS * v['dt']:g}",
+            )
 
 
 _RUN_KEYS = {"preset", "policy", "paths", "seed"}
@@ -180,6 +206,7 @@ def load_toml(path: str | Path) -> tuple[dict, dict]:
             raise unknown(f"run.{key}", "key", key, _RUN_KEYS, see=f"in {p}")
     for key in params:
         if key not in PARAMS:
-            raise unknown(f"params.{key}", "parameter", key, PARAMS, list_all=False,
-                          see=f"in {p}; see 'flatbook params'")
+            raise unknown(
+                f"params.{key}", "parameter", key, PARAMS, list_all=False, see=f"in {p}; see 'flatbook params'"
+            )
     return dict(run), dict(params)

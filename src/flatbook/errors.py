@@ -1,4 +1,5 @@
 """The one error type for bad user input (config, CLI flags, data files)."""
+
 from __future__ import annotations
 
 

@@ -19,6 +19,7 @@ and the command's own imports stay lazy); a module that is missing raises
 :class:`MissingExtra`, an :class:`~flatbook.errors.InputError`: the command line prints one
 line and exits 2. Standard library only.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -41,8 +42,9 @@ class MissingExtra(InputError):
     def __init__(self, field: str, extra: str, missing: tuple[str, ...]):
         self.extra = extra
         self.missing = missing
-        super().__init__(field, f"needs {', '.join(missing)}, not installed; "
-                                f"install the extra: pip install 'flatbook[{extra}]'")
+        super().__init__(
+            field, f"needs {', '.join(missing)}, not installed; install the extra: pip install 'flatbook[{extra}]'"
+        )
 
 
 def missing(extra: str, modules: tuple[str, ...] | None = None) -> tuple[str, ...]:
@@ -54,7 +56,7 @@ def missing(extra: str, modules: tuple[str, ...] | None = None) -> tuple[str, ..
     for name in names:
         try:
             found = importlib.util.find_spec(name) is not None
-        except (ImportError, ValueError):   # a parent package missing, or a module without a spec
+        except (ImportError, ValueError):  # a parent package missing, or a module without a spec
             found = False
         if not found:
             out.append(name)

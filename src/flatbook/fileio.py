@@ -6,6 +6,7 @@ target as it was and removes the temporary file). :func:`make_parents` creates m
 directories and records them, so that :func:`remove_dirs` can take them away again when
 the write fails. :func:`sigint_deferred` holds Ctrl-C back while files are published.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ numpy is not imported here at module level (start-up: the command line imports t
 for ``flatbook --help``): :func:`jsonable` looks numpy up in ``sys.modules``, since a value can
 only be a numpy array or scalar once numpy has been imported.
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ One helper for every place a user types a name from a fixed set, so that each
 error reads the same: ``field: unknown X 'nam'; did you mean name? (allowed: …)``.
 Uses :func:`difflib.get_close_matches` (the standard library's ratio matcher).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -22,8 +23,9 @@ def did_you_mean(got: object, choices: Iterable[str], n: int = 3) -> str:
     return f"; did you mean {', '.join(near)}?" if near else ""
 
 
-def unknown(field: str, what: str, got: object, choices: Iterable[str], *, list_all: bool = True,
-            see: str = "") -> InputError:
+def unknown(
+    field: str, what: str, got: object, choices: Iterable[str], *, list_all: bool = True, see: str = ""
+) -> InputError:
     """An :class:`InputError` for an unknown ``what`` (e.g. ``"policy"``) named ``got``.
 
     ``list_all`` appends the allowed names (turn off for long lists and give ``see`` instead,

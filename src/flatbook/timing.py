@@ -5,6 +5,7 @@ function of the seed and the config, except how long the run took and where it
 ran. Those fields live under one ``timing`` key, so that "same seed and config
 give the same numbers, bit for bit" holds for everything outside it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -36,5 +37,8 @@ def group_timing(summary: Mapping) -> dict:
 
 def without_timing(summary: Mapping) -> dict:
     """``summary`` with every ``"timing"`` entry (at any depth) removed: the part that must be bit-identical."""
-    return {k: (without_timing(v) if isinstance(v, Mapping) else v)
-            for k, v in group_timing(summary).items() if k != "timing"}
+    return {
+        k: (without_timing(v) if isinstance(v, Mapping) else v)
+        for k, v in group_timing(summary).items()
+        if k != "timing"
+    }

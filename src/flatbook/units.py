@@ -5,6 +5,7 @@ One table per kind of result: :data:`SUMMARY_UNITS` (simulate and compare summar
 :data:`MULTI_UNITS` (several instruments). ``{time}`` in a unit is the preset's time unit
 (:func:`unit` fills it in). Standard library only: the command line reads it at start-up.
 """
+
 from __future__ import annotations
 
 import math
@@ -75,12 +76,20 @@ SUMMARY_UNITS: dict[str, str] = {
     "path_steps_per_s": "path-steps/s",
 }
 QUOTE_UNITS: dict[str, str] = {
-    "mid": "price units", "q": "lots", "t": "time units: {time}",
-    "bid": "price units", "ask": "price units",
-    "bid_depth": "price units below mid", "ask_depth": "price units above mid",
-    "bid_size": "lots", "ask_size": "lots",
-    "centre": "price units", "reservation": "price units",
-    "half_spread": "price units", "skew": "price units (centre − mid)", "zone": "-",
+    "mid": "price units",
+    "q": "lots",
+    "t": "time units: {time}",
+    "bid": "price units",
+    "ask": "price units",
+    "bid_depth": "price units below mid",
+    "ask_depth": "price units above mid",
+    "bid_size": "lots",
+    "ask_size": "lots",
+    "centre": "price units",
+    "reservation": "price units",
+    "half_spread": "price units",
+    "skew": "price units (centre − mid)",
+    "zone": "-",
 }
 
 
@@ -98,12 +107,27 @@ def backtest_units(summary: Mapping, price_unit: str, qty_unit: str) -> dict[str
     """Unit of each key of a backtest summary, in the data's price and quantity units."""
     pu, qu = price_unit, qty_unit
     return {
-        "duration_s": "s", "elapsed_s": "s", "events_per_s": "events/s", "maker_volume": qu,
-        "maker_notional": pu, "pnl_final": pu, "pnl_liquidated": pu, "final_q": qu,
-        "q_mean": qu, "q_std": qu, "max_abs_q": qu,
-        "spread_mean": pu, "spread_given_up": pu, "financing": pu, "fees": pu,
-        "max_drawdown": pu, "var_95_60s": f"{pu} per 60 s (loss)", "es_95_60s": f"{pu} per 60 s (loss)",
-        "ou_kappa": "per s", "half_life": "s", "kill_time_s": "s after start",
+        "duration_s": "s",
+        "elapsed_s": "s",
+        "events_per_s": "events/s",
+        "maker_volume": qu,
+        "maker_notional": pu,
+        "pnl_final": pu,
+        "pnl_liquidated": pu,
+        "final_q": qu,
+        "q_mean": qu,
+        "q_std": qu,
+        "max_abs_q": qu,
+        "spread_mean": pu,
+        "spread_given_up": pu,
+        "financing": pu,
+        "fees": pu,
+        "max_drawdown": pu,
+        "var_95_60s": f"{pu} per 60 s (loss)",
+        "es_95_60s": f"{pu} per 60 s (loss)",
+        "ou_kappa": "per s",
+        "half_life": "s",
+        "kill_time_s": "s after start",
         **{k: f"{pu} per {per_unit(qu)}" for k in summary if k.startswith("markout_")},
         **{k: pu for k in summary if k.startswith("pnl_") and k not in ("pnl_final", "pnl_liquidated")},
     }
@@ -136,7 +160,7 @@ def fmt_pm(x: float | None, se: float | None) -> str:
         return "n/a"
     if se is None or not math.isfinite(se):
         return fmt(x)
-    if se <= 1e-12 * max(abs(x), 1.0):   # zero up to rounding (an exact fit): no 17-decimal noise
+    if se <= 1e-12 * max(abs(x), 1.0):  # zero up to rounding (an exact fit): no 17-decimal noise
         return f"{fmt(x)} ± 0"
     dec = max(0, 1 - math.floor(math.log10(se)))
     return f"{x:,.{dec}f} ± {se:,.{dec}f}"
@@ -145,8 +169,17 @@ def fmt_pm(x: float | None, se: float | None) -> str:
 # --------------------------------------------------------------------------- several instruments (flatbook multi)
 
 #: the portfolio rows of the table and the report, in order
-PORTFOLIO_KEYS = ("pnl_mean", "pnl_std", "pnl_se", "var_95", "es_95", "final_risk_mean", "final_q_corr",
-                  "paths", "steps")
+PORTFOLIO_KEYS = (
+    "pnl_mean",
+    "pnl_std",
+    "pnl_se",
+    "var_95",
+    "es_95",
+    "final_risk_mean",
+    "final_q_corr",
+    "paths",
+    "steps",
+)
 #: the per-instrument columns (keys of ``per_instrument``)
 INSTRUMENT_COLUMNS = ("final_q_mean", "final_q_std", "max_abs_q_mean", "fills_mean", "spread_capture_mean")
 #: units of the multi summary's own keys; the rest as in ``simulate`` (:data:`SUMMARY_UNITS`)

@@ -4,6 +4,7 @@ Each raises :class:`~flatbook.errors.InputError` naming the field and the values
 so the CLI exits 2 with one line. (``--set`` parameters go through
 :class:`flatbook.params.Param`, CLI integers through :func:`flatbook.config.check_int`.)
 """
+
 from __future__ import annotations
 
 import math
@@ -12,9 +13,19 @@ from numbers import Integral, Real
 from .errors import InputError
 
 
-def check_real(field: str, value, *, lo: float | None = None, lo_open: bool = False, hi: float | None = None,
-               hi_open: bool = False, unit: str = "", allow_inf: bool = False) -> float:
+def check_real(
+    field: str,
+    value,
+    *,
+    lo: float | None = None,
+    lo_open: bool = False,
+    hi: float | None = None,
+    hi_open: bool = False,
+    unit: str = "",
+    allow_inf: bool = False,
+) -> float:
     """A real number (not a bool), finite unless ``allow_inf`` (then +inf too), within the bounds."""
+
     def allowed() -> str:
         parts = ["a number" if allow_inf else "a finite number"]
         if lo is not None:

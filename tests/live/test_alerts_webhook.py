@@ -5,6 +5,7 @@ A monitor-mode engine (examples/live/monitor.toml: yellow 8, red 12, critical 16
 server on 127.0.0.1 (any free port) on the same loop that records what it is sent. Fills posted to
 the API move the position across the zone thresholds and back, then the kill switch is fired.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,13 +30,13 @@ ALERT_KEYS = {"ts", "wall", "level", "kind", "message"}
 # (side, lots) posted one fill at a time, and the alerts each must raise (level, kind, message)
 STEPS = [
     ("buy", 9.0, [("warning", "zone", "entered yellow zone (|q| = 9 lots; was none)")]),
-    ("buy", 1.5, []),                                                            # 10.5: still yellow
+    ("buy", 1.5, []),  # 10.5: still yellow
     ("buy", 2.0, [("warning", "zone", "entered red zone (|q| = 12.5 lots; was yellow)")]),
     ("buy", 4.0, [("critical", "zone", "entered critical zone (|q| = 16.5 lots; was red)")]),
     ("sell", 1.0, [("info", "zone", "back to red zone (|q| = 15.5 lots; was critical)")]),
     ("sell", 4.0, [("info", "zone", "back to yellow zone (|q| = 11.5 lots; was red)")]),
     ("sell", 4.0, [("info", "zone", "back to none zone (|q| = 7.5 lots; was yellow)")]),
-    ("sell", 25.0, [("critical", "zone", "entered critical zone (|q| = 17.5 lots; was none)")]),   # short side
+    ("sell", 25.0, [("critical", "zone", "entered critical zone (|q| = 17.5 lots; was none)")]),  # short side
     ("buy", 17.5, [("info", "zone", "back to none zone (|q| = 0 lots; was critical)")]),
 ]
 KILL = ("critical", "kill_switch", "kill switch: manual: webhook drill (PnL 0)")
@@ -45,7 +46,7 @@ def settings_for(tmp_path: Path, webhook: str):
     d = tomllib.loads((ROOT / "examples/live/monitor.toml").read_text())
     d["journal"] = {"path": str(tmp_path / "journal.sqlite")}
     d["api"] = {"host": "127.0.0.1", "port": 0, "token": TOKEN}
-    d["alerts"] = {"webhook": webhook, "zone_hysteresis": 0.0}     # STEPS: zones without hysteresis
+    d["alerts"] = {"webhook": webhook, "zone_hysteresis": 0.0}  # STEPS: zones without hysteresis
     return parse_settings(d, base=ROOT)
 
 
@@ -116,8 +117,9 @@ def test_webhook_receives_zone_and_kill_alerts_in_order(tmp_path):
         try:
             async with aiohttp.ClientSession(headers=AUTH) as http:
                 for i, (side, lots, alerts) in enumerate(STEPS):
-                    async with http.post(f"{api}/api/fills", json={"fill_id": f"z{i}", "side": side,
-                                                                   "price": 100.0, "qty": lots}) as r:
+                    async with http.post(
+                        f"{api}/api/fills", json={"fill_id": f"z{i}", "side": side, "price": 100.0, "qty": lots}
+                    ) as r:
                         assert r.status == 200, await r.text()
                         q += lots if side == "buy" else -lots
                         assert (await r.json())["position"] == pytest.approx(q, abs=1e-9)
@@ -127,7 +129,7 @@ def test_webhook_receives_zone_and_kill_alerts_in_order(tmp_path):
                     assert r.status == 200
                 expected.append(KILL)
                 await until(lambda: len(hook.posts) == len(expected))
-                await asyncio.sleep(0.3)                # nothing else arrives
+                await asyncio.sleep(0.3)  # nothing else arrives
                 async with http.get(f"{api}/api/state") as r:
                     state = await r.json()
                 async with http.get(f"{api}/metrics") as r:
@@ -160,15 +162,16 @@ def test_a_failing_webhook_is_retried_counted_and_never_blocks(tmp_path, broken)
     async def scenario():
         hook = Hook(status=500, delay=0.1)
         url = await hook.start()
-        if broken == "refused":                 # nothing listens there any more
+        if broken == "refused":  # nothing listens there any more
             await hook.stop()
         task, eng, api = await start_engine(settings_for(tmp_path, url))
         try:
             async with aiohttp.ClientSession(headers=AUTH) as http:
                 t0 = time.monotonic()
-                for i, (side, lots) in enumerate((("buy", 9.0), ("sell", 9.0))):     # two alerts
-                    async with http.post(f"{api}/api/fills", json={"fill_id": f"w{i}", "side": side,
-                                                                   "price": 100.0, "qty": lots}) as r:
+                for i, (side, lots) in enumerate((("buy", 9.0), ("sell", 9.0))):  # two alerts
+                    async with http.post(
+                        f"{api}/api/fills", json={"fill_id": f"w{i}", "side": side, "price": 100.0, "qty": lots}
+                    ) as r:
                         assert r.status == 200
                 # while the sender retries (0.2 s, 0.4 s, 0.8 s backoff per alert) the API keeps answering:
                 # a blocked engine would answer at most once or twice before both failures are counted
@@ -176,8 +179,9 @@ def test_a_failing_webhook_is_retried_counted_and_never_blocks(tmp_path, broken)
                 while eng.alerts.failed < 2:
                     assert time.monotonic() - t0 < 20, "the webhook failures were never counted"
                     t = time.monotonic()
-                    async with http.post(f"{api}/api/fills", json={"fill_id": f"x{n}", "side": "buy",
-                                                                   "price": 100.0, "qty": 0.001}) as r:
+                    async with http.post(
+                        f"{api}/api/fills", json={"fill_id": f"x{n}", "side": "buy", "price": 100.0, "qty": 0.001}
+                    ) as r:
                         assert r.status == 200
                     async with http.get(f"{api}/healthz") as r:
                         assert r.status == 200
@@ -187,15 +191,17 @@ def test_a_failing_webhook_is_retried_counted_and_never_blocks(tmp_path, broken)
                 elapsed = time.monotonic() - t0
                 async with http.get(f"{api}/api/state") as r:
                     state = await r.json()
-            assert n >= 5, (n, slowest)   # answered during the retries (latency printed, not asserted)
+            assert n >= 5, (n, slowest)  # answered during the retries (latency printed, not asserted)
             print(f"slowest API answer during the webhook retries: {slowest * 1e3:.0f} ms over {n} requests")
-            assert elapsed >= 2 * (0.2 + 0.4 + 0.8) * 0.9       # both alerts waited out their retries
+            assert elapsed >= 2 * (0.2 + 0.4 + 0.8) * 0.9  # both alerts waited out their retries
             assert (eng.alerts.sent, eng.alerts.failed, eng.alerts.dropped) == (0, 2, 0)
             assert state["counters"]["fills"] == 2 + n
             assert state["position"] == pytest.approx(n * 0.001, abs=1e-9)
             assert [a["message"] for a in state["alerts"]] == [
-                "entered yellow zone (|q| = 9 lots; was none)", "back to none zone (|q| = 0 lots; was yellow)"]
-            if broken == "500":                 # each alert was tried 3 times, in order
+                "entered yellow zone (|q| = 9 lots; was none)",
+                "back to none zone (|q| = 0 lots; was yellow)",
+            ]
+            if broken == "500":  # each alert was tried 3 times, in order
                 assert [p["message"][:7] for p in hook.posts] == ["entered"] * 3 + ["back to"] * 3
                 assert all(p == hook.posts[0] for p in hook.posts[:3])
                 assert all(p == hook.posts[3] for p in hook.posts[3:])

@@ -10,6 +10,7 @@ once it has stopped.
 
 Quantities are on the monitor config's lot grid (``lot = 0.001``): integers × 0.001.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,25 +27,29 @@ from urllib.parse import quote, urlsplit
 
 import numpy as np
 import pytest
-from conftest import shared_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import shared_data
 from flatbook.live import runner
 from flatbook.live.settings import parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "Test-Token-0123456789-abcdef"      # ≥ 16 characters, mixed case
+TOKEN = "Test-Token-0123456789-abcdef"  # ≥ 16 characters, mixed case
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LOT = 0.001
-TAPE = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"      # under ../shared/data (conftest.shared_data)
+TAPE = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"  # under ../shared/data (conftest.shared_data)
 TABLES = ("fills", "orders", "order_events", "rejects")
 WRITES = ("/api/fills", "/api/market", "/api/kill", "/api/flatten")
 
-FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.filter_too_much])
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 # --------------------------------------------------------------------------- the server
@@ -81,7 +86,7 @@ class LiveServer:
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._main, daemon=True)
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self._thread.start()
         assert self._ready.wait(60), "the live engine did not start in 60 s"
         if self.failure is not None:
@@ -93,7 +98,7 @@ class LiveServer:
     def _main(self) -> None:
         try:
             asyncio.run(self._host())
-        except BaseException as e:      # noqa: BLE001 - reported to the test thread
+        except BaseException as e:  # noqa: BLE001 - reported to the test thread
             self.failure = e
         finally:
             self._ready.set()
@@ -110,7 +115,7 @@ class LiveServer:
         task = asyncio.create_task(runner.run(self.s, port=0, hold=self.hold, ready=ready))
         waiter = asyncio.create_task(self._stop.wait())
         done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:                # ended by itself (or failed): nothing to stop
+        if task in done:  # ended by itself (or failed): nothing to stop
             waiter.cancel()
             self.summary = task.result()
             return
@@ -209,23 +214,23 @@ def prime(srv: LiveServer) -> list[dict]:
 def bad_auth_headers() -> list[dict]:
     basic = base64.b64encode(f"flatbook:{TOKEN}".encode()).decode()
     return [
-        {},                                                     # no token
-        {"Authorization": f"Bearer {'Z' * len(TOKEN)}"},        # wrong token, right length
-        {"Authorization": f"Bearer {TOKEN[:-1]}"},              # a prefix
-        {"Authorization": f"Bearer {TOKEN}x"},                  # an extension
-        {"Authorization": f"Bearer {TOKEN.upper()}"},           # case
+        {},  # no token
+        {"Authorization": f"Bearer {'Z' * len(TOKEN)}"},  # wrong token, right length
+        {"Authorization": f"Bearer {TOKEN[:-1]}"},  # a prefix
+        {"Authorization": f"Bearer {TOKEN}x"},  # an extension
+        {"Authorization": f"Bearer {TOKEN.upper()}"},  # case
         {"Authorization": f"Bearer {TOKEN.lower()}"},
         {"Authorization": f"Bearer {TOKEN.swapcase()}"},
-        {"Authorization": f"Bearer  {TOKEN}"},                  # whitespace
+        {"Authorization": f"Bearer  {TOKEN}"},  # whitespace
         {"Authorization": f"Bearer\t{TOKEN}"},
         {"Authorization": f"Bearer {TOKEN[:6]} {TOKEN[6:]}"},
         {"Authorization": f"Bearer{TOKEN}"},
         {"Authorization": "Bearer "},
-        {"Authorization": f"Basic {basic}"},                    # another scheme
+        {"Authorization": f"Basic {basic}"},  # another scheme
         {"Authorization": f"Basic {TOKEN}"},
         {"Authorization": f"Token {TOKEN}"},
         {"Authorization": TOKEN},
-        {"X-Api-Key": TOKEN},                                   # another header
+        {"X-Api-Key": TOKEN},  # another header
     ]
 
 
@@ -295,12 +300,22 @@ def test_a_non_utf8_authorization_header_gets_401_not_500(monitor, caplog):
     caplog.set_level(logging.ERROR)
     before = monitor.stable_state()
     body = json.dumps(VALID_BODY["/api/fills"]).encode()
-    for raw in (b"Bearer \xff\xfe\xfd", b"Bearer " + TOKEN.encode()[:-1] + b"\xc3", b"bearer \x80" + TOKEN.encode(),
-                b"\xff\xfe " + TOKEN.encode()):
+    for raw in (
+        b"Bearer \xff\xfe\xfd",
+        b"Bearer " + TOKEN.encode()[:-1] + b"\xc3",
+        b"bearer \x80" + TOKEN.encode(),
+        b"\xff\xfe " + TOKEN.encode(),
+    ):
         with socket.create_connection((monitor.host, monitor.port), timeout=15) as sock:
-            sock.sendall(b"POST /api/fills HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                         b"Authorization: " + raw + b"\r\nContent-Length: " + str(len(body)).encode()
-                         + b"\r\nConnection: close\r\n\r\n" + body)
+            sock.sendall(
+                b"POST /api/fills HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Authorization: "
+                + raw
+                + b"\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
+            )
             resp = b""
             while chunk := sock.recv(65536):
                 resp += chunk
@@ -310,7 +325,7 @@ def test_a_non_utf8_authorization_header_gets_401_not_500(monitor, caplog):
 
 
 # --------------------------------------------------------------------------- effects
-SKEW = 0.0005       # examples/live/monitor.toml: price units per lot
+SKEW = 0.0005  # examples/live/monitor.toml: price units per lot
 
 
 def test_a_fill_updates_quotes_zone_and_hedge_advice_at_once(monitor):
@@ -321,13 +336,18 @@ def test_a_fill_updates_quotes_zone_and_hedge_advice_at_once(monitor):
     seq = s["seq"]
     assert (s["quotes"]["skew"], s["zone_name"], s["hedge"]["action"]) == (0.0, "none", "none")
     # monitor.toml: yellow 8, red 12 (action hedge), band sizing 4 lots; zones are left below 0.9 × threshold
-    for fid, k, zone, action, qty in (("t1", 5000, "none", "none", 0.0), ("t2", 4000, "yellow", "none", 0.0),
-                                      ("t3", 4000, "red", "hedge", 9.0), ("t4", -2000, "red", "hedge", 7.0),
-                                      ("t5", -3500, "yellow", "none", 0.0), ("t6", -1000, "none", "none", 0.0)):
+    for fid, k, zone, action, qty in (
+        ("t1", 5000, "none", "none", 0.0),
+        ("t2", 4000, "yellow", "none", 0.0),
+        ("t3", 4000, "red", "hedge", 9.0),
+        ("t4", -2000, "red", "hedge", 7.0),
+        ("t5", -3500, "yellow", "none", 0.0),
+        ("t6", -1000, "none", "none", 0.0),
+    ):
         assert monitor.post("/api/fills", fill(fid, "buy" if k > 0 else "sell", abs(k)))[0] == 200
         s = monitor.state()
         q = s["position"]
-        assert s["seq"] == seq                                  # no market data arrived in between
+        assert s["seq"] == seq  # no market data arrived in between
         assert s["quotes"]["skew"] == pytest.approx(-SKEW * q, rel=1e-9), (fid, q, s["quotes"])
         assert s["quotes"]["centre"] == pytest.approx(100.0 - SKEW * q, rel=1e-12)
         assert s["quotes"]["bid_size"] > 0 and s["quotes"]["ask"] > s["quotes"]["bid"]
@@ -348,7 +368,7 @@ def test_a_journal_fault_answers_503_and_applies_nothing(monitor):
     status, _, body = monitor.post("/api/fills", big)
     assert status == 503, body
     assert "disk is full" in body["error"] and str(monitor.s.journal.path) in body["error"]
-    assert monitor._done.wait(30)                       # the run ended on the fault
+    assert monitor._done.wait(30)  # the run ended on the fault
     assert isinstance(monitor.failure, JournalError) and monitor.failure.full
     assert monitor.engine.q == pytest.approx(1.0) and monitor.engine.fills == 1
     with sqlite3.connect(monitor.s.journal.path) as con:
@@ -365,8 +385,16 @@ def test_fills_move_the_position_by_their_signed_sum(monitor):
         for _ in range(size):
             k = int(rng.integers(1, 400))
             side = "buy" if rng.random() < 0.5 else "sell"
-            batch.append(fill(f"f{n}", side, k, round(100 + 0.01 * int(rng.integers(-5, 6)), 2),
-                              fee=round(0.001 * int(rng.integers(-2, 5)), 3), ts=1_700_000_000_000_000_000 + n))
+            batch.append(
+                fill(
+                    f"f{n}",
+                    side,
+                    k,
+                    round(100 + 0.01 * int(rng.integers(-5, 6)), 2),
+                    fee=round(0.001 * int(rng.integers(-2, 5)), 3),
+                    ts=1_700_000_000_000_000_000 + n,
+                )
+            )
             n += 1
         status, _, body = monitor.post("/api/fills", batch[0] if size == 1 else batch)
         assert (status, body["accepted"], body["duplicates"]) == (200, size, 0), body
@@ -392,9 +420,9 @@ def test_fills_move_the_position_by_their_signed_sum(monitor):
 def test_duplicate_fill_ids_are_counted_and_ignored(monitor):
     fills = prime(monitor)
     q = monitor.state()["position"]
-    status, _, body = monitor.post("/api/fills", fills[0])               # the same fill again
+    status, _, body = monitor.post("/api/fills", fills[0])  # the same fill again
     assert (status, body["accepted"], body["duplicates"], body["position"]) == (200, 0, 1, q)
-    again = dict(fills[1], side="buy", qty=5.0)                           # same id, other content: still a duplicate
+    again = dict(fills[1], side="buy", qty=5.0)  # same id, other content: still a duplicate
     status, _, body = monitor.post("/api/fills", [again, fill("new-1", "buy", 7)])
     assert (status, body["accepted"], body["duplicates"]) == (200, 1, 1)
     s = monitor.state()
@@ -403,7 +431,9 @@ def test_duplicate_fill_ids_are_counted_and_ignored(monitor):
     assert monitor.journal_rows()["fills"] == 4
     # a batch repeating an id within itself is refused whole
     before = monitor.stable_state()
-    status, _, body = monitor.post("/api/fills", [fill("rep", "buy", 1), fill("rep-2", "buy", 1), fill("rep", "sell", 1)])
+    status, _, body = monitor.post(
+        "/api/fills", [fill("rep", "buy", 1), fill("rep-2", "buy", 1), fill("rep", "sell", 1)]
+    )
     assert status == 400 and "fill_id" in body["error"]
     assert monitor.stable_state() == before and monitor.journal_rows()["fills"] == 4
 
@@ -466,8 +496,11 @@ FILL_FIELDS = {"fill_id", "side", "price", "qty", "fee", "ts", "client_id"}
 MARKET_FIELDS = {"ts", "bid", "ask", "bid_size", "ask_size"}
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(10 ** 30), max_value=10 ** 30)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(["nan", "inf", "-inf", "NaN", "1e999"])
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["nan", "inf", "-inf", "NaN", "1e999"])
     | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
     max_leaves=20,
@@ -503,12 +536,27 @@ def assert_refused_and_unchanged(srv: LiveServer, path: str, raw: bytes, before:
 
 
 @FUZZ
-@given(path=st.sampled_from(WRITES),
-       raw=st.one_of(json_values.map(lambda v: json.dumps(v).encode()),
-                     st.binary(max_size=200),
-                     st.binary(min_size=1, max_size=50).map(lambda b: b'{"fill_id": "' + b + b'"}'),
-                     st.sampled_from([b"\xff\xfe\x00", b'{"bid": 1, "ask": 2, "x": "\xc3\x28"}', b"[" * 5000,
-                                      b'{"reason": "\\ud800"}', b"[]", b"{}", b"null", b"[{}]", b"   "])))
+@given(
+    path=st.sampled_from(WRITES),
+    raw=st.one_of(
+        json_values.map(lambda v: json.dumps(v).encode()),
+        st.binary(max_size=200),
+        st.binary(min_size=1, max_size=50).map(lambda b: b'{"fill_id": "' + b + b'"}'),
+        st.sampled_from(
+            [
+                b"\xff\xfe\x00",
+                b'{"bid": 1, "ask": 2, "x": "\xc3\x28"}',
+                b"[" * 5000,
+                b'{"reason": "\\ud800"}',
+                b"[]",
+                b"{}",
+                b"null",
+                b"[{}]",
+                b"   ",
+            ]
+        ),
+    ),
+)
 def test_fuzz_malformed_bodies_get_400(monitor, path, raw):
     if not hasattr(monitor, "primed"):
         prime(monitor)
@@ -519,20 +567,28 @@ def test_fuzz_malformed_bodies_get_400(monitor, path, raw):
 
 
 def _huge():
-    return st.sampled_from([1e15, 1e300, 10 ** 400, float("inf"), float("-inf"), float("nan")])
+    return st.sampled_from([1e15, 1e300, 10**400, float("inf"), float("-inf"), float("nan")])
 
 
 WRONG_TYPE = st.sampled_from([None, True, False, [], {}, [1.0], {"v": 1}])
-BAD_NUMBER = st.one_of(WRONG_TYPE, _huge(), st.sampled_from(["1", "100.0", "nan", "inf", 0, 0.0, -0.0, -1, -1e-300]),
-                       st.floats(max_value=0.0, allow_nan=False))
+BAD_NUMBER = st.one_of(
+    WRONG_TYPE,
+    _huge(),
+    st.sampled_from(["1", "100.0", "nan", "inf", 0, 0.0, -0.0, -1, -1e-300]),
+    st.floats(max_value=0.0, allow_nan=False),
+)
 FILL_MUTATIONS = {
     "fill_id": st.one_of(WRONG_TYPE, st.integers(), st.just(""), st.text(min_size=129, max_size=140)),
     "side": st.one_of(WRONG_TYPE, st.integers(-2, 2), st.sampled_from(["BUY", "Sell", "b", "", "long", " buy"])),
     "price": BAD_NUMBER,
     "qty": BAD_NUMBER,
     "fee": st.one_of(WRONG_TYPE.filter(lambda v: v is not None), _huge(), st.sampled_from(["0", -1e15, -1e300])),
-    "ts": st.one_of(WRONG_TYPE.filter(lambda v: v is not None), st.integers(max_value=-1),
-                    st.integers(min_value=2 ** 63, max_value=2 ** 70), st.sampled_from([1.5, 1e18, "1", 2 ** 63])),
+    "ts": st.one_of(
+        WRONG_TYPE.filter(lambda v: v is not None),
+        st.integers(max_value=-1),
+        st.integers(min_value=2**63, max_value=2**70),
+        st.sampled_from([1.5, 1e18, "1", 2**63]),
+    ),
     "client_id": st.one_of(WRONG_TYPE, st.integers(), st.text(min_size=129, max_size=140)),
 }
 MARKET_MUTATIONS = {
@@ -544,23 +600,35 @@ MARKET_MUTATIONS = {
 }
 REQUIRED = {"/api/fills": ["fill_id", "side", "price", "qty"], "/api/market": ["bid", "ask"]}
 extra_keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12).filter(
-    lambda k: k not in FILL_FIELDS | MARKET_FIELDS)
+    lambda k: k not in FILL_FIELDS | MARKET_FIELDS
+)
 
 
 @st.composite
 def mutated(draw):
     """(path, item, field the error must name): one valid fill or market update with one field broken."""
     path = draw(st.sampled_from(["/api/fills", "/api/market"]))
-    i = draw(st.integers(0, 10 ** 6))
+    i = draw(st.integers(0, 10**6))
     if path == "/api/fills":
-        item = fill(f"m{i}", draw(st.sampled_from(["buy", "sell"])), draw(st.integers(1, 10 ** 4)),
-                    draw(st.floats(0.01, 1e6)), fee=draw(st.floats(-1.0, 1.0)), ts=draw(st.integers(0, 2 ** 62)),
-                    client_id=draw(st.text(max_size=10)))
+        item = fill(
+            f"m{i}",
+            draw(st.sampled_from(["buy", "sell"])),
+            draw(st.integers(1, 10**4)),
+            draw(st.floats(0.01, 1e6)),
+            fee=draw(st.floats(-1.0, 1.0)),
+            ts=draw(st.integers(0, 2**62)),
+            client_id=draw(st.text(max_size=10)),
+        )
         muts = FILL_MUTATIONS
     else:
         bid = draw(st.floats(0.01, 1e6))
-        item = {"bid": bid, "ask": bid + draw(st.floats(0.01, 10.0)), "bid_size": draw(st.floats(0.0, 1e6)),
-                "ask_size": draw(st.floats(0.0, 1e6)), "ts": draw(st.integers(0, 2 ** 62))}
+        item = {
+            "bid": bid,
+            "ask": bid + draw(st.floats(0.01, 10.0)),
+            "bid_size": draw(st.floats(0.0, 1e6)),
+            "ask_size": draw(st.floats(0.0, 1e6)),
+            "ts": draw(st.integers(0, 2**62)),
+        }
         muts = MARKET_MUTATIONS
     how = draw(st.sampled_from(["value", "value", "value", "missing", "extra", "crossed"]))
     if how == "missing":
@@ -588,17 +656,26 @@ def test_fuzz_one_bad_field_gets_400_naming_it(monitor, case, batch, at):
     if batch == 0:
         body = assert_refused_and_unchanged(monitor, path, json.dumps(item).encode(), *monitor.primed)
         assert field in body["error"], (item, body["error"])
-    else:                               # the bad item among good ones: nothing of the batch applies
+    else:  # the bad item among good ones: nothing of the batch applies
         items = _batch(path, lambda x: x, 0, batch + 1)
         items.insert(min(at, len(items)), item)
         assert_refused_and_unchanged(monitor, path, json.dumps(items).encode(), *monitor.primed)
 
 
-@pytest.mark.parametrize("path,raw", [
-    ("/api/kill", b'{"reason": 5}'), ("/api/kill", b'{"reason": "x", "force": true}'),
-    ("/api/kill", b'{"reason": "' + b"r" * 501 + b'"}'), ("/api/kill", b"[]"), ("/api/kill", b"null"),
-    ("/api/kill", b"\xff"), ("/api/flatten", b'{"now": true}'), ("/api/flatten", b"[]"), ("/api/flatten", b"\xff"),
-])
+@pytest.mark.parametrize(
+    "path,raw",
+    [
+        ("/api/kill", b'{"reason": 5}'),
+        ("/api/kill", b'{"reason": "x", "force": true}'),
+        ("/api/kill", b'{"reason": "' + b"r" * 501 + b'"}'),
+        ("/api/kill", b"[]"),
+        ("/api/kill", b"null"),
+        ("/api/kill", b"\xff"),
+        ("/api/flatten", b'{"now": true}'),
+        ("/api/flatten", b"[]"),
+        ("/api/flatten", b"\xff"),
+    ],
+)
 def test_malformed_kill_and_flatten_bodies_change_nothing(monitor, path, raw):
     prime(monitor)
     assert_refused_and_unchanged(monitor, path, raw, monitor.stable_state(), monitor.journal_rows())
@@ -607,8 +684,7 @@ def test_malformed_kill_and_flatten_bodies_change_nothing(monitor, path, raw):
 
 
 # --------------------------------------------------------------------------- reads
-@pytest.mark.parametrize("n", ["bad", "", "0", "-1", "1.5", "1e3", "100001", "99999999999999999999", " 5", "0x10",
-                               "²"])
+@pytest.mark.parametrize("n", ["bad", "", "0", "-1", "1.5", "1e3", "100001", "99999999999999999999", " 5", "0x10", "²"])
 def test_history_rejects_a_bad_n(monitor, n):
     status, hdrs, data = monitor.request("GET", f"/api/history?n={quote(n)}")
     assert status == 400, (n, status, data[:200])
@@ -636,8 +712,9 @@ def test_metrics_report_the_position_and_the_latency_histogram(monitor):
     assert pos.value == s["position"]
     assert fam["flatbook_fills"].samples[0].value == s["counters"]["fills"] == 4
     assert fam["flatbook_zone"].samples[0].value == s["zone"]
-    buckets = [x for x in fam["flatbook_tick_to_quote_seconds"].samples
-               if x.name == "flatbook_tick_to_quote_seconds_bucket"]
+    buckets = [
+        x for x in fam["flatbook_tick_to_quote_seconds"].samples if x.name == "flatbook_tick_to_quote_seconds_bucket"
+    ]
     assert len(buckets) >= 2 and buckets[-1].labels["le"] == "+Inf"
     assert b"\nflatbook_tick_to_quote_seconds_bucket{" in data
 
@@ -645,18 +722,41 @@ def test_metrics_report_the_position_and_the_latency_histogram(monitor):
 def test_state_has_the_documented_keys(monitor):
     prime(monitor)
     s = monitor.state()
-    assert {"mode", "session", "ts", "seq", "position", "target", "limit", "zones", "zone", "zone_name", "killed",
-            "kill_reason", "flattening", "market", "quotes", "pnl", "hedge", "open_orders", "alerts",
-            "counters"} <= s.keys()
-    assert s["mode"] == "monitor" and s["zone_name"] == "yellow" and s["zones"] == {"yellow": 8.0, "red": 12.0,
-                                                                                   "critical": 16.0}
+    assert {
+        "mode",
+        "session",
+        "ts",
+        "seq",
+        "position",
+        "target",
+        "limit",
+        "zones",
+        "zone",
+        "zone_name",
+        "killed",
+        "kill_reason",
+        "flattening",
+        "market",
+        "quotes",
+        "pnl",
+        "hedge",
+        "open_orders",
+        "alerts",
+        "counters",
+    } <= s.keys()
+    assert (
+        s["mode"] == "monitor"
+        and s["zone_name"] == "yellow"
+        and s["zones"] == {"yellow": 8.0, "red": 12.0, "critical": 16.0}
+    )
     assert {"bid", "ask", "mid"} == s["market"].keys()
     assert {"bid", "ask", "bid_size", "ask_size", "centre", "skew", "half_spread", "age_s"} <= s["quotes"].keys()
     assert {"total", "inventory", "spread", "adverse", "fees", "financing", "cash"} <= s["pnl"].keys()
     assert {"action", "side", "qty"} <= s["hedge"].keys()
-    assert {"fills", "duplicate_fills", "rejected_orders", "orders", "events", "journal_errors",
-            "alerts"} <= s["counters"].keys()
-    assert s["open_orders"] == [] and s["counters"]["orders"] == 0        # monitor mode sends nothing
+    assert {"fills", "duplicate_fills", "rejected_orders", "orders", "events", "journal_errors", "alerts"} <= s[
+        "counters"
+    ].keys()
+    assert s["open_orders"] == [] and s["counters"]["orders"] == 0  # monitor mode sends nothing
     (a,) = s["alerts"]
     assert a.keys() == {"ts", "wall", "level", "kind", "message"} and a["kind"] == "zone"
     assert monitor.get_json("/api/alerts") == s["alerts"]
@@ -668,7 +768,7 @@ def test_state_has_the_documented_keys(monitor):
 def test_trade_mode_refuses_external_fills_and_market_data(tmp_path):
     srv = LiveServer(trade_settings(tmp_path), hold=True).start()
     try:
-        for _ in range(600):                          # the replay runs after `ready`: wait for its end
+        for _ in range(600):  # the replay runs after `ready`: wait for its end
             s = srv.state()
             if s["seq"] == 3000:
                 break
@@ -676,16 +776,22 @@ def test_trade_mode_refuses_external_fills_and_market_data(tmp_path):
         assert s["mode"] == "trade" and s["seq"] == 3000
         before, rows = srv.stable_state(), srv.journal_rows()
         assert rows["orders"] > 0
-        for path, body in (("/api/fills", fill("ext-1", "buy", 1000)), ("/api/fills", [fill("ext-2", "sell", 1)]),
-                           ("/api/market", {"bid": 1.0, "ask": 2.0})):
+        for path, body in (
+            ("/api/fills", fill("ext-1", "buy", 1000)),
+            ("/api/fills", [fill("ext-2", "sell", 1)]),
+            ("/api/market", {"bid": 1.0, "ask": 2.0}),
+        ):
             status, _, out = srv.post(path, body)
             assert status == 409 and "monitor" in out["error"], (path, out)
             assert srv.post(path, body, headers={})[0] == 401
             assert srv.stable_state() == before and srv.journal_rows() == rows
         status, _, data = srv.request("GET", "/metrics")
         fam = {f.name: f for f in text_string_to_metric_families(data.decode())}
-        count = next(x.value for x in fam["flatbook_tick_to_quote_seconds"].samples
-                     if x.name == "flatbook_tick_to_quote_seconds_count")
+        count = next(
+            x.value
+            for x in fam["flatbook_tick_to_quote_seconds"].samples
+            if x.name == "flatbook_tick_to_quote_seconds_count"
+        )
         assert count == srv.call(lambda: srv.engine.latency_samples().size) > 0
         assert fam["flatbook_position_lots"].samples[0].value == before["position"]
         assert math.isfinite(before["pnl"]["total"])

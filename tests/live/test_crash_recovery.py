@@ -45,6 +45,7 @@ Two sizes of the same campaign:
 - **soak** (``make soak``, deselected otherwise; ~5 minutes on 2 cores): events [0, 36,000) with the
   flatten at event ~31,050 and 55+ kills per variant; prints its figures.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,15 +60,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, shared_data
 
+from conftest import REPO, shared_data
 from flatbook.timing import group_timing
 
-TAPE = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"     # under ../shared/data
+TAPE = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"  # under ../shared/data
 SEED = 7
-WAL_FRAME = 1024 + 24       # journal page size + WAL frame header
-WAL_TRIGGER = 32 + 45 * WAL_FRAME     # ~20 frames of schema, then ~25 commits of the replay
-STARTED = "flatbook live: API on "    # printed after recovery, right before the replay (the API on a free port)
+WAL_FRAME = 1024 + 24  # journal page size + WAL frame header
+WAL_TRIGGER = 32 + 45 * WAL_FRAME  # ~20 frames of schema, then ~25 commits of the replay
+STARTED = "flatbook live: API on "  # printed after recovery, right before the replay (the API on a free port)
 
 
 @dataclass(frozen=True)
@@ -75,22 +76,41 @@ class Campaign:
     """The slice replayed, where the flatten starts, and the kills: ``plan`` counts per stage
     (plus the first, journal-triggered kill); at least ``min_kills`` must hit a running process."""
 
-    stop: int                   # events replayed: [0, stop)
-    session_end_s: float        # seconds after the tape's first event: the flatten starts there
+    stop: int  # events replayed: [0, stop)
+    session_end_s: float  # seconds after the tape's first event: the flatten starts there
     plan: dict
     min_kills: int
     max_attempts: int
-    min_fills: int              # the slice must trade
-    finished_restart: bool = True   # also restart the reference on its finished journal
+    min_fills: int  # the slice must trade
+    finished_restart: bool = True  # also restart the reference on its finished journal
 
 
-SUITE = Campaign(stop=12_000, session_end_s=1000.0, plan={"startup": 1, "early": 1, "mid": 1, "flatten": 2},
-                 min_kills=6, max_attempts=12, min_fills=100)
+SUITE = Campaign(
+    stop=12_000,
+    session_end_s=1000.0,
+    plan={"startup": 1, "early": 1, "mid": 1, "flatten": 2},
+    min_kills=6,
+    max_attempts=12,
+    min_fills=100,
+)
 # the default snapshot interval: the kinds that depend on it (the flatten kill at its immediate-or-cancel orders)
-SUITE_FEW = Campaign(stop=12_000, session_end_s=1000.0, plan={"startup": 0, "early": 1, "mid": 1, "flatten": 1},
-                     min_kills=4, max_attempts=8, min_fills=100, finished_restart=False)
-SOAK = Campaign(stop=36_000, session_end_s=4800.0, plan={"startup": 12, "early": 12, "mid": 14, "flatten": 16},
-                min_kills=55, max_attempts=75, min_fills=300)
+SUITE_FEW = Campaign(
+    stop=12_000,
+    session_end_s=1000.0,
+    plan={"startup": 0, "early": 1, "mid": 1, "flatten": 1},
+    min_kills=4,
+    max_attempts=8,
+    min_fills=100,
+    finished_restart=False,
+)
+SOAK = Campaign(
+    stop=36_000,
+    session_end_s=4800.0,
+    plan={"startup": 12, "early": 12, "mid": 14, "flatten": 16},
+    min_kills=55,
+    max_attempts=75,
+    min_fills=300,
+)
 
 
 def write_config(path: Path, journal: Path, snapshot_every: int | None, c: Campaign) -> Path:
@@ -144,7 +164,7 @@ def run_to_end(cfg: Path, out: Path) -> tuple[dict, float]:
     t = time.time()
     r = subprocess.run(command(cfg, out), cwd=REPO, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr[-3000:]
-    s = group_timing(json.loads((out / "summary.json").read_text()))     # wall-clock fields under "timing"
+    s = group_timing(json.loads((out / "summary.json").read_text()))  # wall-clock fields under "timing"
     return s, (out / "summary.json").stat().st_mtime - t - s["timing"]["wall_s"]
 
 
@@ -164,7 +184,7 @@ def journal_state(path: Path) -> tuple[int, int, bool]:
     try:
         row = db.execute("SELECT cursor FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
         n = db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
-    except sqlite3.OperationalError:     # killed before the schema was created
+    except sqlite3.OperationalError:  # killed before the schema was created
         row, n = None, 0
     finally:
         db.close()
@@ -181,8 +201,9 @@ def journal_fills(path: Path) -> list[tuple]:
     """The journal's fills in journal order, the session prefix of the ids stripped (sessions differ per run)."""
     db = sqlite3.connect(path)
     try:
-        rows = db.execute("SELECT fill_id, client_id, side, price, qty, fee, ts, seq, liquidity, mid FROM fills "
-                          "ORDER BY id").fetchall()
+        rows = db.execute(
+            "SELECT fill_id, client_id, side, price, qty, fee, ts, seq, liquidity, mid FROM fills ORDER BY id"
+        ).fetchall()
     finally:
         db.close()
     return [(r[0].split("-", 1)[1], r[1].split("-", 1)[1], *r[2:]) for r in rows]
@@ -203,8 +224,19 @@ def kill_plan(rng: random.Random, flat: int, every: int, c: Campaign) -> list[tu
     return [("early (no snapshot)", -1), *tape]
 
 
-COMPARED = ("position", "cash", "fills", "journal_fills", "duplicate_fills", "pending_redelivery", "events", "orders",
-            "rejected_orders", "killed", "pnl")
+COMPARED = (
+    "position",
+    "cash",
+    "fills",
+    "journal_fills",
+    "duplicate_fills",
+    "pending_redelivery",
+    "events",
+    "orders",
+    "rejected_orders",
+    "killed",
+    "pnl",
+)
 
 
 def campaign(tmp_path: Path, snapshot_every: int | None, c: Campaign) -> None:
@@ -213,7 +245,7 @@ def campaign(tmp_path: Path, snapshot_every: int | None, c: Campaign) -> None:
     stop = c.stop
     flat = flatten_event(c)
     assert stop // 2 < flat < stop - 2000, "the flatten must start inside the slice"
-    problems = []       # every divergence is collected, then the test fails with all of them
+    problems = []  # every divergence is collected, then the test fails with all of them
 
     # ---- reference: one uninterrupted run; then a restart on its finished journal
     ref_journal = tmp_path / "ref.sqlite"
@@ -223,7 +255,7 @@ def campaign(tmp_path: Path, snapshot_every: int | None, c: Campaign) -> None:
     ref_wall = time.perf_counter() - t
     assert ref["fills"] >= c.min_fills, f"the slice must trade: {ref['fills']} fills"
     assert ref["journal_fills"] == ref["fills"] and ref["duplicate_fills"] == 0 and ref["pending_redelivery"] == 0
-    assert ref["events"] == stop and ref["position"] == 0.0     # flat after the end-of-session flatten
+    assert ref["events"] == stop and ref["position"] == 0.0  # flat after the end-of-session flatten
     startup2 = startup1
     if c.finished_restart:
         # a run killed after its last snapshot but before its summary: the restart replays nothing, reports the same
@@ -231,8 +263,8 @@ def campaign(tmp_path: Path, snapshot_every: int | None, c: Campaign) -> None:
         for k in COMPARED:
             if again[k] != ref[k]:
                 problems.append(f"restart on the finished journal: summary[{k!r}] {again[k]!r} != first run {ref[k]!r}")
-    startup = max(min(startup1, startup2), 0.2)     # imports + data load + journal + numba cache
-    rate = stop / ref["timing"]["wall_s"]                      # events per second of the replay itself
+    startup = max(min(startup1, startup2), 0.2)  # imports + data load + journal + numba cache
+    rate = stop / ref["timing"]["wall_s"]  # events per second of the replay itself
 
     # ---- crash runs: a fresh journal, killed with SIGKILL and restarted
     journal = tmp_path / "crash.sqlite"
@@ -241,7 +273,7 @@ def campaign(tmp_path: Path, snapshot_every: int | None, c: Campaign) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     rng = random.Random(20240621 + (snapshot_every or 0))
-    every = snapshot_every or 2000        # journal.snapshot_every's default
+    every = snapshot_every or 2000  # journal.snapshot_every's default
     plan = kill_plan(rng, flat, every, c)
     log = []
     hits = attempts = 0
@@ -250,49 +282,58 @@ def campaign(tmp_path: Path, snapshot_every: int | None, c: Campaign) -> None:
         stage, target = plan[attempts] if attempts < len(plan) else ("startup", None)
         attempts += 1
         cur, _, _ = journal_state(journal)
-        if cur >= stop and target is not None:       # a run finished the tape before its kill: only start-ups left
+        if cur >= stop and target is not None:  # a run finished the tape before its kill: only start-ups left
             stage, target = "startup (tape done)", None
         with open(logs / f"{attempts:02d}.out", "w") as fo, open(logs / f"{attempts:02d}.err", "w") as fe:
             t0 = time.perf_counter()
             proc = subprocess.Popen(command(cfg, tmp_path / "crash_out"), cwd=REPO, stdout=fo, stderr=fe)
             try:
-                if target is None:           # somewhere in the start-up (imports, data load, journal open)
+                if target is None:  # somewhere in the start-up (imports, data load, journal open)
                     time.sleep(rng.uniform(0.05, 0.9) * startup)
                 elif target >= 0:
                     # once the run says it is replaying (its start-up is over, however loaded the
                     # machine), the replay's own time to the target event
-                    while proc.poll() is None and not replaying(logs / f"{attempts:02d}.out") \
-                            and time.perf_counter() - t0 < 120:
+                    while (
+                        proc.poll() is None
+                        and not replaying(logs / f"{attempts:02d}.out")
+                        and time.perf_counter() - t0 < 120
+                    ):
                         time.sleep(0.002)
                     time.sleep(max(target - cur, 0) / rate)
-                else:        # watch the journal grow: kill after the replay's first few dozen commits
+                else:  # watch the journal grow: kill after the replay's first few dozen commits
                     while proc.poll() is None and time.perf_counter() - t0 < 30:
                         if wal.exists() and wal.stat().st_size >= WAL_TRIGGER:
                             break
                         time.sleep(0.0002)
                 wait = time.perf_counter() - t0
                 hit = proc.poll() is None
-                proc.kill()                  # SIGKILL
+                proc.kill()  # SIGKILL
                 rc = proc.wait(timeout=60)
             finally:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
         if not hit:
-            assert rc == 0, (f"attempt {attempts} ({stage}) exited with {rc} before the kill:\n"
-                             + (logs / f"{attempts:02d}.err").read_text()[-3000:])
+            assert rc == 0, (
+                f"attempt {attempts} ({stage}) exited with {rc} before the kill:\n"
+                + (logs / f"{attempts:02d}.err").read_text()[-3000:]
+            )
         else:
             assert rc == -signal.SIGKILL, rc
         hits += hit
         log.append((stage, target, cur, wait, hit, *journal_state(journal)))
     crash_s = time.perf_counter() - t_crash
-    report = "\n".join(f"  {i + 1:2d} {s:19s} target {'' if tg is None or tg < 0 else tg:>6} cursor {c0:>6} -> "
-                       f"{c1:>6}  wait {w:6.3f} s  {'KILLED' if h else 'finished first'}; then {n} fills journaled"
-                       f"{'' if snap else ', no snapshot'}"
-                       for i, (s, tg, c0, w, h, c1, n, snap) in enumerate(log))
-    header = (f"snapshot_every={snapshot_every}, events [0, {stop:,}), flatten from event {flat:,}: reference "
-              f"{ref_wall:.2f} s (start-up {startup:.2f} s, {rate:,.0f} events/s, {ref['fills']} fills); "
-              f"{hits} SIGKILLs hit a running process in {attempts} attempts, {crash_s:.1f} s")
+    report = "\n".join(
+        f"  {i + 1:2d} {s:19s} target {'' if tg is None or tg < 0 else tg:>6} cursor {c0:>6} -> "
+        f"{c1:>6}  wait {w:6.3f} s  {'KILLED' if h else 'finished first'}; then {n} fills journaled"
+        f"{'' if snap else ', no snapshot'}"
+        for i, (s, tg, c0, w, h, c1, n, snap) in enumerate(log)
+    )
+    header = (
+        f"snapshot_every={snapshot_every}, events [0, {stop:,}), flatten from event {flat:,}: reference "
+        f"{ref_wall:.2f} s (start-up {startup:.2f} s, {rate:,.0f} events/s, {ref['fills']} fills); "
+        f"{hits} SIGKILLs hit a running process in {attempts} attempts, {crash_s:.1f} s"
+    )
     assert hits >= c.min_kills, f"only {hits} kills hit a running process:\n{report}"
 
     # ---- the final run, to the end of the tape
@@ -324,23 +365,29 @@ def campaign(tmp_path: Path, snapshot_every: int | None, c: Campaign) -> None:
         problems.append(f"journal Σ side·qty = {q} != final position {got['position']}")
 
     mine, theirs = journal_fills(journal), journal_fills(ref_journal)
-    key = lambda rows: [r[:-1] for r in rows]      # noqa: E731  (all but the mid at the fill)
+    key = lambda rows: [r[:-1] for r in rows]  # noqa: E731  (all but the mid at the fill)
     if key(mine) != key(theirs):
         i = next((i for i, (a, b) in enumerate(zip(key(mine), key(theirs))) if a != b), min(len(mine), len(theirs)))
-        problems.append(f"journal fills diverge at fill #{i} (of {len(mine)} vs {len(theirs)}): "
-                        f"crash {mine[i] if i < len(mine) else None} vs reference "
-                        f"{theirs[i] if i < len(theirs) else None}")
+        problems.append(
+            f"journal fills diverge at fill #{i} (of {len(mine)} vs {len(theirs)}): "
+            f"crash {mine[i] if i < len(mine) else None} vs reference "
+            f"{theirs[i] if i < len(theirs) else None}"
+        )
     elif [r[-1] for r in mine] != [r[-1] for r in theirs]:
         bad = [(a, b) for a, b in zip(mine, theirs) if a[-1] != b[-1]]
-        problems.append(f"{len(bad)} journaled fills carry a different mid, e.g. crash {bad[0][0]} vs "
-                        f"reference {bad[0][1]}")
+        problems.append(
+            f"{len(bad)} journaled fills carry a different mid, e.g. crash {bad[0][0]} vs reference {bad[0][1]}"
+        )
     assert not problems, f"{header}\n" + "\n".join(problems) + f"\nkills:\n{report}"
-    print(f"\ncrash recovery: {header}; the final run ends identical to the uninterrupted one (position, "
-          f"cash bit for bit, {got['fills']} fills, none doubled or lost)\n{report}")
+    print(
+        f"\ncrash recovery: {header}; the final run ends identical to the uninterrupted one (position, "
+        f"cash bit for bit, {got['fills']} fills, none doubled or lost)\n{report}"
+    )
 
 
-@pytest.mark.parametrize("snapshot_every, plan", [(500, SUITE), (None, SUITE_FEW)],
-                         ids=["snapshot500", "snapshot-default"])
+@pytest.mark.parametrize(
+    "snapshot_every, plan", [(500, SUITE), (None, SUITE_FEW)], ids=["snapshot500", "snapshot-default"]
+)
 def test_killed_and_restarted_replay_ends_as_an_uninterrupted_run(tmp_path, snapshot_every, plan):
     campaign(tmp_path, snapshot_every, plan)
 

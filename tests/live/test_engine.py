@@ -1,4 +1,5 @@
 """The live engine on real data: one formula with the simulator, pre-trade risk, throttle, flatten."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import shared_data
 from flatbook.config import build_config
 from flatbook.live import risk as R
 from flatbook.live.engine import Engine
@@ -21,16 +22,18 @@ from flatbook.live.settings import parse_settings
 from flatbook.live.types import BUY, QUOTE, SELL, Fill, MarketEvent, OrderRequest
 from flatbook.policies.quote import quote as sim_quote
 
-AAPL = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"     # under ../shared/data (conftest.shared_data)
+AAPL = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"  # under ../shared/data (conftest.shared_data)
 NS = 1_000_000_000
 
 
 def replay_settings(tmp: Path, **over) -> dict:
-    d = {"run": {"policy": "linear-skew"},
-         "feed": {"kind": "replay", "path": str(shared_data(AAPL)), "stop": 20_000},
-         "venue": {"kind": "paper"},
-         "journal": {"path": str(tmp / "journal.sqlite")},
-         "api": {"enabled": False}}
+    d = {
+        "run": {"policy": "linear-skew"},
+        "feed": {"kind": "replay", "path": str(shared_data(AAPL)), "stop": 20_000},
+        "venue": {"kind": "paper"},
+        "journal": {"path": str(tmp / "journal.sqlite")},
+        "api": {"enabled": False},
+    }
     for key, val in over.items():
         d.setdefault(key, {}).update(val)
     return d
@@ -48,17 +51,38 @@ POLICIES = ("symmetric", "linear-skew", "avellaneda-stoikov", "glft")
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(policy=st.sampled_from(POLICIES), q=st.integers(-20, 20), mid=st.floats(50.0, 150.0),
-       spread_ticks=st.integers(1, 40), t=st.floats(0.0, 3599.0))
+@given(
+    policy=st.sampled_from(POLICIES),
+    q=st.integers(-20, 20),
+    mid=st.floats(50.0, 150.0),
+    spread_ticks=st.integers(1, 40),
+    t=st.floats(0.0, 3599.0),
+)
 def test_live_quotes_equal_the_simulators(tmp_path_factory, policy, q, mid, spread_ticks, t):
     """Same state (q, mid, t, market touch) ⇒ the engine's quotes equal flatbook.policies.quote.quote's."""
     tick = 0.01
     mid = round(mid / tick) * tick + (tick / 2 if spread_ticks % 2 else 0.0)
     spread = spread_ticks * tick
-    params = {"s0": 100.0, "tick": tick, "half_spread": 0.05, "skew": 0.004, "size": 1.0, "limit": 20.0,
-              "yellow": 8.0, "red": 12.0, "critical": 16.0, "yellow_action": "widen", "red_action": "skew",
-              "critical_action": "flatten", "sigma": 0.02, "gamma": 0.5, "A": 1.0, "k": 40.0, "T": 3600.0,
-              "market_spread": spread}
+    params = {
+        "s0": 100.0,
+        "tick": tick,
+        "half_spread": 0.05,
+        "skew": 0.004,
+        "size": 1.0,
+        "limit": 20.0,
+        "yellow": 8.0,
+        "red": 12.0,
+        "critical": 16.0,
+        "yellow_action": "widen",
+        "red_action": "skew",
+        "critical_action": "flatten",
+        "sigma": 0.02,
+        "gamma": 0.5,
+        "A": 1.0,
+        "k": 40.0,
+        "T": 3600.0,
+        "market_spread": spread,
+    }
     cfg = build_config("replay", policy, params, paths=1)
     j = Journal(tmp_path_factory.mktemp("j") / "j.sqlite")
     eng = Engine(cfg, j, None, tick=tick, lot=1.0, t0_ns=0)
@@ -83,8 +107,13 @@ def test_live_quotes_equal_the_simulators(tmp_path_factory, policy, q, mid, spre
 
 # ---------------------------------------------------------------- pre-trade risk
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(q=st.integers(-30, 30), exposure=st.integers(0, 10), size=st.integers(0, 10),
-       side=st.sampled_from((BUY, SELL)), killed=st.booleans())
+@given(
+    q=st.integers(-30, 30),
+    exposure=st.integers(0, 10),
+    size=st.integers(0, 10),
+    side=st.sampled_from((BUY, SELL)),
+    killed=st.booleans(),
+)
 def test_pre_trade_limit_check_is_the_worst_case(q, exposure, size, side, killed):
     """A request passes the limit check iff every same-side order filling in full keeps |q| ≤ limit."""
     risk = R.PreTradeRisk(limit=20.0, max_per_s=1e9, lot=1.0)
@@ -92,7 +121,7 @@ def test_pre_trade_limit_check_is_the_worst_case(q, exposure, size, side, killed
     worst = q + side * (exposure + size)
     reduces = abs(q + side * size) < abs(q) and abs(worst) <= abs(q)
     if size == 0:
-        assert why is None                                   # cancels always pass
+        assert why is None  # cancels always pass
     elif killed and not reduces:
         assert why == R.KILLED
     elif abs(worst) > 20:
@@ -102,11 +131,23 @@ def test_pre_trade_limit_check_is_the_worst_case(q, exposure, size, side, killed
 
 
 def test_rejection_at_the_limit_is_journaled_counted_and_alerted(tmp_path):
-    cfg = build_config("replay", "linear-skew", {"s0": 100.0, "tick": 0.01, "size": 5.0, "limit": 10.0,
-                                                 "yellow": math.inf, "red": math.inf, "critical": math.inf}, paths=1)
+    cfg = build_config(
+        "replay",
+        "linear-skew",
+        {
+            "s0": 100.0,
+            "tick": 0.01,
+            "size": 5.0,
+            "limit": 10.0,
+            "yellow": math.inf,
+            "red": math.inf,
+            "critical": math.inf,
+        },
+        paths=1,
+    )
     j = Journal(tmp_path / "j.sqlite")
 
-    class Venue:                       # records hand-offs; the engine needs nothing else here
+    class Venue:  # records hand-offs; the engine needs nothing else here
         name = "record"
         sent: list = []
 
@@ -117,10 +158,10 @@ def test_rejection_at_the_limit_is_journaled_counted_and_alerted(tmp_path):
             self.sent.append(req)
 
     eng = Engine(cfg, j, Venue(), tick=0.01, lot=1.0, t0_ns=0)
-    eng.on_fills([Fill("f1", "", BUY, 100.0, 8.0, 0.0, 0)])          # q = 8: 2 lots of room
+    eng.on_fills([Fill("f1", "", BUY, 100.0, 8.0, 0.0, 0)])  # q = 8: 2 lots of room
     eng.on_market(MarketEvent(0, 1, QUOTE, 99.99, 5.0, 100.01, 5.0))
     bids = [r for r in Venue.sent if r.side == BUY and r.size > 0]
-    assert bids and all(r.size <= 2.0 for r in bids)                    # sized to the room, not rejected
+    assert bids and all(r.size <= 2.0 for r in bids)  # sized to the room, not rejected
     assert eng.rejected == 0
     # a request that could take q past the limit (resting 2 + 3 more at q = 8) is refused
     bad = OrderRequest(eng.cid_prefix + "999", BUY, 99.9, 3.0, 2)
@@ -134,14 +175,13 @@ def test_rejection_at_the_limit_is_journaled_counted_and_alerted(tmp_path):
 
 def test_position_never_passes_the_limit_on_real_data(tmp_path):
     """AAPL replay with a 3-clip limit: the journaled fills never take |q| past it; sizing avoids rejections."""
-    summary, eng, path = run_replay(tmp_path, params={"limit": 300.0, "yellow": 100.0, "red": 200.0,
-                                                      "critical": 300.0})
+    summary, eng, path = run_replay(tmp_path, params={"limit": 300.0, "yellow": 100.0, "red": 200.0, "critical": 300.0})
     db = sqlite3.connect(path)
     sq = np.array([s * q for s, q in db.execute("SELECT side, qty FROM fills ORDER BY id")])
     assert sq.size > 100
     path_q = np.cumsum(sq)
     assert np.abs(path_q).max() <= 300.0
-    assert np.abs(path_q).max() == 300.0          # it does reach the limit on this tape
+    assert np.abs(path_q).max() == 300.0  # it does reach the limit on this tape
     assert summary["rejected_orders"] == 0
     assert path_q[-1] == summary["position"]
 
@@ -151,9 +191,9 @@ def test_throttle_unit():
     risk = R.PreTradeRisk(limit=1e9, max_per_s=5, lot=1.0)
     got = [risk.check(BUY, 1.0, 0.0, 0.0, i * 1000, False) for i in range(8)]
     assert got == [None] * 5 + [R.THROTTLE] * 3
-    assert risk.check(BUY, 0.0, 0.0, 0.0, 9000, False) is None          # a cancel passes
-    assert risk.check(BUY, 1.0, 0.0, 0.0, NS + 500, False) == R.THROTTLE   # 1000..4000 and the cancel: 5 in the last 1 s
-    assert risk.check(BUY, 1.0, 0.0, 0.0, NS + 9000, False) is None        # the window has moved on
+    assert risk.check(BUY, 0.0, 0.0, 0.0, 9000, False) is None  # a cancel passes
+    assert risk.check(BUY, 1.0, 0.0, 0.0, NS + 500, False) == R.THROTTLE  # 1000..4000 and the cancel: 5 in the last 1 s
+    assert risk.check(BUY, 1.0, 0.0, 0.0, NS + 9000, False) is None  # the window has moved on
 
 
 def test_engine_never_exceeds_the_order_rate(tmp_path):
@@ -164,7 +204,7 @@ def test_engine_never_exceeds_the_order_rate(tmp_path):
     # requests in the 1 s window ending at each request (the window is (t − 1 s, t])
     in_window = np.arange(ts.size) - np.searchsorted(ts, ts - NS, side="right") + 1
     assert in_window.max() <= 4
-    assert summary["rejected_orders"] == 0 and eng.deferred > 0          # the engine paced itself
+    assert summary["rejected_orders"] == 0 and eng.deferred > 0  # the engine paced itself
 
 
 # ---------------------------------------------------------------- end-of-session flatten
@@ -192,30 +232,47 @@ def test_ccxt_settings_build_the_ccxt_adapters_without_touching_the_network(tmp_
 
     monkeypatch.setenv("FLATBOOK_API_KEY", "k")
     monkeypatch.setenv("FLATBOOK_API_SECRET", "s")
-    s = parse_settings({"run": {"policy": "linear-skew"},
-                        "params": {"s0": 60000.0, "tick": 0.01, "size": 0.001, "limit": 0.01, "yellow": 0.004,
-                                   "red": 0.006, "critical": 0.008},
-                        "live": {"lot": 0.00001},
-                        "feed": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USDT", "poll_s": 0.5},
-                        "venue": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USDT", "sandbox": False},
-                        "journal": {"path": str(tmp_path / "j.sqlite")}, "api": {"enabled": False}})
+    s = parse_settings(
+        {
+            "run": {"policy": "linear-skew"},
+            "params": {
+                "s0": 60000.0,
+                "tick": 0.01,
+                "size": 0.001,
+                "limit": 0.01,
+                "yellow": 0.004,
+                "red": 0.006,
+                "critical": 0.008,
+            },
+            "live": {"lot": 0.00001},
+            "feed": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USDT", "poll_s": 0.5},
+            "venue": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USDT", "sandbox": False},
+            "journal": {"path": str(tmp_path / "j.sqlite")},
+            "api": {"enabled": False},
+        }
+    )
     eng, venue, feed, ev = build(s)
     assert isinstance(venue, CcxtVenue) and isinstance(feed, CcxtFeed) and ev is None
     assert eng.mode == "trade" and eng.venue is venue and eng.lot == 0.00001
     eng.journal.close()
 
 
-@pytest.mark.parametrize("tables, field", [
-    ({"feed": {"kind": "ccxt", "symbol": "BTC/USDT"}, "venue": {"kind": "none"}, "live": {"mode": "monitor"}},
-     "feed.exchange"),
-    ({"feed": {"kind": "api"}}, "feed.kind"),
-    ({"live": {"mode": "monitor"}, "feed": {"kind": "api"}, "venue": {"kind": "paper"}}, "venue.kind"),
-    ({"feed": {"kind": "replay"}}, "feed.path"),
-    ({"risk": {"max_orders_per_s": 0}}, "risk.max_orders_per_s"),
-    ({"journal": {"synchronous": "sometimes"}}, "journal.synchronous"),
-    ({"alerts": {"webhook": "ftp://x"}}, "alerts.webhook"),
-    ({"venue": {"order_latency": "weird:1"}}, "venue.order_latency"),
-])
+@pytest.mark.parametrize(
+    "tables, field",
+    [
+        (
+            {"feed": {"kind": "ccxt", "symbol": "BTC/USDT"}, "venue": {"kind": "none"}, "live": {"mode": "monitor"}},
+            "feed.exchange",
+        ),
+        ({"feed": {"kind": "api"}}, "feed.kind"),
+        ({"live": {"mode": "monitor"}, "feed": {"kind": "api"}, "venue": {"kind": "paper"}}, "venue.kind"),
+        ({"feed": {"kind": "replay"}}, "feed.path"),
+        ({"risk": {"max_orders_per_s": 0}}, "risk.max_orders_per_s"),
+        ({"journal": {"synchronous": "sometimes"}}, "journal.synchronous"),
+        ({"alerts": {"webhook": "ftp://x"}}, "alerts.webhook"),
+        ({"venue": {"order_latency": "weird:1"}}, "venue.order_latency"),
+    ],
+)
 def test_bad_settings_name_the_field(tables, field):
     from flatbook.errors import InputError
 

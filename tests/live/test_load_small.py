@@ -5,6 +5,7 @@ and one per POST: no fill may be lost or doubled (engine count, journal rows aft
 the position must equal the exact sum of the signed quantities. No speed is asserted here (the
 benchmark does that).
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -32,6 +33,6 @@ def test_no_fill_is_lost_under_concurrent_posts(tmp_path, batch, clients):
     db.close()
     assert len(ids) == r["fills"]
     per_client = [sum(1 for i in ids if i.startswith(f"c{c}-")) for c in range(clients)]
-    for c, k in enumerate(per_client):                  # each client's ids are 0..k-1, without a gap
+    for c, k in enumerate(per_client):  # each client's ids are 0..k-1, without a gap
         assert {f"c{c}-{j}" for j in range(k)} <= ids
     assert sum(per_client) == r["fills"]

@@ -3,6 +3,7 @@ line, a full disk that stops quoting and resumes identically, the Dash app's 404
 
 Real data: the LOBSTER AAPL sample (``conftest.shared_data``), short replays (a few thousand events).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,10 +19,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, prop, shared_data
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import REPO, prop, shared_data
 from flatbook.controls.quote_controls import pack_controls, zone_of
 from flatbook.errors import InputError
 from flatbook.live.engine import zone_with_hysteresis
@@ -36,13 +37,20 @@ AAPL = "lobster/LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
 
 def replay(tmp: Path, journal: str = "journal.sqlite", **tables) -> dict:
     """A paper-trading replay of the AAPL sample as a LIVE.toml mapping (API off unless a table sets it)."""
-    d = {"run": {"policy": "linear-skew"},
-         "params": {"yellow": 600.0, "red": 1200.0, "critical": 1800.0, "red_action": "skew",
-                    "critical_action": "flatten"},
-         "feed": {"kind": "replay", "path": str(shared_data(AAPL)), "stop": 6000},
-         "venue": {"kind": "paper", "feed_latency": 0.5, "order_latency": 1.0},
-         "journal": {"path": str(tmp / journal), "snapshot_every": 500},
-         "api": {"enabled": False}}
+    d = {
+        "run": {"policy": "linear-skew"},
+        "params": {
+            "yellow": 600.0,
+            "red": 1200.0,
+            "critical": 1800.0,
+            "red_action": "skew",
+            "critical_action": "flatten",
+        },
+        "feed": {"kind": "replay", "path": str(shared_data(AAPL)), "stop": 6000},
+        "venue": {"kind": "paper", "feed_latency": 0.5, "order_latency": 1.0},
+        "journal": {"path": str(tmp / journal), "snapshot_every": 500},
+        "api": {"enabled": False},
+    }
     for k, v in tables.items():
         d[k] = {**d.get(k, {}), **v}
     return d
@@ -67,18 +75,20 @@ THRESHOLDS = (8.0, 12.0, 16.0)
 
 
 @prop(200)
-@given(path=st.lists(st.floats(0.0, 25.0, allow_nan=False), min_size=1, max_size=40),
-       h=st.sampled_from([0.0, 0.05, 0.1, 0.25, 0.5]))
+@given(
+    path=st.lists(st.floats(0.0, 25.0, allow_nan=False), min_size=1, max_size=40),
+    h=st.sampled_from([0.0, 0.05, 0.1, 0.25, 0.5]),
+)
 def test_zone_hysteresis_enters_at_the_threshold_and_leaves_below_its_fraction(path, h):
     cp = pack_controls({**defaults(), "yellow": THRESHOLDS[0], "red": THRESHOLDS[1], "critical": THRESHOLDS[2]})
     z = 0
     for a in path:
         new = zone_with_hysteresis(a, z, THRESHOLDS, h)
-        raw = int(zone_of(cp, a))                   # the controls' zone (no hysteresis)
-        assert new >= raw                           # entering is immediate, at the threshold
-        if new > raw:                               # held above the raw zone only inside the band
+        raw = int(zone_of(cp, a))  # the controls' zone (no hysteresis)
+        assert new >= raw  # entering is immediate, at the threshold
+        if new > raw:  # held above the raw zone only inside the band
             assert new <= z and a >= THRESHOLDS[new - 1] * (1.0 - h)
-        if new < z:                                 # left: below threshold × (1 − h) of every zone left
+        if new < z:  # left: below threshold × (1 − h) of every zone left
             assert all(a < THRESHOLDS[k - 1] * (1.0 - h) for k in range(new + 1, z + 1))
         if h == 0.0:
             assert new == raw
@@ -94,8 +104,12 @@ def test_hysteresis_turns_a_hovering_position_into_one_alert(tmp_path):
 
     counts = {}
     for h in (0.0, 0.1):
-        cfg = build_config("replay", "linear-skew", {"yellow": 8.0, "red": 12.0, "critical": 16.0, "limit": 20.0,
-                                                     "size": 1.0, "tick": 0.01, "s0": 100.0}, paths=1)
+        cfg = build_config(
+            "replay",
+            "linear-skew",
+            {"yellow": 8.0, "red": 12.0, "critical": 16.0, "limit": 20.0, "size": 1.0, "tick": 0.01, "s0": 100.0},
+            paths=1,
+        )
         eng = Engine(cfg, Journal(tmp_path / f"h{h}.sqlite"), None, lot=0.5, zone_hysteresis=h)
         eng.on_market(MarketEvent(0, 1, QUOTE, 99.99, 1.0, 100.01, 1.0))
         eng.on_fills([Fill("f0", "", BUY, 100.0, 8.0, 0.0, 2)])
@@ -145,8 +159,9 @@ def _state(url: str) -> dict:
         return json.loads(r.read())
 
 
-@pytest.mark.parametrize("sig, flatten", [(signal.SIGTERM, False), (signal.SIGINT, True)],
-                         ids=["SIGTERM", "SIGINT-flatten-on-exit"])
+@pytest.mark.parametrize(
+    "sig, flatten", [(signal.SIGTERM, False), (signal.SIGINT, True)], ids=["SIGTERM", "SIGINT-flatten-on-exit"]
+)
 def test_a_stop_signal_cancels_journals_and_reports_the_position(tmp_path, sig, flatten):
     """SIGTERM/SIGINT mid-session: resting orders cancelled through the venue, the final state journaled
     (no open order in the engine or at the paper venue), the open position printed (flattened to 0 with
@@ -161,12 +176,12 @@ def test_a_stop_signal_cancels_journals_and_reports_the_position(tmp_path, sig, 
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
         url = None
-        for line in p.stderr:                       # the condition: the start-up line with the API's address
+        for line in p.stderr:  # the condition: the start-up line with the API's address
             if "API on " in line:
                 url = line.split("API on ")[1].split(" ")[0]
                 break
         assert url, "flatbook live did not report its start"
-        deadline = time.monotonic() + 240           # a safety net, not a budget: the replay runs at 100×
+        deadline = time.monotonic() + 240  # a safety net, not a budget: the replay runs at 100×
         while _state(url)["position"] == 0.0:
             assert p.poll() is None and time.monotonic() < deadline, "no position was taken"
             time.sleep(0.05)
@@ -196,8 +211,13 @@ def test_a_stop_signal_cancels_journals_and_reports_the_position(tmp_path, sig, 
 
 # --------------------------------------------------------------------------- journal faults
 def _live_cli(cfg: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flatbook", "live", "--config", str(cfg)], capture_output=True,
-                          text=True, timeout=300, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "flatbook", "live", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
 
 
 def _read_only(path: Path) -> None:
@@ -218,8 +238,10 @@ def _journal_with_a_session(path: Path) -> None:
     j = Journal(path)
     j.snapshot(0, {"engine": {}})
     for i in range(300):
-        j._write1("INSERT INTO rejects (client_id,side,price,size,ts,reason) VALUES (?,?,?,?,?,?)",
-                  ("x" * 100, 1, 1.0, 1.0, i, "filler"))
+        j._write1(
+            "INSERT INTO rejects (client_id,side,price,size,ts,reason) VALUES (?,?,?,?,?,?)",
+            ("x" * 100, 1, 1.0, 1.0, i, "filler"),
+        )
     j.close()
 
 
@@ -253,7 +275,7 @@ def test_a_journal_fault_is_one_line_naming_the_journal(tmp_path, fault):
         os.truncate(path, path.stat().st_size // 2)
         want = "is damaged"
     else:
-        held = Journal(path)                        # the first engine's journal, held open
+        held = Journal(path)  # the first engine's journal, held open
         want = "is in use by another process"
     before = sorted(p.name for p in path.parent.iterdir())
     if protect is not None:
@@ -275,12 +297,16 @@ def test_a_journal_fault_is_one_line_naming_the_journal(tmp_path, fault):
 def test_the_cli_prints_one_line_and_exits_2_on_a_journal_fault(tmp_path):
     (tmp_path / "j").mkdir()
     cfg = tmp_path / "live.toml"
-    cfg.write_text(f'[feed]\nkind = "replay"\npath = "{shared_data(AAPL)}"\nstop = 100\n'
-                   f'[journal]\npath = "{tmp_path / "j"}"\n[api]\nenabled = false\n')
+    cfg.write_text(
+        f'[feed]\nkind = "replay"\npath = "{shared_data(AAPL)}"\nstop = 100\n'
+        f'[journal]\npath = "{tmp_path / "j"}"\n[api]\nenabled = false\n'
+    )
     r = _live_cli(cfg)
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert r.stderr.strip().splitlines() == [f"error: journal.path: {tmp_path / 'j'} is a directory: set [journal] "
-                                             f"path to a file inside it (e.g. {tmp_path / 'j' / 'journal.sqlite'})"]
+    assert r.stderr.strip().splitlines() == [
+        f"error: journal.path: {tmp_path / 'j'} is a directory: set [journal] "
+        f"path to a file inside it (e.g. {tmp_path / 'j' / 'journal.sqlite'})"
+    ]
 
 
 def test_a_second_engine_on_the_same_journal_is_refused(tmp_path):
@@ -293,7 +319,7 @@ def test_a_second_engine_on_the_same_journal_is_refused(tmp_path):
 
     def ready(eng, url):
         go.set()
-        done.wait(300)      # hold the journal while the second process tries
+        done.wait(300)  # hold the journal while the second process tries
 
     th = threading.Thread(target=lambda: box.setdefault("s", run_replay(d, ready)))
     th.start()
@@ -305,12 +331,22 @@ def test_a_second_engine_on_the_same_journal_is_refused(tmp_path):
         th.join(300)
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "is in use by another process" in r.stderr and str(tmp_path / "journal.sqlite") in r.stderr
-    assert {k: box["s"][k] for k in ("position", "cash", "fills", "orders")} == \
-        {k: s_ref[k] for k in ("position", "cash", "fills", "orders")}
+    assert {k: box["s"][k] for k in ("position", "cash", "fills", "orders")} == {
+        k: s_ref[k] for k in ("position", "cash", "fills", "orders")
+    }
 
 
-COMPARED = ("events", "position", "cash", "pnl", "fills", "journal_fills", "orders", "rejected_orders",
-            "duplicate_fills")
+COMPARED = (
+    "events",
+    "position",
+    "cash",
+    "pnl",
+    "fills",
+    "journal_fills",
+    "orders",
+    "rejected_orders",
+    "duplicate_fills",
+)
 
 
 def test_a_full_disk_stops_quoting_and_a_restart_ends_as_a_clean_run(tmp_path):
@@ -352,9 +388,15 @@ def test_the_summary_keeps_wall_clock_fields_under_timing(tmp_path):
     assert wa == wb and wa["fills"] > 0
 
 
-@pytest.mark.parametrize("path", ["/_dash-component-suites/dash/nope.js", "/_dash-component-suites/nope/x.js",
-                                  "/_dash-component-suites/dash/dcc/../../x.js",
-                                  "/_dash-component-suites/dash/deps/react@18.v9_9_9m1.3.min.js"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_dash-component-suites/dash/nope.js",
+        "/_dash-component-suites/nope/x.js",
+        "/_dash-component-suites/dash/dcc/../../x.js",
+        "/_dash-component-suites/dash/deps/react@18.v9_9_9m1.3.min.js",
+    ],
+)
 def test_the_app_answers_404_for_a_bad_component_suite_path(path, caplog):
     from flatbook.app.server import create_app
 
@@ -384,16 +426,29 @@ def test_a_stop_on_a_live_venue_cancels_at_the_exchange(tmp_path):
         ex = binance()
         rest = FakeBinance(ex)
         venue = CcxtVenue(ex, SYMBOL, "s", since_ns=T0_MS * 1_000_000, clock=CLOCK, backoff_s=0.005)
-        cfg = build_config("replay", "linear-skew", {"s0": 30000.0, "tick": 0.01, "size": 0.001, "limit": 0.01,
-                                                     "half_spread": 1.0, "yellow": math.inf, "red": math.inf,
-                                                     "critical": math.inf}, paths=1)
-        eng = Engine(cfg, Journal(tmp_path / f"j{flatten}.sqlite"), venue, tick=0.01, lot=0.00001,
-                     t0_ns=T0_MS * 1_000_000)
+        cfg = build_config(
+            "replay",
+            "linear-skew",
+            {
+                "s0": 30000.0,
+                "tick": 0.01,
+                "size": 0.001,
+                "limit": 0.01,
+                "half_spread": 1.0,
+                "yellow": math.inf,
+                "red": math.inf,
+                "critical": math.inf,
+            },
+            paths=1,
+        )
+        eng = Engine(
+            cfg, Journal(tmp_path / f"j{flatten}.sqlite"), venue, tick=0.01, lot=0.00001, t0_ns=T0_MS * 1_000_000
+        )
         await venue.start(fills=False)
-        eng.on_fills([Fill("pre-1", "", BUY, 30000.0, 0.003, 0.0, T0_MS * 1_000_000)])     # q = 0.003 BTC
+        eng.on_fills([Fill("pre-1", "", BUY, 30000.0, 0.003, 0.0, T0_MS * 1_000_000)])  # q = 0.003 BTC
         eng.on_market(MarketEvent(0, T0_MS * 1_000_000, QUOTE, 30000.0, 1.5, 30000.01, 0.25))
         await venue.drain()
-        assert len(rest.open) == 2 and len(eng.open) == 2                # a bid and an ask rest
+        assert len(rest.open) == 2 and len(eng.open) == 2  # a bid and an ask rest
         info = await _finish_exit(eng, venue, flatten, "SIGTERM")
         await venue.close()
         eng.journal.close()

@@ -6,6 +6,7 @@ a 40,000-event slice of USDⓈ-M BTCUSDT. The live runs replay an event file wri
 :class:`~flatbook.data.events.EventTable` the backtester replays, with the same latency, queue model and
 requote interval; the engine's session flatten and order throttle are set out of the way.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data
 
+from conftest import shared_data
 from flatbook.backtest.backtester import BacktestOptions, replay_config, run_backtest
 from flatbook.backtest.latency import Latency
 from flatbook.config import build_config
@@ -39,14 +40,20 @@ ISSUE = {"size": 10.0, "limit": 100.0, "half_spread": 1.0, "skew": 0.02}
 def both(tmp: Path, ev, params: dict, latency_ms: float = 10.0, requote_ms: float = 100.0, **live):
     """(backtest result, live summary, live fills as rows ts, side, price, qty, fee) on the same events."""
     cfg = replay_config(ev, "linear-skew", params)
-    bt = run_backtest(ev, cfg, BacktestOptions(feed_latency=Latency("const", latency_ms),
-                                               min_requote_ms=requote_ms))
+    bt = run_backtest(ev, cfg, BacktestOptions(feed_latency=Latency("const", latency_ms), min_requote_ms=requote_ms))
     path = ev.to_parquet(tmp / "events.parquet")
-    s = parse_settings({"run": {"policy": "linear-skew"}, "params": params,
-                        "feed": {"kind": "replay", "path": str(path), "format": "events"},
-                        "venue": {"kind": "paper", "feed_latency": latency_ms},
-                        "risk": {"min_requote_ms": requote_ms, "session_end_s": 1e9, "max_orders_per_s": 1e6},
-                        "journal": {"path": str(tmp / "journal.sqlite")}, "api": {"enabled": False}, **live})
+    s = parse_settings(
+        {
+            "run": {"policy": "linear-skew"},
+            "params": params,
+            "feed": {"kind": "replay", "path": str(path), "format": "events"},
+            "venue": {"kind": "paper", "feed_latency": latency_ms},
+            "risk": {"min_requote_ms": requote_ms, "session_end_s": 1e9, "max_orders_per_s": 1e6},
+            "journal": {"path": str(tmp / "journal.sqlite")},
+            "api": {"enabled": False},
+            **live,
+        }
+    )
     summary = asyncio.run(run(s))
     j = Journal(tmp / "journal.sqlite")
     rows = np.array([(f.ts, f.side, f.price, f.qty, f.fee) for _, f, _ in j.fills_after(0)], float).reshape(-1, 5)
@@ -60,8 +67,10 @@ def bt_rows(bt) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- 1.2: the queue double count
-QUOTES = ("timestamp,bid,ask,bid_size,ask_size\n1000000000,100.0,100.1,1.0,1.0\n2000000000,100.0,100.1,1.0,1.0\n"
-          "3000000000,100.0,100.1,0.5,1.0\n5000000000,100.0,100.1,0.2,1.0\n")
+QUOTES = (
+    "timestamp,bid,ask,bid_size,ask_size\n1000000000,100.0,100.1,1.0,1.0\n2000000000,100.0,100.1,1.0,1.0\n"
+    "3000000000,100.0,100.1,0.5,1.0\n5000000000,100.0,100.1,0.2,1.0\n"
+)
 TRADES = "timestamp,price,quantity,side\n3000000000,100.0,0.5,sell\n4000000000,100.0,0.3,sell\n"
 
 
@@ -85,13 +94,18 @@ def test_the_venue_reconciles_in_either_arrival_order(print_first):
     v = PaperVenue(0.1, 0.01)
     fills = []
     v.set_listeners(lambda u: None, fills.append)
-    book = lambda seq, ts, bsz: MarketEvent(seq, ts, QUOTE, 100.0, bsz, 100.1, 1.0)
-    trade = lambda seq, ts, q: MarketEvent(seq, ts, TRADE, math.nan, 0.0, math.nan, 0.0, 100.0, q, SELL)
+
+    def book(seq, ts, bsz):
+        return MarketEvent(seq, ts, QUOTE, 100.0, bsz, 100.1, 1.0)
+
+    def trade(seq, ts, q):
+        return MarketEvent(seq, ts, TRADE, math.nan, 0.0, math.nan, 0.0, 100.0, q, SELL)
+
     v.on_market(book(0, 1_000, 1.0))
     v.submit(OrderRequest("b", BUY, 100.0, 0.5, 1_000))
-    v.on_market(book(1, 2_000, 1.0))                          # arrives: 1.0 ahead
+    v.on_market(book(1, 2_000, 1.0))  # arrives: 1.0 ahead
     fall, prt = book(2, 3_000_000, 0.5), trade(3, 3_000_000, 0.5)
-    for e in ((prt, fall) if print_first else (fall, prt)):
+    for e in (prt, fall) if print_first else (fall, prt):
         v.on_market(e)
     v.on_market(trade(4, 4_000_000_000, 0.3))
     assert fills == [] and v.ahead[0] == pytest.approx(0.2)
@@ -105,13 +119,13 @@ def test_a_venue_snapshot_keeps_the_pending_falls_and_old_snapshots_load(tmp_pat
     v.on_market(MarketEvent(0, 1_000, QUOTE, 100.0, 1.0, 100.1, 1.0))
     v.submit(OrderRequest("b", BUY, 100.0, 0.5, 1_000))
     v.on_market(MarketEvent(1, 2_000, QUOTE, 100.0, 1.0, 100.1, 1.0))
-    v.on_market(MarketEvent(2, 3_000, QUOTE, 100.0, 0.5, 100.1, 1.0))       # a fall awaiting its print
+    v.on_market(MarketEvent(2, 3_000, QUOTE, 100.0, 0.5, 100.1, 1.0))  # a fall awaiting its print
     s = v.state()
     assert s["pend"][0][0] == pytest.approx(0.5) and s["pend_ts"][0] == 3_000
     w = PaperVenue(0.1, 0.01)
     w.restore(s)
     assert np.array_equal(w.pend, v.pend) and np.array_equal(w.pend_ts, v.pend_ts)
-    old = {k: x for k, x in s.items() if k not in ("pend", "pend_ts")}      # a snapshot from before the fix
+    old = {k: x for k, x in s.items() if k not in ("pend", "pend_ts")}  # a snapshot from before the fix
     u = PaperVenue(0.1, 0.01)
     u.restore(old)
     assert not u.pend.any() and not u.pend_ts.any() and u.ahead[0] == pytest.approx(v.ahead[0])
@@ -126,7 +140,7 @@ def test_the_paper_venue_fills_as_the_backtester_on_real_data(tmp_path):
     bt, live, rows = both(tmp_path, ev, {"size": 0.01, "limit": 10.0, "half_spread": 0.5, "skew": 0.5})
     assert rows.shape[0] == bt.summary["fills"] > 50
     assert np.array_equal(rows[:, :4], bt_rows(bt)[:, :4])
-    assert live["pnl"]["total"] == bt.summary["pnl_final"]                  # bit for bit
+    assert live["pnl"]["total"] == bt.summary["pnl_final"]  # bit for bit
     assert live["settlement_currency"] == "USDT" and live["pnl"]["total_quote"] == live["pnl"]["total"]
 
 
@@ -148,17 +162,18 @@ def test_inverse_live_pnl_is_the_backtesters_in_btc(tmp_path):
     assert (live["contract"], live["contract_size"], live["settlement_currency"]) == ("inverse", 100.0, "BTC")
     assert rows.shape[0] == bt.summary["fills"] > 100
     assert np.array_equal(rows[:, :4], bt_rows(bt)[:, :4])
-    assert np.array_equal(rows[:, 4], bt_rows(bt)[:, 4])                    # fees, bit for bit
-    assert rows[:, 4] == pytest.approx(2e-4 * rows[:, 3] * 100.0 / rows[:, 2], rel=1e-12)   # bps of n·C/p BTC
+    assert np.array_equal(rows[:, 4], bt_rows(bt)[:, 4])  # fees, bit for bit
+    assert rows[:, 4] == pytest.approx(2e-4 * rows[:, 3] * 100.0 / rows[:, 2], rel=1e-12)  # bps of n·C/p BTC
     total = live["pnl"]["total"]
-    assert total == bt.summary["pnl_final"] and -live["pnl"]["fees"] == bt.summary["fees"]    # bit for bit
+    assert total == bt.summary["pnl_final"] and -live["pnl"]["fees"] == bt.summary["fees"]  # bit for bit
     mid = float(ev.mid[np.isfinite(ev.mid)][-1])
     assert total == pytest.approx(recomputed(rows, live["position"], mid, 100.0), rel=1e-9, abs=1e-12)
-    assert abs(total) < 0.01                                  # BTC; the linear formula gave thousands
+    assert abs(total) < 0.01  # BTC; the linear formula gave thousands
     assert live["pnl"]["total_quote"] == pytest.approx(total * mid, rel=1e-12)
     parts = live["pnl"]
-    assert parts["inventory"] + parts["spread"] + parts["adverse"] + parts["fees"] + parts["financing"] == \
-        pytest.approx(total, rel=1e-9, abs=1e-15)
+    assert parts["inventory"] + parts["spread"] + parts["adverse"] + parts["fees"] + parts[
+        "financing"
+    ] == pytest.approx(total, rel=1e-9, abs=1e-15)
 
 
 def test_the_issues_inverse_run_reports_btc(tmp_path):
@@ -175,13 +190,14 @@ def test_the_issues_inverse_run_reports_btc(tmp_path):
     assert total == pytest.approx(bt.summary["pnl_final"], rel=0.02)
     b = bt_rows(bt)
     first = next(i for i in range(min(len(rows), len(b))) if not np.array_equal(rows[i, :4], b[i, :4]))
-    assert first > 50 and abs(bt.fills["q"][first]) >= ISSUE["limit"] - ISSUE["size"]    # where the limit binds
+    assert first > 50 and abs(bt.fills["q"][first]) >= ISSUE["limit"] - ISSUE["size"]  # where the limit binds
 
 
 # ---------------------------------------------------------------- where the contract comes from
 def engine(tmp: Path, **kw) -> Engine:
-    cfg = build_config("replay", "linear-skew", {"s0": 60000.0, "tick": 0.1, "size": 10.0, "limit": 100.0,
-                                                 "half_spread": 1.0}, paths=1)
+    cfg = build_config(
+        "replay", "linear-skew", {"s0": 60000.0, "tick": 0.1, "size": 10.0, "limit": 100.0, "half_spread": 1.0}, paths=1
+    )
     return Engine(cfg, Journal(tmp / "j.sqlite"), None, tick=0.1, lot=1.0, **kw)
 
 
@@ -205,27 +221,59 @@ def test_a_snapshot_of_another_contract_is_refused(tmp_path):
     other = engine(tmp_path)
     with pytest.raises(InputError, match="live.contract: the journal .* inverse contract of size 100"):
         other.restore(snap)
-    del snap["contract"]                      # a snapshot from before contracts were recorded
+    del snap["contract"]  # a snapshot from before contracts were recorded
     other.restore(snap)
     other.journal.close()
 
 
-@pytest.mark.parametrize("market, want", [
-    ({"symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "spot": True, "contractSize": None},
-     ("linear", 1.0, "USDT")),
-    ({"symbol": "BTC/USDT:USDT", "base": "BTC", "quote": "USDT", "settle": "USDT", "linear": True, "inverse": False,
-      "contractSize": 1.0}, ("linear", 1.0, "USDT")),
-    ({"symbol": "BTC/USD:BTC", "base": "BTC", "quote": "USD", "settle": "BTC", "linear": False, "inverse": True,
-      "contractSize": 100.0}, ("inverse", 100.0, "BTC")),
-])
+@pytest.mark.parametrize(
+    "market, want",
+    [
+        (
+            {"symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "spot": True, "contractSize": None},
+            ("linear", 1.0, "USDT"),
+        ),
+        (
+            {
+                "symbol": "BTC/USDT:USDT",
+                "base": "BTC",
+                "quote": "USDT",
+                "settle": "USDT",
+                "linear": True,
+                "inverse": False,
+                "contractSize": 1.0,
+            },
+            ("linear", 1.0, "USDT"),
+        ),
+        (
+            {
+                "symbol": "BTC/USD:BTC",
+                "base": "BTC",
+                "quote": "USD",
+                "settle": "BTC",
+                "linear": False,
+                "inverse": True,
+                "contractSize": 100.0,
+            },
+            ("inverse", 100.0, "BTC"),
+        ),
+    ],
+)
 def test_the_contract_of_a_ccxt_market(market, want):
     assert contract_of_market(market) == want
 
 
 def test_the_settings_must_agree_with_the_exchange_market(tmp_path):
     def s(**lv):
-        return parse_settings({"live": {"mode": "monitor", **lv}, "feed": {"kind": "api"}, "venue": {"kind": "none"},
-                               "journal": {"path": str(tmp_path / "j.sqlite")}})
+        return parse_settings(
+            {
+                "live": {"mode": "monitor", **lv},
+                "feed": {"kind": "api"},
+                "venue": {"kind": "none"},
+                "journal": {"path": str(tmp_path / "j.sqlite")},
+            }
+        )
+
     got = ("inverse", 100.0, "BTC")
     assert market_contract(s(), got, "binance BTC/USD:BTC") == got
     assert market_contract(s(contract="inverse", contract_size=100.0), got, "x") == got
@@ -235,17 +283,27 @@ def test_the_settings_must_agree_with_the_exchange_market(tmp_path):
         market_contract(s(contract="inverse", contract_size=10.0), got, "x")
 
 
-@pytest.mark.parametrize("tables, field", [
-    ({"live": {"mode": "monitor", "contract": "inverse"}, "feed": {"kind": "api"}, "venue": {"kind": "none"}},
-     "live.contract_size"),
-    ({"live": {"mode": "monitor", "contract_size": 100.0}, "feed": {"kind": "api"}, "venue": {"kind": "none"}},
-     "live.contract"),
-    ({"live": {"contract": "perpetual"}}, "live.contract"),
-    ({"live": {"contract_size": 0.0}}, "live.contract_size"),
-])
+@pytest.mark.parametrize(
+    "tables, field",
+    [
+        (
+            {"live": {"mode": "monitor", "contract": "inverse"}, "feed": {"kind": "api"}, "venue": {"kind": "none"}},
+            "live.contract_size",
+        ),
+        (
+            {"live": {"mode": "monitor", "contract_size": 100.0}, "feed": {"kind": "api"}, "venue": {"kind": "none"}},
+            "live.contract",
+        ),
+        ({"live": {"contract": "perpetual"}}, "live.contract"),
+        ({"live": {"contract_size": 0.0}}, "live.contract_size"),
+    ],
+)
 def test_bad_contract_settings_name_the_field(tmp_path, tables, field):
-    d = {"journal": {"path": str(tmp_path / "j.sqlite")}, "feed": {"kind": "replay", "path": str(shared_data(CM))},
-         **tables}
+    d = {
+        "journal": {"path": str(tmp_path / "j.sqlite")},
+        "feed": {"kind": "replay", "path": str(shared_data(CM))},
+        **tables,
+    }
     with pytest.raises(InputError) as e:
         parse_settings(d)
     assert e.value.field == field
@@ -254,9 +312,14 @@ def test_bad_contract_settings_name_the_field(tmp_path, tables, field):
 def test_a_replay_of_a_linear_file_as_inverse_needs_its_size(tmp_path):
     """``[live] contract = "inverse"`` on a linear file without ``contract_size``: one line naming the key,
     and no journal left behind."""
-    s = parse_settings({"live": {"contract": "inverse"}, "feed": {"kind": "replay", "path": str(shared_data(USDM)),
-                                                                  "stop": 2000},
-                        "journal": {"path": str(tmp_path / "j.sqlite")}, "api": {"enabled": False}})
+    s = parse_settings(
+        {
+            "live": {"contract": "inverse"},
+            "feed": {"kind": "replay", "path": str(shared_data(USDM)), "stop": 2000},
+            "journal": {"path": str(tmp_path / "j.sqlite")},
+            "api": {"enabled": False},
+        }
+    )
     with pytest.raises(InputError) as e:
         asyncio.run(run(s))
     assert e.value.field == "live.contract_size" and not (tmp_path / "j.sqlite").exists()
@@ -297,11 +360,16 @@ def test_run_takes_the_contract_from_the_ccxt_market_before_recovering(tmp_path,
     monkeypatch.setattr(runner, "recover", recover)
     monkeypatch.setenv("FLATBOOK_API_KEY", "k")
     monkeypatch.setenv("FLATBOOK_API_SECRET", "s")
-    s = parse_settings({"live": {"contract": setting},
-                        "params": {"s0": 60000.0, "tick": 0.1, "size": 1.0, "limit": 10.0},
-                        "feed": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USD:BTC"},
-                        "venue": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USD:BTC"},
-                        "journal": {"path": str(tmp_path / "j.sqlite")}, "api": {"enabled": False}})
+    s = parse_settings(
+        {
+            "live": {"contract": setting},
+            "params": {"s0": 60000.0, "tick": 0.1, "size": 1.0, "limit": 10.0},
+            "feed": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USD:BTC"},
+            "venue": {"kind": "ccxt", "exchange": "binance", "symbol": "BTC/USD:BTC"},
+            "journal": {"path": str(tmp_path / "j.sqlite")},
+            "api": {"enabled": False},
+        }
+    )
     if isinstance(expect, tuple):
         with pytest.raises(Seen) as e:
             asyncio.run(run(s))

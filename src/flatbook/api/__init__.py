@@ -19,6 +19,7 @@ Every function takes keyword arguments, validates them (a bad value raises
 :class:`flatbook.errors.InputError` naming the field), and gives the same numbers as the
 command line for the same inputs.
 """
+
 from __future__ import annotations
 
 from .._lazy import lazy_getattr
@@ -32,8 +33,22 @@ _LAZY = {
     **{n: "analysis" for n in ("sweep", "risk", "schedule")},
     **{n: "catalogue" for n in ("list_parameters", "list_policies", "list_presets")},
 }
-__all__ = ["backtest", "calibrate", "compare", "list_parameters", "list_policies", "list_presets", "load_data",
-           "quote", "quotes", "risk", "run_config", "schedule", "simulate", "sweep"]
+__all__ = [
+    "backtest",
+    "calibrate",
+    "compare",
+    "list_parameters",
+    "list_policies",
+    "list_presets",
+    "load_data",
+    "quote",
+    "quotes",
+    "risk",
+    "run_config",
+    "schedule",
+    "simulate",
+    "sweep",
+]
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 

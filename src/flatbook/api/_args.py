@@ -12,6 +12,7 @@ Every value is validated by :func:`flatbook.config.build_config` (the command li
 check): a bad one raises :class:`~flatbook.errors.InputError` naming the field and what is
 allowed, an unknown name adds "did you mean …?" (:mod:`flatbook.suggest`).
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,9 @@ def policy_name(policy: Any) -> Any:
     return policy
 
 
-def merge_params(params: Mapping[str, Any] | None, overrides: Mapping[str, Any],
-                 arguments: Iterable[str] = ()) -> dict[str, Any]:
+def merge_params(
+    params: Mapping[str, Any] | None, overrides: Mapping[str, Any], arguments: Iterable[str] = ()
+) -> dict[str, Any]:
     """``params`` and the keyword ``overrides`` as one dict; a name given in both, a ``params`` that is not a
     mapping, or a name that is no parameter (``arguments``: the call's own keywords, for the suggestion)
     raises :class:`InputError`."""
@@ -55,8 +57,14 @@ def merge_params(params: Mapping[str, Any] | None, overrides: Mapping[str, Any],
         raise InputError("params", f"expected a mapping of parameter names to values, got {type(params).__name__}")
     for key in overrides:
         if key not in PARAMS:
-            raise unknown(key, "keyword argument or parameter", key, [*PARAMS, *arguments], list_all=False,
-                          see="see flatbook.list_parameters() or 'flatbook params'")
+            raise unknown(
+                key,
+                "keyword argument or parameter",
+                key,
+                [*PARAMS, *arguments],
+                list_all=False,
+                see="see flatbook.list_parameters() or 'flatbook params'",
+            )
         if key in params:
             raise InputError(key, "given both in params= and as a keyword argument; give it once")
     for key in params:
@@ -65,8 +73,9 @@ def merge_params(params: Mapping[str, Any] | None, overrides: Mapping[str, Any],
     return {**params, **overrides}
 
 
-def resolve(config: ConfigLike, preset: str | None, policy: Any, paths: Any, seed: Any,
-            values: Mapping[str, Any]) -> tuple[str, Any, dict[str, Any], Any, Any]:
+def resolve(
+    config: ConfigLike, preset: str | None, policy: Any, paths: Any, seed: Any, values: Mapping[str, Any]
+) -> tuple[str, Any, dict[str, Any], Any, Any]:
     """``(preset, policy, values, paths, seed)`` after merging ``config`` (a RunConfig or a TOML path) under
     the arguments; None means "not given". ``policy`` may come back as a list (a TOML's ``run.policy``)."""
     if config is None:
@@ -79,11 +88,13 @@ def resolve(config: ConfigLike, preset: str | None, policy: Any, paths: Any, see
         base_run, base_values = load_toml(config)
     else:
         raise InputError("config", f"expected a RunConfig or the path of a TOML file, got {type(config).__name__}")
-    return (preset if preset is not None else base_run.get("preset", DEFAULT_PRESET),
-            policy if policy is not None else base_run.get("policy"),
-            {**base_values, **values},
-            paths if paths is not None else base_run.get("paths", DEFAULT_PATHS),
-            seed if seed is not None else base_run.get("seed", DEFAULT_SEED))
+    return (
+        preset if preset is not None else base_run.get("preset", DEFAULT_PRESET),
+        policy if policy is not None else base_run.get("policy"),
+        {**base_values, **values},
+        paths if paths is not None else base_run.get("paths", DEFAULT_PATHS),
+        seed if seed is not None else base_run.get("seed", DEFAULT_SEED),
+    )
 
 
 def one_policy(policy: Any) -> Any:
@@ -95,8 +106,16 @@ def one_policy(policy: Any) -> Any:
     return policy
 
 
-def run_config(preset: str | None = None, policy: Any = None, *, paths: int | None = None, seed: int | None = None,
-               params: Mapping[str, Any] | None = None, config: ConfigLike = None, **overrides: Any) -> RunConfig:
+def run_config(
+    preset: str | None = None,
+    policy: Any = None,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    config: ConfigLike = None,
+    **overrides: Any,
+) -> RunConfig:
     """A validated run configuration (preset + policy + parameter values + paths + seed).
 
     Parameters
@@ -127,7 +146,7 @@ def run_config(preset: str | None = None, policy: Any = None, *, paths: int | No
     flatbook.errors.InputError
         A bad or unknown value, naming the field (with "did you mean …?").
     """
-    policy = policy_name(policy)                       # first: a user policy's parameters become known
+    policy = policy_name(policy)  # first: a user policy's parameters become known
     values = merge_params(params, overrides, RUN_ARGUMENTS)
     pre, pol, vals, n, s = resolve(config, preset, policy, paths, seed, values)
     return build_config(pre, one_policy(pol), vals, paths=n, seed=s)

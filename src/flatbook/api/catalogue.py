@@ -1,5 +1,6 @@
 """What can be chosen: ``flatbook.list_parameters()``, ``list_presets()`` and ``list_policies()`` as DataFrames
 (the same registries ``flatbook params``, ``presets`` and ``policies`` list)."""
+
 from __future__ import annotations
 
 from ..params import PARAMS
@@ -23,8 +24,11 @@ def list_parameters(group: str | None = None):
         from ..suggest import unknown  # lazy: only on bad input
 
         raise unknown("group", "parameter group", group, groups)
-    rows = [{"name": p.name, "group": p.group, "unit": p.unit, "default": p.default, "allowed": p.allowed(),
-             "doc": p.doc} for p in PARAMS.values() if group is None or p.group == group]
+    rows = [
+        {"name": p.name, "group": p.group, "unit": p.unit, "default": p.default, "allowed": p.allowed(), "doc": p.doc}
+        for p in PARAMS.values()
+        if group is None or p.group == group
+    ]
     return pd.DataFrame(rows).set_index("name")
 
 
@@ -32,8 +36,16 @@ def list_presets():
     """Every preset: time unit, description, source and the parameters it sets, indexed by name."""
     import pandas as pd  # lazy: start-up
 
-    rows = [{"name": p.name, "time_unit": p.time_unit, "description": p.description, "source": p.source,
-             "sets": ", ".join(p.values)} for p in PRESETS.values()]
+    rows = [
+        {
+            "name": p.name,
+            "time_unit": p.time_unit,
+            "description": p.description,
+            "source": p.source,
+            "sets": ", ".join(p.values),
+        }
+        for p in PRESETS.values()
+    ]
     return pd.DataFrame(rows).set_index("name")
 
 
@@ -45,6 +57,8 @@ def list_policies():
         POLICIES,  # lazy: start-up (the registry imports numba)
     )
 
-    rows = [{"name": name, "rung": s.rung, "summary": s.summary, "source": s.source, "params": ", ".join(s.params)}
-            for name, s in POLICIES.items()]
+    rows = [
+        {"name": name, "rung": s.rung, "summary": s.summary, "source": s.source, "params": ", ".join(s.params)}
+        for name, s in POLICIES.items()
+    ]
     return pd.DataFrame(rows).set_index("name")

@@ -1,5 +1,6 @@
 """``flatbook.backtest``, ``flatbook.calibrate`` and ``flatbook.load_data``: real market data (Binance, LOBSTER,
 generic CSV/Parquet, flatbook's own event Parquet), with the command line's checks and numbers."""
+
 from __future__ import annotations
 
 import math
@@ -38,10 +39,18 @@ def _positive(field: str, raw: Any, what: str) -> float | None:
     return float(raw)
 
 
-def load_data(path: str | os.PathLike, *, format: str = "auto", trades: str | os.PathLike | None = None,
-              on_error: str = "fail", cache: bool = True, contract: str | None = None,
-              contract_size: float | None = None, settlement: str | None = None,
-              lot_size: float | None = None) -> EventTable:
+def load_data(
+    path: str | os.PathLike,
+    *,
+    format: str = "auto",
+    trades: str | os.PathLike | None = None,
+    on_error: str = "fail",
+    cache: bool = True,
+    contract: str | None = None,
+    contract_size: float | None = None,
+    settlement: str | None = None,
+    lot_size: float | None = None,
+) -> EventTable:
     """Load a market data file as an :class:`~flatbook.data.events.EventTable` (``flatbook data inspect``'s loader).
 
     Parameters
@@ -77,27 +86,52 @@ def load_data(path: str | os.PathLike, *, format: str = "auto", trades: str | os
 def _data(data: DataLike, kw: Mapping[str, Any]) -> EventTable:
     if isinstance(data, EventTable):
         if any(v is not None for k, v in kw.items() if k not in ("format", "on_error", "cache")):
-            raise InputError("data", "the loading options (trades, contract, ...) apply to a file; "
-                                     "give them to flatbook.load_data instead")
+            raise InputError(
+                "data",
+                "the loading options (trades, contract, ...) apply to a file; give them to flatbook.load_data instead",
+            )
         return data
     if not isinstance(data, (str, os.PathLike)):
-        raise InputError("data", f"expected a file path or an EventTable (flatbook.load_data), "
-                                 f"got {type(data).__name__}")
+        raise InputError(
+            "data", f"expected a file path or an EventTable (flatbook.load_data), got {type(data).__name__}"
+        )
     return load_data(data, **kw)
 
 
-_OPTION_FIELDS = {"--queue": "queue", "--min-requote-ms": "min_requote_ms", "--refresh-ticks": "refresh_ticks",
-                  "--seed": "seed", "--feed-latency-ms": "feed_latency_ms", "--order-latency-ms": "order_latency_ms"}
+_OPTION_FIELDS = {
+    "--queue": "queue",
+    "--min-requote-ms": "min_requote_ms",
+    "--refresh-ticks": "refresh_ticks",
+    "--seed": "seed",
+    "--feed-latency-ms": "feed_latency_ms",
+    "--order-latency-ms": "order_latency_ms",
+}
 
 
-def backtest(data: DataLike, policy: Any = "linear-skew", *, params: Mapping[str, Any] | None = None,
-             config: str | os.PathLike | None = None, latency_ms: str | float | None = None,
-             feed_latency_ms: str | float | None = None, order_latency_ms: str | float | None = None,
-             queue: str = "prorata", min_requote_ms: float = 0.0, refresh_ticks: float = 1.0, seed: int = 0,
-             format: str = "auto", trades: str | os.PathLike | None = None, on_error: str = "fail",
-             cache: bool = True, contract: str | None = None, contract_size: float | None = None,
-             settlement: str | None = None, lot_size: float | None = None,
-             progress: Callable[[int, int], None] | None = None, **overrides: Any) -> BacktestResult:
+def backtest(
+    data: DataLike,
+    policy: Any = "linear-skew",
+    *,
+    params: Mapping[str, Any] | None = None,
+    config: str | os.PathLike | None = None,
+    latency_ms: str | float | None = None,
+    feed_latency_ms: str | float | None = None,
+    order_latency_ms: str | float | None = None,
+    queue: str = "prorata",
+    min_requote_ms: float = 0.0,
+    refresh_ticks: float = 1.0,
+    seed: int = 0,
+    format: str = "auto",
+    trades: str | os.PathLike | None = None,
+    on_error: str = "fail",
+    cache: bool = True,
+    contract: str | None = None,
+    contract_size: float | None = None,
+    settlement: str | None = None,
+    lot_size: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **overrides: Any,
+) -> BacktestResult:
     """Replay a policy with its controls against real quotes and trades (``flatbook backtest``).
 
     Time unit 1 second; every parameter not set is derived from the data
@@ -142,29 +176,60 @@ def backtest(data: DataLike, policy: Any = "linear-skew", *, params: Mapping[str
     both = latency_ms if latency_ms is not None else 0
     try:
         opts = BacktestOptions(
-            feed_latency=feed_latency_ms if isinstance(feed_latency_ms, Latency) else Latency.parse(
-                "--feed-latency-ms", feed_latency_ms if feed_latency_ms is not None else both),
-            order_latency=order_latency_ms if isinstance(order_latency_ms, Latency) else Latency.parse(
-                "--order-latency-ms", order_latency_ms if order_latency_ms is not None else both),
-            queue=queue, min_requote_ms=min_requote_ms, refresh_ticks=refresh_ticks,
-            seed=check_int("--seed", seed, 0, 2**63 - 1))
+            feed_latency=feed_latency_ms
+            if isinstance(feed_latency_ms, Latency)
+            else Latency.parse("--feed-latency-ms", feed_latency_ms if feed_latency_ms is not None else both),
+            order_latency=order_latency_ms
+            if isinstance(order_latency_ms, Latency)
+            else Latency.parse("--order-latency-ms", order_latency_ms if order_latency_ms is not None else both),
+            queue=queue,
+            min_requote_ms=min_requote_ms,
+            refresh_ticks=refresh_ticks,
+            seed=check_int("--seed", seed, 0, 2**63 - 1),
+        )
     except InputError as e:
-        if latency_ms is not None and e.field.endswith("latency-ms") and feed_latency_ms is None \
-                and order_latency_ms is None:
+        if (
+            latency_ms is not None
+            and e.field.endswith("latency-ms")
+            and feed_latency_ms is None
+            and order_latency_ms is None
+        ):
             raise _renamed(e, {e.field: "latency_ms"}) from None
         raise _renamed(e, _OPTION_FIELDS) from None
-    build_config("replay", policy, values, paths=1)   # every value checked before a long load
-    ev = _data(data, {"format": format, "trades": trades, "on_error": on_error, "cache": cache, "contract": contract,
-                          "contract_size": contract_size, "settlement": settlement, "lot_size": lot_size})
+    build_config("replay", policy, values, paths=1)  # every value checked before a long load
+    ev = _data(
+        data,
+        {
+            "format": format,
+            "trades": trades,
+            "on_error": on_error,
+            "cache": cache,
+            "contract": contract,
+            "contract_size": contract_size,
+            "settlement": settlement,
+            "lot_size": lot_size,
+        },
+    )
     cfg = replay_config(ev, policy, values, seed=opts.seed)
     return BacktestResult(run_backtest(ev, cfg, opts, progress=progress), ev)
 
 
-def calibrate(data: DataLike, *, target_q_std: float | None = None, policy: str = "avellaneda-stoikov",
-              time_unit_s: float = 1.0, horizon: float | None = None, size: float | None = None,
-              limit: float | None = None, paths: int = 200, format: str = "auto",
-              trades: str | os.PathLike | None = None, on_error: str = "fail", cache: bool = True,
-              progress: Callable[[str], None] | None = None) -> CalibrationResult:
+def calibrate(
+    data: DataLike,
+    *,
+    target_q_std: float | None = None,
+    policy: str = "avellaneda-stoikov",
+    time_unit_s: float = 1.0,
+    horizon: float | None = None,
+    size: float | None = None,
+    limit: float | None = None,
+    paths: int = 200,
+    format: str = "auto",
+    trades: str | os.PathLike | None = None,
+    on_error: str = "fail",
+    cache: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> CalibrationResult:
     """σ, A and k (with confidence intervals) from real data, in the units the policies take; optionally γ
     (``flatbook calibrate``).
 
@@ -207,12 +272,24 @@ def calibrate(data: DataLike, *, target_q_std: float | None = None, policy: str 
         raise InputError("horizon", f"{policy} has no horizon; it goes with policy='avellaneda-stoikov'")
     qty = _positive("size", size, "quantity units")
     lim = _positive("limit", limit, "quantity units")
-    if isinstance(paths, bool) or not isinstance(paths, (int, float)) or not (
-            math.isfinite(paths) and paths == int(paths) and 2 <= paths <= 100_000):
+    if (
+        isinstance(paths, bool)
+        or not isinstance(paths, (int, float))
+        or not (math.isfinite(paths) and paths == int(paths) and 2 <= paths <= 100_000)
+    ):
         raise InputError("paths", f"got {paths!r}; allowed: an integer from 2 to 100000")
     if (hz is not None or qty is not None or lim is not None) and target is None:
         raise InputError("target_q_std", "horizon, size and limit shape the γ suggestion, which needs target_q_std")
     ev = _data(data, {"format": format, "trades": trades, "on_error": on_error, "cache": cache})
-    res = run_calibration(ev, time_unit_s=unit_s, target_q_std=target, policy=policy, horizon=hz, size=qty,
-                          limit=lim, paths=int(paths), progress=progress)
+    res = run_calibration(
+        ev,
+        time_unit_s=unit_s,
+        target_q_std=target,
+        policy=policy,
+        horizon=hz,
+        size=qty,
+        limit=lim,
+        paths=int(paths),
+        progress=progress,
+    )
     return CalibrationResult(res)

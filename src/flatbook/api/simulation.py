@@ -1,5 +1,6 @@
 """``flatbook.simulate``, ``flatbook.compare`` and ``flatbook.quote``: the Monte Carlo simulator and the
 policies' quotes, with keyword arguments, typed configs or preset names (see :mod:`flatbook.api._args`)."""
+
 from __future__ import annotations
 
 import math
@@ -31,9 +32,18 @@ __all__ = ["compare", "quote", "quotes", "simulate"]
 Progress = Callable[[int, int], None]
 
 
-def simulate(preset: str | None = None, policy: Any = None, *, paths: int | None = None, seed: int | None = None,
-             params: Mapping[str, Any] | None = None, config: ConfigLike = None, record_paths: Sequence[int] = (0,),
-             progress: Progress | None = None, **overrides: Any) -> SimulationResult:
+def simulate(
+    preset: str | None = None,
+    policy: Any = None,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    config: ConfigLike = None,
+    record_paths: Sequence[int] = (0,),
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> SimulationResult:
     """Simulate one policy over many Monte Carlo paths (``flatbook simulate``).
 
     The market is the preset's (mid-price model, order flow λ(δ) = A·e^(−kδ), ...), the policy
@@ -67,9 +77,17 @@ def simulate(preset: str | None = None, policy: Any = None, *, paths: int | None
     return SimulationResult(run_simulation(cfg, record_paths=record_paths, progress=progress))
 
 
-def compare(policies: Sequence[str] | None = None, preset: str | None = None, *, paths: int | None = None,
-            seed: int | None = None, params: Mapping[str, Any] | None = None, config: ConfigLike = None,
-            progress: Progress | None = None, **overrides: Any) -> ComparisonResult:
+def compare(
+    policies: Sequence[str] | None = None,
+    preset: str | None = None,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    config: ConfigLike = None,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> ComparisonResult:
     """Several policies on identical order flow (``flatbook compare``): the same seed gives every policy the
     same random numbers, so their paired differences have small standard errors (common random numbers).
 
@@ -106,8 +124,11 @@ def compare(policies: Sequence[str] | None = None, preset: str | None = None, *,
     cfgs = [build_config(pre, name, vals, paths=n, seed=s) for name in names]
     raws = []
     for i, cfg in enumerate(cfgs):
-        cb = None if progress is None else (lambda done, total, i=i, c=cfg: progress(i * c.paths + done,
-                                                                                       len(cfgs) * c.paths))
+        cb = (
+            None
+            if progress is None
+            else (lambda done, total, i=i, c=cfg: progress(i * c.paths + done, len(cfgs) * c.paths))
+        )
         raws.append(run_simulation(cfg, record_paths=(0,), progress=cb))
     return ComparisonResult(raws)
 
@@ -126,8 +147,17 @@ def _number(field: str, raw: Any, default: float) -> float:
     return val
 
 
-def quote(q: float = 0.0, *, mid: float | None = None, t: float = 0.0, preset: str | None = None, policy: Any = None,
-          params: Mapping[str, Any] | None = None, config: ConfigLike = None, **overrides: Any) -> QuoteResult:
+def quote(
+    q: float = 0.0,
+    *,
+    mid: float | None = None,
+    t: float = 0.0,
+    preset: str | None = None,
+    policy: Any = None,
+    params: Mapping[str, Any] | None = None,
+    config: ConfigLike = None,
+    **overrides: Any,
+) -> QuoteResult:
     """The quotes of one policy for one state (``flatbook quote``), through the simulator's own compiled code.
 
     Parameters
@@ -178,8 +208,17 @@ def _array(field: str, raw: Any, default: float, lo: float, hi: float, allowed: 
     return a
 
 
-def quotes(q: Any = 0.0, *, mid: Any = None, t: Any = 0.0, preset: str | None = None, policy: Any = None,
-           params: Mapping[str, Any] | None = None, config: ConfigLike = None, **overrides: Any) -> QuotesResult:
+def quotes(
+    q: Any = 0.0,
+    *,
+    mid: Any = None,
+    t: Any = 0.0,
+    preset: str | None = None,
+    policy: Any = None,
+    params: Mapping[str, Any] | None = None,
+    config: ConfigLike = None,
+    **overrides: Any,
+) -> QuotesResult:
     """One policy's quotes over many states at once: arrays (or numbers) of inventory, mid and time,
     broadcast together (NumPy rules), through the same compiled code as :func:`quote` and the engines.
 
@@ -205,13 +244,13 @@ def quotes(q: Any = 0.0, *, mid: Any = None, t: Any = 0.0, preset: str | None = 
     cfg: RunConfig = build_config(pre, one_policy(pol), vals, paths=1, seed=0)
     T = cfg.values["T"]
     qa = _array("q", q, 0.0, -BIG, BIG, f"numbers from -{bound_text(BIG)} to {bound_text(BIG)} (lots)")
-    sa = _array("mid", mid, cfg.values["s0"], math.ulp(0.0), BIG,
-                f"numbers > 0 and <= {bound_text(BIG)} (price units)")
+    sa = _array("mid", mid, cfg.values["s0"], math.ulp(0.0), BIG, f"numbers > 0 and <= {bound_text(BIG)} (price units)")
     ta = _array("t", t, 0.0, 0.0, T, f"numbers from 0 to T = {T:g} (time units)")
     try:
         sa, qa, ta = (np.ascontiguousarray(x).ravel() for x in np.broadcast_arrays(sa, qa, ta))
     except ValueError:
-        raise InputError("q", f"q, mid and t do not broadcast together: shapes {np.shape(q)}, {np.shape(mid)}, "
-                              f"{np.shape(t)}") from None
+        raise InputError(
+            "q", f"q, mid and t do not broadcast together: shapes {np.shape(q)}, {np.shape(mid)}, {np.shape(t)}"
+        ) from None
     out = quote_arrays(cfg, sa, qa, ta)
     return QuotesResult(cfg, {"q": qa, "mid": sa, "t": ta, **{k: np.asarray(v).ravel() for k, v in out.items()}})

@@ -6,6 +6,7 @@ identical simulated flow, :func:`flatbook.sim.simulator.simulate`). Build it
 with :func:`flatbook.app.server.create_app`, serve it with
 :func:`flatbook.app.server.run`.
 """
+
 from __future__ import annotations
 
 DEFAULT_HOST = "127.0.0.1"

@@ -4,6 +4,7 @@ Written for flatbook's app. Every number the page shows comes from flatbook's
 own code (:func:`flatbook.policies.quote.quote`/``quotes`` and
 :func:`flatbook.sim.simulator.simulate`); these texts only say where to look.
 """
+
 from __future__ import annotations
 
 TITLE = "flatbook · inventory skew, see it move"

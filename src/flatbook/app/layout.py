@@ -3,6 +3,7 @@
 Component ids are module constants so that the callbacks and the browser tests
 use the same names.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,9 +12,9 @@ from dash import dcc, html
 
 from . import explain
 
-MID = 100.0            # price units: the worked-example mid
-SESSION = 235          # arrivals (time units) in the worked-example session
-LIMIT_NONE = 101       # the limit slider's last stop: no hard limit
+MID = 100.0  # price units: the worked-example mid
+SESSION = 235  # arrivals (time units) in the worked-example session
+LIMIT_NONE = 101  # the limit slider's last stop: no hard limit
 
 POLICY_LABELS = {
     "symmetric": "Symmetric",
@@ -44,13 +45,19 @@ class SliderSpec:
 SLIDERS: tuple[SliderSpec, ...] = (
     SliderSpec("q", "Inventory q", "lots", -50, 50, 1, 0, (-50, -25, 0, 25, 50)),
     SliderSpec("gamma", "Risk aversion γ", "per (price unit × lot)", 0.01, 2.0, 0.01, 0.5, (0.01, 0.5, 1, 1.5, 2)),
-    SliderSpec("sigma", "Volatility σ", "price units per √arrival", 0.0, 0.05, 0.001, 0.01, (0, 0.01, 0.02, 0.03, 0.04, 0.05)),
+    SliderSpec(
+        "sigma", "Volatility σ", "price units per √arrival", 0.0, 0.05, 0.001, 0.01, (0, 0.01, 0.02, 0.03, 0.04, 0.05)
+    ),
     SliderSpec("tau", "Time to close T − t", "arrivals", 0, SESSION, 1, SESSION, (0, 50, 100, 150, 200, SESSION)),
-    SliderSpec("skew", "Skew strength", "price units per lot", 0.0, 0.05, 0.001, 0.01, (0, 0.01, 0.02, 0.03, 0.04, 0.05)),
+    SliderSpec(
+        "skew", "Skew strength", "price units per lot", 0.0, 0.05, 0.001, 0.01, (0, 0.01, 0.02, 0.03, 0.04, 0.05)
+    ),
     SliderSpec("half_spread", "Half-spread h", "price units", 0.01, 0.5, 0.01, 0.05, (0.01, 0.1, 0.2, 0.3, 0.4, 0.5)),
     SliderSpec("k", "Fill-intensity decay k", "per price unit", 0.5, 20.0, 0.1, 3.0, (0.5, 5, 10, 15, 20)),
     SliderSpec("limit", "Hard limit", "lots", 5, LIMIT_NONE, 1, LIMIT_NONE, (5, 30, 50, 75)),
-    SliderSpec("flow_bias", "Flow imbalance", "buy probability − ½", -0.45, 0.45, 0.05, -0.1, (-0.4, -0.2, 0, 0.2, 0.4)),
+    SliderSpec(
+        "flow_bias", "Flow imbalance", "buy probability − ½", -0.45, 0.45, 0.05, -0.1, (-0.4, -0.2, 0, 0.2, 0.4)
+    ),
 )
 SLIDER = {s.key: s for s in SLIDERS}
 KEYS = tuple(s.key for s in SLIDERS)
@@ -72,23 +79,23 @@ class AppPreset:
 # (the inventory paths do not depend on σ: the fills depend only on the quotes' depth from the mid)
 _BASE = dict(gamma=0.5, sigma=0.01, tau=SESSION, skew=0.01, half_spread=0.05, k=3.0)
 PRESETS: tuple[AppPreset, ...] = (
-    AppPreset("symmetric", "Symmetric", "symmetric",
-              dict(_BASE, q=20, limit=LIMIT_NONE, flow_bias=-0.1)),
-    AppPreset("linear-skew", "Linear skew", "linear-skew",
-              dict(_BASE, q=45, limit=LIMIT_NONE, flow_bias=-0.1)),
-    AppPreset("avellaneda-stoikov", "Avellaneda–Stoikov", "avellaneda-stoikov",
-              dict(_BASE, q=20, limit=LIMIT_NONE, flow_bias=-0.1)),
-    AppPreset("hard-limit", "Hard-limit skew", "linear-skew",
-              dict(_BASE, q=30, limit=30, flow_bias=-0.4)),
-    AppPreset("one-sided", "One-sided imbalance, skew off", "symmetric",
-              dict(_BASE, q=30, limit=30, flow_bias=-0.2)),
+    AppPreset("symmetric", "Symmetric", "symmetric", dict(_BASE, q=20, limit=LIMIT_NONE, flow_bias=-0.1)),
+    AppPreset("linear-skew", "Linear skew", "linear-skew", dict(_BASE, q=45, limit=LIMIT_NONE, flow_bias=-0.1)),
+    AppPreset(
+        "avellaneda-stoikov",
+        "Avellaneda–Stoikov",
+        "avellaneda-stoikov",
+        dict(_BASE, q=20, limit=LIMIT_NONE, flow_bias=-0.1),
+    ),
+    AppPreset("hard-limit", "Hard-limit skew", "linear-skew", dict(_BASE, q=30, limit=30, flow_bias=-0.4)),
+    AppPreset("one-sided", "One-sided imbalance, skew off", "symmetric", dict(_BASE, q=30, limit=30, flow_bias=-0.2)),
 )
 PRESET = {p.key: p for p in PRESETS}
 DEFAULT_PRESET = "avellaneda-stoikov"
 
 # ids
-URL_ID = "url"                 # dcc.Location: the page's path
-PAGE_ID = "page-content"       # the routed page: the explainer at /, the live dashboard at /live
+URL_ID = "url"  # dcc.Location: the page's path
+PAGE_ID = "page-content"  # the routed page: the explainer at /, the live dashboard at /live
 NAV_LIVE_ID = "nav-live"
 LIVE_PATH = "/live"
 POLICY_ID = "policy"
@@ -139,23 +146,40 @@ def _slider(spec: SliderSpec, value: float) -> html.Div:
     marks = {m: _fmt_mark(m) for m in spec.marks}
     if spec.key == "limit":
         marks[LIMIT_NONE] = "none"
-    return html.Div(className="control", children=[
-        html.Div(className="control-head", children=[
-            html.Label(spec.label, htmlFor=spec.id, className="control-label"),
-            html.Span(f" ({spec.unit})", className="unit"),
-            html.Span("", id=value_label_id(spec.key), className="value-label"),
-        ]),
-        dcc.Slider(id=spec.id, min=spec.lo, max=spec.hi, step=spec.step, value=value, marks=marks,
-                   updatemode="mouseup", className="slider"),
-        html.Div(f"used by: {explain.SLIDER_HELP[spec.key]}", className="control-help"),
-    ])
+    return html.Div(
+        className="control",
+        children=[
+            html.Div(
+                className="control-head",
+                children=[
+                    html.Label(spec.label, htmlFor=spec.id, className="control-label"),
+                    html.Span(f" ({spec.unit})", className="unit"),
+                    html.Span("", id=value_label_id(spec.key), className="value-label"),
+                ],
+            ),
+            dcc.Slider(
+                id=spec.id,
+                min=spec.lo,
+                max=spec.hi,
+                step=spec.step,
+                value=value,
+                marks=marks,
+                updatemode="mouseup",
+                className="slider",
+            ),
+            html.Div(f"used by: {explain.SLIDER_HELP[spec.key]}", className="control-help"),
+        ],
+    )
 
 
 def _notice(paragraphs: tuple[str, ...]) -> html.Div:
-    return html.Div(className="notice", children=[
-        html.H4("What to notice"),
-        html.Ul([html.Li(p) for p in paragraphs]),
-    ])
+    return html.Div(
+        className="notice",
+        children=[
+            html.H4("What to notice"),
+            html.Ul([html.Li(p) for p in paragraphs]),
+        ],
+    )
 
 
 def _quote_readouts() -> html.Table:
@@ -169,9 +193,16 @@ def _quote_readouts() -> html.Table:
         "half-spread": ("Half-spread", "price units"),
         "slope": ("Skew per lot (−skew / q)", "price units per lot"),
     }
-    rows = [html.Tr([html.Th(labels[n][0], id=f"{readout_id(n)}-label"),
-                     html.Td("…", id=readout_id(n), className="num"),
-                     html.Td(labels[n][1], className="unit")]) for n in QUOTE_READOUTS]
+    rows = [
+        html.Tr(
+            [
+                html.Th(labels[n][0], id=f"{readout_id(n)}-label"),
+                html.Td("…", id=readout_id(n), className="num"),
+                html.Td(labels[n][1], className="unit"),
+            ]
+        )
+        for n in QUOTE_READOUTS
+    ]
     return html.Table(className="readouts", id="quote-readouts", children=[html.Tbody(rows)])
 
 
@@ -183,11 +214,22 @@ def _path_readouts() -> html.Table:
         "pnl": ("PnL", "price units × lots"),
         "at-limit": ("Time at the limit", "% of steps"),
     }
-    head = html.Tr([html.Th("mean over paths"), html.Th("skew off", id=path_header_id("off")),
-                    html.Th("skew on", id=path_header_id("on")), html.Th("unit")])
-    rows = [html.Tr([html.Th(labels[m][0])]
-                    + [html.Td("…", id=path_readout_id(m, s), className="num") for s in SIDES]
-                    + [html.Td(labels[m][1], className="unit")]) for m in PATH_METRICS]
+    head = html.Tr(
+        [
+            html.Th("mean over paths"),
+            html.Th("skew off", id=path_header_id("off")),
+            html.Th("skew on", id=path_header_id("on")),
+            html.Th("unit"),
+        ]
+    )
+    rows = [
+        html.Tr(
+            [html.Th(labels[m][0])]
+            + [html.Td("…", id=path_readout_id(m, s), className="num") for s in SIDES]
+            + [html.Td(labels[m][1], className="unit")]
+        )
+        for m in PATH_METRICS
+    ]
     return html.Table(className="readouts", id="path-readouts", children=[html.Thead(head), html.Tbody(rows)])
 
 
@@ -197,43 +239,73 @@ GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": Tru
 def build_layout() -> html.Div:
     """The whole page."""
     policy, vals = initial_state()
-    presets = html.Div(className="presets", children=[html.Span("Presets:", className="presets-label")] + [
-        html.Button(p.label, id=preset_button_id(p.key), n_clicks=0, className="preset-btn")
-        for p in PRESETS])
-    controls = html.Div(className="card controls", children=[
-        html.H3("Controls"),
-        html.Div(className="control", children=[
-            html.Label("Quoting policy", className="control-label"),
-            dcc.RadioItems(id=POLICY_ID, value=policy, className="policy", inline=True,
-                           options=[{"label": v, "value": k} for k, v in POLICY_LABELS.items()]),
-        ]),
-        *[_slider(s, vals[s.key]) for s in SLIDERS],
-    ])
-    quote_panel = html.Div(className="card panel", id="quote-panel", children=[
-        html.H3(explain.QUOTE_TITLE),
-        dcc.Graph(id=QUOTE_GRAPH_ID, config=GRAPH_CONFIG, className="graph"),
-        html.P("", id=QUOTE_SENTENCE_ID, className="sentence"),
-        _quote_readouts(),
-        _notice(explain.QUOTE_NOTICE),
-    ])
-    path_panel = html.Div(className="card panel", id="path-panel", children=[
-        html.H3(explain.PATH_TITLE),
-        dcc.Graph(id=PATH_GRAPH_ID, config=GRAPH_CONFIG, className="graph"),
-        _path_readouts(),
-        html.P("", id="path-footnote", className="footnote"),
-        _notice(explain.PATH_NOTICE),
-    ])
-    return html.Div(className="page", children=[
-        html.Header([html.H1(explain.TITLE),
-                     html.P(dcc.Link("Live dashboard →", href=LIVE_PATH, id=NAV_LIVE_ID, className="nav-link"),
-                            className="nav"),
-                     html.P(explain.INTRO, className="intro"),
-                     html.P(explain.MARKET, className="intro market")]),
-        presets,
-        html.P(explain.PRESET_NOTES[DEFAULT_PRESET], id=PRESET_NOTE_ID, className="preset-note"),
-        html.Div(className="grid", children=[controls, quote_panel, path_panel]),
-        html.Footer(explain.FOOTER),
-    ])
+    presets = html.Div(
+        className="presets",
+        children=[html.Span("Presets:", className="presets-label")]
+        + [html.Button(p.label, id=preset_button_id(p.key), n_clicks=0, className="preset-btn") for p in PRESETS],
+    )
+    controls = html.Div(
+        className="card controls",
+        children=[
+            html.H3("Controls"),
+            html.Div(
+                className="control",
+                children=[
+                    html.Label("Quoting policy", className="control-label"),
+                    dcc.RadioItems(
+                        id=POLICY_ID,
+                        value=policy,
+                        className="policy",
+                        inline=True,
+                        options=[{"label": v, "value": k} for k, v in POLICY_LABELS.items()],
+                    ),
+                ],
+            ),
+            *[_slider(s, vals[s.key]) for s in SLIDERS],
+        ],
+    )
+    quote_panel = html.Div(
+        className="card panel",
+        id="quote-panel",
+        children=[
+            html.H3(explain.QUOTE_TITLE),
+            dcc.Graph(id=QUOTE_GRAPH_ID, config=GRAPH_CONFIG, className="graph"),
+            html.P("", id=QUOTE_SENTENCE_ID, className="sentence"),
+            _quote_readouts(),
+            _notice(explain.QUOTE_NOTICE),
+        ],
+    )
+    path_panel = html.Div(
+        className="card panel",
+        id="path-panel",
+        children=[
+            html.H3(explain.PATH_TITLE),
+            dcc.Graph(id=PATH_GRAPH_ID, config=GRAPH_CONFIG, className="graph"),
+            _path_readouts(),
+            html.P("", id="path-footnote", className="footnote"),
+            _notice(explain.PATH_NOTICE),
+        ],
+    )
+    return html.Div(
+        className="page",
+        children=[
+            html.Header(
+                [
+                    html.H1(explain.TITLE),
+                    html.P(
+                        dcc.Link("Live dashboard →", href=LIVE_PATH, id=NAV_LIVE_ID, className="nav-link"),
+                        className="nav",
+                    ),
+                    html.P(explain.INTRO, className="intro"),
+                    html.P(explain.MARKET, className="intro market"),
+                ]
+            ),
+            presets,
+            html.P(explain.PRESET_NOTES[DEFAULT_PRESET], id=PRESET_NOTE_ID, className="preset-note"),
+            html.Div(className="grid", children=[controls, quote_panel, path_panel]),
+            html.Footer(explain.FOOTER),
+        ],
+    )
 
 
 def build_root() -> html.Div:
@@ -243,12 +315,20 @@ def build_root() -> html.Div:
 
 def not_found(pathname: str) -> html.Div:
     """The page for an unknown path: links to the two pages."""
-    return html.Div(className="page", children=[
-        html.H1("Page not found"),
-        html.P(f"No page at {pathname}."),
-        html.P([dcc.Link("Inventory-skew explainer", href="/", className="nav-link"), " · ",
-                dcc.Link("Live dashboard", href=LIVE_PATH, className="nav-link")]),
-    ])
+    return html.Div(
+        className="page",
+        children=[
+            html.H1("Page not found"),
+            html.P(f"No page at {pathname}."),
+            html.P(
+                [
+                    dcc.Link("Inventory-skew explainer", href="/", className="nav-link"),
+                    " · ",
+                    dcc.Link("Live dashboard", href=LIVE_PATH, className="nav-link"),
+                ]
+            ),
+        ],
+    )
 
 
 CSS = """

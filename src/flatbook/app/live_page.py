@@ -5,6 +5,7 @@ and ``/api/history``) with the standard library's urllib and a short timeout, so
 loads nothing from elsewhere and a missing or hung engine only changes the status line.
 Component ids are module constants, shared with the browser test.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -22,16 +23,25 @@ import numpy as np
 from dash import dcc, html
 
 DEFAULT_LIVE_URL = "http://127.0.0.1:8765"
-INTERVAL_MS = 500            # refresh period (the requirement: at least once per second)
-FETCH_TIMEOUT_S = 0.4        # per request; below the refresh period
-HISTORY_N = 600              # points of history asked for
-MAX_BYTES = 8 << 20          # an answer larger than this is refused
+INTERVAL_MS = 500  # refresh period (the requirement: at least once per second)
+FETCH_TIMEOUT_S = 0.4  # per request; below the refresh period
+HISTORY_N = 600  # points of history asked for
+MAX_BYTES = 8 << 20  # an answer larger than this is refused
 
-PNL_UNIT = "price units × lots"   # until the engine names its settlement currency
+PNL_UNIT = "price units × lots"  # until the engine names its settlement currency
 ZONE_NAMES = ("none", "yellow", "red", "critical")
-COLORS = {"position": "#1d2433", "target": "#1f6feb", "limit": "#5b6475", "mid": "#8a93a6",
-          "bid": "#0b7a53", "ask": "#c0392b", "pnl": "#7b3fb8",
-          "yellow": "rgba(241,196,15,0.22)", "red": "rgba(231,76,60,0.20)", "critical": "rgba(120,0,0,0.28)"}
+COLORS = {
+    "position": "#1d2433",
+    "target": "#1f6feb",
+    "limit": "#5b6475",
+    "mid": "#8a93a6",
+    "bid": "#0b7a53",
+    "ask": "#c0392b",
+    "pnl": "#7b3fb8",
+    "yellow": "rgba(241,196,15,0.22)",
+    "red": "rgba(231,76,60,0.20)",
+    "critical": "rgba(120,0,0,0.28)",
+}
 
 # --------------------------------------------------------------------------- ids
 
@@ -65,8 +75,19 @@ HEDGE_BOX_ID = "live-hedge"
 HEDGE_SUMMARY_ID = "live-hedge-summary"
 ORDERS_ID = "live-orders"
 ALERTS_ID = "live-alerts"
-QUOTE_FIELDS = ("bid", "ask", "bid-size", "ask-size", "centre", "skew", "half-spread", "age",
-                "market-bid", "market-ask", "mid")
+QUOTE_FIELDS = (
+    "bid",
+    "ask",
+    "bid-size",
+    "ask-size",
+    "centre",
+    "skew",
+    "half-spread",
+    "age",
+    "market-bid",
+    "market-ask",
+    "mid",
+)
 PNL_PARTS = ("total", "spread", "adverse", "inventory", "fees", "financing")
 HEDGE_FIELDS = ("action", "side", "qty", "method", "reason")
 
@@ -93,18 +114,25 @@ def hedge_id(field: str) -> str:
 
 # every output of the refresh callback, in order: (component id, property)
 OUTPUTS: tuple[tuple[str, str], ...] = (
-    (STATUS_ID, "children"), (STATUS_ID, "className"), (BODY_ID, "className"),
-    *((i, "children") for i in (POSITION_ID, TARGET_ID, LIMIT_ID, MODE_ID, SESSION_ID, SEQ_ID, TS_ID,
-                                COUNTERS_ID)),
-    (ZONE_BADGE_ID, "children"), (ZONE_BADGE_ID, "className"), (KILLED_ID, "children"), (KILLED_ID, "className"),
-    (HEDGE_BOX_ID, "className"), (HEDGE_SUMMARY_ID, "children"),
+    (STATUS_ID, "children"),
+    (STATUS_ID, "className"),
+    (BODY_ID, "className"),
+    *((i, "children") for i in (POSITION_ID, TARGET_ID, LIMIT_ID, MODE_ID, SESSION_ID, SEQ_ID, TS_ID, COUNTERS_ID)),
+    (ZONE_BADGE_ID, "children"),
+    (ZONE_BADGE_ID, "className"),
+    (KILLED_ID, "children"),
+    (KILLED_ID, "className"),
+    (HEDGE_BOX_ID, "className"),
+    (HEDGE_SUMMARY_ID, "children"),
     *((hedge_id(f), "children") for f in HEDGE_FIELDS),
     *((quote_id(f), "children") for f in QUOTE_FIELDS),
     (ORDERS_ID, "children"),
     *((pnl_id(p), "children") for p in PNL_PARTS),
     *((pnl_unit_id(p), "children") for p in PNL_PARTS),
     (ALERTS_ID, "children"),
-    (POSITION_GRAPH_ID, "figure"), (QUOTES_GRAPH_ID, "figure"), (PNL_GRAPH_ID, "figure"),
+    (POSITION_GRAPH_ID, "figure"),
+    (QUOTES_GRAPH_ID, "figure"),
+    (PNL_GRAPH_ID, "figure"),
 )
 
 # --------------------------------------------------------------------------- fetching
@@ -143,7 +171,7 @@ def fetch_json(url: str, timeout: float = FETCH_TIMEOUT_S) -> object:
         if isinstance(reason, (TimeoutError, socket.timeout)):
             raise EngineUnreachable(f"no answer within {timeout:g} s") from None
         raise EngineUnreachable(str(reason)) from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise EngineUnreachable(f"no answer within {timeout:g} s") from None
     except (OSError, http.client.HTTPException) as e:
         raise EngineUnreachable(str(e) or type(e).__name__) from None
@@ -168,6 +196,7 @@ def poll(live_url: str) -> tuple[dict, dict | None]:
 
 
 # --------------------------------------------------------------------------- formatting
+
 
 def _num(x: object) -> float | None:
     """A finite float, or None."""
@@ -205,7 +234,7 @@ def fmt_ts(ns: object, date: bool = True) -> str:
     """Epoch ns as UTC time, e.g. ``2024-05-01 13:30:00.123 UTC``; '—' when missing."""
     if isinstance(ns, bool) or not isinstance(ns, int):
         return "—"
-    t = _dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=_dt.timezone.utc)
+    t = _dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=_dt.UTC)
     ms = (ns % 1_000_000_000) // 1_000_000
     return t.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S") + f".{ms:03d}" + (" UTC" if date else "")
 
@@ -232,15 +261,27 @@ _X_TITLE = "exchange time (UTC)"
 
 
 def _base_layout(y_title: str, revision: str) -> dict:
-    return {"margin": {"l": 64, "r": 10, "t": 30, "b": 45}, "height": 300, "uirevision": revision,
-            "xaxis": {"title": {"text": _X_TITLE}, "type": "date"},
-            "yaxis": {"title": {"text": y_title}, "zeroline": True},
-            "legend": {"orientation": "h", "y": 1.14, "x": 0}, "plot_bgcolor": "#fbfcfe"}
+    return {
+        "margin": {"l": 64, "r": 10, "t": 30, "b": 45},
+        "height": 300,
+        "uirevision": revision,
+        "xaxis": {"title": {"text": _X_TITLE}, "type": "date"},
+        "yaxis": {"title": {"text": y_title}, "zeroline": True},
+        "legend": {"orientation": "h", "y": 1.14, "x": 0},
+        "plot_bgcolor": "#fbfcfe",
+    }
 
 
 def _line(name: str, x: list, y: list, color: str, dash: str = "solid", width: float = 2) -> dict:
-    return {"type": "scatter", "mode": "lines", "name": name, "x": x, "y": y,
-            "line": {"color": color, "dash": dash, "width": width, "shape": "hv"}, "connectgaps": False}
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "name": name,
+        "x": x,
+        "y": y,
+        "line": {"color": color, "dash": dash, "width": width, "shape": "hv"},
+        "connectgaps": False,
+    }
 
 
 def position_figure(state: Mapping, hist: Mapping) -> dict:
@@ -249,42 +290,90 @@ def position_figure(state: Mapping, hist: Mapping) -> dict:
     pos, tgt = _series(hist, "position", len(x)), _series(hist, "target", len(x))
     limit = _num(state.get("limit"))
     zones = state.get("zones") if isinstance(state.get("zones"), Mapping) else {}
-    levels = sorted((v, name) for name in ("yellow", "red", "critical")
-                    if (v := _num(zones.get(name))) is not None and v > 0)
+    levels = sorted(
+        (v, name) for name in ("yellow", "red", "critical") if (v := _num(zones.get(name))) is not None and v > 0
+    )
     seen = [abs(v) for v in pos + tgt if v is not None]
     top = 1.12 * max([limit or 0.0, *(v for v, _ in levels), *seen, 1e-9])
     shapes = []
     for i, (lo, name) in enumerate(levels):
         hi = levels[i + 1][0] if i + 1 < len(levels) else top
         for a, b in ((lo, hi), (-hi, -lo)):
-            shapes.append({"type": "rect", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": a, "y1": b,
-                           "fillcolor": COLORS[name], "line": {"width": 0}, "layer": "below"})
-    annotations = [{"text": f"{name} ≥ {v:g}", "x": 1, "xref": "paper", "xanchor": "right", "y": v, "yref": "y",
-                    "yanchor": "bottom", "showarrow": False, "font": {"size": 10, "color": "#5b6475"}}
-                   for v, name in levels]
+            shapes.append(
+                {
+                    "type": "rect",
+                    "xref": "paper",
+                    "yref": "y",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": a,
+                    "y1": b,
+                    "fillcolor": COLORS[name],
+                    "line": {"width": 0},
+                    "layer": "below",
+                }
+            )
+    annotations = [
+        {
+            "text": f"{name} ≥ {v:g}",
+            "x": 1,
+            "xref": "paper",
+            "xanchor": "right",
+            "y": v,
+            "yref": "y",
+            "yanchor": "bottom",
+            "showarrow": False,
+            "font": {"size": 10, "color": "#5b6475"},
+        }
+        for v, name in levels
+    ]
     if limit is not None and limit > 0:
         for s in (-limit, limit):
-            shapes.append({"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": s, "y1": s,
-                           "line": {"color": COLORS["limit"], "dash": "dash", "width": 1.5}})
-        annotations.append({"text": f"limit ±{limit:g} lots", "x": 0, "xref": "paper", "xanchor": "left",
-                            "y": limit, "yref": "y", "yanchor": "bottom", "showarrow": False,
-                            "font": {"size": 10, "color": COLORS["limit"]}})
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "paper",
+                    "yref": "y",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": s,
+                    "y1": s,
+                    "line": {"color": COLORS["limit"], "dash": "dash", "width": 1.5},
+                }
+            )
+        annotations.append(
+            {
+                "text": f"limit ±{limit:g} lots",
+                "x": 0,
+                "xref": "paper",
+                "xanchor": "left",
+                "y": limit,
+                "yref": "y",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 10, "color": COLORS["limit"]},
+            }
+        )
     lay = _base_layout("position (lots)", "live-position")
     lay["yaxis"]["range"] = [-top, top]
     lay.update(shapes=shapes, annotations=annotations)
-    return {"data": [_line("position", x, pos, COLORS["position"]),
-                     _line("target", x, tgt, COLORS["target"], "dash")], "layout": lay}
+    return {
+        "data": [_line("position", x, pos, COLORS["position"]), _line("target", x, tgt, COLORS["target"], "dash")],
+        "layout": lay,
+    }
 
 
 def quotes_figure(hist: Mapping) -> dict:
     """Our bid/ask against the market's bid/ask/mid (price units) over time."""
     x = axis_times(hist.get("ts") or [])
     s = {k: _series(hist, k, len(x)) for k in ("bid", "ask", "mid", "quote_bid", "quote_ask")}
-    data = [_line("market bid", x, s["bid"], COLORS["bid"], "dot", 1.2),
-            _line("market ask", x, s["ask"], COLORS["ask"], "dot", 1.2),
-            _line("mid", x, s["mid"], COLORS["mid"], "dash", 1.2),
-            _line("our bid", x, s["quote_bid"], COLORS["bid"]),
-            _line("our ask", x, s["quote_ask"], COLORS["ask"])]
+    data = [
+        _line("market bid", x, s["bid"], COLORS["bid"], "dot", 1.2),
+        _line("market ask", x, s["ask"], COLORS["ask"], "dot", 1.2),
+        _line("mid", x, s["mid"], COLORS["mid"], "dash", 1.2),
+        _line("our bid", x, s["quote_bid"], COLORS["bid"]),
+        _line("our ask", x, s["quote_ask"], COLORS["ask"]),
+    ]
     lay = _base_layout("price (price units)", "live-quotes")
     lay["yaxis"]["zeroline"] = False
     return {"data": data, "layout": lay}
@@ -299,11 +388,14 @@ def pnl_unit(state: Mapping) -> str:
 def pnl_figure(hist: Mapping, unit: str = PNL_UNIT) -> dict:
     """Total PnL over time, in ``unit``."""
     x = axis_times(hist.get("ts") or [])
-    return {"data": [_line("PnL total", x, _series(hist, "pnl", len(x)), COLORS["pnl"])],
-            "layout": _base_layout(f"PnL ({unit})", "live-pnl")}
+    return {
+        "data": [_line("PnL total", x, _series(hist, "pnl", len(x)), COLORS["pnl"])],
+        "layout": _base_layout(f"PnL ({unit})", "live-pnl"),
+    }
 
 
 # --------------------------------------------------------------------------- the view
+
 
 def _alert_items(alerts: object) -> list:
     items = []
@@ -311,12 +403,17 @@ def _alert_items(alerts: object) -> list:
         if not isinstance(a, Mapping):
             continue
         level = str(a.get("level") or "info")
-        items.append(html.Li(className=f"alert alert-{level}", children=[
-            html.Span(fmt_ts(a.get("ts"), date=False), className="alert-time"),
-            html.Span(level, className="alert-level"),
-            html.Span(str(a.get("kind") or ""), className="alert-kind"),
-            html.Span(str(a.get("message") or ""), className="alert-msg"),
-        ]))
+        items.append(
+            html.Li(
+                className=f"alert alert-{level}",
+                children=[
+                    html.Span(fmt_ts(a.get("ts"), date=False), className="alert-time"),
+                    html.Span(level, className="alert-level"),
+                    html.Span(str(a.get("kind") or ""), className="alert-kind"),
+                    html.Span(str(a.get("message") or ""), className="alert-msg"),
+                ],
+            )
+        )
     return items or [html.Li("no alerts", className="alert alert-none")]
 
 
@@ -324,8 +421,11 @@ def _orders_text(orders: object) -> str:
     rows = [o for o in (orders if isinstance(orders, list) else []) if isinstance(o, Mapping)]
     if not rows:
         return "none"
-    return " · ".join(f"{o.get('side', '?')} {_num(o.get('size')) or 0:g} lots @ {fmt_price(o.get('price'))} "
-                      f"({o.get('client_id', '')})" for o in rows)
+    return " · ".join(
+        f"{o.get('side', '?')} {_num(o.get('size')) or 0:g} lots @ {fmt_price(o.get('price'))} "
+        f"({o.get('client_id', '')})"
+        for o in rows
+    )
 
 
 def _hedge_summary(h: Mapping) -> str:
@@ -349,8 +449,10 @@ def view(live_url: str, state: Mapping, hist: Mapping | None) -> dict[tuple[str,
     limit = _num(state.get("limit"))
     age = _num(_get(state, "quotes", "age_s"))
     out: dict[tuple[str, str], object] = {
-        (STATUS_ID, "children"): (f"connected to {live_url} · last event {fmt_ts(state.get('ts'))}"
-                                  + ("" if hist is not None else " · history unavailable")),
+        (STATUS_ID, "children"): (
+            f"connected to {live_url} · last event {fmt_ts(state.get('ts'))}"
+            + ("" if hist is not None else " · history unavailable")
+        ),
         (STATUS_ID, "className"): "live-status status-ok",
         (BODY_ID, "className"): "live-grid",
         (POSITION_ID, "children"): fmt_lots(state.get("position")),
@@ -360,9 +462,15 @@ def view(live_url: str, state: Mapping, hist: Mapping | None) -> dict[tuple[str,
         (SESSION_ID, "children"): str(state.get("session") or "—"),
         (SEQ_ID, "children"): str(state.get("seq", "—")),
         (TS_ID, "children"): fmt_ts(state.get("ts")),
-        (COUNTERS_ID, "children"): " · ".join(f"{label} {c.get(k, '—')}" for k, label in (
-            ("fills", "fills"), ("duplicate_fills", "duplicate fills"), ("rejected_orders", "rejected"),
-            ("orders", "orders"))),
+        (COUNTERS_ID, "children"): " · ".join(
+            f"{label} {c.get(k, '—')}"
+            for k, label in (
+                ("fills", "fills"),
+                ("duplicate_fills", "duplicate fills"),
+                ("rejected_orders", "rejected"),
+                ("orders", "orders"),
+            )
+        ),
         (ZONE_BADGE_ID, "children"): zone,
         (ZONE_BADGE_ID, "className"): f"badge zone-badge zone-{zone}",
         (KILLED_ID, "children"): "KILLED" if killed else "not killed",
@@ -399,10 +507,12 @@ def view(live_url: str, state: Mapping, hist: Mapping | None) -> dict[tuple[str,
 
 def down_view(live_url: str, reason: str) -> dict[tuple[str, str], object]:
     """The outputs when the engine cannot be read: the status says so, the last values stay (dimmed)."""
-    return {(STATUS_ID, "children"): f"live engine not reachable at {live_url} ({reason}); "
-                                     f"retrying every {INTERVAL_MS / 1000:g} s",
-            (STATUS_ID, "className"): "live-status status-down",
-            (BODY_ID, "className"): "live-grid stale"}
+    return {
+        (STATUS_ID, "children"): f"live engine not reachable at {live_url} ({reason}); "
+        f"retrying every {INTERVAL_MS / 1000:g} s",
+        (STATUS_ID, "className"): "live-status status-down",
+        (BODY_ID, "className"): "live-grid stale",
+    }
 
 
 def refresh(live_url: str) -> dict[tuple[str, str], object]:
@@ -430,73 +540,169 @@ def _stat(label: str, elem_id: str, unit: str = "") -> html.Div:
 def _table(rows: Sequence[tuple[str, str, str]], elem_id: str, unit_ids: bool = False) -> html.Table:
     """Readout rows (label, value id, unit); ``unit_ids``: the unit cells get ids ``<value id>-unit``
     (units the refresh fills in, e.g. the PnL's settlement currency)."""
-    return html.Table(className="readouts", id=elem_id, children=[html.Tbody([
-        html.Tr([html.Th(label), html.Td("…", id=vid, className="num"),
-                 html.Td(unit, className="unit", **({"id": f"{vid}-unit"} if unit_ids else {}))])
-        for label, vid, unit in rows])])
+    return html.Table(
+        className="readouts",
+        id=elem_id,
+        children=[
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Th(label),
+                            html.Td("…", id=vid, className="num"),
+                            html.Td(unit, className="unit", **({"id": f"{vid}-unit"} if unit_ids else {})),
+                        ]
+                    )
+                    for label, vid, unit in rows
+                ]
+            )
+        ],
+    )
 
 
 def build_layout(live_url: str = DEFAULT_LIVE_URL) -> html.Div:
     """The dashboard page."""
-    summary = html.Div(className="card live-summary", children=[
-        _stat("Position", POSITION_ID, "lots"), _stat("Target", TARGET_ID, "lots"),
-        _stat("Limit", LIMIT_ID, "lots"), _stat("Mode", MODE_ID), _stat("Session", SESSION_ID),
-        _stat("Seq", SEQ_ID), _stat("Last event", TS_ID), _stat("Counters", COUNTERS_ID),
-    ])
-    position = html.Div(className="card panel", id=POSITION_PANEL_ID, children=[
-        html.H3("Position vs target, risk zones and limit"),
-        dcc.Graph(id=POSITION_GRAPH_ID, config=GRAPH_CONFIG, className="live-graph"),
-        html.P("Shaded: the yellow, red and critical zones (|position| ≥ threshold, lots); dashed: the ± limit.",
-               className="footnote"),
-    ])
+    summary = html.Div(
+        className="card live-summary",
+        children=[
+            _stat("Position", POSITION_ID, "lots"),
+            _stat("Target", TARGET_ID, "lots"),
+            _stat("Limit", LIMIT_ID, "lots"),
+            _stat("Mode", MODE_ID),
+            _stat("Session", SESSION_ID),
+            _stat("Seq", SEQ_ID),
+            _stat("Last event", TS_ID),
+            _stat("Counters", COUNTERS_ID),
+        ],
+    )
+    position = html.Div(
+        className="card panel",
+        id=POSITION_PANEL_ID,
+        children=[
+            html.H3("Position vs target, risk zones and limit"),
+            dcc.Graph(id=POSITION_GRAPH_ID, config=GRAPH_CONFIG, className="live-graph"),
+            html.P(
+                "Shaded: the yellow, red and critical zones (|position| ≥ threshold, lots); dashed: the ± limit.",
+                className="footnote",
+            ),
+        ],
+    )
     P = "price units"
-    quotes = html.Div(className="card panel", id=QUOTES_PANEL_ID, children=[
-        html.H3("Our quotes vs the market"),
-        dcc.Graph(id=QUOTES_GRAPH_ID, config=GRAPH_CONFIG, className="live-graph"),
-        _table([("Our bid", quote_id("bid"), P), ("Our ask", quote_id("ask"), P),
-                ("Bid size", quote_id("bid-size"), "lots"), ("Ask size", quote_id("ask-size"), "lots"),
-                ("Quote centre", quote_id("centre"), P), ("Skew (centre − mid)", quote_id("skew"), P),
-                ("Half-spread", quote_id("half-spread"), P), ("Quote age", quote_id("age"), "s"),
-                ("Market bid", quote_id("market-bid"), P), ("Market ask", quote_id("market-ask"), P),
-                ("Mid", quote_id("mid"), P)], "live-quote-readouts"),
-        html.P(["Open orders: ", html.Span("…", id=ORDERS_ID)], className="footnote"),
-    ])
-    pnl = html.Div(className="card panel", id=PNL_PANEL_ID, children=[
-        html.H3("PnL and its attribution"),
-        dcc.Graph(id=PNL_GRAPH_ID, config=GRAPH_CONFIG, className="live-graph"),
-        _table([(label, pnl_id(p), PNL_UNIT) for p, label in zip(PNL_PARTS, (
-            "Total", "Spread captured", "Adverse selection", "Inventory (mark-to-market)", "Fees",
-            "Financing"))], "live-pnl-table", unit_ids=True),
-    ])
-    hedge = html.Div(className="card panel", id=HEDGE_PANEL_ID, children=[
-        html.H3("Risk zone and hedge recommendation"),
-        html.Div(className="badges", children=[
-            html.Span("Zone", className="stat-label"), html.Span("…", id=ZONE_BADGE_ID, className="badge zone-badge"),
-            html.Span("Kill switch", className="stat-label"), html.Span("…", id=KILLED_ID, className="badge"),
-        ]),
-        html.Div(id=HEDGE_BOX_ID, className="hedge-box", children=[
-            html.Div("…", id=HEDGE_SUMMARY_ID, className="hedge-summary"),
-            _table([("Action", hedge_id("action"), ""), ("Side", hedge_id("side"), ""),
-                    ("Quantity", hedge_id("qty"), "lots"), ("Method", hedge_id("method"), ""),
-                    ("Reason", hedge_id("reason"), "")], "live-hedge-table"),
-        ]),
-    ])
-    alerts = html.Div(className="card panel live-alerts-panel", id=ALERTS_PANEL_ID, children=[
-        html.H3("Alerts (newest first)"),
-        html.Ul([html.Li("…", className="alert alert-none")], id=ALERTS_ID, className="alerts"),
-    ])
-    return html.Div(className="page live-page", children=[
-        html.Header([
-            html.H1("flatbook · live dashboard"),
-            html.P(["Engine API: ", html.Code(live_url), f"; refreshed every {INTERVAL_MS} ms. ",
-                    dcc.Link("← Inventory-skew explainer", href="/", id=NAV_EXPLAINER_ID, className="nav-link")],
-                   className="intro"),
-        ]),
-        html.P(f"connecting to {live_url} …", id=STATUS_ID, className="live-status status-wait"),
-        summary,
-        html.Div(id=BODY_ID, className="live-grid", children=[position, quotes, pnl, hedge, alerts]),
-        dcc.Interval(id=INTERVAL_ID, interval=INTERVAL_MS, n_intervals=0),
-    ])
+    quotes = html.Div(
+        className="card panel",
+        id=QUOTES_PANEL_ID,
+        children=[
+            html.H3("Our quotes vs the market"),
+            dcc.Graph(id=QUOTES_GRAPH_ID, config=GRAPH_CONFIG, className="live-graph"),
+            _table(
+                [
+                    ("Our bid", quote_id("bid"), P),
+                    ("Our ask", quote_id("ask"), P),
+                    ("Bid size", quote_id("bid-size"), "lots"),
+                    ("Ask size", quote_id("ask-size"), "lots"),
+                    ("Quote centre", quote_id("centre"), P),
+                    ("Skew (centre − mid)", quote_id("skew"), P),
+                    ("Half-spread", quote_id("half-spread"), P),
+                    ("Quote age", quote_id("age"), "s"),
+                    ("Market bid", quote_id("market-bid"), P),
+                    ("Market ask", quote_id("market-ask"), P),
+                    ("Mid", quote_id("mid"), P),
+                ],
+                "live-quote-readouts",
+            ),
+            html.P(["Open orders: ", html.Span("…", id=ORDERS_ID)], className="footnote"),
+        ],
+    )
+    pnl = html.Div(
+        className="card panel",
+        id=PNL_PANEL_ID,
+        children=[
+            html.H3("PnL and its attribution"),
+            dcc.Graph(id=PNL_GRAPH_ID, config=GRAPH_CONFIG, className="live-graph"),
+            _table(
+                [
+                    (label, pnl_id(p), PNL_UNIT)
+                    for p, label in zip(
+                        PNL_PARTS,
+                        (
+                            "Total",
+                            "Spread captured",
+                            "Adverse selection",
+                            "Inventory (mark-to-market)",
+                            "Fees",
+                            "Financing",
+                        ),
+                    )
+                ],
+                "live-pnl-table",
+                unit_ids=True,
+            ),
+        ],
+    )
+    hedge = html.Div(
+        className="card panel",
+        id=HEDGE_PANEL_ID,
+        children=[
+            html.H3("Risk zone and hedge recommendation"),
+            html.Div(
+                className="badges",
+                children=[
+                    html.Span("Zone", className="stat-label"),
+                    html.Span("…", id=ZONE_BADGE_ID, className="badge zone-badge"),
+                    html.Span("Kill switch", className="stat-label"),
+                    html.Span("…", id=KILLED_ID, className="badge"),
+                ],
+            ),
+            html.Div(
+                id=HEDGE_BOX_ID,
+                className="hedge-box",
+                children=[
+                    html.Div("…", id=HEDGE_SUMMARY_ID, className="hedge-summary"),
+                    _table(
+                        [
+                            ("Action", hedge_id("action"), ""),
+                            ("Side", hedge_id("side"), ""),
+                            ("Quantity", hedge_id("qty"), "lots"),
+                            ("Method", hedge_id("method"), ""),
+                            ("Reason", hedge_id("reason"), ""),
+                        ],
+                        "live-hedge-table",
+                    ),
+                ],
+            ),
+        ],
+    )
+    alerts = html.Div(
+        className="card panel live-alerts-panel",
+        id=ALERTS_PANEL_ID,
+        children=[
+            html.H3("Alerts (newest first)"),
+            html.Ul([html.Li("…", className="alert alert-none")], id=ALERTS_ID, className="alerts"),
+        ],
+    )
+    return html.Div(
+        className="page live-page",
+        children=[
+            html.Header(
+                [
+                    html.H1("flatbook · live dashboard"),
+                    html.P(
+                        [
+                            "Engine API: ",
+                            html.Code(live_url),
+                            f"; refreshed every {INTERVAL_MS} ms. ",
+                            dcc.Link("← Inventory-skew explainer", href="/", id=NAV_EXPLAINER_ID, className="nav-link"),
+                        ],
+                        className="intro",
+                    ),
+                ]
+            ),
+            html.P(f"connecting to {live_url} …", id=STATUS_ID, className="live-status status-wait"),
+            summary,
+            html.Div(id=BODY_ID, className="live-grid", children=[position, quotes, pnl, hedge, alerts]),
+            dcc.Interval(id=INTERVAL_ID, interval=INTERVAL_MS, n_intervals=0),
+        ],
+    )
 
 
 def register(app, live_url: str = DEFAULT_LIVE_URL) -> None:

@@ -7,6 +7,7 @@ Everything is served from this machine: Dash's and plotly's JavaScript and CSS
 come from the installed packages (``serve_locally``), the page's CSS is inline
 and no external stylesheet, script or font is referenced.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,14 +18,18 @@ from dash.exceptions import DependencyException
 
 from . import DEFAULT_HOST, DEFAULT_PORT, callbacks, explain, layout, live_page
 
-_INDEX = """<!DOCTYPE html>
+_INDEX = (
+    """<!DOCTYPE html>
 <html lang="en">
     <head>
         {%metas%}
         <title>{%title%}</title>
         {%favicon%}
         {%css%}
-        <style>""" + layout.CSS + live_page.CSS + """</style>
+        <style>"""
+    + layout.CSS
+    + live_page.CSS
+    + """</style>
     </head>
     <body>
         {%app_entry%}
@@ -35,6 +40,7 @@ _INDEX = """<!DOCTYPE html>
         </footer>
     </body>
 </html>"""
+)
 
 
 def page_for(pathname: str | None, live_url: str = live_page.DEFAULT_LIVE_URL) -> html.Div:
@@ -62,7 +68,7 @@ def create_app(warm: bool = True, live_url: str = live_page.DEFAULT_LIVE_URL) ->
         serve_locally=True,
         external_stylesheets=[],
         external_scripts=[],
-        assets_ignore=".*",            # no assets folder: the CSS is inline
+        assets_ignore=".*",  # no assets folder: the CSS is inline
         include_assets_files=False,
         update_title=None,
         compress=False,
@@ -86,6 +92,9 @@ def run(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, live_url: str = live
     """Serve the app on http://host:port/ (live dashboard at /live, reading ``live_url``) until interrupted."""
     app = create_app(live_url=live_url)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    print(f"flatbook app: serving on http://{host}:{port}/ (Ctrl-C to stop); "
-          f"live dashboard at http://{host}:{port}{layout.LIVE_PATH} reading {live_url}", flush=True)
+    print(
+        f"flatbook app: serving on http://{host}:{port}/ (Ctrl-C to stop); "
+        f"live dashboard at http://{host}:{port}{layout.LIVE_PATH} reading {live_url}",
+        flush=True,
+    )
     app.run(host=host, port=port, debug=False)

@@ -17,6 +17,7 @@ where a fill of n contracts of C USD at price p moves n·C/p of it
 ``pnl_final_quote`` and ``pnl_liquidated_quote`` give the PnL's value in the
 price currency at the last mid. Prices, spreads and depths stay in price units.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,17 @@ MARKOUTS_S = (1.0, 10.0, 60.0)
 #: A run whose quotes sit, on average, more than this many times the market's spread from the mid gets a warning.
 FAR_QUOTES = 10.0
 #: Summary keys in the settlement currency (the rest: price units, quantity units, counts, seconds).
-MONEY_KEYS = ("pnl_final", "pnl_liquidated", "maker_notional", "spread_given_up", "financing", "fees",
-              "max_drawdown", "var_95_60s", "es_95_60s")
+MONEY_KEYS = (
+    "pnl_final",
+    "pnl_liquidated",
+    "maker_notional",
+    "spread_given_up",
+    "financing",
+    "fees",
+    "max_drawdown",
+    "var_95_60s",
+    "es_95_60s",
+)
 
 
 @dataclass(frozen=True)
@@ -69,15 +79,22 @@ class BacktestOptions:
     def __post_init__(self):
         if self.queue not in E.QUEUE_MODELS:
             raise InputError("--queue", f"got {self.queue!r}; allowed: {', '.join(E.QUEUE_MODELS)}")
-        for name, val, hi in (("--min-requote-ms", self.min_requote_ms, 3_600_000.0),
-                              ("--refresh-ticks", self.refresh_ticks, 1e6)):
+        for name, val, hi in (
+            ("--min-requote-ms", self.min_requote_ms, 3_600_000.0),
+            ("--refresh-ticks", self.refresh_ticks, 1e6),
+        ):
             if not (isinstance(val, (int, float)) and math.isfinite(val) and 0.0 <= val <= hi):
                 raise InputError(name, f"got {val!r}; allowed: a number from 0 to {hi:g}")
 
     def as_dict(self) -> dict:
-        return {"feed_latency": self.feed_latency.describe(), "order_latency": self.order_latency.describe(),
-                "queue": self.queue, "min_requote_ms": self.min_requote_ms,
-                "refresh_ticks": self.refresh_ticks, "seed": self.seed}
+        return {
+            "feed_latency": self.feed_latency.describe(),
+            "order_latency": self.order_latency.describe(),
+            "queue": self.queue,
+            "min_requote_ms": self.min_requote_ms,
+            "refresh_ticks": self.refresh_ticks,
+            "seed": self.seed,
+        }
 
 
 def _median_half_spread(ev: EventTable) -> float:
@@ -111,8 +128,16 @@ def data_defaults(ev: EventTable, policy: str, user: set[str] | frozenset[str] =
     lot = float(ev.meta.lot_size) if math.isfinite(ev.meta.lot_size) and ev.meta.lot_size > 0 else 1.0
     h = max(_median_half_spread(ev), tick)
     size = 100.0 * lot
-    cand = {"T": float(max(math.ceil(span), 1)), "s0": float(first[0]), "tick": tick, "size": size, "half_spread": h,
-            "skew": h / (10.0 * size), "stoll_gamma": h / (20.0 * size), "limit": 20.0 * size}
+    cand = {
+        "T": float(max(math.ceil(span), 1)),
+        "s0": float(first[0]),
+        "tick": tick,
+        "size": size,
+        "half_spread": h,
+        "skew": h / (10.0 * size),
+        "stoll_gamma": h / (20.0 * size),
+        "limit": 20.0 * size,
+    }
     if policy in ("avellaneda-stoikov", "glft"):
         cand.update(_model_defaults(ev, user, h, size, cand["T"]))
     for k, v in cand.items():
@@ -135,10 +160,12 @@ def _model_defaults(ev: EventTable, user, h: float, size: float, T: float) -> di
         from ..calibrate.intensity import fit_intensity
 
         fit = fit_intensity(ev, time_unit_s=1.0)
-        pooled = fit.quoting   # the law fitted near the touch, where our quotes sit (else the pooled one)
+        pooled = fit.quoting  # the law fitted near the touch, where our quotes sit (else the pooled one)
         if not pooled.ok:
-            raise InputError("A", f"cannot fit λ(δ) = A·e^(−kδ) from the data ({pooled.reason}); "
-                                  "set A and k with --set A=… --set k=…")
+            raise InputError(
+                "A",
+                f"cannot fit λ(δ) = A·e^(−kδ) from the data ({pooled.reason}); set A and k with --set A=… --set k=…",
+            )
         out["A"], out["k"] = pooled.A, pooled.k
     sig = out.get("sigma")
     if "gamma" not in user and sig and sig > 0:
@@ -146,8 +173,9 @@ def _model_defaults(ev: EventTable, user, h: float, size: float, T: float) -> di
     return out
 
 
-def replay_config(ev: EventTable, policy: str, overrides: Mapping[str, object] | None = None,
-                  seed: int = 0) -> RunConfig:
+def replay_config(
+    ev: EventTable, policy: str, overrides: Mapping[str, object] | None = None, seed: int = 0
+) -> RunConfig:
     """The policy's validated config for replaying ``ev`` (preset ``replay``)."""
     policy_spec(policy)
     overrides = dict(overrides or {})
@@ -206,21 +234,55 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     return b, cp, bp
 
 
-def _replay(ev: EventTable, b, cp, bp, q0, feed, order,
-            progress: Callable[[int, int], None] | None = None):
+def _replay(ev: EventTable, b, cp, bp, q0, feed, order, progress: Callable[[int, int], None] | None = None):
     n = len(ev)
     depth = ev.depth if ev.depth is not None else np.full((n, 1, 4), np.nan)
     path = {k: np.empty(n) for k in ("q", "cash", "bid", "ask")}
     cap = 2 * n + 2
-    f = {"ts": np.empty(cap, np.int64), "side": np.empty(cap, np.int8), "px": np.empty(cap),
-         "qty": np.empty(cap), "q": np.empty(cap), "fee": np.empty(cap), "mid": np.empty(cap)}
+    f = {
+        "ts": np.empty(cap, np.int64),
+        "side": np.empty(cap, np.int8),
+        "px": np.empty(cap),
+        "qty": np.empty(cap),
+        "q": np.empty(cap),
+        "fee": np.empty(cap),
+        "mid": np.empty(cap),
+    }
     cnt = np.zeros(E.C_LEN, np.int64)
     cnt[E.C_KILL_TS] = -1
     acc = np.zeros(E.A_LEN)
-    args = (ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side, depth,
-            b.pp, b.tab, cp, bp, q0, feed, order,
-            path["q"], path["cash"], path["bid"], path["ask"],
-            f["ts"], f["side"], f["px"], f["qty"], f["q"], f["fee"], f["mid"], cnt, acc)
+    args = (
+        ev.ts,
+        ev.kind,
+        ev.bid_px,
+        ev.bid_sz,
+        ev.ask_px,
+        ev.ask_sz,
+        ev.px,
+        ev.qty,
+        ev.side,
+        depth,
+        b.pp,
+        b.tab,
+        cp,
+        bp,
+        q0,
+        feed,
+        order,
+        path["q"],
+        path["cash"],
+        path["bid"],
+        path["ask"],
+        f["ts"],
+        f["side"],
+        f["px"],
+        f["qty"],
+        f["q"],
+        f["fee"],
+        f["mid"],
+        cnt,
+        acc,
+    )
     replay = E.kernels(b.policy).replay
     if progress is None:
         nf = replay(*args)
@@ -237,7 +299,7 @@ def _in_thread(work: Callable[[], int], poll: Callable[[], None], every_s: float
     def target():
         try:
             box["out"] = work()
-        except BaseException as exc:       # re-raised in the caller's thread
+        except BaseException as exc:  # re-raised in the caller's thread
             box["exc"] = exc
 
     th = threading.Thread(target=target, name="flatbook-replay", daemon=True)
@@ -275,17 +337,25 @@ def check_sizes(cfg: RunConfig, ev: EventTable) -> None:
     if math.floor(size / lot + 1e-9) >= 1:
         return
     unit = ev.meta.qty_unit
-    msg = (f"{size:g} {unit} is below the lot of {lot:g} {unit}: every order would round down to 0 lots; "
-           f"allowed: at least one lot ({lot:g})")
+    msg = (
+        f"{size:g} {unit} is below the lot of {lot:g} {unit}: every order would round down to 0 lots; "
+        f"allowed: at least one lot ({lot:g})"
+    )
     if ev.meta.lot_inferred:
-        msg += (f"; the lot {lot:g} was inferred from the data (the smallest step between its sizes): "
-                "if that is wrong, set the lot with --lot-size (EventTable.with_meta(lot_size=…) in Python)")
+        msg += (
+            f"; the lot {lot:g} was inferred from the data (the smallest step between its sizes): "
+            "if that is wrong, set the lot with --lot-size (EventTable.with_meta(lot_size=…) in Python)"
+        )
     raise InputError("size", msg)
 
 
-def run_backtest(ev: EventTable, cfg: RunConfig, opts: BacktestOptions | None = None,
-                 markouts_s: Sequence[float] = MARKOUTS_S,
-                 progress: Callable[[int, int], None] | None = None) -> BacktestResult:
+def run_backtest(
+    ev: EventTable,
+    cfg: RunConfig,
+    opts: BacktestOptions | None = None,
+    markouts_s: Sequence[float] = MARKOUTS_S,
+    progress: Callable[[int, int], None] | None = None,
+) -> BacktestResult:
     """Replay ``cfg``'s policy and controls on ``ev``; see :mod:`flatbook.backtest.engine`.
 
     ``progress(done, total)``: called about every 0.1 s with the events replayed so far (the
@@ -364,14 +434,14 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff) -> dic
 
     m = ev.meta
     ts, q = ev.ts, path["q"]
-    dur = np.diff(ts).astype(float)                 # time each state lasted (ns)
+    dur = np.diff(ts).astype(float)  # time each state lasted (ns)
     w = dur / dur.sum() if dur.sum() > 0 else np.full(dur.size, 1.0 / max(dur.size, 1))
     qm = float(np.dot(w, q[:-1])) if dur.size else float(q[-1])
     qsd = float(math.sqrt(max(np.dot(w, (q[:-1] - qm) ** 2), 0.0))) if dur.size else 0.0
     pnl = path["pnl"]
     fin_idx = np.flatnonzero(np.isfinite(pnl))
     pnl_final = float(pnl[fin_idx[-1]]) if fin_idx.size else None
-    ou = inventory_ou(ts, q, grid_s=1.0, time_unit_s=1.0)      # on a 1 s grid, the replay's time unit
+    ou = inventory_ou(ts, q, grid_s=1.0, time_unit_s=1.0)  # on a 1 s grid, the replay's time unit
     p60 = sample_previous_tick(ts, np.nan_to_num(pnl, nan=0.0), 60.0)
     var, es = var_es(np.diff(p60)) if p60.size > 2 else (None, None)
     buy = fills["side"] > 0
@@ -401,8 +471,9 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff) -> dic
         "buy_fills": int(np.count_nonzero(buy)),
         "sell_fills": int(np.count_nonzero(~buy)),
         "maker_volume": float(fills["qty"].sum()),
-        "maker_notional": float((fills["qty"] * np.abs(contract_value(fills["px"], m.contract,
-                                                                      m.contract_size))).sum()),
+        "maker_notional": float(
+            (fills["qty"] * np.abs(contract_value(fills["px"], m.contract, m.contract_size))).sum()
+        ),
         "requests": int(cnt[E.C_REQUESTS]),
         "rejected_post_only": int(cnt[E.C_REJECTED]),
         "pnl_final": pnl_final,
@@ -452,10 +523,16 @@ def _attribution(ev, cfg, fills, acc, pnl_final, mid_ff, markouts_s) -> dict:
     if pnl_final is None:
         return {}
     h = float(cfg.values["markout_steps"]) * float(cfg.values["dt"])
-    parts = attribution({"pnl": np.float64(pnl_final), "spread_capture": np.float64(acc[E.A_SPREAD_CAP]),
-                         "adverse": np.float64(_adverse(ev, mid_ff, fills, h)),
-                         "financing": np.float64(acc[E.A_FIN]), "fees": np.float64(acc[E.A_FEES])})
-    out = {k: float(x) + 0.0 for k, x in parts.items()}     # + 0.0: no "-0" for an empty part
+    parts = attribution(
+        {
+            "pnl": np.float64(pnl_final),
+            "spread_capture": np.float64(acc[E.A_SPREAD_CAP]),
+            "adverse": np.float64(_adverse(ev, mid_ff, fills, h)),
+            "financing": np.float64(acc[E.A_FIN]),
+            "fees": np.float64(acc[E.A_FEES]),
+        }
+    )
+    out = {k: float(x) + 0.0 for k, x in parts.items()}  # + 0.0: no "-0" for an empty part
     out["pnl_adverse_horizon_s"] = h
     out["pnl_adverse_by_horizon"] = {f"{hh:g}s": _adverse(ev, mid_ff, fills, hh) for hh in markouts_s}
     return out
@@ -470,8 +547,14 @@ def _warnings(ev, cfg, s: dict) -> list[str]:
     dist, mkt = s["quote_depth_mean"], s["market_spread_mean"]
     ratio = dist / mkt if dist is not None and mkt else None
     far = ratio is not None and ratio > FAR_QUOTES
-    where = (f"quotes sat on average {dist:,.6g} {pu} from the mid, {ratio:,.0f}× the market's own spread "
-             f"({mkt:,.6g} {pu}; more than {FAR_QUOTES:g}×)") if far else ""
+    where = (
+        (
+            f"quotes sat on average {dist:,.6g} {pu} from the mid, {ratio:,.0f}× the market's own spread "
+            f"({mkt:,.6g} {pu}; more than {FAR_QUOTES:g}×)"
+        )
+        if far
+        else ""
+    )
     v = cfg.values
     if s["fills"] == 0:
         if s["requests"] == 0:
@@ -486,12 +569,16 @@ def _warnings(ev, cfg, s: dict) -> list[str]:
     elif far:
         out.append(f"{where}: few trades reach them, so the result says little about quoting in this market")
     spec = policy_spec(cfg.policy)
-    if (s["fills"] == 0 or far) and spec.timed(v):      # quotes that move with time over the horizon T
+    if (s["fills"] == 0 or far) and spec.timed(v):  # quotes that move with time over the horizon T
         if "variant" in spec.params and v["variant"] == "finite":
-            out.append(f"{cfg.policy} variant=finite quotes for a horizon of T = {v['T']:g} s (the whole tape "
-                       "unless set), so its spread is widest far from the end; for a replay use --set "
-                       "variant=stationary --set horizon=H (a rolling horizon in s), or a shorter T")
+            out.append(
+                f"{cfg.policy} variant=finite quotes for a horizon of T = {v['T']:g} s (the whole tape "
+                "unless set), so its spread is widest far from the end; for a replay use --set "
+                "variant=stationary --set horizon=H (a rolling horizon in s), or a shorter T"
+            )
         else:
-            out.append(f"{cfg.policy} quotes move with time over a horizon of T = {v['T']:g} s (the whole tape "
-                       "unless set); a shorter T may fit a replay better")
+            out.append(
+                f"{cfg.policy} quotes move with time over a horizon of T = {v['T']:g} s (the whole tape "
+                "unless set); a shorter T may fit a replay better"
+            )
     return out

@@ -50,6 +50,7 @@ exchange-time order. Per event e at exchange time t_e:
 Prices are compared in integer ticks. Times are int64 ns. Quantities are in
 the instrument's units (contracts for inverse contracts); q is signed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -77,9 +78,28 @@ QUEUE_MODELS = ("prorata", "prob")
 RECONCILE_NS = 1_000_000
 
 # scalar parameters (``bp``)
-(BP_T0, BP_UNIT_NS, BP_T, BP_DT, BP_NSTEPS, BP_FIN_L, BP_FIN_S, BP_FEE, BP_FEE_BPS,
- BP_MAX_LOSS, BP_MAX_DD, BP_TICK, BP_LOT, BP_MIN_REQUOTE_NS, BP_REFRESH, BP_QUEUE,
- BP_SEED, BP_TIMED, BP_INVERSE, BP_CSIZE) = range(20)
+(
+    BP_T0,
+    BP_UNIT_NS,
+    BP_T,
+    BP_DT,
+    BP_NSTEPS,
+    BP_FIN_L,
+    BP_FIN_S,
+    BP_FEE,
+    BP_FEE_BPS,
+    BP_MAX_LOSS,
+    BP_MAX_DD,
+    BP_TICK,
+    BP_LOT,
+    BP_MIN_REQUOTE_NS,
+    BP_REFRESH,
+    BP_QUEUE,
+    BP_SEED,
+    BP_TIMED,
+    BP_INVERSE,
+    BP_CSIZE,
+) = range(20)
 BP_LEN = 20
 
 # per-run counters (``cnt``); C_EVENT: events done (read by a progress bar while the replay runs)
@@ -88,8 +108,24 @@ C_LEN = 7
 # accumulators (``acc``): times in ns; money (A_FIN, A_FEES, A_GIVEN_UP, A_MAX_DD, A_PEAK, A_SPREAD_CAP)
 # in the settlement currency; A_QUOTE_DIST, A_MKT_HALF: ns × price units, the distance of our quotes
 # from the mid and the market's half spread, over the A_QUOTE_T ns in which we quoted
-(A_TIME, A_AT_LIMIT, A_Z1, A_Z2, A_Z3, A_SPREAD_T, A_SPREAD_SUM, A_FIN, A_FEES,
- A_GIVEN_UP, A_MAX_DD, A_PEAK, A_SPREAD_CAP, A_QUOTE_DIST, A_QUOTE_T, A_MKT_HALF) = range(16)
+(
+    A_TIME,
+    A_AT_LIMIT,
+    A_Z1,
+    A_Z2,
+    A_Z3,
+    A_SPREAD_T,
+    A_SPREAD_SUM,
+    A_FIN,
+    A_FEES,
+    A_GIVEN_UP,
+    A_MAX_DD,
+    A_PEAK,
+    A_SPREAD_CAP,
+    A_QUOTE_DIST,
+    A_QUOTE_T,
+    A_MKT_HALF,
+) = range(16)
 A_LEN = 16
 
 
@@ -133,8 +169,7 @@ def _as_tuple14(a):
 def _with_touch(cp, half_mkt):
     """The controls' parameter tuple with the market's half spread as the never-cross touch
     (element CP_HALF_MKT = 12 of CP_LEN = 14, asserted below)."""
-    return (cp[0], cp[1], cp[2], cp[3], cp[4], cp[5], cp[6], cp[7], cp[8], cp[9], cp[10],
-            cp[11], half_mkt, cp[13])
+    return (cp[0], cp[1], cp[2], cp[3], cp[4], cp[5], cp[6], cp[7], cp[8], cp[9], cp[10], cp[11], half_mkt, cp[13])
 
 
 assert (CP_HALF_MKT, CP_LEN) == (12, 14), "update _with_touch to the controls' layout"
@@ -174,15 +209,14 @@ def arrive(k, p_t, sz, pb, pbs, pa, pas, depth, e, tick, live_p, live_sz, ahead,
     empty). The new order joins the back of its level's queue."""
     rejected = False
     if sz > 0.0:
-        crosses = (k == 0 and pa == pa and p_t >= _ticks(pa, tick)) or \
-                  (k == 1 and pb == pb and p_t <= _ticks(pb, tick))
+        crosses = (k == 0 and pa == pa and p_t >= _ticks(pa, tick)) or (k == 1 and pb == pb and p_t <= _ticks(pb, tick))
         if crosses:
             rejected = True
             sz = 0.0
     L = 0.0
     if sz > 0.0:
-        pbt = _ticks(pb, tick) if pb == pb else np.int64(-(2 ** 62))
-        pat = _ticks(pa, tick) if pa == pa else np.int64(2 ** 62)
+        pbt = _ticks(pb, tick) if pb == pb else np.int64(-(2**62))
+        pat = _ticks(pa, tick) if pa == pa else np.int64(2**62)
         L = _level_size(1 if k == 0 else -1, p_t, pbt, pat, pbs, pas, depth, e, tick)
     live_p[k] = p_t
     live_sz[k] = sz
@@ -193,8 +227,31 @@ def arrive(k, p_t, sz, pb, pbs, pa, pas, depth, e, tick, live_p, live_sz, ahead,
 
 
 @nb.njit(inline="always", cache=True)
-def match_side_at(k, ts_e, kind_e, side_e, px_e, qty_e, book_ok, bb_t, ba_t, bsz_e, asz_e, depth, e, tick, lot,
-                  queue, live_p, live_sz, ahead, lvl, traded, pend_ts, pend):
+def match_side_at(
+    k,
+    ts_e,
+    kind_e,
+    side_e,
+    px_e,
+    qty_e,
+    book_ok,
+    bb_t,
+    ba_t,
+    bsz_e,
+    asz_e,
+    depth,
+    e,
+    tick,
+    lot,
+    queue,
+    live_p,
+    live_sz,
+    ahead,
+    lvl,
+    traded,
+    pend_ts,
+    pend,
+):
     """Step 2 for our resting order on side k and event e at time ts_e (ns): returns the size
     filled (whole lots) and does the queue bookkeeping (see the module docstring).
 
@@ -224,9 +281,9 @@ def match_side_at(k, ts_e, kind_e, side_e, px_e, qty_e, book_ok, bb_t, ba_t, bsz
                 pend[k, 0] -= explained
                 if a == a:
                     a += back
-            traded[k] += v - explained      # the part the book has not shown yet
+            traded[k] += v - explained  # the part the book has not shown yet
             if a == a:
-                fill = min(live_sz[k], np.floor(max(v - a, 0.0) / lot + 1e-9) * lot)   # whole lots
+                fill = min(live_sz[k], np.floor(max(v - a, 0.0) / lot + 1e-9) * lot)  # whole lots
                 ahead[k] = max(a - v, 0.0)
             # else: our level is not visible, so the queue ahead is unknown: assume
             # the print was ahead of us and join the level's back once it shows
@@ -246,7 +303,7 @@ def match_side_at(k, ts_e, kind_e, side_e, px_e, qty_e, book_ok, bb_t, ba_t, bsz
             a0 = a
             c = lvl[k] - L - traded[k]
             if a != a:
-                a = L                   # level just became visible: join its back
+                a = L  # level just became visible: join its back
             elif c > 0.0 and lvl[k] > 0.0:
                 if queue == QUEUE_PRORATA:
                     a = a * (1.0 - c / lvl[k])
@@ -277,7 +334,7 @@ def decide(loop, pp, tab, cp, i, t, tau, mid, half_mkt, q, killed, one_s, one_q,
     loop(pp, tab, i, t, tau, one_s, one_q, one_db, one_da)
     db0 = one_db[0]
     da0 = one_da[0]
-    db0 = math.inf if math.isnan(db0) else db0      # a NaN depth (a user policy off its probed grid): not quoted
+    db0 = math.inf if math.isnan(db0) else db0  # a NaN depth (a user policy off its probed grid): not quoted
     da0 = math.inf if math.isnan(da0) else da0
     db, da, bsz, asz, zone, act = control_quotes(_with_touch(cp, half_mkt), db0, da0, mid, q, killed)
     return db0, da0, db, da, bsz, asz, zone, act
@@ -296,9 +353,8 @@ def side_order(k, mid, db, da, bsz, asz, lot, tick):
 
 
 # live-decision output slots (``strategy_quotes``)
-(LD_DB0, LD_DA0, LD_DB, LD_DA, LD_BSZ, LD_ASZ, LD_ZONE, LD_ACT, LD_BID_T, LD_ASK_T, LD_BID_PX,
- LD_ASK_PX) = range(12)
-LD_LEN = 12        # flatbook.live.engine unpacks the slots in this order
+(LD_DB0, LD_DA0, LD_DB, LD_DA, LD_BSZ, LD_ASZ, LD_ZONE, LD_ACT, LD_BID_T, LD_ASK_T, LD_BID_PX, LD_ASK_PX) = range(12)
+LD_LEN = 12  # flatbook.live.engine unpacks the slots in this order
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -306,8 +362,23 @@ def strategy_quotes(loop, pp, tab, cpa, i, t, tau, mid, half_mkt, q, killed, lot
     """The live engine's decision for one state, the replay's step 4 exactly
     (:func:`decide` then :func:`side_order`, prices by :func:`tick_price`), written to ``out`` (``LD_*`` slots).
     t, tau: time since the start and time to go (time units); i: the step of t."""
-    db0, da0, db, da, bsz, asz, zone, act = decide(loop, pp, tab, _as_tuple14(cpa), i, t, tau, mid, half_mkt,
-                                                   q, killed, np.empty(1), np.empty(1), np.empty(1), np.empty(1))
+    db0, da0, db, da, bsz, asz, zone, act = decide(
+        loop,
+        pp,
+        tab,
+        _as_tuple14(cpa),
+        i,
+        t,
+        tau,
+        mid,
+        half_mkt,
+        q,
+        killed,
+        np.empty(1),
+        np.empty(1),
+        np.empty(1),
+        np.empty(1),
+    )
     out[LD_DB0] = db0
     out[LD_DA0] = da0
     out[LD_DB] = db
@@ -326,10 +397,39 @@ def strategy_quotes(loop, pp, tab, cpa, i, t, tau, mid, half_mkt, q, killed, lot
 
 
 @nb.njit(cache=True, error_model="numpy", nogil=True)
-def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
-           pp, tab, cpa, bp, q0, feed_lat, order_lat,
-           path_q, path_cash, path_bid, path_ask,
-           f_ts, f_side, f_px, f_qty, f_q, f_fee, f_mid, cnt, acc):
+def replay(
+    loop,
+    ts,
+    kind,
+    bid_px,
+    bid_sz,
+    ask_px,
+    ask_sz,
+    px,
+    qty,
+    side,
+    depth,
+    pp,
+    tab,
+    cpa,
+    bp,
+    q0,
+    feed_lat,
+    order_lat,
+    path_q,
+    path_cash,
+    path_bid,
+    path_ask,
+    f_ts,
+    f_side,
+    f_px,
+    f_qty,
+    f_q,
+    f_fee,
+    f_mid,
+    cnt,
+    acc,
+):
     """Replay events with the policy ``loop`` (its compiled depths,
     :func:`flatbook.policies.compile.depths_loop`; packed parameters ``pp``, table ``tab``);
     fill the per-event path arrays and the fill records; return the number of fills.
@@ -372,8 +472,8 @@ def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
     live_sz = np.zeros(2)
     ahead = np.zeros(2)
     lvl = np.zeros(2)
-    traded = np.zeros(2)      # volume printed at our price since the last book update
-    pend_ts = np.zeros(2, np.int64)   # falls counted as cancels, waiting for their print
+    traded = np.zeros(2)  # volume printed at our price since the last book update
+    pend_ts = np.zeros(2, np.int64)  # falls counted as cancels, waiting for their print
     pend = np.zeros((2, 2))
     want_p = np.zeros(2, np.int64)
     want_sz = np.zeros(2)
@@ -385,8 +485,8 @@ def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
     r_sz = np.empty(cap)
     head = 0
     tail = 0
-    last_arrival = np.int64(-(2 ** 62))
-    last_req = np.int64(-(2 ** 62))
+    last_arrival = np.int64(-(2**62))
+    last_req = np.int64(-(2**62))
 
     q = q0
     cash = 0.0
@@ -397,7 +497,7 @@ def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
     mid0 = 0.5 * (bid_px[0] + ask_px[0]) if n > 0 else 0.0
     # PnL starts at 0: the position is bought at the first mid
     cash = -q0 * unit_value(mid0, inverse, csize) if mid0 == mid0 else 0.0
-    mid_ref = mid0                  # the last two-sided mid before the current event
+    mid_ref = mid0  # the last two-sided mid before the current event
     peak = 0.0
     zone = 0.0
     # the quotes of a time-independent policy depend on (mid, spread, q, killed) only:
@@ -413,8 +513,8 @@ def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
         bb = bid_px[e]
         ba = ask_px[e]
         book_ok = bb == bb and ba == ba
-        bb_t = _ticks(bb, tick) if bb == bb else np.int64(-(2 ** 62))
-        ba_t = _ticks(ba, tick) if ba == ba else np.int64(2 ** 62)
+        bb_t = _ticks(bb, tick) if bb == bb else np.int64(-(2**62))
+        ba_t = _ticks(ba, tick) if ba == ba else np.int64(2**62)
         # ---- time-weighted state over (t_prev, t]
         span = float(t - t_prev)
         if span > 0.0:
@@ -442,14 +542,29 @@ def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
             sz = r_sz[head]
             head += 1
             if k == 0:
-                sz = min(sz, np.floor(max(limit - q, 0.0) / lot + 1e-9) * lot)   # np.floor: inf stays inf
+                sz = min(sz, np.floor(max(limit - q, 0.0) / lot + 1e-9) * lot)  # np.floor: inf stays inf
             else:
                 sz = min(sz, np.floor(max(limit + q, 0.0) / lot + 1e-9) * lot)
             if e > 0:
-                if arrive(k, p_t, sz, bid_px[e - 1], bid_sz[e - 1], ask_px[e - 1], ask_sz[e - 1], depth, e - 1, tick,
-                          live_p, live_sz, ahead, lvl, traded):
+                if arrive(
+                    k,
+                    p_t,
+                    sz,
+                    bid_px[e - 1],
+                    bid_sz[e - 1],
+                    ask_px[e - 1],
+                    ask_sz[e - 1],
+                    depth,
+                    e - 1,
+                    tick,
+                    live_p,
+                    live_sz,
+                    ahead,
+                    lvl,
+                    traded,
+                ):
                     cnt[C_REJECTED] += 1
-                    want_sz[k] = 0.0        # so the next decision sends the side again
+                    want_sz[k] = 0.0  # so the next decision sends the side again
             else:
                 live_p[k] = p_t
                 live_sz[k] = sz
@@ -462,10 +577,33 @@ def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
         for k in range(2):
             if live_sz[k] <= 0.0:
                 continue
-            sgn = 1 if k == 0 else -1      # +1: our bid (we buy), −1: our ask
+            sgn = 1 if k == 0 else -1  # +1: our bid (we buy), −1: our ask
             p_t = live_p[k]
-            fill = match_side_at(k, t, kind[e], side[e], px[e], qty[e], book_ok, bb_t, ba_t, bid_sz[e], ask_sz[e],
-                                 depth, e, tick, lot, queue, live_p, live_sz, ahead, lvl, traded, pend_ts, pend)
+            fill = match_side_at(
+                k,
+                t,
+                kind[e],
+                side[e],
+                px[e],
+                qty[e],
+                book_ok,
+                bb_t,
+                ba_t,
+                bid_sz[e],
+                ask_sz[e],
+                depth,
+                e,
+                tick,
+                lot,
+                queue,
+                live_p,
+                live_sz,
+                ahead,
+                lvl,
+                traded,
+                pend_ts,
+                pend,
+            )
             if fill > 0.0:
                 fpx = tick_price(p_t, tick, inv_tick)
                 fv = unit_value(fpx, inverse, csize)
@@ -480,7 +618,7 @@ def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
                 acc[A_SPREAD_CAP] += sgn * fill * (unit_value(m_ref, inverse, csize) - fv)
                 acc[A_GIVEN_UP] += mo * sgn * fill * unit_value_slope(m_ref, inverse, csize)
                 if live_sz[k] == 0.0:
-                    want_sz[k] = 0.0        # filled: the next decision quotes this side afresh
+                    want_sz[k] = 0.0  # filled: the next decision quotes this side afresh
                 f_ts[nf] = t
                 f_side[nf] = sgn
                 f_px[nf] = fpx
@@ -504,8 +642,13 @@ def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
         acc[A_PEAK] = peak
         # ---- 4. the strategy sees e after the feed latency and may requote
         t_obs = t + feed_lat[e]
-        same = (not timed and mid == last_in[0] and ba - bb == last_in[1] and q == last_in[2]
-                and (1.0 if killed else 0.0) == last_in[3])
+        same = (
+            not timed
+            and mid == last_in[0]
+            and ba - bb == last_in[1]
+            and q == last_in[2]
+            and (1.0 if killed else 0.0) == last_in[3]
+        )
         if book_ok and ba > bb and t_obs - last_req >= min_req and not same:
             last_in[0] = mid
             last_in[1] = ba - bb
@@ -514,8 +657,23 @@ def replay(loop, ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth,
             tau = T - (t_obs - t0) / unit
             i = np.int64(math.floor((t_obs - t0) / unit / dt))
             i = min(max(i, 0), nsteps)
-            db0, da0, db, da, bsz, asz, zone, act = decide(loop, pp, tab, cp, i, (t_obs - t0) / unit, tau, mid,
-                                                           0.5 * (ba - bb), q, killed, one_s, one_q, one_db, one_da)
+            db0, da0, db, da, bsz, asz, zone, act = decide(
+                loop,
+                pp,
+                tab,
+                cp,
+                i,
+                (t_obs - t0) / unit,
+                tau,
+                mid,
+                0.5 * (ba - bb),
+                q,
+                killed,
+                one_s,
+                one_q,
+                one_db,
+                one_da,
+            )
             m = 0.5 * (da0 - db0)
             mo = m if abs(m) < math.inf else 0.0
             if act == ACT_HEDGE and zone > prev_zone:
@@ -563,8 +721,9 @@ def kernels(policy: Policy) -> types.SimpleNamespace:
     """:func:`replay` and :func:`strategy_quotes` for ``policy`` (a resolved
     :class:`~flatbook.policies.base.Policy`): the compiled kernels with its depths loop bound."""
     loop = depths_loop(policy)
-    return types.SimpleNamespace(replay=functools.partial(replay, loop),
-                                 strategy_quotes=functools.partial(strategy_quotes, loop))
+    return types.SimpleNamespace(
+        replay=functools.partial(replay, loop), strategy_quotes=functools.partial(strategy_quotes, loop)
+    )
 
 
-key_on_model(replay, strategy_quotes)   # edits to inlined model modules recompile
+key_on_model(replay, strategy_quotes)  # edits to inlined model modules recompile

@@ -10,6 +10,7 @@ A spec is a string, in milliseconds:
 Draws come from ``numpy.random.Generator(PCG64(seed))``, one per event, so a
 run is reproducible bit for bit.
 """
+
 from __future__ import annotations
 
 import math

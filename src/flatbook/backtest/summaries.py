@@ -3,6 +3,7 @@
 Shared by the command line (``flatbook backtest``), the HTML report and the result objects of
 the Python API, so they print the same rows with the same units.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,14 @@ def figure_series(res, max_points: int = 20_000) -> dict[str, np.ndarray]:
     n = p["ts"].size
     idx = np.unique(np.linspace(0, n - 1, min(n, max_points)).astype(np.int64))
     t = (p["ts"][idx] - p["ts"][0]) / 1e9
-    return {"t": t, "mid": p["mid"][idx], "bid": p["bid"][idx], "ask": p["ask"][idx],
-            "q": p["q"][idx], "pnl": p["pnl"][idx]}
+    return {
+        "t": t,
+        "mid": p["mid"][idx],
+        "bid": p["bid"][idx],
+        "ask": p["ask"][idx],
+        "q": p["q"][idx],
+        "pnl": p["pnl"][idx],
+    }
 
 
 def flat_summary(summary: dict) -> dict:
@@ -51,8 +58,14 @@ def table_units(summary: dict, meta) -> dict[str, str]:
             u[k] = f"{cur} per {'contract' if meta.inverse else per_unit(meta.qty_unit)}"
         else:
             u[k] = bu.get(top, "")
-    u.update({"pnl_final_quote": f"{meta.price_unit} (at the last mid)",
-              "pnl_liquidated_quote": f"{meta.price_unit} (at the last mid)", "pnl_adverse_horizon_s": "s",
-              "contract_size": meta.price_unit if meta.inverse else "", "quote_depth_mean": meta.price_unit,
-              "market_spread_mean": meta.price_unit})
+    u.update(
+        {
+            "pnl_final_quote": f"{meta.price_unit} (at the last mid)",
+            "pnl_liquidated_quote": f"{meta.price_unit} (at the last mid)",
+            "pnl_adverse_horizon_s": "s",
+            "contract_size": meta.price_unit if meta.inverse else "",
+            "quote_depth_mean": meta.price_unit,
+            "market_spread_mean": meta.price_unit,
+        }
+    )
     return u

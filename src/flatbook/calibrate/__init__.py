@@ -13,6 +13,7 @@ fit) do not raise: results carry ``ok=False`` and a ``reason``; call
 ``.require()`` on a result to turn that into a :class:`CalibrationError`.
 Bad arguments raise :class:`CalibrationError` directly.
 """
+
 from __future__ import annotations
 
 from .._lazy import lazy_getattr
@@ -28,12 +29,20 @@ class CalibrationError(InputError):
 # or ``.inventory`` do not pull in scipy through ``.intensity``.
 _LAZY = {
     "calibrate": "calibration",
-    "Volatility": "volatility", "realized_volatility": "volatility",
-    "Reach": "intensity", "SideFit": "intensity", "IntensityFit": "intensity", "reach_distances": "intensity",
-    "fit_reach": "intensity", "fit_intensity": "intensity",
-    "LinFit": "stoll_gamma", "StollGamma": "stoll_gamma", "fit_stoll_gamma": "stoll_gamma",
+    "Volatility": "volatility",
+    "realized_volatility": "volatility",
+    "Reach": "intensity",
+    "SideFit": "intensity",
+    "IntensityFit": "intensity",
+    "reach_distances": "intensity",
+    "fit_reach": "intensity",
+    "fit_intensity": "intensity",
+    "LinFit": "stoll_gamma",
+    "StollGamma": "stoll_gamma",
+    "fit_stoll_gamma": "stoll_gamma",
     "stoll_gamma_from_quotes": "stoll_gamma",
-    "GammaSuggestion": "gamma_target", "suggest_gamma": "gamma_target",
+    "GammaSuggestion": "gamma_target",
+    "suggest_gamma": "gamma_target",
     "inventory_ou": "inventory",
 }
 __all__ = ["CalibrationError", *_LAZY]

@@ -37,6 +37,7 @@ price unit, ``gamma`` per price unit·quantity unit, ``horizon`` time units,
 ``size`` and ``limit`` quantity units, ``variant``), only for the pieces that
 are ok; ``set_args`` the same as ``key=value`` strings for ``--set``.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,16 +50,33 @@ from .intensity import fit_intensity
 from .inventory import inventory_ou
 from .volatility import realized_volatility
 
-DEFAULT_HORIZON_S = 60.0   # the stationary A–S variant's rolling horizon τ unless given (seconds)
+DEFAULT_HORIZON_S = 60.0  # the stationary A–S variant's rolling horizon τ unless given (seconds)
 
 
-def calibrate(ev, *, time_unit_s: float = 1.0, grid_s: float = 1.0, target_q_std: float | None = None,
-              T: float | None = None, dt: float | None = None, policy: str = "avellaneda-stoikov",
-              horizon: float | None = None, size: float | None = None, limit: float | None = None,
-              paths: int = 200, seed: int = 0, inventory=None, delta0: float | None = None,
-              floor_quantile: float = 0.05, lattice: float | str = "auto", min_trades: int = 30,
-              min_tail: int = 10, group_sweeps: bool = True, level: float = 0.95,
-              progress: Callable[[str], None] | None = None) -> dict:
+def calibrate(
+    ev,
+    *,
+    time_unit_s: float = 1.0,
+    grid_s: float = 1.0,
+    target_q_std: float | None = None,
+    T: float | None = None,
+    dt: float | None = None,
+    policy: str = "avellaneda-stoikov",
+    horizon: float | None = None,
+    size: float | None = None,
+    limit: float | None = None,
+    paths: int = 200,
+    seed: int = 0,
+    inventory=None,
+    delta0: float | None = None,
+    floor_quantile: float = 0.05,
+    lattice: float | str = "auto",
+    min_trades: int = 30,
+    min_tail: int = 10,
+    group_sweeps: bool = True,
+    level: float = 0.95,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Calibrate σ, A, k (and optionally OU κ and γ) from an :class:`~flatbook.data.events.EventTable`.
 
     ``time_unit_s``: seconds per simulator time unit (A per time unit, σ per √time unit).
@@ -83,19 +101,34 @@ def calibrate(ev, *, time_unit_s: float = 1.0, grid_s: float = 1.0, target_q_std
         raise CalibrationError("horizon", f"{policy} has no horizon (its closed form is the stationary one)")
     warnings: list[str] = []
     vol = realized_volatility(ev, grid_s=grid_s)
-    inten = fit_intensity(ev, time_unit_s=time_unit_s, delta0=delta0, floor_quantile=floor_quantile,
-                          lattice=lattice, min_trades=min_trades, min_tail=min_tail,
-                          group_sweeps=group_sweeps, level=level)
+    inten = fit_intensity(
+        ev,
+        time_unit_s=time_unit_s,
+        delta0=delta0,
+        floor_quantile=floor_quantile,
+        lattice=lattice,
+        min_trades=min_trades,
+        min_tail=min_tail,
+        group_sweeps=group_sweeps,
+        level=level,
+    )
     sig_tu = vol.per_time_unit(time_unit_s) if vol.ok else math.nan
     pooled, quoting = inten.pooled, inten.quoting
     law = "touch" if quoting is inten.touch else "pooled"
     out: dict = {
-        "instrument": ev.meta.instrument, "source": ev.meta.source,
-        "price_unit": ev.meta.price_unit, "qty_unit": ev.meta.qty_unit, "tick_size": ev.meta.tick_size,
+        "instrument": ev.meta.instrument,
+        "source": ev.meta.source,
+        "price_unit": ev.meta.price_unit,
+        "qty_unit": ev.meta.qty_unit,
+        "tick_size": ev.meta.tick_size,
         "time_unit": {"seconds": time_unit_s, "label": f"{time_unit_s:g} s"},
-        "window": {"start_ns": int(ev.ts[0]) if len(ev) else None, "end_ns": int(ev.ts[-1]) if len(ev) else None,
-                   "duration_s": inten.reach["duration_s"], "events": len(ev),
-                   "trades": int(ev.is_trade.sum())},
+        "window": {
+            "start_ns": int(ev.ts[0]) if len(ev) else None,
+            "end_ns": int(ev.ts[-1]) if len(ev) else None,
+            "duration_s": inten.reach["duration_s"],
+            "events": len(ev),
+            "trades": int(ev.is_trade.sum()),
+        },
         "volatility": {**vol.as_dict(), "sigma_per_time_unit": sig_tu},
         "intensity": inten.as_dict(),
         "quoting_law": law,
@@ -109,22 +142,32 @@ def calibrate(ev, *, time_unit_s: float = 1.0, grid_s: float = 1.0, target_q_std
         diff = inten.bid.k - inten.ask.k
         z = diff / math.hypot(inten.bid.k_se, inten.ask.k_se)
         if abs(z) > 3:
-            warnings.append(f"k differs between the sides ({inten.bid.k:.4g} bid, {inten.ask.k:.4g} ask; "
-                            f"z = {z:.2g}): the pooled fit averages an asymmetric market")
+            warnings.append(
+                f"k differs between the sides ({inten.bid.k:.4g} bid, {inten.ask.k:.4g} ask; "
+                f"z = {z:.2g}): the pooled fit averages an asymmetric market"
+            )
     if pooled.ok and not 0.5 <= pooled.floor_ratio <= 2.0:
         t = inten.touch
-        warnings.append(f"the law fitted above the touch predicts {1 / pooled.floor_ratio:.2g}× the observed rate "
-                        f"of orders reaching the floor δ = {pooled.floor:.4g}"
-                        " (the touch): the reach distribution is not exponential there (most orders stop at "
-                        "the touch, a few sweep deep)"
-                        + (f"; the suggested A and k are the law near the touch (δ up to "
-                           f"{t.floor + t.window * t.lattice:.4g}, k = {t.k:.4g} against {pooled.k:.4g} above it)"
-                           if law == "touch" else "; the suggested A and k are that tail law: quotes ≈ 1/k deep"))
+        warnings.append(
+            f"the law fitted above the touch predicts {1 / pooled.floor_ratio:.2g}× the observed rate "
+            f"of orders reaching the floor δ = {pooled.floor:.4g}"
+            " (the touch): the reach distribution is not exponential there (most orders stop at "
+            "the touch, a few sweep deep)"
+            + (
+                f"; the suggested A and k are the law near the touch (δ up to "
+                f"{t.floor + t.window * t.lattice:.4g}, k = {t.k:.4g} against {pooled.k:.4g} above it)"
+                if law == "touch"
+                else "; the suggested A and k are that tail law: quotes ≈ 1/k deep"
+            )
+        )
     if vol.ok and vol.acf1 < -0.2:
-        warnings.append(f"mid increments at {grid_s:g} s have lag-1 autocorrelation {vol.acf1:.2f}: "
-                        "microstructure noise inflates σ; try a coarser grid_s")
-    out["inventory_ou"] = None if inventory is None else inventory_ou(
-        inventory[0], inventory[1], grid_s=grid_s, time_unit_s=time_unit_s)
+        warnings.append(
+            f"mid increments at {grid_s:g} s have lag-1 autocorrelation {vol.acf1:.2f}: "
+            "microstructure noise inflates σ; try a coarser grid_s"
+        )
+    out["inventory_ou"] = (
+        None if inventory is None else inventory_ou(inventory[0], inventory[1], grid_s=grid_s, time_unit_s=time_unit_s)
+    )
     gamma, run = None, None
     if target_q_std is not None:
         if not (vol.ok and quoting.ok):
@@ -132,9 +175,21 @@ def calibrate(ev, *, time_unit_s: float = 1.0, grid_s: float = 1.0, target_q_std
             out["gamma"] = {"ok": False, "reason": f"σ, A and k are needed first ({why})"}
         else:
             run = _gamma_run(ev, policy, time_unit_s, T, horizon, size, limit, quoting.A, dt)
-            gamma = suggest_gamma(sig_tu, quoting.A, quoting.k, run["T"], run["dt"], target_q_std, policy=policy,
-                                  statistic="q_std_mean", paths=paths, seed=seed, overrides=run["overrides"],
-                                  progress=progress, unit=ev.meta.qty_unit)
+            gamma = suggest_gamma(
+                sig_tu,
+                quoting.A,
+                quoting.k,
+                run["T"],
+                run["dt"],
+                target_q_std,
+                policy=policy,
+                statistic="q_std_mean",
+                paths=paths,
+                seed=seed,
+                overrides=run["overrides"],
+                progress=progress,
+                unit=ev.meta.qty_unit,
+            )
             out["gamma"] = {**gamma.as_dict(), "run": run}
             if not gamma.ok:
                 warnings.append(f"gamma: {gamma.reason}")
@@ -156,16 +211,25 @@ def calibrate(ev, *, time_unit_s: float = 1.0, grid_s: float = 1.0, target_q_std
         out["backtest_check"] = chk = _backtest_check(ev, policy, bst)
         warnings += [f"backtest check: {w}" for w in chk["warnings"]]
         if not 0.5 <= chk["q_std"] / target_q_std <= 2.0:
-            warnings.append(f"backtest check: the replay of this data with these values has q_std "
-                            f"{chk['q_std']:.4g} {ev.meta.qty_unit} against the target {target_q_std:g} (simulated "
-                            f"{gamma.achieved:.4g}): the simulated market (a random-walk mid, fills at rate "
-                            "A·e^(−kδ) independent of its moves) does not hold this tape's inventory dynamics; "
-                            "treat γ as a starting point")
+            warnings.append(
+                f"backtest check: the replay of this data with these values has q_std "
+                f"{chk['q_std']:.4g} {ev.meta.qty_unit} against the target {target_q_std:g} (simulated "
+                f"{gamma.achieved:.4g}): the simulated market (a random-walk mid, fills at rate "
+                "A·e^(−kδ) independent of its moves) does not hold this tape's inventory dynamics; "
+                "treat γ as a starting point"
+            )
     out["set_args"] = [f"{key}={val:.6g}" if isinstance(val, float) else f"{key}={val}" for key, val in st.items()]
-    out["units"] = {"sigma": f"price units per √({time_unit_s:g} s)", "A": f"per {time_unit_s:g} s",
-                    "k": "per price unit", "gamma": "per (price unit × quantity unit)", "delta": "price units",
-                    "q": "quantity units", "horizon": f"time units of {time_unit_s:g} s",
-                    "size": "quantity units", "limit": "quantity units"}
+    out["units"] = {
+        "sigma": f"price units per √({time_unit_s:g} s)",
+        "A": f"per {time_unit_s:g} s",
+        "k": "per price unit",
+        "gamma": "per (price unit × quantity unit)",
+        "delta": "price units",
+        "q": "quantity units",
+        "horizon": f"time units of {time_unit_s:g} s",
+        "size": "quantity units",
+        "limit": "quantity units",
+    }
     out["warnings"] = warnings
     out["ok"] = bool(vol.ok and quoting.ok and (gamma is None or gamma.ok))
     return jsonable(out)
@@ -183,8 +247,7 @@ def _gamma_run(ev, policy: str, time_unit_s: float, T, horizon, size, limit, A: 
     T_ = float(T) if T is not None else span_tu
     dt_ = float(dt) if dt is not None else T_ / max(200, math.ceil(2.0 * A * T_))
     size_ = float(size) if size is not None else d["size"]
-    ov = {"size": size_, "limit": float(limit) if limit is not None else d["limit"], "tick": d["tick"],
-          "s0": d["s0"]}
+    ov = {"size": size_, "limit": float(limit) if limit is not None else d["limit"], "tick": d["tick"], "s0": d["s0"]}
     run = {"T": T_, "dt": dt_, "overrides": ov}
     if policy == "avellaneda-stoikov":
         tau = float(horizon) if horizon is not None else DEFAULT_HORIZON_S / time_unit_s

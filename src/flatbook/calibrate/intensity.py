@@ -84,6 +84,7 @@ longer sets the decay at the touch. Prices must be on a lattice for this fit.
 Units: δ, δ0, h in price units; k per price unit; A and Λ0 per time unit, the
 time unit being ``time_unit_s`` seconds (default 1 s).
 """
+
 from __future__ import annotations
 
 import math
@@ -95,7 +96,7 @@ from scipy import optimize, stats
 from ..data.events import TRADE
 from . import CalibrationError, jsonable
 
-LATTICE_TOL = 1e-6   # an excess is on the lattice when |δ−δ0|/h is within this of a whole number
+LATTICE_TOL = 1e-6  # an excess is on the lattice when |δ−δ0|/h is within this of a whole number
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,9 +118,15 @@ class Reach:
     dropped: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict:
-        return {"trades": self.trades, "orders": int(self.delta.size),
-                "orders_ask_side": int((self.side > 0).sum()), "orders_bid_side": int((self.side < 0).sum()),
-                "sweeps_grouped": self.grouped, "duration_s": self.duration_s, "dropped": dict(self.dropped)}
+        return {
+            "trades": self.trades,
+            "orders": int(self.delta.size),
+            "orders_ask_side": int((self.side > 0).sum()),
+            "orders_bid_side": int((self.side < 0).sum()),
+            "sweeps_grouped": self.grouped,
+            "duration_s": self.duration_s,
+            "dropped": dict(self.dropped),
+        }
 
 
 def reach_distances(ev, *, group_sweeps: bool = True) -> Reach:
@@ -166,11 +173,13 @@ def reach_distances(ev, *, group_sweeps: bool = True) -> Reach:
     ok = book_ok & np.isfinite(reach)
     neg = ok & (reach < 0)
     if neg.any():
-        dropped["traded on the far side of the mid (stale book, misclassified side, or a hidden order "
-                "inside the spread)"] = int(neg.sum())
+        dropped[
+            "traded on the far side of the mid (stale book, misclassified side, or a hidden order inside the spread)"
+        ] = int(neg.sum())
     ok &= reach >= 0
-    return Reach(g_t[ok].astype(float), reach[ok].astype(float), g_side[ok].astype(np.int8),
-                 duration, ntr, group_sweeps, dropped)
+    return Reach(
+        g_t[ok].astype(float), reach[ok].astype(float), g_side[ok].astype(np.int8), duration, ntr, group_sweeps, dropped
+    )
 
 
 @dataclass(frozen=True)
@@ -279,7 +288,7 @@ def _profile_ci(dev, u_hat: float, crit: float, maxiter: int = 200) -> tuple[flo
     return out[0], out[1]
 
 
-MIN_BINS = 20   # time bins needed before dispersion and the cluster-robust variance are used
+MIN_BINS = 20  # time bins needed before dispersion and the cluster-robust variance are used
 
 
 def _bins(times_s: np.ndarray | None, duration_s: float, bin_s: float) -> tuple[np.ndarray | None, int]:
@@ -307,11 +316,24 @@ def _robust_se(scores: np.ndarray, b: np.ndarray, info: float) -> float:
     return math.sqrt(g / (g - 1.0) * float(sg @ sg)) / info
 
 
-def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n_sides: int = 1,
-              delta0: float | None = None, floor_quantile: float = 0.05, lattice: float | str = "auto",
-              tick: float | None = None, min_trades: int = 30, min_tail: int = 10,
-              time_unit_s: float = 1.0, level: float = 0.95, dispersion_bin_s: float | None = None,
-              window: int | str | None = None) -> SideFit:
+def fit_reach(
+    delta,
+    duration_s: float,
+    *,
+    times_s=None,
+    side: str = "pooled",
+    n_sides: int = 1,
+    delta0: float | None = None,
+    floor_quantile: float = 0.05,
+    lattice: float | str = "auto",
+    tick: float | None = None,
+    min_trades: int = 30,
+    min_tail: int = 10,
+    time_unit_s: float = 1.0,
+    level: float = 0.95,
+    dispersion_bin_s: float | None = None,
+    window: int | str | None = None,
+) -> SideFit:
     """Fit λ(δ) = A·e^(−kδ) to reach distances ``delta`` (price units) seen over ``duration_s`` seconds.
 
     ``n_sides``: how many sides the reaches come from (2 when pooled: A is per side).
@@ -334,7 +356,9 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
     if not 0 <= floor_quantile < 1:
         raise CalibrationError("floor_quantile", f"must be in [0, 1); got {floor_quantile!r}")
     if min_trades < 2 or min_tail < 2:
-        raise CalibrationError("min_trades", f"min_trades and min_tail must be at least 2; got {min_trades}, {min_tail}")
+        raise CalibrationError(
+            "min_trades", f"min_trades and min_tail must be at least 2; got {min_trades}, {min_tail}"
+        )
     if n_sides not in (1, 2):
         raise CalibrationError("n_sides", f"must be 1 or 2; got {n_sides!r}")
     if not (window is None or window == "auto" or (isinstance(window, int) and window >= 1)):
@@ -351,13 +375,41 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
     dur = duration_s / time_unit_s
     nan = math.nan
     where = "both sides (pooled)" if side == "pooled" else f"the {side} side"
-    fl = nan                                  # the floor: the floor_quantile quantile, or δ0 as given
+    fl = nan  # the floor: the floor_quantile quantile, or δ0 as given
 
     def fail(reason, n_tail=0, n_beyond=0, d0=nan, h=0.0) -> SideFit:
         mean = float(d.mean()) if n else nan
         med = float(np.median(d)) if n else nan
-        return SideFit(side, False, reason, n, n_tail, n_beyond, dur, time_unit_s, fl, d0, h,
-                       nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, mean, med, level)
+        return SideFit(
+            side,
+            False,
+            reason,
+            n,
+            n_tail,
+            n_beyond,
+            dur,
+            time_unit_s,
+            fl,
+            d0,
+            h,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            mean,
+            med,
+            level,
+        )
 
     if n < min_trades:
         return fail(f"only {n} trades on {where} (need at least {min_trades})")
@@ -377,59 +429,78 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
         if not (math.isfinite(h) and h > 0):
             raise CalibrationError("lattice", f"must be 'auto', 'continuous' or a spacing > 0; got {lattice!r}")
     fl = d0
-    m_win = 0                                 # near-touch window (lattice steps); 0 = the tail fit
+    m_win = 0  # near-touch window (lattice steps); 0 = the tail fit
     if window is not None and h <= 0:
         return fail(f"the near-touch fit needs prices on a tick lattice (reaches on {where} are not)")
     if h > 0:
-        if chosen and window is None:         # the floor is censored: shift δ0 one step up
+        if chosen and window is None:  # the floor is censored: shift δ0 one step up
             d0 = fl + h
         jf = (d - d0) / h
         tail = jf > -0.5
-        x = np.rint(jf[tail])                 # lattice steps beyond δ0
+        x = np.rint(jf[tail])  # lattice steps beyond δ0
         if window is not None:
             m_win = _auto_window(x) if window == "auto" else int(window)
     else:
         tail = d >= d0
-        x = d[tail] - d0                      # excesses (price units)
+        x = d[tail] - d0  # excesses (price units)
     n0, n_beyond = int(tail.sum()), int((x > 0).sum())
     n_above = int((d > fl + LATTICE_TOL * max(h, fl, 1e-300)).sum())
     if n_above < min_tail:
-        return fail(f"degenerate distances: only {n_above} of {n} trades on {where} reached beyond the floor "
-                    f"{fl:.6g} (need at least {min_tail}), so k is not identified", n0, n_beyond, d0, h)
+        return fail(
+            f"degenerate distances: only {n_above} of {n} trades on {where} reached beyond the floor "
+            f"{fl:.6g} (need at least {min_tail}), so k is not identified",
+            n0,
+            n_beyond,
+            d0,
+            h,
+        )
     if n0 < min_trades:
-        return fail(f"only {n0} trades at or beyond δ0 = {d0:.6g} on {where} (need at least {min_trades})",
-                    n0, n_beyond, d0, h)
+        return fail(
+            f"only {n0} trades at or beyond δ0 = {d0:.6g} on {where} (need at least {min_trades})", n0, n_beyond, d0, h
+        )
     if n_beyond < min_tail:
-        return fail(f"degenerate distances: only {n_beyond} of {n0} trades on {where} reached beyond "
-                    f"δ0 = {d0:.6g} (need at least {min_tail}), so k is not identified", n0, n_beyond, d0, h)
+        return fail(
+            f"degenerate distances: only {n_beyond} of {n0} trades on {where} reached beyond "
+            f"δ0 = {d0:.6g} (need at least {min_tail}), so k is not identified",
+            n0,
+            n_beyond,
+            d0,
+            h,
+        )
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     crit = float(stats.chi2.ppf(level, 1))
     bin_s = min(60.0, duration_s / 30.0) if dispersion_bin_s is None else float(dispersion_bin_s)
     tb, nbins = _bins(None if t is None else t[tail], duration_s, bin_s)
     use = np.ones(n0, bool)
     if h > 0:
-        cens = x >= m_win if m_win else np.zeros(x.size, bool)   # beyond the window: censored there
+        cens = x >= m_win if m_win else np.zeros(x.size, bool)  # beyond the window: censored there
         xc = np.minimum(x, m_win) if m_win else x
         n_e = n0 - int(cens.sum())
         J = float(xc.sum())
         if n_e == 0 or J == 0:
-            return fail(f"degenerate distances: every reach on {where} is {'beyond' if n_e == 0 else 'at'} "
-                        "the window's edge, so k is not identified", n0, n_beyond, d0, h)
+            return fail(
+                f"degenerate distances: every reach on {where} is {'beyond' if n_e == 0 else 'at'} "
+                "the window's edge, so k is not identified",
+                n0,
+                n_beyond,
+                d0,
+                h,
+            )
         m = J / n_e
         p = m / (1.0 + m)
         k = math.log1p(1.0 / m) / h
         info = n_e * h * h * p / (1.0 - p) ** 2
-        scores = h * (m * ~cens - xc)         # d/dk of ln(1 − e^(−kh)) − khj (uncensored), −khm (censored)
+        scores = h * (m * ~cens - xc)  # d/dk of ln(1 − e^(−kh)) − khj (uncensored), −khm (censored)
         ell = lambda kk: n_e * math.log(-math.expm1(-kk * h)) - kk * h * J  # noqa: E731
         l_hat = ell(k)
         dev = lambda u: 2.0 * (l_hat - ell(math.exp(u)))  # noqa: E731
     else:
-        if chosen:                            # leave out the order statistic at δ0 (Rényi)
+        if chosen:  # leave out the order statistic at δ0 (Rényi)
             use[int(np.argmin(x))] = False
         n_exc = int(use.sum())
         k = n_exc / float(x[use].sum())
         info = n_exc / (k * k)
-        scores = 1.0 / k - x[use]             # d/dk of ln k − kx
+        scores = 1.0 / k - x[use]  # d/dk of ln k − kx
         dev = lambda u: 2.0 * n_exc * (math.expm1(u - math.log(k)) - (u - math.log(k)))  # noqa: E731
     if not (math.isfinite(k) and k > 0 and info > 0):
         return fail(f"the maximum-likelihood k is not finite and positive (k = {k!r})", n0, n_beyond, d0, h)
@@ -439,26 +510,57 @@ def fit_reach(delta, duration_s: float, *, times_s=None, side: str = "pooled", n
     c = min(1.0, (se_f / se_r) ** 2) if math.isfinite(se_r) and se_r > 0 else 1.0
     k_se = se_f / math.sqrt(c)
     if k / k_se < z:
-        return fail(f"k = {k:.4g} ± {k_se:.2g} per price unit is not significantly positive at the "
-                    f"{level:.0%} level", n0, n_beyond, d0, h)
+        return fail(
+            f"k = {k:.4g} ± {k_se:.2g} per price unit is not significantly positive at the {level:.0%} level",
+            n0,
+            n_beyond,
+            d0,
+            h,
+        )
     try:
         u_lo, u_hi = _profile_ci(lambda u: c * dev(u), math.log(k), crit)
     except (RuntimeError, ValueError, OverflowError) as exc_:
         return fail(f"the profile-likelihood interval for k did not converge ({exc_})", n0, n_beyond, d0, h)
     phi = _dispersion(tb, nbins) if tb is not None else nan
     infl = max(1.0, phi) if math.isfinite(phi) else 1.0
-    rate0 = n0 / (duration_s * n_sides)              # per second, per side
+    rate0 = n0 / (duration_s * n_sides)  # per second, per side
     se_log_a = math.sqrt(infl / n0 + (d0 * k_se) ** 2)
     A = rate0 * math.exp(k * d0) * time_unit_s
     floor_rate = int((d >= fl - LATTICE_TOL * max(h, fl)).sum()) / (duration_s * n_sides) * time_unit_s
-    return SideFit(side, True, None, n, n0, n_beyond, dur, time_unit_s, fl, d0, h,
-                   k, k_se, se_f, se_r, math.exp(u_lo), math.exp(u_hi),
-                   A, A * se_log_a, A * math.exp(-z * se_log_a), A * math.exp(z * se_log_a),
-                   rate0 * time_unit_s, floor_rate, floor_rate / (A * math.exp(-k * fl)),
-                   phi, float(d.mean()), float(np.median(d)), level, m_win)
+    return SideFit(
+        side,
+        True,
+        None,
+        n,
+        n0,
+        n_beyond,
+        dur,
+        time_unit_s,
+        fl,
+        d0,
+        h,
+        k,
+        k_se,
+        se_f,
+        se_r,
+        math.exp(u_lo),
+        math.exp(u_hi),
+        A,
+        A * se_log_a,
+        A * math.exp(-z * se_log_a),
+        A * math.exp(z * se_log_a),
+        rate0 * time_unit_s,
+        floor_rate,
+        floor_rate / (A * math.exp(-k * fl)),
+        phi,
+        float(d.mean()),
+        float(np.median(d)),
+        level,
+        m_win,
+    )
 
 
-WINDOW_SURVIVAL = 0.05   # the auto window ends where the fitted law has fallen to this fraction of its touch rate
+WINDOW_SURVIVAL = 0.05  # the auto window ends where the fitted law has fallen to this fraction of its touch rate
 
 
 def _auto_window(j: np.ndarray) -> int:
@@ -466,12 +568,12 @@ def _auto_window(j: np.ndarray) -> int:
     geometric MLE of the steps ``j`` (>= 0) censored at m; max(j) + 1 (no censoring) when none is."""
     j = j.astype(np.int64)
     top = int(j.max()) + 1 if j.size else 1
-    cnt = np.bincount(j, minlength=top + 1)[:top + 1]
-    below = np.cumsum(cnt)                            # #{j <= i}
-    surv = j.size - below                             # #{j > i}
+    cnt = np.bincount(j, minlength=top + 1)[: top + 1]
+    below = np.cumsum(cnt)  # #{j <= i}
+    surv = j.size - below  # #{j > i}
     m = np.arange(1, top + 1)
-    S = np.cumsum(surv[:top])                         # Σ min(j, m) = Σ_{i<m} #{j > i}
-    n_e = below[:top]                                 # #{j < m} = #{j <= m − 1}
+    S = np.cumsum(surv[:top])  # Σ min(j, m) = Σ_{i<m} #{j > i}
+    n_e = below[:top]  # #{j < m} = #{j <= m − 1}
     with np.errstate(divide="ignore", invalid="ignore"):
         k_h = np.log1p(np.where(S > 0, n_e / S, np.inf))
     ok = np.flatnonzero(m * k_h >= math.log(1.0 / WINDOW_SURVIVAL))
@@ -498,16 +600,30 @@ class IntensityFit:
         return self.touch if self.touch is not None and self.touch.ok else self.pooled
 
     def as_dict(self) -> dict:
-        out = {"bid": self.bid.as_dict(), "ask": self.ask.as_dict(), "pooled": self.pooled.as_dict(),
-               "reach": jsonable(self.reach)}
+        out = {
+            "bid": self.bid.as_dict(),
+            "ask": self.ask.as_dict(),
+            "pooled": self.pooled.as_dict(),
+            "reach": jsonable(self.reach),
+        }
         if self.touch is not None:
             out["touch"] = self.touch.as_dict()
         return out
 
 
-def fit_intensity(ev, *, time_unit_s: float = 1.0, delta0: float | None = None, floor_quantile: float = 0.05,
-                  lattice: float | str = "auto", min_trades: int = 30, min_tail: int = 10,
-                  group_sweeps: bool = True, level: float = 0.95, dispersion_bin_s: float | None = None) -> IntensityFit:
+def fit_intensity(
+    ev,
+    *,
+    time_unit_s: float = 1.0,
+    delta0: float | None = None,
+    floor_quantile: float = 0.05,
+    lattice: float | str = "auto",
+    min_trades: int = 30,
+    min_tail: int = 10,
+    group_sweeps: bool = True,
+    level: float = 0.95,
+    dispersion_bin_s: float | None = None,
+) -> IntensityFit:
     """Fit λ(δ) on the bid side (seller-initiated orders), the ask side (buyer-initiated) and both
     pooled, and both pooled near the touch (``touch``, unless ``delta0`` is given), from an
     :class:`~flatbook.data.events.EventTable` (see :func:`fit_reach` for the options; the lattice
@@ -516,13 +632,24 @@ def fit_intensity(ev, *, time_unit_s: float = 1.0, delta0: float | None = None, 
     dur = r.duration_s
     if not dur > 0:
         raise CalibrationError("trades", f"the event table spans no time ({len(ev)} events)")
-    kw = dict(delta0=delta0, floor_quantile=floor_quantile, lattice=lattice, tick=ev.meta.tick_size,
-              min_trades=min_trades, min_tail=min_tail, time_unit_s=time_unit_s, level=level,
-              dispersion_bin_s=dispersion_bin_s)
+    kw = dict(
+        delta0=delta0,
+        floor_quantile=floor_quantile,
+        lattice=lattice,
+        tick=ev.meta.tick_size,
+        min_trades=min_trades,
+        min_tail=min_tail,
+        time_unit_s=time_unit_s,
+        level=level,
+        dispersion_bin_s=dispersion_bin_s,
+    )
     fits = {}
     for name, sel in (("bid", r.side < 0), ("ask", r.side > 0)):
         fits[name] = fit_reach(r.delta[sel], dur, times_s=r.t_s[sel], side=name, **kw)
     pooled = fit_reach(r.delta, dur, times_s=r.t_s, side="pooled", n_sides=2, **kw)
-    touch = fit_reach(r.delta, dur, times_s=r.t_s, side="touch", n_sides=2, window="auto",
-                      **{**kw, "delta0": None}) if delta0 is None else None
+    touch = (
+        fit_reach(r.delta, dur, times_s=r.t_s, side="touch", n_sides=2, window="auto", **{**kw, "delta0": None})
+        if delta0 is None
+        else None
+    )
     return IntensityFit(fits["bid"], fits["ask"], pooled, r.summary(), touch)

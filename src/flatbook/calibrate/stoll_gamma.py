@@ -19,6 +19,7 @@ a backtest's autocorrelated path they are too small.
 Units: q and q* in lots, prices in price units, g in price units per lot — the
 ``stoll`` policy's ``stoll_gamma``; h0 its ``half_spread``.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,14 @@ class LinFit:
 
 def _ols(x: np.ndarray, y: np.ndarray) -> LinFit:
     r = stats.linregress(x, y)
-    return LinFit(float(r.slope), float(r.stderr), float(r.intercept), float(r.intercept_stderr),
-                  float(r.rvalue) ** 2, int(x.size))
+    return LinFit(
+        float(r.slope),
+        float(r.stderr),
+        float(r.intercept),
+        float(r.intercept_stderr),
+        float(r.rvalue) ** 2,
+        int(x.size),
+    )
 
 
 @dataclass(frozen=True)
@@ -92,8 +99,9 @@ def _combine(est: list[tuple[float, float]]) -> tuple[float, float]:
     return float((w * g).sum() / w.sum()), float(1.0 / math.sqrt(w.sum()))
 
 
-def fit_stoll_gamma(q, half_spread=None, centre_offset=None, *, q_target: float = 0.0,
-                    min_points: int = 3) -> StollGamma:
+def fit_stoll_gamma(
+    q, half_spread=None, centre_offset=None, *, q_target: float = 0.0, min_points: int = 3
+) -> StollGamma:
     """Stoll's g from inventory ``q`` (lots) and the quoted ``half_spread`` and/or the quote
     ``centre_offset`` = centre − mid (price units), arrays of one length; non-finite rows are dropped
     per regression. ``ok=False`` when neither regression has variation in its regressor."""
@@ -132,15 +140,23 @@ def fit_stoll_gamma(q, half_spread=None, centre_offset=None, *, q_target: float 
             centre_fit = f
             est.append((-0.5 * f.slope, 0.5 * f.slope_se))
     if not est:
-        return StollGamma(False, "; ".join(reasons), nan, nan, nan, nan, nan, nan, nan, None, None,
-                          npts, q_target)
+        return StollGamma(False, "; ".join(reasons), nan, nan, nan, nan, nan, nan, nan, None, None, npts, q_target)
     g, se = _combine(est)
     return StollGamma(
-        True, "; ".join(reasons) or None, g, se,
-        spread_fit.slope if spread_fit else nan, spread_fit.slope_se if spread_fit else nan,
+        True,
+        "; ".join(reasons) or None,
+        g,
+        se,
+        spread_fit.slope if spread_fit else nan,
+        spread_fit.slope_se if spread_fit else nan,
         spread_fit.intercept if spread_fit else nan,
-        -0.5 * centre_fit.slope if centre_fit else nan, 0.5 * centre_fit.slope_se if centre_fit else nan,
-        spread_fit, centre_fit, npts, q_target)
+        -0.5 * centre_fit.slope if centre_fit else nan,
+        0.5 * centre_fit.slope_se if centre_fit else nan,
+        spread_fit,
+        centre_fit,
+        npts,
+        q_target,
+    )
 
 
 def stoll_gamma_from_quotes(q, bid, ask, mid, *, q_target: float = 0.0) -> StollGamma:

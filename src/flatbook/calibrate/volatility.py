@@ -21,6 +21,7 @@ increments is reported as a diagnostic (clearly negative: noise; use a coarser
 ``grid_s``). A gap in the data (an outage, the night) puts its whole move in one
 increment.
 """
+
 from __future__ import annotations
 
 import math
@@ -102,8 +103,25 @@ def sample_previous_tick(ts_ns: np.ndarray, values: np.ndarray, grid_s: float) -
 def _failed(reason: str, n: int, grid_s: float, m: np.ndarray) -> Volatility:
     nan = math.nan
     first, last, mean = (float(m[0]), float(m[-1]), float(m.mean())) if m.size else (nan, nan, nan)
-    return Volatility(False, reason, n, grid_s, nan, nan, nan, nan, nan, nan, nan, nan, nan,
-                      first, last, mean, max(m.size - 1, 0) * grid_s)
+    return Volatility(
+        False,
+        reason,
+        n,
+        grid_s,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        first,
+        last,
+        mean,
+        max(m.size - 1, 0) * grid_s,
+    )
 
 
 def _rv(x: np.ndarray, grid_s: float) -> tuple[float, float]:
@@ -112,8 +130,9 @@ def _rv(x: np.ndarray, grid_s: float) -> tuple[float, float]:
     return s, s / math.sqrt(2.0 * x.size)
 
 
-def realized_volatility(ev_or_ts, mid: np.ndarray | None = None, *, grid_s: float = 1.0,
-                        min_increments: int = 30) -> Volatility:
+def realized_volatility(
+    ev_or_ts, mid: np.ndarray | None = None, *, grid_s: float = 1.0, min_increments: int = 30
+) -> Volatility:
     """Realised volatility of the mid from an :class:`~flatbook.data.events.EventTable`
     (its ``mid`` column) or from arrays ``ts_ns`` (int64 ns) and ``mid`` (price units).
 
@@ -133,8 +152,12 @@ def realized_volatility(ev_or_ts, mid: np.ndarray | None = None, *, grid_s: floa
     s = sample_previous_tick(ts, m, grid_s)
     n = max(s.size - 1, 0)
     if n < min_increments:
-        return _failed(f"only {n} increments of {grid_s:g} s (need at least {min_increments}): "
-                       "the data span too short a time", n, grid_s, s)
+        return _failed(
+            f"only {n} increments of {grid_s:g} s (need at least {min_increments}): the data span too short a time",
+            n,
+            grid_s,
+            s,
+        )
     x = np.diff(s)
     if not np.any(x != 0.0):
         return _failed(f"the mid never changed over {n} increments of {grid_s:g} s", n, grid_s, s)
@@ -147,6 +170,22 @@ def realized_volatility(ev_or_ts, mid: np.ndarray | None = None, *, grid_s: floa
     else:
         slog = slog_se = math.nan
     day, year = math.sqrt(SECONDS_PER_DAY), math.sqrt(SECONDS_PER_YEAR)
-    return Volatility(True, None, n, float(grid_s), sig, se, sig * day, sig * year,
-                      slog, slog_se, slog * day, slog * year, acf1,
-                      float(s[0]), float(s[-1]), float(s.mean()), n * float(grid_s))
+    return Volatility(
+        True,
+        None,
+        n,
+        float(grid_s),
+        sig,
+        se,
+        sig * day,
+        sig * year,
+        slog,
+        slog_se,
+        slog * day,
+        slog * year,
+        acf1,
+        float(s[0]),
+        float(s[-1]),
+        float(s.mean()),
+        n * float(grid_s),
+    )

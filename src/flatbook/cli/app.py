@@ -14,6 +14,7 @@ Start-up: the command modules import typer, rich and light core modules only at 
 level; numpy, numba, the kernels, scipy, dash... are imported inside the command that
 needs them, so ``flatbook --help`` and ``--version`` load none of them.
 """
+
 import sys
 from collections.abc import Sequence
 from typing import Annotated
@@ -23,10 +24,27 @@ from typer.core import TyperGroup
 
 from .._version import __version__
 from ..errors import InputError
-from . import (app_cmd, calibrate_cmd, hedge_cmds, live_cmd, multi_cmd, replay_cmds, report_cmd, risk_cmds,
-               schedule_cmd, sim_cmds, sweep_cmd)
-from .common import EXIT_INPUT, Abort, ClickException, UsageError, error_line
-from .common import kernels_need_compiling  # noqa: F401  (re-exported: tests and scripts import it from here)
+from . import (
+    app_cmd,
+    calibrate_cmd,
+    hedge_cmds,
+    live_cmd,
+    multi_cmd,
+    replay_cmds,
+    report_cmd,
+    risk_cmds,
+    schedule_cmd,
+    sim_cmds,
+    sweep_cmd,
+)
+from .common import (
+    EXIT_INPUT,
+    Abort,
+    ClickException,
+    UsageError,
+    error_line,
+    kernels_need_compiling,  # noqa: F401  (re-exported: tests and scripts import it from here)
+)
 from .interrupt import EXIT_INTERRUPTED, interrupted
 
 
@@ -35,8 +53,7 @@ class _Group(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                              standalone_mode=False, **extra)
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
         except InputError as e:
             error_line(str(e))
@@ -76,14 +93,28 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Print the version and exit.")] = False) -> None:
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """Inventory management for market makers: quote, simulate and compare policies."""
 
 
 # the sub-apps, in the order 'flatbook --help' lists their commands
-for _sub in (sim_cmds, replay_cmds, calibrate_cmd, schedule_cmd, hedge_cmds, report_cmd, multi_cmd, risk_cmds,
-             app_cmd, sweep_cmd, live_cmd):
+for _sub in (
+    sim_cmds,
+    replay_cmds,
+    calibrate_cmd,
+    schedule_cmd,
+    hedge_cmds,
+    report_cmd,
+    multi_cmd,
+    risk_cmds,
+    app_cmd,
+    sweep_cmd,
+    live_cmd,
+):
     app.add_typer(_sub.app)
 app.add_typer(replay_cmds.data_app, name="data")
 

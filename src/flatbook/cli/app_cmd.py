@@ -1,4 +1,5 @@
 """``flatbook app``: serve the inventory-skew explainer and the live dashboard (Dash) on this machine."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -18,7 +19,9 @@ app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mount
 
 # the live engine's API address; = flatbook.app.live_page.DEFAULT_LIVE_URL (not imported: that module imports dash)
 DEFAULT_LIVE_URL = "http://127.0.0.1:8765"
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
 def check_host(raw: str) -> str:
@@ -82,13 +85,24 @@ def check_listen(host: str, port: int) -> None:
 
 @app.command("app")
 def app_command(
-    host: Annotated[str, typer.Option("--host", metavar="HOST",
-                                      help=f"Address to listen on (default {DEFAULT_HOST}: this machine only).")] = DEFAULT_HOST,
-    port: Annotated[str, typer.Option("--port", metavar="PORT",
-                                      help=f"TCP port, 1-65535 (default {DEFAULT_PORT}).")] = str(DEFAULT_PORT),
-    live_url: Annotated[str, typer.Option("--live-url", metavar="URL",
-                                          help="The live engine's API (`flatbook live`), read by the dashboard "
-                                               f"at /live (default {DEFAULT_LIVE_URL}).")] = DEFAULT_LIVE_URL,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", metavar="HOST", help=f"Address to listen on (default {DEFAULT_HOST}: this machine only)."
+        ),
+    ] = DEFAULT_HOST,
+    port: Annotated[
+        str, typer.Option("--port", metavar="PORT", help=f"TCP port, 1-65535 (default {DEFAULT_PORT}).")
+    ] = str(DEFAULT_PORT),
+    live_url: Annotated[
+        str,
+        typer.Option(
+            "--live-url",
+            metavar="URL",
+            help="The live engine's API (`flatbook live`), read by the dashboard "
+            f"at /live (default {DEFAULT_LIVE_URL}).",
+        ),
+    ] = DEFAULT_LIVE_URL,
 ) -> None:
     """Serve the inventory-skew explainer at / and the live dashboard at /live."""
     require("app", field="flatbook app")

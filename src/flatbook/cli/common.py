@@ -5,6 +5,7 @@ The command modules (``*_cmd.py``, ``*_cmds.py``) import from here, never from t
 Start-up: this module imports typer and rich only (and the light core modules); anything
 that pulls numpy, numba or a kernel is imported inside the function that needs it.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,18 +46,36 @@ def error_line(msg: str) -> None:
 
 # --------------------------------------------------------------------------- shared options
 
-PresetOpt = Annotated[str | None, typer.Option("--preset", metavar="NAME", help=f"Market preset (default {DEFAULT_PRESET}); see 'flatbook presets'.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
-                                                  help="Override any parameter (repeatable); see 'flatbook params'.")]
-PathsOpt = Annotated[str | None, typer.Option("--paths", metavar="N", help=f"Monte Carlo paths, an integer >= 1 (default {DEFAULT_PATHS}).")]
-SeedOpt = Annotated[str | None, typer.Option("--seed", metavar="S", help=f"Random seed, an integer >= 0 (default {DEFAULT_SEED}).")]
-ConfigOpt = Annotated[str | None, typer.Option("--config", metavar="FILE.toml",
-                                               help="TOML file with run and params tables; flags override it.")]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option("--preset", metavar="NAME", help=f"Market preset (default {DEFAULT_PRESET}); see 'flatbook presets'."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="KEY=VALUE", help="Override any parameter (repeatable); see 'flatbook params'."),
+]
+PathsOpt = Annotated[
+    str | None,
+    typer.Option("--paths", metavar="N", help=f"Monte Carlo paths, an integer >= 1 (default {DEFAULT_PATHS})."),
+]
+SeedOpt = Annotated[
+    str | None, typer.Option("--seed", metavar="S", help=f"Random seed, an integer >= 0 (default {DEFAULT_SEED}).")
+]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option("--config", metavar="FILE.toml", help="TOML file with run and params tables; flags override it."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
-OutOpt = Annotated[str | None, typer.Option("--out", metavar="DIR",
-                                            help="Write summary.json, parquet files and the six-panel PNG into DIR.")]
-ReportOpt = Annotated[str | None, typer.Option("--report", metavar="FILE.html",
-                                               help="Write a self-contained interactive HTML report (opens offline).")]
+OutOpt = Annotated[
+    str | None,
+    typer.Option("--out", metavar="DIR", help="Write summary.json, parquet files and the six-panel PNG into DIR."),
+]
+ReportOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--report", metavar="FILE.html", help="Write a self-contained interactive HTML report (opens offline)."
+    ),
+]
 
 
 def _check_report(report: str | None):
@@ -68,17 +87,24 @@ def _check_report(report: str | None):
     return check_report_path(report)
 
 
-def _resolve(config: str | None, preset: str | None, set_: list[str] | None,
-             paths: str | None, seed: str | None,
-             default_preset: str = DEFAULT_PRESET) -> tuple[dict, str, dict, object, object]:
+def _resolve(
+    config: str | None,
+    preset: str | None,
+    set_: list[str] | None,
+    paths: str | None,
+    seed: str | None,
+    default_preset: str = DEFAULT_PRESET,
+) -> tuple[dict, str, dict, object, object]:
     """Merge the TOML file (if any) with the flags: (run table, preset, overrides, paths, seed)."""
     run, params = load_toml(config) if config is not None else ({}, {})
     overrides = {**params, **parse_set(set_)}
-    return (run,
-            preset if preset is not None else run.get("preset", default_preset),
-            overrides,
-            paths if paths is not None else run.get("paths", DEFAULT_PATHS),
-            seed if seed is not None else run.get("seed", DEFAULT_SEED))
+    return (
+        run,
+        preset if preset is not None else run.get("preset", default_preset),
+        overrides,
+        paths if paths is not None else run.get("paths", DEFAULT_PATHS),
+        seed if seed is not None else run.get("seed", DEFAULT_SEED),
+    )
 
 
 def _one_policy(policy: str | None, run: dict) -> object:

@@ -9,6 +9,7 @@ imported, so the commands' own handling (nothing half-written to ``--out``) take
 What stays uncovered is the interpreter's own start-up before this module runs.
 Only the console script and ``flatbook/__main__.py`` import this module.
 """
+
 import signal
 
 
@@ -16,7 +17,7 @@ def _exit_interrupted(signum, frame) -> None:
     raise SystemExit(interrupted())
 
 
-signal.signal(signal.SIGINT, _exit_interrupted)   # first, before any other import
+signal.signal(signal.SIGINT, _exit_interrupted)  # first, before any other import
 
 from collections.abc import Sequence  # noqa: E402
 
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         run(argv)
-    except KeyboardInterrupt:                          # between the imports and the command's own handling
+    except KeyboardInterrupt:  # between the imports and the command's own handling
         raise SystemExit(interrupted()) from None
 
 

@@ -3,6 +3,7 @@
 Standard library only, no side effects: imported by :mod:`flatbook.cli.app` and by the
 console script's entry point :mod:`flatbook.cli.entry` before anything heavy.
 """
+
 from __future__ import annotations
 
 import sys

@@ -5,6 +5,7 @@ paths as ``simulate``: :func:`flatbook.cli.app._resolve` merges the TOML file an
 :func:`flatbook.cli.output.publish_dir` writes all files or none, ``--report`` is checked
 before any work and written by :func:`flatbook.report.html.write_report`.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,14 +22,29 @@ from ..presets import PRESETS
 from ..timing import group_timing
 from ..units import INSTRUMENT_COLUMNS, PORTFOLIO_KEYS, multi_unit  # noqa: F401  (re-exported)
 from . import output
-from .common import (ConfigOpt, JsonOpt, OutOpt, PathsOpt, ReportOpt, SeedOpt, _check_report, _number, _print_json,
-                     _resolve, _stdout, compiling, print_warnings)
+from .common import (
+    ConfigOpt,
+    JsonOpt,
+    OutOpt,
+    PathsOpt,
+    ReportOpt,
+    SeedOpt,
+    _check_report,
+    _number,
+    _print_json,
+    _resolve,
+    _stdout,
+    compiling,
+    print_warnings,
+)
 from .progress import ProgressBar
 from .tables import fmt
 
 app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
 DEFAULT_MULTI_PRESET = "multi-asset"
+
+
 def multi_object(res, preset: str | None = None) -> dict:
     """``multi --json`` and ``summary.json``: the summary (wall-clock fields under ``timing``) plus
     ``config`` (with the multi-instrument preset's name when given)."""
@@ -72,11 +88,24 @@ def _tables(res, title: str, time_unit: str) -> list:
 
 @app.command()
 def multi(
-    preset: Annotated[str | None, typer.Option("--preset", metavar="NAME", help=f"Multi-instrument preset (default {DEFAULT_MULTI_PRESET}).")] = None,
-    correlation: Annotated[str | None, typer.Option("--correlation", metavar="RHO", help="Correlation of the two mids (−1 to 1).")] = None,
-    own_skew: Annotated[bool, typer.Option("--own-skew", help="Skew each instrument on its own inventory, not the portfolio's risk.")] = False,
-    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
-                                                    help="Override a parameter of every instrument (KEY=VALUE) or of one (NAME.KEY=VALUE, e.g. B.sigma=3); repeatable; see 'flatbook params'.")] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", metavar="NAME", help=f"Multi-instrument preset (default {DEFAULT_MULTI_PRESET})."),
+    ] = None,
+    correlation: Annotated[
+        str | None, typer.Option("--correlation", metavar="RHO", help="Correlation of the two mids (−1 to 1).")
+    ] = None,
+    own_skew: Annotated[
+        bool, typer.Option("--own-skew", help="Skew each instrument on its own inventory, not the portfolio's risk.")
+    ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override a parameter of every instrument (KEY=VALUE) or of one (NAME.KEY=VALUE, e.g. B.sigma=3); repeatable; see 'flatbook params'.",
+        ),
+    ] = None,
     paths: PathsOpt = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
@@ -88,12 +117,10 @@ def multi(
     from ..multi import kernel as MK
     from ..multi.simulator import check_read, multi_preset, simulate_multi
 
-    run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed,
-                                                 default_preset=DEFAULT_MULTI_PRESET)
+    run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed, default_preset=DEFAULT_MULTI_PRESET)
     if "policy" in run:
         raise InputError("run.policy", "multi takes each instrument's policy from the multi-instrument preset")
-    mc = multi_preset(preset_name, _number("--correlation", correlation), False if own_skew else None,
-                      n, s, overrides)
+    mc = multi_preset(preset_name, _number("--correlation", correlation), False if own_skew else None, n, s, overrides)
     check_read(overrides, mc)
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)
@@ -114,11 +141,12 @@ def multi(
         _print_json(obj)
         return
     con = _stdout()
-    title = (f"multi — {preset_name}, {mc.paths:,} paths × {mc.configs[0].steps:,} steps, seed {mc.seed}, "
-             f"ρ = {mc.correlation[0, -1]:g}, {'portfolio' if mc.portfolio_skew else 'own'} skew")
+    title = (
+        f"multi — {preset_name}, {mc.paths:,} paths × {mc.configs[0].steps:,} steps, seed {mc.seed}, "
+        f"ρ = {mc.correlation[0, -1]:g}, {'portfolio' if mc.portfolio_skew else 'own'} skew"
+    )
     for t in _tables(res, title, PRESETS[mc.configs[0].preset].time_unit):
         con.print(t)
     for written in (out_dir, report_path):
         if written is not None:
             con.print(f"wrote {written}", markup=False, highlight=False)
-

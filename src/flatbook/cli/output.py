@@ -8,6 +8,7 @@ temporary directory (and any parent directories this run created), so DIR never
 holds a half-written or partial set of outputs. Ctrl-C during the (very short)
 publishing step is deferred until it has finished.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,6 +35,7 @@ SERIES_PARQUET = "series.parquet"
 
 # --------------------------------------------------------------------------- JSON
 
+
 def dumps(obj: object) -> str:
     """Strict JSON (no NaN/Infinity), indented."""
     return json.dumps(jsonable(obj), indent=2, allow_nan=False)
@@ -42,11 +44,23 @@ def dumps(obj: object) -> str:
 # The run's JSON objects and compare's paired differences live with the simulator
 # (flatbook.sim.summaries); re-exported here on first use (PEP 562), as that module imports numpy:
 # start-up ('flatbook --help' imports this module).
-_MOVED = {**{n: ("flatbook.sim.summaries", n) for n in ("PAIRED_METHOD", "PAIRED_METRICS", "compare_object",
-                                                       "paired_differences", "simulate_object", "summary_frame",
-                                                       "per_path_frame", "series_frame")},
-          **{f"_{n}": ("flatbook.sim.summaries", n) for n in ("summary_frame", "per_path_frame", "series_frame")},
-          "figure_title": ("flatbook.report.six_panel", "figure_title")}
+_MOVED = {
+    **{
+        n: ("flatbook.sim.summaries", n)
+        for n in (
+            "PAIRED_METHOD",
+            "PAIRED_METRICS",
+            "compare_object",
+            "paired_differences",
+            "simulate_object",
+            "summary_frame",
+            "per_path_frame",
+            "series_frame",
+        )
+    },
+    **{f"_{n}": ("flatbook.sim.summaries", n) for n in ("summary_frame", "per_path_frame", "series_frame")},
+    "figure_title": ("flatbook.report.six_panel", "figure_title"),
+}
 
 
 def __getattr__(name: str) -> object:
@@ -59,6 +73,7 @@ def __getattr__(name: str) -> object:
 
 
 # --------------------------------------------------------------------------- --out checks
+
 
 def check_out_dir(out: str) -> Path:
     """Validate ``--out`` before any work: DIR is a directory or can be created there."""
@@ -81,16 +96,24 @@ def check_out_dir(out: str) -> Path:
 
 # --------------------------------------------------------------------------- file builders
 
+
 def _write_png(path: Path, res: SimResult) -> None:
     from ..report.six_panel import figure_title, write_six_panel  # lazy: start-up (matplotlib)
 
     v = res.config.values
     s = res.path_series(0)
-    write_six_panel(path, {k: s[k] for k in ("t", "mid", "bid", "ask", "q", "pnl")},
-                    limit=v["limit"], zones=(v["yellow"], v["red"], v["critical"]),
-                    q_target=v["q_target"], q_hist=res.per_path["final_q"], title=figure_title(res),
-                    time_unit=PRESETS[res.config.preset].time_unit,
-                    hist_title="Final inventory over all paths", hist_ylabel="count (paths)")
+    write_six_panel(
+        path,
+        {k: s[k] for k in ("t", "mid", "bid", "ask", "q", "pnl")},
+        limit=v["limit"],
+        zones=(v["yellow"], v["red"], v["critical"]),
+        q_target=v["q_target"],
+        q_hist=res.per_path["final_q"],
+        title=figure_title(res),
+        time_unit=PRESETS[res.config.preset].time_unit,
+        hist_title="Final inventory over all paths",
+        hist_ylabel="count (paths)",
+    )
 
 
 def _build(tmp: Path, results: Sequence[SimResult], obj: Mapping, compare: bool) -> list[str]:
@@ -109,6 +132,7 @@ def _build(tmp: Path, results: Sequence[SimResult], obj: Mapping, compare: bool)
 
 
 # --------------------------------------------------------------------------- atomic publishing
+
 
 def _publish(tmp: Path, out: Path, names: list[str]) -> None:
     if not out.exists():

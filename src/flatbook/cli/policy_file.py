@@ -3,13 +3,19 @@
 Every command that takes ``--policy`` takes it too; the file's policies are then known by
 name (:func:`flatbook.policies.loader.load_policies`), exactly as the built-in ones.
 """
+
 from typing import Annotated
 
 import typer
 
-PolicyFileOpt = Annotated[str | None, typer.Option(
-    "--policy-file", metavar="FILE.py",
-    help="A Python file defining your own policies (@flatbook.policies.policy); then --policy NAME.")]
+PolicyFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--policy-file",
+        metavar="FILE.py",
+        help="A Python file defining your own policies (@flatbook.policies.policy); then --policy NAME.",
+    ),
+]
 
 
 def load_policy_files(path: str | None) -> None:

@@ -6,14 +6,22 @@ under ``--json`` (pass ``enabled=False``). Piped output therefore never carries
 progress lines. Built on :mod:`rich.progress`; the delay timer is ours because
 rich has no "show only if slow" option.
 """
+
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 DELAY_S = 1.0  # show nothing for work shorter than this (seconds)
 
@@ -35,16 +43,26 @@ class ProgressBar:
         False keeps it silent whatever stderr is (use for ``--json``).
     """
 
-    def __init__(self, total: int | None, columns: Sequence | None = None, description: str = "simulating",
-                 unit: str = "paths", enabled: bool = True, **fields):
+    def __init__(
+        self,
+        total: int | None,
+        columns: Sequence | None = None,
+        description: str = "simulating",
+        unit: str = "paths",
+        enabled: bool = True,
+        **fields,
+    ):
         self.console = Console(stderr=True)
         self.enabled = enabled and self.console.is_terminal
         if total is None:
             cols = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
         else:
-            cols = (TextColumn("{task.description}"),
-                    *(columns or (BarColumn(), MofNCompleteColumn(), TextColumn(unit))),
-                    TimeElapsedColumn(), TimeRemainingColumn())
+            cols = (
+                TextColumn("{task.description}"),
+                *(columns or (BarColumn(), MofNCompleteColumn(), TextColumn(unit))),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
         self.progress = Progress(*cols, console=self.console, transient=True)
         self.task = self.progress.add_task(description, total=total, **fields)
         self._lock = threading.Lock()

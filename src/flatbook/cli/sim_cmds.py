@@ -13,9 +13,26 @@ from ..errors import InputError
 from ..params import BIG, bound_text
 from ..presets import PRESETS
 from . import output, tables
-from .common import (ConfigOpt, DEFAULT_POLICY, JsonOpt, OutOpt, PathsOpt, PresetOpt, ReportOpt, SeedOpt, SetOpt,
-                     _check_report, _number, _one_policy, _print_json, _resolve, _run_all, _stdout, _title,
-                     print_warnings)
+from .common import (
+    DEFAULT_POLICY,
+    ConfigOpt,
+    JsonOpt,
+    OutOpt,
+    PathsOpt,
+    PresetOpt,
+    ReportOpt,
+    SeedOpt,
+    SetOpt,
+    _check_report,
+    _number,
+    _one_policy,
+    _print_json,
+    _resolve,
+    _run_all,
+    _stdout,
+    _title,
+    print_warnings,
+)
 from .policy_file import PolicyFileOpt, load_policy_files
 
 app = typer.Typer()
@@ -24,7 +41,12 @@ app = typer.Typer()
 @app.command()
 def simulate(
     preset: PresetOpt = None,
-    policy: Annotated[str | None, typer.Option("--policy", metavar="NAME", help=f"Quoting policy (default {DEFAULT_POLICY}); see 'flatbook policies'.")] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy", metavar="NAME", help=f"Quoting policy (default {DEFAULT_POLICY}); see 'flatbook policies'."
+        ),
+    ] = None,
     set_: SetOpt = None,
     paths: PathsOpt = None,
     seed: SeedOpt = None,
@@ -55,8 +77,9 @@ def simulate(
         _print_json(obj)
     else:
         con = _stdout()
-        con.print(tables.summary_table(res.summary, PRESETS[cfg.preset].time_unit,
-                                       _title(cfg, f"simulate {cfg.policy}")))
+        con.print(
+            tables.summary_table(res.summary, PRESETS[cfg.preset].time_unit, _title(cfg, f"simulate {cfg.policy}"))
+        )
         if out_dir is not None:
             con.print(f"wrote {out_dir}", markup=False, highlight=False)
         if report_path is not None:
@@ -65,7 +88,10 @@ def simulate(
 
 @app.command()
 def compare(
-    policy: Annotated[list[str] | None, typer.Option("--policy", metavar="NAME", help="A policy to compare (repeat: --policy A --policy B).")] = None,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", metavar="NAME", help="A policy to compare (repeat: --policy A --policy B)."),
+    ] = None,
     preset: PresetOpt = None,
     set_: SetOpt = None,
     paths: PathsOpt = None,
@@ -113,9 +139,13 @@ def compare(
         tu = PRESETS[cfgs[0].preset].time_unit
         con.print(tables.compare_table({r.config.policy: r.summary for r in results}, tu, _title(cfgs[0], "compare")))
         if "differences" in obj:
-            con.print(tables.differences_table(obj["differences"], tu,
-                                               f"paired differences vs {obj['differences']['baseline']} "
-                                               "(common random numbers)"))
+            con.print(
+                tables.differences_table(
+                    obj["differences"],
+                    tu,
+                    f"paired differences vs {obj['differences']['baseline']} (common random numbers)",
+                )
+            )
         if out_dir is not None:
             con.print(f"wrote {out_dir}", markup=False, highlight=False)
         if report_path is not None:
@@ -125,9 +155,15 @@ def compare(
 @app.command()
 def quote(
     q: Annotated[str, typer.Option("--q", metavar="Q", help="Inventory q (lots).")],
-    policy: Annotated[str | None, typer.Option("--policy", metavar="NAME", help=f"Quoting policy (default {DEFAULT_POLICY}).")] = None,
-    mid: Annotated[str | None, typer.Option("--mid", metavar="S", help="Mid price (price units; default the preset's s0).")] = None,
-    t: Annotated[str | None, typer.Option("--t", metavar="T", help="Time since the start (time units; default 0).")] = None,
+    policy: Annotated[
+        str | None, typer.Option("--policy", metavar="NAME", help=f"Quoting policy (default {DEFAULT_POLICY}).")
+    ] = None,
+    mid: Annotated[
+        str | None, typer.Option("--mid", metavar="S", help="Mid price (price units; default the preset's s0).")
+    ] = None,
+    t: Annotated[
+        str | None, typer.Option("--t", metavar="T", help="Time since the start (time units; default 0).")
+    ] = None,
     preset: PresetOpt = None,
     set_: SetOpt = None,
     config: ConfigOpt = None,
@@ -142,8 +178,11 @@ def quote(
     cfg = build_config(preset_name, _one_policy(policy, run), overrides, paths=1, seed=0)
     qv = _number("--q", q)
     if abs(qv) > BIG:
-        raise InputError("--q", f"got {q}; allowed: a number from -{bound_text(BIG)} to {bound_text(BIG)} "
-                                "(lots; flatbook's largest inventory, flatbook.params.BIG)")
+        raise InputError(
+            "--q",
+            f"got {q}; allowed: a number from -{bound_text(BIG)} to {bound_text(BIG)} "
+            "(lots; flatbook's largest inventory, flatbook.params.BIG)",
+        )
     s = _number("--mid", mid, cfg.values["s0"])
     if not 0 < s <= BIG:
         raise InputError("--mid", f"got {mid}; allowed: a number > 0 and <= {bound_text(BIG)} (price units)")
@@ -156,8 +195,9 @@ def quote(
         run_cfg = {k: v for k, v in cfg.as_dict().items() if k not in ("paths", "seed")}
         _print_json({**qd, "preset": cfg.preset, "policy": cfg.policy, "config": run_cfg})
     else:
-        _stdout().print(tables.quote_table(qd, PRESETS[cfg.preset].time_unit,
-                                           f"quote — {cfg.policy}, preset {cfg.preset}"))
+        _stdout().print(
+            tables.quote_table(qd, PRESETS[cfg.preset].time_unit, f"quote — {cfg.policy}, preset {cfg.preset}")
+        )
 
 
 def _listing(data: dict, json_: bool, make_tables: Callable[[dict], list]) -> None:

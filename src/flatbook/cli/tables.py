@@ -4,6 +4,7 @@ The catalogue functions (:func:`presets_data`, :func:`policies_data`,
 :func:`params_data`) return JSON-ready dicts; the ``--json`` output and the
 rich tables are both built from them, so the two never disagree.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -12,15 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 from ..params import PARAMS, defaults
-from ..units import (PNL_UNIT, QUOTE_UNITS, SUMMARY_UNITS, backtest_units, fmt, fmt_pm,  # noqa: F401  (re-exported)
-                     per_unit, unit)
 from ..presets import PRESETS, Preset
+from ..units import PNL_UNIT, QUOTE_UNITS, SUMMARY_UNITS, backtest_units, fmt, fmt_pm, per_unit, unit  # noqa: F401  (re-exported)
 
 GROUPS = ("run", "policy", "market", "controls", "hedging", "costs")
 ZONE_NAMES = ("none", "yellow", "red", "critical")
 
 #: summary keys the tables leave out (``warnings`` go to stderr, one ``warning:`` line each)
 NOT_IN_TABLES = ("warnings",)
+
 
 def _text(x: object, digits: int = 6) -> Text:
     """Plain text (never parsed as rich markup)."""
@@ -29,8 +30,10 @@ def _text(x: object, digits: int = 6) -> Text:
 
 # --------------------------------------------------------------------------- catalogues
 
+
 def _preset_values(p: Preset) -> tuple[dict, set[str]]:
     """The preset's resolved values (registry defaults + preset + derived) and the derived names."""
+
     class _Recording(dict):
         def __setitem__(self, key, value):
             written.add(key)
@@ -52,10 +55,15 @@ def presets_data() -> dict:
         params = {}
         for key in [*p.values, *sorted(derived - set(p.values))]:
             spec = PARAMS[key]
-            params[key] = {"value": v[key], "unit": spec.unit, "allowed": spec.allowed(),
-                           "group": spec.group, "derived": key in derived, "doc": spec.doc}
-        out[name] = {"description": p.description, "source": p.source, "time_unit": p.time_unit,
-                     "params": params}
+            params[key] = {
+                "value": v[key],
+                "unit": spec.unit,
+                "allowed": spec.allowed(),
+                "group": spec.group,
+                "derived": key in derived,
+                "doc": spec.doc,
+            }
+        out[name] = {"description": p.description, "source": p.source, "time_unit": p.time_unit, "params": params}
     return out
 
 
@@ -65,8 +73,16 @@ def policies_data() -> dict:
 
     out = {}
     for name, s in POLICIES.items():
-        params = {k: {"default": PARAMS[k].default, "unit": PARAMS[k].unit, "allowed": PARAMS[k].allowed(),
-                      "group": PARAMS[k].group, "doc": PARAMS[k].doc} for k in s.params}
+        params = {
+            k: {
+                "default": PARAMS[k].default,
+                "unit": PARAMS[k].unit,
+                "allowed": PARAMS[k].allowed(),
+                "group": PARAMS[k].group,
+                "doc": PARAMS[k].doc,
+            }
+            for k in s.params
+        }
         out[name] = {"rung": s.rung, "summary": s.summary, "source": s.source, "params": params}
     return out
 
@@ -75,12 +91,12 @@ def params_data() -> dict:
     """The whole parameter registry, grouped (run, policy, market, controls, costs)."""
     out: dict[str, dict] = {g: {} for g in GROUPS}
     for name, p in PARAMS.items():
-        out.setdefault(p.group, {})[name] = {"default": p.default, "unit": p.unit, "allowed": p.allowed(),
-                                             "doc": p.doc}
+        out.setdefault(p.group, {})[name] = {"default": p.default, "unit": p.unit, "allowed": p.allowed(), "doc": p.doc}
     return out
 
 
 # --------------------------------------------------------------------------- tables
+
 
 def summary_table(summary: Mapping, time_unit: str, title: str) -> Table:
     """One run's summary: metric, value, unit."""
@@ -105,17 +121,19 @@ def compare_table(summaries: Mapping[str, Mapping], time_unit: str, title: str) 
     for s in summaries.values():
         keys += [k for k in s if k not in keys and k not in NOT_IN_TABLES]
     for key in keys:
-        t.add_row(key, *(_text(s.get(key)) for s in summaries.values()),
-                  _text(unit(SUMMARY_UNITS, key, time_unit)))
+        t.add_row(key, *(_text(s.get(key)) for s in summaries.values()), _text(unit(SUMMARY_UNITS, key, time_unit)))
     return t
 
 
 def differences_table(diff: Mapping, time_unit: str, title: str) -> Table:
     """Paired differences against the baseline policy: metric × policy, ``diff ± SE`` (paired) and the unpaired SE."""
     base = diff["baseline"]
-    t = Table(title=Text(title), title_justify="left",
-              caption=Text("± 1 SE, paired over paths; std metrics: delta method; [SE if the runs were independent]"),
-              caption_justify="left")
+    t = Table(
+        title=Text(title),
+        title_justify="left",
+        caption=Text("± 1 SE, paired over paths; std metrics: delta method; [SE if the runs were independent]"),
+        caption_justify="left",
+    )
     t.add_column("metric")
     for name in diff["policies"]:
         t.add_column(Text(f"{name} − {base}"), justify="right")
@@ -127,8 +145,7 @@ def differences_table(diff: Mapping, time_unit: str, title: str) -> Table:
         cells = []
         for rows in diff["policies"].values():
             d = rows.get(key)
-            cells.append(Text("n/a" if d is None else
-                              f"{fmt_pm(d['diff'], d['se'])} [{fmt(d['se_unpaired'], 2)}]"))
+            cells.append(Text("n/a" if d is None else f"{fmt_pm(d['diff'], d['se'])} [{fmt(d['se_unpaired'], 2)}]"))
         t.add_row(key, *cells, _text(unit(SUMMARY_UNITS, key, time_unit)))
     return t
 
@@ -148,10 +165,12 @@ def quote_table(q: Mapping, time_unit: str, title: str) -> Table:
     return t
 
 
-def _param_table(title: str, rows: Mapping[str, Mapping], value_key: str, value_label: str,
-                 caption: str | None = None) -> Table:
-    t = Table(title=Text(title), title_justify="left", caption=Text(caption) if caption else None,
-              caption_justify="left")
+def _param_table(
+    title: str, rows: Mapping[str, Mapping], value_key: str, value_label: str, caption: str | None = None
+) -> Table:
+    t = Table(
+        title=Text(title), title_justify="left", caption=Text(caption) if caption else None, caption_justify="left"
+    )
     t.add_column("parameter")
     t.add_column(value_label, justify="right")
     t.add_column("unit")
@@ -165,16 +184,26 @@ def _param_table(title: str, rows: Mapping[str, Mapping], value_key: str, value_
 
 def presets_tables(data: Mapping) -> list[Table]:
     """One table per preset."""
-    return [_param_table(f"{name} — time unit: {p['time_unit']}", p["params"], "value", "value",
-                         f"{p['description']}\nsource: {p['source']}")
-            for name, p in data.items()]
+    return [
+        _param_table(
+            f"{name} — time unit: {p['time_unit']}",
+            p["params"],
+            "value",
+            "value",
+            f"{p['description']}\nsource: {p['source']}",
+        )
+        for name, p in data.items()
+    ]
 
 
 def policies_tables(data: Mapping) -> list[Table]:
     """One table per policy."""
-    return [_param_table(f"{name} (rung {p['rung']}) — {p['summary']}", p["params"], "default", "default",
-                         f"source: {p['source']}")
-            for name, p in data.items()]
+    return [
+        _param_table(
+            f"{name} (rung {p['rung']}) — {p['summary']}", p["params"], "default", "default", f"source: {p['source']}"
+        )
+        for name, p in data.items()
+    ]
 
 
 def params_tables(data: Mapping) -> list[Table]:

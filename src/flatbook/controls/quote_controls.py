@@ -26,6 +26,7 @@ delta-equivalent q + option_lots·Δ, with the Δ the step's quotes were made at
 
 Packed ``cp`` layout: see ``CP_*`` below; actions are ``ZONE_ACTIONS`` indices.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,22 @@ from ..params import ZONE_ACTIONS
 ACT_NONE, ACT_WIDEN, ACT_SKEW, ACT_HEDGE, ACT_FLATTEN = range(5)
 assert ZONE_ACTIONS == ("none", "widen", "skew", "hedge", "flatten")
 
-(CP_LIMIT, CP_SIZE, CP_YELLOW, CP_RED, CP_CRITICAL, CP_ACT_Y, CP_ACT_R, CP_ACT_C,
- CP_WIDEN, CP_SKEW, CP_TICK, CP_MIN_SPREAD, CP_HALF_MKT, CP_INV_TICK) = range(14)
+(
+    CP_LIMIT,
+    CP_SIZE,
+    CP_YELLOW,
+    CP_RED,
+    CP_CRITICAL,
+    CP_ACT_Y,
+    CP_ACT_R,
+    CP_ACT_C,
+    CP_WIDEN,
+    CP_SKEW,
+    CP_TICK,
+    CP_MIN_SPREAD,
+    CP_HALF_MKT,
+    CP_INV_TICK,
+) = range(14)
 CP_LEN = 14
 
 
@@ -55,7 +70,7 @@ def pack_controls(v) -> np.ndarray:
     cp[CP_WIDEN], cp[CP_SKEW] = v["zone_widen"], v["zone_skew"]
     cp[CP_TICK], cp[CP_MIN_SPREAD] = v["tick"], v["min_spread"]
     cp[CP_HALF_MKT] = 0.5 * v["market_spread"]
-    cp[CP_INV_TICK] = 1.0 / v["tick"] if v["tick"] > 0.0 else 0.0   # multiply, not divide: see control_quotes
+    cp[CP_INV_TICK] = 1.0 / v["tick"] if v["tick"] > 0.0 else 0.0  # multiply, not divide: see control_quotes
     return cp
 
 
@@ -129,7 +144,7 @@ def control_quotes(cp, db, da, s, q, killed):
             bsz = 0.0
             asz = 0.0
     if killed or act == ACT_FLATTEN:
-        bsz = min(bsz, max(-q, 0.0))     # flattening never overshoots through zero
+        bsz = min(bsz, max(-q, 0.0))  # flattening never overshoots through zero
         asz = min(asz, max(q, 0.0))
     return db, da, bsz, asz, zone, act
 

@@ -1,5 +1,6 @@
 """Market data: loaders for LOBSTER, Binance captures and a generic CSV/Parquet
 format, all producing one columnar :class:`~flatbook.data.events.EventTable`."""
+
 from .events import QUOTE, TRADE, DataError, EventMeta, EventTable
 from .load import convert, load
 

@@ -32,6 +32,7 @@ bookTicker rows keep ``u`` order, trades file order; the streams are merged by
 (ts, line number), which keeps each stream's own order and breaks exchange-time
 ties by arrival.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -41,18 +42,27 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import orjson
 
-import numpy as np
-
-from .events import (CODE_BOOK_TICKER, CODE_TRADE, QUOTE, TRADE, DataError, EventMeta, EventTable, Problems,
-                     empty_columns, infer_tick)
+from .events import (
+    CODE_BOOK_TICKER,
+    CODE_TRADE,
+    QUOTE,
+    TRADE,
+    DataError,
+    EventMeta,
+    EventTable,
+    Problems,
+    empty_columns,
+    infer_tick,
+)
 from .generic import _carry_book, check_file, screen, ts_order
 
 MARKETS = ("usdm", "spot", "cm")
 QUOTE_ASSETS = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USD", "BTC", "ETH", "BNB", "EUR", "TRY")
-_CHUNK = 100_000      # lines parsed into Python lists before being packed into numpy arrays
-_MS = 1_000_000       # ns per ms
+_CHUNK = 100_000  # lines parsed into Python lists before being packed into numpy arrays
+_MS = 1_000_000  # ns per ms
 
 
 class _Bad(Exception):
@@ -139,8 +149,13 @@ def _stream_report(seen: Counter, symbol: str) -> dict[str, dict]:
         elif kind == "trade":
             used, note = True, "trades: price, quantity, aggressor side"
         elif kind.startswith("depth"):
-            used, note = False, ("ignored: levels beyond the touch are not replayed (the touch comes from "
-                                 "bookTicker); its exchange times only feed the clock-offset estimate")
+            used, note = (
+                False,
+                (
+                    "ignored: levels beyond the touch are not replayed (the touch comes from "
+                    "bookTicker); its exchange times only feed the clock-offset estimate"
+                ),
+            )
         else:
             used, note = False, f"ignored: stream kind {kind!r} is not read"
         out[stream] = {"messages": int(n), "used": used, "note": note}
@@ -172,8 +187,9 @@ def _units(symbol: str, market: str) -> tuple[str, str]:
     return (quote, s[: -len(quote)]) if quote else ("price units", "quantity units")
 
 
-def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_ms: int = 0,
-                 instrument: str | None = None) -> EventTable:
+def load_binance(
+    path: str | os.PathLike, *, on_error: str = "fail", tolerance_ms: int = 0, instrument: str | None = None
+) -> EventTable:
     """Load a Binance gzip capture (bookTicker + trade streams) into an :class:`EventTable`.
 
     Streams the file line by line (rows packed into numpy arrays every 100 000 lines).
@@ -194,10 +210,10 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
     want = instrument.lower() if instrument else None
     symbol: str | None = None
     futures = False
-    bt = _Stream(4, 4)      # ints: line, local_ns, u, exchange ms (−1: none); floats: b, B, a, A
-    tr = _Stream(4, 2)      # ints: line, local_ns, T ms, side;                 floats: p, q
+    bt = _Stream(4, 4)  # ints: line, local_ns, u, exchange ms (−1: none); floats: b, B, a, A
+    tr = _Stream(4, 2)  # ints: line, local_ns, T ms, side;                 floats: p, q
     offsets: list[int] = []  # local_ns − exchange_ns
-    seen: Counter[str] = Counter()   # messages per stream ("<sym>@<kind>"; "REST depth snapshot")
+    seen: Counter[str] = Counter()  # messages per stream ("<sym>@<kind>"; "REST depth snapshot")
     line_no = 0
     try:
         with gzip.open(path, "rb") as fh:
@@ -214,7 +230,7 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
                     problems.report(path, line_no, "malformed line", "expected '<local ns> <JSON>'")
                     continue
                 try:
-                    msg = orjson.loads(line[sp + 1:])
+                    msg = orjson.loads(line[sp + 1 :])
                 except ValueError as exc:
                     problems.report(path, line_no, "malformed JSON", str(exc))
                     continue
@@ -223,7 +239,7 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
                     continue
                 stream, data = msg.get("stream"), msg.get("data")
                 if stream is None and "lastUpdateId" in msg:
-                    seen[_SNAPSHOT] += 1                      # REST depth snapshot
+                    seen[_SNAPSHOT] += 1  # REST depth snapshot
                     continue
                 if not isinstance(stream, str) or not isinstance(data, dict):
                     problems.report(path, line_no, "malformed message", "expected {'stream': …, 'data': {…}}")
@@ -239,8 +255,11 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
                 elif symbol is None:
                     symbol = sym
                 elif sym != symbol:
-                    raise DataError(path, line_no, f"the capture holds several symbols ({symbol}, {sym}); "
-                                                   "pass instrument= to pick one")
+                    raise DataError(
+                        path,
+                        line_no,
+                        f"the capture holds several symbols ({symbol}, {sym}); pass instrument= to pick one",
+                    )
                 symbol = sym
                 try:
                     if kind == "bookTicker":
@@ -266,13 +285,17 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
                     offsets.append(local - ex * _MS)
                     futures |= kind == "bookTicker"
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        problems.report(path, line_no or None, "truncated gzip",
-                        f"no complete line after line {line_no} ({exc})" if line_no else
-                        f"no complete line: not gzip, or cut before the first line ({exc})")
+        problems.report(
+            path,
+            line_no or None,
+            "truncated gzip",
+            f"no complete line after line {line_no} ({exc})"
+            if line_no
+            else f"no complete line: not gzip, or cut before the first line ({exc})",
+        )
 
     if symbol is None:
-        raise DataError(path, None, "no bookTicker or trade messages"
-                        + (f" for {instrument}" if instrument else ""))
+        raise DataError(path, None, "no bookTicker or trade messages" + (f" for {instrument}" if instrument else ""))
     bi, bf = bt.arrays()
     ti, tf = tr.arrays()
     tol = int(tolerance_ms) * _MS
@@ -285,23 +308,33 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
     orders = [("update id not increasing", u, 1, lambda i, prev: f"u {u[i]} after u {prev}")]
     if has_ex.all():
         orders.append(ts_order(ex_ns, tol, "ms", _MS))
-    keep = screen(problems, path, bi[:, 0], [("crossed book", b >= a, lambda i: f"bid {b[i]:g} >= ask {a[i]:g}")],
-                  orders)
+    keep = screen(
+        problems, path, bi[:, 0], [("crossed book", b >= a, lambda i: f"bid {b[i]:g} >= ask {a[i]:g}")], orders
+    )
     bi, bf, has_ex, ex_ns = bi[keep], bf[keep], has_ex[keep], ex_ns[keep]
     if (~has_ex).any():
         if not offsets:
-            raise DataError(path, None, "bookTicker without exchange time, and no message with one to "
-                                        "estimate the capture clock's offset from")
+            raise DataError(
+                path,
+                None,
+                "bookTicker without exchange time, and no message with one to estimate the capture clock's offset from",
+            )
         offset = int(np.median(np.array(offsets, np.int64)))
         ex_ns = np.where(has_ex, ex_ns, bi[:, 1] - offset)
     bt_ts = np.maximum.accumulate(ex_ns) if len(ex_ns) else ex_ns
 
     # trades: positive price and quantity, trade time not going back
     p, q, t_ns = tf[:, 0], tf[:, 1], ti[:, 2] * _MS
-    keep = screen(problems, path, ti[:, 0],
-                  [("non-positive trade price", p <= 0, lambda i: f"p {p[i]:g}"),
-                   ("non-positive trade quantity", q <= 0, lambda i: f"q {q[i]:g}")],
-                  [ts_order(t_ns, tol, "ms", _MS)])
+    keep = screen(
+        problems,
+        path,
+        ti[:, 0],
+        [
+            ("non-positive trade price", p <= 0, lambda i: f"p {p[i]:g}"),
+            ("non-positive trade quantity", q <= 0, lambda i: f"q {q[i]:g}"),
+        ],
+        [ts_order(t_ns, tol, "ms", _MS)],
+    )
     ti, tf, t_ns = ti[keep], tf[keep], t_ns[keep]
     tr_ts = np.maximum.accumulate(t_ns) if len(t_ns) else t_ns
 
@@ -321,9 +354,17 @@ def load_binance(path: str | os.PathLike, *, on_error: str = "fail", tolerance_m
     market = _market(path, symbol, futures)
     price_unit, qty_unit = _units(symbol, market)
     sizes = np.concatenate([bf[:, 1], bf[:, 3], tf[:, 1]])
-    meta = EventMeta(instrument=f"{symbol.upper()} ({market})", source="binance",
-                     tick_size=infer_tick(np.concatenate([bf[:, 0], bf[:, 2], tf[:, 0]])),
-                     lot_size=infer_tick(sizes[sizes > 0]), price_unit=price_unit, qty_unit=qty_unit,
-                     files=(str(path),), skipped=dict(problems.counts), lot_inferred=True,
-                     streams=_stream_report(seen, symbol), **_contract(symbol, market))
+    meta = EventMeta(
+        instrument=f"{symbol.upper()} ({market})",
+        source="binance",
+        tick_size=infer_tick(np.concatenate([bf[:, 0], bf[:, 2], tf[:, 0]])),
+        lot_size=infer_tick(sizes[sizes > 0]),
+        price_unit=price_unit,
+        qty_unit=qty_unit,
+        files=(str(path),),
+        skipped=dict(problems.counts),
+        lot_inferred=True,
+        streams=_stream_report(seen, symbol),
+        **_contract(symbol, market),
+    )
     return EventTable(**cols, meta=meta)

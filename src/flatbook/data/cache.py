@@ -9,6 +9,7 @@ loader is parsed again. Location: ``$FLATBOOK_CACHE_DIR``, else
 that cannot be written (read-only home) is skipped silently; a damaged entry is
 parsed again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,17 @@ def _stat(p: Path | None) -> list:
 
 
 def cache_key(path: Path, trades: Path | None, fmt: str, on_error: str, kw: dict) -> str:
-    raw = json.dumps([CACHE_VERSION, __version__, _stat(path), _stat(trades), fmt, on_error,
-                      sorted((k, repr(v)) for k, v in kw.items())])
+    raw = json.dumps(
+        [
+            CACHE_VERSION,
+            __version__,
+            _stat(path),
+            _stat(trades),
+            fmt,
+            on_error,
+            sorted((k, repr(v)) for k, v in kw.items()),
+        ]
+    )
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -55,7 +65,7 @@ def cached(key: str, parse: Callable[[], EventTable]) -> EventTable:
         try:
             return EventTable.from_parquet(entry)
         except (DataError, OSError, ValueError, KeyError):
-            pass                        # damaged or stale layout: parse again
+            pass  # damaged or stale layout: parse again
     ev = parse()
     try:
         ev.to_parquet(entry)

@@ -33,6 +33,7 @@ Errors in input data raise :class:`DataError`, an :class:`InputError` naming
 the file and line (or row) and what is wrong; with ``on_error="skip"`` a
 loader counts the row under its reason in ``meta.skipped`` instead.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,15 +51,22 @@ from ..errors import InputError
 from ..suggest import unknown
 
 QUOTE, TRADE = 0, 1
-CODE_BOOK_TICKER, CODE_TRADE, CODE_DEPTH = 100, 101, 102   # Binance streams (LOBSTER uses 1–7)
+CODE_BOOK_TICKER, CODE_TRADE, CODE_DEPTH = 100, 101, 102  # Binance streams (LOBSTER uses 1–7)
 ON_ERROR = ("fail", "skip")
 CONTRACTS = ("linear", "inverse")
 OnError = Literal["fail", "skip"]
 
 COLUMNS: dict[str, type] = {
-    "ts": np.int64, "kind": np.int8,
-    "bid_px": np.float64, "bid_sz": np.float64, "ask_px": np.float64, "ask_sz": np.float64,
-    "px": np.float64, "qty": np.float64, "side": np.int8, "code": np.int16,
+    "ts": np.int64,
+    "kind": np.int8,
+    "bid_px": np.float64,
+    "bid_sz": np.float64,
+    "ask_px": np.float64,
+    "ask_sz": np.float64,
+    "px": np.float64,
+    "qty": np.float64,
+    "side": np.int8,
+    "code": np.int16,
 }
 DEPTH_FIELDS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
 
@@ -124,24 +132,38 @@ class EventMeta:
     def __post_init__(self):
         if self.contract not in CONTRACTS:
             raise InputError("contract", f"got {self.contract!r}; allowed: {', '.join(CONTRACTS)}")
-        if not (isinstance(self.contract_size, (int, float)) and math.isfinite(self.contract_size)
-                and self.contract_size > 0):
+        if not (
+            isinstance(self.contract_size, (int, float))
+            and math.isfinite(self.contract_size)
+            and self.contract_size > 0
+        ):
             raise InputError("contract_size", f"got {self.contract_size!r}; allowed: a positive number")
         if not self.settlement_currency:
-            object.__setattr__(self, "settlement_currency", self.price_unit if self.contract == "linear"
-                               else "base units")
+            object.__setattr__(
+                self, "settlement_currency", self.price_unit if self.contract == "linear" else "base units"
+            )
 
     @property
     def inverse(self) -> bool:
         return self.contract == "inverse"
 
     def as_dict(self) -> dict:
-        return {"instrument": self.instrument, "source": self.source, "tick_size": self.tick_size,
-                "lot_size": self.lot_size, "price_unit": self.price_unit, "qty_unit": self.qty_unit,
-                "levels": self.levels, "files": list(self.files), "skipped": dict(self.skipped),
-                "contract": self.contract, "contract_size": self.contract_size,
-                "settlement_currency": self.settlement_currency, "lot_inferred": self.lot_inferred,
-                "streams": {k: dict(v) for k, v in self.streams.items()}}
+        return {
+            "instrument": self.instrument,
+            "source": self.source,
+            "tick_size": self.tick_size,
+            "lot_size": self.lot_size,
+            "price_unit": self.price_unit,
+            "qty_unit": self.qty_unit,
+            "levels": self.levels,
+            "files": list(self.files),
+            "skipped": dict(self.skipped),
+            "contract": self.contract,
+            "contract_size": self.contract_size,
+            "settlement_currency": self.settlement_currency,
+            "lot_inferred": self.lot_inferred,
+            "streams": {k: dict(v) for k, v in self.streams.items()},
+        }
 
 
 def contract_value(px, contract: str, contract_size: float):
@@ -179,7 +201,7 @@ class EventTable:
         n = len(self.ts)
         for name, dtype in COLUMNS.items():
             a = np.ascontiguousarray(getattr(self, name), dtype=dtype)
-            if not a.flags.writeable:       # e.g. zero-copy from Parquet: the kernels take writable arrays
+            if not a.flags.writeable:  # e.g. zero-copy from Parquet: the kernels take writable arrays
                 a = a.copy()
             if a.shape != (n,):
                 raise ValueError(f"EventTable column {name} has shape {a.shape}, expected ({n},)")
@@ -255,16 +277,25 @@ class EventTable:
         import pyarrow.parquet as pq
 
         try:
-            table = pq.ParquetFile(path).read()     # not read_table: that imports pyarrow.dataset and pandas
+            table = pq.ParquetFile(path).read()  # not read_table: that imports pyarrow.dataset and pandas
         except (OSError, ValueError) as exc:
             raise DataError(path, None, f"not a readable Parquet file ({exc})") from None
         md = (table.schema.metadata or {}).get(b"flatbook")
         if md is None:
-            raise DataError(path, None, "not a flatbook event file (no 'flatbook' schema metadata); "
-                                        "load it with the generic loader instead")
+            raise DataError(
+                path,
+                None,
+                "not a flatbook event file (no 'flatbook' schema metadata); load it with the generic loader instead",
+            )
         m = json.loads(md)
-        meta = EventMeta(**{**m, "files": tuple(m.get("files", ())), "skipped": dict(m.get("skipped", {})),
-                            "streams": dict(m.get("streams", {}))})
+        meta = EventMeta(
+            **{
+                **m,
+                "files": tuple(m.get("files", ())),
+                "skipped": dict(m.get("skipped", {})),
+                "streams": dict(m.get("streams", {})),
+            }
+        )
         names = set(table.column_names)
         missing = [c for c in COLUMNS if c not in names]
         if missing:
@@ -272,15 +303,21 @@ class EventTable:
         cols = {c: _column(table, c) for c in COLUMNS}
         depth = None
         if meta.levels > 1:
-            depth = np.stack([np.stack([_column(table, f"{f}_{lvl}") for f in DEPTH_FIELDS], axis=1)
-                              for lvl in range(1, meta.levels + 1)], axis=1)
+            depth = np.stack(
+                [
+                    np.stack([_column(table, f"{f}_{lvl}") for f in DEPTH_FIELDS], axis=1)
+                    for lvl in range(1, meta.levels + 1)
+                ],
+                axis=1,
+            )
         return cls(**cols, meta=meta, depth=depth)
 
     def with_meta(self, **changes) -> EventTable:
         return replace(self, meta=replace(self.meta, **changes))
 
-    def with_contract(self, contract: str | None = None, contract_size: float | None = None,
-                      settlement_currency: str | None = None) -> EventTable:
+    def with_contract(
+        self, contract: str | None = None, contract_size: float | None = None, settlement_currency: str | None = None
+    ) -> EventTable:
         """The table with its contract set by the user (None keeps the file's own).
 
         Switching to ``inverse`` needs ``contract_size`` (price-currency units per contract)
@@ -298,17 +335,23 @@ class EventTable:
             if kind == m.contract:
                 contract_size = m.contract_size
             elif kind == "inverse":
-                raise InputError("--contract-size", "an inverse contract needs its size in the price currency "
-                                                    "(e.g. --contract-size 100 for 100 USD per contract)")
+                raise InputError(
+                    "--contract-size",
+                    "an inverse contract needs its size in the price currency "
+                    "(e.g. --contract-size 100 for 100 USD per contract)",
+                )
             else:
                 contract_size = 1.0
         if not (isinstance(contract_size, (int, float)) and math.isfinite(contract_size) and contract_size > 0):
-            raise InputError("--contract-size", f"got {contract_size!r}; allowed: a positive number "
-                                                "(price-currency units per contract)")
+            raise InputError(
+                "--contract-size",
+                f"got {contract_size!r}; allowed: a positive number (price-currency units per contract)",
+            )
         if settlement_currency is None:
             settlement_currency = m.settlement_currency if kind == m.contract else ""
-        return self.with_meta(contract=kind, contract_size=float(contract_size),
-                              settlement_currency=str(settlement_currency))
+        return self.with_meta(
+            contract=kind, contract_size=float(contract_size), settlement_currency=str(settlement_currency)
+        )
 
 
 def _column(table, name: str) -> np.ndarray:

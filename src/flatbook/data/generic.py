@@ -31,11 +31,13 @@ timestamp (row order kept); further back is an error.
 
 This module also holds the row-screening helpers the other loaders share.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -68,8 +70,15 @@ def _prev_max(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.concatenate(([_INT_MIN], run[:-1])) if len(run) else run
 
 
-def screen(problems: Problems, file, line_of: np.ndarray, checks: Sequence[Check] = (),
-           orders: Sequence[Order] = (), *, row: bool = False) -> np.ndarray:
+def screen(
+    problems: Problems,
+    file,
+    line_of: np.ndarray,
+    checks: Sequence[Check] = (),
+    orders: Sequence[Order] = (),
+    *,
+    row: bool = False,
+) -> np.ndarray:
     """Apply row checks; return the mask of rows to keep.
 
     ``checks`` are independent row tests; ``orders`` are monotonicity tests run in
@@ -107,9 +116,15 @@ def screen(problems: Problems, file, line_of: np.ndarray, checks: Sequence[Check
 
 def ts_order(values: np.ndarray, tolerance_ns: int, unit: str = "ns", scale: int = 1) -> Order:
     """The 'timestamps go back by at most tolerance' check (values in ns; messages in ``unit``)."""
-    return ("timestamp out of order", values, -int(tolerance_ns),
-            lambda i, prev: (f"{values[i] // scale} {unit} is {(prev - values[i]) / scale:.12g} {unit} before "
-                             f"an earlier row (tolerance {tolerance_ns // scale} {unit})"))
+    return (
+        "timestamp out of order",
+        values,
+        -int(tolerance_ns),
+        lambda i, prev: (
+            f"{values[i] // scale} {unit} is {(prev - values[i]) / scale:.12g} {unit} before "
+            f"an earlier row (tolerance {tolerance_ns // scale} {unit})"
+        ),
+    )
 
 
 def check_file(path) -> Path:
@@ -161,23 +176,30 @@ def _require(df: pd.DataFrame, path: Path, expected: Sequence[str]) -> None:
     if missing:
         extra = [str(c) for c in df.columns if c not in expected]
         hints = "".join(f"; column {c!r}: {h[2:]}" for c in extra if (h := did_you_mean(c, missing)))
-        raise DataError(path, None, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                                    f"expected {', '.join(expected)} (found {', '.join(map(str, df.columns))})"
-                                    + hints)
+        raise DataError(
+            path,
+            None,
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            f"expected {', '.join(expected)} (found {', '.join(map(str, df.columns))})" + hints,
+        )
 
 
 def _file_timestamps(df: pd.DataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         ts, bad, is_int = _timestamps(df["timestamp"])
     except _FloatTimestamps:
-        raise DataError(path, None, "column timestamp is floating point; expected integer ns since the "
-                                    "epoch or ISO-8601 text (float64 cannot hold epoch ns exactly)") from None
+        raise DataError(
+            path,
+            None,
+            "column timestamp is floating point; expected integer ns since the "
+            "epoch or ISO-8601 text (float64 cannot hold epoch ns exactly)",
+        ) from None
     check_epoch_unit(ts, bad, is_int, path)
     return ts, bad
 
 
-NS_2000, NS_2100 = 946_684_800 * 10**9, 4_102_444_800 * 10**9   # 2000-01-01 and 2100-01-01, ns since the epoch
-EPOCH_UNITS = (("ms", 10**6), ("µs", 10**3))                     # (unit, ns per unit)
+NS_2000, NS_2100 = 946_684_800 * 10**9, 4_102_444_800 * 10**9  # 2000-01-01 and 2100-01-01, ns since the epoch
+EPOCH_UNITS = (("ms", 10**6), ("µs", 10**3))  # (unit, ns per unit)
 
 
 def check_epoch_unit(ts: np.ndarray, bad: np.ndarray, is_int: np.ndarray, path: Path) -> None:
@@ -198,9 +220,14 @@ def check_epoch_unit(ts: np.ndarray, bad: np.ndarray, is_int: np.ndarray, path: 
         if NS_2000 <= v * scale < NS_2100:
             as_ns = np.datetime_as_string(np.datetime64(v, "ns"), unit="s")
             as_unit = np.datetime_as_string(np.datetime64(v * scale, "ns"), unit="ms")
-            raise DataError(path, i + 1, f"column timestamp = {v} is {as_ns}Z read as ns since the epoch, "
-                                         f"but {as_unit}Z read as {unit}: the file looks like {unit}; "
-                                         f"write integer ns (× {scale:,}) or ISO-8601 text", row=True)
+            raise DataError(
+                path,
+                i + 1,
+                f"column timestamp = {v} is {as_ns}Z read as ns since the epoch, "
+                f"but {as_unit}Z read as {unit}: the file looks like {unit}; "
+                f"write integer ns (× {scale:,}) or ISO-8601 text",
+                row=True,
+            )
 
 
 def _numeric(s: pd.Series, nan: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -245,7 +272,7 @@ def _timestamps(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         na = s.isna().to_numpy()
         out[~na] = s[~na].to_numpy(np.int64)
         return out, na, ~na
-    if pd.api.types.is_numeric_dtype(s.dtype):     # float64 cannot hold epoch nanoseconds exactly
+    if pd.api.types.is_numeric_dtype(s.dtype):  # float64 cannot hold epoch nanoseconds exactly
         raise _FloatTimestamps
     text = s.astype(str).str.strip().where(s.notna(), "")
     is_int = text.str.fullmatch(r"[+-]?\d{1,19}").to_numpy(dtype=bool, na_value=False)
@@ -253,7 +280,7 @@ def _timestamps(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if is_int.any():
         try:
             out[is_int] = text[is_int].astype(np.int64).to_numpy()
-        except (OverflowError, ValueError):   # > int64: find the rows one by one
+        except (OverflowError, ValueError):  # > int64: find the rows one by one
             vals = [int(x) for x in text[is_int]]
             ok = np.array([_INT_MIN < v <= np.iinfo(np.int64).max for v in vals])
             out[np.flatnonzero(is_int)[ok]] = [v for v, k in zip(vals, ok) if k]
@@ -300,7 +327,9 @@ def _number_detail(s: pd.Series, column: str, nan: np.ndarray | None = None) -> 
     def detail(i: int) -> str:
         v = "nan" if nan is not None and nan[i] else s.iloc[i]
         return f"column {column} = {v!r} is not a finite number" + (
-            " (leave the cell empty for an empty side)" if column in ("bid", "ask") else "")
+            " (leave the cell empty for an empty side)" if column in ("bid", "ask") else ""
+        )
+
     return detail
 
 
@@ -327,20 +356,29 @@ def _load_quotes(path: Path, problems: Problems, tolerance_ns: int) -> dict[str,
         checks.append(("bad code", code_bad, _value_detail(df["code"], "code")))
     checks += [
         ("negative size", (bsz < 0) | (asz < 0), lambda i: f"bid_size {bsz[i]:g}, ask_size {asz[i]:g}"),
-        ("non-positive price", (bid <= 0) | (ask <= 0),
-         lambda i: f"bid {bid[i]:g}, ask {ask[i]:g}: prices must be > 0 (an empty cell is an empty side)"),
+        (
+            "non-positive price",
+            (bid <= 0) | (ask <= 0),
+            lambda i: f"bid {bid[i]:g}, ask {ask[i]:g}: prices must be > 0 (an empty cell is an empty side)",
+        ),
         ("crossed book", bid >= ask, lambda i: f"bid {bid[i]:g} >= ask {ask[i]:g}"),
     ]
     rows = np.arange(1, len(df) + 1)
     before = dict(problems.counts)
     keep = screen(problems, path, rows, checks, [ts_order(ts, tolerance_ns)], row=True)
     _kept(path, problems, keep, before)
-    return {"ts": np.maximum.accumulate(ts[keep]), "bid_px": bid[keep], "ask_px": ask[keep],
-            "bid_sz": bsz[keep], "ask_sz": asz[keep], "code": code[keep]}
+    return {
+        "ts": np.maximum.accumulate(ts[keep]),
+        "bid_px": bid[keep],
+        "ask_px": ask[keep],
+        "bid_sz": bsz[keep],
+        "ask_sz": asz[keep],
+        "code": code[keep],
+    }
 
 
 def _load_trades(path: Path, problems: Problems, tolerance_ns: int) -> dict[str, np.ndarray]:
-    df = _read_frame(path, allow_empty=True)     # a trades file with a header only: no trades
+    df = _read_frame(path, allow_empty=True)  # a trades file with a header only: no trades
     _require(df, path, TRADE_COLUMNS)
     ts, ts_bad = _file_timestamps(df, path)
     nan = df.attrs.get("nan", {})
@@ -352,8 +390,11 @@ def _load_trades(path: Path, problems: Problems, tolerance_ns: int) -> dict[str,
         ("bad timestamp", ts_bad, _value_detail(df["timestamp"], "timestamp")),
         ("non-numeric value", px_bad | np.isnan(px), _number_detail(df["price"], "price", nan.get("price"))),
         ("non-numeric value", qty_bad | np.isnan(qty), _number_detail(df["quantity"], "quantity", nan.get("quantity"))),
-        ("unknown side", side_bad, lambda i: (f"side = {df['side'].iloc[i]!r}; expected one of "
-                                              f"{', '.join(BUY_SIDES + SELL_SIDES)}")),
+        (
+            "unknown side",
+            side_bad,
+            lambda i: f"side = {df['side'].iloc[i]!r}; expected one of {', '.join(BUY_SIDES + SELL_SIDES)}",
+        ),
         ("non-positive price", px <= 0, lambda i: f"price {px[i]:g}: prices must be > 0"),
         ("non-positive trade quantity", qty <= 0, lambda i: f"quantity {qty[i]:g}"),
     ]
@@ -363,13 +404,25 @@ def _load_trades(path: Path, problems: Problems, tolerance_ns: int) -> dict[str,
     before = dict(problems.counts)
     keep = screen(problems, path, rows, checks, [ts_order(ts, tolerance_ns)], row=True)
     _kept(path, problems, keep, before)
-    return {"ts": np.maximum.accumulate(ts[keep]), "px": px[keep], "qty": qty[keep], "side": side[keep],
-            "code": code[keep]}
+    return {
+        "ts": np.maximum.accumulate(ts[keep]),
+        "px": px[keep],
+        "qty": qty[keep],
+        "side": side[keep],
+        "code": code[keep],
+    }
 
 
-def load_generic(quotes: str | os.PathLike, trades: str | os.PathLike | None = None, *,
-                 on_error: str = "fail", instrument: str | None = None, tick_size: float | None = None,
-                 lot_size: float | None = None, tolerance_ns: int = 0) -> EventTable:
+def load_generic(
+    quotes: str | os.PathLike,
+    trades: str | os.PathLike | None = None,
+    *,
+    on_error: str = "fail",
+    instrument: str | None = None,
+    tick_size: float | None = None,
+    lot_size: float | None = None,
+    tolerance_ns: int = 0,
+) -> EventTable:
     """Load a quotes file (and optionally a trades file), CSV or Parquet, into an :class:`EventTable`.
 
     Columns and conventions: see the module docstring. ``instrument`` defaults to
@@ -382,13 +435,21 @@ def load_generic(quotes: str | os.PathLike, trades: str | os.PathLike | None = N
     qpath = check_file(quotes)
     tpath = None if trades is None else check_file(trades)
     q = _load_quotes(qpath, problems, int(tolerance_ns))
-    t = (_load_trades(tpath, problems, int(tolerance_ns)) if tpath is not None else
-         {"ts": np.zeros(0, np.int64), "px": np.zeros(0), "qty": np.zeros(0),
-          "side": np.zeros(0, np.int8), "code": np.zeros(0, np.int16)})
+    t = (
+        _load_trades(tpath, problems, int(tolerance_ns))
+        if tpath is not None
+        else {
+            "ts": np.zeros(0, np.int64),
+            "px": np.zeros(0),
+            "qty": np.zeros(0),
+            "side": np.zeros(0, np.int8),
+            "code": np.zeros(0, np.int16),
+        }
+    )
     nq, nt = len(q["ts"]), len(t["ts"])
     ts = np.concatenate([q["ts"], t["ts"]])
     kind = np.concatenate([np.full(nq, QUOTE, np.int8), np.full(nt, TRADE, np.int8)])
-    order = np.lexsort((np.arange(nq + nt), kind, ts))       # by ts, quotes first, then file order
+    order = np.lexsort((np.arange(nq + nt), kind, ts))  # by ts, quotes first, then file order
     cols = empty_columns(nq + nt)
     cols["ts"], cols["kind"] = ts, kind
     cols["code"] = np.concatenate([q["code"], t["code"]])
@@ -404,11 +465,13 @@ def load_generic(quotes: str | os.PathLike, trades: str | os.PathLike | None = N
         prices = np.concatenate([prices, t["px"]])
     sizes = np.concatenate([q["bid_sz"], q["ask_sz"], t["qty"]])
     meta = EventMeta(
-        instrument=instrument or qpath.stem, source="generic",
+        instrument=instrument or qpath.stem,
+        source="generic",
         tick_size=float(tick_size) if tick_size is not None else infer_tick(prices),
         lot_size=float(lot_size) if lot_size is not None else infer_tick(sizes[sizes > 0]),
         files=tuple(str(p) for p in (qpath, tpath) if p is not None),
-        skipped=dict(problems.counts))
+        skipped=dict(problems.counts),
+    )
     return EventTable(**cols, meta=meta)
 
 

@@ -1,4 +1,5 @@
 """One entry point for every market-data format: :func:`load` and :func:`convert`."""
+
 from __future__ import annotations
 
 import os
@@ -40,12 +41,23 @@ def detect_format(path: str | os.PathLike) -> str:
         return "binance"
     if name.endswith(PARQUET_SUFFIXES):
         return "events" if _is_event_file(p) else "generic"
-    raise DataError(p, None, "cannot tell the format from the file name (.zip, .gz, .csv, .parquet); "
-                             f"pass --format (format= in Python), one of {', '.join(FORMATS[1:])}")
+    raise DataError(
+        p,
+        None,
+        "cannot tell the format from the file name (.zip, .gz, .csv, .parquet); "
+        f"pass --format (format= in Python), one of {', '.join(FORMATS[1:])}",
+    )
 
 
-def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLike | None = None,
-         on_error: str = "fail", cache: bool = False, **kw) -> EventTable:
+def load(
+    path: str | os.PathLike,
+    *,
+    fmt: str = "auto",
+    trades: str | os.PathLike | None = None,
+    on_error: str = "fail",
+    cache: bool = False,
+    **kw,
+) -> EventTable:
     """Load market data in any supported format as an :class:`EventTable`.
 
     ``fmt``: ``auto`` (from the file name, :func:`detect_format`), ``lobster``
@@ -71,8 +83,7 @@ def load(path: str | os.PathLike, *, fmt: str = "auto", trades: str | os.PathLik
         return EventTable.from_parquet(p)
     if cache:
         tp = check_file(trades) if trades is not None else None
-        return cached(cache_key(p, tp, fmt, on_error, kw),
-                      lambda: _parse(p, fmt, trades, on_error, kw))
+        return cached(cache_key(p, tp, fmt, on_error, kw), lambda: _parse(p, fmt, trades, on_error, kw))
     return _parse(p, fmt, trades, on_error, kw)
 
 
@@ -80,7 +91,7 @@ def _parse(p: Path, fmt: str, trades, on_error: str, kw: dict) -> EventTable:
     if fmt == "lobster":
         return _with_streams(load_lobster(p, on_error=on_error, **kw), "LOBSTER message + orderbook files", None)
     if fmt == "binance":
-        return load_binance(p, on_error=on_error, **kw)     # lists its own streams
+        return load_binance(p, on_error=on_error, **kw)  # lists its own streams
     ev = load_generic(p, trades, on_error=on_error, **kw)
     if kw.get("lot_size") is None:
         ev = ev.with_meta(lot_inferred=True)

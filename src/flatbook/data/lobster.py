@@ -29,6 +29,7 @@ Timestamps: ``ts = UTC midnight of the file's date + seconds·10⁹ − UTC offs
 trading hours), seconds rounded to the ns (float64 holds 9 decimals of a
 seconds-after-midnight value exactly enough: error < 0.01 ns).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,7 @@ import os
 import re
 import zipfile
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -45,14 +46,16 @@ import numpy as np
 from .events import QUOTE, TRADE, DataError, EventMeta, EventTable, Problems, empty_columns
 from .generic import check_file, screen, ts_order
 
-PRICE_SCALE = 10_000          # file prices are USD × 10 000
-EMPTY_LEVEL = 9_999_999_999   # ± this marks an empty level
+PRICE_SCALE = 10_000  # file prices are USD × 10 000
+EMPTY_LEVEL = 9_999_999_999  # ± this marks an empty level
 MESSAGE_COLUMNS = 6
 EXECUTIONS = (4, 5)
-NAME = re.compile(r"(?:^|/)(?P<ticker>[^/]+?)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_"
-                  r"(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$")
+NAME = re.compile(
+    r"(?:^|/)(?P<ticker>[^/]+?)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_"
+    r"(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
+)
 NEW_YORK = ZoneInfo("America/New_York")
-_BLOCK = 1 << 22              # bytes read from the zip member at a time
+_BLOCK = 1 << 22  # bytes read from the zip member at a time
 
 
 def _parse_block(block: bytes, line0: int, ncols: int, problems: Problems, where: str):
@@ -68,8 +71,11 @@ def _parse_block(block: bytes, line0: int, ncols: int, problems: Problems, where
     n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
     names = [f"c{i}" for i in range(ncols)]
     try:
-        t = pacsv.read_csv(pa.py_buffer(block), read_options=pacsv.ReadOptions(column_names=names),
-                           convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.float64())))
+        t = pacsv.read_csv(
+            pa.py_buffer(block),
+            read_options=pacsv.ReadOptions(column_names=names),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.float64())),
+        )
         if t.num_rows == n:
             arr = np.column_stack([t.column(i).to_numpy() for i in range(ncols)]) if n else np.zeros((0, ncols))
             if np.isfinite(arr).all():
@@ -81,8 +87,9 @@ def _parse_block(block: bytes, line0: int, ncols: int, problems: Problems, where
         raw = raw.rstrip(b"\r")
         fields = raw.split(b",") if raw.strip() else []
         if len(fields) != ncols:
-            problems.report(where, k, "wrong number of columns",
-                            f"expected {ncols}, got {len(fields)}" if fields else "empty line")
+            problems.report(
+                where, k, "wrong number of columns", f"expected {ncols}, got {len(fields)}" if fields else "empty line"
+            )
             continue
         vals = []
         for j, f in enumerate(fields):
@@ -91,8 +98,7 @@ def _parse_block(block: bytes, line0: int, ncols: int, problems: Problems, where
             except ValueError:
                 v = math.nan
             if not math.isfinite(v):
-                problems.report(where, k, "non-numeric field",
-                                f"column {j + 1} = {f.decode('utf-8', 'replace')!r}")
+                problems.report(where, k, "non-numeric field", f"column {j + 1} = {f.decode('utf-8', 'replace')!r}")
                 break
             vals.append(v)
         else:
@@ -136,9 +142,13 @@ def _members(zf: zipfile.ZipFile, path: Path) -> tuple[str, str, re.Match]:
         if m:
             found[m["kind"]].append((name, m))
     if len(found["message"]) != 1 or len(found["orderbook"]) != 1:
-        raise DataError(path, None, "expected exactly one TICKER_DATE_START_END_message_N.csv and one "
-                                    "…_orderbook_N.csv in the zip; found "
-                                    f"{', '.join(zf.namelist()) or 'nothing'}")
+        raise DataError(
+            path,
+            None,
+            "expected exactly one TICKER_DATE_START_END_message_N.csv and one "
+            "…_orderbook_N.csv in the zip; found "
+            f"{', '.join(zf.namelist()) or 'nothing'}",
+        )
     (msg, mm), (ob, om) = found["message"][0], found["orderbook"][0]
     if (mm["ticker"], mm["date"], mm["levels"]) != (om["ticker"], om["date"], om["levels"]):
         raise DataError(path, None, f"message and orderbook files do not match: {msg}, {ob}")
@@ -149,21 +159,29 @@ def _midnight_ns(date: str) -> int:
     """ns since the epoch of 00:00 America/New_York wall clock on ``date`` (offset at noon)."""
     y, m, d = map(int, date.split("-"))
     offset = datetime(y, m, d, 12, tzinfo=NEW_YORK).utcoffset()
-    utc_midnight = int(datetime(y, m, d, tzinfo=timezone.utc).timestamp())
+    utc_midnight = int(datetime(y, m, d, tzinfo=UTC).timestamp())
     return (utc_midnight - int(offset.total_seconds())) * 1_000_000_000
 
 
 def _book(raw: np.ndarray, levels: int) -> np.ndarray:
     """Orderbook rows (n, 4·N) in file order → (n, levels, 4) as (bid_px, bid_sz, ask_px, ask_sz), USD."""
-    r = raw[:, : 4 * levels].reshape(len(raw), levels, 4)     # per level: ask_px, ask_sz, bid_px, bid_sz
+    r = raw[:, : 4 * levels].reshape(len(raw), levels, 4)  # per level: ask_px, ask_sz, bid_px, bid_sz
     ask_px, ask_sz, bid_px, bid_sz = (r[:, :, k] for k in range(4))
     ask_empty, bid_empty = ask_px >= EMPTY_LEVEL, bid_px <= -EMPTY_LEVEL
-    return np.stack([np.where(bid_empty, np.nan, bid_px / PRICE_SCALE), np.where(bid_empty, 0.0, bid_sz),
-                     np.where(ask_empty, np.nan, ask_px / PRICE_SCALE), np.where(ask_empty, 0.0, ask_sz)], axis=2)
+    return np.stack(
+        [
+            np.where(bid_empty, np.nan, bid_px / PRICE_SCALE),
+            np.where(bid_empty, 0.0, bid_sz),
+            np.where(ask_empty, np.nan, ask_px / PRICE_SCALE),
+            np.where(ask_empty, 0.0, ask_sz),
+        ],
+        axis=2,
+    )
 
 
-def load_lobster(path: str | os.PathLike, *, levels: int | None = None, on_error: str = "fail",
-                 tolerance_ns: int = 0) -> EventTable:
+def load_lobster(
+    path: str | os.PathLike, *, levels: int | None = None, on_error: str = "fail", tolerance_ns: int = 0
+) -> EventTable:
     """Load a LOBSTER zip (one message + orderbook pair, any number of levels N).
 
     ``levels`` keeps the first ``levels`` ≤ N book levels (default all N).
@@ -197,8 +215,9 @@ def load_lobster(path: str | os.PathLike, *, levels: int | None = None, on_error
     n = min(n_msg, n_ob)
     if n_msg != n_ob:
         longer = msg_where if n_msg > n_ob else ob_where
-        problems.report(longer, n + 1, "message/orderbook row counts differ",
-                        f"{msg_name} has {n_msg} rows, {ob_name} has {n_ob}")
+        problems.report(
+            longer, n + 1, "message/orderbook row counts differ", f"{msg_name} has {n_msg} rows, {ob_name} has {n_ob}"
+        )
         problems.counts["message/orderbook row counts differ"] += abs(n_msg - n_ob) - 1
     # pair message line k with orderbook line k; keep lines good in both files
     good = np.zeros(n + 2, bool)
@@ -217,8 +236,12 @@ def load_lobster(path: str | os.PathLike, *, levels: int | None = None, on_error
         ("unknown message type", ~np.isin(typ, np.arange(1, 8)), lambda i: f"type {typ[i]:g} (expected 1–7)"),
         ("bad direction", ~np.isin(direction, (-1, 1)), lambda i: f"direction {direction[i]:g} (expected ±1)"),
         ("non-positive execution size", is_exec & (size <= 0), lambda i: f"size {size[i]:g}"),
-        ("crossed book", (bid1 > -EMPTY_LEVEL) & (ask1 < EMPTY_LEVEL) & (bid1 >= ask1),
-         lambda i: f"best bid {bid1[i] / PRICE_SCALE:g} >= best ask {ask1[i] / PRICE_SCALE:g}", ob_where),
+        (
+            "crossed book",
+            (bid1 > -EMPTY_LEVEL) & (ask1 < EMPTY_LEVEL) & (bid1 >= ask1),
+            lambda i: f"best bid {bid1[i] / PRICE_SCALE:g} >= best ask {ask1[i] / PRICE_SCALE:g}",
+            ob_where,
+        ),
     ]
     keep = screen(problems, msg_where, mline, checks, [ts_order(ts, int(tolerance_ns))])
     typ, size, price, direction, is_exec = typ[keep], size[keep], price[keep], direction[keep], is_exec[keep]
@@ -235,7 +258,15 @@ def load_lobster(path: str | os.PathLike, *, levels: int | None = None, on_error
     cols["qty"] = np.where(is_exec, size, 0.0)
     cols["side"] = np.where(is_exec, -direction, 0).astype(np.int8)
     cols["code"] = typ.astype(np.int16)
-    meta = EventMeta(instrument=m["ticker"], source="lobster", tick_size=0.01, lot_size=1.0,
-                     price_unit="USD", qty_unit="shares", levels=levels, files=(str(path),),
-                     skipped=dict(problems.counts))
+    meta = EventMeta(
+        instrument=m["ticker"],
+        source="lobster",
+        tick_size=0.01,
+        lot_size=1.0,
+        price_unit="USD",
+        qty_unit="shares",
+        levels=levels,
+        files=(str(path),),
+        skipped=dict(problems.counts),
+    )
     return EventTable(**cols, meta=meta, depth=book if levels > 1 else None)

@@ -1,4 +1,5 @@
 """Summary statistics of an :class:`~flatbook.data.events.EventTable` (``flatbook inspect``)."""
+
 from __future__ import annotations
 
 import math
@@ -7,7 +8,7 @@ import numpy as np
 
 from .events import QUOTE, TRADE, EventTable
 
-SECONDS_PER_YEAR = 365.25 * 86400.0   # calendar-time annualisation, the same for every market
+SECONDS_PER_YEAR = 365.25 * 86400.0  # calendar-time annualisation, the same for every market
 NS = 1_000_000_000
 
 
@@ -48,14 +49,22 @@ def inspect_events(ev: EventTable) -> dict:
     kind, side = ev.kind, ev.side
     trades = kind == TRADE
     out: dict = {
-        "instrument": m.instrument, "source": m.source,
-        "start": _iso(ev.ts[0]) if n else None, "end": _iso(ev.ts[-1]) if n else None,
+        "instrument": m.instrument,
+        "source": m.source,
+        "start": _iso(ev.ts[0]) if n else None,
+        "end": _iso(ev.ts[-1]) if n else None,
         "duration_s": float((int(ev.ts[-1]) - int(ev.ts[0])) / NS) if n else 0.0,
-        "tick_size": _num(m.tick_size), "lot_size": _num(m.lot_size),
-        "events": int(n), "quotes": int(np.sum(kind == QUOTE)), "trades": int(trades.sum()),
-        "buy_trades": int(np.sum(trades & (side > 0))), "sell_trades": int(np.sum(trades & (side < 0))),
-        "spread_mean_ticks": None, "spread_median_ticks": None,
-        "mid_vol_annualized": None, "mid_vol_per_s": None,
+        "tick_size": _num(m.tick_size),
+        "lot_size": _num(m.lot_size),
+        "events": int(n),
+        "quotes": int(np.sum(kind == QUOTE)),
+        "trades": int(trades.sum()),
+        "buy_trades": int(np.sum(trades & (side > 0))),
+        "sell_trades": int(np.sum(trades & (side < 0))),
+        "spread_mean_ticks": None,
+        "spread_median_ticks": None,
+        "mid_vol_annualized": None,
+        "mid_vol_per_s": None,
         "skipped": {str(k): int(v) for k, v in m.skipped.items()},
     }
     if n == 0:
@@ -63,7 +72,7 @@ def inspect_events(ev: EventTable) -> dict:
 
     tick = m.tick_size
     if math.isfinite(tick) and tick > 0:
-        spread = np.round((ev.ask_px - ev.bid_px) / tick, 6)   # float noise off (61800.3 − 61800.2 ≠ 0.1)
+        spread = np.round((ev.ask_px - ev.bid_px) / tick, 6)  # float noise off (61800.3 − 61800.2 ≠ 0.1)
         ok = np.isfinite(spread)
         life = np.append(np.diff(ev.ts), 0).astype(np.float64)
         w = np.where(ok, life, 0.0)

@@ -9,15 +9,32 @@
 Names load their submodule on first use (PEP 562), so that importing the simulator
 does not import scipy.
 """
+
 from __future__ import annotations
 
 from .._lazy import lazy_getattr
 
 _LAZY = {
-    **{n: "schedules" for n in ("Frontier", "Schedule", "almgren_chriss", "efficient_frontier", "immediate",
-                                "trade_fractions", "twap", "volume_curve", "vwap")},
-    "BasisEstimate": "basis", "estimate_basis": "basis", "BasisOU": "basis", "estimate_basis_ou": "basis",
-    "target_from_costs": "model", "pack_hedge": "model",
+    **{
+        n: "schedules"
+        for n in (
+            "Frontier",
+            "Schedule",
+            "almgren_chriss",
+            "efficient_frontier",
+            "immediate",
+            "trade_fractions",
+            "twap",
+            "volume_curve",
+            "vwap",
+        )
+    },
+    "BasisEstimate": "basis",
+    "estimate_basis": "basis",
+    "BasisOU": "basis",
+    "estimate_basis_ou": "basis",
+    "target_from_costs": "model",
+    "pack_hedge": "model",
 }
 __all__ = list(_LAZY)
 

@@ -57,6 +57,7 @@ there σ is Σx²/(nΔ) without demeaning; here the increments are demeaned with
 divisor n − 1 (standard for regressions). Over minutes to hours the difference
 is x̄²Δ-sized, far below the standard error.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,7 +68,7 @@ import numpy as np
 from ..errors import InputError
 from ..jsonutil import jsonable
 
-Z95 = 1.959963984540054   # Φ⁻¹(0.975)
+Z95 = 1.959963984540054  # Φ⁻¹(0.975)
 
 #: units of :attr:`BasisEstimate.params` (the simulator's ``--set`` names).
 PARAM_UNITS: dict[str, str] = {
@@ -180,15 +181,26 @@ def _sample(inventory, hedge, grid_s: float, lag_steps: int, min_increments: int
     n = (t1 - t0) // step if t1 >= t0 else -1
     if n < min_increments:
         have = "they do not overlap" if n < 0 else f"they overlap for {(t1 - t0) / 1e9:.6g} s = {n} grid steps"
-        raise InputError("overlap", f"inventory quotes span {(ts_s[-1] - ts_s[0]) / 1e9:.6g} s and hedge quotes "
-                                    f"{(ts_h[-1] - ts_h[0]) / 1e9:.6g} s (lag {lag_steps} steps); {have}, need at "
-                                    f"least {min_increments} steps of {grid_s:g} s (use a smaller grid_s or more data)")
+        raise InputError(
+            "overlap",
+            f"inventory quotes span {(ts_s[-1] - ts_s[0]) / 1e9:.6g} s and hedge quotes "
+            f"{(ts_h[-1] - ts_h[0]) / 1e9:.6g} s (lag {lag_steps} steps); {have}, need at "
+            f"least {min_increments} steps of {grid_s:g} s (use a smaller grid_s or more data)",
+        )
     grid = t0 + step * np.arange(n + 1, dtype=np.int64)
     return grid, _at(ts_s, m_s, grid), _at(ts_h, m_h, grid + shift)
 
 
-def estimate_basis(inventory, hedge, *, grid_s: float = 1.0, time_unit_s: float = 1.0,
-                   lag_steps: int = 0, max_lag: int = 5, min_increments: int = 30) -> BasisEstimate:
+def estimate_basis(
+    inventory,
+    hedge,
+    *,
+    grid_s: float = 1.0,
+    time_unit_s: float = 1.0,
+    lag_steps: int = 0,
+    max_lag: int = 5,
+    min_increments: int = 30,
+) -> BasisEstimate:
     """The hedge relationship of ``inventory`` (S) and ``hedge`` (H), two
     :class:`~flatbook.data.events.EventTable` s, from their mids on a common grid.
 
@@ -215,11 +227,12 @@ def estimate_basis(inventory, hedge, *, grid_s: float = 1.0, time_unit_s: float 
     for name, ss, inc in (("inventory", sxx, x), ("hedge", syy, y)):
         if not ss > 0:
             what = "never changes" if not np.any(inc != 0.0) else "changes by the same amount every step"
-            raise InputError(name, f"the mid {what} over the {n} grid steps of {grid_s:g} s: "
-                                   "no variance to estimate a hedge from")
+            raise InputError(
+                name, f"the mid {what} over the {n} grid steps of {grid_s:g} s: no variance to estimate a hedge from"
+            )
 
     sxy = float(np.dot(xc, yc))
-    scale = time_unit_s / ((n - 1) * grid_s)         # Σ(…)² → variance per time unit
+    scale = time_unit_s / ((n - 1) * grid_s)  # Σ(…)² → variance per time unit
     beta = sxy / sxx
     e = yc - beta * xc
     see = float(np.dot(e, e))
@@ -245,22 +258,44 @@ def estimate_basis(inventory, hedge, *, grid_s: float = 1.0, time_unit_s: float 
     best = max(finite, key=lambda k: (abs(finite[k]), -abs(k - lag_steps))) if finite else lag_steps
 
     basis = h - s
-    params = {"sigma": sig_s, "s0": float(s[0]), "hedge_beta": beta, "hedge_basis_sigma": sig_b,
-              "hedge_s0": float(h[0])}
+    params = {
+        "sigma": sig_s,
+        "s0": float(s[0]),
+        "hedge_beta": beta,
+        "hedge_basis_sigma": sig_b,
+        "hedge_s0": float(h[0]),
+    }
     return BasisEstimate(
-        n=int(n), grid_s=grid_s, time_unit_s=time_unit_s, lag_steps=lag_steps,
-        start_ns=int(grid[0]), end_ns=int(grid[-1]),
-        sigma_s=sig_s, sigma_s_se=sig_s / math.sqrt(2 * (n - 1)),
-        sigma_h=sig_h, sigma_h_se=sig_h / math.sqrt(2 * (n - 1)),
-        beta=beta, beta_se=math.sqrt(see / (n - 2) / sxx), beta_se_hc=beta_se_hc,
-        rho=rho, rho_lo=rho_lo, rho_hi=rho_hi,
-        sigma_b=sig_b, sigma_b_se=sig_b / math.sqrt(2 * (n - 2)),
-        hedge_ratio=hstar, hedge_ratio_se=math.sqrt(suu / (n - 2) / syy),
+        n=int(n),
+        grid_s=grid_s,
+        time_unit_s=time_unit_s,
+        lag_steps=lag_steps,
+        start_ns=int(grid[0]),
+        end_ns=int(grid[-1]),
+        sigma_s=sig_s,
+        sigma_s_se=sig_s / math.sqrt(2 * (n - 1)),
+        sigma_h=sig_h,
+        sigma_h_se=sig_h / math.sqrt(2 * (n - 1)),
+        beta=beta,
+        beta_se=math.sqrt(see / (n - 2) / sxx),
+        beta_se_hc=beta_se_hc,
+        rho=rho,
+        rho_lo=rho_lo,
+        rho_hi=rho_hi,
+        sigma_b=sig_b,
+        sigma_b_se=sig_b / math.sqrt(2 * (n - 2)),
+        hedge_ratio=hstar,
+        hedge_ratio_se=math.sqrt(suu / (n - 2) / syy),
         hedge_ratio_se_hc=hstar_se_hc,
         variance_reduction=1.0 - suu / sxx,
-        basis_mean=float(basis.mean()), basis_std=float(basis.std(ddof=1)),
-        s_first=float(s[0]), h_first=float(h[0]),
-        lag_corr=lag_corr, best_lag=int(best), params=params)
+        basis_mean=float(basis.mean()),
+        basis_std=float(basis.std(ddof=1)),
+        s_first=float(s[0]),
+        h_first=float(h[0]),
+        lag_corr=lag_corr,
+        best_lag=int(best),
+        params=params,
+    )
 
 
 # --------------------------------------------------------------------------- a mean-reverting basis
@@ -316,8 +351,16 @@ OU_PARAM_UNITS: dict[str, str] = {
 }
 
 
-def estimate_basis_ou(inventory, hedge, *, beta: float = 1.0, grid_s: float = 1.0, time_unit_s: float = 1.0,
-                      lag_steps: int = 0, min_increments: int = 30) -> BasisOU:
+def estimate_basis_ou(
+    inventory,
+    hedge,
+    *,
+    beta: float = 1.0,
+    grid_s: float = 1.0,
+    time_unit_s: float = 1.0,
+    lag_steps: int = 0,
+    min_increments: int = 30,
+) -> BasisOU:
     """The basis b = H − β·S of two :class:`~flatbook.data.events.EventTable` s as an
     Ornstein–Uhlenbeck process, db = −κ(b − b̄)dt + σ_b·dW, the simulator's proxy basis with
     ``hedge_basis_halflife`` = ln 2/κ and ``hedge_basis_sigma`` = σ_b.
@@ -359,8 +402,9 @@ def estimate_basis_ou(inventory, hedge, *, beta: float = 1.0, grid_s: float = 1.
     uc, vc = u - u.mean(), v - v.mean()
     suu = float(np.dot(uc, uc))
     if not suu > 0:
-        raise InputError("hedge", f"the basis H − {beta:g}·S never changes over the {n} grid steps of "
-                                  f"{grid_s:g} s: nothing to fit")
+        raise InputError(
+            "hedge", f"the basis H − {beta:g}·S never changes over the {n} grid steps of {grid_s:g} s: nothing to fit"
+        )
     phi = float(np.dot(uc, vc)) / suu
     e = vc - phi * uc
     s2 = float(np.dot(e, e)) / (n - 2)
@@ -368,9 +412,12 @@ def estimate_basis_ou(inventory, hedge, *, beta: float = 1.0, grid_s: float = 1.
     dt = grid_s / time_unit_s
     se_ln_s = 1.0 / math.sqrt(2.0 * (n - 2))
     if phi <= Z95 * phi_se:
-        raise InputError("grid_s", f"the basis decorrelates within one grid step of {grid_s:g} s (φ = {phi:.3g} ± "
-                                   f"{phi_se:.2g}, not above 0 at 95 %): its half-life is shorter than the grid; "
-                                   "use a smaller grid_s")
+        raise InputError(
+            "grid_s",
+            f"the basis decorrelates within one grid step of {grid_s:g} s (φ = {phi:.3g} ± "
+            f"{phi_se:.2g}, not above 0 at 95 %): its half-life is shorter than the grid; "
+            "use a smaller grid_s",
+        )
     if phi >= 1.0:
         d = np.diff(b)
         sig = math.sqrt(float(d.var(ddof=1)) / dt)
@@ -386,7 +433,7 @@ def estimate_basis_ou(inventory, hedge, *, beta: float = 1.0, grid_s: float = 1.
         half_life_se = math.log(2.0) * kappa_se / (kappa * kappa)
         var_stat = s2 / (1.0 - phi * phi)
         sig = math.sqrt(2.0 * kappa * var_stat)
-        d_phi = 1.0 / (2.0 * phi * math.log(phi)) + phi / (1.0 - phi * phi)   # ∂ln σ_b/∂φ
+        d_phi = 1.0 / (2.0 * phi * math.log(phi)) + phi / (1.0 - phi * phi)  # ∂ln σ_b/∂φ
         sig_se = sig * math.hypot(d_phi * phi_se, se_ln_s)
         stat = math.sqrt(var_stat)
         stat_se = stat * math.hypot(phi / (1.0 - phi * phi) * phi_se, se_ln_s)
@@ -395,8 +442,24 @@ def estimate_basis_ou(inventory, hedge, *, beta: float = 1.0, grid_s: float = 1.
     acf = {k: _corr(bc[:-k], bc[k:]) for k in OU_ACF_LAGS if k <= n // 4}
     acf_fit = {k: max(phi, 0.0) ** k for k in acf}
     params = {"hedge_beta": float(beta), "hedge_basis_sigma": sig, "hedge_basis_halflife": half_life}
-    return BasisOU(n=int(n), grid_s=grid_s, time_unit_s=time_unit_s, beta=float(beta), mean=mean,
-                   phi=phi, phi_se=phi_se, kappa=kappa, kappa_se=kappa_se, half_life=half_life,
-                   half_life_se=half_life_se, sigma=sig, sigma_se=sig_se, stationary_std=stat,
-                   stationary_std_se=stat_se, level_std=float(b.std(ddof=1)), acf=acf, acf_fit=acf_fit,
-                   params=params)
+    return BasisOU(
+        n=int(n),
+        grid_s=grid_s,
+        time_unit_s=time_unit_s,
+        beta=float(beta),
+        mean=mean,
+        phi=phi,
+        phi_se=phi_se,
+        kappa=kappa,
+        kappa_se=kappa_se,
+        half_life=half_life,
+        half_life_se=half_life_se,
+        sigma=sig,
+        sigma_se=sig_se,
+        stationary_std=stat,
+        stationary_std_se=stat_se,
+        level_std=float(b.std(ddof=1)),
+        acf=acf,
+        acf_fit=acf_fit,
+        params=params,
+    )

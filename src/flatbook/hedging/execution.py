@@ -3,6 +3,7 @@
 Scalar in, scalar out, no calls: the simulator's hedge loop stays vectorised.
 The model is documented in :mod:`flatbook.hedging.model`.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,9 +20,11 @@ def hedge_due(trigger, dev, thr, urg, req):
     """Does a hedge start? dev = x − q* (lots); urg = α·σ² (seed 000's urgency α·|dev|·σ² ≥ 1)."""
     adev = abs(dev)
     # bitwise, not short-circuit: straight-line code that vectorises
-    return (((trigger == TRIG_THRESHOLD) & (adev > thr))
-            | ((trigger == TRIG_URGENCY) & (urg * adev >= 1.0))
-            | ((trigger == TRIG_ZONE) & (req > 0.0) & (adev > 0.0)))
+    return (
+        ((trigger == TRIG_THRESHOLD) & (adev > thr))
+        | ((trigger == TRIG_URGENCY) & (urg * adev >= 1.0))
+        | ((trigger == TRIG_ZONE) & (req > 0.0) & (adev > 0.0))
+    )
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
@@ -62,4 +65,3 @@ def execution_price(m, n, eps, eta_dt, sqrt_coef, J):
     sg = 1.0 if n > 0.0 else -1.0
     temp = eta_dt * an + sqrt_coef * math.sqrt(an)
     return m + J + sg * (eps + temp), sg * temp
-

@@ -67,6 +67,7 @@ same instrument; x = q + y/h* for a proxy hedge, y the hedge position in H):
   (``funding_rate`` × notional, longs pay), and the cost of the capital held
   for haircut and margin (``capital_rate`` × (haircut·|q|·s + margin·|y|·h)).
 """
+
 from __future__ import annotations
 
 import math
@@ -76,11 +77,51 @@ import numpy as np
 from ..errors import InputError
 from .schedules import ac_kappa, trade_fractions, volume_curve
 
-(HP_TRIGGER, HP_THR, HP_URG, HP_SIZING, HP_FRAC, HP_BAND, HP_QSTAR, HP_EXEC, HP_NH, HP_EPS,
- HP_ETA_DT, HP_IMPACT, HP_SQRT_COEF, HP_PERM, HP_DECAY, HP_PROXY, HP_BETA, HP_BSIG, HP_H0,
- HP_HRATIO, HP_SESSION, HP_FLAT, HP_EVENT, HP_EJ_MEAN, HP_EJ_STD, HP_PAUSE, HP_PAUSE_FLAT,
- HP_FUND, HP_HTB, HP_HTB_ABOVE, HP_HAIRCUT, HP_MARGIN, HP_CAPRATE, HP_ON, HP_EXT, HP_PART,
- HP_MARKOUT, HP_OPT, HP_OPT_N, HP_OPT_K, HP_OPT_VOL, HP_OPT_EXP, HP_BPHI) = range(43)
+(
+    HP_TRIGGER,
+    HP_THR,
+    HP_URG,
+    HP_SIZING,
+    HP_FRAC,
+    HP_BAND,
+    HP_QSTAR,
+    HP_EXEC,
+    HP_NH,
+    HP_EPS,
+    HP_ETA_DT,
+    HP_IMPACT,
+    HP_SQRT_COEF,
+    HP_PERM,
+    HP_DECAY,
+    HP_PROXY,
+    HP_BETA,
+    HP_BSIG,
+    HP_H0,
+    HP_HRATIO,
+    HP_SESSION,
+    HP_FLAT,
+    HP_EVENT,
+    HP_EJ_MEAN,
+    HP_EJ_STD,
+    HP_PAUSE,
+    HP_PAUSE_FLAT,
+    HP_FUND,
+    HP_HTB,
+    HP_HTB_ABOVE,
+    HP_HAIRCUT,
+    HP_MARGIN,
+    HP_CAPRATE,
+    HP_ON,
+    HP_EXT,
+    HP_PART,
+    HP_MARKOUT,
+    HP_OPT,
+    HP_OPT_N,
+    HP_OPT_K,
+    HP_OPT_VOL,
+    HP_OPT_EXP,
+    HP_BPHI,
+) = range(43)
 HP_LEN = 43
 TRIGGERS = ("none", "threshold", "urgency", "zone")
 SIZINGS = ("target", "fraction", "band")
@@ -106,9 +147,15 @@ def _steps(t: float, dt: float) -> int:
 
 def hedging_on(v) -> bool:
     """Does the run hedge, reset daily, pause for an event or carry extra costs?"""
-    return (v["hedge_trigger"] != "none" or math.isfinite(v["session_length"]) or math.isfinite(v["event_time"])
-            or v["financing_short"] > 0 or v["borrow_htb"] > 0 or v["funding_rate"] != 0
-            or v["capital_rate"] > 0)
+    return (
+        v["hedge_trigger"] != "none"
+        or math.isfinite(v["session_length"])
+        or math.isfinite(v["event_time"])
+        or v["financing_short"] > 0
+        or v["borrow_htb"] > 0
+        or v["funding_rate"] != 0
+        or v["capital_rate"] > 0
+    )
 
 
 def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -120,8 +167,7 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp = np.zeros(HP_LEN)
     ext = hedging_on(v)
     hp[HP_EXT] = float(ext)
-    hp[HP_ON] = float(v["hedge_trigger"] != "none" or math.isfinite(v["session_length"])
-                      or v["pause_flatten"] == "yes")
+    hp[HP_ON] = float(v["hedge_trigger"] != "none" or math.isfinite(v["session_length"]) or v["pause_flatten"] == "yes")
     hp[HP_TRIGGER] = TRIGGERS.index(v["hedge_trigger"])
     hp[HP_THR] = v["hedge_threshold"]
     hp[HP_URG] = v["hedge_urgency"] * sig * sig
@@ -154,9 +200,9 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp[HP_DECAY] = math.exp(-math.log(2.0) * dt / hl) if hl > 0 else 0.0
     hp[HP_PROXY] = float(proxy)
     hp[HP_BETA], hp[HP_BSIG], hp[HP_H0] = beta, bsig * math.sqrt(dt), v["hedge_s0"]
-    hp[HP_BPHI] = 1.0                          # the basis's AR(1) coefficient per step: 1 = random walk
+    hp[HP_BPHI] = 1.0  # the basis's AR(1) coefficient per step: 1 = random walk
     hl_b = v["hedge_basis_halflife"]
-    if math.isfinite(hl_b):                    # OU, stepped exactly
+    if math.isfinite(hl_b):  # OU, stepped exactly
         kap = math.log(2.0) / hl_b
         hp[HP_BPHI] = math.exp(-kap * dt)
         hp[HP_BSIG] = bsig * math.sqrt(-math.expm1(-2.0 * kap * dt) / (2.0 * kap))
@@ -169,8 +215,9 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp[HP_HRATIO] = (num / den if den > 0 else 1.0 / beta) if proxy else 1.0
     L = v["session_length"]
     if math.isfinite(L) and not v["session_flatten"] < L:
-        raise InputError("session_flatten", f"must be shorter than session_length = {L:g} (time units); "
-                                            f"got {v['session_flatten']:g}")
+        raise InputError(
+            "session_flatten", f"must be shorter than session_length = {L:g} (time units); got {v['session_flatten']:g}"
+        )
     hp[HP_SESSION] = max(1, _steps(L, dt)) if math.isfinite(L) else 0.0
     hp[HP_FLAT] = _steps(v["session_flatten"], dt)
     ev = v["event_time"]
@@ -181,21 +228,25 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp[HP_FUND] = v["funding_rate"] * dt
     hp[HP_HTB], hp[HP_HTB_ABOVE] = v["borrow_htb"] * dt, v["htb_above"]
     hp[HP_HAIRCUT], hp[HP_MARGIN], hp[HP_CAPRATE] = v["haircut"], v["hedge_margin"], v["capital_rate"] * dt
-    kappa = 0.0                      # the program's Almgren–Chriss κ (per time unit); 0: the straight line
+    kappa = 0.0  # the program's Almgren–Chriss κ (per time unit); 0: the straight line
     if v["hedge_exec"] == "almgren-chriss":
         eta_t = v["hedge_eta"] - 0.5 * v["hedge_perm"] * dt
         if not eta_t > 0.0:
-            raise InputError("hedge_eta", f"almgren-chriss needs η̃ = hedge_eta − hedge_perm·dt/2 > 0 (price units "
-                                          f"per lot per time unit); got hedge_eta={v['hedge_eta']:g}, "
-                                          f"hedge_perm={v['hedge_perm']:g}")
+            raise InputError(
+                "hedge_eta",
+                f"almgren-chriss needs η̃ = hedge_eta − hedge_perm·dt/2 > 0 (price units "
+                f"per lot per time unit); got hedge_eta={v['hedge_eta']:g}, "
+                f"hedge_perm={v['hedge_perm']:g}",
+            )
         kappa = ac_kappa(dt, sig_h, eta_t, v["hedge_risk_aversion"])
-    hw = np.asarray(trade_fractions(v["hedge_exec"], nh, kappa=kappa, tau=dt, volume_curve=v["volume_curve"]),
-                    dtype=float)
+    hw = np.asarray(
+        trade_fractions(v["hedge_exec"], nh, kappa=kappa, tau=dt, volume_curve=v["volume_curve"]), dtype=float
+    )
     S = int(hp[HP_SESSION]) if hp[HP_SESSION] > 0 else nsteps + 1
     curve = np.asarray(volume_curve(v["volume_curve"], S), dtype=float)
     curve = curve / curve.mean()
     per_step = V * dt if math.isfinite(V) else math.inf
-    share = curve[np.arange(nsteps + 1) % S]           # relative volume of each step (mean 1)
-    hvol = per_step * share                             # lots (inf: volume not modelled)
-    hcvol = np.concatenate(([0.0], np.cumsum(share)))   # VWAP windows use the relative curve
+    share = curve[np.arange(nsteps + 1) % S]  # relative volume of each step (mean 1)
+    hvol = per_step * share  # lots (inf: volume not modelled)
+    hcvol = np.concatenate(([0.0], np.cumsum(share)))  # VWAP windows use the relative curve
     return hp, hw, hvol, hcvol

@@ -4,6 +4,7 @@ and the units of a schedule, in a module without numpy.
 The command line builds its help text from them at start-up (``flatbook --help``), before any
 schedule is computed; the Python API (``flatbook.schedule``) takes the same defaults.
 """
+
 METHODS = ("immediate", "twap", "vwap", "almgren-chriss")
 """Execution schedules: immediate, TWAP, VWAP and Almgren & Chriss (2000)."""
 VOLUME_CURVES = ("flat", "u")
@@ -17,7 +18,17 @@ DEFAULT_METHOD = "almgren-chriss"
 DEFAULT_CURVE = "u"
 
 #: the unit of each figure of a schedule (shares ↔ lots, $/share ↔ price units, days ↔ time units)
-UNITS = {"shares": "shares (lots)", "time": "days (time units)", "sigma": "($/share)/√day",
-         "eta": "($/share)/(share/day)", "epsilon": "$/share", "gamma": "($/share)/share",
-         "risk_aversion": "1/$", "expected_cost": "$", "variance": "$²", "std": "$", "kappa": "1/day",
-         "mapping": "shares ↔ lots, $/share ↔ price units, $ ↔ price units × lots, days ↔ time units"}
+UNITS = {
+    "shares": "shares (lots)",
+    "time": "days (time units)",
+    "sigma": "($/share)/√day",
+    "eta": "($/share)/(share/day)",
+    "epsilon": "$/share",
+    "gamma": "($/share)/share",
+    "risk_aversion": "1/$",
+    "expected_cost": "$",
+    "variance": "$²",
+    "std": "$",
+    "kappa": "1/day",
+    "mapping": "shares ↔ lots, $/share ↔ price units, $ ↔ price units × lots, days ↔ time units",
+}

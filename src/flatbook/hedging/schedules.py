@@ -36,6 +36,7 @@ V                  $²                             (price units × lots)²
 Everything here is pure numpy and validates its arguments: bad input raises
 :class:`~flatbook.errors.InputError` naming the argument.
 """
+
 from __future__ import annotations
 
 import math
@@ -104,16 +105,34 @@ class Schedule:
         return self.trades / self.X if self.X != 0 else np.zeros_like(self.trades)
 
     def params(self) -> dict:
-        return {"X": self.X, "T": self.T, "N": self.N, "tau": self.tau, "sigma": self.sigma,
-                "eta": self.eta, "epsilon": self.epsilon, "gamma": self.gamma,
-                "risk_aversion": self.risk_aversion}
+        return {
+            "X": self.X,
+            "T": self.T,
+            "N": self.N,
+            "tau": self.tau,
+            "sigma": self.sigma,
+            "eta": self.eta,
+            "epsilon": self.epsilon,
+            "gamma": self.gamma,
+            "risk_aversion": self.risk_aversion,
+        }
 
     def as_dict(self) -> dict:
         """Plain Python values (lists, floats; +inf stays a float: JSON writers map it to null)."""
-        return {"method": self.method, "params": self.params(),
-                "times": self.times.tolist(), "holdings": self.holdings.tolist(), "trades": self.trades.tolist(),
-                "expected_cost": self.expected_cost, "variance": self.variance, "std": self.std,
-                "kappa": self.kappa, "eta_tilde": self.eta_tilde, "tau": self.tau, "unfilled": self.unfilled}
+        return {
+            "method": self.method,
+            "params": self.params(),
+            "times": self.times.tolist(),
+            "holdings": self.holdings.tolist(),
+            "trades": self.trades.tolist(),
+            "expected_cost": self.expected_cost,
+            "variance": self.variance,
+            "std": self.std,
+            "kappa": self.kappa,
+            "eta_tilde": self.eta_tilde,
+            "tau": self.tau,
+            "unfilled": self.unfilled,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,15 +152,24 @@ class Frontier:
 
     def rows(self) -> list[dict]:
         """[{risk_aversion, expected_cost, variance, std, kappa}, …] in ascending λ."""
-        return [{"risk_aversion": float(lam), "expected_cost": float(e), "variance": float(v),
-                 "std": float(math.sqrt(v)), "kappa": float(k)}
-                for lam, e, v, k in zip(self.risk_aversion, self.expected_cost, self.variance, self.kappa)]
+        return [
+            {
+                "risk_aversion": float(lam),
+                "expected_cost": float(e),
+                "variance": float(v),
+                "std": float(math.sqrt(v)),
+                "kappa": float(k),
+            }
+            for lam, e, v, k in zip(self.risk_aversion, self.expected_cost, self.variance, self.kappa)
+        ]
 
 
 # --------------------------------------------------------------------------- validation
 
-def _real(field: str, value, *, lo: float | None = None, lo_open: bool = False,
-          hi: float | None = None, what: str = "") -> float:
+
+def _real(
+    field: str, value, *, lo: float | None = None, lo_open: bool = False, hi: float | None = None, what: str = ""
+) -> float:
     return check_real(field, value, lo=lo, lo_open=lo_open, hi=hi, unit=what)
 
 
@@ -165,14 +193,17 @@ def _eta_tilde(eta: float, gamma: float, tau: float) -> float:
     et = eta - 0.5 * gamma * tau
     if not et > 0:
         if gamma == 0:
-            raise InputError("eta", f"got {eta:g}; allowed: a number > 0 for almgren-chriss "
-                                    "(η̃ = η − γτ/2 must be > 0)")
-        raise InputError("gamma", f"got {gamma:g}; allowed: gamma < 2·eta/tau = {2 * eta / tau:g} "
-                                  f"(η̃ = η − γτ/2 must be > 0; eta = {eta:g}, tau = {tau:g})")
+            raise InputError("eta", f"got {eta:g}; allowed: a number > 0 for almgren-chriss (η̃ = η − γτ/2 must be > 0)")
+        raise InputError(
+            "gamma",
+            f"got {gamma:g}; allowed: gamma < 2·eta/tau = {2 * eta / tau:g} "
+            f"(η̃ = η − γτ/2 must be > 0; eta = {eta:g}, tau = {tau:g})",
+        )
     return et
 
 
 # --------------------------------------------------------------------------- the Almgren–Chriss trajectory
+
 
 def ac_kappa(tau: float, sigma: float, eta_tilde: float, risk_aversion: float) -> float:
     """κ of the discrete trajectory: (2/τ²)(cosh κτ − 1) = κ̃² = λσ²/η̃ (Almgren & Chriss 2000, §2.2,
@@ -209,8 +240,10 @@ def _ac_ratio(kappa_tau: float, N: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- costs
 
-def _expected_cost(X: float, trades: np.ndarray, remaining: float, tau: float, epsilon: float,
-                   eta_tilde: float, gamma: float) -> float:
+
+def _expected_cost(
+    X: float, trades: np.ndarray, remaining: float, tau: float, epsilon: float, eta_tilde: float, gamma: float
+) -> float:
     """E = ½γ(X² − x_N²) + ε·Σ|n_k| + (η̃/τ)·Σn_k² (eq. 8; x_N = 0 there). The ½γ term is
     γ·Σ x_k·n_k summed by parts (§1.5), which with a remainder x_N ≠ 0 is ½γ(X² − x_N²) − ½γΣn_k²."""
     e = 0.5 * gamma * X * X - 0.5 * gamma * remaining * remaining
@@ -227,24 +260,61 @@ def _variance(holdings: np.ndarray, tau: float, sigma: float) -> float:
     return float(np.sum(s * s))
 
 
-def _schedule(method: str, X: float, T: float, N: int, tau: float, sigma: float, eta: float, epsilon: float,
-              gamma: float, holdings: np.ndarray, *, trades: np.ndarray | None = None,
-              risk_aversion: float | None = None, kappa: float | None = None, unfilled: float = 0.0) -> Schedule:
+def _schedule(
+    method: str,
+    X: float,
+    T: float,
+    N: int,
+    tau: float,
+    sigma: float,
+    eta: float,
+    epsilon: float,
+    gamma: float,
+    holdings: np.ndarray,
+    *,
+    trades: np.ndarray | None = None,
+    risk_aversion: float | None = None,
+    kappa: float | None = None,
+    unfilled: float = 0.0,
+) -> Schedule:
     if trades is None:
         trades = holdings[:-1] - holdings[1:]
     et = eta - 0.5 * gamma * tau
     return Schedule(
-        method=method, X=X, T=T, N=N, tau=tau, sigma=sigma, eta=eta, epsilon=epsilon, gamma=gamma,
-        risk_aversion=risk_aversion, times=readonly(T * np.arange(N + 1) / N),
-        holdings=readonly(holdings), trades=readonly(trades),
+        method=method,
+        X=X,
+        T=T,
+        N=N,
+        tau=tau,
+        sigma=sigma,
+        eta=eta,
+        epsilon=epsilon,
+        gamma=gamma,
+        risk_aversion=risk_aversion,
+        times=readonly(T * np.arange(N + 1) / N),
+        holdings=readonly(holdings),
+        trades=readonly(trades),
         expected_cost=_expected_cost(X, trades, float(holdings[-1]), tau, epsilon, et, gamma),
-        variance=_variance(holdings, tau, sigma), kappa=kappa, eta_tilde=et, unfilled=unfilled)
+        variance=_variance(holdings, tau, sigma),
+        kappa=kappa,
+        eta_tilde=et,
+        unfilled=unfilled,
+    )
 
 
 # --------------------------------------------------------------------------- schedules
 
-def almgren_chriss(X: float, T: float, N: int, sigma: float, eta: float, epsilon: float = 0.0,
-                   gamma: float = 0.0, risk_aversion: float = 0.0) -> Schedule:
+
+def almgren_chriss(
+    X: float,
+    T: float,
+    N: int,
+    sigma: float,
+    eta: float,
+    epsilon: float = 0.0,
+    gamma: float = 0.0,
+    risk_aversion: float = 0.0,
+) -> Schedule:
     """The mean–variance optimal static schedule minimising E + λV (Almgren & Chriss 2000, eq. 15):
     x_k = X·sinh(κ(T − t_k))/sinh(κT) (eq. 17), κ from (2/τ²)(cosh κτ − 1) = λσ²/η̃. λ = 0 gives
     the straight line x_k = X(N − k)/N exactly (eq. 9); λ → ∞ tends to selling everything in the
@@ -255,20 +325,23 @@ def almgren_chriss(X: float, T: float, N: int, sigma: float, eta: float, epsilon
     et = _eta_tilde(eta, gamma, tau)
     kappa = ac_kappa(tau, sigma, et, lam)
     holdings = _linear(X, N) if kappa * T < _LINEAR_BELOW else X * _ac_ratio(kappa * tau, N)
-    return _schedule("almgren-chriss", X, T, N, tau, sigma, eta, epsilon, gamma, holdings,
-                     risk_aversion=lam, kappa=kappa)
+    return _schedule(
+        "almgren-chriss", X, T, N, tau, sigma, eta, epsilon, gamma, holdings, risk_aversion=lam, kappa=kappa
+    )
 
 
-def twap(X: float, T: float, N: int, sigma: float = 0.0, eta: float = 0.0, epsilon: float = 0.0,
-         gamma: float = 0.0) -> Schedule:
+def twap(
+    X: float, T: float, N: int, sigma: float = 0.0, eta: float = 0.0, epsilon: float = 0.0, gamma: float = 0.0
+) -> Schedule:
     """Equal slices n_k = X/N, x_k = X(N − k)/N (Almgren & Chriss 2000, eq. 9): the λ = 0 optimum.
     E = ½γX² + εX + η̃X²/T (eq. 10), V = ⅓σ²X²T(1 − 1/N)(1 − 1/(2N)) (eq. 11). κ = 0."""
     X, T, N, tau, sigma, eta, epsilon, gamma = _common(X, T, N, sigma, eta, epsilon, gamma)
     return _schedule("twap", X, T, N, tau, sigma, eta, epsilon, gamma, _linear(X, N), kappa=0.0)
 
 
-def immediate(X: float, T: float = 1.0, N: int = 1, sigma: float = 0.0, eta: float = 0.0,
-              epsilon: float = 0.0, gamma: float = 0.0) -> Schedule:
+def immediate(
+    X: float, T: float = 1.0, N: int = 1, sigma: float = 0.0, eta: float = 0.0, epsilon: float = 0.0, gamma: float = 0.0
+) -> Schedule:
     """Everything in the first of N steps of length τ = T/N: n_1 = X, x_1 = … = x_N = 0 (Almgren &
     Chriss 2000, eq. 12), the λ → ∞ limit. E = εX + ηX²/τ, V = 0 (eq. 13). κ = +inf."""
     X, T, N, tau, sigma, eta, epsilon, gamma = _common(X, T, N, sigma, eta, epsilon, gamma)
@@ -290,7 +363,7 @@ def volume_curve(kind: str, N: int) -> np.ndarray:
     if kind == "u":
         u = np.arange(N + 1, dtype=float) / N - 0.5
         c = U_CURVATURE
-        w = np.diff(u) + c / 3.0 * np.diff(u ** 3)
+        w = np.diff(u) + c / 3.0 * np.diff(u**3)
         return w / w.sum()
     raise InputError("volume_curve", f"got {kind!r}; allowed: {', '.join(VOLUME_CURVES)} or an array of N weights")
 
@@ -301,17 +374,29 @@ def _curve(curve, N: int) -> np.ndarray:
     try:
         w = np.asarray(curve, dtype=float)
     except (TypeError, ValueError):
-        raise InputError("volume_curve", f"got {curve!r}; allowed: {', '.join(VOLUME_CURVES)} "
-                                         "or an array of N weights >= 0") from None
+        raise InputError(
+            "volume_curve", f"got {curve!r}; allowed: {', '.join(VOLUME_CURVES)} or an array of N weights >= 0"
+        ) from None
     if w.shape != (N,) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
-        raise InputError("volume_curve", f"got an array of shape {w.shape}; allowed: {N} finite weights "
-                                         "(one per step) >= 0 with a positive sum")
+        raise InputError(
+            "volume_curve",
+            f"got an array of shape {w.shape}; allowed: {N} finite weights (one per step) >= 0 with a positive sum",
+        )
     return w / w.sum()
 
 
-def vwap(X: float, T: float, N: int, volume_curve: str | Sequence[float] | np.ndarray = "u",
-         participation_cap: float | None = None, market_volume: float | Sequence[float] | np.ndarray | None = None,
-         sigma: float = 0.0, eta: float = 0.0, epsilon: float = 0.0, gamma: float = 0.0) -> Schedule:
+def vwap(
+    X: float,
+    T: float,
+    N: int,
+    volume_curve: str | Sequence[float] | np.ndarray = "u",
+    participation_cap: float | None = None,
+    market_volume: float | Sequence[float] | np.ndarray | None = None,
+    sigma: float = 0.0,
+    eta: float = 0.0,
+    epsilon: float = 0.0,
+    gamma: float = 0.0,
+) -> Schedule:
     """Slices proportional to the market's volume curve: n_k = X·w_k (w: ``"flat"``, ``"u"``, see
     :func:`volume_curve`, or N weights, normalised).
 
@@ -332,11 +417,14 @@ def vwap(X: float, T: float, N: int, volume_curve: str | Sequence[float] | np.nd
         holdings[N] = 0.0
         holdings[1:N] = np.cumsum(trades[::-1])[::-1][1:]  # x_k = Σ_{j>k} n_j (§1.1)
         return _schedule("vwap", X, T, N, tau, sigma, eta, epsilon, gamma, holdings, trades=trades)
-    cap = _real("participation_cap", participation_cap, lo=0.0, lo_open=True, hi=1.0,
-                what="fraction of the market volume")
+    cap = _real(
+        "participation_cap", participation_cap, lo=0.0, lo_open=True, hi=1.0, what="fraction of the market volume"
+    )
     if market_volume is None:
-        raise InputError("market_volume", "required with participation_cap: the market volume over the "
-                                          "horizon (shares), or one volume per step")
+        raise InputError(
+            "market_volume",
+            "required with participation_cap: the market volume over the horizon (shares), or one volume per step",
+        )
     if isinstance(market_volume, Real) and not isinstance(market_volume, bool):
         m = _real("market_volume", market_volume, lo=0.0, lo_open=True, what="shares over the horizon") * w
     else:
@@ -345,8 +433,11 @@ def vwap(X: float, T: float, N: int, volume_curve: str | Sequence[float] | np.nd
         except (TypeError, ValueError):
             m = np.full(1, np.nan)
         if m.shape != (N,) or not np.all(np.isfinite(m)) or np.any(m < 0):
-            raise InputError("market_volume", f"got {market_volume!r}; allowed: a number > 0 (shares over the "
-                                              f"horizon) or {N} finite per-step volumes >= 0")
+            raise InputError(
+                "market_volume",
+                f"got {market_volume!r}; allowed: a number > 0 (shares over the "
+                f"horizon) or {N} finite per-step volumes >= 0",
+            )
     limit = cap * m
     want = abs(X) * w
     done = np.empty(N)
@@ -364,11 +455,11 @@ def vwap(X: float, T: float, N: int, volume_curve: str | Sequence[float] | np.nd
     holdings[0] = X
     holdings[N] = remaining
     holdings[1:N] = remaining + np.cumsum(trades[::-1])[::-1][1:]
-    return _schedule("vwap", X, T, N, tau, sigma, eta, epsilon, gamma, holdings, trades=trades,
-                     unfilled=remaining)
+    return _schedule("vwap", X, T, N, tau, sigma, eta, epsilon, gamma, holdings, trades=trades, unfilled=remaining)
 
 
 # --------------------------------------------------------------------------- frontier
+
 
 def _default_grid(T: float, sigma: float, eta_tilde: float) -> np.ndarray:
     """λ = 0 and λ*·logspace(−2, 4, 25), λ* = η̃/(σ²T²): κ̃T = √(λ/λ*) from 0.1 to 100."""
@@ -379,8 +470,16 @@ def _default_grid(T: float, sigma: float, eta_tilde: float) -> np.ndarray:
     return np.concatenate(([0.0], lam_star * np.logspace(lo, hi, FRONTIER_POINTS)))
 
 
-def efficient_frontier(X: float, T: float, N: int, sigma: float, eta: float, epsilon: float = 0.0,
-                       gamma: float = 0.0, risk_aversions: Sequence[float] | np.ndarray | None = None) -> Frontier:
+def efficient_frontier(
+    X: float,
+    T: float,
+    N: int,
+    sigma: float,
+    eta: float,
+    epsilon: float = 0.0,
+    gamma: float = 0.0,
+    risk_aversions: Sequence[float] | np.ndarray | None = None,
+) -> Frontier:
     """The efficient frontier (Almgren & Chriss 2000, §2.1, eqs. 14–15, Fig. 1): E and V of the
     optimal trajectory for each λ, sorted ascending (duplicates dropped). Default λ grid: 0 plus 25
     points log-spaced over λ*·10^(−2…4), λ* = η̃/(σ²T²) (κ̃T = 0.1…100; λ* = 1 if σ = 0, when
@@ -395,7 +494,9 @@ def efficient_frontier(X: float, T: float, N: int, sigma: float, eta: float, eps
         except (TypeError, ValueError):
             lams = np.full(1, np.nan)
         if lams.size == 0 or not np.all(np.isfinite(lams)) or np.any(lams < 0):
-            raise InputError("risk_aversions", f"got {risk_aversions!r}; allowed: one or more finite numbers >= 0 (1/$)")
+            raise InputError(
+                "risk_aversions", f"got {risk_aversions!r}; allowed: one or more finite numbers >= 0 (1/$)"
+            )
         lams = np.unique(lams)
     E, V, K = (np.empty(lams.size) for _ in range(3))
     for i, lam in enumerate(lams):
@@ -406,9 +507,20 @@ def efficient_frontier(X: float, T: float, N: int, sigma: float, eta: float, eps
 
 # --------------------------------------------------------------------------- fractions for the simulator
 
-def trade_fractions(method: str, N: int, *, tau: float | None = None, T: float | None = None,
-                    kappa: float | None = None, sigma: float = 0.0, eta: float = 0.0, gamma: float = 0.0,
-                    risk_aversion: float = 0.0, volume_curve: str | Sequence[float] | np.ndarray = "u") -> np.ndarray:
+
+def trade_fractions(
+    method: str,
+    N: int,
+    *,
+    tau: float | None = None,
+    T: float | None = None,
+    kappa: float | None = None,
+    sigma: float = 0.0,
+    eta: float = 0.0,
+    gamma: float = 0.0,
+    risk_aversion: float = 0.0,
+    volume_curve: str | Sequence[float] | np.ndarray = "u",
+) -> np.ndarray:
     """n_k/X, k = 1…N, for a program of N steps of length τ (sums to 1; independent of X):
 
     - ``immediate``: [1, 0, …, 0]; ``twap``: 1/N each;

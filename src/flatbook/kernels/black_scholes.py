@@ -6,6 +6,7 @@ d₁ = (ln(S/K) + ½σ²τ)/(σ√τ), d₂ = d₁ − σ√τ (Black & Scholes 
 At τ ≤ 0 the option is worth its intrinsic value and Δ is 1{S > K} (call).
 The vectorised numpy version for books is :mod:`flatbook.risk.greeks`.
 """
+
 from __future__ import annotations
 
 import math

@@ -11,9 +11,8 @@ the textbook Cody–Waite range reduction with a degree-11 Taylor polynomial
 [-700, 700] (checked in ``tests/test_kernels.py``); arguments are clamped to
 that range, which only matters for probabilities that are 0 or capped at 1.
 """
-from __future__ import annotations
 
-import math
+from __future__ import annotations
 
 import numba as nb
 import numpy as np
@@ -45,9 +44,40 @@ def fast_exp(x: float) -> float:
     # converts lane by lane. Exact either way: |n| <= 1010.
     n = np.floor(x * _LOG2E + 0.5)
     r = (x - n * _LN2_HI) - n * _LN2_LO
-    p = 1.0 + r * (1.0 + r * (0.5 + r * (1.6666666666666666e-01 + r * (
-        4.1666666666666664e-02 + r * (8.3333333333333332e-03 + r * (
-            1.3888888888888889e-03 + r * (1.9841269841269841e-04 + r * (
-                2.4801587301587302e-05 + r * (2.7557319223985893e-06 + r * (
-                    2.7557319223985888e-07 + r * 2.5052108385441720e-08))))))))))
+    p = 1.0 + r * (
+        1.0
+        + r
+        * (
+            0.5
+            + r
+            * (
+                1.6666666666666666e-01
+                + r
+                * (
+                    4.1666666666666664e-02
+                    + r
+                    * (
+                        8.3333333333333332e-03
+                        + r
+                        * (
+                            1.3888888888888889e-03
+                            + r
+                            * (
+                                1.9841269841269841e-04
+                                + r
+                                * (
+                                    2.4801587301587302e-05
+                                    + r
+                                    * (
+                                        2.7557319223985893e-06
+                                        + r * (2.7557319223985888e-07 + r * 2.5052108385441720e-08)
+                                    )
+                                )
+                            )
+                        )
+                    )
+                )
+            )
+        )
+    )
     return p * _i64_as_f64((np.int64(np.int32(n)) + 1023) << 52)

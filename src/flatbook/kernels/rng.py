@@ -12,6 +12,7 @@ so results would depend on scheduling; numpy's ``Generator`` cannot be called
 from a vectorised numba loop. SplitMix64 is five integer ops, vectorises, and
 passes BigCrush.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,8 @@ import numpy as np
 U64 = nb.uint64
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _PATH_MULT = np.uint64(0xD1B54A32D192ED03)
-_INV31 = 1.0 / 2147483648.0          # 2**-31
-_INV53 = 1.0 / 9007199254740992.0    # 2**-53
+_INV31 = 1.0 / 2147483648.0  # 2**-31
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")

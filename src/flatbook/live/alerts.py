@@ -5,6 +5,7 @@ and dashboard show, and, when ``[alerts] webhook`` is set, as a JSON POST to tha
 URL from a background task (aiohttp; a slow or failing webhook never delays the
 engine: at most ``QUEUE_MAX`` alerts wait, older ones are dropped and counted).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -77,9 +78,9 @@ class Alerts:
                                 self.sent += 1
                                 break
                             log.warning("alert webhook %s answered %s", self.webhook, r.status)
-                    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+                    except (TimeoutError, aiohttp.ClientError, OSError) as e:
                         log.warning("alert webhook %s failed: %s", self.webhook, e)
-                    await asyncio.sleep(0.2 * 2 ** attempt)
+                    await asyncio.sleep(0.2 * 2**attempt)
                 else:
                     self.failed += 1
                 self.queue.task_done()
@@ -89,7 +90,7 @@ class Alerts:
         if self.queue is not None:
             try:
                 await asyncio.wait_for(self.queue.join(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def close(self) -> None:

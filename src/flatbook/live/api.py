@@ -23,6 +23,7 @@ the base asset for an inverse one (default 0), "ts": ns (default now), "client_i
 Market: {"ts": ns (default now), "bid": > 0, "ask": > bid, "bid_size": ≥ 0,
 "ask_size": ≥ 0}.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -78,15 +79,18 @@ class KillIn(_In):
 
 
 FILL, FILL_LIST = TypeAdapter(FillIn), TypeAdapter(Annotated[list[FillIn], Field(min_length=1, max_length=MAX_BATCH)])
-MARKET, MARKET_LIST = (TypeAdapter(MarketIn),
-                       TypeAdapter(Annotated[list[MarketIn], Field(min_length=1, max_length=MAX_BATCH)]))
+MARKET, MARKET_LIST = (
+    TypeAdapter(MarketIn),
+    TypeAdapter(Annotated[list[MarketIn], Field(min_length=1, max_length=MAX_BATCH)]),
+)
 KILL = TypeAdapter(KillIn)
 FILLS, MARKETS = (FILL, FILL_LIST), (MARKET, MARKET_LIST)
 
 
 def _json(obj, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY), status=status,
-                        content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY), status=status, content_type="application/json"
+    )
 
 
 def _bad(reason: str, status: int = 400) -> web.Response:
@@ -106,9 +110,9 @@ def build_app(engine, token: str | None) -> web.Application:
 
     def authorised(req: web.Request) -> bool:
         h = req.headers.get("Authorization", "")
-        if expected is None or h[:7].lower() != "bearer ":       # the scheme is case-insensitive (RFC 9110)
+        if expected is None or h[:7].lower() != "bearer ":  # the scheme is case-insensitive (RFC 9110)
             return False
-        try:        # aiohttp decodes header bytes as UTF-8 with surrogate escapes: non-UTF-8 is no token
+        try:  # aiohttp decodes header bytes as UTF-8 with surrogate escapes: non-UTF-8 is no token
             got = h[7:].encode()
         except UnicodeEncodeError:
             return False
@@ -120,8 +124,8 @@ def build_app(engine, token: str | None) -> web.Application:
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
-            try:        # the standard library reads integers beyond a double's range and NaN/Infinity,
-                data = json.loads(raw)      # which the validation then refuses naming the field
+            try:  # the standard library reads integers beyond a double's range and NaN/Infinity,
+                data = json.loads(raw)  # which the validation then refuses naming the field
             except (ValueError, RecursionError):
                 return None, _bad(f"body: not valid JSON ({e})")
         if isinstance(data, list) and len(adapters) > 1:
@@ -170,7 +174,7 @@ def build_app(engine, token: str | None) -> web.Application:
         if not authorised(req):
             return None, unauthorised()
         if engine.mode != "monitor":
-            return None, _bad(f"{what} accepted in monitor mode only ([live] mode = \"monitor\")", 409)
+            return None, _bad(f'{what} accepted in monitor mode only ([live] mode = "monitor")', 409)
         return await body(req, adapters)
 
     async def fills(req):
@@ -187,13 +191,23 @@ def build_app(engine, token: str | None) -> web.Application:
                 where = f"{i}.qty" if isinstance(parsed, list) else "qty"
                 return _bad(f"{where}: {f.qty!r} is not a multiple of the lot size {lot:g} ([live] lot)")
         now = time.time_ns()
-        batch = [Fill(f.fill_id, f.client_id, BUY if f.side == "buy" else SELL, f.price, f.qty, f.fee,
-                      now if f.ts is None else f.ts) for f in items]
+        batch = [
+            Fill(
+                f.fill_id,
+                f.client_id,
+                BUY if f.side == "buy" else SELL,
+                f.price,
+                f.qty,
+                f.fee,
+                now if f.ts is None else f.ts,
+            )
+            for f in items
+        ]
         if engine.halted:
             return halted()
         try:
             applied = engine.on_fills(batch)
-        except JournalError as e:       # nothing of the batch was applied (journaled first, all or nothing)
+        except JournalError as e:  # nothing of the batch was applied (journaled first, all or nothing)
             engine.halt(engine.last_ts or now, e)
             return halted()
         n = sum(applied)
@@ -209,8 +223,11 @@ def build_app(engine, token: str | None) -> web.Application:
             return halted()
         try:
             for m in items:
-                engine.on_market(MarketEvent(engine.events, now if m.ts is None else m.ts, QUOTE, m.bid,
-                                             m.bid_size, m.ask, m.ask_size))
+                engine.on_market(
+                    MarketEvent(
+                        engine.events, now if m.ts is None else m.ts, QUOTE, m.bid, m.bid_size, m.ask, m.ask_size
+                    )
+                )
         except JournalError as e:
             engine.halt(engine.last_ts or now, e)
             return halted()

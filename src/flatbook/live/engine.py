@@ -55,6 +55,7 @@ at each fill; adverse = Σ side·qty·(v(mid(t + markout)) − v(mid(t))); fees;
 financing (financing_long·q⁺ + financing_short·q⁻ per second); inventory = the
 rest, so the parts sum to the total cash + q·v(mid) − (cash₀ + q₀·v(mid₀)).
 """
+
 from __future__ import annotations
 
 import math
@@ -78,8 +79,8 @@ from .types import BUY, SELL, Fill, MarketEvent, OrderRequest, OrderUpdate
 NS = 1_000_000_000
 ZONES = ("none", "yellow", "red", "critical")
 _LEVEL = ("info", "warning", "warning", "critical")
-HISTORY = 3600          # samples kept for the dashboard
-LAT_KEEP = 1 << 20      # latency samples kept for percentiles (a ring)
+HISTORY = 3600  # samples kept for the dashboard
+LAT_KEEP = 1 << 20  # latency samples kept for percentiles (a ring)
 
 
 def zone_with_hysteresis(a: float, prev: int, thresholds: tuple[float, float, float], h: float) -> int:
@@ -107,12 +108,27 @@ class Engine:
     :meth:`set_contract`); money is in the settlement currency.
     """
 
-    def __init__(self, cfg: RunConfig, journal: Journal, venue=None, *, alerts: Alerts | None = None,
-                 tick: float | None = None, lot: float = 1.0, max_orders_per_s: float = 50.0,
-                 session_end_ns: int | None = None, flatten_slippage_ticks: float = 10.0,
-                 min_requote_ms: float = 0.0, refresh_ticks: float = 1.0, markout_s: float = 1.0,
-                 t0_ns: int | None = None, zone_hysteresis: float = 0.1, contract: str = "linear",
-                 contract_size: float = 1.0, settlement_currency: str = ""):
+    def __init__(
+        self,
+        cfg: RunConfig,
+        journal: Journal,
+        venue=None,
+        *,
+        alerts: Alerts | None = None,
+        tick: float | None = None,
+        lot: float = 1.0,
+        max_orders_per_s: float = 50.0,
+        session_end_ns: int | None = None,
+        flatten_slippage_ticks: float = 10.0,
+        min_requote_ms: float = 0.0,
+        refresh_ticks: float = 1.0,
+        markout_s: float = 1.0,
+        t0_ns: int | None = None,
+        zone_hysteresis: float = 0.1,
+        contract: str = "linear",
+        contract_size: float = 1.0,
+        settlement_currency: str = "",
+    ):
         v = self.v = cfg.values
         self.cfg = cfg
         self.journal = journal
@@ -120,10 +136,10 @@ class Engine:
         self.alerts = alerts or Alerts()
         self.mode = "trade" if venue is not None else "monitor"
         self.session = journal.session
-        self.cid_prefix = f"{self.session}-"     # client ids: <session>-<n>
+        self.cid_prefix = f"{self.session}-"  # client ids: <session>-<n>
         b = policy_spec(cfg.policy).bind(v, cfg.steps)
         self.pp, self.tab = np.ascontiguousarray(b.pp, float), b.tab
-        self._strategy = BE.kernels(b.policy).strategy_quotes     # the policy's compiled decision
+        self._strategy = BE.kernels(b.policy).strategy_quotes  # the policy's compiled decision
         self.cp = pack_controls(v)
         self.T, self.dt, self.nsteps = float(v["T"]), float(v["dt"]), int(cfg.steps)
         self.tick = float(tick if tick is not None else (v["tick"] if v["tick"] > 0 else 1e-8))
@@ -136,12 +152,12 @@ class Engine:
         self.hyst = float(zone_hysteresis)
         self.fin_l, self.fin_s = float(v["financing_long"]), float(v["financing_short"])
         self.max_loss, self.max_dd = float(v["max_loss"]), float(v["max_drawdown"])
-        self.timed = b.moves_with_time      # quotes that move with time alone, as the policy declares
+        self.timed = b.moves_with_time  # quotes that move with time alone, as the policy declares
         self.risk = R.PreTradeRisk(self.limit, max_orders_per_s, self.lot)
         self.session_end = session_end_ns
         self.slip = flatten_slippage_ticks * self.tick
         self.min_req = int(min_requote_ms * 1e6)
-        self.refresh = refresh_ticks * (1.0 - 1e-9)       # ticks
+        self.refresh = refresh_ticks * (1.0 - 1e-9)  # ticks
         self.markout_ns = int(markout_s * NS)
         self.out = np.zeros(BE.LD_LEN)
         self.metrics = None
@@ -149,7 +165,7 @@ class Engine:
         self.t0 = t0_ns
         self.q = float(v["q0"])
         self.cash = 0.0
-        self.base = None            # cash₀ + q₀·mid₀: PnL counts from the first mark
+        self.base = None  # cash₀ + q₀·mid₀: PnL counts from the first mark
         self.fees = self.financing = self.spread = self.adverse = 0.0
         self.fills = self.duplicates = self.orders = self.rejected = self.events = self.deferred = 0
         self.peak = 0.0
@@ -159,32 +175,34 @@ class Engine:
         self.zone = 0
         self.act = 0.0
         self.last_ts = None
-        self.want_p = [0, 0]        # last requested price (ticks) and size per side
+        self.want_p = [0, 0]  # last requested price (ticks) and size per side
         self.want_sz = [0.0, 0.0]
-        self.last_req = -(2 ** 62)
+        self.last_req = -(2**62)
         self.order_n = 0
-        self.open: dict[str, list] = {}    # client id -> [side, price, size, remaining, status]
-        self.markouts: deque = deque()     # (due ns, side·qty, mid at fill)
+        self.open: dict[str, list] = {}  # client id -> [side, price, size, remaining, status]
+        self.markouts: deque = deque()  # (due ns, side·qty, mid at fill)
         self.last_in = None
         self.contract, self.csize, self.currency = "linear", 1.0, ""
         self.set_contract(contract, contract_size, settlement_currency)
         # ---- not in the snapshot: display and measurement
-        self.pending: set[str] = set()     # journaled fills a restarted paper venue will re-deliver
-        self.exiting = False               # stopping (begin_exit): no new quotes
-        self._exit_flatten = False         # the exit started the flatten (undone once flat)
-        self.halted = ""                   # why the engine halted (a journal fault), "" while running
+        self.pending: set[str] = set()  # journaled fills a restarted paper venue will re-deliver
+        self.exiting = False  # stopping (begin_exit): no new quotes
+        self._exit_flatten = False  # the exit started the flatten (undone once flat)
+        self.halted = ""  # why the engine halted (a journal fault), "" while running
         self.fault: JournalError | None = None
-        self.on_halt = None                # called once on a halt (the runner's stop)
-        self.quote_zone = 0                # the controls' zone of the last decision (no hysteresis)
+        self.on_halt = None  # called once on a halt (the runner's stop)
+        self.quote_zone = 0  # the controls' zone of the last decision (no hysteresis)
         self.bid = self.ask = self.mid = math.nan
         self.bid_sz = self.ask_sz = 0.0
         self._qraw = None
         self.quote_wall = None
         self.hedge = hedge_advice(v, self.q, self.target, 0.0, 0, False, False)
-        self.history = {k: deque(maxlen=HISTORY) for k in ("ts", "position", "target", "mid", "bid", "ask",
-                                                           "quote_bid", "quote_ask", "pnl")}
+        self.history = {
+            k: deque(maxlen=HISTORY)
+            for k in ("ts", "position", "target", "mid", "bid", "ask", "quote_bid", "quote_ask", "pnl")
+        }
         self.hist_every = NS
-        self.hist_next = -(2 ** 62)
+        self.hist_next = -(2**62)
         self.lat = np.zeros(LAT_KEEP)
         self.n_lat = 0
         self.dirty = True
@@ -206,8 +224,9 @@ class Engine:
 
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the decision before the first event."""
-        self._strategy(self.pp, self.tab, self.cp, 0, 0.0, self.T, 100.0, 0.5, 0.0, False, self.lot,
-                       self.tick, np.zeros(BE.LD_LEN))
+        self._strategy(
+            self.pp, self.tab, self.cp, 0, 0.0, self.T, 100.0, 0.5, 0.0, False, self.lot, self.tick, np.zeros(BE.LD_LEN)
+        )
 
     # ------------------------------------------------------------------ market data
     def on_market(self, ev: MarketEvent) -> None:
@@ -244,7 +263,7 @@ class Engine:
                 self.adverse += sq * (vm - BE.unit_value(m0, self.inverse, self.csize))
         if self.session_end is not None and ts >= self.session_end and not self.flattening:
             self.start_flatten(ts, "end of session")
-        if self.halted:         # a journal fault: nothing is decided or sent any more (see halt)
+        if self.halted:  # a journal fault: nothing is decided or sent any more (see halt)
             pass
         elif self.flattening or self.exiting:
             self.flatten_step(ts, take=self.flattening)
@@ -265,10 +284,23 @@ class Engine:
         out = self.out
         t_u = (ts - self.t0) / NS
         i = min(max(int(t_u // self.dt), 0), self.nsteps)
-        self._strategy(self.pp, self.tab, self.cp, i, t_u, self.T - t_u, mid, 0.5 * spread, q,
-                       self.killed or self.flattening, self.lot, self.tick, out)
+        self._strategy(
+            self.pp,
+            self.tab,
+            self.cp,
+            i,
+            t_u,
+            self.T - t_u,
+            mid,
+            0.5 * spread,
+            q,
+            self.killed or self.flattening,
+            self.lot,
+            self.tick,
+            out,
+        )
         # Python floats from here: sqlite binds them directly and their arithmetic is cheaper
-        db0, da0, _, _, bsz, asz, zone, self.act, bid_t, ask_t, bid_px, ask_px = out.tolist()   # BE.LD_* order
+        db0, da0, _, _, bsz, asz, zone, self.act, bid_t, ask_t, bid_px, ask_px = out.tolist()  # BE.LD_* order
         self.quote_zone = int(zone)
         zone = self._zone_of(q)
         if zone != self.zone:
@@ -278,7 +310,7 @@ class Engine:
         if self.venue is None or self.flattening:
             self.quote_wall = time.time()
             if t_arr is not None and self.venue is None:
-                self._latency(t_arr)            # monitor mode: arrival to the recommendation
+                self._latency(t_arr)  # monitor mode: arrival to the recommendation
             return
         reqs = None
         want_p, want_sz, refresh, lot = self.want_p, self.want_sz, self.refresh, self.lot
@@ -292,16 +324,21 @@ class Engine:
                 continue
             exp = self._exposure(side)
             room = (self.limit - q - exp) if k == 0 else (self.limit + q - exp)
-            if room < sz:                        # size to the room under the hard limit
+            if room < sz:  # size to the room under the hard limit
                 sz = math.floor(max(room, 0.0) / lot + 1e-9) * lot
                 if sz == want_sz[k] and not moved:
                     continue
             if sz > 0.0 and not self.risk.has_room(ts):
-                self.deferred += 1              # the throttle is full: decide again on the next event
+                self.deferred += 1  # the throttle is full: decide again on the next event
                 self.dirty = True
                 continue
-            req = OrderRequest(self.cid_prefix + str(self.order_n + (0 if reqs is None else len(reqs))), side,
-                               px if sz > 0.0 else 0.0, sz, ts)
+            req = OrderRequest(
+                self.cid_prefix + str(self.order_n + (0 if reqs is None else len(reqs))),
+                side,
+                px if sz > 0.0 else 0.0,
+                sz,
+                ts,
+            )
             if self._check(req, exp):
                 want_p[k] = p_t
                 want_sz[k] = sz
@@ -321,9 +358,13 @@ class Engine:
         self.journal.record_reject(req, why)
         if self.metrics is not None:
             self.metrics.rejected.labels(why).inc()
-        self._alert(req.ts, "warning", "order_rejected",
-                    f"{'buy' if req.side == BUY else 'sell'} {req.size:g} @ {req.price:g} rejected: {why} "
-                    f"(q = {self.q:g}, limit = {self.limit:g})")
+        self._alert(
+            req.ts,
+            "warning",
+            "order_rejected",
+            f"{'buy' if req.side == BUY else 'sell'} {req.size:g} @ {req.price:g} rejected: {why} "
+            f"(q = {self.q:g}, limit = {self.limit:g})",
+        )
         return False
 
     def _send(self, reqs: list[OrderRequest], t_arr: int | None) -> None:
@@ -403,8 +444,7 @@ class Engine:
     def requote(self) -> None:
         """Decide again now, against the last market data (monitor mode: after external fills)."""
         bb, ba = self.bid, self.ask
-        if (self.last_ts is not None and bb == bb and ba == ba and ba > bb and not self.halted
-                and not self.flattening):
+        if self.last_ts is not None and bb == bb and ba == ba and ba > bb and not self.halted and not self.flattening:
             self._decide(self.last_ts, 0.5 * (bb + ba), ba - bb, None)
 
     def _apply(self, f: Fill, mid: float | None) -> None:
@@ -432,7 +472,7 @@ class Engine:
         if zone != self.zone:
             self._zone_change(f.ts, zone)
         else:
-            self._advise()          # the recommended size follows q
+            self._advise()  # the recommended size follows q
 
     def _zone_of(self, q: float) -> int:
         """The monitor's zone of q after the current one (with hysteresis: :func:`zone_with_hysteresis`)."""
@@ -444,8 +484,12 @@ class Engine:
         self.zone = zone
         self._advise()
         word = "entered" if zone > old else "back to"
-        self._alert(ts, _LEVEL[zone] if zone > old else "info", "zone",
-                    f"{word} {ZONES[zone]} zone (|q| = {abs(self.q):g} lots; was {ZONES[old]})")
+        self._alert(
+            ts,
+            _LEVEL[zone] if zone > old else "info",
+            "zone",
+            f"{word} {ZONES[zone]} zone (|q| = {abs(self.q):g} lots; was {ZONES[old]})",
+        )
 
     def _advise(self) -> None:
         """Refresh the hedge recommendation (the zone's action from the packed controls, CP_ACT_Y/R/C)."""
@@ -481,8 +525,13 @@ class Engine:
         elif self.venue is None:
             self._alert(ts, "warning", "stop", f"{reason}: monitor stopped; q = {self.q:g} lots")
         else:
-            self._alert(ts, "warning", "stop", f"{reason}: cancelling quotes; q = {self.q:g} lots"
-                        + (" (flattening)" if self.flattening else " left open (not flattened)"))
+            self._alert(
+                ts,
+                "warning",
+                "stop",
+                f"{reason}: cancelling quotes; q = {self.q:g} lots"
+                + (" (flattening)" if self.flattening else " left open (not flattened)"),
+            )
         self.flatten_step(ts, take=self.flattening)
 
     def exit_done(self) -> bool:
@@ -510,8 +559,9 @@ class Engine:
                 if self.want_sz[k] != 0.0 or any(o[0] == side for o in self.open.values()):
                     self.venue.submit(OrderRequest(f"{self.cid_prefix}halt-{k}", side, 0.0, 0.0, ts))
                     n += 1
-        self._alert(ts, "critical", "journal", f"journal fault: quoting stopped, {n} side(s) cancelled: "
-                    f"{fault.message}")
+        self._alert(
+            ts, "critical", "journal", f"journal fault: quoting stopped, {n} side(s) cancelled: {fault.message}"
+        )
         if self.on_halt is not None:
             self.on_halt()
         return n
@@ -531,8 +581,14 @@ class Engine:
         if take and q != 0.0 and not taker_out and self.bid == self.bid and self.ask == self.ask:
             side = SELL if q > 0 else BUY
             px = (self.bid - self.slip) if side == SELL else (self.ask + self.slip)
-            req = OrderRequest(self.cid_prefix + str(self.order_n + len(reqs)), side,
-                               self._px(int(math.floor(px / self.tick + 0.5))), abs(q), ts, taker=True)
+            req = OrderRequest(
+                self.cid_prefix + str(self.order_n + len(reqs)),
+                side,
+                self._px(int(math.floor(px / self.tick + 0.5))),
+                abs(q),
+                ts,
+                taker=True,
+            )
             if self._check(req, self._exposure(side)):
                 reqs.append(req)
         if reqs:
@@ -556,8 +612,7 @@ class Engine:
         total = self.pnl_total()
         parts = {"spread": self.spread, "adverse": self.adverse, "fees": -self.fees, "financing": -self.financing}
         tq = total * self.mid if self.contract == "inverse" and self.mid == self.mid else total
-        return {"total": total, "inventory": total - sum(parts.values()), **parts, "cash": self.cash,
-                "total_quote": tq}
+        return {"total": total, "inventory": total - sum(parts.values()), **parts, "cash": self.cash, "total_quote": tq}
 
     def contract_info(self) -> dict:
         """The instrument: contract, contract_size, settlement_currency."""
@@ -568,14 +623,27 @@ class Engine:
         """The last decision's quotes: prices (None: side not quoted), sizes (lots), and the policy's
         centre, skew = centre − mid and half-spread before the controls (price units)."""
         if self._qraw is None:
-            return {"bid": None, "ask": None, "bid_size": 0.0, "ask_size": 0.0, "centre": None, "skew": None,
-                    "half_spread": None}
+            return {
+                "bid": None,
+                "ask": None,
+                "bid_size": 0.0,
+                "ask_size": 0.0,
+                "centre": None,
+                "skew": None,
+                "half_spread": None,
+            }
         mid, bsz, asz, bid_px, ask_px, db0, da0 = self._qraw
         h, m = 0.5 * (da0 + db0), 0.5 * (da0 - db0)
         fin = abs(h) < math.inf and abs(m) < math.inf
-        return {"bid": bid_px if bsz > 0.0 else None, "ask": ask_px if asz > 0.0 else None,
-                "bid_size": bsz, "ask_size": asz, "centre": mid + m if fin else None, "skew": m if fin else None,
-                "half_spread": h if fin else None}
+        return {
+            "bid": bid_px if bsz > 0.0 else None,
+            "ask": ask_px if asz > 0.0 else None,
+            "bid_size": bsz,
+            "ask_size": asz,
+            "centre": mid + m if fin else None,
+            "skew": m if fin else None,
+            "half_spread": h if fin else None,
+        }
 
     def _px(self, p_t: int) -> float:
         """Price of ``p_t`` ticks (exact for decimal ticks: 57803/100, not 57803·0.01)."""
@@ -586,7 +654,7 @@ class Engine:
 
     def latency_samples(self) -> np.ndarray:
         """Tick-to-quote latencies measured so far (the last ``LAT_KEEP``), seconds."""
-        return self.lat[:min(self.n_lat, LAT_KEEP)].copy()
+        return self.lat[: min(self.n_lat, LAT_KEEP)].copy()
 
     def _sample(self, ts: int) -> None:
         self.hist_next = ts + self.hist_every
@@ -606,11 +674,21 @@ class Engine:
         fin = lambda x: x if (x is not None and x == x) else None  # noqa: E731
         age = self.quote_age()
         return {
-            "mode": self.mode, "session": self.session, "ts": self.last_ts, "seq": self.events,
-            "position": self.q, "target": self.target, "limit": self.limit, "zones": self.zones,
-            "zone": self.zone, "zone_name": ZONES[self.zone], "zone_hysteresis": self.hyst,
-            "killed": self.killed, "kill_reason": self.kill_reason,
-            "flattening": self.flattening, "halted": self.halted or None,
+            "mode": self.mode,
+            "session": self.session,
+            "ts": self.last_ts,
+            "seq": self.events,
+            "position": self.q,
+            "target": self.target,
+            "limit": self.limit,
+            "zones": self.zones,
+            "zone": self.zone,
+            "zone_name": ZONES[self.zone],
+            "zone_hysteresis": self.hyst,
+            "killed": self.killed,
+            "kill_reason": self.kill_reason,
+            "flattening": self.flattening,
+            "halted": self.halted or None,
             "market": {"bid": fin(self.bid), "ask": fin(self.ask), "mid": fin(self.mid)},
             "contract": self.contract_info(),
             "quotes": {**self.quote, "zone": self.quote_zone, "age_s": fin(age)},
@@ -618,23 +696,62 @@ class Engine:
             "hedge": self.hedge,
             "open_orders": self.open_orders(),
             "alerts": [a.as_dict() for a in self.alerts.recent],
-            "counters": {"fills": self.fills, "duplicate_fills": self.duplicates, "rejected_orders": self.rejected,
-                         "orders": self.orders, "deferred_by_throttle": self.deferred, "events": self.events, "journal_errors": self.journal.errors,
-                         "alerts": self.alerts.count},
+            "counters": {
+                "fills": self.fills,
+                "duplicate_fills": self.duplicates,
+                "rejected_orders": self.rejected,
+                "orders": self.orders,
+                "deferred_by_throttle": self.deferred,
+                "events": self.events,
+                "journal_errors": self.journal.errors,
+                "alerts": self.alerts.count,
+            },
         }
 
     def open_orders(self) -> list[dict]:
         """Our resting and in-flight orders: client id, side, price, remaining size (lots), status."""
-        return [{"client_id": c, "side": "buy" if o[0] == BUY else "sell", "price": o[1], "size": o[3],
-                 "status": o[4]} for c, o in self.open.items()]
+        return [
+            {"client_id": c, "side": "buy" if o[0] == BUY else "sell", "price": o[1], "size": o[3], "status": o[4]}
+            for c, o in self.open.items()
+        ]
 
     def history_view(self, n: int) -> dict:
         return {k: list(d)[-n:] for k, d in self.history.items()}
 
     # ------------------------------------------------------------------ snapshot
-    SNAP = ("t0", "q", "cash", "base", "fees", "financing", "spread", "adverse", "fills", "duplicates", "orders",
-            "rejected", "deferred", "events", "peak", "killed", "kill_reason", "flattening", "zone", "act", "last_ts", "want_p",
-            "want_sz", "last_req", "order_n", "dirty", "mid", "bid", "ask", "bid_sz", "ask_sz")
+    SNAP = (
+        "t0",
+        "q",
+        "cash",
+        "base",
+        "fees",
+        "financing",
+        "spread",
+        "adverse",
+        "fills",
+        "duplicates",
+        "orders",
+        "rejected",
+        "deferred",
+        "events",
+        "peak",
+        "killed",
+        "kill_reason",
+        "flattening",
+        "zone",
+        "act",
+        "last_ts",
+        "want_p",
+        "want_sz",
+        "last_req",
+        "order_n",
+        "dirty",
+        "mid",
+        "bid",
+        "ask",
+        "bid_sz",
+        "ask_sz",
+    )
 
     def snapshot_state(self) -> dict:
         s = {k: getattr(self, k) for k in self.SNAP}
@@ -650,12 +767,15 @@ class Engine:
         currency) is refused; one from before contracts were recorded is taken as this run's."""
         c = s.get("contract")
         if c is not None and (c["contract"], float(c["contract_size"])) != (self.contract, self.csize):
-            raise InputError("live.contract", f"the journal {self.journal.path} holds a session of a "
-                             f"{c['contract']} contract of size {c['contract_size']:g}; this run's is {self.contract} "
-                             f"of size {self.csize:g} (use another journal.path, or the same contract)")
+            raise InputError(
+                "live.contract",
+                f"the journal {self.journal.path} holds a session of a "
+                f"{c['contract']} contract of size {c['contract_size']:g}; this run's is {self.contract} "
+                f"of size {self.csize:g} (use another journal.path, or the same contract)",
+            )
         for k in self.SNAP:
             setattr(self, k, s[k])
-        for k in ("mid", "bid", "ask"):          # NaN is stored as null
+        for k in ("mid", "bid", "ask"):  # NaN is stored as null
             if getattr(self, k) is None:
                 setattr(self, k, math.nan)
         self.open = {c: list(o) for c, o in s["open"].items()}
@@ -663,4 +783,3 @@ class Engine:
         self.risk.window = deque(s["window"])
         self.last_in = tuple(s["last_in"]) if s["last_in"] is not None else None
         self._advise()
-

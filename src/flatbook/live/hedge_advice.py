@@ -15,6 +15,7 @@ Alerts": the red zone's ``hedge`` action):
 
 Quantities in lots.
 """
+
 from __future__ import annotations
 
 from ..controls.quote_controls import ACT_HEDGE
@@ -26,11 +27,17 @@ def hedge_advice(v, q: float, target: float, act: float, zone: int, killed: bool
     side = "sell" if x > 0 else "buy" if x < 0 else None
     if killed or flattening:
         side = "sell" if q > 0 else "buy" if q < 0 else None
-        return {"action": "flatten" if q != 0 else "none", "side": side, "qty": abs(q), "method": "immediate",
-                "reason": "kill switch" if killed else "end of session"}
+        return {
+            "action": "flatten" if q != 0 else "none",
+            "side": side,
+            "qty": abs(q),
+            "method": "immediate",
+            "reason": "kill switch" if killed else "end of session",
+        }
     trigger = v.get("hedge_trigger", "none")
-    trig = ((trigger == "threshold" and abs(x) > v.get("hedge_threshold", float("inf")))
-            or (trigger == "urgency" and v.get("hedge_urgency", 0.0) * abs(x) * v.get("sigma", 0.0) ** 2 >= 1.0))
+    trig = (trigger == "threshold" and abs(x) > v.get("hedge_threshold", float("inf"))) or (
+        trigger == "urgency" and v.get("hedge_urgency", 0.0) * abs(x) * v.get("sigma", 0.0) ** 2 >= 1.0
+    )
     if not (act == ACT_HEDGE or trig) or x == 0:
         return {"action": "none", "side": None, "qty": 0.0, "method": v.get("hedge_exec", "immediate"), "reason": ""}
     sizing = v.get("hedge_sizing", "target")
@@ -41,5 +48,7 @@ def hedge_advice(v, q: float, target: float, act: float, zone: int, killed: bool
     else:
         qty = abs(x)
     names = ("none", "yellow", "red", "critical")
-    reason = f"zone {names[zone]} action is hedge" if act == ACT_HEDGE else f"hedge_trigger {trigger}: |q − q*| = {abs(x):g}"
+    reason = (
+        f"zone {names[zone]} action is hedge" if act == ACT_HEDGE else f"hedge_trigger {trigger}: |q − q*| = {abs(x):g}"
+    )
     return {"action": "hedge", "side": side, "qty": qty, "method": v.get("hedge_exec", "immediate"), "reason": reason}

@@ -24,6 +24,7 @@ held by another engine (refused when it opens: the engine's exclusive lock, no
 waiting), a damaged (e.g. truncated) file (``PRAGMA quick_check`` on opening),
 a full disk.
 """
+
 from __future__ import annotations
 
 import errno
@@ -72,27 +73,41 @@ def journal_fault(path: Path, e: BaseException) -> JournalError:
     text = str(e)
     eno = getattr(e, "errno", None)
     if name == "SQLITE_FULL" or eno == errno.ENOSPC or "disk is full" in text:
-        return JournalError(f"{path}: the disk is full ({text}): free space, then restart: the session resumes "
-                            "from its last snapshot", full=True)
+        return JournalError(
+            f"{path}: the disk is full ({text}): free space, then restart: the session resumes from its last snapshot",
+            full=True,
+        )
     if path.is_dir():
-        return JournalError(f"{path} is a directory: set [journal] path to a file inside it "
-                            f"(e.g. {path / 'journal.sqlite'})")
+        return JournalError(
+            f"{path} is a directory: set [journal] path to a file inside it (e.g. {path / 'journal.sqlite'})"
+        )
     if name == "SQLITE_BUSY" or "locked" in text:
-        return JournalError(f"{path} is in use by another process (a second flatbook live on the same journal?): "
-                            "stop that one, or give this one its own [journal] path")
+        return JournalError(
+            f"{path} is in use by another process (a second flatbook live on the same journal?): "
+            "stop that one, or give this one its own [journal] path"
+        )
     if name == "SQLITE_NOTADB":
         return JournalError(f"{path} is not a SQLite journal: move it aside, or set [journal] path to another file")
     if name == "SQLITE_CORRUPT" or "malformed" in text:
-        return JournalError(f"{path} is damaged (truncated or corrupt: {text}): restore it from a backup, or move "
-                            "it aside to start a new session")
+        return JournalError(
+            f"{path} is damaged (truncated or corrupt: {text}): restore it from a backup, or move "
+            "it aside to start a new session"
+        )
     where = path if path.exists() else path.parent
-    if (name in ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM") or eno in (errno.EACCES, errno.EPERM, errno.EROFS)
-            or "readonly" in text or "read-only" in text or "unable to open" in text
-            or not os.access(where, os.W_OK)):
-        return JournalError(f"{path}: cannot write it ({text}): make {where} writable, or set [journal] path to a "
-                            "writable place")
-    return JournalError(f"{path}: journal error ({text}): check the file and its disk, or set [journal] path to "
-                        "another file")
+    if (
+        name in ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")
+        or eno in (errno.EACCES, errno.EPERM, errno.EROFS)
+        or "readonly" in text
+        or "read-only" in text
+        or "unable to open" in text
+        or not os.access(where, os.W_OK)
+    ):
+        return JournalError(
+            f"{path}: cannot write it ({text}): make {where} writable, or set [journal] path to a writable place"
+        )
+    return JournalError(
+        f"{path}: journal error ({text}): check the file and its disk, or set [journal] path to another file"
+    )
 
 
 class Journal:
@@ -101,8 +116,8 @@ class Journal:
     def __init__(self, path: str | Path, synchronous: str = "normal"):
         self.path = Path(path)
         self.db = None
-        self.errors = 0             # failed writes (the soak run reports it)
-        self.last_commit_s = 0.0    # duration of the last commit: the journal lag
+        self.errors = 0  # failed writes (the soak run reports it)
+        self.last_commit_s = 0.0  # duration of the last commit: the journal lag
         self.commits = 0
         self.checkpoint_s = 0.0
         existed = self.path.exists()
@@ -110,16 +125,17 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # timeout 0: a journal locked by another engine is refused at once, not after a wait
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0.0)
-            self.db.execute("PRAGMA page_size=1024")     # small pages: a commit writes less (new files only)
+            self.db.execute("PRAGMA page_size=1024")  # small pages: a commit writes less (new files only)
             self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
             mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode.lower() != "wal":
-                raise JournalError(f"{self.path}: SQLite refused WAL mode (got {mode}): put the journal on a local "
-                                   "disk")
+                raise JournalError(
+                    f"{self.path}: SQLite refused WAL mode (got {mode}): put the journal on a local disk"
+                )
             self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             # checkpoints run from checkpoint(), between events, not inside a commit on the hot path
             self.db.execute("PRAGMA wal_autocheckpoint=0")
-            if existed:         # a damaged (e.g. truncated) journal is refused before anything trusts it
+            if existed:  # a damaged (e.g. truncated) journal is refused before anything trusts it
                 bad = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
                 if bad != "ok":
                     raise sqlite3.DatabaseError(f"database disk image is malformed ({bad})")
@@ -139,8 +155,10 @@ class Journal:
             raise
         self._ins_orders: dict[int, str] = {}
         self._ins_event = "INSERT INTO order_events (client_id,status,remaining,ts,reason) VALUES (?,?,?,?,?)"
-        self._ins_fill = ("INSERT OR IGNORE INTO fills (fill_id,client_id,side,price,qty,fee,ts,seq,liquidity,mid) "
-                          "VALUES (?,?,?,?,?,?,?,?,?,?)")
+        self._ins_fill = (
+            "INSERT OR IGNORE INTO fills (fill_id,client_id,side,price,qty,fee,ts,seq,liquidity,mid) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?)"
+        )
 
     def _abandon(self) -> None:
         """Close after a failed open (the files stay: they may be someone else's)."""
@@ -173,8 +191,9 @@ class Journal:
         t = time.perf_counter()
         try:
             self.db.execute("BEGIN")
-            out = ([self.db.execute(sql, r).rowcount for r in rows] if each
-                   else [self.db.executemany(sql, rows).rowcount])
+            out = (
+                [self.db.execute(sql, r).rowcount for r in rows] if each else [self.db.executemany(sql, rows).rowcount]
+            )
             self.db.execute("COMMIT")
         except (sqlite3.Error, OSError) as e:
             if self.db.in_transaction:
@@ -195,8 +214,9 @@ class Journal:
             args += (first_n + j, r.client_id, r.side, r.price, r.size, r.ts, r.taker)
         sql = self._ins_orders.get(len(reqs))
         if sql is None:
-            sql = self._ins_orders[len(reqs)] = ("INSERT OR IGNORE INTO orders VALUES "
-                                                 + ",".join(["(?,?,?,?,?,?,?)"] * len(reqs)))
+            sql = self._ins_orders[len(reqs)] = "INSERT OR IGNORE INTO orders VALUES " + ",".join(
+                ["(?,?,?,?,?,?,?)"] * len(reqs)
+            )
         self._write1(sql, args)
 
     def record_update(self, u: OrderUpdate) -> None:
@@ -204,19 +224,25 @@ class Journal:
 
     def record_fills(self, fills: list[Fill], mids: list[float]) -> list[bool]:
         """Journal fills; returns, per fill, whether it is new (False: the id was already journaled)."""
-        rows = [(f.fill_id, f.client_id, f.side, f.price, f.qty, f.fee, f.ts, f.seq, f.liquidity, m)
-                for f, m in zip(fills, mids)]
+        rows = [
+            (f.fill_id, f.client_id, f.side, f.price, f.qty, f.fee, f.ts, f.seq, f.liquidity, m)
+            for f, m in zip(fills, mids)
+        ]
         return [n == 1 for n in self._write(self._ins_fill, rows, each=True)]
 
     def record_reject(self, req: OrderRequest, reason: str) -> None:
-        self._write("INSERT INTO rejects (client_id,side,price,size,ts,reason) VALUES (?,?,?,?,?,?)",
-                    [(req.client_id, req.side, req.price, req.size, req.ts, reason)])
+        self._write(
+            "INSERT INTO rejects (client_id,side,price,size,ts,reason) VALUES (?,?,?,?,?,?)",
+            [(req.client_id, req.side, req.price, req.size, req.ts, reason)],
+        )
 
     def snapshot(self, cursor: int, state: dict) -> None:
         """Store the engine's (and paper venue's) state as of feed position ``cursor``."""
         rowid = self._exec("SELECT COALESCE(MAX(id), 0) FROM fills")[0][0]
-        self._write("INSERT INTO snapshots (cursor, fill_rowid, wall, state) VALUES (?,?,?,?)",
-                    [(cursor, rowid, time.time(), orjson.dumps(state, option=orjson.OPT_SERIALIZE_NUMPY))])
+        self._write(
+            "INSERT INTO snapshots (cursor, fill_rowid, wall, state) VALUES (?,?,?,?)",
+            [(cursor, rowid, time.time(), orjson.dumps(state, option=orjson.OPT_SERIALIZE_NUMPY))],
+        )
         # keep the table small: only the newest snapshot is ever read
         self._exec("DELETE FROM snapshots WHERE id < (SELECT MAX(id) FROM snapshots)")
         self.checkpoint()
@@ -245,8 +271,10 @@ class Journal:
     def fills_after(self, rowid: int) -> list[tuple]:
         """Fills journaled after row ``rowid``: (rowid, Fill, mid at the fill)."""
         out = []
-        for r in self._exec("SELECT id,fill_id,client_id,side,price,qty,fee,ts,seq,liquidity,mid FROM fills "
-                            "WHERE id > ? ORDER BY id", (rowid,)):
+        for r in self._exec(
+            "SELECT id,fill_id,client_id,side,price,qty,fee,ts,seq,liquidity,mid FROM fills WHERE id > ? ORDER BY id",
+            (rowid,),
+        ):
             out.append((r[0], Fill(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]), r[10]))
         return out
 
@@ -263,8 +291,10 @@ class Journal:
 
     def discard_if_fresh(self) -> None:
         """Close, and delete the files if this journal was created by this process and holds nothing."""
-        empty = all(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] == 0
-                    for t in ("orders", "order_events", "fills", "rejects", "snapshots"))
+        empty = all(
+            self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] == 0
+            for t in ("orders", "order_events", "fills", "rejects", "snapshots")
+        )
         self.db.close()
         if self.fresh and empty:
             for suffix in ("", "-wal", "-shm"):

@@ -25,6 +25,7 @@ The engine's decisions depend only on its state and the events, so a killed
 and restarted replay ends with the same position, cash and fills as one run
 straight through (``tests/live/test_crash_recovery.py`` kills it 20+ times).
 """
+
 from __future__ import annotations
 
 

@@ -13,6 +13,7 @@ logged, counted and alerted):
 
 Sizes in lots, times in ns.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -43,11 +44,12 @@ class PreTradeRisk:
         """Whether the throttle lets one more request go at ``ts`` (the engine paces itself with this)."""
         return len(self._window(ts)) < self.max_per_s
 
-    def check(self, side: int, size: float, q: float, exposure: float, ts: int, killed: bool,
-              taker: bool = False) -> str | None:
+    def check(
+        self, side: int, size: float, q: float, exposure: float, ts: int, killed: bool, taker: bool = False
+    ) -> str | None:
         """None if the request may go, else the reason. ``exposure``: resting + in-flight same-side size."""
         w = self._window(ts)
-        if size <= 0.0:                       # a cancel
+        if size <= 0.0:  # a cancel
             w.append(ts)
             return None
         worst = q + side * (exposure + size)

@@ -27,6 +27,7 @@ The summary's wall-clock and machine-dependent fields (``wall_s``,
 ``"timing"`` (:func:`flatbook.timing.group_timing`); everything else is a
 function of the config, the data and the seed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -60,10 +61,13 @@ from .recovery import reconcile, recover, snapshot
 from .settings import LiveSettings, api_token
 
 #: ``flatbook backtest`` flags named by :meth:`EventTable.with_contract` → the settings' keys
-_CONTRACT_FIELDS = {"--contract": "live.contract", "--contract-size": "live.contract_size",
-                    "--settlement": "live.settlement_currency"}
-RSS_EVERY = 20_000      # events between two memory samples
-EXIT_WAIT_S = 10.0      # on a stop signal: the longest wait (wall s) for the venue to confirm cancels / flatten
+_CONTRACT_FIELDS = {
+    "--contract": "live.contract",
+    "--contract-size": "live.contract_size",
+    "--settlement": "live.settlement_currency",
+}
+RSS_EVERY = 20_000  # events between two memory samples
+EXIT_WAIT_S = 10.0  # on a stop signal: the longest wait (wall s) for the venue to confirm cancels / flatten
 
 
 def rss_mb() -> float:
@@ -91,11 +95,12 @@ def contract_of(s: LiveSettings, ev=None) -> tuple[str, float, str]:
 def _with_contract(s: LiveSettings, ev):
     lv = s.live
     try:
-        return ev.with_contract(None if lv.contract == "auto" else lv.contract, lv.contract_size,
-                                lv.settlement_currency)
+        return ev.with_contract(
+            None if lv.contract == "auto" else lv.contract, lv.contract_size, lv.settlement_currency
+        )
     except InputError as e:
-        msg = str(e)[len(e.field) + 2:]
-        for flag in sorted(_CONTRACT_FIELDS, key=len, reverse=True):       # --contract-size before --contract
+        msg = str(e)[len(e.field) + 2 :]
+        for flag in sorted(_CONTRACT_FIELDS, key=len, reverse=True):  # --contract-size before --contract
             msg = msg.replace(f"{flag} ", f"{_CONTRACT_FIELDS[flag]} = ")
         raise InputError(_CONTRACT_FIELDS.get(e.field, e.field), msg) from None
 
@@ -108,11 +113,9 @@ def market_contract(s: LiveSettings, got: tuple[str, float, str], where: str) ->
     if lv.contract != "auto" and lv.contract != c:
         raise InputError("live.contract", f"set to {lv.contract}, but the market {where} is {c}")
     if lv.contract_size is not None and not math.isclose(lv.contract_size, size, rel_tol=1e-12):
-        raise InputError("live.contract_size", f"set to {lv.contract_size:g}, but {where} has contract size "
-                                               f"{size:g}")
+        raise InputError("live.contract_size", f"set to {lv.contract_size:g}, but {where} has contract size {size:g}")
     if lv.settlement_currency and cur and lv.settlement_currency != cur:
-        raise InputError("live.settlement_currency", f"set to {lv.settlement_currency}, but {where} settles "
-                                                     f"in {cur}")
+        raise InputError("live.settlement_currency", f"set to {lv.settlement_currency}, but {where} settles in {cur}")
     return c, size, lv.settlement_currency or cur
 
 
@@ -133,14 +136,24 @@ def build(s: LiveSettings):
     venue = None
     if s.venue.kind == "paper":
         v = cfg.values
-        venue = PaperVenue(tick, lot, feed_latency=Latency.parse("venue.feed_latency", s.venue.feed_latency),
-                           order_latency=Latency.parse("venue.order_latency", s.venue.order_latency),
-                           queue=s.venue.queue, maker_fee=v["maker_fee"], maker_fee_bps=v["maker_fee_bps"],
-                           taker_fee=v["taker_fee"], taker_fee_bps=v["taker_fee_bps"], seed=s.run.seed,
-                           contract=ev.meta.contract, contract_size=ev.meta.contract_size)
+        venue = PaperVenue(
+            tick,
+            lot,
+            feed_latency=Latency.parse("venue.feed_latency", s.venue.feed_latency),
+            order_latency=Latency.parse("venue.order_latency", s.venue.order_latency),
+            queue=s.venue.queue,
+            maker_fee=v["maker_fee"],
+            maker_fee_bps=v["maker_fee_bps"],
+            taker_fee=v["taker_fee"],
+            taker_fee_bps=v["taker_fee_bps"],
+            seed=s.run.seed,
+            contract=ev.meta.contract,
+            contract_size=ev.meta.contract_size,
+        )
     elif s.venue.kind == "ccxt":
-        venue = CcxtVenue.from_config(s.venue.exchange, s.venue.symbol, s.venue.api_key_env, s.venue.secret_env,
-                                      s.venue.sandbox, journal.session)
+        venue = CcxtVenue.from_config(
+            s.venue.exchange, s.venue.symbol, s.venue.api_key_env, s.venue.secret_env, s.venue.sandbox, journal.session
+        )
     feed = None
     session_end = None
     start = s.feed.start
@@ -154,12 +167,23 @@ def build(s: LiveSettings):
     elif s.feed.kind == "ccxt":
         feed = CcxtFeed.from_config(s.feed.exchange, s.feed.symbol, poll_s=s.feed.poll_s)
     alerts = Alerts(s.alerts.webhook)
-    eng = Engine(cfg, journal, venue, alerts=alerts, tick=tick, lot=lot, max_orders_per_s=s.risk.max_orders_per_s,
-                 session_end_ns=session_end, flatten_slippage_ticks=s.risk.flatten_slippage_ticks,
-                 min_requote_ms=s.risk.min_requote_ms, refresh_ticks=s.risk.refresh_ticks,
-                 markout_s=s.risk.markout_s, t0_ns=int(ev.ts[start]) if ev is not None else None,
-                 zone_hysteresis=s.alerts.zone_hysteresis, **dict(zip(
-                     ("contract", "contract_size", "settlement_currency"), contract_of(s, ev))))
+    eng = Engine(
+        cfg,
+        journal,
+        venue,
+        alerts=alerts,
+        tick=tick,
+        lot=lot,
+        max_orders_per_s=s.risk.max_orders_per_s,
+        session_end_ns=session_end,
+        flatten_slippage_ticks=s.risk.flatten_slippage_ticks,
+        min_requote_ms=s.risk.min_requote_ms,
+        refresh_ticks=s.risk.refresh_ticks,
+        markout_s=s.risk.markout_s,
+        t0_ns=int(ev.ts[start]) if ev is not None else None,
+        zone_hysteresis=s.alerts.zone_hysteresis,
+        **dict(zip(("contract", "contract_size", "settlement_currency"), contract_of(s, ev))),
+    )
     eng.metrics = Metrics(eng)
     eng.warm_up()
     if hasattr(venue, "warm_up"):
@@ -172,16 +196,29 @@ def percentiles(x: np.ndarray) -> dict:
     if x.size == 0:
         return {"n": 0}
     p = np.percentile(x, [50, 90, 99, 99.9]) * 1e6
-    return {"n": int(x.size), "p50_us": float(p[0]), "p90_us": float(p[1]), "p99_us": float(p[2]),
-            "p999_us": float(p[3]), "max_us": float(x.max() * 1e6)}
+    return {
+        "n": int(x.size),
+        "p50_us": float(p[0]),
+        "p90_us": float(p[1]),
+        "p99_us": float(p[2]),
+        "p999_us": float(p[3]),
+        "max_us": float(x.max() * 1e6),
+    }
 
 
 def _stdout(msg: str) -> None:
     print(msg, flush=True)
 
 
-async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, ready=None, announce=_stdout,
-              flatten_on_exit: bool = False) -> dict:
+async def run(
+    s: LiveSettings,
+    *,
+    port: int | None = None,
+    hold: bool = False,
+    ready=None,
+    announce=_stdout,
+    flatten_on_exit: bool = False,
+) -> dict:
     """Run the live engine until the tape ends (replay) or a stop signal; returns the summary.
 
     ``announce``: where the start-up and stop lines go (the API's address first: scripts read it).
@@ -192,13 +229,13 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
     replay = feed is not None and feed.name == "replay"
     src = next((x for x in (venue, feed) if hasattr(x, "market_contract")), None)
     try:
-        if src is not None:         # a ccxt market: its contract, before the journal's state is applied
+        if src is not None:  # a ccxt market: its contract, before the journal's state is applied
             eng.set_contract(*market_contract(s, await src.market_contract(), src.name))
     except BaseException:
         for x in (feed, venue):
             if x is not None:
                 await _close_quietly(x)
-        eng.journal.discard_if_fresh()      # nothing half-written
+        eng.journal.discard_if_fresh()  # nothing half-written
         raise
     try:
         cursor = recover(eng, venue, replay and venue is not None)
@@ -207,17 +244,17 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
         raise
     start = max(cursor, s.feed.start)
     stop = asyncio.Event()
-    why: list[str] = []             # the stop signal's name
+    why: list[str] = []  # the stop signal's name
     loop = asyncio.get_running_loop()
 
     def on_signal(name: str) -> None:
         why.append(name)
         stop.set()
 
-    if threading.current_thread() is threading.main_thread():    # (tests run the engine in a thread)
+    if threading.current_thread() is threading.main_thread():  # (tests run the engine in a thread)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig.name)
-    eng.on_halt = stop.set          # a journal fault seen by the API ends the run too
+    eng.on_halt = stop.set  # a journal fault seen by the API ends the run too
     runner = None
     url = None
     if s.api.enabled:
@@ -233,13 +270,15 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
             await site.start()
         except OSError as e:
             await runner.cleanup()
-            eng.journal.discard_if_fresh()      # nothing half-written
+            eng.journal.discard_if_fresh()  # nothing half-written
             raise InputError("api.port", f"cannot listen on {s.api.host}:{s.api.port}: {e.strerror or e}") from None
         bound = site._server.sockets[0].getsockname()[1]
         url = f"http://{s.api.host}:{bound}"
         tok = "set" if token else f"not set: mutating endpoints answer 401 (set api.token or ${s.api.token_env})"
-        announce(f"flatbook live: API on {url} (token {tok}); journal {s.journal.path}"
-                 + (f"; resuming at event {start}" if cursor else ""))
+        announce(
+            f"flatbook live: API on {url} (token {tok}); journal {s.journal.path}"
+            + (f"; resuming at event {start}" if cursor else "")
+        )
     await eng.alerts.start()
     fault: JournalError | None = None
     exit_info = None
@@ -248,7 +287,7 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
     mem = [(eng.events, rss_mb())]
     every = s.journal.snapshot_every
     try:
-        if hasattr(venue, "start"):         # a live venue: connect, then reconcile with the journal
+        if hasattr(venue, "start"):  # a live venue: connect, then reconcile with the journal
             await venue.start()
             got = await reconcile(eng, venue)
             announce(f"flatbook live: reconciled with {venue.name}: {got}")
@@ -293,7 +332,7 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
             while not stop.is_set():
                 try:
                     await asyncio.wait_for(stop.wait(), 1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 if not replay and not eng.halted:
                     snapshot(eng, None, -1)
@@ -314,9 +353,9 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
                 fault = err
                 eng.halt(eng.last_ts or time.time_ns(), err)
         if fault is not None and venue is not None and hasattr(venue, "drain"):
-            try:            # the halt's cancels reach a live venue before it closes
+            try:  # the halt's cancels reach a live venue before it closes
                 await asyncio.wait_for(venue.drain(), EXIT_WAIT_S)
-            except (asyncio.TimeoutError, Exception):     # noqa: BLE001 - closing after a fault: best effort
+            except (TimeoutError, Exception):  # noqa: BLE001 - closing after a fault: best effort
                 pass
         await eng.alerts.drain(2.0)
         await eng.alerts.close()
@@ -330,23 +369,36 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
             eng.journal.close()
     if fault is not None:
         what = "resting orders cancelled, " if venue is not None else ""
-        raise JournalError(f"{fault.message} (quoting stopped, {what}open position {eng.q:g} lots)",
-                           full=fault.full)
+        raise JournalError(f"{fault.message} (quoting stopped, {what}open position {eng.q:g} lots)", full=fault.full)
     if exit_info is not None:
         announce(exit_info["message"])
     mem.append((eng.events, rss_mb()))
     n = eng.events - n0
     summary = {
-        "mode": eng.mode, "session": eng.session, "events": eng.events, "events_this_run": n,
-        "wall_s": wall, "events_per_s": n / wall if wall > 0 else math.nan,
-        **eng.contract_info(), "position": eng.q, "cash": eng.cash, "pnl": eng.pnl(), "fills": eng.fills,
-        "journal_fills": eng.journal.fill_count(), "duplicate_fills": eng.duplicates, "orders": eng.orders,
-        "rejected_orders": eng.rejected, "killed": eng.killed, "journal_errors": eng.journal.errors,
-        "journal_commits": eng.journal.commits, "alerts": eng.alerts.count,
-        "alerts_sent": eng.alerts.sent, "pending_redelivery": len(eng.pending),
-        "open_orders": len(eng.open), "stop": exit_info,
-        "timing": {"tick_to_quote": percentiles(eng.latency_samples()),
-                   "rss_mb": [[int(a), float(b)] for a, b in mem]},
+        "mode": eng.mode,
+        "session": eng.session,
+        "events": eng.events,
+        "events_this_run": n,
+        "wall_s": wall,
+        "events_per_s": n / wall if wall > 0 else math.nan,
+        **eng.contract_info(),
+        "position": eng.q,
+        "cash": eng.cash,
+        "pnl": eng.pnl(),
+        "fills": eng.fills,
+        "journal_fills": eng.journal.fill_count(),
+        "duplicate_fills": eng.duplicates,
+        "orders": eng.orders,
+        "rejected_orders": eng.rejected,
+        "killed": eng.killed,
+        "journal_errors": eng.journal.errors,
+        "journal_commits": eng.journal.commits,
+        "alerts": eng.alerts.count,
+        "alerts_sent": eng.alerts.sent,
+        "pending_redelivery": len(eng.pending),
+        "open_orders": len(eng.open),
+        "stop": exit_info,
+        "timing": {"tick_to_quote": percentiles(eng.latency_samples()), "rss_mb": [[int(a), float(b)] for a, b in mem]},
     }
     eng.journal.close()
     return group_timing(summary)
@@ -355,7 +407,7 @@ async def run(s: LiveSettings, *, port: int | None = None, hold: bool = False, r
 async def _close_quietly(x) -> None:
     try:
         await x.close()
-    except Exception:       # noqa: BLE001 - closing after a start-up error: best effort
+    except Exception:  # noqa: BLE001 - closing after a start-up error: best effort
         pass
 
 
@@ -372,7 +424,7 @@ async def _finish_exit(eng: Engine, venue, flatten: bool, signame: str) -> dict:
         while not eng.exit_done() and time.monotonic() < deadline:
             try:
                 await asyncio.wait_for(venue.drain(), max(deadline - time.monotonic(), 0.01))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if not eng.exit_done():
                 eng.flatten_step(eng.last_ts or ts, take=eng.flattening)
@@ -387,19 +439,28 @@ async def _finish_exit(eng: Engine, venue, flatten: bool, signame: str) -> dict:
         what = "quotes cancelled" + (", position flattened through the venue" if flattened else "")
     else:
         what = f"{len(eng.open)} order(s) not confirmed cancelled by the venue"
-    tail = ("" if q == 0.0 or flattened or eng.venue is None or flatten
-            else " (not flattened: --flatten-on-exit flattens through the venue)")
-    return {"signal": signame, "cancelled": done and eng.venue is not None, "flattened": flattened,
-            "open_orders": len(eng.open), "position": q,
-            "message": f"flatbook live: stopped by {signame}: {what}; open position {q:g} lots{tail}"}
+    tail = (
+        ""
+        if q == 0.0 or flattened or eng.venue is None or flatten
+        else " (not flattened: --flatten-on-exit flattens through the venue)"
+    )
+    return {
+        "signal": signame,
+        "cancelled": done and eng.venue is not None,
+        "flattened": flattened,
+        "open_orders": len(eng.open),
+        "position": q,
+        "message": f"flatbook live: stopped by {signame}: {what}; open position {q:g} lots{tail}",
+    }
 
 
-def main(s: LiveSettings, out: Path | None, port: int | None, hold: bool, announce=_stdout,
-         flatten_on_exit: bool = False) -> dict:
+def main(
+    s: LiveSettings, out: Path | None, port: int | None, hold: bool, announce=_stdout, flatten_on_exit: bool = False
+) -> dict:
     """Run and write ``summary.json`` to ``out`` (when given)."""
     try:
         summary = asyncio.run(run(s, port=port, hold=hold, announce=announce, flatten_on_exit=flatten_on_exit))
-    except KeyboardInterrupt:       # pragma: no cover - the loop handles SIGINT itself
+    except KeyboardInterrupt:  # pragma: no cover - the loop handles SIGINT itself
         sys.exit(130)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

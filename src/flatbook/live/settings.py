@@ -25,6 +25,7 @@ Tables (every key optional unless noted; units in each field's description):
 A bad value raises :class:`~flatbook.errors.InputError` naming ``table.key`` and
 what is allowed (the CLI exits 2).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,20 +47,32 @@ class _T(BaseModel):
 
 
 class LiveTable(_T):
-    mode: Literal["trade", "monitor"] = Field("trade", description="trade: quote through the venue; monitor: "
-                                              "advise another bot (no orders)")
+    mode: Literal["trade", "monitor"] = Field(
+        "trade", description="trade: quote through the venue; monitor: advise another bot (no orders)"
+    )
     lot: float = Field(1e-8, gt=0.0, le=1e9, description="quantity grid, lots (a replay uses its data's lot size)")
     contract: Literal["auto", "linear", "inverse"] = Field(
-        "auto", description="auto: the replayed data's or the ccxt market's contract (else linear); linear: "
-                            "one lot is worth contract_size × price; inverse: one contract is worth contract_size "
-                            "price-currency units and settles in the base asset (Binance COIN-M)")
-    contract_size: float | None = Field(None, gt=0.0, le=1e12, allow_inf_nan=False,
-                                        description="C: price-currency units per inverse contract (e.g. 100 for "
-                                                    "Binance COIN-M BTCUSD), base units per linear one; default: "
-                                                    "the data's or market's, else 1")
-    settlement_currency: str | None = Field(None, min_length=1, max_length=32,
-                                            description="currency of cash, fees and PnL (default: the data's or "
-                                                        "market's; the price unit if linear, the base if inverse)")
+        "auto",
+        description="auto: the replayed data's or the ccxt market's contract (else linear); linear: "
+        "one lot is worth contract_size × price; inverse: one contract is worth contract_size "
+        "price-currency units and settles in the base asset (Binance COIN-M)",
+    )
+    contract_size: float | None = Field(
+        None,
+        gt=0.0,
+        le=1e12,
+        allow_inf_nan=False,
+        description="C: price-currency units per inverse contract (e.g. 100 for "
+        "Binance COIN-M BTCUSD), base units per linear one; default: "
+        "the data's or market's, else 1",
+    )
+    settlement_currency: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="currency of cash, fees and PnL (default: the data's or "
+        "market's; the price unit if linear, the base if inverse)",
+    )
 
 
 class RunTable(_T):
@@ -72,8 +85,9 @@ class FeedTable(_T):
     kind: Literal["replay", "api", "ccxt"] = "replay"
     path: str | None = Field(None, description="replay: a market-data file (../shared/data/...)")
     format: Literal["auto", "lobster", "binance", "generic", "events"] = "auto"
-    speed: float = Field(0.0, ge=0.0, le=1e6, description="replay speed: 1 real time, N N× faster, 0 as fast as "
-                                                          "possible")
+    speed: float = Field(
+        0.0, ge=0.0, le=1e6, description="replay speed: 1 real time, N N× faster, 0 as fast as possible"
+    )
     start: int = Field(0, ge=0, description="replay: first event index")
     stop: int | None = Field(None, ge=1, description="replay: stop before this event index")
     exchange: str | None = Field(None, description="ccxt: exchange id (e.g. binance)")
@@ -84,8 +98,9 @@ class FeedTable(_T):
 class VenueTable(_T):
     kind: Literal["paper", "ccxt", "none"] = "paper"
     queue: Literal["prorata", "prob"] = "prorata"
-    feed_latency: str | float = Field(0.0, description="paper: latency spec in ms (flatbook backtest "
-                                                       "--feed-latency forms, e.g. 5 or lognormal:5,0.5)")
+    feed_latency: str | float = Field(
+        0.0, description="paper: latency spec in ms (flatbook backtest --feed-latency forms, e.g. 5 or lognormal:5,0.5)"
+    )
     order_latency: str | float = Field(0.0, description="paper: order latency spec in ms")
     exchange: str | None = None
     symbol: str | None = None
@@ -95,25 +110,35 @@ class VenueTable(_T):
 
 
 class RiskTable(_T):
-    max_orders_per_s: float = Field(50.0, gt=0.0, le=1e6, description="order-rate throttle: requests per second "
-                                                                      "(event time), sliding 1 s window")
-    session_end_s: float | None = Field(None, gt=0.0, description="seconds after the first event at which the "
-                                        "session ends: quotes are cancelled and the position flattened with "
-                                        "immediate-or-cancel orders (replay default: 300 s before the tape ends)")
-    flatten_slippage_ticks: float = Field(10.0, ge=0.0, le=1e6, description="the flatten's limit, ticks through "
-                                                                            "the touch")
-    min_requote_ms: float = Field(0.0, ge=0.0, le=3.6e6, description="minimum time between two decisions that "
-                                                                     "send orders, ms")
-    refresh_ticks: float = Field(1.0, ge=0.0, le=1e6, description="re-send a side only when its price moves "
-                                                                  "this many ticks (or its size changes)")
+    max_orders_per_s: float = Field(
+        50.0, gt=0.0, le=1e6, description="order-rate throttle: requests per second (event time), sliding 1 s window"
+    )
+    session_end_s: float | None = Field(
+        None,
+        gt=0.0,
+        description="seconds after the first event at which the "
+        "session ends: quotes are cancelled and the position flattened with "
+        "immediate-or-cancel orders (replay default: 300 s before the tape ends)",
+    )
+    flatten_slippage_ticks: float = Field(
+        10.0, ge=0.0, le=1e6, description="the flatten's limit, ticks through the touch"
+    )
+    min_requote_ms: float = Field(
+        0.0, ge=0.0, le=3.6e6, description="minimum time between two decisions that send orders, ms"
+    )
+    refresh_ticks: float = Field(
+        1.0,
+        ge=0.0,
+        le=1e6,
+        description="re-send a side only when its price moves this many ticks (or its size changes)",
+    )
     markout_s: float = Field(1.0, gt=0.0, le=86400.0, description="horizon of the adverse-selection markout, s")
 
 
 class JournalTable(_T):
     path: str = Field("results/live/journal.sqlite", description="SQLite journal file")
     synchronous: Literal["normal", "full"] = "normal"
-    snapshot_every: int = Field(2000, ge=1, le=10**9, description="replay: snapshot at least every this many "
-                                                                  "events")
+    snapshot_every: int = Field(2000, ge=1, le=10**9, description="replay: snapshot at least every this many events")
 
 
 class ApiTable(_T):
@@ -126,9 +151,14 @@ class ApiTable(_T):
 
 class AlertsTable(_T):
     webhook: str | None = Field(None, description="URL that receives each alert as a JSON POST")
-    zone_hysteresis: float = Field(0.1, ge=0.0, lt=1.0, allow_inf_nan=False,
-                                   description="h, a fraction: a zone is entered at its threshold and left "
-                                               "when |q| falls below threshold × (1 − h); 0: no hysteresis")
+    zone_hysteresis: float = Field(
+        0.1,
+        ge=0.0,
+        lt=1.0,
+        allow_inf_nan=False,
+        description="h, a fraction: a zone is entered at its threshold and left "
+        "when |q| falls below threshold × (1 − h); 0: no hysteresis",
+    )
 
     @field_validator("webhook")
     @classmethod
@@ -181,8 +211,9 @@ def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
     f, v = s.feed, s.venue
     if s.live.mode == "trade":
         if f.kind == "api":
-            raise InputError("feed.kind", "api feeds post market data for monitor mode; in trade mode allowed: "
-                                          "replay, ccxt")
+            raise InputError(
+                "feed.kind", "api feeds post market data for monitor mode; in trade mode allowed: replay, ccxt"
+            )
         if v.kind == "none":
             raise InputError("venue.kind", "trade mode needs a venue; allowed: paper, ccxt")
         if v.kind == "paper" and f.kind != "replay":
@@ -209,12 +240,20 @@ def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
                     raise InputError(f"{tab}.symbol", "a ccxt symbol is required (e.g. BTC/USDT)")
     lv = s.live
     if lv.contract == "inverse" and lv.contract_size is None and f.kind == "api":
-        raise InputError("live.contract_size", "an inverse contract needs its size in the price currency "
-                                               "(e.g. 100 for 100 USD per contract)")
-    if lv.contract == "auto" and f.kind == "api" and (lv.contract_size is not None
-                                                      or lv.settlement_currency is not None):
-        raise InputError("live.contract", "an api feed has no contract to detect: set linear or inverse "
-                                          "with live.contract_size / live.settlement_currency")
+        raise InputError(
+            "live.contract_size",
+            "an inverse contract needs its size in the price currency (e.g. 100 for 100 USD per contract)",
+        )
+    if (
+        lv.contract == "auto"
+        and f.kind == "api"
+        and (lv.contract_size is not None or lv.settlement_currency is not None)
+    ):
+        raise InputError(
+            "live.contract",
+            "an api feed has no contract to detect: set linear or inverse "
+            "with live.contract_size / live.settlement_currency",
+        )
     jp = Path(s.journal.path)
     if base is not None and not jp.is_absolute():
         jp = base / jp

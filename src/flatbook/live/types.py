@@ -5,6 +5,7 @@ Plain slotted dataclasses (not frozen: a frozen dataclass's ``__init__`` costs
 price units, sizes in its quantity units (lots), times in int64 ns since the
 Unix epoch (exchange time for market data and fills).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

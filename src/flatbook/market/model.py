@@ -30,6 +30,7 @@ Order flow:
 Costs: ``financing_long``/``financing_short`` per lot of |q| per time unit on
 the position held over each step, and ``maker_fee`` per lot filled.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -15,6 +15,7 @@ reservation price of Guéant (2017, "Optimal market making", Appl. Math. Finance
 the quotes of every instrument correlated with it. The hard limit still applies to
 each instrument's own q.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,6 +38,7 @@ BLOCK = 64
 @nb.njit(inline="always", cache=True, error_model="numpy")
 def _as_tuple14(a):
     return (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
+
 
 # per-path outputs: rows of out (instrument rows are M_* × n_inst + i)
 (M_FINAL_Q, M_MAX_ABS_Q, M_FILLS, M_SPREAD) = range(4)
@@ -64,7 +66,7 @@ def _run_block(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nste
             s[k, j] = s0[k]
             q[k, j] = q0[k]
             mxq[k, j] = abs(q0[k])
-            cash[j] -= q0[k] * s0[k]           # PnL starts at 0: the initial positions are bought at s0
+            cash[j] -= q0[k] * s0[k]  # PnL starts at 0: the initial positions are bought at s0
     sq_dt = math.sqrt(dt)
     for i in range(nsteps):
         tau = T - i * dt
@@ -78,7 +80,7 @@ def _run_block(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nste
                         acc += R[k, m] * q[m, j]
                 qe[k, j] = acc
         for k in range(n):
-            slot_depths(slots[k], pps[k], pps[k:k + 1], i, i * dt, tau, s[k], qe[k], db0[k], da0[k])
+            slot_depths(slots[k], pps[k], pps[k : k + 1], i, i * dt, tau, s[k], qe[k], db0[k], da0[k])
         # quotes, fills, accounting per instrument
         for k in range(n):
             cp = _as_tuple14(cps[k])
@@ -130,8 +132,26 @@ def simulate_multi(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, 
     so running the paths in several calls changes nothing."""
     for b in nb.prange(p_start // BLOCK, (p_end + BLOCK - 1) // BLOCK):
         p0 = b * BLOCK
-        _run_block(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p0,
-                   min(BLOCK, p_end - p0), pnl, out)
+        _run_block(
+            slots,
+            pps,
+            cps,
+            chol,
+            Adt,
+            kk,
+            R,
+            portfolio,
+            s0,
+            q0,
+            dt,
+            T,
+            nsteps,
+            seed,
+            p0,
+            min(BLOCK, p_end - p0),
+            pnl,
+            out,
+        )
 
 
 _KERNELS: dict[tuple, object] = {}
@@ -147,10 +167,12 @@ def kernels(policies):
         lines = ["def slot_depths(slot, pp, tab, i, t, tau, s, q, db, da):"]
         for m, pol in enumerate(policies):
             bind[f"_depths{m}"], bind[f"_as_params{m}"] = pol.depths, pol.as_params
-            lines += [f"    {'if' if m == 0 else 'elif'} slot == {m}:",
-                      f"        p = _as_params{m}(pp)",
-                      "        for j in range(s.size):",
-                      f"            db[j], da[j] = _depths{m}(p, tab, i, t, tau, s[j], q[j])"]
+            lines += [
+                f"    {'if' if m == 0 else 'elif'} slot == {m}:",
+                f"        p = _as_params{m}(pp)",
+                "        for j in range(s.size):",
+                f"            db[j], da[j] = _depths{m}(p, tab, i, t, tau, s[j], q[j])",
+            ]
         ns = dict(bind)
         exec("\n".join(lines) + "\n", ns)  # noqa: S102 - generated from the slot count only
         fn = nb.njit(error_model="numpy")(ns["slot_depths"])

@@ -6,6 +6,7 @@ the time grid and one cash account, their mids move together with correlation
 matrix ρ, and with ``portfolio_skew`` each policy skews on the portfolio's risk
 (see :mod:`flatbook.multi.kernel`). PnL is marked at the mids at T.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,16 +54,33 @@ class MultiConfig:
         return self.correlation * np.outer(sig, sig)
 
     def as_dict(self) -> dict:
-        return {"instruments": [{"name": n, **c.as_dict()} for n, c in zip(self.names, self.configs)],
-                "correlation": self.correlation.tolist(), "portfolio_skew": self.portfolio_skew,
-                "paths": self.paths, "seed": self.seed}
+        return {
+            "instruments": [{"name": n, **c.as_dict()} for n, c in zip(self.names, self.configs)],
+            "correlation": self.correlation.tolist(),
+            "portfolio_skew": self.portfolio_skew,
+            "paths": self.paths,
+            "seed": self.seed,
+        }
 
 
 #: what the multi-instrument simulator reads of each instrument besides its policy's parameters
 #: (:func:`flatbook.multi.simulator._pack`): the grid, the Gaussian mid, the fill intensity and the quote controls
 MULTI_CORE = ("T", "dt", "s0", "q0", "sigma", "flow", "A", "k", "size", "limit")
-MULTI_PARAMS = (*MULTI_CORE, "yellow", "red", "critical", "yellow_action", "red_action", "critical_action",
-                "zone_widen", "zone_skew", "tick", "min_spread", "market_spread")
+MULTI_PARAMS = (
+    *MULTI_CORE,
+    "yellow",
+    "red",
+    "critical",
+    "yellow_action",
+    "red_action",
+    "critical_action",
+    "zone_widen",
+    "zone_skew",
+    "tick",
+    "min_spread",
+    "market_spread",
+)
+
 
 def check_read(overrides: dict, mc) -> None:
     """Refuse a ``--set``/``[params]`` key the multi-instrument simulator does not read (it would be
@@ -74,13 +92,17 @@ def check_read(overrides: dict, mc) -> None:
         if base in MULTI_PARAMS or all(base in POLICIES[c.policy].params for c in cfgs):
             continue
         pols = sorted({c.policy for c in cfgs})
-        raise InputError(str(key), f"the multi-instrument simulator does not read {base} (Gaussian mids, intensity "
-                                   f"fills, no hedging, jumps or costs); it reads {', '.join(MULTI_PARAMS)} and the "
-                                   f"parameters of {', '.join(pols)}")
+        raise InputError(
+            str(key),
+            f"the multi-instrument simulator does not read {base} (Gaussian mids, intensity "
+            f"fills, no hedging, jumps or costs); it reads {', '.join(MULTI_PARAMS)} and the "
+            f"parameters of {', '.join(pols)}",
+        )
 
 
-def build_multi(instruments: Sequence[Mapping], correlation, portfolio_skew: bool = True,
-                paths: int = 10_000, seed: int = 0) -> MultiConfig:
+def build_multi(
+    instruments: Sequence[Mapping], correlation, portfolio_skew: bool = True, paths: int = 10_000, seed: int = 0
+) -> MultiConfig:
     """Validate a multi-instrument run; every problem raises :class:`InputError` naming the field."""
     if not instruments or len(instruments) > 50:
         raise InputError("instruments", "give 1 to 50 instruments")
@@ -90,33 +112,51 @@ def build_multi(instruments: Sequence[Mapping], correlation, portfolio_skew: boo
     for i, ins in enumerate(instruments):
         name = str(ins.get("name", f"instrument {i}"))
         try:
-            cfg = build_config(ins.get("preset", "as2008"), ins.get("policy", "avellaneda-stoikov"),
-                               dict(ins.get("params", {})), paths=paths, seed=seed)
+            cfg = build_config(
+                ins.get("preset", "as2008"),
+                ins.get("policy", "avellaneda-stoikov"),
+                dict(ins.get("params", {})),
+                paths=paths,
+                seed=seed,
+            )
         except InputError as e:
             raise InputError(f"instruments[{i}].{e.field}", str(e).split(": ", 1)[-1]) from None
         v = cfg.values
         if v["flow"] != "intensity":
             raise InputError(f"instruments[{i}].flow", "the multi-instrument simulator takes flow=intensity only")
-        if policy_spec(cfg.policy).resolve(v).formula is None:      # a table policy (glft solution=exact)
+        if policy_spec(cfg.policy).resolve(v).formula is None:  # a table policy (glft solution=exact)
             field = "solution" if "solution" in policy_spec(cfg.policy).params else "policy"
-            raise InputError(f"instruments[{i}].{field}", "the multi-instrument simulator takes formula policies "
-                                                         "only, not tables (glft: solution=closed)")
+            raise InputError(
+                f"instruments[{i}].{field}",
+                "the multi-instrument simulator takes formula policies only, not tables (glft: solution=closed)",
+            )
         if cfgs and (v["T"] != cfgs[0].values["T"] or v["dt"] != cfgs[0].values["dt"]):
             raise InputError(f"instruments[{i}].dt", "every instrument must share T and dt with the first")
         names.append(name)
         cfgs.append(cfg)
     rho = np.asarray(correlation, dtype=float)
     n = len(cfgs)
-    if rho.shape != (n, n) or not np.all(np.isfinite(rho)) or not np.allclose(rho, rho.T) \
-            or not np.allclose(np.diag(rho), 1.0) or np.any(np.abs(rho) > 1.0):
+    if (
+        rho.shape != (n, n)
+        or not np.all(np.isfinite(rho))
+        or not np.allclose(rho, rho.T)
+        or not np.allclose(np.diag(rho), 1.0)
+        or np.any(np.abs(rho) > 1.0)
+    ):
         raise InputError("correlation", f"need a symmetric {n}×{n} matrix with unit diagonal and entries in [−1, 1]")
     if np.linalg.eigvalsh(rho).min() < -1e-12:
         raise InputError("correlation", "the matrix is not positive semi-definite")
     return MultiConfig(tuple(names), tuple(cfgs), rho, bool(portfolio_skew), paths, seed)
 
 
-def multi_preset(name: str, correlation: float | None = None, portfolio_skew: bool | None = None,
-                 paths: int = 10_000, seed: int = 0, overrides: Mapping[str, object] | None = None) -> MultiConfig:
+def multi_preset(
+    name: str,
+    correlation: float | None = None,
+    portfolio_skew: bool | None = None,
+    paths: int = 10_000,
+    seed: int = 0,
+    overrides: Mapping[str, object] | None = None,
+) -> MultiConfig:
     """A named multi-instrument set-up (``multi-asset``), optionally with another ρ (two instruments).
 
     ``overrides`` are ``--set``-style parameters: ``key`` sets every instrument's parameter,
@@ -144,8 +184,9 @@ def multi_preset(name: str, correlation: float | None = None, portfolio_skew: bo
             own[head][rest] = val
         else:
             raise unknown(key, "instrument", head, names)
-    instruments = [{**ins, "params": {**ins["params"], **common, **own[nm]}}
-                   for nm, ins in zip(names, pre["instruments"])]
+    instruments = [
+        {**ins, "params": {**ins["params"], **common, **own[nm]}} for nm, ins in zip(names, pre["instruments"])
+    ]
     return build_multi(instruments, rho, skew, paths, seed)
 
 
@@ -160,12 +201,12 @@ class MultiResult:
 def _pack(mc: MultiConfig):
     n = len(mc.configs)
     bounds = [policy_spec(cfg.policy).bind(cfg.values, cfg.steps) for cfg in mc.configs]
-    policies = list(dict.fromkeys(b.policy for b in bounds))      # distinct, in order of first use
+    policies = list(dict.fromkeys(b.policy for b in bounds))  # distinct, in order of first use
     slots = np.array([policies.index(b.policy) for b in bounds], np.int64)
     pps = np.zeros((n, max(b.pp.size for b in bounds)))
     cps = np.zeros((n, 14))
     for k, (cfg, b) in enumerate(zip(mc.configs, bounds, strict=True)):
-        pps[k, :b.pp.size] = b.pp
+        pps[k, : b.pp.size] = b.pp
         cps[k] = pack_controls(cfg.values)
     cov = mc.covariance
     chol = np.linalg.cholesky(cov + 1e-300 * np.eye(n)) if np.all(np.diag(cov) > 0) else _psd_root(cov)
@@ -173,9 +214,21 @@ def _pack(mc: MultiConfig):
     R = np.where(d[:, None] > 0, cov / np.where(d > 0, d, 1.0)[:, None], np.eye(n))
     v0 = mc.configs[0].values
     vals = [c.values for c in mc.configs]
-    return policies, (slots, pps, cps, chol, np.array([v["A"] * v["dt"] for v in vals]), np.array([v["k"] for v in vals]),
-            R, mc.portfolio_skew, np.array([v["s0"] for v in vals]), np.array([v["q0"] for v in vals]),
-            float(v0["dt"]), float(v0["T"]), mc.configs[0].steps)
+    return policies, (
+        slots,
+        pps,
+        cps,
+        chol,
+        np.array([v["A"] * v["dt"] for v in vals]),
+        np.array([v["k"] for v in vals]),
+        R,
+        mc.portfolio_skew,
+        np.array([v["s0"] for v in vals]),
+        np.array([v["q0"] for v in vals]),
+        float(v0["dt"]),
+        float(v0["T"]),
+        mc.configs[0].steps,
+    )
 
 
 def _psd_root(cov: np.ndarray) -> np.ndarray:
@@ -198,7 +251,7 @@ def simulate_multi(mc: MultiConfig, progress: Callable[[int, int], None] | None 
     nsteps = mc.configs[0].steps
     pnl = np.empty(mc.paths)
     out = np.empty((MK.M_PER_INST * n, mc.paths))
-    warm = min(mc.paths, MK.BLOCK)          # compile or load the kernel outside the timing
+    warm = min(mc.paths, MK.BLOCK)  # compile or load the kernel outside the timing
     kernel(*args, mc.seed, 0, warm, np.empty(warm), np.empty((MK.M_PER_INST * n, warm)))
     chunk = max(MK.BLOCK, (CHUNK_PATH_STEPS // max(nsteps * n, 1)) // MK.BLOCK * MK.BLOCK)
     t0 = time.perf_counter()
@@ -210,23 +263,39 @@ def simulate_multi(mc: MultiConfig, progress: Callable[[int, int], None] | None 
     elapsed = time.perf_counter() - t0
     per = {}
     for k, name in enumerate(mc.names):
-        per[name] = {"final_q": out[MK.M_FINAL_Q * n + k], "max_abs_q": out[MK.M_MAX_ABS_Q * n + k],
-                     "fills": out[MK.M_FILLS * n + k], "spread_capture": out[MK.M_SPREAD * n + k]}
+        per[name] = {
+            "final_q": out[MK.M_FINAL_Q * n + k],
+            "max_abs_q": out[MK.M_MAX_ABS_Q * n + k],
+            "fills": out[MK.M_FILLS * n + k],
+            "spread_capture": out[MK.M_SPREAD * n + k],
+        }
     var, es = var_es(pnl)
     fq = np.stack([per[nm]["final_q"] for nm in mc.names])
     cov = mc.covariance
-    risk = np.einsum("ip,ij,jp->p", fq, cov, fq)          # q̃ᵀΣq̃ per path: terminal portfolio variance rate
+    risk = np.einsum("ip,ij,jp->p", fq, cov, fq)  # q̃ᵀΣq̃ per path: terminal portfolio variance rate
     sd = float(pnl.std(ddof=1)) if pnl.size > 1 else 0.0
     summary = {
-        "paths": mc.paths, "steps": mc.configs[0].steps, "instruments": list(mc.names),
+        "paths": mc.paths,
+        "steps": mc.configs[0].steps,
+        "instruments": list(mc.names),
         "portfolio_skew": mc.portfolio_skew,
-        "pnl_mean": float(pnl.mean()), "pnl_std": sd, "pnl_se": sd / math.sqrt(pnl.size),
-        "var_95": var, "es_95": es,
+        "pnl_mean": float(pnl.mean()),
+        "pnl_std": sd,
+        "pnl_se": sd / math.sqrt(pnl.size),
+        "var_95": var,
+        "es_95": es,
         "final_risk_mean": float(risk.mean()),
         "final_q_corr": (float(np.corrcoef(fq)[0, 1]) if n == 2 and np.all(fq.std(axis=1) > 0) else None),
-        "per_instrument": {nm: {"final_q_mean": float(d["final_q"].mean()), "final_q_std": float(d["final_q"].std(ddof=1)) if mc.paths > 1 else 0.0,
-                                "max_abs_q_mean": float(d["max_abs_q"].mean()), "fills_mean": float(d["fills"].mean()),
-                                "spread_capture_mean": float(d["spread_capture"].mean())} for nm, d in per.items()},
+        "per_instrument": {
+            nm: {
+                "final_q_mean": float(d["final_q"].mean()),
+                "final_q_std": float(d["final_q"].std(ddof=1)) if mc.paths > 1 else 0.0,
+                "max_abs_q_mean": float(d["max_abs_q"].mean()),
+                "fills_mean": float(d["fills"].mean()),
+                "spread_capture_mean": float(d["spread_capture"].mean()),
+            }
+            for nm, d in per.items()
+        },
         "elapsed_s": elapsed,
         "path_steps_per_s": mc.paths * nsteps * n / elapsed if elapsed > 0 else None,
     }

@@ -5,14 +5,23 @@
 policy from a file. The names resolve lazily (PEP 562), for start-up speed: importing
 this package does not import numba until one of them is used.
 """
+
 from __future__ import annotations
 
 import importlib
 
 __all__ = ["Bound", "Param", "Policy", "load_policy_file", "policy", "policy_spec", "register", "table_policy"]
 
-_WHERE = {"Bound": "base", "Param": "base", "Policy": "base", "policy": "base", "table_policy": "table",
-          "load_policy_file": "loader", "policy_spec": "registry", "register": "registry"}
+_WHERE = {
+    "Bound": "base",
+    "Param": "base",
+    "Policy": "base",
+    "policy": "base",
+    "table_policy": "table",
+    "load_policy_file": "loader",
+    "policy_spec": "registry",
+    "register": "registry",
+}
 
 
 def __getattr__(name: str):

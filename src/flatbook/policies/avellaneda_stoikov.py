@@ -16,6 +16,7 @@ Units: γ = ``gamma`` per (price unit·lot), σ = ``sigma`` price units per
 Packed ``p = (gs2 = γσ², c = (1/γ)ln(1+γ/k), q_target, stationary (0/1), horizon)``
 (:func:`pack`; :mod:`flatbook.policies.base`). The finite variant's quotes move with time.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,15 +27,25 @@ from .base import policy
 def pack(v, nsteps):
     """The formula's constants from the run's values (γ, σ, k, q*, variant, horizon)."""
     g, sig, k = v["gamma"], v["sigma"], v["k"]
-    return (g * sig * sig, math.log1p(g / k) / g, v["q_target"],
-            1.0 if v["variant"] == "stationary" else 0.0, v["horizon"])
+    return (
+        g * sig * sig,
+        math.log1p(g / k) / g,
+        v["q_target"],
+        1.0 if v["variant"] == "stationary" else 0.0,
+        v["horizon"],
+    )
 
 
-@policy(["gamma", "sigma", "k", "T", "q_target", "variant", "horizon"], name="avellaneda-stoikov", rung=2,
-        fields=("gs2", "c", "q_target", "stationary", "horizon"), pack=pack,
-        moves_with_time=lambda v: v["variant"] == "finite",
-        source="Avellaneda & Stoikov (2008), eqs. 29–30",
-        summary="r = s − (q − q*)γσ²τ; spread = γσ²τ + (2/γ)ln(1+γ/k); τ = T − t or horizon")
+@policy(
+    ["gamma", "sigma", "k", "T", "q_target", "variant", "horizon"],
+    name="avellaneda-stoikov",
+    rung=2,
+    fields=("gs2", "c", "q_target", "stationary", "horizon"),
+    pack=pack,
+    moves_with_time=lambda v: v["variant"] == "finite",
+    source="Avellaneda & Stoikov (2008), eqs. 29–30",
+    summary="r = s − (q − q*)γσ²τ; spread = γσ²τ + (2/γ)ln(1+γ/k); τ = T − t or horizon",
+)
 def avellaneda_stoikov(p, t, tau, s, q):
     """(bid depth, ask depth) = (h + (q−q*)γσ²τ, h − (q−q*)γσ²τ), h = γσ²τ/2 + ln(1+γ/k)/γ."""
     tau_eff = p.horizon if p.stationary > 0.5 else max(tau, 0.0)

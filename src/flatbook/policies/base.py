@@ -72,6 +72,7 @@ the ``levels=1`` case whose sizes come from the controls (``size``). The control
 apply level by level (the hard limit caps the sum of a side's sizes); the
 backtester's ladder matching comes with its own issue.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -114,8 +115,11 @@ class Param:
 
     def allowed(self) -> str:
         """The allowed range, for people: "a number >= 0 and < 1"."""
-        parts = [f"{op} {b:g}" for op, b in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
-                 if b is not None]
+        parts = [
+            f"{op} {b:g}"
+            for op, b in ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+            if b is not None
+        ]
         return "a finite number" + (" " + " and ".join(parts) if parts else "")
 
     def check(self, name: str, raw: object) -> float:
@@ -126,8 +130,13 @@ class Param:
             raise InputError(name, f"got {raw!r}, not a number; allowed: {self.allowed()} ({self.unit})") from None
         if isinstance(raw, bool):
             raise InputError(name, f"got {raw!r}, not a number; allowed: {self.allowed()} ({self.unit})")
-        bad = (not math.isfinite(x) or (self.ge is not None and x < self.ge) or (self.gt is not None and x <= self.gt)
-               or (self.le is not None and x > self.le) or (self.lt is not None and x >= self.lt))
+        bad = (
+            not math.isfinite(x)
+            or (self.ge is not None and x < self.ge)
+            or (self.gt is not None and x <= self.gt)
+            or (self.le is not None and x > self.le)
+            or (self.lt is not None and x >= self.lt)
+        )
         if bad:
             raise InputError(name, f"got {raw!r}; allowed: {self.allowed()} ({self.unit})")
         return x
@@ -161,9 +170,11 @@ def _make_as_params(cls, n: int):
 
 def _kernel_form(fn):
     """The engines' calling form ``depths(p, tab, i, t, tau, s, q)`` of a formula ``fn(p, t, tau, s, q)``."""
+
     @nb.njit(inline="always", error_model="numpy")
     def depths(p, tab, i, t, tau, s, q):
         return fn(p, t, tau, s, q)
+
     return depths
 
 
@@ -175,12 +186,12 @@ class Policy:
     name: str
     param_specs: Mapping[str, Param]
     fields: tuple[str, ...]
-    depths: object                      # numba dispatcher, kernel form (p, tab, i, t, tau, s, q)
+    depths: object  # numba dispatcher, kernel form (p, tab, i, t, tau, s, q)
     token: str
     moves_with_time: bool | Callable[[Mapping], bool] = False
     packer: Callable[[Mapping, int], object] | None = None
     select: Callable[[Mapping], Policy] | None = None
-    formula: object = None              # the (p, t, tau, s, q) function, compiled; None for a table
+    formula: object = None  # the (p, t, tau, s, q) function, compiled; None for a table
     summary: str = ""
     source: str = ""
     rung: int | None = None
@@ -214,7 +225,7 @@ class Policy:
         if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], np.ndarray):
             out, tab = out
         pp = np.zeros(max(len(self.fields), 1))
-        pp[:len(self.fields)] = np.asarray(out, float)
+        pp[: len(self.fields)] = np.asarray(out, float)
         b = Bound(self, pp, np.ascontiguousarray(tab, float), self.timed(values))
         if not self.builtin:
             probe(b, values)
@@ -238,7 +249,7 @@ class Policy:
 
     def params_tuple(self, params: Mapping | None = None):
         """The named tuple ``p`` of the formula for ``params`` (defaults for the rest), validated."""
-        cls = namedtuple(f"{_identifier(self.name)}_params", self.fields) 
+        cls = namedtuple(f"{_identifier(self.name)}_params", self.fields)
         return cls(*self._values(params or {}))
 
 
@@ -257,17 +268,32 @@ def _registry_params(names: Sequence[str]) -> dict[str, Param]:
     for n in names:
         p = PARAMS[n]
         if isinstance(p.default, str):
-            continue            # a choice (variant, solution): read by the packer, not a number
+            continue  # a choice (variant, solution): read by the packer, not a number
         lo = None if p.lo <= -1e9 else p.lo
-        out[n] = Param(unit=p.unit, default=float(p.default), ge=None if p.lo_open else lo,
-                       gt=lo if p.lo_open else None, le=None if p.inf_allowed or p.hi >= 1e9 else p.hi, doc=p.doc)
+        out[n] = Param(
+            unit=p.unit,
+            default=float(p.default),
+            ge=None if p.lo_open else lo,
+            gt=lo if p.lo_open else None,
+            le=None if p.inf_allowed or p.hi >= 1e9 else p.hi,
+            doc=p.doc,
+        )
     return out
 
 
-def policy(params: Mapping[str, Param] | Sequence[str] = (), *, moves_with_time: bool | Callable = False,
-           name: str | None = None, fields: Sequence[str] | None = None, pack: Callable | None = None,
-           select: Callable | None = None, summary: str = "", source: str = "", rung: int | None = None,
-           reads: Sequence[str] = ()) -> Callable[[Callable], Policy]:
+def policy(
+    params: Mapping[str, Param] | Sequence[str] = (),
+    *,
+    moves_with_time: bool | Callable = False,
+    name: str | None = None,
+    fields: Sequence[str] | None = None,
+    pack: Callable | None = None,
+    select: Callable | None = None,
+    summary: str = "",
+    source: str = "",
+    rung: int | None = None,
+    reads: Sequence[str] = (),
+) -> Callable[[Callable], Policy]:
     """Decorator: a formula ``f(p, t, tau, s, q) -> (bid_depth, ask_depth)`` as a :class:`Policy`.
 
     params: ``{name: Param}`` (the fields of ``p``, in order), or names of registry parameters
@@ -277,14 +303,17 @@ def policy(params: Mapping[str, Param] | Sequence[str] = (), *, moves_with_time:
     select: a function of the values returning the policy to run instead (a variant).
     summary, source: one line each for ``flatbook policies``. See the module docstring.
     """
+
     def wrap(fn) -> Policy:
         py = getattr(fn, "py_func", fn)
         nm = name or py.__name__
         sig = inspect.signature(py)
         if len(sig.parameters) != len(ARGS):
             got = ", ".join(sig.parameters)
-            raise InputError(f"policy {nm}", f"the formula must take {len(ARGS)} arguments ({', '.join(ARGS)}); "
-                                             f"got {len(sig.parameters)} ({got})")
+            raise InputError(
+                f"policy {nm}",
+                f"the formula must take {len(ARGS)} arguments ({', '.join(ARGS)}); got {len(sig.parameters)} ({got})",
+            )
         specs = dict(params) if isinstance(params, Mapping) else _registry_params(params)
         for k, v in specs.items():
             if not isinstance(v, Param):
@@ -292,16 +321,29 @@ def policy(params: Mapping[str, Param] | Sequence[str] = (), *, moves_with_time:
         flds = tuple(fields) if fields is not None else tuple(specs)
         for f in flds:
             if not f.isidentifier() or keyword.iskeyword(f) or f.startswith("_"):
-                raise InputError(f"policy {nm}", f"parameter name {f!r} must be a Python identifier "
-                                                 "not starting with '_'")
-        cls = namedtuple(f"{_identifier(nm)}_params", flds) 
+                raise InputError(
+                    f"policy {nm}", f"parameter name {f!r} must be a Python identifier not starting with '_'"
+                )
+        cls = namedtuple(f"{_identifier(nm)}_params", flds)
         formula = nb.njit(inline="always", error_model="numpy")(py)
-        return Policy(name=nm, param_specs=specs, fields=flds, depths=_kernel_form(formula),
-                      token=source_token(py), moves_with_time=moves_with_time, packer=pack, select=select,
-                      formula=formula, summary=summary or (inspect.getdoc(py) or "").split("\n")[0],
-                      source=source or f"{inspect.getsourcefile(py)}", rung=rung,
-                      reads=tuple(reads) or (() if isinstance(params, Mapping) else tuple(params)),
-                      builtin=py.__module__.startswith("flatbook."), as_params=_make_as_params(cls, len(flds)))
+        return Policy(
+            name=nm,
+            param_specs=specs,
+            fields=flds,
+            depths=_kernel_form(formula),
+            token=source_token(py),
+            moves_with_time=moves_with_time,
+            packer=pack,
+            select=select,
+            formula=formula,
+            summary=summary or (inspect.getdoc(py) or "").split("\n")[0],
+            source=source or f"{inspect.getsourcefile(py)}",
+            rung=rung,
+            reads=tuple(reads) or (() if isinstance(params, Mapping) else tuple(params)),
+            builtin=py.__module__.startswith("flatbook."),
+            as_params=_make_as_params(cls, len(flds)),
+        )
+
     return wrap
 
 
@@ -336,16 +378,17 @@ def probe(b: Bound, values: Mapping) -> None:
     Q, TAU, S = (a.ravel() for a in np.meshgrid(qs, taus, [0.5 * s0, s0, 2.0 * s0], indexing="ij"))
     t = T - TAU
     i = np.minimum(np.floor(t / dt + 1e-9), max(round(T / dt), 0)).astype(np.int64)
-    if pol.formula is not None:     # the number of outputs, in plain Python (a clearer message than numba's)
+    if pol.formula is not None:  # the number of outputs, in plain Python (a clearer message than numba's)
         try:
-            p = namedtuple("p", pol.fields)(*(float(x) for x in b.pp[:len(pol.fields)])) 
+            p = namedtuple("p", pol.fields)(*(float(x) for x in b.pp[: len(pol.fields)]))
             r = pol.formula.py_func(p, float(t[0]), float(TAU[0]), float(S[0]), float(Q[0]))
-        except Exception as exc:     # noqa: BLE001 - any failure of the user's code is one line
+        except Exception as exc:  # noqa: BLE001 - any failure of the user's code is one line
             raise InputError(field_, f"raised {type(exc).__name__}: {exc}") from None
         if not (isinstance(r, tuple) and len(r) == 2):
             n = len(r) if isinstance(r, tuple) else 1
-            raise InputError(field_, f"must return 2 numbers (bid_depth, ask_depth); got {n} value"
-                                     f"{'s' if n != 1 else ''}: {r!r}")
+            raise InputError(
+                field_, f"must return 2 numbers (bid_depth, ask_depth); got {n} value{'s' if n != 1 else ''}: {r!r}"
+            )
         if not all(isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) for x in r):
             raise InputError(field_, f"must return 2 numbers (bid_depth, ask_depth); got {r!r}")
     out = np.empty((2, Q.size))
@@ -360,8 +403,16 @@ def probe(b: Bound, values: Mapping) -> None:
     bad = np.isnan(db) | np.isnan(da) | (db == -np.inf) | (da == -np.inf) | ~(db + da >= 0)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
-        what = ("NaN" if math.isnan(db[j]) or math.isnan(da[j]) else
-                "-inf" if -np.inf in (db[j], da[j]) else "crossed quotes (bid_depth + ask_depth < 0)")
-        raise InputError(field_, f"returned {what} at q={Q[j]:g}, t={t[j]:g}, s={S[j]:g}: (bid_depth, ask_depth) = "
-                                 f"({db[j]:g}, {da[j]:g}); allowed: numbers or +inf (side not quoted) with "
-                                 "bid_depth + ask_depth >= 0")
+        what = (
+            "NaN"
+            if math.isnan(db[j]) or math.isnan(da[j])
+            else "-inf"
+            if -np.inf in (db[j], da[j])
+            else "crossed quotes (bid_depth + ask_depth < 0)"
+        )
+        raise InputError(
+            field_,
+            f"returned {what} at q={Q[j]:g}, t={t[j]:g}, s={S[j]:g}: (bid_depth, ask_depth) = "
+            f"({db[j]:g}, {da[j]:g}); allowed: numbers or +inf (side not quoted) with "
+            "bid_depth + ask_depth >= 0",
+        )

@@ -28,6 +28,7 @@ Every compiled copy is named ``<name>__<key>``, so it has its own index file and
 names: two copies loaded from the cache into one process must not share a symbol
 (measured: the first one loaded then ran for both).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,7 @@ from numba import types as nt
 from numba.core.caching import FunctionCache, NullCache
 from numba.core.ccallback import CFunc
 
-_PKG = Path(__file__).resolve().parent.parent          # src/flatbook
+_PKG = Path(__file__).resolve().parent.parent  # src/flatbook
 #: flatbook's model-layer modules a kernel may inline (their sources key every specialisation)
 INLINED_DIRS = ("policies", "controls", "hedging", "kernels", "market")
 
@@ -91,8 +92,9 @@ def key_on_model(*dispatchers) -> None:
             d._cache = _KeyedCache(d.py_func, digest)
 
 
-def specialise(namespace: Mapping[str, object], names: Sequence[str], bind: Mapping[str, object],
-               token: str) -> types.SimpleNamespace:
+def specialise(
+    namespace: Mapping[str, object], names: Sequence[str], bind: Mapping[str, object], token: str
+) -> types.SimpleNamespace:
     """Copies of the numba templates ``names`` of ``namespace`` (a module's globals) with the
     global names in ``bind`` rebound, compiled lazily and cached on disk under ``token``.
 
@@ -125,8 +127,17 @@ def specialise(namespace: Mapping[str, object], names: Sequence[str], bind: Mapp
 # ------------------------------------------------------------------ the policy as a function pointer
 #: The compiled calling form every engine uses: ``loop(pp, tab, i, t, tau, s, q, db, da)`` writes the
 #: policy's depths for arrays of mids ``s`` and inventories ``q`` at step i, time t, time to go tau.
-LOOP_SIG = nt.void(nt.float64[::1], nt.float64[:, ::1], nt.int64, nt.float64, nt.float64, nt.float64[::1],
-                   nt.float64[::1], nt.float64[::1], nt.float64[::1])
+LOOP_SIG = nt.void(
+    nt.float64[::1],
+    nt.float64[:, ::1],
+    nt.int64,
+    nt.float64,
+    nt.float64,
+    nt.float64[::1],
+    nt.float64[::1],
+    nt.float64[::1],
+    nt.float64[::1],
+)
 #: bound per policy by :func:`depths_loop` (the template below is never compiled as it is)
 depths = None
 as_params = None

@@ -18,6 +18,7 @@ the exact solution is a table policy (:mod:`flatbook.policies.table`) on the run
 with the penalty α(q − q*)² (so q* is in the table, and q indexes it absolutely: the bound ±Q
 is the hard limit, whatever q*). ``solution`` selects one; the exact quotes move with time.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,23 +41,35 @@ def pack_exact(v, nsteps):
     """The exact table on the run's ``nsteps`` steps, inventory bound Q = ``limit``."""
     lim = v["limit"]
     if math.isinf(lim) or lim != int(lim) or lim > 2000:
-        raise InputError("limit", f"glft solution=exact needs a finite integer limit (the inventory bound Q, lots) of at most 2000; got {lim:g}")
+        raise InputError(
+            "limit",
+            f"glft solution=exact needs a finite integer limit (the inventory bound Q, lots) of at most 2000; got {lim:g}",
+        )
     Q = int(lim)
     db, da = glft_exact_table(v["gamma"], v["sigma"], v["A"], v["k"], Q, v["T"], nsteps, v["q_target"])
     return table_bound(GLFT_EXACT, None, np.arange(-Q, Q + 1, dtype=float), db, da, check=False)
 
 
 #: the exact finite-horizon solution, a table policy
-GLFT_EXACT = table_kernel_policy("glft", pack_exact, summary="GLFT exact finite-horizon solution (table)",
-                                 source="Guéant, Lehalle & Fernandez-Tapia (2013), §3")
+GLFT_EXACT = table_kernel_policy(
+    "glft",
+    pack_exact,
+    summary="GLFT exact finite-horizon solution (table)",
+    source="Guéant, Lehalle & Fernandez-Tapia (2013), §3",
+)
 
 
-@policy(["gamma", "sigma", "A", "k", "q_target", "solution", "limit", "T"], name="glft", rung=2,
-        fields=("c", "omega", "q_target"), pack=pack_closed,
-        select=lambda v: GLFT_EXACT if v["solution"] == "exact" else None,
-        moves_with_time=lambda v: v["solution"] == "exact",
-        source="Guéant, Lehalle & Fernandez-Tapia (2013)",
-        summary="GLFT asymptotic closed form (or exact ODE solution) with inventory bound Q = limit")
+@policy(
+    ["gamma", "sigma", "A", "k", "q_target", "solution", "limit", "T"],
+    name="glft",
+    rung=2,
+    fields=("c", "omega", "q_target"),
+    pack=pack_closed,
+    select=lambda v: GLFT_EXACT if v["solution"] == "exact" else None,
+    moves_with_time=lambda v: v["solution"] == "exact",
+    source="Guéant, Lehalle & Fernandez-Tapia (2013)",
+    summary="GLFT asymptotic closed form (or exact ODE solution) with inventory bound Q = limit",
+)
 def glft(p, t, tau, s, q):
     """Closed-form GLFT depths (price units) at inventory q (lots)."""
     x = q - p.q_target

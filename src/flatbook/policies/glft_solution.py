@@ -24,6 +24,7 @@ As T − t → ∞, v ∝ f, the ground state (smallest-eigenvalue eigenvector) 
 
 Units: σ price/√time, A 1/time, k 1/price, γ 1/(price·lot), T time, q lots.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,13 +55,16 @@ def _count(name: str, n) -> int:
 
 
 def _model(gamma, sigma, A, k) -> tuple[float, float, float, float]:
-    return (_real("gamma", gamma, positive=True), _real("sigma", sigma, positive=False),
-            _real("A", A, positive=True), _real("k", k, positive=True))
+    return (
+        _real("gamma", gamma, positive=True),
+        _real("sigma", sigma, positive=False),
+        _real("A", A, positive=True),
+        _real("k", k, positive=True),
+    )
 
 
 def _table_args(gamma, sigma, A, k, Q, T, n_steps):
-    return (*_model(gamma, sigma, A, k), _count("Q", Q),
-            _real("T", T, positive=True), _count("n_steps", n_steps))
+    return (*_model(gamma, sigma, A, k), _count("Q", Q), _real("T", T, positive=True), _count("n_steps", n_steps))
 
 
 def _alpha_eta(gamma: float, sigma: float, A: float, k: float) -> tuple[float, float]:
@@ -107,11 +111,12 @@ def _ground_state_log_ratios(alpha: float, eta: float, Q: int) -> tuple[float, n
     which is the stable direction (errors shrink by 1/r² per step) and never forms f
     itself, so tails far below the float64 range are fine. f is even in q.
     """
-    from scipy.linalg import eigh_tridiagonal   # here, not at import: the closed form needs no scipy
+    from scipy.linalg import eigh_tridiagonal  # here, not at import: the closed form needs no scipy
 
     q = np.arange(-Q, Q + 1, dtype=float)
-    lam0 = float(eigh_tridiagonal(alpha * q**2, np.full(2 * Q, -eta), eigvals_only=True,
-                                  select="i", select_range=(0, 0))[0])
+    lam0 = float(
+        eigh_tridiagonal(alpha * q**2, np.full(2 * Q, -eta), eigvals_only=True, select="i", select_range=(0, 0))[0]
+    )
     r = np.empty(Q)
     r[Q - 1] = (alpha * Q**2 - lam0) / eta
     for j in range(Q - 1, 0, -1):
@@ -137,8 +142,9 @@ def glft_stationary_exact_depths(gamma: float, sigma: float, A: float, k: float,
     return bid, bid[::-1].copy()
 
 
-def glft_exact_table(gamma: float, sigma: float, A: float, k: float, Q: int, T: float,
-                     n_steps: int, q_target: float = 0.0):
+def glft_exact_table(
+    gamma: float, sigma: float, A: float, k: float, Q: int, T: float, n_steps: int, q_target: float = 0.0
+):
     """Exact finite-horizon depths ``(delta_bid, delta_ask)`` (price), GLFT §3, Prop 2 and Thm 1.
 
     Arrays of shape (n_steps+1, 2Q+1): row i is t_i = i·T/n_steps, column j is q = j − Q;
@@ -157,16 +163,15 @@ def glft_exact_table(gamma: float, sigma: float, A: float, k: float, Q: int, T: 
     needs ln(f_0/f_Q) ≳ 700 for the ground state f, i.e. a Q far beyond where quotes matter.
     """
     gamma, sigma, A, k, Q, T, n_steps = _table_args(gamma, sigma, A, k, Q, T, n_steps)
-    from scipy.linalg import eigh_tridiagonal, expm   # here, not at import: the closed form needs no scipy
+    from scipy.linalg import eigh_tridiagonal, expm  # here, not at import: the closed form needs no scipy
 
     q_target = float(q_target)
-    if not abs(q_target) < Q:    # also rejects NaN
+    if not abs(q_target) < Q:  # also rejects NaN
         raise InputError("q_target", f"must lie strictly inside the inventory bound ±Q = ±{Q} lots; got {q_target:g}")
     alpha, eta = _alpha_eta(gamma, sigma, A, k)
     q = np.arange(-Q, Q + 1, dtype=float)
     diag = alpha * (q - q_target) ** 2
-    lam0 = float(eigh_tridiagonal(diag, np.full(2 * Q, -eta), eigvals_only=True,
-                                  select="i", select_range=(0, 0))[0])
+    lam0 = float(eigh_tridiagonal(diag, np.full(2 * Q, -eta), eigvals_only=True, select="i", select_range=(0, 0))[0])
     shifted = np.diag(diag - lam0) - eta * (np.eye(2 * Q + 1, k=1) + np.eye(2 * Q + 1, k=-1))
     E = expm(-shifted * (T / n_steps))
 
@@ -176,8 +181,11 @@ def glft_exact_table(gamma: float, sigma: float, A: float, k: float, Q: int, T: 
         v = E @ V[i + 1]
         V[i] = v / v.max()
     if not V.min() >= np.finfo(float).tiny:
-        raise InputError("Q", f"Q={Q} is too large for these parameters: the value function "
-                              "v_q spans more than the float64 range; use a smaller Q")
+        raise InputError(
+            "Q",
+            f"Q={Q} is too large for these parameters: the value function "
+            "v_q spans more than the float64 range; use a smaller Q",
+        )
 
     c = math.log1p(gamma / k) / gamma
     step = -np.diff(np.log(V), axis=1) / k  # ln(v_q/v_{q+1})/k, q = −Q..Q−1
@@ -208,8 +216,7 @@ class GLFTDifference:
     xi: float
 
 
-def glft_difference(gamma: float, sigma: float, A: float, k: float, Q: int, T: float,
-                    n_steps: int) -> GLFTDifference:
+def glft_difference(gamma: float, sigma: float, A: float, k: float, Q: int, T: float, n_steps: int) -> GLFTDifference:
     """Compare closed form with exact (t = 0 of :func:`glft_exact_table`) and ground state.
 
     Parameters and units as in :func:`glft_exact_table`.
@@ -229,7 +236,11 @@ def glft_difference(gamma: float, sigma: float, A: float, k: float, Q: int, T: f
     inner = np.abs(q) <= Q - 1
     alpha, eta = _alpha_eta(gamma, sigma, A, k)
     return GLFTDifference(
-        q=q, finite_bid=d[0], finite_ask=d[1], stationary_bid=d[2], stationary_ask=d[3],
+        q=q,
+        finite_bid=d[0],
+        finite_ask=d[1],
+        stationary_bid=d[2],
+        stationary_ask=d[3],
         finite_max_abs=float(np.max(np.abs(np.concatenate((d[0][inner], d[1][inner]))))),
         stationary_max_abs=float(np.max(np.abs(np.concatenate((d[2][inner], d[3][inner]))))),
         xi=math.sqrt(eta / alpha) if alpha > 0 else math.inf,

@@ -7,6 +7,7 @@ engine finds them by name. Each load re-reads the file: an edit is picked up by 
 next run, and the kernels' cache key follows the file's contents
 (:mod:`flatbook.policies.compile`), so an edited formula never runs stale.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,14 +43,14 @@ def _load(path: str | Path) -> dict[str, Policy]:
     if spec is None or spec.loader is None:
         raise InputError(field, f"{str(path)!r} is not a Python file")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module          # numba and pickling find the module by name
+    sys.modules[mod_name] = module  # numba and pickling find the module by name
     try:
         spec.loader.exec_module(module)
     except InputError:
         raise
     except SyntaxError as exc:
         raise InputError(field, f"{p.name} line {exc.lineno}: {exc.msg}") from None
-    except Exception as exc:                # noqa: BLE001 - whatever the user's file raises is one line
+    except Exception as exc:  # noqa: BLE001 - whatever the user's file raises is one line
         raise InputError(field, f"{p.name} failed to import: {type(exc).__name__}: {exc}") from None
     found = _policies_in(module)
     if not found:

@@ -4,6 +4,7 @@
 policy like every engine's kernel (:mod:`flatbook.policies.compile`): the same
 formula and controls as the simulator, the backtester and the live engine.
 """
+
 from __future__ import annotations
 
 import functools
@@ -130,11 +131,22 @@ def quote(cfg: RunConfig, q: float, s: float | None = None, t: float = 0.0, kill
         x = float(x[0])
         return None if np.isnan(x) else x
 
-    return Quote(mid=float(s), q=float(q), t=float(t), bid=opt(r["bid"]), ask=opt(r["ask"]),
-                 bid_depth=opt(r["bid_depth"]), ask_depth=opt(r["ask_depth"]),
-                 bid_size=float(r["bid_size"][0]), ask_size=float(r["ask_size"][0]),
-                 centre=float(r["centre"][0]), reservation=float(r["centre"][0]),
-                 half_spread=float(r["half_spread"][0]), skew=float(r["skew"][0]), zone=int(r["zone"][0]))
+    return Quote(
+        mid=float(s),
+        q=float(q),
+        t=float(t),
+        bid=opt(r["bid"]),
+        ask=opt(r["ask"]),
+        bid_depth=opt(r["bid_depth"]),
+        ask_depth=opt(r["ask_depth"]),
+        bid_size=float(r["bid_size"][0]),
+        ask_size=float(r["ask_size"][0]),
+        centre=float(r["centre"][0]),
+        reservation=float(r["centre"][0]),
+        half_spread=float(r["half_spread"][0]),
+        skew=float(r["skew"][0]),
+        zone=int(r["zone"][0]),
+    )
 
 
-key_on_model(evaluate_quotes)   # edits to inlined model modules recompile
+key_on_model(evaluate_quotes)  # edits to inlined model modules recompile

@@ -6,6 +6,7 @@ a user's policy (:func:`flatbook.policies.loader.load_policy_file`) is registere
 here too, and from then on every engine, the CLI and the config validation find it
 by name, exactly as a built-in one: there is no privileged list in the engines.
 """
+
 from __future__ import annotations
 
 from ..errors import InputError
@@ -24,7 +25,7 @@ PolicySpec = Policy
 
 BUILTIN: tuple[Policy, ...] = (symmetric, linear_skew, stoll, avellaneda_stoikov, glft)
 POLICIES: dict[str, Policy] = {p.name: p for p in BUILTIN}
-_ADDED: set[str] = set()     # parameters that user policies added to flatbook's registry
+_ADDED: set[str] = set()  # parameters that user policies added to flatbook's registry
 
 
 def policy_spec(name: str) -> Policy:
@@ -47,8 +48,15 @@ def register(pol: Policy) -> Policy:
             _ADDED.add(name)
             lo = spec.ge if spec.ge is not None else spec.gt if spec.gt is not None else -1e9
             hi = spec.le if spec.le is not None else spec.lt if spec.lt is not None else 1e9
-            PARAMS[name] = RegistryParam(name, "policy", spec.unit, float(spec.default),
-                                         f"{pol.name}: {spec.doc}".rstrip(": "), lo=lo, hi=hi,
-                                         lo_open=spec.ge is None and spec.gt is not None)
+            PARAMS[name] = RegistryParam(
+                name,
+                "policy",
+                spec.unit,
+                float(spec.default),
+                f"{pol.name}: {spec.doc}".rstrip(": "),
+                lo=lo,
+                hi=hi,
+                lo_open=spec.ge is None and spec.gt is not None,
+            )
     POLICIES[pol.name] = pol
     return pol

@@ -20,13 +20,19 @@ units per lot; the seed's inventory cost parameter γ, renamed because
 ``gamma`` is risk aversion throughout flatbook), q* = ``q_target`` (lots).
 ``p = (half_spread, stoll_gamma, q_target)`` (:mod:`flatbook.policies.base`).
 """
+
 from __future__ import annotations
 
 from .base import policy
 
 
-@policy(["half_spread", "stoll_gamma", "q_target"], name="stoll", rung=1, source="Stoll (1978); seed 000",
-        summary="centre = mid − 2·stoll_gamma·(q − q*); half-spread = half_spread + stoll_gamma·|q − q*|")
+@policy(
+    ["half_spread", "stoll_gamma", "q_target"],
+    name="stoll",
+    rung=1,
+    source="Stoll (1978); seed 000",
+    summary="centre = mid − 2·stoll_gamma·(q − q*); half-spread = half_spread + stoll_gamma·|q − q*|",
+)
 def stoll(p, t, tau, s, q):
     """(bid depth, ask depth) = (h(q) + 2g·(q−q*), h(q) − 2g·(q−q*)), price units."""
     inv = q - p.q_target

@@ -15,6 +15,7 @@ This is how a solver's or a learner's output is deployed; the exact GLFT policy
 Packed ``p = (steps, t0, inv_dt, q0, inv_dq, nq)``: steps = 1 when the rows are the run's
 steps; the rows themselves are the kernel's ``tab`` (``[bid row | ask row]``).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,7 @@ from ..errors import InputError
 from .base import Bound, Policy, _make_as_params
 
 FIELDS = ("steps", "t0", "inv_dt", "q0", "inv_dq", "nq")
-_TOKEN = "flatbook.policies.table"      # the code is in the model digest; the data is not compiled in
+_TOKEN = "flatbook.policies.table"  # the code is in the model digest; the data is not compiled in
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
@@ -56,7 +57,7 @@ def depths(p, tab, i, t, tau, s, q):
     return interp(row, 0, n, x), interp(row, n, n, x)
 
 
-_AS_PARAMS = _make_as_params(namedtuple("table_params", FIELDS), len(FIELDS)) 
+_AS_PARAMS = _make_as_params(namedtuple("table_params", FIELDS), len(FIELDS))
 
 
 def _uniform(name: str, grid, n: int) -> tuple[float, float]:
@@ -111,18 +112,38 @@ def table_policy(t_grid, q_grid, bid, ask, *, name: str = "table", summary: str 
     def pack(values, nsteps):
         return holder["bound"]
 
-    pol = Policy(name=name, param_specs={}, fields=FIELDS, depths=depths, token=_TOKEN,
-                 moves_with_time=False, packer=pack, summary=summary or "depths on a (t, q) grid",
-                 source="flatbook.policies.table", builtin=False, as_params=_AS_PARAMS)
+    pol = Policy(
+        name=name,
+        param_specs={},
+        fields=FIELDS,
+        depths=depths,
+        token=_TOKEN,
+        moves_with_time=False,
+        packer=pack,
+        summary=summary or "depths on a (t, q) grid",
+        source="flatbook.policies.table",
+        builtin=False,
+        as_params=_AS_PARAMS,
+    )
     holder["bound"] = table_bound(pol, t_grid, q_grid, bid, ask)
     return pol
 
 
 def table_kernel_policy(name: str, pack, moves_with_time=True, summary: str = "", source: str = "") -> Policy:
     """A table policy whose table a ``pack(values, nsteps) -> Bound`` hook builds per run (exact GLFT)."""
-    return Policy(name=name, param_specs={}, fields=FIELDS, depths=depths, token=_TOKEN,
-                  moves_with_time=moves_with_time, packer=pack, summary=summary, source=source, builtin=True,
-                  as_params=_AS_PARAMS)
+    return Policy(
+        name=name,
+        param_specs={},
+        fields=FIELDS,
+        depths=depths,
+        token=_TOKEN,
+        moves_with_time=moves_with_time,
+        packer=pack,
+        summary=summary,
+        source=source,
+        builtin=True,
+        as_params=_AS_PARAMS,
+    )
 
 
 __all__ = ["FIELDS", "depths", "interp", "table_bound", "table_kernel_policy", "table_policy"]

@@ -3,14 +3,24 @@ two renderers draw the same data the same way: axis ranges that never zoom into 
 when quotes need their own depth axis, how far that axis reaches, repeated scatter points,
 and how an estimate is printed with its standard error. Plain numpy; no plotting library.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-__all__ = ["HIST_LIMIT_REACH", "MIN_REL_SPAN", "MIN_VISIBLE_SPREAD", "depth_clip", "display_range", "estimate_text",
-           "limit_off_axis", "quotes_hidden", "repeated_points"]
+__all__ = [
+    "HIST_LIMIT_REACH",
+    "MIN_REL_SPAN",
+    "MIN_VISIBLE_SPREAD",
+    "depth_clip",
+    "display_range",
+    "estimate_text",
+    "limit_off_axis",
+    "quotes_hidden",
+    "repeated_points",
+]
 
 #: An axis never spans less than this fraction of its values' magnitude, so float noise on a
 #: constant (a spread of 1.3424876388745 ± 1e-13) is drawn flat, with ticks of ≤ 6 significant digits.

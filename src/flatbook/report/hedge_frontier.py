@@ -1,4 +1,5 @@
 """The hedging frontier figure: hedge cost against the residual PnL risk, one point per threshold."""
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,28 @@ __all__ = ["hedge_frontier_figure", "place_labels", "threshold_label", "write_he
 DPI = 120
 #: Label offsets tried around a point (points), nearest first; the first free one wins.
 #: From the ninth on, the label is far enough from its point to get a leader line.
-OFFSETS = ((6, 4), (6, -12), (-6, 4), (-6, -12), (8, -4), (-8, -4), (0, 8), (0, -16), (14, 14), (14, -22),
-           (-14, 14), (-14, -22), (24, 0), (-24, 0), (0, 22), (0, -30), (30, 24), (-30, 24), (30, -32), (-30, -32))
+OFFSETS = (
+    (6, 4),
+    (6, -12),
+    (-6, 4),
+    (-6, -12),
+    (8, -4),
+    (-8, -4),
+    (0, 8),
+    (0, -16),
+    (14, 14),
+    (14, -22),
+    (-14, 14),
+    (-14, -22),
+    (24, 0),
+    (-24, 0),
+    (0, 22),
+    (0, -30),
+    (30, 24),
+    (-30, 24),
+    (30, -32),
+    (-30, -32),
+)
 LEADER_FROM = 8
 
 
@@ -36,9 +57,9 @@ def place_labels(ax, xy: Sequence[tuple[float, float]], labels: Sequence[str], f
     renderer = ax.figure.canvas.get_renderer()
     ax_box = ax.get_window_extent(renderer)
     pts = [tuple(ax.transData.transform(p)) for p in xy]
-    r = 4.0 * ax.figure.dpi / 72.0                      # marker radius, pixels
+    r = 4.0 * ax.figure.dpi / 72.0  # marker radius, pixels
     line = Path(pts) if len(pts) > 1 else None
-    groups: list[tuple[int, list[str]]] = []            # (index of the first point, labels)
+    groups: list[tuple[int, list[str]]] = []  # (index of the first point, labels)
     for i, (p, text) in enumerate(zip(pts, labels)):
         for j, names in groups:
             if math.dist(pts[j], p) < r:
@@ -51,13 +72,26 @@ def place_labels(ax, xy: Sequence[tuple[float, float]], labels: Sequence[str], f
         x, y = xy[i]
         for k, (dx, dy) in enumerate(OFFSETS):
             arrow = dict(arrowstyle="-", lw=0.5, color="grey", shrinkA=0, shrinkB=3) if k >= LEADER_FROM else None
-            ann = ax.annotate(", ".join(names), (x, y), textcoords="offset points", xytext=(dx, dy),
-                              fontsize=fontsize, ha="left" if dx >= 0 else "right", va="bottom", arrowprops=arrow)
+            ann = ax.annotate(
+                ", ".join(names),
+                (x, y),
+                textcoords="offset points",
+                xytext=(dx, dy),
+                fontsize=fontsize,
+                ha="left" if dx >= 0 else "right",
+                va="bottom",
+                arrowprops=arrow,
+            )
             box = ann.get_window_extent(renderer)
-            free = (ax_box.x0 <= box.x0 and box.x1 <= ax_box.x1 and ax_box.y0 <= box.y0 and box.y1 <= ax_box.y1
-                    and not any(box.overlaps(b) for b in placed)
-                    and not any(box.x0 - r < px < box.x1 + r and box.y0 - r < py < box.y1 + r for px, py in pts)
-                    and not (line is not None and line.intersects_bbox(box, filled=False)))
+            free = (
+                ax_box.x0 <= box.x0
+                and box.x1 <= ax_box.x1
+                and ax_box.y0 <= box.y0
+                and box.y1 <= ax_box.y1
+                and not any(box.overlaps(b) for b in placed)
+                and not any(box.x0 - r < px < box.x1 + r and box.y0 - r < py < box.y1 + r for px, py in pts)
+                and not (line is not None and line.intersects_bbox(box, filled=False))
+            )
             if free or k == len(OFFSETS) - 1:
                 break
             ann.remove()
@@ -80,7 +114,7 @@ def hedge_frontier_figure(rows: Sequence[dict], *, title: str, pnl_unit: str) ->
     ax.set_title(f"{title}\npoints labelled by hedge threshold (lots)", fontsize=9)
     ax.grid(alpha=0.3)
     ax.margins(0.15)
-    fig.canvas.draw()                                  # the layout is final before text is measured
+    fig.canvas.draw()  # the layout is final before text is measured
     fig.set_layout_engine("none")
     place_labels(ax, list(zip(x, y)), [threshold_label(r["threshold"]) for r in rows])
     return fig

@@ -78,9 +78,7 @@ def _validate(series: Mapping[str, Any]) -> dict[str, np.ndarray]:
         if n is None:
             n, first = arr.shape[0], key
         elif arr.shape[0] != n:
-            raise ValueError(
-                f"series[{key!r}] has length {arr.shape[0]}, expected {n} (length of series[{first!r}])"
-            )
+            raise ValueError(f"series[{key!r}] has length {arr.shape[0]}, expected {n} (length of series[{first!r}])")
         out[key] = arr
     return out
 
@@ -99,8 +97,7 @@ def _legend(ax) -> None:
 
 def stoll_label(fit: StollFit, price_unit: str, per_q: str) -> str:
     """Legend text of the fitted line: b ± SE and its unit, time-controlled."""
-    return (f"time-controlled fit: b = {estimate_text(fit.b, fit.se, fit.level)} "
-            f"{price_unit} per {per_q} of |q − q*|")
+    return f"time-controlled fit: b = {estimate_text(fit.b, fit.se, fit.level)} {price_unit} per {per_q} of |q − q*|"
 
 
 def _envelope(t: np.ndarray, y: np.ndarray, max_points: int = MAX_LINE_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +224,7 @@ def six_panel_figure(
         ax_depth.set_ylabel(f"from mid ({dunit})")
         ax_depth.set_xlabel(time_label)
         ax_px.tick_params(labelbottom=False)
-        ax_depth.legend(loc="best", fontsize="x-small", framealpha=0.85, ncols=3)   # one row: the axis is short
+        ax_depth.legend(loc="best", fontsize="x-small", framealpha=0.85, ncols=3)  # one row: the axis is short
     else:
         ax_px.set_xlabel(time_label)
 
@@ -284,8 +281,9 @@ def six_panel_figure(
     if fit is not None:
         qt = float(q_target) if math.isfinite(float(q_target)) else 0.0
         xs = np.unique(np.clip(np.array([q_ok.min(), qt, q_ok.max()]), q_ok.min(), q_ok.max()))
-        ax_qs.plot(xs, fit.at(xs, qt), color="red", ls="--", lw=1.8,
-                   label=stoll_label(fit, pu, per_q))[0].set_gid("stoll_fit")
+        ax_qs.plot(xs, fit.at(xs, qt), color="red", ls="--", lw=1.8, label=stoll_label(fit, pu, per_q))[0].set_gid(
+            "stoll_fit"
+        )
     ax_qs.set_title("Spread against inventory (Stoll regression, time controlled)")
     ax_qs.set_xlabel(f"inventory q ({qu})")
     ax_qs.set_ylabel(f"spread ({pu})")
@@ -309,9 +307,9 @@ def six_panel_figure(
     else:
         ax_hist.text(0.5, 0.5, "no finite inventory data", transform=ax_hist.transAxes, ha="center", va="center")
     if math.isfinite(float(q_target)):
-        ax_hist.axvline(
-            float(q_target), color="green", ls="--", lw=1.8, label=f"target = {q_target:g} {qu}"
-        ).set_gid("hist_target")
+        ax_hist.axvline(float(q_target), color="green", ls="--", lw=1.8, label=f"target = {q_target:g} {qu}").set_gid(
+            "hist_target"
+        )
     if lim is not None:
         if limit_off_axis(lim, hist):
             # far beyond the data: the bars would shrink to needles; say where it is instead
@@ -334,8 +332,15 @@ def six_panel_figure(
     ax_hist.set_axisbelow(True)
     fig.suptitle(title)
     fig.flatbook_stoll_fit = fit
-    fig.flatbook_axes = {"price": ax_px, "depth": ax_depth, "inventory": ax_q, "spread": ax_sp, "stoll": ax_qs,
-                         "pnl": ax_pnl, "hist": ax_hist}
+    fig.flatbook_axes = {
+        "price": ax_px,
+        "depth": ax_depth,
+        "inventory": ax_q,
+        "spread": ax_sp,
+        "stoll": ax_qs,
+        "pnl": ax_pnl,
+        "hist": ax_hist,
+    }
     return fig
 
 
@@ -364,5 +369,7 @@ def figure_title(res: SimResult) -> str:
     if "limit" not in keys and math.isfinite(v["limit"]):
         keys.append("limit")
     par = ", ".join(f"{k}={v[k]:g}" if isinstance(v[k], float) else f"{k}={v[k]}" for k in keys)
-    return (f"flatbook — preset {cfg.preset}, policy {cfg.policy} (sample path 0)\n"
-            f"{par}; T={v['T']:g}, dt={v['dt']:g}; {cfg.paths:,} paths, seed {cfg.seed}")
+    return (
+        f"flatbook — preset {cfg.preset}, policy {cfg.policy} (sample path 0)\n"
+        f"{par}; T={v['T']:g}, dt={v['dt']:g}; {cfg.paths:,} paths, seed {cfg.seed}"
+    )

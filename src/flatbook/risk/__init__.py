@@ -13,19 +13,54 @@
 Time unit: the trading day (vols per √day); option expiries in years. Names load their
 submodule on first use (PEP 562), so importing the CLI does not import scipy.
 """
+
 from __future__ import annotations
 
 from .._lazy import lazy_getattr
 
 _LAZY = {
-    **{n: "book" for n in ("Book", "Instrument", "OptionPosition", "Scenario", "RiskSettings", "StressSettings",
-                           "book_from_dict", "load_book", "SEED_SCENARIOS")},
+    **{
+        n: "book"
+        for n in (
+            "Book",
+            "Instrument",
+            "OptionPosition",
+            "Scenario",
+            "RiskSettings",
+            "StressSettings",
+            "book_from_dict",
+            "load_book",
+            "SEED_SCENARIOS",
+        )
+    },
     **{n: "greeks" for n in ("bs_price", "bs_greeks", "BSGreeks", "OptionSet", "BookGreeks", "book_greeks")},
-    **{n: "var" for n in ("VaRResult", "Revaluation", "var_es", "parametric_var", "historical_var",
-                          "monte_carlo_var", "book_var", "correlation_report", "simulated_history", "cov_factor",
-                          "METHODS")},
-    **{n: "stress" for n in ("ScenarioResult", "Survivability", "StressReport", "run_stress", "liquidation_costs",
-                             "scenario_names")},
+    **{
+        n: "var"
+        for n in (
+            "VaRResult",
+            "Revaluation",
+            "var_es",
+            "parametric_var",
+            "historical_var",
+            "monte_carlo_var",
+            "book_var",
+            "correlation_report",
+            "simulated_history",
+            "cov_factor",
+            "METHODS",
+        )
+    },
+    **{
+        n: "stress"
+        for n in (
+            "ScenarioResult",
+            "Survivability",
+            "StressReport",
+            "run_stress",
+            "liquidation_costs",
+            "scenario_names",
+        )
+    },
 }
 __all__ = list(_LAZY)
 

@@ -40,6 +40,7 @@ error messages, e.g. ``instruments[2].vol``)::
 Every bad field raises :class:`~flatbook.errors.InputError` naming its key path and what is
 allowed.
 """
+
 from __future__ import annotations
 
 import csv
@@ -50,8 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
 from ..config import read_toml
+from ..errors import InputError
 from ..validate import check_count, check_real
 from .greeks import OptionSet
 from .memory import history_bytes, liquidation_bytes, mc_bytes, require
@@ -63,16 +64,48 @@ SEED_SCENARIOS = ("overnight-gap", "no-liquidity", "worst-case", "liquidation")
 PSD_TOL = 1e-10
 """A matrix is accepted as positive semi-definite when its smallest eigenvalue is >= −PSD_TOL·(largest)."""
 
-_TABLES = ("book", "risk", "history", "limits", "stress", "instruments", "correlation", "covariance",
-           "options", "scenarios")
+_TABLES = (
+    "book",
+    "risk",
+    "history",
+    "limits",
+    "stress",
+    "instruments",
+    "correlation",
+    "covariance",
+    "options",
+    "scenarios",
+)
 _BOOK_KEYS = ("name", "capital", "max_loss", "rate", "days_per_year", "hours_per_day")
 _RISK_KEYS = ("confidence", "horizon", "mc_scenarios", "seed", "full_revaluation", "history_days", "top_pairs")
 _HISTORY_KEYS = ("file", "kind")
 _LIMIT_KEYS = ("position", "gamma", "vega", "book_vega")
-_STRESS_KEYS = ("gap", "drought_hours", "sigmas", "max_move_sigmas", "participation", "liquidation",
-                "liquidation_steps", "risk_aversion", "step_minutes")
-_INSTRUMENT_KEYS = ("name", "price", "vol", "vol_annual", "position", "multiplier", "limit", "gamma_limit",
-                    "vega_limit", "adv", "half_spread", "eta", "max_daily_move")
+_STRESS_KEYS = (
+    "gap",
+    "drought_hours",
+    "sigmas",
+    "max_move_sigmas",
+    "participation",
+    "liquidation",
+    "liquidation_steps",
+    "risk_aversion",
+    "step_minutes",
+)
+_INSTRUMENT_KEYS = (
+    "name",
+    "price",
+    "vol",
+    "vol_annual",
+    "position",
+    "multiplier",
+    "limit",
+    "gamma_limit",
+    "vega_limit",
+    "adv",
+    "half_spread",
+    "eta",
+    "max_daily_move",
+)
 _CORR_KEYS = ("matrix", "default", "pairs")
 _PAIR_KEYS = ("a", "b", "rho")
 _OPTION_KEYS = ("name", "underlying", "type", "strike", "expiry", "vol", "contracts", "multiplier")
@@ -80,6 +113,7 @@ _SCENARIO_KEYS = ("name", "price", "both_directions", "vol", "correlation", "hou
 
 
 # --------------------------------------------------------------------------- validated records
+
 
 def _ro(a, dtype=float) -> np.ndarray:
     a = np.array(a, dtype=dtype)
@@ -222,11 +256,19 @@ class Book:
         o = self.options
         m = self.multipliers
         lots = [p.contracts * p.multiplier for p in o]
-        return OptionSet.build([p.index for p in o], [p.strike for p in o], [p.expiry for p in o],
-                               [p.vol for p in o], [p.type == "call" for p in o], lots,
-                               [lots[k] * m[p.index] for k, p in enumerate(o)], self.rate, self.d)
+        return OptionSet.build(
+            [p.index for p in o],
+            [p.strike for p in o],
+            [p.expiry for p in o],
+            [p.vol for p in o],
+            [p.type == "call" for p in o],
+            lots,
+            [lots[k] * m[p.index] for k, p in enumerate(o)],
+            self.rate,
+            self.d,
+        )
 
-    def with_positions(self, scale: float) -> "Book":
+    def with_positions(self, scale: float) -> Book:
         """The same book with every position and option contract count multiplied by ``scale``."""
         ins = tuple(replace(i, position=i.position * scale) for i in self.instruments)
         ops = tuple(replace(o, contracts=o.contracts * scale) for o in self.options)
@@ -235,12 +277,22 @@ class Book:
 
 # --------------------------------------------------------------------------- field validation
 
+
 def _is_num(v) -> bool:
     return isinstance(v, Real) and not isinstance(v, bool)
 
 
-def _num(path: str, v, *, lo: float | None = None, lo_open: bool = False, hi: float | None = None,
-         hi_open: bool = False, unit: str = "", allow_inf: bool = False) -> float:
+def _num(
+    path: str,
+    v,
+    *,
+    lo: float | None = None,
+    lo_open: bool = False,
+    hi: float | None = None,
+    hi_open: bool = False,
+    unit: str = "",
+    allow_inf: bool = False,
+) -> float:
     return check_real(path, v, lo=lo, lo_open=lo_open, hi=hi, hi_open=hi_open, unit=unit, allow_inf=allow_inf)
 
 
@@ -281,11 +333,15 @@ def _opt(tab: dict, key: str, path: str, fn, default=None, **kw):
 
 
 def _matrix(path: str, v, d: int) -> np.ndarray:
-    ok = (isinstance(v, list) and len(v) == d
-          and all(isinstance(r, list) and len(r) == d and all(_is_num(x) for x in r) for r in v))
+    ok = (
+        isinstance(v, list)
+        and len(v) == d
+        and all(isinstance(r, list) and len(r) == d and all(_is_num(x) for x in r) for r in v)
+    )
     if not ok:
-        raise InputError(path, f"allowed: a {d}×{d} array of numbers (one row per instrument, in the order "
-                               "of [[instruments]])")
+        raise InputError(
+            path, f"allowed: a {d}×{d} array of numbers (one row per instrument, in the order of [[instruments]])"
+        )
     m = np.array(v, dtype=float)
     if not np.all(np.isfinite(m)):
         raise InputError(path, "allowed: finite numbers only")
@@ -304,8 +360,11 @@ def _check_psd(path: str, m: np.ndarray) -> None:
         pass
     ev = np.linalg.eigvalsh(m)
     if ev[0] < -PSD_TOL * max(abs(ev[-1]), np.finfo(float).tiny):
-        raise InputError(path, f"not positive semi-definite (smallest eigenvalue {ev[0]:.3g}); allowed: a valid "
-                               "covariance/correlation matrix")
+        raise InputError(
+            path,
+            f"not positive semi-definite (smallest eigenvalue {ev[0]:.3g}); allowed: a valid "
+            "covariance/correlation matrix",
+        )
 
 
 def _check_corr(path: str, c: np.ndarray) -> None:
@@ -320,6 +379,7 @@ def _check_corr(path: str, c: np.ndarray) -> None:
 
 # --------------------------------------------------------------------------- sections
 
+
 def _instrument(i: int, t, days_per_year: float, covariance_given: bool, defaults: dict) -> Instrument:
     p = f"instruments[{i}]"
     t = _table(p, t, _INSTRUMENT_KEYS)
@@ -332,15 +392,20 @@ def _instrument(i: int, t, days_per_year: float, covariance_given: bool, default
     has_v, has_va = "vol" in t, "vol_annual" in t
     if covariance_given:
         if has_v or has_va:
-            raise InputError(f"{p}.{'vol' if has_v else 'vol_annual'}",
-                             "not allowed with [covariance]: the vols are the √ of its diagonal")
+            raise InputError(
+                f"{p}.{'vol' if has_v else 'vol_annual'}",
+                "not allowed with [covariance]: the vols are the √ of its diagonal",
+            )
         vol = math.nan
     else:
         if has_v and has_va:
             raise InputError(f"{p}.vol_annual", "give vol or vol_annual, not both")
         if not (has_v or has_va):
-            raise InputError(f"{p}.vol", "missing; allowed: a number > 0 (price units per √day), or give "
-                                         "vol_annual (fraction per √year), or a [covariance] matrix")
+            raise InputError(
+                f"{p}.vol",
+                "missing; allowed: a number > 0 (price units per √day), or give "
+                "vol_annual (fraction per √year), or a [covariance] matrix",
+            )
         if has_v:
             vol = _num(f"{p}.vol", t["vol"], lo=0.0, lo_open=True, unit="price units per √day")
         else:
@@ -348,10 +413,8 @@ def _instrument(i: int, t, days_per_year: float, covariance_given: bool, default
             vol = va * price / math.sqrt(days_per_year)
     pos = _opt(t, "position", p, _num, 0.0, unit="lots, signed")
     mult = _opt(t, "multiplier", p, _num, 1.0, lo=0.0, lo_open=True, unit="units per lot")
-    limit = _opt(t, "limit", p, _num, defaults.get("position"), lo=0.0, lo_open=True, unit="lots",
-                 allow_inf=True)
-    glim = _opt(t, "gamma_limit", p, _num, defaults.get("gamma"), lo=0.0, unit="lots per price unit",
-                allow_inf=True)
+    limit = _opt(t, "limit", p, _num, defaults.get("position"), lo=0.0, lo_open=True, unit="lots", allow_inf=True)
+    glim = _opt(t, "gamma_limit", p, _num, defaults.get("gamma"), lo=0.0, unit="lots per price unit", allow_inf=True)
     vlim = _opt(t, "vega_limit", p, _num, defaults.get("vega"), lo=0.0, unit="cash per 1.00 vol", allow_inf=True)
     adv = _opt(t, "adv", p, _num, math.inf, lo=0.0, lo_open=True, unit="lots per day", allow_inf=True)
     hs = _opt(t, "half_spread", p, _num, 0.0, lo=0.0, unit="price units")
@@ -399,10 +462,14 @@ def _correlation(tab, names: list[str]) -> np.ndarray:
 def _option(k: int, t, index: dict[str, int]) -> OptionPosition:
     p = f"options[{k}]"
     t = _table(p, t, _OPTION_KEYS)
-    for key, allowed in (("underlying", f"an instrument name ({', '.join(index)})"),
-                         ("type", "'call' or 'put'"), ("strike", "a number > 0 (price units)"),
-                         ("expiry", "a number > 0 (years)"), ("vol", "a number > 0 (implied, annualised)"),
-                         ("contracts", "a number (signed contracts)")):
+    for key, allowed in (
+        ("underlying", f"an instrument name ({', '.join(index)})"),
+        ("type", "'call' or 'put'"),
+        ("strike", "a number > 0 (price units)"),
+        ("expiry", "a number > 0 (years)"),
+        ("vol", "a number > 0 (implied, annualised)"),
+        ("contracts", "a number (signed contracts)"),
+    ):
         if key not in t:
             raise InputError(f"{p}.{key}", f"missing; allowed: {allowed}")
     und = t["underlying"]
@@ -435,15 +502,25 @@ def _scenario(k: int, t, names: list[str]) -> Scenario:
                     raise InputError(f"{p}.price.{inst}", f"unknown instrument; allowed: {', '.join(names)}")
                 shock[index[inst]] = _num(f"{p}.price.{inst}", x, lo=-1.0, lo_open=True, unit="fractional price change")
         else:
-            shock[:] = _num(f"{p}.price", v, lo=-1.0, lo_open=True,
-                            unit="fractional price change of every instrument, or a table {instrument = change}")
+            shock[:] = _num(
+                f"{p}.price",
+                v,
+                lo=-1.0,
+                lo_open=True,
+                unit="fractional price change of every instrument, or a table {instrument = change}",
+            )
     both = _opt(t, "both_directions", p, _bool, False)
     vol = _opt(t, "vol", p, _num, 0.0, lo=-1.0, lo_open=True, unit="relative: σ → σ·(1 + vol)")
     corr = None
     if "correlation" in t:
         lo = -1.0 / (d - 1) if d > 1 else -1.0
-        corr = _num(f"{p}.correlation", t["correlation"], lo=lo, hi=1.0,
-                    unit=f"every off-diagonal correlation; >= −1/(d−1) = {lo:.4g} keeps the matrix valid")
+        corr = _num(
+            f"{p}.correlation",
+            t["correlation"],
+            lo=lo,
+            hi=1.0,
+            unit=f"every off-diagonal correlation; >= −1/(d−1) = {lo:.4g} keeps the matrix valid",
+        )
     hours = _opt(t, "hours", p, _num, 0.0, lo=0.0, unit="liquidity drought: hours the position is held")
     if corr is not None and hours == 0.0:
         raise InputError(f"{p}.hours", "a correlation shock acts only on a held position: give hours > 0")
@@ -478,7 +555,9 @@ def _history(tab, names: list[str], prices: np.ndarray, base: Path | None) -> tu
         try:
             vals = [float(row[c]) for c in cols]
         except (ValueError, IndexError):
-            raise InputError("history.file", f"{path}, line {r}: allowed: a number in every instrument column") from None
+            raise InputError(
+                "history.file", f"{path}, line {r}: allowed: a number in every instrument column"
+            ) from None
         data[r - 2] = vals
     if not np.all(np.isfinite(data)):
         raise InputError("history.file", f"{path}: allowed: finite numbers only")
@@ -494,6 +573,7 @@ def _history(tab, names: list[str], prices: np.ndarray, base: Path | None) -> tu
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = None) -> Book:
     """Validate a parsed TOML document (see the module docstring) into a :class:`Book`."""
@@ -512,8 +592,9 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
 
     rt = _table("risk", data.get("risk", {}), _RISK_KEYS)
     risk = RiskSettings(
-        confidence=_opt(rt, "confidence", "risk", _num, 0.99, lo=0.5, lo_open=True, hi=1.0, hi_open=True,
-                        unit="VaR/ES confidence α"),
+        confidence=_opt(
+            rt, "confidence", "risk", _num, 0.99, lo=0.5, lo_open=True, hi=1.0, hi_open=True, unit="VaR/ES confidence α"
+        ),
         horizon=_opt(rt, "horizon", "risk", _num, 1.0, lo=0.0, lo_open=True, unit="days"),
         mc_scenarios=_opt(rt, "mc_scenarios", "risk", _int, 100_000, lo=100, unit="Monte Carlo scenarios"),
         seed=_opt(rt, "seed", "risk", _int, 0, lo=0),
@@ -522,22 +603,33 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
         top_pairs=_opt(rt, "top_pairs", "risk", _int, 10, lo=0),
     )
     lt = _table("limits", data.get("limits", {}), _LIMIT_KEYS)
-    defaults = {"position": _opt(lt, "position", "limits", _num, None, lo=0.0, lo_open=True, unit="lots",
-                                 allow_inf=True),
-                "gamma": _opt(lt, "gamma", "limits", _num, None, lo=0.0, unit="lots per price unit", allow_inf=True),
-                "vega": _opt(lt, "vega", "limits", _num, None, lo=0.0, unit="cash per 1.00 vol", allow_inf=True)}
+    defaults = {
+        "position": _opt(lt, "position", "limits", _num, None, lo=0.0, lo_open=True, unit="lots", allow_inf=True),
+        "gamma": _opt(lt, "gamma", "limits", _num, None, lo=0.0, unit="lots per price unit", allow_inf=True),
+        "vega": _opt(lt, "vega", "limits", _num, None, lo=0.0, unit="cash per 1.00 vol", allow_inf=True),
+    }
     book_vega = _opt(lt, "book_vega", "limits", _num, None, lo=0.0, unit="cash per 1.00 vol", allow_inf=True)
 
     st = _table("stress", data.get("stress", {}), _STRESS_KEYS)
     stress = StressSettings(
-        gap=_opt(st, "gap", "stress", _num, 0.05, lo=0.0, lo_open=True, hi=1.0, hi_open=True,
-                 unit="fraction of the price"),
+        gap=_opt(
+            st, "gap", "stress", _num, 0.05, lo=0.0, lo_open=True, hi=1.0, hi_open=True, unit="fraction of the price"
+        ),
         drought_hours=_opt(st, "drought_hours", "stress", _num, 2.0, lo=0.0, lo_open=True, unit="hours"),
         sigmas=_opt(st, "sigmas", "stress", _num, 3.0, lo=0.0, lo_open=True, unit="k, standard deviations"),
-        max_move_sigmas=_opt(st, "max_move_sigmas", "stress", _num, 5.0, lo=0.0, lo_open=True,
-                             unit="default max daily move, daily standard deviations"),
-        participation=_opt(st, "participation", "stress", _num, 0.1, lo=0.0, lo_open=True, hi=1.0,
-                           unit="fraction of ADV"),
+        max_move_sigmas=_opt(
+            st,
+            "max_move_sigmas",
+            "stress",
+            _num,
+            5.0,
+            lo=0.0,
+            lo_open=True,
+            unit="default max daily move, daily standard deviations",
+        ),
+        participation=_opt(
+            st, "participation", "stress", _num, 0.1, lo=0.0, lo_open=True, hi=1.0, unit="fraction of ADV"
+        ),
         liquidation=_opt(st, "liquidation", "stress", _str, "almgren-chriss", choices=LIQUIDATION_METHODS),
         liquidation_steps=_opt(st, "liquidation_steps", "stress", _int, 20, lo=1, unit="steps"),
         risk_aversion=_opt(st, "risk_aversion", "stress", _num, 0.0, lo=0.0, unit="λ, 1/cash"),
@@ -593,17 +685,36 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
         history, hsrc, hfile = _history(data["history"], names, np.array([x.price for x in ins]), base)
     # sizes that set array lengths: refused up front when this machine's memory cannot hold them
     m = len(opts)
-    require("risk.mc_scenarios", risk.mc_scenarios, lambda n: mc_bytes(n, d, m, risk.confidence),
-            "Monte Carlo scenarios")
+    require(
+        "risk.mc_scenarios", risk.mc_scenarios, lambda n: mc_bytes(n, d, m, risk.confidence), "Monte Carlo scenarios"
+    )
     if history is None:
         require("risk.history_days", risk.history_days, lambda n: history_bytes(n, d, m), "simulated history days")
-    require("stress.liquidation_steps", stress.liquidation_steps, lambda n: liquidation_bytes(n, d),
-            "liquidation steps")
+    require(
+        "stress.liquidation_steps", stress.liquidation_steps, lambda n: liquidation_bytes(n, d), "liquidation steps"
+    )
 
-    return Book(name=name, instruments=tuple(ins), options=tuple(opts), cov=_ro(cov), corr=_ro(corr), rate=rate,
-                days_per_year=dpy, hours_per_day=hpd, capital=capital, max_loss=max_loss,
-                position_limit=defaults["position"], book_vega_limit=book_vega, risk=risk, stress=stress,
-                scenarios=tuple(scen), history=history, history_source=hsrc, history_file=hfile, source=source)
+    return Book(
+        name=name,
+        instruments=tuple(ins),
+        options=tuple(opts),
+        cov=_ro(cov),
+        corr=_ro(corr),
+        rate=rate,
+        days_per_year=dpy,
+        hours_per_day=hpd,
+        capital=capital,
+        max_loss=max_loss,
+        position_limit=defaults["position"],
+        book_vega_limit=book_vega,
+        risk=risk,
+        stress=stress,
+        scenarios=tuple(scen),
+        history=history,
+        history_source=hsrc,
+        history_file=hfile,
+        source=source,
+    )
 
 
 def load_book(path: str | Path) -> Book:

@@ -19,15 +19,16 @@ gamma in 1/price unit; **vega per 1.00 of volatility** (i.e. per 100 vol points:
 for the usual "per vol point"). N is the standard normal cdf (``scipy.special.ndtr``), φ its
 density.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 from ..jsonutil import readonly
-from scipy.special import ndtr
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -70,11 +71,11 @@ def _price_rows(S: np.ndarray, K, T, vol, r: float, phi) -> np.ndarray:
     with np.errstate(divide="ignore"):
         x = np.log(S)
     x /= sq
-    x -= c1                      # d₁
-    x *= phi                     # φd₁
+    x -= c1  # d₁
+    x *= phi  # φd₁
     out = ndtr(x)
     out *= S
-    x -= phi * sq                # φd₂ = φd₁ − φ·sq
+    x -= phi * sq  # φd₂ = φd₁ − φ·sq
     out -= disc * ndtr(x)
     out *= phi
     return out
@@ -131,12 +132,14 @@ class OptionSet:
     d: int
 
     @staticmethod
-    def build(underlying, strike, expiry, vol, is_call, lots, cash, rate: float, d: int) -> "OptionSet":
+    def build(underlying, strike, expiry, vol, is_call, lots, cash, rate: float, d: int) -> OptionSet:
         u = np.array(underlying, dtype=np.intp)
         u.flags.writeable = False
         c = np.array(is_call, dtype=bool)
         c.flags.writeable = False
-        return OptionSet(u, readonly(strike), readonly(expiry), readonly(vol), c, readonly(lots), readonly(cash), float(rate), int(d))
+        return OptionSet(
+            u, readonly(strike), readonly(expiry), readonly(vol), c, readonly(lots), readonly(cash), float(rate), int(d)
+        )
 
     @property
     def n(self) -> int:
@@ -166,8 +169,7 @@ class OptionSet:
             px = bs_price(S, self.strike, T, self.vol * vol_mult, self.rate, self.is_call)
         return px * self.cash
 
-    def value_by_instrument(self, prices: np.ndarray, vol_mult: float = 1.0,
-                            elapsed_years: float = 0.0) -> np.ndarray:
+    def value_by_instrument(self, prices: np.ndarray, vol_mult: float = 1.0, elapsed_years: float = 0.0) -> np.ndarray:
         """Cash value of the options grouped by underlying: shape (d,) or (n, d)."""
         v = self.value(prices, vol_mult, elapsed_years)
         out = np.zeros(v.shape[:-1] + (self.d,))
@@ -180,6 +182,7 @@ class OptionSet:
 
 
 # --------------------------------------------------------------------------- the book's Greeks
+
 
 @dataclass(frozen=True, eq=False)
 class BookGreeks:
@@ -218,8 +221,7 @@ class BookGreeks:
     def totals(self) -> dict:
         """Book totals: value (cash), vega (cash per 1.00 vol; a parallel shift of every implied
         vol), delta_cash Σ w_j·S_j (cash per 100% move of every price)."""
-        return {"value": float(self.value.sum()), "vega": float(self.vega.sum()),
-                "delta_cash": self.delta_cash}
+        return {"value": float(self.value.sum()), "vega": float(self.vega.sum()), "delta_cash": self.delta_cash}
 
 
 def book_greeks(book) -> BookGreeks:
@@ -234,9 +236,21 @@ def book_greeks(book) -> BookGreeks:
     gamma = np.zeros(d)
     vega = np.zeros(d)
     value = q * m * S
-    rows = [{"kind": "instrument", "name": i.name, "underlying": i.name, "quantity": i.position,
-             "quantity_unit": "lots", "price": i.price, "value": float(value[j]), "delta": i.position,
-             "gamma": 0.0, "vega": 0.0} for j, i in enumerate(book.instruments)]
+    rows = [
+        {
+            "kind": "instrument",
+            "name": i.name,
+            "underlying": i.name,
+            "quantity": i.position,
+            "quantity_unit": "lots",
+            "price": i.price,
+            "value": float(value[j]),
+            "delta": i.position,
+            "gamma": 0.0,
+            "vega": 0.0,
+        }
+        for j, i in enumerate(book.instruments)
+    ]
     os_ = book.option_set()
     if os_ is not None:
         g = os_.greeks(S)
@@ -246,21 +260,38 @@ def book_greeks(book) -> BookGreeks:
         np.add.at(vega, os_.underlying, vc)
         np.add.at(value, os_.underlying, val)
         for k, o in enumerate(book.options):
-            rows.append({"kind": "option", "name": o.name, "underlying": o.underlying, "quantity": o.contracts,
-                         "quantity_unit": "contracts", "price": float(g.price[k]), "value": float(val[k]),
-                         "delta": float(dl[k]), "gamma": float(gl[k]), "vega": float(vc[k]),
-                         "type": o.type, "strike": o.strike, "expiry": o.expiry, "implied_vol": o.vol,
-                         "multiplier": o.multiplier})
+            rows.append(
+                {
+                    "kind": "option",
+                    "name": o.name,
+                    "underlying": o.underlying,
+                    "quantity": o.contracts,
+                    "quantity_unit": "contracts",
+                    "price": float(g.price[k]),
+                    "value": float(val[k]),
+                    "delta": float(dl[k]),
+                    "gamma": float(gl[k]),
+                    "vega": float(vc[k]),
+                    "type": o.type,
+                    "strike": o.strike,
+                    "expiry": o.expiry,
+                    "implied_vol": o.vol,
+                    "multiplier": o.multiplier,
+                }
+            )
     qeq = q + opt_delta
     breaches = []
     for j, i in enumerate(book.instruments):
-        for what, val_, lim in (("position", qeq[j], i.limit), ("gamma", gamma[j], i.gamma_limit),
-                                ("vega", vega[j], i.vega_limit)):
+        for what, val_, lim in (
+            ("position", qeq[j], i.limit),
+            ("gamma", gamma[j], i.gamma_limit),
+            ("vega", vega[j], i.vega_limit),
+        ):
             if lim is not None and abs(val_) > lim:
                 breaches.append({"instrument": i.name, "limit": what, "value": float(val_), "allowed": lim})
     if book.book_vega_limit is not None and abs(vega.sum()) > book.book_vega_limit:
-        breaches.append({"instrument": None, "limit": "book_vega", "value": float(vega.sum()),
-                         "allowed": book.book_vega_limit})
+        breaches.append(
+            {"instrument": None, "limit": "book_vega", "value": float(vega.sum()), "allowed": book.book_vega_limit}
+        )
     w = qeq * m
-    return BookGreeks(book.names, q, opt_delta, qeq, gamma, vega, w, q * m, value, rows, breaches,
-                      float(np.dot(w, S)))
+    return BookGreeks(book.names, q, opt_delta, qeq, gamma, vega, w, q * m, value, rows, breaches, float(np.dot(w, S)))

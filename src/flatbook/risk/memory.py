@@ -7,6 +7,7 @@ compares it with the memory available now (Linux ``MemAvailable``; elsewhere the
 :class:`~flatbook.errors.InputError` naming the field, the largest value this machine allows, and the bytes
 the asked value would need.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ def available_bytes() -> int:
     try:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (OSError, ValueError, AttributeError):
-        return 2 ** 62
+        return 2**62
 
 
 def human(n: float) -> str:
@@ -52,7 +53,7 @@ def mc_bytes(n: int, d: int, n_options: int = 0, confidence: float = 0.5) -> int
     Per chunk: the normals, their products and, with options, the repriced values (rows × m, ~10 arrays)."""
     n = int(n)
     rows = max(1, MC_CHUNK_VALUES // max(d, 1))
-    keep = int(n * (1.0 - confidence)) + 2 * (int(n ** 0.5) // 4 + 3)      # the tail and the VaR window
+    keep = int(n * (1.0 - confidence)) + 2 * (int(n**0.5) // 4 + 3)  # the tail and the VaR window
     chunk = 4 * F8 * MC_CHUNK_VALUES + 10 * F8 * rows * n_options
     return n * (4 * F8 + 1) + 3 * F8 * d * keep + chunk
 
@@ -77,12 +78,15 @@ def require(field: str, n: int, need: Callable[[int], int], what: str) -> None:
     got = need(n)
     if got <= avail:
         return
-    lo, hi = 0, int(n)            # largest m with need(m) <= avail (need(0) may already not fit)
+    lo, hi = 0, int(n)  # largest m with need(m) <= avail (need(0) may already not fit)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if need(mid) <= avail:
             lo = mid
         else:
             hi = mid - 1
-    raise InputError(field, f"{n:,} {what} would need {human(got)} of memory; this machine has {human(avail)} "
-                            f"available: allowed at most {lo:,}")
+    raise InputError(
+        field,
+        f"{n:,} {what} would need {human(got)} of memory; this machine has {human(avail)} "
+        f"available: allowed at most {lo:,}",
+    )

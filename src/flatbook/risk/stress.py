@@ -49,6 +49,7 @@ form capital·Q/loss(Q); the liquidation is not (its horizon grows with |X| and 
 quadratic), so its Q_s is found by bisection (loss increasing in Q; relative tolerance 1e-12).
 Q_max = min_s Q_s and the minimiser is the binding scenario.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,6 +67,7 @@ _LINEAR_BELOW = 1e-100  # as flatbook.hedging.schedules: κT below this is the s
 
 # --------------------------------------------------------------------------- results
 
+
 @dataclass(frozen=True)
 class ScenarioResult:
     """One scenario at the current book: ``loss`` (cash, > 0 a loss), ``linear`` (homogeneous of
@@ -79,9 +81,15 @@ class ScenarioResult:
     details: dict = field(default_factory=dict)
 
     def as_dict(self, capital: float | None) -> dict:
-        return {"name": self.name, "kind": self.kind, "loss": self.loss, "description": self.description,
-                "loss_over_capital": self.loss / capital if capital else None,
-                "breach": bool(self.loss > capital) if capital is not None else None, "details": self.details}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "loss": self.loss,
+            "description": self.description,
+            "loss_over_capital": self.loss / capital if capital else None,
+            "breach": bool(self.loss > capital) if capital is not None else None,
+            "details": self.details,
+        }
 
 
 @dataclass(frozen=True)
@@ -96,10 +104,14 @@ class Survivability:
     per_scenario: list
 
     def as_dict(self) -> dict:
-        return {"q_max": self.q_max, "binding": self.binding, "current_max_position": self.reference,
-                "capital": self.capital,
-                "headroom": self.q_max / self.reference if self.reference > 0 else None,
-                "per_scenario": self.per_scenario}
+        return {
+            "q_max": self.q_max,
+            "binding": self.binding,
+            "current_max_position": self.reference,
+            "capital": self.capital,
+            "headroom": self.q_max / self.reference if self.reference > 0 else None,
+            "per_scenario": self.per_scenario,
+        }
 
 
 @dataclass(frozen=True)
@@ -115,13 +127,17 @@ class StressReport:
 
     def as_dict(self) -> dict:
         w = self.worst
-        return {"capital": self.capital, "settings": self.settings,
-                "scenarios": [s.as_dict(self.capital) for s in self.scenarios],
-                "worst_scenario": {"name": w.name, "loss": w.loss},
-                "survivability": self.survivability.as_dict()}
+        return {
+            "capital": self.capital,
+            "settings": self.settings,
+            "scenarios": [s.as_dict(self.capital) for s in self.scenarios],
+            "worst_scenario": {"name": w.name, "loss": w.loss},
+            "survivability": self.survivability.as_dict(),
+        }
 
 
 # --------------------------------------------------------------------------- revaluation
+
 
 class _State:
     """The arrays of a book needed to revalue it (positions are fixed; scale by multiplying)."""
@@ -174,12 +190,18 @@ def _drought(st: _State, S1: np.ndarray, vol_mult: float, rho: float | None, hou
     dS = -k * math.sqrt(tau) * Sw / sig_p
     lo, hi = v1 - st.value(S1 + dS, vol_mult), v1 - st.value(S1 - dS, vol_mult)
     loss, move = (lo, dS) if lo >= hi else (hi, -dS)
-    return {"loss": float(loss), "tau_days": tau, "sigma_p": sig_p, "move": move,
-            "linear_loss": k * math.sqrt(tau) * sig_p}
+    return {
+        "loss": float(loss),
+        "tau_days": tau,
+        "sigma_p": sig_p,
+        "move": move,
+        "linear_loss": k * math.sqrt(tau) * sig_p,
+    }
 
 
-def _shock(st: _State, shock: np.ndarray, vol_mult: float, rho: float | None, hours: float,
-           k: float) -> tuple[float, dict]:
+def _shock(
+    st: _State, shock: np.ndarray, vol_mult: float, rho: float | None, hours: float, k: float
+) -> tuple[float, dict]:
     S1 = st.S * (1.0 + shock)
     shock_loss = float(st.v0 - st.value(S1, vol_mult))
     det = {"shock_loss": shock_loss, "drought_loss": 0.0}
@@ -194,25 +216,42 @@ def gap_scenario(st: _State, gap: float) -> ScenarioResult:
     down, _ = _shock(st, -shock, 1.0, None, 0.0, 0.0)
     up, _ = _shock(st, shock, 1.0, None, 0.0, 0.0)
     loss, direction = (down, "down") if down >= up else (up, "up")
-    return ScenarioResult("overnight-gap", "gap", loss,
-                          f"every price gaps {gap:.2%} overnight (worse of down and up), full revaluation",
-                          details={"gap": gap, "direction": direction, "loss_down": down, "loss_up": up})
+    return ScenarioResult(
+        "overnight-gap",
+        "gap",
+        loss,
+        f"every price gaps {gap:.2%} overnight (worse of down and up), full revaluation",
+        details={"gap": gap, "direction": direction, "loss_down": down, "loss_up": up},
+    )
 
 
 def drought_scenario(st: _State, hours: float, k: float) -> ScenarioResult:
     dr = _drought(st, st.S, 1.0, None, hours, k)
-    return ScenarioResult("no-liquidity", "drought", dr["loss"],
-                          f"no liquidity for {hours:g} h: the position is held; {k:g}σ move of the book",
-                          details={"hours": hours, "days": dr["tau_days"], "sigmas": k,
-                                   "sigma_p_per_sqrt_day": dr["sigma_p"], "linear_loss": dr["linear_loss"],
-                                   "move": {n: float(x) for n, x in zip(st.book.names, dr["move"])}})
+    return ScenarioResult(
+        "no-liquidity",
+        "drought",
+        dr["loss"],
+        f"no liquidity for {hours:g} h: the position is held; {k:g}σ move of the book",
+        details={
+            "hours": hours,
+            "days": dr["tau_days"],
+            "sigmas": k,
+            "sigma_p_per_sqrt_day": dr["sigma_p"],
+            "linear_loss": dr["linear_loss"],
+            "move": {n: float(x) for n, x in zip(st.book.names, dr["move"])},
+        },
+    )
 
 
 def _max_moves(book: Book) -> np.ndarray:
     """max daily move per instrument, price units: max_daily_move·S or max_move_sigmas·σ."""
     k = book.stress.max_move_sigmas
-    return np.array([i.max_daily_move * i.price if i.max_daily_move is not None else k * s
-                     for i, s in zip(book.instruments, book.vols)])
+    return np.array(
+        [
+            i.max_daily_move * i.price if i.max_daily_move is not None else k * s
+            for i, s in zip(book.instruments, book.vols)
+        ]
+    )
 
 
 def worst_case_scenario(st: _State) -> ScenarioResult:
@@ -222,12 +261,19 @@ def worst_case_scenario(st: _State) -> ScenarioResult:
     moves = _max_moves(book)
     per = maxpos * st.m * moves
     loss = float(per.sum()) if np.all(np.isfinite(maxpos)) else math.inf
-    return ScenarioResult("worst-case", "worst-case", loss,
-                          "max position (hard limit, else current |q_eq|) × max daily move, every instrument "
-                          "against the book, no diversification",
-                          details={"per_instrument": [{"instrument": n, "max_position": float(p), "max_move": float(mv),
-                                                       "loss": float(x)}
-                                                      for n, p, mv, x in zip(book.names, maxpos, moves, per)]})
+    return ScenarioResult(
+        "worst-case",
+        "worst-case",
+        loss,
+        "max position (hard limit, else current |q_eq|) × max daily move, every instrument "
+        "against the book, no diversification",
+        details={
+            "per_instrument": [
+                {"instrument": n, "max_position": float(p), "max_move": float(mv), "loss": float(x)}
+                for n, p, mv, x in zip(book.names, maxpos, moves, per)
+            ]
+        },
+    )
 
 
 def user_scenario(st: _State, sc: Scenario, k: float) -> ScenarioResult:
@@ -247,31 +293,56 @@ def user_scenario(st: _State, sc: Scenario, k: float) -> ScenarioResult:
         parts.append(f"correlations → {sc.correlation:g}")
     if sc.hours:
         parts.append(f"held {sc.hours:g} h at {k:g}σ")
-    det.update({"price": {n: float(x) for n, x in zip(st.book.names, sc.price) if x != 0},
-                "both_directions": sc.both_directions, "vol": sc.vol, "correlation": sc.correlation,
-                "hours": sc.hours})
+    det.update(
+        {
+            "price": {n: float(x) for n, x in zip(st.book.names, sc.price) if x != 0},
+            "both_directions": sc.both_directions,
+            "vol": sc.vol,
+            "correlation": sc.correlation,
+            "hours": sc.hours,
+        }
+    )
     return ScenarioResult(sc.name, "user", float(loss), ", ".join(parts) or "no shock", details=det)
 
 
 # --------------------------------------------------------------------------- liquidation
 
-def liquidation_costs(X, sigma, eta, epsilon, adv, *, method: str = "almgren-chriss", participation: float = 0.1,
-                      steps: int = 20, risk_aversion=0.0, step_days: float = 5.0 / 390.0) -> dict:
+
+def liquidation_costs(
+    X,
+    sigma,
+    eta,
+    epsilon,
+    adv,
+    *,
+    method: str = "almgren-chriss",
+    participation: float = 0.1,
+    steps: int = 20,
+    risk_aversion=0.0,
+    step_days: float = 5.0 / 390.0,
+) -> dict:
     """Vectorised Almgren–Chriss (or immediate) cost of trading out X_j lots per instrument.
 
     Horizon T_j = max(|X_j|/(participation·ADV_j), step_days) days in ``steps`` steps
     (immediate: one step of ``step_days``). Returns arrays T, N, tau, kappa, expected_cost E and
     variance V (price units × lots, and its square), as :mod:`flatbook.hedging.schedules`
     computes them with γ = 0 (eqs. 5, 8, 17; η = 0: TWAP for λ = 0, immediate limit for λ > 0)."""
-    X, sigma, eta, epsilon, adv = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in
-                                                         (X, sigma, eta, epsilon, adv)))
+    X, sigma, eta, epsilon, adv = np.broadcast_arrays(
+        *(np.asarray(a, dtype=float) for a in (X, sigma, eta, epsilon, adv))
+    )
     lam = np.broadcast_to(np.asarray(risk_aversion, dtype=float), X.shape)
     absX = np.abs(X)
     if method == "immediate":
         tau = np.full(X.shape, float(step_days))
         E = epsilon * absX + eta / tau * X * X
-        return {"T": tau, "N": np.ones(X.shape, dtype=int), "tau": tau, "kappa": np.full(X.shape, math.inf),
-                "expected_cost": E, "variance": np.zeros(X.shape)}
+        return {
+            "T": tau,
+            "N": np.ones(X.shape, dtype=int),
+            "tau": tau,
+            "kappa": np.full(X.shape, math.inf),
+            "expected_cost": E,
+            "variance": np.zeros(X.shape),
+        }
     if method != "almgren-chriss":
         raise InputError("liquidation", f"got {method!r}; allowed: almgren-chriss, immediate")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -287,7 +358,7 @@ def liquidation_costs(X, sigma, eta, epsilon, adv, *, method: str = "almgren-chr
     kt = kappa * tau
     k = np.arange(N + 1, dtype=float)
     r = np.empty(X.shape + (N + 1,))
-    lin = (kt * N < _LINEAR_BELOW)
+    lin = kt * N < _LINEAR_BELOW
     inf = ~np.isfinite(kt)
     mid = ~(lin | inf)
     r[lin] = (N - k) / N
@@ -310,9 +381,18 @@ def _liquidation_loss(book: Book, X: np.ndarray) -> tuple[float, dict]:
     s = book.stress
     m = book.multipliers
     ins = book.instruments
-    c = liquidation_costs(X, book.vols, [i.eta for i in ins], [i.half_spread for i in ins], [i.adv for i in ins],
-                          method=s.liquidation, participation=s.participation, steps=s.liquidation_steps,
-                          risk_aversion=s.risk_aversion * m, step_days=s.step_minutes / (60.0 * book.hours_per_day))
+    c = liquidation_costs(
+        X,
+        book.vols,
+        [i.eta for i in ins],
+        [i.half_spread for i in ins],
+        [i.adv for i in ins],
+        method=s.liquidation,
+        participation=s.participation,
+        steps=s.liquidation_steps,
+        risk_aversion=s.risk_aversion * m,
+        step_days=s.step_minutes / (60.0 * book.hours_per_day),
+    )
     per = m * (c["expected_cost"] + s.sigmas * np.sqrt(c["variance"]))
     return float(per.sum()), {**c, "loss": per}
 
@@ -323,26 +403,47 @@ def liquidation_scenario(st: _State) -> ScenarioResult:
     X = st.greeks.delta_equivalent
     loss, c = _liquidation_loss(book, X)
     limit = book.max_loss if book.max_loss is not None else book.capital
-    rows = [{"instrument": n, "lots": float(x), "horizon_days": float(T), "expected_cost": float(m * e),
-             "std": float(m * math.sqrt(v)), "loss": float(lo)}
-            for n, x, T, e, v, lo, m in zip(book.names, X, c["T"], c["expected_cost"], c["variance"], c["loss"],
-                                            book.multipliers)]
+    rows = [
+        {
+            "instrument": n,
+            "lots": float(x),
+            "horizon_days": float(T),
+            "expected_cost": float(m * e),
+            "std": float(m * math.sqrt(v)),
+            "loss": float(lo),
+        }
+        for n, x, T, e, v, lo, m in zip(
+            book.names, X, c["T"], c["expected_cost"], c["variance"], c["loss"], book.multipliers
+        )
+    ]
     return ScenarioResult(
-        "liquidation", "liquidation", loss,
+        "liquidation",
+        "liquidation",
+        loss,
         f"trade out every delta-equivalent position ({s.liquidation}, ≤ {s.participation:.0%} of ADV, "
-        f"loss = expected cost + {s.sigmas:g}σ)", linear=False,
-        details={"method": s.liquidation, "participation": s.participation, "sigmas": s.sigmas,
-                 "expected_cost": float(sum(r["expected_cost"] for r in rows)),
-                 "risk": float(sum(r["std"] for r in rows)) * s.sigmas,
-                 "limit": limit, "limit_source": "book.max_loss" if book.max_loss is not None else "book.capital",
-                 "passes": bool(loss <= limit) if limit is not None else None,
-                 "longest_horizon_days": float(np.max(c["T"])), "per_instrument": rows})
+        f"loss = expected cost + {s.sigmas:g}σ)",
+        linear=False,
+        details={
+            "method": s.liquidation,
+            "participation": s.participation,
+            "sigmas": s.sigmas,
+            "expected_cost": float(sum(r["expected_cost"] for r in rows)),
+            "risk": float(sum(r["std"] for r in rows)) * s.sigmas,
+            "limit": limit,
+            "limit_source": "book.max_loss" if book.max_loss is not None else "book.capital",
+            "passes": bool(loss <= limit) if limit is not None else None,
+            "longest_horizon_days": float(np.max(c["T"])),
+            "per_instrument": rows,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- survivability
 
+
 def _bisect_liquidation(book: Book, qeq: np.ndarray, ref: float, capital: float) -> float:
     """Largest Q with liquidation loss(Q) <= capital (loss increasing in Q)."""
+
     def f(Q: float) -> float:
         return _liquidation_loss(book, qeq * (Q / ref))[0]
 
@@ -374,20 +475,29 @@ def survivability(st: _State, results: list[ScenarioResult], capital: float) -> 
             slope = float(np.sum(np.abs(qeq) * st.m * _max_moves(book))) / ref if ref > 0 else 0.0
             q = capital / slope if slope > 0 else math.inf
             method = "closed form: loss = (Q/Q_now)·Σ|q_eq,j|·m_j·move_j"
-            at = (lambda Q, slope=slope: Q * slope)
+
+            def at(Q, slope=slope):
+                return Q * slope
         elif ref == 0.0:
             q = math.inf if r.loss <= capital else 0.0
             method = "book has no delta-equivalent inventory: loss does not scale with Q"
-            at = (lambda Q, r=r: r.loss)
+
+            def at(Q, r=r):
+                return r.loss
         elif r.linear:
             slope = r.loss / ref
             q = capital / slope if slope > 0 else math.inf
             method = "closed form: loss linear in Q"
-            at = (lambda Q, slope=slope: Q * slope)
+
+            def at(Q, slope=slope):
+                return Q * slope
         else:
             q = _bisect_liquidation(book, qeq, ref, capital)
             method = f"bisection (relative tolerance {BISECT_RTOL:g})"
-            at = (lambda Q: _liquidation_loss(book, qeq * (Q / ref))[0])
+
+            def at(Q):
+                return _liquidation_loss(book, qeq * (Q / ref))[0]
+
         rows.append({"name": r.name, "q_max": q, "method": method, "_at": at})
     finite = [x for x in rows if math.isfinite(x["q_max"])]
     if finite:
@@ -402,6 +512,7 @@ def survivability(st: _State, results: list[ScenarioResult], capital: float) -> 
 
 
 # --------------------------------------------------------------------------- the whole set
+
 
 def scenario_names(book: Book) -> list[str]:
     return list(SEED_SCENARIOS) + [s.name for s in book.scenarios]
@@ -436,9 +547,16 @@ def run_stress(book: Book, names: list[str] | None = None, capital: float | None
             out.append(liquidation_scenario(st))
         else:
             out.append(user_scenario(st, user[n], s.sigmas))
-    settings = {"gap": s.gap, "drought_hours": s.drought_hours, "sigmas": s.sigmas,
-                "max_move_sigmas": s.max_move_sigmas, "participation": s.participation,
-                "liquidation": s.liquidation, "liquidation_steps": s.liquidation_steps,
-                "risk_aversion": s.risk_aversion, "step_minutes": s.step_minutes,
-                "hours_per_day": book.hours_per_day}
+    settings = {
+        "gap": s.gap,
+        "drought_hours": s.drought_hours,
+        "sigmas": s.sigmas,
+        "max_move_sigmas": s.max_move_sigmas,
+        "participation": s.participation,
+        "liquidation": s.liquidation,
+        "liquidation_steps": s.liquidation_steps,
+        "risk_aversion": s.risk_aversion,
+        "step_minutes": s.step_minutes,
+        "hours_per_day": book.hours_per_day,
+    }
     return StressReport(cap, out, survivability(st, out, cap), settings)

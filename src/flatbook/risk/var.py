@@ -34,6 +34,7 @@ components are E[−ΔP_i | L >= VaR] (exact Euler allocation of the sample ES, 
 when the clamp is active). With full revaluation, component_i is the P&L of every position on
 instrument i and marginal_i = component_i/w_i (NaN where w_i = 0).
 """
+
 from __future__ import annotations
 
 import math
@@ -85,13 +86,22 @@ class VaRResult:
 
     def as_dict(self, names: list[str] | None = None) -> dict:
         names = names if names is not None else [str(i) for i in range(self.component.size)]
-        return {"method": self.method, "label": self.label, "confidence": self.confidence, "horizon_days": self.horizon,
-                "var": self.var, "es": self.es, "n_scenarios": self.n_scenarios,
-                "var_ci95": list(self.var_ci) if self.var_ci is not None else None,
-                "full_revaluation": self.full_revaluation, "note": self.note,
-                "contributions": [{"instrument": n, "marginal_var": float(mv), "component_var": float(c),
-                                   "component_es": float(ce)}
-                                  for n, mv, c, ce in zip(names, self.marginal, self.component, self.component_es)]}
+        return {
+            "method": self.method,
+            "label": self.label,
+            "confidence": self.confidence,
+            "horizon_days": self.horizon,
+            "var": self.var,
+            "es": self.es,
+            "n_scenarios": self.n_scenarios,
+            "var_ci95": list(self.var_ci) if self.var_ci is not None else None,
+            "full_revaluation": self.full_revaluation,
+            "note": self.note,
+            "contributions": [
+                {"instrument": n, "marginal_var": float(mv), "component_var": float(c), "component_es": float(ce)}
+                for n, mv, c, ce in zip(names, self.marginal, self.component, self.component_es)
+            ],
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +124,7 @@ class Revaluation:
 
 
 # --------------------------------------------------------------------------- checks
+
 
 def _confidence(alpha) -> float:
     a = float(alpha)
@@ -144,6 +155,7 @@ def _cov(cov, d: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- sample VaR/ES
+
 
 def var_es(pnl, confidence: float = 0.99) -> tuple[float, float]:
     """(VaR, ES) of the loss −pnl at ``confidence``: VaR = numpy.quantile (linear), ES = mean of
@@ -176,8 +188,17 @@ def _window(n: int, confidence: float) -> tuple[int, int]:
     return max(0, math.floor(p) - m), min(n - 1, math.ceil(p) + m)
 
 
-def _allocate(var: float, es: float, loss_sorted: np.ndarray, P_sorted: np.ndarray, dS_sorted: np.ndarray | None,
-              win: tuple[int, int], n_lo: int, w: np.ndarray, linear: bool) -> tuple[np.ndarray, ...]:
+def _allocate(
+    var: float,
+    es: float,
+    loss_sorted: np.ndarray,
+    P_sorted: np.ndarray,
+    dS_sorted: np.ndarray | None,
+    win: tuple[int, int],
+    n_lo: int,
+    w: np.ndarray,
+    linear: bool,
+) -> tuple[np.ndarray, ...]:
     """Marginal, component VaR and component ES from scenarios sorted by ascending loss.
 
     ``loss_sorted``, ``P_sorted`` (per-instrument P&L) and ``dS_sorted`` cover the ascending ranks
@@ -205,6 +226,7 @@ def _allocate(var: float, es: float, loss_sorted: np.ndarray, P_sorted: np.ndarr
 
 # --------------------------------------------------------------------------- parametric
 
+
 def parametric_var(w, cov, confidence: float = 0.99, horizon: float = 1.0) -> VaRResult:
     """Delta-normal VaR and ES with exact Euler contributions (see the module docstring).
 
@@ -225,36 +247,59 @@ def parametric_var(w, cov, confidence: float = 0.99, horizon: float = 1.0) -> Va
         g = Sw / sig  # ∂σ_P/∂w
     else:
         g = np.sqrt(np.maximum(np.diag(S), 0.0))
-    return VaRResult("parametric", a, h, z * sig * sh, k_es * sig * sh, readonly(z * sh * g), readonly(w * (z * sh * g)),
-                     readonly(w * (k_es * sh * g)),
-                     note="delta-normal: options by their delta (gamma, theta ignored); zero drift; √h scaling")
+    return VaRResult(
+        "parametric",
+        a,
+        h,
+        z * sig * sh,
+        k_es * sig * sh,
+        readonly(z * sh * g),
+        readonly(w * (z * sh * g)),
+        readonly(w * (k_es * sh * g)),
+        note="delta-normal: options by their delta (gamma, theta ignored); zero drift; √h scaling",
+    )
 
 
 # --------------------------------------------------------------------------- historical
 
-def historical_var(w, changes, confidence: float = 0.99, horizon: float = 1.0, *,
-                   revaluation: Revaluation | None = None) -> VaRResult:
+
+def historical_var(
+    w, changes, confidence: float = 0.99, horizon: float = 1.0, *, revaluation: Revaluation | None = None
+) -> VaRResult:
     """Historical-simulation VaR and ES from a matrix of daily price changes (n × d, price
     units), each scaled by √h; linear P&L wᵀΔS, or full revaluation with ``revaluation``."""
     a, h = _confidence(confidence), _horizon(horizon)
     w = _vec(w)
     D = np.asarray(changes, dtype=float)
     if D.ndim != 2 or D.shape[1] != w.size or D.shape[0] < 2 or not np.all(np.isfinite(D)):
-        raise InputError("changes", f"got shape {D.shape}; allowed: a finite n × {w.size} matrix of daily price "
-                                    "changes, n >= 2")
+        raise InputError(
+            "changes", f"got shape {D.shape}; allowed: a finite n × {w.size} matrix of daily price changes, n >= 2"
+        )
     dS = math.sqrt(h) * D
     P = revaluation.pnl(dS, h) if revaluation is not None else dS * w
     loss = -P.sum(axis=1)
     v, es = var_es(-loss, a)
     order = np.argsort(loss, kind="stable")
     n = loss.size
-    marg, comp, comp_es = _allocate(v, es, loss[order], P[order], dS[order], _window(n, a), 0, w,
-                                    revaluation is None)
-    return VaRResult("historical", a, h, v, es, readonly(marg), readonly(comp), readonly(comp_es), n, quantile_ci(loss, a),
-                     revaluation is not None, note="historical simulation, daily changes scaled by √h")
+    marg, comp, comp_es = _allocate(v, es, loss[order], P[order], dS[order], _window(n, a), 0, w, revaluation is None)
+    return VaRResult(
+        "historical",
+        a,
+        h,
+        v,
+        es,
+        readonly(marg),
+        readonly(comp),
+        readonly(comp_es),
+        n,
+        quantile_ci(loss, a),
+        revaluation is not None,
+        note="historical simulation, daily changes scaled by √h",
+    )
 
 
 # --------------------------------------------------------------------------- Monte Carlo
+
 
 def _factor(S: np.ndarray) -> tuple[np.ndarray, bool]:
     """(L, lower-triangular?) with L·Lᵀ = S: Cholesky, else the eigen-factor V·√max(λ, 0)."""
@@ -271,8 +316,16 @@ def cov_factor(cov) -> np.ndarray:
     return _factor(np.asarray(cov, dtype=float))[0]
 
 
-def monte_carlo_var(w, cov, confidence: float = 0.99, horizon: float = 1.0, n: int = 100_000, seed: int = 0, *,
-                    revaluation: Revaluation | None = None) -> VaRResult:
+def monte_carlo_var(
+    w,
+    cov,
+    confidence: float = 0.99,
+    horizon: float = 1.0,
+    n: int = 100_000,
+    seed: int = 0,
+    *,
+    revaluation: Revaluation | None = None,
+) -> VaRResult:
     """Monte Carlo VaR and ES: n scenarios ΔS ~ N(0, h·Σ) from a fixed seed.
 
     Normals are drawn in chunks of ~4M values; per chunk the linear P&L is Z·(√h·Lᵀw). With
@@ -325,15 +378,15 @@ def monte_carlo_var(w, cov, confidence: float = 0.99, horizon: float = 1.0, n: i
         lc = -pnl
         loss[start:stop] = lc
         k = min(keep, lc.size)
-        top = np.argpartition(lc, lc.size - k)[lc.size - k:] if k < lc.size else np.arange(lc.size)
+        top = np.argpartition(lc, lc.size - k)[lc.size - k :] if k < lc.size else np.arange(lc.size)
         cand_z = np.concatenate((cand_z, Z[top]))
         cand_loss = np.concatenate((cand_loss, lc[top]))
         cand_idx = np.concatenate((cand_idx, top + start))
         if cand_loss.size > 2 * keep:
-            t = np.argpartition(cand_loss, cand_loss.size - keep)[cand_loss.size - keep:]
+            t = np.argpartition(cand_loss, cand_loss.size - keep)[cand_loss.size - keep :]
             cand_z, cand_loss, cand_idx = cand_z[t], cand_loss[t], cand_idx[t]
     if cand_loss.size > keep:
-        t = np.argpartition(cand_loss, cand_loss.size - keep)[cand_loss.size - keep:]
+        t = np.argpartition(cand_loss, cand_loss.size - keep)[cand_loss.size - keep :]
         cand_z, cand_loss, cand_idx = cand_z[t], cand_loss[t], cand_idx[t]
     v, es = var_es(-loss, a)
     order = np.lexsort((cand_idx, cand_loss))
@@ -341,11 +394,24 @@ def monte_carlo_var(w, cov, confidence: float = 0.99, horizon: float = 1.0, n: i
     dS[:, perm] = (sh * cand_z[order]) @ L.T
     P = revaluation.pnl(dS, h) if revaluation is not None else dS * w
     marg, comp, comp_es = _allocate(v, es, cand_loss[order], P, dS, win, n - keep, w, revaluation is None)
-    return VaRResult("monte-carlo", a, h, v, es, readonly(marg), readonly(comp), readonly(comp_es), n, quantile_ci(loss, a),
-                     revaluation is not None, note=f"multivariate normal, seed {seed}")
+    return VaRResult(
+        "monte-carlo",
+        a,
+        h,
+        v,
+        es,
+        readonly(marg),
+        readonly(comp),
+        readonly(comp_es),
+        n,
+        quantile_ci(loss, a),
+        revaluation is not None,
+        note=f"multivariate normal, seed {seed}",
+    )
 
 
 # --------------------------------------------------------------------------- correlation report
+
 
 def correlation_report(corr, names: list[str], top: int = 10) -> dict:
     """The correlation matrix, its eigenvalues (descending; their sum is d), the share of the
@@ -364,12 +430,18 @@ def correlation_report(corr, names: list[str], top: int = 10) -> dict:
         idx = idx[np.lexsort((idx, -np.abs(r[idx])))]
         pairs = [{"a": names[iu[t]], "b": names[ju[t]], "rho": float(r[t])} for t in idx]
     s1, s2 = float(ev.sum()), float((ev * ev).sum())
-    return {"names": list(names), "matrix": C, "eigenvalues": ev,
-            "largest_eigenvalue_share": float(ev[0] / s1) if s1 > 0 else None,
-            "effective_factors": s1 * s1 / s2 if s2 > 0 else None, "top_pairs": pairs}
+    return {
+        "names": list(names),
+        "matrix": C,
+        "eigenvalues": ev,
+        "largest_eigenvalue_share": float(ev[0] / s1) if s1 > 0 else None,
+        "effective_factors": s1 * s1 / s2 if s2 > 0 else None,
+        "top_pairs": pairs,
+    }
 
 
 # --------------------------------------------------------------------------- a book
+
 
 def simulated_history(cov, days: int, seed: int) -> np.ndarray:
     """``days`` i.i.d. normal daily price changes N(0, Σ) (a stand-in history, seed ``seed``)."""
@@ -377,9 +449,16 @@ def simulated_history(cov, days: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((days, L.shape[0])) @ L.T
 
 
-def book_var(book, methods: tuple[str, ...] = METHODS, *, confidence: float | None = None,
-             horizon: float | None = None, mc_scenarios: int | None = None, seed: int | None = None,
-             greeks=None) -> dict[str, VaRResult]:
+def book_var(
+    book,
+    methods: tuple[str, ...] = METHODS,
+    *,
+    confidence: float | None = None,
+    horizon: float | None = None,
+    mc_scenarios: int | None = None,
+    seed: int | None = None,
+    greeks=None,
+) -> dict[str, VaRResult]:
     """VaR/ES of a :class:`~flatbook.risk.book.Book` by each method in ``methods``; settings default
     to the book's ``[risk]`` table. Historical uses ``[history]`` or, without it, a simulated
     normal history of ``history_days`` days (seed + 1). Options are fully revalued in historical
@@ -391,8 +470,11 @@ def book_var(book, methods: tuple[str, ...] = METHODS, *, confidence: float | No
     s = r.seed if seed is None else seed
     g = greeks if greeks is not None else book_greeks(book)
     os_ = book.option_set()
-    rev = (Revaluation(os_, book.prices, g.linear_exposure, book.days_per_year)
-           if os_ is not None and r.full_revaluation else None)
+    rev = (
+        Revaluation(os_, book.prices, g.linear_exposure, book.days_per_year)
+        if os_ is not None and r.full_revaluation
+        else None
+    )
     out: dict[str, VaRResult] = {}
     for m in methods:
         if m == "parametric":
@@ -404,8 +486,10 @@ def book_var(book, methods: tuple[str, ...] = METHODS, *, confidence: float | No
                 label, src = f"historical (from {book.history_file})", book.history_source
             else:
                 label = "historical (simulated history: no [history] file given)"
-                src = (f"a simulated normal history N(0, Σ), {r.history_days} days, seed {s + 1}: the book's own "
-                       "covariance, not market history")
+                src = (
+                    f"a simulated normal history N(0, Σ), {r.history_days} days, seed {s + 1}: the book's own "
+                    "covariance, not market history"
+                )
             out[m] = replace(res, note=f"{res.note}; {src}", label=label)
         elif m == "monte-carlo":
             out[m] = monte_carlo_var(g.exposure, book.cov, a, h, n, s, revaluation=rev)

@@ -39,6 +39,7 @@ of arrays it gives up and the loop runs scalar (40M path-steps/s instead of
 which numba reference-counts) have the same effect, so the flow's random
 numbers are drawn in their own loop.
 """
+
 from __future__ import annotations
 
 import functools
@@ -161,27 +162,70 @@ from ..market.layout import (
 from ..policies.base import Policy
 from ..policies.compile import depths_loop, key_on_model
 
-BLOCK = 64       # paths per block: W_LEN rows × 64 × 8 B = 27 KiB, inside L1 (32–48 KiB)
+BLOCK = 64  # paths per block: W_LEN rows × 64 × 8 B = 27 KiB, inside L1 (32–48 KiB)
 
 # per-path float64 outputs (rows of ``out_f``)
-(F_PNL, F_FINAL_Q, F_MAX_ABS_Q, F_VOLUME, F_SPREAD_MEAN, F_GIVEN_UP, F_FINANCING,
- F_FEES, F_Q_MEAN, F_Q_STD, F_MAX_DD, F_SPREAD_CAPTURE, F_ADVERSE) = range(13)
-F_NAMES = ("pnl", "final_q", "max_abs_q", "volume", "spread_mean", "spread_given_up",
-           "financing", "fees", "q_mean", "q_std", "max_drawdown", "spread_capture", "adverse")
+(
+    F_PNL,
+    F_FINAL_Q,
+    F_MAX_ABS_Q,
+    F_VOLUME,
+    F_SPREAD_MEAN,
+    F_GIVEN_UP,
+    F_FINANCING,
+    F_FEES,
+    F_Q_MEAN,
+    F_Q_STD,
+    F_MAX_DD,
+    F_SPREAD_CAPTURE,
+    F_ADVERSE,
+) = range(13)
+F_NAMES = (
+    "pnl",
+    "final_q",
+    "max_abs_q",
+    "volume",
+    "spread_mean",
+    "spread_given_up",
+    "financing",
+    "fees",
+    "q_mean",
+    "q_std",
+    "max_drawdown",
+    "spread_capture",
+    "adverse",
+)
 # per-path hedging and carry outputs (rows of ``out_h``; one column unless the run hedges or carries)
-(H_COUNT, H_TRADES, H_COST, H_VOLUME, H_BORROW, H_FUNDING, H_CAPITAL, H_PRICE_PNL, H_HEDGE_PNL,
- H_FINAL_Y) = range(10)
-H_NAMES = ("hedge_count", "hedge_trades", "hedge_cost", "hedge_volume", "borrow", "funding", "capital",
-           "price_pnl", "hedge_pnl", "final_y")
+(H_COUNT, H_TRADES, H_COST, H_VOLUME, H_BORROW, H_FUNDING, H_CAPITAL, H_PRICE_PNL, H_HEDGE_PNL, H_FINAL_Y) = range(10)
+H_NAMES = (
+    "hedge_count",
+    "hedge_trades",
+    "hedge_cost",
+    "hedge_volume",
+    "borrow",
+    "funding",
+    "capital",
+    "price_pnl",
+    "hedge_pnl",
+    "final_y",
+)
 # per-path int32 outputs (rows of ``out_i``)
-(I_FILLS, I_AT_LIMIT, I_ZONE1, I_ZONE2, I_ZONE3, I_HEDGE_REQ, I_KILL_STEP,
- I_KILL_REASON) = range(8)
-I_NAMES = ("fills", "steps_at_limit", "steps_yellow", "steps_red", "steps_critical",
-           "hedge_requests", "kill_step", "kill_reason")
+(I_FILLS, I_AT_LIMIT, I_ZONE1, I_ZONE2, I_ZONE3, I_HEDGE_REQ, I_KILL_STEP, I_KILL_REASON) = range(8)
+I_NAMES = (
+    "fills",
+    "steps_at_limit",
+    "steps_yellow",
+    "steps_red",
+    "steps_critical",
+    "hedge_requests",
+    "kill_step",
+    "kill_reason",
+)
 # recorded series (axis 1 of ``series``)
 S_MID, S_BID, S_ASK, S_Q, S_PNL, S_ZONE = range(6)
 S_NAMES = ("mid", "bid", "ask", "q", "pnl", "zone")
 KILL_LOSS, KILL_DRAWDOWN = 1, 2
+
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
 def _as_tuple14(a):
@@ -190,17 +234,87 @@ def _as_tuple14(a):
 
 # block state: rows of one (W_LEN, BLOCK) array, so that every access is a
 # constant offset from one pointer and LLVM vectorises without alias checks
-(W_S, W_Q, W_CASH, W_PEAK, W_KILLED, W_HIVOL, W_MU, W_PZONE, W_MXQ, W_FILLS, W_VOL,
- W_SPR, W_SPRN, W_GUP, W_FIN, W_FEES, W_ATLIM, W_Z1, W_Z2, W_Z3, W_HREQ, W_SQ, W_SQ2,
- W_SQDQ, W_MDD, W_KSTEP, W_KREASON, W_DB0, W_DA0, W_DB, W_DA, W_BSZ, W_ASZ,
- W_ZN, W_FB, W_FA, W_UB, W_UA, W_OSZ, W_DS, W_QMID, W_SDQ2, W_BORROW, W_REQ, W_DQ,
- W_MTM, W_SPRCAP, W_ADV, W_FWIN, W_QEFF, W_OPTV, W_OD, W_QPOL) = range(53)
+(
+    W_S,
+    W_Q,
+    W_CASH,
+    W_PEAK,
+    W_KILLED,
+    W_HIVOL,
+    W_MU,
+    W_PZONE,
+    W_MXQ,
+    W_FILLS,
+    W_VOL,
+    W_SPR,
+    W_SPRN,
+    W_GUP,
+    W_FIN,
+    W_FEES,
+    W_ATLIM,
+    W_Z1,
+    W_Z2,
+    W_Z3,
+    W_HREQ,
+    W_SQ,
+    W_SQ2,
+    W_SQDQ,
+    W_MDD,
+    W_KSTEP,
+    W_KREASON,
+    W_DB0,
+    W_DA0,
+    W_DB,
+    W_DA,
+    W_BSZ,
+    W_ASZ,
+    W_ZN,
+    W_FB,
+    W_FA,
+    W_UB,
+    W_UA,
+    W_OSZ,
+    W_DS,
+    W_QMID,
+    W_SDQ2,
+    W_BORROW,
+    W_REQ,
+    W_DQ,
+    W_MTM,
+    W_SPRCAP,
+    W_ADV,
+    W_FWIN,
+    W_QEFF,
+    W_OPTV,
+    W_OD,
+    W_QPOL,
+) = range(53)
 W_LEN = 53
 # hedge state (flatbook.hedging.model): a second block array, touched only when hedging
-(WH_Y, WH_H, WH_PREM, WH_PX0, WH_PK, WH_PNH, WH_PSTART, WH_J, WH_COUNT, WH_TRADES, WH_COST,
- WH_VOL, WH_FUND, WH_CAP, WH_PPNL, WH_HPNL, WH_VWIN, WH_NEED, WH_GOAL, WH_B) = range(20)
+(
+    WH_Y,
+    WH_H,
+    WH_PREM,
+    WH_PX0,
+    WH_PK,
+    WH_PNH,
+    WH_PSTART,
+    WH_J,
+    WH_COUNT,
+    WH_TRADES,
+    WH_COST,
+    WH_VOL,
+    WH_FUND,
+    WH_CAP,
+    WH_PPNL,
+    WH_HPNL,
+    WH_VWIN,
+    WH_NEED,
+    WH_GOAL,
+    WH_B,
+) = range(20)
 WH_LEN = 20
-OU_LEN = 6      # per-block OU moments: n, x̄, ȳ, Cxx, Cxy, Cyy (flatbook.sim.metrics.MOMENTS)
+OU_LEN = 6  # per-block OU moments: n, x̄, ȳ, Cxx, Cxy, Cyy (flatbook.sim.metrics.MOMENTS)
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
@@ -211,8 +325,9 @@ def _binomial_move(x, binomial, hivol, rmult, sq_dt):
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
-def _hedge_child(x, m, rem, x0, goal, k, start, vwin, J, req, force, inv_left, i, vol_i, vwin_now, cap_i,
-                 q, lo, hi, hw, hc):
+def _hedge_child(
+    x, m, rem, x0, goal, k, start, vwin, J, req, force, inv_left, i, vol_i, vwin_now, cap_i, q, lo, hi, hw, hc
+):
     """One path's hedge this step (flatbook.hedging.model): maybe start a program (forced by
     the daily reset, or triggered), then its child order. Returns (lots of exposure traded,
     lots of the hedge instrument traded, price, added temporary impact, and the program's
@@ -231,7 +346,7 @@ def _hedge_child(x, m, rem, x0, goal, k, start, vwin, J, req, force, inv_left, i
     k = 0.0 if (force or due) else k
     start = float(i) if due else start
     vwin = vwin_now if due else vwin
-    w_k = hw[np.int64(min(k, nh - 1.0))]     # the schedule's share for child k (twap, almgren-chriss)
+    w_k = hw[np.int64(min(k, nh - 1.0))]  # the schedule's share for child k (twap, almgren-chriss)
     n_want = rem * inv_left if force else child_order(exec_, rem, x0, k, nh, w_k, vol_i, vwin, cap_i)
     n_s = limit_trade(q, n_want, lo, hi)
     n_h = n_s * hr
@@ -273,7 +388,7 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s):
         q = w[W_Q, j]
         db0 = w[W_DB0, j]
         da0 = w[W_DA0, j]
-        qc = w[W_QEFF, j] if opt_on else q     # the limits and zones see the delta-equivalent
+        qc = w[W_QEFF, j] if opt_on else q  # the limits and zones see the delta-equivalent
         if lean:
             db, da, bs, as_, zone, act = _lean_controls(cp, db0, da0, qc)
         else:
@@ -283,7 +398,7 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s):
         w[W_BSZ, j] = bs
         w[W_ASZ, j] = as_
         w[W_ATLIM, j] += abs(q) >= limit
-        if not lean:                 # lean: zone and action are 0, these rows stay 0
+        if not lean:  # lean: zone and action are 0, these rows stay 0
             w[W_ZN, j] = zone
             w[W_Z1, j] += zone == 1
             w[W_Z2, j] += zone == 2
@@ -301,24 +416,24 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s):
         a = min(osz, as_) if w[W_UA, j] < Adt * fast_exp(-kk * da) else 0.0
         w[W_FB, j] = b
         w[W_FA, j] = a
-        od = qc - q                               # the option's delta-equivalent (0 without one)
-        qn = limit_clamp(q + b - a, q, -limit - od, limit - od)   # never past the limit, not even by an ulp
+        od = qc - q  # the option's delta-equivalent (0 without one)
+        qn = limit_clamp(q + b - a, q, -limit - od, limit - od)  # never past the limit, not even by an ulp
         w[W_OD, j] = od
         fee_j = fee * (a + b)
-        fl = fin_l * max(qn, 0.0)       # financing of a long, borrow of a short (easy tier)
+        fl = fin_l * max(qn, 0.0)  # financing of a long, borrow of a short (easy tier)
         fs = fin_s * max(-qn, 0.0)
         # a side that is not quoted has an infinite depth: add its cash only when it filled
         cash_a = a * (s_ + da) if a > 0.0 else 0.0
         cash_b = b * (s_ - db) if b > 0.0 else 0.0
         w[W_CASH, j] += cash_a - cash_b - fee_j - fl - fs
-        w[W_SPRCAP, j] += (a * da if a > 0.0 else 0.0) + (b * db if b > 0.0 else 0.0)   # vs the mid
+        w[W_SPRCAP, j] += (a * da if a > 0.0 else 0.0) + (b * db if b > 0.0 else 0.0)  # vs the mid
         w[W_FEES, j] += fee_j
         w[W_FIN, j] += fl
         w[W_BORROW, j] += fs
         w[W_DQ, j] = qn - q
         w[W_FILLS, j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
         w[W_VOL, j] += a + b
-        m = 0.5 * (da0 - db0)     # spread given up: the policy's centre offset (skew) × signed fill
+        m = 0.5 * (da0 - db0)  # spread given up: the policy's centre offset (skew) × signed fill
         w[W_GUP, j] += m * (b - a) if abs(m) < math.inf else 0.0
         w[W_SQ, j] += q
         w[W_SQ2, j] += q * q
@@ -331,8 +446,9 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps,
-               out_f, out_i, out_h, ou, blk, rec_paths, series):
+def _run_block(
+    loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps, out_f, out_i, out_h, ou, blk, rec_paths, series
+):
     """One block of paths (``BLOCK`` of them are simulated; the first ``nb_``
     are written out). Each step is a few loops over the block, each guarded by
     loop-invariant flags, so the common case (intensity flow, binomial mid)
@@ -372,8 +488,14 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
     informed = inf_frac > 0.0 and inf_move > 0.0
     kill_on = max_loss < math.inf or max_dd < math.inf
     # no control but the minimum spread and the size limit can act (see _lean_controls)
-    lean_block = (not kill_on and cp[CP_YELLOW] == math.inf and cp[CP_RED] == math.inf
-                  and cp[CP_CRITICAL] == math.inf and cp[CP_TICK] == 0.0 and cp[CP_HALF_MKT] == math.inf)
+    lean_block = (
+        not kill_on
+        and cp[CP_YELLOW] == math.inf
+        and cp[CP_RED] == math.inf
+        and cp[CP_CRITICAL] == math.inf
+        and cp[CP_TICK] == 0.0
+        and cp[CP_HALF_MKT] == math.inf
+    )
     recording = np.searchsorted(rec_paths, p0 + nb_) > np.searchsorted(rec_paths, p0)
     # hedging, daily reset, scheduled event, extra carry (flatbook.hedging.model)
     ext = hp[HP_EXT] > 0.0
@@ -398,7 +520,7 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
     h_bsig = hp[HP_BSIG]
     h_bphi = hp[HP_BPHI]
     hr = hp[HP_HRATIO]
-    inv_hr = 1.0 / hr if (proxy and hr > 0.0) else 0.0    # h* = 0 (σ = 0: no price risk): nothing to hedge
+    inv_hr = 1.0 / hr if (proxy and hr > 0.0) else 0.0  # h* = 0 (σ = 0: no price risk): nothing to hedge
     session = np.int64(hp[HP_SESSION])
     flat_steps = np.int64(hp[HP_FLAT])
     ev_step = np.int64(hp[HP_EVENT])
@@ -415,7 +537,7 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
 
     w = np.zeros((W_LEN, BLOCK))
     wh = np.zeros((WH_LEN, BLOCK))
-    hact = np.empty(BLOCK, np.int64)           # the paths that hedge this step
+    hact = np.empty(BLOCK, np.int64)  # the paths that hedge this step
     opt_on = hp[HP_OPT] > 0.0
     opt_call = hp[HP_OPT] == 1.0
     opt_n = hp[HP_OPT_N]
@@ -423,17 +545,17 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
     opt_vol = hp[HP_OPT_VOL]
     opt_exp = hp[HP_OPT_EXP]
     markout = max(np.int64(hp[HP_MARKOUT]), 1)  # steps over which a fill's markout counts as adverse
-    ring = np.zeros((markout, BLOCK))           # the fills of the last ``markout`` steps
+    ring = np.zeros((markout, BLOCK))  # the fills of the last ``markout`` steps
     st = np.empty(BLOCK, np.uint64)
     for j in range(BLOCK):
         st[j] = stream_start(seed, p0 + j)
         w[W_S, j] = s0
         w[W_Q, j] = mp[MP_Q0]
-        w[W_CASH, j] = -mp[MP_Q0] * s0     # PnL starts at 0: the initial position is bought at s0
+        w[W_CASH, j] = -mp[MP_Q0] * s0  # PnL starts at 0: the initial position is bought at s0
         w[W_MXQ, j] = abs(mp[MP_Q0])
         w[W_KSTEP, j] = -1.0
         wh[WH_H, j] = hp[HP_H0]
-        if opt_on:                                 # the option is bought at its t = 0 value
+        if opt_on:  # the option is bought at its t = 0 value
             v0, _ = bs_price_delta(s0, opt_k, opt_vol, opt_exp, opt_call)
             w[W_OPTV, j] = opt_n * v0
             w[W_CASH, j] -= opt_n * v0
@@ -446,7 +568,7 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
         force = False
         left = np.int64(0)
         if session > 0:
-            left = (session - (i + 1) % session) % session      # steps after this one to the close
+            left = (session - (i + 1) % session) % session  # steps after this one to the close
             paused = left < flat_steps
             force = left == 0 or left < flat_steps
         if pause_start >= 0 and pause_start <= i <= ev_step:
@@ -465,8 +587,17 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
         if proxy:
             for j in range(BLOCK):
                 w[W_QPOL, j] = (w[W_QEFF, j] if opt_on else w[W_Q, j]) + wh[WH_Y, j] * inv_hr
-        loop(pp, tab, i, i * dt, tau, w[W_S], w[W_QPOL] if proxy else (w[W_QEFF] if opt_on else w[W_Q]),
-                      w[W_DB0], w[W_DA0])
+        loop(
+            pp,
+            tab,
+            i,
+            i * dt,
+            tau,
+            w[W_S],
+            w[W_QPOL] if proxy else (w[W_QEFF] if opt_on else w[W_Q]),
+            w[W_DB0],
+            w[W_DA0],
+        )
         # ---- 2. this step's random flow, which does not depend on the quotes:
         # uniforms W_UB, W_UA that a bid / ask fill must beat (inf = no order
         # on that side), the order size W_OSZ, and the binomial mid move W_DS
@@ -572,39 +703,72 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
         # ---- 4d. price PnL of the inventory; which paths hedge this step
         nact = 0
         if ext:
-            for j in range(BLOCK):                   # vectorised
+            for j in range(BLOCK):  # vectorised
                 q = w[W_Q, j]
                 wh[WH_PPNL, j] += q * (w[W_S, j] - w[W_QMID, j])
-                x = q + wh[WH_Y, j] * inv_hr        # exposure, inventory lots
-                wh[WH_J, j] *= h_decay              # temporary impact decays before each step's hedge
-                need = hedge_on & ((wh[WH_PREM, j] != 0.0) | force
-                                   | hedge_due(trigger, x - qstar, h_thr, h_urg, w[W_REQ, j]))
+                x = q + wh[WH_Y, j] * inv_hr  # exposure, inventory lots
+                wh[WH_J, j] *= h_decay  # temporary impact decays before each step's hedge
+                need = hedge_on & (
+                    (wh[WH_PREM, j] != 0.0) | force | hedge_due(trigger, x - qstar, h_thr, h_urg, w[W_REQ, j])
+                )
                 wh[WH_NEED, j] = need
-            for j in range(BLOCK):                   # branch-free compaction of those paths
+            for j in range(BLOCK):  # branch-free compaction of those paths
                 hact[nact] = j
                 nact += wh[WH_NEED, j] > 0.0
         # ---- 4e. hedging (flatbook.hedging): start a program on a trigger, work it. Most
         # paths, most steps, have nothing to do: a scalar loop over the few that do.
         if nact > 0:
-            vol_i = hvol[min(i, nvol - 1)]            # market volume this step (lots)
-            cap_i = hp[HP_PART] * vol_i              # participation cap
-            rel_i = hcvol[min(i + 1, nvol)] - hcvol[min(i, nvol)]           # volume curve this step
-            vwin_now = hcvol[min(i + np.int64(h_nh), nvol)] - hcvol[min(i, nvol)]   # … for a program starting now
-            inv_left = 1.0 / (left + 1.0)             # the daily reset: TWAP of what is left to the close
-            hc = (trigger, qstar, h_thr, h_urg, sizing, h_frac, h_band, h_exec, h_nh, hr, h_eps,
-                  0.0 if sqrt_law else h_eta, h_sqrt if sqrt_law else 0.0)
+            vol_i = hvol[min(i, nvol - 1)]  # market volume this step (lots)
+            cap_i = hp[HP_PART] * vol_i  # participation cap
+            rel_i = hcvol[min(i + 1, nvol)] - hcvol[min(i, nvol)]  # volume curve this step
+            vwin_now = hcvol[min(i + np.int64(h_nh), nvol)] - hcvol[min(i, nvol)]  # … for a program starting now
+            inv_left = 1.0 / (left + 1.0)  # the daily reset: TWAP of what is left to the close
+            hc = (
+                trigger,
+                qstar,
+                h_thr,
+                h_urg,
+                sizing,
+                h_frac,
+                h_band,
+                h_exec,
+                h_nh,
+                hr,
+                h_eps,
+                0.0 if sqrt_law else h_eta,
+                h_sqrt if sqrt_law else 0.0,
+            )
             for t in range(nact):
                 j = hact[t]
                 q = w[W_Q, j]
                 y = wh[WH_Y, j]
-                m = wh[WH_H, j] if proxy else w[W_S, j]     # the hedge instrument's mid
-                od = w[W_OD, j]                              # the hard limit's band for q (proxy: none)
+                m = wh[WH_H, j] if proxy else w[W_S, j]  # the hedge instrument's mid
+                od = w[W_OD, j]  # the hard limit's band for q (proxy: none)
                 lo = -math.inf if proxy else -limit - od
                 hi = math.inf if proxy else limit - od
                 n_s, n_h, price, disp, rem, x0, goal, k, start, vwin, new_prog = _hedge_child(
-                    q + y * inv_hr, m, wh[WH_PREM, j], wh[WH_PX0, j], wh[WH_GOAL, j], wh[WH_PK, j],
-                    wh[WH_PSTART, j], wh[WH_VWIN, j], wh[WH_J, j], w[W_REQ, j], force, inv_left, i, rel_i,
-                    vwin_now, cap_i, q, lo, hi, hw, hc)
+                    q + y * inv_hr,
+                    m,
+                    wh[WH_PREM, j],
+                    wh[WH_PX0, j],
+                    wh[WH_GOAL, j],
+                    wh[WH_PK, j],
+                    wh[WH_PSTART, j],
+                    wh[WH_VWIN, j],
+                    wh[WH_J, j],
+                    w[W_REQ, j],
+                    force,
+                    inv_left,
+                    i,
+                    rel_i,
+                    vwin_now,
+                    cap_i,
+                    q,
+                    lo,
+                    hi,
+                    hw,
+                    hc,
+                )
                 wh[WH_COUNT, j] += new_prog
                 wh[WH_PREM, j] = rem
                 wh[WH_PX0, j] = x0
@@ -617,13 +781,13 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
                 wh[WH_VOL, j] += abs(n_h)
                 wh[WH_TRADES, j] += n_h != 0.0
                 wh[WH_J, j] += disp
-                if proxy:                            # the trade moves the instrument (permanent impact)
+                if proxy:  # the trade moves the instrument (permanent impact)
                     wh[WH_H, j] = m + h_perm * n_h
                     wh[WH_Y, j] = y + n_h
                 else:
                     dq = w[W_DQ, j]
                     w[W_S, j] = m + h_perm * n_h
-                    w[W_SQDQ, j] += (q - dq) * n_h         # the step's Δq includes the hedge
+                    w[W_SQDQ, j] += (q - dq) * n_h  # the step's Δq includes the hedge
                     w[W_SDQ2, j] += 2.0 * dq * n_h + n_h * n_h
                     qn = limit_clamp(q + n_h, q, lo, hi)
                     w[W_Q, j] = qn
@@ -649,8 +813,8 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
                 ring[slot, j] = f
                 w[W_FWIN, j] = fw
                 w[W_ADV, j] += fw * (w[W_S, j] - w[W_QMID, j])
-        elif markout == 1:       # a loop of its own: a condition inside the loop becomes masked
-            for j in range(BLOCK):    # loads and stores, slow without AVX-512 (vmaskmovpd)
+        elif markout == 1:  # a loop of its own: a condition inside the loop becomes masked
+            for j in range(BLOCK):  # loads and stores, slow without AVX-512 (vmaskmovpd)
                 w[W_ADV, j] += w[W_DQ, j] * (w[W_S, j] - w[W_QMID, j])
         for j in range(BLOCK):
             mtm = w[W_MTM, j]
@@ -718,7 +882,7 @@ def _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps
             out_h[H_PRICE_PNL, p] = wh[WH_PPNL, j]
             out_h[H_HEDGE_PNL, p] = wh[WH_HPNL, j]
             out_h[H_FINAL_Y, p] = wh[WH_Y, j]
-        my = (q - mp[MP_Q0]) / n                   # Σ Δq over a path is q_T − q_0
+        my = (q - mp[MP_Q0]) / n  # Σ Δq over a path is q_T − q_0
         cxx = sq2 - sq * mx
         cxy = w[W_SQDQ, j] - sq * my
         cyy = w[W_SDQ2, j] - (q - mp[MP_Q0]) * my
@@ -761,8 +925,9 @@ def _record_marks(rec_paths, p0, nb_, i, s, q, mtm, series):
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def simulate_paths(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p_start, p_end, nsteps, out_f, out_i, out_h,
-                   ou, rec_paths, series):
+def simulate_paths(
+    loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p_start, p_end, nsteps, out_f, out_i, out_h, ou, rec_paths, series
+):
     """Simulate paths [p_start, p_end) of the policy ``loop`` (its compiled depths,
     :func:`flatbook.policies.compile.depths_loop`) with packed parameters ``pp`` into ``out_f[:, p]``, ``out_i[:, p]``.
 
@@ -771,8 +936,28 @@ def simulate_paths(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p_start, p_
     """
     for b in nb.prange((p_end - p_start + BLOCK - 1) // BLOCK):
         p0 = p_start + b * BLOCK
-        _run_block(loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, min(BLOCK, p_end - p0), nsteps,
-                   out_f, out_i, out_h, ou, b, rec_paths, series)
+        _run_block(
+            loop,
+            pp,
+            tab,
+            cp,
+            mp,
+            hp,
+            hw,
+            hvol,
+            hcvol,
+            seed,
+            p0,
+            min(BLOCK, p_end - p0),
+            nsteps,
+            out_f,
+            out_i,
+            out_h,
+            ou,
+            b,
+            rec_paths,
+            series,
+        )
 
 
 def kernels(policy: Policy) -> types.SimpleNamespace:
@@ -781,4 +966,4 @@ def kernels(policy: Policy) -> types.SimpleNamespace:
     return types.SimpleNamespace(simulate_paths=functools.partial(simulate_paths, depths_loop(policy)))
 
 
-key_on_model(_run_block, simulate_paths, _record_quotes, _record_marks)   # edits to inlined model modules recompile
+key_on_model(_run_block, simulate_paths, _record_quotes, _record_marks)  # edits to inlined model modules recompile

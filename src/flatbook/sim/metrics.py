@@ -15,6 +15,7 @@
   biases φ̂ by −3/n under a random walk (the Nickell bias), which reads as a
   half-life of about 0.23·T.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,7 +51,7 @@ def var_es(pnl: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return var, max(es, var)
 
 
-OU_T_CRIT = -2.86    # Dickey–Fuller 5% critical value, regression with a constant
+OU_T_CRIT = -2.86  # Dickey–Fuller 5% critical value, regression with a constant
 MOMENTS = ("n", "mean_x", "mean_y", "cxx", "cxy", "cyy")
 
 
@@ -78,10 +79,16 @@ def pool_moments(rows: np.ndarray) -> np.ndarray:
     mx = float((n * rows[:, 1]).sum() / total)
     my = float((n * rows[:, 2]).sum() / total)
     dx, dy = rows[:, 1] - mx, rows[:, 2] - my
-    return np.array([total, mx, my,
-                     float(rows[:, 3].sum() + (n * dx * dx).sum()),
-                     float(rows[:, 4].sum() + (n * dx * dy).sum()),
-                     float(rows[:, 5].sum() + (n * dy * dy).sum())])
+    return np.array(
+        [
+            total,
+            mx,
+            my,
+            float(rows[:, 3].sum() + (n * dx * dx).sum()),
+            float(rows[:, 4].sum() + (n * dx * dy).sum()),
+            float(rows[:, 5].sum() + (n * dy * dy).sum()),
+        ]
+    )
 
 
 def ou_fit(moments, dt: float) -> OUFit:
@@ -124,8 +131,12 @@ def attribution(per_path: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         "pnl_spread": per_path["spread_capture"],
         "pnl_adverse": per_path["adverse"],
         "pnl_hedge": -per_path.get("hedge_cost", zeros),
-        "pnl_financing": -(per_path["financing"] + per_path.get("borrow", zeros) + per_path.get("funding", zeros)
-                           + per_path.get("capital", zeros)),
+        "pnl_financing": -(
+            per_path["financing"]
+            + per_path.get("borrow", zeros)
+            + per_path.get("funding", zeros)
+            + per_path.get("capital", zeros)
+        ),
         "pnl_fees": -per_path["fees"],
     }
     rest = sum(parts.values())
@@ -141,8 +152,9 @@ def _std(per_path: dict, key: str) -> float | None:
     return float(x.std(ddof=1)) if x is not None and x.size > 1 else None
 
 
-def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
-              dt: float, limit: float, elapsed_s: float) -> dict:
+def summarize(
+    per_path: dict[str, np.ndarray], ou_moments, *, steps: int, dt: float, limit: float, elapsed_s: float
+) -> dict:
     """The run's summary dictionary (JSON-ready: non-finite numbers become None)."""
     pnl = per_path["pnl"]
     n = pnl.size
@@ -168,7 +180,9 @@ def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
         "fills_mean": float(per_path["fills"].mean()),
         "volume_mean": float(per_path["volume"].mean()),
         "spread_given_up_mean": float(per_path["spread_given_up"].mean()),
-        "time_at_limit_frac": float(per_path["steps_at_limit"].sum(dtype=np.int64)) / path_steps if math.isfinite(limit) else 0.0,
+        "time_at_limit_frac": float(per_path["steps_at_limit"].sum(dtype=np.int64)) / path_steps
+        if math.isfinite(limit)
+        else 0.0,
         "time_in_yellow_frac": float(per_path["steps_yellow"].sum(dtype=np.int64)) / path_steps,
         "time_in_red_frac": float(per_path["steps_red"].sum(dtype=np.int64)) / path_steps,
         "time_in_critical_frac": float(per_path["steps_critical"].sum(dtype=np.int64)) / path_steps,
@@ -190,8 +204,11 @@ def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
         "hedge_volume": _mean(per_path, "hedge_volume"),
         "residual_risk": std,
         "price_pnl_std": _std(per_path, "price_pnl"),
-        "basis_pnl_std": (float((per_path["price_pnl"] + per_path["hedge_pnl"]).std(ddof=1))
-                          if "price_pnl" in per_path and n > 1 else None),
+        "basis_pnl_std": (
+            float((per_path["price_pnl"] + per_path["hedge_pnl"]).std(ddof=1))
+            if "price_pnl" in per_path and n > 1
+            else None
+        ),
         "financing_cost": float(per_path["financing"].mean()),
         "borrow_cost": _mean(per_path, "borrow"),
         "funding_cost": _mean(per_path, "funding"),
@@ -207,7 +224,7 @@ def summarize(per_path: dict[str, np.ndarray], ou_moments, *, steps: int,
 
 
 # ------------------------------------------------------------------------------ Stoll regression
-STOLL_BUCKETS = 20        # time fixed effects: equal-time buckets of the path, also the SE's clusters
+STOLL_BUCKETS = 20  # time fixed effects: equal-time buckets of the path, also the SE's clusters
 STOLL_MIN_PER_BUCKET = 20  # fewer buckets for short paths: at least this many points each on average
 
 
@@ -283,7 +300,7 @@ def stoll_regression(q, spread, t, q_target: float = 0.0, buckets: int = STOLL_B
         return v - means[g] / np.where(present, counts, 1)[g]
 
     xd, td, yd = within(x), within(tt), within(y)
-    X = np.column_stack([xd, td]) if np.ptp(td) > 0.0 else xd[:, None]   # one time only: no trend term
+    X = np.column_stack([xd, td]) if np.ptp(td) > 0.0 else xd[:, None]  # one time only: no trend term
     dof = n - k_used - X.shape[1]
     if dof < 1 or np.ptp(xd) <= 1e-12 * max(1.0, float(x.max())):
         return None

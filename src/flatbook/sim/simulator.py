@@ -20,6 +20,7 @@ path, is what the hedge did (common random numbers). The summary reports
 
 and a warning in ``warnings`` when the hedge raises the PnL std.
 """
+
 from __future__ import annotations
 
 import math
@@ -108,8 +109,19 @@ def _warm_up(pk: Packed, nsteps: int) -> None:
     out_f = np.empty((len(K.F_NAMES), 1))
     out_i = np.empty((len(K.I_NAMES), 1), np.int32)
     out_h = np.zeros((len(K.H_NAMES), 1))
-    pk.kernel(*pk.market(), 0, 0, 1, min(nsteps, 2), out_f, out_i, out_h,
-                     np.zeros((1, K.OU_LEN)), np.zeros(0, np.int64), np.zeros((0, 6, 3)))
+    pk.kernel(
+        *pk.market(),
+        0,
+        0,
+        1,
+        min(nsteps, 2),
+        out_f,
+        out_i,
+        out_h,
+        np.zeros((1, K.OU_LEN)),
+        np.zeros(0, np.int64),
+        np.zeros((0, 6, 3)),
+    )
 
 
 def hedge_effect(hedged: np.ndarray, unhedged: np.ndarray) -> dict:
@@ -132,14 +144,19 @@ def hedge_warning(summary: dict) -> str | None:
     if d is None or not d > 0.0:
         return None
     clear = se is None or d > 2.0 * se
-    return (f"hedging raised the PnL std from {summary['unhedged_pnl_std']:.4g} to {summary['pnl_std']:.4g} "
-            f"price units (+{d:.3g}" + ("" if se is None else f" ± {se:.2g}") + ", paired against the same paths "
-            "without hedge trades)" + (": the hedge adds risk here" if clear else
-                                       ", within 2 standard errors of no change"))
+    return (
+        f"hedging raised the PnL std from {summary['unhedged_pnl_std']:.4g} to {summary['pnl_std']:.4g} "
+        f"price units (+{d:.3g}" + ("" if se is None else f" ± {se:.2g}") + ", paired against the same paths "
+        "without hedge trades)" + (": the hedge adds risk here" if clear else ", within 2 standard errors of no change")
+    )
 
 
-def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
-             progress: Callable[[int, int], None] | None = None, counterfactual: bool = True) -> SimResult:
+def simulate(
+    cfg: RunConfig,
+    record_paths: Sequence[int] = (),
+    progress: Callable[[int, int], None] | None = None,
+    counterfactual: bool = True,
+) -> SimResult:
     """Simulate ``cfg.paths`` paths; record full series for ``record_paths``.
 
     ``counterfactual``: for a run that hedges, also run it without hedge trades on the same
@@ -151,16 +168,16 @@ def simulate(cfg: RunConfig, record_paths: Sequence[int] = (),
     series = np.full((rec.size, len(K.S_NAMES), nsteps + 1), np.nan)
     out_f = np.empty((len(K.F_NAMES), n))
     out_i = np.empty((len(K.I_NAMES), n), np.int32)
-    out_h = np.zeros((len(K.H_NAMES), n if pk.extended else 1))    # memory only when used
+    out_h = np.zeros((len(K.H_NAMES), n if pk.extended else 1))  # memory only when used
     _warm_up(pk, nsteps)
     chunk = max(K.BLOCK, (CHUNK_PATH_STEPS // max(nsteps, 1)) // K.BLOCK * K.BLOCK)
     ou = np.zeros((chunk // K.BLOCK + 1, K.OU_LEN))
     moments = np.zeros(K.OU_LEN)
     cf = pk.unhedged() if (counterfactual and pk.hedges) else None
-    if cf is not None:          # the unhedged run: its own outputs, nothing recorded
+    if cf is not None:  # the unhedged run: its own outputs, nothing recorded
         cf_f, cf_i, cf_h = np.empty_like(out_f), np.empty_like(out_i), np.zeros_like(out_h)
         cf_ou, no_rec, no_series = np.zeros_like(ou), np.zeros(0, np.int64), np.zeros((0, len(K.S_NAMES), 1))
-    elapsed = 0.0               # the run's own kernel time (the counterfactual's is not counted)
+    elapsed = 0.0  # the run's own kernel time (the counterfactual's is not counted)
     for p0 in range(0, n, chunk):
         p1 = min(n, p0 + chunk)
         ou[:] = 0.0

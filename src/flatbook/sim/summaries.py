@@ -4,6 +4,7 @@ What ``--json`` prints, ``summary.json`` holds and the result objects of the Pyt
 one implementation for every face. Paired differences use common random numbers: the runs
 share the seed, so path p of each policy sees the same random numbers.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,6 +19,7 @@ from .metrics import influence
 
 if TYPE_CHECKING:
     from .simulator import SimResult
+
 
 def simulate_object(res: SimResult) -> dict:
     """``simulate --json``: the summary keys at top level (wall-clock fields under ``timing``) plus ``config``."""
@@ -34,10 +36,12 @@ PAIRED_METRICS: dict[str, tuple[str, str]] = {
     "fills_mean": ("fills", "mean"),
     "spread_given_up_mean": ("spread_given_up", "mean"),
 }
-PAIRED_METHOD = ("paired over paths (common random numbers): mean metrics: SE = std(x_i − x_0)/√n; "
-                 "std metrics: delta method, SE = std(ψ_i − ψ_0)/√n with the influence function "
-                 "ψ = ((x − x̄)² − s²)/(2s) of the sample std; se_unpaired: the same, as if the runs were "
-                 "independent, √(SE_i² + SE_0²)")
+PAIRED_METHOD = (
+    "paired over paths (common random numbers): mean metrics: SE = std(x_i − x_0)/√n; "
+    "std metrics: delta method, SE = std(ψ_i − ψ_0)/√n with the influence function "
+    "ψ = ((x − x̄)² − s²)/(2s) of the sample std; se_unpaired: the same, as if the runs were "
+    "independent, √(SE_i² + SE_0²)"
+)
 
 
 def _se(psi: np.ndarray) -> float | None:
@@ -62,8 +66,11 @@ def paired_differences(results: Sequence[SimResult]) -> dict:
                 continue
             pa, pb = influence(base.per_path[arr], stat), influence(r.per_path[arr], stat)
             sa, sb = _se(pa), _se(pb)
-            rows[key] = {"diff": b - a, "se": _se(pb - pa),
-                         "se_unpaired": math.hypot(sa, sb) if sa is not None and sb is not None else None}
+            rows[key] = {
+                "diff": b - a,
+                "se": _se(pb - pa),
+                "se_unpaired": math.hypot(sa, sb) if sa is not None and sb is not None else None,
+            }
         out["policies"][r.config.policy] = rows
     return out
 
@@ -86,21 +93,24 @@ def compare_object(results: Sequence[SimResult]) -> dict:
 
 # --------------------------------------------------------------------------- tables (pandas, imported on use)
 
+
 def summary_frame(results: Sequence[SimResult]):
     """``summary.parquet``: one row per policy, the summary's keys as columns (wall-clock fields in ``timing``)."""
     import pandas as pd
 
-    rows = [{"policy": r.config.policy,
-             **{k: v for k, v in r.summary.items() if k not in TIMING_KEYS and k != "warnings"}}
-            for r in results]
+    rows = [
+        {"policy": r.config.policy, **{k: v for k, v in r.summary.items() if k not in TIMING_KEYS and k != "warnings"}}
+        for r in results
+    ]
     df = pd.DataFrame(rows)
     for col in df.columns[1:]:
         df[col] = pd.to_numeric(df[col])  # None → NaN; keeps ints as int64
         if df[col].dtype == object:
             df[col] = df[col].astype("float64")
     # wall-clock fields in one struct column, as in summary.json (flatbook.timing)
-    df["timing"] = [{k: (float(v) if v is not None else None) for k, v in r.summary.items() if k in TIMING_KEYS}
-                    for r in results]
+    df["timing"] = [
+        {k: (float(v) if v is not None else None) for k, v in r.summary.items() if k in TIMING_KEYS} for r in results
+    ]
     if any(r.summary.get("warnings") for r in results):
         df["warnings"] = [[str(w) for w in r.summary.get("warnings") or []] for r in results]
     return df
@@ -127,8 +137,9 @@ def series_frame(results: Sequence[SimResult]):
     frames = []
     for r in results:
         s = r.path_series(0)
-        df = pd.DataFrame({"policy": r.config.policy, "t": s["t"],
-                           **{k: s[k] for k in ("mid", "bid", "ask", "q", "pnl", "zone")}})
+        df = pd.DataFrame(
+            {"policy": r.config.policy, "t": s["t"], **{k: s[k] for k in ("mid", "bid", "ask", "q", "pnl", "zone")}}
+        )
         if np.isfinite(df["zone"]).all():
             df["zone"] = df["zone"].astype("int64")
         frames.append(df)

@@ -6,4 +6,5 @@ Modules: :mod:`.grid` (``--grid`` items, random search), :mod:`.engine` (points,
 storage), :mod:`.objectives` (figures and SEs, objectives, frontier), :mod:`.report` (figures),
 :mod:`.studies` (``--study skew-frontier``, ``--study as-gamma``).
 """
+
 from __future__ import annotations

@@ -26,6 +26,7 @@
   (a task re-run after its result had been saved, or two runs racing) is counted once, keyed by
   its id (first copy kept).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,9 +54,9 @@ from ..jsonutil import jsonable
 from ..params import PARAMS, parse_value
 from ..timing import TIMING_KEYS, group_timing
 
-TARGET_TASK_S = 3.0       # aimed-for seconds of simulation per task
-RETRIES = 2               # retries of a task that raises (worker deaths are handled by the scheduler)
-POINT_OVERHEAD_S = 0.02   # per-point cost beyond the kernel (packing, summaries)
+TARGET_TASK_S = 3.0  # aimed-for seconds of simulation per task
+RETRIES = 2  # retries of a task that raises (worker deaths are handled by the scheduler)
+POINT_OVERHEAD_S = 0.02  # per-point cost beyond the kernel (packing, summaries)
 CONNECT_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 15.0
 WORKER_WAIT_S = 60.0
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- points
+
 
 def _canon(v: float | str) -> str | float:
     """A value as it enters the point id: strings as is, numbers by their exact repr."""
@@ -86,8 +88,10 @@ class Point:
     @property
     def id(self) -> str:
         """Stable id: sha256 of (preset, policy, sorted overrides, paths, seed), 16 hex digits."""
-        blob = json.dumps([self.preset, self.policy, [[k, _canon(v)] for k, v in self.overrides],
-                           int(self.paths), int(self.seed)], separators=(",", ":"))
+        blob = json.dumps(
+            [self.preset, self.policy, [[k, _canon(v)] for k, v in self.overrides], int(self.paths), int(self.seed)],
+            separators=(",", ":"),
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
@@ -99,8 +103,14 @@ class Point:
 
     def spec(self) -> dict:
         """What a worker needs (picklable, small)."""
-        return {"id": self.id, "preset": self.preset, "policy": self.policy, "overrides": self.params,
-                "paths": self.paths, "seed": self.seed}
+        return {
+            "id": self.id,
+            "preset": self.preset,
+            "policy": self.policy,
+            "overrides": self.params,
+            "paths": self.paths,
+            "seed": self.seed,
+        }
 
 
 def make_point(preset: str, policy: str, overrides: Mapping[str, object], paths: int, seed: int) -> Point:
@@ -115,8 +125,9 @@ def describe(params: Mapping[str, object]) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
-def make_points(preset: str, policy: str, base: Mapping[str, object], combos: Sequence[Mapping[str, object]],
-                paths: int, seed: int) -> list[Point]:
+def make_points(
+    preset: str, policy: str, base: Mapping[str, object], combos: Sequence[Mapping[str, object]], paths: int, seed: int
+) -> list[Point]:
     """One point per combination (base overrides + the combination), validated, duplicates dropped.
 
     A combination that :func:`build_config` refuses (e.g. T/dt not whole) raises an
@@ -139,6 +150,7 @@ def make_points(preset: str, policy: str, base: Mapping[str, object], combos: Se
 
 # --------------------------------------------------------------------------- tasks
 
+
 def estimate_seconds(cfg: RunConfig) -> float:
     """Rough single-core seconds of one point (path-steps over a throughput by market model).
 
@@ -152,8 +164,14 @@ def estimate_seconds(cfg: RunConfig) -> float:
     return cfg.paths * cfg.steps / rate + POINT_OVERHEAD_S
 
 
-def plan_tasks(points: Sequence[Point], n_workers: int, *, target_s: float = TARGET_TASK_S,
-               per_task: int | None = None, costs: Sequence[float] | None = None) -> list[list[Point]]:
+def plan_tasks(
+    points: Sequence[Point],
+    n_workers: int,
+    *,
+    target_s: float = TARGET_TASK_S,
+    per_task: int | None = None,
+    costs: Sequence[float] | None = None,
+) -> list[list[Point]]:
     """Group points (in order) into tasks of about ``target_s`` estimated seconds, capped so that
     each worker gets at least two tasks when there are enough points; or ``per_task`` points each."""
     pts = list(points)
@@ -161,7 +179,7 @@ def plan_tasks(points: Sequence[Point], n_workers: int, *, target_s: float = TAR
         return []
     if per_task is not None:
         k = max(1, int(per_task))
-        return [pts[i:i + k] for i in range(0, len(pts), k)]
+        return [pts[i : i + k] for i in range(0, len(pts), k)]
     costs = list(costs) if costs is not None else [estimate_seconds(p.config()) for p in pts]
     cap = max(1, math.ceil(len(pts) / (2 * max(1, n_workers))))
     tasks: list[list[Point]] = []
@@ -180,7 +198,7 @@ def plan_tasks(points: Sequence[Point], n_workers: int, *, target_s: float = TAR
 
 # --------------------------------------------------------------------------- worker side
 
-_SIM_LOCK = threading.Lock()   # numba's default threading layer must not be entered by two threads at once
+_SIM_LOCK = threading.Lock()  # numba's default threading layer must not be entered by two threads at once
 
 
 def simulate_point(spec: Mapping) -> dict:
@@ -194,9 +212,15 @@ def simulate_point(spec: Mapping) -> dict:
     t0 = time.perf_counter()
     cfg = build_config(spec["preset"], spec["policy"], spec["overrides"], paths=spec["paths"], seed=spec["seed"])
     res = simulate(cfg)
-    row: dict = {"point_id": spec["id"], "preset": cfg.preset, "policy": cfg.policy, "paths": cfg.paths,
-                 "seed": cfg.seed, "steps": cfg.steps,
-                 "overrides": json.dumps({k: _canon(v) for k, v in sorted(spec["overrides"].items())})}
+    row: dict = {
+        "point_id": spec["id"],
+        "preset": cfg.preset,
+        "policy": cfg.policy,
+        "paths": cfg.paths,
+        "seed": cfg.seed,
+        "steps": cfg.steps,
+        "overrides": json.dumps({k: _canon(v) for k, v in sorted(spec["overrides"].items())}),
+    }
     for k, v in spec["overrides"].items():
         row[k] = v
     for k, v in res.summary.items():
@@ -224,7 +248,7 @@ def run_task(specs: Sequence[Mapping]) -> list[dict]:
         for spec in specs:
             row = simulate_point(spec)
             row["timing"]["worker"] = where
-            row["timing"]["finished_utc"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+            row["timing"]["finished_utc"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
             rows.append(row)
     return rows
 
@@ -237,6 +261,7 @@ def warm_up() -> int:
 
 # --------------------------------------------------------------------------- storage
 
+
 class PointStore:
     """``DIR/points/*.parquet`` (one file per finished task) and ``DIR/manifest.json``."""
 
@@ -248,18 +273,20 @@ class PointStore:
     # -- locking: one sweep at a time per directory
     def open(self) -> None:
         self.points_dir.mkdir(parents=True, exist_ok=True)
-        for tmp in self.points_dir.glob(".tmp-*"):   # left by a crash during a write
+        for tmp in self.points_dir.glob(".tmp-*"):  # left by a crash during a write
             tmp.unlink(missing_ok=True)
         try:
             import fcntl
-        except ImportError:          # not POSIX: no lock
+        except ImportError:  # not POSIX: no lock
             return
         fh = open(self.root / ".lock", "a+")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.close()
-            raise InputError("--out", f"{self.root} is in use by another sweep; wait for it or use another directory") from None
+            raise InputError(
+                "--out", f"{self.root} is in use by another sweep; wait for it or use another directory"
+            ) from None
         self._lock_fh = fh
 
     def close(self) -> None:
@@ -362,6 +389,7 @@ def _hold_sigint() -> Iterator[None]:
 
 # --------------------------------------------------------------------------- cluster
 
+
 def local_cores() -> int:
     """Cores this process may use."""
     try:
@@ -405,8 +433,14 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     with warnings.catch_warnings(), _sigint_ignored():
         # "Port 8787 is already in use": the scheduler's HTTP server moves to a free port, fine
         warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": "1"})
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            env={"NUMBA_NUM_THREADS": "1"},
+        )
     client = Client(cluster, set_as_default=False)
     try:
         yield client
@@ -454,9 +488,17 @@ class SweepRunner:
     complete in ``out`` starts nothing; or pass ``client`` to use (and keep) an existing one.
     """
 
-    def __init__(self, out: Path | None = None, *, scheduler: str | None = None, workers: int | None = None,
-                 per_task: int | None = None, target_task_s: float = TARGET_TASK_S,
-                 progress: Callable[[Progress], None] | None = None, client=None):
+    def __init__(
+        self,
+        out: Path | None = None,
+        *,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        per_task: int | None = None,
+        target_task_s: float = TARGET_TASK_S,
+        progress: Callable[[Progress], None] | None = None,
+        client=None,
+    ):
         self.store = PointStore(out) if out is not None else None
         self.scheduler = scheduler
         self.workers = workers
@@ -466,10 +508,10 @@ class SweepRunner:
         self.stats = Progress()
         self.tasks_run = 0
         self._stack = contextlib.ExitStack()
-        self._client = client          # an existing Client (kept open), else one is made when needed
+        self._client = client  # an existing Client (kept open), else one is made when needed
         self._done: dict[str, dict] = {}
 
-    def __enter__(self) -> "SweepRunner":
+    def __enter__(self) -> SweepRunner:
         if self.store is not None:
             self.store.open()
             self._stack.callback(self.store.close)
@@ -513,13 +555,17 @@ class SweepRunner:
 
             client = self.client
             costs = [estimate_seconds(p.config()) for p in todo]
-            tasks = plan_tasks(todo, self.n_workers(), target_s=self.target_task_s, per_task=self.per_task,
-                               costs=costs)
+            tasks = plan_tasks(todo, self.n_workers(), target_s=self.target_task_s, per_task=self.per_task, costs=costs)
             futures = {}
             for chunk in tasks:
                 tag = hashlib.sha256("".join(p.id for p in chunk).encode()).hexdigest()[:12]
-                fut = client.submit(run_task, [p.spec() for p in chunk], key=f"flatbook-sweep-{tag}-{secrets.token_hex(3)}",
-                                    retries=RETRIES, pure=False)
+                fut = client.submit(
+                    run_task,
+                    [p.spec() for p in chunk],
+                    key=f"flatbook-sweep-{tag}-{secrets.token_hex(3)}",
+                    retries=RETRIES,
+                    pure=False,
+                )
                 futures[fut] = (tag, chunk)
             try:
                 for fut in as_completed(list(futures), loop=client.loop):
@@ -527,9 +573,11 @@ class SweepRunner:
                     try:
                         rows = fut.result()
                     except Exception as e:  # noqa: BLE001 - reported with the task's points
-                        raise SweepTaskError(f"a task of {len(chunk)} point(s) failed after {RETRIES} retries "
-                                             f"(first: {describe(chunk[0].params) or chunk[0].id}): "
-                                             f"{type(e).__name__}: {e}") from e
+                        raise SweepTaskError(
+                            f"a task of {len(chunk)} point(s) failed after {RETRIES} retries "
+                            f"(first: {describe(chunk[0].params) or chunk[0].id}): "
+                            f"{type(e).__name__}: {e}"
+                        ) from e
                     new = [r for r in rows if r["point_id"] not in self._done]
                     if self.store is not None:
                         self.store.write(new, tag)
@@ -556,6 +604,7 @@ def run_sweep(points: Sequence[Point], out: Path | None = None, **kw) -> list[di
 
 # --------------------------------------------------------------------------- adaptive search (optional extra)
 
+
 def optuna_available() -> bool:
     try:
         import optuna  # noqa: F401
@@ -564,9 +613,17 @@ def optuna_available() -> bool:
     return True
 
 
-def optuna_search(runner: SweepRunner, axes, make: Callable[[dict], Point], n_trials: int,
-                  score: Callable[[dict], float | None], *, direction: str, seed: int,
-                  batch: int | None = None) -> list[dict]:
+def optuna_search(
+    runner: SweepRunner,
+    axes,
+    make: Callable[[dict], Point],
+    n_trials: int,
+    score: Callable[[dict], float | None],
+    *,
+    direction: str,
+    seed: int,
+    batch: int | None = None,
+) -> list[dict]:
     """``n_trials`` adaptive trials with optuna's TPE sampler (seeded), evaluated on the cluster
     in batches of ``batch`` (default: the number of workers). Trials whose point is already
     stored are answered from the store. Returns the trials' rows in order."""
@@ -578,7 +635,9 @@ def optuna_search(runner: SweepRunner, axes, make: Callable[[dict], Point], n_tr
         if ax.lo is None:
             dists[ax.key] = optuna.distributions.CategoricalDistribution(list(ax.values))
         elif ax.numeric and _is_int(ax.key):
-            dists[ax.key] = optuna.distributions.IntDistribution(int(math.ceil(ax.lo)), int(math.floor(ax.hi)), log=ax.log)
+            dists[ax.key] = optuna.distributions.IntDistribution(
+                int(math.ceil(ax.lo)), int(math.floor(ax.hi)), log=ax.log
+            )
         else:
             dists[ax.key] = optuna.distributions.FloatDistribution(ax.lo, ax.hi, log=ax.log)
     study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=seed))

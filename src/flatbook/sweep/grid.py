@@ -15,6 +15,7 @@ listed values. Every value goes through :meth:`flatbook.params.Param.parse`, so 
 outside the parameter's range is refused; every error is an :class:`InputError` whose
 field names the offending ``--grid`` item.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -28,7 +29,7 @@ from ..errors import InputError
 from ..params import BIG, PARAMS
 from ..suggest import unknown
 
-MAX_POINTS = 100_000     # a grid larger than this is refused (a typo such as n=10000 on 3 axes)
+MAX_POINTS = 100_000  # a grid larger than this is refused (a typo such as n=10000 on 3 axes)
 MAX_AXIS_VALUES = 10_000
 
 
@@ -37,9 +38,9 @@ class Axis:
     """One swept parameter: its grid values and, for random search, its domain."""
 
     key: str
-    item: str                          # the --grid item as given (for messages)
-    values: tuple[float | str, ...]    # grid values; () when only bounds were given
-    lo: float | None = None            # numeric domain for random search (inclusive)
+    item: str  # the --grid item as given (for messages)
+    values: tuple[float | str, ...]  # grid values; () when only bounds were given
+    lo: float | None = None  # numeric domain for random search (inclusive)
     hi: float | None = None
     log: bool = False
 
@@ -58,8 +59,9 @@ def _field(item: str) -> str:
 
 
 def _unknown(item: str, key: str) -> InputError:
-    return unknown(_field(item), "parameter", key, PARAMS, list_all=False,
-                   see="see 'flatbook params' for every --set-able name")
+    return unknown(
+        _field(item), "parameter", key, PARAMS, list_all=False, see="see 'flatbook params' for every --set-able name"
+    )
 
 
 def _parse(item: str, key: str, raw: object) -> float | str:
@@ -74,8 +76,9 @@ def _number(item: str, raw: str, what: str) -> float:
     try:
         val = float(raw)
     except ValueError:
-        raise InputError(_field(item), f"{what} {raw!r} is not a number; expected key=lo:hi:n, "
-                         "key=log:lo:hi:n or key=v1,v2,...") from None
+        raise InputError(
+            _field(item), f"{what} {raw!r} is not a number; expected key=lo:hi:n, key=log:lo:hi:n or key=v1,v2,..."
+        ) from None
     if math.isnan(val):
         raise InputError(_field(item), f"{what} is NaN")
     return val
@@ -100,14 +103,16 @@ def _range(item: str, key: str, body: str) -> Axis:
     if log:
         parts = parts[1:]
     if len(parts) not in (2, 3):
-        raise InputError(_field(item), "expected key=lo:hi:n, key=log:lo:hi:n, key=lo:hi (random search) "
-                         "or key=v1,v2,...")
+        raise InputError(
+            _field(item), "expected key=lo:hi:n, key=log:lo:hi:n, key=lo:hi (random search) or key=v1,v2,..."
+        )
     lo = _number(item, parts[0].strip(), "lo")
     hi = _number(item, parts[1].strip(), "hi")
     spec = PARAMS[key]
     if spec.choices:
-        raise InputError(_field(item), f"{key} takes one of {', '.join(spec.choices)}; list them: "
-                         f"{key}={','.join(spec.choices)}")
+        raise InputError(
+            _field(item), f"{key} takes one of {', '.join(spec.choices)}; list them: {key}={','.join(spec.choices)}"
+        )
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InputError(_field(item), f"a range needs finite bounds; got lo = {lo:g}, hi = {hi:g} ({spec.unit})")
     if lo > hi:
@@ -119,13 +124,18 @@ def _range(item: str, key: str, body: str) -> Axis:
         return Axis(key, item, (), float(lo_v), float(hi_v), log)
     n = _count(item, parts[2].strip())
     if n == 1 or lo == hi:
-        raise InputError(_field(item), f"empty range: lo = {lo:g}, hi = {hi:g}, n = {n} gives a single value; "
-                         f"use {key}={lo:g} in --set, or n >= 2 and lo < hi")
+        raise InputError(
+            _field(item),
+            f"empty range: lo = {lo:g}, hi = {hi:g}, n = {n} gives a single value; "
+            f"use {key}={lo:g} in --set, or n >= 2 and lo < hi",
+        )
     raw = np.geomspace(lo, hi, n) if log else np.linspace(lo, hi, n)
     vals = tuple(_parse(item, key, float(v)) for v in raw)
     if len(set(vals)) != len(vals):
-        raise InputError(_field(item), f"{n} values between {lo:g} and {hi:g} repeat for the integer "
-                         f"parameter {key}; use fewer values")
+        raise InputError(
+            _field(item),
+            f"{n} values between {lo:g} and {hi:g} repeat for the integer parameter {key}; use fewer values",
+        )
     return Axis(key, item, vals, float(lo_v), float(hi_v), log)
 
 
@@ -139,12 +149,15 @@ def parse_grid_item(item: str) -> Axis:
     if key not in PARAMS:
         raise _unknown(item, key)
     spec = PARAMS[key]
-    if not sep:                                       # bare key
+    if not sep:  # bare key
         if spec.choices:
             return Axis(key, item, tuple(spec.choices))
-        if not (-BIG < spec.lo and spec.hi < BIG):    # ±BIG (or inf): a sanity cap, not a range to search
-            raise InputError(_field(item), f"{key} has no finite range ({spec.allowed()}, {spec.unit}); "
-                             f"give bounds: {key}=lo:hi or values: {key}=v1,v2,...")
+        if not (-BIG < spec.lo and spec.hi < BIG):  # ±BIG (or inf): a sanity cap, not a range to search
+            raise InputError(
+                _field(item),
+                f"{key} has no finite range ({spec.allowed()}, {spec.unit}); "
+                f"give bounds: {key}=lo:hi or values: {key}=v1,v2,...",
+            )
         return Axis(key, item, (), float(spec.lo), float(spec.hi), False)
     body = body.strip()
     if not body:
@@ -181,8 +194,10 @@ def grid_points(axes: Sequence[Axis]) -> list[dict[str, float | str]]:
     """The Cartesian product of the axes' values, first axis slowest."""
     for ax in axes:
         if not ax.values:
-            raise InputError(_field(ax.item), f"bounds only; a grid needs values: {ax.key}=lo:hi:n, "
-                             f"{ax.key}=v1,v2,..., or use --random N")
+            raise InputError(
+                _field(ax.item),
+                f"bounds only; a grid needs values: {ax.key}=lo:hi:n, {ax.key}=v1,v2,..., or use --random N",
+            )
     size = math.prod(len(ax.values) for ax in axes)
     if size > MAX_POINTS:
         raise InputError("--grid", f"the grid has {size:,} points; allowed: at most {MAX_POINTS:,}")
@@ -191,7 +206,7 @@ def grid_points(axes: Sequence[Axis]) -> list[dict[str, float | str]]:
 
 def _draw(ax: Axis, rng: np.random.Generator, n: int) -> list[float | str]:
     spec = PARAMS[ax.key]
-    if ax.lo is None:                                  # listed values or choices: uniform among them
+    if ax.lo is None:  # listed values or choices: uniform among them
         idx = rng.integers(0, len(ax.values), size=n)
         return [ax.values[i] for i in idx]
     lo, hi = ax.lo, ax.hi
@@ -201,7 +216,7 @@ def _draw(ax: Axis, rng: np.random.Generator, n: int) -> list[float | str]:
         x = rng.uniform(lo, hi, size=n)
     if spec.integer:
         x = np.clip(np.floor(x + 0.5), math.ceil(lo), math.floor(hi))
-    if spec.lo_open:                                   # uniform on [lo, hi] may return lo exactly
+    if spec.lo_open:  # uniform on [lo, hi] may return lo exactly
         x = np.where(x <= spec.lo, np.nextafter(spec.lo, math.inf), x)
     return [_parse(ax.item, ax.key, float(v)) for v in x]
 

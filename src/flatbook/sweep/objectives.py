@@ -27,6 +27,7 @@ path indices, hence the same random numbers, at every point of a sweep, so a del
 jackknife over them gives paired standard errors of any smooth function of several points
 (e.g. the location of the best point, :func:`jackknife`).
 """
+
 from __future__ import annotations
 
 import math
@@ -52,6 +53,7 @@ JK_KEYS = ("jk_n", "jk_pnl1", "jk_pnl2", "jk_qsq1", "jk_gu1", "jk_fq1", "jk_fq2"
 
 
 # --------------------------------------------------------------------------- per-point figures (worker side)
+
 
 def _moments(x: np.ndarray) -> tuple[float, float, float, float]:
     """Mean and central moments m2, m3, m4 (population)."""
@@ -143,6 +145,7 @@ def point_stats(per_path: Mapping[str, np.ndarray], summary: Mapping) -> dict:
 
 # --------------------------------------------------------------------------- objectives
 
+
 def _col(rows, key: str) -> np.ndarray:
     """A column of a DataFrame or a list of row dicts, as floats (None → NaN)."""
     if hasattr(rows, "columns"):
@@ -177,15 +180,18 @@ class Objective:
         return _col(rows, self.name), _col(rows, self.name + "_se")
 
 
-OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
-    Objective("pnl_mean", "mean PnL", PNL_UNIT, +1),
-    Objective("mv", "mean–variance utility E[PnL] − (λ/2)·Var[PnL]", PNL_UNIT, +1),
-    Objective("sharpe", "Sharpe ratio mean/std of PnL", "ratio", +1),
-    Objective("pnl_std", RISKS["pnl_std"][0], PNL_UNIT, -1),
-    Objective("final_q_std", RISKS["final_q_std"][0], "lots", -1),
-    Objective("q_rms", RISKS["q_rms"][0], "lots", -1),
-    Objective("es_95", RISKS["es_95"][0], PNL_UNIT, -1),
-)}
+OBJECTIVES: dict[str, Objective] = {
+    o.name: o
+    for o in (
+        Objective("pnl_mean", "mean PnL", PNL_UNIT, +1),
+        Objective("mv", "mean–variance utility E[PnL] − (λ/2)·Var[PnL]", PNL_UNIT, +1),
+        Objective("sharpe", "Sharpe ratio mean/std of PnL", "ratio", +1),
+        Objective("pnl_std", RISKS["pnl_std"][0], PNL_UNIT, -1),
+        Objective("final_q_std", RISKS["final_q_std"][0], "lots", -1),
+        Objective("q_rms", RISKS["q_rms"][0], "lots", -1),
+        Objective("es_95", RISKS["es_95"][0], PNL_UNIT, -1),
+    )
+}
 
 
 def best_index(values: np.ndarray, sense: int) -> int | None:
@@ -211,13 +217,13 @@ def pareto_mask(reward: Sequence[float], risk: Sequence[float]) -> np.ndarray:
     if ok.size == 0:
         return mask
     order = ok[np.lexsort((-r[ok], x[ok]))]
-    best_prev = -math.inf        # best reward among points of strictly smaller risk
+    best_prev = -math.inf  # best reward among points of strictly smaller risk
     i = 0
     while i < order.size:
         j = i
         while j < order.size and x[order[j]] == x[order[i]]:
             j += 1
-        group = order[i:j]           # equal risk; the first has the highest reward
+        group = order[i:j]  # equal risk; the first has the highest reward
         top = r[group[0]]
         if top > best_prev:
             mask[group[r[group] == top]] = True
@@ -237,6 +243,7 @@ def frontier(rows, risk: str) -> list[int]:
 
 # --------------------------------------------------------------------------- paired (jackknife) errors
 
+
 def jk_arrays(rows) -> dict[str, np.ndarray]:
     """The jackknife section sums as (points × sections) arrays, plus ``jk_c`` (points,)."""
     recs = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows)
@@ -248,6 +255,7 @@ def jk_arrays(rows) -> dict[str, np.ndarray]:
 def section_figures(jk: Mapping[str, np.ndarray], drop: int | None) -> dict[str, np.ndarray]:
     """Per point: n, pnl mean and var (ddof 1), mean q², final q var, given-up mean — from all
     sections, or leaving section ``drop`` out."""
+
     def tot(k: str) -> np.ndarray:
         a = jk[k]
         return a.sum(axis=1) - (a[:, drop] if drop is not None else 0.0)
@@ -306,8 +314,18 @@ def fit_vertex(x: Sequence[float], y: Sequence[float]) -> float | None:
 # --------------------------------------------------------------------------- a sweep's points, frontiers and best points
 
 #: the figures of every point (each with its standard error ``<figure>_se``)
-FIGURES = ("pnl_mean", "pnl_std", "final_q_std", "q_rms", "q_std_mean", "es_95", "var_95",
-           "spread_given_up_mean", "fills_mean", "sharpe")
+FIGURES = (
+    "pnl_mean",
+    "pnl_std",
+    "final_q_std",
+    "q_rms",
+    "q_std_mean",
+    "es_95",
+    "var_95",
+    "spread_given_up_mean",
+    "fills_mean",
+    "sharpe",
+)
 
 
 def _num(v):
@@ -336,16 +354,30 @@ def analyse(df, keys: list[str], lam: float) -> tuple[list[dict], dict, dict]:
     fronts = {}
     for risk in RISKS:
         idx = frontier(df, risk)
-        fronts[risk] = [{"point_id": points[i]["point_id"], "params": points[i]["params"],
-                         "pnl_mean": points[i]["pnl_mean"], "pnl_mean_se": points[i]["pnl_mean_se"],
-                         risk: points[i][risk], risk + "_se": points[i][risk + "_se"]} for i in idx]
+        fronts[risk] = [
+            {
+                "point_id": points[i]["point_id"],
+                "params": points[i]["params"],
+                "pnl_mean": points[i]["pnl_mean"],
+                "pnl_mean_se": points[i]["pnl_mean_se"],
+                risk: points[i][risk],
+                risk + "_se": points[i][risk + "_se"],
+            }
+            for i in idx
+        ]
     best = {}
     for name, obj in OBJECTIVES.items():
         vals, ses = obj.evaluate(df, lam)
         i = best_index(vals, obj.sense)
         if i is None:
             continue
-        best[name] = {"objective": obj.label, "sense": "max" if obj.sense > 0 else "min", "unit": obj.unit,
-                      "value": _num(float(vals[i])), "se": _num(float(ses[i])) if np.isfinite(ses[i]) else None,
-                      "point_id": points[i]["point_id"], "params": points[i]["params"]}
+        best[name] = {
+            "objective": obj.label,
+            "sense": "max" if obj.sense > 0 else "min",
+            "unit": obj.unit,
+            "value": _num(float(vals[i])),
+            "se": _num(float(ses[i])) if np.isfinite(ses[i]) else None,
+            "point_id": points[i]["point_id"],
+            "params": points[i]["params"],
+        }
     return points, fronts, best

@@ -1,5 +1,6 @@
 """Sweep figures (matplotlib, PNG, written atomically): the Pareto frontiers, the heatmaps of a
 two-parameter grid, and the built-in studies' figures. Every axis carries its unit."""
+
 from __future__ import annotations
 
 import math
@@ -59,14 +60,26 @@ def write_frontier_png(path, df, *, keys: Sequence[str], lam: float, title: str)
     best = int(np.nanargmax(u)) if np.isfinite(u).any() else None
     for ax, (risk, (label, unit)) in zip(axes.flat, RISKS.items()):
         x, xse = _col(df, risk), _col(df, risk + "_se")
-        ax.errorbar(x, y, xerr=np.nan_to_num(xse), yerr=np.nan_to_num(yse), fmt="o", ms=3.5, color="0.55",
-                    ecolor="0.8", lw=0.8, label="points (±1 SE)")
+        ax.errorbar(
+            x,
+            y,
+            xerr=np.nan_to_num(xse),
+            yerr=np.nan_to_num(yse),
+            fmt="o",
+            ms=3.5,
+            color="0.55",
+            ecolor="0.8",
+            lw=0.8,
+            label="points (±1 SE)",
+        )
         f = frontier(df, risk)
         if f:
             ax.plot(x[f], y[f], "o-", color="tab:blue", ms=5, label="Pareto frontier")
             if len(f) <= 12 and keys:
                 for i in f:
-                    ax.annotate(_label(df, i, keys), (x[i], y[i]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+                    ax.annotate(
+                        _label(df, i, keys), (x[i], y[i]), textcoords="offset points", xytext=(5, 4), fontsize=7
+                    )
         if best is not None:
             ax.plot(x[best], y[best], "*", color="tab:red", ms=14, label=f"best mean–variance (λ = {lam:g})")
         ax.set_xlabel(f"{label} ({unit})")
@@ -78,8 +91,12 @@ def write_frontier_png(path, df, *, keys: Sequence[str], lam: float, title: str)
     return _save(fig, path)
 
 
-HEATMAP_METRICS = (("pnl_mean", "mean PnL", PNL_UNIT), ("pnl_std", "std of PnL", PNL_UNIT),
-                   ("final_q_std", "std of final inventory", "lots"), ("mv", "mean–variance utility", PNL_UNIT))
+HEATMAP_METRICS = (
+    ("pnl_mean", "mean PnL", PNL_UNIT),
+    ("pnl_std", "std of PnL", PNL_UNIT),
+    ("final_q_std", "std of final inventory", "lots"),
+    ("mv", "mean–variance utility", PNL_UNIT),
+)
 
 
 def write_heatmap_png(path, df, keys: Sequence[str], *, lam: float, title: str) -> pathlib.Path:
@@ -160,8 +177,11 @@ def write_skew_frontier_png(path, df, analysis: dict) -> pathlib.Path:
     a2.set_ylim(np.nanmin(pnl) - 0.5, np.nanmax(pnl) + 0.5)
     a2.grid(alpha=0.3)
     a2.legend(fontsize=7, loc="lower right")
-    fig.suptitle("skew-frontier — preset worked-example, policy linear-skew: where spread given up and "
-                 "inventory variance balance (lines: J = E[PnL] − φ·E[q̄²] constant)", fontsize=9)
+    fig.suptitle(
+        "skew-frontier — preset worked-example, policy linear-skew: where spread given up and "
+        "inventory variance balance (lines: J = E[PnL] − φ·E[q̄²] constant)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return _save(fig, path)
 
@@ -198,8 +218,16 @@ def write_as_gamma_png(path, df, analysis: dict) -> pathlib.Path:
     a1.legend(fontsize=7)
     a_s = df[df["policy"] == "avellaneda-stoikov"].sort_values("gamma")
     x, y = _col(a_s, "pnl_std"), _col(a_s, "pnl_mean")
-    a2.errorbar(x, y, xerr=_col(a_s, "pnl_std_se"), yerr=_col(a_s, "pnl_mean_se"), fmt="o-", ms=3.5,
-                color="0.5", label="A–S, γ swept")
+    a2.errorbar(
+        x,
+        y,
+        xerr=_col(a_s, "pnl_std_se"),
+        yerr=_col(a_s, "pnl_mean_se"),
+        fmt="o-",
+        ms=3.5,
+        color="0.5",
+        label="A–S, γ swept",
+    )
     g = a_s["gamma"].to_numpy(float)
     for i in range(0, len(g), 3):
         a2.annotate(f"γ={g[i]:.3g}", (x[i], y[i]), textcoords="offset points", xytext=(4, 3), fontsize=7)
@@ -214,7 +242,10 @@ def write_as_gamma_png(path, df, analysis: dict) -> pathlib.Path:
     a2.set_ylabel(f"mean PnL ({PNL_UNIT})")
     a2.grid(alpha=0.3)
     a2.legend(fontsize=7)
-    fig.suptitle(f"as-gamma — preset as2008 (σ = {m['sigma']:g}, T = {m['T']:g}, k = {m['k']:g}, A = {m['A']:g}): "
-                 f"best points of U_λ = E[PnL] − (λ/2)·Var[PnL], λ in {LAMBDA_UNIT}", fontsize=9)
+    fig.suptitle(
+        f"as-gamma — preset as2008 (σ = {m['sigma']:g}, T = {m['T']:g}, k = {m['k']:g}, A = {m['A']:g}): "
+        f"best points of U_λ = E[PnL] − (λ/2)·Var[PnL], λ in {LAMBDA_UNIT}",
+        fontsize=9,
+    )
     fig.tight_layout()
     return _save(fig, path)

@@ -24,6 +24,7 @@ discrete best point and two neighbours each side; its SE is a delete-a-section j
 the paths' sections (the same paths at every point, so the errors are paired; see
 :func:`flatbook.sweep.objectives.jackknife`).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,16 @@ import numpy as np
 
 from ..config import build_config
 from .engine import Point, make_point
-from .objectives import (LAMBDA_UNIT, PNL_UNIT, fit_vertex, jackknife, jk_arrays, pareto_mask, section_figures,
-                         vertex_window)
+from .objectives import (
+    LAMBDA_UNIT,
+    PNL_UNIT,
+    fit_vertex,
+    jackknife,
+    jk_arrays,
+    pareto_mask,
+    section_figures,
+    vertex_window,
+)
 from .report import write_as_gamma_png, write_skew_frontier_png
 
 
@@ -99,7 +108,7 @@ def _ratio(a: float | None, a_se: float | None, b: float) -> tuple[float | None,
 # --------------------------------------------------------------------------- skew-frontier
 
 SKEW_GRID = (0.0,) + tuple(_r6(v) for v in np.geomspace(0.001, 0.1, 13))
-CHARGES = (0.0025, 0.005, 0.01, 0.02, 0.04)          # φ, price units per lot
+CHARGES = (0.0025, 0.005, 0.01, 0.02, 0.04)  # φ, price units per lot
 SEED_SKEW = 0.01
 
 
@@ -116,9 +125,18 @@ def _skew_analyse(df) -> dict:
         util = lambda f, phi=phi: f["pnl_mean"] - phi * f["qsq"]  # noqa: E731
         kstar, se, note = _vertex_se(pos, k, util)
         ratio, ratio_se = _ratio(kstar, se, phi)
-        rows.append({"charge": phi, "best_skew": kstar, "best_skew_se": se,
-                     "best_skew_fit_sensitivity": _fit_sensitivity(pos, k, util, kstar), "theory_skew": phi,
-                     "ratio": ratio, "ratio_se": ratio_se, "note": note})
+        rows.append(
+            {
+                "charge": phi,
+                "best_skew": kstar,
+                "best_skew_se": se,
+                "best_skew_fit_sensitivity": _fit_sensitivity(pos, k, util, kstar),
+                "theory_skew": phi,
+                "ratio": ratio,
+                "ratio_se": ratio_se,
+                "note": note,
+            }
+        )
     # the charge at which each interior skew balances: φ(k) = (dE[PnL]/dlog k)/(dE[q̄²]/dlog k)
     lk = np.log(k)
     marg = []
@@ -128,12 +146,12 @@ def _skew_analyse(df) -> dict:
         def stat(f: dict, sl=sl) -> float | None:
             dp = np.polyfit(lk[sl], f["pnl_mean"][sl], 1)[0]
             dq = np.polyfit(lk[sl], f["qsq"][sl], 1)[0]
-            return dp / dq if dq < 0 and dp < 0 else None   # J' = E[PnL]' − φ·E[q̄²]' = 0
+            return dp / dq if dq < 0 and dp < 0 else None  # J' = E[PnL]' − φ·E[q̄²]' = 0
 
         phi_k, phi_se = jackknife(pos, stat)
         marg.append({"skew": float(k[i]), "balancing_charge": phi_k, "balancing_charge_se": phi_se})
     seed_row = next((m for m in marg if abs(m["skew"] - SEED_SKEW) < 1e-12), None)
-    if seed_row is None:   # the seed's skew between grid points: interpolate in log k
+    if seed_row is None:  # the seed's skew between grid points: interpolate in log k
         xs = np.array([m["skew"] for m in marg])
         ys = np.array([m["balancing_charge"] or np.nan for m in marg])
         seed_phi = float(np.exp(np.interp(np.log(SEED_SKEW), np.log(xs), np.log(ys))))
@@ -142,27 +160,33 @@ def _skew_analyse(df) -> dict:
         seed_phi, seed_se = seed_row["balancing_charge"], seed_row["balancing_charge_se"]
     front = pareto_mask(df["pnl_mean"], df["q_rms"])
     sym = df.index[df["skew"] == 0][0]
-    dominating = [float(df["skew"][j]) for j in range(len(df))
-                  if df["pnl_mean"][j] >= df["pnl_mean"][sym] and df["q_rms"][j] <= df["q_rms"][sym] and j != sym]
+    dominating = [
+        float(df["skew"][j])
+        for j in range(len(df))
+        if df["pnl_mean"][j] >= df["pnl_mean"][sym] and df["q_rms"][j] <= df["q_rms"][sym] and j != sym
+    ]
     ok = [r for r in rows if r["ratio"] is not None]
     lo = min(r["ratio"] for r in ok) if ok else None
     hi = max(r["ratio"] for r in ok) if ok else None
     fit = max((r["best_skew_fit_sensitivity"] or 0.0) / r["best_skew"] for r in ok) if ok else None
-    summary = (f"Charging φ per lot² of mean-square inventory (φ in price units per lot), the balancing "
-               f"skew is {lo:.2f}–{hi:.2f} × φ over φ = {CHARGES[0]:g}–{CHARGES[-1]:g}; A–S's time-averaged "
-               f"slope puts it at 1 × φ (Monte Carlo SEs ≤ {max(r['ratio_se'] or 0 for r in ok):.1g} in the "
-               f"ratio; the grid's resolution moves k* by up to {fit:.0%}). The seed's skew {SEED_SKEW:g} "
-               f"balances at φ = {seed_phi:.4g}" + (f" ± {seed_se:.2g}" if seed_se else "") + " price units per lot."
-               if ok else "no interior optimum on the grid")
+    summary = (
+        f"Charging φ per lot² of mean-square inventory (φ in price units per lot), the balancing "
+        f"skew is {lo:.2f}–{hi:.2f} × φ over φ = {CHARGES[0]:g}–{CHARGES[-1]:g}; A–S's time-averaged "
+        f"slope puts it at 1 × φ (Monte Carlo SEs ≤ {max(r['ratio_se'] or 0 for r in ok):.1g} in the "
+        f"ratio; the grid's resolution moves k* by up to {fit:.0%}). The seed's skew {SEED_SKEW:g} "
+        f"balances at φ = {seed_phi:.4g}" + (f" ± {seed_se:.2g}" if seed_se else "") + " price units per lot."
+        if ok
+        else "no interior optimum on the grid"
+    )
     if dominating:
-        summary += (f" Symmetric quoting (k = 0) is dominated: k = {min(dominating):g} earns more and holds "
-                    f"less inventory.")
+        summary += (
+            f" Symmetric quoting (k = 0) is dominated: k = {min(dominating):g} earns more and holds less inventory."
+        )
     return {
         "study": "skew-frontier",
         "compare": "best skew k*(φ) maximising J_φ = E[PnL] − φ·E[q̄²] (worked-example, fixed mid), "
-                   "against A–S's balancing skew k = φ (= γσ²T/2 when φ = γσ²T/2)",
-        "units": {"skew": "price units per lot", "charge": "price units per lot",
-                  "pnl": PNL_UNIT, "q_rms": "lots"},
+        "against A–S's balancing skew k = φ (= γσ²T/2 when φ = γσ²T/2)",
+        "units": {"skew": "price units per lot", "charge": "price units per lot", "pnl": PNL_UNIT, "q_rms": "lots"},
         "balance": rows,
         "balancing_charge_by_skew": marg,
         "seed_skew": {"skew": SEED_SKEW, "balancing_charge": seed_phi, "balancing_charge_se": seed_se},
@@ -178,9 +202,9 @@ def _skew_figure(path: Path, df, analysis: dict) -> None:
 
 # --------------------------------------------------------------------------- as-gamma
 
-LAMBDAS = (0.02, 0.05, 0.1, 0.2, 0.5)                # risk aversions of interest, per (price unit × lot)
+LAMBDAS = (0.02, 0.05, 0.1, 0.2, 0.5)  # risk aversions of interest, per (price unit × lot)
 AS_GAMMAS = tuple(_r6(v) for v in np.geomspace(0.002, 1.0, 19))
-SKEW_MULTS = tuple(_r6(v) for v in np.geomspace(1 / 16, 2.0, 11))   # k / (λσ²T/2)
+SKEW_MULTS = tuple(_r6(v) for v in np.geomspace(1 / 16, 2.0, 11))  # k / (λσ²T/2)
 
 
 def _as2008() -> dict:
@@ -198,8 +222,9 @@ def _as_points(paths: int, seed: int) -> list[Point]:
     pts = [make_point("as2008", "avellaneda-stoikov", {"gamma": g}, paths, seed) for g in AS_GAMMAS]
     for lam in LAMBDAS:
         base = lam * m["sigma"] ** 2 * m["T"] / 2
-        pts += [make_point("as2008", "linear-skew", {"gamma": lam, "skew": _r6(base * r)}, paths, seed)
-                for r in SKEW_MULTS]
+        pts += [
+            make_point("as2008", "linear-skew", {"gamma": lam, "skew": _r6(base * r)}, paths, seed) for r in SKEW_MULTS
+        ]
     return pts
 
 
@@ -235,18 +260,30 @@ def _as_analyse(df) -> dict:
             return None if c[0] >= 0 else float(c[2] - c[1] ** 2 / (4 * c[0]) - u[j_as])
 
         du, du_se = jackknife(ls, loss)
-        rows.append({
-            "lambda": lam,
-            "as_best_gamma": gstar, "as_best_gamma_se": gse, "as_best_gamma_over_lambda": r_g,
-            "as_best_gamma_over_lambda_se": r_g_se, "as_note": gnote,
-            "as_best_gamma_avg_skew": (gstar * m["sigma"] ** 2 * m["T"] / 2) if gstar else None,
-            "as_best_gamma_fit_sensitivity": _fit_sensitivity(a_s, g, _mv(lam), gstar),
-            "ls_best_skew": kstar, "ls_best_skew_se": kse, "ls_note": knote,
-            "ls_best_skew_fit_sensitivity": _fit_sensitivity(ls, k, _mv(lam), kstar),
-            "as_avg_slope": avg, "ls_best_over_as_avg": r_as, "ls_best_over_as_avg_se": r_as_se,
-            "glft_omega": om, "ls_best_over_glft": r_om, "ls_best_over_glft_se": r_om_se,
-            "utility_loss_at_as_slope": du, "utility_loss_at_as_slope_se": du_se,
-        })
+        rows.append(
+            {
+                "lambda": lam,
+                "as_best_gamma": gstar,
+                "as_best_gamma_se": gse,
+                "as_best_gamma_over_lambda": r_g,
+                "as_best_gamma_over_lambda_se": r_g_se,
+                "as_note": gnote,
+                "as_best_gamma_avg_skew": (gstar * m["sigma"] ** 2 * m["T"] / 2) if gstar else None,
+                "as_best_gamma_fit_sensitivity": _fit_sensitivity(a_s, g, _mv(lam), gstar),
+                "ls_best_skew": kstar,
+                "ls_best_skew_se": kse,
+                "ls_note": knote,
+                "ls_best_skew_fit_sensitivity": _fit_sensitivity(ls, k, _mv(lam), kstar),
+                "as_avg_slope": avg,
+                "ls_best_over_as_avg": r_as,
+                "ls_best_over_as_avg_se": r_as_se,
+                "glft_omega": om,
+                "ls_best_over_glft": r_om,
+                "ls_best_over_glft_se": r_om_se,
+                "utility_loss_at_as_slope": du,
+                "utility_loss_at_as_slope_se": du_se,
+            }
+        )
     ok = [r for r in rows if r["ls_best_over_as_avg"] is not None]
     okg = [r for r in rows if r["as_best_gamma_over_lambda"] is not None]
     rng = lambda key, rs: (min(r[key] for r in rs), max(r[key] for r in rs))  # noqa: E731
@@ -256,9 +293,11 @@ def _as_analyse(df) -> dict:
         c, d = rng("ls_best_over_glft", ok)
         se = max(r["ls_best_over_as_avg_se"] or 0.0 for r in ok)
         fit = max((r["ls_best_skew_fit_sensitivity"] or 0.0) / r["ls_best_skew"] for r in ok)
-        parts.append(f"The best constant skew is {a:.2f}–{b:.2f} × A–S's time-averaged slope λσ²T/2 "
-                     f"(theory: 1; SEs ≤ {se:.1g}, grid resolution ≤ {fit:.0%} of k*) and {c:.2f}–{d:.2f} × "
-                     f"GLFT's asymptotic slope ω, over λ = {LAMBDAS[0]:g}–{LAMBDAS[-1]:g} {LAMBDA_UNIT}.")
+        parts.append(
+            f"The best constant skew is {a:.2f}–{b:.2f} × A–S's time-averaged slope λσ²T/2 "
+            f"(theory: 1; SEs ≤ {se:.1g}, grid resolution ≤ {fit:.0%} of k*) and {c:.2f}–{d:.2f} × "
+            f"GLFT's asymptotic slope ω, over λ = {LAMBDAS[0]:g}–{LAMBDAS[-1]:g} {LAMBDA_UNIT}."
+        )
     if okg:
         a, b = rng("as_best_gamma_over_lambda", okg)
         parts.append(f"Within A–S, the best γ is {a:.2f}–{b:.2f} × the objective's λ (theory: 1).")
@@ -266,8 +305,8 @@ def _as_analyse(df) -> dict:
     return {
         "study": "as-gamma",
         "compare": "for each λ, the best point under U_λ = E[PnL] − (λ/2)·Var[PnL] on as2008: (1) A–S's γ "
-                   "against λ; (2) linear-skew's constant k (half-spread at A–S's time average for γ = λ) "
-                   "against A–S's k = γσ²(T − t), time-averaged λσ²T/2, and GLFT's ω",
+        "against λ; (2) linear-skew's constant k (half-spread at A–S's time average for γ = λ) "
+        "against A–S's k = γσ²(T − t), time-averaged λσ²T/2, and GLFT's ω",
         "units": {"lambda": LAMBDA_UNIT, "gamma": LAMBDA_UNIT, "skew": "price units per lot", "utility": PNL_UNIT},
         "market": m,
         "rows": rows,
@@ -284,12 +323,27 @@ def _as_figure(path: Path, df, analysis: dict) -> None:
     write_as_gamma_png(path, df, analysis)
 
 
-STUDIES: dict[str, Study] = {s.name: s for s in (
-    Study("skew-frontier", "linear-skew k on the worked example: spread given up against inventory variance",
-          50_000, _skew_points, _skew_analyse, _skew_figure),
-    Study("as-gamma", "A–S γ and linear-skew k on as2008: the best points against k ≈ γσ²(T − t)",
-          100_000, _as_points, _as_analyse, _as_figure),
-)}
+STUDIES: dict[str, Study] = {
+    s.name: s
+    for s in (
+        Study(
+            "skew-frontier",
+            "linear-skew k on the worked example: spread given up against inventory variance",
+            50_000,
+            _skew_points,
+            _skew_analyse,
+            _skew_figure,
+        ),
+        Study(
+            "as-gamma",
+            "A–S γ and linear-skew k on as2008: the best points against k ≈ γσ²(T − t)",
+            100_000,
+            _as_points,
+            _as_analyse,
+            _as_figure,
+        ),
+    )
+}
 
 
 def study_names() -> Sequence[str]:

@@ -14,6 +14,7 @@ backtester's queue and latency model), ``ccxt_adapter`` (real exchanges through
 ccxt; unit-tested against ccxt's own classes, never run against a live exchange
 here).
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
@@ -50,8 +51,7 @@ class Venue(Protocol):
 
     name: str
 
-    def set_listeners(self, on_update: UpdateListener, on_fill: FillListener) -> None:
-        ...
+    def set_listeners(self, on_update: UpdateListener, on_fill: FillListener) -> None: ...
 
     def submit(self, req: OrderRequest) -> None:
         """Hand over one request (place, replace, or cancel with size 0)."""
@@ -65,5 +65,4 @@ class Venue(Protocol):
         """Our fills at or after ``ts_ns`` (reconciliation on start: missed fills are ingested, duplicates ignored)."""
         ...
 
-    async def close(self) -> None:
-        ...
+    async def close(self) -> None: ...

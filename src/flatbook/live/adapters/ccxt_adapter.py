@@ -16,6 +16,7 @@ Status: built and unit-tested against ccxt's own exchange classes with their HTT
 layer replaced by recorded responses; it has not been exercised against a live
 exchange (this project's CI has no network).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -83,6 +84,7 @@ def _build_exchange(exchange_id: str, config: dict, sandbox: bool, pro: bool = F
     module = ccxt_async
     if pro:
         import ccxt.pro as ccxt_pro
+
         if exchange_id in ccxt_pro.exchanges:
             module = ccxt_pro
     ex = getattr(module, exchange_id)(config)
@@ -113,8 +115,10 @@ async def _market(exchange, symbol: str, load) -> dict:
     markets = exchange.markets or {}
     if symbol not in markets:
         close = difflib.get_close_matches(symbol, list(markets), n=5)
-        raise InputError("symbol", f"got {symbol!r}, not a market of {exchange.id}"
-                         + (f"; close: {', '.join(close)}" if close else ""))
+        raise InputError(
+            "symbol",
+            f"got {symbol!r}, not a market of {exchange.id}" + (f"; close: {', '.join(close)}" if close else ""),
+        )
     return markets[symbol]
 
 
@@ -166,9 +170,19 @@ class CcxtVenue:
     once per process. ``filled`` is inferred when an order's fills add up to its size.
     """
 
-    def __init__(self, exchange, symbol: str, session: str, *, poll_s: float = 1.0,
-                 max_retries: int = 3, backoff_s: float = 0.25, coalesce: bool = True,
-                 since_ns: int | None = None, clock: Callable[[], int] = time.time_ns):
+    def __init__(
+        self,
+        exchange,
+        symbol: str,
+        session: str,
+        *,
+        poll_s: float = 1.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.25,
+        coalesce: bool = True,
+        since_ns: int | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ):
         _need_ccxt()
         self.exchange = exchange
         self.symbol = symbol
@@ -194,9 +208,19 @@ class CcxtVenue:
         self.market: dict | None = None
 
     @classmethod
-    def from_config(cls, exchange_id: str, symbol: str, api_key_env: str, secret_env: str,
-                    sandbox: bool, session: str, *, pro: bool = False, options: dict | None = None,
-                    **kw) -> CcxtVenue:
+    def from_config(
+        cls,
+        exchange_id: str,
+        symbol: str,
+        api_key_env: str,
+        secret_env: str,
+        sandbox: bool,
+        session: str,
+        *,
+        pro: bool = False,
+        options: dict | None = None,
+        **kw,
+    ) -> CcxtVenue:
         """Build the exchange from its ccxt id, reading the key and secret from the named
         environment variables. ``options``: ccxt exchange options (e.g. binance
         ``{'fetchMarkets': {'types': ['spot']}}``). Raises :class:`InputError`."""
@@ -210,8 +234,7 @@ class CcxtVenue:
         if options:
             config["options"] = options
         ex = _build_exchange(exchange_id, config, sandbox, pro)
-        missing = [m for m in ("createOrder", "cancelOrder", "fetchOpenOrders", "fetchMyTrades")
-                   if not ex.has.get(m)]
+        missing = [m for m in ("createOrder", "cancelOrder", "fetchOpenOrders", "fetchMyTrades") if not ex.has.get(m)]
         if missing:
             raise InputError("exchange_id", f"{exchange_id} lacks {', '.join(missing)} in ccxt")
         return cls(ex, symbol, session, **kw)
@@ -273,8 +296,15 @@ class CcxtVenue:
             self._remaining[oid] = remaining
             self._filled.discard(oid)
             ts = o.get("timestamp")
-            out.append(OrderRequest(client_id=cid, side=side, price=_f(o.get("price")), size=remaining,
-                                    ts=int(ts) * 1_000_000 if ts is not None else 0))
+            out.append(
+                OrderRequest(
+                    client_id=cid,
+                    side=side,
+                    price=_f(o.get("price")),
+                    size=remaining,
+                    ts=int(ts) * 1_000_000 if ts is not None else 0,
+                )
+            )
         return out
 
     async def fills_since(self, ts_ns: int) -> list[Fill]:
@@ -333,9 +363,16 @@ class CcxtVenue:
             except _retryable() as e:
                 if attempt >= self.max_retries:
                     raise
-                log.warning("%s: %s failed (%s: %s), retry %d/%d", self.name, getattr(fn, "__name__", fn),
-                            type(e).__name__, e, attempt + 1, self.max_retries)
-                await asyncio.sleep(self.backoff_s * 2 ** attempt)
+                log.warning(
+                    "%s: %s failed (%s: %s), retry %d/%d",
+                    self.name,
+                    getattr(fn, "__name__", fn),
+                    type(e).__name__,
+                    e,
+                    attempt + 1,
+                    self.max_retries,
+                )
+                await asyncio.sleep(self.backoff_s * 2**attempt)
 
     async def _worker(self, side: int) -> None:
         q = self._queues[side]
@@ -363,8 +400,7 @@ class CcxtVenue:
             err = await self._cancel(side, oid)
             if err is not None:
                 if req.size > 0:
-                    self._update(req.client_id, "rejected", 0.0,
-                                 f"previous order {oid} could not be cancelled: {err}")
+                    self._update(req.client_id, "rejected", 0.0, f"previous order {oid} could not be cancelled: {err}")
                 return
         if req.size <= 0:
             return
@@ -390,10 +426,19 @@ class CcxtVenue:
             self._remaining[oid] = remaining
         # trades the exchange returned with the order (e.g. binance FULL responses of a taker order)
         liquidity = "taker" if req.taker else "maker"
-        self._ingest_trades([dict(t, order=t.get("order") or oid, side=t.get("side") or order.get("side"),
-                                  timestamp=t.get("timestamp") or order.get("timestamp"),
-                                  takerOrMaker=t.get("takerOrMaker") or liquidity)
-                             for t in order.get("trades") or () if t.get("id") is not None])
+        self._ingest_trades(
+            [
+                dict(
+                    t,
+                    order=t.get("order") or oid,
+                    side=t.get("side") or order.get("side"),
+                    timestamp=t.get("timestamp") or order.get("timestamp"),
+                    takerOrMaker=t.get("takerOrMaker") or liquidity,
+                )
+                for t in order.get("trades") or ()
+                if t.get("id") is not None
+            ]
+        )
         if status == "closed":
             self._update(req.client_id, "filled", 0.0)
         elif status in ("canceled", "expired"):
@@ -440,16 +485,24 @@ class CcxtVenue:
             except _retryable() as e:
                 refused = isinstance(e, _unsent())
                 if req.taker and not refused:
-                    raise type(e)(f"{e} (taker order state unknown, not retried: a fill, if any, "
-                                  "arrives through the fill feed)") from e
+                    raise type(e)(
+                        f"{e} (taker order state unknown, not retried: a fill, if any, arrives through the fill feed)"
+                    ) from e
                 maybe_sent = maybe_sent or not refused
                 if attempt >= self.max_retries:
                     if maybe_sent and (o := await self._find_open(req.client_id)) is not None:
                         return o
                     raise
-                log.warning("%s: create %s failed (%s: %s), retry %d/%d", self.name, req.client_id,
-                            type(e).__name__, e, attempt + 1, self.max_retries)
-                await asyncio.sleep(self.backoff_s * 2 ** attempt)
+                log.warning(
+                    "%s: create %s failed (%s: %s), retry %d/%d",
+                    self.name,
+                    req.client_id,
+                    type(e).__name__,
+                    e,
+                    attempt + 1,
+                    self.max_retries,
+                )
+                await asyncio.sleep(self.backoff_s * 2**attempt)
             except ccxt.BaseError:
                 # e.g. a duplicate client id after a placement that did get through
                 if maybe_sent and (o := await self._find_open(req.client_id)) is not None:
@@ -468,8 +521,7 @@ class CcxtVenue:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.warning("%s: fill %s failed: %s: %s", self.name, "watch" if watch else "poll",
-                            type(e).__name__, e)
+                log.warning("%s: fill %s failed: %s: %s", self.name, "watch" if watch else "poll", type(e).__name__, e)
                 await asyncio.sleep(max(self.poll_s, self.backoff_s))
                 continue
             await asyncio.sleep(self.poll_s)
@@ -544,11 +596,17 @@ class CcxtVenue:
 
     def _to_fill(self, t: dict) -> Fill:
         ts = t.get("timestamp")
-        return Fill(fill_id=str(t["id"]), client_id=self._client_id(t),
-                    side=BUY if t.get("side") == "buy" else SELL,
-                    price=float(t["price"]), qty=float(t["amount"]), fee=self._fee(t),
-                    ts=int(ts) * 1_000_000 if ts is not None else self._clock(), seq=-1,
-                    liquidity=t.get("takerOrMaker") or "maker")
+        return Fill(
+            fill_id=str(t["id"]),
+            client_id=self._client_id(t),
+            side=BUY if t.get("side") == "buy" else SELL,
+            price=float(t["price"]),
+            qty=float(t["amount"]),
+            fee=self._fee(t),
+            ts=int(ts) * 1_000_000 if ts is not None else self._clock(),
+            seq=-1,
+            liquidity=t.get("takerOrMaker") or "maker",
+        )
 
 
 class CcxtFeed:
@@ -565,8 +623,17 @@ class CcxtFeed:
     iteration by raising.
     """
 
-    def __init__(self, exchange, symbol: str, *, poll_s: float = 1.0, trades: bool = False,
-                 depth: int = 5, backoff_s: float = 1.0, clock: Callable[[], int] = time.time_ns):
+    def __init__(
+        self,
+        exchange,
+        symbol: str,
+        *,
+        poll_s: float = 1.0,
+        trades: bool = False,
+        depth: int = 5,
+        backoff_s: float = 1.0,
+        clock: Callable[[], int] = time.time_ns,
+    ):
         _need_ccxt()
         self.exchange = exchange
         self.symbol = symbol
@@ -579,8 +646,16 @@ class CcxtFeed:
         self._last_depth: np.ndarray | None = None
 
     @classmethod
-    def from_config(cls, exchange_id: str, symbol: str, sandbox: bool = False, *, pro: bool = True,
-                    options: dict | None = None, **kw) -> CcxtFeed:
+    def from_config(
+        cls,
+        exchange_id: str,
+        symbol: str,
+        sandbox: bool = False,
+        *,
+        pro: bool = True,
+        options: dict | None = None,
+        **kw,
+    ) -> CcxtFeed:
         """Build a public (keyless) exchange object from its ccxt id; ccxt.pro when available."""
         config = {"enableRateLimit": True, **({"options": options} if options else {})}
         return cls(_build_exchange(exchange_id, config, sandbox, pro), symbol, **kw)
@@ -639,8 +714,11 @@ class CcxtFeed:
             depth[i, 0], depth[i, 1] = lvl[0], lvl[1]
         for i, lvl in enumerate(asks[:n]):
             depth[i, 2], depth[i, 3] = lvl[0], lvl[1]
-        if self._last_depth is not None and self._last_depth.shape == depth.shape \
-                and np.array_equal(self._last_depth, depth, equal_nan=True):
+        if (
+            self._last_depth is not None
+            and self._last_depth.shape == depth.shape
+            and np.array_equal(self._last_depth, depth, equal_nan=True)
+        ):
             return None
         self._last_depth = depth
         self._top = (float(depth[0, 0]), float(depth[0, 1]), float(depth[0, 2]), float(depth[0, 3]))
@@ -649,8 +727,15 @@ class CcxtFeed:
     def trade_event(self, t: dict) -> MarketEvent:
         """A ccxt public trade → a TRADE event carrying the last known top of book."""
         side = {"buy": 1, "sell": -1}.get(t.get("side"), 0)
-        return MarketEvent(self._next_seq(), self._ts(t.get("timestamp")), TRADE, *self._top,
-                           px=float(t["price"]), qty=float(t["amount"]), side=side)
+        return MarketEvent(
+            self._next_seq(),
+            self._ts(t.get("timestamp")),
+            TRADE,
+            *self._top,
+            px=float(t["price"]),
+            qty=float(t["amount"]),
+            side=side,
+        )
 
     # ------------------------------------------------------------ producers
 
@@ -690,8 +775,11 @@ class CcxtFeed:
                     trades = await self._retry_forever(ex.fetch_trades, self.symbol)
                 new = []
                 for t in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
-                    key = str(t.get("id")) if t.get("id") is not None else \
-                        f"{t.get('timestamp')}:{t.get('price')}:{t.get('amount')}:{t.get('side')}"
+                    key = (
+                        str(t.get("id"))
+                        if t.get("id") is not None
+                        else f"{t.get('timestamp')}:{t.get('price')}:{t.get('amount')}:{t.get('side')}"
+                    )
                     if (t.get("timestamp") or start_ms) < start_ms or not seen.add(key):
                         continue
                     new.append(t)

@@ -25,6 +25,7 @@ Fees are in the contract's settlement currency, as the backtester's:
 fee = fee·n + fee_bps·1e−4·n·|v(p)| for n contracts at price p, with
 v(p) = C·p (linear) or −C/p (inverse; :func:`flatbook.backtest.engine.unit_value`).
 """
+
 from __future__ import annotations
 
 import math
@@ -48,21 +49,66 @@ def _arrive(k, p_t, sz, pb, pbs, pa, pas, depth, tick, live_p, live_sz, ahead, l
 
 
 @nb.njit(cache=True)
-def _match(ts, kind, side, px, qty, bb, bsz, ba, asz, depth, tick, lot, queue, seed, live_p, live_sz, ahead, lvl,
-           traded, pend_ts, pend, out):
+def _match(
+    ts,
+    kind,
+    side,
+    px,
+    qty,
+    bb,
+    bsz,
+    ba,
+    asz,
+    depth,
+    tick,
+    lot,
+    queue,
+    seed,
+    live_p,
+    live_sz,
+    ahead,
+    lvl,
+    traded,
+    pend_ts,
+    pend,
+    out,
+):
     """Both sides' fills for one event at ``ts`` (ns) (``out[k]``); the ``prob`` queue draws from a
     generator seeded by (seed, event), so a restart draws the same numbers. ``pend_ts``, ``pend``:
     the book falls awaiting their print (:func:`flatbook.backtest.engine.match_side_at`)."""
     book_ok = bb == bb and ba == ba
-    bb_t = E._ticks(bb, tick) if bb == bb else np.int64(-(2 ** 62))
-    ba_t = E._ticks(ba, tick) if ba == ba else np.int64(2 ** 62)
+    bb_t = E._ticks(bb, tick) if bb == bb else np.int64(-(2**62))
+    ba_t = E._ticks(ba, tick) if ba == ba else np.int64(2**62)
     if queue == E.QUEUE_PROB:
         np.random.seed(seed)
     for k in range(2):
         out[k] = 0.0
         if live_sz[k] > 0.0:
-            out[k] = E.match_side_at(k, ts, kind, side, px, qty, book_ok, bb_t, ba_t, bsz, asz, depth, 0, tick, lot,
-                                     queue, live_p, live_sz, ahead, lvl, traded, pend_ts, pend)
+            out[k] = E.match_side_at(
+                k,
+                ts,
+                kind,
+                side,
+                px,
+                qty,
+                book_ok,
+                bb_t,
+                ba_t,
+                bsz,
+                asz,
+                depth,
+                0,
+                tick,
+                lot,
+                queue,
+                live_p,
+                live_sz,
+                ahead,
+                lvl,
+                traded,
+                pend_ts,
+                pend,
+            )
 
 
 class PaperVenue:
@@ -76,10 +122,22 @@ class PaperVenue:
 
     name = "paper"
 
-    def __init__(self, tick: float, lot: float, *, feed_latency: Latency | None = None,
-                 order_latency: Latency | None = None, queue: str = "prorata", maker_fee: float = 0.0,
-                 maker_fee_bps: float = 0.0, taker_fee: float = 0.0, taker_fee_bps: float = 0.0, seed: int = 0,
-                 contract: str = "linear", contract_size: float = 1.0):
+    def __init__(
+        self,
+        tick: float,
+        lot: float,
+        *,
+        feed_latency: Latency | None = None,
+        order_latency: Latency | None = None,
+        queue: str = "prorata",
+        maker_fee: float = 0.0,
+        maker_fee_bps: float = 0.0,
+        taker_fee: float = 0.0,
+        taker_fee_bps: float = 0.0,
+        seed: int = 0,
+        contract: str = "linear",
+        contract_size: float = 1.0,
+    ):
         if contract not in CONTRACTS:
             raise ValueError(f"contract: got {contract!r}; allowed: {', '.join(CONTRACTS)}")
         self.contract, self.csize, self.inverse = contract, float(contract_size), contract == "inverse"
@@ -96,14 +154,14 @@ class PaperVenue:
         self.ahead = np.zeros(2)
         self.lvl = np.zeros(2)
         self.traded = np.zeros(2)
-        self.pend_ts = np.zeros(2, np.int64)     # book falls counted as cancels, awaiting their print
+        self.pend_ts = np.zeros(2, np.int64)  # book falls counted as cancels, awaiting their print
         self.pend = np.zeros((2, 2))
         self.live_id = ["", ""]
-        self.fill_n = {}                 # client id -> fills so far (fill ids)
-        self.fifo: deque = deque()       # in flight: (arrival ns, client id, side k, price ticks, size, taker)
-        self.last_arrival = -(2 ** 62)
+        self.fill_n = {}  # client id -> fills so far (fill ids)
+        self.fifo: deque = deque()  # in flight: (arrival ns, client id, side k, price ticks, size, taker)
+        self.last_arrival = -(2**62)
         self.n_requests = 0
-        self.book = (math.nan, 0.0, math.nan, 0.0)   # the book after the last event: bid, size, ask, size
+        self.book = (math.nan, 0.0, math.nan, 0.0)  # the book after the last event: bid, size, ask, size
         self.depth = _NO_DEPTH
         self._lat = None
         self._lat_block = -1
@@ -113,11 +171,46 @@ class PaperVenue:
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the matching before the first event."""
         z = np.zeros(2)
-        _arrive(0, 0, 0.0, np.nan, 0.0, np.nan, 0.0, _NO_DEPTH, self.tick, np.zeros(2, np.int64), z.copy(),
-                z.copy(), z.copy(), z.copy())
-        _match(0, 0, 0, np.nan, 0.0, np.nan, 0.0, np.nan, 0.0, _NO_DEPTH, self.tick, self.lot, 0, 0,
-               np.zeros(2, np.int64), z.copy(), z.copy(), z.copy(), z.copy(), np.zeros(2, np.int64),
-               np.zeros((2, 2)), z.copy())
+        _arrive(
+            0,
+            0,
+            0.0,
+            np.nan,
+            0.0,
+            np.nan,
+            0.0,
+            _NO_DEPTH,
+            self.tick,
+            np.zeros(2, np.int64),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+        )
+        _match(
+            0,
+            0,
+            0,
+            np.nan,
+            0.0,
+            np.nan,
+            0.0,
+            np.nan,
+            0.0,
+            _NO_DEPTH,
+            self.tick,
+            self.lot,
+            0,
+            0,
+            np.zeros(2, np.int64),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            z.copy(),
+            np.zeros(2, np.int64),
+            np.zeros((2, 2)),
+            z.copy(),
+        )
 
     # ---- Venue interface
     def set_listeners(self, on_update, on_fill) -> None:
@@ -137,11 +230,16 @@ class PaperVenue:
         self.fifo.append((arrival, req.client_id, 0 if req.side == BUY else 1, p_t, req.size, req.taker))
 
     async def open_orders(self) -> list[OrderRequest]:
-        return [OrderRequest(self.live_id[k], BUY if k == 0 else SELL, self._px(int(self.live_p[k])),
-                             float(self.live_sz[k]), 0) for k in range(2) if self.live_sz[k] > 0]
+        return [
+            OrderRequest(
+                self.live_id[k], BUY if k == 0 else SELL, self._px(int(self.live_p[k])), float(self.live_sz[k]), 0
+            )
+            for k in range(2)
+            if self.live_sz[k] > 0
+        ]
 
     async def fills_since(self, ts_ns: int) -> list[Fill]:
-        return []          # fills are re-delivered by replaying the tape from the snapshot
+        return []  # fills are re-delivered by replaying the tape from the snapshot
 
     async def close(self) -> None:
         return None
@@ -151,7 +249,7 @@ class PaperVenue:
         """Feed + order latencies (ns) of requests b·LAT_BLOCK … (b+1)·LAT_BLOCK − 1, from (seed, b)."""
         rng = np.random.Generator(np.random.PCG64([self.seed, b]))
         lat = self.feed_latency.draw_ns(LAT_BLOCK, rng) + self.order_latency.draw_ns(LAT_BLOCK, rng)
-        self._lat = lat.tolist()          # a list: indexing it from Python is 3× faster than an array
+        self._lat = lat.tolist()  # a list: indexing it from Python is 3× faster than an array
         self._lat_block = b
 
     def _px(self, p_t: int) -> float:
@@ -165,9 +263,30 @@ class PaperVenue:
         depth = self.depth if ev.depth is None else ev.depth[None, :, :]
         if self.live_sz[0] > 0.0 or self.live_sz[1] > 0.0:
             out = self._out
-            _match(ev.ts, ev.kind, ev.side, ev.px, ev.qty, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, depth,
-                   self.tick, self.lot, self.queue, (self.seed * 1_000_003 + ev.seq) % (2 ** 31), self.live_p,
-                   self.live_sz, self.ahead, self.lvl, self.traded, self.pend_ts, self.pend, out)
+            _match(
+                ev.ts,
+                ev.kind,
+                ev.side,
+                ev.px,
+                ev.qty,
+                ev.bid_px,
+                ev.bid_sz,
+                ev.ask_px,
+                ev.ask_sz,
+                depth,
+                self.tick,
+                self.lot,
+                self.queue,
+                (self.seed * 1_000_003 + ev.seq) % (2**31),
+                self.live_p,
+                self.live_sz,
+                self.ahead,
+                self.lvl,
+                self.traded,
+                self.pend_ts,
+                self.pend,
+                out,
+            )
             for k in range(2):
                 if out[k] > 0.0:
                     cid = self.live_id[k]
@@ -183,7 +302,7 @@ class PaperVenue:
 
     def _fee(self, px: float, n: float, per_lot: float, bps: float) -> float:
         """The fee of n contracts at px: per_lot·n + bps·n·|v(px)| (settlement currency; bps as a fraction)."""
-        return per_lot * n + bps * abs(E.unit_value(px, self.inverse, self.csize)) * n     # the backtester's order
+        return per_lot * n + bps * abs(E.unit_value(px, self.inverse, self.csize)) * n  # the backtester's order
 
     def _fill(self, cid, k, px, qty, fee, ev, liq):
         n = self.fill_n.get(cid, 0)
@@ -192,7 +311,7 @@ class PaperVenue:
 
     def _arrive(self, item, ev: MarketEvent) -> None:
         _, cid, k, p_t, sz, taker = item
-        self.pend[k] = 0.0              # a new order: no fall of the old one's level awaits its print
+        self.pend[k] = 0.0  # a new order: no fall of the old one's level awaits its print
         old = self.live_id[k]
         if old:
             self.fill_n.pop(old, None)
@@ -204,8 +323,22 @@ class PaperVenue:
             self._take(cid, k, p_t, sz, ev)
             return
         pb, pbs, pa, pas = self.book
-        rejected = _arrive(k, p_t, sz, pb, pbs, pa, pas, self.depth, self.tick, self.live_p, self.live_sz,
-                           self.ahead, self.lvl, self.traded)
+        rejected = _arrive(
+            k,
+            p_t,
+            sz,
+            pb,
+            pbs,
+            pa,
+            pas,
+            self.depth,
+            self.tick,
+            self.live_p,
+            self.live_sz,
+            self.ahead,
+            self.lvl,
+            self.traded,
+        )
         self.live_id[k] = cid if sz > 0.0 and not rejected else ""
         if rejected:
             self.on_update(OrderUpdate(cid, "rejected", 0.0, ev.ts, "post-only order would cross"))
@@ -239,25 +372,41 @@ class PaperVenue:
             self._fill(cid, k, px, qty, self._fee(px, qty, self.taker_fee, self.taker_bps), ev, "taker")
             left -= qty
         self.fill_n.pop(cid, None)
-        self.on_update(OrderUpdate(cid, "filled" if left <= self.lot * 1e-9 else "cancelled", 0.0, ev.ts,
-                                   "" if left <= self.lot * 1e-9 else "immediate-or-cancel remainder"))
+        self.on_update(
+            OrderUpdate(
+                cid,
+                "filled" if left <= self.lot * 1e-9 else "cancelled",
+                0.0,
+                ev.ts,
+                "" if left <= self.lot * 1e-9 else "immediate-or-cancel remainder",
+            )
+        )
 
     # ---- the exchange's state, kept across our restarts
     def state(self) -> dict:
-        return {"live_p": self.live_p.tolist(), "live_sz": self.live_sz.tolist(), "ahead": self.ahead.tolist(),
-                "lvl": self.lvl.tolist(), "traded": self.traded.tolist(), "pend_ts": self.pend_ts.tolist(),
-                "pend": self.pend.tolist(), "live_id": list(self.live_id),
-                "fill_n": self.fill_n,
-                "fifo": [list(f) for f in self.fifo], "last_arrival": self.last_arrival,
-                "n_requests": self.n_requests, "book": list(self.book),
-                "depth": None if self.depth is _NO_DEPTH else self.depth[0].tolist()}
+        return {
+            "live_p": self.live_p.tolist(),
+            "live_sz": self.live_sz.tolist(),
+            "ahead": self.ahead.tolist(),
+            "lvl": self.lvl.tolist(),
+            "traded": self.traded.tolist(),
+            "pend_ts": self.pend_ts.tolist(),
+            "pend": self.pend.tolist(),
+            "live_id": list(self.live_id),
+            "fill_n": self.fill_n,
+            "fifo": [list(f) for f in self.fifo],
+            "last_arrival": self.last_arrival,
+            "n_requests": self.n_requests,
+            "book": list(self.book),
+            "depth": None if self.depth is _NO_DEPTH else self.depth[0].tolist(),
+        }
 
     def restore(self, s: dict) -> None:
         """Resume from :meth:`state`. A snapshot from before the reconciliation (no ``pend``) resumes with
         no fall awaiting its print: at most the prints within ``RECONCILE_NS`` of the restart are not
         reconciled."""
         self.live_p[:] = s["live_p"]
-        for name in ("live_sz", "ahead", "lvl", "traded"):     # NaN is stored as null
+        for name in ("live_sz", "ahead", "lvl", "traded"):  # NaN is stored as null
             getattr(self, name)[:] = np.array(s[name], float)
         self.pend_ts[:] = s.get("pend_ts", (0, 0))
         self.pend[:] = np.array(s.get("pend", ((0.0, 0.0), (0.0, 0.0))), float)

@@ -6,6 +6,7 @@ to the event loop every ``YIELD_EVERY`` events, so the API stays responsive).
 ``start``: the event index to resume from (the journal's cursor after a restart).
 ``stop``: play events [start, stop) only (default: to the end).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,9 @@ class ReplayFeed:
     async def events(self, start: int = 0) -> AsyncIterator[MarketEvent]:
         ev = self.ev
         # plain Python lists: indexing them is 3× faster than numpy scalars
-        cols = [a.tolist() for a in (ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty,
-                                     ev.side)]
+        cols = [
+            a.tolist() for a in (ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side)
+        ]
         ts, kind, bp, bs, ap, as_, px, qty, side = cols
         depth = ev.depth
         if depth is not None and depth.shape[1] <= 1:
@@ -54,8 +56,19 @@ class ReplayFeed:
                     await asyncio.sleep(0)
             elif i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            yield MarketEvent(i, ts[i], kind[i], bp[i], bs[i], ap[i], as_[i], px[i], qty[i], side[i],
-                              None if depth is None else depth[i])
+            yield MarketEvent(
+                i,
+                ts[i],
+                kind[i],
+                bp[i],
+                bs[i],
+                ap[i],
+                as_[i],
+                px[i],
+                qty[i],
+                side[i],
+                None if depth is None else depth[i],
+            )
 
     async def close(self) -> None:
         return None
