@@ -260,9 +260,8 @@ def _rst_tables(lines: list[str]) -> list[str]:
             body = [r for r in rows[rows.index(None) + 1 :] if r is not None]
         if header is None:
             header = [""] * len(cols)
-        esc = lambda c: c.replace("|", "\\|")
-        table = ["| " + " | ".join(map(esc, header)) + " |", "|" + "---|" * len(cols)]
-        table += ["| " + " | ".join(map(esc, r)) + " |" for r in body]
+        table = ["| " + " | ".join(c.replace("|", "\\|") for c in header) + " |", "|" + "---|" * len(cols)]
+        table += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
         if out and out[-1].strip():
             out.append("")
         out += table + [""]

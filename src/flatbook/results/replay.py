@@ -1,0 +1,142 @@
+"""Results of :func:`flatbook.backtest` and :func:`flatbook.calibrate` (real market data)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..backtest.backtester import BacktestResult as Replay
+from ..backtest.summaries import figure_series, flat_summary, table_units
+from ..jsonutil import jsonable
+from ..report.six_panel import six_panel_figure
+from ._base import Result, write_frames
+from .summary import Summary
+
+__all__ = ["BacktestFrames", "BacktestResult", "CalibrationResult"]
+
+
+class BacktestFrames(NamedTuple):
+    """The DataFrames of a backtest, as ``flatbook backtest --out`` writes them."""
+
+    fills: Any
+    """One row per fill: time (UTC), ts (ns), side (+1 we bought), px, qty, q after, fee, mid, markouts."""
+    inventory: Any
+    """One row per event: time (UTC), ts, mid, our bid/ask (NaN: no quote), q, pnl (settlement currency)."""
+
+
+class BacktestResult(Result):
+    """A policy replayed on real quotes and trades.
+
+    Attributes
+    ----------
+    summary : Summary
+        Every figure of ``flatbook backtest`` (nested ones as ``outer.inner``), money in the contract's
+        settlement currency, prices in the data's price unit, quantities in its quantity unit.
+    fills, path : mapping of str to numpy.ndarray
+        The fills and the per-event path (see :class:`flatbook.backtest.backtester.BacktestResult`).
+    meta : dict
+        ``data`` (instrument, units, contract, ...), ``options`` (latency, queue, ...), ``config``.
+    raw : flatbook.backtest.backtester.BacktestResult
+        The backtester's own output.
+    """
+
+    _key_figures = ("events", "fills", "maker_volume", "pnl_final", "pnl_liquidated", "final_q", "q_std", "max_abs_q",
+                    "spread_mean", "market_spread_mean", "fees", "max_drawdown", "var_95_60s", "markout_1s",
+                    "markout_60s")
+
+    def __init__(self, raw: Replay, events):
+        self.raw = raw
+        self.config = raw.config
+        self.meta = raw.meta
+        self._obj = jsonable({**raw.summary, "data": raw.meta["data"], "options": raw.meta["options"],
+                              "config": raw.meta["config"]})
+        figures = {k: v for k, v in flat_summary(self._obj).items()
+                   if k.partition(".")[0] not in ("timing", "data", "options", "config")}
+        units = table_units(raw.summary, events.meta)
+        title = f"backtest {raw.config.policy} — {raw.meta['data']['instrument']}"
+        self.summary = Summary.build(figures, units, title)
+
+    @property
+    def fills(self) -> Mapping[str, np.ndarray]:
+        return MappingProxyType(self.raw.fills)
+
+    @property
+    def path(self) -> Mapping[str, np.ndarray]:
+        return MappingProxyType(self.raw.path)
+
+    def to_pandas(self) -> BacktestFrames:
+        """``(fills, inventory)`` DataFrames (the files ``flatbook backtest --out`` writes)."""
+        import pandas as pd  # lazy: start-up
+
+        fills = pd.DataFrame({k: np.asarray(v) for k, v in self.raw.fills.items()})
+        fills.insert(0, "time", pd.to_datetime(fills["ts"], unit="ns", utc=True))
+        path = pd.DataFrame({k: self.raw.path[k] for k in ("ts", "mid", "bid", "ask", "q", "pnl")})
+        path.insert(0, "time", pd.to_datetime(path["ts"], unit="ns", utc=True))
+        return BacktestFrames(fills, path)
+
+    def to_parquet(self, directory: str | os.PathLike) -> dict[str, Path]:
+        """Write fills.parquet and inventory.parquet into ``directory``; returns name → path."""
+        return write_frames(directory, self.to_pandas()._asdict())
+
+    def plot(self):
+        """The six-panel figure of the replay (at most 20 000 evenly spaced events); not written anywhere."""
+        r, v, d = self.raw, self.config.values, self.meta["data"]
+        title = (f"flatbook backtest — {d['instrument']}, policy {r.config.policy}\n"
+                 f"{r.summary['events']:,} events, {r.summary['fills']:,} fills; "
+                 f"latency feed {r.options.feed_latency.describe()}, order {r.options.order_latency.describe()}; "
+                 f"queue {r.options.queue}")
+        return six_panel_figure(figure_series(r), limit=v["limit"],
+                                zones=(v["yellow"], v["red"], v["critical"]), q_target=v["q_target"], title=title,
+                                time_unit="s", hist_title="Inventory at evenly spaced events",
+                                hist_ylabel="count (events)", price_unit=d["price_unit"], qty_unit=d["qty_unit"],
+                                pnl_unit=d["settlement_currency"], tick=d["tick_size"])
+
+
+def _calibration_units(res: Mapping[str, Any]) -> dict[str, str]:
+    pu, qu = res.get("price_unit", "price units"), res.get("qty_unit", "lots")
+    tu = (res.get("time_unit") or {}).get("label", "1 s")
+    units = {"volatility.sigma_per_time_unit": f"{pu} per √({tu})", "volatility.sigma_se": f"{pu} per √s",
+             "volatility.sigma_day": f"{pu} per √day", "volatility.sigma_log_annual": "per √year",
+             "tick_size": pu, "gamma.gamma": f"per ({pu} × {qu})", "gamma.achieved": qu, "gamma.achieved_se": qu,
+             "gamma.target_q_std": qu}
+    for side in ("bid", "ask", "pooled", "touch"):
+        for suffix in ("", "_lo", "_hi", "_se"):
+            units[f"intensity.{side}.A{suffix}"] = f"per {tu}"
+            units[f"intensity.{side}.k{suffix}"] = f"per {pu}"
+    return units
+
+
+class CalibrationResult(Result):
+    """σ, A and k (with confidence intervals) fitted on real data, and optionally a suggested γ.
+
+    Attributes
+    ----------
+    summary : Summary
+        Every figure of ``flatbook calibrate --json`` (nested ones as ``outer.inner``) with units.
+    suggested : dict
+        The parameter values to run with (``backtest_set`` when a γ was suggested and replayed, else ``set``):
+        pass them on as ``flatbook.backtest(data, params=cal.suggested)``.
+    """
+
+    _key_figures = ("volatility.sigma_per_time_unit", "intensity.pooled.A", "intensity.pooled.k", "intensity.touch.A",
+                    "intensity.touch.k", "quoting_law", "gamma.gamma", "gamma.achieved")
+
+    def __init__(self, res: Mapping[str, Any]):
+        self._obj = jsonable(dict(res))
+        figures = {k: v for k, v in self._obj.items() if k not in ("warnings",)}
+        self.summary = Summary.build(figures, _calibration_units(self._obj),
+                                     f"calibrate — {self._obj.get('instrument', '')}")
+
+    @property
+    def suggested(self) -> dict[str, Any]:
+        return dict(self._obj.get("backtest_set") or self._obj.get("set") or {})
+
+    def to_pandas(self):
+        """The summary as a DataFrame (key → value, se, unit)."""
+        return self.summary.to_pandas()
+
+
