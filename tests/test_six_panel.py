@@ -406,7 +406,7 @@ def test_units_histogram_labels_and_limit_in_histogram():
         hist_ylabel="count (paths)",
     )
     ax_px, ax_q, ax_sp, ax_qs, ax_pnl, ax_hist = fig.get_axes()
-    assert ax_px.get_ylabel() == "price (USDT)" and ax_sp.get_ylabel() == "spread (USDT)"
+    assert ax_px.get_ylabel() == "price (USDT)" and ax_sp.get_ylabel() == "spread ask − bid (USDT)"
     assert ax_q.get_ylabel() == ax_qs.get_xlabel() == ax_hist.get_xlabel() == "inventory q (BTC)"
     assert ax_pnl.get_ylabel() == "PnL (USDT)"
     assert any("USDT per BTC" in t.get_text() for t in ax_qs.get_legend().get_texts())

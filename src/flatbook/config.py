@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from .errors import InputError
 from .params import PARAMS, defaults, parse_value
@@ -24,7 +26,9 @@ class RunConfig:
 
     preset: str
     policy: str
-    values: Mapping[str, float | str]
+    # name -> value: a float for a numeric parameter, a str for a choice parameter (params.Param.parse).
+    # Any, not float | str: which kind a name holds is fixed by params.PARAMS, which mypy cannot see.
+    values: Mapping[str, Any]
     paths: int
     seed: int
     user_keys: frozenset[str]
@@ -58,7 +62,7 @@ def parse_set(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def check_int(field: str, raw: object, lo: int, hi: int) -> int:
+def check_int(field: str, raw: Any, lo: int, hi: int) -> int:
     """An integer in [lo, hi], or :class:`InputError` naming ``field``."""
     try:
         if isinstance(raw, bool):
@@ -74,9 +78,16 @@ def check_int(field: str, raw: object, lo: int, hi: int) -> int:
 
 
 def build_config(
-    preset_name: str, policy: str, overrides: Mapping[str, object] | None = None, paths: int = 10_000, seed: int = 0
+    preset_name: str,
+    policy: str,
+    overrides: Mapping[str, object] | None = None,
+    paths: int | str = 10_000,
+    seed: int | str = 0,
 ) -> RunConfig:
-    """Validate and assemble a run; every problem raises :class:`InputError` naming the field."""
+    """Validate and assemble a run; every problem raises :class:`InputError` naming the field.
+
+    ``paths`` and ``seed`` may be given as text (a flag or TOML value); they are checked as integers.
+    """
     # lazy: start-up (the registry imports numba and the compiled kernel; 'flatbook --help' needs neither)
     from .policies.registry import policy_spec
 
@@ -103,7 +114,7 @@ def build_config(
     return cfg
 
 
-def check_consistent(v: Mapping[str, float | str]) -> None:
+def check_consistent(v: Mapping[str, Any]) -> None:
     """Checks that involve two parameters; each failure names both, in lots or time units.
 
     - zones: yellow <= red <= critical, and a finite threshold at most the hard limit
@@ -187,7 +198,7 @@ def read_toml(path: str | Path, field: str = "--config") -> dict:
         raise InputError(field, f"{p} is not valid TOML: {e}") from None
 
 
-def load_toml(path: str | Path) -> tuple[dict, dict]:
+def load_toml(path: str | os.PathLike[str]) -> tuple[dict, dict]:
     """Read a TOML config: ``[run]`` (preset, policy, paths, seed) and ``[params]``.
 
     Returns (run, params). Unknown tables or keys raise :class:`InputError`.

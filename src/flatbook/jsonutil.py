@@ -10,10 +10,16 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+@overload
+def jsonable(x: Mapping[Any, Any]) -> dict[str, Any]: ...
+@overload
+def jsonable(x: object) -> Any: ...
 
 
 def jsonable(x: object) -> object:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InputError
 from .suggest import unknown
@@ -63,13 +64,14 @@ class Param:
         kind = "an integer" if self.integer else "a number"
         return f"{kind} {lo} and <= {bound_text(self.hi)}" + (", or inf (off)" if self.inf_allowed else "")
 
-    def parse(self, raw: object) -> float | str:
-        """Parse and range-check ``raw``; raise :class:`InputError` naming the field."""
+    def parse(self, raw: Any) -> float | str:
+        """Parse and range-check ``raw`` (any value: TOML, ``--set`` text, Python); raise :class:`InputError`
+        naming the field."""
         if self.choices:
-            val = str(raw).strip().lower()
-            if val not in self.choices:
+            choice = str(raw).strip().lower()
+            if choice not in self.choices:
                 raise unknown(self.name, "value", raw, self.choices)
-            return val
+            return choice
         if isinstance(raw, bool):
             raise InputError(self.name, f"got {raw!r}; allowed: {self.allowed()} ({self.unit})")
         try:
@@ -677,6 +679,6 @@ def parse_value(name: str, raw: object) -> float | str:
     return spec.parse(raw)
 
 
-def defaults() -> dict[str, float | str]:
+def defaults() -> dict[str, Any]:
     """The registry's defaults, name → value."""
     return {p.name: p.default for p in _P}

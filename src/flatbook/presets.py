@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .suggest import unknown
 
@@ -36,7 +37,7 @@ class Preset:
     description: str
     source: str
     time_unit: str
-    values: Mapping[str, float | str]
+    values: Mapping[str, Any]  # as config.RunConfig.values: float, or str for a choice parameter
     derive: Callable[[dict, set[str]], None] | None = field(default=None, repr=False)
 
 

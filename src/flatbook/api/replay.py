@@ -283,7 +283,7 @@ def calibrate(
     ev = _data(data, {"format": format, "trades": trades, "on_error": on_error, "cache": cache})
     res = run_calibration(
         ev,
-        time_unit_s=unit_s,
+        time_unit_s=unit_s,  # type: ignore[arg-type]  # None: calibrate() refuses it with its own message
         target_q_std=target,
         policy=policy,
         horizon=hz,

@@ -152,6 +152,8 @@ def quote_sentence(policy: str, values: Mapping[str, float], qt: Quote) -> str:
             else "σ = 0"
             if policy == "glft"
             else "the skew strength is 0"
+            if policy == "linear-skew"
+            else f"{policy} quotes no skew at these values"
         )
         parts.append(f"The skew is 0 here because {why}: the quotes do not lean against q.")
     else:
@@ -331,12 +333,14 @@ def path_results(policy: str, values: Mapping[str, float]) -> dict[str, dict]:
 
 
 def _side_label(policy: str, values: Mapping[str, float]) -> str:
-    name = L.POLICY_LABELS[policy]
+    name = L.policy_labels()[policy]
     if policy == "symmetric":
         return f"{name}, h = {values['half_spread']:g}"
     if policy == "linear-skew":
         return f"{name}, {values['skew']:g} per lot"
-    return f"{name}, γ = {values['gamma']:g}"
+    if policy in ("avellaneda-stoikov", "glft"):
+        return f"{name}, γ = {values['gamma']:g}"
+    return name  # a user policy: its own parameters take their defaults
 
 
 def path_readouts(policy: str, values: Mapping[str, float]) -> dict[str, dict[str, str]]:
@@ -457,7 +461,7 @@ def warm_up() -> None:
     for p in L.PRESETS:
         vals = dict(L.initial_state()[1])
         vals.update(p.values)
-        for pol in L.POLICY_LABELS:
+        for pol in L.policy_labels():
             quote_readouts(pol, vals)
             quote_figure(pol, vals, quote_state(pol, vals))
         path_results(p.policy, vals)
@@ -506,7 +510,7 @@ def register(app) -> None:
     )
     def update_quote(policy, *args):
         values = _values(args)
-        if values is None or policy not in L.POLICY_LABELS:
+        if values is None or policy not in L.policy_labels():
             raise PreventUpdate
         r = quote_readouts(policy, values)
         qt = r["quote"]
@@ -529,7 +533,7 @@ def register(app) -> None:
         [Input(L.POLICY_ID, "value")] + [slider_inputs[i] for i in path_keys],
     )
     def update_paths(policy, *args):
-        if any(a is None for a in args) or policy not in L.POLICY_LABELS:
+        if any(a is None for a in args) or policy not in L.policy_labels():
             raise PreventUpdate
         values = dict(zip(L.PATH_KEYS, args))
         r = path_readouts(policy, values)

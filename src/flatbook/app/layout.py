@@ -10,18 +10,32 @@ from dataclasses import dataclass
 
 from dash import dcc, html
 
+from ..policies.registry import POLICIES
 from . import explain
 
 MID = 100.0  # price units: the worked-example mid
 SESSION = 235  # arrivals (time units) in the worked-example session
 LIMIT_NONE = 101  # the limit slider's last stop: no hard limit
 
+#: the built-in policies the explainer's texts walk through, with their labels
 POLICY_LABELS = {
     "symmetric": "Symmetric",
     "linear-skew": "Linear skew",
     "avellaneda-stoikov": "Avellaneda–Stoikov",
     "glft": "GLFT",
 }
+
+
+def policy_labels() -> dict[str, str]:
+    """The policy radio list, ``{name: label}``, from :data:`flatbook.policies.registry.POLICIES`.
+
+    The built-in policies of :data:`POLICY_LABELS`, then every user policy registered so far
+    (``flatbook app --policy-file FILE.py``, or :func:`flatbook.policies.loader.load_policies`),
+    labelled by its name. Built when the page is served, so a policy registered later shows.
+    """
+    out = {k: v for k, v in POLICY_LABELS.items() if k in POLICIES}
+    out.update({name: name for name, pol in POLICIES.items() if not pol.builtin})
+    return out
 
 
 @dataclass(frozen=True)
@@ -257,7 +271,7 @@ def build_layout() -> html.Div:
                         value=policy,
                         className="policy",
                         inline=True,
-                        options=[{"label": v, "value": k} for k, v in POLICY_LABELS.items()],
+                        options=[{"label": v, "value": k} for k, v in policy_labels().items()],
                     ),
                 ],
             ),

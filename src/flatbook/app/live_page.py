@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from dash import dcc, html
 
+from ..controls.zones import ZONE_LEVELS, ZONE_NAMES, zone_name
+
 DEFAULT_LIVE_URL = "http://127.0.0.1:8765"
 INTERVAL_MS = 500  # refresh period (the requirement: at least once per second)
 FETCH_TIMEOUT_S = 0.4  # per request; below the refresh period
@@ -29,7 +31,6 @@ HISTORY_N = 600  # points of history asked for
 MAX_BYTES = 8 << 20  # an answer larger than this is refused
 
 PNL_UNIT = "price units × lots"  # until the engine names its settlement currency
-ZONE_NAMES = ("none", "yellow", "red", "critical")
 COLORS = {
     "position": "#1d2433",
     "target": "#1f6feb",
@@ -290,9 +291,7 @@ def position_figure(state: Mapping, hist: Mapping) -> dict:
     pos, tgt = _series(hist, "position", len(x)), _series(hist, "target", len(x))
     limit = _num(state.get("limit"))
     zones = state.get("zones") if isinstance(state.get("zones"), Mapping) else {}
-    levels = sorted(
-        (v, name) for name in ("yellow", "red", "critical") if (v := _num(zones.get(name))) is not None and v > 0
-    )
+    levels = sorted((v, name) for name in ZONE_LEVELS if (v := _num(zones.get(name))) is not None and v > 0)
     seen = [abs(v) for v in pos + tgt if v is not None]
     top = 1.12 * max([limit or 0.0, *(v for v, _ in levels), *seen, 1e-9])
     shapes = []
@@ -442,7 +441,7 @@ def view(live_url: str, state: Mapping, hist: Mapping | None) -> dict[tuple[str,
     zone = state.get("zone_name")
     if zone not in ZONE_NAMES:
         z = state.get("zone")
-        zone = ZONE_NAMES[z] if isinstance(z, int) and 0 <= z < len(ZONE_NAMES) else "unknown"
+        zone = zone_name(z) if isinstance(z, int) else "unknown"
     killed = bool(state.get("killed"))
     hedge = state.get("hedge") if isinstance(state.get("hedge"), Mapping) else {}
     c = state.get("counters") if isinstance(state.get("counters"), Mapping) else {}

@@ -25,10 +25,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..config import RunConfig, build_config
+from ..controls.kill import KILL_REASONS
 from ..controls.quote_controls import pack_controls
 from ..data.events import TRADE, EventTable, contract_value
 from ..errors import InputError
@@ -239,7 +241,7 @@ def _replay(ev: EventTable, b, cp, bp, q0, feed, order, progress: Callable[[int,
     depth = ev.depth if ev.depth is not None else np.full((n, 1, 4), np.nan)
     path = {k: np.empty(n) for k in ("q", "cash", "bid", "ask")}
     cap = 2 * n + 2
-    f = {
+    f: dict[str, np.ndarray] = {
         "ts": np.empty(cap, np.int64),
         "side": np.empty(cap, np.int8),
         "px": np.empty(cap),
@@ -495,7 +497,7 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff) -> dic
         "fees": float(acc[E.A_FEES]),
         "max_drawdown": float(acc[E.A_MAX_DD]),
         "kill_time_s": (int(cnt[E.C_KILL_TS]) - int(ts[0])) / NS if cnt[E.C_KILL_TS] >= 0 else None,
-        "kill_reason": {0: None, 1: "loss", 2: "drawdown"}[int(cnt[E.C_KILL_REASON])],
+        "kill_reason": (None, *KILL_REASONS[1:])[int(cnt[E.C_KILL_REASON])],
         "var_95_60s": var,
         "es_95_60s": es,
         "ou_kappa": ou["kappa"],
@@ -532,7 +534,7 @@ def _attribution(ev, cfg, fills, acc, pnl_final, mid_ff, markouts_s) -> dict:
             "fees": np.float64(acc[E.A_FEES]),
         }
     )
-    out = {k: float(x) + 0.0 for k, x in parts.items()}  # + 0.0: no "-0" for an empty part
+    out: dict[str, Any] = {k: float(x) + 0.0 for k, x in parts.items()}  # + 0.0: no "-0" for an empty part
     out["pnl_adverse_horizon_s"] = h
     out["pnl_adverse_by_horizon"] = {f"{hh:g}s": _adverse(ev, mid_ff, fills, hh) for hh in markouts_s}
     return out

@@ -60,6 +60,7 @@ import types
 import numba as nb
 import numpy as np
 
+from ..controls.kill import kill_fires
 from ..controls.quote_controls import (
     ACT_HEDGE,
     CP_HALF_MKT,
@@ -70,7 +71,6 @@ from ..controls.quote_controls import (
 from ..data.events import TRADE
 from ..policies.base import Policy
 from ..policies.compile import depths_loop, key_on_model
-from ..sim.kernel import KILL_DRAWDOWN, KILL_LOSS
 
 QUEUE_PRORATA, QUEUE_PROB = 0, 1
 QUEUE_MODELS = ("prorata", "prob")
@@ -635,10 +635,11 @@ def replay(
             mtm = cash + q * unit_value(mid, inverse, csize)
             peak = max(peak, mtm)
             acc[A_MAX_DD] = max(acc[A_MAX_DD], peak - mtm)
-            if not killed and (mtm <= -max_loss or peak - mtm >= max_dd):
+            r = kill_fires(killed, mtm, peak, max_loss, max_dd)
+            if r > 0.0:
                 killed = True
                 cnt[C_KILL_TS] = t
-                cnt[C_KILL_REASON] = KILL_LOSS if mtm <= -max_loss else KILL_DRAWDOWN
+                cnt[C_KILL_REASON] = r
         acc[A_PEAK] = peak
         # ---- 4. the strategy sees e after the feed latency and may requote
         t_obs = t + feed_lat[e]

@@ -156,7 +156,7 @@ def calibrate(
             + (
                 f"; the suggested A and k are the law near the touch (δ up to "
                 f"{t.floor + t.window * t.lattice:.4g}, k = {t.k:.4g} against {pooled.k:.4g} above it)"
-                if law == "touch"
+                if law == "touch" and t is not None
                 else "; the suggested A and k are that tail law: quotes ≈ 1/k deep"
             )
         )
@@ -201,7 +201,7 @@ def calibrate(
     if quoting.ok:
         st["A"] = quoting.A
         st["k"] = quoting.k
-    if gamma is not None and gamma.ok:
+    if gamma is not None and gamma.ok and run is not None:
         st["gamma"] = gamma.gamma
         st.update({k: v for k, v in run["overrides"].items() if k in ("variant", "horizon", "size", "limit")})
     out["set"] = st

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize
@@ -228,7 +229,7 @@ def suggest_gamma(
     f = np.array([s for s, _ in vals]) - target_q_std
     s_min, s_max = min(s for s, _ in vals), max(s for s, _ in vals)
     cross = np.flatnonzero(np.sign(f[:-1]) * np.sign(f[1:]) <= 0)
-    base = dict(
+    base: dict[str, Any] = dict(  # the GammaSuggestion fields every outcome shares
         target=target_q_std,
         statistic=statistic,
         policy=policy,

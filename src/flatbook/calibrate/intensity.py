@@ -414,7 +414,7 @@ def fit_reach(
     if n < min_trades:
         return fail(f"only {n} trades on {where} (need at least {min_trades})")
     chosen = delta0 is None
-    if chosen:
+    if delta0 is None:
         d0 = float(np.quantile(d, floor_quantile, method="inverted_cdf"))
     else:
         d0 = float(delta0)

@@ -51,7 +51,8 @@ from .interrupt import EXIT_INTERRUPTED, interrupted
 class _Group(TyperGroup):
     """Runs the app non-standalone so that every failure is reported as one line with the right exit code."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+    # click's main also takes windows_expand_args, which reaches it here through **extra
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0

@@ -14,6 +14,7 @@ from ..app import DEFAULT_HOST, DEFAULT_PORT
 from ..config import check_int
 from ..errors import InputError
 from ..extras import require
+from .policy_file import PolicyFileOpt, load_policy_files
 
 app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
@@ -103,12 +104,17 @@ def app_command(
             f"at /live (default {DEFAULT_LIVE_URL}).",
         ),
     ] = DEFAULT_LIVE_URL,
+    policy_file: PolicyFileOpt = None,
 ) -> None:
-    """Serve the inventory-skew explainer at / and the live dashboard at /live."""
+    """Serve the inventory-skew explainer at / and the live dashboard at /live.
+
+    With ``--policy-file FILE.py`` the file's policies join the explainer's policy list.
+    """
     require("app", field="flatbook app")
     h = check_host(host)
     p = check_port(port)
     u = check_live_url(live_url)
+    load_policy_files(policy_file)  # before the warm-up, which quotes every listed policy
     check_listen(h, p)
     from ..app.server import run
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import typer
 from rich.console import Console
@@ -94,8 +94,11 @@ def _resolve(
     paths: str | None,
     seed: str | None,
     default_preset: str = DEFAULT_PRESET,
-) -> tuple[dict, str, dict, object, object]:
-    """Merge the TOML file (if any) with the flags: (run table, preset, overrides, paths, seed)."""
+) -> tuple[dict, str, dict, Any, Any]:
+    """Merge the TOML file (if any) with the flags: (run table, preset, overrides, paths, seed).
+
+    paths and seed are raw (flag text or a TOML value): build_config / build_multi validate them.
+    """
     run, params = load_toml(config) if config is not None else ({}, {})
     overrides = {**params, **parse_set(set_)}
     return (
@@ -107,7 +110,7 @@ def _resolve(
     )
 
 
-def _one_policy(policy: str | None, run: dict) -> object:
+def _one_policy(policy: str | None, run: dict) -> Any:  # a name, or the raw TOML value: build_config checks it
     if policy is not None:
         return policy
     val = run.get("policy", DEFAULT_POLICY)
@@ -132,6 +135,14 @@ def print_warnings(lines: Sequence[str] | None, prefix: str = "") -> None:
 def _print_json(obj: object) -> None:
     sys.stdout.write(output.dumps(obj) + "\n")
     sys.stdout.flush()
+
+
+@overload
+def _number(field: str, raw: str, default: float | None = None) -> float: ...
+@overload
+def _number(field: str, raw: str | None, default: float) -> float: ...
+@overload
+def _number(field: str, raw: str | None, default: None = None) -> float | None: ...
 
 
 def _number(field: str, raw: str | None, default: float | None = None) -> float | None:

@@ -140,17 +140,17 @@ def hedge_frontier(
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(title=Text(title), title_justify="left")
-    t.add_column("threshold (lots)", justify="right")
+    table = Table(title=Text(title), title_justify="left")
+    table.add_column("threshold (lots)", justify="right")
     for k in FRONTIER_KEYS:
-        t.add_column(k, justify="right")
+        table.add_column(k, justify="right")
     for r in rows:
-        t.add_row(
+        table.add_row(
             "no hedge" if math.isinf(r["threshold"]) else f"{r['threshold']:g}",
             *("—" if r[k] is None else f"{r[k]:.4g}" for k in FRONTIER_KEYS),
         )
     con = _stdout()
-    con.print(t)
+    con.print(table)
     con.print(
         f"units: costs, risks and PnL in {unit}; time unit: {PRESETS[preset_name].time_unit}",
         markup=False,

@@ -3,7 +3,7 @@
 Everything is first written into a fresh temporary directory next to DIR (same
 parent, so the final moves are renames on one file system), then published: a
 single directory rename when DIR does not exist yet, otherwise one
-``os.replace`` per file. Any failure or Ctrl-C before publishing removes the
+``os.replace`` per file (:func:`flatbook.fileio.publish_files`). Any failure or Ctrl-C before publishing removes the
 temporary directory (and any parent directories this run created), so DIR never
 holds a half-written or partial set of outputs. Ctrl-C during the (very short)
 publishing step is deferred until it has finished.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..fileio import make_parents, remove_dirs, sigint_deferred  # noqa: F401  (re-exported)
+from ..fileio import make_parents, publish_files, remove_dirs, sigint_deferred  # noqa: F401  (re-exported)
 from ..jsonutil import jsonable
 from ..presets import PRESETS
 
@@ -134,19 +134,6 @@ def _build(tmp: Path, results: Sequence[SimResult], obj: Mapping, compare: bool)
 # --------------------------------------------------------------------------- atomic publishing
 
 
-def _publish(tmp: Path, out: Path, names: list[str]) -> None:
-    if not out.exists():
-        try:
-            os.rename(tmp, out)  # one atomic step
-            return
-        except OSError:
-            if not out.is_dir():  # e.g. created concurrently as a file
-                raise
-    for name in names:
-        os.replace(tmp / name, out / name)
-    os.rmdir(tmp)
-
-
 def write_outputs(out: Path, results: Sequence[SimResult], obj: Mapping, *, compare: bool) -> list[Path]:
     """Write summary.json, the parquet files and the PNG(s) into ``out``: all of them or none."""
     return publish_dir(out, lambda tmp: _build(tmp, results, obj, compare))
@@ -163,7 +150,7 @@ def publish_dir(out: Path, build: Callable[[Path], list[str]]) -> list[Path]:
         os.mkdir(tmp)
         names = build(tmp)
         with sigint_deferred() as pending:
-            _publish(tmp, out, names)
+            publish_files(tmp, out, names)
     except BaseException as e:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Self
 
 from rich.console import Console
 from rich.progress import (
@@ -76,7 +77,7 @@ class ProgressBar:
                 self.progress.start()
                 self._started = True
 
-    def __enter__(self) -> ProgressBar:
+    def __enter__(self) -> Self:
         if self.enabled:
             self._timer.start()
         return self

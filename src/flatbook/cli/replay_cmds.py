@@ -10,7 +10,7 @@ are printed as ``warning: …`` lines on stderr (and kept in ``--json``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -32,6 +32,9 @@ from .common import (
 )
 from .policy_file import PolicyFileOpt, load_policy_files
 from .progress import ProgressBar, spinner
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
 
@@ -127,7 +130,13 @@ def _streams_table(streams: dict):
     from rich.text import Text
 
     t = Table(title=Text("streams in the file"), title_justify="left")
-    for col, just in (("stream", "left"), ("messages", "right"), ("used", "left"), ("note", "left")):
+    cols: tuple[tuple[str, JustifyMethod], ...] = (
+        ("stream", "left"),
+        ("messages", "right"),
+        ("used", "left"),
+        ("note", "left"),
+    )
+    for col, just in cols:
         t.add_column(col, justify=just)
     for name, d in streams.items():
         t.add_row(Text(name), f"{d['messages']:,}", "yes" if d["used"] else "no", Text(d["note"]))

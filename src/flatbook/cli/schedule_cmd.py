@@ -12,7 +12,7 @@ Units map one-to-one onto the simulator's: shares ↔ lots, $/share ↔ price un
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, overload
 
 import typer
 
@@ -73,6 +73,14 @@ ALLOWED = {
     "--participation": "a number > 0 and <= 1",
     "--market-volume": "a finite number > 0 (shares over the horizon)",
 }
+
+
+@overload
+def _num(flag: str, raw: str, default: float | None = None) -> float: ...
+@overload
+def _num(flag: str, raw: str | None, default: float) -> float: ...
+@overload
+def _num(flag: str, raw: str | None, default: None = None) -> float | None: ...
 
 
 def _num(flag: str, raw: str | None, default: float | None = None) -> float | None:
@@ -150,20 +158,20 @@ def _schedule_tables(s: Schedule) -> list:
                 "—" if k == 0 else _fmt(float(s.trades[k - 1])),
                 _fmt(float(s.holdings[k])),
             )
-    c = Table(title=Text("cost (Almgren & Chriss 2000, eqs. 5 and 8)"), title_justify="left")
+    cost = Table(title=Text("cost (Almgren & Chriss 2000, eqs. 5 and 8)"), title_justify="left")
     for col in ("quantity", "value", "unit"):
-        c.add_column(col, justify="right" if col == "value" else "left")
-    c.add_row("expected cost E", _fmt(s.expected_cost), "$")
-    c.add_row("variance V", _fmt(s.variance), "$²")
-    c.add_row("std √V", _fmt(s.std), "$")
+        cost.add_column(col, justify="right" if col == "value" else "left")
+    cost.add_row("expected cost E", _fmt(s.expected_cost), "$")
+    cost.add_row("variance V", _fmt(s.variance), "$²")
+    cost.add_row("std √V", _fmt(s.std), "$")
     if s.kappa is not None:
-        c.add_row("κ", _fmt(s.kappa), "1/day")
+        cost.add_row("κ", _fmt(s.kappa), "1/day")
         if 0 < s.kappa < math.inf:
-            c.add_row("half-life 1/κ", _fmt(1.0 / s.kappa), "days")
-    c.add_row("η̃ = η − γτ/2", _fmt(s.eta_tilde), "($/share)/(share/day)")
+            cost.add_row("half-life 1/κ", _fmt(1.0 / s.kappa), "days")
+    cost.add_row("η̃ = η − γτ/2", _fmt(s.eta_tilde), "($/share)/(share/day)")
     if s.method == "vwap":
-        c.add_row("unfilled at T", _fmt(s.unfilled), "shares")
-    return [t, c]
+        cost.add_row("unfilled at T", _fmt(s.unfilled), "shares")
+    return [t, cost]
 
 
 def _frontier_table(rows: list[dict], lam: float, title: str):

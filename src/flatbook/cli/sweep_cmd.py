@@ -20,7 +20,7 @@ import logging
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
@@ -78,7 +78,8 @@ class _SweepBar(ProgressBar):
             paths="",
         )
 
-    def update(self, st) -> None:
+    # the sweep's own progress callback (engine.Progress in, not ProgressBar's completed/description)
+    def update(self, st) -> None:  # type: ignore[override]
         cached = f", {st.cached} resumed" if st.cached else ""
         self.progress.update(
             self.task,
@@ -285,9 +286,11 @@ def sweep(
         pol = policy if policy is not None else run.get("policy", DEFAULT_POLICY)
         if not isinstance(pol, str):
             raise InputError("run.policy", "a sweep takes one policy")
-        n = paths if paths is not None else run.get("paths", DEFAULT_PATHS)
-        s = seed if seed is not None else run.get("seed", DEFAULT_SEED)
-        base_cfg = build_config(preset_name, pol, base, paths=n, seed=s)  # validates preset, policy, --set, paths, seed
+        n_raw = paths if paths is not None else run.get("paths", DEFAULT_PATHS)
+        s_raw = seed if seed is not None else run.get("seed", DEFAULT_SEED)
+        base_cfg = build_config(
+            preset_name, pol, base, paths=n_raw, seed=s_raw
+        )  # validates preset, policy, --set, paths, seed
         n, s = base_cfg.paths, base_cfg.seed
         axes = parse_grid(grid, fixed=set_over)
         if not axes:
@@ -311,7 +314,7 @@ def sweep(
     keys = [ax.key for ax in axes]
     out_dir = output.check_out_dir(out) if out is not None else None
 
-    meta = {
+    meta: dict[str, Any] = {
         "flatbook_sweep": 1,
         "mode": mode,
         "study": study,
@@ -351,6 +354,8 @@ def sweep(
                 from ..sweep.objectives import OBJECTIVES as OBJ
 
                 obj = OBJ[objective]
+                # set in the --optuna branch above (None only for a --study)
+                assert preset_name is not None and pol is not None and n_optuna is not None
 
                 def make(params: dict):
                     try:
@@ -367,7 +372,7 @@ def sweep(
                 # TPE's trials depend on the batch size: take it from the sweep's own manifest when
                 # resuming (no cluster needed, the same trials whatever the cluster is now), else
                 # the local cluster's size, else (a scheduler) its workers
-                if _same_sweep(old, meta, ignore=("points",)) and old.get("optuna_batch"):
+                if old is not None and _same_sweep(old, meta, ignore=("points",)) and old.get("optuna_batch"):
                     batch = int(old["optuna_batch"])
                 else:
                     batch = (n_workers or engine.local_cores()) if scheduler is None else runner.n_workers()

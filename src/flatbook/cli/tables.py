@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from rich.table import Table
 from rich.text import Text
 
+from ..controls.zones import zone_name
 from ..params import PARAMS, defaults
 from ..presets import PRESETS, Preset
 from ..units import PNL_UNIT, QUOTE_UNITS, SUMMARY_UNITS, backtest_units, fmt, fmt_pm, per_unit, unit  # noqa: F401  (re-exported)
 
 GROUPS = ("run", "policy", "market", "controls", "hedging", "costs")
-ZONE_NAMES = ("none", "yellow", "red", "critical")
 
 #: summary keys the tables leave out (``warnings`` go to stderr, one ``warning:`` line each)
 NOT_IN_TABLES = ("warnings",)
@@ -158,7 +158,8 @@ def quote_table(q: Mapping, time_unit: str, title: str) -> Table:
     t.add_column("unit")
     for key, val in q.items():
         if key == "zone":
-            val = f"{val} ({ZONE_NAMES[val] if 0 <= val < len(ZONE_NAMES) else '?'})"
+            name = zone_name(val)
+            val = f"{val} ({name if name != 'unknown' else '?'})"
         elif val is None and key in ("bid", "ask", "bid_depth", "ask_depth"):
             val = "not quoted"
         t.add_row(key, _text(val, 10), _text(unit(QUOTE_UNITS, key, time_unit)))

@@ -35,6 +35,7 @@ import numba as nb
 import numpy as np
 
 from ..params import ZONE_ACTIONS
+from . import zones as _zones
 
 ACT_NONE, ACT_WIDEN, ACT_SKEW, ACT_HEDGE, ACT_FLATTEN = range(5)
 assert ZONE_ACTIONS == ("none", "widen", "skew", "hedge", "flatten")
@@ -74,11 +75,17 @@ def pack_controls(v) -> np.ndarray:
     return cp
 
 
+#: the zones' one rule (:func:`flatbook.controls.zones.zone_index`), compiled and inlined
+zone_index = nb.njit(inline="always", cache=True, error_model="numpy")(_zones.zone_index)
+
+
 @nb.njit(inline="always", cache=True, error_model="numpy")
 def zone_of(cp, q):
-    """Soft zone of inventory q: the highest zone whose threshold |q| reaches (0 none, 1 yellow, 2 red, 3 critical)."""
-    aq = abs(q)
-    return max((aq >= cp[CP_YELLOW]) * 1.0, max((aq >= cp[CP_RED]) * 2.0, (aq >= cp[CP_CRITICAL]) * 3.0))
+    """Soft zone of inventory q: the highest zone whose threshold |q| reaches (0 none, 1 yellow, 2 red, 3 critical).
+
+    The rule is :func:`flatbook.controls.zones.zone_index`; names in :data:`flatbook.controls.zones.ZONE_NAMES`.
+    """
+    return zone_index(abs(q), cp[CP_YELLOW], cp[CP_RED], cp[CP_CRITICAL])
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")

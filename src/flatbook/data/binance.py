@@ -302,9 +302,9 @@ def load_binance(
 
     # bookTicker: crossed book, u increasing, exchange time (futures) not going back
     b, a = bf[:, 0], bf[:, 2]
-    u, ex = bi[:, 2], bi[:, 3]
-    has_ex = ex >= 0
-    ex_ns = np.where(has_ex, ex * _MS, 0)
+    u, ex_ms = bi[:, 2], bi[:, 3]
+    has_ex = ex_ms >= 0
+    ex_ns = np.where(has_ex, ex_ms * _MS, 0)
     orders = [("update id not increasing", u, 1, lambda i, prev: f"u {u[i]} after u {prev}")]
     if has_ex.all():
         orders.append(ts_order(ex_ns, tol, "ms", _MS))
@@ -324,14 +324,14 @@ def load_binance(
     bt_ts = np.maximum.accumulate(ex_ns) if len(ex_ns) else ex_ns
 
     # trades: positive price and quantity, trade time not going back
-    p, q, t_ns = tf[:, 0], tf[:, 1], ti[:, 2] * _MS
+    tpx, tqty, t_ns = tf[:, 0], tf[:, 1], ti[:, 2] * _MS
     keep = screen(
         problems,
         path,
         ti[:, 0],
         [
-            ("non-positive trade price", p <= 0, lambda i: f"p {p[i]:g}"),
-            ("non-positive trade quantity", q <= 0, lambda i: f"q {q[i]:g}"),
+            ("non-positive trade price", tpx <= 0, lambda i: f"p {tpx[i]:g}"),
+            ("non-positive trade quantity", tqty <= 0, lambda i: f"q {tqty[i]:g}"),
         ],
         [ts_order(t_ns, tol, "ms", _MS)],
     )

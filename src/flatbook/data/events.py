@@ -39,7 +39,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +47,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import InputError
+from ..fileio import atomic_file
 from ..suggest import unknown
 
 QUOTE, TRADE = 0, 1
@@ -200,7 +200,7 @@ class EventTable:
     def __post_init__(self):
         n = len(self.ts)
         for name, dtype in COLUMNS.items():
-            a = np.ascontiguousarray(getattr(self, name), dtype=dtype)
+            a: np.ndarray = np.ascontiguousarray(getattr(self, name), dtype=dtype)
             if not a.flags.writeable:  # e.g. zero-copy from Parquet: the kernels take writable arrays
                 a = a.copy()
             if a.shape != (n,):
@@ -261,14 +261,8 @@ class EventTable:
         table = pa.table(arrays)
         table = table.replace_schema_metadata({b"flatbook": json.dumps(self.meta.as_dict()).encode()})
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as fh:
+            pq.write_table(table, fh)
         return path
 
     @classmethod

@@ -290,9 +290,9 @@ def _timestamps(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         parsed = pd.to_datetime(text[other], utc=True, format="ISO8601", errors="coerce")
         idx = pd.DatetimeIndex(parsed)
         nat = np.asarray(idx.isna())
-        vals = np.zeros(len(idx), np.int64)
-        vals[~nat] = idx[~nat].as_unit("ns").asi8
-        out[other] = vals
+        ns = np.zeros(len(idx), np.int64)
+        ns[~nat] = idx[~nat].as_unit("ns").asi8
+        out[other] = ns
         bad[np.flatnonzero(other)[nat]] = True
     return out, bad, is_int
 
@@ -435,7 +435,7 @@ def load_generic(
     qpath = check_file(quotes)
     tpath = None if trades is None else check_file(trades)
     q = _load_quotes(qpath, problems, int(tolerance_ns))
-    t = (
+    t: dict[str, np.ndarray] = (
         _load_trades(tpath, problems, int(tolerance_ns))
         if tpath is not None
         else {

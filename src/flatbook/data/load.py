@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from ..suggest import unknown
@@ -103,7 +104,9 @@ def _with_streams(ev: EventTable, quotes: str, trades: str | None) -> EventTable
     if ev.meta.streams:
         return ev
     nq, nt = int((ev.kind == QUOTE).sum()), int((ev.kind == TRADE).sum())
-    streams = {quotes: {"messages": nq, "used": True, "note": "quotes: the book after each event"}}
+    streams: dict[str, dict[str, Any]] = {
+        quotes: {"messages": nq, "used": True, "note": "quotes: the book after each event"}
+    }
     if trades is not None:
         streams[trades] = {"messages": nt, "used": True, "note": "trades: price, quantity, aggressor side"}
     elif nt:

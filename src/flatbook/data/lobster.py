@@ -159,6 +159,7 @@ def _midnight_ns(date: str) -> int:
     """ns since the epoch of 00:00 America/New_York wall clock on ``date`` (offset at noon)."""
     y, m, d = map(int, date.split("-"))
     offset = datetime(y, m, d, 12, tzinfo=NEW_YORK).utcoffset()
+    assert offset is not None  # an aware datetime always has a UTC offset
     utc_midnight = int(datetime(y, m, d, tzinfo=UTC).timestamp())
     return (utc_midnight - int(offset.total_seconds())) * 1_000_000_000
 

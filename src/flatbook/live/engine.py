@@ -66,18 +66,19 @@ import numpy as np
 
 from ..backtest import engine as BE
 from ..config import RunConfig
+from ..controls.kill import KILL_REASONS, kill_fires
 from ..controls.quote_controls import CP_ACT_Y, pack_controls
+from ..controls.zones import ZONE_NAMES, zone_index
 from ..data.events import CONTRACTS
 from ..errors import InputError
 from ..policies.registry import policy_spec
 from . import risk as R
 from .alerts import Alerts
-from .hedge_advice import hedge_advice
+from .hedge_advice import hedge_advice, hedge_rule
 from .journal import Journal, JournalError
 from .types import BUY, SELL, Fill, MarketEvent, OrderRequest, OrderUpdate
 
 NS = 1_000_000_000
-ZONES = ("none", "yellow", "red", "critical")
 _LEVEL = ("info", "warning", "warning", "critical")
 HISTORY = 3600  # samples kept for the dashboard
 LAT_KEEP = 1 << 20  # latency samples kept for percentiles (a ring)
@@ -87,10 +88,10 @@ def zone_with_hysteresis(a: float, prev: int, thresholds: tuple[float, float, fl
     """The soft zone of |q| = ``a`` after zone ``prev``: entered at a threshold, left below threshold·(1 − h).
 
     thresholds: (yellow, red, critical), lots; h in [0, 1): the hysteresis fraction. Zone z > prev as soon as
-    a ≥ thresholds[z − 1] (as :func:`flatbook.controls.quote_controls.zone_of`); from ``prev`` it steps down only
+    a ≥ thresholds[z − 1] (:func:`flatbook.controls.zones.zone_index`); from ``prev`` it steps down only
     while a < thresholds[z − 1]·(1 − h). h = 0 gives the controls' zone.
     """
-    z = 3 if a >= thresholds[2] else 2 if a >= thresholds[1] else 1 if a >= thresholds[0] else 0
+    z = int(zone_index(a, *thresholds))  # the controls' zone (flatbook.controls.zones)
     if z >= prev:
         return z
     z = prev
@@ -146,7 +147,8 @@ class Engine:
         self.inv_tick = float(BE.inverse_tick(self.tick))
         self.lot = float(lot)
         self.limit = float(v["limit"])
-        self.target = float(v["q_target"])
+        self.hedge_rule = hedge_rule(v)  # the simulator's packed hedge constants
+        self.target = self.hedge_rule.qstar  # the simulator's q* (q_target, or from the carry costs)
         self.zones = {"yellow": float(v["yellow"]), "red": float(v["red"]), "critical": float(v["critical"])}
         self.thresholds = (self.zones["yellow"], self.zones["red"], self.zones["critical"])
         self.hyst = float(zone_hysteresis)
@@ -196,7 +198,7 @@ class Engine:
         self.bid_sz = self.ask_sz = 0.0
         self._qraw = None
         self.quote_wall = None
-        self.hedge = hedge_advice(v, self.q, self.target, 0.0, 0, False, False)
+        self.hedge = hedge_advice(self.hedge_rule, self.q, self.target, 0.0, 0, False, False)
         self.history = {
             k: deque(maxlen=HISTORY)
             for k in ("ts", "position", "target", "mid", "bid", "ask", "quote_bid", "quote_ask", "pnl")
@@ -255,8 +257,9 @@ class Engine:
             mtm = self.cash + self.q * vm - self.base
             if mtm > self.peak:
                 self.peak = mtm
-            if not self.killed and (mtm <= -self.max_loss or self.peak - mtm >= self.max_dd):
-                self.kill(ts, "loss limit" if mtm <= -self.max_loss else "drawdown limit")
+            fired = kill_fires(self.killed, mtm, self.peak, self.max_loss, self.max_dd)  # the one rule
+            if fired:
+                self.kill(ts, f"{KILL_REASONS[int(fired)]} limit")
             mk = self.markouts
             while mk and mk[0][0] <= ts:
                 _, sq, m0 = mk.popleft()
@@ -488,14 +491,14 @@ class Engine:
             ts,
             _LEVEL[zone] if zone > old else "info",
             "zone",
-            f"{word} {ZONES[zone]} zone (|q| = {abs(self.q):g} lots; was {ZONES[old]})",
+            f"{word} {ZONE_NAMES[zone]} zone (|q| = {abs(self.q):g} lots; was {ZONE_NAMES[old]})",
         )
 
     def _advise(self) -> None:
         """Refresh the hedge recommendation (the zone's action from the packed controls, CP_ACT_Y/R/C)."""
         z = self.zone
         act = self.cp[CP_ACT_Y + z - 1] if z else 0.0
-        self.hedge = hedge_advice(self.v, self.q, self.target, act, z, self.killed, self.flattening)
+        self.hedge = hedge_advice(self.hedge_rule, self.q, self.target, act, z, self.killed, self.flattening)
 
     def kill(self, ts: int, reason: str) -> None:
         """Fire the kill switch: quotes become flatten-only, sized to |q|."""
@@ -683,7 +686,7 @@ class Engine:
             "limit": self.limit,
             "zones": self.zones,
             "zone": self.zone,
-            "zone_name": ZONES[self.zone],
+            "zone_name": ZONE_NAMES[self.zone],
             "zone_hysteresis": self.hyst,
             "killed": self.killed,
             "kill_reason": self.kill_reason,

@@ -10,7 +10,9 @@ Tables (every key optional unless noted; units in each field's description):
   replayed data or the ccxt market (linear, size 1 otherwise); set, it overrides
   a replay's data (as ``flatbook backtest --contract``) and must agree with a
   ccxt market.
-- ``[run]``    preset, policy, seed: as ``flatbook simulate``; ``[params]`` any
+- ``[run]``    preset, policy, seed: as ``flatbook simulate``; ``policy_file``: a Python file of
+  your own policies (as ``flatbook live --policy-file``; a relative path is taken like
+  ``feed.path``), loaded before ``policy`` is looked up; ``[params]`` any
   parameter of ``flatbook params`` (a replay feed fills in from its data what is
   not set: :func:`flatbook.backtest.backtester.data_defaults`). The time unit of
   the live presets is the second.
@@ -38,6 +40,7 @@ from ..backtest.latency import Latency
 from ..config import read_toml
 from ..errors import InputError
 from ..params import PARAMS
+from ..policies.loader import load_policies
 from ..policies.registry import policy_spec
 from ..presets import PRESETS
 
@@ -78,6 +81,9 @@ class LiveTable(_T):
 class RunTable(_T):
     preset: str = Field("replay", description="parameter preset (time unit: second for replay)")
     policy: str = Field("linear-skew", description="quoting policy")
+    policy_file: str | None = Field(
+        None, description="Python file of user policies (@flatbook.policies.policy), loaded before policy is looked up"
+    )
     seed: int = Field(0, ge=0, le=2**63 - 1, description="paper venue's latency and queue draws")
 
 
@@ -205,6 +211,15 @@ def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
             raise InputError(f"params.{key}", f"unknown parameter; allowed: {', '.join(sorted(PARAMS))}")
     if s.run.preset not in PRESETS:
         raise InputError("run.preset", f"unknown preset {s.run.preset!r}; allowed: {', '.join(PRESETS)}")
+    if s.run.policy_file is not None:
+        pf = Path(s.run.policy_file).expanduser()
+        if base is not None and not pf.is_absolute():
+            pf = base / pf
+        try:
+            load_policies(pf)
+        except InputError as e:  # the loader names its CLI option: name the key instead
+            raise InputError("run.policy_file", str(e).removeprefix(f"{e.field}: ")) from None
+        s = s.model_copy(update={"run": s.run.model_copy(update={"policy_file": str(pf)})})
     policy_spec(s.run.policy)
     for name in ("feed_latency", "order_latency"):
         Latency.parse(f"venue.{name}", getattr(s.venue, name))

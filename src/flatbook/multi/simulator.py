@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,8 @@ from ..suggest import unknown
 from . import kernel as MK
 
 # the multi-asset preset: two A–S makers on instruments whose mids move with correlation 0.8
-MULTI_ASSET = {
+# a preset's entries: instruments (name, preset, policy, params), correlation matrix, portfolio_skew
+MULTI_ASSET: dict[str, Any] = {
     "instruments": (
         {"name": "A", "preset": "as2008", "policy": "avellaneda-stoikov", "params": {"sigma": 2.0, "s0": 100.0}},
         {"name": "B", "preset": "as2008", "policy": "avellaneda-stoikov", "params": {"sigma": 3.0, "s0": 50.0}},
@@ -33,7 +35,7 @@ MULTI_ASSET = {
     "correlation": ((1.0, 0.8), (0.8, 1.0)),
     "portfolio_skew": True,
 }
-MULTI_PRESETS = {"multi-asset": MULTI_ASSET}
+MULTI_PRESETS: dict[str, dict[str, Any]] = {"multi-asset": MULTI_ASSET}
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,8 @@ def build_multi(
         raise InputError("instruments", "give 1 to 50 instruments")
     paths = check_int("paths", paths, 1, 100_000_000)
     seed = check_int("seed", seed, 0, 2**63 - 1)
-    names, cfgs = [], []
+    names: list[str] = []
+    cfgs: list[RunConfig] = []
     for i, ins in enumerate(instruments):
         name = str(ins.get("name", f"instrument {i}"))
         try:

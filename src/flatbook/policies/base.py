@@ -84,6 +84,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -191,7 +192,8 @@ class Policy:
     moves_with_time: bool | Callable[[Mapping], bool] = False
     packer: Callable[[Mapping, int], object] | None = None
     select: Callable[[Mapping], Policy] | None = None
-    formula: object = None  # the (p, t, tau, s, q) function, compiled; None for a table
+    # the (p, t, tau, s, q) function, compiled: a numba dispatcher (Any: numba ships no type hints); None for a table
+    formula: Any = None
     summary: str = ""
     source: str = ""
     rung: int | None = None
@@ -249,7 +251,8 @@ class Policy:
 
     def params_tuple(self, params: Mapping | None = None):
         """The named tuple ``p`` of the formula for ``params`` (defaults for the rest), validated."""
-        cls = namedtuple(f"{_identifier(self.name)}_params", self.fields)
+        # a tuple type built at run time from the policy's own field names: mypy cannot type it
+        cls = namedtuple(f"{_identifier(self.name)}_params", self.fields)  # type: ignore[misc]
         return cls(*self._values(params or {}))
 
 
@@ -324,7 +327,7 @@ def policy(
                 raise InputError(
                     f"policy {nm}", f"parameter name {f!r} must be a Python identifier not starting with '_'"
                 )
-        cls = namedtuple(f"{_identifier(nm)}_params", flds)
+        cls = namedtuple(f"{_identifier(nm)}_params", flds)  # type: ignore[misc]  # built at run time, as above
         formula = nb.njit(inline="always", error_model="numpy")(py)
         return Policy(
             name=nm,
@@ -380,7 +383,8 @@ def probe(b: Bound, values: Mapping) -> None:
     i = np.minimum(np.floor(t / dt + 1e-9), max(round(T / dt), 0)).astype(np.int64)
     if pol.formula is not None:  # the number of outputs, in plain Python (a clearer message than numba's)
         try:
-            p = namedtuple("p", pol.fields)(*(float(x) for x in b.pp[: len(pol.fields)]))
+            # fields known only at run time (as in params_tuple): mypy sees a bare tuple constructor
+            p = namedtuple("p", pol.fields)(*(float(x) for x in b.pp[: len(pol.fields)]))  # type: ignore[arg-type]
             r = pol.formula.py_func(p, float(t[0]), float(TAU[0]), float(S[0]), float(Q[0]))
         except Exception as exc:  # noqa: BLE001 - any failure of the user's code is one line
             raise InputError(field_, f"raised {type(exc).__name__}: {exc}") from None

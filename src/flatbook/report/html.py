@@ -39,6 +39,7 @@ import numpy as np
 from .._version import __version__
 from ..backtest.replay_params import REPLAY_PARAMS
 from ..config import build_config
+from ..controls.zones import ZONE_LEVELS, ZONE_NAMES, zone_codes
 from ..errors import InputError
 from ..extras import require
 from ..fileio import atomic_file, make_parents, remove_dirs
@@ -62,6 +63,7 @@ from ..units import (
     unit,
 )
 from .figure_rules import depth_clip, display_range, estimate_text, limit_off_axis, quotes_hidden, repeated_points
+from .six_panel_model import LEVELS, six_panel_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backtest.backtester import BacktestResult
@@ -83,12 +85,10 @@ __all__ = [
 DATA_ID = "flatbook-report-data"
 FORMAT = 1
 ATTRIBUTION_KEYS = ("pnl_spread", "pnl_inventory", "pnl_adverse", "pnl_hedge", "pnl_financing", "pnl_fees")
-ZONE_COLOURS = ("rgba(0,0,0,0)", "gold", "red", "darkred")
-LEVEL_STYLE = {  # name → (legend label, colour, dash, width)
-    "limit": ("hard limit", "red", "dash", 2.0),
-    "yellow": ("yellow zone", "gold", "dashdot", 1.3),
-    "red": ("red zone", "red", "dashdot", 1.3),
-    "critical": ("critical zone", "darkred", "dashdot", 1.3),
+ZONE_COLOURS = ("rgba(0,0,0,0)", *(LEVELS[z][1] for z in ZONE_LEVELS))  # by zone code: none, then the model's
+LEVEL_STYLE = {  # name → (legend label, colour, dash, width): the figure model's label and colour
+    name: (label, colour, "dash" if name == "limit" else "dashdot", 2.0 if name == "limit" else 1.3)
+    for name, (label, colour) in LEVELS.items()
 }
 MAX_SERIES_POINTS = 10_000  # backtest paths are thinned to this many events for display
 MAX_SCATTER_POINTS = 5_000  # inventory-against-spread scatter (the fit uses every point)
@@ -259,15 +259,6 @@ def _thin(n: int, max_points: int = MAX_SERIES_POINTS) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, max_points)).astype(np.int64))
 
 
-def _zone_of(q: np.ndarray, lv: Mapping[str, float]) -> np.ndarray:
-    """Soft zone of each q, as the controls define it: the highest threshold |q| reaches."""
-    aq = np.abs(q)
-    z = np.zeros(q.size)
-    for code, name in enumerate(("yellow", "red", "critical"), start=1):
-        z = np.where(aq >= lv[name], float(code), z)
-    return np.where(np.isfinite(q), z, np.nan)
-
-
 def _backtest_data(obj: Mapping, path: Mapping[str, Any], fills: Mapping[str, Any]) -> ReportData:
     ts = np.asarray(path["ts"], dtype=np.int64)
     if ts.size < 2:
@@ -276,7 +267,7 @@ def _backtest_data(obj: Mapping, path: Mapping[str, Any], fills: Mapping[str, An
     idx = _thin(ts.size)
     t = (ts - ts[0]) / 1e9
     ser = {"t": t[idx], **{k: _f64(path[k])[idx] for k in ("mid", "bid", "ask", "q", "pnl")}}
-    ser["zone"] = _zone_of(ser["q"], data.levels())
+    ser["zone"] = zone_codes(ser["q"], data.levels())
     pol = data.config["policy"]
     data.series = {pol: ser}
     q = _f64(path["q"])
@@ -889,17 +880,18 @@ def _six_panel(data: ReportData) -> str:
     else:
         n = max(v.size for v in data.hist.values())
         hist_title = f"Final inventory over {n:,} paths"
-    titles = (
-        "Mid price, quotes and fills" if bt else "Mid price and quotes",
-        "Inventory over time",
-        "Quoted spread",
-        "Spread against inventory (Stoll regression, time controlled)",
-        "Cumulative PnL",
-        hist_title,
+    model = six_panel_model(  # the figure model the matplotlib six-panel draws too
+        time_unit=data.time_unit,
+        price_unit=pu,
+        qty_unit=qu,
+        pnl_unit=data.pnl_unit,
+        hist_title=hist_title,
+        hist_ylabel="time at level (s)" if bt else "number of paths",
+        fills=bt,
     )
-    fig = make_subplots(rows=3, cols=2, subplot_titles=titles, horizontal_spacing=HSPACE, vertical_spacing=0.085)
+    fig = make_subplots(rows=3, cols=2, subplot_titles=model.titles, horizontal_spacing=HSPACE, vertical_spacing=0.085)
     lg = {i: "legend" if i == 1 else f"legend{i}" for i in range(1, 7)}
-    rc = {1: (1, 1), 2: (1, 2), 3: (2, 1), 4: (2, 2), 5: (3, 1), 6: (3, 2)}
+    rc = {i: (p.row, p.col) for i, p in enumerate(model.panels, start=1)}
 
     def add(i: int, trace) -> None:
         trace.legend = lg[i]
@@ -1210,14 +1202,8 @@ def _six_panel(data: ReportData) -> str:
         ):
             add(6, tr)
     # axes (units everywhere; never zoomed into float noise)
-    for i, (xt, yt) in {
-        1: ("" if hidden else tl, f"price ({pu})"),
-        2: (tl, f"inventory q ({qu})"),
-        3: (tl, f"spread ask − bid ({pu})"),
-        4: (f"inventory q ({qu})", f"spread ask − bid ({pu})"),
-        5: (tl, f"PnL ({data.pnl_unit})"),
-        6: (f"inventory q ({qu})", "time at level (s)" if bt else "number of paths"),
-    }.items():
+    for i, panel in enumerate(model.panels, start=1):
+        xt, yt = ("" if (i == 1 and hidden) else panel.xlabel), panel.ylabel
         fig.update_xaxes(title_text=xt, row=rc[i][0], col=rc[i][1], showgrid=True)
         fig.update_yaxes(title_text=yt, row=rc[i][0], col=rc[i][1], showgrid=True, exponentformat="none")
         rng = display_range(*y_ranges[i]) if i in y_ranges else None
@@ -1303,7 +1289,7 @@ def _stoll_note(data: ReportData, fits: Sequence[tuple[str, StollFit | None]]) -
 
 def _zone_section(data: ReportData) -> str:
     lv = data.levels()
-    configured = any(math.isfinite(lv[k]) for k in ("yellow", "red", "critical"))
+    configured = any(math.isfinite(lv[k]) for k in ZONE_LEVELS)
     present = any(np.nanmax(s["zone"], initial=0.0) > 0 for s in data.series.values() if s["zone"].size)
     if not (configured or present):
         return ""
@@ -1335,9 +1321,9 @@ def _zone_section(data: ReportData) -> str:
                 ),
             )
         )
-    ticks = ["none"] + [
+    ticks = [ZONE_NAMES[0]] + [
         f"{n} (|q| ≥ {_level_text(lv[n])} {data.qty_unit})" if math.isfinite(lv[n]) else f"{n} (off)"
-        for n in ("yellow", "red", "critical")
+        for n in ZONE_LEVELS
     ]
     fig.update_yaxes(title_text="soft zone", tickvals=[0, 1, 2, 3], ticktext=ticks, range=[-0.5, 3.5])
     fig.update_xaxes(title_text=f"time ({data.time_unit})")
@@ -1352,7 +1338,7 @@ def _zone_section(data: ReportData) -> str:
     rows = [
         [
             _td(p),
-            *(_cell(sums[p].get(f"time_in_{z}_frac")) for z in ("yellow", "red", "critical")),
+            *(_cell(sums[p].get(f"time_in_{z}_frac")) for z in ZONE_LEVELS),
             _cell(sums[p].get("time_at_limit_frac")),
         ]
         for p in pols

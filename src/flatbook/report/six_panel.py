@@ -28,10 +28,12 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..controls.zones import ZONE_LEVELS
 from ..fileio import atomic_file
 from ..policies.registry import policy_spec
 from ..sim.metrics import StollFit, stoll_regression
 from .figure_rules import depth_clip, display_range, estimate_text, limit_off_axis, quotes_hidden, repeated_points
+from .six_panel_model import LEVELS, six_panel_model
 
 if TYPE_CHECKING:
     from ..sim.simulator import SimResult
@@ -46,12 +48,8 @@ DPI = 120
 #: write_six_panel writes these formats by the file's suffix (vector ones for papers); anything else is PNG.
 FORMATS = ("png", "pdf", "svg", "eps")
 
-# Soft-zone colours, in the order of the ``zones`` tuple.
-_ZONE_STYLE = (
-    ("yellow zone", "gold"),
-    ("red zone", "red"),
-    ("critical zone", "darkred"),
-)
+# Soft-zone (legend label, colour), in the order of the ``zones`` tuple: the figure model's.
+_ZONE_STYLE = tuple(LEVELS[z] for z in ZONE_LEVELS)
 # Display budgets. Long time series are reduced to a min/max envelope per
 # bucket (visually identical at this figure's pixel width) and the scatter to a
 # fixed random subsample, so drawing and legend "best" placement stay fast for
@@ -208,8 +206,6 @@ def six_panel_figure(
     ax_px.plot(*_envelope(t, bid), color="tab:blue", lw=0.8, alpha=0.9, label="our bid")
     ax_px.plot(*_envelope(t, ask), color="tab:orange", lw=0.8, alpha=0.9, label="our ask")
     ax_px.plot(*_envelope(t, mid), color="black", lw=1.0, label="mid")
-    ax_px.set_title("Mid price and quotes")
-    ax_px.set_ylabel(f"price ({pu})")
     _legend(ax_px)
     if ax_depth is not None:
         per_tick = tick is not None and math.isfinite(tick) and tick > 0
@@ -225,8 +221,6 @@ def six_panel_figure(
         ax_depth.set_xlabel(time_label)
         ax_px.tick_params(labelbottom=False)
         ax_depth.legend(loc="best", fontsize="x-small", framealpha=0.85, ncols=3)  # one row: the axis is short
-    else:
-        ax_px.set_xlabel(time_label)
 
     # 2. Inventory over time ---------------------------------------------------
     ax_q.plot(*_envelope(t, q), color="tab:blue", lw=1.0, drawstyle="steps-post", label="inventory q", zorder=3)
@@ -245,16 +239,10 @@ def six_panel_figure(
     if math.isfinite(float(q_target)):
         ln = ax_q.axhline(float(q_target), color="green", ls=":", lw=1.4, label=f"target q = {q_target:g}")
         ln.set_gid("q_target")
-    ax_q.set_title("Inventory over time")
-    ax_q.set_xlabel(time_label)
-    ax_q.set_ylabel(f"inventory q ({qu})")
     _legend(ax_q)
 
     # 3. Quoted spread over time -----------------------------------------------
     ax_sp.plot(*_envelope(t, spread), color="tab:purple", lw=0.8, label="ask − bid")
-    ax_sp.set_title("Quoted spread")
-    ax_sp.set_xlabel(time_label)
-    ax_sp.set_ylabel(f"spread ({pu})")
     _legend(ax_sp)
 
     # 4. Inventory against spread (Stoll regression) ---------------------------
@@ -284,17 +272,11 @@ def six_panel_figure(
         ax_qs.plot(xs, fit.at(xs, qt), color="red", ls="--", lw=1.8, label=stoll_label(fit, pu, per_q))[0].set_gid(
             "stoll_fit"
         )
-    ax_qs.set_title("Spread against inventory (Stoll regression, time controlled)")
-    ax_qs.set_xlabel(f"inventory q ({qu})")
-    ax_qs.set_ylabel(f"spread ({pu})")
     _legend(ax_qs)
 
     # 5. Cumulative PnL ---------------------------------------------------------
     ax_pnl.plot(*_envelope(t, pnl), color="tab:green", lw=1.0, label="cumulative PnL (marked to mid)")
     ax_pnl.axhline(0.0, color="black", ls="--", lw=0.8, alpha=0.5)
-    ax_pnl.set_title("Cumulative PnL")
-    ax_pnl.set_xlabel(time_label)
-    ax_pnl.set_ylabel(f"PnL ({pnl_unit})")
     _legend(ax_pnl)
 
     # 6. Inventory histogram ----------------------------------------------------
@@ -317,9 +299,27 @@ def six_panel_figure(
         else:
             for sign, lab in ((1.0, f"hard limit ±{lim:g}"), (-1.0, "_nolegend_")):
                 ax_hist.axvline(sign * lim, color="red", ls=":", lw=1.4, label=lab).set_gid("hist_limit")
-    ax_hist.set_title(f"{hist_title or 'Inventory distribution'} (n = {hist.size:,})")
-    ax_hist.set_xlabel(f"inventory q ({qu})")
-    ax_hist.set_ylabel(hist_ylabel)
+    # titles and axis labels: the figure model's (the HTML report draws the same one)
+    model = six_panel_model(
+        time_unit=time_unit,
+        price_unit=pu,
+        qty_unit=qu,
+        pnl_unit=pnl_unit,
+        hist_title=f"{hist_title or 'Inventory distribution'} (n = {hist.size:,})",
+        hist_ylabel=hist_ylabel,
+    )
+    for ax, key in (
+        (ax_px, "price"),
+        (ax_q, "inventory"),
+        (ax_sp, "spread"),
+        (ax_qs, "stoll"),
+        (ax_pnl, "pnl"),
+        (ax_hist, "hist"),
+    ):
+        panel = model[key]
+        ax.set_title(panel.title)
+        ax.set_ylabel(panel.ylabel)
+        ax.set_xlabel("" if (ax is ax_px and ax_depth is not None) else panel.xlabel)  # else: under the depth axis
     _legend(ax_hist)
 
     for ax in axes:

@@ -17,6 +17,7 @@ unit and standard error where the project computes one), ``.to_pandas()``, ``.to
 - :class:`RiskResult` (:func:`flatbook.risk`): var, contributions, positions;
 - :class:`ScheduleResult` (:func:`flatbook.schedule`): the steps, and ``frontier()``.
 """
+
 from __future__ import annotations
 
 from .._lazy import lazy_getattr
@@ -29,9 +30,23 @@ _LAZY = {
     **{n: "replay" for n in ("BacktestResult", "BacktestFrames", "CalibrationResult")},
     **{n: "analysis" for n in ("SweepResult", "RiskResult", "RiskFrames", "ScheduleResult")},
 }
-__all__ = ["BacktestFrames", "BacktestResult", "CalibrationResult", "ComparisonResult", "Difference", "Quantity",
-           "QuoteResult", "QuotesResult", "RiskFrames", "RiskResult", "ScheduleResult", "SimulationFrames",
-           "SimulationResult", "Summary", "SweepResult"]
+__all__ = [
+    "BacktestFrames",
+    "BacktestResult",
+    "CalibrationResult",
+    "ComparisonResult",
+    "Difference",
+    "Quantity",
+    "QuoteResult",
+    "QuotesResult",
+    "RiskFrames",
+    "RiskResult",
+    "ScheduleResult",
+    "SimulationFrames",
+    "SimulationResult",
+    "Summary",
+    "SweepResult",
+]
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 

@@ -1,4 +1,5 @@
 """What every result object shares: the JSON dict, timing, warnings, parquet writing and notebook display."""
+
 from __future__ import annotations
 
 import html

@@ -1,4 +1,5 @@
 """Results of :func:`flatbook.sweep`, :func:`flatbook.risk` and :func:`flatbook.schedule`."""
+
 from __future__ import annotations
 
 import math
@@ -22,6 +23,7 @@ CASH = "price units × units"
 
 # --------------------------------------------------------------------------- sweep
 
+
 class SweepResult(Result):
     """A parameter sweep: one row per point, the Pareto frontiers and the best point per objective.
 
@@ -44,16 +46,29 @@ class SweepResult(Result):
 
     _key_figures = ("points", "best.mv", "best.pnl_mean", "best.sharpe", "best.pnl_std", "best.es_95")
 
-    def __init__(self, points, keys: Sequence[str], risk_aversion: float, analysis: Mapping[str, Any],
-                 meta: Mapping[str, Any], study: Mapping[str, Any] | None = None, title: str = ""):
+    def __init__(
+        self,
+        points,
+        keys: Sequence[str],
+        risk_aversion: float,
+        analysis: Mapping[str, Any],
+        meta: Mapping[str, Any],
+        study: Mapping[str, Any] | None = None,
+        title: str = "",
+    ):
         self.points = points
         self.keys = tuple(keys)
         self.risk_aversion = risk_aversion
         self.best = MappingProxyType(dict(analysis["best"]))
         self.frontiers = MappingProxyType(dict(analysis["frontiers"]))
         self.study = study
-        self._obj = {"sweep": dict(meta), "points": analysis["points"], "frontiers": analysis["frontiers"],
-                     "best": analysis["best"], **({"study": study} if study is not None else {})}
+        self._obj = {
+            "sweep": dict(meta),
+            "points": analysis["points"],
+            "frontiers": analysis["frontiers"],
+            "best": analysis["best"],
+            **({"study": study} if study is not None else {}),
+        }
         q = {"points": Quantity(len(points), "points")}
         for name, b in self.best.items():
             q[f"best.{name}"] = Quantity(b["value"], b["unit"], b["se"])
@@ -92,7 +107,7 @@ class SweepResult(Result):
 
         from ..sweep.objectives import PNL_UNIT, RISKS, mv_utility
 
-        front = self.frontier(risk)        # validates ``risk``
+        front = self.frontier(risk)  # validates ``risk``
         df = self.points
         label, unit = RISKS[risk]
         fig = Figure(figsize=(7.5, 5.0), layout="constrained")
@@ -102,15 +117,30 @@ class SweepResult(Result):
         def col(frame, key):
             return np.asarray(frame[key], dtype=float) if key in frame.columns else np.full(len(frame), np.nan)
 
-        ax.errorbar(col(df, risk), col(df, "pnl_mean"), xerr=np.nan_to_num(col(df, risk + "_se")),
-                    yerr=np.nan_to_num(col(df, "pnl_mean_se")), fmt="o", ms=3.5, color="0.55", ecolor="0.8",
-                    lw=0.8, label="points (±1 SE)")
+        ax.errorbar(
+            col(df, risk),
+            col(df, "pnl_mean"),
+            xerr=np.nan_to_num(col(df, risk + "_se")),
+            yerr=np.nan_to_num(col(df, "pnl_mean_se")),
+            fmt="o",
+            ms=3.5,
+            color="0.55",
+            ecolor="0.8",
+            lw=0.8,
+            label="points (±1 SE)",
+        )
         ax.plot(col(front, risk), col(front, "pnl_mean"), "o-", color="tab:blue", ms=5, label="Pareto frontier")
         u, _ = mv_utility(df, self.risk_aversion)
         if np.isfinite(u).any():
             b = int(np.nanargmax(u))
-            ax.plot(col(df, risk)[b], col(df, "pnl_mean")[b], "*", color="tab:red", ms=14,
-                    label=f"best mean–variance (λ = {self.risk_aversion:g})")
+            ax.plot(
+                col(df, risk)[b],
+                col(df, "pnl_mean")[b],
+                "*",
+                color="tab:red",
+                ms=14,
+                label=f"best mean–variance (λ = {self.risk_aversion:g})",
+            )
         ax.set_xlabel(f"{label} ({unit})")
         ax.set_ylabel(f"mean PnL ({PNL_UNIT})")
         ax.set_title(self.summary.title, fontsize=9)
@@ -120,6 +150,7 @@ class SweepResult(Result):
 
 
 # --------------------------------------------------------------------------- risk
+
 
 class RiskFrames(NamedTuple):
     """The DataFrames of a risk run."""
@@ -145,8 +176,18 @@ class RiskResult(Result):
         The VaR results themselves.
     """
 
-    _key_figures = ("parametric.var", "parametric.es", "historical.var", "historical.es", "monte-carlo.var",
-                    "monte-carlo.es", "greeks.value", "greeks.delta_cash", "greeks.vega", "limit_breaches")
+    _key_figures = (
+        "parametric.var",
+        "parametric.es",
+        "historical.var",
+        "historical.es",
+        "monte-carlo.var",
+        "monte-carlo.es",
+        "greeks.value",
+        "greeks.delta_cash",
+        "greeks.vega",
+        "limit_breaches",
+    )
 
     def __init__(self, book, greeks, results: Mapping[str, Any], corr: Mapping[str, Any]):
         self.book, self.greeks, self.corr = book, greeks, corr
@@ -158,8 +199,11 @@ class RiskResult(Result):
             if r.var_ci is not None:
                 q[f"{m}.var_ci95_lo"] = Quantity(float(r.var_ci[0]), CASH)
                 q[f"{m}.var_ci95_hi"] = Quantity(float(r.var_ci[1]), CASH)
-        gunits = {"value": CASH, "delta_cash": f"{CASH} (delta-equivalent exposure)",
-                  "vega": "cash per 1.00 of implied volatility"}
+        gunits = {
+            "value": CASH,
+            "delta_cash": f"{CASH} (delta-equivalent exposure)",
+            "vega": "cash per 1.00 of implied volatility",
+        }
         for k, v in greeks.totals.items():
             q[f"greeks.{k}"] = Quantity(v, gunits.get(k, ""))
         q["limit_breaches"] = Quantity(len(greeks.breaches), "limits breached")
@@ -172,8 +216,10 @@ class RiskResult(Result):
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return tuple(f"{b['instrument'] or 'book'}: {b['limit']} {b['value']:.6g} beyond {b['allowed']:.6g}"
-                     for b in self.greeks.breaches)
+        return tuple(
+            f"{b['instrument'] or 'book'}: {b['limit']} {b['value']:.6g} beyond {b['allowed']:.6g}"
+            for b in self.greeks.breaches
+        )
 
     def to_pandas(self) -> RiskFrames:
         """``(var, contributions, positions)`` DataFrames."""
@@ -221,6 +267,7 @@ class RiskResult(Result):
 
 # --------------------------------------------------------------------------- schedule
 
+
 class ScheduleResult(Result):
     """An execution schedule and its Almgren–Chriss (2000) expected cost E and variance V.
 
@@ -237,12 +284,22 @@ class ScheduleResult(Result):
     def __init__(self, schedule, obj: Mapping[str, Any], units: Mapping[str, str]):
         self.schedule = schedule
         self._obj = dict(obj)
-        u = {"expected_cost": units["expected_cost"], "variance": units["variance"], "std": units["std"],
-             "kappa": units["kappa"], "eta_tilde": units["eta"], "tau": units["time"], "unfilled": units["shares"]}
+        u = {
+            "expected_cost": units["expected_cost"],
+            "variance": units["variance"],
+            "std": units["std"],
+            "kappa": units["kappa"],
+            "eta_tilde": units["eta"],
+            "tau": units["time"],
+            "unfilled": units["shares"],
+        }
         figures = {k: obj[k] for k in u}
         figures["kappa"] = None if figures["kappa"] is None or not math.isfinite(figures["kappa"]) else figures["kappa"]
-        self.summary = Summary.build(figures, u, f"schedule {schedule.method} — X = {schedule.X:,.6g} shares, "
-                                                 f"T = {schedule.T:g} days, N = {schedule.N:,}")
+        self.summary = Summary.build(
+            figures,
+            u,
+            f"schedule {schedule.method} — X = {schedule.X:,.6g} shares, T = {schedule.T:g} days, N = {schedule.N:,}",
+        )
 
     def frontier(self, risk_aversions: Sequence[float] | None = None):
         """The Almgren–Chriss efficient frontier for this schedule's X, T, N and costs (§2.4, eqs. 14–15):
@@ -261,8 +318,14 @@ class ScheduleResult(Result):
         import pandas as pd  # lazy: start-up
 
         s = self.schedule
-        return pd.DataFrame({"step": np.arange(s.N + 1), "time": s.times,
-                             "trade": np.concatenate(([np.nan], s.trades)), "holdings": s.holdings})
+        return pd.DataFrame(
+            {
+                "step": np.arange(s.N + 1),
+                "time": s.times,
+                "trade": np.concatenate(([np.nan], s.trades)),
+                "holdings": s.holdings,
+            }
+        )
 
     def to_parquet(self, directory: str | os.PathLike) -> dict[str, Path]:
         """Write schedule.parquet into ``directory``."""

@@ -1,4 +1,5 @@
 """Results of :func:`flatbook.quote` (one state's quotes, with units) and :func:`flatbook.quotes` (many states)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,8 +27,20 @@ class QuoteResult(Result):
         The run the quote was computed for.
     """
 
-    _key_figures = ("mid", "q", "t", "bid", "ask", "bid_depth", "ask_depth", "bid_size", "ask_size", "half_spread",
-                    "skew", "zone")
+    _key_figures = (
+        "mid",
+        "q",
+        "t",
+        "bid",
+        "ask",
+        "bid_depth",
+        "ask_depth",
+        "bid_size",
+        "ask_size",
+        "half_spread",
+        "skew",
+        "zone",
+    )
 
     def __init__(self, config: RunConfig, quote: Quote):
         self.config = config
@@ -36,8 +49,9 @@ class QuoteResult(Result):
         run_cfg = {k: v for k, v in config.as_dict().items() if k not in ("paths", "seed")}
         self._obj = {**qd, "preset": config.preset, "policy": config.policy, "config": run_cfg}
         tu = PRESETS[config.preset].time_unit
-        self.summary = Summary.build(qd, {k: unit(QUOTE_UNITS, k, tu) for k in qd},
-                                     f"quote — {config.policy}, preset {config.preset}")
+        self.summary = Summary.build(
+            qd, {k: unit(QUOTE_UNITS, k, tu) for k in qd}, f"quote — {config.policy}, preset {config.preset}"
+        )
 
     def __getattr__(self, name: str) -> Any:
         # bid, ask, ... straight from the Quote record (only called for names not found otherwise)
@@ -66,8 +80,15 @@ class QuotesResult(Result):
         states (count), the fraction of states with each side quoted, and the ranges of the depths.
     """
 
-    _key_figures = ("states", "bid_quoted_frac", "ask_quoted_frac", "bid_depth_min", "bid_depth_max",
-                    "ask_depth_min", "ask_depth_max")
+    _key_figures = (
+        "states",
+        "bid_quoted_frac",
+        "ask_quoted_frac",
+        "bid_depth_min",
+        "bid_depth_max",
+        "ask_depth_min",
+        "ask_depth_max",
+    )
 
     def __init__(self, config: RunConfig, arrays: dict):
         import numpy as np  # lazy: start-up
@@ -77,9 +98,11 @@ class QuotesResult(Result):
         tu = PRESETS[config.preset].time_unit
         self.units = {k: unit(QUOTE_UNITS, k, tu) for k in arrays}
         n = int(arrays["q"].size)
-        fig: dict = {"states": n,
-                     "bid_quoted_frac": float(np.mean(arrays["bid_size"] > 0)) if n else 0.0,
-                     "ask_quoted_frac": float(np.mean(arrays["ask_size"] > 0)) if n else 0.0}
+        fig: dict = {
+            "states": n,
+            "bid_quoted_frac": float(np.mean(arrays["bid_size"] > 0)) if n else 0.0,
+            "ask_quoted_frac": float(np.mean(arrays["ask_size"] > 0)) if n else 0.0,
+        }
         units = {"states": "states", "bid_quoted_frac": "fraction of states", "ask_quoted_frac": "fraction of states"}
         for side in ("bid", "ask"):
             d = arrays[f"{side}_depth"]
@@ -94,8 +117,14 @@ class QuotesResult(Result):
         """The arrays as lists (NaN → None), with the units, preset and policy."""
         from ..jsonutil import jsonable  # lazy: start-up
 
-        return jsonable({"preset": self.config.preset, "policy": self.config.policy, "units": self.units,
-                         **{k: v.tolist() for k, v in self.arrays.items()}})
+        return jsonable(
+            {
+                "preset": self.config.preset,
+                "policy": self.config.policy,
+                "units": self.units,
+                **{k: v.tolist() for k, v in self.arrays.items()},
+            }
+        )
 
     def to_pandas(self):
         """One row per state: q, mid, t, bid, ask, depths, sizes, centre, half_spread, skew, zone."""

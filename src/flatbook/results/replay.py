@@ -1,4 +1,5 @@
 """Results of :func:`flatbook.backtest` and :func:`flatbook.calibrate` (real market data)."""
+
 from __future__ import annotations
 
 import os
@@ -44,18 +45,36 @@ class BacktestResult(Result):
         The backtester's own output.
     """
 
-    _key_figures = ("events", "fills", "maker_volume", "pnl_final", "pnl_liquidated", "final_q", "q_std", "max_abs_q",
-                    "spread_mean", "market_spread_mean", "fees", "max_drawdown", "var_95_60s", "markout_1s",
-                    "markout_60s")
+    _key_figures = (
+        "events",
+        "fills",
+        "maker_volume",
+        "pnl_final",
+        "pnl_liquidated",
+        "final_q",
+        "q_std",
+        "max_abs_q",
+        "spread_mean",
+        "market_spread_mean",
+        "fees",
+        "max_drawdown",
+        "var_95_60s",
+        "markout_1s",
+        "markout_60s",
+    )
 
     def __init__(self, raw: Replay, events):
         self.raw = raw
         self.config = raw.config
         self.meta = raw.meta
-        self._obj = jsonable({**raw.summary, "data": raw.meta["data"], "options": raw.meta["options"],
-                              "config": raw.meta["config"]})
-        figures = {k: v for k, v in flat_summary(self._obj).items()
-                   if k.partition(".")[0] not in ("timing", "data", "options", "config")}
+        self._obj = jsonable(
+            {**raw.summary, "data": raw.meta["data"], "options": raw.meta["options"], "config": raw.meta["config"]}
+        )
+        figures = {
+            k: v
+            for k, v in flat_summary(self._obj).items()
+            if k.partition(".")[0] not in ("timing", "data", "options", "config")
+        }
         units = table_units(raw.summary, events.meta)
         title = f"backtest {raw.config.policy} — {raw.meta['data']['instrument']}"
         self.summary = Summary.build(figures, units, title)
@@ -85,24 +104,42 @@ class BacktestResult(Result):
     def plot(self):
         """The six-panel figure of the replay (at most 20 000 evenly spaced events); not written anywhere."""
         r, v, d = self.raw, self.config.values, self.meta["data"]
-        title = (f"flatbook backtest — {d['instrument']}, policy {r.config.policy}\n"
-                 f"{r.summary['events']:,} events, {r.summary['fills']:,} fills; "
-                 f"latency feed {r.options.feed_latency.describe()}, order {r.options.order_latency.describe()}; "
-                 f"queue {r.options.queue}")
-        return six_panel_figure(figure_series(r), limit=v["limit"],
-                                zones=(v["yellow"], v["red"], v["critical"]), q_target=v["q_target"], title=title,
-                                time_unit="s", hist_title="Inventory at evenly spaced events",
-                                hist_ylabel="count (events)", price_unit=d["price_unit"], qty_unit=d["qty_unit"],
-                                pnl_unit=d["settlement_currency"], tick=d["tick_size"])
+        title = (
+            f"flatbook backtest — {d['instrument']}, policy {r.config.policy}\n"
+            f"{r.summary['events']:,} events, {r.summary['fills']:,} fills; "
+            f"latency feed {r.options.feed_latency.describe()}, order {r.options.order_latency.describe()}; "
+            f"queue {r.options.queue}"
+        )
+        return six_panel_figure(
+            figure_series(r),
+            limit=v["limit"],
+            zones=(v["yellow"], v["red"], v["critical"]),
+            q_target=v["q_target"],
+            title=title,
+            time_unit="s",
+            hist_title="Inventory at evenly spaced events",
+            hist_ylabel="count (events)",
+            price_unit=d["price_unit"],
+            qty_unit=d["qty_unit"],
+            pnl_unit=d["settlement_currency"],
+            tick=d["tick_size"],
+        )
 
 
 def _calibration_units(res: Mapping[str, Any]) -> dict[str, str]:
     pu, qu = res.get("price_unit", "price units"), res.get("qty_unit", "lots")
     tu = (res.get("time_unit") or {}).get("label", "1 s")
-    units = {"volatility.sigma_per_time_unit": f"{pu} per √({tu})", "volatility.sigma_se": f"{pu} per √s",
-             "volatility.sigma_day": f"{pu} per √day", "volatility.sigma_log_annual": "per √year",
-             "tick_size": pu, "gamma.gamma": f"per ({pu} × {qu})", "gamma.achieved": qu, "gamma.achieved_se": qu,
-             "gamma.target_q_std": qu}
+    units = {
+        "volatility.sigma_per_time_unit": f"{pu} per √({tu})",
+        "volatility.sigma_se": f"{pu} per √s",
+        "volatility.sigma_day": f"{pu} per √day",
+        "volatility.sigma_log_annual": "per √year",
+        "tick_size": pu,
+        "gamma.gamma": f"per ({pu} × {qu})",
+        "gamma.achieved": qu,
+        "gamma.achieved_se": qu,
+        "gamma.target_q_std": qu,
+    }
     for side in ("bid", "ask", "pooled", "touch"):
         for suffix in ("", "_lo", "_hi", "_se"):
             units[f"intensity.{side}.A{suffix}"] = f"per {tu}"
@@ -122,14 +159,23 @@ class CalibrationResult(Result):
         pass them on as ``flatbook.backtest(data, params=cal.suggested)``.
     """
 
-    _key_figures = ("volatility.sigma_per_time_unit", "intensity.pooled.A", "intensity.pooled.k", "intensity.touch.A",
-                    "intensity.touch.k", "quoting_law", "gamma.gamma", "gamma.achieved")
+    _key_figures = (
+        "volatility.sigma_per_time_unit",
+        "intensity.pooled.A",
+        "intensity.pooled.k",
+        "intensity.touch.A",
+        "intensity.touch.k",
+        "quoting_law",
+        "gamma.gamma",
+        "gamma.achieved",
+    )
 
     def __init__(self, res: Mapping[str, Any]):
         self._obj = jsonable(dict(res))
         figures = {k: v for k, v in self._obj.items() if k not in ("warnings",)}
-        self.summary = Summary.build(figures, _calibration_units(self._obj),
-                                     f"calibrate — {self._obj.get('instrument', '')}")
+        self.summary = Summary.build(
+            figures, _calibration_units(self._obj), f"calibrate — {self._obj.get('instrument', '')}"
+        )
 
     @property
     def suggested(self) -> dict[str, Any]:
@@ -138,5 +184,3 @@ class CalibrationResult(Result):
     def to_pandas(self):
         """The summary as a DataFrame (key → value, se, unit)."""
         return self.summary.to_pandas()
-
-

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from dataclasses import dataclass, field, replace
 from numbers import Real
 from pathlib import Path
@@ -372,8 +373,8 @@ def _check_corr(path: str, c: np.ndarray) -> None:
         i = int(np.argmax(np.abs(np.diag(c) - 1.0)))
         raise InputError(path, f"diagonal [{i}][{i}] = {c[i, i]:g}; allowed: 1 on the diagonal")
     if np.any(np.abs(c) > 1.0 + 1e-12):
-        i, j = np.unravel_index(np.argmax(np.abs(c)), c.shape)
-        raise InputError(path, f"[{i}][{j}] = {c[i, j]:g}; allowed: correlations in [-1, 1]")
+        row, col = np.unravel_index(np.argmax(np.abs(c)), c.shape)
+        raise InputError(path, f"[{row}][{col}] = {c[row, col]:g}; allowed: correlations in [-1, 1]")
     _check_psd(path, c)
 
 
@@ -717,7 +718,7 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
     )
 
 
-def load_book(path: str | Path) -> Book:
+def load_book(path: str | os.PathLike[str]) -> Book:
     """Read and validate a book TOML file (errors name the ``--config`` file or the TOML key)."""
     p = Path(path)
     return book_from_dict(read_toml(p), source=str(p))

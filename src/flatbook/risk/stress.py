@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -469,7 +470,7 @@ def survivability(st: _State, results: list[ScenarioResult], capital: float) -> 
     book = st.book
     qeq = st.greeks.delta_equivalent
     ref = float(np.max(np.abs(qeq))) if qeq.size else 0.0
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r in results:
         if r.kind == "worst-case":
             slope = float(np.sum(np.abs(qeq) * st.m * _max_moves(book))) / ref if ref > 0 else 0.0
@@ -495,7 +496,8 @@ def survivability(st: _State, results: list[ScenarioResult], capital: float) -> 
             q = _bisect_liquidation(book, qeq, ref, capital)
             method = f"bisection (relative tolerance {BISECT_RTOL:g})"
 
-            def at(Q):
+            # every variant is called as at(Q); the others bind loop values as defaults, hence the ignore
+            def at(Q):  # type: ignore[misc]
                 return _liquidation_loss(book, qeq * (Q / ref))[0]
 
         rows.append({"name": r.name, "q_max": q, "method": method, "_at": at})

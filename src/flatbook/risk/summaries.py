@@ -3,6 +3,9 @@ API returns), with the units of every figure."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ..jsonutil import jsonable
 
 UNITS = {
@@ -18,7 +21,7 @@ UNITS = {
 }
 
 
-def risk_object(book, greeks, results: dict, corr: dict) -> dict:
+def risk_object(book, greeks, results: dict, corr: Mapping[str, Any]) -> dict:
     """``risk --json``: book, settings, units, positions, instruments, greeks, limit_breaches,
     var (per method, with per-instrument contributions), correlation."""
     r = book.risk

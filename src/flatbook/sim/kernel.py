@@ -49,6 +49,7 @@ import types
 import numba as nb
 import numpy as np
 
+from ..controls.kill import kill_fires
 from ..controls.quote_controls import (
     ACT_HEDGE,
     CP_CRITICAL,
@@ -224,7 +225,6 @@ I_NAMES = (
 # recorded series (axis 1 of ``series``)
 S_MID, S_BID, S_ASK, S_Q, S_PNL, S_ZONE = range(6)
 S_NAMES = ("mid", "bid", "ask", "q", "pnl", "zone")
-KILL_LOSS, KILL_DRAWDOWN = 1, 2
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
@@ -824,14 +824,11 @@ def _run_block(
         # ---- 6. kill switch
         if kill_on:
             for j in range(BLOCK):
-                mtm = w[W_MTM, j]
-                alive = w[W_KILLED, j] == 0.0
-                fire_loss = alive and mtm <= -max_loss
-                fire_dd = alive and not fire_loss and w[W_PEAK, j] - mtm >= max_dd
-                if fire_loss or fire_dd:
+                r = kill_fires(w[W_KILLED, j] != 0.0, w[W_MTM, j], w[W_PEAK, j], max_loss, max_dd)
+                if r > 0.0:
                     w[W_KILLED, j] = 1.0
                     w[W_KSTEP, j] = i + 1
-                    w[W_KREASON, j] = KILL_LOSS if fire_loss else KILL_DRAWDOWN
+                    w[W_KREASON, j] = r
         if recording:
             _record_marks(rec_paths, p0, nb_, i + 1, w[W_S], w[W_Q], w[W_MTM], series)
 

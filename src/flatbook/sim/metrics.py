@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -115,8 +116,8 @@ def ou_fit(moments, dt: float) -> OUFit:
 ATTRIBUTION = ("pnl_spread", "pnl_inventory", "pnl_adverse", "pnl_hedge", "pnl_financing", "pnl_fees")
 
 
-def attribution(per_path: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each path's PnL split into parts that sum to it (price units × lots):
+def attribution(per_path: Mapping[str, np.ndarray | np.float64]) -> dict[str, np.ndarray | np.float64]:
+    """Each path's PnL split into parts that sum to it (price units × lots; per path, or one run's scalars):
 
     - ``pnl_spread``: fills valued against the mid when they happened, Σ(a·δa + b·δb);
     - ``pnl_adverse``: the markout of fills, Σ_t (fills of the last ``markout_steps`` steps)·ΔS_t;

@@ -130,7 +130,7 @@ def hedge_effect(hedged: np.ndarray, unhedged: np.ndarray) -> dict:
     n = hedged.size
     std_h, std_u = (float(x.std(ddof=1)) if n > 1 else 0.0 for x in (hedged, unhedged))
     change = {"mean": float(hedged.mean() - unhedged.mean()), "std": std_h - std_u}
-    out = {"unhedged_pnl_mean": float(unhedged.mean()), "unhedged_pnl_std": std_u}
+    out: dict[str, float | None] = {"unhedged_pnl_mean": float(unhedged.mean()), "unhedged_pnl_std": std_u}
     for stat in ("mean", "std"):
         psi = influence(hedged, stat) - influence(unhedged, stat)
         out[f"hedge_pnl_{stat}_change"] = change[stat]

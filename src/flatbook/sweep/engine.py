@@ -49,7 +49,7 @@ from pathlib import Path
 from ..config import RunConfig, build_config
 from ..errors import InputError
 from ..extras import require
-from ..fileio import sigint_deferred
+from ..fileio import TMP_GLOB, atomic_file, write_text_atomic
 from ..jsonutil import jsonable
 from ..params import PARAMS, parse_value
 from ..timing import TIMING_KEYS, group_timing
@@ -273,8 +273,9 @@ class PointStore:
     # -- locking: one sweep at a time per directory
     def open(self) -> None:
         self.points_dir.mkdir(parents=True, exist_ok=True)
-        for tmp in self.points_dir.glob(".tmp-*"):  # left by a crash during a write
-            tmp.unlink(missing_ok=True)
+        for pattern in (TMP_GLOB, ".tmp-*"):  # left by a crash during a write (".tmp-*": older versions)
+            for tmp in self.points_dir.glob(pattern):
+                tmp.unlink(missing_ok=True)
         try:
             import fcntl
         except ImportError:  # not POSIX: no lock
@@ -326,13 +327,8 @@ class PointStore:
         import pandas as pd
 
         name = f"{time.time_ns():020d}-{tag}.parquet"
-        tmp = self.points_dir / f".tmp-{secrets.token_hex(6)}.part"
-        try:
-            pd.DataFrame(list(rows)).to_parquet(tmp, index=False, engine="pyarrow")
-            with _hold_sigint():
-                os.replace(tmp, self.points_dir / name)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_file(self.points_dir / name, hold_sigint=True) as fh:
+            pd.DataFrame(list(rows)).to_parquet(fh, index=False, engine="pyarrow")
         return self.points_dir / name
 
     def write_manifest(self, meta: Mapping) -> None:
@@ -369,22 +365,8 @@ def _clean(rec: dict) -> dict:
 
 
 def write_json_atomic(path: Path, obj: object) -> None:
-    """Strict JSON (non-finite → null) written to a temporary file, then renamed."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        tmp.write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _hold_sigint() -> Iterator[None]:
-    with sigint_deferred() as pending:
-        yield
-    if pending:
-        raise KeyboardInterrupt
+    """Strict JSON (non-finite → null) written atomically (:func:`flatbook.fileio.write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 
 # --------------------------------------------------------------------------- cluster

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,16 +174,16 @@ def parse_grid_item(item: str) -> Axis:
     return Axis(key, item, vals)
 
 
-def parse_grid(items: Sequence[str] | None, *, fixed: Sequence[str] = ()) -> list[Axis]:
+def parse_grid(items: Sequence[str] | None, *, fixed: Collection[str] = ()) -> list[Axis]:
     """Parse every ``--grid`` item; a key swept twice, or also fixed by ``--set`` (``fixed``), is refused."""
     axes: list[Axis] = []
     seen: dict[str, str] = {}
-    fixed = set(fixed)
+    fixed_keys = set(fixed)
     for item in items or []:
         ax = parse_grid_item(item)
         if ax.key in seen:
             raise InputError(_field(item), f"{ax.key} is already swept by --grid {seen[ax.key]}; give one item per key")
-        if ax.key in fixed:
+        if ax.key in fixed_keys:
             raise InputError(_field(item), f"{ax.key} is also fixed with --set; give it in one place")
         seen[ax.key] = item
         axes.append(ax)
@@ -210,6 +210,7 @@ def _draw(ax: Axis, rng: np.random.Generator, n: int) -> list[float | str]:
         idx = rng.integers(0, len(ax.values), size=n)
         return [ax.values[i] for i in idx]
     lo, hi = ax.lo, ax.hi
+    assert hi is not None  # an Axis with a range has both ends
     if ax.log:
         x = np.exp(rng.uniform(math.log(lo), math.log(hi), size=n))
     else:

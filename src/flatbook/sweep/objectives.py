@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,7 @@ def point_stats(per_path: Mapping[str, np.ndarray], summary: Mapping) -> dict:
     secs = _sections(n)
     loss = -pnl
     var_sec = [float(np.quantile(loss[s], ES_LEVEL)) for s in secs if s.stop - s.start >= 20]
-    out = {
+    out: dict[str, Any] = {
         "pnl_mean_se": _mean_se(pnl),
         "pnl_std_se": _std_se(pnl),
         "pnl_m3": m3,
@@ -203,7 +204,7 @@ def best_index(values: np.ndarray, sense: int) -> int | None:
     return int(np.flatnonzero(ok)[np.argmax(v[ok])])
 
 
-def pareto_mask(reward: Sequence[float], risk: Sequence[float]) -> np.ndarray:
+def pareto_mask(reward: Sequence[float] | np.ndarray, risk: Sequence[float] | np.ndarray) -> np.ndarray:
     """Non-dominated points, maximising ``reward`` and minimising ``risk``.
 
     A point is dominated when another has reward ≥ and risk ≤ with one of them strict;
@@ -281,14 +282,14 @@ def jackknife(rows, stat: Callable[[dict[str, np.ndarray]], float | None]) -> tu
     if full is None:
         return None, None
     b = jk["jk_n"].shape[1]
-    reps = [stat(section_figures(jk, i)) for i in range(b)]
-    reps = np.array([np.nan if v is None else v for v in reps], dtype=float)
+    vals = [stat(section_figures(jk, i)) for i in range(b)]
+    reps = np.array([np.nan if v is None else v for v in vals], dtype=float)
     if b < 2 or not np.isfinite(reps).all():
         return float(full), None
     return float(full), float(math.sqrt((b - 1) / b * float(((reps - reps.mean()) ** 2).sum())))
 
 
-def vertex_window(y: Sequence[float], window: int = 2) -> tuple[slice | None, str]:
+def vertex_window(y: Sequence[float] | np.ndarray, window: int = 2) -> tuple[slice | None, str]:
     """The fitting window around the discrete maximum of y (y ordered by x): the argmax and
     ``window`` neighbours each side; None when the maximum is at an edge of the grid."""
     y = np.asarray(y, dtype=float)
@@ -300,7 +301,7 @@ def vertex_window(y: Sequence[float], window: int = 2) -> tuple[slice | None, st
     return slice(max(0, i - window), min(y.size, i + window + 1)), "ok"
 
 
-def fit_vertex(x: Sequence[float], y: Sequence[float]) -> float | None:
+def fit_vertex(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float | None:
     """Maximum of the least-squares parabola through (x, y), clipped to [min x, max x];
     None when the parabola is not concave."""
     x = np.asarray(x, dtype=float)

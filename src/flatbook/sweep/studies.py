@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import build_config
+from ..policies.glft_solution import glft_constants
 from .engine import Point, make_point
 from .objectives import (
     LAMBDA_UNIT,
@@ -213,8 +214,12 @@ def _as2008() -> dict:
 
 
 def glft_omega(lam: float, sigma: float, k: float, A: float) -> float:
-    """GLFT's asymptotic inventory slope ω = √(σ²γ/(2kA)·(1 + γ/k)^(1 + k/γ)) (price units per lot)."""
-    return math.sqrt(sigma**2 * lam / (2 * k * A) * (1 + lam / k) ** (1 + k / lam))
+    """GLFT's asymptotic inventory slope ω (price units per lot) at risk aversion γ = ``lam``.
+
+    ω = √(σ²γ/(2kA)·(1 + γ/k)^(1 + k/γ)) (GLFT 2013 §4), from its one home,
+    :func:`flatbook.policies.glft_solution.glft_constants`.
+    """
+    return glft_constants(lam, sigma, A, k)[1]
 
 
 def _as_points(paths: int, seed: int) -> list[Point]:
