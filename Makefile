@@ -95,8 +95,8 @@ clean:
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 	find . -path ./.git -prune -o -type f \( -name '*.nbi' -o -name '*.nbc' \) -exec rm -f {} +
 
-# numba's cache is keyed on the file that defines each cached function, so an
-# edit to a module whose functions a kernel inlines (policies/, controls/,
-# kernels/) does not invalidate the kernel: drop the cache after such edits.
+# Every kernel's cache key includes a SHA-256 of the model-layer sources it inlines
+# (flatbook.policies.compile.model_digest), so edits recompile by themselves; old entries
+# accumulate (one per edit): this drops them to free disk.
 clean-numba:
 	find src -type f \( -name '*.nbi' -o -name '*.nbc' \) -exec rm -f {} +

@@ -32,7 +32,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from flatbook.sweep import engine
+from flatbook.sweep import runner
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -47,7 +47,7 @@ def run_once(client, points, per_task: int) -> tuple[float, list[dict], int]:
     """One timed sweep on ``client`` into a fresh directory: (seconds, rows, tasks)."""
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         t0 = time.perf_counter()
-        with engine.SweepRunner(Path(tmp) / "out", per_task=per_task, client=client) as r:
+        with runner.SweepRunner(Path(tmp) / "out", per_task=per_task, client=client) as r:
             rows = r.run(points)
             tasks = r.tasks_run
         return time.perf_counter() - t0, rows, tasks
@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     n_points = args.points or (16 if args.quick else 32)
     paths = args.paths or (100_000 if args.quick else 200_000)
     repeat = args.repeat or (1 if args.quick else 2)
-    cores = engine.local_cores()
+    cores = runner.local_cores()
     points = [
-        engine.make_point("as2008", "linear-skew", {"skew": float(k)}, paths, 0)
+        runner.make_point("as2008", "linear-skew", {"skew": float(k)}, paths, 0)
         for k in np.geomspace(0.005, 1.0, n_points)
     ]
     steps = points[0].config().steps
@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     rows_by_n = {}
     for n in (1, 2):
         t0 = time.perf_counter()
-        with engine.dask_client(workers=n) as client:
+        with runner.dask_client(workers=n) as client:
             client.wait_for_workers(n, timeout=120)
-            client.run(engine.warm_up)
+            client.run(runner.warm_up)
             startup = time.perf_counter() - t0
             best = None
             for _ in range(repeat):

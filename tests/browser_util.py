@@ -75,7 +75,7 @@ def app_server(log: Path, *args: str) -> Iterator[str]:
     """``flatbook app --host 127.0.0.1 --port <free port> *args`` until the block ends; yields its base URL."""
     port = free_port()
     argv = ["app", "--host", "127.0.0.1", "--port", str(port), *args]
-    code = f"import flatbook.cli.app_cmd; from flatbook.cli.app import main; main({argv!r})"
+    code = f"import flatbook.cli.app_cmd; from flatbook.cli.root import main; main({argv!r})"
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}/"

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import flatbook.cli.app_cmd  # noqa: F401  (registers `flatbook app` until cli/app.py imports it)
+import flatbook.cli.app_cmd  # noqa: F401  (registers `flatbook app` until cli/root.py imports it)
 from flatbook.app import callbacks as C
 from flatbook.app import layout as L
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.config import build_config
 from flatbook.policies.quote import quote
 from flatbook.sim.simulator import simulate

@@ -89,7 +89,7 @@ def test_summary_json_has_the_attribution_keys():
 
     from typer.testing import CliRunner
 
-    from flatbook.cli import app as cli_app
+    from flatbook.cli import root as cli_app
 
     r = CliRunner().invoke(cli_app.app, ["simulate", "--paths", "200", "--json"])
     assert r.exit_code == 0, r.stderr

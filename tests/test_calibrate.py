@@ -45,7 +45,7 @@ TRUE_A, TRUE_K, TRUE_SIGMA, DT, HORIZON = 4.0, 20.0, 0.05, 0.05, 500.0
 def synthetic_events(
     *, A=TRUE_A, k=TRUE_K, sigma=TRUE_SIGMA, dt=DT, horizon=HORIZON, seed=1, s0=100.0, spread=0.01, tick=math.nan
 ) -> EventTable:
-    """An event table from the core's market model (flatbook.market.model, ``intensity`` flow).
+    """An event table from the core's market model (flatbook.market.pack, ``intensity`` flow).
 
     Each step of dt seconds: a QUOTE row (book mid ± spread/2); on each side, independently,
     the step's market order reaches depth D where P(D ≥ δ) = min(1, A·dt·e^(−kδ)) — exactly the

@@ -1,4 +1,4 @@
-"""Tests of the ``flatbook`` command line (flatbook.cli.app, output, tables)."""
+"""Tests of the ``flatbook`` command line (flatbook.cli.root, output, tables)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from flatbook.cli import app as cli_app
 from flatbook.cli import output as cli_output
+from flatbook.cli import root as cli_app
 from flatbook.params import PARAMS
 from flatbook.policies.registry import POLICIES
 from flatbook.presets import PRESETS

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from conftest import DATA
 from flatbook.backtest import BacktestOptions, Latency, replay_config, run_backtest
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.data.load import load
 from flatbook.timing import without_timing
 

@@ -341,7 +341,7 @@ def test_bad_hedging_config(ov, field):
 def test_simulate_json_has_the_hedging_keys():
     from typer.testing import CliRunner
 
-    from flatbook.cli import app as cli_app
+    from flatbook.cli import root as cli_app
 
     r = CliRunner().invoke(
         cli_app.app, ["simulate", "--preset", "hedging", "--policy", "linear-skew", "--paths", "300", "--json"]
@@ -369,7 +369,7 @@ def test_hedge_frontier_table_json_and_figure(tmp_path):
 
     from typer.testing import CliRunner
 
-    from flatbook.cli import app as cli_app
+    from flatbook.cli import root as cli_app
 
     runner = CliRunner()
     out = tmp_path / "hf"

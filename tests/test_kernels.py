@@ -10,8 +10,8 @@ import pytest
 from scipy.stats import chi2
 
 from conftest import Z, mean_se, var_se
-from flatbook.kernels.fastexp import fast_exp
-from flatbook.kernels.rng import box_muller, hi31, low_bit, mid31, mix64, next_u64, stream_start, unit53
+from flatbook.numerics.fastexp import fast_exp
+from flatbook.numerics.rng import box_muller, hi31, low_bit, mid31, mix64, next_u64, stream_start, unit53
 
 
 @nb.njit(cache=True)

@@ -35,7 +35,7 @@ from browser_util import (
 )
 from flatbook.app import layout as L
 from flatbook.app import live_page as LP
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 
 T0 = 1_714_570_200_000_000_000  # 2024-05-01 13:30:00 UTC, ns
 STEP_NS = 100_000_000

@@ -60,7 +60,7 @@ def test_determinism_and_cli_json():
 
     from typer.testing import CliRunner
 
-    from flatbook.cli import app as cli_app
+    from flatbook.cli import root as cli_app
 
     a, b = two(0.5, paths=500, seed=9), two(0.5, paths=500, seed=9)
     np.testing.assert_array_equal(a.pnl, b.pnl)

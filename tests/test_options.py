@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import cfg, prop, run
-from flatbook.kernels.black_scholes import bs_price_delta
+from flatbook.numerics.black_scholes import bs_price_delta
 from flatbook.policies.quote import quote
 from flatbook.risk.greeks import bs_greeks, bs_price
 

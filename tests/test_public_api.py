@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import flatbook
 from conftest import REPO, shared_data
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.timing import without_timing
 
 runner = CliRunner()
@@ -74,7 +74,7 @@ def test_every_public_name_resolves():
 def test_subpackages_named_like_api_calls_stay_modules_and_are_callable(monkeypatch):
     import flatbook.backtest.backtester as bt
     import flatbook.risk.var as var  # noqa: PLR0402  (this very form must work on a callable package)
-    from flatbook.sweep import engine  # noqa: F401
+    from flatbook.sweep import runner  # noqa: F401
 
     assert flatbook.backtest.backtester is bt and flatbook.risk.var is var
     assert callable(flatbook.backtest) and callable(flatbook.sweep)

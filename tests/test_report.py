@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import shared_data
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.errors import InputError
 from flatbook.report import html as report_html
 

@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 import flatbook.cli.risk_cmds  # noqa: F401  (registers risk and stress)
 from conftest import EPS, Z, prop
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.errors import InputError
 from flatbook.hedging.schedules import almgren_chriss, immediate, twap
 from flatbook.risk.book import SEED_SCENARIOS, book_from_dict, load_book

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import prop
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.errors import InputError
 from flatbook.hedging import (
     Frontier,

@@ -113,7 +113,7 @@ def test_atomic_file_replaces_whole_or_not_at_all(tmp_path):
 def test_event_table_parquet_and_sweep_points_go_through_the_atomic_writer(tmp_path):
     """Real data: an AAPL tape written as Parquet and read back; a sweep store's points file and manifest."""
     from flatbook.data.load import load as load_events
-    from flatbook.sweep.engine import PointStore
+    from flatbook.sweep.runner import PointStore
 
     ev = load_events(shared_data(AAPL))
     p = ev.to_parquet(tmp_path / "aapl.parquet")
@@ -326,7 +326,7 @@ def test_flatbook_app_policy_file_loads_before_listening(cubic_file, tmp_path):
 
     from typer.testing import CliRunner
 
-    from flatbook.cli import app as cli_app
+    from flatbook.cli import root as cli_app
 
     runner = CliRunner()
     r = runner.invoke(cli_app.app, ["app", "--policy-file", str(tmp_path / "nope.py")])

@@ -23,19 +23,20 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import flatbook.cli.sweep_cmd  # noqa: F401  (registers 'sweep' until cli/app.py imports it)
+import flatbook.cli.sweep_cmd  # noqa: F401  (registers 'sweep' until cli/root.py imports it)
 from conftest import Z, cfg
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.errors import InputError
 from flatbook.sim.simulator import simulate
-from flatbook.sweep import engine, report
+from flatbook.sweep import report
+from flatbook.sweep import runner as SR
 from flatbook.sweep.grid import grid_points, parse_grid, parse_grid_item, random_points
 from flatbook.sweep.objectives import jackknife, mv_utility, pareto_mask
 from flatbook.timing import TIMING_KEYS
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FLATBOOK = [sys.executable, "-c", "import flatbook.cli.sweep_cmd; from flatbook.cli.app import main; main()"]
+FLATBOOK = [sys.executable, "-c", "import flatbook.cli.sweep_cmd; from flatbook.cli.root import main; main()"]
 SWEEP_TIMING = ("elapsed_s", "path_steps_per_s", "wall_s", "worker", "finished_utc")  # a row's "timing"
 COMPARED = (
     "pnl_mean",
@@ -69,7 +70,7 @@ def wait_for(cond, timeout: float, what: str, every: float = 0.05):
 
 
 def raw_rows(out: Path) -> pd.DataFrame:
-    return engine.PointStore(out).read_raw()
+    return SR.PointStore(out).read_raw()
 
 
 def nothing_may_run(monkeypatch) -> None:
@@ -81,9 +82,9 @@ def nothing_may_run(monkeypatch) -> None:
 
         return f
 
-    monkeypatch.setattr(engine, "dask_client", refuse("a cluster was started"))
-    monkeypatch.setattr(engine, "run_task", refuse("a task was run"))
-    monkeypatch.setattr(engine, "simulate_point", refuse("a point was simulated"))
+    monkeypatch.setattr(SR, "dask_client", refuse("a cluster was started"))
+    monkeypatch.setattr(SR, "run_task", refuse("a task was run"))
+    monkeypatch.setattr(SR, "simulate_point", refuse("a point was simulated"))
     for name in ("write_frontier_png", "write_heatmap_png", "write_skew_frontier_png", "write_as_gamma_png"):
         monkeypatch.setattr(report, name, refuse(f"{name} was drawn again"))
 
@@ -221,31 +222,31 @@ def test_pareto_frontier_hand_made():
 
 
 def test_point_id_stable_and_canonical():
-    p = engine.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2000, 0)
+    p = SR.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2000, 0)
     assert p.id == "6fe286f352633a81"  # fixed forever: resume relies on it
-    assert engine.make_point("as2008", "linear-skew", {"gamma": 0.1, "skew": "5e-2"}, 2000, 0).id == p.id
+    assert SR.make_point("as2008", "linear-skew", {"gamma": 0.1, "skew": "5e-2"}, 2000, 0).id == p.id
     others = [
-        engine.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2001, 0),
-        engine.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2000, 1),
-        engine.make_point("as2008", "stoll", {"skew": 0.05, "gamma": "0.1"}, 2000, 0),
-        engine.make_point("as2008", "linear-skew", {"skew": 0.05}, 2000, 0),
+        SR.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2001, 0),
+        SR.make_point("as2008", "linear-skew", {"skew": 0.05, "gamma": "0.1"}, 2000, 1),
+        SR.make_point("as2008", "stoll", {"skew": 0.05, "gamma": "0.1"}, 2000, 0),
+        SR.make_point("as2008", "linear-skew", {"skew": 0.05}, 2000, 0),
     ]
     assert len({p.id, *(o.id for o in others)}) == 5
 
 
 def test_plan_tasks_seconds_not_milliseconds():
-    pts = [engine.make_point("as2008", "linear-skew", {"skew": k}, 10_000, 0) for k in np.linspace(0, 1, 40)]
-    tasks = engine.plan_tasks(pts, 2, target_s=3.0, costs=[0.05] * 40)
+    pts = [SR.make_point("as2008", "linear-skew", {"skew": k}, 10_000, 0) for k in np.linspace(0, 1, 40)]
+    tasks = SR.plan_tasks(pts, 2, target_s=3.0, costs=[0.05] * 40)
     assert [len(t) for t in tasks] == [10, 10, 10, 10]  # cap: at least 2 tasks per worker
-    tasks = engine.plan_tasks(pts, 1, target_s=3.0, costs=[0.25] * 40)
+    tasks = SR.plan_tasks(pts, 1, target_s=3.0, costs=[0.25] * 40)
     assert [len(t) for t in tasks] == [12, 12, 12, 4]  # ~3 s each
-    tasks = engine.plan_tasks(pts, 2, target_s=3.0, costs=[5.0] * 40)
+    tasks = SR.plan_tasks(pts, 2, target_s=3.0, costs=[5.0] * 40)
     assert all(len(t) == 1 for t in tasks)  # never split a point
-    assert sum((t for t in engine.plan_tasks(pts, 2, per_task=7)), []) == pts
+    assert sum((t for t in SR.plan_tasks(pts, 2, per_task=7)), []) == pts
 
 
 def test_point_row_ses_consistent():
-    row = engine.simulate_point(engine.make_point("as2008", "linear-skew", {"skew": 0.1}, 4000, 2).spec())
+    row = SR.simulate_point(SR.make_point("as2008", "linear-skew", {"skew": 0.1}, 4000, 2).spec())
     assert set(row["timing"]) == {"elapsed_s", "path_steps_per_s", "wall_s"} and not set(row) & set(TIMING_KEYS)
     df = pd.DataFrame([row])
     u, se = mv_utility(df, 0.0)
@@ -330,7 +331,7 @@ class Cluster:
             self.spawn()
         with self.client() as c:
             c.wait_for_workers(n, timeout=180)
-            c.run(engine.warm_up)
+            c.run(SR.warm_up)
 
     def close(self) -> None:
         for p in [*self.workers.values(), self.scheduler]:
@@ -639,10 +640,10 @@ def test_two_identical_sweeps_differ_only_in_timing(two_workers, tmp_path):
 def test_resume_reads_points_saved_before_the_timing_column(tmp_path, monkeypatch, numba_threads):
     """Point files of an older flatbook (flat wall_s, worker, finished_utc, elapsed_s, path_steps_per_s
     columns) resume as they are: no point runs again, and the rows come back with ``timing``."""
-    pts = [engine.make_point("as2008", "symmetric", {"half_spread": h}, 300, 1) for h in (0.5, 1.0)]
-    rows = engine.run_task([p.spec() for p in pts])
+    pts = [SR.make_point("as2008", "symmetric", {"half_spread": h}, 300, 1) for h in (0.5, 1.0)]
+    rows = SR.run_task([p.spec() for p in pts])
     flat = [{**{k: v for k, v in r.items() if k != "timing"}, **r["timing"]} for r in rows]
-    store = engine.PointStore(tmp_path)
+    store = SR.PointStore(tmp_path)
     store.open()
     try:
         store.write(flat, "old")
@@ -650,7 +651,7 @@ def test_resume_reads_points_saved_before_the_timing_column(tmp_path, monkeypatc
         store.close()
     assert set(SWEEP_TIMING) <= set(pd.read_parquet(next((tmp_path / "points").glob("*.parquet"))).columns)
     nothing_may_run(monkeypatch)
-    got = engine.run_sweep(pts, tmp_path)
+    got = SR.run_sweep(pts, tmp_path)
     assert [g["point_id"] for g in got] == [p.id for p in pts]
     for g, r in zip(got, rows):
         assert g["timing"] == r["timing"] and not set(g) & set(TIMING_KEYS)

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import Z, mean_se, prop, std_se
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.config import build_config
 from flatbook.errors import InputError
 from flatbook.params import BIG, PARAMS
@@ -557,7 +557,7 @@ def test_kernels_need_compiling_reads_the_dispatcher_and_numbas_cache(tmp_path):
     code = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
-        from flatbook.cli.app import kernels_need_compiling
+        from flatbook.cli.root import kernels_need_compiling
         import h6_probe_kernel as m
         before = kernels_need_compiling(m.twice)
         m.twice(1.0)
@@ -663,10 +663,10 @@ def test_ctrl_c_during_the_imports_exits_130_without_traceback(launcher):
     assert tail == ["interrupted"], err[-3000:]
     assert proc.stdout.read() == b""
     # the signal landed before the command line was imported: fewer imports reported after
-    # flatbook.cli.entry than a full import of flatbook.cli.app makes (an interrupted import
+    # flatbook.cli.entry than a full import of flatbook.cli.root makes (an interrupted import
     # still reports its enclosing modules as it unwinds, so count, don't look for a name)
     full = subprocess.run(
-        [sys.executable, "-c", "import flatbook.cli.entry, flatbook.cli.app"],
+        [sys.executable, "-c", "import flatbook.cli.entry, flatbook.cli.root"],
         capture_output=True,
         text=True,
         env=env,

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import shared_data
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.data.events import DataError
 from flatbook.data.generic import load_generic
 

@@ -26,7 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import cfg, run, shared_data
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.report.figure_rules import MIN_REL_SPAN
 from flatbook.report.hedge_frontier import hedge_frontier_figure
 from flatbook.report.html import REPLAY_PARAMS, simulate_report, write_report

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import REPO, shared_data
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.report.html import DATA_ID
 from test_report import parse, plotly_js
 from test_trust_cli import one_error_line

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from conftest import shared_data
 from flatbook.backtest import replay_config, run_backtest
-from flatbook.cli import app as cli_app
+from flatbook.cli import root as cli_app
 from flatbook.config import build_config
 from flatbook.data.load import load as load_events
 from flatbook.errors import InputError

@@ -47,7 +47,7 @@ ORDER = [
     "controls",
     "market",
     "hedging",
-    "kernels",
+    "numerics",
     "strategy",
     "sim",
     "backtest",
@@ -65,7 +65,7 @@ TITLES = {
     "policies": "Policies",
     "controls": "Controls",
     "market": "Market models",
-    "kernels": "Numerical kernels",
+    "numerics": "Numerics",
     "strategy": "Strategy",
     "sim": "Simulation",
     "multi": "Several instruments",
@@ -86,7 +86,7 @@ FALLBACK_SUMMARIES = {
     "policies": "The quoting policies: one module per formula, the registry and quotes for given states.",
     "controls": "The controls that wrap any policy: hard limit, soft zones, kill switch, never-cross.",
     "market": "The simulator's market: mid-price models, order flow, costs.",
-    "kernels": "Numerical building blocks of the compiled kernels: per-path random numbers, a vectorisable exp, Black–Scholes.",
+    "numerics": "Numerical building blocks of the compiled kernels: per-path random numbers, a vectorisable exp, Black–Scholes.",
     "sim": "The Monte Carlo simulator: the compiled kernel, its driver and the summary statistics.",
     "core": "Parameters, presets, the validated run configuration, errors, atomic file writes, JSON helpers.",
 }
@@ -262,7 +262,7 @@ def _cli_markdown() -> str:
     import click  # imported here: only this page needs the CLI (typer, click) at build time
     import typer.main
 
-    from flatbook.cli.app import app
+    from flatbook.cli.root import app
 
     root = typer.main.get_command(app)
     ctx = click.Context(root, info_name="flatbook")

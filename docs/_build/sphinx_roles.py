@@ -43,7 +43,7 @@ logger = griffe.get_logger("docs_sphinx_roles")  # mkdocstrings routes it into m
 KNOWN: dict[tuple[str, str], str] = {
     (
         "flatbook.cli.multi_cmd",
-        "flatbook.cli.app._resolve",
+        "flatbook.cli.root._resolve",
     ): "the CLI root no longer has _resolve (cli/ is being restructured)",
 }
 

@@ -114,7 +114,7 @@ def sweep(
     """
     import pandas as pd  # lazy: start-up
 
-    from ..sweep import engine
+    from ..sweep import runner
     from ..sweep.grid import grid_points, parse_grid, random_points
     from ..sweep.studies import STUDIES
 
@@ -127,7 +127,7 @@ def sweep(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 1024):
         raise InputError("workers", f"got {workers!r}; allowed: an integer from 1 to 1024")
     if scheduler is not None:
-        engine.check_scheduler(scheduler)
+        runner.check_scheduler(scheduler)
     if risk_aversion is not None and (
         isinstance(risk_aversion, bool)
         or not isinstance(risk_aversion, (int, float))
@@ -171,7 +171,7 @@ def sweep(
             if not axes:
                 raise InputError("grid", "give at least one parameter to sweep")
             combos = random_points(axes, random, base_cfg.seed) if random is not None else grid_points(axes)
-            points = engine.make_points(base_cfg.preset, base_cfg.policy, vals, combos, base_cfg.paths, base_cfg.seed)
+            points = runner.make_points(base_cfg.preset, base_cfg.policy, vals, combos, base_cfg.paths, base_cfg.seed)
         except InputError as e:  # the command line's field names (--grid ...) as the API's
             if not e.field.startswith("--grid"):
                 raise
@@ -190,11 +190,11 @@ def sweep(
     if workers is None and scheduler is None:
         rows = []
         for i, p in enumerate(points):
-            rows.append(engine.simulate_point(p.spec()))
+            rows.append(runner.simulate_point(p.spec()))
             if progress is not None:
                 progress(i + 1, len(points))
     else:
-        rows = engine.run_sweep(points, scheduler=scheduler, workers=workers)
+        rows = runner.run_sweep(points, scheduler=scheduler, workers=workers)
     df = pd.DataFrame(rows)
     if the_study is not None:
         keys = ["policy"] * (df["policy"].nunique() > 1) + [

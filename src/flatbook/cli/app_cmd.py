@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..extras import require
 from .policy_file import PolicyFileOpt, load_policy_files
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 # the live engine's API address; = flatbook.app.live_page.DEFAULT_LIVE_URL (not imported: that module imports dash)
 DEFAULT_LIVE_URL = "http://127.0.0.1:8765"

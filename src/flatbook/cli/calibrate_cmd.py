@@ -24,7 +24,7 @@ from .replay_cmds import FormatOpt, NoCacheOpt, OnErrorOpt, TradesOpt, _load
 if TYPE_CHECKING:  # numpy loads in the functions that use it: start-up ('flatbook --help')
     import numpy as np
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 
 # --------------------------------------------------------------------------- calibrate

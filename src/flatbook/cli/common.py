@@ -1,7 +1,7 @@
 """What every ``flatbook`` subcommand shares: option types, defaults, input parsing, printing, progress.
 
 The command modules (``*_cmd.py``, ``*_cmds.py``) import from here, never from the root
-:mod:`flatbook.cli.app`, which only mounts them: the command line has no import cycle.
+:mod:`flatbook.cli.root`, which only mounts them: the command line has no import cycle.
 Start-up: this module imports typer and rich only (and the light core modules); anything
 that pulls numpy, numba or a kernel is imported inside the function that needs it.
 """

@@ -26,7 +26,7 @@ from .interrupt import interrupted  # noqa: E402
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Import the command line and run it; Ctrl-C at any point exits 130 without a traceback."""
-    from .app import main as run  # the heavy imports, under _exit_interrupted
+    from .root import main as run  # the heavy imports, under _exit_interrupted
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

@@ -33,7 +33,7 @@ from .common import (
 )
 from .progress import ProgressBar
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 FRONTIER_KEYS = (
     "hedge_count",

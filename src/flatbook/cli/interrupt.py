@@ -1,6 +1,6 @@
 """How every command ends on Ctrl-C: ``interrupted`` on stderr and exit status 130 (128 + SIGINT).
 
-Standard library only, no side effects: imported by :mod:`flatbook.cli.app` and by the
+Standard library only, no side effects: imported by :mod:`flatbook.cli.root` and by the
 console script's entry point :mod:`flatbook.cli.entry` before anything heavy.
 """
 

@@ -14,7 +14,7 @@ from .common import JsonOpt, _print_json, _stdout
 from .output import check_out_dir
 from .policy_file import PolicyFileOpt, load_policy_files
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 
 @app.command()

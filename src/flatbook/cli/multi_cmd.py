@@ -1,7 +1,7 @@
 """``flatbook multi``: one maker quoting several correlated instruments (preset ``multi-asset``).
 
 Takes ``--set``, ``--config``, ``--out``, ``--json`` and ``--report`` through the same code
-paths as ``simulate``: :func:`flatbook.cli.app._resolve` merges the TOML file and the flags,
+paths as ``simulate``: :func:`flatbook.cli.root._resolve` merges the TOML file and the flags,
 :func:`flatbook.cli.output.publish_dir` writes all files or none, ``--report`` is checked
 before any work and written by :func:`flatbook.report.html.write_report`.
 """
@@ -40,7 +40,7 @@ from .common import (
 from .progress import ProgressBar
 from .tables import fmt
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 DEFAULT_MULTI_PRESET = "multi-asset"
 

@@ -36,10 +36,10 @@ from .progress import ProgressBar, spinner
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 data_app = typer.Typer(help="Market data: inspect or convert LOBSTER, Binance and generic files.", no_args_is_help=True)
-# mounted as `flatbook data` by the root (flatbook.cli.app), after the commands, as typer lists groups
+# mounted as `flatbook data` by the root (flatbook.cli.root), after the commands, as typer lists groups
 
 FormatOpt = Annotated[
     str, typer.Option("--format", metavar="FMT", help="auto, lobster, binance, generic or events (flatbook Parquet).")

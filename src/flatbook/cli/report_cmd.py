@@ -10,7 +10,7 @@ import typer
 from ..extras import require
 from .common import _stdout
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 
 @app.command()

@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..risk.summaries import UNITS, risk_object, stress_object  # noqa: F401  (re-exported)
 from .common import JsonOpt, _number, _print_json, _stdout
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 BookOpt = Annotated[
     str,

@@ -37,7 +37,7 @@ from .common import JsonOpt, _print_json, _stdout
 if TYPE_CHECKING:
     from ..hedging.schedules import Schedule
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 MAX_STEPS = 1_000_000
 TABLE_EDGE = 20  # with more than 2·TABLE_EDGE steps the table shows the first and last TABLE_EDGE

@@ -1,6 +1,6 @@
 """``flatbook simulate``, ``compare``, ``quote``, ``presets``, ``policies`` and ``params``.
 
-The Monte Carlo commands and the listings; mounted on the root by :mod:`flatbook.cli.app`.
+The Monte Carlo commands and the listings; mounted on the root by :mod:`flatbook.cli.root`.
 """
 
 from collections.abc import Callable

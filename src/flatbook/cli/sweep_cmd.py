@@ -49,7 +49,7 @@ from .common import (
 )
 from .progress import ProgressBar
 
-app = typer.Typer()  # this module's commands; the root (flatbook.cli.app) mounts it
+app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 TABLE_FIGURES = (
     ("pnl_mean", "mean PnL"),
@@ -78,7 +78,7 @@ class _SweepBar(ProgressBar):
             paths="",
         )
 
-    # the sweep's own progress callback (engine.Progress in, not ProgressBar's completed/description)
+    # the sweep's own progress callback (runner.Progress in, not ProgressBar's completed/description)
     def update(self, st) -> None:  # type: ignore[override]
         cached = f", {st.cached} resumed" if st.cached else ""
         self.progress.update(
@@ -239,7 +239,7 @@ def sweep(
     ] = None,
 ) -> None:
     """Sweep parameters (grid, random, optuna) or run a built-in study, on a Dask cluster; frontier and best points."""
-    from ..sweep import engine
+    from ..sweep import runner as SR
     from ..sweep.grid import grid_points, parse_grid, random_points
     from ..sweep.objectives import OBJECTIVES
     from ..sweep.studies import STUDIES
@@ -251,7 +251,7 @@ def sweep(
     n_random = _int("--random", random_, 1, 100_000)
     n_optuna = _int("--optuna", optuna_, 1, 100_000)
     if scheduler is not None:
-        engine.check_scheduler(scheduler)
+        SR.check_scheduler(scheduler)
         if n_workers is not None:
             raise InputError(
                 "--workers", "sizes the local cluster only; the cluster at --scheduler has its own workers"
@@ -310,7 +310,7 @@ def sweep(
             mode, combos = "random", random_points(axes, n_random, s)
         else:
             mode, combos = "grid", grid_points(axes)
-        points = engine.make_points(preset_name, pol, base, combos, n, s) if combos else []
+        points = SR.make_points(preset_name, pol, base, combos, n, s) if combos else []
     keys = [ax.key for ax in axes]
     out_dir = output.check_out_dir(out) if out is not None else None
 
@@ -336,7 +336,7 @@ def sweep(
     old = None
     with (
         _SweepBar() as bar,
-        engine.SweepRunner(
+        SR.SweepRunner(
             out_dir, scheduler=scheduler, workers=n_workers, per_task=per_task, progress=bar.update
         ) as runner,
     ):
@@ -359,9 +359,9 @@ def sweep(
 
                 def make(params: dict):
                     try:
-                        return engine.make_point(preset_name, pol, {**base, **params}, n, s)
+                        return SR.make_point(preset_name, pol, {**base, **params}, n, s)
                     except InputError as e:
-                        raise InputError(f"--optuna trial {engine.describe(params)}", str(e)) from None
+                        raise InputError(f"--optuna trial {SR.describe(params)}", str(e)) from None
 
                 def score(row: dict):
                     import pandas as pd
@@ -375,11 +375,11 @@ def sweep(
                 if old is not None and _same_sweep(old, meta, ignore=("points",)) and old.get("optuna_batch"):
                     batch = int(old["optuna_batch"])
                 else:
-                    batch = (n_workers or engine.local_cores()) if scheduler is None else runner.n_workers()
+                    batch = (n_workers or SR.local_cores()) if scheduler is None else runner.n_workers()
                 meta["optuna_batch"] = batch
                 if store is not None:
                     store.write_manifest({**meta, "status": "running"})
-                rows = engine.optuna_search(
+                rows = SR.optuna_search(
                     runner,
                     axes,
                     make,
@@ -402,7 +402,7 @@ def sweep(
                     f"rerun the same command to resume\n"
                 )
             raise
-        except engine.SweepTaskError as e:
+        except SR.SweepTaskError as e:
             if store is not None:
                 store.write_manifest({**meta, "status": "failed"})
             raise ClickException(str(e)) from None
@@ -465,7 +465,7 @@ def _finish(
     if out_dir is not None:
         df.to_parquet(out_dir / ".results.parquet.tmp", index=False, engine="pyarrow")
         Path(out_dir / ".results.parquet.tmp").replace(out_dir / "results.parquet")
-        from ..sweep.engine import write_json_atomic
+        from ..sweep.runner import write_json_atomic
 
         write_json_atomic(out_dir / "sweep.json", obj)
         written = ["results.parquet", "sweep.json"]

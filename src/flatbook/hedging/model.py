@@ -175,7 +175,7 @@ def pack_hedge(v, nsteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     hp[HP_FRAC], hp[HP_BAND] = v["hedge_fraction"], v["hedge_band"]
     hp[HP_PART] = v["hedge_participation"]
     hp[HP_MARKOUT] = v["markout_steps"]
-    # an option position: 1 call, 2 put (flatbook.kernels.black_scholes)
+    # an option position: 1 call, 2 put (flatbook.numerics.black_scholes)
     hp[HP_OPT] = ("none", "call", "put").index(v["option_type"]) if v["option_lots"] != 0 else 0.0
     hp[HP_OPT_N], hp[HP_OPT_K] = v["option_lots"], v["option_strike"]
     hp[HP_OPT_VOL], hp[HP_OPT_EXP] = v["option_vol"], v["option_expiry"]

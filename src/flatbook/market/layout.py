@@ -1,13 +1,13 @@
 """The market parameter layout ``mp`` that the Monte Carlo kernel reads.
 
-:func:`flatbook.market.model.pack_market` writes it and :mod:`flatbook.sim.kernel`
+:func:`flatbook.market.pack.pack_market` writes it and :mod:`flatbook.sim.kernel`
 reads it; both import these constants from here (the model layer), so the
 packer does not import the engine.
 """
 
 from __future__ import annotations
 
-# market parameter layout (see flatbook.market.model.pack_market)
+# market parameter layout (see flatbook.market.pack.pack_market)
 (
     MP_DT,
     MP_T,

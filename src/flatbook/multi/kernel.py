@@ -24,8 +24,8 @@ import numba as nb
 import numpy as np
 
 from ..controls.quote_controls import control_quotes
-from ..kernels.fastexp import fast_exp
-from ..kernels.rng import box_muller, hi31, mid31, next_u64, stream_start
+from ..numerics.fastexp import fast_exp
+from ..numerics.rng import box_muller, hi31, mid31, next_u64, stream_start
 from ..policies.compile import specialise
 
 #: bound per run by :func:`kernels`: ``slot_depths(slot, pp, tab, i, t, tau, s, q, db, da)``, the

@@ -43,7 +43,7 @@ from numba.core.ccallback import CFunc
 
 _PKG = Path(__file__).resolve().parent.parent  # src/flatbook
 #: flatbook's model-layer modules a kernel may inline (their sources key every specialisation)
-INLINED_DIRS = ("policies", "controls", "hedging", "kernels", "market")
+INLINED_DIRS = ("policies", "controls", "hedging", "numerics", "market")
 
 
 class _KeyedCache(FunctionCache):
@@ -85,7 +85,7 @@ def model_digest() -> str:
 def key_on_model(*dispatchers) -> None:
     """Key the on-disk cache of these numba dispatchers on :func:`model_digest` too (numba's own
     key follows only their own file): an edit to a model-layer module they inline (controls,
-    hedging, kernels, market, policies) then recompiles them instead of loading stale code."""
+    hedging, market, numerics, policies) then recompiles them instead of loading stale code."""
     digest = model_digest()
     for d in dispatchers:
         if not isinstance(d._cache, NullCache):

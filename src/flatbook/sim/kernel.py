@@ -9,7 +9,7 @@ instruction) without runtime alias checks. Nothing is allocated per step.
 Per-path summaries are written once, at the end of each path, so memory grows
 with the number of paths only; time series are written for the requested paths.
 
-Each path draws from its own SplitMix64 stream (:mod:`flatbook.kernels.rng`),
+Each path draws from its own SplitMix64 stream (:mod:`flatbook.numerics.rng`),
 a fixed number of draws per step that depends on the market model only, so
 every policy sees the same flow (common random numbers) and a path's numbers do
 not depend on how many paths run, on the blocks, or on the threads.
@@ -24,7 +24,7 @@ market features (diffusive mid, jumps, regimes, informed flow), the proxy's
 basis, carry and hedging (:mod:`flatbook.hedging.model`); (5) the mark to
 market and drawdown; (6) the kill switch. The hard limit holds after every
 fill and every hedge trade (:func:`~flatbook.controls.quote_controls.limit_trade`).
-The market models are documented in :mod:`flatbook.market.model`.
+The market models are documented in :mod:`flatbook.market.pack`.
 
 The policy is not a switch: the kernel takes the policy's compiled depths loop as a
 first-class function (:func:`flatbook.policies.compile.depths_loop`; any
@@ -116,17 +116,6 @@ from ..hedging.model import (
     HP_TRIGGER,
     HP_URG,
 )
-from ..kernels.black_scholes import bs_price_delta
-from ..kernels.fastexp import fast_exp
-from ..kernels.rng import (
-    box_muller,
-    hi31,
-    low_bit,
-    mid31,
-    next_u64,
-    stream_start,
-    unit53,
-)
 from ..market.layout import (
     FLOW_INTENSITY,
     MODEL_ABM,
@@ -159,6 +148,17 @@ from ..market.layout import (
     MP_S0,
     MP_SIGMA,
     MP_T,
+)
+from ..numerics.black_scholes import bs_price_delta
+from ..numerics.fastexp import fast_exp
+from ..numerics.rng import (
+    box_muller,
+    hi31,
+    low_bit,
+    mid31,
+    next_u64,
+    stream_start,
+    unit53,
 )
 from ..policies.base import Policy
 from ..policies.compile import depths_loop, key_on_model

@@ -34,7 +34,7 @@ from ..config import RunConfig
 from ..controls.quote_controls import pack_controls
 from ..hedging.model import HP_EXT, HP_ON, pack_hedge
 from ..jsonutil import jsonable
-from ..market.model import pack_market
+from ..market.pack import pack_market
 from ..policies.base import Policy
 from ..policies.registry import policy_spec
 from . import kernel as K

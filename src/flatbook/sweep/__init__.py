@@ -2,7 +2,7 @@
 Dask cluster with common random numbers, streamed to Parquet and resumable; objectives, Pareto
 frontiers, figures and the built-in studies (``flatbook sweep``).
 
-Modules: :mod:`.grid` (``--grid`` items, random search), :mod:`.engine` (points, tasks, cluster,
+Modules: :mod:`.grid` (``--grid`` items, random search), :mod:`.runner` (points, tasks, cluster,
 storage), :mod:`.objectives` (figures and SEs, objectives, frontier), :mod:`.report` (figures),
 :mod:`.studies` (``--study skew-frontier``, ``--study as-gamma``).
 """

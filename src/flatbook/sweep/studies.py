@@ -36,7 +36,6 @@ import numpy as np
 
 from ..config import build_config
 from ..policies.glft_solution import glft_constants
-from .engine import Point, make_point
 from .objectives import (
     LAMBDA_UNIT,
     PNL_UNIT,
@@ -48,6 +47,7 @@ from .objectives import (
     vertex_window,
 )
 from .report import write_as_gamma_png, write_skew_frontier_png
+from .runner import Point, make_point
 
 
 def _r6(x: float) -> float:

@@ -1,4 +1,4 @@
-"""Market models of the simulator: mid price, order flow, costs.
+"""Pack the market parameters into the flat array the simulator's kernel reads; the market models they describe.
 
 Mid price, per step dt (σ = ``sigma`` price units per √time unit):
 - ``binomial``: s += ±σ√dt with probability ½ each (Avellaneda & Stoikov 2008, §3).
