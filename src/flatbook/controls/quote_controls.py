@@ -89,6 +89,45 @@ def zone_of(cp, q):
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
+def min_spread(cp, db, da):
+    """Depths (price units) widened symmetrically about the centre to the minimum spread
+    ``cp[CP_MIN_SPREAD]`` (seed 001, "minimum spread"); unchanged when already wider."""
+    gap = cp[CP_MIN_SPREAD] - (da + db)
+    if gap > 0.0:
+        db += 0.5 * gap
+        da += 0.5 * gap
+    return db, da
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def limit_room(cp, db, da, q):
+    """Order sizes (lots) the hard limit leaves (seed 001, "hard limit"): the resting size counts,
+    so bid = min(size, limit − q) and ask = min(size, limit + q), floored at 0; a side with an
+    infinite depth is not quoted (size 0)."""
+    size = cp[CP_SIZE]
+    lim = cp[CP_LIMIT]
+    bsz = min(size, max(lim - q, 0.0))
+    asz = min(size, max(lim + q, 0.0))
+    if math.isinf(db):
+        bsz = 0.0
+    if math.isinf(da):
+        asz = 0.0
+    return bsz, asz
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def lean_controls(cp, db, da, q):
+    """:func:`control_quotes` when no control but the minimum spread and the hard limit can act:
+    no zone threshold, tick or market touch is finite, and no path is killed or paused. The same
+    numbers (what it leaves out is the identity then), in a fraction of the instructions: inside
+    the simulator's fused loop LLVM computes every branch of control_quotes for every path
+    (if-conversion), whether a control is on or not. Returns (db, da, bid size, ask size, zone, action)."""
+    db, da = min_spread(cp, db, da)
+    bsz, asz = limit_room(cp, db, da, q)
+    return db, da, bsz, asz, 0.0, 0.0
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
 def control_quotes(cp, db, da, s, q, killed):
     """Apply the controls. Returns (δb, δa, bid size, ask size, zone, action); zone and action as floats.
 
@@ -119,11 +158,7 @@ def control_quotes(cp, db, da, s, q, killed):
     floor_d = -cp[CP_HALF_MKT] + tick if tick > 0.0 else -cp[CP_HALF_MKT] * (1.0 - 1e-9)
     db = max(db, floor_d)
     da = max(da, floor_d)
-    # minimum spread, widened symmetrically about the centre
-    gap = cp[CP_MIN_SPREAD] - (da + db)
-    if gap > 0.0:
-        db += 0.5 * gap
-        da += 0.5 * gap
+    db, da = min_spread(cp, db, da)
     # tick rounding away from the mid (×1/tick: a vector division costs as much
     # as the rest of this function). np.floor/np.ceil return floats: math.floor's
     # int64 would need a float64 <-> int64 vector conversion, which AVX2 lacks
@@ -133,15 +168,7 @@ def control_quotes(cp, db, da, s, q, killed):
         db = s - np.floor((s - db) * inv_tick + 1e-9) * tick
     if tick > 0.0 and not math.isinf(da):
         da = np.ceil((s + da) * inv_tick - 1e-9) * tick - s
-    # sizes: hard limit counts the resting size
-    size = cp[CP_SIZE]
-    lim = cp[CP_LIMIT]
-    bsz = min(size, max(lim - q, 0.0))
-    asz = min(size, max(lim + q, 0.0))
-    if math.isinf(db):
-        bsz = 0.0
-    if math.isinf(da):
-        asz = 0.0
+    bsz, asz = limit_room(cp, db, da, q)
     if act == ACT_FLATTEN or killed:
         if q > 0.0:
             bsz = 0.0

@@ -55,12 +55,11 @@ from ..controls.quote_controls import (
     CP_CRITICAL,
     CP_HALF_MKT,
     CP_LIMIT,
-    CP_MIN_SPREAD,
     CP_RED,
-    CP_SIZE,
     CP_TICK,
     CP_YELLOW,
     control_quotes,
+    lean_controls,
     limit_clamp,
     limit_trade,
 )
@@ -357,32 +356,10 @@ def _hedge_child(
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
-def _lean_controls(cp, db, da, q):
-    """:func:`control_quotes` when no control but the minimum spread and the size limit can act:
-    no zone threshold, tick or market touch is finite, and no path is killed or paused.
-    The same numbers (what it leaves out is the identity then), in a fraction of the
-    instructions: inside the fused loop LLVM computes every branch of control_quotes
-    for every path (if-conversion), whether a control is on or not."""
-    gap = cp[CP_MIN_SPREAD] - (da + db)
-    if gap > 0.0:
-        db += 0.5 * gap
-        da += 0.5 * gap
-    size = cp[CP_SIZE]
-    lim = cp[CP_LIMIT]
-    bsz = min(size, max(lim - q, 0.0))
-    asz = min(size, max(lim + q, 0.0))
-    if math.isinf(db):
-        bsz = 0.0
-    if math.isinf(da):
-        asz = 0.0
-    return db, da, bsz, asz, 0.0, 0.0
-
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
 def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s):
     """Step 3 of :func:`_run_block` for the block: controls, quote statistics, fills, accounting.
     ``lean`` is a literal at each call site, so each call compiles to its own loop: the lean
-    one (:func:`_lean_controls`, no zone rows) and the general one."""
+    one (:func:`~flatbook.controls.quote_controls.lean_controls`, no zone rows) and the general one."""
     for j in range(BLOCK):
         s_ = w[W_S, j]
         q = w[W_Q, j]
@@ -390,7 +367,7 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s):
         da0 = w[W_DA0, j]
         qc = w[W_QEFF, j] if opt_on else q  # the limits and zones see the delta-equivalent
         if lean:
-            db, da, bs, as_, zone, act = _lean_controls(cp, db0, da0, qc)
+            db, da, bs, as_, zone, act = lean_controls(cp, db0, da0, qc)
         else:
             db, da, bs, as_, zone, act = control_quotes(cp, db0, da0, s_, qc, w[W_KILLED, j] > 0.0 or paused)
         w[W_DB, j] = db
@@ -487,7 +464,7 @@ def _run_block(
     jumps = jump_p > 0.0
     informed = inf_frac > 0.0 and inf_move > 0.0
     kill_on = max_loss < math.inf or max_dd < math.inf
-    # no control but the minimum spread and the size limit can act (see _lean_controls)
+    # no control but the minimum spread and the size limit can act (see controls.quote_controls.lean_controls)
     lean_block = (
         not kill_on
         and cp[CP_YELLOW] == math.inf
