@@ -18,6 +18,8 @@ log = logging.getLogger("flatbook.live")
 
 LEVELS = ("info", "warning", "critical")
 QUEUE_MAX = 1000
+#: the webhook's retry backoff (s): the wait after each of the three failed attempts of one alert
+RETRY_BACKOFF_S = (0.2, 0.4, 0.8)
 _LOG_LEVEL = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.CRITICAL}
 
 
@@ -45,6 +47,7 @@ class Alerts:
         self.sent = self.failed = self.dropped = 0
         self.count = 0
         self._task = None
+        self.sleep = asyncio.sleep  # the backoff's wait; a test wraps it to see the delays
 
     def raise_(self, ts: int, level: str, kind: str, message: str) -> Alert:
         a = Alert(int(ts), time.time(), level, kind, message)
@@ -71,7 +74,7 @@ class Alerts:
         async with aiohttp.ClientSession(timeout=timeout) as http:
             while True:
                 a = await self.queue.get()
-                for attempt in range(3):
+                for delay in RETRY_BACKOFF_S:
                     try:
                         async with http.post(self.webhook, json=a.as_dict()) as r:
                             if r.status < 300:
@@ -80,7 +83,7 @@ class Alerts:
                             log.warning("alert webhook %s answered %s", self.webhook, r.status)
                     except (TimeoutError, aiohttp.ClientError, OSError) as e:
                         log.warning("alert webhook %s failed: %s", self.webhook, e)
-                    await asyncio.sleep(0.2 * 2**attempt)
+                    await self.sleep(delay)
                 else:
                     self.failed += 1
                 self.queue.task_done()
