@@ -37,8 +37,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); echo "'$(PYTHON) -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 
 # Install (editable, with test extras) only when pyproject.toml changes.
+# Then compile the engines' kernels once (numba's on-disk cache, keyed on their sources), so that the
+# first run after an install loads them instead of compiling for about 30 s; no number depends on it.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@echo "compiling kernels (first run only)..."
+	$(VENV)/bin/flatbook compare --preset as2008 --policy symmetric --policy linear-skew --policy stoll \
+	  --policy avellaneda-stoikov --policy glft --paths 1 --json > /dev/null
+	$(PY) -c 'import flatbook.api as api; api.warm_up("backtest")'
 	@touch $@
 
 install: $(STAMP)

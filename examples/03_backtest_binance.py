@@ -5,8 +5,10 @@ flatbook.backtest.backtester.data_defaults); queue position and latency are mode
 in the settlement currency (USDT), inventory in BTC.
 
 Run: python examples/03_backtest_binance.py
+(the last lines save the run as `flatbook backtest --out DIR --report FILE.html` would: res.save, res.report)
 """
 
+import tempfile
 from pathlib import Path
 
 import flatbook
@@ -29,3 +31,9 @@ for policy, extra in (("linear-skew", {}), ("glft", {}), ("glft", {"latency_ms":
 
 fills = res.to_pandas().fills
 print(f"\nlast run: {len(fills):,} fills; first at {fills['time'].iloc[0]}")
+
+# what `flatbook backtest DATA --out DIR --report FILE.html` writes, from Python (here into a temporary directory)
+with tempfile.TemporaryDirectory() as tmp:
+    written = res.save(Path(tmp) / "bt")  # all files or none
+    report = res.report(Path(tmp) / "bt.html")  # self-contained interactive HTML, opens offline
+    print(f"saved: {', '.join(p.name for p in written)}; report {report.stat().st_size / 1e6:.1f} MB")

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from flatbook.cli import output as cli_output
 from flatbook.cli import root as cli_app
 from flatbook.params import PARAMS
 from flatbook.policies.registry import POLICIES
@@ -266,7 +265,9 @@ def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch, exc):
     def boom(path, res):
         raise exc
 
-    monkeypatch.setattr(cli_output, "_write_png", boom)
+    import flatbook.results.simulation as sim_results
+
+    monkeypatch.setattr(sim_results, "_write_png", boom)
     out = tmp_path / "x" / "run"
     r = cli("simulate", "--paths", "50", "--out", str(out))
     if isinstance(exc, OSError):

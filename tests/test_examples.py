@@ -45,6 +45,7 @@ SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             r"glft\s+fills 2,996\s+pnl_final\s+-1921\.15 USDT\s+q_std 1\.421 BTC",
             r"linear-skew\s+fills [\d,]+\s+pnl_final",
             r"glft \(latency 5 ms\)\s+fills",
+            r"saved: summary\.json, fills\.parquet, inventory\.parquet, six_panel\.png; report [\d.]+ MB",
         ),
     ),
     "04_calibrate_then_backtest.py": (
@@ -53,6 +54,14 @@ SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             r"volatility\.sigma_per_time_unit\s+7\.50244 USDT per √\(1 s\)",
             r"gamma\.achieved\s+[\d.]+ ± [\d.]+ BTC",
             r"backtest glft with the fitted parameters: fills [\d,]+",
+        ),
+    ),
+    "my_ladder.py": ((), (r"level 3: bid 98\.9700 × 1\s+ask 100\.9700 × 2", r"simulate refuses it: policy three_l")),
+    "my_market.py": (
+        ("300",),
+        (
+            r"mid stage: ou_mid \{'kappa': 5\.0, 'mean': 100\.0, 'vol': 2\.0\}",
+            r"glft: mean PnL\s+[-\d.]+ \(ABM\) ->\s+[-\d.]+ \(OU, κ = 5\), PnL std [\d.]+ -> [\d.]+ price units × lots",
         ),
     ),
     "05_sweep_frontier.py": (

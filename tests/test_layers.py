@@ -42,10 +42,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "units",
             "extras",
             "interrupts",
+            "userfile",
             "data",
         ),
     ),
-    ("model", ("numerics", "policies", "controls", "market", "hedging", "presets", "config")),
+    (
+        "model",
+        ("numerics", "estimators", "policies", "controls", "market", "hedging", "presets", "config", "paramgroups"),
+    ),
     ("strategy", ("strategy",)),
     ("engines", ("sim", "backtest", "live", "multi")),
     ("analysis", ("calibrate", "risk", "sweep")),
@@ -55,13 +59,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 #: Violations that remain, (importer, imported) → why; the coordinator removes each once fixed.
-KNOWN: dict[tuple[str, str], str] = {
-    # engines -> analysis: the backtester derives defaults and summary statistics with calibrate's estimators
-    # (data_defaults and replay_config belong in calibrate; moving them is open work of issue 14 §6)
-    ("flatbook.backtest.backtester", "flatbook.calibrate.volatility"): "data_defaults and the summary",
-    ("flatbook.backtest.backtester", "flatbook.calibrate.intensity"): "data_defaults fits A and k",
-    ("flatbook.backtest.backtester", "flatbook.calibrate.inventory"): "the summary's inventory OU fit",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 #: Cycles that remain (frozensets of modules) → why.
 KNOWN_CYCLES: dict[frozenset[str], str] = {}

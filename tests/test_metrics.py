@@ -14,7 +14,8 @@ from scipy.stats import norm
 from scipy.stats import t as student_t
 
 from conftest import EPS, Z, mean_se, prop, run
-from flatbook.sim.metrics import STOLL_BUCKETS, ou_fit, pool_moments, stoll_regression, summarize, var_es
+from flatbook.estimators.ou import ou_fit, pool_moments
+from flatbook.sim.metrics import STOLL_BUCKETS, stoll_regression, summarize, var_es
 
 
 # ------------------------------------------------------------------------------ VaR / ES

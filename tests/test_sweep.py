@@ -334,14 +334,20 @@ class Cluster:
             c.run(SR.warm_up)
 
     def close(self) -> None:
-        for p in [*self.workers.values(), self.scheduler]:
-            if p.poll() is None:
-                p.terminate()
-        for p in [*self.workers.values(), self.scheduler]:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        """The workers first, then the scheduler. A worker stopped by SIGTERM tells the scheduler it
+        is leaving; when the scheduler was stopped at the same moment, a worker often hung on the
+        broken connection until killed 10 s later, one wait per worker (the module's teardown took
+        0.5 to 20 s). In this order each process exits within about a second."""
+        for group in ([*self.workers.values()], [self.scheduler]):
+            for p in group:
+                if p.poll() is None:
+                    p.terminate()
+            for p in group:
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
         self.log.close()
 
 

@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from conftest import prop, shared_data
 from flatbook.backtest import BacktestOptions, Latency, replay_config, run_backtest
-from flatbook.backtest import engine as E
 from flatbook.config import build_config
 from flatbook.data.events import QUOTE, TRADE, EventMeta, EventTable, contract_value, empty_columns
 from flatbook.data.load import load
 from flatbook.errors import InputError
 from flatbook.sim.metrics import ATTRIBUTION
+from flatbook.strategy.contract import unit_value
 from flatbook.timing import without_timing
 from test_cli_replay import cli, cli_json, one_line_error
 
@@ -105,9 +105,9 @@ def test_inverse_round_trip_is_the_exchange_formula():
 @prop(max_examples=50)
 @given(p=st.floats(1e-3, 1e7), csize=st.floats(1e-3, 1e4), inverse=st.booleans())
 def test_the_compiled_unit_value_is_the_contract_value(p, csize, inverse):
-    """The replay's compiled v(p) and :func:`contract_value` are one formula."""
+    """The strategy's compiled v(p) (the replay's and the live engine's) and :func:`contract_value` are one formula."""
     kind = "inverse" if inverse else "linear"
-    assert E.unit_value(p, inverse, csize) == float(contract_value(p, kind, csize))
+    assert unit_value(p, inverse, csize) == float(contract_value(p, kind, csize))
     # the inverse identity: long n from p0 to p1 gains n·C·(1/p0 − 1/p1)
     n, p1 = 7.0, p * 1.01
     gain = n * (float(contract_value(p1, kind, csize)) - float(contract_value(p, kind, csize)))

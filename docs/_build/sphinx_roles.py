@@ -40,12 +40,7 @@ logger = griffe.get_logger("docs_sphinx_roles")  # mkdocstrings routes it into m
 # Broken references known today, in files other work owns right now: (object path, role body) ->
 # why. Each is logged at INFO, not as a warning, so the strict build stays green; remove an entry
 # when its docstring is fixed (an entry that no longer matches is itself reported as a warning).
-KNOWN: dict[tuple[str, str], str] = {
-    (
-        "flatbook.cli.multi_cmd",
-        "flatbook.cli.root._resolve",
-    ): "the CLI root no longer has _resolve (cli/ is being restructured)",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _lookup(pkg: griffe.Module, path: str) -> griffe.Object | griffe.Alias | None:

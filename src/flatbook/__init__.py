@@ -22,9 +22,16 @@ a result object, with the same numbers as the command line for the same inputs:
 - ``sweep(grid, ...)`` → :class:`SweepResult`: a parameter grid, its Pareto frontier and best points;
 - ``risk(book)`` → :class:`RiskResult`: a book's Greeks and VaR/ES by method;
 - ``schedule(method, ...)`` → :class:`ScheduleResult`: an execution schedule (Almgren–Chriss, TWAP, VWAP);
+- ``stress(book, scenarios=)`` → :class:`StressResult`: a book's loss per stress scenario and survivable Q_max
+  (``load_book(path)``: a book to reuse);
+- ``hedge_frontier(thresholds, ...)`` → :class:`HedgeFrontierResult`: hedge cost against residual risk;
+- ``multi(preset=, correlation=, ...)`` → :class:`MultiResult`: one maker on several correlated instruments;
+- ``inspect_data(path)`` → :class:`DataInspection`: what a market data file holds;
+- ``rebuild_report(results_dir)``: the HTML report of a saved run;
 - ``run_config(...)`` → :class:`RunConfig`: a validated run to pass as ``config=``;
 - ``load_data(path)``: a market data file as an event table (to backtest or calibrate several times);
-- ``list_presets()``, ``list_policies()``, ``list_parameters()``: what can be chosen, as DataFrames.
+- ``list_presets()``, ``list_policies()``, ``list_parameters()``: what can be chosen, as DataFrames;
+  ``config_schema("run" | "live" | "book")``: the JSON schema of a config file, for editors.
 
 Your own policy: a small compiled formula of the state returning the bid and ask depths, with
 typed parameters (:mod:`flatbook.policies.base` documents the interface); pass the object as
@@ -39,8 +46,10 @@ typed parameters (:mod:`flatbook.policies.base` documents the interface); pass t
 
 Every result has ``.summary`` (a read-only mapping ``key →`` :class:`Quantity`: value, unit and
 standard error where there is one), ``.to_pandas()``, ``.to_parquet(dir)``, ``.plot()`` (a
-matplotlib figure, written nowhere), ``.to_dict()`` (the command line's ``--json``) and a
-notebook display.
+matplotlib figure, written nowhere), ``.to_dict()`` and ``.to_json()`` (the command line's ``--json``),
+``.save(dir)`` (exactly the files of ``--out DIR``), ``.report(path)`` (the HTML of ``--report``, where the
+command has one) and a notebook display. The command line is a thin face over these calls: each command
+parses its flags, calls one of them and prints or writes through the result's methods.
 
 Example::
 
@@ -52,9 +61,9 @@ Example::
 Import cost: ``import flatbook`` loads none of numpy, numba or the kernels; each name above
 loads its module on first use (PEP 562 ``__getattr__``), for start-up speed.
 
-``flatbook.backtest``, ``calibrate``, ``sweep`` and ``risk`` are also the names of the engine
+``flatbook.backtest``, ``calibrate``, ``sweep``, ``risk`` and ``multi`` are also the names of the engine
 and analysis packages (``flatbook.backtest.backtester``, ...). So that both uses work, these
-four packages are callable: ``flatbook.backtest(...)`` calls :func:`flatbook.api.backtest`,
+five packages are callable: ``flatbook.backtest(...)`` calls :func:`flatbook.api.backtest`,
 and ``flatbook.backtest.backtester`` is still the module.
 """
 
@@ -69,30 +78,38 @@ from .errors import InputError
 
 #: public name → the module defining it (loaded on first use: start-up)
 _LAZY = {
-    **{n: "flatbook.api.simulation" for n in ("simulate", "compare", "quote", "quotes")},
-    **{n: "flatbook.api.replay" for n in ("backtest", "calibrate", "load_data")},
-    **{n: "flatbook.api.analysis" for n in ("sweep", "risk", "schedule")},
+    **{n: "flatbook.api.simulation" for n in ("simulate", "compare", "hedge_frontier", "multi")},
+    **{n: "flatbook.api.quoting" for n in ("quote", "quotes")},
+    **{n: "flatbook.api.replay" for n in ("backtest", "calibrate", "inspect_data", "load_data")},
+    **{n: "flatbook.api.analysis" for n in ("sweep", "risk", "schedule", "stress", "load_book")},
+    "rebuild_report": "flatbook.api.reports",
     "run_config": "flatbook.api._args",
     "list_parameters": "flatbook.api.catalogue",
     "list_policies": "flatbook.api.catalogue",
     "list_presets": "flatbook.api.catalogue",
+    "config_schema": "flatbook.api.catalogue",
     "RunConfig": "flatbook.config",
     **{n: "flatbook.policies" for n in ("policy", "Param", "table_policy", "load_policy_file")},
     **{n: "flatbook.results.summary" for n in ("Quantity", "Difference", "Summary")},
     **{n: "flatbook.results.simulation" for n in ("SimulationResult", "ComparisonResult")},
     **{n: "flatbook.results.quote" for n in ("QuoteResult", "QuotesResult")},
-    **{n: "flatbook.results.replay" for n in ("BacktestResult", "CalibrationResult")},
-    **{n: "flatbook.results.analysis" for n in ("SweepResult", "RiskResult", "ScheduleResult")},
+    **{n: "flatbook.results.replay" for n in ("BacktestResult", "CalibrationResult", "DataInspection")},
+    **{n: "flatbook.results.analysis" for n in ("SweepResult", "RiskResult", "ScheduleResult", "StressResult")},
+    "HedgeFrontierResult": "flatbook.results.hedging",
+    "MultiResult": "flatbook.results.multi",
 }
 #: API functions that share their name with a subpackage: the subpackage is made callable
-_CALLABLE_PACKAGES = ("backtest", "calibrate", "sweep", "risk")
+_CALLABLE_PACKAGES = ("backtest", "calibrate", "sweep", "risk", "multi")
 
 __all__ = [
     "BacktestResult",
     "CalibrationResult",
     "ComparisonResult",
+    "DataInspection",
     "Difference",
+    "HedgeFrontierResult",
     "InputError",
+    "MultiResult",
     "Param",
     "Quantity",
     "QuoteResult",
@@ -101,24 +118,32 @@ __all__ = [
     "RunConfig",
     "ScheduleResult",
     "SimulationResult",
+    "StressResult",
     "Summary",
     "SweepResult",
     "__version__",
     "backtest",
     "calibrate",
     "compare",
+    "config_schema",
+    "hedge_frontier",
+    "inspect_data",
     "list_parameters",
     "list_policies",
     "list_presets",
+    "load_book",
     "load_data",
     "load_policy_file",
+    "multi",
     "policy",
     "quote",
     "quotes",
+    "rebuild_report",
     "risk",
     "run_config",
     "schedule",
     "simulate",
+    "stress",
     "sweep",
     "table_policy",
 ]
@@ -152,7 +177,7 @@ def _make_callable(name: str, module: types.ModuleType) -> None:
 
 
 class _Flatbook(types.ModuleType):
-    """The ``flatbook`` package: when the import system binds one of the four callable subpackages
+    """The ``flatbook`` package: when the import system binds one of the callable subpackages
     (``setattr(flatbook, "backtest", module)``), the subpackage becomes callable first."""
 
     def __setattr__(self, name: str, value: object) -> None:

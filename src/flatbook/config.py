@@ -1,4 +1,13 @@
-"""A validated run: preset + policy + overrides (``--set`` / TOML) → :class:`RunConfig`."""
+"""A validated run: preset + policy + overrides (``--set`` / TOML) → :class:`RunConfig`.
+
+A parameter is named by its short name (``limit``) or its dotted long name (``controls.limit``,
+:func:`flatbook.params.resolve`). A run config TOML has the sections ``[run]`` (preset, policy,
+paths, seed and the time grid T, dt, s0, q0), ``[policy]``, ``[market]``, ``[controls]``,
+``[hedge]`` and ``[costs]`` (:data:`flatbook.params.GROUPS`); the flat ``[params]`` table of
+earlier versions is still read. :class:`RunConfig` keeps the flat ``values`` every engine packs
+and carries the typed groups (:mod:`flatbook.paramgroups`, built on first use: pydantic is not
+imported by ``flatbook --help``).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +21,31 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import InputError
-from .params import PARAMS, defaults, parse_value
+from .params import GROUPS, MAX_PATHS, MAX_STEPS, PARAMS, defaults, group_of, names_in, resolve
 from .presets import preset
-from .suggest import unknown
+from .suggest import did_you_mean, unknown
+from .validate import check_int
 
-MAX_STEPS = 10_000_000
-MAX_PATHS = 1_000_000_000
+__all__ = [
+    "MAX_PATHS",
+    "MAX_STEPS",
+    "RUN_KEYS",
+    "RunConfig",
+    "build_config",
+    "check_consistent",
+    "check_int",
+    "load_toml",
+    "parse_set",
+    "read_toml",
+    "section_params",
+]
+
+#: ``[run]`` keys that are not parameters (the run's other keys are the ``run`` group's: T, dt, s0, q0)
+RUN_KEYS = ("preset", "policy", "paths", "seed")
+
+
+def _rebuild(preset: str, policy: str, values: dict, paths: int, seed: int, user_keys: frozenset) -> RunConfig:
+    return RunConfig(preset, policy, MappingProxyType(values), paths, seed, user_keys)
 
 
 @dataclass(frozen=True)
@@ -38,6 +66,10 @@ class RunConfig:
         """Number of time steps, T/dt."""
         return int(round(self.values["T"] / self.values["dt"]))
 
+    def __reduce__(self):
+        # MappingProxyType does not pickle: rebuild from a plain copy (a Dask worker, pickle.dumps(result))
+        return _rebuild, (self.preset, self.policy, dict(self.values), self.paths, self.seed, self.user_keys)
+
     def as_dict(self) -> dict:
         """JSON-ready description of the run."""
         return {
@@ -49,32 +81,75 @@ class RunConfig:
             "params": dict(self.values),
         }
 
+    # ---- the typed groups (flatbook.paramgroups): frozen pydantic records of the same values
+    @property
+    def groups(self) -> dict[str, Any]:
+        """``{group: record}`` for every group of :data:`flatbook.params.GROUPS` (``policy``: the run's
+        policy's own parameters). Built once, on first use."""
+        got = self.__dict__.get("_groups")
+        if got is None:
+            # lazy: start-up (pydantic; 'flatbook --help' and --version import this module, not pydantic)
+            from .paramgroups import run_groups
+
+            got = run_groups(self)
+            object.__setattr__(self, "_groups", got)
+        return got
+
+    @property
+    def run(self) -> Any:
+        """The ``run`` group: preset, policy, paths, seed, T, dt, s0, q0."""
+        return self.groups["run"]
+
+    @property
+    def policy_params(self) -> Any:
+        """The ``policy`` group of the run's policy (``cfg.policy`` is the policy's name)."""
+        return self.groups["policy"]
+
+    @property
+    def market(self) -> Any:
+        """The ``market`` group: mid price, flow, regimes, jumps, informed flow, events."""
+        return self.groups["market"]
+
+    @property
+    def controls(self) -> Any:
+        """The ``controls`` group: limit, zones, kill switch, tick, size, pause."""
+        return self.groups["controls"]
+
+    @property
+    def hedge(self) -> Any:
+        """The ``hedge`` group: trigger, sizing, execution, impact, proxy, option, sessions."""
+        return self.groups["hedge"]
+
+    @property
+    def costs(self) -> Any:
+        """The ``costs`` group: financing, borrow, funding, capital, fees."""
+        return self.groups["costs"]
+
 
 def parse_set(items: list[str] | None) -> dict[str, str]:
-    """Parse ``--set key=value`` items; a malformed item raises :class:`InputError`."""
+    """Parse ``--set key=value`` items; a malformed item raises :class:`InputError`.
+
+    A known key, short or dotted (``controls.limit``), is returned by its short name, so that a TOML
+    value and a ``--set`` of the same parameter meet under one key; the same parameter set twice is
+    refused. An unknown key is returned as given: :func:`build_config` names it (a user policy's
+    parameters are known only once its file is loaded).
+    """
     out: dict[str, str] = {}
+    given: dict[str, str] = {}
     for item in items or []:
         key, sep, val = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise InputError("--set", f"expected key=value, got {item!r}")
-        out[key] = val.strip()
+        try:
+            name = resolve(key)
+        except InputError:
+            name = key
+        if name in given and given[name] != key:
+            raise InputError(f"--set {key}", f"{name} is already set by --set {given[name]}=…; give it once")
+        given[name] = key
+        out[name] = val.strip()
     return out
-
-
-def check_int(field: str, raw: Any, lo: int, hi: int) -> int:
-    """An integer in [lo, hi], or :class:`InputError` naming ``field``."""
-    try:
-        if isinstance(raw, bool):
-            raise ValueError
-        val = int(raw)
-        if isinstance(raw, float) and raw != val:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise InputError(field, f"got {raw!r}; allowed: an integer from {lo} to {hi}") from None
-    if not lo <= val <= hi:
-        raise InputError(field, f"got {val}; allowed: an integer from {lo} to {hi}")
-    return val
 
 
 def build_config(
@@ -97,12 +172,15 @@ def build_config(
     seed = check_int("seed", seed, 0, 2**63 - 1)
     v: dict = defaults()
     v.update(pre.values)
-    user = set()
+    user: dict[str, str] = {}
     for key, raw in (overrides or {}).items():
-        v[key] = parse_value(key, raw)
-        user.add(key)
+        name = resolve(str(key))
+        if name in user:
+            raise InputError(str(key), f"{name} is also given as {user[name]}; give it once")
+        v[name] = PARAMS[name].parse(raw)
+        user[name] = str(key)
     if pre.derive is not None:
-        pre.derive(v, user)
+        pre.derive(v, set(user))
     steps = v["T"] / v["dt"]
     if abs(steps - round(steps)) > 1e-9 * max(1.0, steps) or round(steps) < 1:
         raise InputError("dt", f"T/dt must be a whole number of steps >= 1; got T={v['T']:g}, dt={v['dt']:g}")
@@ -182,9 +260,6 @@ def check_consistent(v: Mapping[str, Any]) -> None:
             )
 
 
-_RUN_KEYS = {"preset", "policy", "paths", "seed"}
-
-
 def read_toml(path: str | Path, field: str = "--config") -> dict:
     """Parse a TOML file; a missing, unreadable or invalid file raises :class:`InputError` naming ``field``."""
     p = Path(path)
@@ -198,26 +273,68 @@ def read_toml(path: str | Path, field: str = "--config") -> dict:
         raise InputError(field, f"{p} is not valid TOML: {e}") from None
 
 
-def load_toml(path: str | os.PathLike[str]) -> tuple[dict, dict]:
-    """Read a TOML config: ``[run]`` (preset, policy, paths, seed) and ``[params]``.
+_TABLES = ("run", *GROUPS[1:], "params")
 
-    Returns (run, params). Unknown tables or keys raise :class:`InputError`.
+
+def _section_key(table: str, key: str, where: str) -> str:
+    """The registry name of ``key`` in ``[table]``, or :class:`InputError` ``table.key: …`` (a key of
+    another section says which; an unknown one gets "did you mean …?"). ``where``: e.g. "in FILE"."""
+    field = f"{table}.{key}"
+    see = f"{where}; see 'flatbook params'" if where else "see 'flatbook params'"
+    if table == "params":
+        if key not in PARAMS:
+            raise unknown(field, "parameter", key, PARAMS, list_all=False, see=see)
+        return key
+    if key in PARAMS and group_of(key) == table:
+        return key
+    if key in PARAMS:
+        raise InputError(field, f"unknown key; {key} is in [{group_of(key)}]" + (f" ({where})" if where else ""))
+    if table == "run":
+        raise unknown(field, "key", key, (*RUN_KEYS, *names_in("run")), see=where)
+    pool = names_in(table) if did_you_mean(key, names_in(table)) else PARAMS
+    raise unknown(field, "key", key, pool, list_all=False, see=see)
+
+
+def section_params(tables: Mapping[str, Mapping[str, Any]], where: str = "") -> dict[str, Any]:
+    """The parameters of TOML sections ``{section: {key: value}}`` (sections: a group of
+    :data:`flatbook.params.GROUPS` or ``params``, the flat table), by short name, values as given.
+
+    A key that is not a parameter of its section (``[controls] sigma`` → "sigma is in [market]"),
+    an unknown key ("did you mean …?") and a parameter given in two sections raise :class:`InputError`
+    naming ``section.key``; ``where`` (e.g. "in FILE") is added to the message.
+    """
+    out: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for table, body in tables.items():
+        for key, val in body.items():
+            name = _section_key(table, str(key), where)
+            if name in seen:
+                also = f"also given in [{seen[name]}]" + (f" ({where})" if where else "")
+                raise InputError(f"{table}.{key}", f"{also}; give it once")
+            seen[name] = table
+            out[name] = val
+    return out
+
+
+def load_toml(path: str | os.PathLike[str]) -> tuple[dict, dict]:
+    """Read a TOML run config: ``[run]`` (preset, policy, paths, seed, and the run group's T, dt, s0,
+    q0), the group sections ``[policy]`` ``[market]`` ``[controls]`` ``[hedge]`` ``[costs]``, and the
+    flat ``[params]`` table (any parameter; still read, the sections are preferred).
+
+    Returns (run, params): ``run`` the keys of :data:`RUN_KEYS`, ``params`` every parameter by its
+    short name. Unknown tables or keys, a key in the wrong section and a parameter given twice raise
+    :class:`InputError`.
     """
     p = Path(path)
     data = read_toml(p)
     for table in data:
-        if table not in ("run", "params"):
-            raise unknown("--config", "table", f"[{table}]", ("[run]", "[params]"), see=f"in {p}")
-    run = data.get("run", {})
-    params = data.get("params", {})
-    if not isinstance(run, dict) or not isinstance(params, dict):
-        raise InputError("--config", f"[run] and [params] in {p} must be tables")
-    for key in run:
-        if key not in _RUN_KEYS:
-            raise unknown(f"run.{key}", "key", key, _RUN_KEYS, see=f"in {p}")
-    for key in params:
-        if key not in PARAMS:
-            raise unknown(
-                f"params.{key}", "parameter", key, PARAMS, list_all=False, see=f"in {p}; see 'flatbook params'"
-            )
-    return dict(run), dict(params)
+        if table not in _TABLES:
+            raise unknown("--config", "table", f"[{table}]", [f"[{t}]" for t in _TABLES], see=f"in {p}")
+    for table, body in data.items():
+        if not isinstance(body, dict):
+            raise InputError("--config", f"[{table}] in {p} must be a table")
+    body = {t: data.get(t, {}) for t in _TABLES}
+    run = {k: v for k, v in body["run"].items() if k in RUN_KEYS}
+    body["run"] = {k: v for k, v in body["run"].items() if k not in RUN_KEYS}
+    params = section_params(body, f"in {p}")
+    return run, params

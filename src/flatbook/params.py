@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InputError
-from .suggest import unknown
+from .suggest import did_you_mean, unknown
 
 INF = math.inf
 #: The largest magnitude a price, quantity, rate or time parameter may take, in its own unit
@@ -25,6 +25,9 @@ BIG = 1e9
 #: The smallest value of a parameter that must be positive (a step, a price, a size, a rate in
 #: a denominator), in its own unit: positive and far from float64's underflow.
 TINY = 1e-9
+#: The most time steps (T/dt) and Monte Carlo paths a run may take.
+MAX_STEPS = 10_000_000
+MAX_PATHS = 1_000_000_000
 
 
 def bound_text(x: float) -> str:
@@ -671,12 +674,55 @@ PARAMS: dict[str, Param] = {p.name: p for p in _P}
 assert len(PARAMS) == len(_P)
 
 
+#: The typed parameter groups (:mod:`flatbook.paramgroups`), in the order of a run config's TOML sections.
+GROUPS = ("run", "policy", "market", "controls", "hedge", "costs")
+#: A registry tag that differs from its group's name (``Param.group`` keeps the tag ``flatbook params`` prints).
+_TAG_GROUP = {"hedging": "hedge"}
+
+
+def group_of(name: str) -> str:
+    """The group (one of :data:`GROUPS`) of the registry parameter ``name``."""
+    tag = PARAMS[name].group
+    return _TAG_GROUP.get(tag, tag)
+
+
+def names_in(group: str) -> tuple[str, ...]:
+    """The registry parameters of ``group``, in registry order (user-policy parameters last)."""
+    return tuple(n for n in PARAMS if group_of(n) == group)
+
+
+def _unknown_param(field: str, name: str) -> InputError:
+    return unknown(field, "parameter", name, PARAMS, list_all=False, see="see 'flatbook params'")
+
+
+def resolve(key: str, field: str | None = None) -> str:
+    """The registry name of ``key``: a short name (``limit``) or a dotted long name (``controls.limit``).
+
+    Short names are unique (one registry; a user policy's parameter whose name is already there *is*
+    that parameter), so a short name is never ambiguous. An unknown name, an unknown group or a name
+    in the wrong group raises :class:`InputError` naming ``field`` (default: ``key``) with "did you mean …?".
+    """
+    key = key.strip()
+    field = key if field is None else field
+    group, dot, name = key.rpartition(".")
+    if not dot:
+        if name not in PARAMS:
+            raise _unknown_param(field, name)
+        return name
+    if group not in GROUPS:
+        raise unknown(field, "group", group, GROUPS, see="a long name is group.name, e.g. controls.limit")
+    if name not in PARAMS:
+        pool = names_in(group) if did_you_mean(name, names_in(group)) else PARAMS
+        raise unknown(field, "parameter", name, pool, list_all=False, see="see 'flatbook params'")
+    if group_of(name) != group:
+        raise InputError(field, f"unknown key; {name} is in [{group_of(name)}]")
+    return name
+
+
 def parse_value(name: str, raw: object) -> float | str:
-    """Parse one ``name=value`` setting; unknown names raise :class:`InputError`."""
-    spec = PARAMS.get(name)
-    if spec is None:
-        raise unknown(name, "parameter", name, PARAMS, list_all=False, see="see 'flatbook params'")
-    return spec.parse(raw)
+    """Parse one ``name=value`` setting (``name`` short or dotted, see :func:`resolve`); unknown names
+    raise :class:`InputError`."""
+    return PARAMS[resolve(name)].parse(raw)
 
 
 def defaults() -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Each raises :class:`~flatbook.errors.InputError` naming the field and the values allowed,
 so the CLI exits 2 with one line. (``--set`` parameters go through
-:class:`flatbook.params.Param`, CLI integers through :func:`flatbook.config.check_int`.)
+:class:`flatbook.params.Param`, CLI integers through :func:`check_int`.)
 """
 
 from __future__ import annotations
@@ -52,3 +52,19 @@ def check_count(field: str, value, lo: int = 1, unit: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or value < lo:
         raise InputError(field, f"got {value!r}; allowed: an integer >= {lo}" + (f" ({unit})" if unit else ""))
     return int(value)
+
+
+def check_int(field: str, raw, lo: int, hi: int) -> int:
+    """An integer in [lo, hi] (also given as text, or as a float with no fraction), or :class:`InputError`
+    naming ``field``."""
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        val = int(raw)
+        if isinstance(raw, float) and raw != val:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(field, f"got {raw!r}; allowed: an integer from {lo} to {hi}") from None
+    if not lo <= val <= hi:
+        raise InputError(field, f"got {val}; allowed: an integer from {lo} to {hi}")
+    return val

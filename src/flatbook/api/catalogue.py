@@ -3,10 +3,27 @@
 
 from __future__ import annotations
 
-from ..params import PARAMS
-from ..presets import PRESETS
+import os
+from typing import Any
 
-__all__ = ["list_parameters", "list_policies", "list_presets"]
+from ..params import PARAMS, defaults
+from ..presets import PRESETS, Preset
+from ..suggest import unknown
+
+__all__ = [
+    "list_parameters",
+    "list_policies",
+    "list_presets",
+    "load_policies",
+    "params_data",
+    "config_schema",
+    "load_mid_stage",
+    "policies_data",
+    "presets_data",
+]
+
+#: the parameter groups, in the order ``flatbook params`` lists them
+GROUPS = ("run", "policy", "market", "controls", "hedging", "costs")
 
 
 def list_parameters(group: str | None = None):
@@ -62,3 +79,116 @@ def list_policies():
         for name, s in POLICIES.items()
     ]
     return pd.DataFrame(rows).set_index("name")
+
+
+# --------------------------------------------------------------------------- catalogues as JSON objects
+
+
+def _preset_values(p: Preset) -> tuple[dict, set[str]]:
+    """The preset's resolved values (registry defaults + preset + derived) and the derived names."""
+
+    class _Recording(dict):
+        def __setitem__(self, key, value):
+            written.add(key)
+            super().__setitem__(key, value)
+
+    written: set[str] = set()
+    v = _Recording(defaults())
+    v.update(p.values)  # dict.update bypasses __setitem__: only derive's writes are recorded
+    if p.derive is not None:
+        p.derive(v, set())
+    return dict(v), written
+
+
+def presets_data() -> dict:
+    """Every preset: description, source, time unit, and each parameter it sets."""
+    out = {}
+    for name, p in PRESETS.items():
+        v, derived = _preset_values(p)
+        params = {}
+        for key in [*p.values, *sorted(derived - set(p.values))]:
+            spec = PARAMS[key]
+            params[key] = {
+                "value": v[key],
+                "unit": spec.unit,
+                "allowed": spec.allowed(),
+                "group": spec.group,
+                "derived": key in derived,
+                "doc": spec.doc,
+            }
+        out[name] = {"description": p.description, "source": p.source, "time_unit": p.time_unit, "params": params}
+    return out
+
+
+def policies_data() -> dict:
+    """Every policy: rung, summary, source, and each parameter its formula reads."""
+    from ..policies.registry import POLICIES  # lazy: start-up (the registry imports numba)
+
+    out = {}
+    for name, s in POLICIES.items():
+        params = {
+            k: {
+                "default": PARAMS[k].default,
+                "unit": PARAMS[k].unit,
+                "allowed": PARAMS[k].allowed(),
+                "group": PARAMS[k].group,
+                "doc": PARAMS[k].doc,
+            }
+            for k in s.params
+        }
+        out[name] = {"rung": s.rung, "summary": s.summary, "source": s.source, "params": params}
+    return out
+
+
+def params_data() -> dict:
+    """The whole parameter registry, grouped (run, policy, market, controls, costs)."""
+    out: dict[str, dict] = {g: {} for g in GROUPS}
+    for name, p in PARAMS.items():
+        out.setdefault(p.group, {})[name] = {"default": p.default, "unit": p.unit, "allowed": p.allowed(), "doc": p.doc}
+    return out
+
+
+#: what :func:`config_schema` describes: a run config, LIVE.toml, a risk book
+SCHEMA_KINDS = ("run", "live", "book")
+
+
+def config_schema(kind: str = "run") -> dict[str, Any]:
+    """The JSON schema (draft 2020-12) of a TOML file, for editors that complete and check config files
+    (``flatbook params --schema KIND``).
+
+    Parameters
+    ----------
+    kind : {"run", "live", "book"}
+        ``run``: a run config (``--config``: ``[run]``, ``[policy]``, ``[market]``, ``[controls]``, ``[hedge]``,
+        ``[costs]``; units and ranges on every field); ``live``: LIVE.toml; ``book``: a risk book.
+    """
+    if kind not in SCHEMA_KINDS:
+        raise unknown("kind", "schema", kind, SCHEMA_KINDS)
+    # lazy: start-up (pydantic, and the live and risk modules, only for the schema)
+    if kind == "run":
+        from ..paramgroups import config_schema as make
+    elif kind == "live":
+        from ..live.settings import schema as make
+    else:
+        from ..risk.book import schema as make
+    return make()
+
+
+def load_policies(path: str | os.PathLike) -> dict[str, Any]:
+    """Import the Python file ``path`` and register every policy it defines (``@flatbook.policy``,
+    :func:`flatbook.table_policy`), as ``--policy-file`` does: they are then known by name to every call, as
+    the built-in ones. Returns them by name; errors are one line (:class:`~flatbook.errors.InputError` naming
+    ``--policy-file``). :func:`flatbook.load_policy_file` returns one of them."""
+    from ..policies.loader import load_policies as load  # lazy: start-up (numba)
+
+    return load(os.fspath(path))
+
+
+def load_mid_stage(path: str | os.PathLike, name: str | None = None, params: dict[str, Any] | None = None) -> Any:
+    """Your own mid-price stage from the Python file ``path`` (``@flatbook.market.stage.mid_stage``), with its
+    parameters ``params`` checked: the :class:`~flatbook.market.stage.BoundStage` that ``simulate(mid=...)`` and
+    ``compare(mid=...)`` run in place of the preset's ``mid_model`` (``--market-file``, ``--mid``, ``--mid-set``).
+    ``name``: the stage (None: the file's only one). Errors are one line naming the flag."""
+    from ..market.stage import load_stage_file  # lazy: start-up (numba)
+
+    return load_stage_file(os.fspath(path), name).bind(params or {})

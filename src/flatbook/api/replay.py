@@ -8,17 +8,21 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from ..backtest import BacktestOptions, Latency, replay_config, run_backtest
 from ..calibrate.calibration import calibrate as run_calibration
+from ..calibrate.stoll_gamma import stoll_gamma_from_quotes
 from ..config import build_config, check_int, load_toml
 from ..data.events import CONTRACTS, EventTable
+from ..data.generic import check_file
 from ..data.load import load
 from ..errors import InputError
-from ..results.replay import BacktestResult, CalibrationResult
+from ..results.replay import BacktestResult, CalibrationResult, DataInspection
 from ..suggest import unknown
 from ._args import merge_params, policy_name
 
-__all__ = ["backtest", "calibrate", "load_data"]
+__all__ = ["backtest", "backtest_options", "calibrate", "inspect_data", "load_data"]
 
 DataLike = EventTable | str | os.PathLike
 
@@ -83,6 +87,58 @@ def load_data(
     return ev
 
 
+def inspect_data(
+    data: DataLike,
+    *,
+    format: str = "auto",
+    trades: str | os.PathLike | None = None,
+    on_error: str = "fail",
+    cache: bool = True,
+    contract: str | None = None,
+    contract_size: float | None = None,
+    settlement: str | None = None,
+    lot_size: float | None = None,
+) -> DataInspection:
+    """What a market data file holds (``flatbook data inspect``): instrument, time span (s), tick and lot size,
+    contract, event counts, time-weighted spread (ticks) and mid volatility (per √year, per √s), and every
+    stream it holds, used or ignored and why.
+
+    Parameters
+    ----------
+    data : path or EventTable
+        A data file (see :func:`load_data`, whose loading options the other keywords are) or a loaded table.
+
+    Returns
+    -------
+    flatbook.results.DataInspection
+        ``.summary`` with units, ``.streams``, ``.events`` (the loaded table), ``.to_json()``.
+    """
+    from ..data.stats import inspect_events  # lazy: start-up
+
+    ev = _data(
+        data,
+        {
+            "format": format,
+            "trades": trades,
+            "on_error": on_error,
+            "cache": cache,
+            "contract": contract,
+            "contract_size": contract_size,
+            "settlement": settlement,
+            "lot_size": lot_size,
+        },
+    )
+    m = ev.meta
+    info = {
+        **inspect_events(ev),
+        "lot_inferred": m.lot_inferred,
+        "contract": m.contract,
+        "contract_size": m.contract_size,
+        "settlement_currency": m.settlement_currency,
+    }
+    return DataInspection(ev, info)
+
+
 def _data(data: DataLike, kw: Mapping[str, Any]) -> EventTable:
     if isinstance(data, EventTable):
         if any(v is not None for k, v in kw.items() if k not in ("format", "on_error", "cache")):
@@ -129,6 +185,7 @@ def backtest(
     contract_size: float | None = None,
     settlement: str | None = None,
     lot_size: float | None = None,
+    options: BacktestOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     **overrides: Any,
 ) -> BacktestResult:
@@ -161,6 +218,9 @@ def backtest(
         Seed of the latency and queue draws.
     format, trades, on_error, cache, contract, contract_size, settlement, lot_size
         How to load a file: see :func:`load_data`.
+    options : BacktestOptions, optional
+        The options as one record (:func:`backtest_options`), instead of the latency, queue, requote and seed
+        keywords (which are then ignored).
     progress : callable(done, total), optional
         Called about every 0.1 s with the events replayed.
 
@@ -173,9 +233,75 @@ def backtest(
     values = merge_params(params, overrides, ("data", "policy", "params", "config", "latency_ms", "seed", "queue"))
     if config is not None:
         values = {**load_toml(config)[1], **values}
+    if options is None:
+        options = backtest_options(
+            latency_ms=latency_ms,
+            feed_latency_ms=feed_latency_ms,
+            order_latency_ms=order_latency_ms,
+            queue=queue,
+            min_requote_ms=min_requote_ms,
+            refresh_ticks=refresh_ticks,
+            seed=seed,
+        )
+    elif not isinstance(options, BacktestOptions):
+        raise InputError("options", f"expected flatbook.api.backtest_options(...), got {type(options).__name__}")
+    build_config("replay", policy, values, paths=1)  # every value checked before a long load
+    ev = _data(
+        data,
+        {
+            "format": format,
+            "trades": trades,
+            "on_error": on_error,
+            "cache": cache,
+            "contract": contract,
+            "contract_size": contract_size,
+            "settlement": settlement,
+            "lot_size": lot_size,
+        },
+    )
+    cfg = replay_config(ev, policy, values, seed=options.seed)
+    return BacktestResult(run_backtest(ev, cfg, options, progress=progress), ev)
+
+
+def backtest_options(
+    *,
+    latency_ms: str | float | None = None,
+    feed_latency_ms: str | float | Latency | None = None,
+    order_latency_ms: str | float | Latency | None = None,
+    queue: str = "prorata",
+    min_requote_ms: float = 0.0,
+    refresh_ticks: float = 1.0,
+    seed: int = 0,
+) -> BacktestOptions:
+    """The backtester's options (latency, queue model, requote throttle, seed), checked: what
+    :func:`backtest` takes as keywords, as one record to reuse over several runs (``options=``).
+
+    Parameters
+    ----------
+    latency_ms, feed_latency_ms, order_latency_ms : str, float or Latency, optional
+        Latency in ms: ``5``, ``"exp:5"``, ``"uniform:2,8"``, ``"lognormal:5,0.5"`` (feed and order default to
+        ``latency_ms``, itself 0).
+    queue : str, default "prorata"
+        Cancels ahead of us: prorata or prob.
+    min_requote_ms : float, default 0
+        Minimum time between two requotes (ms), 0 to 3 600 000.
+    refresh_ticks : float, default 1
+        A side is re-sent only if its price moves this many ticks.
+    seed : int, default 0
+        Seed of the latency and queue draws, >= 0.
+
+    Returns
+    -------
+    flatbook.backtest.BacktestOptions
+
+    Raises
+    ------
+    flatbook.errors.InputError
+        Naming the keyword (``queue``, ``latency_ms``, ...).
+    """
     both = latency_ms if latency_ms is not None else 0
     try:
-        opts = BacktestOptions(
+        return BacktestOptions(
             feed_latency=feed_latency_ms
             if isinstance(feed_latency_ms, Latency)
             else Latency.parse("--feed-latency-ms", feed_latency_ms if feed_latency_ms is not None else both),
@@ -196,22 +322,6 @@ def backtest(
         ):
             raise _renamed(e, {e.field: "latency_ms"}) from None
         raise _renamed(e, _OPTION_FIELDS) from None
-    build_config("replay", policy, values, paths=1)  # every value checked before a long load
-    ev = _data(
-        data,
-        {
-            "format": format,
-            "trades": trades,
-            "on_error": on_error,
-            "cache": cache,
-            "contract": contract,
-            "contract_size": contract_size,
-            "settlement": settlement,
-            "lot_size": lot_size,
-        },
-    )
-    cfg = replay_config(ev, policy, values, seed=opts.seed)
-    return BacktestResult(run_backtest(ev, cfg, opts, progress=progress), ev)
 
 
 def calibrate(
@@ -228,6 +338,7 @@ def calibrate(
     trades: str | os.PathLike | None = None,
     on_error: str = "fail",
     cache: bool = True,
+    inventory: str | os.PathLike | Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CalibrationResult:
     """σ, A and k (with confidence intervals) from real data, in the units the policies take; optionally γ
@@ -255,6 +366,12 @@ def calibrate(
         Simulated paths per γ in the search, 2..100 000.
     format, trades, on_error, cache
         How to load a file: see :func:`load_data`.
+    inventory : path or mapping, optional
+        A backtest's inventory path: the ``inventory.parquet`` that ``result.save(dir)`` (``backtest --out``)
+        writes, or a mapping / DataFrame with columns ts (int64 ns), q, bid, ask, mid
+        (``result.to_pandas().inventory``). Adds the Stoll γ (the time-controlled regression of the quoted
+        centre on inventory, Stoll 1978; ``stoll`` and ``set.stoll_gamma``, price units per lot) and the
+        Ornstein–Uhlenbeck fit of the inventory (``inventory_ou``: κ per time unit, half-life in time units).
     progress : callable(str), optional
         Called with a short status line before each simulation of the γ search.
 
@@ -281,6 +398,7 @@ def calibrate(
     if (hz is not None or qty is not None or lim is not None) and target is None:
         raise InputError("target_q_std", "horizon, size and limit shape the γ suggestion, which needs target_q_std")
     ev = _data(data, {"format": format, "trades": trades, "on_error": on_error, "cache": cache})
+    inv = None if inventory is None else read_inventory(inventory)
     res = run_calibration(
         ev,
         time_unit_s=unit_s,  # type: ignore[arg-type]  # None: calibrate() refuses it with its own message
@@ -290,6 +408,50 @@ def calibrate(
         size=qty,
         limit=lim,
         paths=int(paths),
+        inventory=None if inv is None else (inv["ts"], inv["q"]),
         progress=progress,
     )
+    if inv is not None:
+        st = stoll_gamma_from_quotes(inv["q"], inv["bid"], inv["ask"], inv["mid"])
+        res["stoll"] = st.as_dict()
+        if st.ok:
+            res.setdefault("set", {})["stoll_gamma"] = st.stoll_gamma
     return CalibrationResult(res)
+
+
+#: the columns of a backtest's inventory path that :func:`calibrate` reads
+INVENTORY_COLUMNS = ("ts", "q", "bid", "ask", "mid")
+
+
+def read_inventory(inventory: str | os.PathLike | Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Columns ts (int64 ns), q, bid, ask, mid of a backtest's inventory path: a Parquet file (``inventory.parquet``
+    of ``backtest --out``) or a mapping/DataFrame of columns; :class:`InputError` naming ``inventory`` otherwise."""
+    if isinstance(inventory, (str, os.PathLike)):
+        import pyarrow.parquet as pq  # lazy: only with an inventory file
+
+        path = inventory
+        p = check_file(path)
+        try:
+            table = pq.read_table(p)
+        except (OSError, ValueError) as exc:
+            raise InputError("inventory", f"{path}: not a readable Parquet file ({exc})") from None
+        names = table.column_names
+        cols: Mapping[str, Any] = {c: table.column(c).to_numpy() for c in INVENTORY_COLUMNS if c in names}
+    elif isinstance(inventory, Mapping) or hasattr(inventory, "columns"):
+        path, names = "inventory", list(inventory.keys())
+        cols = {c: np.asarray(inventory[c]) for c in INVENTORY_COLUMNS if c in names}
+    else:
+        raise InputError(
+            "inventory", f"expected a Parquet file or a mapping of columns, got {type(inventory).__name__}"
+        )
+    missing = [c for c in INVENTORY_COLUMNS if c not in names]
+    if missing:
+        raise InputError(
+            "inventory",
+            f"{path}: missing columns {', '.join(missing)}; expected "
+            f"{', '.join(INVENTORY_COLUMNS)} (as written by backtest --out)",
+        )
+    out = dict(cols)
+    if out["ts"].dtype.kind not in "iu" or out["ts"].size < 3:
+        raise InputError("inventory", f"{path}: need at least 3 rows with integer ns timestamps")
+    return out

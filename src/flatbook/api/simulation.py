@@ -1,33 +1,34 @@
-"""``flatbook.simulate``, ``flatbook.compare`` and ``flatbook.quote``: the Monte Carlo simulator and the
-policies' quotes, with keyword arguments, typed configs or preset names (see :mod:`flatbook.api._args`)."""
+"""``flatbook.simulate`` and ``flatbook.compare``: the Monte Carlo simulator (``quote``/``quotes`` are re-exported
+from :mod:`flatbook.api.quoting`), with keyword arguments, typed configs or preset names (see :mod:`flatbook.api._args`)."""
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from ..config import RunConfig, build_config
+from ..config import build_config, load_toml
 from ..errors import InputError
-from ..params import BIG, bound_text
-from ..policies.quote import quote as quote_one
-from ..policies.quote import quotes as quote_arrays
-from ..results.quote import QuoteResult, QuotesResult
+from ..multi.simulator import MultiConfig, check_read, multi_preset, simulate_multi
+from ..results.hedging import FRONTIER_KEYS, HedgeFrontierResult
+from ..results.multi import MultiResult
 from ..results.simulation import ComparisonResult, SimulationResult
-from ..sim.simulator import simulate as run_simulation
-from ._args import (
-    RUN_ARGUMENTS,
-    ConfigLike,
-    merge_params,
-    one_policy,
-    policy_name,
-    resolve,
-    run_config,
-)
+from ..sim import simulator
+from ._args import RUN_ARGUMENTS, ConfigLike, merge_params, policy_name, resolve, run_config
+from .quoting import quote, quotes
 
-__all__ = ["compare", "quote", "quotes", "simulate"]
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "compare",
+    "hedge_frontier",
+    "hedge_frontier_configs",
+    "multi",
+    "multi_config",
+    "quote",
+    "quotes",
+    "simulate",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -42,6 +43,7 @@ def simulate(
     config: ConfigLike = None,
     record_paths: Sequence[int] = (0,),
     progress: Progress | None = None,
+    mid: Any = None,
     **overrides: Any,
 ) -> SimulationResult:
     """Simulate one policy over many Monte Carlo paths (``flatbook simulate``).
@@ -59,6 +61,10 @@ def simulate(
         Paths whose full time series are kept (``result.series``, ``plot()``).
     progress : callable(done, total), optional
         Called after each chunk of paths.
+    mid : flatbook.market.stage.MidStage or BoundStage, optional
+        Your own mid-price stage (``flatbook.market.stage.load_stage_file(path, name).bind(**params)``), in
+        place of the preset's ``mid_model``; it draws from the same per-path streams (common random numbers).
+        See the user guide's "Market models" page.
 
     Returns
     -------
@@ -74,7 +80,7 @@ def simulate(
     Quantity(value=..., unit='price units × lots', se=...)
     """
     cfg = run_config(preset, policy, paths=paths, seed=seed, params=params, config=config, **overrides)
-    return SimulationResult(run_simulation(cfg, record_paths=record_paths, progress=progress))
+    return SimulationResult(simulator.simulate(cfg, record_paths=record_paths, progress=progress, mid=mid))
 
 
 def compare(
@@ -86,6 +92,7 @@ def compare(
     params: Mapping[str, Any] | None = None,
     config: ConfigLike = None,
     progress: Progress | None = None,
+    mid: Any = None,
     **overrides: Any,
 ) -> ComparisonResult:
     """Several policies on identical order flow (``flatbook compare``): the same seed gives every policy the
@@ -100,6 +107,10 @@ def compare(
         The run shared by every policy; see :func:`flatbook.run_config`.
     progress : callable(done, total), optional
         Called after each chunk of paths, counting over all policies.
+    mid : flatbook.market.stage.MidStage or BoundStage, optional
+        Your own mid-price stage (``flatbook.market.stage.load_stage_file(path, name).bind(**params)``), in
+        place of the preset's ``mid_model``; it draws from the same per-path streams (every policy sees the same mids).
+        See the user guide's "Market models" page.
 
     Returns
     -------
@@ -129,128 +140,198 @@ def compare(
             if progress is None
             else (lambda done, total, i=i, c=cfg: progress(i * c.paths + done, len(cfgs) * c.paths))
         )
-        raws.append(run_simulation(cfg, record_paths=(0,), progress=cb))
+        raws.append(simulator.simulate(cfg, record_paths=(0,), progress=cb, mid=mid))
     return ComparisonResult(raws)
 
 
-def _number(field: str, raw: Any, default: float) -> float:
-    if raw is None:
-        return default
-    if isinstance(raw, bool):
-        raise InputError(field, f"got {raw!r}, not a number")
+#: the default hedge thresholds of :func:`hedge_frontier` (lots on |x − q*|; inf = no hedge)
+DEFAULT_THRESHOLDS = (0.5, 1.0, 2.0, 4.0, 8.0, math.inf)
+
+
+def _thresholds(thresholds: Any) -> list[float]:
+    if isinstance(thresholds, (int, float)) and not isinstance(thresholds, bool):
+        thresholds = [thresholds]
     try:
-        val = float(raw)
+        out = [float(t) for t in thresholds if not isinstance(t, bool)]
     except (TypeError, ValueError):
-        raise InputError(field, f"got {raw!r}, not a number") from None
-    if not math.isfinite(val):
-        raise InputError(field, f"got {raw!r}; allowed: a finite number")
-    return val
+        out = []
+    if not out or len(out) != len(list(thresholds)) or any(math.isnan(t) or t < 0 for t in out):
+        raise InputError("thresholds", f"got {thresholds!r}; allowed: numbers >= 0 (lots; inf = no hedge)")
+    if len(set(out)) != len(out):
+        raise InputError("thresholds", f"got {thresholds!r}; give distinct thresholds")
+    return sorted(out)
 
 
-def quote(
-    q: float = 0.0,
-    *,
-    mid: float | None = None,
-    t: float = 0.0,
+def hedge_frontier_configs(
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     preset: str | None = None,
     policy: Any = None,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
     params: Mapping[str, Any] | None = None,
     config: ConfigLike = None,
     **overrides: Any,
-) -> QuoteResult:
-    """The quotes of one policy for one state (``flatbook quote``), through the simulator's own compiled code.
-
-    Parameters
-    ----------
-    q : float, default 0
-        Inventory (lots), |q| <= 1e9.
-    mid : float, optional
-        Mid price (price units, > 0); default the preset's ``s0``.
-    t : float, default 0
-        Time since the start (time units), 0 <= t <= T.
-    preset, policy, params, config, **overrides
-        The run; see :func:`flatbook.run_config`.
-
-    Returns
-    -------
-    flatbook.results.QuoteResult
-        ``.summary``: bid, ask (None when that side is not quoted), depths, sizes, centre, half-spread,
-        skew and zone, with units; ``.quote`` the plain :class:`flatbook.policies.quote.Quote`.
-    """
+) -> list:
+    """The validated run of each threshold of :func:`hedge_frontier` (same arguments), sorted by threshold:
+    ``hedge_trigger = "threshold"`` and ``hedge_threshold = t`` over the given run."""
     policy = policy_name(policy)
-    values = merge_params(params, overrides, ("q", "mid", "t", *RUN_ARGUMENTS))
-    pre, pol, vals, _, _ = resolve(config, preset, policy, None, None, values)
-    cfg: RunConfig = build_config(pre, one_policy(pol), vals, paths=1, seed=0)
-    qv = _number("q", q, 0.0)
-    if abs(qv) > BIG:
-        raise InputError("q", f"got {q}; allowed: a number from -{bound_text(BIG)} to {bound_text(BIG)} (lots)")
-    s = _number("mid", mid, cfg.values["s0"])
-    if not 0 < s <= BIG:
-        raise InputError("mid", f"got {mid}; allowed: a number > 0 and <= {bound_text(BIG)} (price units)")
-    tv = _number("t", t, 0.0)
-    T = cfg.values["T"]
-    if not 0.0 <= tv <= T:
-        raise InputError("t", f"got {t}; allowed: a number from 0 to T = {T:g} (time units)")
-    return QuoteResult(cfg, quote_one(cfg, qv, s, tv))
+    values = merge_params(params, overrides, ("thresholds", *RUN_ARGUMENTS))
+    pre, pol, vals, n, s = resolve(config, preset, policy, paths, seed, values)
+    pol = "linear-skew" if pol is None else pol
+    cfgs = []
+    for t in _thresholds(thresholds):
+        try:
+            cfgs.append(
+                build_config(pre, pol, {**vals, "hedge_trigger": "threshold", "hedge_threshold": t}, paths=n, seed=s)
+            )
+        except InputError as e:
+            if e.field != "hedge_threshold":
+                raise
+            raise InputError("thresholds", f"threshold {t:g}: {str(e).split(': ', 1)[-1]}") from None
+    return cfgs
 
 
-def _array(field: str, raw: Any, default: float, lo: float, hi: float, allowed: str):
-    """``raw`` (number or array-like; None → ``default``) as a float array within [lo, hi], or InputError."""
-    if raw is None:
-        raw = default
-    try:
-        a = np.asarray(raw, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(field, f"got {raw!r}, not numbers; allowed: {allowed}") from None
-    bad = ~np.isfinite(a) | (a < lo) | (a > hi)
-    if bad.any():
-        raise InputError(field, f"got {float(a[bad].flat[0])!r}; allowed: {allowed}")
-    return a
-
-
-def quotes(
-    q: Any = 0.0,
-    *,
-    mid: Any = None,
-    t: Any = 0.0,
+def hedge_frontier(
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     preset: str | None = None,
     policy: Any = None,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
     params: Mapping[str, Any] | None = None,
     config: ConfigLike = None,
+    progress: Progress | None = None,
     **overrides: Any,
-) -> QuotesResult:
-    """One policy's quotes over many states at once: arrays (or numbers) of inventory, mid and time,
-    broadcast together (NumPy rules), through the same compiled code as :func:`quote` and the engines.
+) -> HedgeFrontierResult:
+    """The hedge threshold swept from tight to loose (``flatbook hedge-frontier``): one simulation per threshold
+    of the same run (common random numbers) with ``hedge_trigger = "threshold"``, giving what hedging costs
+    against the risk it leaves.
 
     Parameters
     ----------
-    q : array-like, default 0
-        Inventories (lots), e.g. ``numpy.arange(-10, 11)``.
-    mid : array-like, optional
-        Mid prices (price units, > 0); default the preset's ``s0``.
-    t : array-like, default 0
-        Times since the start (time units), 0 <= t <= T.
-    preset, policy, params, config, **overrides
-        The run; see :func:`flatbook.run_config`.
+    thresholds : sequence of float, default (0.5, 1, 2, 4, 8, inf)
+        Hedge thresholds on |x − q*| (lots), distinct, >= 0; ``math.inf`` = no hedge.
+    preset, policy, paths, seed, params, config, **overrides
+        The run; see :func:`flatbook.run_config` (default policy here: ``linear-skew``).
+    progress : callable(done, total), optional
+        Called after each chunk of paths, counting over all thresholds.
 
     Returns
     -------
-    flatbook.results.QuotesResult
-        ``.to_pandas()`` (one row per state), ``.arrays``, ``.units``, ``.plot()`` (depths against q).
+    flatbook.results.HedgeFrontierResult
+        ``.rows`` (per threshold: hedge cost, count, volume, residual risk = std of hedged PnL, price and
+        basis PnL std, mean PnL ± SE; price units × lots), ``.to_pandas()``, ``.plot()``, ``.save(dir)``.
     """
-    policy = policy_name(policy)
-    values = merge_params(params, overrides, ("q", "mid", "t", *RUN_ARGUMENTS))
-    pre, pol, vals, _, _ = resolve(config, preset, policy, None, None, values)
-    cfg: RunConfig = build_config(pre, one_policy(pol), vals, paths=1, seed=0)
-    T = cfg.values["T"]
-    qa = _array("q", q, 0.0, -BIG, BIG, f"numbers from -{bound_text(BIG)} to {bound_text(BIG)} (lots)")
-    sa = _array("mid", mid, cfg.values["s0"], math.ulp(0.0), BIG, f"numbers > 0 and <= {bound_text(BIG)} (price units)")
-    ta = _array("t", t, 0.0, 0.0, T, f"numbers from 0 to T = {T:g} (time units)")
-    try:
-        sa, qa, ta = (np.ascontiguousarray(x).ravel() for x in np.broadcast_arrays(sa, qa, ta))
-    except ValueError:
-        raise InputError(
-            "q", f"q, mid and t do not broadcast together: shapes {np.shape(q)}, {np.shape(mid)}, {np.shape(t)}"
-        ) from None
-    out = quote_arrays(cfg, sa, qa, ta)
-    return QuotesResult(cfg, {"q": qa, "mid": sa, "t": ta, **{k: np.asarray(v).ravel() for k, v in out.items()}})
+    cfgs = hedge_frontier_configs(
+        thresholds, preset, policy, paths=paths, seed=seed, params=params, config=config, **overrides
+    )
+    thr = _thresholds(thresholds)
+    total = sum(c.paths for c in cfgs)
+    rows = []
+    for i, cfg in enumerate(cfgs):
+        cb = None if progress is None else (lambda d, t, o=i * cfg.paths: progress(o + d, total))
+        res = simulator.simulate(cfg, progress=cb, counterfactual=False)  # the frontier has its own "no hedge" row
+        rows.append({"threshold": thr[i], **{k: res.summary[k] for k in FRONTIER_KEYS}})
+    return HedgeFrontierResult(rows, cfgs, thr)
+
+
+#: the multi-instrument preset :func:`multi` runs by default
+DEFAULT_MULTI_PRESET = "multi-asset"
+
+
+def multi_config(
+    preset: str | None = None,
+    *,
+    correlation: float | None = None,
+    portfolio_skew: bool | None = None,
+    paths: int | None = None,
+    seed: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    config: str | os.PathLike | None = None,
+    **overrides: Any,
+) -> MultiConfig:
+    """The validated run of :func:`multi` (same arguments): every instrument's config, the correlation matrix,
+    the skew and the run's size; a parameter the multi-instrument simulator does not read is refused."""
+    values = merge_params(params, overrides, ("preset", "correlation", "portfolio_skew", *RUN_ARGUMENTS))
+    run: dict[str, Any] = {}
+    if config is not None:
+        if not isinstance(config, (str, os.PathLike)):
+            raise InputError("config", f"expected the path of a TOML file, got {type(config).__name__}")
+        run, base = load_toml(config)
+        values = {**base, **values}
+    if "policy" in run:
+        raise InputError("run.policy", "multi takes each instrument's policy from the multi-instrument preset")
+    if correlation is not None and (isinstance(correlation, bool) or not isinstance(correlation, (int, float))):
+        raise InputError("correlation", f"got {correlation!r}; allowed: a number from -1 to 1")
+    mc = multi_preset(
+        preset if preset is not None else run.get("preset", DEFAULT_MULTI_PRESET),
+        None if correlation is None else float(correlation),
+        portfolio_skew,
+        paths if paths is not None else run.get("paths", 10_000),
+        seed if seed is not None else run.get("seed", 0),
+        values,
+    )
+    check_read(values, mc)
+    return mc
+
+
+def multi(
+    preset: str | None = None,
+    *,
+    correlation: float | None = None,
+    portfolio_skew: bool | None = None,
+    paths: int | None = None,
+    seed: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    config: str | os.PathLike | MultiConfig | None = None,
+    progress: Progress | None = None,
+    **overrides: Any,
+) -> MultiResult:
+    """One maker quoting several correlated instruments (``flatbook multi``): correlated Gaussian mids, each
+    instrument's own policy and order flow, and (by default) quotes skewed on the portfolio's risk qᵀΣq
+    rather than on each inventory alone.
+
+    Parameters
+    ----------
+    preset : str, optional
+        A multi-instrument preset (default ``"multi-asset"``: two instruments A and B).
+    correlation : float, optional
+        The correlation ρ of the two mids, -1 to 1 (default the preset's).
+    portfolio_skew : bool, optional
+        False: each instrument skews on its own inventory (default the preset's: True).
+    paths, seed : int, optional
+        Monte Carlo paths (default 10 000) and seed (default 0).
+    params, **overrides
+        ``key`` sets every instrument's parameter, ``"NAME.key"`` one instrument's (e.g. ``{"B.sigma": 3}``).
+    config : path or MultiConfig, optional
+        A TOML file with ``[run]`` and ``[params]`` tables, or a run from :func:`multi_config` (then the other
+        run arguments must not be given; ``preset`` only names it).
+    progress : callable(done, total), optional
+        Called after each chunk of paths.
+
+    Returns
+    -------
+    flatbook.results.MultiResult
+        ``.summary`` (portfolio PnL ± SE and risk in price units × lots; per instrument inventory in lots),
+        ``.to_pandas()`` (per path), ``.plot()``, ``.save(dir)``, ``.report(path)``.
+    """
+    if isinstance(config, MultiConfig):
+        given = (correlation, portfolio_skew, paths, seed, params or None, overrides or None)
+        if any(v is not None for v in given):
+            raise InputError("config", "a MultiConfig is a whole run; give the other arguments to multi_config")
+        mc = config
+    else:
+        mc = multi_config(
+            preset,
+            correlation=correlation,
+            portfolio_skew=portfolio_skew,
+            paths=paths,
+            seed=seed,
+            params=params,
+            config=config,
+            **overrides,
+        )
+    if preset is None:
+        preset = load_toml(config)[0].get("preset") if isinstance(config, (str, os.PathLike)) else None
+    return MultiResult(simulate_multi(mc, progress=progress), preset or DEFAULT_MULTI_PRESET)

@@ -15,6 +15,7 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import TypedDict
 
 import numba
 import numpy as np
@@ -100,12 +101,21 @@ def fmt_signed(x: float, nd: int = 3) -> str:
     return f"{0.0 if v == 0 else v:+.{nd}f}"
 
 
-def quote_readouts(policy: str, values: Mapping[str, float]) -> dict[str, str | float | None]:
+class QuoteReadouts(TypedDict):
+    """:func:`quote_readouts`: the quote, its numbers and texts by readout, and the plain-language line."""
+
+    quote: Quote
+    num: dict[str, float | None]
+    text: dict[str, str]
+    sentence: str
+
+
+def quote_readouts(policy: str, values: Mapping[str, float]) -> QuoteReadouts:
     """The quote panel's readouts: raw numbers (keys as in ``layout.QUOTE_READOUTS``) and texts."""
     qt = quote_state(policy, values)
     q = qt.q
     slope = -qt.skew / q if q != 0 else None
-    num = {
+    num: dict[str, float | None] = {
         "mid": qt.mid,
         "centre": qt.centre,
         "bid": qt.bid,
@@ -165,17 +175,18 @@ def quote_sentence(policy: str, values: Mapping[str, float], qt: Quote) -> str:
         )
         keen, stingy = ("ask", "bid") if long_ else ("bid", "ask")
         px = {"bid": qt.bid, "ask": qt.ask}
-        why = {
+        because = {
             "ask": ("buyers lift it and you sell down toward flat", "fewer sellers hit it"),
             "bid": ("sellers hit it and you buy back toward flat", "fewer buyers lift it"),
         }
-        if px[keen] is not None:
+        keen_px, stingy_px = px[keen], px[stingy]
+        if keen_px is not None:
             parts.append(
-                f"Keener {keen}: {px[keen]:.3f} ({fmt_signed(px[keen] - qt.mid)} from the mid), so {why[keen][0]}."
+                f"Keener {keen}: {keen_px:.3f} ({fmt_signed(keen_px - qt.mid)} from the mid), so {because[keen][0]}."
             )
-        if px[stingy] is not None:
+        if stingy_px is not None:
             parts.append(
-                f"Stingier {stingy}: {px[stingy]:.3f} ({fmt_signed(px[stingy] - qt.mid)}), so {why[stingy][1]}."
+                f"Stingier {stingy}: {stingy_px:.3f} ({fmt_signed(stingy_px - qt.mid)}), so {because[stingy][1]}."
             )
     return " ".join(parts)
 

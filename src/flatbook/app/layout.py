@@ -247,7 +247,7 @@ def _path_readouts() -> html.Table:
     return html.Table(className="readouts", id="path-readouts", children=[html.Thead(head), html.Tbody(rows)])
 
 
-GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
+GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "displaylogo": False, "responsive": True}
 
 
 def build_layout() -> html.Div:

@@ -215,6 +215,12 @@ def _get(d: object, *keys: str) -> object:
     return d
 
 
+def _table_of(d: Mapping, key: str) -> Mapping:
+    """``d[key]`` when it is a mapping, else {} (a missing or malformed part of the engine's answer)."""
+    v = d.get(key)
+    return v if isinstance(v, Mapping) else {}
+
+
 def fmt_lots(x: object) -> str:
     """Signed lots, e.g. ``+12.5``; '—' when missing."""
     v = _num(x)
@@ -290,7 +296,7 @@ def position_figure(state: Mapping, hist: Mapping) -> dict:
     x = axis_times(hist.get("ts") or [])
     pos, tgt = _series(hist, "position", len(x)), _series(hist, "target", len(x))
     limit = _num(state.get("limit"))
-    zones = state.get("zones") if isinstance(state.get("zones"), Mapping) else {}
+    zones = _table_of(state, "zones")
     levels = sorted((v, name) for name in ZONE_LEVELS if (v := _num(zones.get(name))) is not None and v > 0)
     seen = [abs(v) for v in pos + tgt if v is not None]
     top = 1.12 * max([limit or 0.0, *(v for v, _ in levels), *seen, 1e-9])
@@ -443,8 +449,8 @@ def view(live_url: str, state: Mapping, hist: Mapping | None) -> dict[tuple[str,
         z = state.get("zone")
         zone = zone_name(z) if isinstance(z, int) else "unknown"
     killed = bool(state.get("killed"))
-    hedge = state.get("hedge") if isinstance(state.get("hedge"), Mapping) else {}
-    c = state.get("counters") if isinstance(state.get("counters"), Mapping) else {}
+    hedge = _table_of(state, "hedge")
+    c = _table_of(state, "counters")
     limit = _num(state.get("limit"))
     age = _num(_get(state, "quotes", "age_s"))
     out: dict[tuple[str, str], object] = {
@@ -528,7 +534,7 @@ def refresh(live_url: str) -> dict[tuple[str, str], object]:
 
 # --------------------------------------------------------------------------- layout
 
-GRAPH_CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
+GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "displaylogo": False, "responsive": True}
 
 
 def _stat(label: str, elem_id: str, unit: str = "") -> html.Div:
@@ -549,7 +555,9 @@ def _table(rows: Sequence[tuple[str, str, str]], elem_id: str, unit_ids: bool = 
                         [
                             html.Th(label),
                             html.Td("…", id=vid, className="num"),
-                            html.Td(unit, className="unit", **({"id": f"{vid}-unit"} if unit_ids else {})),
+                            html.Td(unit, className="unit", id=f"{vid}-unit")
+                            if unit_ids
+                            else html.Td(unit, className="unit"),
                         ]
                     )
                     for label, vid, unit in rows

@@ -50,7 +50,7 @@ def page_for(pathname: str | None, live_url: str = live_page.DEFAULT_LIVE_URL) -
         return layout.build_layout()
     if path == layout.LIVE_PATH:
         return live_page.build_layout(live_url)
-    return layout.not_found(pathname)
+    return layout.not_found(pathname or path)  # (pathname is set here: None and "" are the explainer)
 
 
 def _no_such_file(e: DependencyException):
@@ -70,14 +70,17 @@ def create_app(warm: bool = True, live_url: str = live_page.DEFAULT_LIVE_URL) ->
         external_scripts=[],
         assets_ignore=".*",  # no assets folder: the CSS is inline
         include_assets_files=False,
-        update_title=None,
+        # dash documents None ("the title does not change") but annotates str
+        update_title=None,  # type: ignore[arg-type]
         compress=False,
     )
     app.index_string = _INDEX
     # a bad /_dash-component-suites/… path is a missing file (404), not a server error with a traceback
     app.server.register_error_handler(DependencyException, _no_such_file)
     app.layout = layout.build_root()
-    app.validation_layout = html.Div([layout.build_root(), layout.build_layout(), live_page.build_layout(live_url)])
+    # dash's documented attribute, which its __init__ sets to None without an annotation
+    pages = [layout.build_root(), layout.build_layout(), live_page.build_layout(live_url)]
+    app.validation_layout = html.Div(pages)  # type: ignore[assignment]
 
     @app.callback(Output(layout.PAGE_ID, "children"), Input(layout.URL_ID, "pathname"))
     def _route(pathname):

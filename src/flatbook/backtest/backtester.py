@@ -3,7 +3,8 @@
 :func:`replay_config` builds the policy's :class:`~flatbook.config.RunConfig`
 on the ``replay`` preset (time unit: 1 second), filling in from the data every
 parameter the user did not set (:func:`data_defaults`). :func:`run_backtest`
-runs the compiled replay (:mod:`flatbook.backtest.engine`) and summarises it
+runs the compiled replay (:mod:`flatbook.backtest.engine`; its decisions are
+:mod:`flatbook.strategy`'s, the live engine's too) and summarises it
 with the simulator's keys where they make sense, plus ``events``, ``fills``,
 ``maker_volume``, ``pnl_final``, fill markouts, the simulator's PnL attribution
 (:func:`flatbook.sim.metrics.attribution`) and ``warnings``; wall-clock fields
@@ -34,6 +35,8 @@ from ..controls.kill import KILL_REASONS
 from ..controls.quote_controls import pack_controls
 from ..data.events import TRADE, EventTable, contract_value
 from ..errors import InputError
+from ..estimators.ou import inventory_ou
+from ..estimators.volatility import realized_volatility, sample_previous_tick
 from ..jsonutil import jsonable
 from ..policies.base import Bound
 from ..policies.registry import policy_spec
@@ -43,6 +46,7 @@ from . import engine as E
 from .latency import Latency
 
 NS = 1_000_000_000
+_NO_DEPTH = np.full((1, 1, 4), np.nan)
 MARKOUTS_S = (1.0, 10.0, 60.0)
 #: A run whose quotes sit, on average, more than this many times the market's spread from the mid gets a warning.
 FAR_QUOTES = 10.0
@@ -114,7 +118,7 @@ def data_defaults(ev: EventTable, policy: str, user: set[str] | frozenset[str] =
     clips of inventory shift the centre by a half-spread); stoll_gamma = skew/2
     (same centre shade); limit = 20·size. For avellaneda-stoikov and glft:
     sigma (price units per √s, realised on a 1 s grid), A (per s) and k (per
-    price unit) from :mod:`flatbook.calibrate`, and gamma such that one clip
+    price unit) from :mod:`flatbook.estimators`, and gamma such that one clip
     moves the reservation price by one half-spread at the start,
     γ = half_spread / (σ²·T·size).
     """
@@ -149,17 +153,15 @@ def data_defaults(ev: EventTable, policy: str, user: set[str] | frozenset[str] =
 
 
 def _model_defaults(ev: EventTable, user, h: float, size: float, T: float) -> dict:
-    # the calibration modules load only when needed: intensity pulls in scipy
     out: dict[str, float] = {}
     if "sigma" not in user:
-        from ..calibrate.volatility import realized_volatility
-
         vol = realized_volatility(ev, grid_s=1.0)
         if not vol.ok:
             raise InputError("sigma", f"cannot estimate it from the data ({vol.reason}); set it with --set sigma=…")
         out["sigma"] = vol.sigma
     if "A" not in user or "k" not in user:
-        from ..calibrate.intensity import fit_intensity
+        # lazy: start-up (the intensity fit pulls in scipy, which a replay does not otherwise need)
+        from ..estimators.intensity import fit_intensity
 
         fit = fit_intensity(ev, time_unit_s=1.0)
         pooled = fit.quoting  # the law fitted near the touch, where our quotes sit (else the pooled one)
@@ -192,7 +194,9 @@ class BacktestResult:
     ``fills``: ts (ns), side (+1 we bought), px (price units), qty, q after the fill, fee
     (settlement currency), mid (the mid before the fill, price units) and ``markout_<h>s``
     (settlement currency per unit). ``path``: per event ts, mid, our bid/ask (NaN: no quote),
-    q, cash and pnl (settlement currency).
+    q, cash and pnl (settlement currency). ``requests``: the strategy's order requests in the order
+    sent: ts (the decision, ns), arrival (at the exchange, ns), side (+1 bid), px (price units; 0 for
+    a cancel) and size (lots; 0 = cancel, before the limit's cut at arrival).
     """
 
     config: RunConfig
@@ -201,6 +205,7 @@ class BacktestResult:
     fills: dict[str, np.ndarray]
     path: dict[str, np.ndarray]
     meta: dict
+    requests: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def replay_grid(cfg: RunConfig, ev: EventTable) -> tuple[float, float]:
@@ -226,7 +231,7 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     bp[E.BP_TICK] = tick
     bp[E.BP_LOT] = lot
     bp[E.BP_MIN_REQUOTE_NS] = opts.min_requote_ms * 1e6
-    bp[E.BP_REFRESH] = opts.refresh_ticks * tick * (1.0 - 1e-9)
+    bp[E.BP_REFRESH] = opts.refresh_ticks * (1.0 - 1e-9)  # ticks
     bp[E.BP_QUEUE] = E.QUEUE_MODELS.index(opts.queue)
     bp[E.BP_SEED] = opts.seed % (2**31)
     # quotes that move with time alone, as the policy declares (finite-horizon A–S, exact GLFT, …)
@@ -238,60 +243,56 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
 
 def _replay(ev: EventTable, b, cp, bp, q0, feed, order, progress: Callable[[int, int], None] | None = None):
     n = len(ev)
-    depth = ev.depth if ev.depth is not None else np.full((n, 1, 4), np.nan)
-    path = {k: np.empty(n) for k in ("q", "cash", "bid", "ask")}
+    # level-1 data: one NaN level stands for every event (only levels 1.. of an event are read, and there are none)
+    depth = ev.depth if ev.depth is not None else _NO_DEPTH
     cap = 2 * n + 2
-    f: dict[str, np.ndarray] = {
-        "ts": np.empty(cap, np.int64),
-        "side": np.empty(cap, np.int8),
-        "px": np.empty(cap),
-        "qty": np.empty(cap),
-        "q": np.empty(cap),
-        "fee": np.empty(cap),
-        "mid": np.empty(cap),
-    }
-    cnt = np.zeros(E.C_LEN, np.int64)
-    cnt[E.C_KILL_TS] = -1
-    acc = np.zeros(E.A_LEN)
-    args = (
-        ev.ts,
-        ev.kind,
-        ev.bid_px,
-        ev.bid_sz,
-        ev.ask_px,
-        ev.ask_sz,
-        ev.px,
-        ev.qty,
-        ev.side,
-        depth,
-        b.pp,
-        b.tab,
-        cp,
-        bp,
-        q0,
-        feed,
-        order,
-        path["q"],
-        path["cash"],
-        path["bid"],
-        path["ask"],
-        f["ts"],
-        f["side"],
-        f["px"],
-        f["qty"],
-        f["q"],
-        f["fee"],
-        f["mid"],
-        cnt,
-        acc,
+    out = E.Out(
+        path_q=np.empty(n),
+        path_cash=np.empty(n),
+        path_bid=np.empty(n),
+        path_ask=np.empty(n),
+        f_ts=np.empty(cap, np.int64),
+        f_side=np.empty(cap, np.int8),
+        f_px=np.empty(cap),
+        f_qty=np.empty(cap),
+        f_q=np.empty(cap),
+        f_fee=np.empty(cap),
+        f_mid=np.empty(cap),
+        r_t=np.empty(cap, np.int64),
+        r_ts=np.empty(cap, np.int64),
+        r_side=np.empty(cap, np.int64),
+        r_p=np.empty(cap, np.int64),
+        r_sz=np.empty(cap),
+        cnt=np.zeros(E.C_LEN, np.int64),
+        acc=np.zeros(E.A_LEN),
     )
+    out.cnt[E.C_KILL_TS] = -1
+    bp = bp.copy()
+    bp[E.BP_Q0] = q0
+    tape = E.Tape(
+        ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side, depth, feed, order
+    )
+    prm = E.Params(b.pp, b.tab, cp, bp)
     replay = E.kernels(b.policy).replay
     if progress is None:
-        nf = replay(*args)
+        nf = replay(tape, prm, out)
     else:
-        nf = _in_thread(lambda: replay(*args), lambda: progress(int(cnt[E.C_EVENT]), n))
+        nf = _in_thread(lambda: replay(tape, prm, out), lambda: progress(int(out.cnt[E.C_EVENT]), n))
         progress(n, n)
-    return path, {k: a[:nf] for k, a in f.items()}, cnt, acc
+    path = {"q": out.path_q, "cash": out.path_cash, "bid": out.path_bid, "ask": out.path_ask}
+    fills = {k: getattr(out, "f_" + k)[:nf].copy() for k in ("ts", "side", "px", "qty", "q", "fee", "mid")}
+    nr = int(out.cnt[E.C_REQUESTS])
+    tick = float(bp[E.BP_TICK])
+    inv_tick = float(E.inverse_tick(tick))
+    p_t = out.r_p[:nr].astype(float)
+    requests = {
+        "ts": out.r_t[:nr].copy(),
+        "arrival": out.r_ts[:nr].copy(),
+        "side": np.where(out.r_side[:nr] == 0, 1, -1).astype(np.int8),
+        "px": p_t / inv_tick if inv_tick > 0.0 else p_t * tick,  # tick_price, element-wise
+        "size": out.r_sz[:nr].copy(),
+    }
+    return path, fills, requests, out.cnt, out.acc
 
 
 def _in_thread(work: Callable[[], int], poll: Callable[[], None], every_s: float = 0.1) -> int:
@@ -374,7 +375,7 @@ def run_backtest(
     order = opts.order_latency.draw_ns(n, rng)
     warm_up(b)
     t0 = time.perf_counter()
-    path, fills, cnt, acc = _replay(ev, b, cp, bp, float(cfg.values["q0"]), feed, order, progress)
+    path, fills, requests, cnt, acc = _replay(ev, b, cp, bp, float(cfg.values["q0"]), feed, order, progress)
     elapsed = time.perf_counter() - t0
     m = ev.meta
     mid = ev.mid
@@ -386,7 +387,7 @@ def run_backtest(
         fills[f"markout_{h:g}s"] = _markout(ev, mid_ff, fills, h)
     summary = _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff)
     meta = {"data": m.as_dict(), "options": opts.as_dict(), "config": cfg.as_dict()}
-    return BacktestResult(cfg, opts, summary, fills, path, meta)
+    return BacktestResult(cfg, opts, summary, fills, path, meta, requests)
 
 
 def _ffill(x: np.ndarray) -> np.ndarray:
@@ -430,10 +431,6 @@ def _adverse(ev: EventTable, mid_ff: np.ndarray, fills: dict, h_s: float) -> flo
 
 
 def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff) -> dict:
-    # imported here: flatbook.calibrate pulls in scipy, which a replay does not otherwise need
-    from ..calibrate.inventory import inventory_ou
-    from ..calibrate.volatility import sample_previous_tick
-
     m = ev.meta
     ts, q = ev.ts, path["q"]
     dur = np.diff(ts).astype(float)  # time each state lasted (ns)

@@ -1,16 +1,19 @@
 """The compiled event-driven replay: our quotes against a real tape.
 
 One pass over the events (:class:`flatbook.data.events.EventTable` columns), in
-exchange-time order. Per event e at exchange time t_e:
+exchange-time order. The strategy's decisions are :mod:`flatbook.strategy`'s, inlined
+(the live engine, :mod:`flatbook.live.engine`, calls the same functions); this module
+holds the exchange side (queue, matching) and the loop. Per event e at exchange time t_e:
 
 1. Our order requests that reach the exchange by t_e take effect (FIFO). A new
    order joins the *back* of the queue at its price: ``ahead`` = the visible
    size at that price (0 inside the spread: first in line; unknown behind the
-   visible levels until its level becomes visible). Its size is clipped to
-   ``limit − q`` (bid) or ``limit + q`` (ask) at that moment, and a fill only
-   ever shrinks it with q, so q never passes ±limit. A request that would
-   cross the book on arrival is rejected (post-only).
-2. The event: financing over (t_{e−1}, t_e]; then
+   visible levels until its level becomes visible). Its size is cut to the room
+   under the hard limit, ``limit − q`` (bid) or ``limit + q`` (ask), at that moment
+   (:func:`flatbook.strategy.requote.room_size`), and a fill only ever shrinks it
+   with q, so q never passes ±limit. A request that would cross the book on arrival
+   is rejected (post-only).
+2. The event: financing over (t_{e−1}, t_e] (:func:`flatbook.strategy.accrual.financing`); then
    - a trade (aggressor side, price p, quantity v) against our order on the
      hit side: through our price (p worse for the aggressor than ours) fills
      all of it; at our price it first consumes ``ahead``, the rest fills us;
@@ -33,20 +36,22 @@ exchange-time order. Per event e at exchange time t_e:
      within 1 ms.
    Fills are maker fills at our price. Money is in the contract's settlement
    currency: a unit (contract) at price p is worth v(p) = C·p (linear) or
-   −C/p (inverse, C in price-currency units; :func:`unit_value`), a buy of n
-   costs n·v(p), the mark is cash + q·v(mid), and fee = maker_fee·n +
+   −C/p (inverse, C in price-currency units; :func:`flatbook.strategy.contract.unit_value`),
+   a buy of n costs n·v(p), the mark is cash + q·v(mid), and fee = maker_fee·n +
    maker_fee_bps·1e−4·n·|v(p)| (per contract, and bps of the notional).
-3. Mark to market at the mid; drawdown; kill switch (as the simulator), in the
-   settlement currency.
-4. The strategy sees e at t_e + feed latency and, if at least ``min_requote``
-   has passed since its last request, computes its quotes with the *same*
-   compiled policy and controls as the simulator
-   (the policy's compiled depths loop, :func:`flatbook.policies.compile.depths_loop`;
-   :func:`flatbook.controls.quote_controls.control_quotes`) around the mid,
-   with the market's own spread as the never-cross touch. A side is re-sent
-   only if its price moved by ``refresh_tol`` or more, or its size changed;
+3. Mark to market at the mid; drawdown; kill switch (as the simulator,
+   :func:`flatbook.controls.kill.kill_fires`), in the settlement currency.
+4. The strategy sees e at t_e + feed latency and, when a decision is due
+   (:func:`flatbook.strategy.requote.decision_due`: ``min_requote`` since its last request,
+   and something it reads changed), computes its quotes with the *same* compiled policy and
+   controls as the simulator (:func:`flatbook.strategy.decide.decide`) around the mid, with the
+   market's own spread as the never-cross touch. A side is re-sent only if its price moved by
+   ``refresh`` ticks or more, or its size changed (:func:`flatbook.strategy.requote.requote_side`);
    the request reaches the exchange after the order latency.
 
+The loop takes four records: :class:`Tape` (the event columns and per-event latencies),
+:class:`Params` (the policy's packed parameters and table, the controls ``cp``, the scalars ``bp``),
+:class:`Out` (per-event path, fills, requests, counters) and the policy's depths loop.
 Prices are compared in integer ticks. Times are int64 ns. Quantities are in
 the instrument's units (contracts for inverse contracts); q is signed.
 """
@@ -56,28 +61,41 @@ from __future__ import annotations
 import functools
 import math
 import types
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from ..controls.kill import kill_fires
-from ..controls.quote_controls import (
-    ACT_HEDGE,
-    CP_HALF_MKT,
-    CP_LEN,
-    CP_LIMIT,
-    control_quotes,
-)
+from ..controls.quote_controls import ACT_HEDGE, CP_LIMIT
 from ..data.events import TRADE
 from ..policies.base import Policy
 from ..policies.compile import depths_loop, key_on_model
+from ..strategy.accrual import financing
+from ..strategy.contract import inverse_tick, tick_price, unit_value, unit_value_slope
+from ..strategy.contract import ticks as _ticks
+from ..strategy.decide import as_tuple14, decide, side_order, step_of, strategy_quotes
+from ..strategy.requote import decision_due, requote_side, room_left, room_size
+
+__all__ = [
+    "Out",
+    "Params",
+    "Tape",
+    "arrive",
+    "inverse_tick",
+    "kernels",
+    "match_side_at",
+    "replay",
+    "tick_price",
+    "unit_value",
+]
 
 QUEUE_PRORATA, QUEUE_PROB = 0, 1
 QUEUE_MODELS = ("prorata", "prob")
 #: A book fall counted as cancels waits this long (ns, inclusive) for the print that explains it.
 RECONCILE_NS = 1_000_000
 
-# scalar parameters (``bp``)
+# scalar parameters (``bp``); BP_REFRESH: refresh_ticks·(1 − 1e−9), in ticks
 (
     BP_T0,
     BP_UNIT_NS,
@@ -99,8 +117,9 @@ RECONCILE_NS = 1_000_000
     BP_TIMED,
     BP_INVERSE,
     BP_CSIZE,
-) = range(20)
-BP_LEN = 20
+    BP_Q0,
+) = range(21)
+BP_LEN = 21
 
 # per-run counters (``cnt``); C_EVENT: events done (read by a progress bar while the replay runs)
 (C_REQUESTS, C_REJECTED, C_KILL_TS, C_KILL_REASON, C_HEDGE_REQ, C_FILLS, C_EVENT) = range(7)
@@ -129,50 +148,62 @@ C_LEN = 7
 A_LEN = 16
 
 
-@nb.njit(inline="always", cache=True)
-def _ticks(p, tick):
-    return np.int64(math.floor(p / tick + 0.5))
+class Tape(NamedTuple):
+    """The events, one array each (n events; :class:`flatbook.data.events.EventTable`'s columns), and the
+    per-event latencies (ns) of the feed (the strategy sees event e at ts + feed_lat) and of its orders.
+    ``depth``: (n, levels, 4) bid price, bid size, ask price, ask size per level (level 0 the touch), or one
+    (1, 1, 4) NaN row for level-1 data (levels ≥ 1 are the only ones read)."""
+
+    ts: np.ndarray
+    kind: np.ndarray
+    bid_px: np.ndarray
+    bid_sz: np.ndarray
+    ask_px: np.ndarray
+    ask_sz: np.ndarray
+    px: np.ndarray
+    qty: np.ndarray
+    side: np.ndarray
+    depth: np.ndarray
+    feed_lat: np.ndarray
+    order_lat: np.ndarray
 
 
-@nb.njit(inline="always", cache=True)
-def unit_value(p, inverse, csize):
-    """Value of one unit (contract) at price p in the settlement currency, up to a constant:
-    C·p (linear) or −C/p (inverse); see :func:`flatbook.data.events.contract_value`."""
-    return -csize / p if inverse else csize * p
+class Params(NamedTuple):
+    """The policy's packed parameters ``pp`` and table ``tab`` (:meth:`flatbook.policies.base.Policy.bind`),
+    the packed controls ``cp`` (:func:`flatbook.controls.quote_controls.pack_controls`) and the replay's
+    scalars ``bp`` (``BP_*``)."""
+
+    pp: np.ndarray
+    tab: np.ndarray
+    cp: np.ndarray
+    bp: np.ndarray
 
 
-@nb.njit(inline="always", cache=True)
-def unit_value_slope(p, inverse, csize):
-    """dv/dp: settlement currency per contract per price unit (C, or C/p² inverse)."""
-    return csize / (p * p) if inverse else csize
+class Out(NamedTuple):
+    """What the replay writes. Per event (n): q, cash (settlement currency), our bid and ask (NaN: none).
+    Per fill (capacity 2n + 2): time (ns), side (+1 we bought), price, size, q after, fee (settlement
+    currency), the mid before its event. Per request (capacity 2n + 2, ``cnt[C_REQUESTS]`` of them, in
+    the order sent): decision time and arrival time (ns), side index (0 bid, 1 ask), price (ticks; 0 for
+    a cancel) and size (lots; 0 = cancel). Counters ``cnt`` (``C_*``) and accumulators ``acc`` (``A_*``)."""
 
-
-@nb.njit(inline="always", cache=True)
-def inverse_tick(tick):
-    """1/tick when the tick is 10^−d (prices are then exactly ticks / 10^d), else 0."""
-    inv = np.round(1.0 / tick)
-    return inv if abs(inv * tick - 1.0) <= 1e-12 else 0.0
-
-
-@nb.njit(inline="always", cache=True)
-def tick_price(p_t, tick, inv_tick):
-    """The price of p_t ticks: p_t / 10^d for a decimal tick (998/10 = 99.8 exactly), else p_t·tick."""
-    return p_t / inv_tick if inv_tick > 0.0 else p_t * tick
-
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _as_tuple14(a):
-    return (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
-
-
-@nb.njit(inline="always", cache=True)
-def _with_touch(cp, half_mkt):
-    """The controls' parameter tuple with the market's half spread as the never-cross touch
-    (element CP_HALF_MKT = 12 of CP_LEN = 14, asserted below)."""
-    return (cp[0], cp[1], cp[2], cp[3], cp[4], cp[5], cp[6], cp[7], cp[8], cp[9], cp[10], cp[11], half_mkt, cp[13])
-
-
-assert (CP_HALF_MKT, CP_LEN) == (12, 14), "update _with_touch to the controls' layout"
+    path_q: np.ndarray
+    path_cash: np.ndarray
+    path_bid: np.ndarray
+    path_ask: np.ndarray
+    f_ts: np.ndarray
+    f_side: np.ndarray
+    f_px: np.ndarray
+    f_qty: np.ndarray
+    f_q: np.ndarray
+    f_fee: np.ndarray
+    f_mid: np.ndarray
+    r_t: np.ndarray
+    r_ts: np.ndarray
+    r_side: np.ndarray
+    r_p: np.ndarray
+    r_sz: np.ndarray
+    cnt: np.ndarray
+    acc: np.ndarray
 
 
 @nb.njit(inline="always", cache=True)
@@ -322,124 +353,43 @@ def match_side_at(
     return fill
 
 
-@nb.njit(inline="always", cache=True)
-def decide(loop, pp, tab, cp, i, t, tau, mid, half_mkt, q, killed, one_s, one_q, one_db, one_da):
-    """Step 4, the strategy's decision: the policy's depths (``loop``, its compiled depths,
-    :func:`flatbook.policies.compile.depths_loop`) at step i, time t / time-to-go tau, then the
-    controls with the market's half spread as the never-cross touch. Returns
-    (raw δb, raw δa, δb, δa, bid size, ask size, zone, action) as
-    :func:`flatbook.controls.quote_controls.control_quotes`."""
-    one_s[0] = mid
-    one_q[0] = q
-    loop(pp, tab, i, t, tau, one_s, one_q, one_db, one_da)
-    db0 = one_db[0]
-    da0 = one_da[0]
-    db0 = math.inf if math.isnan(db0) else db0  # a NaN depth (a user policy off its probed grid): not quoted
-    da0 = math.inf if math.isnan(da0) else da0
-    db, da, bsz, asz, zone, act = control_quotes(_with_touch(cp, half_mkt), db0, da0, mid, q, killed)
-    return db0, da0, db, da, bsz, asz, zone, act
-
-
-@nb.njit(inline="always", cache=True)
-def side_order(k, mid, db, da, bsz, asz, lot, tick):
-    """Side k's order from a decision: (size in whole lots, price in ticks; 0 when not quoted)."""
-    if k == 0:
-        sz = math.floor(bsz / lot + 1e-9) * lot
-        p_t = _ticks(mid - db, tick) if sz > 0.0 else np.int64(0)
-    else:
-        sz = math.floor(asz / lot + 1e-9) * lot
-        p_t = _ticks(mid + da, tick) if sz > 0.0 else np.int64(0)
-    return sz, p_t
-
-
-# live-decision output slots (``strategy_quotes``)
-(LD_DB0, LD_DA0, LD_DB, LD_DA, LD_BSZ, LD_ASZ, LD_ZONE, LD_ACT, LD_BID_T, LD_ASK_T, LD_BID_PX, LD_ASK_PX) = range(12)
-LD_LEN = 12  # flatbook.live.engine unpacks the slots in this order
-
-
-@nb.njit(cache=True, error_model="numpy")
-def strategy_quotes(loop, pp, tab, cpa, i, t, tau, mid, half_mkt, q, killed, lot, tick, out):
-    """The live engine's decision for one state, the replay's step 4 exactly
-    (:func:`decide` then :func:`side_order`, prices by :func:`tick_price`), written to ``out`` (``LD_*`` slots).
-    t, tau: time since the start and time to go (time units); i: the step of t."""
-    db0, da0, db, da, bsz, asz, zone, act = decide(
-        loop,
-        pp,
-        tab,
-        _as_tuple14(cpa),
-        i,
-        t,
-        tau,
-        mid,
-        half_mkt,
-        q,
-        killed,
-        np.empty(1),
-        np.empty(1),
-        np.empty(1),
-        np.empty(1),
-    )
-    out[LD_DB0] = db0
-    out[LD_DA0] = da0
-    out[LD_DB] = db
-    out[LD_DA] = da
-    out[LD_ZONE] = zone
-    out[LD_ACT] = act
-    inv_tick = inverse_tick(tick)
-    sz, p_t = side_order(0, mid, db, da, bsz, asz, lot, tick)
-    out[LD_BSZ] = sz
-    out[LD_BID_T] = p_t
-    out[LD_BID_PX] = tick_price(p_t, tick, inv_tick)
-    sz, p_t = side_order(1, mid, db, da, bsz, asz, lot, tick)
-    out[LD_ASZ] = sz
-    out[LD_ASK_T] = p_t
-    out[LD_ASK_PX] = tick_price(p_t, tick, inv_tick)
-
-
 @nb.njit(cache=True, error_model="numpy", nogil=True)
-def replay(
-    loop,
-    ts,
-    kind,
-    bid_px,
-    bid_sz,
-    ask_px,
-    ask_sz,
-    px,
-    qty,
-    side,
-    depth,
-    pp,
-    tab,
-    cpa,
-    bp,
-    q0,
-    feed_lat,
-    order_lat,
-    path_q,
-    path_cash,
-    path_bid,
-    path_ask,
-    f_ts,
-    f_side,
-    f_px,
-    f_qty,
-    f_q,
-    f_fee,
-    f_mid,
-    cnt,
-    acc,
-):
-    """Replay events with the policy ``loop`` (its compiled depths,
-    :func:`flatbook.policies.compile.depths_loop`; packed parameters ``pp``, table ``tab``);
-    fill the per-event path arrays and the fill records; return the number of fills.
+def replay(loop, tape, prm, out):
+    """Replay the events of ``tape`` (a :class:`Tape` as a plain tuple) with the policy ``loop`` (its compiled
+    depths, :func:`flatbook.policies.compile.depths_loop`) and ``prm`` (:class:`Params`, a tuple); fill
+    ``out`` (:class:`Out`, a tuple: the per-event path, the fills, the requests, the counters); return the
+    number of fills. :func:`kernels` gives the form that takes the named records.
 
-    ``f_mid``: per fill, the mid before its event (price units), the reference of spread capture
-    and markouts. ``path_cash`` and ``f_fee`` are in the settlement currency. Runs without the
-    GIL; ``cnt[C_EVENT]`` counts the events done.
+    ``out.f_mid``: per fill, the mid before its event (price units), the reference of spread capture
+    and markouts. ``out.path_cash`` and ``out.f_fee`` are in the settlement currency. Runs without the
+    GIL; ``out.cnt[C_EVENT]`` counts the events done.
     """
+    # the records arrive as plain tuples (numba types a plain tuple of arrays in its fast C path; a named
+    # tuple costs a slow Python typing pass per call): unpack them in the field order of Tape, Params, Out
+    ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth, feed_lat, order_lat = tape
+    pp, tab, cpa, bp = prm
+    (
+        path_q,
+        path_cash,
+        path_bid,
+        path_ask,
+        f_ts,
+        f_side,
+        f_px,
+        f_qty,
+        f_q,
+        f_fee,
+        f_mid,
+        r_t,
+        r_ts,
+        r_side,
+        r_p,
+        r_sz,
+        cnt,
+        acc,
+    ) = out
     n = ts.size
-    cp = _as_tuple14(cpa)
+    cp = as_tuple14(cpa)
     limit = cp[CP_LIMIT]
     t0 = np.int64(bp[BP_T0])
     unit = bp[BP_UNIT_NS]
@@ -460,6 +410,7 @@ def replay(
     min_req = np.int64(bp[BP_MIN_REQUOTE_NS])
     refresh = bp[BP_REFRESH]
     queue = np.int64(bp[BP_QUEUE])
+    q0 = bp[BP_Q0]
     np.random.seed(np.int64(bp[BP_SEED]))
     one_s = np.empty(1)
     one_q = np.empty(1)
@@ -477,12 +428,8 @@ def replay(
     pend = np.zeros((2, 2))
     want_p = np.zeros(2, np.int64)
     want_sz = np.zeros(2)
-    # in-flight requests (FIFO): arrival ns, side index, price ticks, size
-    cap = 2 * n + 2
-    r_ts = np.empty(cap, np.int64)
-    r_side = np.empty(cap, np.int64)
-    r_p = np.empty(cap, np.int64)
-    r_sz = np.empty(cap)
+    # requests (r_t, r_ts, r_side, r_p, r_sz: decision ns, arrival ns, side index, price ticks, size),
+    # in flight from head to tail (FIFO)
     head = 0
     tail = 0
     last_arrival = np.int64(-(2**62))
@@ -503,7 +450,7 @@ def replay(
     # the quotes of a time-independent policy depend on (mid, spread, q, killed) only:
     # when none of them changed, the last decision stands (exactly)
     timed = bp[BP_TIMED] > 0.5
-    last_in = np.array([np.nan, np.nan, np.nan, np.nan])
+    last_in = (np.nan, np.nan, np.nan, np.nan)  # a tuple of scalars: kept in registers
     cur_spread = np.nan
     cur_dist = np.nan
     cur_half = np.nan
@@ -518,8 +465,7 @@ def replay(
         # ---- time-weighted state over (t_prev, t]
         span = float(t - t_prev)
         if span > 0.0:
-            dtu = span / unit
-            fc = fin_l * max(q, 0.0) * dtu + fin_s * max(-q, 0.0) * dtu
+            fc = financing(q, span / unit, fin_l, fin_s)
             cash -= fc
             acc[A_FIN] += fc
             acc[A_TIME] += span
@@ -539,12 +485,8 @@ def replay(
         while head < tail and r_ts[head] <= t:
             k = r_side[head]
             p_t = r_p[head]
-            sz = r_sz[head]
+            sz = room_size(r_sz[head], room_left(k, q, 0.0, limit), lot)  # the hard limit at arrival
             head += 1
-            if k == 0:
-                sz = min(sz, np.floor(max(limit - q, 0.0) / lot + 1e-9) * lot)  # np.floor: inf stays inf
-            else:
-                sz = min(sz, np.floor(max(limit + q, 0.0) / lot + 1e-9) * lot)
             if e > 0:
                 if arrive(
                     k,
@@ -643,29 +585,21 @@ def replay(
         acc[A_PEAK] = peak
         # ---- 4. the strategy sees e after the feed latency and may requote
         t_obs = t + feed_lat[e]
-        same = (
-            not timed
-            and mid == last_in[0]
-            and ba - bb == last_in[1]
-            and q == last_in[2]
-            and (1.0 if killed else 0.0) == last_in[3]
-        )
-        if book_ok and ba > bb and t_obs - last_req >= min_req and not same:
-            last_in[0] = mid
-            last_in[1] = ba - bb
-            last_in[2] = q
-            last_in[3] = 1.0 if killed else 0.0
-            tau = T - (t_obs - t0) / unit
-            i = np.int64(math.floor((t_obs - t0) / unit / dt))
-            i = min(max(i, 0), nsteps)
+        if (
+            book_ok
+            and ba > bb
+            and decision_due(timed, False, last_in, mid, ba - bb, q, killed, t_obs, last_req, min_req)
+        ):
+            last_in = (mid, ba - bb, q, 1.0 if killed else 0.0)
+            t_u = (t_obs - t0) / unit
             db0, da0, db, da, bsz, asz, zone, act = decide(
                 loop,
                 pp,
                 tab,
                 cp,
-                i,
-                (t_obs - t0) / unit,
-                tau,
+                step_of(t_u, dt, nsteps),
+                t_u,
+                T - t_u,
                 mid,
                 0.5 * (ba - bb),
                 q,
@@ -683,10 +617,12 @@ def replay(
             sent = False
             for k in range(2):
                 sz, p_t = side_order(k, mid, db, da, bsz, asz, lot, tick)
-                moved = p_t != want_p[k] and abs(p_t - want_p[k]) * tick >= refresh
-                if (sz != want_sz[k]) or (sz > 0.0 and moved):
+                # the room under the limit is taken when the request arrives (step 1)
+                send, sz = requote_side(sz, p_t, want_sz[k], want_p[k], refresh, math.inf, lot)
+                if send:
                     arrival = max(t_obs + order_lat[e], last_arrival)
                     last_arrival = arrival
+                    r_t[tail] = t_obs
                     r_ts[tail] = arrival
                     r_side[tail] = k
                     r_p[tail] = p_t
@@ -719,12 +655,15 @@ def replay(
 
 
 def kernels(policy: Policy) -> types.SimpleNamespace:
-    """:func:`replay` and :func:`strategy_quotes` for ``policy`` (a resolved
-    :class:`~flatbook.policies.base.Policy`): the compiled kernels with its depths loop bound."""
+    """:func:`replay` and :func:`flatbook.strategy.decide.strategy_quotes` for ``policy`` (a resolved
+    :class:`~flatbook.policies.base.Policy`): the compiled kernels with its depths loop bound.
+    ``replay(tape, prm, out)`` takes the records :class:`Tape`, :class:`Params`, :class:`Out`."""
     loop = depths_loop(policy)
-    return types.SimpleNamespace(
-        replay=functools.partial(replay, loop), strategy_quotes=functools.partial(strategy_quotes, loop)
-    )
+
+    def run(tape: Tape, prm: Params, out: Out) -> int:
+        return replay(loop, tuple(tape), tuple(prm), tuple(out))
+
+    return types.SimpleNamespace(replay=run, strategy_quotes=functools.partial(strategy_quotes, loop))
 
 
 key_on_model(replay, strategy_quotes)  # edits to inlined model modules recompile

@@ -1,10 +1,14 @@
 """Calibration: the simulator's market parameters from market data.
 
-- :mod:`.volatility` — realised volatility σ of the mid (previous-tick sampling).
-- :mod:`.intensity` — the fill intensity λ(δ) = A·e^(−kδ) per side, by maximum likelihood.
+The estimators themselves live in :mod:`flatbook.estimators` (model layer: the backtester uses
+them too); their names are available here as well.
+
+- :mod:`flatbook.estimators.volatility` — realised volatility σ of the mid (previous-tick sampling).
+- :mod:`flatbook.estimators.intensity` — the fill intensity λ(δ) = A·e^(−kδ) per side, by maximum
+  likelihood.
+- :mod:`flatbook.estimators.ou` — the OU fit of an inventory path (``inventory_ou``).
 - :mod:`.stoll_gamma` — seed 000's Stoll γ, regressed from a quote/inventory path.
 - :mod:`.gamma_target` — the risk aversion γ that gives a target inventory std in the simulator.
-- :mod:`.inventory` — the OU fit of an inventory path.
 - :mod:`.calibration` — all of it from one :class:`~flatbook.data.events.EventTable`,
   JSON-ready, with ``--set`` values.
 
@@ -16,35 +20,42 @@ Bad arguments raise :class:`CalibrationError` directly.
 
 from __future__ import annotations
 
+from .. import estimators
 from .._lazy import lazy_getattr
-from ..errors import InputError
+from ..estimators import CalibrationError
 from ..jsonutil import jsonable  # noqa: F401  (re-exported for the submodules)
 
-
-class CalibrationError(InputError):
-    """A calibration that cannot give a meaningful number; ``field`` names what is missing or wrong."""
-
-
-# Names load their submodule on first use (PEP 562), so that ``flatbook.calibrate.volatility``
-# or ``.inventory`` do not pull in scipy through ``.intensity``.
+# The estimators' names, served by flatbook.estimators (which loads each submodule on first use).
+_ESTIMATORS = (
+    "Volatility",
+    "realized_volatility",
+    "Reach",
+    "SideFit",
+    "IntensityFit",
+    "reach_distances",
+    "fit_reach",
+    "fit_intensity",
+    "inventory_ou",
+)
+# calibrate's own names load their submodule on first use (PEP 562): gamma_target and calibration
+# run the simulator and the backtester, and the intensity fit pulls in scipy.
 _LAZY = {
     "calibrate": "calibration",
-    "Volatility": "volatility",
-    "realized_volatility": "volatility",
-    "Reach": "intensity",
-    "SideFit": "intensity",
-    "IntensityFit": "intensity",
-    "reach_distances": "intensity",
-    "fit_reach": "intensity",
-    "fit_intensity": "intensity",
     "LinFit": "stoll_gamma",
     "StollGamma": "stoll_gamma",
     "fit_stoll_gamma": "stoll_gamma",
     "stoll_gamma_from_quotes": "stoll_gamma",
     "GammaSuggestion": "gamma_target",
     "suggest_gamma": "gamma_target",
-    "inventory_ou": "inventory",
 }
-__all__ = ["CalibrationError", *_LAZY]
+__all__ = ["CalibrationError", *_ESTIMATORS, *_LAZY]
 
-__getattr__ = lazy_getattr(__name__, _LAZY, globals())
+_own = lazy_getattr(__name__, _LAZY, globals())
+
+
+def __getattr__(name: str) -> object:
+    if name in _ESTIMATORS:
+        value = getattr(estimators, name)
+        globals()[name] = value
+        return value
+    return _own(name)

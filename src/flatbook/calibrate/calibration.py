@@ -1,9 +1,9 @@
 """All of the calibration from one event table, JSON-ready, with ``--set`` values.
 
-- σ: realised volatility of the mid (:mod:`.volatility`), reported per second,
+- σ: realised volatility of the mid (:mod:`flatbook.estimators.volatility`), reported per second,
   day and year, and per time unit as ``sigma`` = σ_s·√time_unit_s.
 - A, k: λ(δ) = A·e^(−kδ) per side and pooled above the touch, and pooled near
-  the touch (:mod:`.intensity`); ``A`` per time unit = A_s·time_unit_s, ``k``
+  the touch (:mod:`flatbook.estimators.intensity`); ``A`` per time unit = A_s·time_unit_s, ``k``
   per price unit. The values suggested for the policies are the near-touch
   law's (``quoting_law`` = ``"touch"``) when it is fitted, else the pooled law's:
   a policy quotes δ ≈ 1/k from the mid, and a tail law fitted beyond the touch
@@ -11,7 +11,7 @@
   2.6 USDT against a 0.1 USDT spread).
 - OU κ and half-life of an inventory path, when one is given: the path is
   previous-tick sampled on the volatility grid and fitted by
-  :func:`flatbook.sim.metrics.ou_fit` (AR(1) with a Dickey–Fuller test).
+  :func:`flatbook.estimators.ou.ou_fit` (AR(1) with a Dickey–Fuller test).
 - γ for a target inventory std, when one is given (:mod:`.gamma_target`), for
   the policy as the backtest will run it on this data: avellaneda-stoikov in
   its stationary variant (rolling horizon τ = ``horizon``, default 60 s: a
@@ -44,11 +44,11 @@ import math
 from collections.abc import Callable
 
 from ..backtest.backtester import data_defaults, replay_config, run_backtest
+from ..estimators.intensity import fit_intensity
+from ..estimators.ou import inventory_ou
+from ..estimators.volatility import realized_volatility
 from . import CalibrationError, jsonable
 from .gamma_target import POLICIES, suggest_gamma
-from .intensity import fit_intensity
-from .inventory import inventory_ou
-from .volatility import realized_volatility
 
 DEFAULT_HORIZON_S = 60.0  # the stationary A–S variant's rolling horizon τ unless given (seconds)
 
@@ -88,7 +88,7 @@ def calibrate(
     60 s); ``size``, ``limit``: quote size and hard limit (quantity units; default the
     backtest's defaults for this data, 100 lots and 20 × that). ``progress``: called with a short status line
     before each simulation of the γ search.
-    The intensity options are those of :func:`~flatbook.calibrate.intensity.fit_reach`.
+    The intensity options are those of :func:`~flatbook.estimators.intensity.fit_reach`.
     """
     if not (isinstance(time_unit_s, (int, float)) and math.isfinite(time_unit_s) and time_unit_s > 0):
         raise CalibrationError("time_unit_s", f"must be a positive number of seconds; got {time_unit_s!r}")

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import math
 import shlex
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from .. import api
 from ..errors import InputError
 from ..suggest import unknown
-from .common import JsonOpt, _number, _print_json, _stdout, kernels_need_compiling, print_warnings
+from .common import JsonOpt, _number, _print_json, _stdout, flag_errors, needs_compiling, print_warnings
 from .progress import spinner
 from .replay_cmds import FormatOpt, NoCacheOpt, OnErrorOpt, TradesOpt, _load
-
-if TYPE_CHECKING:  # numpy loads in the functions that use it: start-up ('flatbook --help')
-    import numpy as np
 
 app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
@@ -95,9 +93,6 @@ def calibrate(
     json_: JsonOpt = False,
 ) -> None:
     """σ, A and k (with confidence intervals) from real data, in the units the policies take; optionally γ."""
-    from ..calibrate.calibration import calibrate as run_calibration
-    from ..sim import kernel as K
-
     if policy not in ("avellaneda-stoikov", "glft"):
         raise unknown("--policy", "policy", policy, ("avellaneda-stoikov", "glft"))
     unit_s = _number("--time-unit-s", time_unit_s, 1.0)
@@ -118,14 +113,13 @@ def calibrate(
             "--horizon, --size, --limit and --paths shape the γ suggestion, which needs --target-q-std",
         )
     ev = _load(data, fmt, trades, on_error, no_cache, quiet=json_)
-    inv = _read_inventory(inventory) if inventory is not None else None
-    compile_note = " — compiling kernels (first run only)…" if kernels_need_compiling(K.simulate_paths) else ""
-    with spinner("calibrate: fitting σ, A and k…", enabled=not json_) as sp:
+    compile_note = " — compiling kernels (first run only)…" if needs_compiling("simulate") else ""
+    with spinner("calibrate: fitting σ, A and k…", enabled=not json_) as sp, flag_errors({"inventory": "--inventory"}):
 
         def status(line: str) -> None:
             sp.update(description=f"calibrate: {line}" + (compile_note if "simulation 1," in line else ""))
 
-        res = run_calibration(
+        result = api.calibrate(
             ev,
             time_unit_s=unit_s,
             target_q_std=target,
@@ -134,20 +128,14 @@ def calibrate(
             size=qty,
             limit=lim,
             paths=int(n_paths),
-            inventory=None if inv is None else (inv["ts"], inv["q"]),
+            inventory=inventory,
             progress=status,
         )
-    if inv is not None:
-        from ..calibrate.stoll_gamma import stoll_gamma_from_quotes
-
-        st = stoll_gamma_from_quotes(inv["q"], inv["bid"], inv["ask"], inv["mid"])
-        res["stoll"] = st.as_dict()
-        if st.ok:
-            res.setdefault("set", {})["stoll_gamma"] = st.stoll_gamma
-    print_warnings(res.get("warnings"))
+    print_warnings(result.warnings)
     if json_:
-        _print_json(res)
+        _print_json(result)
         return
+    res = result.summary_object()
     con = _stdout()
     for table in _calibrate_tables(ev, res, unit_s):
         con.print(table)
@@ -176,33 +164,6 @@ def _positive(flag: str, raw: str | None, unit: str) -> float | None:
     if v is not None and not (math.isfinite(v) and v > 0):
         raise InputError(flag, f"got {raw}; allowed: a finite number > 0 ({unit})")
     return v
-
-
-INVENTORY_COLUMNS = ("ts", "q", "bid", "ask", "mid")
-
-
-def _read_inventory(path: str) -> dict[str, np.ndarray]:
-    """Columns ts (int64 ns), q, bid, ask, mid of a backtest's inventory.parquet."""
-    import pyarrow.parquet as pq
-
-    from ..data.generic import check_file
-
-    p = check_file(path)
-    try:
-        table = pq.read_table(p)
-    except (OSError, ValueError) as exc:
-        raise InputError("--inventory", f"{path}: not a readable Parquet file ({exc})") from None
-    missing = [c for c in INVENTORY_COLUMNS if c not in table.column_names]
-    if missing:
-        raise InputError(
-            "--inventory",
-            f"{path}: missing columns {', '.join(missing)}; expected "
-            f"{', '.join(INVENTORY_COLUMNS)} (as written by backtest --out)",
-        )
-    out = {c: table.column(c).to_numpy() for c in INVENTORY_COLUMNS}
-    if out["ts"].dtype.kind not in "iu" or out["ts"].size < 3:
-        raise InputError("--inventory", f"{path}: need at least 3 rows with integer ns timestamps")
-    return out
 
 
 def _ci(d: dict, key: str) -> str:

@@ -12,16 +12,16 @@ import math
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import typer
 from rich.console import Console
 
+from ..api.kernels import kernels_need_compiling, needs_compiling, warm_up  # noqa: F401  (re-exported)
 from ..config import load_toml, parse_set
 from ..errors import InputError
 from . import output
-from .progress import ProgressBar, spinner
+from .progress import spinner
 
 if TYPE_CHECKING:
     from ..config import RunConfig
@@ -133,8 +133,39 @@ def print_warnings(lines: Sequence[str] | None, prefix: str = "") -> None:
 
 
 def _print_json(obj: object) -> None:
-    sys.stdout.write(output.dumps(obj) + "\n")
+    """``obj`` (a result object: its :meth:`~flatbook.results._base.Result.to_json`; or a plain object) on stdout."""
+    text = obj.to_json() if hasattr(obj, "to_json") else output.dumps(obj)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def _write(res, out_dir, report_path) -> None:
+    """A result's ``--out`` files (``res.save``) and ``--report`` (``res.report``); errors name the flags."""
+    if out_dir is not None:
+        with flag_errors({"dir": "--out"}):
+            res.save(out_dir)
+    if report_path is not None:
+        with flag_errors({"path": "--report"}):
+            res.report(report_path)
+
+
+def _wrote(con: Console, *written) -> None:
+    """``wrote PATH`` on stdout for each path written (None: not asked for)."""
+    for w in written:
+        if w is not None:
+            con.print(f"wrote {w}", markup=False, highlight=False)
+
+
+@contextmanager
+def flag_errors(names: dict[str, str]) -> Iterator[None]:
+    """An :class:`InputError` naming an API keyword in ``names`` (``{"dir": "--out"}``) re-raised naming the flag,
+    with the same message (the API checks; the command line names its own flags)."""
+    try:
+        yield
+    except InputError as e:
+        if e.field not in names:
+            raise
+        raise InputError(names[e.field], str(e).partition(": ")[2]) from None
 
 
 @overload
@@ -162,31 +193,11 @@ def _number(field: str, raw: str | None, default: float | None = None) -> float 
 COMPILING = "compiling kernels (first run only)…"
 
 
-def kernels_need_compiling(*dispatchers) -> bool:
-    """Will calling these numba dispatchers compile rather than load machine code?
-
-    True when a dispatcher has no compiled signature in this process and numba's on-disk
-    cache index holds no entry for its current source (numba invalidates the index when
-    the source file changes). False when this cannot be told (numba internals moved):
-    the spinner then claims nothing.
-    """
-    for d in dispatchers:
-        if d.signatures:
-            continue
-        try:
-            index = d._cache._cache_file._load_index()
-        except AttributeError:
-            return False
-        if not index:
-            return True
-    return False
-
-
 @contextmanager
-def compiling(dispatchers: Sequence, enabled: bool = True) -> Iterator[bool]:
-    """A "compiling kernels (first run only)…" spinner while the body runs, if numba must compile
-    ``dispatchers`` (see :func:`kernels_need_compiling`); yields whether it must."""
-    need = kernels_need_compiling(*dispatchers)
+def compiling(engine: str, enabled: bool = True) -> Iterator[bool]:
+    """A "compiling kernels (first run only)…" spinner while the body runs, if ``engine``'s kernels must be
+    compiled (:func:`flatbook.api.kernels.needs_compiling`); yields whether they must."""
+    need = needs_compiling(engine)
     if not need:
         yield False
         return
@@ -195,27 +206,11 @@ def compiling(dispatchers: Sequence, enabled: bool = True) -> Iterator[bool]:
 
 
 def compile_first(cfg: RunConfig, json_: bool = False) -> None:
-    """On the first run, compile the simulator's kernel under the "compiling kernels" spinner,
-    by simulating one path of ``cfg`` (the kernel every config uses; no number changes)."""
-    from ..sim import kernel as K  # lazy: start-up (numba and the kernel)
-    from ..sim.simulator import simulate
-
-    with compiling([K.simulate_paths], enabled=not json_) as need:
+    """On the first run, compile the simulator's kernel under the "compiling kernels" spinner
+    (:func:`flatbook.api.kernels.warm_up`: one path of ``cfg``; no number changes)."""
+    with compiling("simulate", enabled=not json_) as need:
         if need:
-            simulate(replace(cfg, paths=1))
-
-
-def _run_all(cfgs: Sequence[RunConfig], json_: bool = False):
-    """Simulate each config (same seed/paths ⇒ common random numbers), recording sample path 0,
-    with a progress bar on a terminal (not under ``--json``), after :func:`compile_first`."""
-    from ..sim.simulator import simulate  # lazy: start-up (numba and the kernel)
-
-    compile_first(cfgs[0], json_)
-    results = []
-    with ProgressBar(sum(c.paths for c in cfgs), enabled=not json_) as bar:
-        for i, cfg in enumerate(cfgs):
-            results.append(simulate(cfg, record_paths=(0,), progress=bar.callback(cfg.policy, i * cfg.paths)))
-    return results
+            warm_up("simulate", cfg)
 
 
 def _title(cfg: RunConfig, what: str) -> str:

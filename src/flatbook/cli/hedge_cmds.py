@@ -9,14 +9,13 @@ the net price risk of inventory and hedge leg, and the mean PnL.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..config import build_config
+from .. import api
 from ..errors import InputError
-from ..presets import PRESETS
+from ..results.hedging import FRONTIER_KEYS, PNL_UNIT
 from . import output
 from .common import (
     ConfigOpt,
@@ -29,23 +28,15 @@ from .common import (
     _print_json,
     _resolve,
     _stdout,
+    _write,
+    _wrote,
     compile_first,
+    flag_errors,
 )
 from .progress import ProgressBar
 
 app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
-FRONTIER_KEYS = (
-    "hedge_count",
-    "hedge_trades",
-    "hedge_cost",
-    "hedge_volume",
-    "residual_risk",
-    "price_pnl_std",
-    "basis_pnl_std",
-    "pnl_mean",
-    "pnl_se",
-)
 DEFAULT_THRESHOLDS = "0.5,1,2,4,8,inf"
 
 
@@ -64,17 +55,6 @@ def _thresholds(raw: str) -> list[float]:
     if not out or len(set(out)) != len(out):
         raise InputError("--thresholds", f"got {raw!r}; give distinct thresholds")
     return sorted(out)
-
-
-def _write(tmp: Path, obj: dict, rows: list[dict], title: str, unit: str) -> list[str]:
-    import pandas as pd
-
-    from ..report.hedge_frontier import write_hedge_frontier
-
-    (tmp / "frontier.json").write_text(output.dumps(obj) + "\n", encoding="utf-8")
-    pd.DataFrame(rows).to_parquet(tmp / "frontier.parquet", index=False, engine="pyarrow")
-    write_hedge_frontier(tmp / "hedge_frontier.png", rows, title=title, pnl_unit=unit)
-    return ["frontier.json", "frontier.parquet", "hedge_frontier.png"]
 
 
 @app.command("hedge-frontier")
@@ -99,52 +79,34 @@ def hedge_frontier(
     out: OutOpt = None,
 ) -> None:
     """Hedge cost against residual PnL risk, the hedge threshold swept from tight to loose."""
-    from ..sim.simulator import simulate
-
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
     pol = policy or run.get("policy", "linear-skew")
     thr = _thresholds(thresholds)
-    cfgs = []
-    for t in thr:
-        try:
-            cfgs.append(
-                build_config(
-                    preset_name, pol, {**overrides, "hedge_trigger": "threshold", "hedge_threshold": t}, paths=n, seed=s
-                )
-            )
-        except InputError as e:
-            if e.field != "hedge_threshold":
-                raise
-            raise InputError("--thresholds", f"threshold {t:g}: {str(e).split(': ', 1)[-1]}") from None
+    with flag_errors({"thresholds": "--thresholds"}):
+        cfgs = api.hedge_frontier_configs(thr, preset_name, pol, paths=n, seed=s, params=overrides)
     out_dir = output.check_out_dir(out) if out is not None else None
-    rows = []
     compile_first(cfgs[0], json_)
-    with ProgressBar(sum(c.paths for c in cfgs), enabled=not json_) as bar:
-        for i, cfg in enumerate(cfgs):
-            res = simulate(
-                cfg, progress=bar.callback(f"threshold {thr[i]:g}", i * cfg.paths), counterfactual=False
-            )  # the frontier has its own "no hedge" row
-            rows.append({"threshold": thr[i], **{k: res.summary[k] for k in FRONTIER_KEYS}})
-    unit = "price units × lots"
-    obj = output.jsonable({"frontier": rows, "config": {**cfgs[0].as_dict(), "thresholds": thr}})
-    c0 = cfgs[0]
-    title = (
-        f"hedge frontier — preset {preset_name}, policy {pol}, {c0.paths:,} paths, seed {c0.seed}; "
-        f"exec {cfgs[0].values['hedge_exec']}, instrument {cfgs[0].values['hedge_instrument']}"
-    )
-    if out_dir is not None:
-        output.publish_dir(out_dir, lambda tmp: _write(tmp, obj, rows, title, unit))
+    n_paths = cfgs[0].paths
+    with ProgressBar(len(cfgs) * n_paths, enabled=not json_) as bar:
+        cb = bar.callback(f"threshold {thr[0]:g}", 0)
+
+        def progress(done: int, total: int) -> None:  # the bar's text: the threshold being simulated
+            bar.update(description=f"threshold {thr[min((done - 1) // n_paths, len(thr) - 1)]:g}")
+            cb(done, total)
+
+        res = api.hedge_frontier(thr, preset_name, pol, paths=n, seed=s, params=overrides, progress=progress)
+    _write(res, out_dir, None)
     if json_:
-        _print_json(obj)
+        _print_json(res)
         return
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(title), title_justify="left")
+    table = Table(title=Text(res.title), title_justify="left")
     table.add_column("threshold (lots)", justify="right")
     for k in FRONTIER_KEYS:
         table.add_column(k, justify="right")
-    for r in rows:
+    for r in res.rows:
         table.add_row(
             "no hedge" if math.isinf(r["threshold"]) else f"{r['threshold']:g}",
             *("—" if r[k] is None else f"{r[k]:.4g}" for k in FRONTIER_KEYS),
@@ -152,9 +114,8 @@ def hedge_frontier(
     con = _stdout()
     con.print(table)
     con.print(
-        f"units: costs, risks and PnL in {unit}; time unit: {PRESETS[preset_name].time_unit}",
+        f"units: costs, risks and PnL in {PNL_UNIT}; time unit: {res.time_unit}",
         markup=False,
         highlight=False,
     )
-    if out_dir is not None:
-        con.print(f"wrote {out_dir}", markup=False, highlight=False)
+    _wrote(con, out_dir)

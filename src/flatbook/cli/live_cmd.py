@@ -54,11 +54,10 @@ def live(
     require("live", "aiohttp", "prometheus_client", field="flatbook live")  # ccxt: only for a ccxt venue or feed
     import logging
 
-    from ..live.runner import main
-    from ..live.settings import load_settings
+    from ..api import live as L  # lazy: start-up
 
     load_policy_files(policy_file)
-    s = load_settings(config)
+    s = L.load_live_settings(config)
     # alerts and rejections go to stderr, one timestamped line each
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
@@ -67,13 +66,13 @@ def live(
     if out is not None:
         out_dir = check_out_dir(out)
     # with --json, stdout carries the summary only: the start-up lines go to stderr
-    summary = main(
+    summary = L.run_live(
         s,
-        out_dir,
-        p,
-        hold,
+        out=out_dir,
+        port=p,
+        hold=hold,
         flatten_on_exit=flatten_on_exit,
-        **({"announce": lambda m: print(m, file=sys.stderr, flush=True)} if json_ else {}),
+        announce=(lambda m: print(m, file=sys.stderr, flush=True)) if json_ else None,
     )
     if json_:
         _print_json(summary)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import build_config, check_int, load_toml, parse_set
+from .. import api
+from ..config import load_toml, parse_set
 from ..errors import InputError
 from ..suggest import unknown
 from . import output
@@ -27,8 +28,12 @@ from .common import (
     _number,
     _print_json,
     _stdout,
+    _write,
+    _wrote,
     compiling,
+    flag_errors,
     print_warnings,
+    warm_up,
 )
 from .policy_file import PolicyFileOpt, load_policy_files
 from .progress import ProgressBar, spinner
@@ -102,10 +107,9 @@ def _load(
     lot_size: str | None = None,
     quiet: bool = False,
 ):
-    """Load a data file (a spinner on a terminal unless ``quiet``), then apply the contract and
-    lot flags (:meth:`~flatbook.data.events.EventTable.with_contract`)."""
-    from ..data.events import CONTRACTS
-    from ..data.load import load
+    """Load a data file with :func:`flatbook.load_data` (a spinner on a terminal unless ``quiet``), the contract
+    and lot flags applied (:meth:`~flatbook.data.events.EventTable.with_contract`)."""
+    from ..api.replay import CONTRACTS  # lazy: start-up (the backtester)
 
     if contract is not None and contract not in CONTRACTS:  # flags checked before a long load
         raise unknown("--contract", "contract type", contract, CONTRACTS)
@@ -117,12 +121,31 @@ def _load(
     lot = _number("--lot-size", lot_size)
     if lot is not None and not lot > 0:
         raise InputError("--lot-size", f"got {lot_size!r}; allowed: a positive number (quantity units)")
-    with spinner(f"loading {Path(path).name}…", enabled=not quiet):
-        ev = load(path, fmt=fmt, trades=trades, on_error=on_error, cache=not no_cache)
-    ev = ev.with_contract(contract, csize, settlement)
-    if lot is not None:
-        ev = ev.with_meta(lot_size=float(lot), lot_inferred=False)
-    return ev
+    with spinner(f"loading {Path(path).name}…", enabled=not quiet), flag_errors(_LOAD_FLAGS):
+        return api.load_data(
+            path,
+            format=fmt,
+            trades=trades,
+            on_error=on_error,
+            cache=not no_cache,
+            contract=contract,
+            contract_size=csize,
+            settlement=settlement,
+            lot_size=lot,
+        )
+
+
+#: the API's keywords → the flags, in errors
+_LOAD_FLAGS = {"format": "--format", "on_error": "--on-error", "trades": "--trades"}
+_OPTION_FLAGS = {
+    "latency_ms": "--feed-latency-ms",
+    "feed_latency_ms": "--feed-latency-ms",
+    "order_latency_ms": "--order-latency-ms",
+    "queue": "--queue",
+    "min_requote_ms": "--min-requote-ms",
+    "refresh_ticks": "--refresh-ticks",
+    "seed": "--seed",
+}
 
 
 def _streams_table(streams: dict):
@@ -178,8 +201,6 @@ def data_inspect(
 ) -> None:
     """Instrument, time span, tick size, contract, event counts, spread and volatility of a data file,
     and every stream (or file) it holds: which are used and which are ignored, and why."""
-    from ..data.stats import inspect_events
-
     ev = _load(
         file,
         fmt,
@@ -192,36 +213,14 @@ def data_inspect(
         lot_size=lot_size,
         quiet=json_,
     )
-    m = ev.meta
-    info = {
-        **inspect_events(ev),
-        "lot_inferred": m.lot_inferred,
-        "contract": m.contract,
-        "contract_size": m.contract_size,
-        "settlement_currency": m.settlement_currency,
-    }
+    res = api.inspect_data(ev)
     if json_:
-        _print_json({**info, "streams": m.streams})
+        _print_json(res)
     else:
         con = _stdout()
-        con.print(
-            _kv_table(
-                f"data inspect — {file}",
-                info,
-                {
-                    "duration_s": "s",
-                    "tick_size": m.price_unit,
-                    "lot_size": m.qty_unit,
-                    "contract_size": m.price_unit if m.inverse else "",
-                    "spread_mean_ticks": "ticks, time-weighted",
-                    "spread_median_ticks": "ticks",
-                    "mid_vol_annualized": "per √year",
-                    "mid_vol_per_s": f"{m.price_unit} per √s",
-                },
-            )
-        )
-        if m.streams:
-            con.print(_streams_table(m.streams))
+        con.print(_kv_table(f"data inspect — {file}", res.info, res.units))
+        if res.streams:
+            con.print(_streams_table(res.streams))
 
 
 @data_app.command("convert")
@@ -258,56 +257,16 @@ def data_convert(
 
 
 def _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed):
-    from ..backtest import BacktestOptions, Latency  # lazy: start-up (numba)
-
-    both = latency if latency is not None else "0"
-    return BacktestOptions(
-        feed_latency=Latency.parse("--feed-latency-ms", feed_latency if feed_latency is not None else both),
-        order_latency=Latency.parse("--order-latency-ms", order_latency if order_latency is not None else both),
-        queue=queue,
-        min_requote_ms=_number("--min-requote-ms", min_requote_ms, 0.0),
-        refresh_ticks=_number("--refresh-ticks", refresh_ticks, 1.0),
-        seed=check_int("--seed", seed if seed is not None else 0, 0, 2**63 - 1),
-    )
-
-
-def _write_backtest(tmp: Path, res, obj: dict) -> list[str]:
-    import numpy as np
-    import pandas as pd
-
-    from ..backtest.summaries import figure_series
-    from ..report.six_panel import write_six_panel
-
-    (tmp / "summary.json").write_text(output.dumps(obj) + "\n", encoding="utf-8")
-    fills = pd.DataFrame({k: np.asarray(v) for k, v in res.fills.items()})
-    fills.insert(0, "time", pd.to_datetime(fills["ts"], unit="ns", utc=True))
-    fills.to_parquet(tmp / "fills.parquet", index=False, engine="pyarrow")
-    path = pd.DataFrame({k: res.path[k] for k in ("ts", "mid", "bid", "ask", "q", "pnl")})
-    path.insert(0, "time", pd.to_datetime(path["ts"], unit="ns", utc=True))
-    path.to_parquet(tmp / "inventory.parquet", index=False, engine="pyarrow")
-    v = res.config.values
-    title = (
-        f"flatbook backtest — {res.meta['data']['instrument']}, policy {res.config.policy}\n"
-        f"{res.summary['events']:,} events, {res.summary['fills']:,} fills; "
-        f"latency feed {res.options.feed_latency.describe()}, order {res.options.order_latency.describe()}; "
-        f"queue {res.options.queue}"
-    )
-    write_six_panel(
-        tmp / "six_panel.png",
-        figure_series(res),
-        limit=v["limit"],
-        zones=(v["yellow"], v["red"], v["critical"]),
-        q_target=v["q_target"],
-        title=title,
-        time_unit="s",
-        hist_title="Inventory at evenly spaced events",
-        hist_ylabel="count (events)",
-        price_unit=res.meta["data"]["price_unit"],
-        qty_unit=res.meta["data"]["qty_unit"],
-        pnl_unit=res.meta["data"]["settlement_currency"],
-        tick=res.meta["data"]["tick_size"],
-    )
-    return ["summary.json", "fills.parquet", "inventory.parquet", "six_panel.png"]
+    with flag_errors(_OPTION_FLAGS):
+        return api.backtest_options(
+            latency_ms=latency,
+            feed_latency_ms=feed_latency,
+            order_latency_ms=order_latency,
+            queue=queue,
+            min_requote_ms=_number("--min-requote-ms", min_requote_ms, 0.0),
+            refresh_ticks=_number("--refresh-ticks", refresh_ticks, 1.0),
+            seed=seed if seed is not None else 0,
+        )
 
 
 @app.command()
@@ -367,14 +326,10 @@ def backtest(
 
     Money is in the contract's settlement currency (BTC for Binance COIN-M, with its USD value in
     ``pnl_final_quote``); warnings (0 fills, quotes far outside the market) go to stderr."""
-    from ..backtest import engine, replay_config, run_backtest
-    from ..backtest.backtester import warm_up
-    from ..backtest.summaries import flat_summary, table_units
-
     load_policy_files(policy_file)
     opts = _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed)
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
-    build_config("replay", policy, {k: v for k, v in overrides.items()}, paths=1)  # flags checked before loading
+    api.run_config("replay", policy, paths=1, params=overrides)  # flags checked before loading
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)
     ev = _load(
@@ -389,47 +344,19 @@ def backtest(
         lot_size=lot_size,
         quiet=json_,
     )
-    cfg = replay_config(ev, policy, overrides, seed=opts.seed)
-    with compiling([engine.replay], enabled=not json_) as need:
+    with compiling("backtest", enabled=not json_) as need:
         if need:
-            warm_up()
+            warm_up("backtest")
     with ProgressBar(len(ev), description="replaying", unit="events", enabled=not json_) as bar:
-        res = run_backtest(ev, cfg, opts, progress=(lambda done, total: bar.update(done)) if bar.enabled else None)
-    obj = output.jsonable(
-        {**res.summary, "data": res.meta["data"], "options": res.meta["options"], "config": res.meta["config"]}
-    )
-    if out_dir is not None:
-        output.publish_dir(out_dir, lambda tmp: _write_backtest(tmp, res, obj))
-    if report_path is not None:
-        from ..report.html import backtest_report, write_report
-
-        write_report(report_path, backtest_report(res, obj))
-    print_warnings(res.summary.get("warnings"))
+        res = api.backtest(
+            ev, policy, params=overrides, options=opts, progress=(lambda d, t: bar.update(d)) if bar.enabled else None
+        )
+    _write(res, out_dir, report_path)
+    print_warnings(res.warnings)
     if json_:
-        _print_json(obj)
+        _print_json(res)
     else:
         con = _stdout()
-        con.print(
-            _kv_table(
-                f"backtest {policy} — {ev.meta.instrument}",
-                flat_summary(res.summary),
-                table_units(res.summary, ev.meta),
-            )
-        )
-        if out_dir is not None:
-            con.print(f"wrote {out_dir}", markup=False, highlight=False)
-        if report_path is not None:
-            con.print(f"wrote {report_path}", markup=False, highlight=False)
-
-
-#: names that moved to :mod:`flatbook.backtest.summaries`, still importable from here (PEP 562;
-#: lazy: start-up, as that module imports the backtester and numba)
-_MOVED = {"_figure_series": "figure_series", "_flat": "flat_summary", "_units": "table_units"}
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED:
-        from ..backtest import summaries
-
-        return getattr(summaries, _MOVED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        figures, units = res.table()
+        con.print(_kv_table(f"backtest {policy} — {ev.meta.instrument}", figures, units))
+        _wrote(con, out_dir, report_path)

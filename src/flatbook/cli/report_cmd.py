@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from .. import api
 from ..extras import require
-from .common import _stdout
+from .common import _stdout, flag_errors
 
 app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
@@ -28,9 +28,6 @@ def report(
 ) -> None:
     """Rebuild the self-contained HTML report from saved results, without simulating again."""
     require("report", field="flatbook report")
-    from ..report.html import check_report_path, load_dir, render, write_report
-
-    data = load_dir(results_dir)  # RESULTS_DIR is checked first: the default --out lives in it
-    target = check_report_path(out if out is not None else str(Path(results_dir) / "report.html"), field="--out")
-    write_report(target, render(data), field="--out")
+    with flag_errors({"results_dir": "RESULTS_DIR", "path": "--out"}):
+        target = api.rebuild_report(results_dir, out)
     _stdout().print(f"wrote {target}", markup=False, highlight=False)

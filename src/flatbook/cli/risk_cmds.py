@@ -14,9 +14,9 @@ from typing import Annotated
 
 import typer
 
+from .. import api
 from ..errors import InputError
-from ..risk.summaries import UNITS, risk_object, stress_object  # noqa: F401  (re-exported)
-from .common import JsonOpt, _number, _print_json, _stdout
+from .common import JsonOpt, _number, _print_json, _stdout, flag_errors
 
 app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
@@ -240,11 +240,7 @@ def risk(
     ] = None,
 ) -> None:
     """Positions, Greeks, VaR/ES by method (parametric, historical, Monte Carlo) and contributions."""
-    from ..risk.book import load_book
-    from ..risk.greeks import book_greeks
-    from ..risk.var import book_var, correlation_report
-
-    book = load_book(config)
+    book = _load_book(config)
     a = _number("--confidence", confidence)
     if a is not None and not 0.5 < a < 1.0:
         raise InputError("--confidence", f"got {confidence}; allowed: a number > 0.5 and < 1")
@@ -252,19 +248,18 @@ def risk(
     if h is not None and not h > 0:
         raise InputError("--horizon", f"got {horizon}; allowed: a number > 0 (days)")
     n = _int_opt("--mc-scenarios", mc_scenarios, 100)
-    if n is not None:
-        from ..risk.memory import mc_bytes, require
-
-        alpha = book.risk.confidence if a is None else a
-        require("--mc-scenarios", n, lambda k: mc_bytes(k, book.d, len(book.options), alpha), "Monte Carlo scenarios")
     s = _int_opt("--seed", seed, 0)
-    g = book_greeks(book)
-    results = book_var(book, confidence=a, horizon=h, mc_scenarios=n, seed=s, greeks=g)
-    corr = correlation_report(book.corr, book.names, book.risk.top_pairs)
+    with flag_errors({"mc_scenarios": "--mc-scenarios"}):
+        res = api.risk(book, confidence=a, horizon=h, mc_scenarios=n, seed=s)
     if json_:
-        _print_json(risk_object(book, g, results, corr))
+        _print_json(res)
     else:
-        _print_risk(book, g, results, corr)
+        _print_risk(res.book, res.greeks, dict(res.methods), dict(res.corr))
+
+
+def _load_book(config: str):
+    with flag_errors({"book": "--config"}):
+        return api.load_book(config)
 
 
 # --------------------------------------------------------------------------- stress
@@ -338,12 +333,10 @@ def stress(
     json_: JsonOpt = False,
 ) -> None:
     """Loss per stress scenario, the liquidation check, the binding scenario and the survivable Q_max."""
-    from ..risk.book import load_book
-    from ..risk.stress import run_stress
-
-    book = load_book(config)
-    report = run_stress(book, scenario)
+    book = _load_book(config)
+    with flag_errors({"scenarios": "--scenario"}):
+        res = api.stress(book, scenario)
     if json_:
-        _print_json(stress_object(book, report))
+        _print_json(res)
     else:
-        _print_stress(book, report)
+        _print_stress(res.book, res.stress_report)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, overload
 
 import typer
 
+from .. import api
 from ..errors import InputError
 from ..hedging.schedule_methods import (
     AC_EPSILON,
@@ -32,7 +33,7 @@ from ..hedging.schedule_methods import (
     UNITS,
     VOLUME_CURVES,
 )
-from .common import JsonOpt, _print_json, _stdout
+from .common import JsonOpt, _print_json, _stdout, flag_errors
 
 if TYPE_CHECKING:
     from ..hedging.schedules import Schedule
@@ -42,17 +43,18 @@ app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) moun
 MAX_STEPS = 1_000_000
 TABLE_EDGE = 20  # with more than 2·TABLE_EDGE steps the table shows the first and last TABLE_EDGE
 
-FLAGS = {
-    "X": "--shares",
-    "T": "--horizon",
-    "N": "--steps",
+#: :func:`flatbook.schedule`'s keywords → the flags, in errors
+API_FLAGS = {
+    "shares": "--shares",
+    "horizon": "--horizon",
+    "steps": "--steps",
     "sigma": "--sigma",
     "eta": "--eta",
     "epsilon": "--epsilon",
     "gamma": "--gamma",
     "risk_aversion": "--risk-aversion",
     "volume_curve": "--volume-curve",
-    "participation_cap": "--participation",
+    "participation": "--participation",
     "market_volume": "--market-volume",
     "risk_aversions": "--risk-aversion",
 }
@@ -106,15 +108,6 @@ def _steps(raw: str | None) -> int:
     if n is None or not 1 <= n <= MAX_STEPS:
         raise InputError("--steps", f"got {raw!r}; allowed: an integer from 1 to {MAX_STEPS:,}")
     return n
-
-
-def _call(fn, *args, **kw):
-    """Run a schedule function, reporting its argument errors under the flag's name."""
-    try:
-        return fn(*args, **kw)
-    except InputError as e:
-        msg = str(e)[len(e.field) + 2 :]
-        raise InputError(FLAGS.get(e.field, e.field), msg) from None
 
 
 def _fmt(v: float | None) -> str:
@@ -236,9 +229,6 @@ def schedule(
 ) -> None:
     """An execution schedule (step, time, trade, holdings) with its expected cost and variance
     (Almgren & Chriss 2000); defaults: the paper's worked example."""
-    # lazy: start-up (numpy); 'flatbook --help' imports this module
-    from ..hedging.schedules import almgren_chriss, efficient_frontier, immediate, twap, vwap
-
     m = DEFAULT_METHOD if method is None else method
     if m not in METHODS:
         raise InputError("--method", f"got {method!r}; allowed: {', '.join(METHODS)}")
@@ -278,26 +268,27 @@ def schedule(
     if mv is not None and cap is None:
         raise InputError("--market-volume", "only used with --participation P (0 < P <= 1)")
 
-    if frontier:
-        s = _call(almgren_chriss, X, T, N, risk_aversion=lam, **cost)  # checks every flag, λ included
-        default = _call(efficient_frontier, X, T, N, **cost)
-        fr = _call(efficient_frontier, X, T, N, risk_aversions=[*default.risk_aversion, lam], **cost)
-        rows = fr.rows()
+    with flag_errors(API_FLAGS):
+        res = api.schedule(
+            m,
+            shares=X,
+            horizon=T,
+            steps=N,
+            risk_aversion=lam if m == "almgren-chriss" else None,
+            volume_curve=curve,
+            participation=cap,
+            market_volume=mv,
+            **cost,
+        )
+        obj = res.frontier_object() if frontier else None
+    if obj is not None:
         if json_:
-            _print_json(
-                {
-                    "method": "almgren-chriss",
-                    "params": s.params(),
-                    "risk_aversion": lam,
-                    "frontier": rows,
-                    "units": UNITS,
-                }
-            )
+            _print_json(obj)
         else:
             con = _stdout()
             con.print(
                 _frontier_table(
-                    rows,
+                    obj["frontier"],
                     lam,
                     f"efficient frontier (Almgren & Chriss 2000, §2.4) — X = {_fmt(X)} "
                     f"shares, T = {_fmt(T)} days, N = {N:,}",
@@ -310,22 +301,10 @@ def schedule(
                 highlight=False,
             )
         return
-
-    if m == "almgren-chriss":
-        s = _call(almgren_chriss, X, T, N, risk_aversion=lam, **cost)
-    elif m == "twap":
-        s = _call(twap, X, T, N, **cost)
-    elif m == "immediate":
-        s = _call(immediate, X, T, N, **cost)
-    else:
-        s = _call(vwap, X, T, N, volume_curve=curve or DEFAULT_CURVE, participation_cap=cap, market_volume=mv, **cost)
     if json_:
-        obj = s.as_dict()
-        if m == "vwap":
-            obj["params"].update(volume_curve=curve or DEFAULT_CURVE, participation_cap=cap, market_volume=mv)
-        _print_json({**obj, "units": UNITS})
+        _print_json(res)
         return
     con = _stdout()
-    for table in _schedule_tables(s):
+    for table in _schedule_tables(res.schedule):
         con.print(table)
     con.print("Units: " + UNITS["mapping"] + ".", markup=False, highlight=False)

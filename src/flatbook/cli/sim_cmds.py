@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 
-from ..config import build_config
+from .. import api
+from ..api import catalogue  # noqa: F401  (api.catalogue: start-up, light)
 from ..errors import InputError
-from ..params import BIG, bound_text
-from ..presets import PRESETS
 from . import output, tables
 from .common import (
     DEFAULT_POLICY,
@@ -24,16 +23,20 @@ from .common import (
     SeedOpt,
     SetOpt,
     _check_report,
-    _number,
     _one_policy,
     _print_json,
     _resolve,
-    _run_all,
     _stdout,
     _title,
+    _write,
+    _wrote,
+    compile_first,
+    flag_errors,
     print_warnings,
 )
+from .market_file import MarketFileOpt, MidOpt, MidSetOpt, load_mid
 from .policy_file import PolicyFileOpt, load_policy_files
+from .progress import ProgressBar
 
 app = typer.Typer()
 
@@ -55,35 +58,28 @@ def simulate(
     out: OutOpt = None,
     report: ReportOpt = None,
     policy_file: PolicyFileOpt = None,
+    market_file: MarketFileOpt = None,
+    mid: MidOpt = None,
+    mid_set: MidSetOpt = None,
 ) -> None:
     """Monte Carlo simulation of one policy: summary table (or JSON), optional output files and HTML report."""
     load_policy_files(policy_file)
+    stage = load_mid(market_file, mid, mid_set)
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
-    cfg = build_config(preset_name, _one_policy(policy, run), overrides, paths=n, seed=s)
+    cfg = api.run_config(preset_name, _one_policy(policy, run), paths=n, seed=s, params=overrides)
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)
-    (res,) = _run_all([cfg], json_)
-    from ..sim.summaries import simulate_object  # lazy: start-up (numpy)
-
-    obj = simulate_object(res)
-    print_warnings(obj.get("warnings"))
-    if out_dir is not None:
-        output.write_outputs(out_dir, [res], obj, compare=False)
-    if report_path is not None:
-        from ..report.html import simulate_report, write_report  # lazy: start-up
-
-        write_report(report_path, simulate_report([res], compare=False, obj=obj))
+    compile_first(cfg, json_)
+    with ProgressBar(cfg.paths, enabled=not json_) as bar:
+        res = api.simulate(config=cfg, progress=bar.callback(cfg.policy, 0), mid=stage)
+    print_warnings(res.warnings)
+    _write(res, out_dir, report_path)
     if json_:
-        _print_json(obj)
+        _print_json(res)
     else:
         con = _stdout()
-        con.print(
-            tables.summary_table(res.summary, PRESETS[cfg.preset].time_unit, _title(cfg, f"simulate {cfg.policy}"))
-        )
-        if out_dir is not None:
-            con.print(f"wrote {out_dir}", markup=False, highlight=False)
-        if report_path is not None:
-            con.print(f"wrote {report_path}", markup=False, highlight=False)
+        con.print(tables.summary_table(res.raw.summary, res.time_unit, _title(cfg, f"simulate {cfg.policy}")))
+        _wrote(con, out_dir, report_path)
 
 
 @app.command()
@@ -101,9 +97,13 @@ def compare(
     out: OutOpt = None,
     report: ReportOpt = None,
     policy_file: PolicyFileOpt = None,
+    market_file: MarketFileOpt = None,
+    mid: MidOpt = None,
+    mid_set: MidSetOpt = None,
 ) -> None:
     """Several policies on identical order flow (same seed ⇒ same random numbers): metrics × policies."""
     load_policy_files(policy_file)
+    stage = load_mid(market_file, mid, mid_set)
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
     names = policy if policy else run.get("policy")
     if isinstance(names, str):
@@ -117,39 +117,35 @@ def compare(
         if name in seen:
             raise InputError("--policy", f"duplicate policy {name!r}; give each policy once")
         seen.add(name)
-    cfgs = [build_config(preset_name, name, overrides, paths=n, seed=s) for name in names]
+    cfgs = [api.run_config(preset_name, name, paths=n, seed=s, params=overrides) for name in names]
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)
-    results = _run_all(cfgs, json_)
-    from ..sim.summaries import compare_object  # lazy: start-up (numpy)
+    compile_first(cfgs[0], json_)
+    n_paths = cfgs[0].paths
+    with ProgressBar(len(cfgs) * n_paths, enabled=not json_) as bar:
+        cb = bar.callback(names[0], 0)
 
-    obj = compare_object(results)
-    for name, summary in obj["policies"].items():
-        print_warnings(summary.get("warnings"), prefix=f"{name}: ")
-    if out_dir is not None:
-        output.write_outputs(out_dir, results, obj, compare=True)
-    if report_path is not None:
-        from ..report.html import simulate_report, write_report  # lazy: start-up
+        def progress(done: int, total: int) -> None:  # the bar's text: the policy being simulated
+            bar.update(description=names[min((done - 1) // n_paths, len(names) - 1)])
+            cb(done, total)
 
-        write_report(report_path, simulate_report(results, compare=True, obj=obj))
+        res = api.compare(names, preset_name, paths=n, seed=s, params=overrides, progress=progress, mid=stage)
+    print_warnings(res.warnings)
+    _write(res, out_dir, report_path)
     if json_:
-        _print_json(obj)
+        _print_json(res)
     else:
         con = _stdout()
-        tu = PRESETS[cfgs[0].preset].time_unit
-        con.print(tables.compare_table({r.config.policy: r.summary for r in results}, tu, _title(cfgs[0], "compare")))
-        if "differences" in obj:
+        tu = res.time_unit
+        con.print(
+            tables.compare_table({n: r.raw.summary for n, r in res.results.items()}, tu, _title(cfgs[0], "compare"))
+        )
+        diffs = res.summary_object().get("differences")
+        if diffs:
             con.print(
-                tables.differences_table(
-                    obj["differences"],
-                    tu,
-                    f"paired differences vs {obj['differences']['baseline']} (common random numbers)",
-                )
+                tables.differences_table(diffs, tu, f"paired differences vs {res.baseline} (common random numbers)")
             )
-        if out_dir is not None:
-            con.print(f"wrote {out_dir}", markup=False, highlight=False)
-        if report_path is not None:
-            con.print(f"wrote {report_path}", markup=False, highlight=False)
+        _wrote(con, out_dir, report_path)
 
 
 @app.command()
@@ -171,33 +167,19 @@ def quote(
     policy_file: PolicyFileOpt = None,
 ) -> None:
     """The quotes of one policy for one state (inventory, mid, time)."""
-    from ..policies.quote import quote as quote_one  # lazy: start-up (numba)
+    from ..api.quoting import quote as quote_state  # lazy: start-up (numba; not the simulator)
 
     load_policy_files(policy_file)
     run, preset_name, overrides, _, _ = _resolve(config, preset, set_, None, None)
-    cfg = build_config(preset_name, _one_policy(policy, run), overrides, paths=1, seed=0)
-    qv = _number("--q", q)
-    if abs(qv) > BIG:
-        raise InputError(
-            "--q",
-            f"got {q}; allowed: a number from -{bound_text(BIG)} to {bound_text(BIG)} "
-            "(lots; flatbook's largest inventory, flatbook.params.BIG)",
-        )
-    s = _number("--mid", mid, cfg.values["s0"])
-    if not 0 < s <= BIG:
-        raise InputError("--mid", f"got {mid}; allowed: a number > 0 and <= {bound_text(BIG)} (price units)")
-    tv = _number("--t", t, 0.0)
-    T = cfg.values["T"]
-    if not 0.0 <= tv <= T:
-        raise InputError("--t", f"got {t}; allowed: a number from 0 to T = {T:g} (time units)")
-    qd = quote_one(cfg, qv, s, tv).as_dict()
+    with flag_errors({"q": "--q", "mid": "--mid", "t": "--t"}):
+        res = quote_state(q, mid=mid, t=t, preset=preset_name, policy=_one_policy(policy, run), params=overrides)
     if json_:
-        run_cfg = {k: v for k, v in cfg.as_dict().items() if k not in ("paths", "seed")}
-        _print_json({**qd, "preset": cfg.preset, "policy": cfg.policy, "config": run_cfg})
+        _print_json(res)
     else:
-        _stdout().print(
-            tables.quote_table(qd, PRESETS[cfg.preset].time_unit, f"quote — {cfg.policy}, preset {cfg.preset}")
-        )
+        con = _stdout()
+        con.print(tables.quote_table(res.summary, res.summary.title))
+        if res.levels:  # a ladder policy: every level (the hard limit caps the sum of a side's sizes)
+            con.print(tables.quote_levels_table(res.levels, f"{len(res.levels)} levels per side (1 nearest the mid)"))
 
 
 def _listing(data: dict, json_: bool, make_tables: Callable[[dict], list]) -> None:
@@ -213,17 +195,33 @@ def _listing(data: dict, json_: bool, make_tables: Callable[[dict], list]) -> No
 @app.command()
 def presets(json_: JsonOpt = False) -> None:
     """The presets: description, time unit, and every parameter each sets (value, unit, allowed range)."""
-    _listing(tables.presets_data(), json_, tables.presets_tables)
+    _listing(api.catalogue.presets_data(), json_, tables.presets_tables)
 
 
 @app.command()
 def policies(json_: JsonOpt = False, policy_file: PolicyFileOpt = None) -> None:
     """The policies: formula, source, and every parameter each reads (default, unit, allowed range)."""
     load_policy_files(policy_file)
-    _listing(tables.policies_data(), json_, tables.policies_tables)
+    _listing(api.catalogue.policies_data(), json_, tables.policies_tables)
 
 
 @app.command()
-def params(json_: JsonOpt = False) -> None:
-    """Every parameter --set can reach, grouped: run, policy, market, controls, costs."""
-    _listing(tables.params_data(), json_, tables.params_tables)
+def params(
+    json_: JsonOpt = False,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            metavar="run|live|book",
+            help="Print the JSON schema of a run config TOML (run), LIVE.toml (live) or a risk book (book), "
+            "for editors that complete TOML files.",
+        ),
+    ] = None,
+) -> None:
+    """Every parameter --set can reach, grouped: run, policy, market, controls, hedge, costs."""
+    if schema is not None:
+        with flag_errors({"kind": "--schema"}):
+            obj = api.catalogue.config_schema(schema)
+        _print_json(obj)
+        return
+    _listing(api.catalogue.params_data(), json_, tables.params_tables)

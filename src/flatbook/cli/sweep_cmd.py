@@ -15,27 +15,21 @@ keeps the figures it finds there (they were drawn from the same points); it rewr
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import sys
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
-from .._version import __version__
-from ..config import build_config, load_toml, parse_set
+from ..config import load_toml, parse_set
 from ..errors import InputError
-from ..extras import require
-from ..jsonutil import jsonable
 from ..params import PARAMS
 from . import output
 from .common import (
-    DEFAULT_PATHS,
     DEFAULT_POLICY,
-    DEFAULT_PRESET,
     DEFAULT_SEED,
     ClickException,
     ConfigOpt,
@@ -47,6 +41,7 @@ from .common import (
     _print_json,
     _stdout,
 )
+from .policy_file import PolicyFileOpt, load_policy_files
 from .progress import ProgressBar
 
 app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
@@ -104,6 +99,9 @@ def _int(field: str, raw: str | None, lo: int, hi: int) -> int | None:
     return val
 
 
+_LAMBDA_UNIT = "per (price unit × lot)"  # = flatbook.results.analysis.LAMBDA_UNIT (not imported: start-up)
+
+
 def _lambda(raw: str | None, default: float) -> float:
     if raw is None:
         return default
@@ -116,9 +114,6 @@ def _lambda(raw: str | None, default: float) -> float:
     if not (math.isfinite(val) and val >= 0):
         raise InputError("--risk-aversion", f"got {raw!r}; allowed: a finite number >= 0 ({_LAMBDA_UNIT})")
     return val
-
-
-_LAMBDA_UNIT = "per (price unit × lot)"
 
 
 def _pm(v, se) -> str:
@@ -136,28 +131,6 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return "inf" if math.isinf(v) else f"{v:.4g}"
     return str(v)
-
-
-# manifest entries that do not change what a sweep computes or draws
-_NOT_IDENTITY = ("status", "optuna_batch")
-
-
-def _same_sweep(old: dict | None, meta: dict, *, ignore: tuple[str, ...] = ()) -> bool:
-    """Whether the manifest ``old`` describes the sweep ``meta`` (compared as stored JSON)."""
-    if not old:
-        return False
-    skip = set(_NOT_IDENTITY) | set(ignore)
-    now = json.loads(json.dumps(jsonable({k: v for k, v in meta.items() if k not in skip})))
-    return {k: v for k, v in old.items() if k not in skip} == now
-
-
-def _varying(df) -> list[str]:
-    """Override keys whose value differs between points (for a study's table)."""
-    keys = []
-    for col in df.columns:
-        if col in PARAMS and df[col].astype(str).nunique() > 1:
-            keys.append(col)
-    return keys
 
 
 # --------------------------------------------------------------------------- the command
@@ -193,6 +166,7 @@ def sweep(
     policy: Annotated[
         str | None, typer.Option("--policy", metavar="NAME", help=f"Quoting policy (default {DEFAULT_POLICY}).")
     ] = None,
+    policy_file: PolicyFileOpt = None,
     set_: SetOpt = None,
     paths: PathsOpt = None,
     seed: SeedOpt = None,
@@ -239,29 +213,26 @@ def sweep(
     ] = None,
 ) -> None:
     """Sweep parameters (grid, random, optuna) or run a built-in study, on a Dask cluster; frontier and best points."""
-    from ..sweep import runner as SR
-    from ..sweep.grid import grid_points, parse_grid, random_points
-    from ..sweep.objectives import OBJECTIVES
-    from ..sweep.studies import STUDIES
+    load_policy_files(policy_file)  # before --policy, --set and --grid are read: the file's names and parameters join
+    from ..api import analysis as A  # lazy: start-up (the sweep runner, numpy)
 
-    if objective not in OBJECTIVES:
-        raise InputError("--objective", f"got {objective!r}; allowed: {', '.join(OBJECTIVES)}")
+    # the flags, read and checked before any work (their own messages); the API checks the rest
+    if objective not in A.OBJECTIVES:
+        raise InputError("--objective", f"got {objective!r}; allowed: {', '.join(A.OBJECTIVES)}")
     n_workers = _int("--workers", workers, 1, 1024)
     per_task = _int("--points-per-task", points_per_task, 1, 1_000_000)
     n_random = _int("--random", random_, 1, 100_000)
     n_optuna = _int("--optuna", optuna_, 1, 100_000)
     if scheduler is not None:
-        SR.check_scheduler(scheduler)
+        A.check_scheduler(scheduler)
         if n_workers is not None:
             raise InputError(
                 "--workers", "sizes the local cluster only; the cluster at --scheduler has its own workers"
             )
-    axes: list = []
-    the_study = None
     if study is not None:
-        the_study = STUDIES.get(study)
+        the_study = A.STUDIES.get(study)
         if the_study is None:
-            raise InputError("--study", f"unknown study {study!r}; allowed: {', '.join(STUDIES)}")
+            raise InputError("--study", f"unknown study {study!r}; allowed: {', '.join(A.STUDIES)}")
         for flag, val in (
             ("--grid", grid),
             ("--random", random_),
@@ -275,230 +246,88 @@ def sweep(
                 raise InputError("--study", f"a study fixes its own points; drop {flag}")
         n = _int("--paths", paths, 1, 1_000_000_000) or the_study.default_paths
         s = _int("--seed", seed, 0, 2**63 - 1) or DEFAULT_SEED
-        points = the_study.points(n, s)
-        mode, pol, preset_name, base = "study", None, None, {}
-        lam = _lambda(risk_aversion, 0.1)
+        kw: dict[str, Any] = {"study": study, "paths": n, "seed": s, "risk_aversion": _lambda(risk_aversion, 0.1)}
     else:
-        run, params = load_toml(config) if config is not None else ({}, {})
-        set_over = parse_set(set_)
-        base = {**params, **set_over}
-        preset_name = preset if preset is not None else run.get("preset", DEFAULT_PRESET)
+        run = load_toml(config)[0] if config is not None else {}
         pol = policy if policy is not None else run.get("policy", DEFAULT_POLICY)
         if not isinstance(pol, str):
             raise InputError("run.policy", "a sweep takes one policy")
-        n_raw = paths if paths is not None else run.get("paths", DEFAULT_PATHS)
-        s_raw = seed if seed is not None else run.get("seed", DEFAULT_SEED)
-        base_cfg = build_config(
-            preset_name, pol, base, paths=n_raw, seed=s_raw
-        )  # validates preset, policy, --set, paths, seed
-        n, s = base_cfg.paths, base_cfg.seed
-        axes = parse_grid(grid, fixed=set_over)
-        if not axes:
-            raise InputError(
-                "--grid", "give at least one parameter to sweep, e.g. --grid skew=0:0.05:6 (or --study skew-frontier)"
-            )
-        if n_random is not None and n_optuna is not None:
+        if grid and n_random is not None and n_optuna is not None:
             raise InputError("--optuna", "choose one of --random and --optuna")
-        lam = _lambda(risk_aversion, float(base_cfg.values["gamma"]))
-        if n_optuna is not None:
-            require("sweep", "optuna", field="--optuna")
-            for ax in axes:
-                if ax.lo is None and not ax.values:
-                    raise InputError(f"--grid {ax.item}", "give bounds or values for --optuna")
-            mode, combos = "optuna", []
-        elif n_random is not None:
-            mode, combos = "random", random_points(axes, n_random, s)
-        else:
-            mode, combos = "grid", grid_points(axes)
-        points = SR.make_points(preset_name, pol, base, combos, n, s) if combos else []
-    keys = [ax.key for ax in axes]
+        kw = {
+            "grid": list(grid or []),
+            "preset": preset,
+            "policy": pol,
+            "paths": paths,
+            "seed": seed,
+            "params": parse_set(set_),
+            "config": config,
+            "random": n_random,
+            "optuna": n_optuna,
+        }
+        if risk_aversion is not None:
+            kw["risk_aversion"] = _lambda(risk_aversion, 0.0)
     out_dir = output.check_out_dir(out) if out is not None else None
-
-    meta: dict[str, Any] = {
-        "flatbook_sweep": 1,
-        "mode": mode,
-        "study": study,
-        "preset": preset_name,
-        "policy": pol,
-        "grid": list(grid or []),
-        "set": {k: str(v) for k, v in base.items()},
-        "random": n_random,
-        "optuna": n_optuna,
-        "paths": n,
-        "seed": s,
-        "objective": objective,
-        "risk_aversion": lam,
-        "points": [p.id for p in points],
-    }
-    logging.getLogger("distributed").setLevel(logging.ERROR)
-    meta["flatbook_version"] = __version__
-    rows: list[dict] = []
-    old = None
-    with (
-        _SweepBar() as bar,
-        SR.SweepRunner(
-            out_dir, scheduler=scheduler, workers=n_workers, per_task=per_task, progress=bar.update
-        ) as runner,
-    ):
-        store = runner.store
-        if store is not None:
-            old = store.read_manifest()
-            if old and old.get("flatbook_version") not in (None, __version__):
-                sys.stderr.write(
-                    f"warning: {out_dir} was started by flatbook {old.get('flatbook_version')}; "
-                    f"its saved points are reused as they are\n"
-                )
-            store.write_manifest({**meta, "status": "running"})
-        try:
-            if mode == "optuna":
-                from ..sweep.objectives import OBJECTIVES as OBJ
-
-                obj = OBJ[objective]
-                # set in the --optuna branch above (None only for a --study)
-                assert preset_name is not None and pol is not None and n_optuna is not None
-
-                def make(params: dict):
-                    try:
-                        return SR.make_point(preset_name, pol, {**base, **params}, n, s)
-                    except InputError as e:
-                        raise InputError(f"--optuna trial {SR.describe(params)}", str(e)) from None
-
-                def score(row: dict):
-                    import pandas as pd
-
-                    v, _ = obj.evaluate(pd.DataFrame([row]), lam)
-                    return float(v[0])
-
-                # TPE's trials depend on the batch size: take it from the sweep's own manifest when
-                # resuming (no cluster needed, the same trials whatever the cluster is now), else
-                # the local cluster's size, else (a scheduler) its workers
-                if old is not None and _same_sweep(old, meta, ignore=("points",)) and old.get("optuna_batch"):
-                    batch = int(old["optuna_batch"])
-                else:
-                    batch = (n_workers or SR.local_cores()) if scheduler is None else runner.n_workers()
-                meta["optuna_batch"] = batch
-                if store is not None:
-                    store.write_manifest({**meta, "status": "running"})
-                rows = SR.optuna_search(
-                    runner,
-                    axes,
-                    make,
-                    n_optuna,
-                    score,
-                    direction="maximize" if obj.sense > 0 else "minimize",
-                    seed=s,
-                    batch=batch,
-                )
-                meta["points"] = list(dict.fromkeys(r["point_id"] for r in rows))
-                rows = list({r["point_id"]: r for r in rows}.values())
-            else:
-                rows = runner.run(points)
-        except KeyboardInterrupt:
-            if store is not None:
-                done = len(runner.done_ids() & set(meta["points"])) if meta["points"] else len(runner.done_ids())
-                store.write_manifest({**meta, "status": "interrupted"})
-                sys.stderr.write(
-                    f"{done} of {len(meta['points']) or '?'} points saved in {out_dir}; "
-                    f"rerun the same command to resume\n"
-                )
-            raise
-        except SR.SweepTaskError as e:
-            if store is not None:
-                store.write_manifest({**meta, "status": "failed"})
-            raise ClickException(str(e)) from None
-        stats, tasks_run = runner.stats, runner.tasks_run
-        if store is not None:
-            store.write_manifest({**meta, "status": "complete"})
-    # nothing computed and DIR held this very sweep complete: its figures show these points already
-    keep_figures = (
-        stats.points_done == stats.cached
-        and old is not None
-        and old.get("status") == "complete"
-        and _same_sweep(old, meta)
-    )
-    _finish(rows, meta, keys, lam, objective, the_study, out_dir, json_, stats, tasks_run, mode, axes, keep_figures)
-
-
-def _finish(
-    rows,
-    meta,
-    keys,
-    lam,
-    objective,
-    the_study,
-    out_dir,
-    json_,
-    stats,
-    tasks_run,
-    mode,
-    axes,
-    keep_figures: bool = False,
-) -> None:
-    import pandas as pd
-
-    from ..sweep import report
-
-    df = pd.DataFrame(rows)
-    if the_study is not None:
-        keys = ["policy"] * (df["policy"].nunique() > 1) + _varying(df)
-    from ..sweep.objectives import analyse  # lazy: start-up (numpy)
-
-    points, fronts, best = analyse(df, [k for k in keys if k != "policy"], lam)
-    analysis = the_study.analyse(df) if the_study is not None else None
-    run_info = {
-        "points": len(rows),
-        "computed": stats.points_done - stats.cached,
-        "resumed": stats.cached,
-        "tasks": tasks_run,
-        "out": str(out_dir) if out_dir else None,
-    }
-    obj = {
-        "sweep": {k: v for k, v in meta.items() if k != "points"},
-        "run": run_info,
-        "points": points,
-        "frontiers": fronts,
-        "best": best,
-    }
-    if analysis is not None:
-        obj["study"] = analysis
-    written = []
-    if out_dir is not None:
-        df.to_parquet(out_dir / ".results.parquet.tmp", index=False, engine="pyarrow")
-        Path(out_dir / ".results.parquet.tmp").replace(out_dir / "results.parquet")
-        from ..sweep.runner import write_json_atomic
-
-        write_json_atomic(out_dir / "sweep.json", obj)
-        written = ["results.parquet", "sweep.json"]
-        title = _title(meta, lam)
-        figures = []
-        if the_study is not None:
-            figures.append(("study.png", lambda p: the_study.figure(p, df, analysis)))
-        if len(df) >= 2 and the_study is None:
-            figures.append(
-                ("frontier.png", lambda p: report.write_frontier_png(p, df, keys=keys, lam=lam, title=title))
+    try:
+        with _SweepBar() as bar, _sweep_errors():
+            res = A.sweep(
+                objective=objective,
+                workers=n_workers,
+                scheduler=scheduler,
+                points_per_task=per_task,
+                out=out_dir,
+                cluster=True,
+                status=bar.update,
+                **kw,
             )
-        if mode == "grid" and len(axes) == 2 and all(len(ax.values) >= 2 for ax in axes):
-            figures.append(("heatmap.png", lambda p: report.write_heatmap_png(p, df, keys, lam=lam, title=title)))
-        for name, draw in figures:
-            if keep_figures and (out_dir / name).is_file():
-                written.append(f"{name} (kept: up to date)")
-            else:
-                draw(out_dir / name)
-                written.append(name)
+    except A.SweepInterrupted as e:
+        sys.stderr.write(f"{e.saved} of {e.total or '?'} points saved in {e.out}; rerun the same command to resume\n")
+        raise KeyboardInterrupt from None
+    except A.SweepTaskError as e:
+        raise ClickException(str(e)) from None
     if json_:
-        _print_json(obj)
+        _print_json(res)
         return
-    _tables(obj, df, keys, lam, objective, meta, analysis, written, out_dir)
-
-
-def _title(meta: dict, lam: float) -> str:
-    if meta["mode"] == "study":
-        return f"flatbook sweep --study {meta['study']} — {meta['paths']:,} paths, seed {meta['seed']}"
-    grid = " ".join(f"--grid {g}" for g in meta["grid"])
-    return (
-        f"flatbook sweep — preset {meta['preset']}, policy {meta['policy']}, {meta['mode']}: {grid}; "
-        f"{meta['paths']:,} paths, seed {meta['seed']} (common random numbers); λ = {lam:g} {_LAMBDA_UNIT}"
+    _tables(
+        res.summary_object(),
+        res.points,
+        list(res.keys),
+        res.risk_aversion,
+        objective,
+        res.meta,
+        res.study,
+        res.written,
+        out_dir,
     )
+
+
+#: the API's keywords → the flags, in errors
+_SWEEP_FLAGS = {
+    "grid": "--grid",
+    "optuna": "--optuna",
+    "random": "--random",
+    "risk_aversion": "--risk-aversion",
+    "out": "--out",
+    "dir": "--out",
+    "preset": "--preset",
+    "paths": "--paths",
+    "seed": "--seed",
+}
+
+
+@contextmanager
+def _sweep_errors() -> Iterator[None]:
+    """An API error re-raised naming the flag (``grid skew=0:1`` → ``--grid skew=0:1``)."""
+    try:
+        yield
+    except InputError as e:
+        head, sep, rest = e.field.partition(" ")
+        if head not in _SWEEP_FLAGS:
+            raise
+        msg = str(e)[len(e.field) + 2 :].replace("values for optuna", "values for --optuna")
+        if msg.startswith("give at least one parameter to sweep"):
+            msg = "give at least one parameter to sweep, e.g. --grid skew=0:0.05:6 (or --study skew-frontier)"
+        raise InputError(_SWEEP_FLAGS[head] + sep + rest, msg) from None
 
 
 def _tables(obj, df, keys, lam, objective, meta, analysis, written, out_dir) -> None:
@@ -522,7 +351,9 @@ def _tables(obj, df, keys, lam, objective, meta, analysis, written, out_dir) -> 
     if len(points) > MAX_TABLE_ROWS:
         shown = [p for p in shown if p["point_id"] in on_front or p["point_id"] == best_id]
         note = f" (frontier and best points: {len(shown)} of {len(points)}; all in --json and results.parquet)"
-    t = Table(title=Text(_title(meta, lam) + note), title_justify="left")
+    from ..results.analysis import sweep_title  # lazy: start-up (numpy)
+
+    t = Table(title=Text(sweep_title(meta, lam) + note), title_justify="left")
     pkeys = [k for k in keys if k != "policy"]
     if "policy" in keys:
         t.add_column("policy")
@@ -636,16 +467,3 @@ def _study_table(con, a: dict) -> None:
             highlight=False,
         )
     con.print(a["summary"], markup=False, highlight=False)
-
-
-#: names that moved to :mod:`flatbook.sweep.objectives`, still importable from here (PEP 562;
-#: lazy: start-up, as that module imports numpy)
-_MOVED = {"FIGURES": "FIGURES", "_analyse": "analyse", "_point_obj": "point_object"}
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED:
-        from ..sweep import objectives
-
-        return getattr(objectives, _MOVED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

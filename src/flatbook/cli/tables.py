@@ -1,23 +1,18 @@
-"""Presentation for the CLI: catalogue data and rich tables (units and number formats: :mod:`flatbook.units`).
+"""Presentation for the CLI: rich tables (units and number formats: :mod:`flatbook.units`).
 
-The catalogue functions (:func:`presets_data`, :func:`policies_data`,
-:func:`params_data`) return JSON-ready dicts; the ``--json`` output and the
-rich tables are both built from them, so the two never disagree.
+The catalogues (:func:`flatbook.api.catalogue.presets_data`, ``policies_data``, ``params_data``)
+are JSON-ready dicts; the ``--json`` output and the rich tables here are both built from them,
+so the two never disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich.table import Table
 from rich.text import Text
 
-from ..controls.zones import zone_name
-from ..params import PARAMS, defaults
-from ..presets import PRESETS, Preset
 from ..units import PNL_UNIT, QUOTE_UNITS, SUMMARY_UNITS, backtest_units, fmt, fmt_pm, per_unit, unit  # noqa: F401  (re-exported)
-
-GROUPS = ("run", "policy", "market", "controls", "hedging", "costs")
 
 #: summary keys the tables leave out (``warnings`` go to stderr, one ``warning:`` line each)
 NOT_IN_TABLES = ("warnings",)
@@ -29,70 +24,6 @@ def _text(x: object, digits: int = 6) -> Text:
 
 
 # --------------------------------------------------------------------------- catalogues
-
-
-def _preset_values(p: Preset) -> tuple[dict, set[str]]:
-    """The preset's resolved values (registry defaults + preset + derived) and the derived names."""
-
-    class _Recording(dict):
-        def __setitem__(self, key, value):
-            written.add(key)
-            super().__setitem__(key, value)
-
-    written: set[str] = set()
-    v = _Recording(defaults())
-    v.update(p.values)  # dict.update bypasses __setitem__: only derive's writes are recorded
-    if p.derive is not None:
-        p.derive(v, set())
-    return dict(v), written
-
-
-def presets_data() -> dict:
-    """Every preset: description, source, time unit, and each parameter it sets."""
-    out = {}
-    for name, p in PRESETS.items():
-        v, derived = _preset_values(p)
-        params = {}
-        for key in [*p.values, *sorted(derived - set(p.values))]:
-            spec = PARAMS[key]
-            params[key] = {
-                "value": v[key],
-                "unit": spec.unit,
-                "allowed": spec.allowed(),
-                "group": spec.group,
-                "derived": key in derived,
-                "doc": spec.doc,
-            }
-        out[name] = {"description": p.description, "source": p.source, "time_unit": p.time_unit, "params": params}
-    return out
-
-
-def policies_data() -> dict:
-    """Every policy: rung, summary, source, and each parameter its formula reads."""
-    from ..policies.registry import POLICIES  # lazy: start-up (the registry imports numba)
-
-    out = {}
-    for name, s in POLICIES.items():
-        params = {
-            k: {
-                "default": PARAMS[k].default,
-                "unit": PARAMS[k].unit,
-                "allowed": PARAMS[k].allowed(),
-                "group": PARAMS[k].group,
-                "doc": PARAMS[k].doc,
-            }
-            for k in s.params
-        }
-        out[name] = {"rung": s.rung, "summary": s.summary, "source": s.source, "params": params}
-    return out
-
-
-def params_data() -> dict:
-    """The whole parameter registry, grouped (run, policy, market, controls, costs)."""
-    out: dict[str, dict] = {g: {} for g in GROUPS}
-    for name, p in PARAMS.items():
-        out.setdefault(p.group, {})[name] = {"default": p.default, "unit": p.unit, "allowed": p.allowed(), "doc": p.doc}
-    return out
 
 
 # --------------------------------------------------------------------------- tables
@@ -150,19 +81,34 @@ def differences_table(diff: Mapping, time_unit: str, title: str) -> Table:
     return t
 
 
-def quote_table(q: Mapping, time_unit: str, title: str) -> Table:
-    """One state's quotes: field, value, unit."""
+def quote_table(summary: Mapping, title: str) -> Table:
+    """One state's quotes (a :class:`~flatbook.results.QuoteResult`'s summary): field, value, unit."""
+    from ..controls.zones import zone_name  # lazy: start-up (numpy)
+
     t = Table(title=Text(title), title_justify="left")
     t.add_column("field")
     t.add_column("value", justify="right")
     t.add_column("unit")
-    for key, val in q.items():
+    for key, q in summary.items():
+        val = q.value
         if key == "zone":
             name = zone_name(val)
             val = f"{val} ({name if name != 'unknown' else '?'})"
         elif val is None and key in ("bid", "ask", "bid_depth", "ask_depth"):
             val = "not quoted"
-        t.add_row(key, _text(val, 10), _text(unit(QUOTE_UNITS, key, time_unit)))
+        t.add_row(key, _text(val, 10), _text(q.unit))
+    return t
+
+
+def quote_levels_table(levels: Sequence[Mapping], title: str) -> Table:
+    """A ladder's levels (a :class:`~flatbook.results.QuoteResult`'s ``levels``), nearest the mid first:
+    bid and ask price, depth (price units) and size (lots) of each level."""
+    t = Table(title=Text(title), title_justify="left")
+    for col in ("level", "bid size", "bid", "bid depth", "ask depth", "ask", "ask size"):
+        t.add_column(col, justify="right")
+    for lv in levels:
+        cells = [lv["bid_size"], lv["bid"], lv["bid_depth"], lv["ask_depth"], lv["ask"], lv["ask_size"]]
+        t.add_row(str(lv["level"]), *(_text("not quoted" if x is None else x, 10) for x in cells))
     return t
 
 

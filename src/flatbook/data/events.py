@@ -174,7 +174,7 @@ def contract_value(px, contract: str, contract_size: float):
     contract q·C·(1/p₀ − 1/p₁) of the base asset, the settlement of Binance COIN-M and BitMEX
     inverse futures (Binance, "Coin-margined futures: PnL = contracts × contract size ×
     (1/entry − 1/exit)"). The notional of q units is |q·v(p)|. The replay's compiled form is
-    :func:`flatbook.backtest.engine.unit_value`.
+    :func:`flatbook.strategy.contract.unit_value`.
     """
     px = np.asarray(px, dtype=float)
     return -contract_size / px if contract == "inverse" else contract_size * px

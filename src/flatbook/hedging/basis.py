@@ -2,7 +2,7 @@
 
 Both mids (price units) are sampled on one regular grid t_i = t_0 + iΔ over the
 window where both tables have quotes, by the previous-tick rule of
-:func:`flatbook.calibrate.volatility.sample_previous_tick` (the last mid at or
+:func:`flatbook.estimators.volatility.sample_previous_tick` (the last mid at or
 before t_i; Andersen, Bollerslev, Diebold & Labys 2001; Hansen & Lunde 2006).
 With ``lag_steps = k`` H is sampled at t_i + kΔ instead (k > 0: H's moves follow
 S's). From the n grid increments x_i = ΔS_i, y_i = ΔH_i, centred
@@ -52,7 +52,7 @@ Ornstein–Uhlenbeck process (the simulator's ``hedge_basis_halflife``). With fe
 fat-tailed increments the estimates also move with the grid's phase t_0 mod Δ by
 a few classical SEs.
 
-Differences from :func:`~flatbook.calibrate.volatility.realized_volatility`:
+Differences from :func:`~flatbook.estimators.volatility.realized_volatility`:
 there σ is Σx²/(nΔ) without demeaning; here the increments are demeaned with
 divisor n − 1 (standard for regressions). Over minutes to hours the difference
 is x̄²Δ-sized, far below the standard error.

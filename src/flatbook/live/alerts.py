@@ -43,10 +43,10 @@ class Alerts:
     def __init__(self, webhook: str | None = None, keep: int = 100):
         self.recent: deque[Alert] = deque(maxlen=keep)
         self.webhook = webhook
-        self.queue: asyncio.Queue | None = None
+        self.queue: asyncio.Queue[Alert] | None = None
         self.sent = self.failed = self.dropped = 0
         self.count = 0
-        self._task = None
+        self._task: asyncio.Task[None] | None = None
         self.sleep = asyncio.sleep  # the backoff's wait; a test wraps it to see the delays
 
     def raise_(self, ts: int, level: str, kind: str, message: str) -> Alert:
@@ -65,18 +65,19 @@ class Alerts:
         """Start the webhook sender (call on the running loop)."""
         if self.webhook and self._task is None:
             self.queue = asyncio.Queue()
-            self._task = asyncio.create_task(self._send_loop())
+            self._task = asyncio.create_task(self._send_loop(self.queue, self.webhook))
 
-    async def _send_loop(self) -> None:
+    async def _send_loop(self, queue: asyncio.Queue[Alert], url: str) -> None:
+        """POST each queued alert to ``url``, retried after each wait of RETRY_BACKOFF_S."""
         import aiohttp
 
         timeout = aiohttp.ClientTimeout(total=5.0)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             while True:
-                a = await self.queue.get()
+                a = await queue.get()
                 for delay in RETRY_BACKOFF_S:
                     try:
-                        async with http.post(self.webhook, json=a.as_dict()) as r:
+                        async with http.post(url, json=a.as_dict()) as r:
                             if r.status < 300:
                                 self.sent += 1
                                 break
@@ -86,7 +87,7 @@ class Alerts:
                     await self.sleep(delay)
                 else:
                     self.failed += 1
-                self.queue.task_done()
+                queue.task_done()
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait (bounded) until queued alerts have been sent."""

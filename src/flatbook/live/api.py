@@ -56,12 +56,12 @@ class FillIn(_In):
     price: Pos
     qty: Pos
     fee: Annotated[float, Field(gt=-1e15, lt=1e15, allow_inf_nan=False)] = 0.0
-    ts: int | None = Field(None, ge=0, lt=2**63)
-    client_id: str = Field("", max_length=128)
+    ts: int | None = Field(default=None, ge=0, lt=2**63)
+    client_id: str = Field(default="", max_length=128)
 
 
 class MarketIn(_In):
-    ts: int | None = Field(None, ge=0, lt=2**63)
+    ts: int | None = Field(default=None, ge=0, lt=2**63)
     bid: Pos
     ask: Pos
     bid_size: NonNeg = 0.0
@@ -75,7 +75,7 @@ class MarketIn(_In):
 
 
 class KillIn(_In):
-    reason: str = Field("manual", max_length=500)
+    reason: str = Field(default="manual", max_length=500)
 
 
 FILL, FILL_LIST = TypeAdapter(FillIn), TypeAdapter(Annotated[list[FillIn], Field(min_length=1, max_length=MAX_BATCH)])

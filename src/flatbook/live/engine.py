@@ -1,17 +1,22 @@
 """The live engine: position, quotes, orders and PnL, updated atomically per event.
 
-Per market event (:meth:`Engine.on_market`): financing accrues over the gap,
-the position is marked at the mid (kill switch on loss or drawdown, as the
-simulator's), markouts mature, the end of the session triggers the flatten, and
-then, unless nothing that moves the quotes changed, the decision runs:
-:func:`flatbook.backtest.engine.strategy_quotes`, the backtester's step 4
-exactly (the policy's compiled formula, then the controls with the market's
-touch), so a live quote equals the simulator's and the backtester's for the
-same state. A side is re-sent when its price moved by ``refresh_ticks`` or its
-size changed; each request is sized to the room left under the hard limit,
-checked by :class:`~flatbook.live.risk.PreTradeRisk`, journaled, and handed to
-the venue: the tick-to-quote latency is measured from the event's arrival to
-that hand-off.
+The decisions are :mod:`flatbook.strategy`'s, the functions the replay loop
+(:mod:`flatbook.backtest.engine`) inlines: this engine calls the compiled decision and
+the scalar rules' own source (:func:`flatbook.policies.compile.python_form`), and keeps
+the I/O (venue, journal, alerts, pre-trade risk, metrics). Per market event (:meth:`Engine.on_market`): financing accrues
+over the gap (:func:`flatbook.strategy.accrual.financing`), the position is marked at the
+mid (kill switch on loss or drawdown, :func:`flatbook.controls.kill.kill_fires`, as the
+simulator's), markouts mature, the end of the session triggers the flatten
+(:func:`flatbook.strategy.flatten.flatten_order`), and then, when a decision is due
+(:func:`flatbook.strategy.requote.decision_due`: ``min_requote`` after the last request,
+and something it reads changed, or a venue report asked for it), the decision runs:
+:func:`flatbook.strategy.decide.strategy_quotes` (the policy's compiled formula, then
+the controls with the market's touch), so a live quote equals the simulator's and the
+backtester's for the same state. A side is re-sent when its price moved by
+``refresh_ticks`` or its size changed, sized to the room left under the hard limit
+(:func:`flatbook.strategy.requote.requote_side`), checked by
+:class:`~flatbook.live.risk.PreTradeRisk`, journaled, and handed to the venue: the
+tick-to-quote latency is measured from the event's arrival to that hand-off.
 
 Fills (:meth:`on_fills`, from the venue or the API) are journaled before they
 touch the position; a fill id already journaled is ignored and counted
@@ -39,7 +44,7 @@ snapshot).
 
 Money is in the contract's settlement currency, with the backtester's value
 formula (:func:`flatbook.data.events.contract_value`, compiled as
-:func:`flatbook.backtest.engine.unit_value`): a contract at price p is
+:func:`flatbook.strategy.contract.unit_value`): a contract at price p is
 worth v(p) = C·p (linear) or −C/p (inverse, C in price-currency units: Binance
 COIN-M, BitMEX XBTUSD, settled in the base asset). A fill of n at p moves cash by
 −side·n·v(p) − fee, the mark is cash + q·v(mid), and the kill switch's loss and
@@ -58,30 +63,47 @@ rest, so the parts sum to the total cash + q·v(mid) − (cash₀ + q₀·v(mid�
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..backtest import engine as BE
 from ..config import RunConfig
 from ..controls.kill import KILL_REASONS, kill_fires
 from ..controls.quote_controls import CP_ACT_Y, pack_controls
 from ..controls.zones import ZONE_NAMES, zone_index
 from ..data.events import CONTRACTS
 from ..errors import InputError
+from ..policies.compile import depths_loop, python_form
 from ..policies.registry import policy_spec
+from ..strategy import accrual, flatten, requote
+from ..strategy.contract import inverse_tick, tick_price, unit_value
+from ..strategy.decide import LD_LEN, step_of, strategy_quotes
 from . import risk as R
 from .alerts import Alerts
 from .hedge_advice import hedge_advice, hedge_rule
 from .journal import Journal, JournalError
 from .types import BUY, SELL, Fill, MarketEvent, OrderRequest, OrderUpdate
 
+if TYPE_CHECKING:  # the runner attaches the metrics (prometheus_client: imported only where served)
+    from .metrics import Metrics
+
 NS = 1_000_000_000
 _LEVEL = ("info", "warning", "warning", "critical")
 HISTORY = 3600  # samples kept for the dashboard
 LAT_KEEP = 1 << 20  # latency samples kept for percentiles (a ring)
+# the strategy's scalar rules, run by Python from their one source (the replay inlines the compiled copies)
+_financing = python_form(accrual.financing)
+_flatten_order = python_form(flatten.flatten_order)
+_decision_due = python_form(requote.decision_due)
+_NO_DECISION = (math.nan, math.nan, math.nan, math.nan)  # the inputs "before the first decision": never equal
+_requote_side = python_form(requote.requote_side)
+_room_left = python_form(requote.room_left)
+_step_of = python_form(step_of)
 
 
 def zone_with_hysteresis(a: float, prev: int, thresholds: tuple[float, float, float], h: float) -> int:
@@ -140,11 +162,11 @@ class Engine:
         self.cid_prefix = f"{self.session}-"  # client ids: <session>-<n>
         b = policy_spec(cfg.policy).bind(v, cfg.steps)
         self.pp, self.tab = np.ascontiguousarray(b.pp, float), b.tab
-        self._strategy = BE.kernels(b.policy).strategy_quotes  # the policy's compiled decision
+        self._strategy = functools.partial(strategy_quotes, depths_loop(b.policy))  # the compiled decision
         self.cp = pack_controls(v)
         self.T, self.dt, self.nsteps = float(v["T"]), float(v["dt"]), int(cfg.steps)
         self.tick = float(tick if tick is not None else (v["tick"] if v["tick"] > 0 else 1e-8))
-        self.inv_tick = float(BE.inverse_tick(self.tick))
+        self.inv_tick = float(inverse_tick(self.tick))
         self.lot = float(lot)
         self.limit = float(v["limit"])
         self.hedge_rule = hedge_rule(v)  # the simulator's packed hedge constants
@@ -161,13 +183,13 @@ class Engine:
         self.min_req = int(min_requote_ms * 1e6)
         self.refresh = refresh_ticks * (1.0 - 1e-9)  # ticks
         self.markout_ns = int(markout_s * NS)
-        self.out = np.zeros(BE.LD_LEN)
-        self.metrics = None
+        self.out = np.zeros(LD_LEN)
+        self.metrics: Metrics | None = None
         # ---- state (everything below is in the snapshot)
         self.t0 = t0_ns
         self.q = float(v["q0"])
         self.cash = 0.0
-        self.base = None  # cash₀ + q₀·mid₀: PnL counts from the first mark
+        self.base: float | None = None  # cash₀ + q₀·mid₀: PnL counts from the first mark
         self.fees = self.financing = self.spread = self.adverse = 0.0
         self.fills = self.duplicates = self.orders = self.rejected = self.events = self.deferred = 0
         self.peak = 0.0
@@ -176,14 +198,15 @@ class Engine:
         self.flattening = False
         self.zone = 0
         self.act = 0.0
-        self.last_ts = None
+        self.last_ts: int | None = None
+        self.fin_ts: int | None = None  # financing has accrued up to here (ns): the last event or fill
         self.want_p = [0, 0]  # last requested price (ticks) and size per side
         self.want_sz = [0.0, 0.0]
         self.last_req = -(2**62)
         self.order_n = 0
         self.open: dict[str, list] = {}  # client id -> [side, price, size, remaining, status]
         self.markouts: deque = deque()  # (due ns, side·qty, mid at fill)
-        self.last_in = None
+        self.last_in: tuple[float, ...] | None = None  # (mid, spread, q, killed) of the last decision
         self.contract, self.csize, self.currency = "linear", 1.0, ""
         self.set_contract(contract, contract_size, settlement_currency)
         # ---- not in the snapshot: display and measurement
@@ -192,14 +215,14 @@ class Engine:
         self._exit_flatten = False  # the exit started the flatten (undone once flat)
         self.halted = ""  # why the engine halted (a journal fault), "" while running
         self.fault: JournalError | None = None
-        self.on_halt = None  # called once on a halt (the runner's stop)
+        self.on_halt: Callable[[], object] | None = None  # called once on a halt (the runner's stop)
         self.quote_zone = 0  # the controls' zone of the last decision (no hysteresis)
         self.bid = self.ask = self.mid = math.nan
         self.bid_sz = self.ask_sz = 0.0
-        self._qraw = None
-        self.quote_wall = None
+        self._qraw: tuple[float, ...] | None = None  # (mid, bsz, asz, bid_px, ask_px, db0, da0) of the last decision
+        self.quote_wall: float | None = None
         self.hedge = hedge_advice(self.hedge_rule, self.q, self.target, 0.0, 0, False, False)
-        self.history = {
+        self.history: dict[str, deque[float | None]] = {  # None: no market (NaN)
             k: deque(maxlen=HISTORY)
             for k in ("ts", "position", "target", "mid", "bid", "ask", "quote_bid", "quote_ask", "pnl")
         }
@@ -227,7 +250,7 @@ class Engine:
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the decision before the first event."""
         self._strategy(
-            self.pp, self.tab, self.cp, 0, 0.0, self.T, 100.0, 0.5, 0.0, False, self.lot, self.tick, np.zeros(BE.LD_LEN)
+            self.pp, self.tab, self.cp, 0, 0.0, self.T, 100.0, 0.5, 0.0, False, self.lot, self.tick, np.zeros(LD_LEN)
         )
 
     # ------------------------------------------------------------------ market data
@@ -238,20 +261,17 @@ class Engine:
         self.events += 1
         if self.t0 is None:
             self.t0 = ts
-        if self.last_ts is not None and ts > self.last_ts:
-            span = (ts - self.last_ts) / NS
-            q = self.q
-            fc = (self.fin_l * q * span) if q > 0.0 else (-self.fin_s * q * span)
-            if fc != 0.0:
-                self.cash -= fc
-                self.financing += fc
+        if self.q != 0.0:
+            self._accrue(ts)
+        if self.fin_ts is None or ts > self.fin_ts:  # (flat: nothing accrues, the clock moves on)
+            self.fin_ts = ts
         self.last_ts = ts
         bb, ba = ev.bid_px, ev.ask_px
         self.bid, self.ask, self.bid_sz, self.ask_sz = bb, ba, ev.bid_sz, ev.ask_sz
         mid = 0.5 * (bb + ba)
         if mid == mid:
             self.mid = mid
-            vm = BE.unit_value(mid, self.inverse, self.csize)
+            vm = unit_value(mid, self.inverse, self.csize)
             if self.base is None:
                 self.base = self.cash + self.q * vm
             mtm = self.cash + self.q * vm - self.base
@@ -263,7 +283,7 @@ class Engine:
             mk = self.markouts
             while mk and mk[0][0] <= ts:
                 _, sq, m0 = mk.popleft()
-                self.adverse += sq * (vm - BE.unit_value(m0, self.inverse, self.csize))
+                self.adverse += sq * (vm - unit_value(m0, self.inverse, self.csize))
         if self.session_end is not None and ts >= self.session_end and not self.flattening:
             self.start_flatten(ts, "end of session")
         if self.halted:  # a journal fault: nothing is decided or sent any more (see halt)
@@ -275,23 +295,36 @@ class Engine:
         if ts >= self.hist_next:
             self._sample(ts)
 
-    def _decide(self, ts: int, mid: float, spread: float, t_arr: int) -> None:
+    def _accrue(self, ts: int) -> None:
+        """Financing over (fin_ts, ts] at the position held over it (:func:`flatbook.strategy.accrual.financing`),
+        as the replay: at each market event and before each fill changes q (a fill at an event's time comes
+        before that event's mark: the venue reports it first)."""
+        last = self.fin_ts
+        if last is not None and ts > last:
+            if self.q != 0.0:
+                fc = _financing(self.q, (ts - last) / NS, self.fin_l, self.fin_s)
+                if fc != 0.0:
+                    self.cash -= fc
+                    self.financing += fc
+            self.fin_ts = ts
+
+    def _decide(self, ts: int, mid: float, spread: float, t_arr: int | None) -> None:
         q = self.q
-        key = (mid, spread, q, self.killed, self.flattening)
-        if not self.timed and not self.dirty and key == self.last_in:
+        last = self.last_in if self.last_in is not None else _NO_DECISION
+        if not _decision_due(
+            self.timed, self.dirty, last, mid, spread, q, self.killed, ts, self.last_req, self.min_req
+        ):
             return
-        if ts - self.last_req < self.min_req:
-            return
-        self.last_in = key
+        self.last_in = (mid, spread, q, 1.0 if self.killed else 0.0)
         self.dirty = False
         out = self.out
+        assert self.t0 is not None  # set by the first market event, which comes before any decision
         t_u = (ts - self.t0) / NS
-        i = min(max(int(t_u // self.dt), 0), self.nsteps)
         self._strategy(
             self.pp,
             self.tab,
             self.cp,
-            i,
+            _step_of(t_u, self.dt, self.nsteps),
             t_u,
             self.T - t_u,
             mid,
@@ -303,7 +336,7 @@ class Engine:
             out,
         )
         # Python floats from here: sqlite binds them directly and their arithmetic is cheaper
-        db0, da0, _, _, bsz, asz, zone, self.act, bid_t, ask_t, bid_px, ask_px = out.tolist()  # BE.LD_* order
+        db0, da0, _, _, bsz, asz, zone, self.act, bid_t, ask_t, bid_px, ask_px = out.tolist()  # LD_* order
         self.quote_zone = int(zone)
         zone = self._zone_of(q)
         if zone != self.zone:
@@ -315,21 +348,20 @@ class Engine:
             if t_arr is not None and self.venue is None:
                 self._latency(t_arr)  # monitor mode: arrival to the recommendation
             return
-        reqs = None
+        reqs: list[OrderRequest] | None = None
         want_p, want_sz, refresh, lot = self.want_p, self.want_sz, self.refresh, self.lot
         for k in (0, 1):
             if k == 0:
                 sz, p_t, side, px = bsz, bid_t, BUY, bid_px
             else:
                 sz, p_t, side, px = asz, ask_t, SELL, ask_px
-            moved = sz > 0.0 and p_t != want_p[k] and abs(p_t - want_p[k]) >= refresh
-            if sz == want_sz[k] and not moved:
-                continue
+            if not _requote_side(sz, p_t, want_sz[k], want_p[k], refresh, math.inf, lot)[0]:
+                continue  # (the open orders are read only for a side that may be sent)
             exp = self._exposure(side)
-            room = (self.limit - q - exp) if k == 0 else (self.limit + q - exp)
-            if room < sz:  # size to the room under the hard limit
-                sz = math.floor(max(room, 0.0) / lot + 1e-9) * lot
-                if sz == want_sz[k] and not moved:
+            room = _room_left(k, q, exp, self.limit)
+            if room < sz:  # the same rule again, with the room under the limit (room ≥ sz changes nothing)
+                send, sz = _requote_side(sz, p_t, want_sz[k], want_p[k], refresh, room, lot)
+                if not send:
                     continue
             if sz > 0.0 and not self.risk.has_room(ts):
                 self.deferred += 1  # the throttle is full: decide again on the next event
@@ -451,16 +483,17 @@ class Engine:
             self._decide(self.last_ts, 0.5 * (bb + ba), ba - bb, None)
 
     def _apply(self, f: Fill, mid: float | None) -> None:
+        self._accrue(f.ts)  # the position before the fill was held until it
         sq = f.side * f.qty
         lot = self.lot
         self.q = round((self.q + sq) / lot) * lot
-        fv = BE.unit_value(f.price, self.inverse, self.csize)
+        fv = unit_value(f.price, self.inverse, self.csize)
         self.cash -= sq * fv
         self.cash -= f.fee
         self.fees += f.fee
         self.fills += 1
         if mid is not None:
-            self.spread += sq * (BE.unit_value(mid, self.inverse, self.csize) - fv)
+            self.spread += sq * (unit_value(mid, self.inverse, self.csize) - fv)
             self.markouts.append((f.ts + self.markout_ns, sq, mid))
         o = self.open.get(f.client_id)
         if o is not None:
@@ -574,23 +607,16 @@ class Engine:
         (``take`` False: cancel only)."""
         if self.venue is None:
             return
-        reqs = []
+        reqs: list[OrderRequest] = []
         for k, side in ((0, BUY), (1, SELL)):
             if self.want_sz[k] != 0.0:
                 reqs.append(OrderRequest(self.cid_prefix + str(self.order_n + len(reqs)), side, 0.0, 0.0, ts))
                 self.want_sz[k] = 0.0
-        q = self.q
-        taker_out = any(o[4] == "taker" for o in self.open.values())
-        if take and q != 0.0 and not taker_out and self.bid == self.bid and self.ask == self.ask:
-            side = SELL if q > 0 else BUY
-            px = (self.bid - self.slip) if side == SELL else (self.ask + self.slip)
+        k, p_t, size = _flatten_order(self.q, self.bid, self.ask, self.slip, self.tick)
+        if take and k >= 0 and not any(o[4] == "taker" for o in self.open.values()):
+            side = BUY if k == 0 else SELL
             req = OrderRequest(
-                self.cid_prefix + str(self.order_n + len(reqs)),
-                side,
-                self._px(int(math.floor(px / self.tick + 0.5))),
-                abs(q),
-                ts,
-                taker=True,
+                self.cid_prefix + str(self.order_n + len(reqs)), side, self._px(p_t), size, ts, taker=True
             )
             if self._check(req, self._exposure(side)):
                 reqs.append(req)
@@ -607,7 +633,7 @@ class Engine:
         """Mark-to-market PnL since the first mark, settlement currency."""
         if self.base is None or self.mid != self.mid:
             return 0.0
-        return self.cash + self.q * BE.unit_value(self.mid, self.inverse, self.csize) - self.base
+        return self.cash + self.q * unit_value(self.mid, self.inverse, self.csize) - self.base
 
     def pnl(self) -> dict:
         """The PnL and its attribution (settlement currency); ``total_quote``: the total in the price
@@ -650,7 +676,7 @@ class Engine:
 
     def _px(self, p_t: int) -> float:
         """Price of ``p_t`` ticks (exact for decimal ticks: 57803/100, not 57803·0.01)."""
-        return BE.tick_price(float(p_t), self.tick, self.inv_tick)
+        return tick_price(float(p_t), self.tick, self.inv_tick)
 
     def quote_age(self) -> float:
         return math.nan if self.quote_wall is None else time.time() - self.quote_wall
@@ -763,6 +789,7 @@ class Engine:
         s["window"] = list(self.risk.window)
         s["last_in"] = list(self.last_in) if self.last_in is not None else None
         s["contract"] = self.contract_info()
+        s["fin_ts"] = self.fin_ts
         return s
 
     def restore(self, s: dict) -> None:
@@ -785,4 +812,5 @@ class Engine:
         self.markouts = deque(tuple(m) for m in s["markouts"])
         self.risk.window = deque(s["window"])
         self.last_in = tuple(s["last_in"]) if s["last_in"] is not None else None
+        self.fin_ts = s.get("fin_ts", self.last_ts)  # a snapshot from before fills accrued: the last event
         self._advise()

@@ -115,16 +115,17 @@ class Journal:
 
     def __init__(self, path: str | Path, synchronous: str = "normal"):
         self.path = Path(path)
-        self.db = None
+        self.db: sqlite3.Connection  # set by the open below; a failed open raises
         self.errors = 0  # failed writes (the soak run reports it)
         self.last_commit_s = 0.0  # duration of the last commit: the journal lag
         self.commits = 0
         self.checkpoint_s = 0.0
         existed = self.path.exists()
+        db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # timeout 0: a journal locked by another engine is refused at once, not after a wait
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0.0)
+            self.db = db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0.0)
             self.db.execute("PRAGMA page_size=1024")  # small pages: a commit writes less (new files only)
             self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
             mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -148,10 +149,10 @@ class Journal:
             else:
                 self.session = row[0]
         except (sqlite3.Error, OSError) as e:
-            self._abandon()
+            self._abandon(db)
             raise journal_fault(self.path, e) from None
         except JournalError:
-            self._abandon()
+            self._abandon(db)
             raise
         self._ins_orders: dict[int, str] = {}
         self._ins_event = "INSERT INTO order_events (client_id,status,remaining,ts,reason) VALUES (?,?,?,?,?)"
@@ -160,11 +161,12 @@ class Journal:
             "VALUES (?,?,?,?,?,?,?,?,?,?)"
         )
 
-    def _abandon(self) -> None:
-        """Close after a failed open (the files stay: they may be someone else's)."""
-        if self.db is not None:
+    @staticmethod
+    def _abandon(db: sqlite3.Connection | None) -> None:
+        """Close ``db`` (if it was opened) after a failed open (the files stay: they may be someone else's)."""
+        if db is not None:
             try:
-                self.db.close()
+                db.close()
             except sqlite3.Error:
                 pass
 
@@ -209,7 +211,7 @@ class Journal:
     def record_orders(self, reqs: list[OrderRequest], first_n: int) -> None:
         """Journal requests numbered first_n, first_n + 1, … before they are handed to the venue (one
         statement, one commit; idempotent on the order number)."""
-        args = []
+        args: list[object] = []
         for j, r in enumerate(reqs):
             args += (first_n + j, r.client_id, r.side, r.price, r.size, r.ts, r.taker)
         sql = self._ins_orders.get(len(reqs))
@@ -222,8 +224,9 @@ class Journal:
     def record_update(self, u: OrderUpdate) -> None:
         self._write(self._ins_event, [(u.client_id, u.status, u.remaining, u.ts, u.reason)])
 
-    def record_fills(self, fills: list[Fill], mids: list[float]) -> list[bool]:
-        """Journal fills; returns, per fill, whether it is new (False: the id was already journaled)."""
+    def record_fills(self, fills: list[Fill], mids: list[float | None]) -> list[bool]:
+        """Journal fills; returns, per fill, whether it is new (False: the id was already journaled).
+        ``mids``: the mid at each fill, None when unknown (stored as NULL)."""
         rows = [
             (f.fill_id, f.client_id, f.side, f.price, f.qty, f.fee, f.ts, f.seq, f.liquidity, m)
             for f, m in zip(fills, mids)

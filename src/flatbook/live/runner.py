@@ -82,12 +82,13 @@ def rss_mb() -> float:
 def contract_of(s: LiveSettings, ev=None) -> tuple[str, float, str]:
     """(contract, contract_size, settlement currency) before any market is asked: a replay's data with the
     ``[live]`` overrides (:meth:`flatbook.data.events.EventTable.with_contract`), else the settings
-    (``auto``: linear, size 1). Raises :class:`InputError` naming the ``live.*`` key."""
+    (``auto``, or ``inverse`` without a size, which only a ccxt market can give: linear, size 1 until
+    :func:`market_contract` sets the market's). Raises :class:`InputError` naming the ``live.*`` key."""
     lv = s.live
     if ev is not None:
         m = _with_contract(s, ev).meta
         return m.contract, m.contract_size, m.settlement_currency
-    if lv.contract == "inverse":
+    if lv.contract == "inverse" and lv.contract_size is not None:
         return "inverse", float(lv.contract_size), lv.settlement_currency or ""
     return "linear", float(lv.contract_size or 1.0), lv.settlement_currency or ""
 
@@ -123,6 +124,7 @@ def build(s: LiveSettings):
     """(engine, venue, feed, events table or None) for validated settings."""
     ev = None
     if s.feed.kind == "replay":
+        assert s.feed.path is not None  # parse_settings requires it for a replay
         ev = _with_contract(s, load(s.feed.path, fmt=s.feed.format))
         if len(ev) < 2:
             raise InputError("feed.path", "fewer than 2 events: nothing to replay")
@@ -133,8 +135,9 @@ def build(s: LiveSettings):
         tick = cfg.values["tick"] if cfg.values["tick"] > 0 else 1e-8
         lot = s.live.lot
     journal = Journal(s.journal.path, s.journal.synchronous)
-    venue = None
+    venue: PaperVenue | CcxtVenue | None = None
     if s.venue.kind == "paper":
+        assert ev is not None  # parse_settings: the paper venue fills against a replay
         v = cfg.values
         venue = PaperVenue(
             tick,
@@ -151,13 +154,14 @@ def build(s: LiveSettings):
             contract_size=ev.meta.contract_size,
         )
     elif s.venue.kind == "ccxt":
+        assert s.venue.exchange is not None and s.venue.symbol is not None  # parse_settings requires them
         venue = CcxtVenue.from_config(
             s.venue.exchange, s.venue.symbol, s.venue.api_key_env, s.venue.secret_env, s.venue.sandbox, journal.session
         )
-    feed = None
+    feed: ReplayFeed | CcxtFeed | None = None
     session_end = None
     start = s.feed.start
-    if s.feed.kind == "replay":
+    if ev is not None:  # a replay feed
         feed = ReplayFeed(ev, s.feed.speed, s.feed.stop)
         t_first, t_last = int(ev.ts[start]), int(ev.ts[len(feed) - 1])
         if s.risk.session_end_s is not None:
@@ -165,8 +169,10 @@ def build(s: LiveSettings):
         elif t_last - t_first > 600 * NS:
             session_end = t_last - 300 * NS
     elif s.feed.kind == "ccxt":
+        assert s.feed.exchange is not None and s.feed.symbol is not None  # parse_settings requires them
         feed = CcxtFeed.from_config(s.feed.exchange, s.feed.symbol, poll_s=s.feed.poll_s)
     alerts = Alerts(s.alerts.webhook)
+    contract, contract_size, currency = contract_of(s, ev)
     eng = Engine(
         cfg,
         journal,
@@ -182,11 +188,13 @@ def build(s: LiveSettings):
         markout_s=s.risk.markout_s,
         t0_ns=int(ev.ts[start]) if ev is not None else None,
         zone_hysteresis=s.alerts.zone_hysteresis,
-        **dict(zip(("contract", "contract_size", "settlement_currency"), contract_of(s, ev))),
+        contract=contract,
+        contract_size=contract_size,
+        settlement_currency=currency,
     )
     eng.metrics = Metrics(eng)
     eng.warm_up()
-    if hasattr(venue, "warm_up"):
+    if isinstance(venue, PaperVenue):  # (a ccxt venue has nothing to compile)
         venue.warm_up()
     return eng, venue, feed, ev
 
@@ -272,7 +280,7 @@ async def run(
             await runner.cleanup()
             eng.journal.discard_if_fresh()  # nothing half-written
             raise InputError("api.port", f"cannot listen on {s.api.host}:{s.api.port}: {e.strerror or e}") from None
-        bound = site._server.sockets[0].getsockname()[1]
+        bound = runner.addresses[0][1]  # the site's socket (host, port, …): the port bound
         url = f"http://{s.api.host}:{bound}"
         tok = "set" if token else f"not set: mutating endpoints answer 401 (set api.token or ${s.api.token_env})"
         announce(
@@ -301,22 +309,22 @@ async def run(
             on_market = eng.on_market
             exit_by = None
             try:
-                async for e in feed.events(start):
+                async for me in feed.events(start):
                     if on_venue is not None:
-                        on_venue(e)
-                    on_market(e)
-                    seq = e.seq
-                    if exit_by is None and replay and e.seq - last_snap >= every:
-                        snapshot(eng, venue, e.seq + 1)
-                        last_snap = e.seq
-                    if e.seq % RSS_EVERY == 0:
+                        on_venue(me)
+                    on_market(me)
+                    seq = me.seq
+                    if exit_by is None and replay and me.seq - last_snap >= every:
+                        snapshot(eng, venue, me.seq + 1)
+                        last_snap = me.seq
+                    if me.seq % RSS_EVERY == 0:
                         mem.append((eng.events, rss_mb()))
                     if stop.is_set():
                         if eng.halted or not why:
                             break
                         if exit_by is None:
                             exit_by = time.monotonic() + EXIT_WAIT_S
-                            eng.begin_exit(e.ts, flatten_on_exit, f"stop signal {why[0]}")
+                            eng.begin_exit(me.ts, flatten_on_exit, f"stop signal {why[0]}")
                         if eng.exit_done() or time.monotonic() > exit_by:
                             break
             except JournalError as err:

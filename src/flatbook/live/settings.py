@@ -15,7 +15,11 @@ Tables (every key optional unless noted; units in each field's description):
   ``feed.path``), loaded before ``policy`` is looked up; ``[params]`` any
   parameter of ``flatbook params`` (a replay feed fills in from its data what is
   not set: :func:`flatbook.backtest.backtester.data_defaults`). The time unit of
-  the live presets is the second.
+  the live presets is the second. The parameters may also be given by group, in the run config's
+  sections ``[policy]`` ``[market]`` ``[controls]`` ``[hedge]`` ``[costs]``
+  (:mod:`flatbook.paramgroups`; a key in the wrong section says where it belongs), and ``[params]``
+  takes dotted long names too (``controls.limit``); every value is checked by its parameter
+  (:meth:`flatbook.params.Param.parse`) when the file is read.
 - ``[feed]``   kind ``replay`` (path, format, speed, start, stop) / ``api`` / ``ccxt``.
 - ``[venue]``  kind ``paper`` (queue, feed_latency, order_latency; fees: the ``maker_fee*`` and
   ``taker_fee*`` parameters) /
@@ -32,17 +36,31 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
 from ..backtest.latency import Latency
-from ..config import read_toml
+from ..config import read_toml, section_params
 from ..errors import InputError
-from ..params import PARAMS
+from ..paramgroups import config_schema
+from ..params import GROUPS, PARAMS, resolve
 from ..policies.loader import load_policies
 from ..policies.registry import policy_spec
 from ..presets import PRESETS
+from ..suggest import did_you_mean, unknown
+
+_RUN_SCHEMA = config_schema()["properties"]
+
+
+# The parameter sections: tables checked after the policy file is loaded (a user policy adds its
+# parameters), documented in the JSON schema as the run config's sections of the same names.
+ParamsTable = Annotated[dict[str, Any], WithJsonSchema(_RUN_SCHEMA["params"])]
+PolicySection = Annotated[dict[str, Any], WithJsonSchema(_RUN_SCHEMA["policy"])]
+MarketSection = Annotated[dict[str, Any], WithJsonSchema(_RUN_SCHEMA["market"])]
+ControlsSection = Annotated[dict[str, Any], WithJsonSchema(_RUN_SCHEMA["controls"])]
+HedgeSection = Annotated[dict[str, Any], WithJsonSchema(_RUN_SCHEMA["hedge"])]
+CostsSection = Annotated[dict[str, Any], WithJsonSchema(_RUN_SCHEMA["costs"])]
 
 
 class _T(BaseModel):
@@ -51,17 +69,19 @@ class _T(BaseModel):
 
 class LiveTable(_T):
     mode: Literal["trade", "monitor"] = Field(
-        "trade", description="trade: quote through the venue; monitor: advise another bot (no orders)"
+        default="trade", description="trade: quote through the venue; monitor: advise another bot (no orders)"
     )
-    lot: float = Field(1e-8, gt=0.0, le=1e9, description="quantity grid, lots (a replay uses its data's lot size)")
+    lot: float = Field(
+        default=1e-8, gt=0.0, le=1e9, description="quantity grid, lots (a replay uses its data's lot size)"
+    )
     contract: Literal["auto", "linear", "inverse"] = Field(
-        "auto",
+        default="auto",
         description="auto: the replayed data's or the ccxt market's contract (else linear); linear: "
         "one lot is worth contract_size × price; inverse: one contract is worth contract_size "
         "price-currency units and settles in the base asset (Binance COIN-M)",
     )
     contract_size: float | None = Field(
-        None,
+        default=None,
         gt=0.0,
         le=1e12,
         allow_inf_nan=False,
@@ -70,7 +90,7 @@ class LiveTable(_T):
         "the data's or market's, else 1",
     )
     settlement_currency: str | None = Field(
-        None,
+        default=None,
         min_length=1,
         max_length=32,
         description="currency of cash, fees and PnL (default: the data's or "
@@ -79,35 +99,37 @@ class LiveTable(_T):
 
 
 class RunTable(_T):
-    preset: str = Field("replay", description="parameter preset (time unit: second for replay)")
-    policy: str = Field("linear-skew", description="quoting policy")
+    preset: str = Field(default="replay", description="parameter preset (time unit: second for replay)")
+    policy: str = Field(default="linear-skew", description="quoting policy")
     policy_file: str | None = Field(
-        None, description="Python file of user policies (@flatbook.policies.policy), loaded before policy is looked up"
+        default=None,
+        description="Python file of user policies (@flatbook.policies.policy), loaded before policy is looked up",
     )
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="paper venue's latency and queue draws")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="paper venue's latency and queue draws")
 
 
 class FeedTable(_T):
     kind: Literal["replay", "api", "ccxt"] = "replay"
-    path: str | None = Field(None, description="replay: a market-data file (../shared/data/...)")
+    path: str | None = Field(default=None, description="replay: a market-data file (../shared/data/...)")
     format: Literal["auto", "lobster", "binance", "generic", "events"] = "auto"
     speed: float = Field(
-        0.0, ge=0.0, le=1e6, description="replay speed: 1 real time, N N× faster, 0 as fast as possible"
+        default=0.0, ge=0.0, le=1e6, description="replay speed: 1 real time, N N× faster, 0 as fast as possible"
     )
-    start: int = Field(0, ge=0, description="replay: first event index")
-    stop: int | None = Field(None, ge=1, description="replay: stop before this event index")
-    exchange: str | None = Field(None, description="ccxt: exchange id (e.g. binance)")
-    symbol: str | None = Field(None, description="ccxt: unified symbol (e.g. BTC/USDT)")
-    poll_s: float = Field(1.0, gt=0.0, le=3600.0, description="ccxt: polling interval, seconds")
+    start: int = Field(default=0, ge=0, description="replay: first event index")
+    stop: int | None = Field(default=None, ge=1, description="replay: stop before this event index")
+    exchange: str | None = Field(default=None, description="ccxt: exchange id (e.g. binance)")
+    symbol: str | None = Field(default=None, description="ccxt: unified symbol (e.g. BTC/USDT)")
+    poll_s: float = Field(default=1.0, gt=0.0, le=3600.0, description="ccxt: polling interval, seconds")
 
 
 class VenueTable(_T):
     kind: Literal["paper", "ccxt", "none"] = "paper"
     queue: Literal["prorata", "prob"] = "prorata"
     feed_latency: str | float = Field(
-        0.0, description="paper: latency spec in ms (flatbook backtest --feed-latency forms, e.g. 5 or lognormal:5,0.5)"
+        default=0.0,
+        description="paper: latency spec in ms (flatbook backtest --feed-latency forms, e.g. 5 or lognormal:5,0.5)",
     )
-    order_latency: str | float = Field(0.0, description="paper: order latency spec in ms")
+    order_latency: str | float = Field(default=0.0, description="paper: order latency spec in ms")
     exchange: str | None = None
     symbol: str | None = None
     api_key_env: str = "FLATBOOK_API_KEY"
@@ -117,48 +139,53 @@ class VenueTable(_T):
 
 class RiskTable(_T):
     max_orders_per_s: float = Field(
-        50.0, gt=0.0, le=1e6, description="order-rate throttle: requests per second (event time), sliding 1 s window"
+        default=50.0,
+        gt=0.0,
+        le=1e6,
+        description="order-rate throttle: requests per second (event time), sliding 1 s window",
     )
     session_end_s: float | None = Field(
-        None,
+        default=None,
         gt=0.0,
         description="seconds after the first event at which the "
         "session ends: quotes are cancelled and the position flattened with "
         "immediate-or-cancel orders (replay default: 300 s before the tape ends)",
     )
     flatten_slippage_ticks: float = Field(
-        10.0, ge=0.0, le=1e6, description="the flatten's limit, ticks through the touch"
+        default=10.0, ge=0.0, le=1e6, description="the flatten's limit, ticks through the touch"
     )
     min_requote_ms: float = Field(
-        0.0, ge=0.0, le=3.6e6, description="minimum time between two decisions that send orders, ms"
+        default=0.0, ge=0.0, le=3.6e6, description="minimum time between two decisions that send orders, ms"
     )
     refresh_ticks: float = Field(
-        1.0,
+        default=1.0,
         ge=0.0,
         le=1e6,
         description="re-send a side only when its price moves this many ticks (or its size changes)",
     )
-    markout_s: float = Field(1.0, gt=0.0, le=86400.0, description="horizon of the adverse-selection markout, s")
+    markout_s: float = Field(default=1.0, gt=0.0, le=86400.0, description="horizon of the adverse-selection markout, s")
 
 
 class JournalTable(_T):
-    path: str = Field("results/live/journal.sqlite", description="SQLite journal file")
+    path: str = Field(default="results/live/journal.sqlite", description="SQLite journal file")
     synchronous: Literal["normal", "full"] = "normal"
-    snapshot_every: int = Field(2000, ge=1, le=10**9, description="replay: snapshot at least every this many events")
+    snapshot_every: int = Field(
+        default=2000, ge=1, le=10**9, description="replay: snapshot at least every this many events"
+    )
 
 
 class ApiTable(_T):
     enabled: bool = True
-    host: str = Field("127.0.0.1", description="bind address (default loopback only)")
-    port: int = Field(8765, ge=0, le=65535, description="0: any free port (printed on start)")
-    token: str | None = Field(None, min_length=16, description="bearer token for mutating endpoints")
-    token_env: str = Field("FLATBOOK_LIVE_TOKEN", description="environment variable holding the token")
+    host: str = Field(default="127.0.0.1", description="bind address (default loopback only)")
+    port: int = Field(default=8765, ge=0, le=65535, description="0: any free port (printed on start)")
+    token: str | None = Field(default=None, min_length=16, description="bearer token for mutating endpoints")
+    token_env: str = Field(default="FLATBOOK_LIVE_TOKEN", description="environment variable holding the token")
 
 
 class AlertsTable(_T):
-    webhook: str | None = Field(None, description="URL that receives each alert as a JSON POST")
+    webhook: str | None = Field(default=None, description="URL that receives each alert as a JSON POST")
     zone_hysteresis: float = Field(
-        0.1,
+        default=0.1,
         ge=0.0,
         lt=1.0,
         allow_inf_nan=False,
@@ -177,7 +204,12 @@ class AlertsTable(_T):
 class LiveSettings(_T):
     live: LiveTable = LiveTable()
     run: RunTable = RunTable()
-    params: dict[str, object] = {}
+    params: ParamsTable = {}
+    policy: PolicySection = {}
+    market: MarketSection = {}
+    controls: ControlsSection = {}
+    hedge: HedgeSection = {}
+    costs: CostsSection = {}
     feed: FeedTable = FeedTable()
     venue: VenueTable = VenueTable()
     risk: RiskTable = RiskTable()
@@ -201,16 +233,13 @@ def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
         if err["type"] == "extra_forbidden":
             tab = err["loc"][0] if len(err["loc"]) > 1 else None
             model = LiveSettings.model_fields[tab].annotation if tab in LiveSettings.model_fields else LiveSettings
-            allowed = ", ".join(model.model_fields) if hasattr(model, "model_fields") else ""
-            msg = f"unknown key; allowed: {allowed}"
+            names = list(getattr(model, "model_fields", {}))  # a table's keys; a parameter section: none
+            msg = f"unknown key; allowed: {', '.join(names)}{did_you_mean(err['loc'][-1], names)}"
         else:
             msg = f"{msg} (got {err.get('input')!r})"
         raise InputError(field, msg) from None
-    for key in s.params:
-        if key not in PARAMS:
-            raise InputError(f"params.{key}", f"unknown parameter; allowed: {', '.join(sorted(PARAMS))}")
     if s.run.preset not in PRESETS:
-        raise InputError("run.preset", f"unknown preset {s.run.preset!r}; allowed: {', '.join(PRESETS)}")
+        raise unknown("run.preset", "preset", s.run.preset, PRESETS)
     if s.run.policy_file is not None:
         pf = Path(s.run.policy_file).expanduser()
         if base is not None and not pf.is_absolute():
@@ -221,6 +250,7 @@ def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
             raise InputError("run.policy_file", str(e).removeprefix(f"{e.field}: ")) from None
         s = s.model_copy(update={"run": s.run.model_copy(update={"policy_file": str(pf)})})
     policy_spec(s.run.policy)
+    s = s.model_copy(update={"params": _params(s), **{g: {} for g in GROUPS[1:]}})
     for name in ("feed_latency", "order_latency"):
         Latency.parse(f"venue.{name}", getattr(s.venue, name))
     f, v = s.feed, s.venue
@@ -276,6 +306,31 @@ def parse_settings(data: dict, base: Path | None = None) -> LiveSettings:
     if s.risk.session_end_s is not None and not math.isfinite(s.risk.session_end_s):
         raise InputError("risk.session_end_s", "must be a finite number of seconds")
     return s
+
+
+def _params(s: LiveSettings) -> dict[str, Any]:
+    """``[params]`` and the group sections as one flat table by short name, every value checked by its
+    parameter (after the policy file is loaded: a user policy's parameters are known then)."""
+    flat = {resolve(str(k), f"params.{k}"): v for k, v in s.params.items()}
+    if len(flat) != len(s.params):
+        raise InputError("params", "a parameter is given twice (by its short and its dotted name); give it once")
+    tables = {"params": flat, **{g: getattr(s, g) for g in GROUPS[1:]}}
+    out = section_params(tables)
+    for table, body in tables.items():
+        for key, raw in body.items():
+            try:
+                PARAMS[key].parse(raw)  # checked here; the run's config parses the value as given
+            except InputError as e:
+                raise InputError(f"{table}.{key}", str(e).removeprefix(f"{e.field}: ")) from None
+    return out
+
+
+def schema() -> dict[str, Any]:
+    """The JSON schema of LIVE.toml (every table; the parameter sections as a run config's)."""
+    out = LiveSettings.model_json_schema()
+    out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    out["title"] = "flatbook LIVE.toml"
+    return out
 
 
 def load_settings(path: str | Path) -> LiveSettings:

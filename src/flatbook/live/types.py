@@ -9,6 +9,10 @@ Unix epoch (exchange time for market data and fills).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BUY, SELL = 1, -1
 
@@ -36,7 +40,7 @@ class MarketEvent:
     px: float = float("nan")
     qty: float = 0.0
     side: int = 0
-    depth: object = None
+    depth: np.ndarray | None = None
 
 
 @dataclass(slots=True)

@@ -1,8 +1,14 @@
-"""The market parameter layout ``mp`` that the Monte Carlo kernel reads.
+"""The layouts the Monte Carlo kernel and its market stages share.
 
-:func:`flatbook.market.pack.pack_market` writes it and :mod:`flatbook.sim.kernel`
-reads it; both import these constants from here (the model layer), so the
-packer does not import the engine.
+- ``mp``, the market parameters: :func:`flatbook.market.pack.pack_market` writes it
+  (each stage packs its own slots) and :mod:`flatbook.sim.kernel` reads it;
+- the block state ``w``, one ``(W_LEN, BLOCK)`` array (one row per variable, one
+  column per path of the block), and the hedge state ``wh`` (``WH_*`` rows): the
+  rows every stage reads and writes (:mod:`flatbook.market`);
+- ``BLOCK``, the paths per block.
+
+They live here, in the model layer, so that the stages and the packer do not import
+the engine.
 """
 
 from __future__ import annotations
@@ -40,3 +46,89 @@ from __future__ import annotations
 MP_LEN = 27
 MODEL_BINOMIAL, MODEL_ABM, MODEL_GBM = 0, 1, 2
 FLOW_INTENSITY, FLOW_ORDERS = 0, 1
+MODEL_USER = 3  # a user's mid-price stage (flatbook.market.stage)
+
+BLOCK = 64  # paths per block: W_LEN rows × 64 × 8 B = 27 KiB, inside L1 (32–48 KiB)
+
+# block state: rows of one (W_LEN, BLOCK) array, so that every access is a
+# constant offset from one pointer and LLVM vectorises without alias checks
+(
+    W_S,
+    W_Q,
+    W_CASH,
+    W_PEAK,
+    W_KILLED,
+    W_HIVOL,
+    W_MU,
+    W_PZONE,
+    W_MXQ,
+    W_FILLS,
+    W_VOL,
+    W_SPR,
+    W_SPRN,
+    W_GUP,
+    W_FIN,
+    W_FEES,
+    W_ATLIM,
+    W_Z1,
+    W_Z2,
+    W_Z3,
+    W_HREQ,
+    W_SQ,
+    W_SQ2,
+    W_SQDQ,
+    W_MDD,
+    W_KSTEP,
+    W_KREASON,
+    W_DB0,
+    W_DA0,
+    W_DB,
+    W_DA,
+    W_BSZ,
+    W_ASZ,
+    W_ZN,
+    W_FB,
+    W_FA,
+    W_UB,
+    W_UA,
+    W_OSZ,
+    W_DS,
+    W_QMID,
+    W_SDQ2,
+    W_BORROW,
+    W_REQ,
+    W_DQ,
+    W_MTM,
+    W_SPRCAP,
+    W_ADV,
+    W_FWIN,
+    W_QEFF,
+    W_OPTV,
+    W_OD,
+    W_QPOL,
+) = range(53)
+W_LEN = 53
+# hedge state (flatbook.hedging.model): a second block array, touched only when hedging
+(
+    WH_Y,
+    WH_H,
+    WH_PREM,
+    WH_PX0,
+    WH_PK,
+    WH_PNH,
+    WH_PSTART,
+    WH_J,
+    WH_COUNT,
+    WH_TRADES,
+    WH_COST,
+    WH_VOL,
+    WH_FUND,
+    WH_CAP,
+    WH_PPNL,
+    WH_HPNL,
+    WH_VWIN,
+    WH_NEED,
+    WH_GOAL,
+    WH_B,
+) = range(20)
+WH_LEN = 20

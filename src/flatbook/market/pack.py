@@ -35,23 +35,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import costs
 from . import layout as L
+from . import mid as mid_
+from .flow import informed, intensity, orders
+from .flow import pack as pack_flow
+from .mid import jumps, regimes
 
 
 def pack_market(v) -> np.ndarray:
-    """Pack validated parameter values into the kernel's ``mp`` array."""
+    """Pack validated parameter values into the kernel's ``mp`` array; each stage packs its own slots."""
     mp = np.empty(L.MP_LEN)
     mp[L.MP_DT], mp[L.MP_T], mp[L.MP_S0], mp[L.MP_Q0] = v["dt"], v["T"], v["s0"], v["q0"]
-    mp[L.MP_SIGMA] = v["sigma"]
-    mp[L.MP_MODEL] = ("binomial", "abm", "gbm").index(v["mid_model"])
-    mp[L.MP_JRATE], mp[L.MP_JMEAN], mp[L.MP_JSTD] = v["jump_rate"], v["jump_mean"], v["jump_std"]
-    mp[L.MP_RMULT], mp[L.MP_RUP], mp[L.MP_RDOWN] = v["regime_sigma_mult"], v["regime_up_rate"], v["regime_down_rate"]
-    mp[L.MP_FLOW] = ("intensity", "orders").index(v["flow"])
-    mp[L.MP_A], mp[L.MP_K] = v["A"], v["k"]
-    mp[L.MP_BIAS], mp[L.MP_BIAS_STD], mp[L.MP_BIAS_STEPS] = v["flow_bias"], v["flow_bias_std"], v["flow_regime_steps"]
-    mp[L.MP_OSIZE] = v["order_size_mean"]
-    mp[L.MP_ODIST] = ("fixed", "exponential").index(v["order_size_dist"])
-    mp[L.MP_INF_FRAC], mp[L.MP_INF_MOVE] = v["informed_frac"], v["informed_move"]
-    mp[L.MP_FIN_L], mp[L.MP_FIN_S], mp[L.MP_FEE] = v["financing_long"], v["financing_short"], v["maker_fee"]
-    mp[L.MP_MAX_LOSS], mp[L.MP_MAX_DD] = v["max_loss"], v["max_drawdown"]
+    mid_.pack(v, mp)
+    jumps.pack(v, mp)
+    regimes.pack(v, mp)
+    pack_flow(v, mp)
+    intensity.pack(v, mp)
+    orders.pack(v, mp)
+    informed.pack(v, mp)
+    costs.pack(v, mp)
+    mp[L.MP_MAX_LOSS], mp[L.MP_MAX_DD] = v["max_loss"], v["max_drawdown"]  # the kill switch (controls)
     return mp

@@ -20,6 +20,7 @@ import numpy as np
 from ..config import RunConfig, build_config, check_int
 from ..controls.quote_controls import pack_controls
 from ..errors import InputError
+from ..policies.compile import refuse_ladder
 from ..policies.registry import POLICIES, policy_spec
 from ..sim.metrics import var_es
 from ..suggest import unknown
@@ -127,6 +128,7 @@ def build_multi(
         v = cfg.values
         if v["flow"] != "intensity":
             raise InputError(f"instruments[{i}].flow", "the multi-instrument simulator takes flow=intensity only")
+        refuse_ladder(policy_spec(cfg.policy).resolve(v), f"instruments[{i}].policy")  # one level per side
         if policy_spec(cfg.policy).resolve(v).formula is None:  # a table policy (glft solution=exact)
             field = "solution" if "solution" in policy_spec(cfg.policy).params else "policy"
             raise InputError(

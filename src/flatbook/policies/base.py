@@ -62,15 +62,37 @@ parameters (``["gamma", "sigma", ...]``, their units and bounds from
 the fields of ``p`` (derived constants such as γσ²), or returns a table policy's
 arrays (exact GLFT).
 
-Ladders (interface design; the engines quote one level per side today)
------------------------------------------------------------------------
-A ladder policy will return ``2·L`` depths and ``2·L`` sizes as one flat tuple,
-``(db_1, …, db_L, da_1, …, da_L, nb_1, …, nb_L, na_1, …, na_L)``, level 1 nearest the
-mid, depths non-decreasing outwards, sizes in lots (0 or +inf depth: level not
-quoted), declared with ``@policy(..., levels=L)``. The single-level form above is
-the ``levels=1`` case whose sizes come from the controls (``size``). The controls
-apply level by level (the hard limit caps the sum of a side's sizes); the
-backtester's ladder matching comes with its own issue.
+Ladders: several levels per side, with sizes
+--------------------------------------------
+A policy may quote ``L`` levels per side, each with its own size: declare
+``@policy(..., levels=L)`` and return ``4·L`` numbers as one flat tuple::
+
+    (db_1, …, db_L, da_1, …, da_L, nb_1, …, nb_L, na_1, …, na_L)
+
+the bid depths, the ask depths (price units from the mid, level 1 nearest it), then
+the bid and ask sizes (lots). For example (``examples/my_ladder.py`` is a fuller one)::
+
+    @policy(params={"half_spread": Param(unit="price", default=0.5, ge=0),
+                    "step": Param(unit="price", default=0.25, ge=0),
+                    "skew": Param(unit="price/lot", default=0.01, ge=0),
+                    "lot": Param(unit="lots", default=1.0, ge=0)}, levels=3)
+    def three_levels(p, t, tau, s, q):
+        c = p.skew * q
+        db1, da1 = max(p.half_spread + c, 0.0), max(p.half_spread - c, 0.0)
+        return (db1, db1 + p.step, db1 + 2 * p.step, da1, da1 + p.step, da1 + 2 * p.step,
+                p.lot, p.lot, 2 * p.lot, p.lot, p.lot, 2 * p.lot)
+
+Valid output, checked by the probe (one line and exit 2 otherwise): ``4·L`` numbers;
+depths >= 0 (``+inf``: level not quoted) and non-decreasing outwards on each side
+(db_1 <= db_2 <= …); sizes finite and >= 0 (0: level not quoted); no NaN. ``levels=1``
+(the default) is the two-depth form above, whose size comes from the controls (``size``).
+
+:func:`flatbook.quote`/:func:`flatbook.quotes` and ``flatbook quote`` show every
+level (:func:`flatbook.policies.quote.ladder_controls` applies the controls level by level;
+the hard limit caps the sum of a side's sizes). The engines match one level per side today
+(ladder matching is issue 15): ``simulate``/``compare``, the backtester, the live engine, sweeps and
+the multi-instrument simulator refuse a ladder policy up front, in one line
+(:func:`~flatbook.policies.compile.refuse_ladder`, called where each compiles its policy).
 """
 
 from __future__ import annotations
@@ -80,6 +102,7 @@ import inspect
 import keyword
 import math
 import re
+import types
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,10 +114,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..params import PARAMS
-from .compile import depths_loop
+from .compile import KeyedCache, depths_loop, model_digest
 
 #: the arguments of a policy's formula, in order
 ARGS = ("p", "t", "tau", "s", "q")
+#: the most levels per side a ladder policy may quote
+MAX_LEVELS = 50
 _NO_TABLE = np.zeros((1, 1))
 
 
@@ -200,6 +225,8 @@ class Policy:
     reads: tuple[str, ...] = ()
     builtin: bool = False
     as_params: object = field(default=None, repr=False)
+    #: levels per side: 1 (two depths; size from the controls) or a ladder of ``levels`` (4·levels outputs)
+    levels: int = 1
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -244,7 +271,8 @@ class Policy:
         return bool(m(values) if callable(m) else m)
 
     def __call__(self, *args, **params):
-        """Evaluate the formula in Python: ``pol(t, tau, s, q, **params)`` → (bid_depth, ask_depth)."""
+        """Evaluate the formula in Python: ``pol(t, tau, s, q, **params)`` → (bid_depth, ask_depth), or a
+        ladder's 4·levels numbers (depths, then sizes; see the module docstring)."""
         if self.formula is None:
             raise TypeError(f"policy {self.name} is a table: call flatbook.policies.quote.quotes instead")
         return self.formula.py_func(self.params_tuple(params), *args)
@@ -296,6 +324,7 @@ def policy(
     source: str = "",
     rung: int | None = None,
     reads: Sequence[str] = (),
+    levels: int = 1,
 ) -> Callable[[Callable], Policy]:
     """Decorator: a formula ``f(p, t, tau, s, q) -> (bid_depth, ask_depth)`` as a :class:`Policy`.
 
@@ -304,12 +333,15 @@ def policy(
     function's name. fields, pack: the fields of ``p`` and a ``pack(values, nsteps)`` hook
     returning their values (derived constants), when they are not the parameters themselves.
     select: a function of the values returning the policy to run instead (a variant).
-    summary, source: one line each for ``flatbook policies``. See the module docstring.
+    summary, source: one line each for ``flatbook policies``. levels: quotes per side; ``levels=L > 1``
+    is a ladder whose formula returns ``4·L`` numbers (depths, then sizes). See the module docstring.
     """
 
     def wrap(fn) -> Policy:
         py = getattr(fn, "py_func", fn)
         nm = name or py.__name__
+        if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or not 1 <= levels <= MAX_LEVELS:
+            raise InputError(f"policy {nm}", f"levels must be a whole number from 1 to {MAX_LEVELS}; got {levels!r}")
         sig = inspect.signature(py)
         if len(sig.parameters) != len(ARGS):
             got = ", ".join(sig.parameters)
@@ -345,6 +377,7 @@ def policy(
             reads=tuple(reads) or (() if isinstance(params, Mapping) else tuple(params)),
             builtin=py.__module__.startswith("flatbook."),
             as_params=_make_as_params(cls, len(flds)),
+            levels=int(levels),
         )
 
     return wrap
@@ -381,6 +414,9 @@ def probe(b: Bound, values: Mapping) -> None:
     Q, TAU, S = (a.ravel() for a in np.meshgrid(qs, taus, [0.5 * s0, s0, 2.0 * s0], indexing="ij"))
     t = T - TAU
     i = np.minimum(np.floor(t / dt + 1e-9), max(round(T / dt), 0)).astype(np.int64)
+    if pol.levels > 1:
+        _probe_ladder(pol, b, field_, i, t, TAU, S, Q)
+        return
     if pol.formula is not None:  # the number of outputs, in plain Python (a clearer message than numba's)
         try:
             # fields known only at run time (as in params_tuple): mypy sees a bare tuple constructor
@@ -420,3 +456,109 @@ def probe(b: Bound, values: Mapping) -> None:
             f"({db[j]:g}, {da[j]:g}); allowed: numbers or +inf (side not quoted) with "
             "bid_depth + ask_depth >= 0",
         )
+
+
+# ------------------------------------------------------------------ ladders
+def ladder_names(levels: int) -> tuple[str, ...]:
+    """The names of a ladder's ``4·levels`` outputs, in order: db_1..db_L, da_1..da_L, nb_1..nb_L, na_1..na_L."""
+    return tuple(f"{x}_{k}" for x in ("db", "da", "nb", "na") for k in range(1, levels + 1))
+
+
+def _make_store(n: int):
+    """An inlined numba function ``store(out, j, r)``: ``out[k, j] = r[k]`` for the n outputs of a ladder (a
+    tuple indexed by constants, so a formula may mix ints and floats)."""
+    body = "\n".join(f"    out[{k}, j] = r[{k}]" for k in range(n))
+    ns: dict = {}
+    exec(f"def store(out, j, r):\n{body}\n", ns)  # noqa: S102 - generated from the level count only
+    return nb.njit(inline="always", error_model="numpy")(ns["store"])
+
+
+#: bound per ladder policy by :func:`ladder_loop` (the template below is never compiled as it is)
+_ladder_depths: Any = None
+_ladder_as_params: Any = None
+_ladder_store: Any = None
+
+
+def _ladder_template(pp, tab, i, t, tau, s, q, out):
+    """A ladder policy's 4·L outputs (rows of ``out``) for arrays of states (columns)."""
+    p = _ladder_as_params(pp)
+    for j in range(s.size):
+        _ladder_store(out, j, _ladder_depths(p, tab, i[j], t[j], tau[j], s[j], q[j]))
+
+
+_LADDERS: dict[str, Any] = {}
+
+
+def ladder_loop(pol: Policy):
+    """A ladder policy's formula compiled over arrays of states: ``loop(pp, tab, i, t, tau, s, q, out)``
+    writes its ``4·levels`` outputs (:func:`ladder_names`) into the rows of ``out`` (float64, (4·levels, n));
+    i, t, tau, s, q are arrays of n states. Cached on disk under the policy's source token, as
+    :func:`~flatbook.policies.compile.depths_loop`; used by the probe and ``quote``."""
+    key = hashlib.sha256(f"ladder:{pol.token}:{pol.name}:{pol.levels}:{model_digest()}".encode()).hexdigest()
+    cached = _LADDERS.get(key)
+    if cached is not None:
+        return cached
+    g = dict(globals())
+    g.update(_ladder_depths=pol.depths, _ladder_as_params=pol.as_params, _ladder_store=_make_store(4 * pol.levels))
+    py = types.FunctionType(_ladder_template.__code__, g, _ladder_template.__name__)
+    py.__qualname__ = f"_ladder__{key[:16]}"  # a symbol (and cache index) of its own, as depths_loop's
+    py.__module__ = __name__
+    fn: Any = nb.njit(error_model="numpy")(py)  # Any: numba ships no type hints
+    fn._cache = KeyedCache(py, key)
+    _LADDERS[key] = fn
+    return fn
+
+
+def _probe_ladder(pol: Policy, b: Bound, field_: str, i, t, tau, s, q) -> None:
+    """The probe of a ladder policy (levels > 1): 4·levels numbers, no NaN, depths >= 0 (+inf: level not
+    quoted) and non-decreasing outwards, sizes finite and >= 0; each failure one line (:class:`InputError`)."""
+    L = pol.levels
+    n_out = 4 * L
+    shape = f"{n_out} numbers (db_1..db_{L}, da_1..da_{L}, nb_1..nb_{L}, na_1..na_{L})"
+    try:
+        p = namedtuple("p", pol.fields)(*(float(x) for x in b.pp[: len(pol.fields)]))  # type: ignore[arg-type]
+        r = pol.formula.py_func(p, float(t[0]), float(tau[0]), float(s[0]), float(q[0]))
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's code is one line
+        raise InputError(field_, f"raised {type(exc).__name__}: {exc}") from None
+    if not (isinstance(r, tuple) and len(r) == n_out):
+        n = len(r) if isinstance(r, tuple) else 1
+        raise InputError(
+            field_, f"declares levels={L}, so must return {shape}; got {n} value{'s' if n != 1 else ''}: {r!r}"
+        )
+    if not all(isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool) for x in r):
+        raise InputError(field_, f"declares levels={L}, so must return {shape}; got {r!r}")
+    out = np.empty((n_out, s.size))
+    try:
+        loop = ladder_loop(pol)
+        loop(b.pp, b.tab, i, t, tau, s, q, out)
+    except nb.core.errors.NumbaError as exc:
+        lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()]
+        why = next((ln for ln in lines if ln and not ln.startswith("Failed in")), type(exc).__name__)
+        raise InputError(field_, f"does not compile with numba (nopython): {why}") from None
+    names = ladder_names(L)
+    is_depth = (np.arange(n_out) < 2 * L)[:, None]
+    checks = (
+        (np.isnan(out), "NaN", "numbers"),
+        (is_depth & (out < 0), "a negative depth", "depths >= 0 (price units from the mid; +inf: level not quoted)"),
+        (
+            ~is_depth & (~np.isfinite(out) | (out < 0)),
+            "a size that is not a finite number >= 0",
+            "sizes finite and >= 0 (lots)",
+        ),
+    )
+    for bad, what, allowed in checks:
+        if bad.any():
+            k, j = (int(x[0]) for x in np.nonzero(bad))
+            raise InputError(
+                field_,
+                f"returned {what}: {names[k]} = {out[k, j]:g} at q={q[j]:g}, t={t[j]:g}, s={s[j]:g}; allowed: {allowed}",
+            )
+    for side, rows in (("db", out[:L]), ("da", out[L : 2 * L])):
+        bad = np.diff(rows, axis=0) < 0
+        if bad.any():
+            k, j = (int(x[0]) for x in np.nonzero(bad))
+            raise InputError(
+                field_,
+                f"returned {side}_{k + 2} = {rows[k + 1, j]:g} < {side}_{k + 1} = {rows[k, j]:g} at q={q[j]:g}, "
+                f"t={t[j]:g}, s={s[j]:g}; allowed: depths non-decreasing outwards (level 1 nearest the mid)",
+            )

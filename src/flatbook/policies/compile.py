@@ -31,19 +31,24 @@ names: two copies loaded from the cache into one process must not share a symbol
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import types
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numba as nb
 from numba import types as nt
 from numba.core.caching import FunctionCache, NullCache
 from numba.core.ccallback import CFunc
 
+from ..errors import InputError
+
 _PKG = Path(__file__).resolve().parent.parent  # src/flatbook
-#: flatbook's model-layer modules a kernel may inline (their sources key every specialisation)
-INLINED_DIRS = ("policies", "controls", "hedging", "numerics", "market")
+#: flatbook's model- and strategy-layer packages a kernel may inline, sub-packages included (their sources
+#: key every specialisation; reading a file's bytes is not an import, so the layer rule is untouched)
+INLINED_DIRS = ("policies", "controls", "hedging", "numerics", "market", "strategy")
 
 
 class _KeyedCache(FunctionCache):
@@ -55,6 +60,10 @@ class _KeyedCache(FunctionCache):
 
     def _index_key(self, sig, codegen):
         return (*super()._index_key(sig, codegen), self._token)
+
+
+#: numba's on-disk function cache with a token in its index key (for the model layer's other compilers)
+KeyedCache = _KeyedCache
 
 
 def files_digest(paths: Iterable[str | Path]) -> str:
@@ -77,19 +86,48 @@ def model_digest() -> str:
     """SHA-256 of every flatbook model-layer source a kernel may inline (``INLINED_DIRS``)."""
     global _MODEL_DIGEST
     if _MODEL_DIGEST is None:
-        files = sorted(f for d in INLINED_DIRS for f in (_PKG / d).glob("*.py"))
+        files = sorted(f for d in INLINED_DIRS for f in (_PKG / d).rglob("*.py"))
         _MODEL_DIGEST = files_digest(files)
     return _MODEL_DIGEST
 
 
-def key_on_model(*dispatchers) -> None:
+def key_on_model(*dispatchers, also: Iterable[str | Path] = ()) -> None:
     """Key the on-disk cache of these numba dispatchers on :func:`model_digest` too (numba's own
-    key follows only their own file): an edit to a model-layer module they inline (controls,
-    hedging, market, numerics, policies) then recompiles them instead of loading stale code."""
+    key follows only their own file): an edit to a module they inline (controls, hedging, market,
+    numerics, policies, strategy) then recompiles them instead of loading stale code. ``also``: more
+    source files they inline (e.g. an engine's matching functions), added to the key."""
     digest = model_digest()
+    extra = list(also)
+    if extra:
+        digest = _combine(digest, extra)
     for d in dispatchers:
         if not isinstance(d._cache, NullCache):
             d._cache = _KeyedCache(d.py_func, digest)
+
+
+def _combine(digest: str, files: Sequence[str | Path]) -> str:
+    """:func:`model_digest` extended by ``files``' contents."""
+    return hashlib.sha256((digest + files_digest(files)).encode()).hexdigest()
+
+
+@functools.cache
+def python_form(fn: Any) -> Callable[..., Any]:
+    """The plain-Python form of a numba function ``fn`` (its ``py_func``), in which every global name bound
+    to a numba function is bound to that function's Python form too.
+
+    A caller in Python (the live engine's rules, ``flatbook quote``) then runs the compiled function's own
+    code objects without a dispatcher: no compile, no cache load (setting numba's compiler up costs about
+    0.5 s) and no call overhead (about 1.5 µs a call). The arithmetic is the same IEEE float64 (no kernel
+    uses fastmath); ``tests/test_startup_imports.py`` and ``tests/test_strategy_parity.py`` check the bits.
+    """
+    py = getattr(fn, "py_func", fn)
+    g = dict(py.__globals__)
+    out = types.FunctionType(py.__code__, g, py.__name__, py.__defaults__, py.__closure__)
+    out.__qualname__, out.__doc__, out.__module__ = py.__qualname__, py.__doc__, py.__module__
+    for name in py.__code__.co_names:  # the globals the body reads
+        if hasattr(g.get(name), "py_func"):
+            g[name] = python_form(g[name])
+    return out
 
 
 def specialise(
@@ -154,6 +192,19 @@ def _loop(pp, tab, i, t, tau, s, q, db, da):
 _LOOPS: dict[str, CFunc] = {}
 
 
+def refuse_ladder(policy, field: str | None = None) -> None:
+    """Raise :class:`~flatbook.errors.InputError` (one line) if ``policy`` quotes a ladder (``levels > 1``):
+    the engines match one level per side today (ladder matching: issue 15); ``quote`` shows a ladder."""
+    levels = getattr(policy, "levels", 1)
+    if levels > 1:
+        raise InputError(
+            field or f"policy {policy.name}",
+            f"quotes {levels} levels per side; the simulator, the backtester, the live engine, sweeps and "
+            "the multi-instrument simulator match one level per side today (issue 15): use flatbook.quote() or "
+            "`flatbook quote` to inspect it",
+        )
+
+
 def depths_loop(policy) -> CFunc:
     """The policy's formula compiled as a C callback of signature :data:`LOOP_SIG`.
 
@@ -162,7 +213,11 @@ def depths_loop(policy) -> CFunc:
     policy compiles only this small loop, cached under its source token. The call is indirect,
     once per block of 64 paths and step (as the non-inlined switch it replaces); the formula is
     inlined inside the loop, which vectorises.
+
+    Every engine (the simulator, the backtester, the live engine, sweeps) compiles its policy here, so a
+    ladder policy (``levels > 1``) is refused here, up front, in one line (:func:`refuse_ladder`).
     """
+    refuse_ladder(policy)
     key = hashlib.sha256(f"{policy.token}:{policy.name}:{model_digest()}".encode()).hexdigest()
     cf = _LOOPS.get(key)
     if cf is None:

@@ -10,13 +10,11 @@ next run, and the kernels' cache key follows the file's contents
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 from pathlib import Path
 
 from ..errors import InputError
 from ..suggest import unknown
+from ..userfile import import_user_file
 from .base import Policy
 from .registry import register
 
@@ -34,27 +32,13 @@ def load_policies(path: str | Path) -> dict[str, Policy]:
 
 
 def _load(path: str | Path) -> dict[str, Policy]:
-    p = Path(path).expanduser()
-    field = "--policy-file"
-    if not p.is_file():
-        raise InputError(field, f"{str(path)!r} is not a file")
-    mod_name = "flatbook_user_policy_" + hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(mod_name, p)
-    if spec is None or spec.loader is None:
-        raise InputError(field, f"{str(path)!r} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module  # numba and pickling find the module by name
-    try:
-        spec.loader.exec_module(module)
-    except InputError:
-        raise
-    except SyntaxError as exc:
-        raise InputError(field, f"{p.name} line {exc.lineno}: {exc.msg}") from None
-    except Exception as exc:  # noqa: BLE001 - whatever the user's file raises is one line
-        raise InputError(field, f"{p.name} failed to import: {type(exc).__name__}: {exc}") from None
+    module = import_user_file(path, "--policy-file", "flatbook_user_policy_")
     found = _policies_in(module)
     if not found:
-        raise InputError(field, f"{p.name} defines no policy (decorate a function with @flatbook.policies.policy)")
+        name = Path(path).name
+        raise InputError(
+            "--policy-file", f"{name} defines no policy (decorate a function with @flatbook.policies.policy)"
+        )
     return found
 
 

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.path import Path
+from matplotlib.text import Annotation
+from matplotlib.transforms import Bbox
 
 from ..fileio import atomic_file
 
@@ -48,7 +50,7 @@ def threshold_label(thr) -> str:
     return "no hedge" if thr is None or (isinstance(thr, float) and math.isinf(thr)) else f"{thr:g}"
 
 
-def place_labels(ax, xy: Sequence[tuple[float, float]], labels: Sequence[str], fontsize: float = 8) -> list:
+def place_labels(ax, xy: Sequence[tuple[float, float]], labels: Sequence[str], fontsize: float = 8) -> list[Annotation]:
     """Label the points of a line: points that fall on the same spot (within a marker) share one
     label ("2, 4"); each label goes to the first offset of :data:`OFFSETS` where its text box
     stays in the axes and overlaps no label already placed, no marker and no segment of the
@@ -67,7 +69,8 @@ def place_labels(ax, xy: Sequence[tuple[float, float]], labels: Sequence[str], f
                 break
         else:
             groups.append((i, [text]))
-    placed, out = [], []
+    placed: list[Bbox] = []
+    out: list[Annotation] = []
     for i, names in groups:
         x, y = xy[i]
         for k, (dx, dy) in enumerate(OFFSETS):

@@ -47,7 +47,7 @@ from ..jsonutil import jsonable
 from ..multi.simulator import MULTI_CORE, MULTI_PARAMS, multi_preset
 from ..params import PARAMS
 from ..policies.registry import POLICIES
-from ..presets import PRESETS
+from ..presets import PRESETS, Preset
 from ..sim.metrics import StollFit, stoll_regression
 from ..sim.summaries import compare_object, simulate_object
 from ..units import (
@@ -192,7 +192,7 @@ class ReportData:
         if self.kind == "backtest":
             return "s"
         cfg = self.config["instruments"][0] if self.kind == "multi" else self.config
-        p = PRESETS.get(cfg.get("preset"))
+        p = _preset_of(cfg)
         return p.time_unit if p is not None else "time units"
 
     def data_block(self) -> dict:
@@ -541,7 +541,7 @@ def _config_section(data: ReportData) -> str:
         ]
     else:
         pol_key = "policies" if data.kind == "compare" else "policy"
-        pre = PRESETS.get(cfg.get("preset"))
+        pre = _preset_of(cfg)
         run_rows += [
             [_td("preset"), _cell(cfg.get("preset")), _td(pre.description if pre is not None else "")],
             [_td(pol_key), _cell(cfg.get(pol_key)), _td("")],
@@ -628,13 +628,22 @@ def _same_value(a, b) -> bool:
     return a == b
 
 
+def _preset_of(cfg: Mapping[str, Any]) -> Preset | None:
+    """The run config's preset, or None when it names none or an unknown one (an older results directory)."""
+    name = cfg.get("preset")
+    return PRESETS.get(name) if isinstance(name, str) else None
+
+
 def _preset_values(data: ReportData) -> dict:
     """The preset's values for this run's policies (registry defaults, the preset's values and what
     the preset derives); {} when the preset or policy is unknown (an older results directory)."""
     cfg = data.config
     pols = cfg.get("policies") or [cfg.get("policy")]
+    preset = cfg.get("preset")
+    if not isinstance(preset, str):  # (no preset recorded: unknown)
+        return {}
     try:
-        return dict(build_config(cfg.get("preset"), pols[0], {}, paths=1).values)
+        return dict(build_config(preset, pols[0], {}, paths=1).values)
     except InputError:
         return {}
 
@@ -741,7 +750,7 @@ def _summary_section(data: ReportData) -> str:
         if data.kind == "simulate"
         else "Metrics of the replay."
     )
-    timing = {p: sums[p].get("timing") for p in pols if isinstance(sums[p].get("timing"), Mapping)}
+    timing = {p: tm for p in pols if isinstance(tm := sums[p].get("timing"), Mapping)}
     took = "; ".join(
         f"{p + ': ' if len(timing) > 1 else ''}{_fmt(t.get('elapsed_s'))} s"
         for p, t in timing.items()
@@ -1616,7 +1625,7 @@ def _multi_summary_section(data: ReportData) -> str:
                 *(_cell((per.get(name) or {}).get(k)) for k in INSTRUMENT_COLUMNS),
             ]
         )
-    timing = s.get("timing") if isinstance(s.get("timing"), Mapping) else {}
+    timing = tm if isinstance(tm := s.get("timing"), Mapping) else {}
     took = (
         f'<p class="note">Wall-clock time (not part of the results): {_esc(_fmt(timing["elapsed_s"]))} s.</p>'
         if timing.get("elapsed_s") is not None
@@ -1640,6 +1649,7 @@ def _multi_hist_section(data: ReportData) -> str:
     from plotly.subplots import make_subplots
 
     names = data.instruments
+    assert data.per_path is not None  # read with every multi run (_multi_data)
     pnl = data.per_path["pnl"]
     n = pnl.size
     pu = "price units × lots"

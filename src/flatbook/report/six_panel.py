@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -132,7 +132,7 @@ def six_panel_figure(
     series: Mapping[str, np.ndarray],
     *,
     limit: float = math.inf,
-    zones: tuple[float, float, float] = (math.inf, math.inf, math.inf),
+    zones: Sequence[float] = (math.inf, math.inf, math.inf),
     q_target: float = 0.0,
     q_hist: np.ndarray | None = None,
     title: str = "flatbook",
@@ -209,7 +209,7 @@ def six_panel_figure(
     _legend(ax_px)
     if ax_depth is not None:
         per_tick = tick is not None and math.isfinite(tick) and tick > 0
-        scale, dunit = (float(tick), "ticks") if per_tick else (1.0, pu)
+        scale, dunit = (float(tick), "ticks") if (per_tick and tick is not None) else (1.0, pu)
         ax_depth.plot(*_envelope(t, (ask - mid) / scale), color="tab:orange", lw=0.8, label="ask − mid")
         ax_depth.plot(*_envelope(t, (bid - mid) / scale), color="tab:blue", lw=0.8, label="bid − mid")
         ax_depth.axhline(0.0, color="black", lw=1.0)
@@ -331,8 +331,7 @@ def six_panel_figure(
             ax.set_ylim(*rng)
     ax_hist.set_axisbelow(True)
     fig.suptitle(title)
-    fig.flatbook_stoll_fit = fit
-    fig.flatbook_axes = {
+    by_role = {
         "price": ax_px,
         "depth": ax_depth,
         "inventory": ax_q,
@@ -341,6 +340,9 @@ def six_panel_figure(
         "pnl": ax_pnl,
         "hist": ax_hist,
     }
+    # the figure's extras (documented above): attributes of our own, which matplotlib's Figure does not declare
+    setattr(fig, "flatbook_stoll_fit", fit)  # noqa: B010
+    setattr(fig, "flatbook_axes", by_role)  # noqa: B010
     return fig
 
 

@@ -27,8 +27,13 @@ _LAZY = {
     **{n: "summary" for n in ("Quantity", "Difference", "Summary")},
     **{n: "simulation" for n in ("SimulationResult", "ComparisonResult", "SimulationFrames")},
     **{n: "quote" for n in ("QuoteResult", "QuotesResult")},
-    **{n: "replay" for n in ("BacktestResult", "BacktestFrames", "CalibrationResult")},
-    **{n: "analysis" for n in ("SweepResult", "RiskResult", "RiskFrames", "ScheduleResult")},
+    "HedgeFrontierResult": "hedging",
+    "MultiResult": "multi",
+    **{n: "replay" for n in ("BacktestResult", "BacktestFrames", "CalibrationResult", "DataInspection")},
+    **{
+        n: "analysis"
+        for n in ("SweepResult", "RiskResult", "RiskFrames", "ScheduleResult", "StressResult", "StressFrames")
+    },
 }
 __all__ = [
     "BacktestFrames",

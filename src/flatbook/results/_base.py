@@ -1,4 +1,5 @@
-"""What every result object shares: the JSON dict, timing, warnings, parquet writing and notebook display."""
+"""What every result object shares: the JSON dict and text, timing, warnings, the output directory and HTML
+report writers, parquet writing and notebook display."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from ..errors import InputError
 from ..jsonutil import jsonable
 from ..timing import group_timing
+from ._files import dumps, publish_dir
 from .summary import Summary, html_table
 
 
@@ -38,6 +40,76 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         """The run as the command line's ``--json`` prints it (wall-clock fields under ``timing``)."""
         return jsonable(group_timing(self._obj))
+
+    def to_json(self) -> str:
+        """The text the command line's ``--json`` prints (without the final newline): strict JSON, indented by 2,
+        non-finite numbers as null; also the ``summary.json`` of :meth:`save`."""
+        return dumps(self._obj)
+
+    def summary_object(self) -> dict[str, Any]:
+        """The run's JSON object (as :meth:`to_json` writes it): a fresh plain dict."""
+        return jsonable(self._obj)
+
+    def _frames(self) -> Mapping[str, Any]:
+        """The DataFrames :meth:`save` writes as ``<name>.parquet`` besides summary.json (subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} has no output directory")
+
+    def _files(self, tmp: Path) -> list[str]:
+        """Write the output files into the fresh directory ``tmp``; return their names. By default
+        summary.json (:meth:`to_json`) and the frames of ``_frames()``; a command with ``--out`` overrides it
+        with exactly the files it writes."""
+        frames = self._frames()
+        (tmp / "summary.json").write_text(self.to_json() + "\n", encoding="utf-8")
+        names = ["summary.json"]
+        for name, df in frames.items():
+            df.to_parquet(tmp / f"{name}.parquet", index=False, engine="pyarrow")
+            names.append(f"{name}.parquet")
+        return names
+
+    def save(self, directory: str | os.PathLike) -> list[Path]:
+        """Write the files the command line's ``--out DIR`` writes for this run into ``directory``, all of them
+        or none (written into a temporary directory beside it, then moved into place; see
+        :mod:`flatbook.results._files`). Files already in ``directory`` that the run does not write are kept.
+        A result whose command has no ``--out`` (risk, stress, schedule, calibrate, data inspect) writes
+        summary.json (its ``--json``) and its DataFrames as parquet files; a quote has no directory.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+
+        Raises
+        ------
+        flatbook.errors.InputError
+            ``dir``: not a directory, not writable, or a write failed (nothing is left behind).
+        """
+        return publish_dir(directory, self._files)
+
+    def _report_html(self) -> str:
+        """The self-contained HTML report of the run (subclasses that have one)."""
+        raise NotImplementedError(f"{type(self).__name__} has no HTML report")
+
+    def report_html(self) -> str:
+        """The self-contained interactive HTML report (:mod:`flatbook.report.html`; plotly embedded, opens
+        offline) as text: what ``--report FILE.html`` writes. Needs the extra ``flatbook[report]``."""
+        from ..extras import require  # lazy: start-up
+
+        require("report", "plotly", field="report")
+        return self._report_html()
+
+    def report(self, path: str | os.PathLike) -> Path:
+        """Write the HTML report (:meth:`report_html`) to ``path`` (ending in .html) atomically, as the command
+        line's ``--report`` does; missing parent directories are created. Returns the path written.
+
+        Raises
+        ------
+        flatbook.errors.InputError
+            ``path``: not ending in .html, a directory, not writable, or plotly missing.
+        """
+        from ..report.html import check_report_path, write_report  # lazy: start-up (numpy, plotly)
+
+        target = check_report_path(str(path), field="path")
+        return write_report(target, self._report_html(), field="path")
 
     def _html_head(self) -> str:
         return f"<p><b>{html.escape(type(self).__name__)}</b>: {html.escape(self.summary.title)}</p>"

@@ -11,17 +11,32 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..errors import InputError
 from ..jsonutil import jsonable
-from ..risk.summaries import risk_object
+from ..risk.summaries import risk_object, stress_object
 from ._base import Result, write_frames
+from ._files import dumps
 from .summary import Quantity, Summary
 
-__all__ = ["RiskFrames", "RiskResult", "ScheduleResult", "SweepResult"]
+__all__ = ["RiskFrames", "RiskResult", "ScheduleResult", "StressFrames", "StressResult", "SweepResult", "sweep_title"]
 
 CASH = "price units × units"
 
 
 # --------------------------------------------------------------------------- sweep
+
+LAMBDA_UNIT = "per (price unit × lot)"
+
+
+def sweep_title(meta: Mapping[str, Any], lam: float) -> str:
+    """The title of a sweep's table and figures, from its ``sweep`` header."""
+    if meta["mode"] == "study":
+        return f"flatbook sweep --study {meta['study']} — {meta['paths']:,} paths, seed {meta['seed']}"
+    grid = " ".join(f"--grid {g}" for g in meta["grid"])
+    return (
+        f"flatbook sweep — preset {meta['preset']}, policy {meta['policy']}, {meta['mode']}: {grid}; "
+        f"{meta['paths']:,} paths, seed {meta['seed']} (common random numbers); λ = {lam:g} {LAMBDA_UNIT}"
+    )
 
 
 class SweepResult(Result):
@@ -54,16 +69,28 @@ class SweepResult(Result):
         analysis: Mapping[str, Any],
         meta: Mapping[str, Any],
         study: Mapping[str, Any] | None = None,
-        title: str = "",
+        *,
+        objective: str = "mv",
+        run: Mapping[str, Any] | None = None,
+        warnings: Sequence[str] = (),
+        figures: Sequence[tuple[str, Any]] = (),
     ):
         self.points = points
         self.keys = tuple(keys)
         self.risk_aversion = risk_aversion
+        self.objective = objective
+        self.meta = dict(meta)
         self.best = MappingProxyType(dict(analysis["best"]))
         self.frontiers = MappingProxyType(dict(analysis["frontiers"]))
         self.study = study
+        self.run = dict(run or {})
+        self._warnings = tuple(warnings)
+        self._figures = list(figures)
+        #: the files :meth:`save` or the run's ``out`` wrote (a kept figure as "NAME (kept: up to date)")
+        self.written: list[str] = []
         self._obj = {
-            "sweep": dict(meta),
+            "sweep": {k: v for k, v in meta.items() if k != "points"},
+            "run": self.run,
             "points": analysis["points"],
             "frontiers": analysis["frontiers"],
             "best": analysis["best"],
@@ -72,12 +99,44 @@ class SweepResult(Result):
         q = {"points": Quantity(len(points), "points")}
         for name, b in self.best.items():
             q[f"best.{name}"] = Quantity(b["value"], b["unit"], b["se"])
-        self.summary = Summary(q, title)
+        self.summary = Summary(q, sweep_title(meta, risk_aversion))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self._warnings
 
     def to_dict(self) -> dict[str, Any]:
-        """``points``, ``frontiers`` and ``best`` as ``flatbook sweep --json`` has them (the same numbers), with a
-        shorter ``sweep`` header (mode, preset, policy, grid, paths, seed, risk_aversion) and no ``run``."""
+        """The sweep as ``flatbook sweep --json`` prints it: ``sweep`` (what was swept and how), ``run`` (points
+        computed and resumed, tasks, out), ``points``, ``frontiers``, ``best`` and a study's ``study``."""
         return super().to_dict()
+
+    def _write_into(self, out_dir: Path, keep_figures: bool = False) -> list[str]:
+        """results.parquet, sweep.json and the figures into the sweep's own ``out`` directory (beside its
+        ``points/`` and ``manifest.json``); a figure already there is kept when ``keep_figures``."""
+        from ..sweep.runner import write_json_atomic  # lazy: start-up
+
+        self.points.to_parquet(out_dir / ".results.parquet.tmp", index=False, engine="pyarrow")
+        Path(out_dir / ".results.parquet.tmp").replace(out_dir / "results.parquet")
+        write_json_atomic(out_dir / "sweep.json", self._obj)
+        written = ["results.parquet", "sweep.json"]
+        for name, draw in self._figures:
+            if keep_figures and (out_dir / name).is_file():
+                written.append(f"{name} (kept: up to date)")
+            else:
+                draw(out_dir / name)
+                written.append(name)
+        self.written = written
+        return written
+
+    def _files(self, tmp: Path) -> list[str]:
+        """results.parquet, sweep.json and the figures (frontier.png, heatmap.png, study.png) of the sweep."""
+        (tmp / "sweep.json").write_text(dumps(self._obj) + "\n", encoding="utf-8")
+        self.points.to_parquet(tmp / "results.parquet", index=False, engine="pyarrow")
+        names = ["results.parquet", "sweep.json"]
+        for name, draw in self._figures:
+            draw(tmp / name)
+            names.append(name)
+        return names
 
     def to_pandas(self):
         """The points DataFrame (a copy)."""
@@ -208,7 +267,7 @@ class RiskResult(Result):
             q[f"greeks.{k}"] = Quantity(v, gunits.get(k, ""))
         q["limit_breaches"] = Quantity(len(greeks.breaches), "limits breached")
         self.summary = Summary(q, f"risk — {book.name}")
-        self._obj = {}
+        self._obj = risk_object(book, greeks, dict(self.methods), corr)
 
     def to_dict(self) -> dict[str, Any]:
         """The run as ``flatbook risk --json`` prints it."""
@@ -239,6 +298,10 @@ class RiskResult(Result):
         """Write var.parquet, contributions.parquet and positions.parquet into ``directory``."""
         return write_frames(directory, self.to_pandas()._asdict())
 
+    def _frames(self) -> Mapping[str, Any]:
+        """``save(dir)``: summary.json (``flatbook risk --json``), var, contributions and positions.parquet."""
+        return self.to_pandas()._asdict()
+
     def plot(self):
         """Component VaR per instrument, one bar group per method: a Figure, not written anywhere."""
         from matplotlib.backends.backend_agg import (
@@ -265,6 +328,104 @@ class RiskResult(Result):
         return fig
 
 
+class StressFrames(NamedTuple):
+    """The DataFrames of a stress run."""
+
+    scenarios: Any
+    """One row per scenario: name, kind, loss (cash), loss_over_capital, breach, description."""
+    survivability: Any
+    """One row per scenario: name, q_max (lots), method, loss_at_q_max (cash)."""
+
+
+class StressResult(Result):
+    """A book's loss per stress scenario, the liquidation check and the survivable common hard limit Q_max.
+
+    Attributes
+    ----------
+    summary : Summary
+        ``loss.<scenario>`` (cash = price units × units, > 0 a loss), ``capital``, ``worst_loss``, ``q_max``
+        (lots; None when no scenario loses), ``current_max_position`` (lots), ``headroom`` (q_max over it).
+    stress_report : flatbook.risk.stress.StressReport
+        The scenarios (with their details) and the survivability rows.
+    book : flatbook.risk.book.Book
+        The book.
+    """
+
+    _key_figures = ("capital", "worst_loss", "q_max", "current_max_position", "headroom")
+
+    def __init__(self, book, report):
+        self.book, self.stress_report = book, report
+        self._obj = stress_object(book, report)
+        sv = self._obj["survivability"]
+        q: dict[str, Quantity] = {
+            "capital": Quantity(self._obj["capital"], CASH),
+            "worst_loss": Quantity(self._obj["worst_scenario"]["loss"], f"{CASH} ({report.worst.name})"),
+            "q_max": Quantity(sv["q_max"], "lots"),
+            "current_max_position": Quantity(sv["current_max_position"], "lots (max |delta-equivalent q|)"),
+            "headroom": Quantity(sv["headroom"], "ratio (q_max / current)"),
+        }
+        for sc in report.scenarios:
+            q[f"loss.{sc.name}"] = Quantity(sc.loss, CASH)
+        self.summary = Summary(q, f"stress — {book.name}")
+
+    @property
+    def worst(self) -> str:
+        """The name of the scenario with the largest loss."""
+        return self.stress_report.worst.name
+
+    @property
+    def binding(self) -> str | None:
+        """The scenario that binds Q_max (None when no scenario loses)."""
+        return self.stress_report.survivability.binding
+
+    def to_pandas(self) -> StressFrames:
+        """``(scenarios, survivability)`` DataFrames."""
+        import pandas as pd  # lazy: start-up
+
+        cap = self.stress_report.capital
+        rows = [
+            {
+                "name": sc.name,
+                "kind": sc.kind,
+                "loss": sc.loss,
+                "loss_over_capital": sc.loss / cap,
+                "breach": sc.loss > cap,
+                "description": sc.description,
+            }
+            for sc in self.stress_report.scenarios
+        ]
+        surv = pd.DataFrame(jsonable(self.stress_report.survivability.per_scenario))
+        return StressFrames(pd.DataFrame(rows), surv)
+
+    def to_parquet(self, directory: str | os.PathLike) -> dict[str, Path]:
+        """Write scenarios.parquet and survivability.parquet into ``directory``."""
+        return write_frames(directory, self.to_pandas()._asdict())
+
+    def _frames(self) -> Mapping[str, Any]:
+        """``save(dir)``: summary.json (``flatbook stress --json``), scenarios and survivability.parquet."""
+        return self.to_pandas()._asdict()
+
+    def plot(self):
+        """Loss per scenario against the capital (horizontal bars): a Figure, not written anywhere."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: start-up (matplotlib)
+        from matplotlib.figure import Figure
+
+        sc = self.stress_report.scenarios
+        fig = Figure(figsize=(7.0, 1.0 + 0.45 * len(sc)), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.barh(
+            [s.name for s in sc],
+            [s.loss for s in sc],
+            color=["C3" if s.loss > self.stress_report.capital else "C0" for s in sc],
+        )
+        ax.axvline(self.stress_report.capital, color="0.3", ls="--", lw=1, label="capital")
+        ax.set_xlabel(f"loss ({CASH})")
+        ax.set_title(self.summary.title, fontsize=9)
+        ax.legend(fontsize=8)
+        return fig
+
+
 # --------------------------------------------------------------------------- schedule
 
 
@@ -284,6 +445,7 @@ class ScheduleResult(Result):
     def __init__(self, schedule, obj: Mapping[str, Any], units: Mapping[str, str]):
         self.schedule = schedule
         self._obj = dict(obj)
+        self._units = dict(units)
         u = {
             "expected_cost": units["expected_cost"],
             "variance": units["variance"],
@@ -301,17 +463,36 @@ class ScheduleResult(Result):
             f"schedule {schedule.method} — X = {schedule.X:,.6g} shares, T = {schedule.T:g} days, N = {schedule.N:,}",
         )
 
-    def frontier(self, risk_aversions: Sequence[float] | None = None):
-        """The Almgren–Chriss efficient frontier for this schedule's X, T, N and costs (§2.4, eqs. 14–15):
-        one row per λ (1/$, ascending) with expected_cost ($), variance ($²), std ($) and kappa (1/day);
-        default λ grid: :func:`flatbook.hedging.schedules.efficient_frontier`'s."""
-        import pandas as pd  # lazy: start-up
-
-        from ..hedging.schedules import efficient_frontier
+    def frontier_rows(self, risk_aversions: Sequence[float] | None = None) -> list[dict[str, float]]:
+        """The Almgren–Chriss efficient frontier for this schedule's X, T, N and costs (§2.4, eqs. 14–15): one
+        dict per λ (1/$, ascending, duplicates dropped) with risk_aversion, expected_cost ($), variance ($²),
+        std ($) and kappa (1/day); default λ grid: :func:`flatbook.hedging.schedules.efficient_frontier`'s."""
+        from ..hedging.schedules import efficient_frontier  # lazy: start-up
 
         s = self.schedule
         fr = efficient_frontier(s.X, s.T, s.N, s.sigma, s.eta, s.epsilon, s.gamma, risk_aversions=risk_aversions)
-        return pd.DataFrame(fr.rows())
+        return fr.rows()
+
+    def frontier(self, risk_aversions: Sequence[float] | None = None):
+        """:meth:`frontier_rows` as a DataFrame, one row per λ."""
+        import pandas as pd  # lazy: start-up
+
+        return pd.DataFrame(self.frontier_rows(risk_aversions))
+
+    def frontier_object(self) -> dict[str, Any]:
+        """What ``flatbook schedule --frontier --json`` prints: the frontier over the default λ grid plus this
+        schedule's own λ (an Almgren–Chriss schedule's), with the schedule's parameters and the units."""
+        s = self.schedule
+        if s.risk_aversion is None:
+            raise InputError("method", f"the frontier is over Almgren–Chriss schedules; this one is {s.method}")
+        default = [r["risk_aversion"] for r in self.frontier_rows()]
+        return {
+            "method": "almgren-chriss",
+            "params": s.params(),
+            "risk_aversion": s.risk_aversion,
+            "frontier": self.frontier_rows([*default, s.risk_aversion]),
+            "units": dict(self._units),
+        }
 
     def to_pandas(self):
         """One row per step k = 0..N: time t_k (days), trade n_k (shares; NaN at k = 0), holdings x_k."""
@@ -330,6 +511,10 @@ class ScheduleResult(Result):
     def to_parquet(self, directory: str | os.PathLike) -> dict[str, Path]:
         """Write schedule.parquet into ``directory``."""
         return write_frames(directory, {"schedule": self.to_pandas()})
+
+    def _frames(self) -> Mapping[str, Any]:
+        """``save(dir)``: summary.json (``flatbook schedule --json``) and schedule.parquet."""
+        return {"schedule": self.to_pandas()}
 
     def plot(self):
         """Holdings x_k against time (days): a Figure, not written anywhere."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..config import RunConfig
@@ -25,6 +26,10 @@ class QuoteResult(Result):
         The same fields with units (``"price units"``, ``"lots"``, the preset's time unit).
     config : flatbook.config.RunConfig
         The run the quote was computed for.
+    levels : tuple of dict
+        A ladder policy's levels, nearest the mid first (level, bid, ask, bid_depth, ask_depth, bid_size,
+        ask_size; the hard limit caps the sum of a side's sizes); empty for a one-level policy. The other
+        fields are then level 1's, and the summary adds ``levels`` and each side's total size.
     """
 
     _key_figures = (
@@ -46,12 +51,26 @@ class QuoteResult(Result):
         self.config = config
         self.quote = quote
         qd = quote.as_dict()
+        lv = qd.pop("levels", ())
         run_cfg = {k: v for k, v in config.as_dict().items() if k not in ("paths", "seed")}
         self._obj = {**qd, "preset": config.preset, "policy": config.policy, "config": run_cfg}
         tu = PRESETS[config.preset].time_unit
-        self.summary = Summary.build(
-            qd, {k: unit(QUOTE_UNITS, k, tu) for k in qd}, f"quote — {config.policy}, preset {config.preset}"
-        )
+        units = {k: unit(QUOTE_UNITS, k, tu) for k in qd}
+        if lv:
+            self._obj["levels"] = [dict(x) for x in lv]
+            qd = {
+                **qd,
+                "levels": len(lv),
+                "bid_size_total": sum(x["bid_size"] for x in lv),
+                "ask_size_total": sum(x["ask_size"] for x in lv),
+            }
+            units.update(levels="levels per side", bid_size_total="lots", ask_size_total="lots")
+        self.summary = Summary.build(qd, units, f"quote — {config.policy}, preset {config.preset}")
+
+    @property
+    def levels(self) -> tuple[dict[str, Any], ...]:
+        """A ladder's levels (see the class docstring); empty for a one-level policy."""
+        return self.quote.levels
 
     def __getattr__(self, name: str) -> Any:
         # bid, ask, ... straight from the Quote record (only called for names not found otherwise)
@@ -63,7 +82,9 @@ class QuoteResult(Result):
         """One-row DataFrame of the quote's fields."""
         import pandas as pd  # lazy: start-up
 
-        return pd.DataFrame([self.quote.as_dict()])
+        d = self.quote.as_dict()
+        d.pop("levels", None)
+        return pd.DataFrame([d])
 
 
 class QuotesResult(Result):
@@ -73,7 +94,9 @@ class QuotesResult(Result):
     ----------
     arrays : dict of str to numpy.ndarray
         q, mid, t and bid, ask (NaN where the side is not quoted), bid_depth, ask_depth, bid_size,
-        ask_size, centre, half_spread, skew, zone: one value per state, flattened in C order.
+        ask_size, centre, half_spread, skew, zone: one value per state, flattened in C order. A ladder
+        policy: those of level 1, and ``bid_k``, ``ask_k``, ``bid_depth_k``, ``ask_depth_k``, ``bid_size_k``,
+        ``ask_size_k`` for each level k (1 nearest the mid).
     units : dict of str to str
         The unit of each array.
     summary : Summary
@@ -96,7 +119,7 @@ class QuotesResult(Result):
         self.config = config
         self.arrays = arrays
         tu = PRESETS[config.preset].time_unit
-        self.units = {k: unit(QUOTE_UNITS, k, tu) for k in arrays}
+        self.units = {k: unit(QUOTE_UNITS, re.sub(r"_\d+$", "", k), tu) for k in arrays}
         n = int(arrays["q"].size)
         fig: dict = {
             "states": n,

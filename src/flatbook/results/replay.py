@@ -13,11 +13,12 @@ import numpy as np
 from ..backtest.backtester import BacktestResult as Replay
 from ..backtest.summaries import figure_series, flat_summary, table_units
 from ..jsonutil import jsonable
-from ..report.six_panel import six_panel_figure
+from ..report.six_panel import six_panel_figure, write_six_panel
 from ._base import Result, write_frames
+from ._files import dumps
 from .summary import Summary
 
-__all__ = ["BacktestFrames", "BacktestResult", "CalibrationResult"]
+__all__ = ["BacktestFrames", "BacktestResult", "CalibrationResult", "DataInspection"]
 
 
 class BacktestFrames(NamedTuple):
@@ -76,6 +77,7 @@ class BacktestResult(Result):
             if k.partition(".")[0] not in ("timing", "data", "options", "config")
         }
         units = table_units(raw.summary, events.meta)
+        self._units = units
         title = f"backtest {raw.config.policy} — {raw.meta['data']['instrument']}"
         self.summary = Summary.build(figures, units, title)
 
@@ -101,8 +103,7 @@ class BacktestResult(Result):
         """Write fills.parquet and inventory.parquet into ``directory``; returns name → path."""
         return write_frames(directory, self.to_pandas()._asdict())
 
-    def plot(self):
-        """The six-panel figure of the replay (at most 20 000 evenly spaced events); not written anywhere."""
+    def _six_panel_args(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         r, v, d = self.raw, self.config.values, self.meta["data"]
         title = (
             f"flatbook backtest — {d['instrument']}, policy {r.config.policy}\n"
@@ -110,20 +111,44 @@ class BacktestResult(Result):
             f"latency feed {r.options.feed_latency.describe()}, order {r.options.order_latency.describe()}; "
             f"queue {r.options.queue}"
         )
-        return six_panel_figure(
-            figure_series(r),
-            limit=v["limit"],
-            zones=(v["yellow"], v["red"], v["critical"]),
-            q_target=v["q_target"],
-            title=title,
-            time_unit="s",
-            hist_title="Inventory at evenly spaced events",
-            hist_ylabel="count (events)",
-            price_unit=d["price_unit"],
-            qty_unit=d["qty_unit"],
-            pnl_unit=d["settlement_currency"],
-            tick=d["tick_size"],
-        )
+        return figure_series(r), {
+            "limit": v["limit"],
+            "zones": (v["yellow"], v["red"], v["critical"]),
+            "q_target": v["q_target"],
+            "title": title,
+            "time_unit": "s",
+            "hist_title": "Inventory at evenly spaced events",
+            "hist_ylabel": "count (events)",
+            "price_unit": d["price_unit"],
+            "qty_unit": d["qty_unit"],
+            "pnl_unit": d["settlement_currency"],
+            "tick": d["tick_size"],
+        }
+
+    def plot(self):
+        """The six-panel figure of the replay (at most 20 000 evenly spaced events); not written anywhere."""
+        series, kwargs = self._six_panel_args()
+        return six_panel_figure(series, **kwargs)
+
+    def _files(self, tmp: Path) -> list[str]:
+        """summary.json, fills.parquet, inventory.parquet and six_panel.png (``flatbook backtest --out``)."""
+        (tmp / "summary.json").write_text(dumps(self._obj) + "\n", encoding="utf-8")
+        frames = self.to_pandas()
+        frames.fills.to_parquet(tmp / "fills.parquet", index=False, engine="pyarrow")
+        frames.inventory.to_parquet(tmp / "inventory.parquet", index=False, engine="pyarrow")
+        series, kwargs = self._six_panel_args()
+        write_six_panel(tmp / "six_panel.png", series, **kwargs)
+        return ["summary.json", "fills.parquet", "inventory.parquet", "six_panel.png"]
+
+    def _report_html(self) -> str:
+        from ..report.html import backtest_report  # lazy: start-up (plotly)
+
+        return backtest_report(self.raw, self._obj)
+
+    def table(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The rows of the command line's table: ``(figures, units)``, nested figures as ``outer.inner`` and
+        wall-clock fields included (the table shows them; :attr:`summary` keeps them apart)."""
+        return flat_summary(self.raw.summary), dict(self._units)
 
 
 def _calibration_units(res: Mapping[str, Any]) -> dict[str, str]:
@@ -184,3 +209,63 @@ class CalibrationResult(Result):
     def to_pandas(self):
         """The summary as a DataFrame (key → value, se, unit)."""
         return self.summary.to_pandas()
+
+    def _frames(self) -> Mapping[str, Any]:
+        """``save(dir)``: summary.json (``flatbook calibrate --json``) and summary.parquet (key, value, se, unit)."""
+        return {"summary": self.to_pandas().reset_index()}
+
+
+class DataInspection(Result):
+    """What a market data file holds (``flatbook data inspect``): instrument, time span, tick and lot, contract,
+    event counts, spread and volatility, and every stream (or file) in it, used or ignored, and why.
+
+    Attributes
+    ----------
+    summary : Summary
+        The figures with units (duration in s, tick in the price unit, lot in the quantity unit, spread in
+        ticks, volatility per √year and per √s).
+    streams : dict
+        Per stream: messages, used (bool) and a note.
+    events : flatbook.data.events.EventTable
+        The loaded table (to backtest or calibrate without loading again).
+    """
+
+    _key_figures = (
+        "instrument",
+        "events",
+        "duration_s",
+        "tick_size",
+        "lot_size",
+        "contract",
+        "spread_mean_ticks",
+        "mid_vol_annualized",
+    )
+
+    def __init__(self, events, info: Mapping[str, Any]):
+        self.events = events
+        m = events.meta
+        self.info = dict(info)
+        self.streams = dict(m.streams or {})
+        self.units = {
+            "duration_s": "s",
+            "tick_size": m.price_unit,
+            "lot_size": m.qty_unit,
+            "contract_size": m.price_unit if m.inverse else "",
+            "spread_mean_ticks": "ticks, time-weighted",
+            "spread_median_ticks": "ticks",
+            "mid_vol_annualized": "per √year",
+            "mid_vol_per_s": f"{m.price_unit} per √s",
+        }
+        self._obj = {**self.info, "streams": m.streams}
+        self.summary = Summary.build(self.info, self.units, f"data — {m.instrument}")
+
+    def to_pandas(self):
+        """The streams: one row per stream (messages, used, note), indexed by name."""
+        import pandas as pd  # lazy: start-up
+
+        rows = [{"stream": k, **v} for k, v in self.streams.items()]
+        return pd.DataFrame(rows, columns=["stream", "messages", "used", "note"]).set_index("stream")
+
+    def _frames(self) -> Mapping[str, Any]:
+        """``save(dir)``: summary.json (``flatbook data inspect --json``) and streams.parquet."""
+        return {"streams": self.to_pandas().reset_index()}

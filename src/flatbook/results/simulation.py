@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..presets import PRESETS
-from ..report.six_panel import figure_title, six_panel_figure
+from ..report.six_panel import figure_title, six_panel_figure, write_six_panel
 from ..sim.simulator import SimResult
 from ..sim.summaries import (
     compare_object,
@@ -30,6 +30,7 @@ from ..sim.summaries import (
 )
 from ..units import SUMMARY_UNITS, fmt, unit
 from ._base import Result, write_frames
+from ._files import dumps
 from .summary import Difference, Summary, html_table
 
 __all__ = ["ComparisonResult", "SimulationFrames", "SimulationResult"]
@@ -74,6 +75,50 @@ def _units(time_unit: str, keys) -> dict[str, str]:
 def _check_series(res: SimResult) -> None:
     if res.record_paths.size == 0:
         raise InputError("record_paths", "no path was recorded; simulate with record_paths=(0,) for series and plots")
+
+
+def _six_panel_args(res: SimResult) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The six-panel figure's series (recorded path 0) and keyword arguments for one simulation."""
+    _check_series(res)
+    v, s = res.config.values, res.path_series(0)
+    return {k: s[k] for k in ("t", "mid", "bid", "ask", "q", "pnl")}, {
+        "limit": v["limit"],
+        "zones": (v["yellow"], v["red"], v["critical"]),
+        "q_target": v["q_target"],
+        "q_hist": res.per_path["final_q"],
+        "title": figure_title(res),
+        "time_unit": PRESETS[res.config.preset].time_unit,
+        "hist_title": "Final inventory over all paths",
+        "hist_ylabel": "count (paths)",
+    }
+
+
+def _write_png(path: Path, res: SimResult) -> None:
+    series, kwargs = _six_panel_args(res)
+    write_six_panel(path, series, **kwargs)
+
+
+#: the files of ``flatbook simulate/compare --out`` (and ``save``), besides the six-panel PNG(s)
+SUMMARY_JSON, SUMMARY_PARQUET, PER_PATH_PARQUET, SERIES_PARQUET = (
+    "summary.json",
+    "summary.parquet",
+    "per_path.parquet",
+    "series.parquet",
+)
+
+
+def _write_run_files(tmp: Path, raws: Sequence[SimResult], obj: Mapping, compare: bool) -> list[str]:
+    """summary.json, the three parquet files and one six-panel PNG per policy, into ``tmp``; their names."""
+    (tmp / SUMMARY_JSON).write_text(dumps(obj) + "\n", encoding="utf-8")
+    summary_frame(raws).to_parquet(tmp / SUMMARY_PARQUET, index=False, engine="pyarrow")
+    per_path_frame(raws, with_policy=compare).to_parquet(tmp / PER_PATH_PARQUET, index=False, engine="pyarrow")
+    series_frame(raws).to_parquet(tmp / SERIES_PARQUET, index=False, engine="pyarrow")
+    names = [SUMMARY_JSON, SUMMARY_PARQUET, PER_PATH_PARQUET, SERIES_PARQUET]
+    for r in raws:
+        png = f"six_panel_{r.config.policy}.png" if compare else "six_panel.png"
+        _write_png(tmp / png, r)
+        names.append(png)
+    return names
 
 
 class SimulationResult(Result):
@@ -137,19 +182,17 @@ class SimulationResult(Result):
     def plot(self):
         """The six-panel figure of the recorded path (:func:`flatbook.report.six_panel.six_panel_figure`):
         a :class:`matplotlib.figure.Figure`, not written anywhere (``fig.savefig(...)`` to keep it)."""
-        _check_series(self.raw)
-        v, s = self.config.values, self.raw.path_series(0)
-        return six_panel_figure(
-            {k: s[k] for k in ("t", "mid", "bid", "ask", "q", "pnl")},
-            limit=v["limit"],
-            zones=(v["yellow"], v["red"], v["critical"]),
-            q_target=v["q_target"],
-            q_hist=self.raw.per_path["final_q"],
-            title=figure_title(self.raw),
-            time_unit=self.time_unit,
-            hist_title="Final inventory over all paths",
-            hist_ylabel="count (paths)",
-        )
+        series, kwargs = _six_panel_args(self.raw)
+        return six_panel_figure(series, **kwargs)
+
+    def _files(self, tmp: Path) -> list[str]:
+        """summary.json, summary/per_path/series.parquet and six_panel.png (``flatbook simulate --out``)."""
+        return _write_run_files(tmp, [self.raw], self._obj, compare=False)
+
+    def _report_html(self) -> str:
+        from ..report.html import simulate_report  # lazy: start-up (plotly)
+
+        return simulate_report([self.raw], compare=False, obj=self._obj)
 
 
 class ComparisonResult(Result):
@@ -234,6 +277,16 @@ class ComparisonResult(Result):
     def to_parquet(self, directory: str | os.PathLike) -> dict[str, Path]:
         """Write summary, per_path and series parquet files (as ``compare --out``) and differences.parquet."""
         return write_frames(directory, {**self.to_pandas()._asdict(), "differences": self.differences_frame()})
+
+    def _files(self, tmp: Path) -> list[str]:
+        """summary.json, the parquet files (a ``policy`` column) and six_panel_<policy>.png per policy
+        (``flatbook compare --out``)."""
+        return _write_run_files(tmp, self.raw, self._obj, compare=True)
+
+    def _report_html(self) -> str:
+        from ..report.html import simulate_report  # lazy: start-up (plotly)
+
+        return simulate_report(list(self.raw), compare=True, obj=self._obj)
 
     def plot(self, policy: str | None = None):
         """The six-panel figure of one policy's recorded path (default: the baseline); not written anywhere."""

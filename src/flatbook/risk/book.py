@@ -46,14 +46,19 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from numbers import Real
 from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
+from pydantic_core import CoreSchema, core_schema
 
 from ..config import read_toml
 from ..errors import InputError
+from ..suggest import did_you_mean
 from ..validate import check_count, check_real
 from .greeks import OptionSet
 from .memory import history_bytes, liquidation_bytes, mc_bytes, require
@@ -64,54 +69,6 @@ HISTORY_KINDS = ("changes", "returns", "prices")
 SEED_SCENARIOS = ("overnight-gap", "no-liquidity", "worst-case", "liquidation")
 PSD_TOL = 1e-10
 """A matrix is accepted as positive semi-definite when its smallest eigenvalue is >= −PSD_TOL·(largest)."""
-
-_TABLES = (
-    "book",
-    "risk",
-    "history",
-    "limits",
-    "stress",
-    "instruments",
-    "correlation",
-    "covariance",
-    "options",
-    "scenarios",
-)
-_BOOK_KEYS = ("name", "capital", "max_loss", "rate", "days_per_year", "hours_per_day")
-_RISK_KEYS = ("confidence", "horizon", "mc_scenarios", "seed", "full_revaluation", "history_days", "top_pairs")
-_HISTORY_KEYS = ("file", "kind")
-_LIMIT_KEYS = ("position", "gamma", "vega", "book_vega")
-_STRESS_KEYS = (
-    "gap",
-    "drought_hours",
-    "sigmas",
-    "max_move_sigmas",
-    "participation",
-    "liquidation",
-    "liquidation_steps",
-    "risk_aversion",
-    "step_minutes",
-)
-_INSTRUMENT_KEYS = (
-    "name",
-    "price",
-    "vol",
-    "vol_annual",
-    "position",
-    "multiplier",
-    "limit",
-    "gamma_limit",
-    "vega_limit",
-    "adv",
-    "half_spread",
-    "eta",
-    "max_daily_move",
-)
-_CORR_KEYS = ("matrix", "default", "pairs")
-_PAIR_KEYS = ("a", "b", "rho")
-_OPTION_KEYS = ("name", "underlying", "type", "strike", "expiry", "vol", "contracts", "multiplier")
-_SCENARIO_KEYS = ("name", "price", "both_directions", "vol", "correlation", "hours")
-
 
 # --------------------------------------------------------------------------- validated records
 
@@ -276,29 +233,17 @@ class Book:
         return replace(self, instruments=ins, options=ops)
 
 
-# --------------------------------------------------------------------------- field validation
+# --------------------------------------------------------------------------- the tables (pydantic)
+#
+# Each TOML table is a frozen pydantic model (extra keys refused); each field's validator is one of
+# the range checks of flatbook.validate (check_real / check_count) or _bool / _str below, so a bad
+# value says what it always said, and the JSON schema (schema()) carries the same bounds and units.
+# What depends on other tables (vol or vol_annual or [covariance], defaults from [limits], instrument
+# names, matrices) is checked after, in book_from_dict.
 
 
 def _is_num(v) -> bool:
     return isinstance(v, Real) and not isinstance(v, bool)
-
-
-def _num(
-    path: str,
-    v,
-    *,
-    lo: float | None = None,
-    lo_open: bool = False,
-    hi: float | None = None,
-    hi_open: bool = False,
-    unit: str = "",
-    allow_inf: bool = False,
-) -> float:
-    return check_real(path, v, lo=lo, lo_open=lo_open, hi=hi, hi_open=hi_open, unit=unit, allow_inf=allow_inf)
-
-
-def _int(path: str, v, *, lo: int, unit: str = "") -> int:
-    return check_count(path, v, lo, unit)
 
 
 def _bool(path: str, v) -> bool:
@@ -314,23 +259,314 @@ def _str(path: str, v, choices: tuple[str, ...] | None = None) -> str:
     return v
 
 
-def _table(path: str, v, keys: tuple[str, ...]) -> dict:
+def _bounds(lo, lo_open, hi, hi_open) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if lo is not None:
+        out["exclusiveMinimum" if lo_open else "minimum"] = lo
+    if hi is not None:
+        out["exclusiveMaximum" if hi_open else "maximum"] = hi
+    return out
+
+
+@dataclass(frozen=True)
+class _Check:
+    """Pydantic field metadata: validate with ``fn`` (plain: no other check) and document with ``json``."""
+
+    fn: Callable[[Any], Any]
+    json: dict[str, Any]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.fn)
+
+    def __get_pydantic_json_schema__(self, cs: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return dict(self.json)
+
+
+def _real(
+    unit: str,
+    *,
+    lo: float | None = None,
+    lo_open: bool = False,
+    hi: float | None = None,
+    hi_open: bool = False,
+    allow_inf: bool = False,
+) -> _Check:
+    """A number checked by :func:`flatbook.validate.check_real` (finite unless ``allow_inf``: +inf too)."""
+
+    def check(v):
+        return check_real("value", v, lo=lo, lo_open=lo_open, hi=hi, hi_open=hi_open, unit=unit, allow_inf=allow_inf)
+
+    schema: dict[str, Any] = {"type": "number", **_bounds(lo, lo_open, hi, hi_open), "unit": unit}
+    if allow_inf:
+        schema["inf_allowed"] = True
+    return _Check(check, schema)
+
+
+def _count(lo: int, unit: str = "") -> _Check:
+    """An integer >= ``lo`` (:func:`flatbook.validate.check_count`)."""
+    schema = {"type": "integer", "minimum": lo, **({"unit": unit} if unit else {})}
+    return _Check(lambda v: check_count("value", v, lo, unit), schema)
+
+
+def _choice(choices: tuple[str, ...]) -> _Check:
+    """One of ``choices``."""
+    return _Check(lambda v: _str("value", v, choices), {"type": "string", "enum": list(choices)})
+
+
+_BOOL = _Check(lambda v: _bool("value", v), {"type": "boolean"})
+_NAME = _Check(lambda v: _str("value", v), {"type": "string", "minLength": 1})
+_MATRIX = _Check(lambda v: v, {"type": "array", "items": {"type": "array", "items": {"type": "number"}}})
+
+
+def _any(json: dict[str, Any]) -> _Check:
+    """Any value (checked in book_from_dict, where other tables are known)."""
+    return _Check(lambda v: v, json)
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_T = TypeVar("_T", bound=_Table)
+
+
+def _required(*names: str) -> ConfigDict:
+    """A table whose ``names`` are required (checked in book_from_dict, with the allowed values in the message)."""
+    return ConfigDict(extra="forbid", frozen=True, json_schema_extra={"required": list(names)})
+
+
+class BookTable(_Table):
+    """[book]: name, capital and loss limits, rate, calendar."""
+
+    name: Annotated[Any, _NAME] = Field(None, description="the book's name (default: the file's stem)")
+    capital: Annotated[Any, _real("cash", lo=0.0, lo_open=True)] = Field(None, description="capital, cash")
+    max_loss: Annotated[Any, _real("cash", lo=0.0, lo_open=True)] = Field(None, description="loss limit, cash")
+    rate: Annotated[Any, _real("per year, continuous", lo=-1.0, hi=1.0)] = Field(
+        0.0, description="risk-free rate (options)"
+    )
+    days_per_year: Annotated[Any, _real("trading days", lo=0.0, lo_open=True, hi=366.0)] = Field(
+        252.0, description="trading days a year"
+    )
+    hours_per_day: Annotated[Any, _real("trading hours", lo=0.0, lo_open=True, hi=24.0)] = Field(
+        6.5, description="trading hours a day"
+    )
+
+
+class RiskTable(_Table):
+    """[risk]: VaR/ES settings."""
+
+    confidence: Annotated[Any, _real("VaR/ES confidence α", lo=0.5, lo_open=True, hi=1.0, hi_open=True)] = Field(
+        0.99, description="VaR/ES confidence α"
+    )
+    horizon: Annotated[Any, _real("days", lo=0.0, lo_open=True)] = Field(1.0, description="VaR horizon, days")
+    mc_scenarios: Annotated[Any, _count(100, "Monte Carlo scenarios")] = Field(
+        100_000, description="Monte Carlo scenarios"
+    )
+    seed: Annotated[Any, _count(0)] = Field(0, description="Monte Carlo seed")
+    full_revaluation: Annotated[Any, _BOOL] = Field(True, description="revalue options in full (else delta-gamma)")
+    history_days: Annotated[Any, _count(100, "simulated history, days")] = Field(
+        1000, description="simulated history, days"
+    )
+    top_pairs: Annotated[Any, _count(0)] = Field(10, description="pairs listed in the contributions")
+
+
+class HistoryTable(_Table):
+    """[history]: a CSV of daily data, one column per instrument."""
+
+    model_config = _required("file")
+    file: Annotated[Any, _NAME] = Field(
+        None, description="CSV file whose header names the instruments (relative: to the book)"
+    )
+    kind: Annotated[Any, _choice(HISTORY_KINDS)] = Field("changes", description="what the columns hold")
+
+
+class LimitsTable(_Table):
+    """[limits]: defaults of the instruments' limits, and the book's vega limit."""
+
+    position: Annotated[Any, _real("lots", lo=0.0, lo_open=True, allow_inf=True)] = Field(
+        None, description="position limit, lots"
+    )
+    gamma: Annotated[Any, _real("lots per price unit", lo=0.0, allow_inf=True)] = Field(None, description="gamma limit")
+    vega: Annotated[Any, _real("cash per 1.00 vol", lo=0.0, allow_inf=True)] = Field(None, description="vega limit")
+    book_vega: Annotated[Any, _real("cash per 1.00 vol", lo=0.0, allow_inf=True)] = Field(
+        None, description="the book's vega limit"
+    )
+
+
+class StressTable(_Table):
+    """[stress]: the seed scenarios' sizes and the liquidation model."""
+
+    gap: Annotated[Any, _real("fraction of the price", lo=0.0, lo_open=True, hi=1.0, hi_open=True)] = Field(
+        0.05, description="overnight gap"
+    )
+    drought_hours: Annotated[Any, _real("hours", lo=0.0, lo_open=True)] = Field(2.0, description="no-liquidity drought")
+    sigmas: Annotated[Any, _real("k, standard deviations", lo=0.0, lo_open=True)] = Field(
+        3.0, description="worst-case move"
+    )
+    max_move_sigmas: Annotated[
+        Any, _real("default max daily move, daily standard deviations", lo=0.0, lo_open=True)
+    ] = Field(5.0, description="default max daily move")
+    participation: Annotated[Any, _real("fraction of ADV", lo=0.0, lo_open=True, hi=1.0)] = Field(
+        0.1, description="liquidation participation cap"
+    )
+    liquidation: Annotated[Any, _choice(LIQUIDATION_METHODS)] = Field(
+        "almgren-chriss", description="liquidation schedule"
+    )
+    liquidation_steps: Annotated[Any, _count(1, "steps")] = Field(20, description="liquidation steps")
+    risk_aversion: Annotated[Any, _real("λ, 1/cash", lo=0.0)] = Field(0.0, description="Almgren–Chriss risk aversion")
+    step_minutes: Annotated[Any, _real("minutes", lo=0.0, lo_open=True)] = Field(5.0, description="liquidation step")
+
+
+class InstrumentTable(_Table):
+    """[[instruments]]: one instrument (vol, vol_annual or a [covariance] matrix)."""
+
+    model_config = _required("name", "price")
+    name: Annotated[Any, _NAME] = Field(None, description="unique name")
+    price: Annotated[Any, _real("price units", lo=0.0, lo_open=True)] = Field(None, description="price")
+    vol: Annotated[Any, _real("price units per √day", lo=0.0, lo_open=True)] = Field(None, description="volatility σ")
+    vol_annual: Annotated[Any, _real("fraction per √year", lo=0.0, lo_open=True)] = Field(
+        None, description="annualised volatility"
+    )
+    position: Annotated[Any, _real("lots, signed")] = Field(0.0, description="position (> 0 long)")
+    multiplier: Annotated[Any, _real("units per lot", lo=0.0, lo_open=True)] = Field(1.0, description="units per lot")
+    limit: Annotated[Any, _real("lots", lo=0.0, lo_open=True, allow_inf=True)] = Field(
+        None, description="position limit"
+    )
+    gamma_limit: Annotated[Any, _real("lots per price unit", lo=0.0, allow_inf=True)] = Field(
+        None, description="gamma limit"
+    )
+    vega_limit: Annotated[Any, _real("cash per 1.00 vol", lo=0.0, allow_inf=True)] = Field(
+        None, description="vega limit"
+    )
+    adv: Annotated[Any, _real("lots per day", lo=0.0, lo_open=True, allow_inf=True)] = Field(
+        None, description="average daily volume (default: unknown, no participation cap)"
+    )
+    half_spread: Annotated[Any, _real("price units", lo=0.0)] = Field(
+        0.0, description="half-spread paid when liquidating"
+    )
+    eta: Annotated[Any, _real("price units per lot/day", lo=0.0)] = Field(0.0, description="temporary impact η")
+    max_daily_move: Annotated[Any, _real("fraction of the price", lo=0.0, lo_open=True)] = Field(
+        None, description="max daily move"
+    )
+
+
+class PairTable(_Table):
+    """One entry of [correlation] pairs."""
+
+    model_config = _required("a", "b", "rho")
+    a: Annotated[Any, _any({"type": "string"})] = Field(None, description="an instrument name")
+    b: Annotated[Any, _any({"type": "string"})] = Field(None, description="another instrument name")
+    rho: Annotated[Any, _real("correlation", lo=-1.0, hi=1.0)] = Field(None, description="their correlation")
+
+
+class CorrelationTable(_Table):
+    """[correlation]: a matrix, or a default and pairs."""
+
+    matrix: Annotated[Any, _MATRIX] = Field(None, description="d×d correlation matrix, in the order of [[instruments]]")
+    default: Annotated[Any, _real("correlation", lo=-1.0, hi=1.0)] = Field(
+        0.0, description="correlation of every pair not listed"
+    )
+    pairs: Annotated[Any, _any({"type": "array", "items": PairTable.model_json_schema()})] = Field(
+        None, description="pairs {a, b, rho}"
+    )
+
+
+class CovarianceTable(_Table):
+    """[covariance]: the covariance matrix, (price units)²/day (instead of vols and [correlation])."""
+
+    model_config = _required("matrix")
+    matrix: Annotated[Any, _MATRIX] = Field(None, description="d×d covariance, (price units)²/day")
+
+
+class OptionTable(_Table):
+    """[[options]]: a European option position."""
+
+    model_config = _required("underlying", "type", "strike", "expiry", "vol", "contracts")
+    name: Annotated[Any, _NAME] = Field(None, description="name (default: underlying, strike, type, expiry)")
+    underlying: Annotated[Any, _any({"type": "string"})] = Field(None, description="an instrument name")
+    type: Annotated[Any, _choice(OPTION_TYPES)] = Field(None, description="call or put")
+    strike: Annotated[Any, _real("price units", lo=0.0, lo_open=True)] = Field(None, description="strike")
+    expiry: Annotated[Any, _real("years", lo=0.0, lo_open=True)] = Field(None, description="expiry, years")
+    vol: Annotated[Any, _real("implied volatility, fraction per √year", lo=0.0, lo_open=True)] = Field(
+        None, description="implied vol"
+    )
+    contracts: Annotated[Any, _real("contracts, signed")] = Field(None, description="contracts (> 0 long)")
+    multiplier: Annotated[Any, _real("lots of the underlying per contract", lo=0.0, lo_open=True)] = Field(
+        1.0, description="lots of the underlying per contract"
+    )
+
+
+class ScenarioTable(_Table):
+    """[[scenarios]]: a user stress scenario."""
+
+    model_config = _required("name")
+    name: Annotated[Any, _NAME] = Field(None, description="unique name (not a built-in scenario's)")
+    price: Annotated[Any, _any({"anyOf": [{"type": "number", "exclusiveMinimum": -1.0}, {"type": "object"}]})] = Field(
+        None, description="fractional price shock: one number for all, or {instrument = change}"
+    )
+    both_directions: Annotated[Any, _BOOL] = Field(False, description="also the opposite shock")
+    vol: Annotated[Any, _real("relative: σ → σ·(1 + vol)", lo=-1.0, lo_open=True)] = Field(
+        0.0, description="volatility shock"
+    )
+    correlation: Annotated[Any, _any({"type": "number", "minimum": -1.0, "maximum": 1.0})] = Field(
+        None, description="every off-diagonal correlation (>= −1/(d−1))"
+    )
+    hours: Annotated[Any, _real("liquidity drought: hours the position is held", lo=0.0)] = Field(
+        0.0, description="hours the position is held"
+    )
+
+
+class BookFile(_Table):
+    """A book TOML (the JSON schema of :func:`schema`; the tables are validated one by one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"required": ["instruments"]})
+    book: BookTable | None = None
+    risk: RiskTable | None = None
+    history: HistoryTable | None = None
+    limits: LimitsTable | None = None
+    stress: StressTable | None = None
+    instruments: list[InstrumentTable] | None = None
+    correlation: CorrelationTable | None = None
+    covariance: CovarianceTable | None = None
+    options: list[OptionTable] | None = None
+    scenarios: list[ScenarioTable] | None = None
+
+
+_TABLES = tuple(BookFile.model_fields)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON schema of a risk book TOML (every table, bounds and units)."""
+    out = BookFile.model_json_schema()
+    out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    out["title"] = "flatbook risk book (TOML)"
+    return out
+
+
+def _table(path: str, v, model: type[_T]) -> _T:
+    """``v`` validated as ``model``; the first problem (an unknown key first) as :class:`InputError`
+    naming ``path.key``."""
+    keys = tuple(model.model_fields)
     if not isinstance(v, dict):
         raise InputError(path, f"got {type(v).__name__} {v!r}; allowed: a table with keys {', '.join(keys)}")
-    for k in v:
-        if k not in keys:
-            raise InputError(f"{path}.{k}" if path else k, f"unknown key; allowed: {', '.join(keys)}")
-    return v
+    try:
+        return model.model_validate(v)
+    except ValidationError as e:
+        err = sorted(e.errors(), key=lambda r: r["type"] != "extra_forbidden")[0]
+        key = str(err["loc"][0])
+        field = f"{path}.{key}" if path else key
+        if err["type"] == "extra_forbidden":
+            raise InputError(field, f"unknown key; allowed: {', '.join(keys)}{did_you_mean(key, keys)}") from None
+        exc = (err.get("ctx") or {}).get("error")
+        if isinstance(exc, InputError):
+            raise InputError(field, str(exc).removeprefix(f"{exc.field}: ")) from None
+        raise InputError(field, f"{err['msg']} (got {err.get('input')!r})") from None
 
 
 def _array_of_tables(path: str, v) -> list:
     if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
         raise InputError(path, f"got {v!r}; allowed: an array of tables ([[{path}]])")
     return v
-
-
-def _opt(tab: dict, key: str, path: str, fn, default=None, **kw):
-    return fn(f"{path}.{key}", tab[key], **kw) if key in tab else default
 
 
 def _matrix(path: str, v, d: int) -> np.ndarray:
@@ -383,14 +619,12 @@ def _check_corr(path: str, c: np.ndarray) -> None:
 
 def _instrument(i: int, t, days_per_year: float, covariance_given: bool, defaults: dict) -> Instrument:
     p = f"instruments[{i}]"
-    t = _table(p, t, _INSTRUMENT_KEYS)
-    if "name" not in t:
+    m = _table(p, t, InstrumentTable)
+    if m.name is None:
         raise InputError(f"{p}.name", "missing; allowed: a non-empty string")
-    name = _str(f"{p}.name", t["name"])
-    if "price" not in t:
+    if m.price is None:
         raise InputError(f"{p}.price", "missing; allowed: a number > 0 (price units)")
-    price = _num(f"{p}.price", t["price"], lo=0.0, lo_open=True, unit="price units")
-    has_v, has_va = "vol" in t, "vol_annual" in t
+    has_v, has_va = m.vol is not None, m.vol_annual is not None
     if covariance_given:
         if has_v or has_va:
             raise InputError(
@@ -407,62 +641,65 @@ def _instrument(i: int, t, days_per_year: float, covariance_given: bool, default
                 "missing; allowed: a number > 0 (price units per √day), or give "
                 "vol_annual (fraction per √year), or a [covariance] matrix",
             )
-        if has_v:
-            vol = _num(f"{p}.vol", t["vol"], lo=0.0, lo_open=True, unit="price units per √day")
-        else:
-            va = _num(f"{p}.vol_annual", t["vol_annual"], lo=0.0, lo_open=True, unit="fraction per √year")
-            vol = va * price / math.sqrt(days_per_year)
-    pos = _opt(t, "position", p, _num, 0.0, unit="lots, signed")
-    mult = _opt(t, "multiplier", p, _num, 1.0, lo=0.0, lo_open=True, unit="units per lot")
-    limit = _opt(t, "limit", p, _num, defaults.get("position"), lo=0.0, lo_open=True, unit="lots", allow_inf=True)
-    glim = _opt(t, "gamma_limit", p, _num, defaults.get("gamma"), lo=0.0, unit="lots per price unit", allow_inf=True)
-    vlim = _opt(t, "vega_limit", p, _num, defaults.get("vega"), lo=0.0, unit="cash per 1.00 vol", allow_inf=True)
-    adv = _opt(t, "adv", p, _num, math.inf, lo=0.0, lo_open=True, unit="lots per day", allow_inf=True)
-    hs = _opt(t, "half_spread", p, _num, 0.0, lo=0.0, unit="price units")
-    eta = _opt(t, "eta", p, _num, 0.0, lo=0.0, unit="price units per lot/day")
-    mdm = _opt(t, "max_daily_move", p, _num, None, lo=0.0, lo_open=True, unit="fraction of the price")
-    return Instrument(name, price, vol, pos, mult, limit, glim, vlim, adv, hs, eta, mdm)
+        vol = m.vol if has_v else m.vol_annual * m.price / math.sqrt(days_per_year)
+
+    def dflt(x, d):
+        return d if x is None else x
+
+    return Instrument(
+        m.name,
+        m.price,
+        vol,
+        m.position,
+        m.multiplier,
+        dflt(m.limit, defaults.get("position")),
+        dflt(m.gamma_limit, defaults.get("gamma")),
+        dflt(m.vega_limit, defaults.get("vega")),
+        dflt(m.adv, math.inf),
+        m.half_spread,
+        m.eta,
+        m.max_daily_move,
+    )
 
 
 def _correlation(tab, names: list[str]) -> np.ndarray:
     d = len(names)
-    t = _table("correlation", tab, _CORR_KEYS)
-    if "matrix" in t:
-        if "default" in t or "pairs" in t:
+    t = _table("correlation", tab, CorrelationTable)
+    if t.matrix is not None:
+        if "default" in t.model_fields_set or t.pairs is not None:
             raise InputError("correlation.matrix", "give matrix, or default and pairs, not both")
-        c = _matrix("correlation.matrix", t["matrix"], d)
+        c = _matrix("correlation.matrix", t.matrix, d)
         _check_corr("correlation.matrix", c)
         return c
-    rho0 = _opt(t, "default", "correlation", _num, 0.0, lo=-1.0, hi=1.0, unit="correlation")
-    c = np.full((d, d), rho0)
+    c = np.full((d, d), t.default)
     np.fill_diagonal(c, 1.0)
     index = {n: k for k, n in enumerate(names)}
-    pairs = t.get("pairs", [])
+    pairs = t.pairs if t.pairs is not None else []
     if not isinstance(pairs, list):
         raise InputError("correlation.pairs", f"got {pairs!r}; allowed: an array of {{a, b, rho}} tables")
-    for k, pr in enumerate(pairs):
+    for k, raw in enumerate(pairs):
         pp = f"correlation.pairs[{k}]"
-        pr = _table(pp, pr, _PAIR_KEYS)
+        pr = _table(pp, raw, PairTable)
         ab = []
         for key in ("a", "b"):
-            if key not in pr:
+            x = getattr(pr, key)
+            if x is None:
                 raise InputError(f"{pp}.{key}", f"missing; allowed: an instrument name ({', '.join(names)})")
-            if pr[key] not in index:
-                raise InputError(f"{pp}.{key}", f"got {pr[key]!r}; allowed: an instrument name ({', '.join(names)})")
-            ab.append(index[pr[key]])
+            if not isinstance(x, str) or x not in index:
+                raise InputError(f"{pp}.{key}", f"got {x!r}; allowed: an instrument name ({', '.join(names)})")
+            ab.append(index[x])
         if ab[0] == ab[1]:
             raise InputError(f"{pp}.b", "same instrument as a; allowed: two different instruments")
-        if "rho" not in pr:
+        if pr.rho is None:
             raise InputError(f"{pp}.rho", "missing; allowed: a number from -1 to 1")
-        rho = _num(f"{pp}.rho", pr["rho"], lo=-1.0, hi=1.0, unit="correlation")
-        c[ab[0], ab[1]] = c[ab[1], ab[0]] = rho
+        c[ab[0], ab[1]] = c[ab[1], ab[0]] = pr.rho
     _check_psd("correlation", c)
     return c
 
 
 def _option(k: int, t, index: dict[str, int]) -> OptionPosition:
     p = f"options[{k}]"
-    t = _table(p, t, _OPTION_KEYS)
+    m = _table(p, t, OptionTable)
     for key, allowed in (
         ("underlying", f"an instrument name ({', '.join(index)})"),
         ("type", "'call' or 'put'"),
@@ -471,70 +708,62 @@ def _option(k: int, t, index: dict[str, int]) -> OptionPosition:
         ("vol", "a number > 0 (implied, annualised)"),
         ("contracts", "a number (signed contracts)"),
     ):
-        if key not in t:
+        if getattr(m, key) is None:
             raise InputError(f"{p}.{key}", f"missing; allowed: {allowed}")
-    und = t["underlying"]
+    und = m.underlying
     if not isinstance(und, str) or und not in index:
         raise InputError(f"{p}.underlying", f"got {und!r}; allowed: an instrument name ({', '.join(index)})")
-    typ = _str(f"{p}.type", t["type"], OPTION_TYPES)
-    strike = _num(f"{p}.strike", t["strike"], lo=0.0, lo_open=True, unit="price units")
-    expiry = _num(f"{p}.expiry", t["expiry"], lo=0.0, lo_open=True, unit="years")
-    vol = _num(f"{p}.vol", t["vol"], lo=0.0, lo_open=True, unit="implied volatility, fraction per √year")
-    contracts = _num(f"{p}.contracts", t["contracts"], unit="contracts, signed")
-    mult = _opt(t, "multiplier", p, _num, 1.0, lo=0.0, lo_open=True, unit="lots of the underlying per contract")
-    name = _str(f"{p}.name", t["name"]) if "name" in t else f"{und} {strike:g}{typ[0].upper()} {expiry:g}y"
-    return OptionPosition(name, und, index[und], typ, strike, expiry, vol, contracts, mult)
+    typ, strike, expiry = m.type, m.strike, m.expiry
+    name = m.name if m.name is not None else f"{und} {strike:g}{typ[0].upper()} {expiry:g}y"
+    return OptionPosition(name, und, index[und], typ, strike, expiry, m.vol, m.contracts, m.multiplier)
 
 
 def _scenario(k: int, t, names: list[str]) -> Scenario:
     p = f"scenarios[{k}]"
-    t = _table(p, t, _SCENARIO_KEYS)
-    if "name" not in t:
+    m = _table(p, t, ScenarioTable)
+    if m.name is None:
         raise InputError(f"{p}.name", "missing; allowed: a non-empty string")
-    name = _str(f"{p}.name", t["name"])
     d = len(names)
     shock = np.zeros(d)
-    if "price" in t:
-        v = t["price"]
+    if m.price is not None:
+        v = m.price
         if isinstance(v, dict):
             index = {n: i for i, n in enumerate(names)}
             for inst, x in v.items():
                 if inst not in index:
                     raise InputError(f"{p}.price.{inst}", f"unknown instrument; allowed: {', '.join(names)}")
-                shock[index[inst]] = _num(f"{p}.price.{inst}", x, lo=-1.0, lo_open=True, unit="fractional price change")
+                shock[index[inst]] = check_real(
+                    f"{p}.price.{inst}", x, lo=-1.0, lo_open=True, unit="fractional price change"
+                )
         else:
-            shock[:] = _num(
+            shock[:] = check_real(
                 f"{p}.price",
                 v,
                 lo=-1.0,
                 lo_open=True,
                 unit="fractional price change of every instrument, or a table {instrument = change}",
             )
-    both = _opt(t, "both_directions", p, _bool, False)
-    vol = _opt(t, "vol", p, _num, 0.0, lo=-1.0, lo_open=True, unit="relative: σ → σ·(1 + vol)")
     corr = None
-    if "correlation" in t:
+    if m.correlation is not None:
         lo = -1.0 / (d - 1) if d > 1 else -1.0
-        corr = _num(
+        corr = check_real(
             f"{p}.correlation",
-            t["correlation"],
+            m.correlation,
             lo=lo,
             hi=1.0,
             unit=f"every off-diagonal correlation; >= −1/(d−1) = {lo:.4g} keeps the matrix valid",
         )
-    hours = _opt(t, "hours", p, _num, 0.0, lo=0.0, unit="liquidity drought: hours the position is held")
-    if corr is not None and hours == 0.0:
+    if corr is not None and m.hours == 0.0:
         raise InputError(f"{p}.hours", "a correlation shock acts only on a held position: give hours > 0")
-    return Scenario(name, _ro(shock), both, vol, corr, hours)
+    return Scenario(m.name, _ro(shock), m.both_directions, m.vol, corr, m.hours)
 
 
 def _history(tab, names: list[str], prices: np.ndarray, base: Path | None) -> tuple[np.ndarray, str, str]:
     """(daily price changes n × d, a description, the file's path)."""
-    t = _table("history", tab, _HISTORY_KEYS)
-    if "file" not in t:
+    t = _table("history", tab, HistoryTable)
+    if t.file is None:
         raise InputError("history.file", "missing; allowed: a CSV file whose header names the instruments")
-    f = _str("history.file", t["file"])
-    kind = _opt(t, "kind", "history", _str, "changes", choices=HISTORY_KINDS)
+    f, kind = t.file, t.kind
     path = Path(f)
     if not path.is_absolute() and base is not None:
         path = base / path
@@ -582,60 +811,18 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
         raise InputError("--config", "allowed: a TOML document")
     for k in data:
         if k not in _TABLES:
-            raise InputError(k, f"unknown table; allowed: {', '.join(_TABLES)}")
-    bt = _table("book", data.get("book", {}), _BOOK_KEYS)
-    name = _opt(bt, "name", "book", _str, Path(source).stem if source else "book")
-    capital = _opt(bt, "capital", "book", _num, None, lo=0.0, lo_open=True, unit="cash")
-    max_loss = _opt(bt, "max_loss", "book", _num, None, lo=0.0, lo_open=True, unit="cash")
-    rate = _opt(bt, "rate", "book", _num, 0.0, lo=-1.0, hi=1.0, unit="per year, continuous")
-    dpy = _opt(bt, "days_per_year", "book", _num, 252.0, lo=0.0, lo_open=True, hi=366.0, unit="trading days")
-    hpd = _opt(bt, "hours_per_day", "book", _num, 6.5, lo=0.0, lo_open=True, hi=24.0, unit="trading hours")
-
-    rt = _table("risk", data.get("risk", {}), _RISK_KEYS)
-    risk = RiskSettings(
-        confidence=_opt(
-            rt, "confidence", "risk", _num, 0.99, lo=0.5, lo_open=True, hi=1.0, hi_open=True, unit="VaR/ES confidence α"
-        ),
-        horizon=_opt(rt, "horizon", "risk", _num, 1.0, lo=0.0, lo_open=True, unit="days"),
-        mc_scenarios=_opt(rt, "mc_scenarios", "risk", _int, 100_000, lo=100, unit="Monte Carlo scenarios"),
-        seed=_opt(rt, "seed", "risk", _int, 0, lo=0),
-        full_revaluation=_opt(rt, "full_revaluation", "risk", _bool, True),
-        history_days=_opt(rt, "history_days", "risk", _int, 1000, lo=100, unit="simulated history, days"),
-        top_pairs=_opt(rt, "top_pairs", "risk", _int, 10, lo=0),
-    )
-    lt = _table("limits", data.get("limits", {}), _LIMIT_KEYS)
-    defaults = {
-        "position": _opt(lt, "position", "limits", _num, None, lo=0.0, lo_open=True, unit="lots", allow_inf=True),
-        "gamma": _opt(lt, "gamma", "limits", _num, None, lo=0.0, unit="lots per price unit", allow_inf=True),
-        "vega": _opt(lt, "vega", "limits", _num, None, lo=0.0, unit="cash per 1.00 vol", allow_inf=True),
-    }
-    book_vega = _opt(lt, "book_vega", "limits", _num, None, lo=0.0, unit="cash per 1.00 vol", allow_inf=True)
-
-    st = _table("stress", data.get("stress", {}), _STRESS_KEYS)
-    stress = StressSettings(
-        gap=_opt(
-            st, "gap", "stress", _num, 0.05, lo=0.0, lo_open=True, hi=1.0, hi_open=True, unit="fraction of the price"
-        ),
-        drought_hours=_opt(st, "drought_hours", "stress", _num, 2.0, lo=0.0, lo_open=True, unit="hours"),
-        sigmas=_opt(st, "sigmas", "stress", _num, 3.0, lo=0.0, lo_open=True, unit="k, standard deviations"),
-        max_move_sigmas=_opt(
-            st,
-            "max_move_sigmas",
-            "stress",
-            _num,
-            5.0,
-            lo=0.0,
-            lo_open=True,
-            unit="default max daily move, daily standard deviations",
-        ),
-        participation=_opt(
-            st, "participation", "stress", _num, 0.1, lo=0.0, lo_open=True, hi=1.0, unit="fraction of ADV"
-        ),
-        liquidation=_opt(st, "liquidation", "stress", _str, "almgren-chriss", choices=LIQUIDATION_METHODS),
-        liquidation_steps=_opt(st, "liquidation_steps", "stress", _int, 20, lo=1, unit="steps"),
-        risk_aversion=_opt(st, "risk_aversion", "stress", _num, 0.0, lo=0.0, unit="λ, 1/cash"),
-        step_minutes=_opt(st, "step_minutes", "stress", _num, 5.0, lo=0.0, lo_open=True, unit="minutes"),
-    )
+            raise InputError(k, f"unknown table; allowed: {', '.join(_TABLES)}{did_you_mean(k, _TABLES)}")
+    bt = _table("book", data.get("book", {}), BookTable)
+    name = bt.name if bt.name is not None else (Path(source).stem if source else "book")
+    capital, max_loss, rate = bt.capital, bt.max_loss, bt.rate
+    dpy, hpd = bt.days_per_year, bt.hours_per_day
+    rt = _table("risk", data.get("risk", {}), RiskTable)
+    risk = RiskSettings(**{k: getattr(rt, k) for k in RiskTable.model_fields})
+    lt = _table("limits", data.get("limits", {}), LimitsTable)
+    defaults = {"position": lt.position, "gamma": lt.gamma, "vega": lt.vega}
+    book_vega = lt.book_vega
+    st = _table("stress", data.get("stress", {}), StressTable)
+    stress = StressSettings(**{k: getattr(st, k) for k in StressTable.model_fields})
 
     if "instruments" not in data:
         raise InputError("instruments", "missing; allowed: one or more [[instruments]] tables")
@@ -654,10 +841,10 @@ def book_from_dict(data: dict, source: str = "", base_dir: str | Path | None = N
         seen[n] = i
     d = len(ins)
     if cov_given:
-        ct = _table("covariance", data["covariance"], ("matrix",))
-        if "matrix" not in ct:
+        ct = _table("covariance", data["covariance"], CovarianceTable)
+        if ct.matrix is None:
             raise InputError("covariance.matrix", f"missing; allowed: a {d}×{d} matrix ((price units)²/day)")
-        cov = _matrix("covariance.matrix", ct["matrix"], d)
+        cov = _matrix("covariance.matrix", ct.matrix, d)
         dg = np.diag(cov)
         if np.any(dg <= 0):
             i = int(np.argmin(dg))

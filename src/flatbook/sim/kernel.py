@@ -14,17 +14,23 @@ a fixed number of draws per step that depends on the market model only, so
 every policy sees the same flow (common random numbers) and a path's numbers do
 not depend on how many paths run, on the blocks, or on the threads.
 
-Per step, for every path: (1) the policy's depths (the policy's compiled loop, the
-formulas in :mod:`flatbook.policies`) on the exposure (q, plus an option's
-delta and a proxy hedge's y/h*); (2) the step's random flow, which does
-not depend on the quotes; (3) one fused pass: the controls
-(:mod:`flatbook.controls.quote_controls`), the quote statistics, the fills,
-fees, financing, inventory and cash, and the binomial mid move; (4) optional
-market features (diffusive mid, jumps, regimes, informed flow), the proxy's
-basis, carry and hedging (:mod:`flatbook.hedging.model`); (5) the mark to
-market and drawdown; (6) the kill switch. The hard limit holds after every
-fill and every hedge trade (:func:`~flatbook.controls.quote_controls.limit_trade`).
-The market models are documented in :mod:`flatbook.market.pack`.
+Per step, for every path, a fixed sequence of stages (each a compiled, inlined block function in its
+own module of :mod:`flatbook.market`, which documents what it reads, writes and draws; the order is
+in ``docs/market_models.md``): (1) the policy's depths (the policy's compiled loop, the formulas in
+:mod:`flatbook.policies`) on the exposure (q, plus an option's delta and a proxy hedge's y/h*);
+(2) the step's random flow, which does not depend on the quotes (:mod:`flatbook.market.flow.intensity`
+or :mod:`~flatbook.market.flow.orders`, with the binomial mid's sign); (3) one fused pass (``_book_step``):
+the controls (:mod:`flatbook.controls.quote_controls`), the quote statistics, the fills
+(:func:`flatbook.market.flow.intensity.fill`), fees and financing (:mod:`flatbook.market.costs`),
+inventory and cash, and the binomial mid move; (4) the optional market stages (:mod:`flatbook.market.mid`:
+diffusive mid or a user's mid stage, jumps and regimes, informed flow, the event gap), the proxy's basis,
+carry and hedging (:mod:`flatbook.hedging.model`); (5) the mark to market and drawdown; (6) the kill
+switch. The hard limit holds after every fill and every hedge trade
+(:func:`~flatbook.controls.quote_controls.limit_trade`).
+
+The engine takes a few records, not 20 arguments: :func:`simulate_paths` ``(loop, mid_loop, arrays,
+seed, p_start, p_end, nsteps, outs, rec)``, with the packed parameters, the outputs and the recorded
+series each one tuple (measured: the same instructions per path-step as positional arrays).
 
 The policy is not a switch: the kernel takes the policy's compiled depths loop as a
 first-class function (:func:`flatbook.policies.compile.depths_loop`; any
@@ -115,11 +121,15 @@ from ..hedging.model import (
     HP_TRIGGER,
     HP_URG,
 )
+from ..market import costs
+from ..market.flow import informed as informed_
+from ..market.flow import intensity, orders
 from ..market.layout import (
+    BLOCK,
     FLOW_INTENSITY,
-    MODEL_ABM,
     MODEL_BINOMIAL,
     MODEL_GBM,
+    MODEL_USER,
     MP_A,
     MP_BIAS,
     MP_BIAS_STD,
@@ -147,22 +157,87 @@ from ..market.layout import (
     MP_S0,
     MP_SIGMA,
     MP_T,
+    W_ADV,
+    W_ASZ,
+    W_ATLIM,
+    W_BORROW,
+    W_BSZ,
+    W_CASH,
+    W_DA,
+    W_DA0,
+    W_DB,
+    W_DB0,
+    W_DQ,
+    W_DS,
+    W_FA,
+    W_FB,
+    W_FEES,
+    W_FILLS,
+    W_FIN,
+    W_FWIN,
+    W_GUP,
+    W_HIVOL,
+    W_HREQ,
+    W_KILLED,
+    W_KREASON,
+    W_KSTEP,
+    W_LEN,
+    W_MDD,
+    W_MTM,
+    W_MXQ,
+    W_OD,
+    W_OPTV,
+    W_OSZ,
+    W_PEAK,
+    W_PZONE,
+    W_Q,
+    W_QEFF,
+    W_QMID,
+    W_QPOL,
+    W_REQ,
+    W_S,
+    W_SDQ2,
+    W_SPR,
+    W_SPRCAP,
+    W_SPRN,
+    W_SQ,
+    W_SQ2,
+    W_SQDQ,
+    W_UA,
+    W_UB,
+    W_VOL,
+    W_Z1,
+    W_Z2,
+    W_Z3,
+    W_ZN,
+    WH_B,
+    WH_CAP,
+    WH_COST,
+    WH_COUNT,
+    WH_FUND,
+    WH_GOAL,
+    WH_H,
+    WH_HPNL,
+    WH_J,
+    WH_LEN,
+    WH_NEED,
+    WH_PK,
+    WH_PPNL,
+    WH_PREM,
+    WH_PSTART,
+    WH_PX0,
+    WH_TRADES,
+    WH_VOL,
+    WH_VWIN,
+    WH_Y,
 )
+from ..market.mid import diffusion, event
+from ..market.mid import jumps as jumps_
+from ..market.stage import idle_loop, market_digest
 from ..numerics.black_scholes import bs_price_delta
-from ..numerics.fastexp import fast_exp
-from ..numerics.rng import (
-    box_muller,
-    hi31,
-    low_bit,
-    mid31,
-    next_u64,
-    stream_start,
-    unit53,
-)
+from ..numerics.rng import box_muller, next_u64, stream_start
 from ..policies.base import Policy
-from ..policies.compile import depths_loop, key_on_model
-
-BLOCK = 64  # paths per block: W_LEN rows × 64 × 8 B = 27 KiB, inside L1 (32–48 KiB)
+from ..policies.compile import KeyedCache, depths_loop
 
 # per-path float64 outputs (rows of ``out_f``)
 (
@@ -231,96 +306,7 @@ def _as_tuple14(a):
     return (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13])
 
 
-# block state: rows of one (W_LEN, BLOCK) array, so that every access is a
-# constant offset from one pointer and LLVM vectorises without alias checks
-(
-    W_S,
-    W_Q,
-    W_CASH,
-    W_PEAK,
-    W_KILLED,
-    W_HIVOL,
-    W_MU,
-    W_PZONE,
-    W_MXQ,
-    W_FILLS,
-    W_VOL,
-    W_SPR,
-    W_SPRN,
-    W_GUP,
-    W_FIN,
-    W_FEES,
-    W_ATLIM,
-    W_Z1,
-    W_Z2,
-    W_Z3,
-    W_HREQ,
-    W_SQ,
-    W_SQ2,
-    W_SQDQ,
-    W_MDD,
-    W_KSTEP,
-    W_KREASON,
-    W_DB0,
-    W_DA0,
-    W_DB,
-    W_DA,
-    W_BSZ,
-    W_ASZ,
-    W_ZN,
-    W_FB,
-    W_FA,
-    W_UB,
-    W_UA,
-    W_OSZ,
-    W_DS,
-    W_QMID,
-    W_SDQ2,
-    W_BORROW,
-    W_REQ,
-    W_DQ,
-    W_MTM,
-    W_SPRCAP,
-    W_ADV,
-    W_FWIN,
-    W_QEFF,
-    W_OPTV,
-    W_OD,
-    W_QPOL,
-) = range(53)
-W_LEN = 53
-# hedge state (flatbook.hedging.model): a second block array, touched only when hedging
-(
-    WH_Y,
-    WH_H,
-    WH_PREM,
-    WH_PX0,
-    WH_PK,
-    WH_PNH,
-    WH_PSTART,
-    WH_J,
-    WH_COUNT,
-    WH_TRADES,
-    WH_COST,
-    WH_VOL,
-    WH_FUND,
-    WH_CAP,
-    WH_PPNL,
-    WH_HPNL,
-    WH_VWIN,
-    WH_NEED,
-    WH_GOAL,
-    WH_B,
-) = range(20)
-WH_LEN = 20
-OU_LEN = 6  # per-block OU moments: n, x̄, ȳ, Cxx, Cxy, Cyy (flatbook.sim.metrics.MOMENTS)
-
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _binomial_move(x, binomial, hivol, rmult, sq_dt):
-    """The binomial mid's step ±σ√dt (× rmult in the high-volatility regime) from bit 0 of x; 0 for other models."""
-    mult = rmult if hivol > 0.0 else 1.0
-    return sq_dt * mult * (2.0 * low_bit(x) - 1.0) if binomial else 0.0
+OU_LEN = 6  # per-block OU moments: n, x̄, ȳ, Cxx, Cxy, Cyy (flatbook.estimators.ou.MOMENTS)
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
@@ -389,16 +375,14 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s):
         w[W_SPRN, j] += both
         # fills: a side fills with probability min(1, A·e^(−kδ)·dt), at most its size
         osz = w[W_OSZ, j]
-        b = min(osz, bs) if w[W_UB, j] < Adt * fast_exp(-kk * db) else 0.0
-        a = min(osz, as_) if w[W_UA, j] < Adt * fast_exp(-kk * da) else 0.0
+        b = intensity.fill(w[W_UB, j], osz, bs, Adt, kk, db)
+        a = intensity.fill(w[W_UA, j], osz, as_, Adt, kk, da)
         w[W_FB, j] = b
         w[W_FA, j] = a
         od = qc - q  # the option's delta-equivalent (0 without one)
         qn = limit_clamp(q + b - a, q, -limit - od, limit - od)  # never past the limit, not even by an ulp
         w[W_OD, j] = od
-        fee_j = fee * (a + b)
-        fl = fin_l * max(qn, 0.0)  # financing of a long, borrow of a short (easy tier)
-        fs = fin_s * max(-qn, 0.0)
+        fee_j, fl, fs = costs.fill_costs(fee, fin_l, fin_s, a, b, qn)
         # a side that is not quoted has an infinite depth: add its cash only when it filled
         cash_a = a * (s_ + da) if a > 0.0 else 0.0
         cash_b = b * (s_ - db) if b > 0.0 else 0.0
@@ -423,13 +407,15 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _run_block(
-    loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p0, nb_, nsteps, out_f, out_i, out_h, ou, blk, rec_paths, series
-):
+def _run_block(loop, mid_loop, arrays, seed, p0, nb_, nsteps, outs, blk, rec):
     """One block of paths (``BLOCK`` of them are simulated; the first ``nb_``
     are written out). Each step is a few loops over the block, each guarded by
     loop-invariant flags, so the common case (intensity flow, binomial mid)
-    compiles to straight-line SIMD code on state that stays in L1 cache."""
+    compiles to straight-line SIMD code on state that stays in L1 cache.
+    The records ``arrays``, ``outs`` and ``rec`` are those of :func:`simulate_paths`."""
+    pp, tab, cp, mp, hp, hw, hvol, hcvol, mpu = arrays
+    out_f, out_i, out_h, ou = outs
+    rec_paths, series = rec
     cp = _as_tuple14(cp)
     dt = mp[MP_DT]
     T = mp[MP_T]
@@ -461,6 +447,7 @@ def _run_block(
     max_loss = mp[MP_MAX_LOSS]
     max_dd = mp[MP_MAX_DD]
     binomial = model == MODEL_BINOMIAL
+    user_mid = model == MODEL_USER  # a user's stage (flatbook.market.stage), called through mid_loop
     jumps = jump_p > 0.0
     informed = inf_frac > 0.0 and inf_move > 0.0
     kill_on = max_loss < math.inf or max_dd < math.inf
@@ -524,6 +511,7 @@ def _run_block(
     markout = max(np.int64(hp[HP_MARKOUT]), 1)  # steps over which a fill's markout counts as adverse
     ring = np.zeros((markout, BLOCK))  # the fills of the last ``markout`` steps
     st = np.empty(BLOCK, np.uint64)
+    xs = np.empty(BLOCK, np.uint64)  # a step's draws, for stages that draw in a loop of their own
     for j in range(BLOCK):
         st[j] = stream_start(seed, p0 + j)
         w[W_S, j] = s0
@@ -579,31 +567,11 @@ def _run_block(
         # uniforms W_UB, W_UA that a bid / ask fill must beat (inf = no order
         # on that side), the order size W_OSZ, and the binomial mid move W_DS
         if flow == FLOW_INTENSITY:
-            for j in range(BLOCK):
-                stj, x = next_u64(st[j])
-                st[j] = stj
-                w[W_UB, j] = hi31(x)
-                w[W_UA, j] = mid31(x)
-                w[W_OSZ, j] = math.inf
-                w[W_DS, j] = _binomial_move(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
+            intensity.draw(w, st, binomial, rmult, sq_dt)
         else:
-            redraw = bias_std > 0.0 and i % bias_steps == 0
-            for j in range(BLOCK):
-                stj, x = next_u64(st[j])
-                if redraw:
-                    stj, xm = next_u64(stj)
-                    zmu, _ = box_muller(xm)
-                    w[W_MU, j] = zmu * bias_std
-                osz = osize
-                if oexp:
-                    stj, xs = next_u64(stj)
-                    osz = -osize * math.log(unit53(xs))
-                st[j] = stj
-                buy = hi31(x) < min(max(0.5 + bias + w[W_MU, j], 0.0), 1.0)
-                w[W_UB, j] = math.inf if buy else mid31(x)
-                w[W_UA, j] = mid31(x) if buy else math.inf
-                w[W_OSZ, j] = osz
-                w[W_DS, j] = _binomial_move(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
+            orders.draw(
+                w, st, bias_std > 0.0 and i % bias_steps == 0, bias, bias_std, osize, oexp, binomial, rmult, sq_dt
+            )
         # ---- 3. one pass per path: controls, quote statistics, fills, accounting
         if lean_block and not paused:
             _book_step(w, cp, True, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s)
@@ -612,46 +580,21 @@ def _run_block(
         if recording:
             _record_quotes(rec_paths, p0, nb_, i, w[W_QMID], w[W_DB], w[W_DA], w[W_BSZ], w[W_ASZ], w[W_ZN], series)
         # ---- 4. optional market features (scalar loops, run only when enabled)
-        if not binomial:
+        if user_mid:  # one draw per path; the stream stays here (passed to a call, it would not vectorise)
             for j in range(BLOCK):
-                stj, xn = next_u64(st[j])
+                stj, xu = next_u64(st[j])
                 st[j] = stj
-                zn1, _ = box_muller(xn)
-                mult = rmult if w[W_HIVOL, j] > 0.0 else 1.0
-                if model == MODEL_ABM:
-                    w[W_S, j] += sq_dt * mult * zn1
-                else:
-                    a_ = rel_sq_dt * mult
-                    w[W_S, j] *= math.exp(a_ * zn1 - 0.5 * a_ * a_)
+                xs[j] = xu
+            mid_loop(mpu, i, i * dt, dt, w[W_S], w[W_HIVOL], rmult, xs)
+        elif not binomial:
+            diffusion.step(w, st, xs, model, rmult, sq_dt, rel_sq_dt)
         if jumps or regimes:
-            for j in range(BLOCK):
-                stj, xj = next_u64(st[j])
-                if jumps and hi31(xj) < jump_p:
-                    stj, xn = next_u64(stj)
-                    _, zj = box_muller(xn)
-                    jmp = jmean + jstd * zj
-                    w[W_S, j] = w[W_S, j] * math.exp(jmp / s0) if model == MODEL_GBM else w[W_S, j] + jmp
-                st[j] = stj
-                if regimes:
-                    u = mid31(xj)
-                    hv = w[W_HIVOL, j] > 0.0
-                    w[W_HIVOL, j] = (u >= rdown_p) * 1.0 if hv else (u < rup_p) * 1.0
+            jumps_.step(w, st, jumps, regimes, jump_p, jmean, jstd, model == MODEL_GBM, s0, rup_p, rdown_p)
         if informed:
-            for j in range(BLOCK):
-                stj, xi = next_u64(st[j])
-                st[j] = stj
-                if w[W_FA, j] > 0.0 and hi31(xi) < inf_frac:
-                    w[W_S, j] += inf_move
-                if w[W_FB, j] > 0.0 and mid31(xi) < inf_frac:
-                    w[W_S, j] -= inf_move
+            informed_.step(w, st, inf_frac, inf_move)
         # ---- 4b. the scheduled event's gap (earnings): one draw per path, at its step only
         if i == ev_step:
-            for j in range(BLOCK):
-                stj, xe = next_u64(st[j])
-                st[j] = stj
-                ze, _ = box_muller(xe)
-                gap = hp[HP_EJ_MEAN] + hp[HP_EJ_STD] * ze
-                w[W_S, j] = w[W_S, j] * math.exp(gap / s0) if model == MODEL_GBM else w[W_S, j] + gap
+            event.step(w, st, hp[HP_EJ_MEAN], hp[HP_EJ_STD], model == MODEL_GBM, s0)
         # ---- 4c. the proxy's move (ΔH = β·ΔS + Δb, b the OU basis: b' = φ·b + σ·Z, φ = 1 a
         # random walk; flatbook.hedging.model) and the carrying costs
         if proxy:
@@ -665,18 +608,7 @@ def _run_block(
                 wh[WH_HPNL, j] += wh[WH_Y, j] * dh
                 wh[WH_H, j] += dh
         if carry_on:
-            for j in range(BLOCK):
-                q = w[W_Q, j]
-                s_ = w[W_S, j]
-                y = wh[WH_Y, j]
-                h = wh[WH_H, j]
-                htb = htb_dt * max(-q - htb_above, 0.0)
-                fund = fund_dt * (y * h if proxy else q * s_)
-                capc = cap_dt * (haircut * abs(q) * s_ + margin * abs(y) * h)
-                w[W_CASH, j] -= htb + fund + capc
-                w[W_BORROW, j] += htb
-                wh[WH_FUND, j] += fund
-                wh[WH_CAP, j] += capc
+            costs.carry(w, wh, proxy, htb_dt, htb_above, fund_dt, cap_dt, haircut, margin)
         # ---- 4d. price PnL of the inventory; which paths hedge this step
         nact = 0
         if ext:
@@ -810,7 +742,7 @@ def _run_block(
             _record_marks(rec_paths, p0, nb_, i + 1, w[W_S], w[W_Q], w[W_MTM], series)
 
     # OU regression moments of (x, y) = (q_t, Δq_t), merged over the block's
-    # paths (Chan, Golub & LeVeque 1979); see flatbook.sim.metrics.ou_fit
+    # paths (Chan, Golub & LeVeque 1979); see flatbook.estimators.ou.ou_fit
     bn = 0.0
     bmx = 0.0
     bmy = 0.0
@@ -899,45 +831,38 @@ def _record_marks(rec_paths, p0, nb_, i, s, q, mtm, series):
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def simulate_paths(
-    loop, pp, tab, cp, mp, hp, hw, hvol, hcvol, seed, p_start, p_end, nsteps, out_f, out_i, out_h, ou, rec_paths, series
-):
+def simulate_paths(loop, mid_loop, arrays, seed, p_start, p_end, nsteps, outs, rec):
     """Simulate paths [p_start, p_end) of the policy ``loop`` (its compiled depths,
-    :func:`flatbook.policies.compile.depths_loop`) with packed parameters ``pp`` into ``out_f[:, p]``, ``out_i[:, p]``.
+    :func:`flatbook.policies.compile.depths_loop`) into ``out_f[:, p]``, ``out_i[:, p]``, ``out_h[:, p]``.
 
-    ``ou[b]`` receives block b's OU regression moments (``OU_LEN`` numbers);
-    ``series[r]`` the time series of path ``rec_paths[r]`` (sorted) if it runs here.
+    Records (tuples, so the engine takes a few arguments, not 19):
+
+    - ``arrays = (pp, tab, cp, mp, hp, hw, hvol, hcvol, mpu)``: the packed parameters, each
+      written by its packer: the policy's ``pp``/``tab`` (:meth:`~flatbook.policies.base.Policy.bind`),
+      the controls' ``cp`` (:func:`~flatbook.controls.quote_controls.pack_controls`), the market's
+      ``mp`` (:func:`~flatbook.market.pack.pack_market`), the hedging model's ``hp``, ``hw``,
+      ``hvol``, ``hcvol`` (:func:`~flatbook.hedging.model.pack_hedge`) and a user mid stage's ``mpu``;
+    - ``outs = (out_f, out_i, out_h, ou)``: per-path outputs (rows ``F_*``, ``I_*``, ``H_*``) and
+      ``ou[b]``, block b's OU regression moments (``OU_LEN`` numbers);
+    - ``rec = (rec_paths, series)``: ``series[r]`` receives the time series of path
+      ``rec_paths[r]`` (sorted) if it runs here.
+
+    ``mid_loop``: a user's mid stage (:meth:`flatbook.market.stage.MidStage.loop`), called when
+    ``mp[MP_MODEL] == MODEL_USER``; otherwise a placeholder that is never called.
     """
     for b in nb.prange((p_end - p_start + BLOCK - 1) // BLOCK):
         p0 = p_start + b * BLOCK
-        _run_block(
-            loop,
-            pp,
-            tab,
-            cp,
-            mp,
-            hp,
-            hw,
-            hvol,
-            hcvol,
-            seed,
-            p0,
-            min(BLOCK, p_end - p0),
-            nsteps,
-            out_f,
-            out_i,
-            out_h,
-            ou,
-            b,
-            rec_paths,
-            series,
-        )
+        _run_block(loop, mid_loop, arrays, seed, p0, min(BLOCK, p_end - p0), nsteps, outs, b, rec)
 
 
-def kernels(policy: Policy) -> types.SimpleNamespace:
-    """This module's entry point for ``policy`` (a resolved :class:`~flatbook.policies.base.Policy`):
-    ``.simulate_paths(pp, tab, …)``, the compiled kernel with the policy's depths loop bound."""
-    return types.SimpleNamespace(simulate_paths=functools.partial(simulate_paths, depths_loop(policy)))
+def kernels(policy: Policy, mid=None) -> types.SimpleNamespace:
+    """This module's entry point for ``policy`` (a resolved :class:`~flatbook.policies.base.Policy`) and an
+    optional user mid stage ``mid`` (a :class:`~flatbook.market.stage.MidStage`): ``.simulate_paths(arrays, …)``,
+    the compiled kernel with the policy's depths loop and the stage's loop bound."""
+    stage = idle_loop() if mid is None else mid.loop()
+    return types.SimpleNamespace(simulate_paths=functools.partial(simulate_paths, depths_loop(policy), stage))
 
 
-key_on_model(_run_block, simulate_paths, _record_quotes, _record_marks)  # edits to inlined model modules recompile
+# edits to the model modules the kernel inlines (market/** included) recompile it (flatbook.policies.compile)
+for _d in (_run_block, simulate_paths, _record_quotes, _record_marks):
+    _d._cache = KeyedCache(_d.py_func, market_digest())

@@ -4,16 +4,11 @@
 - 95% VaR and ES of terminal PnL, as positive losses L = −PnL:
   VaR = quantile_0.95(L) (linear interpolation), ES = mean(L | L ≥ VaR).
 - Inventory mean reversion: the AR(1) regression Δq_t = a + b·q_t + ε_t pooled
-  over every path and step with one common intercept, φ = 1 + b, read as a
-  discretely sampled Ornstein–Uhlenbeck process: κ = −ln φ / dt (per time unit),
-  half-life = ln 2 / κ (time units). The half-life is reported only when the
-  reversion is significant: the t-statistic of b below the Dickey–Fuller 5%
-  critical value with a constant, −2.86 (Fuller 1976, Table 8.5.2), which is
-  conservative for many paths (pooled, the t-statistic is asymptotically
-  N(0, 1) under a random walk). A random-walk inventory gets None, not a
-  spurious number. A common intercept, not one per path: demeaning each path
-  biases φ̂ by −3/n under a random walk (the Nickell bias), which reads as a
-  half-life of about 0.23·T.
+  over every path and step with one common intercept, read as an Ornstein–Uhlenbeck
+  process by :func:`flatbook.estimators.ou.ou_fit` (κ, half-life, and the Dickey–Fuller
+  test that leaves a random-walk inventory with no half-life). A common intercept, not
+  one per path: demeaning each path biases φ̂ by −3/n under a random walk (the Nickell
+  bias), which reads as a half-life of about 0.23·T.
 """
 
 from __future__ import annotations
@@ -24,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..estimators.ou import ou_fit
 from ..jsonutil import jsonable
 
 
@@ -50,67 +46,6 @@ def var_es(pnl: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     # interpolation can put VaR an ulp above every sample (e.g. all equal)
     es = float(tail.mean()) if tail.size else var
     return var, max(es, var)
-
-
-OU_T_CRIT = -2.86  # Dickey–Fuller 5% critical value, regression with a constant
-MOMENTS = ("n", "mean_x", "mean_y", "cxx", "cxy", "cyy")
-
-
-class OUFit(NamedTuple):
-    """κ (per time unit), half-life (time units), φ̂ and the t-statistic of b = φ̂ − 1."""
-
-    kappa: float | None
-    half_life: float | None
-    phi: float | None
-    t_stat: float | None
-
-
-def pool_moments(rows: np.ndarray) -> np.ndarray:
-    """Merge rows of (n, x̄, ȳ, Cxx, Cxy, Cyy) — counts, means and centred
-    co-moments of groups — into the same six numbers for their union.
-
-    C = Σ_g C_g + Σ_g n_g (x̄_g − x̄)(ȳ_g − ȳ) (Chan, Golub & LeVeque 1979, eq. 2.1),
-    with the grand means taken first, so nothing cancels catastrophically.
-    """
-    rows = np.asarray(rows, dtype=float).reshape(-1, 6)
-    n = rows[:, 0]
-    total = float(n.sum())
-    if total == 0.0:
-        return np.zeros(6)
-    mx = float((n * rows[:, 1]).sum() / total)
-    my = float((n * rows[:, 2]).sum() / total)
-    dx, dy = rows[:, 1] - mx, rows[:, 2] - my
-    return np.array(
-        [
-            total,
-            mx,
-            my,
-            float(rows[:, 3].sum() + (n * dx * dx).sum()),
-            float(rows[:, 4].sum() + (n * dx * dy).sum()),
-            float(rows[:, 5].sum() + (n * dy * dy).sum()),
-        ]
-    )
-
-
-def ou_fit(moments, dt: float) -> OUFit:
-    """OLS of y = Δq on x = q with an intercept, from pooled moments (see :func:`pool_moments`).
-
-    b = Cxy/Cxx, φ = 1 + b, s² = (Cyy − b·Cxy)/(n − 2), t = b / √(s²/Cxx);
-    κ = −ln φ / dt when 0 < φ < 1 (∞ when φ ≤ 0, 0 when φ ≥ 1); half-life = ln 2/κ
-    only when t < ``OU_T_CRIT``, else None.
-    """
-    n, _, _, cxx, cxy, cyy = (float(x) for x in moments)
-    if n < 3 or not cxx > 0.0:
-        return OUFit(None, None, None, None)
-    b = cxy / cxx
-    phi = 1.0 + b
-    s2 = max(cyy - b * cxy, 0.0) / (n - 2.0)
-    se = math.sqrt(s2 / cxx)
-    t = b / se if se > 0.0 else math.copysign(math.inf, b) if b != 0.0 else 0.0
-    kappa = 0.0 if phi >= 1.0 else math.inf if phi <= 0.0 else -math.log(phi) / dt
-    if not t < OU_T_CRIT or kappa == 0.0:
-        return OUFit(kappa, None, phi, t)
-    return OUFit(kappa, math.log(2.0) / kappa, phi, t)
 
 
 ATTRIBUTION = ("pnl_spread", "pnl_inventory", "pnl_adverse", "pnl_hedge", "pnl_financing", "pnl_fees")

@@ -32,13 +32,16 @@ import numpy as np
 
 from ..config import RunConfig
 from ..controls.quote_controls import pack_controls
+from ..estimators.ou import pool_moments
 from ..hedging.model import HP_EXT, HP_ON, pack_hedge
 from ..jsonutil import jsonable
+from ..market.layout import MODEL_USER, MP_MODEL
 from ..market.pack import pack_market
+from ..market.stage import BoundStage, MidStage
 from ..policies.base import Policy
 from ..policies.registry import policy_spec
 from . import kernel as K
-from .metrics import attribution, influence, pool_moments, summarize
+from .metrics import attribution, influence, summarize
 
 CHUNK_PATH_STEPS = 8_000_000
 
@@ -56,6 +59,7 @@ class Packed:
     hw: np.ndarray
     hvol: np.ndarray
     hcvol: np.ndarray
+    mid: BoundStage | None = None  # a user's mid-price stage (flatbook.market.stage), or the built-in mid
 
     @property
     def extended(self) -> bool:
@@ -75,18 +79,28 @@ class Packed:
 
     @property
     def kernel(self):
-        """The kernel's entry point compiled for this run's policy."""
-        return K.kernels(self.policy).simulate_paths
+        """The kernel's entry point compiled for this run's policy (and user mid stage)."""
+        return K.kernels(self.policy, None if self.mid is None else self.mid.stage).simulate_paths
 
-    def market(self) -> tuple:
-        return (self.pp, self.tab, self.cp, self.mp, self.hp, self.hw, self.hvol, self.hcvol)
+    def arrays(self) -> tuple:
+        """The kernel's parameter record (see :func:`flatbook.sim.kernel.simulate_paths`)."""
+        mpu = _NO_STAGE if self.mid is None else self.mid.pp
+        return (self.pp, self.tab, self.cp, self.mp, self.hp, self.hw, self.hvol, self.hcvol, mpu)
 
 
-def pack(cfg: RunConfig) -> Packed:
-    """Pack a config's policy, controls, market and hedging into kernel arrays."""
+_NO_STAGE = np.zeros(1)
+
+
+def pack(cfg: RunConfig, mid: BoundStage | None = None) -> Packed:
+    """Pack a config's policy, controls, market and hedging into kernel arrays; ``mid``: a user's
+    mid-price stage with its parameters, in place of ``mid_model`` (probed on a few steps first)."""
     b = policy_spec(cfg.policy).bind(cfg.values, cfg.steps)
     hp, hw, hvol, hcvol = pack_hedge(cfg.values, cfg.steps)
-    return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), pack_market(cfg.values), hp, hw, hvol, hcvol)
+    mp = pack_market(cfg.values)
+    if mid is not None:
+        mid.probe(cfg.values["s0"], cfg.values["dt"])
+        mp[MP_MODEL] = MODEL_USER
+    return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), mp, hp, hw, hvol, hcvol, mid)
 
 
 @dataclass(frozen=True)
@@ -109,19 +123,8 @@ def _warm_up(pk: Packed, nsteps: int) -> None:
     out_f = np.empty((len(K.F_NAMES), 1))
     out_i = np.empty((len(K.I_NAMES), 1), np.int32)
     out_h = np.zeros((len(K.H_NAMES), 1))
-    pk.kernel(
-        *pk.market(),
-        0,
-        0,
-        1,
-        min(nsteps, 2),
-        out_f,
-        out_i,
-        out_h,
-        np.zeros((1, K.OU_LEN)),
-        np.zeros(0, np.int64),
-        np.zeros((0, 6, 3)),
-    )
+    outs = (out_f, out_i, out_h, np.zeros((1, K.OU_LEN)))
+    pk.kernel(pk.arrays(), 0, 0, 1, min(nsteps, 2), outs, (np.zeros(0, np.int64), np.zeros((0, 6, 3))))
 
 
 def hedge_effect(hedged: np.ndarray, unhedged: np.ndarray) -> dict:
@@ -156,12 +159,18 @@ def simulate(
     record_paths: Sequence[int] = (),
     progress: Callable[[int, int], None] | None = None,
     counterfactual: bool = True,
+    mid: BoundStage | MidStage | None = None,
 ) -> SimResult:
     """Simulate ``cfg.paths`` paths; record full series for ``record_paths``.
 
     ``counterfactual``: for a run that hedges, also run it without hedge trades on the same
-    paths and report what the hedge did (see the module docstring)."""
-    pk = pack(cfg)
+    paths and report what the hedge did (see the module docstring). ``mid``: a user's mid-price
+    stage bound to its parameters (:meth:`flatbook.market.stage.MidStage.bind`), in place of
+    ``mid_model`` (a :class:`~flatbook.market.stage.MidStage` runs with its defaults); the summary
+    then names it under ``mid_stage``."""
+    if isinstance(mid, MidStage):
+        mid = mid.bind()
+    pk = pack(cfg, mid)
     n, nsteps = cfg.paths, cfg.steps
     rec = np.unique(np.asarray(record_paths, dtype=np.int64))
     rec = rec[(rec >= 0) & (rec < n)]
@@ -182,11 +191,11 @@ def simulate(
         p1 = min(n, p0 + chunk)
         ou[:] = 0.0
         t0 = time.perf_counter()
-        pk.kernel(*pk.market(), cfg.seed, p0, p1, nsteps, out_f, out_i, out_h, ou, rec, series)
+        pk.kernel(pk.arrays(), cfg.seed, p0, p1, nsteps, (out_f, out_i, out_h, ou), (rec, series))
         elapsed += time.perf_counter() - t0
         moments = pool_moments(np.vstack((moments, ou)))
         if cf is not None:
-            cf.kernel(*cf.market(), cfg.seed, p0, p1, nsteps, cf_f, cf_i, cf_h, cf_ou, no_rec, no_series)
+            cf.kernel(cf.arrays(), cfg.seed, p0, p1, nsteps, (cf_f, cf_i, cf_h, cf_ou), (no_rec, no_series))
         if progress is not None:
             progress(p1, n)
     per_path = {name: out_f[r] for r, name in enumerate(K.F_NAMES)}
@@ -201,6 +210,8 @@ def simulate(
         warn = hedge_warning(summary)
         if warn is not None:
             summary["warnings"] = [*summary.get("warnings", []), warn]
+    if mid is not None:
+        summary["mid_stage"] = {"name": mid.stage.name, "params": mid.values, "source": mid.stage.source}
     ser = {name: series[:, r, :] for r, name in enumerate(K.S_NAMES)}
     ser["t"] = np.arange(nsteps + 1) * v["dt"]
     return SimResult(cfg, summary, per_path, ser, rec)

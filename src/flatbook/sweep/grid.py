@@ -1,6 +1,7 @@
 """Sweep axes: ``--grid`` items parsed and checked against :data:`flatbook.params.PARAMS`.
 
-Syntax of one ``--grid`` item (any ``--set``-able parameter):
+Syntax of one ``--grid`` item (any ``--set``-able parameter, by its short name or its dotted long
+name, ``controls.limit``: :func:`flatbook.params.resolve`; an axis is keyed by the short name):
 
 - ``key=v1,v2,...``       explicit values (numbers or choices);
 - ``key=lo:hi:n``         ``n`` evenly spaced values from lo to hi (numpy ``linspace``);
@@ -11,9 +12,9 @@ Syntax of one ``--grid`` item (any ``--set``-able parameter):
 
 A grid is the Cartesian product of its axes. Random search draws ``N`` points, seeded,
 uniformly (log-uniformly for ``log:``) within each axis's bounds, or uniformly among its
-listed values. Every value goes through :meth:`flatbook.params.Param.parse`, so a value
-outside the parameter's range is refused; every error is an :class:`InputError` whose
-field names the offending ``--grid`` item.
+listed values. Every value goes through :meth:`flatbook.params.Param.parse` (the validator of
+the parameter's group, :mod:`flatbook.paramgroups`), so a value outside the parameter's range
+is refused; every error is an :class:`InputError` whose field names the offending ``--grid`` item.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..params import BIG, PARAMS
+from ..params import BIG, PARAMS, resolve
 from ..suggest import unknown
 
 MAX_POINTS = 100_000  # a grid larger than this is refused (a typo such as n=10000 on 3 axes)
@@ -147,7 +148,9 @@ def parse_grid_item(item: str) -> Axis:
     if not key:
         raise InputError(_field(item), "expected key=v1,v2,... or key=lo:hi:n")
     if key not in PARAMS:
-        raise _unknown(item, key)
+        if "." not in key:
+            raise _unknown(item, key)
+        key = resolve(key, _field(item))  # a dotted long name: controls.limit
     spec = PARAMS[key]
     if not sep:  # bare key
         if spec.choices:

@@ -21,6 +21,13 @@
   ``timing`` (:mod:`flatbook.timing`), so two identical sweeps give identical rows once
   ``timing`` is dropped. Files written before ``timing`` existed (flat wall-clock columns) are
   read back in the same shape.
+- **Your own policies.** A point may run a policy loaded from a user's file
+  (``--policy-file``, :func:`flatbook.load_policy_file`) or defined in a script or notebook.
+  Its workers have not loaded it: each task carries the policy (:class:`PolicySource`: the
+  file's text, or the policy pickled by value when no file defines it), keyed by its SHA-256,
+  and the worker loads it before the task's first point (:func:`ensure_policies`) and again
+  whenever the key changes (an edited file). A user policy's point id also includes that key,
+  so an edited formula never resumes from points saved with the old one.
 - **Failures.** Dask re-runs the tasks of a worker that dies on the surviving workers; a task
   that raises is retried ``RETRIES`` times. Completion is idempotent: a point written twice
   (a task re-run after its result had been saved, or two runs racing) is counted once, keyed by
@@ -39,12 +46,15 @@ import os
 import re
 import secrets
 import signal
+import sys
+import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..config import RunConfig, build_config
 from ..errors import InputError
@@ -53,6 +63,9 @@ from ..fileio import TMP_GLOB, atomic_file, write_text_atomic
 from ..jsonutil import jsonable
 from ..params import PARAMS, parse_value
 from ..timing import TIMING_KEYS, group_timing
+
+if TYPE_CHECKING:
+    from ..policies.base import Policy
 
 TARGET_TASK_S = 3.0  # aimed-for seconds of simulation per task
 RETRIES = 2  # retries of a task that raises (worker deaths are handled by the scheduler)
@@ -77,21 +90,30 @@ def _canon(v: float | str) -> str | float:
 
 @dataclass(frozen=True)
 class Point:
-    """One sweep point; ``overrides`` are parsed values, sorted by key."""
+    """One sweep point; ``overrides`` are parsed values, sorted by key; ``policy_key``: for a user
+    policy, the SHA-256 of its source (:func:`policy_key`), empty for a built-in one."""
 
     preset: str
     policy: str
     overrides: tuple[tuple[str, float | str], ...]
     paths: int
     seed: int
+    policy_key: str = ""
 
     @property
     def id(self) -> str:
-        """Stable id: sha256 of (preset, policy, sorted overrides, paths, seed), 16 hex digits."""
-        blob = json.dumps(
-            [self.preset, self.policy, [[k, _canon(v)] for k, v in self.overrides], int(self.paths), int(self.seed)],
-            separators=(",", ":"),
-        )
+        """Stable id: sha256 of (preset, policy, sorted overrides, paths, seed[, policy key]), 16 hex digits
+        (the policy key only for a user policy, so built-in points keep their ids)."""
+        ident: list[object] = [
+            self.preset,
+            self.policy,
+            [[k, _canon(v)] for k, v in self.overrides],
+            int(self.paths),
+            int(self.seed),
+        ]
+        if self.policy_key:
+            ident.append(self.policy_key)
+        blob = json.dumps(ident, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
@@ -101,7 +123,7 @@ class Point:
     def config(self) -> RunConfig:
         return build_config(self.preset, self.policy, self.params, paths=self.paths, seed=self.seed)
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
         """What a worker needs (picklable, small)."""
         return {
             "id": self.id,
@@ -117,7 +139,11 @@ def make_point(preset: str, policy: str, overrides: Mapping[str, object], paths:
     """A validated point: every override parsed, the whole run checked by :func:`build_config`."""
     parsed = {k: parse_value(k, v) for k, v in overrides.items()}
     cfg = build_config(preset, policy, parsed, paths=paths, seed=seed)
-    return Point(cfg.preset, cfg.policy, tuple(sorted(parsed.items())), cfg.paths, cfg.seed)
+    from ..policies.compile import refuse_ladder  # lazy: start-up (numba)
+    from ..policies.registry import policy_spec  # lazy: start-up (numba)
+
+    refuse_ladder(policy_spec(cfg.policy).resolve(cfg.values))  # before any task: one level per side (issue 15)
+    return Point(cfg.preset, cfg.policy, tuple(sorted(parsed.items())), cfg.paths, cfg.seed, policy_key(cfg.policy))
 
 
 def describe(params: Mapping[str, object]) -> str:
@@ -146,6 +172,151 @@ def make_points(
             seen.add(p.id)
             out.append(p)
     return out
+
+
+# --------------------------------------------------------------------------- user policies on the workers
+
+USER_POLICY_DIR = "flatbook-user-policies"  # under the worker's temporary directory: shipped files, by SHA-256
+
+#: (SHA-256 of the source, policy name) -> the policy this process loaded (or, on the client, registered)
+_LOADED: dict[tuple[str, str], Policy] = {}
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """A user policy as a worker gets it, keyed by ``sha256`` (of ``blob``).
+
+    ``kind`` "file": ``blob`` is the text of the file that defines it, ``path`` where it was on the
+    client (a worker that sees the same bytes there loads that file, else a copy written under
+    its temporary directory); "pickle": the policy defined in no file (a script's ``__main__``, a
+    notebook) pickled by value with cloudpickle (which comes with dask).
+    """
+
+    name: str
+    kind: str
+    blob: bytes
+    sha256: str
+    path: str = ""
+
+
+def _user_policy(name: str) -> Policy | None:
+    """The registered policy ``name`` if it is a user's one (None for a built-in or an unknown name)."""
+    from ..policies.registry import POLICIES  # lazy: start-up (numba)
+
+    pol = POLICIES.get(name)
+    return None if pol is None or pol.builtin else pol
+
+
+def _policy_file(pol: Policy) -> Path | None:
+    """The Python file whose module defines ``pol`` (None: defined in ``__main__``, a notebook, memory).
+
+    The module is the formula's; a table policy has none, so the modules of loaded policy files
+    (:mod:`flatbook.policies.loader`) are searched for the object itself."""
+    if pol.formula is not None:
+        mods = [getattr(pol.formula.py_func, "__module__", "") or ""]
+    else:
+        mods = [m for m, mod in list(sys.modules.items()) if m.startswith("flatbook_user_policy_") and mod is not None]
+        mods = [m for m in mods if any(v is pol for v in vars(sys.modules[m]).values())]
+    for m in mods:
+        mod = sys.modules.get(m)
+        f = getattr(mod, "__file__", None) if m != "__main__" else None
+        if f and f.endswith(".py") and Path(f).is_file():
+            return Path(f)
+    return None
+
+
+def _source_file(pol: Policy) -> Path | None:
+    """:func:`_policy_file`, refused when the file changed since ``pol`` was loaded from it: the workers
+    would run the new text and this process the old formula."""
+    f = _policy_file(pol)
+    if f is not None and pol.formula is not None:
+        from ..policies.base import source_token  # lazy: start-up (numba)
+
+        if source_token(pol.formula.py_func) != pol.token:
+            raise InputError(
+                f"policy {pol.name}",
+                f"{f} changed since the policy was loaded; load it again (flatbook.load_policy_file, or "
+                f"--policy-file) so that the workers run what this process runs",
+            )
+    return f
+
+
+def policy_key(name: str) -> str:
+    """What a point id adds for the policy ``name``: "" for a built-in one; for a user's, the SHA-256
+    of its file, or (defined in no file) its formula's source token
+    (:func:`flatbook.policies.base.source_token`)."""
+    pol = _user_policy(name)
+    if pol is None:
+        return ""
+    f = _source_file(pol)
+    return hashlib.sha256(f.read_bytes()).hexdigest() if f is not None else pol.token
+
+
+def policy_sources(names: Iterable[str]) -> dict[str, PolicySource]:
+    """The user policies among ``names`` as the workers get them (built-in names are left out)."""
+    out: dict[str, PolicySource] = {}
+    for name in dict.fromkeys(names):
+        pol = _user_policy(name)
+        if pol is None:
+            continue
+        f = _source_file(pol)
+        if f is not None:
+            blob = f.read_bytes()
+            src = PolicySource(name, "file", blob, hashlib.sha256(blob).hexdigest(), str(f.resolve()))
+        else:
+            # lazy: an optional dependency (dask's), needed only to ship such a policy; it has no type hints
+            import cloudpickle  # type: ignore[import-untyped]
+
+            blob = cloudpickle.dumps(pol)
+            src = PolicySource(name, "pickle", blob, hashlib.sha256(blob).hexdigest())
+        _LOADED.setdefault((src.sha256, name), pol)  # this process has it already: a task run here loads nothing
+        out[name] = src
+    return out
+
+
+def _load_source(src: PolicySource) -> Policy:
+    """Load a shipped policy in this process (not registered yet)."""
+    if src.kind == "pickle":
+        import pickle
+
+        pol = pickle.loads(src.blob)  # noqa: S301 - the sweep's own client pickled it for this worker
+    else:
+        from ..policies.loader import load_policies  # lazy: start-up (numba)
+
+        here = Path(src.path)
+        try:
+            same = here.is_file() and hashlib.sha256(here.read_bytes()).hexdigest() == src.sha256
+        except OSError:
+            same = False
+        if not same:  # another machine, or the file changed since: the shipped text, under its key
+            here = (
+                Path(tempfile.gettempdir()) / USER_POLICY_DIR / src.sha256[:16] / (Path(src.path).name or "policy.py")
+            )
+            if not here.is_file():
+                here.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_file(here) as fh:
+                    fh.write(src.blob)
+        found = load_policies(here)
+        if src.name not in found:
+            raise InputError("--policy-file", f"{here.name} no longer defines the policy {src.name!r}")
+        pol = found[src.name]
+    return pol
+
+
+def ensure_policies(sources: Mapping[str, PolicySource]) -> None:
+    """Make the shipped policies known by name in this process (a worker), loading each source once
+    per SHA-256: an edited file (a new key) is loaded again, an unchanged one is not."""
+    if not sources:
+        return
+    from ..policies.registry import POLICIES, register  # lazy: start-up (numba)
+
+    for name, src in sources.items():
+        key = (src.sha256, name)
+        pol = _LOADED.get(key)
+        if pol is None:
+            pol = _LOADED[key] = _load_source(src)
+        if POLICIES.get(name) is not pol:
+            register(pol)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -231,11 +402,29 @@ def simulate_point(spec: Mapping) -> dict:
     return group_timing(row)
 
 
-def run_task(specs: Sequence[Mapping]) -> list[dict]:
-    """A Dask task: simulate its points one after another on one numba thread; each row's
-    ``timing`` also gets the worker's address and the UTC time the point finished."""
-    import numba
+def one_numba_thread() -> None:
+    """Run numba on one thread in this process, its configuration read from the environment first.
 
+    A worker process may import numba before its nanny sets ``NUMBA_NUM_THREADS=1`` in its
+    environment (the spawned process re-imports the parent's ``__main__``, e.g. a script that
+    imports numba): numba then sizes its thread pool from the core count, and the first
+    compilation in the worker (an empty cache, or a user's policy) re-reads the environment
+    (:func:`numba.core.config.reload_config`), sees 1 against the pool's 2 and raises "Cannot set
+    NUMBA_NUM_THREADS to a different value once the threads have been launched". Reloading the
+    configuration before the pool starts makes the two agree, so later reloads find no change."""
+    import numba
+    from numba.core import config as numba_config
+    from numba.np.ufunc import parallel as numba_parallel
+
+    if not numba_parallel._is_initialized:
+        numba_config.reload_config()
+    numba.set_num_threads(1)
+
+
+def run_task(specs: Sequence[Mapping], sources: Mapping[str, PolicySource] | None = None) -> list[dict]:
+    """A Dask task: simulate its points one after another on one numba thread; each row's
+    ``timing`` also gets the worker's address and the UTC time the point finished. ``sources``:
+    the user policies the points run (:func:`policy_sources`), loaded here first."""
     try:
         from distributed import get_worker
 
@@ -244,7 +433,8 @@ def run_task(specs: Sequence[Mapping]) -> list[dict]:
         where = f"pid {os.getpid()}"
     rows = []
     with _SIM_LOCK:
-        numba.set_num_threads(1)
+        one_numba_thread()
+        ensure_policies(sources or {})
         for spec in specs:
             row = simulate_point(spec)
             row["timing"]["worker"] = where
@@ -268,7 +458,7 @@ class PointStore:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.points_dir = self.root / POINTS_DIR
-        self._lock_fh = None
+        self._lock_fh: TextIO | None = None
 
     # -- locking: one sweep at a time per directory
     def open(self) -> None:
@@ -538,12 +728,14 @@ class SweepRunner:
             client = self.client
             costs = [estimate_seconds(p.config()) for p in todo]
             tasks = plan_tasks(todo, self.n_workers(), target_s=self.target_task_s, per_task=self.per_task, costs=costs)
+            sources = policy_sources(p.policy for p in todo)  # read once: every task ships the same text
             futures = {}
             for chunk in tasks:
                 tag = hashlib.sha256("".join(p.id for p in chunk).encode()).hexdigest()[:12]
                 fut = client.submit(
                     run_task,
                     [p.spec() for p in chunk],
+                    {p.policy: sources[p.policy] for p in chunk if p.policy in sources},
                     key=f"flatbook-sweep-{tag}-{secrets.token_hex(3)}",
                     retries=RETRIES,
                     pure=False,
@@ -612,7 +804,7 @@ def optuna_search(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    dists = {}
+    dists: dict[str, optuna.distributions.BaseDistribution] = {}
     for ax in axes:
         if ax.lo is None:
             dists[ax.key] = optuna.distributions.CategoricalDistribution(list(ax.values))
@@ -622,7 +814,10 @@ def optuna_search(
             )
         else:
             dists[ax.key] = optuna.distributions.FloatDistribution(ax.lo, ax.hi, log=ax.log)
-    study = optuna.create_study(direction=direction, sampler=optuna.samplers.TPESampler(seed=seed))
+    study = optuna.create_study(
+        direction="maximize" if direction == "maximize" else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+    )
     rows: list[dict] = []
     left = n_trials
     while left > 0:

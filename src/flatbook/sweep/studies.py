@@ -31,6 +31,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def _skew_analyse(df) -> dict:
     df = df.sort_values("skew").reset_index(drop=True)
     pos = df[df["skew"] > 0].reset_index(drop=True)
     k = pos["skew"].to_numpy(float)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for phi in CHARGES:
         util = lambda f, phi=phi: f["pnl_mean"] - phi * f["qsq"]  # noqa: E731
         kstar, se, note = _vertex_se(pos, k, util)
@@ -140,7 +141,7 @@ def _skew_analyse(df) -> dict:
         )
     # the charge at which each interior skew balances: φ(k) = (dE[PnL]/dlog k)/(dE[q̄²]/dlog k)
     lk = np.log(k)
-    marg = []
+    marg: list[dict[str, Any]] = []
     for i in range(1, len(k) - 1):
         sl = slice(i - 1, i + 2)
 

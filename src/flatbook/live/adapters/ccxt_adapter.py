@@ -474,7 +474,7 @@ class CcxtVenue:
 
     async def _create(self, req: OrderRequest, amount: float, price: float) -> dict:
         side = "buy" if req.side == BUY else "sell"
-        params = {"clientOrderId": req.client_id}
+        params: dict[str, str | bool] = {"clientOrderId": req.client_id}
         params.update({"timeInForce": "IOC"} if req.taker else {"postOnly": True})
         maybe_sent = False  # an earlier attempt may have reached the exchange
         for attempt in range(self.max_retries + 1):
@@ -726,7 +726,8 @@ class CcxtFeed:
 
     def trade_event(self, t: dict) -> MarketEvent:
         """A ccxt public trade → a TRADE event carrying the last known top of book."""
-        side = {"buy": 1, "sell": -1}.get(t.get("side"), 0)
+        sides: dict[object, int] = {"buy": 1, "sell": -1}  # ccxt's side may be None (unknown aggressor)
+        side = sides.get(t.get("side"), 0)
         return MarketEvent(
             self._next_seq(),
             self._ts(t.get("timestamp")),

@@ -23,7 +23,7 @@ The venue stands in for an exchange, whose state outlives our process: its
 
 Fees are in the contract's settlement currency, as the backtester's:
 fee = fee·n + fee_bps·1e−4·n·|v(p)| for n contracts at price p, with
-v(p) = C·p (linear) or −C/p (inverse; :func:`flatbook.backtest.engine.unit_value`).
+v(p) = C·p (linear) or −C/p (inverse; :func:`flatbook.strategy.contract.unit_value`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,10 @@ import numpy as np
 from ...backtest import engine as E
 from ...backtest.latency import Latency
 from ...data.events import CONTRACTS
+from ...policies.compile import key_on_model
+from ...strategy.contract import inverse_tick, tick_price, ticks, unit_value
 from ..types import BUY, SELL, Fill, MarketEvent, OrderRequest, OrderUpdate
+from .base import FillListener, UpdateListener
 
 _NO_DEPTH = np.full((1, 1, 4), np.nan)
 LAT_BLOCK = 1024
@@ -77,8 +80,8 @@ def _match(
     generator seeded by (seed, event), so a restart draws the same numbers. ``pend_ts``, ``pend``:
     the book falls awaiting their print (:func:`flatbook.backtest.engine.match_side_at`)."""
     book_ok = bb == bb and ba == ba
-    bb_t = E._ticks(bb, tick) if bb == bb else np.int64(-(2**62))
-    ba_t = E._ticks(ba, tick) if ba == ba else np.int64(2**62)
+    bb_t = ticks(bb, tick) if bb == bb else np.int64(-(2**62))
+    ba_t = ticks(ba, tick) if ba == ba else np.int64(2**62)
     if queue == E.QUEUE_PROB:
         np.random.seed(seed)
     for k in range(2):
@@ -109,6 +112,16 @@ def _match(
                 pend_ts,
                 pend,
             )
+
+
+# edits to the model-layer modules these inline recompile them (flatbook.policies.compile.INLINED_DIRS); the
+# matching of backtest/engine.py, which they inline too, is keyed only through numba's own key of this file
+key_on_model(_arrive, _match)
+
+
+def _no_listener(_: object) -> None:
+    """The venue's listeners until :meth:`PaperVenue.set_listeners`: a report then is a bug."""
+    raise RuntimeError("PaperVenue: a report before set_listeners()")
 
 
 class PaperVenue:
@@ -142,7 +155,7 @@ class PaperVenue:
             raise ValueError(f"contract: got {contract!r}; allowed: {', '.join(CONTRACTS)}")
         self.contract, self.csize, self.inverse = contract, float(contract_size), contract == "inverse"
         self.tick, self.lot = float(tick), float(lot)
-        self.inv_tick = float(E.inverse_tick(self.tick))
+        self.inv_tick = float(inverse_tick(self.tick))
         self.feed_latency = feed_latency or Latency("const", 0.0)
         self.order_latency = order_latency or Latency("const", 0.0)
         self.queue = E.QUEUE_MODELS.index(queue)
@@ -157,16 +170,18 @@ class PaperVenue:
         self.pend_ts = np.zeros(2, np.int64)  # book falls counted as cancels, awaiting their print
         self.pend = np.zeros((2, 2))
         self.live_id = ["", ""]
-        self.fill_n = {}  # client id -> fills so far (fill ids)
+        self.fill_n: dict[str, int] = {}  # client id -> fills so far (fill ids)
         self.fifo: deque = deque()  # in flight: (arrival ns, client id, side k, price ticks, size, taker)
         self.last_arrival = -(2**62)
         self.n_requests = 0
-        self.book = (math.nan, 0.0, math.nan, 0.0)  # the book after the last event: bid, size, ask, size
+        # the book after the last event: bid, size, ask, size
+        self.book: tuple[float, ...] = (math.nan, 0.0, math.nan, 0.0)
         self.depth = _NO_DEPTH
-        self._lat = None
+        self._lat: list[int] = []  # the latencies (ns) of block _lat_block (drawn by the first submit)
         self._lat_block = -1
         self._out = np.zeros(2)
-        self.on_update = self.on_fill = None
+        self.on_update: UpdateListener = _no_listener
+        self.on_fill: FillListener = _no_listener
 
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the matching before the first event."""
@@ -213,7 +228,7 @@ class PaperVenue:
         )
 
     # ---- Venue interface
-    def set_listeners(self, on_update, on_fill) -> None:
+    def set_listeners(self, on_update: UpdateListener, on_fill: FillListener) -> None:
         self.on_update, self.on_fill = on_update, on_fill
 
     def submit(self, req: OrderRequest) -> None:
@@ -253,7 +268,7 @@ class PaperVenue:
         self._lat_block = b
 
     def _px(self, p_t: int) -> float:
-        return E.tick_price(float(p_t), self.tick, self.inv_tick)
+        return tick_price(float(p_t), self.tick, self.inv_tick)
 
     def on_market(self, ev: MarketEvent) -> None:
         """Process one tape event: arrivals first (against the book before it), then matching."""
@@ -302,7 +317,7 @@ class PaperVenue:
 
     def _fee(self, px: float, n: float, per_lot: float, bps: float) -> float:
         """The fee of n contracts at px: per_lot·n + bps·n·|v(px)| (settlement currency; bps as a fraction)."""
-        return per_lot * n + bps * abs(E.unit_value(px, self.inverse, self.csize)) * n  # the backtester's order
+        return per_lot * n + bps * abs(unit_value(px, self.inverse, self.csize)) * n  # the backtester's order
 
     def _fill(self, cid, k, px, qty, fee, ev, liq):
         n = self.fill_n.get(cid, 0)

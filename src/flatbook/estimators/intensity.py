@@ -94,7 +94,8 @@ import numpy as np
 from scipy import optimize, stats
 
 from ..data.events import TRADE
-from . import CalibrationError, jsonable
+from ..jsonutil import jsonable
+from . import CalibrationError
 
 LATTICE_TOL = 1e-6  # an excess is on the lattice when |δ−δ0|/h is within this of a whole number
 

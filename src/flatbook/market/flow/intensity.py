@@ -1,0 +1,47 @@
+"""A–S intensity flow (Avellaneda & Stoikov 2008, eq. 2, discretised): each side fills
+with probability min(1, A·e^(−kδ)·dt), δ the quote's depth from the mid; both sides
+may fill in one step; a fill is the quote's size.
+
+Draws: one word per path-step, the step's first: ``hi31`` is the bid's uniform,
+``mid31`` the ask's, bit 0 the binomial mid's sign (:mod:`flatbook.market.mid.binomial`).
+Writes ``W_UB``, ``W_UA`` (the uniforms a fill must beat), ``W_OSZ`` (+inf: no size
+cap from the flow) and ``W_DS`` (the binomial move). :func:`fill` is the fill rule the
+book step applies, for this flow and for :mod:`.orders`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numba as nb
+import numpy as np
+
+from ...numerics.fastexp import fast_exp
+from ...numerics.rng import hi31, mid31, next_u64
+from ..layout import BLOCK, MP_A, MP_K, W_DS, W_HIVOL, W_OSZ, W_UA, W_UB
+from ..mid.binomial import move
+
+
+def pack(v: Mapping, mp: np.ndarray) -> None:
+    """Write A (per time unit) and k (per price unit)."""
+    mp[MP_A], mp[MP_K] = v["A"], v["k"]
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def draw(w, st, binomial, rmult, sq_dt):
+    """The block's flow for the step (see the module docstring)."""
+    for j in range(BLOCK):
+        stj, x = next_u64(st[j])
+        st[j] = stj
+        w[W_UB, j] = hi31(x)
+        w[W_UA, j] = mid31(x)
+        w[W_OSZ, j] = math.inf
+        w[W_DS, j] = move(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def fill(u, osz, qsize, Adt, kk, depth):
+    """Lots filled on one side: min(order size, quote size) if the flow's uniform u beats
+    A·dt·e^(−k·depth) (:func:`~flatbook.numerics.fastexp.fast_exp`), else 0."""
+    return min(osz, qsize) if u < Adt * fast_exp(-kk * depth) else 0.0
