@@ -4,6 +4,7 @@ sizes, the engines' one-line refusal, and ``levels=1`` as today's policy bit for
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -226,3 +227,14 @@ def test_multi_and_sweep_refuse_a_ladder_before_any_work(three_levels):
     ins = [{"name": "A", "policy": "avellaneda-stoikov"}, {"name": "B", "policy": "three_levels"}]
     with pytest.raises(InputError, match=r"^instruments\[1\]\.policy: quotes 3 levels per side"):
         build_multi(ins, ((1.0, 0.5), (0.5, 1.0)), paths=10)
+
+
+def test_policies_listing_names_a_ladder_and_only_a_ladder():
+    """``flatbook policies`` says how many levels a ladder quotes per side; a one-level policy's entry is unchanged."""
+    p = _cli("policies", "--policy-file", str(LADDER_FILE), "--json")
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout)
+    assert got["three_levels"]["levels"] == 3
+    assert "levels" not in got["glft"] and "levels" not in got["linear-skew"]
+    table = _cli("policies", "--policy-file", str(LADDER_FILE))
+    assert "three_levels (rung" in table.stdout and "a ladder of 3 levels per side" in table.stdout

@@ -121,7 +121,7 @@ def presets_data() -> dict:
 
 
 def policies_data() -> dict:
-    """Every policy: rung, summary, source, and each parameter its formula reads."""
+    """Every policy: rung, summary, source, each parameter its formula reads, and a ladder's ``levels`` per side."""
     from ..policies.registry import POLICIES  # lazy: start-up (the registry imports numba)
 
     out = {}
@@ -137,6 +137,8 @@ def policies_data() -> dict:
             for k in s.params
         }
         out[name] = {"rung": s.rung, "summary": s.summary, "source": s.source, "params": params}
+        if s.levels > 1:  # a ladder: levels per side (quote() shows them; the engines match one level today)
+            out[name]["levels"] = s.levels
     return out
 
 

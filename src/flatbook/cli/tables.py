@@ -147,7 +147,13 @@ def policies_tables(data: Mapping) -> list[Table]:
     """One table per policy."""
     return [
         _param_table(
-            f"{name} (rung {p['rung']}) — {p['summary']}", p["params"], "default", "default", f"source: {p['source']}"
+            f"{name} (rung {p['rung']}"
+            + (f", a ladder of {p['levels']} levels per side" if "levels" in p else "")
+            + f") — {p['summary']}",
+            p["params"],
+            "default",
+            "default",
+            f"source: {p['source']}",
         )
         for name, p in data.items()
     ]
