@@ -11,8 +11,6 @@ from typing import Any
 import numpy as np
 
 from ..backtest import BacktestOptions, Latency, replay_config, run_backtest
-from ..calibrate.calibration import calibrate as run_calibration
-from ..calibrate.stoll_gamma import stoll_gamma_from_quotes
 from ..config import build_config, check_int, load_toml
 from ..data.events import CONTRACTS, EventTable
 from ..data.generic import check_file
@@ -399,6 +397,10 @@ def calibrate(
         raise InputError("target_q_std", "horizon, size and limit shape the γ suggestion, which needs target_q_std")
     ev = _data(data, {"format": format, "trades": trades, "on_error": on_error, "cache": cache})
     inv = None if inventory is None else read_inventory(inventory)
+    # lazy: start-up (the calibration pulls in scipy; a backtest through this module does not need it)
+    from ..calibrate.calibration import calibrate as run_calibration
+    from ..calibrate.stoll_gamma import stoll_gamma_from_quotes
+
     res = run_calibration(
         ev,
         time_unit_s=unit_s,  # type: ignore[arg-type]  # None: calibrate() refuses it with its own message

@@ -13,7 +13,6 @@ import numpy as np
 from ..backtest.backtester import BacktestResult as Replay
 from ..backtest.summaries import figure_series, flat_summary, table_units
 from ..jsonutil import jsonable
-from ..report.six_panel import six_panel_figure, write_six_panel
 from ._base import Result, write_frames
 from ._files import dumps
 from .summary import Summary
@@ -127,6 +126,8 @@ class BacktestResult(Result):
 
     def plot(self):
         """The six-panel figure of the replay (at most 20 000 evenly spaced events); not written anywhere."""
+        from ..report.six_panel import six_panel_figure  # lazy: start-up (matplotlib, only for a figure)
+
         series, kwargs = self._six_panel_args()
         return six_panel_figure(series, **kwargs)
 
@@ -136,6 +137,8 @@ class BacktestResult(Result):
         frames = self.to_pandas()
         frames.fills.to_parquet(tmp / "fills.parquet", index=False, engine="pyarrow")
         frames.inventory.to_parquet(tmp / "inventory.parquet", index=False, engine="pyarrow")
+        from ..report.six_panel import write_six_panel  # lazy: start-up (matplotlib, only for a figure)
+
         series, kwargs = self._six_panel_args()
         write_six_panel(tmp / "six_panel.png", series, **kwargs)
         return ["summary.json", "fills.parquet", "inventory.parquet", "six_panel.png"]

@@ -19,7 +19,6 @@ import numpy as np
 
 from ..errors import InputError
 from ..presets import PRESETS
-from ..report.six_panel import figure_title, six_panel_figure, write_six_panel
 from ..sim.simulator import SimResult
 from ..sim.summaries import (
     compare_object,
@@ -79,6 +78,8 @@ def _check_series(res: SimResult) -> None:
 
 def _six_panel_args(res: SimResult) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The six-panel figure's series (recorded path 0) and keyword arguments for one simulation."""
+    from ..report.six_panel import figure_title  # lazy: start-up (matplotlib, only for a figure)
+
     _check_series(res)
     v, s = res.config.values, res.path_series(0)
     return {k: s[k] for k in ("t", "mid", "bid", "ask", "q", "pnl")}, {
@@ -94,6 +95,8 @@ def _six_panel_args(res: SimResult) -> tuple[dict[str, np.ndarray], dict[str, An
 
 
 def _write_png(path: Path, res: SimResult) -> None:
+    from ..report.six_panel import write_six_panel  # lazy: start-up (matplotlib, only for a figure)
+
     series, kwargs = _six_panel_args(res)
     write_six_panel(path, series, **kwargs)
 
@@ -183,6 +186,8 @@ class SimulationResult(Result):
         """The six-panel figure of the recorded path (:func:`flatbook.report.six_panel.six_panel_figure`):
         a :class:`matplotlib.figure.Figure`, not written anywhere (``fig.savefig(...)`` to keep it)."""
         series, kwargs = _six_panel_args(self.raw)
+        from ..report.six_panel import six_panel_figure  # lazy: start-up (matplotlib)
+
         return six_panel_figure(series, **kwargs)
 
     def _files(self, tmp: Path) -> list[str]:
