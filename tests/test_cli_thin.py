@@ -222,8 +222,9 @@ def test_save_writes_the_files_of_out_and_report_the_html_of_report(tmp_path):
 
 def test_errors_about_the_written_files_name_the_api_keywords(tmp_path):
     res = flatbook.quote(1.0)
-    with pytest.raises(NotImplementedError):
-        res.save(tmp_path / "q")  # a quote writes no directory: it says so
+    assert not hasattr(res, "save") and not hasattr(res, "report")  # a quote has no --out and no --report
+    book = flatbook.risk(SRC.parents[1] / "examples" / "books" / "two_stocks.toml")
+    assert hasattr(book, "save") and not hasattr(book, "report")  # risk: its --json and tables, no HTML report
     sim = flatbook.simulate(paths=50)
     (tmp_path / "f").write_text("")
     with pytest.raises(flatbook.InputError) as e:

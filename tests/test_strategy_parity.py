@@ -166,3 +166,16 @@ def test_the_rules_live_calls_are_the_replays_compiled_rules():
     assert py(flatten.flatten_order)(0.0, 100.0, 100.5, 1.0, 0.1) == (-1, 0, 0.0)
     assert py(flatten.flatten_order)(2.0, 100.0, 100.5, 1.0, 0.1) == (1, 990, 2.0)  # sell at bid − 1
     assert py(flatten.flatten_order)(-2.0, 100.0, 100.5, 1.0, 0.1) == (0, 1015, 2.0)  # buy at ask + 1
+
+
+def test_paper_venue_cache_key_follows_the_replay_matching_it_inlines():
+    """The paper venue inlines the replay's matching (backtest/engine.py): its on-disk cache key holds that file's
+    contents beside the model digest, so an edit to the matching can never leave a stale compiled venue."""
+    from flatbook.backtest import engine as E
+    from flatbook.live.adapters import paper_venue as PV
+    from flatbook.policies import compile as C
+
+    want = C._combine(C.model_digest(), [E.__file__])
+    assert want != C.model_digest()
+    for d in (PV._arrive, PV._match):
+        assert d._cache._token == want

@@ -67,7 +67,7 @@ import numba as nb
 import numpy as np
 
 from ..controls.kill import kill_fires
-from ..controls.quote_controls import ACT_HEDGE, CP_LIMIT
+from ..controls.quote_controls import ACT_HEDGE, CP_LIMIT, room_left
 from ..data.events import TRADE
 from ..policies.base import Policy
 from ..policies.compile import depths_loop, key_on_model
@@ -75,7 +75,7 @@ from ..strategy.accrual import financing
 from ..strategy.contract import inverse_tick, tick_price, unit_value, unit_value_slope
 from ..strategy.contract import ticks as _ticks
 from ..strategy.decide import as_tuple14, decide, side_order, step_of, strategy_quotes
-from ..strategy.requote import decision_due, requote_side, room_left, room_size
+from ..strategy.requote import decision_due, requote_side, room_size
 
 __all__ = [
     "Out",

@@ -99,6 +99,15 @@ def min_spread(cp, db, da):
     return db, da
 
 
+@nb.njit(inline="always", cache=True)
+def room_left(k, q, exposure, limit):
+    """Lots side k (0 bid, 1 ask) may still add under the hard limit ``limit`` (lots) at inventory q when
+    ``exposure`` lots already rest or are in flight on that side: limit − q − exposure (bid) or
+    limit + q − exposure (ask) (seed 001, "hard limit"). The one home of the rule: the controls' sizes
+    (:func:`limit_room`, exposure 0), the replay at an order's arrival and the live engine's sends."""
+    return (limit - q - exposure) if k == 0 else (limit + q - exposure)
+
+
 @nb.njit(inline="always", cache=True, error_model="numpy")
 def limit_room(cp, db, da, q):
     """Order sizes (lots) the hard limit leaves (seed 001, "hard limit"): the resting size counts,
@@ -106,8 +115,8 @@ def limit_room(cp, db, da, q):
     infinite depth is not quoted (size 0)."""
     size = cp[CP_SIZE]
     lim = cp[CP_LIMIT]
-    bsz = min(size, max(lim - q, 0.0))
-    asz = min(size, max(lim + q, 0.0))
+    bsz = min(size, max(room_left(0, q, 0.0, lim), 0.0))
+    asz = min(size, max(room_left(1, q, 0.0, lim), 0.0))
     if math.isinf(db):
         bsz = 0.0
     if math.isinf(da):

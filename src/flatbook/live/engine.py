@@ -74,7 +74,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..controls.kill import KILL_REASONS, kill_fires
-from ..controls.quote_controls import CP_ACT_Y, pack_controls
+from ..controls.quote_controls import CP_ACT_Y, pack_controls, room_left
 from ..controls.zones import ZONE_NAMES, zone_index
 from ..data.events import CONTRACTS
 from ..errors import InputError
@@ -102,7 +102,7 @@ _flatten_order = python_form(flatten.flatten_order)
 _decision_due = python_form(requote.decision_due)
 _NO_DECISION = (math.nan, math.nan, math.nan, math.nan)  # the inputs "before the first decision": never equal
 _requote_side = python_form(requote.requote_side)
-_room_left = python_form(requote.room_left)
+_room_left = python_form(room_left)
 _step_of = python_form(step_of)
 
 

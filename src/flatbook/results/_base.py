@@ -1,10 +1,13 @@
-"""What every result object shares: the JSON dict and text, timing, warnings, the output directory and HTML
-report writers, parquet writing and notebook display."""
+"""What the result objects share: the JSON dict and text, timing, warnings and notebook display
+(:class:`Result`); the output directory of ``--out`` (:class:`SavedResult`, :class:`FramesResult`); the HTML
+report of ``--report`` (:class:`ReportedResult`). A result has the writers its command has: a quote has
+neither ``save`` nor ``report``, a risk result ``save`` only, a simulation both."""
 
 from __future__ import annotations
 
 import html
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,28 +53,36 @@ class Result:
         """The run's JSON object (as :meth:`to_json` writes it): a fresh plain dict."""
         return jsonable(self._obj)
 
-    def _frames(self) -> Mapping[str, Any]:
-        """The DataFrames :meth:`save` writes as ``<name>.parquet`` besides summary.json (subclasses)."""
-        raise NotImplementedError(f"{type(self).__name__} has no output directory")
+    def _html_head(self) -> str:
+        return f"<p><b>{html.escape(type(self).__name__)}</b>: {html.escape(self.summary.title)}</p>"
 
+    def _repr_html_(self) -> str:
+        keys = [k for k in self._key_figures if k in self.summary] or None
+        warn = "".join(f"<p style='color:#b35900'>warning: {html.escape(w)}</p>" for w in self.warnings)
+        more = f"<p><i>{len(self.summary)} figures in .summary</i></p>" if keys else ""
+        return self._html_head() + html_table(self.summary, keys, caption=False) + more + warn
+
+    def __repr__(self) -> str:
+        keys = [k for k in self._key_figures if k in self.summary] or list(self.summary)[:8]
+        width = max(len(k) for k in keys) if keys else 0
+        lines = [f"<{type(self).__name__}: {self.summary.title}>"]
+        lines += [f"  {k:<{width}}  {self.summary[k]}" for k in keys]
+        return "\n".join(lines)
+
+
+class SavedResult(Result, ABC):
+    """A result with an output directory (``--out DIR``): :meth:`save`. Subclasses write its files in ``_files``."""
+
+    @abstractmethod
     def _files(self, tmp: Path) -> list[str]:
-        """Write the output files into the fresh directory ``tmp``; return their names. By default
-        summary.json (:meth:`to_json`) and the frames of ``_frames()``; a command with ``--out`` overrides it
-        with exactly the files it writes."""
-        frames = self._frames()
-        (tmp / "summary.json").write_text(self.to_json() + "\n", encoding="utf-8")
-        names = ["summary.json"]
-        for name, df in frames.items():
-            df.to_parquet(tmp / f"{name}.parquet", index=False, engine="pyarrow")
-            names.append(f"{name}.parquet")
-        return names
+        """Write the output files into the fresh directory ``tmp``; return their names."""
 
     def save(self, directory: str | os.PathLike) -> list[Path]:
         """Write the files the command line's ``--out DIR`` writes for this run into ``directory``, all of them
         or none (written into a temporary directory beside it, then moved into place; see
         :mod:`flatbook.results._files`). Files already in ``directory`` that the run does not write are kept.
         A result whose command has no ``--out`` (risk, stress, schedule, calibrate, data inspect) writes
-        summary.json (its ``--json``) and its DataFrames as parquet files; a quote has no directory.
+        summary.json (its ``--json``) and its DataFrames as parquet files.
 
         Returns
         -------
@@ -85,9 +96,30 @@ class Result:
         """
         return publish_dir(directory, self._files)
 
+
+class FramesResult(SavedResult):
+    """A saved result whose files are summary.json (:meth:`to_json`) and its DataFrames (``_frames``) as parquet."""
+
+    @abstractmethod
+    def _frames(self) -> Mapping[str, Any]:
+        """The DataFrames :meth:`save` writes as ``<name>.parquet`` beside summary.json."""
+
+    def _files(self, tmp: Path) -> list[str]:
+        frames = self._frames()
+        (tmp / "summary.json").write_text(self.to_json() + "\n", encoding="utf-8")
+        names = ["summary.json"]
+        for name, df in frames.items():
+            df.to_parquet(tmp / f"{name}.parquet", index=False, engine="pyarrow")
+            names.append(f"{name}.parquet")
+        return names
+
+
+class ReportedResult(Result, ABC):
+    """A result with an HTML report (``--report FILE.html``): :meth:`report`, :meth:`report_html`."""
+
+    @abstractmethod
     def _report_html(self) -> str:
-        """The self-contained HTML report of the run (subclasses that have one)."""
-        raise NotImplementedError(f"{type(self).__name__} has no HTML report")
+        """The self-contained HTML report of the run."""
 
     def report_html(self) -> str:
         """The self-contained interactive HTML report (:mod:`flatbook.report.html`; plotly embedded, opens
@@ -110,22 +142,6 @@ class Result:
 
         target = check_report_path(str(path), field="path")
         return write_report(target, self._report_html(), field="path")
-
-    def _html_head(self) -> str:
-        return f"<p><b>{html.escape(type(self).__name__)}</b>: {html.escape(self.summary.title)}</p>"
-
-    def _repr_html_(self) -> str:
-        keys = [k for k in self._key_figures if k in self.summary] or None
-        warn = "".join(f"<p style='color:#b35900'>warning: {html.escape(w)}</p>" for w in self.warnings)
-        more = f"<p><i>{len(self.summary)} figures in .summary</i></p>" if keys else ""
-        return self._html_head() + html_table(self.summary, keys, caption=False) + more + warn
-
-    def __repr__(self) -> str:
-        keys = [k for k in self._key_figures if k in self.summary] or list(self.summary)[:8]
-        width = max(len(k) for k in keys) if keys else 0
-        lines = [f"<{type(self).__name__}: {self.summary.title}>"]
-        lines += [f"  {k:<{width}}  {self.summary[k]}" for k in keys]
-        return "\n".join(lines)
 
 
 def out_dir(path: str | os.PathLike) -> Path:

@@ -1,6 +1,6 @@
 """Writing a result's files: the ``--json`` text, an output directory (all files or none) and its checks.
 
-:meth:`Result.save(dir) <flatbook.results._base.Result.save>` and the command line's ``--out`` go
+:meth:`Result.save(dir) <flatbook.results._base.SavedResult.save>` and the command line's ``--out`` go
 through :func:`publish_dir`: every file is first written into a fresh temporary directory next to
 DIR (same parent, so the final moves are renames on one file system), then published: a single
 directory rename when DIR does not exist yet, otherwise one ``os.replace`` per file

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import InputError
 from ..jsonutil import jsonable
 from ..risk.summaries import risk_object, stress_object
-from ._base import Result, write_frames
+from ._base import FramesResult, SavedResult, write_frames
 from ._files import dumps
 from .summary import Quantity, Summary
 
@@ -39,7 +39,7 @@ def sweep_title(meta: Mapping[str, Any], lam: float) -> str:
     )
 
 
-class SweepResult(Result):
+class SweepResult(SavedResult):
     """A parameter sweep: one row per point, the Pareto frontiers and the best point per objective.
 
     Attributes
@@ -222,7 +222,7 @@ class RiskFrames(NamedTuple):
     """One row per position (instruments and options): quantity, price, value, delta, gamma, vega."""
 
 
-class RiskResult(Result):
+class RiskResult(FramesResult):
     """A book's Greeks and VaR/ES by method (parametric, historical, Monte Carlo).
 
     Attributes
@@ -337,7 +337,7 @@ class StressFrames(NamedTuple):
     """One row per scenario: name, q_max (lots), method, loss_at_q_max (cash)."""
 
 
-class StressResult(Result):
+class StressResult(FramesResult):
     """A book's loss per stress scenario, the liquidation check and the survivable common hard limit Q_max.
 
     Attributes
@@ -429,7 +429,7 @@ class StressResult(Result):
 # --------------------------------------------------------------------------- schedule
 
 
-class ScheduleResult(Result):
+class ScheduleResult(FramesResult):
     """An execution schedule and its Almgren–Chriss (2000) expected cost E and variance V.
 
     Attributes

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..presets import PRESETS
 from ..units import SUMMARY_UNITS, unit
-from ._base import Result, write_frames
+from ._base import SavedResult, write_frames
 from ._files import dumps
 from .summary import Quantity, Summary
 
@@ -31,7 +31,7 @@ FRONTIER_KEYS = (
 PNL_UNIT = "price units × lots"
 
 
-class HedgeFrontierResult(Result):
+class HedgeFrontierResult(SavedResult):
     """The hedge threshold swept from tight to loose on identical flow (common random numbers).
 
     Attributes

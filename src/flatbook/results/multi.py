@@ -15,7 +15,7 @@ from ..multi.simulator import MultiResult as MultiRun
 from ..presets import PRESETS
 from ..timing import group_timing
 from ..units import INSTRUMENT_COLUMNS, PORTFOLIO_KEYS, multi_unit
-from ._base import Result, write_frames
+from ._base import ReportedResult, SavedResult, write_frames
 from ._files import dumps
 from .summary import Summary
 
@@ -38,7 +38,7 @@ def per_path_columns(raw: MultiRun) -> dict[str, np.ndarray]:
     return cols
 
 
-class MultiResult(Result):
+class MultiResult(SavedResult, ReportedResult):
     """Several correlated instruments quoted by one maker (portfolio or own skew).
 
     Attributes

@@ -13,7 +13,7 @@ import numpy as np
 from ..backtest.backtester import BacktestResult as Replay
 from ..backtest.summaries import figure_series, flat_summary, table_units
 from ..jsonutil import jsonable
-from ._base import Result, write_frames
+from ._base import FramesResult, ReportedResult, SavedResult, write_frames
 from ._files import dumps
 from .summary import Summary
 
@@ -29,7 +29,7 @@ class BacktestFrames(NamedTuple):
     """One row per event: time (UTC), ts, mid, our bid/ask (NaN: no quote), q, pnl (settlement currency)."""
 
 
-class BacktestResult(Result):
+class BacktestResult(SavedResult, ReportedResult):
     """A policy replayed on real quotes and trades.
 
     Attributes
@@ -175,7 +175,7 @@ def _calibration_units(res: Mapping[str, Any]) -> dict[str, str]:
     return units
 
 
-class CalibrationResult(Result):
+class CalibrationResult(FramesResult):
     """σ, A and k (with confidence intervals) fitted on real data, and optionally a suggested γ.
 
     Attributes
@@ -218,7 +218,7 @@ class CalibrationResult(Result):
         return {"summary": self.to_pandas().reset_index()}
 
 
-class DataInspection(Result):
+class DataInspection(FramesResult):
     """What a market data file holds (``flatbook data inspect``): instrument, time span, tick and lot, contract,
     event counts, spread and volatility, and every stream (or file) in it, used or ignored, and why.
 

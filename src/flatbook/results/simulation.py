@@ -28,7 +28,7 @@ from ..sim.summaries import (
     summary_frame,
 )
 from ..units import SUMMARY_UNITS, fmt, unit
-from ._base import Result, write_frames
+from ._base import ReportedResult, SavedResult, write_frames
 from ._files import dumps
 from .summary import Difference, Summary, html_table
 
@@ -124,7 +124,7 @@ def _write_run_files(tmp: Path, raws: Sequence[SimResult], obj: Mapping, compare
     return names
 
 
-class SimulationResult(Result):
+class SimulationResult(SavedResult, ReportedResult):
     """One policy simulated over many paths.
 
     Attributes
@@ -200,7 +200,7 @@ class SimulationResult(Result):
         return simulate_report([self.raw], compare=False, obj=self._obj)
 
 
-class ComparisonResult(Result):
+class ComparisonResult(SavedResult, ReportedResult):
     """Several policies on the same paths (same seed: common random numbers).
 
     Attributes

@@ -8,7 +8,7 @@
 - **Refresh** (:func:`requote_side`): a side is re-sent only if its size changed, or it is quoted
   and its price moved by ``refresh`` ticks or more (``refresh`` = refresh_ticks·(1 − 1e−9), so a
   whole number of ticks is not lost to rounding). A size of 0 is a cancel.
-- **Limit room** (:func:`room_left`, :func:`room_size`): an order on side k may add at most
+- **Limit room** (:func:`~flatbook.controls.quote_controls.room_left`, :func:`room_size`): an order on side k may add at most
   limit − q − exposure (bid) or limit + q − exposure (ask) lots, ``exposure`` the size already
   resting or in flight on that side that could still fill; a larger order is cut to whole lots of
   that room (seed 001, "hard limit"). The replay applies it when a request reaches the exchange
@@ -43,12 +43,6 @@ def decision_due(timed, force, last, mid, spread, q, killed, t, last_req, min_re
 
 
 @nb.njit(inline="always", cache=True)
-def room_left(k, q, exposure, limit):
-    """Lots side k (0 bid, 1 ask) may still add under the hard limit: limit ∓ q − exposure."""
-    return (limit - q - exposure) if k == 0 else (limit + q - exposure)
-
-
-@nb.njit(inline="always", cache=True)
 def room_size(sz, room, lot):
     """Order size ``sz`` cut to the whole lots of ``room`` when it does not fit (room ≤ 0: 0)."""
     if room < sz:
@@ -60,7 +54,7 @@ def room_size(sz, room, lot):
 def requote_side(sz, p_t, want_sz, want_p, refresh, room, lot):
     """(send?, size) for one side whose decision is ``sz`` lots at ``p_t`` ticks, after the last request
     (``want_sz`` at ``want_p``). ``refresh``: ticks a quoted price must move to be re-sent;
-    ``room``: :func:`room_left` (inf: cut later, at the exchange)."""
+    ``room``: :func:`~flatbook.controls.quote_controls.room_left` (inf: cut later, at the exchange)."""
     moved = sz > 0.0 and p_t != want_p and abs(p_t - want_p) >= refresh
     if sz == want_sz and not moved:
         return False, sz

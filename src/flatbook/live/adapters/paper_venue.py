@@ -114,9 +114,9 @@ def _match(
             )
 
 
-# edits to the model-layer modules these inline recompile them (flatbook.policies.compile.INLINED_DIRS); the
-# matching of backtest/engine.py, which they inline too, is keyed only through numba's own key of this file
-key_on_model(_arrive, _match)
+# edits to the modules these inline recompile them: the model and strategy layers (INLINED_DIRS) and the
+# replay's matching in backtest/engine.py (arrive, match_side_at), added to the key by its file's contents
+key_on_model(_arrive, _match, also=[E.__file__])
 
 
 def _no_listener(_: object) -> None:
