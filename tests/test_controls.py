@@ -206,6 +206,28 @@ def test_zone_skew_multiplies_the_centre_offset(q):
     assert (x.ask - x.bid) / 2 == pytest.approx((y.ask - y.bid) / 2, abs=1e-12)  # spread unchanged
 
 
+@pytest.mark.parametrize("action", ["widen", "skew"])
+def test_zone_action_leaves_a_one_sided_quote_as_it_is(action):
+    """A policy that quotes one side only (the other +inf) in a widen or skew zone: that side keeps its depth,
+    the other stays unquoted (the action needs a centre; inf − inf was NaN)."""
+    from flatbook.config import build_config
+    from flatbook.policies.registry import register
+    from flatbook.policies.table import table_policy
+
+    qg = np.arange(-10.0, 11.0)
+    bid = np.where(qg > 0, np.inf, 0.5)[None, :]  # long: stop buying
+    ask = np.full((1, qg.size), 0.7)
+    register(table_policy(None, qg, bid, ask, name="one_sided"))
+    c = build_config(
+        "as2008", "one_sided", {"yellow": 3.0, "yellow_action": action, "zone_widen": 1.5, "zone_skew": 2.0}
+    )
+    x = quote(c, 5.0)
+    assert x.zone == 1 and x.bid is None and x.bid_size == 0.0
+    assert x.ask_depth == 0.7 and x.ask == 100.7
+    two = quote(c, -5.0)  # both sides quoted: the action applies
+    assert two.zone == 1 and two.bid_depth is not None and (two.bid_depth, two.ask_depth) != (0.5, 0.7)
+
+
 @pytest.mark.parametrize("preset,policy,q,zone", [("mini-project", "stoll", 200.0, 2), ("as2008", "symmetric", 6.0, 3)])
 def test_zone_is_the_highest_threshold_crossed(preset, policy, q, zone):
     over = {} if preset == "mini-project" else {"critical": 5.0}

@@ -62,6 +62,17 @@ SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             r"mid stage: ou_mid \{'kappa': 5\.0, 'mean': 100\.0, 'vol': 2\.0\}",
             r"glft: mean PnL\s+[-\d.]+ \(ABM\) ->\s+[-\d.]+ \(OU, κ = 5\), PnL std [\d.]+ -> [\d.]+ price units × lots",
+            r"fill stage: power_law \{'A': 140\.0, 'k': 1\.5, 'alpha': 2\.0\}",
+            r"glft: fills per path\s+[\d.]+ \(A·e\^\(−kδ\)\) ->\s+[\d.]+ \(power law\), mean PnL\s+[-\d.]+ ->\s+[-\d.]+ "
+            r"price units × lots",
+        ),
+    ),
+    "06_regime_table.py": (
+        ("300",),
+        (
+            r"q = 5, regime 0: bid depth 0\.9298, ask depth 0\.4127 price units",
+            r"q = 5, regime 1: bid depth 1\.4987, ask depth -0\.0528 price units",
+            r"regime_glft − glft: mean PnL [-+]\d+\.\d{3} ± \d+\.\d{3}, std PnL [-+]\d+\.\d{3} ± \d+\.\d{3}",
         ),
     ),
     "05_sweep_frontier.py": (

@@ -38,9 +38,10 @@ def ou_mid(p, t, dt, s, m, x):
 """
 
 
-def _file(tmp_path, body: str, name: str = "stages.py"):
+def _file(tmp_path, body: str, name: str = "stages.py", header: str = HEADER):
+    """A user's stage file: ``header`` (the imports), then ``body``."""
     f = tmp_path / name
-    f.write_text(HEADER + textwrap.dedent(body))
+    f.write_text(header + textwrap.dedent(body))
     return f
 
 
@@ -100,6 +101,7 @@ def test_pack_market_each_stage_writes_its_slots():
         L.MP_FEE: 0.01,
         L.MP_MAX_LOSS: 7.0,
         L.MP_MAX_DD: v["max_drawdown"],
+        L.MP_FILL: L.FILL_BUILTIN,
     }
     assert sorted(expect) == list(range(L.MP_LEN))  # every slot has an owner
     assert {k: mp[k] for k in expect} == expect

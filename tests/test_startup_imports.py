@@ -105,7 +105,7 @@ def test_python_quote_equals_the_compiled_quote_bit_for_bit(policy, params, cont
     i = np.clip(np.floor(t / v["dt"] + 1e-9), 0, cfg.steps).astype(np.int64)
     tau = v["T"] - t
     compiled, python = np.empty((8, s.size)), np.empty((8, s.size))
-    quote_kernel(b.policy)(b.pp, b.tab, cp, i, t, tau, s, q, kill, compiled)
+    quote_kernel(b.policy)(b.pp, b.tab, cp, i, t, tau, s, q, np.zeros_like(s), kill, compiled)
     _evaluate_python(b.policy, b.pp, cp, t, tau, s, q, kill, python)
     assert np.isfinite(compiled[:2]).all() and (compiled[4:6] > 0).any() and (compiled[4:6] == 0).any()
     np.testing.assert_array_equal(python.view(np.int64), compiled.view(np.int64))  # the same bits (−0.0 too)

@@ -58,12 +58,20 @@ def tape(tmp_path_factory):
     return ev, path
 
 
-def live_run(tmp: Path, events: Path, policy: str, params: dict, requote_ms: float, refresh_ticks: float):
+def live_run(
+    tmp: Path,
+    events: Path,
+    policy: str,
+    params: dict,
+    requote_ms: float,
+    refresh_ticks: float,
+    policy_file: str | None = None,
+):
     """``flatbook live``'s run on the events file (paper venue, zero latency); (summary, orders, fills) from its
     journal: orders as rows (ts, side, price, size, taker), fills as rows (ts, side, price, qty, fee)."""
     s = parse_settings(
         {
-            "run": {"policy": policy},
+            "run": {"policy": policy, **({"policy_file": policy_file} if policy_file else {})},
             "params": params,
             "feed": {"kind": "replay", "path": str(events), "format": "events"},
             "venue": {"kind": "paper", "feed_latency": 0.0, "order_latency": 0.0},

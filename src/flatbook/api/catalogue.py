@@ -17,6 +17,8 @@ __all__ = [
     "load_policies",
     "params_data",
     "config_schema",
+    "load_fill_stage",
+    "load_market_stages",
     "load_mid_stage",
     "policies_data",
     "presets_data",
@@ -194,3 +196,28 @@ def load_mid_stage(path: str | os.PathLike, name: str | None = None, params: dic
     from ..market.stage import load_stage_file  # lazy: start-up (numba)
 
     return load_stage_file(os.fspath(path), name).bind(params or {})
+
+
+def load_fill_stage(path: str | os.PathLike, name: str | None = None, params: dict[str, Any] | None = None) -> Any:
+    """Your own fill stage from the Python file ``path`` (``@flatbook.market.fill_stage.fill_stage``), with its
+    parameters ``params`` checked: the :class:`~flatbook.market.stage.BoundStage` that ``simulate(fill=...)`` and
+    ``compare(fill=...)`` run in place of the flow's fill probability A·e^(−kδ)·dt (``--market-file``, ``--fill``,
+    ``--fill-set``). ``name``: the stage (None: the file's only fill stage). Errors are one line naming the flag."""
+    from ..market.stage import load_stage_file  # lazy: start-up (numba)
+
+    return load_stage_file(os.fspath(path), name, kind="fill").bind(params or {})
+
+
+def load_market_stages(
+    path: str | os.PathLike,
+    mid: str | None = None,
+    mid_params: dict[str, Any] | None = None,
+    fill: str | None = None,
+    fill_params: dict[str, Any] | None = None,
+) -> tuple[Any, Any]:
+    """The bound (mid, fill) stages a ``--market-file`` selects (None for a kind not asked for), as
+    :func:`flatbook.market.stage.load_market_file`: a kind named or given parameters is loaded (its only stage
+    if unnamed); with neither, the file's only stage. The file is imported once; errors are one line."""
+    from ..market.stage import load_market_file  # lazy: start-up (numba)
+
+    return load_market_file(os.fspath(path), mid, mid_params, fill, fill_params)

@@ -43,6 +43,7 @@ def quote(
     *,
     mid: float | str | None = None,
     t: float | str | None = 0.0,
+    regime: int | str = 0,
     preset: str | None = None,
     policy: Any = None,
     params: Mapping[str, Any] | None = None,
@@ -59,6 +60,9 @@ def quote(
         Mid price (price units, > 0); default the preset's ``s0``.
     t : float, default 0
         Time since the start (time units), 0 <= t <= T (None: 0).
+    regime : int, default 0
+        The volatility regime, 0 (calm) or 1 (volatile): read by a table policy with a regime axis
+        (:func:`flatbook.policies.table.table_policy`), ignored by every other policy.
     preset, policy, params, config, **overrides
         The run; see :func:`flatbook.run_config`.
 
@@ -74,9 +78,12 @@ def quote(
         (:func:`flatbook.policies.quote.ladder_controls`).
     """
     policy = policy_name(policy)
-    values = merge_params(params, overrides, ("q", "mid", "t", *RUN_ARGUMENTS))
+    values = merge_params(params, overrides, ("q", "mid", "t", "regime", *RUN_ARGUMENTS))
     pre, pol, vals, _, _ = resolve(config, preset, policy, None, None, values)
     cfg: RunConfig = build_config(pre, one_policy(pol), vals, paths=1, seed=0)
+    rv = _number("regime", regime, 0.0)
+    if rv not in (0.0, 1.0):
+        raise InputError("regime", f"got {regime}; allowed: 0 (calm) or 1 (volatile)")
     qv = _number("q", q, 0.0)
     if abs(qv) > BIG:
         raise InputError(
@@ -91,7 +98,7 @@ def quote(
     T = cfg.values["T"]
     if not 0.0 <= tv <= T:
         raise InputError("t", f"got {t}; allowed: a number from 0 to T = {T:g} (time units)")
-    return QuoteResult(cfg, quote_one(cfg, qv, s, tv))
+    return QuoteResult(cfg, quote_one(cfg, qv, s, tv, regime=int(rv)))
 
 
 def _array(field: str, raw: Any, default: float, lo: float, hi: float, allowed: str):
@@ -113,6 +120,7 @@ def quotes(
     *,
     mid: Any = None,
     t: Any = 0.0,
+    regime: Any = 0,
     preset: str | None = None,
     policy: Any = None,
     params: Mapping[str, Any] | None = None,
@@ -130,6 +138,8 @@ def quotes(
         Mid prices (price units, > 0); default the preset's ``s0``.
     t : array-like, default 0
         Times since the start (time units), 0 <= t <= T.
+    regime : array-like, default 0
+        Volatility regimes, 0 (calm) or 1 (volatile): a table policy's regime axis (see :func:`quote`).
     preset, policy, params, config, **overrides
         The run; see :func:`flatbook.run_config`.
 
@@ -141,18 +151,21 @@ def quotes(
         level k (1 nearest the mid; the plain names are level 1's), capped as in :func:`quote`.
     """
     policy = policy_name(policy)
-    values = merge_params(params, overrides, ("q", "mid", "t", *RUN_ARGUMENTS))
+    values = merge_params(params, overrides, ("q", "mid", "t", "regime", *RUN_ARGUMENTS))
     pre, pol, vals, _, _ = resolve(config, preset, policy, None, None, values)
     cfg: RunConfig = build_config(pre, one_policy(pol), vals, paths=1, seed=0)
     T = cfg.values["T"]
     qa = _array("q", q, 0.0, -BIG, BIG, f"numbers from -{bound_text(BIG)} to {bound_text(BIG)} (lots)")
     sa = _array("mid", mid, cfg.values["s0"], math.ulp(0.0), BIG, f"numbers > 0 and <= {bound_text(BIG)} (price units)")
     ta = _array("t", t, 0.0, 0.0, T, f"numbers from 0 to T = {T:g} (time units)")
+    ra = _array("regime", regime, 0.0, 0.0, 1.0, "0 (calm) or 1 (volatile)")
     try:
-        sa, qa, ta = (np.ascontiguousarray(x).ravel() for x in np.broadcast_arrays(sa, qa, ta))
+        sa, qa, ta, ra = (np.ascontiguousarray(x).ravel() for x in np.broadcast_arrays(sa, qa, ta, ra))
     except ValueError:
         raise InputError(
-            "q", f"q, mid and t do not broadcast together: shapes {np.shape(q)}, {np.shape(mid)}, {np.shape(t)}"
+            "q",
+            f"q, mid, t and regime do not broadcast together: shapes {np.shape(q)}, {np.shape(mid)}, "
+            f"{np.shape(t)}, {np.shape(regime)}",
         ) from None
-    out = quote_arrays(cfg, sa, qa, ta)
+    out = quote_arrays(cfg, sa, qa, ta, regime=ra)
     return QuotesResult(cfg, {"q": qa, "mid": sa, "t": ta, **{k: np.asarray(v).ravel() for k, v in out.items()}})

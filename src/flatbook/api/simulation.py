@@ -44,6 +44,7 @@ def simulate(
     record_paths: Sequence[int] = (0,),
     progress: Progress | None = None,
     mid: Any = None,
+    fill: Any = None,
     **overrides: Any,
 ) -> SimulationResult:
     """Simulate one policy over many Monte Carlo paths (``flatbook simulate``).
@@ -65,6 +66,9 @@ def simulate(
         Your own mid-price stage (``flatbook.market.stage.load_stage_file(path, name).bind(**params)``), in
         place of the preset's ``mid_model``; it draws from the same per-path streams (common random numbers).
         See the user guide's "Market models" page.
+    fill : flatbook.market.fill_stage.FillStage or BoundStage, optional
+        Your own fill stage (``flatbook.api.catalogue.load_fill_stage(path, name, params)``): a resting quote's
+        fill probability per step, in place of the flow's A·e^(−kδ)·dt; the flow's random numbers are unchanged.
 
     Returns
     -------
@@ -80,7 +84,7 @@ def simulate(
     Quantity(value=..., unit='price units × lots', se=...)
     """
     cfg = run_config(preset, policy, paths=paths, seed=seed, params=params, config=config, **overrides)
-    return SimulationResult(simulator.simulate(cfg, record_paths=record_paths, progress=progress, mid=mid))
+    return SimulationResult(simulator.simulate(cfg, record_paths=record_paths, progress=progress, mid=mid, fill=fill))
 
 
 def compare(
@@ -93,6 +97,7 @@ def compare(
     config: ConfigLike = None,
     progress: Progress | None = None,
     mid: Any = None,
+    fill: Any = None,
     **overrides: Any,
 ) -> ComparisonResult:
     """Several policies on identical order flow (``flatbook compare``): the same seed gives every policy the
@@ -111,6 +116,9 @@ def compare(
         Your own mid-price stage (``flatbook.market.stage.load_stage_file(path, name).bind(**params)``), in
         place of the preset's ``mid_model``; it draws from the same per-path streams (every policy sees the same mids).
         See the user guide's "Market models" page.
+    fill : flatbook.market.fill_stage.FillStage or BoundStage, optional
+        Your own fill stage (``flatbook.api.catalogue.load_fill_stage(path, name, params)``): a resting quote's
+        fill probability per step, in place of the flow's A·e^(−kδ)·dt; every policy sees the same uniforms.
 
     Returns
     -------
@@ -140,7 +148,7 @@ def compare(
             if progress is None
             else (lambda done, total, i=i, c=cfg: progress(i * c.paths + done, len(cfgs) * c.paths))
         )
-        raws.append(simulator.simulate(cfg, record_paths=(0,), progress=cb, mid=mid))
+        raws.append(simulator.simulate(cfg, record_paths=(0,), progress=cb, mid=mid, fill=fill))
     return ComparisonResult(raws)
 
 

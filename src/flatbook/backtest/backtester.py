@@ -36,6 +36,7 @@ from ..controls.quote_controls import pack_controls
 from ..data.events import TRADE, EventTable, contract_value
 from ..errors import InputError
 from ..estimators.ou import inventory_ou
+from ..estimators.regime import classifier
 from ..estimators.volatility import realized_volatility, sample_previous_tick
 from ..jsonutil import jsonable
 from ..policies.base import Bound
@@ -238,6 +239,9 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     bp[E.BP_TIMED] = float(b.moves_with_time)
     bp[E.BP_INVERSE] = float(ev.meta.inverse)
     bp[E.BP_CSIZE] = ev.meta.contract_size
+    # a (t, q, regime) table: the regime is estimated online from the mids (flatbook.estimators.regime)
+    on, bp[E.BP_REG_INV_TAU], bp[E.BP_REG_SIG2] = classifier(b.regime)
+    bp[E.BP_REG_ON] = float(on)
     return b, cp, bp
 
 

@@ -51,7 +51,10 @@ holds the exchange side (queue, matching) and the loop. Per event e at exchange 
 
 The loop takes four records: :class:`Tape` (the event columns and per-event latencies),
 :class:`Params` (the policy's packed parameters and table, the controls ``cp``, the scalars ``bp``),
-:class:`Out` (per-event path, fills, requests, counters) and the policy's depths loop.
+:class:`Out` (per-event path, fills, requests, counters) and the policy's depths loop. The matching
+(:func:`arrive`, :func:`match_side_at`, shared with the paper venue, :mod:`flatbook.live.adapters.paper_venue`)
+takes records too: our two orders' queue state (:class:`Orders`), the event (:class:`Event`), the book after
+it (:class:`Book`) and the venue's grid and queue model (:class:`Rules`).
 Prices are compared in integer ticks. Times are int64 ns. Quantities are in
 the instrument's units (contracts for inverse contracts); q is signed.
 """
@@ -69,6 +72,7 @@ import numpy as np
 from ..controls.kill import kill_fires
 from ..controls.quote_controls import ACT_HEDGE, CP_LIMIT, room_left
 from ..data.events import TRADE
+from ..estimators.regime import ew_update, regime_of
 from ..policies.base import Policy
 from ..policies.compile import depths_loop, key_on_model
 from ..strategy.accrual import financing
@@ -78,13 +82,19 @@ from ..strategy.decide import as_tuple14, decide, side_order, step_of, strategy_
 from ..strategy.requote import decision_due, requote_side, room_size
 
 __all__ = [
+    "Book",
+    "Event",
+    "Orders",
     "Out",
     "Params",
+    "Rules",
     "Tape",
     "arrive",
+    "book_at",
     "inverse_tick",
     "kernels",
     "match_side_at",
+    "new_orders",
     "replay",
     "tick_price",
     "unit_value",
@@ -118,8 +128,11 @@ RECONCILE_NS = 1_000_000
     BP_INVERSE,
     BP_CSIZE,
     BP_Q0,
-) = range(21)
-BP_LEN = 21
+    BP_REG_ON,
+    BP_REG_INV_TAU,
+    BP_REG_SIG2,
+) = range(24)
+BP_LEN = 24
 
 # per-run counters (``cnt``); C_EVENT: events done (read by a progress bar while the replay runs)
 (C_REQUESTS, C_REJECTED, C_KILL_TS, C_KILL_REASON, C_HEDGE_REQ, C_FILLS, C_EVENT) = range(7)
@@ -206,11 +219,80 @@ class Out(NamedTuple):
     acc: np.ndarray
 
 
+class Orders(NamedTuple):
+    """Our resting orders as the exchange keeps them, index 0 the bid, 1 the ask (arrays of 2; ``pend`` 2 × 2).
+
+    ``live_p``: price (int64 ticks); ``live_sz``: size (lots; 0: no order); ``ahead``: the visible size ahead
+    of it in its level's queue (NaN: the level is not visible, the queue ahead unknown); ``lvl``: the visible
+    size of its level last seen; ``traded``: the volume printed at its price since the last book update;
+    ``pend_ts`` (int64 ns), ``pend[k, 0]``, ``pend[k, 1]``: the time of the last book fall counted as
+    cancels, those cancels not yet explained by a print, and what they took off ``ahead`` (the
+    reconciliation, :data:`RECONCILE_NS`; zeroed when a new order arrives). Passed to numba as a plain tuple."""
+
+    live_p: np.ndarray
+    live_sz: np.ndarray
+    ahead: np.ndarray
+    lvl: np.ndarray
+    traded: np.ndarray
+    pend_ts: np.ndarray
+    pend: np.ndarray
+
+
+def new_orders() -> Orders:
+    """No resting order on either side."""
+    z = np.zeros(2, np.int64)
+    return Orders(z, np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), z.copy(), np.zeros((2, 2)))
+
+
+class Book(NamedTuple):
+    """The book after an event as the matching reads it (:func:`book_at`): ``ok`` both sides quoted; best
+    bid and ask in int64 ticks (−2⁶², 2⁶²: that side is empty) and their sizes; ``e`` the event's row in
+    the levels beyond the touch (``depth``, (n, levels, 4) as :class:`Tape`'s, passed beside the record:
+    an array in a record built per event would cost a reference count per event)."""
+
+    ok: bool
+    bid_t: np.int64
+    ask_t: np.int64
+    bid_sz: float
+    ask_sz: float
+    e: int
+
+
+class Event(NamedTuple):
+    """What the matching reads of one event: time (ns), kind (``TRADE`` of :mod:`flatbook.data.events`, or a book
+    update), a trade's aggressor side (+1 buyer, −1 seller), price and quantity."""
+
+    ts: np.int64
+    kind: int
+    side: int
+    px: float
+    qty: float
+
+
+class Rules(NamedTuple):
+    """The venue's grid and queue model: tick (price units), lot (size grid) and ``QUEUE_PRORATA`` or
+    ``QUEUE_PROB`` (how cancels fall on the queue ahead of us)."""
+
+    tick: float
+    lot: float
+    queue: int
+
+
 @nb.njit(inline="always", cache=True)
-def _level_size(side, p_t, bb_t, ba_t, bsz, asz, depth, e, tick):
-    """Visible size at price p_t (ticks) on our side after event e: 0 inside the
-    spread, the best size at the touch, a deeper level's size from ``depth``, or
-    NaN when the level is not visible."""
+def book_at(bid, bid_sz, ask, ask_sz, e, tick):
+    """The :class:`Book` (a plain tuple) of best bid/size and ask/size (price units; NaN: none) after event
+    ``e``, on the grid ``tick``."""
+    bid_t = _ticks(bid, tick) if bid == bid else np.int64(-(2**62))
+    ask_t = _ticks(ask, tick) if ask == ask else np.int64(2**62)
+    return (bid == bid and ask == ask, bid_t, ask_t, bid_sz, ask_sz, e)
+
+
+@nb.njit(inline="always", cache=True)
+def _level_size(side, p_t, bk, depth, tick):
+    """Visible size at price p_t (ticks) on our side (+1 bid, −1 ask) of the book ``bk`` (:class:`Book`):
+    0 inside the spread, the best size at the touch, a deeper level's size from ``depth``, or NaN when the
+    level is not visible."""
+    _, bb_t, ba_t, bsz, asz, e = bk
     if side > 0:
         if p_t > bb_t:
             return 0.0
@@ -233,22 +315,21 @@ def _level_size(side, p_t, bb_t, ba_t, bsz, asz, depth, e, tick):
 
 
 @nb.njit(inline="always", cache=True)
-def arrive(k, p_t, sz, pb, pbs, pa, pas, depth, e, tick, live_p, live_sz, ahead, lvl, traded):
-    """Step 1: a request for side k (0 bid, 1 ask) reaches the exchange, against the book
-    after event e (best bid pb/size pbs, best ask pa/size pas). It replaces that side's
-    order; a post-only request that would cross is rejected (returns True, side left
-    empty). The new order joins the back of its level's queue."""
+def arrive(k, p_t, sz, bk, depth, tick, od):
+    """Step 1: a request for side k (0 bid, 1 ask; price p_t ticks, size sz lots, 0 a cancel) reaches the
+    exchange, against the book ``bk`` (:class:`Book`, levels ``depth``) after the last event. It replaces
+    that side's order in ``od`` (:class:`Orders`); a post-only request that would cross is rejected
+    (returns True, side left empty). The new order joins the back of its level's queue."""
+    live_p, live_sz, ahead, lvl, traded, _, _ = od
     rejected = False
     if sz > 0.0:
-        crosses = (k == 0 and pa == pa and p_t >= _ticks(pa, tick)) or (k == 1 and pb == pb and p_t <= _ticks(pb, tick))
-        if crosses:
+        # an empty side (±2⁶² ticks) is never crossed
+        if (k == 0 and p_t >= bk[2]) or (k == 1 and p_t <= bk[1]):
             rejected = True
             sz = 0.0
     L = 0.0
     if sz > 0.0:
-        pbt = _ticks(pb, tick) if pb == pb else np.int64(-(2**62))
-        pat = _ticks(pa, tick) if pa == pa else np.int64(2**62)
-        L = _level_size(1 if k == 0 else -1, p_t, pbt, pat, pbs, pas, depth, e, tick)
+        L = _level_size(1 if k == 0 else -1, p_t, bk, depth, tick)
     live_p[k] = p_t
     live_sz[k] = sz
     ahead[k] = L
@@ -258,38 +339,15 @@ def arrive(k, p_t, sz, pb, pbs, pa, pas, depth, e, tick, live_p, live_sz, ahead,
 
 
 @nb.njit(inline="always", cache=True)
-def match_side_at(
-    k,
-    ts_e,
-    kind_e,
-    side_e,
-    px_e,
-    qty_e,
-    book_ok,
-    bb_t,
-    ba_t,
-    bsz_e,
-    asz_e,
-    depth,
-    e,
-    tick,
-    lot,
-    queue,
-    live_p,
-    live_sz,
-    ahead,
-    lvl,
-    traded,
-    pend_ts,
-    pend,
-):
-    """Step 2 for our resting order on side k and event e at time ts_e (ns): returns the size
-    filled (whole lots) and does the queue bookkeeping (see the module docstring).
-
-    ``pend_ts[k]``, ``pend[k, 0]``, ``pend[k, 1]``: the time of the last fall counted as
-    cancels, the cancels not yet explained by a print, and what they took off ``ahead``
-    (the reconciliation; zero them when a new order arrives).
-    """
+def match_side_at(k, ev, bk, depth, ru, od):
+    """Step 2 for our resting order on side k (0 bid, 1 ask) and the event ``ev`` (:class:`Event`), after
+    which the book is ``bk`` (:class:`Book`, levels ``depth``), under the rules ``ru`` (:class:`Rules`):
+    returns the size filled (whole lots) and does the queue bookkeeping in ``od`` (:class:`Orders`; see the
+    module docstring). All records are plain tuples."""
+    ts_e, kind_e, side_e, px_e, qty_e = ev
+    book_ok, bb_t, ba_t, _, _, _ = bk
+    tick, lot, queue = ru
+    live_p, live_sz, ahead, lvl, traded, pend_ts, pend = od
     sgn = 1 if k == 0 else -1
     p_t = live_p[k]
     fill = 0.0
@@ -328,7 +386,7 @@ def match_side_at(
     if live_sz[k] > 0.0 and kind_e != TRADE:
         # book update: the visible level at our price. A fall not explained
         # by the volume printed there since the last update is cancels.
-        L = _level_size(sgn, p_t, bb_t, ba_t, bsz_e, asz_e, depth, e, tick)
+        L = _level_size(sgn, p_t, bk, depth, tick)
         if L == L:
             a = ahead[k]
             a0 = a
@@ -412,20 +470,32 @@ def replay(loop, tape, prm, out):
     queue = np.int64(bp[BP_QUEUE])
     q0 = bp[BP_Q0]
     np.random.seed(np.int64(bp[BP_SEED]))
-    one_s = np.empty(1)
-    one_q = np.empty(1)
-    one_db = np.empty(1)
-    one_da = np.empty(1)
+    one = np.empty((5, 1))  # the decision's scratch (flatbook.strategy.decide.decide)
+    # the regime a (t, q, regime) table reads, estimated from the mids the strategy sees
+    # (flatbook.estimators.regime: V, W, the last mid and its time); 0 (calm) for every other policy
+    reg_on = bp[BP_REG_ON] > 0.5
+    reg_inv_tau = bp[BP_REG_INV_TAU]
+    reg_sig2 = bp[BP_REG_SIG2]
+    reg_v = 0.0
+    reg_w = 0.0
+    reg_t = np.int64(0)
+    reg_mid = np.nan
+    x = 0.0
+    x_dec = 0.0  # the regime of the last decision: a change is a reason to decide again
 
-    # our orders: index 0 = bid, 1 = ask. live price (ticks), size, queue ahead,
-    # visible level size last seen; intended (last requested) price and size
-    live_p = np.zeros(2, np.int64)
-    live_sz = np.zeros(2)
-    ahead = np.zeros(2)
-    lvl = np.zeros(2)
-    traded = np.zeros(2)  # volume printed at our price since the last book update
-    pend_ts = np.zeros(2, np.int64)  # falls counted as cancels, waiting for their print
-    pend = np.zeros((2, 2))
+    # our orders (Orders: index 0 = bid, 1 = ask; live price, size, queue ahead, level last seen, printed
+    # since, falls awaiting their print), the matching rules; intended (last requested) price and size
+    od = (
+        np.zeros(2, np.int64),
+        np.zeros(2),
+        np.zeros(2),
+        np.zeros(2),
+        np.zeros(2),
+        np.zeros(2, np.int64),
+        np.zeros((2, 2)),
+    )
+    live_p, live_sz, ahead, lvl, traded, _, pend = od
+    ru = (tick, lot, queue)
     want_p = np.zeros(2, np.int64)
     want_sz = np.zeros(2)
     # requests (r_t, r_ts, r_side, r_p, r_sz: decision ns, arrival ns, side index, price ticks, size),
@@ -459,9 +529,8 @@ def replay(loop, tape, prm, out):
         t = ts[e]
         bb = bid_px[e]
         ba = ask_px[e]
-        book_ok = bb == bb and ba == ba
-        bb_t = _ticks(bb, tick) if bb == bb else np.int64(-(2**62))
-        ba_t = _ticks(ba, tick) if ba == ba else np.int64(2**62)
+        bk = book_at(bb, bid_sz[e], ba, ask_sz[e], e, tick)
+        book_ok = bk[0]
         # ---- time-weighted state over (t_prev, t]
         span = float(t - t_prev)
         if span > 0.0:
@@ -488,23 +557,9 @@ def replay(loop, tape, prm, out):
             sz = room_size(r_sz[head], room_left(k, q, 0.0, limit), lot)  # the hard limit at arrival
             head += 1
             if e > 0:
-                if arrive(
-                    k,
-                    p_t,
-                    sz,
-                    bid_px[e - 1],
-                    bid_sz[e - 1],
-                    ask_px[e - 1],
-                    ask_sz[e - 1],
-                    depth,
-                    e - 1,
-                    tick,
-                    live_p,
-                    live_sz,
-                    ahead,
-                    lvl,
-                    traded,
-                ):
+                # against the book before e
+                bk0 = book_at(bid_px[e - 1], bid_sz[e - 1], ask_px[e - 1], ask_sz[e - 1], e - 1, tick)
+                if arrive(k, p_t, sz, bk0, depth, tick, od):
                     cnt[C_REJECTED] += 1
                     want_sz[k] = 0.0  # so the next decision sends the side again
             else:
@@ -516,36 +571,13 @@ def replay(loop, tape, prm, out):
             pend[k, 0] = 0.0
             pend[k, 1] = 0.0
         # ---- 2. the event: trades against our orders, then queue bookkeeping
+        ev = (t, kind[e], side[e], px[e], qty[e])
         for k in range(2):
             if live_sz[k] <= 0.0:
                 continue
             sgn = 1 if k == 0 else -1  # +1: our bid (we buy), −1: our ask
             p_t = live_p[k]
-            fill = match_side_at(
-                k,
-                t,
-                kind[e],
-                side[e],
-                px[e],
-                qty[e],
-                book_ok,
-                bb_t,
-                ba_t,
-                bid_sz[e],
-                ask_sz[e],
-                depth,
-                e,
-                tick,
-                lot,
-                queue,
-                live_p,
-                live_sz,
-                ahead,
-                lvl,
-                traded,
-                pend_ts,
-                pend,
-            )
+            fill = match_side_at(k, ev, bk, depth, ru, od)
             if fill > 0.0:
                 fpx = tick_price(p_t, tick, inv_tick)
                 fv = unit_value(fpx, inverse, csize)
@@ -585,12 +617,19 @@ def replay(loop, tape, prm, out):
         acc[A_PEAK] = peak
         # ---- 4. the strategy sees e after the feed latency and may requote
         t_obs = t + feed_lat[e]
+        if reg_on and book_ok:
+            if reg_mid == reg_mid:
+                reg_v, reg_w = ew_update(reg_v, reg_w, max(t_obs - reg_t, 0) / unit, mid - reg_mid, reg_inv_tau)
+                x = regime_of(reg_v, reg_w, reg_sig2)
+            reg_t = t_obs
+            reg_mid = mid
         if (
             book_ok
             and ba > bb
-            and decision_due(timed, False, last_in, mid, ba - bb, q, killed, t_obs, last_req, min_req)
+            and decision_due(timed, x != x_dec, last_in, mid, ba - bb, q, killed, t_obs, last_req, min_req)
         ):
             last_in = (mid, ba - bb, q, 1.0 if killed else 0.0)
+            x_dec = x
             t_u = (t_obs - t0) / unit
             db0, da0, db, da, bsz, asz, zone, act = decide(
                 loop,
@@ -603,11 +642,9 @@ def replay(loop, tape, prm, out):
                 mid,
                 0.5 * (ba - bb),
                 q,
+                x,
                 killed,
-                one_s,
-                one_q,
-                one_db,
-                one_da,
+                one,
             )
             m = 0.5 * (da0 - db0)
             mo = m if abs(m) < math.inf else 0.0

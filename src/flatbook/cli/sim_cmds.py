@@ -34,7 +34,7 @@ from .common import (
     flag_errors,
     print_warnings,
 )
-from .market_file import MarketFileOpt, MidOpt, MidSetOpt, load_mid
+from .market_file import FillOpt, FillSetOpt, MarketFileOpt, MidOpt, MidSetOpt, load_stages
 from .policy_file import PolicyFileOpt, load_policy_files
 from .progress import ProgressBar
 
@@ -61,17 +61,19 @@ def simulate(
     market_file: MarketFileOpt = None,
     mid: MidOpt = None,
     mid_set: MidSetOpt = None,
+    fill: FillOpt = None,
+    fill_set: FillSetOpt = None,
 ) -> None:
     """Monte Carlo simulation of one policy: summary table (or JSON), optional output files and HTML report."""
     load_policy_files(policy_file)
-    stage = load_mid(market_file, mid, mid_set)
+    stage, fill_stage = load_stages(market_file, mid, mid_set, fill, fill_set)
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
     cfg = api.run_config(preset_name, _one_policy(policy, run), paths=n, seed=s, params=overrides)
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)
     compile_first(cfg, json_)
     with ProgressBar(cfg.paths, enabled=not json_) as bar:
-        res = api.simulate(config=cfg, progress=bar.callback(cfg.policy, 0), mid=stage)
+        res = api.simulate(config=cfg, progress=bar.callback(cfg.policy, 0), mid=stage, fill=fill_stage)
     print_warnings(res.warnings)
     _write(res, out_dir, report_path)
     if json_:
@@ -100,10 +102,12 @@ def compare(
     market_file: MarketFileOpt = None,
     mid: MidOpt = None,
     mid_set: MidSetOpt = None,
+    fill: FillOpt = None,
+    fill_set: FillSetOpt = None,
 ) -> None:
     """Several policies on identical order flow (same seed ⇒ same random numbers): metrics × policies."""
     load_policy_files(policy_file)
-    stage = load_mid(market_file, mid, mid_set)
+    stage, fill_stage = load_stages(market_file, mid, mid_set, fill, fill_set)
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
     names = policy if policy else run.get("policy")
     if isinstance(names, str):
@@ -129,7 +133,9 @@ def compare(
             bar.update(description=names[min((done - 1) // n_paths, len(names) - 1)])
             cb(done, total)
 
-        res = api.compare(names, preset_name, paths=n, seed=s, params=overrides, progress=progress, mid=stage)
+        res = api.compare(
+            names, preset_name, paths=n, seed=s, params=overrides, progress=progress, mid=stage, fill=fill_stage
+        )
     print_warnings(res.warnings)
     _write(res, out_dir, report_path)
     if json_:
@@ -160,19 +166,27 @@ def quote(
     t: Annotated[
         str | None, typer.Option("--t", metavar="T", help="Time since the start (time units; default 0).")
     ] = None,
+    regime: Annotated[
+        str,
+        typer.Option(
+            "--regime", metavar="R", help="Volatility regime, 0 calm or 1 volatile (a regime table policy's axis)."
+        ),
+    ] = "0",
     preset: PresetOpt = None,
     set_: SetOpt = None,
     config: ConfigOpt = None,
     json_: JsonOpt = False,
     policy_file: PolicyFileOpt = None,
 ) -> None:
-    """The quotes of one policy for one state (inventory, mid, time)."""
+    """The quotes of one policy for one state (inventory, mid, time, regime)."""
     from ..api.quoting import quote as quote_state  # lazy: start-up (numba; not the simulator)
 
     load_policy_files(policy_file)
     run, preset_name, overrides, _, _ = _resolve(config, preset, set_, None, None)
-    with flag_errors({"q": "--q", "mid": "--mid", "t": "--t"}):
-        res = quote_state(q, mid=mid, t=t, preset=preset_name, policy=_one_policy(policy, run), params=overrides)
+    with flag_errors({"q": "--q", "mid": "--mid", "t": "--t", "regime": "--regime"}):
+        res = quote_state(
+            q, mid=mid, t=t, regime=regime, preset=preset_name, policy=_one_policy(policy, run), params=overrides
+        )
     if json_:
         _print_json(res)
     else:

@@ -158,7 +158,9 @@ def control_quotes(cp, db, da, s, q, killed):
         h = h * cp[CP_WIDEN]
     elif act == ACT_SKEW:
         m = m * cp[CP_SKEW]
-    if act == ACT_WIDEN or act == ACT_SKEW:
+    # a one-sided quote (the other side +inf: not quoted) has no centre: widen and skew leave it as it is
+    # (h − m would be inf − inf = NaN)
+    if (act == ACT_WIDEN or act == ACT_SKEW) and db < math.inf and da < math.inf:
         db = h - m
         da = h + m
     # never cross the market's touch: at most one tick inside it, or without a

@@ -78,11 +78,12 @@ from ..controls.quote_controls import CP_ACT_Y, pack_controls, room_left
 from ..controls.zones import ZONE_NAMES, zone_index
 from ..data.events import CONTRACTS
 from ..errors import InputError
+from ..estimators import regime as regime_est
 from ..policies.compile import depths_loop, python_form
 from ..policies.registry import policy_spec
 from ..strategy import accrual, flatten, requote
 from ..strategy.contract import inverse_tick, tick_price, unit_value
-from ..strategy.decide import LD_LEN, step_of, strategy_quotes
+from ..strategy.decide import LD_LEN, SV_LEN, step_of, strategy_quotes
 from . import risk as R
 from .alerts import Alerts
 from .hedge_advice import hedge_advice, hedge_rule
@@ -104,6 +105,8 @@ _NO_DECISION = (math.nan, math.nan, math.nan, math.nan)  # the inputs "before th
 _requote_side = python_form(requote.requote_side)
 _room_left = python_form(room_left)
 _step_of = python_form(step_of)
+_ew_update = python_form(regime_est.ew_update)
+_regime_of = python_form(regime_est.regime_of)
 
 
 def zone_with_hysteresis(a: float, prev: int, thresholds: tuple[float, float, float], h: float) -> int:
@@ -184,6 +187,9 @@ class Engine:
         self.refresh = refresh_ticks * (1.0 - 1e-9)  # ticks
         self.markout_ns = int(markout_s * NS)
         self.out = np.zeros(LD_LEN)
+        self.sv = np.zeros(SV_LEN)  # the decision's inputs (flatbook.strategy.decide.SV_*)
+        # a (t, q, regime) table: the regime estimated online from the mids, as the replay does
+        self.reg_on, self.reg_inv_tau, self.reg_sig2 = regime_est.classifier(b.regime)
         self.metrics: Metrics | None = None
         # ---- state (everything below is in the snapshot)
         self.t0 = t0_ns
@@ -198,6 +204,12 @@ class Engine:
         self.flattening = False
         self.zone = 0
         self.act = 0.0
+        # the regime estimate (flatbook.estimators.regime): V, W, the last mid and its time (ns), the regime,
+        # and the regime of the last decision
+        self.reg_v = self.reg_w = 0.0
+        self.reg_t = 0
+        self.reg_mid = math.nan
+        self.regime = self.regime_dec = 0.0
         self.last_ts: int | None = None
         self.fin_ts: int | None = None  # financing has accrued up to here (ns): the last event or fill
         self.want_p = [0, 0]  # last requested price (ticks) and size per side
@@ -249,9 +261,9 @@ class Engine:
 
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the decision before the first event."""
-        self._strategy(
-            self.pp, self.tab, self.cp, 0, 0.0, self.T, 100.0, 0.5, 0.0, False, self.lot, self.tick, np.zeros(LD_LEN)
-        )
+        sv = np.zeros(SV_LEN)
+        sv[:] = (0, 0.0, self.T, 100.0, 0.5, 0.0, 0.0, 0.0, self.lot, self.tick)  # SV_* order
+        self._strategy(self.pp, self.tab, self.cp, sv, np.zeros(LD_LEN))
 
     # ------------------------------------------------------------------ market data
     def on_market(self, ev: MarketEvent) -> None:
@@ -284,6 +296,12 @@ class Engine:
             while mk and mk[0][0] <= ts:
                 _, sq, m0 = mk.popleft()
                 self.adverse += sq * (vm - unit_value(m0, self.inverse, self.csize))
+        if self.reg_on and bb == bb and ba == ba:
+            if self.reg_mid == self.reg_mid:
+                dt = max(ts - self.reg_t, 0) / NS
+                self.reg_v, self.reg_w = _ew_update(self.reg_v, self.reg_w, dt, mid - self.reg_mid, self.reg_inv_tau)
+                self.regime = _regime_of(self.reg_v, self.reg_w, self.reg_sig2)
+            self.reg_t, self.reg_mid = ts, mid
         if self.session_end is not None and ts >= self.session_end and not self.flattening:
             self.start_flatten(ts, "end of session")
         if self.halted:  # a journal fault: nothing is decided or sent any more (see halt)
@@ -311,30 +329,29 @@ class Engine:
     def _decide(self, ts: int, mid: float, spread: float, t_arr: int | None) -> None:
         q = self.q
         last = self.last_in if self.last_in is not None else _NO_DECISION
-        if not _decision_due(
-            self.timed, self.dirty, last, mid, spread, q, self.killed, ts, self.last_req, self.min_req
-        ):
+        force = self.dirty or self.regime != self.regime_dec
+        if not _decision_due(self.timed, force, last, mid, spread, q, self.killed, ts, self.last_req, self.min_req):
             return
         self.last_in = (mid, spread, q, 1.0 if self.killed else 0.0)
         self.dirty = False
+        self.regime_dec = self.regime
         out = self.out
         assert self.t0 is not None  # set by the first market event, which comes before any decision
         t_u = (ts - self.t0) / NS
-        self._strategy(
-            self.pp,
-            self.tab,
-            self.cp,
+        sv = self.sv
+        sv[:] = (
             _step_of(t_u, self.dt, self.nsteps),
             t_u,
             self.T - t_u,
             mid,
             0.5 * spread,
             q,
-            self.killed or self.flattening,
+            self.regime,
+            1.0 if (self.killed or self.flattening) else 0.0,
             self.lot,
             self.tick,
-            out,
-        )
+        )  # SV_* order
+        self._strategy(self.pp, self.tab, self.cp, sv, out)
         # Python floats from here: sqlite binds them directly and their arithmetic is cheaper
         db0, da0, _, _, bsz, asz, zone, self.act, bid_t, ask_t, bid_px, ask_px = out.tolist()  # LD_* order
         self.quote_zone = int(zone)
@@ -780,7 +797,15 @@ class Engine:
         "ask",
         "bid_sz",
         "ask_sz",
+        "reg_v",
+        "reg_w",
+        "reg_t",
+        "regime",
+        "regime_dec",
     )
+
+    #: snapshot keys added later: a snapshot from before them keeps this run's starting values
+    _SNAP_LATER = frozenset({"reg_v", "reg_w", "reg_t", "regime", "regime_dec"})
 
     def snapshot_state(self) -> dict:
         s = {k: getattr(self, k) for k in self.SNAP}
@@ -790,6 +815,7 @@ class Engine:
         s["last_in"] = list(self.last_in) if self.last_in is not None else None
         s["contract"] = self.contract_info()
         s["fin_ts"] = self.fin_ts
+        s["reg_mid"] = self.reg_mid
         return s
 
     def restore(self, s: dict) -> None:
@@ -804,8 +830,10 @@ class Engine:
                 f"of size {self.csize:g} (use another journal.path, or the same contract)",
             )
         for k in self.SNAP:
-            setattr(self, k, s[k])
-        for k in ("mid", "bid", "ask"):  # NaN is stored as null
+            if k in s or k not in self._SNAP_LATER:
+                setattr(self, k, s[k])
+        self.reg_mid = s.get("reg_mid", math.nan)
+        for k in ("mid", "bid", "ask", "reg_mid"):  # NaN is stored as null
             if getattr(self, k) is None:
                 setattr(self, k, math.nan)
         self.open = {c: list(o) for c, o in s["open"].items()}

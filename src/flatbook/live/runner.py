@@ -51,7 +51,7 @@ from ..fileio import atomic_file
 from ..jsonutil import jsonable
 from ..timing import group_timing
 from .adapters.ccxt_adapter import CcxtFeed, CcxtVenue
-from .adapters.paper_venue import PaperVenue
+from .adapters.paper_venue import Fees, PaperVenue
 from .adapters.replay_feed import ReplayFeed
 from .alerts import Alerts
 from .engine import NS, Engine
@@ -145,10 +145,7 @@ def build(s: LiveSettings):
             feed_latency=Latency.parse("venue.feed_latency", s.venue.feed_latency),
             order_latency=Latency.parse("venue.order_latency", s.venue.order_latency),
             queue=s.venue.queue,
-            maker_fee=v["maker_fee"],
-            maker_fee_bps=v["maker_fee_bps"],
-            taker_fee=v["taker_fee"],
-            taker_fee_bps=v["taker_fee_bps"],
+            fees=Fees.of(v),
             seed=s.run.seed,
             contract=ev.meta.contract,
             contract_size=ev.meta.contract_size,

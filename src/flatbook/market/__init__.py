@@ -5,7 +5,8 @@
 - :mod:`flatbook.market.costs`: fees, financing and carry;
 - :mod:`flatbook.market.layout`: the rows of the block state and the slots of the packed parameters;
 - :mod:`flatbook.market.pack`: :func:`~flatbook.market.pack.pack_market`, each stage packing its own slots;
-- :mod:`flatbook.market.stage`: your own mid-price stage (:func:`mid_stage`, :func:`load_stage_file`).
+- :mod:`flatbook.market.stage`: your own mid-price stage (:func:`mid_stage`, :func:`load_stage_file`);
+- :mod:`flatbook.market.fill_stage`: your own fill (order-flow) stage (``from flatbook.market.fill_stage import fill_stage``).
 
 The step's order and every stage's draws are documented in ``docs/market_models.md``. The names
 below resolve lazily (PEP 562), for start-up speed: importing this package does not import numba.
@@ -15,10 +16,22 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["BoundStage", "MidStage", "Param", "load_stage_file", "mid_stage", "normals", "uniforms", "unit"]
+__all__ = [
+    "BoundStage",
+    "FillStage",
+    "MidStage",
+    "Param",
+    "load_stage_file",
+    "mid_stage",
+    "normals",
+    "uniforms",
+    "unit",
+]
+# (the decorator ``fill_stage`` is not re-exported here: it would shadow its own module, flatbook.market.fill_stage)
+_FROM = {"FillStage": "flatbook.market.fill_stage"}
 
 
 def __getattr__(name: str):
     if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(".stage", __name__), name)
+    return getattr(importlib.import_module(_FROM.get(name, "flatbook.market.stage")), name)

@@ -42,13 +42,15 @@ from __future__ import annotations
     MP_FEE,
     MP_MAX_LOSS,
     MP_MAX_DD,
-) = range(27)
-MP_LEN = 27
+    MP_FILL,
+) = range(28)
+MP_LEN = 28
 MODEL_BINOMIAL, MODEL_ABM, MODEL_GBM = 0, 1, 2
 FLOW_INTENSITY, FLOW_ORDERS = 0, 1
 MODEL_USER = 3  # a user's mid-price stage (flatbook.market.stage)
+FILL_BUILTIN, FILL_USER = 0, 1  # MP_FILL: A·e^(−kδ)·dt, or a user's fill stage (flatbook.market.fill_stage)
 
-BLOCK = 64  # paths per block: W_LEN rows × 64 × 8 B = 27 KiB, inside L1 (32–48 KiB)
+BLOCK = 64  # paths per block: W_LEN rows × 64 × 8 B = 28 KiB, inside L1 (32–48 KiB)
 
 # block state: rows of one (W_LEN, BLOCK) array, so that every access is a
 # constant offset from one pointer and LLVM vectorises without alias checks
@@ -106,8 +108,10 @@ BLOCK = 64  # paths per block: W_LEN rows × 64 × 8 B = 27 KiB, inside L1 (32�
     W_OPTV,
     W_OD,
     W_QPOL,
-) = range(53)
-W_LEN = 53
+    W_PB,
+    W_PA,
+) = range(55)
+W_LEN = 55  # W_PB, W_PA: a user fill stage's probabilities (flatbook.market.fill_stage)
 # hedge state (flatbook.hedging.model): a second block array, touched only when hedging
 (
     WH_Y,

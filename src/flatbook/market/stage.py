@@ -1,4 +1,5 @@
-"""Your own mid-price stage: a small compiled function that moves one path's mid by one step.
+"""Your own mid-price stage: a small compiled function that moves one path's mid by one step; and the
+machinery every user stage shares (a fill stage, :mod:`flatbook.market.fill_stage`, is another kind).
 
 Writing a stage
 ---------------
@@ -50,6 +51,16 @@ indirect call is made only when a user stage is given (once per block of 64 path
 Errors are one line (:class:`~flatbook.errors.InputError`, exit 2 on the command line): the
 wrong arguments, a parameter out of range or unknown (with "did you mean"), code numba
 cannot compile, a stage that returns a non-finite mid.
+
+Every kind of stage
+-------------------
+A kind of stage is a :class:`StageKind`: its formula's arguments, the kernel's calling form
+and the block-loop template the formula is inlined into. :class:`Stage` holds what every kind
+shares (the parameters and their validation, :meth:`Stage.bind`; the compiled, disk-cached loop,
+:meth:`Stage.loop`); each kind's class adds its probe (:meth:`Stage.try_run`) and its Python
+call: :class:`MidStage` here, :class:`~flatbook.market.fill_stage.FillStage`. A file may define
+stages of both kinds: :func:`load_stage_file` returns one of a kind, :func:`load_market_file`
+the (mid, fill) pair the command line's ``--market-file F --mid NAME --fill NAME`` selects.
 """
 
 from __future__ import annotations
@@ -64,7 +75,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numba as nb
 import numpy as np
@@ -79,13 +90,20 @@ from ..suggest import unknown
 from ..userfile import import_user_file
 
 __all__ = [
+    "MID",
     "MID_ARGS",
     "MID_SIG",
     "BoundStage",
     "MidStage",
     "Param",
+    "Stage",
+    "StageKind",
+    "idle_loop",
+    "load_market_file",
     "load_stage_file",
+    "load_stages",
     "mid_stage",
+    "stage_decorator",
     "normals",
     "uniforms",
     "unit",
@@ -159,7 +177,7 @@ def _reason(exc: BaseException) -> str:
     return useful[0] if useful else type(exc).__name__
 
 
-#: bound per stage by :meth:`MidStage.loop` (the template below is never compiled as it is)
+#: bound per stage by :meth:`Stage.loop` (the templates are never compiled as they are)
 step: Any = None
 as_params: Any = None
 
@@ -177,85 +195,139 @@ def _idle(pp, i, t, dt, s, hivol, rmult, xs):
     return
 
 
+@dataclass(frozen=True)
+class StageKind:
+    """A kind of stage: its name (``mid``, ``fill``: the flag ``--mid``, the summary's ``mid_stage``), the
+    arguments of its formula, the kernel's calling form ``sig`` and the block loop ``template`` that inlines
+    the formula (globals ``step``, ``as_params`` bound per stage), the placeholder ``idle`` of the same
+    signature, and what the formula returns (for people)."""
+
+    name: str
+    args: tuple[str, ...]
+    sig: Any
+    template: Callable
+    idle: Callable
+    returns: str
+
+
+#: the mid-price stage (this module's docstring)
+MID = StageKind("mid", MID_ARGS, MID_SIG, _loop, _idle, "the new mid (price units)")
+
 _LOOPS: dict[str, CFunc] = {}
 
 
-def _cfunc(fn, key: str) -> CFunc:
+def _cfunc(template: Callable, glob: Mapping[str, Any], key: str, sig) -> CFunc:
+    """``template``'s code with the globals ``glob``, compiled as a C callback of signature ``sig`` and cached
+    on disk under ``key``."""
     cf = _LOOPS.get(key)
     if cf is None:
+        fn = types.FunctionType(template.__code__, dict(glob), template.__name__)
+        fn.__module__ = template.__module__
         fn.__qualname__ = f"{fn.__name__}__{key[:16]}"
-        cf = CFunc(fn, (MID_SIG.args, MID_SIG.return_type), {}, {"error_model": "numpy", "nopython": True})
+        cf = CFunc(fn, (sig.args, sig.return_type), {}, {"error_model": "numpy", "nopython": True})
         cf._cache = KeyedCache(fn, key)  # type: ignore[attr-defined]  # numba's CFunc keeps its cache here
         cf.compile()
         _LOOPS[key] = cf
     return cf
 
 
-def idle_loop() -> CFunc:
-    """The compiled placeholder of signature :data:`MID_SIG` (the built-in mids need no call)."""
-    key = hashlib.sha256(f"idle:{market_digest()}".encode()).hexdigest()
-    if key in _LOOPS:
-        return _LOOPS[key]
-    fn = types.FunctionType(_idle.__code__, dict(globals()), "_idle")
-    fn.__module__ = __name__
-    return _cfunc(fn, key)
+def idle_loop(kind: StageKind = MID) -> CFunc:
+    """The compiled placeholder of ``kind``'s signature (the built-in stages need no call)."""
+    key = hashlib.sha256(f"idle:{kind.name}:{market_digest()}".encode()).hexdigest()
+    return _cfunc(kind.idle, kind.idle.__globals__, key, kind.sig)
 
 
 @dataclass(frozen=True, eq=False)
-class MidStage:
-    """A user's mid-price stage (see the module docstring). Make one with :func:`mid_stage`;
-    :meth:`bind` validates its parameters for a run."""
+class Stage:
+    """A user's market stage; its kind (:class:`StageKind`) is its class's. Make one with :func:`mid_stage`
+    or :func:`flatbook.market.fill_stage.fill_stage`; :meth:`bind` validates its parameters for a run."""
 
     name: str
     param_specs: Mapping[str, Param]
     fields: tuple[str, ...]
-    formula: Any  # the (p, t, dt, s, m, x) function, a numba dispatcher (inline="always")
+    formula: Any  # the user's function, a numba dispatcher (inline="always")
     token: str
     source: str = ""
     summary: str = ""
     _cls: Any = field(default=None, repr=False)
+    kind: ClassVar[StageKind]
 
     @property
     def params(self) -> tuple[str, ...]:
         """The stage's parameter names, in the order of ``p``."""
         return self.fields
 
+    @property
+    def label(self) -> str:
+        """``"<kind> stage <name>"``: the field its errors name."""
+        return f"{self.kind.name} stage {self.name}"
+
     def loop(self) -> CFunc:
         """The stage inlined into its block loop, compiled (or loaded from the cache) once per source."""
-        key = hashlib.sha256(f"{self.token}:{self.name}:{market_digest()}".encode()).hexdigest()
+        k = self.kind
+        key = hashlib.sha256(f"{k.name}:{self.token}:{self.name}:{market_digest()}".encode()).hexdigest()
         if key in _LOOPS:
             return _LOOPS[key]
-        g = dict(globals())
-        g.update(step=self.formula, as_params=_as_params_of(self._cls, len(self.fields)))
-        fn = types.FunctionType(_loop.__code__, g, "_loop")
-        fn.__module__ = __name__
+        glob = {**k.template.__globals__, "step": self.formula}
+        glob["as_params"] = _as_params_of(self._cls, len(self.fields))
         try:
-            return _cfunc(fn, key)
+            return _cfunc(k.template, glob, key, k.sig)
         except Exception as exc:  # noqa: BLE001 - numba's typing errors are pages long: one line
-            raise InputError(f"mid stage {self.name}", f"numba cannot compile it: {_reason(exc)}") from None
+            raise InputError(self.label, f"numba cannot compile it: {_reason(exc)}") from None
 
     def bind(self, values: Mapping[str, object] | None = None, **params: object) -> BoundStage:
         """Validate ``values`` (and keyword parameters; defaults for the rest): a :class:`BoundStage`."""
         given = {**(values or {}), **params}
         for k in given:
             if k not in self.param_specs:
-                raise unknown(f"mid stage {self.name}", "parameter", k, self.param_specs)
+                raise unknown(self.label, "parameter", k, self.param_specs)
         vals = [spec.check(k, given.get(k, spec.default)) for k, spec in self.param_specs.items()]
         pp = np.zeros(max(len(vals), 1))
         pp[: len(vals)] = vals
         return BoundStage(self, pp)
 
+    def evaluate(self, params: Mapping[str, object], *args: object) -> Any:
+        """The formula in Python, with ``params`` bound (defaults for the rest), on the arguments after ``p``."""
+        b = self.bind(params)
+        return self.formula.py_func(self._cls(*b.pp[: len(self.fields)]), *args)
+
+    def try_run(self, bound: BoundStage, s0: float, dt: float, rmult: float) -> None:
+        """Run the compiled stage on a few inputs; raise a one-line :class:`InputError` on a bad output."""
+        raise NotImplementedError  # each kind's class says what a bad output is
+
+
+class MidStage(Stage):
+    """A user's mid-price stage (see the module docstring). Make one with :func:`mid_stage`."""
+
+    kind = MID
+
     def __call__(self, t: float, dt: float, s: float, m: float, x: int, **params: object) -> float:
         """Evaluate the stage in Python: ``stage(t, dt, s, m, x, **params)`` → the new mid."""
-        b = self.bind(params)
-        return self.formula.py_func(self._cls(*b.pp[: len(self.fields)]), t, dt, s, m, np.uint64(x))
+        return float(self.evaluate(params, t, dt, s, m, np.uint64(x)))
+
+    def try_run(self, bound: BoundStage, s0: float, dt: float, rmult: float) -> None:
+        """64 paths, 4 steps from s0 (the calm regime); a non-finite mid is one line."""
+        s = np.full(64, float(s0))
+        hv = np.zeros(64)
+        st = np.array([_start(7, j) for j in range(64)], dtype=np.uint64)
+        xs = np.empty(64, np.uint64)
+        loop = self.loop()
+        for i in range(4):
+            _call(loop, bound.pp, i, i * dt, dt, s, hv, 1.0, st, xs)
+            if not np.all(np.isfinite(s)):
+                bad = float(s[~np.isfinite(s)][0])
+                raise InputError(
+                    self.label,
+                    f"returned a non-finite mid ({bad}) from s0 = {s0:g}, dt = {dt:g}, step {i}, "
+                    f"parameters {bound.values}",
+                )
 
 
 @dataclass(frozen=True, eq=False)
 class BoundStage:
     """A stage with validated parameters ``pp`` (float64, in the order of ``stage.fields``)."""
 
-    stage: MidStage
+    stage: Stage
     pp: np.ndarray
 
     @property
@@ -263,22 +335,13 @@ class BoundStage:
         """The parameters by name."""
         return {k: float(v) for k, v in zip(self.stage.fields, self.pp)}
 
-    def probe(self, s0: float, dt: float, steps: int = 4) -> None:
-        """Run the compiled stage on 64 paths for a few steps from s0; a non-finite mid is one line."""
-        s = np.full(64, float(s0))
-        hv = np.zeros(64)
-        st = np.array([_start(7, j) for j in range(64)], dtype=np.uint64)
-        xs = np.empty(64, np.uint64)
-        loop = self.stage.loop()
-        for i in range(steps):
-            _call(loop, self.pp, i, i * dt, dt, s, hv, 1.0, st, xs)
-            if not np.all(np.isfinite(s)):
-                bad = float(s[~np.isfinite(s)][0])
-                raise InputError(
-                    f"mid stage {self.stage.name}",
-                    f"returned a non-finite mid ({bad}) from s0 = {s0:g}, dt = {dt:g}, step {i}, "
-                    f"parameters {self.values}",
-                )
+    def probe(self, s0: float, dt: float, rmult: float = 1.0) -> None:
+        """Run the compiled stage on a short probe (:meth:`Stage.try_run`): a bad output is one line."""
+        self.stage.try_run(self, s0, dt, rmult)
+
+    def describe(self) -> dict[str, Any]:
+        """What a run's summary says of the stage: its name, parameters and source file."""
+        return {"name": self.stage.name, "params": self.values, "source": self.stage.source}
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -303,65 +366,116 @@ def _token(fn) -> str:
         return hashlib.sha256(marshal.dumps(fn.__code__)).hexdigest()
 
 
-def mid_stage(
-    params: Mapping[str, Param] | None = None, *, name: str | None = None, summary: str = ""
-) -> Callable[[Callable], MidStage]:
-    """Decorator: a function ``f(p, t, dt, s, m, x) -> new mid`` as a :class:`MidStage`.
+S = TypeVar("S", bound=Stage)
 
-    params: ``{name: Param}``, the fields of ``p`` in order (units, bounds, defaults, docs).
-    name: defaults to the function's name. See the module docstring.
-    """
-    specs = dict(params or {})
 
-    def wrap(fn) -> MidStage:
-        py = getattr(fn, "py_func", fn)
-        nm = name or py.__name__
-        field_ = f"mid stage {nm}"
-        sig = inspect.signature(py)
-        if len(sig.parameters) != len(MID_ARGS):
-            got = ", ".join(sig.parameters)
-            raise InputError(
-                field_,
-                f"must take {len(MID_ARGS)} arguments ({', '.join(MID_ARGS)}); got {len(sig.parameters)} ({got})",
+def stage_decorator(cls: type[S], form: str) -> Callable[..., Callable[[Callable], S]]:
+    """The decorator of a kind of stage, ``decorator(params=None, *, name=None, summary="")``, that makes a
+    function ``form`` a stage of class ``cls`` (its kind's arguments checked): :func:`mid_stage`,
+    :func:`~flatbook.market.fill_stage.fill_stage`."""
+
+    def decorator(
+        params: Mapping[str, Param] | None = None, *, name: str | None = None, summary: str = ""
+    ) -> Callable[[Callable], S]:
+        specs = dict(params or {})
+        args = cls.kind.args
+
+        def wrap(fn) -> S:
+            py = getattr(fn, "py_func", fn)
+            nm = name or py.__name__
+            field_ = f"{cls.kind.name} stage {nm}"
+            sig = inspect.signature(py)
+            if len(sig.parameters) != len(args):
+                got = ", ".join(sig.parameters)
+                raise InputError(
+                    field_, f"must take {len(args)} arguments ({', '.join(args)}); got {len(sig.parameters)} ({got})"
+                )
+            for k, v in specs.items():
+                if not isinstance(v, Param):
+                    raise InputError(field_, f"parameter {k!r} must be a flatbook.market.stage.Param; got {v!r}")
+                if not k.isidentifier() or keyword.iskeyword(k) or k.startswith("_"):
+                    raise InputError(field_, f"parameter name {k!r} must be a Python identifier not starting with '_'")
+            tup = namedtuple(f"{_identifier(nm)}_params", tuple(specs))  # type: ignore[misc]  # fields known at run time
+            return cls(
+                name=nm,
+                param_specs=specs,
+                fields=tuple(specs),
+                formula=nb.njit(inline="always", error_model="numpy")(py),
+                token=_token(py),
+                source=str(inspect.getsourcefile(py)),
+                summary=summary or (inspect.getdoc(py) or "").split("\n")[0],
+                _cls=tup,
             )
-        for k, v in specs.items():
-            if not isinstance(v, Param):
-                raise InputError(field_, f"parameter {k!r} must be a flatbook.market.stage.Param; got {v!r}")
-            if not k.isidentifier() or keyword.iskeyword(k) or k.startswith("_"):
-                raise InputError(field_, f"parameter name {k!r} must be a Python identifier not starting with '_'")
-        cls = namedtuple(f"{_identifier(nm)}_params", tuple(specs))  # type: ignore[misc]  # fields known at run time
-        return MidStage(
-            name=nm,
-            param_specs=specs,
-            fields=tuple(specs),
-            formula=nb.njit(inline="always", error_model="numpy")(py),
-            token=_token(py),
-            source=str(inspect.getsourcefile(py)),
-            summary=summary or (inspect.getdoc(py) or "").split("\n")[0],
-            _cls=cls,
-        )
 
-    return wrap
+        return wrap
+
+    decorator.__name__ = decorator.__qualname__ = f"{cls.kind.name}_stage"
+    decorator.__module__ = cls.__module__
+    decorator.__doc__ = (
+        f"Decorator: a function ``{form}`` as a :class:`{cls.__name__}`.\n\n"
+        "params: ``{name: Param}``, the fields of ``p`` in order (units, bounds, defaults, docs).\n"
+        f"name: defaults to the function's name. See the module docstring of :mod:`{cls.__module__}`.\n"
+    )
+    return decorator
 
 
-def load_stages(path: str | Path, field_: str = "--market-file") -> dict[str, MidStage]:
-    """Import ``path`` (a module of its own, named after its path) and return the stages it defines."""
+#: ``@mid_stage(params={...}, name=None, summary="")``: a function ``f(p, t, dt, s, m, x) -> new mid`` as a
+#: :class:`MidStage` (see the module docstring)
+mid_stage = stage_decorator(MidStage, "f(p, t, dt, s, m, x) -> new mid")
+
+
+def load_stages(path: str | Path, field_: str = "--market-file") -> dict[str, Stage]:
+    """Import ``path`` (a module of its own, named after its path) and return the stages it defines, every kind."""
     p = Path(path)
     module = import_user_file(path, field_, "flatbook_user_market_")
-    found = {v.name: v for v in vars(module).values() if isinstance(v, MidStage)}
+    found = {v.name: v for v in vars(module).values() if isinstance(v, Stage)}
     if not found:
-        raise InputError(field_, f"{p.name} defines no market stage (decorate a function with @mid_stage)")
+        raise InputError(
+            field_, f"{p.name} defines no market stage (decorate a function with @mid_stage or @fill_stage)"
+        )
     return found
 
 
-def load_stage_file(path: str | Path, name: str | None = None) -> MidStage:
-    """Import ``path`` and return its mid stage ``name`` (the only one if None); errors are one line."""
-    found = load_stages(path)
+def _pick(found: Mapping[str, Stage], path: str | Path, kind: str, name: str | None) -> Stage:
+    """The ``kind`` stage ``name`` of ``found`` (the only one if None); errors name the flag ``--<kind>``."""
+    flag = f"--{kind}"
+    of = {k: v for k, v in found.items() if v.kind.name == kind}
     if name is None:
-        if len(found) > 1:
-            raise InputError("--mid", f"{Path(path).name} defines {len(found)} stages ({', '.join(found)}); name one")
-        name = next(iter(found))
-    st = found.get(name)
+        if len(of) != 1:
+            say = f"{len(of)} {kind} stages ({', '.join(of)}); name one" if of else f"no {kind} stage"
+            raise InputError(flag, f"{Path(path).name} defines {say} (decorate a function with @{kind}_stage)")
+        return next(iter(of.values()))
+    st = of.get(name)
     if st is None:
-        raise unknown("--mid", "mid stage", name, found)
+        raise unknown(flag, f"{kind} stage", name, of)
     return st
+
+
+def load_stage_file(path: str | Path, name: str | None = None, kind: str = "mid") -> Stage:
+    """Import ``path`` and return its ``kind`` stage (``mid``, ``fill``) ``name`` (the only one if None); errors
+    are one line naming ``--<kind>``."""
+    return _pick(load_stages(path), path, kind, name)
+
+
+def load_market_file(
+    path: str | Path,
+    mid: str | None = None,
+    mid_params: Mapping[str, object] | None = None,
+    fill: str | None = None,
+    fill_params: Mapping[str, object] | None = None,
+) -> tuple[BoundStage | None, BoundStage | None]:
+    """The bound (mid, fill) stages of the file ``path``, imported once: a kind named or given parameters is
+    loaded (its only stage if unnamed), the other is None; with neither, the file's only stage, whatever its
+    kind. Errors are one line naming the flag (``--market-file``, ``--mid``, ``--fill``)."""
+    found = load_stages(path)
+    want = {"mid": mid is not None or bool(mid_params), "fill": fill is not None or bool(fill_params)}
+    if not any(want.values()):
+        kinds = {st.kind.name for st in found.values()}
+        if len(found) > 1 and len(kinds) > 1:
+            raise InputError(
+                "--market-file", f"{Path(path).name} defines {len(found)} stages ({', '.join(found)}); name one"
+            )
+        want[kinds.pop()] = True
+    mid_b = _pick(found, path, "mid", mid).bind(mid_params) if want["mid"] else None
+    fill_b = _pick(found, path, "fill", fill).bind(fill_params) if want["fill"] else None
+    return mid_b, fill_b

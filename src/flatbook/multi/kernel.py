@@ -14,11 +14,17 @@ reservation price of Guéant (2017, "Optimal market making", Appl. Math. Finance
 24(2), §4, the quadratic approximation) — a long position in one instrument shades
 the quotes of every instrument correlated with it. The hard limit still applies to
 each instrument's own q.
+
+The kernel takes four records (named tuples, passed to numba as plain tuples):
+:class:`Instruments` (per-instrument parameters), :class:`Portfolio` (the covariance's
+root, the risk ratios, the skew switch), :class:`Run` (grid and seed) and :class:`Result`
+(what it writes).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -45,8 +51,58 @@ def _as_tuple14(a):
 M_PER_INST = 4
 
 
+class Instruments(NamedTuple):
+    """The n instruments, one row (or entry) each: ``slots`` (int64) the policy slot of
+    :func:`kernels`, ``pps`` (n × P) the policy's packed parameters, ``cps`` (n × 14) the packed
+    controls (:func:`flatbook.controls.quote_controls.pack_controls`), ``adt`` A·dt (fill probability
+    per step at depth 0), ``k`` the intensity's decay (per price unit), ``s0`` the initial mid (price
+    units), ``q0`` the initial position (units)."""
+
+    slots: np.ndarray
+    pps: np.ndarray
+    cps: np.ndarray
+    adt: np.ndarray
+    k: np.ndarray
+    s0: np.ndarray
+    q0: np.ndarray
+
+
+class Portfolio(NamedTuple):
+    """How the instruments move and skew together: ``chol`` L with L Lᵀ = Σ (n × n, price units² per
+    time unit), ``risk`` R_ij = Σ_ij / Σ_ii (n × n) and ``skew`` whether each policy sees the
+    risk-equivalent inventory q̃ = R·q (True) or its own q."""
+
+    chol: np.ndarray
+    risk: np.ndarray
+    skew: bool
+
+
+class Run(NamedTuple):
+    """The time grid and the seed: dt and T (time units), the number of steps, the SplitMix64 seed."""
+
+    dt: float
+    T: float
+    nsteps: int
+    seed: int
+
+
+class Result(NamedTuple):
+    """What the kernel writes per path p: ``pnl[p]`` (price units, marked at the mids at T) and
+    ``out[row, p]``, rows M_* × n + instrument."""
+
+    pnl: np.ndarray
+    out: np.ndarray
+
+
 @nb.njit(cache=True, error_model="numpy")
-def _run_block(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p0, nb_, pnl, out):
+def _run_block(ins, pf, run, p0, nb_, res):
+    """Paths p0 … p0 + nb_ − 1 (one block; p0 a multiple of BLOCK) of the records ``ins``
+    (:class:`Instruments`), ``pf`` (:class:`Portfolio`), ``run`` (:class:`Run`) into ``res``
+    (:class:`Result`), all plain tuples."""
+    slots, pps, cps, Adt, kk, s0, q0 = ins
+    chol, R, portfolio = pf
+    dt, T, nsteps, seed = run
+    pnl, out = res
     n = slots.size
     s = np.empty((n, BLOCK))
     q = np.empty((n, BLOCK))
@@ -126,32 +182,16 @@ def _run_block(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nste
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def simulate_multi(slots, pps, cps, chol, Adt, kk, R, portfolio, s0, q0, dt, T, nsteps, seed, p_start, p_end, pnl, out):
-    """Simulate paths ``p_start`` to ``p_end − 1`` into ``pnl[p]`` and ``out[row, p]`` (rows: M_* × n +
-    instrument). ``p_start`` is a multiple of BLOCK; each path's numbers depend only on (seed, p),
-    so running the paths in several calls changes nothing."""
+def simulate_multi(ins, pf, run, p_start, p_end, res):
+    """Simulate paths ``p_start`` to ``p_end − 1`` of the instruments ``ins`` (:class:`Instruments`) under
+    ``pf`` (:class:`Portfolio`) and ``run`` (:class:`Run`) into ``res`` (:class:`Result`: ``pnl[p]`` and
+    ``out[row, p]``, rows M_* × n + instrument); the records are plain tuples (numba types a tuple of
+    arrays in its fast C path, a named tuple in a slow Python pass per call). ``p_start`` is a multiple
+    of BLOCK; each path's numbers depend only on (seed, p), so running the paths in several calls
+    changes nothing."""
     for b in nb.prange(p_start // BLOCK, (p_end + BLOCK - 1) // BLOCK):
         p0 = b * BLOCK
-        _run_block(
-            slots,
-            pps,
-            cps,
-            chol,
-            Adt,
-            kk,
-            R,
-            portfolio,
-            s0,
-            q0,
-            dt,
-            T,
-            nsteps,
-            seed,
-            p0,
-            min(BLOCK, p_end - p0),
-            pnl,
-            out,
-        )
+        _run_block(ins, pf, run, p0, min(BLOCK, p_end - p0), res)
 
 
 _KERNELS: dict[tuple, object] = {}
@@ -171,7 +211,7 @@ def kernels(policies):
                 f"    {'if' if m == 0 else 'elif'} slot == {m}:",
                 f"        p = _as_params{m}(pp)",
                 "        for j in range(s.size):",
-                f"            db[j], da[j] = _depths{m}(p, tab, i, t, tau, s[j], q[j])",
+                f"            db[j], da[j] = _depths{m}(p, tab, i, t, tau, s[j], q[j], 0.0)",
             ]
         ns = dict(bind)
         exec("\n".join(lines) + "\n", ns)  # noqa: S102 - generated from the slot count only

@@ -203,7 +203,8 @@ class MultiResult:
     per_instrument: dict[str, dict[str, np.ndarray]]
 
 
-def _pack(mc: MultiConfig):
+def _pack(mc: MultiConfig) -> tuple[list, MK.Instruments, MK.Portfolio, MK.Run]:
+    """The distinct policies (in slot order) and the kernel's records for ``mc``."""
     n = len(mc.configs)
     bounds = [policy_spec(cfg.policy).bind(cfg.values, cfg.steps) for cfg in mc.configs]
     policies = list(dict.fromkeys(b.policy for b in bounds))  # distinct, in order of first use
@@ -219,21 +220,17 @@ def _pack(mc: MultiConfig):
     R = np.where(d[:, None] > 0, cov / np.where(d > 0, d, 1.0)[:, None], np.eye(n))
     v0 = mc.configs[0].values
     vals = [c.values for c in mc.configs]
-    return policies, (
+    ins = MK.Instruments(
         slots,
         pps,
         cps,
-        chol,
         np.array([v["A"] * v["dt"] for v in vals]),
         np.array([v["k"] for v in vals]),
-        R,
-        mc.portfolio_skew,
         np.array([v["s0"] for v in vals]),
         np.array([v["q0"] for v in vals]),
-        float(v0["dt"]),
-        float(v0["T"]),
-        mc.configs[0].steps,
     )
+    run = MK.Run(float(v0["dt"]), float(v0["T"]), mc.configs[0].steps, mc.seed)
+    return policies, ins, MK.Portfolio(chol, R, mc.portfolio_skew), run
 
 
 def _psd_root(cov: np.ndarray) -> np.ndarray:
@@ -250,19 +247,21 @@ def simulate_multi(mc: MultiConfig, progress: Callable[[int, int], None] | None 
     Paths run in chunks of whole blocks; ``progress(done, total)`` is called after each.
     Chunking changes no number (each path's random stream depends only on (seed, path)).
     """
-    policies, args = _pack(mc)
+    policies, ins, pf, run = _pack(mc)
     kernel = MK.kernels(policies).simulate_multi
     n = len(mc.configs)
     nsteps = mc.configs[0].steps
     pnl = np.empty(mc.paths)
     out = np.empty((MK.M_PER_INST * n, mc.paths))
+    # the records go to numba as plain tuples (see simulate_multi)
+    args = (tuple(ins), tuple(pf), tuple(run))
     warm = min(mc.paths, MK.BLOCK)  # compile or load the kernel outside the timing
-    kernel(*args, mc.seed, 0, warm, np.empty(warm), np.empty((MK.M_PER_INST * n, warm)))
+    kernel(*args, 0, warm, tuple(MK.Result(np.empty(warm), np.empty((MK.M_PER_INST * n, warm)))))
     chunk = max(MK.BLOCK, (CHUNK_PATH_STEPS // max(nsteps * n, 1)) // MK.BLOCK * MK.BLOCK)
     t0 = time.perf_counter()
     for p0 in range(0, mc.paths, chunk):
         p1 = min(mc.paths, p0 + chunk)
-        kernel(*args, mc.seed, p0, p1, pnl, out)
+        kernel(*args, p0, p1, tuple(MK.Result(pnl, out)))
         if progress is not None:
             progress(p1, mc.paths)
     elapsed = time.perf_counter() - t0

@@ -97,6 +97,7 @@ the multi-instrument simulator refuse a ladder policy up front, in one line
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import keyword
@@ -172,12 +173,17 @@ class Param:
 class Bound:
     """A policy bound to a run's values: the policy whose formula the kernels inline, its
     packed parameters ``pp`` (float64, in the order of ``policy.fields``) and table ``tab``
-    (a (1, 1) placeholder unless a table policy), and whether its quotes move with time."""
+    (a (1, 1) placeholder unless a table policy), and whether its quotes move with time.
+
+    ``regime``: for a table policy with a regime axis (:func:`~flatbook.policies.table.table_policy`),
+    the estimator the backtester and the live engine classify the tape's regime with: (half-life in
+    seconds, σ threshold in price units/√s) of :mod:`flatbook.estimators.regime`; None otherwise."""
 
     policy: Policy
     pp: np.ndarray
     tab: np.ndarray
     moves_with_time: bool
+    regime: tuple[float, float] | None = None
 
 
 def _identifier(name: str) -> str:
@@ -195,10 +201,11 @@ def _make_as_params(cls, n: int):
 
 
 def _kernel_form(fn):
-    """The engines' calling form ``depths(p, tab, i, t, tau, s, q)`` of a formula ``fn(p, t, tau, s, q)``."""
+    """The engines' calling form ``depths(p, tab, i, t, tau, s, q, x)`` of a formula ``fn(p, t, tau, s, q)``
+    (the feature ``x`` is a table policy's: :mod:`flatbook.policies.table`)."""
 
     @nb.njit(inline="always", error_model="numpy")
-    def depths(p, tab, i, t, tau, s, q):
+    def depths(p, tab, i, t, tau, s, q, x):
         return fn(p, t, tau, s, q)
 
     return depths
@@ -212,7 +219,7 @@ class Policy:
     name: str
     param_specs: Mapping[str, Param]
     fields: tuple[str, ...]
-    depths: object  # numba dispatcher, kernel form (p, tab, i, t, tau, s, q)
+    depths: object  # numba dispatcher, kernel form (p, tab, i, t, tau, s, q, x)
     token: str
     moves_with_time: bool | Callable[[Mapping], bool] = False
     packer: Callable[[Mapping, int], object] | None = None
@@ -246,7 +253,7 @@ class Policy:
         pol = self.resolve(values)
         if pol is not self:
             b = pol.bind(values, nsteps)
-            return Bound(b.policy, b.pp, b.tab, self.timed(values))
+            return dataclasses.replace(b, moves_with_time=self.timed(values))
         out = self.packer(values, nsteps) if self.packer is not None else self._values(values)
         if isinstance(out, Bound):
             return out
@@ -385,16 +392,18 @@ def policy(
 
 # ------------------------------------------------------------------ the probe
 @nb.njit(cache=True, error_model="numpy")
-def _probe(loop, pp, tab, i, t, tau, s, q, out):
+def _probe(loop, pp, tab, i, t, tau, s, q, x, out):
     """The policy's depths over arrays of states, one call each, as the engines call it."""
     one = np.empty(1)
     one_q = np.empty(1)
+    one_x = np.empty(1)
     db = np.empty(1)
     da = np.empty(1)
     for j in range(s.size):
         one[0] = s[j]
         one_q[0] = q[j]
-        loop(pp, tab, i[j], t[j], tau[j], one, one_q, db, da)
+        one_x[0] = x[j]
+        loop(pp, tab, i[j], t[j], tau[j], one, one_q, one_x, db, da)
         out[0, j] = db[0]
         out[1, j] = da[0]
 
@@ -438,7 +447,7 @@ def probe(b: Bound, values: Mapping) -> None:
         lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines()]
         why = next((ln for ln in lines if ln and not ln.startswith("Failed in")), type(exc).__name__)
         raise InputError(field_, f"does not compile with numba (nopython): {why}") from None
-    _probe(loop, b.pp, b.tab, i, t, TAU, S, Q, out)
+    _probe(loop, b.pp, b.tab, i, t, TAU, S, Q, np.zeros_like(Q), out)
     db, da = out
     bad = np.isnan(db) | np.isnan(da) | (db == -np.inf) | (da == -np.inf) | ~(db + da >= 0)
     if bad.any():
@@ -483,7 +492,7 @@ def _ladder_template(pp, tab, i, t, tau, s, q, out):
     """A ladder policy's 4·L outputs (rows of ``out``) for arrays of states (columns)."""
     p = _ladder_as_params(pp)
     for j in range(s.size):
-        _ladder_store(out, j, _ladder_depths(p, tab, i[j], t[j], tau[j], s[j], q[j]))
+        _ladder_store(out, j, _ladder_depths(p, tab, i[j], t[j], tau[j], s[j], q[j], 0.0))
 
 
 _LADDERS: dict[str, Any] = {}

@@ -4,7 +4,7 @@ Two mechanisms, both measured:
 
 - :func:`depths_loop` (the simulator, the backtester, the live engine, ``quote``, the
   probe): the policy's formula is inlined into a small loop ``loop(pp, tab, i, t, tau,
-  s, q, db, da)`` compiled as a C callback (:data:`LOOP_SIG`). The engines' kernels take
+  s, q, x, db, da)`` compiled as a C callback (:data:`LOOP_SIG`). The engines' kernels take
   it as a first-class function argument, which numba types by its signature alone, so
   each kernel is compiled once and cached on disk for every policy; a new policy compiles
   only its loop (about 0.5 s). The call is indirect, once per block of 64 paths and step,
@@ -48,7 +48,7 @@ from ..errors import InputError
 _PKG = Path(__file__).resolve().parent.parent  # src/flatbook
 #: flatbook's model- and strategy-layer packages a kernel may inline, sub-packages included (their sources
 #: key every specialisation; reading a file's bytes is not an import, so the layer rule is untouched)
-INLINED_DIRS = ("policies", "controls", "hedging", "numerics", "market", "strategy")
+INLINED_DIRS = ("policies", "controls", "hedging", "numerics", "market", "strategy", "estimators")
 
 
 class _KeyedCache(FunctionCache):
@@ -163,8 +163,10 @@ def specialise(
 
 
 # ------------------------------------------------------------------ the policy as a function pointer
-#: The compiled calling form every engine uses: ``loop(pp, tab, i, t, tau, s, q, db, da)`` writes the
-#: policy's depths for arrays of mids ``s`` and inventories ``q`` at step i, time t, time to go tau.
+#: The compiled calling form every engine uses: ``loop(pp, tab, i, t, tau, s, q, x, db, da)`` writes the
+#: policy's depths for arrays of mids ``s``, inventories ``q`` and features ``x`` (the volatility regime,
+#: 0 calm / 1 volatile: :mod:`flatbook.policies.table`; a formula policy ignores it) at step i, time t,
+#: time to go tau.
 LOOP_SIG = nt.void(
     nt.float64[::1],
     nt.float64[:, ::1],
@@ -175,18 +177,19 @@ LOOP_SIG = nt.void(
     nt.float64[::1],
     nt.float64[::1],
     nt.float64[::1],
+    nt.float64[::1],
 )
 #: bound per policy by :func:`depths_loop` (the template below is never compiled as it is)
 depths = None
 as_params = None
 
 
-def _loop(pp, tab, i, t, tau, s, q, db, da):
+def _loop(pp, tab, i, t, tau, s, q, x, db, da):
     """The policy's depths over arrays of states; the parameters become values (registers)
     once, before the loop, so LLVM sees no array that could alias the outputs and vectorises."""
     p = as_params(pp)
     for j in range(s.size):
-        db[j], da[j] = depths(p, tab, i, t, tau, s[j], q[j])
+        db[j], da[j] = depths(p, tab, i, t, tau, s[j], q[j], x[j])
 
 
 _LOOPS: dict[str, CFunc] = {}

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..controls.quote_controls import ACT_FLATTEN, CP_LIMIT, control_quotes, pack_controls
+from ..errors import InputError
 from .base import Policy, ladder_loop
 from .compile import depths_loop, key_on_model, python_form
 from .registry import policy_spec
@@ -42,21 +43,23 @@ def _as_tuple14(a):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def evaluate_quotes(loop, pp, tab, cp, i, t, tau, s, q, killed, out):
+def evaluate_quotes(loop, pp, tab, cp, i, t, tau, s, q, x, killed, out):
     """Policy depths (``loop``, :func:`flatbook.policies.compile.depths_loop`) and controlled
-    quotes for arrays of states (the engines' code).
+    quotes for arrays of states (the engines' code); ``x``: the regime (0 calm, 1 volatile).
 
     Rows of ``out``: raw δb, raw δa, controlled δb, δa, bid size, ask size, zone, action.
     """
     cp = _as_tuple14(cp)
     one_s = np.empty(1)
     one_q = np.empty(1)
+    one_x = np.empty(1)
     one_db = np.empty(1)
     one_da = np.empty(1)
     for j in range(s.size):
         one_s[0] = s[j]
         one_q[0] = q[j]
-        loop(pp, tab, i[j], t[j], tau[j], one_s, one_q, one_db, one_da)
+        one_x[0] = x[j]
+        loop(pp, tab, i[j], t[j], tau[j], one_s, one_q, one_x, one_db, one_da)
         db0 = one_db[0]
         da0 = one_da[0]
         out[0, j] = db0
@@ -106,8 +109,8 @@ def ladder_controls(cp, levels, raw, s, q, killed, out):
             if k == 0 and (killed[j] or act == ACT_FLATTEN):
                 room_b = min(room_b, max(-qj, 0.0))
                 room_a = min(room_a, max(qj, 0.0))
-            # a level the policy does not quote (+inf) stays unquoted, and so does a depth the controls leave
-            # undefined (NaN: a zone's widen/skew with the other side at +inf computes inf − inf)
+            # a level the policy does not quote (+inf) stays unquoted (the controls never quote it either; the
+            # test also catches a NaN, which no control returns)
             if not (raw[k, j] < math.inf and db < math.inf):
                 db = math.inf
             if not (raw[L + k, j] < math.inf and da < math.inf):
@@ -197,8 +200,9 @@ class Quote:
         return d
 
 
-def quotes(cfg: RunConfig, s, q, t, killed=None) -> dict[str, np.ndarray]:
-    """Vectorised quotes for arrays (broadcast) of mid s, inventory q (lots) and time t.
+def quotes(cfg: RunConfig, s, q, t, killed=None, regime=None) -> dict[str, np.ndarray]:
+    """Vectorised quotes for arrays (broadcast) of mid s, inventory q (lots), time t and volatility
+    regime (0 calm, 1 volatile; default 0; read by a (t, q, regime) table policy only).
 
     Returns arrays: bid, ask (NaN where not quoted), bid_depth, ask_depth,
     bid_size, ask_size, centre, half_spread, skew, zone. A ladder policy: those of
@@ -206,9 +210,14 @@ def quotes(cfg: RunConfig, s, q, t, killed=None) -> dict[str, np.ndarray]:
     ``ask_size_k`` for every level k = 1..levels (:func:`ladder_controls`).
     """
     kill = np.asarray(False if killed is None else killed, np.bool_)
-    s, q, t, kill = np.broadcast_arrays(np.asarray(s, float), np.asarray(q, float), np.asarray(t, float), kill)
+    reg = np.asarray(0.0 if regime is None else regime, float)
+    if not np.isin(reg, (0.0, 1.0)).all():
+        raise InputError("regime", "must be 0 (calm) or 1 (volatile)")
+    s, q, t, kill, reg = np.broadcast_arrays(
+        np.asarray(s, float), np.asarray(q, float), np.asarray(t, float), kill, reg
+    )
     shape = s.shape
-    s, q, t, kill = (np.ascontiguousarray(x).ravel() for x in (s, q, t, kill))
+    s, q, t, kill, reg = (np.ascontiguousarray(x).ravel() for x in (s, q, t, kill, reg))
     v = cfg.values
     b = policy_spec(cfg.policy).bind(v, cfg.steps)
     cp = pack_controls(v)
@@ -220,7 +229,7 @@ def quotes(cfg: RunConfig, s, q, t, killed=None) -> dict[str, np.ndarray]:
     if _python_ok(b.policy, s.size):
         _evaluate_python(b.policy, b.pp, cp, t, tau, s, q, kill, out)
     else:
-        quote_kernel(b.policy)(b.pp, b.tab, cp, i, t, tau, s, q, kill, out)
+        quote_kernel(b.policy)(b.pp, b.tab, cp, i, t, tau, s, q, reg, kill, out)
     db0, da0, db, da, bsz, asz, zone, _ = out
     res = {
         **_level(s, db, da, bsz, asz),
@@ -271,10 +280,13 @@ def _ladder_quotes(b, cp, i, t, tau, s, q, kill) -> dict[str, np.ndarray]:
     return res
 
 
-def quote(cfg: RunConfig, q: float, s: float | None = None, t: float = 0.0, killed: bool = False) -> Quote:
-    """Quotes for one state: inventory q (lots), mid s (default s0), time t (time units)."""
+def quote(
+    cfg: RunConfig, q: float, s: float | None = None, t: float = 0.0, killed: bool = False, regime: int = 0
+) -> Quote:
+    """Quotes for one state: inventory q (lots), mid s (default s0), time t (time units), volatility
+    regime (0 calm, 1 volatile: a (t, q, regime) table policy's axis)."""
     s = cfg.values["s0"] if s is None else s
-    r = quotes(cfg, [s], [q], [t], [killed])
+    r = quotes(cfg, [s], [q], [t], [killed], [regime])
 
     def opt(x):
         x = float(x[0])

@@ -32,12 +32,13 @@ import numpy as np
 
 from ..config import RunConfig
 from ..controls.quote_controls import pack_controls
+from ..errors import InputError
 from ..estimators.ou import pool_moments
 from ..hedging.model import HP_EXT, HP_ON, pack_hedge
 from ..jsonutil import jsonable
-from ..market.layout import MODEL_USER, MP_MODEL
+from ..market.layout import FILL_USER, MODEL_USER, MP_FILL, MP_MODEL, MP_RMULT
 from ..market.pack import pack_market
-from ..market.stage import BoundStage, MidStage
+from ..market.stage import BoundStage, Stage
 from ..policies.base import Policy
 from ..policies.registry import policy_spec
 from . import kernel as K
@@ -60,6 +61,7 @@ class Packed:
     hvol: np.ndarray
     hcvol: np.ndarray
     mid: BoundStage | None = None  # a user's mid-price stage (flatbook.market.stage), or the built-in mid
+    fill: BoundStage | None = None  # a user's fill stage (flatbook.market.fill_stage), or A·e^(−kδ)·dt
 
     @property
     def extended(self) -> bool:
@@ -79,28 +81,43 @@ class Packed:
 
     @property
     def kernel(self):
-        """The kernel's entry point compiled for this run's policy (and user mid stage)."""
-        return K.kernels(self.policy, None if self.mid is None else self.mid.stage).simulate_paths
+        """The kernel's entry point compiled for this run's policy (and user stages)."""
+        stages = (None if b is None else b.stage for b in (self.mid, self.fill))
+        return K.kernels(self.policy, *stages).simulate_paths
 
     def arrays(self) -> tuple:
         """The kernel's parameter record (see :func:`flatbook.sim.kernel.simulate_paths`)."""
-        mpu = _NO_STAGE if self.mid is None else self.mid.pp
-        return (self.pp, self.tab, self.cp, self.mp, self.hp, self.hw, self.hvol, self.hcvol, mpu)
+        mpu, mpf = (_NO_STAGE if b is None else b.pp for b in (self.mid, self.fill))
+        return (self.pp, self.tab, self.cp, self.mp, self.hp, self.hw, self.hvol, self.hcvol, mpu, mpf)
 
 
 _NO_STAGE = np.zeros(1)
 
 
-def pack(cfg: RunConfig, mid: BoundStage | None = None) -> Packed:
+def pack(cfg: RunConfig, mid: BoundStage | None = None, fill: BoundStage | None = None) -> Packed:
     """Pack a config's policy, controls, market and hedging into kernel arrays; ``mid``: a user's
-    mid-price stage with its parameters, in place of ``mid_model`` (probed on a few steps first)."""
+    mid-price stage with its parameters, in place of ``mid_model``; ``fill``: a user's fill stage, in
+    place of the flow's fill probability A·e^(−kδ)·dt (each probed on a few steps first)."""
     b = policy_spec(cfg.policy).bind(cfg.values, cfg.steps)
     hp, hw, hvol, hcvol = pack_hedge(cfg.values, cfg.steps)
     mp = pack_market(cfg.values)
-    if mid is not None:
-        mid.probe(cfg.values["s0"], cfg.values["dt"])
-        mp[MP_MODEL] = MODEL_USER
-    return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), mp, hp, hw, hvol, hcvol, mid)
+    for stage, slot, code in ((mid, MP_MODEL, MODEL_USER), (fill, MP_FILL, FILL_USER)):
+        if stage is not None:
+            stage.probe(cfg.values["s0"], cfg.values["dt"], mp[MP_RMULT])
+            mp[slot] = code
+    return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), mp, hp, hw, hvol, hcvol, mid, fill)
+
+
+def bound_stage(stage: BoundStage | Stage | None, kind: str) -> BoundStage | None:
+    """``stage`` bound (a :class:`~flatbook.market.stage.Stage` runs with its defaults), checked to be a
+    ``kind`` stage (``mid``, ``fill``): the argument ``simulate(mid=...)`` / ``simulate(fill=...)`` takes."""
+    if stage is None:
+        return None
+    b = stage.bind() if isinstance(stage, Stage) else stage
+    if not isinstance(b, BoundStage) or b.stage.kind.name != kind:
+        got = b.stage.label if isinstance(b, BoundStage) else repr(stage)
+        raise InputError(kind, f"expected a {kind} stage (@{kind}_stage, bound or not); got {got}")
+    return b
 
 
 @dataclass(frozen=True)
@@ -159,18 +176,19 @@ def simulate(
     record_paths: Sequence[int] = (),
     progress: Callable[[int, int], None] | None = None,
     counterfactual: bool = True,
-    mid: BoundStage | MidStage | None = None,
+    mid: BoundStage | Stage | None = None,
+    fill: BoundStage | Stage | None = None,
 ) -> SimResult:
     """Simulate ``cfg.paths`` paths; record full series for ``record_paths``.
 
     ``counterfactual``: for a run that hedges, also run it without hedge trades on the same
     paths and report what the hedge did (see the module docstring). ``mid``: a user's mid-price
-    stage bound to its parameters (:meth:`flatbook.market.stage.MidStage.bind`), in place of
-    ``mid_model`` (a :class:`~flatbook.market.stage.MidStage` runs with its defaults); the summary
-    then names it under ``mid_stage``."""
-    if isinstance(mid, MidStage):
-        mid = mid.bind()
-    pk = pack(cfg, mid)
+    stage bound to its parameters (:meth:`flatbook.market.stage.Stage.bind`), in place of
+    ``mid_model`` (an unbound stage runs with its defaults); ``fill``: a user's fill stage
+    (:mod:`flatbook.market.fill_stage`), in place of the flow's fill probability A·e^(−kδ)·dt. The
+    summary then names them under ``mid_stage`` and ``fill_stage``."""
+    mid, fill = bound_stage(mid, "mid"), bound_stage(fill, "fill")
+    pk = pack(cfg, mid, fill)
     n, nsteps = cfg.paths, cfg.steps
     rec = np.unique(np.asarray(record_paths, dtype=np.int64))
     rec = rec[(rec >= 0) & (rec < n)]
@@ -210,8 +228,9 @@ def simulate(
         warn = hedge_warning(summary)
         if warn is not None:
             summary["warnings"] = [*summary.get("warnings", []), warn]
-    if mid is not None:
-        summary["mid_stage"] = {"name": mid.stage.name, "params": mid.values, "source": mid.stage.source}
+    for key, b in (("mid_stage", mid), ("fill_stage", fill)):
+        if b is not None:
+            summary[key] = b.describe()
     ser = {name: series[:, r, :] for r, name in enumerate(K.S_NAMES)}
     ser["t"] = np.arange(nsteps + 1) * v["dt"]
     return SimResult(cfg, summary, per_path, ser, rec)

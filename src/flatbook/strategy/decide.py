@@ -39,16 +39,17 @@ assert (CP_HALF_MKT, CP_LEN) == (12, 14), "update with_touch and as_tuple14 to t
 
 
 @nb.njit(inline="always", cache=True)
-def decide(loop, pp, tab, cp, i, t, tau, mid, half_mkt, q, killed, one_s, one_q, one_db, one_da):
-    """The policy's depths (``loop``) at step i, time t / time-to-go tau, then the controls with the
-    market's half spread as the never-cross touch. Returns (raw δb, raw δa, δb, δa, bid size, ask size,
-    zone, action) as :func:`flatbook.controls.quote_controls.control_quotes`; ``one_*``: 1-element
-    scratch arrays of the depths loop."""
-    one_s[0] = mid
-    one_q[0] = q
-    loop(pp, tab, i, t, tau, one_s, one_q, one_db, one_da)
-    db0 = one_db[0]
-    da0 = one_da[0]
+def decide(loop, pp, tab, cp, i, t, tau, mid, half_mkt, q, x, killed, one):
+    """The policy's depths (``loop``) at step i, time t / time-to-go tau, regime x (0 calm, 1 volatile), then
+    the controls with the market's half spread as the never-cross touch. Returns (raw δb, raw δa, δb, δa,
+    bid size, ask size, zone, action) as :func:`flatbook.controls.quote_controls.control_quotes`; ``one``:
+    a (5, 1) scratch array, whose rows are the depths loop's 1-element arrays (s, q, x, δb, δa)."""
+    one[0, 0] = mid
+    one[1, 0] = q
+    one[2, 0] = x
+    loop(pp, tab, i, t, tau, one[0], one[1], one[2], one[3], one[4])
+    db0 = one[3, 0]
+    da0 = one[4, 0]
     db0 = math.inf if math.isnan(db0) else db0  # a NaN depth (a user policy off its probed grid): not quoted
     da0 = math.inf if math.isnan(da0) else da0
     db, da, bsz, asz, zone, act = control_quotes(with_touch(cp, half_mkt), db0, da0, mid, q, killed)
@@ -77,29 +78,37 @@ def step_of(t, dt, nsteps):
 # decision output slots (``strategy_quotes``)
 (LD_DB0, LD_DA0, LD_DB, LD_DA, LD_BSZ, LD_ASZ, LD_ZONE, LD_ACT, LD_BID_T, LD_ASK_T, LD_BID_PX, LD_ASK_PX) = range(12)
 LD_LEN = 12  # flatbook.live.engine unpacks the slots in this order
+# decision input slots (``strategy_quotes``' record ``sv``): step, time, time to go, mid, the market's half
+# spread, q, regime, killed (1.0/0.0), lot, tick
+(SV_I, SV_T, SV_TAU, SV_MID, SV_HALF, SV_Q, SV_X, SV_KILLED, SV_LOT, SV_TICK) = range(10)
+SV_LEN = 10
 
 
 @nb.njit(cache=True, error_model="numpy")
-def strategy_quotes(loop, pp, tab, cpa, i, t, tau, mid, half_mkt, q, killed, lot, tick, out):
+def strategy_quotes(loop, pp, tab, cpa, sv, out):
     """One decision, the replay's exactly (:func:`decide` then :func:`side_order`, prices by
     :func:`~flatbook.strategy.contract.tick_price`), written to ``out`` (``LD_*`` slots).
-    t, tau: time since the start and time to go (time units); i: the step of t."""
+
+    ``sv``: the decision's inputs, one float64 record (``SV_*`` slots): the step i of t; t and tau, time
+    since the start and time to go (time units); the mid and the market's half spread (price units); q
+    (lots); the regime (0 calm, 1 volatile); killed (1.0/0.0); the lot (lots) and the tick (price units)."""
+    lot = sv[SV_LOT]
+    tick = sv[SV_TICK]
+    mid = sv[SV_MID]
     db0, da0, db, da, bsz, asz, zone, act = decide(
         loop,
         pp,
         tab,
         as_tuple14(cpa),
-        i,
-        t,
-        tau,
+        np.int64(sv[SV_I]),
+        sv[SV_T],
+        sv[SV_TAU],
         mid,
-        half_mkt,
-        q,
-        killed,
-        np.empty(1),
-        np.empty(1),
-        np.empty(1),
-        np.empty(1),
+        sv[SV_HALF],
+        sv[SV_Q],
+        sv[SV_X],
+        sv[SV_KILLED] > 0.5,
+        np.empty((5, 1)),
     )
     out[LD_DB0] = db0
     out[LD_DA0] = da0

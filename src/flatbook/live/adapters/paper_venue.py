@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
@@ -38,7 +40,7 @@ from ...backtest import engine as E
 from ...backtest.latency import Latency
 from ...data.events import CONTRACTS
 from ...policies.compile import key_on_model
-from ...strategy.contract import inverse_tick, tick_price, ticks, unit_value
+from ...strategy.contract import inverse_tick, tick_price, unit_value
 from ..types import BUY, SELL, Fill, MarketEvent, OrderRequest, OrderUpdate
 from .base import FillListener, UpdateListener
 
@@ -46,72 +48,45 @@ _NO_DEPTH = np.full((1, 1, 4), np.nan)
 LAT_BLOCK = 1024
 
 
-@nb.njit(cache=True)
-def _arrive(k, p_t, sz, pb, pbs, pa, pas, depth, tick, live_p, live_sz, ahead, lvl, traded):
-    return E.arrive(k, p_t, sz, pb, pbs, pa, pas, depth, 0, tick, live_p, live_sz, ahead, lvl, traded)
+class Fees(NamedTuple):
+    """The venue's fees, in the contract's settlement currency: ``maker`` and ``taker`` per lot,
+    ``maker_bps`` and ``taker_bps`` in basis points of the notional n·|v(p)| (negative: a rebate)."""
+
+    maker: float = 0.0
+    maker_bps: float = 0.0
+    taker: float = 0.0
+    taker_bps: float = 0.0
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Fees:
+        """The fees a run's parameters set (``maker_fee``, ``maker_fee_bps``, ``taker_fee``, ``taker_fee_bps``)."""
+        return cls(values["maker_fee"], values["maker_fee_bps"], values["taker_fee"], values["taker_fee_bps"])
 
 
 @nb.njit(cache=True)
-def _match(
-    ts,
-    kind,
-    side,
-    px,
-    qty,
-    bb,
-    bsz,
-    ba,
-    asz,
-    depth,
-    tick,
-    lot,
-    queue,
-    seed,
-    live_p,
-    live_sz,
-    ahead,
-    lvl,
-    traded,
-    pend_ts,
-    pend,
-    out,
-):
-    """Both sides' fills for one event at ``ts`` (ns) (``out[k]``); the ``prob`` queue draws from a
-    generator seeded by (seed, event), so a restart draws the same numbers. ``pend_ts``, ``pend``:
-    the book falls awaiting their print (:func:`flatbook.backtest.engine.match_side_at`)."""
-    book_ok = bb == bb and ba == ba
-    bb_t = ticks(bb, tick) if bb == bb else np.int64(-(2**62))
-    ba_t = ticks(ba, tick) if ba == ba else np.int64(2**62)
-    if queue == E.QUEUE_PROB:
+def _arrive(k, p_t, sz, bk, depth, tick, od):
+    """A request for side k (price p_t ticks, size sz lots) reaches the venue, whose book is ``bk`` (best bid,
+    its size, best ask, its size; price units, NaN: none) with levels ``depth`` (1, levels, 4); our orders
+    ``od`` (:class:`flatbook.backtest.engine.Orders`): :func:`flatbook.backtest.engine.arrive`."""
+    return E.arrive(k, p_t, sz, E.book_at(bk[0], bk[1], bk[2], bk[3], 0, tick), depth, tick, od)
+
+
+@nb.njit(cache=True)
+def _match(ev, bk, depth, ru, seed, od, out):
+    """Both sides' fills for the event ``ev`` (:class:`flatbook.backtest.engine.Event`) into ``out[k]``; after
+    it the book is ``bk`` (best bid, size, best ask, size) with levels ``depth`` (1, levels, 4); ``ru``: the
+    :class:`~flatbook.backtest.engine.Rules`, ``od`` our orders (:class:`~flatbook.backtest.engine.Orders`,
+    the book falls awaiting their print included: :func:`flatbook.backtest.engine.match_side_at`). The
+    ``prob`` queue draws from a generator seeded by ``seed`` (from the run's seed and the event), so a
+    restart draws the same numbers."""
+    b = E.book_at(bk[0], bk[1], bk[2], bk[3], 0, ru[0])
+    if ru[2] == E.QUEUE_PROB:
         np.random.seed(seed)
+    live_sz = od[1]
     for k in range(2):
         out[k] = 0.0
         if live_sz[k] > 0.0:
-            out[k] = E.match_side_at(
-                k,
-                ts,
-                kind,
-                side,
-                px,
-                qty,
-                book_ok,
-                bb_t,
-                ba_t,
-                bsz,
-                asz,
-                depth,
-                0,
-                tick,
-                lot,
-                queue,
-                live_p,
-                live_sz,
-                ahead,
-                lvl,
-                traded,
-                pend_ts,
-                pend,
-            )
+            out[k] = E.match_side_at(k, ev, b, depth, ru, od)
 
 
 # edits to the modules these inline recompile them: the model and strategy layers (INLINED_DIRS) and the
@@ -127,10 +102,11 @@ def _no_listener(_: object) -> None:
 class PaperVenue:
     """The paper venue (see the module docstring). Prices in price units, sizes in lots.
 
-    tick: price grid (price units); lot: size grid; maker_fee / taker_fee: settlement currency per
-    lot; maker_fee_bps / taker_fee_bps: basis points of the notional n·|v(p)|; queue: ``prorata`` or
-    ``prob``; contract: ``linear`` or ``inverse``, contract_size: C (price-currency units per contract
-    for an inverse contract), as :class:`flatbook.data.events.EventMeta`.
+    tick: price grid (price units); lot: size grid; feed_latency, order_latency: the backtester's
+    :class:`~flatbook.backtest.latency.Latency` (none: 0); queue: ``prorata`` or ``prob``; fees:
+    :class:`Fees`; seed: of the latency and queue draws; contract: ``linear`` or ``inverse``,
+    contract_size: C (price-currency units per contract for an inverse contract), as
+    :class:`flatbook.data.events.EventMeta`.
     """
 
     name = "paper"
@@ -143,10 +119,7 @@ class PaperVenue:
         feed_latency: Latency | None = None,
         order_latency: Latency | None = None,
         queue: str = "prorata",
-        maker_fee: float = 0.0,
-        maker_fee_bps: float = 0.0,
-        taker_fee: float = 0.0,
-        taker_fee_bps: float = 0.0,
+        fees: Fees = Fees(),
         seed: int = 0,
         contract: str = "linear",
         contract_size: float = 1.0,
@@ -159,16 +132,15 @@ class PaperVenue:
         self.feed_latency = feed_latency or Latency("const", 0.0)
         self.order_latency = order_latency or Latency("const", 0.0)
         self.queue = E.QUEUE_MODELS.index(queue)
-        self.maker_fee, self.maker_bps = maker_fee, maker_fee_bps * 1e-4
-        self.taker_fee, self.taker_bps = taker_fee, taker_fee_bps * 1e-4
+        self.maker_fee, self.maker_bps = fees.maker, fees.maker_bps * 1e-4
+        self.taker_fee, self.taker_bps = fees.taker, fees.taker_bps * 1e-4
         self.seed = int(seed)
-        self.live_p = np.zeros(2, np.int64)
-        self.live_sz = np.zeros(2)
-        self.ahead = np.zeros(2)
-        self.lvl = np.zeros(2)
-        self.traded = np.zeros(2)
-        self.pend_ts = np.zeros(2, np.int64)  # book falls counted as cancels, awaiting their print
-        self.pend = np.zeros((2, 2))
+        # our resting orders' queue state (E.Orders: price, size, ahead, level, printed, book falls awaiting
+        # their print), its fields also as attributes, and as the plain tuple the matching takes
+        self.orders = E.new_orders()
+        self.live_p, self.live_sz, self.ahead, self.lvl, self.traded, self.pend_ts, self.pend = self.orders
+        self._od = tuple(self.orders)
+        self._rules = (self.tick, self.lot, self.queue)  # E.Rules
         self.live_id = ["", ""]
         self.fill_n: dict[str, int] = {}  # client id -> fills so far (fill ids)
         self.fifo: deque = deque()  # in flight: (arrival ns, client id, side k, price ticks, size, taker)
@@ -185,47 +157,10 @@ class PaperVenue:
 
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the matching before the first event."""
-        z = np.zeros(2)
-        _arrive(
-            0,
-            0,
-            0.0,
-            np.nan,
-            0.0,
-            np.nan,
-            0.0,
-            _NO_DEPTH,
-            self.tick,
-            np.zeros(2, np.int64),
-            z.copy(),
-            z.copy(),
-            z.copy(),
-            z.copy(),
-        )
-        _match(
-            0,
-            0,
-            0,
-            np.nan,
-            0.0,
-            np.nan,
-            0.0,
-            np.nan,
-            0.0,
-            _NO_DEPTH,
-            self.tick,
-            self.lot,
-            0,
-            0,
-            np.zeros(2, np.int64),
-            z.copy(),
-            z.copy(),
-            z.copy(),
-            z.copy(),
-            np.zeros(2, np.int64),
-            np.zeros((2, 2)),
-            z.copy(),
-        )
+        od = tuple(E.new_orders())
+        no_book = (math.nan, 0.0, math.nan, 0.0)
+        _arrive(0, 0, 0.0, no_book, _NO_DEPTH, self.tick, od)
+        _match((0, 0, 0, math.nan, 0.0), no_book, _NO_DEPTH, self._rules, 0, od, np.zeros(2))
 
     # ---- Venue interface
     def set_listeners(self, on_update: UpdateListener, on_fill: FillListener) -> None:
@@ -279,27 +214,12 @@ class PaperVenue:
         if self.live_sz[0] > 0.0 or self.live_sz[1] > 0.0:
             out = self._out
             _match(
-                ev.ts,
-                ev.kind,
-                ev.side,
-                ev.px,
-                ev.qty,
-                ev.bid_px,
-                ev.bid_sz,
-                ev.ask_px,
-                ev.ask_sz,
+                (ev.ts, ev.kind, ev.side, ev.px, ev.qty),
+                (ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz),
                 depth,
-                self.tick,
-                self.lot,
-                self.queue,
+                self._rules,
                 (self.seed * 1_000_003 + ev.seq) % (2**31),
-                self.live_p,
-                self.live_sz,
-                self.ahead,
-                self.lvl,
-                self.traded,
-                self.pend_ts,
-                self.pend,
+                self._od,
                 out,
             )
             for k in range(2):
@@ -337,23 +257,7 @@ class PaperVenue:
             self.live_id[k] = ""
             self._take(cid, k, p_t, sz, ev)
             return
-        pb, pbs, pa, pas = self.book
-        rejected = _arrive(
-            k,
-            p_t,
-            sz,
-            pb,
-            pbs,
-            pa,
-            pas,
-            self.depth,
-            self.tick,
-            self.live_p,
-            self.live_sz,
-            self.ahead,
-            self.lvl,
-            self.traded,
-        )
+        rejected = _arrive(k, p_t, sz, self.book, self.depth, self.tick, self._od)
         self.live_id[k] = cid if sz > 0.0 and not rejected else ""
         if rejected:
             self.on_update(OrderUpdate(cid, "rejected", 0.0, ev.ts, "post-only order would cross"))

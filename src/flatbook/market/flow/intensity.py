@@ -6,7 +6,8 @@ Draws: one word per path-step, the step's first: ``hi31`` is the bid's uniform,
 ``mid31`` the ask's, bit 0 the binomial mid's sign (:mod:`flatbook.market.mid.binomial`).
 Writes ``W_UB``, ``W_UA`` (the uniforms a fill must beat), ``W_OSZ`` (+inf: no size
 cap from the flow) and ``W_DS`` (the binomial move). :func:`fill` is the fill rule the
-book step applies, for this flow and for :mod:`.orders`.
+book step applies, for this flow and for :mod:`.orders`; :func:`filled`, the same rule on
+any probability (a user's fill stage, :mod:`flatbook.market.fill_stage`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ import numpy as np
 
 from ...numerics.fastexp import fast_exp
 from ...numerics.rng import hi31, mid31, next_u64
-from ..layout import BLOCK, MP_A, MP_K, W_DS, W_HIVOL, W_OSZ, W_UA, W_UB
+from ..layout import BLOCK, FILL_BUILTIN, MP_A, MP_FILL, MP_K, W_DS, W_HIVOL, W_OSZ, W_UA, W_UB
 from ..mid.binomial import move
 
 
 def pack(v: Mapping, mp: np.ndarray) -> None:
-    """Write A (per time unit) and k (per price unit)."""
+    """Write A (per time unit) and k (per price unit), and that the fill probability is this rule's (a
+    user's fill stage replaces it: :mod:`flatbook.market.fill_stage`)."""
     mp[MP_A], mp[MP_K] = v["A"], v["k"]
+    mp[MP_FILL] = FILL_BUILTIN
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
@@ -41,7 +44,14 @@ def draw(w, st, binomial, rmult, sq_dt):
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
+def filled(u, osz, qsize, prob):
+    """Lots filled on one side: min(order size, quote size) if the flow's uniform u (in [0, 1)) beats
+    the fill probability ``prob`` (so above 1 counts as 1, NaN as 0), else 0."""
+    return min(osz, qsize) if u < prob else 0.0
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
 def fill(u, osz, qsize, Adt, kk, depth):
-    """Lots filled on one side: min(order size, quote size) if the flow's uniform u beats
-    A·dt·e^(−k·depth) (:func:`~flatbook.numerics.fastexp.fast_exp`), else 0."""
-    return min(osz, qsize) if u < Adt * fast_exp(-kk * depth) else 0.0
+    """Lots filled on one side at probability A·dt·e^(−k·depth) (:func:`filled`;
+    :func:`~flatbook.numerics.fastexp.fast_exp`)."""
+    return filled(u, osz, qsize, Adt * fast_exp(-kk * depth))
