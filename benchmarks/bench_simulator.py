@@ -53,6 +53,7 @@ from flatbook.sim.simulator import simulate
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+import ceiling_reference  # noqa: E402  (benchmarks/ceiling_reference.py)
 import numpy_reference  # noqa: E402  (benchmarks/numpy_reference.py)
 from _machine import cpu_model, machine, machine_tag, short_target  # noqa: E402  (benchmarks/_machine.py)
 
@@ -400,10 +401,11 @@ def head_to_head(paths: int, repeat: int) -> dict:
     numba.set_num_threads(1)
     warm_up("as2008", "avellaneda-stoikov", {})
     numpy_reference.run(1024)  # warm-up
-    fb, ref, ratios = [], [], []
+    ceiling_reference.run(1024)  # warm-up (compile or load numba's cache)
+    fb, ref, ceil, ratios, ceil_ratios = [], [], [], [], []
     best_np = ref_pp = fb_res = None
     for r in range(repeat):
-        order = ("fb", "np") if r % 2 == 0 else ("np", "fb")
+        order = (("fb", "np", "ceil"), ("np", "ceil", "fb"), ("ceil", "fb", "np"))[r % 3]
         for who in order:
             if who == "fb":
                 cfg = build_config("as2008", "avellaneda-stoikov", {}, paths=paths, seed=0)
@@ -411,12 +413,15 @@ def head_to_head(paths: int, repeat: int) -> dict:
                 fb_res = simulate(cfg)
                 fb_wall = paths * cfg.steps / (time.perf_counter() - t0)
                 fb.append((fb_res.summary["path_steps_per_s"], fb_wall))
+            elif who == "ceil":
+                ceil.append(ceiling_reference.run(paths, seed=0)["path_steps_per_s"])
             else:
                 sm, pp = numpy_reference.run(paths, seed=0)
                 ref.append(sm["path_steps_per_s"])
                 if best_np is None or sm["elapsed_s"] < best_np["elapsed_s"]:
                     best_np, ref_pp = sm, pp
         ratios.append(fb[-1][0] / ref[-1])
+        ceil_ratios.append(ceil[-1] / ref[-1])
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     fb_k = max(k for k, _ in fb)
     fb_w = max(w for _, w in fb)
@@ -433,6 +438,9 @@ def head_to_head(paths: int, repeat: int) -> dict:
         "ratio_median": med,
         "ratio_best": fb_k / np_ps,
         "ratio_wall": fb_w / np_ps,
+        "ceiling_path_steps_per_s": max(ceil),
+        "ceiling_ratio_median": float(np.median(ceil_ratios)),
+        "ceiling_ratios": ceil_ratios,
         "target_ratio": TARGET_RATIO,
         "target_met": med >= TARGET_RATIO,
         "machine": machine(),
@@ -470,6 +478,12 @@ def print_head_to_head(h: dict, console: Console) -> None:
         f"{h['ratio_wall']:.2f}× best ÷ best",
     )
     t.add_row(
+        "bare model, compiled (benchmarks/ceiling_reference.py)",
+        tgt,
+        _fmt_m(h["ceiling_path_steps_per_s"]),
+        f"{h['ceiling_ratio_median']:.2f}× median of runs",
+    )
+    t.add_row(
         "NumPy reference (benchmarks/numpy_reference.py)",
         f"numpy {np_simd}",
         _fmt_m(h["numpy_path_steps_per_s"]),
@@ -481,6 +495,12 @@ def print_head_to_head(h: dict, console: Console) -> None:
     console.print(
         f"Target flatbook ≥ {TARGET_RATIO:g}× NumPy in the same run ({tgt}): {ok} "
         f"(median of pairs {h['ratio_median']:.2f}×; pairs {pairs})"
+    )
+    console.print(
+        f"The bare model's own ceiling (random numbers, the A–S depths, two exp, cash and q; no controls, no "
+        f"statistics) is {h['ceiling_ratio_median']:.2f}× NumPy here: a {TARGET_RATIO:g}× kernel needs "
+        f"{TARGET_RATIO / h['ceiling_ratio_median']:.2f}× the ceiling's speed"
+        + (", more than the bare model's arithmetic allows" if h["ceiling_ratio_median"] < TARGET_RATIO else "")
     )
     fb_k = h["flatbook_kernel_path_steps_per_s"]
     tgt1 = "[green]met[/]" if fb_k >= TARGET_1T else "[red]not met[/]"
@@ -684,6 +704,8 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_kernel": fb_k / np_ps,
         "ratio_wall": fb_w / np_ps,
         "ratio_median_of_pairs": h["ratio_median"],
+        "ceiling_path_steps_per_s": h["ceiling_path_steps_per_s"],
+        "ceiling_ratio_median": h["ceiling_ratio_median"],
         "target_ratio": TARGET_RATIO,
         "target_ratio_met": h["target_met"],
         "numba_target": short_target(),
