@@ -253,3 +253,36 @@ def test_edited_file_runs_its_new_formula(tmp_path):
         assert p.returncode == 0, p.stderr
         bids.append(json.loads(p.stdout)["bid"])
     assert bids == [99.5, 98.5]
+
+
+def test_data_the_formula_reads_keys_its_cache(tmp_path):
+    """A formula that reads a constant and a table loaded from a data file at import: numba compiles them in as
+    constants, so the cache key holds their values; when the data file changes (the source does not), the next
+    run, in a new process or this one, runs the new values, never the stale compiled ones."""
+    src = """
+        from pathlib import Path
+        import numpy as np
+        from flatbook.policies import Param, policy
+
+        HERE = Path(__file__).parent
+        SCALE = float((HERE / "scale.txt").read_text())
+        STEPS = np.array([float(x) for x in (HERE / "steps.txt").read_text().split()])
+
+        @policy(params={"h": Param(unit="price units", default=0.5, ge=0)})
+        def from_data(p, t, tau, s, q):
+            return SCALE * p.h + STEPS[0], SCALE * p.h + STEPS[1]
+        """
+    f = tmp_path / "from_data.py"
+    f.write_text(textwrap.dedent(src))
+    got = []
+    for scale, steps in (("1.0", "0 0"), ("3.0", "0 0"), ("3.0", "0.25 0.5")):
+        (tmp_path / "scale.txt").write_text(scale)
+        (tmp_path / "steps.txt").write_text(steps)
+        p = _cli("quote", "--policy-file", str(f), "--policy", "from_data", "--q", "0", "--mid", "100", "--json")
+        assert p.returncode == 0, p.stderr
+        d = json.loads(p.stdout)
+        got.append((d["bid"], d["ask"]))
+        pol = load_policy_file(f, "from_data")  # in this process: the compiled loop follows the data too
+        r = quotes(build_config("as2008", "from_data", {}), 100.0, [0.0], 0.0)
+        assert (100.0 - float(r["bid_depth"][0]), 100.0 + float(r["ask_depth"][0])) == got[-1], pol.token
+    assert got == [(99.5, 100.5), (98.5, 101.5), (98.25, 102.0)]

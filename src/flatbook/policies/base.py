@@ -46,7 +46,10 @@ and the live engine, and never fills in the Monte Carlo kernel (its spread stati
 then read NaN).
 
 The body is compiled by numba in nopython mode: use ``math`` and arithmetic (no
-Python objects, no arrays allocated per call). ``moves_with_time=True`` declares
+Python objects, no arrays allocated per call). Numbers, tuples and arrays it reads from
+module globals (loaded at import, e.g. from a data file) are compiled in as constants; their
+values key the compiled code's cache with the file's source, so changed data never runs
+stale. ``moves_with_time=True`` declares
 that the quotes change with t or tau alone; the backtester and the live engine then
 requote on time, not only when the mid, the spread, q or the kill state change.
 
@@ -292,13 +295,43 @@ class Policy:
 
 
 def source_token(fn) -> str:
-    """SHA-256 of the file that defines ``fn`` and its qualified name (the cache key of its kernels)."""
+    """SHA-256 of the file that defines ``fn``, its qualified name and the values numba compiles into it as
+    constants (:func:`_frozen_values`): the cache key of its kernels."""
     h = hashlib.sha256(f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}".encode())
     try:
         h.update(Path(inspect.getsourcefile(fn) or "").read_bytes())
     except (OSError, TypeError):
         h.update(inspect.getsource(fn).encode())
+    h.update(_frozen_values(fn))
     return h.hexdigest()
+
+
+def _frozen_values(fn) -> bytes:
+    """The values numba freezes into ``fn``'s compiled code: the numbers, tuples and arrays among the globals it
+    reads, and its closure's cells. A formula that reads a table or a constant loaded from a data file at import
+    then gets a new cache key when the data changes, as when its source does (a stale value never runs)."""
+    py = getattr(fn, "py_func", fn)
+    code = getattr(py, "__code__", None)
+    if code is None:
+        return b""
+    g = getattr(py, "__globals__", {})
+    vals = [(n, g[n]) for n in sorted(set(code.co_names)) if n in g]
+    vals += [(f"<cell {i}>", c.cell_contents) for i, c in enumerate(py.__closure__ or ()) if _has_contents(c)]
+    out = []
+    for name, v in vals:
+        if isinstance(v, np.ndarray):
+            out.append(f"{name}:{v.dtype.str}{v.shape}".encode() + np.ascontiguousarray(v).tobytes())
+        elif isinstance(v, (bool, int, float, complex, str, tuple, np.number)):
+            out.append(f"{name}={v!r}".encode())
+    return b"\0".join(out)
+
+
+def _has_contents(cell) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
 
 
 def _registry_params(names: Sequence[str]) -> dict[str, Param]:
