@@ -65,6 +65,7 @@ the (mid, fill) pair the command line's ``--market-file F --mid NAME --fill NAME
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import inspect
 import keyword
@@ -238,7 +239,7 @@ def idle_loop(kind: StageKind = MID) -> CFunc:
 
 
 @dataclass(frozen=True, eq=False)
-class Stage:
+class Stage(abc.ABC):
     """A user's market stage; its kind (:class:`StageKind`) is its class's. Make one with :func:`mid_stage`
     or :func:`flatbook.market.fill_stage.fill_stage`; :meth:`bind` validates its parameters for a run."""
 
@@ -291,9 +292,10 @@ class Stage:
         b = self.bind(params)
         return self.formula.py_func(self._cls(*b.pp[: len(self.fields)]), *args)
 
+    @abc.abstractmethod
     def try_run(self, bound: BoundStage, s0: float, dt: float, rmult: float) -> None:
-        """Run the compiled stage on a few inputs; raise a one-line :class:`InputError` on a bad output."""
-        raise NotImplementedError  # each kind's class says what a bad output is
+        """Run the compiled stage on a few inputs; raise a one-line :class:`InputError` on a bad output (each
+        kind's class says what a bad output is: :class:`MidStage`, :class:`~flatbook.market.fill_stage.FillStage`)."""
 
 
 class MidStage(Stage):
