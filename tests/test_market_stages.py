@@ -101,7 +101,6 @@ def test_pack_market_each_stage_writes_its_slots():
         L.MP_FEE: 0.01,
         L.MP_MAX_LOSS: 7.0,
         L.MP_MAX_DD: v["max_drawdown"],
-        L.MP_FILL: L.FILL_BUILTIN,
     }
     assert sorted(expect) == list(range(L.MP_LEN))  # every slot has an owner
     assert {k: mp[k] for k in expect} == expect

@@ -81,9 +81,7 @@ def quote(
     values = merge_params(params, overrides, ("q", "mid", "t", "regime", *RUN_ARGUMENTS))
     pre, pol, vals, _, _ = resolve(config, preset, policy, None, None, values)
     cfg: RunConfig = build_config(pre, one_policy(pol), vals, paths=1, seed=0)
-    rv = _number("regime", regime, 0.0)
-    if rv not in (0.0, 1.0):
-        raise InputError("regime", f"got {regime}; allowed: 0 (calm) or 1 (volatile)")
+    rv = _number("regime", regime, 0.0)  # 0 or 1: checked by the quotes (flatbook.policies.quote.quotes)
     qv = _number("q", q, 0.0)
     if abs(qv) > BIG:
         raise InputError(
@@ -98,7 +96,7 @@ def quote(
     T = cfg.values["T"]
     if not 0.0 <= tv <= T:
         raise InputError("t", f"got {t}; allowed: a number from 0 to T = {T:g} (time units)")
-    return QuoteResult(cfg, quote_one(cfg, qv, s, tv, regime=int(rv)))
+    return QuoteResult(cfg, quote_one(cfg, qv, s, tv, regime=rv))
 
 
 def _array(field: str, raw: Any, default: float, lo: float, hi: float, allowed: str):
@@ -158,7 +156,7 @@ def quotes(
     qa = _array("q", q, 0.0, -BIG, BIG, f"numbers from -{bound_text(BIG)} to {bound_text(BIG)} (lots)")
     sa = _array("mid", mid, cfg.values["s0"], math.ulp(0.0), BIG, f"numbers > 0 and <= {bound_text(BIG)} (price units)")
     ta = _array("t", t, 0.0, 0.0, T, f"numbers from 0 to T = {T:g} (time units)")
-    ra = _array("regime", regime, 0.0, 0.0, 1.0, "0 (calm) or 1 (volatile)")
+    ra = _array("regime", regime, 0.0, -BIG, BIG, "0 (calm) or 1 (volatile)")  # 0 or 1: checked by quote_arrays
     try:
         sa, qa, ta, ra = (np.ascontiguousarray(x).ravel() for x in np.broadcast_arrays(sa, qa, ta, ra))
     except ValueError:

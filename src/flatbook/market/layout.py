@@ -42,13 +42,11 @@ from __future__ import annotations
     MP_FEE,
     MP_MAX_LOSS,
     MP_MAX_DD,
-    MP_FILL,
-) = range(28)
-MP_LEN = 28
+) = range(27)
+MP_LEN = 27
 MODEL_BINOMIAL, MODEL_ABM, MODEL_GBM = 0, 1, 2
 FLOW_INTENSITY, FLOW_ORDERS = 0, 1
 MODEL_USER = 3  # a user's mid-price stage (flatbook.market.stage)
-FILL_BUILTIN, FILL_USER = 0, 1  # MP_FILL: A·e^(−kδ)·dt, or a user's fill stage (flatbook.market.fill_stage)
 
 BLOCK = 64  # paths per block: W_LEN rows × 64 × 8 B = 28 KiB, inside L1 (32–48 KiB)
 

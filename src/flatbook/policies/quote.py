@@ -211,8 +211,9 @@ def quotes(cfg: RunConfig, s, q, t, killed=None, regime=None) -> dict[str, np.nd
     """
     kill = np.asarray(False if killed is None else killed, np.bool_)
     reg = np.asarray(0.0 if regime is None else regime, float)
-    if not np.isin(reg, (0.0, 1.0)).all():
-        raise InputError("regime", "must be 0 (calm) or 1 (volatile)")
+    bad = ~np.isin(reg, (0.0, 1.0))
+    if bad.any():
+        raise InputError("regime", f"got {float(reg[bad].flat[0]):g}; allowed: 0 (calm) or 1 (volatile)")
     s, q, t, kill, reg = np.broadcast_arrays(
         np.asarray(s, float), np.asarray(q, float), np.asarray(t, float), kill, reg
     )
@@ -281,7 +282,7 @@ def _ladder_quotes(b, cp, i, t, tau, s, q, kill) -> dict[str, np.ndarray]:
 
 
 def quote(
-    cfg: RunConfig, q: float, s: float | None = None, t: float = 0.0, killed: bool = False, regime: int = 0
+    cfg: RunConfig, q: float, s: float | None = None, t: float = 0.0, killed: bool = False, regime: float = 0
 ) -> Quote:
     """Quotes for one state: inventory q (lots), mid s (default s0), time t (time units), volatility
     regime (0 calm, 1 volatile: a (t, q, regime) table policy's axis)."""

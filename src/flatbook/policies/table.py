@@ -28,7 +28,6 @@ steps; nm the number of regime blocks (1 or 2); the rows themselves are the kern
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import namedtuple
 
@@ -185,11 +184,10 @@ def table_policy(
         raise InputError("regime_halflife", f"must be a number of seconds > 0; got {regime_halflife!r}")
     if regime_sigma is not None and not (math.isfinite(regime_sigma) and regime_sigma > 0):
         raise InputError("regime_sigma", f"must be a volatility > 0 (price units/√s), or None; got {regime_sigma!r}")
-    regime = None if regime_sigma is None else (float(regime_halflife), float(regime_sigma))
-    b = table_bound(pol, t_grid, q_grid, bid, ask, regime=regime)
-    if b.pp[6] > 1 and regime is None:  # the simulator reads the path's regime; replay and live need the classifier
-        b = dataclasses.replace(b, regime=(float(regime_halflife), math.nan))
-    holder["bound"] = b
+    # σ* NaN when not given: the simulator reads each path's regime, the backtester and the live engine refuse
+    # to run without it (flatbook.estimators.regime.classifier)
+    sigma = math.nan if regime_sigma is None else float(regime_sigma)
+    holder["bound"] = table_bound(pol, t_grid, q_grid, bid, ask, regime=(float(regime_halflife), sigma))
     return pol
 
 

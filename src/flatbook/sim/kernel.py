@@ -905,16 +905,11 @@ def kernels(policy: Policy, mid=None, fill=None) -> types.SimpleNamespace:
     return types.SimpleNamespace(simulate_paths=functools.partial(entry, depths_loop(policy), mid_loop, fill_loop))
 
 
-_USER_FILL_KERNEL: list = []
-
-
+@functools.cache
 def _user_fill_kernel():
     """:func:`simulate_paths` with ``USER_FILL`` True (a user's fill stage: the book step split around the stage's
     call), compiled on first use and cached on disk under its own key."""
-    if not _USER_FILL_KERNEL:
-        ns = specialise(globals(), ["_run_block", "simulate_paths"], {"USER_FILL": True}, "user_fill")
-        _USER_FILL_KERNEL.append(ns.simulate_paths)
-    return _USER_FILL_KERNEL[0]
+    return specialise(globals(), ["_run_block", "simulate_paths"], {"USER_FILL": True}, "user_fill").simulate_paths
 
 
 # edits to the model modules the kernel inlines (market/** included) recompile it (flatbook.policies.compile)

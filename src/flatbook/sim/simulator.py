@@ -36,7 +36,7 @@ from ..errors import InputError
 from ..estimators.ou import pool_moments
 from ..hedging.model import HP_EXT, HP_ON, pack_hedge
 from ..jsonutil import jsonable
-from ..market.layout import FILL_USER, MODEL_USER, MP_FILL, MP_MODEL, MP_RMULT
+from ..market.layout import MODEL_USER, MP_MODEL, MP_RMULT
 from ..market.pack import pack_market
 from ..market.stage import BoundStage, Stage
 from ..policies.base import Policy
@@ -101,10 +101,11 @@ def pack(cfg: RunConfig, mid: BoundStage | None = None, fill: BoundStage | None 
     b = policy_spec(cfg.policy).bind(cfg.values, cfg.steps)
     hp, hw, hvol, hcvol = pack_hedge(cfg.values, cfg.steps)
     mp = pack_market(cfg.values)
-    for stage, slot, code in ((mid, MP_MODEL, MODEL_USER), (fill, MP_FILL, FILL_USER)):
+    for stage in (mid, fill):  # a fill stage selects the kernel's fill-stage copy (sim.kernel.kernels)
         if stage is not None:
             stage.probe(cfg.values["s0"], cfg.values["dt"], mp[MP_RMULT])
-            mp[slot] = code
+    if mid is not None:
+        mp[MP_MODEL] = MODEL_USER
     return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), mp, hp, hw, hvol, hcvol, mid, fill)
 
 

@@ -20,15 +20,13 @@ import numpy as np
 
 from ...numerics.fastexp import fast_exp
 from ...numerics.rng import hi31, mid31, next_u64
-from ..layout import BLOCK, FILL_BUILTIN, MP_A, MP_FILL, MP_K, W_DS, W_HIVOL, W_OSZ, W_UA, W_UB
+from ..layout import BLOCK, MP_A, MP_K, W_DS, W_HIVOL, W_OSZ, W_UA, W_UB
 from ..mid.binomial import move
 
 
 def pack(v: Mapping, mp: np.ndarray) -> None:
-    """Write A (per time unit) and k (per price unit), and that the fill probability is this rule's (a
-    user's fill stage replaces it: :mod:`flatbook.market.fill_stage`)."""
+    """Write A (per time unit) and k (per price unit)."""
     mp[MP_A], mp[MP_K] = v["A"], v["k"]
-    mp[MP_FILL] = FILL_BUILTIN
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
