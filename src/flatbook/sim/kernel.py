@@ -421,7 +421,7 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, q
             w[W_S, j] = s_ + w[W_DS, j]
 
 
-#: True only in the copy of the kernel compiled for runs with a user's fill stage (:func:`kernels`, through
+#: True only in the copy of the kernel compiled for runs with a user's fill stage (:func:`kernel_copy`, through
 #: :func:`flatbook.policies.compile.specialise`): a global constant, so numba prunes the branch that reads it before
 #: it inlines ``_book_step`` there. The default kernel then compiles two ``_book_step`` loops, not five (measured:
 #: the first ``simulate``'s cold compile 34.5 → 24 s CPU).
@@ -901,15 +901,20 @@ def kernels(policy: Policy, mid=None, fill=None) -> types.SimpleNamespace:
     the policy's depths loop and the stages' loops bound."""
     mid_loop = idle_loop(MID) if mid is None else mid.loop()
     fill_loop = idle_loop(FILL) if fill is None else fill.loop()
-    entry = simulate_paths if fill is None else _user_fill_kernel()
+    flags = ("USER_FILL",) if fill is not None else ()
+    entry = kernel_copy(flags) if flags else simulate_paths
     return types.SimpleNamespace(simulate_paths=functools.partial(entry, depths_loop(policy), mid_loop, fill_loop))
 
 
 @functools.cache
-def _user_fill_kernel():
-    """:func:`simulate_paths` with ``USER_FILL`` True (a user's fill stage: the book step split around the stage's
-    call), compiled on first use and cached on disk under its own key."""
-    return specialise(globals(), ["_run_block", "simulate_paths"], {"USER_FILL": True}, "user_fill").simulate_paths
+def kernel_copy(flags: tuple[str, ...]):
+    """:func:`simulate_paths` with each of this module's switch constants named in ``flags`` set True (e.g.
+    ``USER_FILL``: a user's fill stage, the book step split around the stage's call), compiled on first use and
+    cached on disk under its own key. ``flags`` is sorted, so one set of switches is one copy."""
+    bind = dict.fromkeys(flags, True)
+    return specialise(
+        globals(), ["_run_block", "simulate_paths"], bind, "+".join(f.lower() for f in flags)
+    ).simulate_paths
 
 
 # edits to the model modules the kernel inlines (market/** included) recompile it (flatbook.policies.compile)
