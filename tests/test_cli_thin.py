@@ -42,6 +42,7 @@ ALLOWED = {
     ("flatbook.units", "*"): "presentation: number formats and unit labels of the tables",
     ("flatbook.controls.zones", "zone_name"): "presentation: the display name of a quote's zone code",
     ("flatbook.params", "PARAMS"): "presentation: a swept parameter's unit in the sweep table's header",
+    ("flatbook.params", "check_stats"): "parsing: --stats, --set run.stats= or [run] stats, as one error line",
     ("flatbook.hedging.schedule_methods", "*"): "presentation: schedule's defaults and choices in --help",
 }
 

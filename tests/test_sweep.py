@@ -36,7 +36,7 @@ from flatbook.timing import TIMING_KEYS
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FLATBOOK = [sys.executable, "-c", "import flatbook.cli.sweep_cmd; from flatbook.cli.root import main; main()"]
+FLATBOOK = [sys.executable, "-c", "import flatbook.cli.sweep_cmd; from flatbook.cli.entry import main; main()"]
 SWEEP_TIMING = ("elapsed_s", "path_steps_per_s", "wall_s", "worker", "finished_utc")  # a row's "timing"
 COMPARED = (
     "pnl_mean",

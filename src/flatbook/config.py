@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import InputError
-from .params import GROUPS, MAX_PATHS, MAX_STEPS, PARAMS, defaults, group_of, names_in, resolve
+from .params import GROUPS, MAX_PATHS, MAX_STEPS, PARAMS, STATS, check_stats, defaults, group_of, names_in, resolve
 from .presets import preset
 from .suggest import did_you_mean, unknown
 from .validate import check_int
@@ -30,6 +30,8 @@ __all__ = [
     "MAX_PATHS",
     "MAX_STEPS",
     "RUN_KEYS",
+    "STATS",
+    "check_stats",
     "RunConfig",
     "build_config",
     "check_consistent",
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 #: ``[run]`` keys that are not parameters (the run's other keys are the ``run`` group's: T, dt, s0, q0)
-RUN_KEYS = ("preset", "policy", "paths", "seed")
+RUN_KEYS = ("preset", "policy", "paths", "seed", "stats")
 
 
 def _rebuild(preset: str, policy: str, values: dict, paths: int, seed: int, user_keys: frozenset) -> RunConfig:

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, 
 from pydantic import create_model as _create_model
 
 from .errors import InputError
-from .params import BIG, GROUPS, MAX_PATHS, PARAMS, Param, defaults, group_of, names_in
+from .params import BIG, GROUPS, MAX_PATHS, PARAMS, STATS, Param, check_stats, defaults, group_of, names_in
 from .presets import PRESETS
 from .suggest import did_you_mean, unknown
 from .validate import check_int
@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 #: the ``[run]`` keys that are not parameters (as :data:`flatbook.config.RUN_KEYS`)
-_RUN_EXTRA = ("preset", "policy", "paths", "seed")
+_RUN_EXTRA = ("preset", "policy", "paths", "seed", "stats")
 _SECTION_DOC = {
     "run": "the run: preset, policy, paths, seed and the time grid (T, dt, s0, q0)",
     "policy": "the policy's own parameters (those of every built-in and registered policy)",
@@ -248,6 +248,14 @@ RunGroup = _make(
             int, PlainValidator(_check_seed), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 2**63 - 1})
         ],
         Field(0, description="random seed (same seed ⇒ same random numbers)", json_schema_extra={"unit": "-"}),
+    ),
+    stats=(
+        Annotated[str, PlainValidator(check_stats), WithJsonSchema({"type": "string", "enum": list(STATS)})],
+        Field(
+            "full",
+            description="simulate/compare statistics: full (every per-path column) or lean (pnl, final_q, "
+            "max_abs_q, fills, spread_mean only: the same numbers, faster)",
+        ),
     ),
 )
 MarketGroup = _make("MarketGroup", MarketBase, names_in("market"))

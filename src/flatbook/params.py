@@ -28,6 +28,16 @@ TINY = 1e-9
 #: The most time steps (T/dt) and Monte Carlo paths a run may take.
 MAX_STEPS = 10_000_000
 MAX_PATHS = 1_000_000_000
+#: the simulator's statistics (``[run] stats``, ``--stats``, ``simulate(stats=...)``): every per-path column, or
+#: the lean ones only (pnl, final_q, max_abs_q, fills, spread_mean; :mod:`flatbook.sim.simulator`)
+STATS = ("full", "lean")
+
+
+def check_stats(stats: object, field: str = "stats") -> str:
+    """``stats`` if it is one of :data:`STATS`, else an :class:`InputError` naming ``field``."""
+    if stats not in STATS:
+        raise InputError(field, f"expected one of {', '.join(STATS)}; got {stats!r}")
+    return str(stats)
 
 
 def bound_text(x: float) -> str:

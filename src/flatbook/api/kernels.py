@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ..config import check_stats
 from ..errors import InputError
 
 __all__ = ["ENGINES", "kernels_need_compiling", "needs_compiling", "warm_up"]
@@ -42,7 +43,15 @@ def kernels_need_compiling(*dispatchers: Any) -> bool:
     return False
 
 
-def _dispatchers(engine: str) -> list[Any]:
+def _dispatchers(engine: str, stats: str = "full", config: Any = None) -> list[Any]:
+    if engine == "simulate" and stats == "lean":
+        if config is None:
+            raise InputError(
+                "config", "the lean kernel is the policy's own: needs_compiling(..., config=) names the run"
+            )
+        from ..sim import simulator  # lazy: start-up (numba and the kernel)
+
+        return [simulator.lean_kernel(config)]
     if engine == "simulate":
         from ..sim import kernel as K  # lazy: start-up (numba and the kernel)
 
@@ -60,13 +69,15 @@ def _dispatchers(engine: str) -> list[Any]:
     raise unknown("engine", "engine", engine, ENGINES)
 
 
-def needs_compiling(engine: str = "simulate") -> bool:
+def needs_compiling(engine: str = "simulate", stats: str = "full", config: Any = None) -> bool:
     """Whether the first run of ``engine`` (simulate, backtest or multi) in this process will compile its
-    kernel rather than load it from numba's cache (see :func:`kernels_need_compiling`)."""
-    return kernels_need_compiling(*_dispatchers(engine))
+    kernel rather than load it from numba's cache (see :func:`kernels_need_compiling`); ``stats``: simulate's
+    ``"full"`` or ``"lean"`` kernel (:func:`flatbook.simulate`); the lean one is the policy's own, so it needs
+    the run's ``config`` (a :class:`~flatbook.config.RunConfig`)."""
+    return kernels_need_compiling(*_dispatchers(engine, check_stats(stats), config))
 
 
-def warm_up(engine: str = "simulate", config: Any = None) -> None:
+def warm_up(engine: str = "simulate", config: Any = None, stats: str = "full") -> None:
     """Compile (or load from numba's cache) ``engine``'s kernel, changing no number.
 
     Parameters
@@ -77,7 +88,10 @@ def warm_up(engine: str = "simulate", config: Any = None) -> None:
         :class:`~flatbook.multi.simulator.MultiConfig`).
     config : RunConfig or MultiConfig, optional
         The run whose kernel to compile (simulate and multi need it).
+    stats : {"full", "lean"}, default "full"
+        simulate's kernel for these statistics (:func:`flatbook.simulate`).
     """
+    check_stats(stats)
     _dispatchers(engine)  # checks the name
     if engine == "backtest":
         from ..backtest.backtester import warm_up as warm_replay  # lazy: start-up (numba)
@@ -89,7 +103,7 @@ def warm_up(engine: str = "simulate", config: Any = None) -> None:
     if engine == "simulate":
         from ..sim import simulator  # lazy: start-up (numba)
 
-        simulator.simulate(replace(config, paths=1))
+        simulator.simulate(replace(config, paths=1), stats=stats)
     else:
         from ..multi.simulator import simulate_multi  # lazy: start-up (numba)
 

@@ -194,10 +194,10 @@ COMPILING = "compiling kernels (first run only)…"
 
 
 @contextmanager
-def compiling(engine: str, enabled: bool = True) -> Iterator[bool]:
+def compiling(engine: str, enabled: bool = True, stats: str = "full", config: Any = None) -> Iterator[bool]:
     """A "compiling kernels (first run only)…" spinner while the body runs, if ``engine``'s kernels must be
     compiled (:func:`flatbook.api.kernels.needs_compiling`); yields whether they must."""
-    need = needs_compiling(engine)
+    need = needs_compiling(engine, stats, config)
     if not need:
         yield False
         return
@@ -205,12 +205,12 @@ def compiling(engine: str, enabled: bool = True) -> Iterator[bool]:
         yield True
 
 
-def compile_first(cfg: RunConfig, json_: bool = False) -> None:
-    """On the first run, compile the simulator's kernel under the "compiling kernels" spinner
-    (:func:`flatbook.api.kernels.warm_up`: one path of ``cfg``; no number changes)."""
-    with compiling("simulate", enabled=not json_) as need:
+def compile_first(cfg: RunConfig, json_: bool = False, stats: str = "full") -> None:
+    """On the first run, compile the simulator's kernel (for ``stats``, full or lean) under the "compiling
+    kernels" spinner (:func:`flatbook.api.kernels.warm_up`: one path of ``cfg``; no number changes)."""
+    with compiling("simulate", enabled=not json_, stats=stats, config=cfg) as need:
         if need:
-            warm_up("simulate", cfg)
+            warm_up("simulate", cfg, stats)
 
 
 def _title(cfg: RunConfig, what: str) -> str:

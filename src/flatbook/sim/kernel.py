@@ -63,12 +63,14 @@ from ..controls.quote_controls import (
     CP_HALF_MKT,
     CP_LIMIT,
     CP_RED,
+    CP_SIZE,
     CP_TICK,
     CP_YELLOW,
     control_quotes,
     lean_controls,
     limit_clamp,
     limit_trade,
+    min_spread,
 )
 from ..hedging.execution import (
     child_order,
@@ -237,9 +239,10 @@ from ..market.layout import (
 )
 from ..market.mid import diffusion, event
 from ..market.mid import jumps as jumps_
+from ..market.mid.binomial import move
 from ..market.stage import MID, idle_loop, market_digest
 from ..numerics.black_scholes import bs_price_delta
-from ..numerics.rng import box_muller, next_u64, stream_start
+from ..numerics.rng import box_muller, hi31, mid31, next_u64, stream_start
 from ..policies.base import Policy
 from ..policies.compile import KeyedCache, depths_loop, specialise
 
@@ -346,19 +349,52 @@ def _hedge_child(
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
-def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, quotes, fills):
+def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, quotes, fills, xv=None, fast=False):
     """Step 3 of :func:`_run_block` for the block, one pass per path: controls, quote statistics, fills,
     accounting. ``lean``, ``quotes`` and ``fills`` are literals at each call site, so each call compiles to
     its own loop: the lean one (:func:`~flatbook.controls.quote_controls.lean_controls`, no zone rows) and the
     general one; with a user's fill stage, the controls alone (``fills=False``: the final depths and sizes in
     rows ``W_DB``, ``W_DA``, ``W_BSZ``, ``W_ASZ``), then, after the stage, the fills and accounting alone
-    (``quotes=False``: those rows read back, each side filled at the stage's probability ``W_PB``, ``W_PA``)."""
+    (``quotes=False``: those rows read back, each side filled at the stage's probability ``W_PB``, ``W_PA``).
+
+    Lean statistics (``STATS`` False, the ``LEAN`` copy): only the rows the lean outputs and the model read are
+    written. ``fast`` (that copy only, :func:`_run_block` says when): the step's draw fused in (intensity flow,
+    ``xv = (st, binomial, rmult, sq_dt)``), no limit (``lean_controls`` with limit = inf: every size is
+    ``cp[CP_SIZE]``, finite, or 0 at an infinite depth; ``limit_clamp`` the identity), no fees or financing (each
+    ``+0.0``: ``x − 0.0 == x``), and no row that only the other stages read (``W_DB``…``W_ASZ``, ``W_FB``,
+    ``W_FA``, ``W_OD``, ``W_QMID``, the draw rows): the same numbers, in fewer instructions."""
+    if fast:
+        st, binomial, rmult, sq_dt = xv
+        size = cp[CP_SIZE]
     for j in range(BLOCK):
         s_ = w[W_S, j]
         q = w[W_Q, j]
         db0 = w[W_DB0, j]
         da0 = w[W_DA0, j]
         qc = w[W_QEFF, j] if opt_on else q  # the limits and zones see the delta-equivalent
+        if fast:  # intensity.draw's numbers, from the same word
+            stj, x = next_u64(st[j])
+            st[j] = stj
+            ub = hi31(x)
+            ua = mid31(x)
+            ds = move(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
+            db, da = min_spread(cp, db0, da0)
+            bs = 0.0 if math.isinf(db) else size
+            as_ = 0.0 if math.isinf(da) else size
+            both = bs > 0.0 and as_ > 0.0
+            w[W_SPR, j] += (da + db) if both else 0.0
+            w[W_SPRN, j] += both
+            b = intensity.fill(ub, math.inf, bs, Adt, kk, db)
+            a = intensity.fill(ua, math.inf, as_, Adt, kk, da)
+            qn = q + b - a
+            cash_a = a * (s_ + da) if a > 0.0 else 0.0
+            cash_b = b * (s_ - db) if b > 0.0 else 0.0
+            w[W_CASH, j] += cash_a - cash_b
+            w[W_FILLS, j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
+            w[W_Q, j] = qn
+            w[W_MXQ, j] = max(w[W_MXQ, j], abs(qn))
+            w[W_S, j] = s_ + ds
+            continue
         if quotes:
             if lean:
                 db, da, bs, as_, zone, act = lean_controls(cp, db0, da0, qc)
@@ -368,14 +404,17 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, q
             w[W_DA, j] = da
             w[W_BSZ, j] = bs
             w[W_ASZ, j] = as_
-            w[W_ATLIM, j] += abs(q) >= limit
+            if STATS:
+                w[W_ATLIM, j] += abs(q) >= limit
             if not lean:  # lean: zone and action are 0, these rows stay 0
                 w[W_ZN, j] = zone
-                w[W_Z1, j] += zone == 1
-                w[W_Z2, j] += zone == 2
-                w[W_Z3, j] += zone == 3
+                if STATS:
+                    w[W_Z1, j] += zone == 1
+                    w[W_Z2, j] += zone == 2
+                    w[W_Z3, j] += zone == 3
                 req = (act == ACT_HEDGE) and (zone > w[W_PZONE, j])
-                w[W_HREQ, j] += req
+                if STATS:
+                    w[W_HREQ, j] += req
                 w[W_REQ, j] = req
                 w[W_PZONE, j] = zone
             both = bs > 0.0 and as_ > 0.0
@@ -402,19 +441,21 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, q
             cash_a = a * (s_ + da) if a > 0.0 else 0.0
             cash_b = b * (s_ - db) if b > 0.0 else 0.0
             w[W_CASH, j] += cash_a - cash_b - fee_j - fl - fs
-            w[W_SPRCAP, j] += (a * da if a > 0.0 else 0.0) + (b * db if b > 0.0 else 0.0)  # vs the mid
-            w[W_FEES, j] += fee_j
-            w[W_FIN, j] += fl
-            w[W_BORROW, j] += fs
-            w[W_DQ, j] = qn - q
+            if STATS:  # lean statistics: none of these rows (W_DQ: the markout's and the OU moments')
+                w[W_SPRCAP, j] += (a * da if a > 0.0 else 0.0) + (b * db if b > 0.0 else 0.0)  # vs the mid
+                w[W_FEES, j] += fee_j
+                w[W_FIN, j] += fl
+                w[W_BORROW, j] += fs
+                w[W_DQ, j] = qn - q
             w[W_FILLS, j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
-            w[W_VOL, j] += a + b
-            m = 0.5 * (da0 - db0)  # spread given up: the policy's centre offset (skew) × signed fill
-            w[W_GUP, j] += m * (b - a) if abs(m) < math.inf else 0.0
-            w[W_SQ, j] += q
-            w[W_SQ2, j] += q * q
-            w[W_SQDQ, j] += q * (qn - q)
-            w[W_SDQ2, j] += (qn - q) * (qn - q)
+            if STATS:
+                w[W_VOL, j] += a + b
+                m = 0.5 * (da0 - db0)  # spread given up: the policy's centre offset (skew) × signed fill
+                w[W_GUP, j] += m * (b - a) if abs(m) < math.inf else 0.0
+                w[W_SQ, j] += q
+                w[W_SQ2, j] += q * q
+                w[W_SQDQ, j] += q * (qn - q)
+                w[W_SDQ2, j] += (qn - q) * (qn - q)
             w[W_Q, j] = qn
             w[W_MXQ, j] = max(w[W_MXQ, j], abs(qn))
             w[W_QMID, j] = s_
@@ -426,6 +467,21 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, q
 #: it inlines ``_book_step`` there. The default kernel then compiles two ``_book_step`` loops, not five (measured:
 #: the first ``simulate``'s cold compile 34.5 → 24 s CPU).
 USER_FILL = False
+#: True only in the copies compiled for lean statistics (``stats="lean"``, :func:`lean_copy`): per path only pnl,
+#: final_q, max_abs_q, spread_mean and fills (:data:`LEAN_F`, :data:`LEAN_I`), each the same number as the full
+#: kernel's. The model runs whole (controls, costs, hedging, stages…); only statistics no lean output reads are
+#: pruned, and the fast step of :func:`_book_step` runs where it applies. ``STATS`` is its negation (numba prunes
+#: ``if STATS:`` on a global constant, not ``if not LEAN:``); the copy binds both, and copies ``_book_step`` too.
+LEAN = False
+STATS = True
+#: the lean copy's policy (its ``depths`` and ``as_params``, :class:`~flatbook.policies.base.Policy`), bound per
+#: policy by :func:`kernels`: the copy inlines the formula as ``flatbook.policies.compile._loop`` does, with no
+#: C callback (P's measurement: 0.64 ns of the ~8 ns path-step). Never read in the default kernel.
+LEAN_DEPTHS = None
+LEAN_AS_PARAMS = None
+#: the lean copy's per-path outputs (rows of ``out_f``, ``out_i``)
+LEAN_F = (F_PNL, F_FINAL_Q, F_MAX_ABS_Q, F_SPREAD_MEAN)
+LEAN_I = (I_FILLS,)
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -549,6 +605,25 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
     if recording:
         # np.int64(0): a literal 0 would compile a second _record_marks (the call below passes i + 1)
         _record_marks(rec_paths, p0, nb_, np.int64(0), w[W_S], w[W_Q], w[W_MTM], series)
+    fast_run = False
+    if LEAN:
+        mark_steps = kill_on or recording  # does anything read the mark to market before the end
+        xv = (st, binomial, rmult, sq_dt)  # the draw's inputs, for _book_step's fast step
+        # the fast step where nothing it leaves out acts (no limit, fee, option, informed flow, recorded path…)
+        fast_run = (
+            not USER_FILL
+            and lean_block
+            and flow == FLOW_INTENSITY
+            and limit == math.inf
+            and cp[CP_SIZE] < math.inf
+            and fee == 0.0
+            and fin_l == 0.0
+            and fin_s == 0.0
+            and not opt_on
+            and not informed
+            and not ext
+            and not recording
+        )
     for i in range(nsteps):
         tau = T - i * dt
         # daily reset and event pause: quote the flattening side only; force a flatten
@@ -575,22 +650,30 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
         if proxy:
             for j in range(BLOCK):
                 w[W_QPOL, j] = (w[W_QEFF, j] if opt_on else w[W_Q, j]) + wh[WH_Y, j] * inv_hr
-        loop(
-            pp,
-            tab,
-            i,
-            i * dt,
-            tau,
-            w[W_S],
-            w[W_QPOL] if proxy else (w[W_QEFF] if opt_on else w[W_Q]),
-            w[W_HIVOL],  # the path's regime (0 calm, 1 volatile): a regime table policy's axis
-            w[W_DB0],
-            w[W_DA0],
-        )
+        if LEAN and not (proxy or opt_on):  # the lean copy is the policy's own: its formula inlined (kernels)
+            pv = LEAN_AS_PARAMS(pp)
+            for j in range(BLOCK):
+                w[W_DB0, j], w[W_DA0, j] = LEAN_DEPTHS(pv, tab, i, i * dt, tau, w[W_S, j], w[W_Q, j], w[W_HIVOL, j])
+        else:
+            loop(
+                pp,
+                tab,
+                i,
+                i * dt,
+                tau,
+                w[W_S],
+                w[W_QPOL] if proxy else (w[W_QEFF] if opt_on else w[W_Q]),
+                w[W_HIVOL],  # the path's regime (0 calm, 1 volatile): a regime table policy's axis
+                w[W_DB0],
+                w[W_DA0],
+            )
         # ---- 2. this step's random flow, which does not depend on the quotes:
         # uniforms W_UB, W_UA that a bid / ask fill must beat (inf = no order
         # on that side), the order size W_OSZ, and the binomial mid move W_DS
-        if flow == FLOW_INTENSITY:
+        fast = fast_run and not paused
+        if fast:
+            pass  # drawn in the fast book step
+        elif flow == FLOW_INTENSITY:
             intensity.draw(w, st, binomial, rmult, sq_dt)
         else:
             orders.draw(
@@ -599,7 +682,9 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
         # ---- 3. one pass per path: controls, quote statistics, fills, accounting; with a user's
         # fill stage, two passes around it: the controls, then the stage's probabilities at the final
         # depths (rows W_PB, W_PA), then the fills and accounting
-        if USER_FILL:  # the copy for runs with a user's fill stage (kernels); numba prunes it from the default kernel
+        if LEAN and fast:  # the lean copy's fused step (numba prunes it from the default kernel)
+            _book_step(w, cp, True, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, True, True, xv, True)
+        elif USER_FILL:  # the copy for runs with a user's fill stage (kernels); numba prunes it from the default kernel
             if lean_block and not paused:
                 _book_step(w, cp, True, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, True, False)
             else:
@@ -729,8 +814,9 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
                 else:
                     dq = w[W_DQ, j]
                     w[W_S, j] = m + h_perm * n_h
-                    w[W_SQDQ, j] += (q - dq) * n_h  # the step's Δq includes the hedge
-                    w[W_SDQ2, j] += 2.0 * dq * n_h + n_h * n_h
+                    if STATS:
+                        w[W_SQDQ, j] += (q - dq) * n_h  # the step's Δq includes the hedge
+                        w[W_SDQ2, j] += 2.0 * dq * n_h + n_h * n_h
                     qn = limit_clamp(q + n_h, q, lo, hi)
                     w[W_Q, j] = qn
                     w[W_MXQ, j] = max(w[W_MXQ, j], abs(qn))
@@ -739,7 +825,9 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
             for j in range(BLOCK):
                 ov, _ = bs_price_delta(w[W_S, j], opt_k, opt_vol, opt_exp - (i + 1) * dt, opt_call)
                 w[W_OPTV, j] = opt_n * ov
-        if proxy:
+        if LEAN and not mark_steps:
+            pass  # lean: marked once, at the end
+        elif proxy:
             for j in range(BLOCK):
                 w[W_MTM, j] = w[W_CASH, j] + w[W_Q, j] * w[W_S, j] + wh[WH_Y, j] * wh[WH_H, j] + w[W_OPTV, j]
         else:
@@ -747,7 +835,9 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
                 w[W_MTM, j] = w[W_CASH, j] + w[W_Q, j] * w[W_S, j] + w[W_OPTV, j]
         # adverse selection: the mid's move this step times the fills of the last
         # ``markout`` steps (their markout at that horizon, accrued step by step)
-        if markout > 1:
+        if LEAN:
+            pass  # lean: no markout
+        elif markout > 1:
             slot = i % markout
             for j in range(BLOCK):
                 f = w[W_DQ, j]
@@ -758,11 +848,12 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
         elif markout == 1:  # a loop of its own: a condition inside the loop becomes masked
             for j in range(BLOCK):  # loads and stores, slow without AVX-512 (vmaskmovpd)
                 w[W_ADV, j] += w[W_DQ, j] * (w[W_S, j] - w[W_QMID, j])
-        for j in range(BLOCK):
-            mtm = w[W_MTM, j]
-            pk = max(w[W_PEAK, j], mtm)
-            w[W_PEAK, j] = pk
-            w[W_MDD, j] = max(w[W_MDD, j], pk - mtm)
+        if STATS or kill_on:  # lean: the peak for the kill switch only
+            for j in range(BLOCK):
+                mtm = w[W_MTM, j]
+                pk = max(w[W_PEAK, j], mtm)
+                w[W_PEAK, j] = pk
+                w[W_MDD, j] = max(w[W_MDD, j], pk - mtm)
         # ---- 6. kill switch
         if kill_on:
             for j in range(BLOCK):
@@ -774,6 +865,21 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
         if recording:
             _record_marks(rec_paths, p0, nb_, i + 1, w[W_S], w[W_Q], w[W_MTM], series)
 
+    if LEAN:  # the lean outputs (LEAN_F, LEAN_I); the mark to market at the end, if not marked step by step
+        for j in range(nb_):
+            p = p0 + j
+            if mark_steps:
+                mtm = w[W_MTM, j]
+            elif proxy:  # the same sums as step 5's
+                mtm = w[W_CASH, j] + w[W_Q, j] * w[W_S, j] + wh[WH_Y, j] * wh[WH_H, j] + w[W_OPTV, j]
+            else:
+                mtm = w[W_CASH, j] + w[W_Q, j] * w[W_S, j] + w[W_OPTV, j]
+            out_f[F_PNL, p] = mtm
+            out_f[F_FINAL_Q, p] = w[W_Q, j]
+            out_f[F_MAX_ABS_Q, p] = w[W_MXQ, j]
+            out_f[F_SPREAD_MEAN, p] = w[W_SPR, j] / w[W_SPRN, j] if w[W_SPRN, j] > 0 else np.nan
+            out_i[I_FILLS, p] = w[W_FILLS, j]
+        return
     # OU regression moments of (x, y) = (q_t, Δq_t), merged over the block's
     # paths (Chan, Golub & LeVeque 1979); see flatbook.estimators.ou.ou_fit
     bn = 0.0
@@ -894,16 +1000,36 @@ def simulate_paths(loop, mid_loop, fill_loop, arrays, seed, p_start, p_end, nste
         _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, min(BLOCK, p_end - p0), nsteps, outs, blk, rec)
 
 
-def kernels(policy: Policy, mid=None, fill=None) -> types.SimpleNamespace:
+def kernels(policy: Policy, mid=None, fill=None, lean: bool = False) -> types.SimpleNamespace:
     """This module's entry point for ``policy`` (a resolved :class:`~flatbook.policies.base.Policy`) and the
     optional user stages ``mid`` (a :class:`~flatbook.market.stage.MidStage`) and ``fill`` (a
     :class:`~flatbook.market.fill_stage.FillStage`): ``.simulate_paths(arrays, …)``, the compiled kernel with
-    the policy's depths loop and the stages' loops bound."""
+    the policy's depths loop and the stages' loops bound; ``lean``: the copy that computes the lean statistics only
+    (``LEAN``)."""
     mid_loop = idle_loop(MID) if mid is None else mid.loop()
     fill_loop = idle_loop(FILL) if fill is None else fill.loop()
-    flags = ("USER_FILL",) if fill is not None else ()
-    entry = kernel_copy(flags) if flags else simulate_paths
-    return types.SimpleNamespace(simulate_paths=functools.partial(entry, depths_loop(policy), mid_loop, fill_loop))
+    flags = tuple(sorted(({"USER_FILL"} if fill is not None else set()) | ({"LEAN"} if lean else set())))
+    loop = depths_loop(policy)  # also refuses a ladder policy, in one line
+    entry = lean_copy(flags, policy) if lean else (kernel_copy(flags) if flags else simulate_paths)
+    return types.SimpleNamespace(simulate_paths=functools.partial(entry, loop, mid_loop, fill_loop))
+
+
+_LEAN_COPIES: dict[tuple, object] = {}
+
+
+def lean_copy(flags: tuple[str, ...], policy: Policy):
+    """:func:`kernel_copy` for ``flags`` (``LEAN`` among them) with ``policy``'s formula inlined (``LEAN_DEPTHS``):
+    one copy per policy and set of switches, compiled on first use (about as long as the default kernel) and
+    cached on disk under the policy's source token, so an edited policy never runs stale."""
+    key = (flags, policy.token, policy.name)
+    got = _LEAN_COPIES.get(key)
+    if got is None:
+        bind: dict[str, object] = dict.fromkeys(flags, True)
+        bind.update(STATS=False, LEAN_DEPTHS=policy.depths, LEAN_AS_PARAMS=policy.as_params)
+        token = "+".join(f.lower() for f in flags) + f":{policy.token}:{policy.name}"
+        got = specialise(globals(), ["_book_step", "_run_block", "simulate_paths"], bind, token).simulate_paths
+        _LEAN_COPIES[key] = got
+    return got
 
 
 @functools.cache

@@ -159,6 +159,62 @@ def summarize(
     return {k: jsonable(v) for k, v in out.items()}
 
 
+#: the summary keys of a lean run (``simulate(stats="lean")``): those :func:`summarize` computes from the lean
+#: columns alone (pnl, final_q, max_abs_q, fills, spread_mean), plus ``stats``
+LEAN_SUMMARY_KEYS = (
+    "paths",
+    "steps",
+    "stats",
+    "pnl_mean",
+    "pnl_std",
+    "pnl_se",
+    "sharpe",
+    "final_q_mean",
+    "final_q_std",
+    "max_abs_q_mean",
+    "max_abs_q_max",
+    "spread_mean",
+    "fills_mean",
+    "var_95",
+    "es_95",
+    "residual_risk",
+    "elapsed_s",
+    "path_steps_per_s",
+)
+
+
+def summarize_lean(per_path: dict[str, np.ndarray], *, steps: int, elapsed_s: float) -> dict:
+    """The summary of a lean run: :data:`LEAN_SUMMARY_KEYS`, each computed as :func:`summarize` computes it (the
+    same value, bit for bit, as the full run's same key), and ``stats = "lean"``."""
+    pnl = per_path["pnl"]
+    n = pnl.size
+    mean, std = float(pnl.mean()), float(pnl.std(ddof=1)) if n > 1 else 0.0
+    var, es = var_es(pnl)
+    path_steps = n * steps
+    spread = per_path["spread_mean"]
+    out = {
+        "paths": n,
+        "steps": steps,
+        "stats": "lean",
+        "pnl_mean": mean,
+        "pnl_std": std,
+        "pnl_se": std / math.sqrt(n),
+        "sharpe": mean / std if std > 0 else None,
+        "final_q_mean": float(per_path["final_q"].mean()),
+        "final_q_std": float(per_path["final_q"].std(ddof=1)) if n > 1 else 0.0,
+        "max_abs_q_mean": float(per_path["max_abs_q"].mean()),
+        "max_abs_q_max": float(per_path["max_abs_q"].max()),
+        "spread_mean": float(np.nanmean(spread)) if np.isfinite(spread).any() else None,
+        "fills_mean": float(per_path["fills"].mean()),
+        "var_95": var,
+        "es_95": es,
+        "residual_risk": std,
+        "elapsed_s": elapsed_s,
+        "path_steps_per_s": path_steps / elapsed_s if elapsed_s > 0 else None,
+    }
+    return {k: jsonable(v) for k, v in out.items()}
+
+
 # ------------------------------------------------------------------------------ Stoll regression
 STOLL_BUCKETS = 20  # time fixed effects: equal-time buckets of the path, also the SE's clusters
 STOLL_MIN_PER_BUCKET = 20  # fewer buckets for short paths: at least this many points each on average

@@ -19,6 +19,12 @@ path, is what the hedge did (common random numbers). The summary reports
   with ψ = ((x − x̄)² − s²)/(2s), the influence function of the sample std;
 
 and a warning in ``warnings`` when the hedge raises the PnL std.
+
+Statistics (``stats``): ``"full"`` (the default) computes every per-path column; ``"lean"`` only
+:data:`LEAN_COLUMNS` (pnl, final_q, max_abs_q, fills, spread_mean: the NumPy reference's five outputs),
+in the kernel's lean copy (:data:`flatbook.sim.kernel.LEAN`), each bit for bit the full run's, and a summary
+of the statistics those columns give (:func:`flatbook.sim.metrics.summarize_lean`). The model is the same:
+only statistics are left out.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..config import RunConfig
+from ..config import RunConfig, check_stats
 from ..controls.quote_controls import pack_controls
 from ..errors import InputError
 from ..estimators.ou import pool_moments
@@ -42,9 +48,11 @@ from ..market.stage import BoundStage, Stage
 from ..policies.base import Policy
 from ..policies.registry import policy_spec
 from . import kernel as K
-from .metrics import attribution, influence, summarize
+from .metrics import attribution, influence, summarize, summarize_lean
 
 CHUNK_PATH_STEPS = 8_000_000
+#: the per-path columns of a lean run (the kernel's ``LEAN_F`` and ``LEAN_I`` rows)
+LEAN_COLUMNS = tuple(K.F_NAMES[r] for r in K.LEAN_F) + tuple(K.I_NAMES[r] for r in K.LEAN_I)
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class Packed:
     hcvol: np.ndarray
     mid: BoundStage | None = None  # a user's mid-price stage (flatbook.market.stage), or the built-in mid
     fill: BoundStage | None = None  # a user's fill stage (flatbook.market.fill_stage), or A·e^(−kδ)·dt
+    lean: bool = False  # the kernel's lean-statistics copy (stats="lean")
 
     @property
     def extended(self) -> bool:
@@ -82,8 +91,8 @@ class Packed:
     @property
     def kernel(self):
         """The kernel's entry point compiled for this run's policy (and user stages)."""
-        stages = (None if b is None else b.stage for b in (self.mid, self.fill))
-        return K.kernels(self.policy, *stages).simulate_paths
+        mid, fill = (None if b is None else b.stage for b in (self.mid, self.fill))
+        return K.kernels(self.policy, mid, fill, lean=self.lean).simulate_paths
 
     def arrays(self) -> tuple:
         """The kernel's parameter record (see :func:`flatbook.sim.kernel.simulate_paths`)."""
@@ -107,6 +116,12 @@ def pack(cfg: RunConfig, mid: BoundStage | None = None, fill: BoundStage | None 
     if mid is not None:
         mp[MP_MODEL] = MODEL_USER
     return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), mp, hp, hw, hvol, hcvol, mid, fill)
+
+
+def lean_kernel(cfg: RunConfig):
+    """The kernel copy a lean run of ``cfg`` compiles (the policy's own, :func:`flatbook.sim.kernel.lean_copy`;
+    without user stages)."""
+    return K.lean_copy(("LEAN",), policy_spec(cfg.policy).bind(cfg.values, cfg.steps).policy)
 
 
 def bound_stage(stage: BoundStage | Stage | None, kind: str) -> BoundStage | None:
@@ -179,6 +194,7 @@ def simulate(
     counterfactual: bool = True,
     mid: BoundStage | Stage | None = None,
     fill: BoundStage | Stage | None = None,
+    stats: str = "full",
 ) -> SimResult:
     """Simulate ``cfg.paths`` paths; record full series for ``record_paths``.
 
@@ -187,16 +203,18 @@ def simulate(
     stage bound to its parameters (:meth:`flatbook.market.stage.Stage.bind`), in place of
     ``mid_model`` (an unbound stage runs with its defaults); ``fill``: a user's fill stage
     (:mod:`flatbook.market.fill_stage`), in place of the flow's fill probability A·e^(−kδ)·dt. The
-    summary then names them under ``mid_stage`` and ``fill_stage``."""
+    summary then names them under ``mid_stage`` and ``fill_stage``. ``stats``: ``"full"`` or ``"lean"`` (the
+    lean columns and summary only; see the module docstring)."""
+    lean = check_stats(stats) == "lean"
     mid, fill = bound_stage(mid, "mid"), bound_stage(fill, "fill")
-    pk = pack(cfg, mid, fill)
+    pk = replace(pack(cfg, mid, fill), lean=lean)
     n, nsteps = cfg.paths, cfg.steps
     rec = np.unique(np.asarray(record_paths, dtype=np.int64))
     rec = rec[(rec >= 0) & (rec < n)]
     series = np.full((rec.size, len(K.S_NAMES), nsteps + 1), np.nan)
     out_f = np.empty((len(K.F_NAMES), n))
     out_i = np.empty((len(K.I_NAMES), n), np.int32)
-    out_h = np.zeros((len(K.H_NAMES), n if pk.extended else 1))  # memory only when used
+    out_h = np.zeros((len(K.H_NAMES), n if pk.extended and not lean else 1))  # memory only when used
     _warm_up(pk, nsteps)
     chunk = max(K.BLOCK, (CHUNK_PATH_STEPS // max(nsteps, 1)) // K.BLOCK * K.BLOCK)
     ou = np.zeros((chunk // K.BLOCK + 1, K.OU_LEN))
@@ -212,18 +230,24 @@ def simulate(
         t0 = time.perf_counter()
         pk.kernel(pk.arrays(), cfg.seed, p0, p1, nsteps, (out_f, out_i, out_h, ou), (rec, series))
         elapsed += time.perf_counter() - t0
-        moments = pool_moments(np.vstack((moments, ou)))
+        if not lean:  # the lean copy writes no OU moments
+            moments = pool_moments(np.vstack((moments, ou)))
         if cf is not None:
             cf.kernel(cf.arrays(), cfg.seed, p0, p1, nsteps, (cf_f, cf_i, cf_h, cf_ou), (no_rec, no_series))
         if progress is not None:
             progress(p1, n)
-    per_path = {name: out_f[r] for r, name in enumerate(K.F_NAMES)}
-    per_path.update({name: out_i[r] for r, name in enumerate(K.I_NAMES)})
-    if pk.extended:
-        per_path.update({name: out_h[r] for r, name in enumerate(K.H_NAMES)})
-    per_path.update(attribution(per_path))
     v = cfg.values
-    summary = summarize(per_path, moments, steps=nsteps, dt=v["dt"], limit=v["limit"], elapsed_s=elapsed)
+    if lean:
+        per_path = {K.F_NAMES[r]: out_f[r] for r in K.LEAN_F}
+        per_path.update({K.I_NAMES[r]: out_i[r] for r in K.LEAN_I})
+        summary = summarize_lean(per_path, steps=nsteps, elapsed_s=elapsed)
+    else:
+        per_path = {name: out_f[r] for r, name in enumerate(K.F_NAMES)}
+        per_path.update({name: out_i[r] for r, name in enumerate(K.I_NAMES)})
+        if pk.extended:
+            per_path.update({name: out_h[r] for r, name in enumerate(K.H_NAMES)})
+        per_path.update(attribution(per_path))
+        summary = summarize(per_path, moments, steps=nsteps, dt=v["dt"], limit=v["limit"], elapsed_s=elapsed)
     if cf is not None:
         summary.update(jsonable(hedge_effect(per_path["pnl"], cf_f[K.F_PNL])))
         warn = hedge_warning(summary)

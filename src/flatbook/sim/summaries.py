@@ -104,6 +104,8 @@ def summary_frame(results: Sequence[SimResult]):
     ]
     df = pd.DataFrame(rows)
     for col in df.columns[1:]:
+        if col == "stats":  # a lean run's "lean" (flatbook.sim.metrics.summarize_lean): text
+            continue
         df[col] = pd.to_numeric(df[col])  # None → NaN; keeps ints as int64
         if df[col].dtype == object:
             df[col] = df[col].astype("float64")
