@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from flatbook.numerics.fastexp import fast_exp  # noqa: E402
 from flatbook.numerics.rng import hi31, low_bit, mid31, next_u64, stream_start  # noqa: E402
+from flatbook.policies.compile import key_on_model  # noqa: E402
 
 #: The as2008 preset's parameters (flatbook.presets), as in numpy_reference.AS2008.
 AS2008 = dict(s0=100.0, T=1.0, sigma=2.0, dt=0.005, k=1.5, A=140.0, gamma=0.1)
@@ -81,6 +82,11 @@ def _bare(paths, nsteps, seed, s0, T, sigma, dt, k, A, gamma, out):
             out[1, p0 + j] = q[j]
             out[2, p0 + j] = mxq[j]
             out[3, p0 + j] = nf[j]
+
+
+# numba keys this loop's cache on this file only: key it on flatbook's model sources too, so that an edit to
+# fast_exp, the random numbers or fastexp's LLVM settings recompiles it (as the kernel, flatbook.sim.kernel)
+key_on_model(_bare)
 
 
 def run(paths: int, seed: int = 0) -> dict:

@@ -69,7 +69,9 @@ def low_bit(x):
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
 def unit53(x):
-    """Uniform on (0, 1) with 53 bits (never exactly 0, safe for log)."""
+    """Uniform on (0, 1] from bits 11..63 (never 0, safe for log). Above 1/2, m + 0.5 (m the 53-bit
+    integer) rounds to even, so the grid there is 2^-52, and the top word gives exactly 1.0 (probability
+    2^-53)."""
     return (np.int64(x >> U64(11)) + 0.5) * _INV53
 
 
