@@ -45,6 +45,8 @@ def simulate(
     progress: Progress | None = None,
     mid: Any = None,
     fill: Any = None,
+    cost: Any = None,
+    impact: Any = None,
     **overrides: Any,
 ) -> SimulationResult:
     """Simulate one policy over many Monte Carlo paths (``flatbook simulate``).
@@ -69,6 +71,12 @@ def simulate(
     fill : flatbook.market.fill_stage.FillStage or BoundStage, optional
         Your own fill stage (``flatbook.api.catalogue.load_fill_stage(path, name, params)``): a resting quote's
         fill probability per step, in place of the flow's A·e^(−kδ)·dt; the flow's random numbers are unchanged.
+    cost : flatbook.market.cost_stage.CostStage or BoundStage, optional
+        Your own cost stage (``flatbook.api.catalogue.load_cost_stage(path, name, params)``): the fee, financing
+        and borrow each path pays per step (price units), in place of ``maker_fee`` and ``financing_long/short``.
+    impact : flatbook.hedging.impact_stage.ImpactStage or BoundStage, optional
+        Your own impact stage (``flatbook.api.catalogue.load_impact_stage(path, name, params)``): each hedge
+        trade's price and its temporary and permanent impact (price units), in place of the built-in model.
 
     Returns
     -------
@@ -84,7 +92,11 @@ def simulate(
     Quantity(value=..., unit='price units × lots', se=...)
     """
     cfg = run_config(preset, policy, paths=paths, seed=seed, params=params, config=config, **overrides)
-    return SimulationResult(simulator.simulate(cfg, record_paths=record_paths, progress=progress, mid=mid, fill=fill))
+    return SimulationResult(
+        simulator.simulate(
+            cfg, record_paths=record_paths, progress=progress, mid=mid, fill=fill, cost=cost, impact=impact
+        )
+    )
 
 
 def compare(
@@ -98,6 +110,8 @@ def compare(
     progress: Progress | None = None,
     mid: Any = None,
     fill: Any = None,
+    cost: Any = None,
+    impact: Any = None,
     **overrides: Any,
 ) -> ComparisonResult:
     """Several policies on identical order flow (``flatbook compare``): the same seed gives every policy the
@@ -119,6 +133,8 @@ def compare(
     fill : flatbook.market.fill_stage.FillStage or BoundStage, optional
         Your own fill stage (``flatbook.api.catalogue.load_fill_stage(path, name, params)``): a resting quote's
         fill probability per step, in place of the flow's A·e^(−kδ)·dt; every policy sees the same uniforms.
+    cost, impact : CostStage, ImpactStage or BoundStage, optional
+        Your own cost and impact stages, as in :func:`simulate`.
 
     Returns
     -------
@@ -148,7 +164,9 @@ def compare(
             if progress is None
             else (lambda done, total, i=i, c=cfg: progress(i * c.paths + done, len(cfgs) * c.paths))
         )
-        raws.append(simulator.simulate(cfg, record_paths=(0,), progress=cb, mid=mid, fill=fill))
+        raws.append(
+            simulator.simulate(cfg, record_paths=(0,), progress=cb, mid=mid, fill=fill, cost=cost, impact=impact)
+        )
     return ComparisonResult(raws)
 
 
