@@ -67,6 +67,21 @@ SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             r"price units × lots",
         ),
     ),
+    "my_costs.py": (
+        ("300",),
+        (
+            r"cost stage: bps_costs \{'fee_bps': -0\.5, 'funding': 0\.05\}",
+            r"mean PnL [-\d.]+ -> [-\d.]+ price units × lots \(fees -[\d.]+, financing \+[\d.]+; fills per path "
+            r"([\d.]+) -> \1\)",
+        ),
+    ),
+    "my_impact.py": (
+        ("300",),
+        (
+            r"impact stage: sqrt_impact \{'eps': 0\.05, 'y': 1\.0, 'gamma': 0\.5\}",
+            r"hedge cost per path [\d.]+ -> [\d.]+, mean PnL [-\d.]+ -> [-\d.]+ price units × lots",
+        ),
+    ),
     "06_regime_table.py": (
         ("300",),
         (

@@ -17,7 +17,9 @@ __all__ = [
     "load_policies",
     "params_data",
     "config_schema",
+    "load_cost_stage",
     "load_fill_stage",
+    "load_impact_stage",
     "load_market_stages",
     "load_mid_stage",
     "policies_data",
@@ -208,16 +210,48 @@ def load_fill_stage(path: str | os.PathLike, name: str | None = None, params: di
     return load_stage_file(os.fspath(path), name, kind="fill").bind(params or {})
 
 
+def load_cost_stage(path: str | os.PathLike, name: str | None = None, params: dict[str, Any] | None = None) -> Any:
+    """Your own cost stage from the Python file ``path`` (``@flatbook.market.cost_stage.cost_stage``), with its
+    parameters ``params`` checked: the :class:`~flatbook.market.stage.BoundStage` that ``simulate(cost=...)`` and
+    ``compare(cost=...)`` run in place of the maker fee and financing (``--market-file``, ``--cost``,
+    ``--cost-set``). ``name``: the stage (None: the file's only cost stage). Errors are one line naming the flag."""
+    from ..market.stage import load_stage_file  # lazy: start-up (numba)
+
+    return load_stage_file(os.fspath(path), name, kind="cost").bind(params or {})
+
+
+def load_impact_stage(path: str | os.PathLike, name: str | None = None, params: dict[str, Any] | None = None) -> Any:
+    """Your own impact stage from the Python file ``path`` (``@flatbook.hedging.impact_stage.impact_stage``), with
+    its parameters ``params`` checked: the :class:`~flatbook.market.stage.BoundStage` that ``simulate(impact=...)``
+    and ``compare(impact=...)`` run in place of the hedge's execution price and permanent impact
+    (``--market-file``, ``--impact``, ``--impact-set``). ``name``: the stage (None: the file's only impact stage).
+    Errors are one line naming the flag."""
+    from ..market.stage import load_stage_file  # lazy: start-up (numba)
+
+    return load_stage_file(os.fspath(path), name, kind="impact").bind(params or {})
+
+
 def load_market_stages(
     path: str | os.PathLike,
     mid: str | None = None,
     mid_params: dict[str, Any] | None = None,
     fill: str | None = None,
     fill_params: dict[str, Any] | None = None,
-) -> tuple[Any, Any]:
-    """The bound (mid, fill) stages a ``--market-file`` selects (None for a kind not asked for), as
-    :func:`flatbook.market.stage.load_market_file`: a kind named or given parameters is loaded (its only stage
-    if unnamed); with neither, the file's only stage. The file is imported once; errors are one line."""
-    from ..market.stage import load_market_file  # lazy: start-up (numba)
+    cost: str | None = None,
+    cost_params: dict[str, Any] | None = None,
+    impact: str | None = None,
+    impact_params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The bound stages a ``--market-file`` selects, by kind (``{"mid": ..., "fill": ..., "cost": ...,
+    "impact": ...}``, None for a kind not asked for: the keyword arguments of :func:`flatbook.simulate`), as
+    :func:`flatbook.market.stage.load_market_stages`: a kind named or given parameters is loaded (its only stage
+    if unnamed); with none, the file's only stage. The file is imported once; errors are one line."""
+    from ..market.stage import load_market_stages as load  # lazy: start-up (numba)
 
-    return load_market_file(os.fspath(path), mid, mid_params, fill, fill_params)
+    chosen = {
+        "mid": (mid, mid_params),
+        "fill": (fill, fill_params),
+        "cost": (cost, cost_params),
+        "impact": (impact, impact_params),
+    }
+    return load(os.fspath(path), chosen)

@@ -55,6 +55,8 @@ def simulate(
     mid: Any = None,
     fill: Any = None,
     stats: str | None = None,
+    cost: Any = None,
+    impact: Any = None,
     **overrides: Any,
 ) -> SimulationResult:
     """Simulate one policy over many Monte Carlo paths (``flatbook simulate``).
@@ -83,6 +85,12 @@ def simulate(
         Default: a TOML ``config``'s ``[run] stats``, else ``"full"``. ``"lean"``: only the per-path pnl, final_q, max_abs_q, fills and spread_mean, and the summary they give
         (``stats="lean"`` in it), each the same number as the full run's, 1.5–2× as fast; the model is the
         same (limits, costs, hedging, stages all act).
+    cost : flatbook.market.cost_stage.CostStage or BoundStage, optional
+        Your own cost stage (``flatbook.api.catalogue.load_cost_stage(path, name, params)``): the fee, financing
+        and borrow each path pays per step (price units), in place of ``maker_fee`` and ``financing_long/short``.
+    impact : flatbook.hedging.impact_stage.ImpactStage or BoundStage, optional
+        Your own impact stage (``flatbook.api.catalogue.load_impact_stage(path, name, params)``): each hedge
+        trade's price and its temporary and permanent impact (price units), in place of the built-in model.
 
     Returns
     -------
@@ -100,7 +108,16 @@ def simulate(
     stats = _stats(stats, config)
     cfg = run_config(preset, policy, paths=paths, seed=seed, params=params, config=config, **overrides)
     return SimulationResult(
-        simulator.simulate(cfg, record_paths=record_paths, progress=progress, mid=mid, fill=fill, stats=stats)
+        simulator.simulate(
+            cfg,
+            record_paths=record_paths,
+            progress=progress,
+            mid=mid,
+            fill=fill,
+            cost=cost,
+            impact=impact,
+            stats=stats,
+        )
     )
 
 
@@ -116,6 +133,8 @@ def compare(
     mid: Any = None,
     fill: Any = None,
     stats: str | None = None,
+    cost: Any = None,
+    impact: Any = None,
     **overrides: Any,
 ) -> ComparisonResult:
     """Several policies on identical order flow (``flatbook compare``): the same seed gives every policy the
@@ -140,6 +159,8 @@ def compare(
     stats : {"full", "lean"}, optional
         As in :func:`simulate`. ``"lean"``: each policy's lean outputs only (see :func:`simulate`); the paired differences cover the
         metrics those give (pnl, final_q, max_abs_q, fills).
+    cost, impact : CostStage, ImpactStage or BoundStage, optional
+        Your own cost and impact stages, as in :func:`simulate`.
 
     Returns
     -------
@@ -170,7 +191,11 @@ def compare(
             if progress is None
             else (lambda done, total, i=i, c=cfg: progress(i * c.paths + done, len(cfgs) * c.paths))
         )
-        raws.append(simulator.simulate(cfg, record_paths=(0,), progress=cb, mid=mid, fill=fill, stats=stats))
+        raws.append(
+            simulator.simulate(
+                cfg, record_paths=(0,), progress=cb, mid=mid, fill=fill, cost=cost, impact=impact, stats=stats
+            )
+        )
     return ComparisonResult(raws)
 
 

@@ -35,7 +35,18 @@ from .common import (
     flag_errors,
     print_warnings,
 )
-from .market_file import FillOpt, FillSetOpt, MarketFileOpt, MidOpt, MidSetOpt, load_stages
+from .market_file import (
+    CostOpt,
+    CostSetOpt,
+    FillOpt,
+    FillSetOpt,
+    ImpactOpt,
+    ImpactSetOpt,
+    MarketFileOpt,
+    MidOpt,
+    MidSetOpt,
+    load_stages,
+)
 from .policy_file import PolicyFileOpt, load_policy_files
 from .progress import ProgressBar
 
@@ -84,10 +95,14 @@ def simulate(
     fill: FillOpt = None,
     fill_set: FillSetOpt = None,
     stats: StatsOpt = None,
+    cost: CostOpt = None,
+    cost_set: CostSetOpt = None,
+    impact: ImpactOpt = None,
+    impact_set: ImpactSetOpt = None,
 ) -> None:
     """Monte Carlo simulation of one policy: summary table (or JSON), optional output files and HTML report."""
     load_policy_files(policy_file)
-    stage, fill_stage = load_stages(market_file, mid, mid_set, fill, fill_set)
+    stages = load_stages(market_file, mid, mid_set, fill, fill_set, cost, cost_set, impact, impact_set)
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
     stats = _stats(stats, run, overrides)
     cfg = api.run_config(preset_name, _one_policy(policy, run), paths=n, seed=s, params=overrides)
@@ -95,7 +110,7 @@ def simulate(
     report_path = _check_report(report)
     compile_first(cfg, json_, stats)
     with ProgressBar(cfg.paths, enabled=not json_) as bar:
-        res = api.simulate(config=cfg, progress=bar.callback(cfg.policy, 0), mid=stage, fill=fill_stage, stats=stats)
+        res = api.simulate(config=cfg, progress=bar.callback(cfg.policy, 0), stats=stats, **stages)
     print_warnings(res.warnings)
     _write(res, out_dir, report_path)
     if json_:
@@ -127,10 +142,14 @@ def compare(
     fill: FillOpt = None,
     fill_set: FillSetOpt = None,
     stats: StatsOpt = None,
+    cost: CostOpt = None,
+    cost_set: CostSetOpt = None,
+    impact: ImpactOpt = None,
+    impact_set: ImpactSetOpt = None,
 ) -> None:
     """Several policies on identical order flow (same seed ⇒ same random numbers): metrics × policies."""
     load_policy_files(policy_file)
-    stage, fill_stage = load_stages(market_file, mid, mid_set, fill, fill_set)
+    stages = load_stages(market_file, mid, mid_set, fill, fill_set, cost, cost_set, impact, impact_set)
     run, preset_name, overrides, n, s = _resolve(config, preset, set_, paths, seed)
     stats = _stats(stats, run, overrides)
     names = policy if policy else run.get("policy")
@@ -158,15 +177,7 @@ def compare(
             cb(done, total)
 
         res = api.compare(
-            names,
-            preset_name,
-            paths=n,
-            seed=s,
-            params=overrides,
-            progress=progress,
-            mid=stage,
-            fill=fill_stage,
-            stats=stats,
+            names, preset_name, paths=n, seed=s, params=overrides, progress=progress, stats=stats, **stages
         )
     print_warnings(res.warnings)
     _write(res, out_dir, report_path)

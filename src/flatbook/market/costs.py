@@ -11,6 +11,9 @@ Per step dt (rates per time unit, packed × dt):
   ``hedge_margin``·|y|·h. The carry's rates are packed with the hedging model's
   (:func:`flatbook.hedging.model.pack_hedge`: ``HP_HTB``, ``HP_FUND``, ``HP_CAPRATE``…).
 
+A user's cost stage (:mod:`flatbook.market.cost_stage`) replaces the maker fee and the
+financing (:func:`fill_costs`), not the carry.
+
 Draws: none. :func:`fill_costs` is called by the book step per path; :func:`carry`
 reads ``W_Q``, ``W_S``, ``WH_Y``, ``WH_H`` and charges ``W_CASH``, ``W_BORROW``,
 ``WH_FUND``, ``WH_CAP``.

@@ -1,5 +1,6 @@
 """Your own mid-price stage: a small compiled function that moves one path's mid by one step; and the
-machinery every user stage shares (a fill stage, :mod:`flatbook.market.fill_stage`, is another kind).
+machinery every user stage shares (a fill stage, :mod:`flatbook.market.fill_stage`, a cost stage,
+:mod:`flatbook.market.cost_stage`, and an impact stage, :mod:`flatbook.hedging.impact_stage`, are other kinds).
 
 Writing a stage
 ---------------
@@ -58,9 +59,11 @@ A kind of stage is a :class:`StageKind`: its formula's arguments, the kernel's c
 and the block-loop template the formula is inlined into. :class:`Stage` holds what every kind
 shares (the parameters and their validation, :meth:`Stage.bind`; the compiled, disk-cached loop,
 :meth:`Stage.loop`); each kind's class adds its probe (:meth:`Stage.try_run`) and its Python
-call: :class:`MidStage` here, :class:`~flatbook.market.fill_stage.FillStage`. A file may define
-stages of both kinds: :func:`load_stage_file` returns one of a kind, :func:`load_market_file`
-the (mid, fill) pair the command line's ``--market-file F --mid NAME --fill NAME`` selects.
+call: :class:`MidStage` here, :class:`~flatbook.market.fill_stage.FillStage`,
+:class:`~flatbook.market.cost_stage.CostStage`, :class:`~flatbook.hedging.impact_stage.ImpactStage`. A file may
+define stages of every kind: :func:`load_stage_file` returns one of a kind, :func:`load_market_stages` those the
+command line's ``--market-file F --mid NAME --fill NAME --cost NAME --impact NAME`` selects
+(:func:`load_market_file`: the (mid, fill) pair).
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ __all__ = [
     "StageKind",
     "idle_loop",
     "load_market_file",
+    "load_market_stages",
     "load_stage_file",
     "load_stages",
     "mid_stage",
@@ -433,7 +437,9 @@ def load_stages(path: str | Path, field_: str = "--market-file") -> dict[str, St
     found = {v.name: v for v in vars(module).values() if isinstance(v, Stage)}
     if not found:
         raise InputError(
-            field_, f"{p.name} defines no market stage (decorate a function with @mid_stage or @fill_stage)"
+            field_,
+            f"{p.name} defines no market stage (decorate a function with @mid_stage, @fill_stage, @cost_stage or "
+            "@impact_stage)",
         )
     return found
 
@@ -454,9 +460,36 @@ def _pick(found: Mapping[str, Stage], path: str | Path, kind: str, name: str | N
 
 
 def load_stage_file(path: str | Path, name: str | None = None, kind: str = "mid") -> Stage:
-    """Import ``path`` and return its ``kind`` stage (``mid``, ``fill``) ``name`` (the only one if None); errors
-    are one line naming ``--<kind>``."""
+    """Import ``path`` and return its ``kind`` stage (``mid``, ``fill``, ``cost``, ``impact``) ``name`` (the only
+    one if None); errors are one line naming ``--<kind>``."""
     return _pick(load_stages(path), path, kind, name)
+
+
+#: the kinds of stage a ``--market-file`` may select, in the order of :func:`load_market_stages`'s result
+STAGE_KINDS = ("mid", "fill", "cost", "impact")
+
+
+def load_market_stages(
+    path: str | Path, chosen: Mapping[str, tuple[str | None, Mapping[str, object] | None]]
+) -> dict[str, BoundStage | None]:
+    """The bound stages of the file ``path``, imported once, by kind (every kind of :data:`STAGE_KINDS`):
+    ``chosen[kind] = (name, params)``; a kind named or given parameters is loaded (its only stage if unnamed),
+    the others are None; with none, the file's only stage, whatever its kind. Errors are one line naming the
+    flag (``--market-file``, ``--mid``, ``--fill``, ``--cost``, ``--impact``)."""
+    found = load_stages(path)
+    for k in chosen:
+        if k not in STAGE_KINDS:
+            raise unknown("kind", "stage kind", k, STAGE_KINDS)
+    picks = {k: chosen.get(k, (None, None)) for k in STAGE_KINDS}
+    want = {k: name is not None or bool(params) for k, (name, params) in picks.items()}
+    if not any(want.values()):
+        kinds = {st.kind.name for st in found.values()}
+        if len(found) > 1 and len(kinds) > 1:
+            raise InputError(
+                "--market-file", f"{Path(path).name} defines {len(found)} stages ({', '.join(found)}); name one"
+            )
+        want[kinds.pop()] = True
+    return {k: _pick(found, path, k, name).bind(params) if want[k] else None for k, (name, params) in picks.items()}
 
 
 def load_market_file(
@@ -466,18 +499,6 @@ def load_market_file(
     fill: str | None = None,
     fill_params: Mapping[str, object] | None = None,
 ) -> tuple[BoundStage | None, BoundStage | None]:
-    """The bound (mid, fill) stages of the file ``path``, imported once: a kind named or given parameters is
-    loaded (its only stage if unnamed), the other is None; with neither, the file's only stage, whatever its
-    kind. Errors are one line naming the flag (``--market-file``, ``--mid``, ``--fill``)."""
-    found = load_stages(path)
-    want = {"mid": mid is not None or bool(mid_params), "fill": fill is not None or bool(fill_params)}
-    if not any(want.values()):
-        kinds = {st.kind.name for st in found.values()}
-        if len(found) > 1 and len(kinds) > 1:
-            raise InputError(
-                "--market-file", f"{Path(path).name} defines {len(found)} stages ({', '.join(found)}); name one"
-            )
-        want[kinds.pop()] = True
-    mid_b = _pick(found, path, "mid", mid).bind(mid_params) if want["mid"] else None
-    fill_b = _pick(found, path, "fill", fill).bind(fill_params) if want["fill"] else None
-    return mid_b, fill_b
+    """The bound (mid, fill) stages of the file ``path`` (:func:`load_market_stages` with those two kinds)."""
+    got = load_market_stages(path, {"mid": (mid, mid_params), "fill": (fill, fill_params)})
+    return got["mid"], got["fill"]

@@ -23,13 +23,15 @@ or :mod:`~flatbook.market.flow.orders`, with the binomial mid's sign); (3) one f
 the controls (:mod:`flatbook.controls.quote_controls`), the quote statistics, the fills
 (:func:`flatbook.market.flow.intensity.fill`, or a user's fill stage's probabilities,
 :mod:`flatbook.market.fill_stage`, the pass then split around the stage's call), fees and financing
-(:mod:`flatbook.market.costs`), inventory and cash, and the binomial mid move; (4) the optional market stages (:mod:`flatbook.market.mid`:
+(:mod:`flatbook.market.costs`, or a user's cost stage after the pass, :mod:`flatbook.market.cost_stage`), inventory
+and cash, and the binomial mid move; (4) the optional market stages (:mod:`flatbook.market.mid`:
 diffusive mid or a user's mid stage, jumps and regimes, informed flow, the event gap), the proxy's basis,
-carry and hedging (:mod:`flatbook.hedging.model`); (5) the mark to market and drawdown; (6) the kill
+carry and hedging (:mod:`flatbook.hedging.model`; a user's impact stage prices the hedge trades,
+:mod:`flatbook.hedging.impact_stage`); (5) the mark to market and drawdown; (6) the kill
 switch. The hard limit holds after every fill and every hedge trade
 (:func:`~flatbook.controls.quote_controls.limit_trade`).
 
-The engine takes a few records, not 20 arguments: :func:`simulate_paths` ``(loop, mid_loop, fill_loop,
+The engine takes a few records, not 20 arguments: :func:`simulate_paths` ``(loop, mid_loop, fill_loop, user,
 arrays, seed, p_start, p_end, nsteps, outs, rec)``, with the packed parameters, the outputs and the recorded
 series each one tuple (measured: the same instructions per path-step as positional arrays).
 
@@ -52,9 +54,11 @@ from __future__ import annotations
 import functools
 import math
 import types
+import warnings
 
 import numba as nb
 import numpy as np
+from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..controls.kill import kill_fires
 from ..controls.quote_controls import (
@@ -79,6 +83,7 @@ from ..hedging.execution import (
     hedge_size,
     toward_goal,
 )
+from ..hedging.impact_stage import IMPACT
 from ..hedging.model import (
     HP_BAND,
     HP_BETA,
@@ -125,6 +130,7 @@ from ..hedging.model import (
     HP_URG,
 )
 from ..market import costs
+from ..market.cost_stage import COST, W_CBOR, W_CFEE, W_CFIN, W_CV, W_CY
 from ..market.fill_stage import FILL
 from ..market.flow import informed as informed_
 from ..market.flow import intensity, orders
@@ -440,12 +446,17 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, q
             # a side that is not quoted has an infinite depth: add its cash only when it filled
             cash_a = a * (s_ + da) if a > 0.0 else 0.0
             cash_b = b * (s_ - db) if b > 0.0 else 0.0
-            w[W_CASH, j] += cash_a - cash_b - fee_j - fl - fs
+            if USER_COST:  # a user's cost stage charges the costs after this pass (_charge_costs)
+                w[W_CY, j] = cash_a - cash_b
+                w[W_CV, j] = cash_a + cash_b
+            else:
+                w[W_CASH, j] += cash_a - cash_b - fee_j - fl - fs
             if STATS:  # lean statistics: none of these rows (W_DQ: the markout's and the OU moments')
                 w[W_SPRCAP, j] += (a * da if a > 0.0 else 0.0) + (b * db if b > 0.0 else 0.0)  # vs the mid
-                w[W_FEES, j] += fee_j
-                w[W_FIN, j] += fl
-                w[W_BORROW, j] += fs
+                if not USER_COST:
+                    w[W_FEES, j] += fee_j
+                    w[W_FIN, j] += fl
+                    w[W_BORROW, j] += fs
                 w[W_DQ, j] = qn - q
             w[W_FILLS, j] += (b > 0.0) * 1.0 + (a > 0.0) * 1.0
             if STATS:
@@ -482,16 +493,35 @@ LEAN_AS_PARAMS = None
 #: the lean copy's per-path outputs (rows of ``out_f``, ``out_i``)
 LEAN_F = (F_PNL, F_FINAL_Q, F_MAX_ABS_Q, F_SPREAD_MEAN)
 LEAN_I = (I_FILLS,)
+#: True only in the copies for runs with a user's cost stage (:mod:`flatbook.market.cost_stage`: the book step
+#: leaves the costs to the stage) or impact stage (:mod:`flatbook.hedging.impact_stage`: it prices each hedge
+#: trade); pruned from the default kernel as ``USER_FILL``
+USER_COST = False
+USER_IMPACT = False
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _charge_costs(w):
+    """Charge a cost stage's fee, financing and borrow (rows ``W_CFEE``, ``W_CFIN``, ``W_CBOR``) with the fills'
+    cash ``W_CY``, in the built-in's order of operations (:func:`_book_step`)."""
+    for j in range(BLOCK):
+        fee_j = w[W_CFEE, j]
+        fl = w[W_CFIN, j]
+        fs = w[W_CBOR, j]
+        w[W_CASH, j] += w[W_CY, j] - fee_j - fl - fs
+        w[W_FEES, j] += fee_j
+        w[W_FIN, j] += fl
+        w[W_BORROW, j] += fs
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, blk, rec):
+def _run_block(loop, mid_loop, fill_loop, user, arrays, seed, p0, nb_, nsteps, outs, blk, rec):
     """One block of paths (``BLOCK`` of them are simulated; the first ``nb_``
     are written out). Each step is a few loops over the block, each guarded by
     loop-invariant flags, so the common case (intensity flow, binomial mid)
     compiles to straight-line SIMD code on state that stays in L1 cache.
     The records ``arrays``, ``outs`` and ``rec`` are those of :func:`simulate_paths`."""
-    pp, tab, cp, mp, hp, hw, hvol, hcvol, mpu, mpf = arrays
+    pp, tab, cp, mp, hp, hw, hvol, hcvol, mpu, mpf = arrays[:10]
     out_f, out_i, out_h, ou = outs
     rec_paths, series = rec
     cp = _as_tuple14(cp)
@@ -590,6 +620,8 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
     ring = np.zeros((markout, BLOCK))  # the fills of the last ``markout`` steps
     st = np.empty(BLOCK, np.uint64)
     xs = np.empty(BLOCK, np.uint64)  # a step's draws, for stages that draw in a loop of their own
+    if USER_IMPACT:
+        imp = np.empty(3)  # a hedge trade's (price, temporary, permanent) from the user's impact stage
     for j in range(BLOCK):
         st[j] = stream_start(seed, p0 + j)
         w[W_S, j] = s0
@@ -612,6 +644,7 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
         # the fast step where nothing it leaves out acts (no limit, fee, option, informed flow, recorded path…)
         fast_run = (
             not USER_FILL
+            and not USER_COST  # the fast step charges no costs
             and lean_block
             and flow == FLOW_INTENSITY
             and limit == math.inf
@@ -695,6 +728,10 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
             _book_step(w, cp, True, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, True, True)
         else:
             _book_step(w, cp, False, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, True, True)
+        if USER_COST:  # a user's cost stage (kernels): its fee, financing and borrow, then charged
+            user[0](arrays[10], i, i * dt, dt, w[W_QMID], w[W_Q], w[W_FB], w[W_FA], w[W_CV], w[W_HIVOL], rmult,
+                    w[W_CFEE], w[W_CFIN], w[W_CBOR])  # fmt: skip
+            _charge_costs(w)
         if recording:
             _record_quotes(rec_paths, p0, nb_, i, w[W_QMID], w[W_DB], w[W_DA], w[W_BSZ], w[W_ASZ], w[W_ZN], series)
         # ---- 4. optional market features (scalar loops, run only when enabled)
@@ -796,6 +833,21 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
                     hw,
                     hc,
                 )
+                perm = h_perm * n_h
+                if USER_IMPACT:  # a user's impact stage prices the trade (kernels)
+                    user[1](
+                        arrays[11],
+                        i,
+                        i * dt,
+                        dt,
+                        m,
+                        n_h,
+                        wh[WH_J, j],
+                        vol_i,
+                        rmult if w[W_HIVOL, j] > 0.0 else 1.0,
+                        imp,
+                    )
+                    price, disp, perm = imp[0], imp[1], imp[2]
                 wh[WH_COUNT, j] += new_prog
                 wh[WH_PREM, j] = rem
                 wh[WH_PX0, j] = x0
@@ -809,11 +861,11 @@ def _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, nb_, nsteps, outs, b
                 wh[WH_TRADES, j] += n_h != 0.0
                 wh[WH_J, j] += disp
                 if proxy:  # the trade moves the instrument (permanent impact)
-                    wh[WH_H, j] = m + h_perm * n_h
+                    wh[WH_H, j] = m + perm
                     wh[WH_Y, j] = y + n_h
                 else:
                     dq = w[W_DQ, j]
-                    w[W_S, j] = m + h_perm * n_h
+                    w[W_S, j] = m + perm
                     if STATS:
                         w[W_SQDQ, j] += (q - dq) * n_h  # the step's Δq includes the hedge
                         w[W_SDQ2, j] += 2.0 * dq * n_h + n_h * n_h
@@ -970,7 +1022,7 @@ def _record_marks(rec_paths, p0, nb_, i, s, q, mtm, series):
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def simulate_paths(loop, mid_loop, fill_loop, arrays, seed, p_start, p_end, nsteps, outs, rec):
+def simulate_paths(loop, mid_loop, fill_loop, user, arrays, seed, p_start, p_end, nsteps, outs, rec):
     """Simulate paths [p_start, p_end) of the policy ``loop`` (its compiled depths,
     :func:`flatbook.policies.compile.depths_loop`) into ``out_f[:, p]``, ``out_i[:, p]``, ``out_h[:, p]``.
 
@@ -980,8 +1032,8 @@ def simulate_paths(loop, mid_loop, fill_loop, arrays, seed, p_start, p_end, nste
       written by its packer: the policy's ``pp``/``tab`` (:meth:`~flatbook.policies.base.Policy.bind`),
       the controls' ``cp`` (:func:`~flatbook.controls.quote_controls.pack_controls`), the market's
       ``mp`` (:func:`~flatbook.market.pack.pack_market`), the hedging model's ``hp``, ``hw``,
-      ``hvol``, ``hcvol`` (:func:`~flatbook.hedging.model.pack_hedge`), a user mid stage's ``mpu`` and a
-      user fill stage's ``mpf``;
+      ``hvol``, ``hcvol`` (:func:`~flatbook.hedging.model.pack_hedge`), a user mid stage's ``mpu`` and
+      fill stage's ``mpf``; with a user cost or impact stage, their ``mpc``, ``mpi`` follow (12 arrays);
     - ``outs = (out_f, out_i, out_h, ou)``: per-path outputs (rows ``F_*``, ``I_*``, ``H_*``) and
       ``ou[b]``, block b's OU regression moments (``OU_LEN`` numbers);
     - ``rec = (rec_paths, series)``: ``series[r]`` receives the time series of path
@@ -990,28 +1042,37 @@ def simulate_paths(loop, mid_loop, fill_loop, arrays, seed, p_start, p_end, nste
     ``mid_loop``: a user's mid stage (:meth:`flatbook.market.stage.Stage.loop`), called when
     ``mp[MP_MODEL] == MODEL_USER``; ``fill_loop``: a user's fill stage (:mod:`flatbook.market.fill_stage`),
     called by the kernel's copy for runs with a fill stage (``USER_FILL``, :func:`kernels`); otherwise each is a
-    placeholder that is never called.
+    placeholder that is never called. ``user``: ``()``, or ``(cost_loop, impact_loop)``, a user's cost stage
+    (:mod:`flatbook.market.cost_stage`, ``USER_COST``) and impact stage (:mod:`flatbook.hedging.impact_stage`,
+    ``USER_IMPACT``; a placeholder for the one not given), called by the kernel's copies for them: the default
+    kernel takes an empty tuple, so its code does not carry them (measured: two more arguments cost it 200
+    instructions of reference counting).
     """
     for b in nb.prange((p_end - p_start + BLOCK - 1) // BLOCK):
         p0 = p_start + b * BLOCK
         # np.int64(b): prange(n)'s index is int64 when numba types this loop and uint64 once it lowers it as a
         # parfor, so passing b as it is compiled _run_block twice (measured: 42 -> 24 s CPU for a cold first run)
         blk = np.int64(b)
-        _run_block(loop, mid_loop, fill_loop, arrays, seed, p0, min(BLOCK, p_end - p0), nsteps, outs, blk, rec)
+        _run_block(loop, mid_loop, fill_loop, user, arrays, seed, p0, min(BLOCK, p_end - p0), nsteps, outs, blk, rec)
 
 
-def kernels(policy: Policy, mid=None, fill=None, lean: bool = False) -> types.SimpleNamespace:
+def kernels(policy: Policy, mid=None, fill=None, cost=None, impact=None, lean: bool = False) -> types.SimpleNamespace:
     """This module's entry point for ``policy`` (a resolved :class:`~flatbook.policies.base.Policy`) and the
-    optional user stages ``mid`` (a :class:`~flatbook.market.stage.MidStage`) and ``fill`` (a
-    :class:`~flatbook.market.fill_stage.FillStage`): ``.simulate_paths(arrays, …)``, the compiled kernel with
-    the policy's depths loop and the stages' loops bound; ``lean``: the copy that computes the lean statistics only
-    (``LEAN``)."""
+    optional user stages ``mid`` (a :class:`~flatbook.market.stage.MidStage`), ``fill`` (a
+    :class:`~flatbook.market.fill_stage.FillStage`), ``cost`` (a :class:`~flatbook.market.cost_stage.CostStage`)
+    and ``impact`` (an :class:`~flatbook.hedging.impact_stage.ImpactStage`): ``.simulate_paths(arrays, …)``, the
+    compiled kernel with the policy's depths loop and the stages' loops bound; ``lean``: the copy that computes
+    the lean statistics only (``LEAN``)."""
     mid_loop = idle_loop(MID) if mid is None else mid.loop()
     fill_loop = idle_loop(FILL) if fill is None else fill.loop()
-    flags = tuple(sorted(({"USER_FILL"} if fill is not None else set()) | ({"LEAN"} if lean else set())))
+    user = () if cost is None and impact is None else (_loop(COST, cost), _loop(IMPACT, impact))
+    switches = (("LEAN", lean), ("USER_COST", cost is not None), ("USER_FILL", fill is not None))
+    flags = tuple(f for f, on in (*switches, ("USER_IMPACT", impact is not None)) if on)  # sorted
     loop = depths_loop(policy)  # also refuses a ladder policy, in one line
     entry = lean_copy(flags, policy) if lean else (kernel_copy(flags) if flags else simulate_paths)
-    return types.SimpleNamespace(simulate_paths=functools.partial(entry, loop, mid_loop, fill_loop))
+    if user:  # numba warns that first-class functions are "experimental" when it types a tuple of them
+        entry = _quiet(entry)
+    return types.SimpleNamespace(simulate_paths=functools.partial(entry, loop, mid_loop, fill_loop, user))
 
 
 _LEAN_COPIES: dict[tuple, object] = {}
@@ -1032,6 +1093,24 @@ def lean_copy(flags: tuple[str, ...], policy: Policy):
     return got
 
 
+def _quiet(entry):
+    """``entry`` called with numba's ``NumbaExperimentalFeatureWarning`` ignored (compiling a kernel's copy is not
+    the user's concern)."""
+
+    @functools.wraps(entry)
+    def run(*args):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+            return entry(*args)
+
+    return run
+
+
+def _loop(kind, stage):
+    """``stage``'s compiled loop, or ``kind``'s placeholder when it is None."""
+    return idle_loop(kind) if stage is None else stage.loop()
+
+
 @functools.cache
 def kernel_copy(flags: tuple[str, ...]):
     """:func:`simulate_paths` with each of this module's switch constants named in ``flags`` set True (e.g.
@@ -1039,7 +1118,7 @@ def kernel_copy(flags: tuple[str, ...]):
     cached on disk under its own key. ``flags`` is sorted, so one set of switches is one copy."""
     bind = dict.fromkeys(flags, True)
     return specialise(
-        globals(), ["_run_block", "simulate_paths"], bind, "+".join(f.lower() for f in flags)
+        globals(), ["_book_step", "_run_block", "simulate_paths"], bind, "+".join(f.lower() for f in flags)
     ).simulate_paths
 
 

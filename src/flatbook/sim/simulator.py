@@ -71,6 +71,8 @@ class Packed:
     mid: BoundStage | None = None  # a user's mid-price stage (flatbook.market.stage), or the built-in mid
     fill: BoundStage | None = None  # a user's fill stage (flatbook.market.fill_stage), or A·e^(−kδ)·dt
     lean: bool = False  # the kernel's lean-statistics copy (stats="lean")
+    cost: BoundStage | None = None  # a user's cost stage (flatbook.market.cost_stage), or fees and financing
+    impact: BoundStage | None = None  # a user's impact stage (flatbook.hedging.impact_stage), or the built-in
 
     @property
     def extended(self) -> bool:
@@ -91,31 +93,40 @@ class Packed:
     @property
     def kernel(self):
         """The kernel's entry point compiled for this run's policy (and user stages)."""
-        mid, fill = (None if b is None else b.stage for b in (self.mid, self.fill))
-        return K.kernels(self.policy, mid, fill, lean=self.lean).simulate_paths
+        stages = (None if b is None else b.stage for b in (self.mid, self.fill, self.cost, self.impact))
+        return K.kernels(self.policy, *stages, lean=self.lean).simulate_paths
 
     def arrays(self) -> tuple:
         """The kernel's parameter record (see :func:`flatbook.sim.kernel.simulate_paths`)."""
-        mpu, mpf = (_NO_STAGE if b is None else b.pp for b in (self.mid, self.fill))
-        return (self.pp, self.tab, self.cp, self.mp, self.hp, self.hw, self.hvol, self.hcvol, mpu, mpf)
+        mpu, mpf, mpc, mpi = (_NO_STAGE if b is None else b.pp for b in (self.mid, self.fill, self.cost, self.impact))
+        arrays = (self.pp, self.tab, self.cp, self.mp, self.hp, self.hw, self.hvol, self.hcvol, mpu, mpf)
+        return arrays if self.cost is None and self.impact is None else (*arrays, mpc, mpi)
 
 
 _NO_STAGE = np.zeros(1)
 
 
-def pack(cfg: RunConfig, mid: BoundStage | None = None, fill: BoundStage | None = None) -> Packed:
+def pack(
+    cfg: RunConfig,
+    mid: BoundStage | None = None,
+    fill: BoundStage | None = None,
+    cost: BoundStage | None = None,
+    impact: BoundStage | None = None,
+) -> Packed:
     """Pack a config's policy, controls, market and hedging into kernel arrays; ``mid``: a user's
     mid-price stage with its parameters, in place of ``mid_model``; ``fill``: a user's fill stage, in
-    place of the flow's fill probability A·e^(−kδ)·dt (each probed on a few steps first)."""
+    place of the flow's fill probability A·e^(−kδ)·dt; ``cost``: a user's cost stage, in place of the maker
+    fee and financing; ``impact``: a user's impact stage, in place of the hedge's execution price and permanent
+    impact (each probed on a few steps first)."""
     b = policy_spec(cfg.policy).bind(cfg.values, cfg.steps)
     hp, hw, hvol, hcvol = pack_hedge(cfg.values, cfg.steps)
     mp = pack_market(cfg.values)
-    for stage in (mid, fill):  # a fill stage selects the kernel's fill-stage copy (sim.kernel.kernels)
+    for stage in (mid, fill, cost, impact):  # fill, cost, impact: the kernel's copy (sim.kernel.kernels)
         if stage is not None:
             stage.probe(cfg.values["s0"], cfg.values["dt"], mp[MP_RMULT])
     if mid is not None:
         mp[MP_MODEL] = MODEL_USER
-    return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), mp, hp, hw, hvol, hcvol, mid, fill)
+    return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), mp, hp, hw, hvol, hcvol, mid, fill, cost, impact)
 
 
 def lean_kernel(cfg: RunConfig):
@@ -126,13 +137,14 @@ def lean_kernel(cfg: RunConfig):
 
 def bound_stage(stage: BoundStage | Stage | None, kind: str) -> BoundStage | None:
     """``stage`` bound (a :class:`~flatbook.market.stage.Stage` runs with its defaults), checked to be a
-    ``kind`` stage (``mid``, ``fill``): the argument ``simulate(mid=...)`` / ``simulate(fill=...)`` takes."""
+    ``kind`` stage (``mid``, ``fill``, ``cost``, ``impact``): the argument ``simulate(<kind>=...)`` takes."""
     if stage is None:
         return None
     b = stage.bind() if isinstance(stage, Stage) else stage
     if not isinstance(b, BoundStage) or b.stage.kind.name != kind:
         got = b.stage.label if isinstance(b, BoundStage) else repr(stage)
-        raise InputError(kind, f"expected a {kind} stage (@{kind}_stage, bound or not); got {got}")
+        art = "an" if kind[0] in "aeiou" else "a"
+        raise InputError(kind, f"expected {art} {kind} stage (@{kind}_stage, bound or not); got {got}")
     return b
 
 
@@ -195,6 +207,8 @@ def simulate(
     mid: BoundStage | Stage | None = None,
     fill: BoundStage | Stage | None = None,
     stats: str = "full",
+    cost: BoundStage | Stage | None = None,
+    impact: BoundStage | Stage | None = None,
 ) -> SimResult:
     """Simulate ``cfg.paths`` paths; record full series for ``record_paths``.
 
@@ -202,12 +216,16 @@ def simulate(
     paths and report what the hedge did (see the module docstring). ``mid``: a user's mid-price
     stage bound to its parameters (:meth:`flatbook.market.stage.Stage.bind`), in place of
     ``mid_model`` (an unbound stage runs with its defaults); ``fill``: a user's fill stage
-    (:mod:`flatbook.market.fill_stage`), in place of the flow's fill probability A·e^(−kδ)·dt. The
-    summary then names them under ``mid_stage`` and ``fill_stage``. ``stats``: ``"full"`` or ``"lean"`` (the
-    lean columns and summary only; see the module docstring)."""
+    (:mod:`flatbook.market.fill_stage`), in place of the flow's fill probability A·e^(−kδ)·dt; ``cost``: a
+    user's cost stage (:mod:`flatbook.market.cost_stage`), in place of the maker fee and financing; ``impact``:
+    a user's impact stage (:mod:`flatbook.hedging.impact_stage`), in place of the hedge's execution price and
+    permanent impact. The summary then names them under ``mid_stage``, ``fill_stage``, ``cost_stage`` and
+    ``impact_stage``. ``stats``: ``"full"`` or ``"lean"`` (the lean columns and summary only; see the module
+    docstring)."""
     lean = check_stats(stats) == "lean"
     mid, fill = bound_stage(mid, "mid"), bound_stage(fill, "fill")
-    pk = replace(pack(cfg, mid, fill), lean=lean)
+    cost, impact = bound_stage(cost, "cost"), bound_stage(impact, "impact")
+    pk = replace(pack(cfg, mid, fill, cost, impact), lean=lean)
     n, nsteps = cfg.paths, cfg.steps
     rec = np.unique(np.asarray(record_paths, dtype=np.int64))
     rec = rec[(rec >= 0) & (rec < n)]
@@ -253,7 +271,7 @@ def simulate(
         warn = hedge_warning(summary)
         if warn is not None:
             summary["warnings"] = [*summary.get("warnings", []), warn]
-    for key, b in (("mid_stage", mid), ("fill_stage", fill)):
+    for key, b in (("mid_stage", mid), ("fill_stage", fill), ("cost_stage", cost), ("impact_stage", impact)):
         if b is not None:
             summary[key] = b.describe()
     ser = {name: series[:, r, :] for r, name in enumerate(K.S_NAMES)}
