@@ -21,6 +21,7 @@ from flatbook.sim import kernel as K
 from flatbook.sim.metrics import LEAN_SUMMARY_KEYS
 from flatbook.sim.simulator import LEAN_COLUMNS, simulate
 from flatbook.sim.summaries import paired_differences
+from test_cost_stage import _file as cost_file
 from test_fill_stage import EXP
 from test_fill_stage import _file as fill_file
 from test_market_stages import _file as mid_file
@@ -28,17 +29,18 @@ from test_market_stages import _file as mid_file
 runner = CliRunner()
 RUNTIME = {"stats", "elapsed_s", "path_steps_per_s"}
 
-#: (policy, overrides): a dozen runs that between them switch on every feature the kernel has
+#: (policy, overrides): a dozen runs that between them switch on every feature the kernel has; one policy
+#: (A–S) for all but glft's, since each policy's lean copy is a kernel compile of its own (~20 s cold)
 CASES = {
     "default": ("avellaneda-stoikov", {}),
-    "limit+min_spread": ("linear-skew", dict(limit=3.0, min_spread=0.5)),
-    "session reset": ("linear-skew", dict(session_length=0.25, session_flatten=0.02)),
+    "limit+min_spread": ("avellaneda-stoikov", dict(limit=3.0, min_spread=1.8)),
+    "session reset": ("avellaneda-stoikov", dict(session_length=0.25, session_flatten=0.02)),
     "fees+financing": ("avellaneda-stoikov", dict(maker_fee=0.01, financing_long=0.1, financing_short=0.05)),
     "markout+q0": ("avellaneda-stoikov", dict(markout_steps=5.0, q0=2.0)),
     "orders flow": ("avellaneda-stoikov", dict(flow="orders", order_size_dist="exponential", flow_bias_std=0.1)),
     "abm+jumps": ("avellaneda-stoikov", dict(mid_model="abm", jump_rate=2.0, jump_std=0.5)),
     "glft+limit": ("glft", dict(q0=-3.0, limit=4.0)),
-    "zones+kill": ("linear-skew", dict(yellow=2.0, red=4.0, critical=6.0, tick=0.01, max_loss=3.0)),
+    "zones+kill": ("avellaneda-stoikov", dict(yellow=2.0, red=4.0, critical=6.0, tick=0.01, max_loss=3.0)),
     "hedge": ("avellaneda-stoikov", dict(hedge_trigger="threshold", hedge_threshold=2.0, hedge_horizon=0.05)),
     "proxy+carry": (
         "avellaneda-stoikov",
@@ -71,7 +73,7 @@ def _same_lean(full, lean) -> None:
     for c in LEAN_COLUMNS:
         assert lean.per_path[c].dtype == full.per_path[c].dtype, c
         assert np.array_equal(_bits(lean.per_path[c]), _bits(full.per_path[c])), c
-    assert set(lean.summary) - {"mid_stage", "fill_stage", "warnings"} - set(
+    assert set(lean.summary) - {"mid_stage", "fill_stage", "cost_stage", "impact_stage", "warnings"} - set(
         k for k in lean.summary if k.startswith(("unhedged_", "hedge_pnl_"))
     ) == set(LEAN_SUMMARY_KEYS)
     assert lean.summary["stats"] == "lean" and "stats" not in full.summary
@@ -104,7 +106,6 @@ def lean_user_pol(p, t, tau, s, q):
 @pytest.mark.parametrize(
     ("policy", "over"),
     [
-        ("stoll", {}),
         ("glft", dict(solution="exact", limit=5.0, regime_up_rate=2.0, regime_down_rate=2.0)),  # a table policy
         ("lean_user_pol", {}),  # a user's @policy: the lean copy inlines its formula too
     ],
@@ -137,8 +138,19 @@ def test_lean_with_user_mid_and_fill_stages(tmp_path):
     m = load_stage_file(mid_file(tmp_path, mid), "my_abm").bind()
     fill = load_market_file(fill_file(tmp_path, EXP), fill="as_exp")[1]
     for kw in ({"fill": fill}, {"mid": m}, {"mid": m, "fill": fill}):
-        c = cfg("as2008", "glft", 2000, 4, limit=5.0, mid_model="abm")
+        c = cfg("as2008", "avellaneda-stoikov", 2000, 4, limit=5.0, mid_model="abm")
         _same_lean(simulate(c, record_paths=(0,), **kw), simulate(c, record_paths=(0,), stats="lean", **kw))
+
+
+def test_lean_with_a_user_cost_stage(tmp_path):
+    """A cost stage in a lean run (the LEAN+USER_COST copy: the general lean step, the stage's charges after it)."""
+    from flatbook.market.stage import load_stage_file
+
+    cost = load_stage_file(cost_file(tmp_path), "mixed", kind="cost").bind()
+    c = cfg("as2008", "avellaneda-stoikov", 2000, 4, limit=5.0)
+    full, lean = simulate(c, cost=cost), simulate(c, stats="lean", cost=cost)
+    _same_lean(full, lean)
+    assert np.all(full.per_path["fees"] != 0.0) and lean.summary["cost_stage"]["name"] == "mixed"
 
 
 def test_lean_copies_are_keyed_by_policy_and_flags():

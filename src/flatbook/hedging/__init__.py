@@ -2,6 +2,8 @@
 
 - :mod:`.model` — the simulator's hedging and carry model and its packed parameters.
 - :mod:`.execution` — the per-path hedge arithmetic compiled into the simulator.
+- :mod:`.impact_stage` — your own impact stage: a hedge trade's price and its temporary and permanent
+  impact, in place of the built-in execution model.
 - :mod:`.schedules` — immediate, TWAP, VWAP and Almgren–Chriss (2000) schedules.
 - :mod:`.basis` — β, ρ and basis volatility of a proxy hedge from two market-data files, and the
   basis as an Ornstein–Uhlenbeck process (half-life, σ_b).
@@ -35,6 +37,7 @@ _LAZY = {
     "estimate_basis_ou": "basis",
     "target_from_costs": "model",
     "pack_hedge": "model",
+    "ImpactStage": "impact_stage",
 }
 __all__ = list(_LAZY)
 

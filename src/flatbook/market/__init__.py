@@ -6,7 +6,9 @@
 - :mod:`flatbook.market.layout`: the rows of the block state and the slots of the packed parameters;
 - :mod:`flatbook.market.pack`: :func:`~flatbook.market.pack.pack_market`, each stage packing its own slots;
 - :mod:`flatbook.market.stage`: your own mid-price stage (:func:`mid_stage`, :func:`load_stage_file`);
-- :mod:`flatbook.market.fill_stage`: your own fill (order-flow) stage (``from flatbook.market.fill_stage import fill_stage``).
+- :mod:`flatbook.market.fill_stage`: your own fill (order-flow) stage (``from flatbook.market.fill_stage import fill_stage``);
+- :mod:`flatbook.market.cost_stage`: your own cost stage (``from flatbook.market.cost_stage import cost_stage``);
+  a hedge's impact stage is :mod:`flatbook.hedging.impact_stage`.
 
 The step's order and every stage's draws are documented in ``docs/market_models.md``. The names
 below resolve lazily (PEP 562), for start-up speed: importing this package does not import numba.
@@ -18,6 +20,7 @@ import importlib
 
 __all__ = [
     "BoundStage",
+    "CostStage",
     "FillStage",
     "MidStage",
     "Param",
@@ -27,8 +30,8 @@ __all__ = [
     "uniforms",
     "unit",
 ]
-# (the decorator ``fill_stage`` is not re-exported here: it would shadow its own module, flatbook.market.fill_stage)
-_FROM = {"FillStage": "flatbook.market.fill_stage"}
+# (the decorators ``fill_stage`` and ``cost_stage`` are not re-exported here: each would shadow its own module)
+_FROM = {"FillStage": "flatbook.market.fill_stage", "CostStage": "flatbook.market.cost_stage"}
 
 
 def __getattr__(name: str):

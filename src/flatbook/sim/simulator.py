@@ -126,7 +126,21 @@ def pack(
             stage.probe(cfg.values["s0"], cfg.values["dt"], mp[MP_RMULT])
     if mid is not None:
         mp[MP_MODEL] = MODEL_USER
-    return Packed(b.policy, b.pp, b.tab, pack_controls(cfg.values), mp, hp, hw, hvol, hcvol, mid, fill, cost, impact)
+    return Packed(
+        b.policy,
+        b.pp,
+        b.tab,
+        pack_controls(cfg.values),
+        mp,
+        hp,
+        hw,
+        hvol,
+        hcvol,
+        mid=mid,
+        fill=fill,
+        cost=cost,
+        impact=impact,
+    )
 
 
 def lean_kernel(cfg: RunConfig):
