@@ -75,7 +75,7 @@ lint: $(STAMP)
 
 # The suite runs on every core (pytest-xdist, -n auto), one test file per worker at a time (--dist loadfile:
 # a file's module fixtures, e.g. its Dask cluster, start once): many tests wait on subprocesses, browsers and
-# compiles, so 2 workers on 2 cores take about 0.6 of the serial time. PYTEST_ARGS adds options (-n 0: serial).
+# compiles, which two workers overlap. PYTEST_ARGS adds options (-n 0: serial).
 PYTEST_XDIST := -n auto --dist loadfile
 test: $(STAMP) browser lint
 	$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)

@@ -88,21 +88,12 @@ def _std(per_path: dict, key: str) -> float | None:
     return float(x.std(ddof=1)) if x is not None and x.size > 1 else None
 
 
-def summarize(
-    per_path: dict[str, np.ndarray], ou_moments, *, steps: int, dt: float, limit: float, elapsed_s: float
-) -> dict:
-    """The run's summary dictionary (JSON-ready: non-finite numbers become None)."""
+def _pnl_q(per_path: dict[str, np.ndarray]) -> dict:
+    """PnL and inventory keys of a summary, full or lean: pnl mean/std/SE/Sharpe, final q, max |q| (per path, lots)."""
     pnl = per_path["pnl"]
     n = pnl.size
     mean, std = float(pnl.mean()), float(pnl.std(ddof=1)) if n > 1 else 0.0
-    var, es = var_es(pnl)
-    ou = ou_fit(ou_moments, dt)
-    path_steps = n * steps
-    kill = per_path["kill_reason"]
-    spread = per_path["spread_mean"]
-    out = {
-        "paths": n,
-        "steps": steps,
+    return {
         "pnl_mean": mean,
         "pnl_std": std,
         "pnl_se": std / math.sqrt(n),
@@ -111,8 +102,33 @@ def summarize(
         "final_q_std": float(per_path["final_q"].std(ddof=1)) if n > 1 else 0.0,
         "max_abs_q_mean": float(per_path["max_abs_q"].mean()),
         "max_abs_q_max": float(per_path["max_abs_q"].max()),
+    }
+
+
+def _spread_mean(per_path: dict[str, np.ndarray]) -> float | None:
+    """Mean over paths of each path's mean quoted spread (price units; None if no path quoted both sides)."""
+    spread = per_path["spread_mean"]
+    return float(np.nanmean(spread)) if np.isfinite(spread).any() else None
+
+
+def summarize(
+    per_path: dict[str, np.ndarray], ou_moments, *, steps: int, dt: float, limit: float, elapsed_s: float
+) -> dict:
+    """The run's summary dictionary (JSON-ready: non-finite numbers become None)."""
+    pnl = per_path["pnl"]
+    n = pnl.size
+    core = _pnl_q(per_path)
+    std = core["pnl_std"]
+    var, es = var_es(pnl)
+    ou = ou_fit(ou_moments, dt)
+    path_steps = n * steps
+    kill = per_path["kill_reason"]
+    out = {
+        "paths": n,
+        "steps": steps,
+        **core,
         "q_std_mean": float(per_path["q_std"].mean()),
-        "spread_mean": float(np.nanmean(spread)) if np.isfinite(spread).any() else None,
+        "spread_mean": _spread_mean(per_path),
         "fills_mean": float(per_path["fills"].mean()),
         "volume_mean": float(per_path["volume"].mean()),
         "spread_given_up_mean": float(per_path["spread_given_up"].mean()),
@@ -188,23 +204,16 @@ def summarize_lean(per_path: dict[str, np.ndarray], *, steps: int, elapsed_s: fl
     same value, bit for bit, as the full run's same key), and ``stats = "lean"``."""
     pnl = per_path["pnl"]
     n = pnl.size
-    mean, std = float(pnl.mean()), float(pnl.std(ddof=1)) if n > 1 else 0.0
+    core = _pnl_q(per_path)
+    std = core["pnl_std"]
     var, es = var_es(pnl)
     path_steps = n * steps
-    spread = per_path["spread_mean"]
     out = {
         "paths": n,
         "steps": steps,
         "stats": "lean",
-        "pnl_mean": mean,
-        "pnl_std": std,
-        "pnl_se": std / math.sqrt(n),
-        "sharpe": mean / std if std > 0 else None,
-        "final_q_mean": float(per_path["final_q"].mean()),
-        "final_q_std": float(per_path["final_q"].std(ddof=1)) if n > 1 else 0.0,
-        "max_abs_q_mean": float(per_path["max_abs_q"].mean()),
-        "max_abs_q_max": float(per_path["max_abs_q"].max()),
-        "spread_mean": float(np.nanmean(spread)) if np.isfinite(spread).any() else None,
+        **core,
+        "spread_mean": _spread_mean(per_path),
         "fills_mean": float(per_path["fills"].mean()),
         "var_95": var,
         "es_95": es,

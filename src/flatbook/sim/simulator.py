@@ -93,8 +93,8 @@ class Packed:
     @property
     def kernel(self):
         """The kernel's entry point compiled for this run's policy (and user stages)."""
-        stages = (None if b is None else b.stage for b in (self.mid, self.fill, self.cost, self.impact))
-        return K.kernels(self.policy, *stages, lean=self.lean).simulate_paths
+        mid, fill, cost, impact = (None if b is None else b.stage for b in (self.mid, self.fill, self.cost, self.impact))
+        return K.kernels(self.policy, mid, fill, cost, impact, lean=self.lean).simulate_paths
 
     def arrays(self) -> tuple:
         """The kernel's parameter record (see :func:`flatbook.sim.kernel.simulate_paths`)."""
