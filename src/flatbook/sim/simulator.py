@@ -93,7 +93,9 @@ class Packed:
     @property
     def kernel(self):
         """The kernel's entry point compiled for this run's policy (and user stages)."""
-        mid, fill, cost, impact = (None if b is None else b.stage for b in (self.mid, self.fill, self.cost, self.impact))
+        mid, fill, cost, impact = (
+            None if b is None else b.stage for b in (self.mid, self.fill, self.cost, self.impact)
+        )
         return K.kernels(self.policy, mid, fill, cost, impact, lean=self.lean).simulate_paths
 
     def arrays(self) -> tuple:
