@@ -380,6 +380,22 @@ def test_a_parse_cached_by_the_old_rules_is_not_served(tmp_path, monkeypatch):
         load(q, cache=True)
 
 
+def test_a_cached_parse_reports_the_path_given_this_time(tmp_path, monkeypatch):
+    """The cache is keyed on the resolved path, so a relative and an absolute name of one file share an entry;
+    each load reports the name it was given (data.files), not the one of the parse that filled the cache."""
+    from flatbook.data.load import load
+
+    monkeypatch.setenv("FLATBOOK_CACHE_DIR", str(tmp_path / "cache"))
+    q = tmp_path / "q.csv"
+    q.write_text(HEAD + "1723161256,100.0,100.1,1,1\n1723161257,100.0,100.2,1,1\n")
+    first = load(q.resolve(), cache=True)
+    monkeypatch.chdir(tmp_path)
+    again = load("q.csv", cache=True)
+    assert first.meta.files == (str(q.resolve()),) and again.meta.files == ("q.csv",)
+    assert len(list((tmp_path / "cache").glob("*.parquet"))) == 1  # one entry, served the second time
+    assert np.array_equal(first.ts, again.ts)
+
+
 def test_calibrate_backtest_line_is_in_seconds_whatever_the_time_unit():
     """--time-unit-s 60 prints σ per √min and A per min for the simulator, but the backtest
     (time unit 1 s) gets σ/√60, A/60 and the horizon in seconds; the check replays those."""

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from .._version import __version__
@@ -58,12 +59,15 @@ def cache_key(path: Path, trades: Path | None, fmt: str, on_error: str, kw: dict
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def cached(key: str, parse: Callable[[], EventTable]) -> EventTable:
-    """The cached table for ``key``, or ``parse()`` stored under it."""
+def cached(key: str, parse: Callable[[], EventTable], files: tuple[str, ...] | None = None) -> EventTable:
+    """The cached table for ``key``, or ``parse()`` stored under it. ``files``: the paths as given this time,
+    recorded in a cached table's metadata in place of those of the parse that filled the cache (the key is the
+    resolved path: ``data/x.gz`` and ``/abs/data/x.gz`` share an entry, but each run reports its own)."""
     entry = cache_dir() / f"{key}.parquet"
     if entry.is_file():
         try:
-            return EventTable.from_parquet(entry)
+            ev = EventTable.from_parquet(entry)
+            return ev if files is None else replace(ev, meta=replace(ev.meta, files=files))
         except (DataError, OSError, ValueError, KeyError):
             pass  # damaged or stale layout: parse again
     ev = parse()

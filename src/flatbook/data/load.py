@@ -84,7 +84,8 @@ def load(
         return EventTable.from_parquet(p)
     if cache:
         tp = check_file(trades) if trades is not None else None
-        return cached(cache_key(p, tp, fmt, on_error, kw), lambda: _parse(p, fmt, trades, on_error, kw))
+        given = tuple(str(x) for x in (p, tp) if x is not None)  # as a fresh parse records them
+        return cached(cache_key(p, tp, fmt, on_error, kw), lambda: _parse(p, fmt, trades, on_error, kw), given)
     return _parse(p, fmt, trades, on_error, kw)
 
 
