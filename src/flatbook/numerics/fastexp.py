@@ -21,6 +21,7 @@ from __future__ import annotations
 import llvmlite.binding as llvm
 import numba as nb
 import numpy as np
+from numba.core import config as numba_config
 from numba.core import types
 from numba.core.extending import intrinsic
 
@@ -32,9 +33,9 @@ _LN2_LO = 1.4286068203094173e-06
 def _avx512_target() -> bool:
     """Does numba compile for AVX-512 (8 doubles a vector)? Its target features: ``NUMBA_CPU_FEATURES`` if
     set (empty: the named CPU's own, taken as without AVX-512), else the host's."""
-    from numba.core import config  # numba is imported above; its config module is not re-exported
-
-    feats = config.CPU_FEATURES if config.CPU_FEATURES is not None else llvm.get_host_cpu_features().flatten()
+    feats = (
+        numba_config.CPU_FEATURES if numba_config.CPU_FEATURES is not None else llvm.get_host_cpu_features().flatten()
+    )
     return "+avx512f" in feats
 
 

@@ -245,10 +245,9 @@ from ..market.layout import (
 )
 from ..market.mid import diffusion, event
 from ..market.mid import jumps as jumps_
-from ..market.mid.binomial import move
 from ..market.stage import MID, idle_loop, market_digest
 from ..numerics.black_scholes import bs_price_delta
-from ..numerics.rng import box_muller, hi31, mid31, next_u64, stream_start
+from ..numerics.rng import box_muller, next_u64, stream_start
 from ..policies.base import Policy
 from ..policies.compile import KeyedCache, depths_loop, specialise
 
@@ -381,9 +380,7 @@ def _book_step(w, cp, lean, paused, opt_on, limit, Adt, kk, fee, fin_l, fin_s, q
         if fast:  # intensity.draw's numbers, from the same word
             stj, x = next_u64(st[j])
             st[j] = stj
-            ub = hi31(x)
-            ua = mid31(x)
-            ds = move(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
+            ub, ua, ds = intensity.draw_one(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
             db, da = min_spread(cp, db0, da0)
             bs = 0.0 if math.isinf(db) else size
             as_ = 0.0 if math.isinf(da) else size

@@ -30,15 +30,23 @@ def pack(v: Mapping, mp: np.ndarray) -> None:
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
+def draw_one(x, binomial, hivol, rmult, sq_dt):
+    """One path's flow from its step word ``x``: (bid uniform, ask uniform, binomial mid move). The one home of
+    this flow's use of the word, for :func:`draw` and the lean kernel's fused step."""
+    return hi31(x), mid31(x), move(x, binomial, hivol, rmult, sq_dt)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
 def draw(w, st, binomial, rmult, sq_dt):
     """The block's flow for the step (see the module docstring)."""
     for j in range(BLOCK):
         stj, x = next_u64(st[j])
         st[j] = stj
-        w[W_UB, j] = hi31(x)
-        w[W_UA, j] = mid31(x)
+        ub, ua, ds = draw_one(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
+        w[W_UB, j] = ub
+        w[W_UA, j] = ua
         w[W_OSZ, j] = math.inf
-        w[W_DS, j] = move(x, binomial, w[W_HIVOL, j], rmult, sq_dt)
+        w[W_DS, j] = ds
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
