@@ -26,7 +26,7 @@ from .events import DataError, EventTable
 #: the old rules is not served again: 2 = the generic loader refuses ms/µs timestamps, nan and
 #: non-positive prices and header-only files, and every loader records the contract (linear or
 #: inverse) and the streams it used or ignored (issue 13).
-CACHE_VERSION = 2
+CACHE_VERSION = 2  # bumped by loaders whose output changes
 
 
 def cache_dir() -> Path:

@@ -7,7 +7,11 @@ time order, columns as numpy arrays:
 column    dtype    meaning (units)
 ========  =======  ==============================================================
 ts        int64    exchange time, ns since the Unix epoch (UTC); non-decreasing
-kind      int8     ``QUOTE`` (0): the book changed; ``TRADE`` (1): a trade printed
+kind      int8     ``QUOTE`` (0): the book changed; ``TRADE`` (1): a trade printed;
+                   ``LEVEL`` (2): one price level of the full-depth book changed
+                   (``side`` +1 bid, −1 ask; ``px`` the level's price; ``qty`` its
+                   new displayed size, 0 = the level is gone); ``CLEAR`` (3): the
+                   depth book is emptied (a snapshot follows as LEVEL rows)
 bid_px    float64  best bid after the event (price units); NaN before the first quote
 bid_sz    float64  size at the best bid (quantity units)
 ask_px    float64  best ask after the event (price units)
@@ -21,10 +25,24 @@ code      int16    the source's own event code: LOBSTER message type 1–7;
 ========  =======  ==============================================================
 
 The book columns on a trade row carry the book as it stood after the trade
-(LOBSTER gives it; Binance carries the last bookTicker forward). ``depth``,
+(LOBSTER gives it; Binance carries the last bookTicker forward); on LEVEL and
+CLEAR rows they carry the touch after the row. ``depth``,
 when the source has more than one level, is a float64 array of shape
 (rows, levels, 4): per level, (bid_px, bid_sz, ask_px, ask_sz) after the event,
 NaN where a level is empty.
+
+Two optional int64 columns (None when the source has none):
+
+- ``local_ts``: the local receive time of the event's message (ns since the Unix
+  epoch, the capture machine's clock; Binance captures), for ``--latency measured``;
+- ``entry_ts``: on a row that refers to one resting order (LOBSTER messages 2–5), the
+  exchange time (ns) that order entered the book (its type-1 message), or
+  ``ENTRY_BEFORE`` when it was resting before the file starts; ``ENTRY_NONE`` on
+  other rows. It gives the L3 FIFO queue each order's time priority.
+
+``meta.book`` says what the rows hold: ``"touch"`` (the best levels only, plus
+``depth`` for a multi-level LOBSTER file) or ``"depth"`` (LEVEL/CLEAR rows rebuild
+the whole displayed book).
 
 :class:`EventMeta` says what the numbers are: instrument, source, tick and lot
 sizes, units, and how many malformed rows were skipped and why.
@@ -50,7 +68,11 @@ from ..errors import InputError
 from ..fileio import atomic_file
 from ..suggest import unknown
 
-QUOTE, TRADE = 0, 1
+QUOTE, TRADE, LEVEL, CLEAR = 0, 1, 2, 3
+#: ``entry_ts`` of an order resting before the file starts, and of a row that refers to no order
+ENTRY_BEFORE, ENTRY_NONE = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+BOOKS = ("touch", "depth")
+OPTIONAL_COLUMNS = ("local_ts", "entry_ts")
 CODE_BOOK_TICKER, CODE_TRADE, CODE_DEPTH = 100, 101, 102  # Binance streams (LOBSTER uses 1–7)
 ON_ERROR = ("fail", "skip")
 CONTRACTS = ("linear", "inverse")
@@ -128,8 +150,11 @@ class EventMeta:
     settlement_currency: str = ""
     lot_inferred: bool = False
     streams: dict[str, dict] = field(default_factory=dict)
+    book: str = "touch"
 
     def __post_init__(self):
+        if self.book not in BOOKS:
+            raise InputError("book", f"got {self.book!r}; allowed: {', '.join(BOOKS)}")
         if self.contract not in CONTRACTS:
             raise InputError("contract", f"got {self.contract!r}; allowed: {', '.join(CONTRACTS)}")
         if not (
@@ -163,6 +188,7 @@ class EventMeta:
             "settlement_currency": self.settlement_currency,
             "lot_inferred": self.lot_inferred,
             "streams": {k: dict(v) for k, v in self.streams.items()},
+            "book": self.book,
         }
 
 
@@ -196,6 +222,8 @@ class EventTable:
     code: np.ndarray
     meta: EventMeta
     depth: np.ndarray | None = None
+    local_ts: np.ndarray | None = None
+    entry_ts: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.ts)
@@ -213,6 +241,15 @@ class EventTable:
             if d.ndim != 3 or d.shape[0] != n or d.shape[2] != 4:
                 raise ValueError(f"EventTable depth has shape {d.shape}, expected ({n}, levels, 4)")
             object.__setattr__(self, "depth", d)
+        for name in OPTIONAL_COLUMNS:
+            a = getattr(self, name)
+            if a is not None:
+                a = np.ascontiguousarray(a, dtype=np.int64)
+                if not a.flags.writeable:
+                    a = a.copy()
+                if a.shape != (n,):
+                    raise ValueError(f"EventTable column {name} has shape {a.shape}, expected ({n},)")
+                object.__setattr__(self, name, a)
         if n > 1 and np.any(np.diff(self.ts) < 0):
             raise ValueError("EventTable timestamps must be non-decreasing")
 
@@ -234,7 +271,8 @@ class EventTable:
     def take(self, index) -> EventTable:
         """Rows ``index`` (a slice, or sorted integer or boolean indices), as a new table."""
         cols = {k: v[index] for k, v in self.columns().items()}
-        return EventTable(**cols, meta=self.meta, depth=None if self.depth is None else self.depth[index])
+        opt = {k: None if getattr(self, k) is None else getattr(self, k)[index] for k in OPTIONAL_COLUMNS}
+        return EventTable(**cols, meta=self.meta, depth=None if self.depth is None else self.depth[index], **opt)
 
     def between(self, start_ns: int | None = None, end_ns: int | None = None) -> EventTable:
         """Rows with start_ns <= ts < end_ns."""
@@ -258,6 +296,9 @@ class EventTable:
             for lvl in range(self.depth.shape[1]):
                 for f, name in enumerate(DEPTH_FIELDS):
                     arrays[f"{name}_{lvl + 1}"] = self.depth[:, lvl, f]
+        for name in OPTIONAL_COLUMNS:
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         table = pa.table(arrays)
         table = table.replace_schema_metadata({b"flatbook": json.dumps(self.meta.as_dict()).encode()})
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -304,7 +345,8 @@ class EventTable:
                 ],
                 axis=1,
             )
-        return cls(**cols, meta=meta, depth=depth)
+        opt = {k: _column(table, k) if k in names else None for k in OPTIONAL_COLUMNS}
+        return cls(**cols, meta=meta, depth=depth, **opt)
 
     def with_meta(self, **changes) -> EventTable:
         return replace(self, meta=replace(self.meta, **changes))
