@@ -11,7 +11,9 @@ kind      int8     ``QUOTE`` (0): the book changed; ``TRADE`` (1): a trade print
                    ``LEVEL`` (2): one price level of the full-depth book changed
                    (``side`` +1 bid, −1 ask; ``px`` the level's price; ``qty`` its
                    new displayed size, 0 = the level is gone); ``CLEAR`` (3): the
-                   depth book is emptied (a snapshot follows as LEVEL rows)
+                   depth book is emptied: ``qty`` 1 = a snapshot follows as LEVEL
+                   rows; ``qty`` 0 = the depth is unknown from here (a sequence
+                   gap) until the next CLEAR with ``qty`` 1
 bid_px    float64  best bid after the event (price units); NaN before the first quote
 bid_sz    float64  size at the best bid (quantity units)
 ask_px    float64  best ask after the event (price units)
@@ -39,6 +41,10 @@ Two optional int64 columns (None when the source has none):
   exchange time (ns) that order entered the book (its type-1 message), or
   ``ENTRY_BEFORE`` when it was resting before the file starts; ``ENTRY_NONE`` on
   other rows. It gives the L3 FIFO queue each order's time priority.
+
+On a LOBSTER row of message type 1–3 (a new order, a partial cancel, a delete),
+``px``, ``qty`` and ``side`` carry the message's price, size and book side (+1 bid,
+−1 ask), as on its execution rows (where ``side`` is the aggressor's).
 
 ``meta.book`` says what the rows hold: ``"touch"`` (the best levels only, plus
 ``depth`` for a multi-level LOBSTER file) or ``"depth"`` (LEVEL/CLEAR rows rebuild
