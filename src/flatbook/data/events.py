@@ -66,7 +66,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -277,7 +277,9 @@ class EventTable:
     def take(self, index) -> EventTable:
         """Rows ``index`` (a slice, or sorted integer or boolean indices), as a new table."""
         cols = {k: v[index] for k, v in self.columns().items()}
-        opt = {k: None if getattr(self, k) is None else getattr(self, k)[index] for k in OPTIONAL_COLUMNS}
+        opt: dict[str, Any] = {
+            k: None if getattr(self, k) is None else getattr(self, k)[index] for k in OPTIONAL_COLUMNS
+        }
         return EventTable(**cols, meta=self.meta, depth=None if self.depth is None else self.depth[index], **opt)
 
     def between(self, start_ns: int | None = None, end_ns: int | None = None) -> EventTable:
@@ -351,7 +353,7 @@ class EventTable:
                 ],
                 axis=1,
             )
-        opt = {k: _column(table, k) if k in names else None for k in OPTIONAL_COLUMNS}
+        opt: dict[str, Any] = {k: _column(table, k) if k in names else None for k in OPTIONAL_COLUMNS}
         return cls(**cols, meta=meta, depth=depth, **opt)
 
     def with_meta(self, **changes) -> EventTable:
