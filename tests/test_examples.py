@@ -97,6 +97,15 @@ SCRIPTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             r"best mean–variance point: skew = [\d.]+, utility [\d.]+ ± [\d.]+ price units × lots",
         ),
     ),
+    "07_hedged_replay.py": (
+        ("120",),
+        (
+            r"ratio 1\.0000 \(given\), \d+ orders",
+            r"ratio 0\.\d+ \(auto\), \d+ orders",
+            r"variance reduction \(1 s\)\s+-?\d\.\d{3}\s+\(theory for this ratio \d\.\d{3}\)",
+            r"pnl\.basis\s+-?\d+\.\d{4} USDT",
+        ),
+    ),
 }
 
 

@@ -11,16 +11,19 @@ from typing import Any
 import numpy as np
 
 from ..backtest import BacktestOptions, Latency, replay_config, run_backtest
+from ..backtest.hedged import HEDGED_DEFAULTS, HedgeSpec, run_hedged
 from ..config import build_config, check_int, load_toml
 from ..data.events import CONTRACTS, EventTable
 from ..data.generic import check_file
 from ..data.load import load
 from ..errors import InputError
+from ..params import resolve
+from ..results.hedged import HedgedBacktestResult
 from ..results.replay import BacktestResult, CalibrationResult, DataInspection
 from ..suggest import unknown
 from ._args import merge_params, policy_name
 
-__all__ = ["backtest", "backtest_options", "calibrate", "inspect_data", "load_data"]
+__all__ = ["backtest", "backtest_hedged", "backtest_options", "calibrate", "inspect_data", "load_data"]
 
 DataLike = EventTable | str | os.PathLike
 
@@ -259,6 +262,84 @@ def backtest(
     )
     cfg = replay_config(ev, policy, values, seed=options.seed)
     return BacktestResult(run_backtest(ev, cfg, options, progress=progress), ev)
+
+
+def backtest_hedged(
+    data: DataLike,
+    hedge_data: DataLike,
+    policy: Any = "linear-skew",
+    *,
+    hedge_ratio: float | str | None = None,
+    hedge_order: str = "market",
+    hedge_ioc_ticks: int = 0,
+    params: Mapping[str, Any] | None = None,
+    config: str | os.PathLike | None = None,
+    options: BacktestOptions | None = None,
+    seed: int = 0,
+    format: str = "auto",
+    on_error: str = "fail",
+    cache: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    **overrides: Any,
+) -> HedgedBacktestResult:
+    """Replay a policy on ``data`` (the inventory instrument S) and hedge its inventory in ``hedge_data`` (H),
+    both files on one clock (``flatbook backtest DATA --hedge-data FILE --hedge-ratio X``).
+
+    The inventory leg is :func:`backtest` on S (its quotes read its own q; its kill switch its own PnL). The
+    hedge pass (:mod:`flatbook.backtest.hedged`) trades H with the hedge group's rules (``hedge_trigger``,
+    ``hedge_threshold``, ``hedge_sizing``, ``hedge_exec``, ``hedge_horizon``, …; unless set, ``threshold`` at
+    0: hedge whenever the net delta is at least half a lot of H) as IOC or market orders after the order
+    latency, filled against H's replayed book with ``taker_fee``/``taker_fee_bps``.
+
+    Parameters
+    ----------
+    data, hedge_data : path or EventTable
+        The two data files (see :func:`load_data`; ``format``, ``on_error`` and ``cache`` apply to both).
+    policy, params, config, **overrides
+        As :func:`backtest`.
+    hedge_ratio : float or "auto"
+        Required: units of H traded per unit of S of exposure; ``"auto"``: the minimum-variance ratio
+        (:func:`flatbook.hedging.basis.estimate_basis`, 1 s grid), reported with its SE.
+    hedge_order : str, default "market"
+        market, or ioc (limit: the touch the hedger saw ± ``hedge_ioc_ticks`` ticks of H).
+    options : BacktestOptions, optional
+        Latencies, queue model, seed (:func:`backtest_options`); the hedge pass draws its own latencies
+        from the same distributions.
+    seed : int, default 0
+        Used when ``options`` is not given.
+
+    Returns
+    -------
+    flatbook.results.hedged.HedgedBacktestResult
+    """
+    if hedge_ratio is None:
+        raise InputError(
+            "hedge_ratio",
+            "required: units of H per unit of S (e.g. 1 for spot hedged in its linear perpetual), or auto",
+        )
+    spec = HedgeSpec(hedge_ratio, hedge_order, hedge_ioc_ticks)
+    policy = policy_name(policy)
+    values = merge_params(params, overrides, ("data", "hedge_data", "policy", "params", "config", "seed"))
+    if config is not None:
+        values = {**load_toml(config)[1], **values}
+    given = {resolve(str(k)) for k in values}
+    for k, d in HEDGED_DEFAULTS.items():
+        if k not in given:
+            values[k] = d
+    if options is None:
+        options = backtest_options(seed=seed)
+    elif not isinstance(options, BacktestOptions):
+        raise InputError("options", f"expected flatbook.api.backtest_options(...), got {type(options).__name__}")
+    build_config("replay", policy, values, paths=1)  # every value checked before a long load
+    kw = {"format": format, "on_error": on_error, "cache": cache}
+    inv = _data(data, kw)
+    try:
+        hed = _data(hedge_data, kw)
+    except InputError as e:
+        raise _renamed(e, {"data": "hedge_data"}) from None
+    cfg = replay_config(inv, policy, values, seed=options.seed)
+    raw = run_hedged(inv, hed, cfg, options, spec, progress=progress)
+    return HedgedBacktestResult(raw, inv, hed)
 
 
 def backtest_options(

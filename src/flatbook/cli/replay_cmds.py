@@ -321,14 +321,111 @@ def backtest(
     out: OutOpt = None,
     report: ReportOpt = None,
     policy_file: PolicyFileOpt = None,
+    hedge_data: Annotated[
+        str | None,
+        typer.Option(
+            "--hedge-data",
+            metavar="FILE",
+            help="Hedge the inventory in this instrument's data (same clock), e.g. the perpetual of a spot "
+            "DATA; needs --hedge-ratio. See 'Hedged replay' in the README.",
+        ),
+    ] = None,
+    hedge_ratio: Annotated[
+        str | None,
+        typer.Option(
+            "--hedge-ratio",
+            metavar="X|auto",
+            help="Units of the hedge traded per unit of inventory; auto: the minimum-variance ratio (printed with "
+            "its SE).",
+        ),
+    ] = None,
+    hedge_order: Annotated[
+        str | None, typer.Option("--hedge-order", metavar="TYPE", help="Hedge orders: market (default) or ioc.")
+    ] = None,
+    hedge_ioc_ticks: Annotated[
+        str | None,
+        typer.Option(
+            "--hedge-ioc-ticks", metavar="N", help="IOC limit: the touch seen ± N ticks of the hedge (default 0)."
+        ),
+    ] = None,
+    hedge_trigger: Annotated[
+        str | None,
+        typer.Option(
+            "--hedge-trigger",
+            metavar="RULE",
+            help="= --set hedge_trigger: threshold (default with --hedge-data), urgency or none.",
+        ),
+    ] = None,
+    hedge_threshold: Annotated[
+        str | None,
+        typer.Option(
+            "--hedge-threshold",
+            metavar="LOTS",
+            help="= --set hedge_threshold: hedge when |net delta − q*| passes "
+            "it (quantity units of DATA; default 0 with --hedge-data).",
+        ),
+    ] = None,
+    hedge_sizing: Annotated[
+        str | None,
+        typer.Option("--hedge-sizing", metavar="RULE", help="= --set hedge_sizing: target, fraction or band."),
+    ] = None,
+    hedge_exec: Annotated[
+        str | None,
+        typer.Option("--hedge-exec", metavar="SCHEDULE", help="= --set hedge_exec: immediate, twap or almgren-chriss."),
+    ] = None,
+    hedge_horizon: Annotated[
+        str | None,
+        typer.Option(
+            "--hedge-horizon", metavar="S", help="= --set hedge_horizon: a twap/almgren-chriss program's length (s)."
+        ),
+    ] = None,
 ) -> None:
     """Replay a policy with its controls against real quotes and trades (queue position, latency, fees).
 
     Money is in the contract's settlement currency (BTC for Binance COIN-M, with its USD value in
-    ``pnl_final_quote``); warnings (0 fills, quotes far outside the market) go to stderr."""
+    ``pnl_final_quote``); warnings (0 fills, quotes far outside the market) go to stderr. With
+    ``--hedge-data`` the inventory is hedged in a second instrument and the hedged risk is reported."""
     load_policy_files(policy_file)
     opts = _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed)
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
+    hedge_flags = {
+        "hedge_trigger": ("--hedge-trigger", hedge_trigger),
+        "hedge_threshold": ("--hedge-threshold", hedge_threshold),
+        "hedge_sizing": ("--hedge-sizing", hedge_sizing),
+        "hedge_exec": ("--hedge-exec", hedge_exec),
+        "hedge_horizon": ("--hedge-horizon", hedge_horizon),
+    }
+    hedge_only = {
+        "--hedge-ratio": hedge_ratio,
+        "--hedge-order": hedge_order,
+        "--hedge-ioc-ticks": hedge_ioc_ticks,
+        **{flag: raw for flag, raw in hedge_flags.values()},
+    }
+    if hedge_data is None:
+        given = [f for f, raw in hedge_only.items() if raw is not None]
+        if given:
+            raise InputError(given[0], "hedges in a second instrument: give its data with --hedge-data FILE")
+    else:
+        for key, (flag, raw) in hedge_flags.items():
+            if raw is not None:
+                if key in overrides:
+                    raise InputError(flag, f"{key} is also given with --set or --config; give it once")
+                overrides[key] = raw
+        _backtest_hedged(
+            data,
+            hedge_data,
+            policy,
+            overrides,
+            opts,
+            hedge_ratio,
+            hedge_order,
+            hedge_ioc_ticks,
+            (fmt, trades, on_error, no_cache, contract, contract_size, settlement, lot_size),
+            json_,
+            out,
+            report,
+        )
+        return
     api.run_config("replay", policy, paths=1, params=overrides)  # flags checked before loading
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)
@@ -359,4 +456,79 @@ def backtest(
         con = _stdout()
         figures, units = res.table()
         con.print(_kv_table(f"backtest {policy} — {ev.meta.instrument}", figures, units))
+        _wrote(con, out_dir, report_path)
+
+
+#: the hedged backtest's API keywords → the flags, in errors
+_HEDGE_FLAGS = {
+    "hedge_ratio": "--hedge-ratio",
+    "hedge_order": "--hedge-order",
+    "hedge_ioc_ticks": "--hedge-ioc-ticks",
+    "hedge_data": "--hedge-data",
+    "data": "DATA",
+}
+
+
+def _backtest_hedged(
+    data, hedge_data, policy, overrides, opts, ratio, order, ioc_ticks, load, json_, out, report
+) -> None:
+    """``backtest DATA --hedge-data FILE``: :func:`flatbook.api.replay.backtest_hedged`, its table or JSON."""
+    from ..api.replay import backtest_hedged  # lazy: start-up (the backtester)
+
+    fmt, trades, on_error, no_cache, contract, contract_size, settlement, lot_size = load
+    if ratio is None:
+        raise InputError(
+            "--hedge-ratio",
+            "required with --hedge-data: units of the hedge per unit of inventory (e.g. 1), or auto",
+        )
+    if ratio.strip().lower() != "auto":  # checked before a long load (the API checks it too)
+        r = _number("--hedge-ratio", ratio)
+        if not r > 0:
+            raise InputError(
+                "--hedge-ratio", f"got {ratio!r}; allowed: a number > 0 (units of H per unit of S) or auto"
+            )
+    if order is not None and order not in ("market", "ioc"):
+        raise unknown("--hedge-order", "order type", order, ("market", "ioc"))
+    ticks = _number("--hedge-ioc-ticks", ioc_ticks, 0.0)
+    if ticks != int(ticks) or ticks < 0:
+        raise InputError("--hedge-ioc-ticks", f"got {ioc_ticks!r}; allowed: an integer >= 0 (ticks of the hedge)")
+    with flag_errors(_HEDGE_FLAGS):
+        api.run_config("replay", policy, paths=1, params=overrides)  # flags checked before loading
+    out_dir = output.check_out_dir(out) if out is not None else None
+    report_path = _check_report(report)
+    ev = _load(
+        data,
+        fmt,
+        trades,
+        on_error,
+        no_cache,
+        contract=contract,
+        contract_size=contract_size,
+        settlement=settlement,
+        lot_size=lot_size,
+        quiet=json_,
+    )
+    hev = _load(hedge_data, "auto", None, on_error, no_cache, quiet=json_)
+    with compiling("backtest", enabled=not json_) as need:
+        if need:
+            warm_up("backtest")
+    with flag_errors(_HEDGE_FLAGS):
+        res = backtest_hedged(
+            ev,
+            hev,
+            policy,
+            hedge_ratio=ratio,
+            hedge_order=order or "market",
+            hedge_ioc_ticks=int(ticks),
+            params=overrides,
+            options=opts,
+        )
+    _write(res, out_dir, report_path)
+    print_warnings(res.warnings)
+    if json_:
+        _print_json(res)
+    else:
+        con = _stdout()
+        figures, units = res.table()
+        con.print(_kv_table(res.title, figures, units))
         _wrote(con, out_dir, report_path)
