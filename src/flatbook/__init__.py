@@ -80,7 +80,7 @@ from .errors import InputError
 _LAZY = {
     **{n: "flatbook.api.simulation" for n in ("simulate", "compare", "hedge_frontier", "multi")},
     **{n: "flatbook.api.quoting" for n in ("quote", "quotes")},
-    **{n: "flatbook.api.replay" for n in ("backtest", "calibrate", "inspect_data", "load_data")},
+    **{n: "flatbook.api.replay" for n in ("backtest", "backtest_hedged", "calibrate", "inspect_data", "load_data")},
     **{n: "flatbook.api.analysis" for n in ("sweep", "risk", "schedule", "stress", "load_book")},
     "rebuild_report": "flatbook.api.reports",
     "run_config": "flatbook.api._args",
@@ -123,6 +123,7 @@ __all__ = [
     "SweepResult",
     "__version__",
     "backtest",
+    "backtest_hedged",
     "calibrate",
     "compare",
     "config_schema",

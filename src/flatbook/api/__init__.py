@@ -6,6 +6,7 @@
 :func:`quote`             one policy's quotes for one state
 :func:`quotes`            the same over arrays of states (inventory, mid, time)
 :func:`backtest`          replay a policy on real market data (Binance, LOBSTER, generic)
+:func:`backtest_hedged`   inventory in one instrument hedged in another, two data files on one clock
 :func:`calibrate`         σ, A, k (with confidence intervals) and γ from real data
 :func:`sweep`             a parameter grid: frontier and best points
 :func:`risk`              a book's Greeks and VaR/ES (parametric, historical, Monte Carlo)
@@ -60,12 +61,16 @@ _LAZY = {
         for n in ("simulate", "compare", "hedge_frontier", "hedge_frontier_configs", "multi", "multi_config")
     },
     **{n: "quoting" for n in ("quote", "quotes")},
-    **{n: "replay" for n in ("backtest", "backtest_options", "calibrate", "inspect_data", "load_data")},
+    **{
+        n: "replay"
+        for n in ("backtest", "backtest_hedged", "backtest_options", "calibrate", "inspect_data", "load_data")
+    },
     **{n: "analysis" for n in ("sweep", "risk", "schedule", "stress", "load_book")},
     **{n: "catalogue" for n in ("list_parameters", "list_policies", "list_presets", "config_schema")},
 }
 __all__ = [
     "backtest",
+    "backtest_hedged",
     "backtest_options",
     "calibrate",
     "compare",

@@ -11,6 +11,7 @@ unit and standard error where the project computes one), ``.to_pandas()``, ``.to
   ``differences`` (:class:`Difference`: value ± paired SE, and the SE of independent runs);
 - :class:`QuoteResult` (:func:`flatbook.quote`): one row; :class:`QuotesResult` (:func:`flatbook.quotes`): one
   row per state;
+- :class:`HedgedBacktestResult` (:func:`flatbook.api.backtest_hedged`): fills, hedge fills and orders, the 1 s risk path;
 - :class:`BacktestResult` (:func:`flatbook.backtest`): fills, inventory;
 - :class:`CalibrationResult` (:func:`flatbook.calibrate`): the summary, and ``suggested`` parameters;
 - :class:`SweepResult` (:func:`flatbook.sweep`): the points, ``frontier(risk)``, ``best``;
@@ -30,6 +31,7 @@ _LAZY = {
     "HedgeFrontierResult": "hedging",
     "MultiResult": "multi",
     **{n: "replay" for n in ("BacktestResult", "BacktestFrames", "CalibrationResult", "DataInspection")},
+    **{n: "hedged" for n in ("HedgedBacktestResult", "HedgedBacktestFrames")},
     **{
         n: "analysis"
         for n in ("SweepResult", "RiskResult", "RiskFrames", "ScheduleResult", "StressResult", "StressFrames")
@@ -38,6 +40,8 @@ _LAZY = {
 __all__ = [
     "BacktestFrames",
     "BacktestResult",
+    "HedgedBacktestFrames",
+    "HedgedBacktestResult",
     "CalibrationResult",
     "ComparisonResult",
     "Difference",
