@@ -12,10 +12,12 @@ import numpy as np
 
 from ..backtest import BacktestOptions, Latency, replay_config, run_backtest
 from ..backtest.hedged import HEDGED_DEFAULTS, HedgeSpec, run_hedged
+from ..backtest.latency import MeasuredLatency
 from ..config import build_config, check_int, load_toml
-from ..data.events import CONTRACTS, EventTable
+from ..data.depth_book import ON_GAP
+from ..data.events import BOOKS, CLEAR, CONTRACTS, LEVEL, EventTable
 from ..data.generic import check_file
-from ..data.load import load
+from ..data.load import detect_format, load
 from ..errors import InputError
 from ..params import resolve
 from ..results.hedged import HedgedBacktestResult
@@ -55,6 +57,9 @@ def load_data(
     contract_size: float | None = None,
     settlement: str | None = None,
     lot_size: float | None = None,
+    book: str = "touch",
+    on_gap: str = "resync",
+    depth_window: float | None = None,
 ) -> EventTable:
     """Load a market data file as an :class:`~flatbook.data.events.EventTable` (``flatbook data inspect``'s loader).
 
@@ -73,19 +78,84 @@ def load_data(
     contract, contract_size, settlement, lot_size : optional
         Override the file's contract (linear or inverse; price-currency units per contract), its settlement
         currency and its lot (quantity units).
+    book : str, default "touch"
+        Binance: ``"touch"`` (bookTicker + trades) or ``"depth"`` (also the full-depth book from the REST
+        snapshot and the depth diff stream, as LEVEL/CLEAR rows; :mod:`flatbook.data.binance`).
+    on_gap : str, default "resync"
+        ``book="depth"``: a sequence gap in the depth stream is warned about (:class:`DepthGapWarning`, with
+        the count and times) and resynced from the next snapshot, or (``"fail"``) refused.
+    depth_window : float, optional
+        ``book="depth"``: keep levels within this fraction of price around the touch prices seen (default 0.02).
     """
     if contract is not None and contract not in CONTRACTS:
         raise unknown("contract", "contract type", contract, CONTRACTS)
     csize = _positive("contract_size", contract_size, "price-currency units per contract")
     lot = _positive("lot_size", lot_size, "quantity units")
+    kw = _book_options(path, format, book, on_gap, depth_window)
     try:
-        ev = load(path, fmt=format, trades=trades, on_error=on_error, cache=cache)
+        ev = load(path, fmt=format, trades=trades, on_error=on_error, cache=cache, **kw)
     except InputError as e:
-        raise _renamed(e, {"--format": "format", "--on-error": "on_error", "--trades": "trades"}) from None
+        raise _renamed(
+            e,
+            {
+                "--format": "format",
+                "--on-error": "on_error",
+                "--trades": "trades",
+                "--book": "book",
+                "--on-gap": "on_gap",
+            },
+        ) from None
+    _warn_gaps(ev)
     ev = ev.with_contract(contract, csize, settlement)
     if lot is not None:
         ev = ev.with_meta(lot_size=lot, lot_inferred=False)
     return ev
+
+
+class DepthGapWarning(UserWarning):
+    """A sequence gap in a depth stream (``book="depth"``): the book was unknown until the next snapshot."""
+
+
+def _book_options(path, format: str, book: str, on_gap: str, depth_window: float | None) -> dict:
+    """The loader keywords for ``book``, ``on_gap`` and ``depth_window`` (only those not at their default, so a
+    touch-only load keeps its cache entry); refused for a format without a depth stream."""
+    if book not in BOOKS:
+        raise unknown("book", "book", book, BOOKS)
+    if on_gap not in ON_GAP:
+        raise unknown("on_gap", "gap policy", on_gap, ON_GAP)
+    if depth_window is not None and (
+        isinstance(depth_window, bool) or not isinstance(depth_window, (int, float)) or not 0 < depth_window < 1
+    ):
+        raise InputError("depth_window", f"got {depth_window!r}; allowed: a fraction of price in (0, 1), e.g. 0.02")
+    if book == "touch":
+        if on_gap != "resync" or depth_window is not None:
+            field = "on_gap" if on_gap != "resync" else "depth_window"
+            raise InputError(field, "applies to book='depth' (--book depth) only; allowed with book='touch': none")
+        return {}
+    fmt = format
+    if fmt == "auto":
+        fmt = detect_format(check_file(path))
+    if fmt != "binance":
+        raise InputError(
+            "book", f"book='depth' reads a Binance capture's depth stream; a {fmt} file has none (allowed: touch)"
+        )
+    kw: dict[str, Any] = {"book": book}
+    if on_gap != "resync":
+        kw["on_gap"] = on_gap
+    if depth_window is not None:
+        kw["depth_window"] = float(depth_window)
+    return kw
+
+
+def _warn_gaps(ev: EventTable) -> None:
+    """One :class:`DepthGapWarning` per depth stream with sequence gaps (fresh parse or cache alike)."""
+    import warnings
+
+    for name, s in ev.meta.streams.items():
+        if s.get("gaps"):
+            note = s["note"]
+            gaps = note[note.rfind("; ") + 2 :] if "sequence gap" in note else f"{s['gaps']} sequence gaps"
+            warnings.warn(f"{ev.meta.files[0]}: {name}: {gaps}", DepthGapWarning, stacklevel=3)
 
 
 def inspect_data(
@@ -99,10 +169,16 @@ def inspect_data(
     contract_size: float | None = None,
     settlement: str | None = None,
     lot_size: float | None = None,
+    book: str = "touch",
+    on_gap: str = "resync",
+    depth_window: float | None = None,
 ) -> DataInspection:
     """What a market data file holds (``flatbook data inspect``): instrument, time span (s), tick and lot size,
     contract, event counts, time-weighted spread (ticks) and mid volatility (per √year, per √s), and every
-    stream it holds, used or ignored and why.
+    stream it holds, used or ignored and why. With ``book="depth"``: the LEVEL/CLEAR row counts and the
+    depth stream's sequence gaps. On a table with local receive stamps (Binance): the measured feed latency
+    (ms; :class:`flatbook.backtest.latency.MeasuredLatency`): p1/p50/p99, the clock offset assumed, and the
+    shifted lognormal fitted by MLE with its Kolmogorov–Smirnov statistic.
 
     Parameters
     ----------
@@ -127,6 +203,9 @@ def inspect_data(
             "contract_size": contract_size,
             "settlement": settlement,
             "lot_size": lot_size,
+            "book": book,
+            "on_gap": on_gap,
+            "depth_window": depth_window,
         },
     )
     m = ev.meta
@@ -136,13 +215,26 @@ def inspect_data(
         "contract": m.contract,
         "contract_size": m.contract_size,
         "settlement_currency": m.settlement_currency,
+        **_depth_info(ev),
+        **(MeasuredLatency.of(ev).summary() if ev.local_ts is not None and len(ev) > 1 else {}),
     }
     return DataInspection(ev, info)
 
 
+def _depth_info(ev: EventTable) -> dict:
+    """``book``; with a depth book: its LEVEL and CLEAR rows and the depth streams' sequence gaps."""
+    out: dict[str, Any] = {"book": ev.meta.book}
+    if ev.meta.book == "depth":
+        out["level_rows"] = int(np.sum(ev.kind == LEVEL))
+        out["clear_rows"] = int(np.sum(ev.kind == CLEAR))
+        out["depth_gaps"] = sum(int(s.get("gaps", 0)) for s in ev.meta.streams.values())
+    return out
+
+
 def _data(data: DataLike, kw: Mapping[str, Any]) -> EventTable:
     if isinstance(data, EventTable):
-        if any(v is not None for k, v in kw.items() if k not in ("format", "on_error", "cache")):
+        given = {k: v for k, v in kw.items() if (k, v) not in (("book", "touch"), ("on_gap", "resync"))}
+        if any(v is not None for k, v in given.items() if k not in ("format", "on_error", "cache")):
             raise InputError(
                 "data",
                 "the loading options (trades, contract, ...) apply to a file; give them to flatbook.load_data instead",

@@ -375,8 +375,8 @@ def run_backtest(
     check_sizes(cfg, ev)
     b, cp, bp = _pack(cfg, ev, opts)
     rng = np.random.Generator(np.random.PCG64(opts.seed))
-    feed = opts.feed_latency.draw_ns(n, rng)
-    order = opts.order_latency.draw_ns(n, rng)
+    feed = opts.feed_latency.draw_events_ns(ev, rng, "feed")  # draw_ns(n, rng) unless "measured"
+    order = opts.order_latency.draw_events_ns(ev, rng, "order")
     warm_up(b)
     t0 = time.perf_counter()
     path, fills, requests, cnt, acc = _replay(ev, b, cp, bp, float(cfg.values["q0"]), feed, order, progress)

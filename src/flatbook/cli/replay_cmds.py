@@ -9,6 +9,7 @@ are printed as ``warning: …`` lines on stderr (and kept in ``--json``).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -58,6 +59,24 @@ OnErrorOpt = Annotated[
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Parse the file again instead of reusing flatbook's parsed-data cache.")
 ]
+BookOpt = Annotated[
+    str,
+    typer.Option(
+        "--book",
+        metavar="BOOK",
+        help="Binance: touch (bookTicker + trades, default) or depth (also the full-depth book from the REST "
+        "snapshot and the depth stream).",
+    ),
+]
+OnGapOpt = Annotated[
+    str,
+    typer.Option(
+        "--on-gap",
+        metavar="POLICY",
+        help="--book depth: a sequence gap in the depth stream is resynced from the next snapshot (resync, "
+        "default; warned about) or refused (fail).",
+    ),
+]
 ContractOpt = Annotated[
     str | None,
     typer.Option(
@@ -106,10 +125,13 @@ def _load(
     settlement: str | None = None,
     lot_size: str | None = None,
     quiet: bool = False,
+    book: str = "touch",
+    on_gap: str = "resync",
 ):
     """Load a data file with :func:`flatbook.load_data` (a spinner on a terminal unless ``quiet``), the contract
-    and lot flags applied (:meth:`~flatbook.data.events.EventTable.with_contract`)."""
-    from ..api.replay import CONTRACTS  # lazy: start-up (the backtester)
+    and lot flags applied (:meth:`~flatbook.data.events.EventTable.with_contract`); ``--book``/``--on-gap``
+    choose the Binance book (a depth stream's sequence gaps print as ``warning:`` lines)."""
+    from ..api.replay import CONTRACTS, DepthGapWarning  # lazy: start-up (the backtester)
 
     if contract is not None and contract not in CONTRACTS:  # flags checked before a long load
         raise unknown("--contract", "contract type", contract, CONTRACTS)
@@ -121,8 +143,13 @@ def _load(
     lot = _number("--lot-size", lot_size)
     if lot is not None and not lot > 0:
         raise InputError("--lot-size", f"got {lot_size!r}; allowed: a positive number (quantity units)")
-    with spinner(f"loading {Path(path).name}…", enabled=not quiet), flag_errors(_LOAD_FLAGS):
-        return api.load_data(
+    with (
+        spinner(f"loading {Path(path).name}…", enabled=not quiet),
+        flag_errors(_LOAD_FLAGS),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always", DepthGapWarning)
+        ev = api.load_data(
             path,
             format=fmt,
             trades=trades,
@@ -132,11 +159,24 @@ def _load(
             contract_size=csize,
             settlement=settlement,
             lot_size=lot,
+            book=book,
+            on_gap=on_gap,
         )
+    print_warnings([str(w.message) for w in caught if issubclass(w.category, DepthGapWarning)])
+    for w in caught:  # any other warning as Python would have shown it
+        if not issubclass(w.category, DepthGapWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return ev
 
 
 #: the API's keywords → the flags, in errors
-_LOAD_FLAGS = {"format": "--format", "on_error": "--on-error", "trades": "--trades"}
+_LOAD_FLAGS = {
+    "format": "--format",
+    "on_error": "--on-error",
+    "trades": "--trades",
+    "book": "--book",
+    "on_gap": "--on-gap",
+}
 _OPTION_FLAGS = {
     "latency_ms": "--feed-latency-ms",
     "feed_latency_ms": "--feed-latency-ms",
@@ -197,10 +237,17 @@ def data_inspect(
     contract_size: ContractSizeOpt = None,
     settlement: SettlementOpt = None,
     lot_size: LotOpt = None,
+    book: BookOpt = "touch",
+    on_gap: OnGapOpt = "resync",
     json_: JsonOpt = False,
 ) -> None:
     """Instrument, time span, tick size, contract, event counts, spread and volatility of a data file,
-    and every stream (or file) it holds: which are used and which are ignored, and why."""
+    and every stream (or file) it holds: which are used and which are ignored, and why; with --book depth
+    the depth book's rows and sequence gaps; on a Binance capture the feed latency measured from its stamps
+    (p1/p50/p99 ms, the fitted shifted lognormal and its KS statistic; see --latency-ms measured).
+
+    Binance bookTicker and depth: both count one update-id sequence, so the newer message (larger update
+    id) decides the touch; levels behind the touch come from the depth book."""
     ev = _load(
         file,
         fmt,
@@ -212,6 +259,8 @@ def data_inspect(
         settlement=settlement,
         lot_size=lot_size,
         quiet=json_,
+        book=book,
+        on_gap=on_gap,
     )
     res = api.inspect_data(ev)
     if json_:
@@ -234,6 +283,8 @@ def data_convert(
     contract_size: ContractSizeOpt = None,
     settlement: SettlementOpt = None,
     lot_size: LotOpt = None,
+    book: BookOpt = "touch",
+    on_gap: OnGapOpt = "resync",
 ) -> None:
     """Convert a data file to flatbook's columnar event Parquet (written atomically); the contract and
     lot flags are recorded in it."""
@@ -248,6 +299,8 @@ def data_convert(
         contract_size=contract_size,
         settlement=settlement,
         lot_size=lot_size,
+        book=book,
+        on_gap=on_gap,
     )
     ev.to_parquet(dest)
     _stdout().print(f"wrote {dest}: {len(ev):,} events", markup=False, highlight=False)
@@ -283,7 +336,10 @@ def backtest(
     latency: Annotated[
         str | None,
         typer.Option(
-            "--latency-ms", metavar="SPEC", help="Feed and order latency, ms: 5, exp:5, uniform:2,8, lognormal:5,0.5."
+            "--latency-ms",
+            metavar="SPEC",
+            help="Feed and order latency, ms: 5, exp:5, uniform:2,8, lognormal:5,0.5, or measured "
+            "(Binance: from each line's local stamp; see data inspect).",
         ),
     ] = None,
     feed_latency: Annotated[
@@ -317,6 +373,8 @@ def backtest(
     contract_size: ContractSizeOpt = None,
     settlement: SettlementOpt = None,
     lot_size: LotOpt = None,
+    book: BookOpt = "touch",
+    on_gap: OnGapOpt = "resync",
     json_: JsonOpt = False,
     out: OutOpt = None,
     report: ReportOpt = None,
@@ -440,7 +498,12 @@ def backtest(
         settlement=settlement,
         lot_size=lot_size,
         quiet=json_,
+        book=book,
+        on_gap=on_gap,
     )
+    from ..backtest.latency import check_measured  # lazy: start-up
+
+    check_measured(ev, opts.feed_latency, opts.order_latency)  # --latency-ms measured needs local stamps
     with compiling("backtest", enabled=not json_) as need:
         if need:
             warm_up("backtest")

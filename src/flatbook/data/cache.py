@@ -25,8 +25,9 @@ from .events import DataError, EventTable
 #: Bump when a loader's rules change (what it refuses or how it reads a file), so that a parse made by
 #: the old rules is not served again: 2 = the generic loader refuses ms/µs timestamps, nan and
 #: non-positive prices and header-only files, and every loader records the contract (linear or
-#: inverse) and the streams it used or ignored (issue 13).
-CACHE_VERSION = 2  # bumped by loaders whose output changes
+#: inverse) and the streams it used or ignored (issue 13); 3 = Binance tables carry ``local_ts`` and
+#: ``meta.book``, and their streams say what ``--book depth`` would use (issue 15).
+CACHE_VERSION = 3  # bumped by loaders whose output changes
 
 
 def cache_dir() -> Path:
