@@ -19,6 +19,7 @@ from ..config import load_toml, parse_set
 from ..errors import InputError
 from ..suggest import unknown
 from . import output
+from .batch_run import backtest_many, is_batch
 from .common import (
     JsonOpt,
     OutOpt,
@@ -271,7 +272,14 @@ def _options(latency, feed_latency, order_latency, queue, min_requote_ms, refres
 
 @app.command()
 def backtest(
-    data: Annotated[str, typer.Argument(metavar="DATA", help="Market data file (see 'flatbook data inspect').")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help="Market data file (see 'flatbook data inspect'), or a directory or glob of files: "
+            "one task per file on a Dask cluster, merged per file and across days.",
+        ),
+    ],
     policy: Annotated[
         str, typer.Option("--policy", metavar="NAME", help="Quoting policy; see 'flatbook policies'.")
     ] = "linear-skew",
@@ -321,14 +329,36 @@ def backtest(
     out: OutOpt = None,
     report: ReportOpt = None,
     policy_file: PolicyFileOpt = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="tcp://HOST:PORT",
+            help="Several files: run them on this existing Dask cluster (default: a local cluster).",
+        ),
+    ] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option("--workers", metavar="N", help="Several files: local cluster size (default: one per core)."),
+    ] = None,
 ) -> None:
     """Replay a policy with its controls against real quotes and trades (queue position, latency, fees).
 
     Money is in the contract's settlement currency (BTC for Binance COIN-M, with its USD value in
-    ``pnl_final_quote``); warnings (0 fills, quotes far outside the market) go to stderr."""
+    ``pnl_final_quote``); warnings (0 fills, quotes far outside the market) go to stderr. DATA may
+    name several files (a directory or a glob): see flatbook.cli.batch_run (resumable with --out)."""
     load_policy_files(policy_file)
     opts = _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed)
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
+    if is_batch(data):  # several files: flatbook.cli.batch_run
+        csize, lot = _number("--contract-size", contract_size), _number("--lot-size", lot_size)
+        load: dict[str, object] = {"format": fmt, "trades": trades, "on_error": on_error, "cache": not no_cache}
+        load |= {"contract": contract, "contract_size": csize, "settlement": settlement, "lot_size": lot}
+        backtest_many(data, policy, overrides, opts, load, workers, scheduler, out, report, json_)
+        return
+    if workers is not None or scheduler is not None:
+        flag = "--workers" if workers is not None else "--scheduler"
+        raise InputError(flag, "runs the files of a directory or glob on a cluster; DATA is one file")
     api.run_config("replay", policy, paths=1, params=overrides)  # flags checked before loading
     out_dir = output.check_out_dir(out) if out is not None else None
     report_path = _check_report(report)

@@ -12,6 +12,8 @@ unit and standard error where the project computes one), ``.to_pandas()``, ``.to
 - :class:`QuoteResult` (:func:`flatbook.quote`): one row; :class:`QuotesResult` (:func:`flatbook.quotes`): one
   row per state;
 - :class:`BacktestResult` (:func:`flatbook.backtest`): fills, inventory;
+- :class:`BatchBacktestResult` (:func:`flatbook.backtest_files`): per file and across days;
+  :class:`EnsembleResult` (:func:`flatbook.ensemble`): per member and the spread across members;
 - :class:`CalibrationResult` (:func:`flatbook.calibrate`): the summary, and ``suggested`` parameters;
 - :class:`SweepResult` (:func:`flatbook.sweep`): the points, ``frontier(risk)``, ``best``;
 - :class:`RiskResult` (:func:`flatbook.risk`): var, contributions, positions;
@@ -28,6 +30,7 @@ _LAZY = {
     **{n: "simulation" for n in ("SimulationResult", "ComparisonResult", "SimulationFrames")},
     **{n: "quote" for n in ("QuoteResult", "QuotesResult")},
     "HedgeFrontierResult": "hedging",
+    **{n: "batch" for n in ("BatchBacktestResult", "EnsembleResult")},
     "MultiResult": "multi",
     **{n: "replay" for n in ("BacktestResult", "BacktestFrames", "CalibrationResult", "DataInspection")},
     **{
@@ -38,9 +41,11 @@ _LAZY = {
 __all__ = [
     "BacktestFrames",
     "BacktestResult",
+    "BatchBacktestResult",
     "CalibrationResult",
     "ComparisonResult",
     "Difference",
+    "EnsembleResult",
     "Quantity",
     "QuoteResult",
     "QuotesResult",
