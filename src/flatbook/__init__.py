@@ -18,6 +18,10 @@ a result object, with the same numbers as the command line for the same inputs:
 - ``quote(q, mid=, t=, ...)`` → :class:`QuoteResult`: one policy's quotes for one state;
   ``quotes(q=array, ...)`` → :class:`QuotesResult`: the same over arrays of states;
 - ``backtest(data, policy=, ...)`` → :class:`BacktestResult`: a policy replayed on real quotes and trades;
+- ``backtest_files(dir_or_glob, policy=, ...)`` → :class:`BatchBacktestResult`: many files (days) on a Dask
+  cluster, merged per file and across days, resumable (``out=``);
+- ``ensemble(data, policy=, axes={...})`` → :class:`EnsembleResult`: one file across queue × latency × fill
+  models, and the spread of PnL, fills and max |q| across them;
 - ``calibrate(data, target_q_std=, ...)`` → :class:`CalibrationResult`: σ, A, k (and γ) from real data;
 - ``sweep(grid, ...)`` → :class:`SweepResult`: a parameter grid, its Pareto frontier and best points;
 - ``risk(book)`` → :class:`RiskResult`: a book's Greeks and VaR/ES by method;
@@ -82,6 +86,7 @@ _LAZY = {
     **{n: "flatbook.api.quoting" for n in ("quote", "quotes")},
     **{n: "flatbook.api.replay" for n in ("backtest", "backtest_hedged", "calibrate", "inspect_data", "load_data")},
     **{n: "flatbook.api.analysis" for n in ("sweep", "risk", "schedule", "stress", "load_book")},
+    **{n: "flatbook.api.batch" for n in ("backtest_files", "ensemble")},
     "rebuild_report": "flatbook.api.reports",
     "run_config": "flatbook.api._args",
     "list_parameters": "flatbook.api.catalogue",
@@ -94,6 +99,7 @@ _LAZY = {
     **{n: "flatbook.results.simulation" for n in ("SimulationResult", "ComparisonResult")},
     **{n: "flatbook.results.quote" for n in ("QuoteResult", "QuotesResult")},
     **{n: "flatbook.results.replay" for n in ("BacktestResult", "CalibrationResult", "DataInspection")},
+    **{n: "flatbook.results.batch" for n in ("BatchBacktestResult", "EnsembleResult")},
     **{n: "flatbook.results.analysis" for n in ("SweepResult", "RiskResult", "ScheduleResult", "StressResult")},
     "HedgeFrontierResult": "flatbook.results.hedging",
     "MultiResult": "flatbook.results.multi",
@@ -103,10 +109,12 @@ _CALLABLE_PACKAGES = ("backtest", "calibrate", "sweep", "risk", "multi")
 
 __all__ = [
     "BacktestResult",
+    "BatchBacktestResult",
     "CalibrationResult",
     "ComparisonResult",
     "DataInspection",
     "Difference",
+    "EnsembleResult",
     "HedgeFrontierResult",
     "InputError",
     "MultiResult",
@@ -124,9 +132,11 @@ __all__ = [
     "__version__",
     "backtest",
     "backtest_hedged",
+    "backtest_files",
     "calibrate",
     "compare",
     "config_schema",
+    "ensemble",
     "hedge_frontier",
     "inspect_data",
     "list_parameters",

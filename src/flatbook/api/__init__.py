@@ -7,6 +7,8 @@
 :func:`quotes`            the same over arrays of states (inventory, mid, time)
 :func:`backtest`          replay a policy on real market data (Binance, LOBSTER, generic)
 :func:`backtest_hedged`   inventory in one instrument hedged in another, two data files on one clock
+:func:`backtest_files`    backtest many files (days) on a Dask cluster, merged per file and across days; resumable
+:func:`ensemble`          one file across an ensemble of queue/latency/fill models: the spread of the results
 :func:`calibrate`         σ, A, k (with confidence intervals) and γ from real data
 :func:`sweep`             a parameter grid: frontier and best points
 :func:`risk`              a book's Greeks and VaR/ES (parametric, historical, Monte Carlo)
@@ -43,6 +45,7 @@ from .._lazy import lazy_getattr
 if TYPE_CHECKING:  # the names' types for type checkers; at run time each loads on first use (below)
     from ._args import run_config
     from .analysis import load_book, risk, schedule, stress, sweep
+    from .batch import backtest_files, ensemble
     from .catalogue import config_schema, list_parameters, list_policies, list_presets
     from .kernels import needs_compiling, warm_up
     from .quoting import quote, quotes
@@ -66,15 +69,18 @@ _LAZY = {
         for n in ("backtest", "backtest_hedged", "backtest_options", "calibrate", "inspect_data", "load_data")
     },
     **{n: "analysis" for n in ("sweep", "risk", "schedule", "stress", "load_book")},
+    **{n: "batch" for n in ("backtest_files", "ensemble")},
     **{n: "catalogue" for n in ("list_parameters", "list_policies", "list_presets", "config_schema")},
 }
 __all__ = [
     "backtest",
     "backtest_hedged",
+    "backtest_files",
     "backtest_options",
     "calibrate",
     "compare",
     "config_schema",
+    "ensemble",
     "hedge_frontier",
     "hedge_frontier_configs",
     "inspect_data",

@@ -20,6 +20,7 @@ from ..config import load_toml, parse_set
 from ..errors import InputError
 from ..suggest import unknown
 from . import output
+from .batch_run import backtest_many, is_batch
 from .common import (
     JsonOpt,
     OutOpt,
@@ -324,7 +325,14 @@ def _options(latency, feed_latency, order_latency, queue, min_requote_ms, refres
 
 @app.command()
 def backtest(
-    data: Annotated[str, typer.Argument(metavar="DATA", help="Market data file (see 'flatbook data inspect').")],
+    data: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATA",
+            help="Market data file (see 'flatbook data inspect'), or a directory or glob of files: "
+            "one task per file on a Dask cluster, merged per file and across days.",
+        ),
+    ],
     policy: Annotated[
         str, typer.Option("--policy", metavar="NAME", help="Quoting policy; see 'flatbook policies'.")
     ] = "linear-skew",
@@ -437,15 +445,40 @@ def backtest(
             "--hedge-horizon", metavar="S", help="= --set hedge_horizon: a twap/almgren-chriss program's length (s)."
         ),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="tcp://HOST:PORT",
+            help="Several files: run them on this existing Dask cluster (default: a local cluster).",
+        ),
+    ] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option("--workers", metavar="N", help="Several files: local cluster size (default: one per core)."),
+    ] = None,
 ) -> None:
     """Replay a policy with its controls against real quotes and trades (queue position, latency, fees).
 
     Money is in the contract's settlement currency (BTC for Binance COIN-M, with its USD value in
     ``pnl_final_quote``); warnings (0 fills, quotes far outside the market) go to stderr. With
-    ``--hedge-data`` the inventory is hedged in a second instrument and the hedged risk is reported."""
+    ``--hedge-data`` the inventory is hedged in a second instrument and the hedged risk is reported. DATA may
+    name several files (a directory or a glob): see flatbook.cli.batch_run (resumable with --out)."""
     load_policy_files(policy_file)
     opts = _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed)
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
+    if is_batch(data):  # several files: flatbook.cli.batch_run
+        if hedge_data is not None:
+            raise InputError("--hedge-data", "hedges one file's inventory; DATA names several files")
+        csize, lot = _number("--contract-size", contract_size), _number("--lot-size", lot_size)
+        load: dict[str, object] = {"format": fmt, "trades": trades, "on_error": on_error, "cache": not no_cache}
+        load |= {"contract": contract, "contract_size": csize, "settlement": settlement, "lot_size": lot}
+        load |= {"book": book, "on_gap": on_gap}
+        backtest_many(data, policy, overrides, opts, load, workers, scheduler, out, report, json_)
+        return
+    if workers is not None or scheduler is not None:
+        flag = "--workers" if workers is not None else "--scheduler"
+        raise InputError(flag, "runs the files of a directory or glob on a cluster; DATA is one file")
     hedge_flags = {
         "hedge_trigger": ("--hedge-trigger", hedge_trigger),
         "hedge_threshold": ("--hedge-threshold", hedge_threshold),
@@ -478,7 +511,7 @@ def backtest(
             hedge_ratio,
             hedge_order,
             hedge_ioc_ticks,
-            (fmt, trades, on_error, no_cache, contract, contract_size, settlement, lot_size),
+            (fmt, trades, on_error, no_cache, contract, contract_size, settlement, lot_size, book, on_gap),
             json_,
             out,
             report,
@@ -538,7 +571,7 @@ def _backtest_hedged(
     """``backtest DATA --hedge-data FILE``: :func:`flatbook.api.replay.backtest_hedged`, its table or JSON."""
     from ..api.replay import backtest_hedged  # lazy: start-up (the backtester)
 
-    fmt, trades, on_error, no_cache, contract, contract_size, settlement, lot_size = load
+    fmt, trades, on_error, no_cache, contract, contract_size, settlement, lot_size, book, on_gap = load
     if ratio is None:
         raise InputError(
             "--hedge-ratio",
@@ -570,8 +603,10 @@ def _backtest_hedged(
         settlement=settlement,
         lot_size=lot_size,
         quiet=json_,
+        book=book,
+        on_gap=on_gap,
     )
-    hev = _load(hedge_data, "auto", None, on_error, no_cache, quiet=json_)
+    hev = _load(hedge_data, "auto", None, on_error, no_cache, quiet=json_, book=book, on_gap=on_gap)
     with compiling("backtest", enabled=not json_) as need:
         if need:
             warm_up("backtest")

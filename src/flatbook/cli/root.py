@@ -4,7 +4,7 @@ Each command module owns a ``typer.Typer`` of its commands and imports what it s
 the others from :mod:`flatbook.cli.common`, never from here: this root imports them, they
 do not import it, so the command line has no import cycle. Commands: simulate, compare,
 quote, presets, policies, params (:mod:`~flatbook.cli.sim_cmds`); data, backtest
-(:mod:`~flatbook.cli.replay_cmds`); calibrate, schedule, hedge-frontier, report, multi,
+(:mod:`~flatbook.cli.replay_cmds`); ensemble; calibrate, schedule, hedge-frontier, report, multi,
 risk, stress, app, sweep, live. Bad input of any kind exits 2 with one line
 ``error: <field>: <message>`` on stderr; Ctrl-C exits 130 with ``interrupted``; nothing
 is written to ``--out`` in either case. The console script enters through
@@ -27,6 +27,7 @@ from ..errors import InputError
 from . import (
     app_cmd,
     calibrate_cmd,
+    ensemble_cmd,
     hedge_cmds,
     live_cmd,
     multi_cmd,
@@ -106,6 +107,7 @@ def _root(
 for _sub in (
     sim_cmds,
     replay_cmds,
+    ensemble_cmd,
     calibrate_cmd,
     schedule_cmd,
     hedge_cmds,

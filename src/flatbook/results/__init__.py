@@ -13,6 +13,8 @@ unit and standard error where the project computes one), ``.to_pandas()``, ``.to
   row per state;
 - :class:`HedgedBacktestResult` (:func:`flatbook.api.backtest_hedged`): fills, hedge fills and orders, the 1 s risk path;
 - :class:`BacktestResult` (:func:`flatbook.backtest`): fills, inventory;
+- :class:`BatchBacktestResult` (:func:`flatbook.backtest_files`): per file and across days;
+  :class:`EnsembleResult` (:func:`flatbook.ensemble`): per member and the spread across members;
 - :class:`CalibrationResult` (:func:`flatbook.calibrate`): the summary, and ``suggested`` parameters;
 - :class:`SweepResult` (:func:`flatbook.sweep`): the points, ``frontier(risk)``, ``best``;
 - :class:`RiskResult` (:func:`flatbook.risk`): var, contributions, positions;
@@ -29,6 +31,7 @@ _LAZY = {
     **{n: "simulation" for n in ("SimulationResult", "ComparisonResult", "SimulationFrames")},
     **{n: "quote" for n in ("QuoteResult", "QuotesResult")},
     "HedgeFrontierResult": "hedging",
+    **{n: "batch" for n in ("BatchBacktestResult", "EnsembleResult")},
     "MultiResult": "multi",
     **{n: "replay" for n in ("BacktestResult", "BacktestFrames", "CalibrationResult", "DataInspection")},
     **{n: "hedged" for n in ("HedgedBacktestResult", "HedgedBacktestFrames")},
@@ -42,9 +45,11 @@ __all__ = [
     "BacktestResult",
     "HedgedBacktestFrames",
     "HedgedBacktestResult",
+    "BatchBacktestResult",
     "CalibrationResult",
     "ComparisonResult",
     "Difference",
+    "EnsembleResult",
     "Quantity",
     "QuoteResult",
     "QuotesResult",
