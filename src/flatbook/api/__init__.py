@@ -66,7 +66,15 @@ _LAZY = {
     **{n: "quoting" for n in ("quote", "quotes")},
     **{
         n: "replay"
-        for n in ("backtest", "backtest_hedged", "backtest_options", "calibrate", "inspect_data", "load_data")
+        for n in (
+            "backtest",
+            "backtest_hedged",
+            "backtest_options",
+            "check_backtest_data",
+            "calibrate",
+            "inspect_data",
+            "load_data",
+        )
     },
     **{n: "analysis" for n in ("sweep", "risk", "schedule", "stress", "load_book")},
     **{n: "batch" for n in ("backtest_files", "ensemble")},

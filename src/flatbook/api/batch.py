@@ -92,6 +92,8 @@ def backtest_files(
     contract_size: float | None = None,
     settlement: str | None = None,
     lot_size: float | None = None,
+    book: str = "touch",
+    on_gap: str = "resync",
     workers: int | None = None,
     scheduler: str | None = None,
     out: str | os.PathLike | None = None,
@@ -112,7 +114,7 @@ def backtest_files(
         parameters are derived from its own data.
     options, latency_ms, queue, seed
         The replay's options: a :func:`flatbook.api.backtest_options` record, or these keywords.
-    format, trades, on_error, cache, contract, contract_size, settlement, lot_size
+    format, trades, on_error, cache, contract, contract_size, settlement, lot_size, book, on_gap
         How every file is loaded (:func:`flatbook.load_data`).
     workers, scheduler
         A local Dask cluster of ``workers`` processes (default one per core), or the cluster at ``scheduler``
@@ -155,6 +157,8 @@ def backtest_files(
         "settlement": settlement,
         "lot_size": lot_size,
     }
+    if (book, on_gap) != ("touch", "resync"):  # the full-depth book (load_data checks them per file)
+        load_kw |= {"book": book, "on_gap": on_gap}
     _check_load(load_kw)
     if isinstance(data, (str, os.PathLike)):
         files = data_files(data)

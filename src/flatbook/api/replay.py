@@ -12,7 +12,7 @@ import numpy as np
 
 from ..backtest import BacktestOptions, Latency, replay_config, run_backtest
 from ..backtest.hedged import HEDGED_DEFAULTS, HedgeSpec, run_hedged
-from ..backtest.latency import MeasuredLatency
+from ..backtest.latency import MeasuredLatency, check_measured
 from ..config import build_config, check_int, load_toml
 from ..data.depth_book import ON_GAP
 from ..data.events import BOOKS, CLEAR, CONTRACTS, LEVEL, EventTable
@@ -25,7 +25,15 @@ from ..results.replay import BacktestResult, CalibrationResult, DataInspection
 from ..suggest import unknown
 from ._args import merge_params, policy_name
 
-__all__ = ["backtest", "backtest_hedged", "backtest_options", "calibrate", "inspect_data", "load_data"]
+__all__ = [
+    "backtest",
+    "backtest_hedged",
+    "backtest_options",
+    "check_backtest_data",
+    "calibrate",
+    "inspect_data",
+    "load_data",
+]
 
 DataLike = EventTable | str | os.PathLike
 
@@ -257,6 +265,12 @@ _OPTION_FIELDS = {
 }
 
 
+def check_backtest_data(data: EventTable, options: BacktestOptions) -> None:
+    """Refuse options the table cannot honour, before a long compile or replay: ``measured`` latency on a
+    table without local receive stamps (one line naming ``--latency-ms``)."""
+    check_measured(data, options.feed_latency, options.order_latency)
+
+
 def backtest(
     data: DataLike,
     policy: Any = "linear-skew",
@@ -278,6 +292,8 @@ def backtest(
     contract_size: float | None = None,
     settlement: str | None = None,
     lot_size: float | None = None,
+    book: str = "touch",
+    on_gap: str = "resync",
     options: BacktestOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
     **overrides: Any,
@@ -309,8 +325,8 @@ def backtest(
         A side is re-sent only if its price moves this many ticks.
     seed : int, default 0
         Seed of the latency and queue draws.
-    format, trades, on_error, cache, contract, contract_size, settlement, lot_size
-        How to load a file: see :func:`load_data`.
+    format, trades, on_error, cache, contract, contract_size, settlement, lot_size, book, on_gap
+        How to load a file: see :func:`load_data` (``book="depth"``: the full-depth book of a Binance capture).
     options : BacktestOptions, optional
         The options as one record (:func:`backtest_options`), instead of the latency, queue, requote and seed
         keywords (which are then ignored).
@@ -350,8 +366,11 @@ def backtest(
             "contract_size": contract_size,
             "settlement": settlement,
             "lot_size": lot_size,
+            "book": book,
+            "on_gap": on_gap,
         },
     )
+    check_backtest_data(ev, options)
     cfg = replay_config(ev, policy, values, seed=options.seed)
     return BacktestResult(run_backtest(ev, cfg, options, progress=progress), ev)
 

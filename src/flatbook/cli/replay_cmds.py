@@ -473,7 +473,8 @@ def backtest(
         csize, lot = _number("--contract-size", contract_size), _number("--lot-size", lot_size)
         load: dict[str, object] = {"format": fmt, "trades": trades, "on_error": on_error, "cache": not no_cache}
         load |= {"contract": contract, "contract_size": csize, "settlement": settlement, "lot_size": lot}
-        load |= {"book": book, "on_gap": on_gap}
+        if (book, on_gap) != ("touch", "resync"):
+            load |= {"book": book, "on_gap": on_gap}
         backtest_many(data, policy, overrides, opts, load, workers, scheduler, out, report, json_)
         return
     if workers is not None or scheduler is not None:
@@ -534,9 +535,7 @@ def backtest(
         book=book,
         on_gap=on_gap,
     )
-    from ..backtest.latency import check_measured  # lazy: start-up
-
-    check_measured(ev, opts.feed_latency, opts.order_latency)  # --latency-ms measured needs local stamps
+    api.check_backtest_data(ev, opts)  # e.g. --latency-ms measured needs local stamps
     with compiling("backtest", enabled=not json_) as need:
         if need:
             warm_up("backtest")
