@@ -476,7 +476,7 @@ class PointStore:
         except OSError:
             fh.close()
             raise InputError(
-                "--out", f"{self.root} is in use by another sweep; wait for it or use another directory"
+                "--out", f"{self.root} is in use by another run; wait for it or use another directory"
             ) from None
         self._lock_fh = fh
 
