@@ -17,7 +17,11 @@ import pytest
 from conftest import REPO, shared_data
 
 EXAMPLES = REPO / "examples"
-RUN_ELSEWHERE = {"basis_spot_perp.py": "tests/test_basis.py", "my_policy.py": "tests/test_user_policy.py"}
+RUN_ELSEWHERE = {
+    "basis_spot_perp.py": "tests/test_basis.py",
+    "my_policy.py": "tests/test_user_policy.py",
+    "my_queue.py": "tests/test_queue_model.py",
+}
 BINANCE = "binance/usdm_btcusdt_20240808.gz"
 
 #: script → (arguments, patterns its output must match)

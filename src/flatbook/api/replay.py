@@ -257,6 +257,9 @@ def _data(data: DataLike, kw: Mapping[str, Any]) -> EventTable:
 
 _OPTION_FIELDS = {
     "--queue": "queue",
+    "--queue-file": "queue_file",
+    "--queue-set": "queue_params",
+    "--fill-rule": "fill_rule",
     "--min-requote-ms": "min_requote_ms",
     "--refresh-ticks": "refresh_ticks",
     "--seed": "seed",
@@ -317,8 +320,9 @@ def backtest(
     latency_ms, feed_latency_ms, order_latency_ms : str or float, optional
         Latency in ms: ``5``, ``"exp:5"``, ``"uniform:2,8"``, ``"lognormal:5,0.5"`` (feed and order default to
         ``latency_ms``, itself 0).
-    queue : str, default "prorata"
-        Cancels ahead of us: prorata or prob.
+    queue : str or QueueModel, default "prorata"
+        The queue ahead of our orders: prorata (= l2), prob, l3, or a queue model (see :func:`backtest_options`,
+        which also takes a model's file, its parameters and the fill rule).
     min_requote_ms : float, default 0
         Minimum time between two requotes (ms).
     refresh_ticks : float, default 1
@@ -458,12 +462,15 @@ def backtest_options(
     latency_ms: str | float | None = None,
     feed_latency_ms: str | float | Latency | None = None,
     order_latency_ms: str | float | Latency | None = None,
-    queue: str = "prorata",
+    queue: Any = "prorata",
     min_requote_ms: float = 0.0,
     refresh_ticks: float = 1.0,
     seed: int = 0,
+    queue_file: str | os.PathLike | None = None,
+    queue_params: Mapping[str, Any] | None = None,
+    fill_rule: str = "queue",
 ) -> BacktestOptions:
-    """The backtester's options (latency, queue model, requote throttle, seed), checked: what
+    """The backtester's options (latency, queue model, fill rule, requote throttle, seed), checked: what
     :func:`backtest` takes as keywords, as one record to reuse over several runs (``options=``).
 
     Parameters
@@ -471,8 +478,18 @@ def backtest_options(
     latency_ms, feed_latency_ms, order_latency_ms : str, float or Latency, optional
         Latency in ms: ``5``, ``"exp:5"``, ``"uniform:2,8"``, ``"lognormal:5,0.5"`` (feed and order default to
         ``latency_ms``, itself 0).
-    queue : str, default "prorata"
-        Cancels ahead of us: prorata or prob.
+    queue : str or QueueModel, default "prorata"
+        The queue ahead of our orders: ``prorata`` (= ``l2``: cancels at our level pro rata), ``prob`` (a
+        cancel is ahead of us with probability ahead/level), ``l3`` (the FIFO queue of a LOBSTER file's
+        orders), the name of a model in ``queue_file``, or a :func:`flatbook.backtest.queue_model.queue_model`.
+    queue_file : path, optional
+        A Python file defining queue models (``@queue_model``); ``queue`` names one (the only one if
+        ``queue`` is left at its default).
+    queue_params : mapping, optional
+        The user model's parameters (by name; the rest take their defaults).
+    fill_rule : str, default "queue"
+        ``queue``: a print at our price fills us once the queue ahead is consumed; ``through``: only a
+        print through our price, or a book that crosses it, fills us.
     min_requote_ms : float, default 0
         Minimum time between two requotes (ms), 0 to 3 600 000.
     refresh_ticks : float, default 1
@@ -498,10 +515,14 @@ def backtest_options(
             order_latency=order_latency_ms
             if isinstance(order_latency_ms, Latency)
             else Latency.parse("--order-latency-ms", order_latency_ms if order_latency_ms is not None else both),
-            queue=queue,
+            queue=queue if isinstance(queue, str) else getattr(queue, "name", "?"),
             min_requote_ms=min_requote_ms,
             refresh_ticks=refresh_ticks,
             seed=check_int("--seed", seed, 0, 2**63 - 1),
+            queue_file=None if queue_file is None else str(queue_file),
+            queue_params=dict(queue_params or {}),
+            fill_rule=fill_rule,
+            queue_model=None if isinstance(queue, str) else queue,
         )
     except InputError as e:
         if (

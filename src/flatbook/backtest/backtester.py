@@ -45,9 +45,12 @@ from ..sim.metrics import attribution, var_es
 from ..timing import group_timing
 from . import engine as E
 from .latency import Latency
+from .queue_model import user_queue
 
 NS = 1_000_000_000
 _NO_DEPTH = np.full((1, 1, 4), np.nan)
+_NO_BOOK = (np.zeros((2, 0)), np.zeros(3, np.int64))  # no depth book (engine.depth_book of a touch tape)
+_NO_ENTRY = np.zeros(1, np.int64)  # no entry_ts column (read by the L3 queue only)
 MARKOUTS_S = (1.0, 10.0, 60.0)
 #: A run whose quotes sit, on average, more than this many times the market's spread from the mid gets a warning.
 FAR_QUOTES = 10.0
@@ -69,11 +72,13 @@ MONEY_KEYS = (
 class BacktestOptions:
     """How the replay treats our orders.
 
-    feed_latency / order_latency: :class:`Latency` (ms). queue: ``prorata`` or
-    ``prob`` (see :mod:`flatbook.backtest.engine`). min_requote_ms: minimum time
-    between two requests (ms). refresh_ticks: a side is re-sent only when its
-    price moves by at least this many ticks (or its size changes).
-    seed: the latency draws and the ``prob`` queue's draws.
+    feed_latency / order_latency: :class:`Latency` (ms). queue: ``prorata`` (= ``l2``),
+    ``prob``, ``l3`` (see :mod:`flatbook.backtest.engine`), or the name of a user's queue model
+    (:mod:`flatbook.backtest.queue_model`) in ``queue_file``, with parameters ``queue_params``
+    (or the model itself as ``queue_model``). fill_rule: ``queue`` or ``through``.
+    min_requote_ms: minimum time between two requests (ms). refresh_ticks: a side is
+    re-sent only when its price moves by at least this many ticks (or its size changes).
+    seed: the latency draws and the ``prob`` (or a user model's) queue draws.
     """
 
     feed_latency: Latency = field(default_factory=lambda: Latency("const", 0.0))
@@ -82,10 +87,26 @@ class BacktestOptions:
     min_requote_ms: float = 0.0
     refresh_ticks: float = 1.0
     seed: int = 0
+    queue_file: str | None = None
+    queue_params: Mapping[str, Any] = field(default_factory=dict)
+    fill_rule: str = "queue"
+    queue_model: Any = field(default=None, compare=False)
 
     def __post_init__(self):
-        if self.queue not in E.QUEUE_MODELS:
-            raise InputError("--queue", f"got {self.queue!r}; allowed: {', '.join(E.QUEUE_MODELS)}")
+        if self.fill_rule not in E.FILL_RULES:
+            raise InputError("--fill-rule", f"got {self.fill_rule!r}; allowed: {', '.join(E.FILL_RULES)}")
+        object.__setattr__(self, "queue_params", dict(self.queue_params or {}))
+        object.__setattr__(self, "_bound", None)
+        if self.queue_model is not None or self.queue_file is not None or self.queue not in E.QUEUE_MODELS:
+            # with a file, the default name picks the file's only model
+            name = None if self.queue_file is not None and self.queue == "prorata" else self.queue
+            bound = user_queue(name, self.queue_file, self.queue_params, self.queue_model)
+            object.__setattr__(self, "_bound", bound)
+            object.__setattr__(self, "queue", bound.stage.name)
+        elif self.queue_params:
+            raise InputError(
+                "--queue-set", f"the built-in queue {self.queue!r} has no parameters; a model of --queue-file has"
+            )
         for name, val, hi in (
             ("--min-requote-ms", self.min_requote_ms, 3_600_000.0),
             ("--refresh-ticks", self.refresh_ticks, 1e6),
@@ -93,8 +114,27 @@ class BacktestOptions:
             if not (isinstance(val, (int, float)) and math.isfinite(val) and 0.0 <= val <= hi):
                 raise InputError(name, f"got {val!r}; allowed: a number from 0 to {hi:g}")
 
+    def __getstate__(self) -> dict:
+        """Pickled (e.g. to a Dask worker) without the compiled model: a model from a file is loaded again from
+        the file on the other side (:meth:`__setstate__`); a model object given in Python does not pickle."""
+        d = dict(self.__dict__)
+        if self.queue_model is None:
+            d["_bound"] = None
+        return d
+
+    def __setstate__(self, d: dict) -> None:
+        for k, v in d.items():
+            object.__setattr__(self, k, v)
+        if self.queue_file is not None and self.queue_model is None:
+            object.__setattr__(self, "_bound", user_queue(self.queue, self.queue_file, self.queue_params))
+
+    @property
+    def bound_queue(self):
+        """The user's bound queue model (:class:`~flatbook.market.stage.BoundStage`), or None for a built-in."""
+        return self._bound  # type: ignore[attr-defined]
+
     def as_dict(self) -> dict:
-        return {
+        d = {
             "feed_latency": self.feed_latency.describe(),
             "order_latency": self.order_latency.describe(),
             "queue": self.queue,
@@ -102,6 +142,11 @@ class BacktestOptions:
             "refresh_ticks": self.refresh_ticks,
             "seed": self.seed,
         }
+        if self.bound_queue is not None:
+            d["queue_model"] = self.bound_queue.describe()
+        if self.fill_rule != "queue":
+            d["fill_rule"] = self.fill_rule
+        return d
 
 
 def _median_half_spread(ev: EventTable) -> float:
@@ -233,7 +278,8 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     bp[E.BP_LOT] = lot
     bp[E.BP_MIN_REQUOTE_NS] = opts.min_requote_ms * 1e6
     bp[E.BP_REFRESH] = opts.refresh_ticks * (1.0 - 1e-9)  # ticks
-    bp[E.BP_QUEUE] = E.QUEUE_MODELS.index(opts.queue)
+    bp[E.BP_QUEUE] = E.QUEUE_USER if opts.bound_queue is not None else E.QUEUE_CODES[opts.queue]
+    bp[E.BP_FILL_RULE] = E.FILL_RULES.index(opts.fill_rule)
     bp[E.BP_SEED] = opts.seed % (2**31)
     # quotes that move with time alone, as the policy declares (finite-horizon A–S, exact GLFT, …)
     bp[E.BP_TIMED] = float(b.moves_with_time)
@@ -245,11 +291,43 @@ def _pack(cfg: RunConfig, ev: EventTable, opts: BacktestOptions):
     return b, cp, bp
 
 
-def _replay(ev: EventTable, b, cp, bp, q0, feed, order, progress: Callable[[int, int], None] | None = None):
+def _replay(ev: EventTable, b, cp, bp, q0, feed, order, progress: Callable[[int, int], None] | None = None, queue=None):
     n = len(ev)
     # level-1 data: one NaN level stands for every event (only levels 1.. of an event are read, and there are none)
     depth = ev.depth if ev.depth is not None else _NO_DEPTH
-    cap = 2 * n + 2
+    # a full-depth tape (LEVEL/CLEAR rows): the dense book behind the touch, per tick (engine.depth_book)
+    try:
+        book, bst = E.depth_book(ev.kind, ev.px, float(bp[E.BP_TICK])) if ev.meta.book == "depth" else _NO_BOOK
+    except ValueError as exc:
+        raise InputError("data", str(exc)) from None
+    entry = ev.entry_ts if ev.entry_ts is not None else _NO_ENTRY
+    bp = bp.copy()
+    bp[E.BP_Q0] = q0
+    prm = E.Params(b.pp, b.tab, cp, bp)
+    # the replay's copy with a depth book and the L3 queue when the run needs them (engine.replay_copy)
+    deep = book.shape[1] > 0 or int(bp[E.BP_QUEUE]) == E.QUEUE_L3
+    replay = E.kernels(b.policy, queue, deep=deep).replay
+    cols = (ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side, depth, feed, order)
+    out = _out(n, 2 * n + 2)  # the most fills and requests a run can have
+    nf = _run(replay, E.Tape(*cols, ev.code, entry, book.copy(), bst.copy()), prm, out, n, progress)
+    path = {"q": out.path_q, "cash": out.path_cash, "bid": out.path_bid, "ask": out.path_ask}
+    fills = {k: getattr(out, "f_" + k)[:nf].copy() for k in ("ts", "side", "px", "qty", "q", "fee", "mid")}
+    nr = int(out.cnt[E.C_REQUESTS])
+    tick = float(bp[E.BP_TICK])
+    inv_tick = float(E.inverse_tick(tick))
+    p_t = out.r_p[:nr].astype(float)
+    requests = {
+        "ts": out.r_t[:nr].copy(),
+        "arrival": out.r_ts[:nr].copy(),
+        "side": np.where(out.r_side[:nr] == 0, 1, -1).astype(np.int8),
+        "px": p_t / inv_tick if inv_tick > 0.0 else p_t * tick,  # tick_price, element-wise
+        "size": out.r_sz[:nr].copy(),
+    }
+    return path, fills, requests, out.cnt, out.acc
+
+
+def _out(n: int, cap: int) -> E.Out:
+    """The replay's outputs for n events, with ``cap`` rows of fills and of requests."""
     out = E.Out(
         path_q=np.empty(n),
         path_cash=np.empty(n),
@@ -271,35 +349,19 @@ def _replay(ev: EventTable, b, cp, bp, q0, feed, order, progress: Callable[[int,
         acc=np.zeros(E.A_LEN),
     )
     out.cnt[E.C_KILL_TS] = -1
-    bp = bp.copy()
-    bp[E.BP_Q0] = q0
-    tape = E.Tape(
-        ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side, depth, feed, order
-    )
-    prm = E.Params(b.pp, b.tab, cp, bp)
-    replay = E.kernels(b.policy).replay
+    return out
+
+
+def _run(replay, tape: E.Tape, prm: E.Params, out: E.Out, n: int, progress) -> int:
+    """One run of the replay kernel (in a worker thread, with ``progress`` polled, when it is given)."""
     if progress is None:
-        nf = replay(tape, prm, out)
-    else:
-        nf = _in_thread(lambda: replay(tape, prm, out), lambda: progress(int(out.cnt[E.C_EVENT]), n))
-        progress(n, n)
-    path = {"q": out.path_q, "cash": out.path_cash, "bid": out.path_bid, "ask": out.path_ask}
-    fills = {k: getattr(out, "f_" + k)[:nf].copy() for k in ("ts", "side", "px", "qty", "q", "fee", "mid")}
-    nr = int(out.cnt[E.C_REQUESTS])
-    tick = float(bp[E.BP_TICK])
-    inv_tick = float(E.inverse_tick(tick))
-    p_t = out.r_p[:nr].astype(float)
-    requests = {
-        "ts": out.r_t[:nr].copy(),
-        "arrival": out.r_ts[:nr].copy(),
-        "side": np.where(out.r_side[:nr] == 0, 1, -1).astype(np.int8),
-        "px": p_t / inv_tick if inv_tick > 0.0 else p_t * tick,  # tick_price, element-wise
-        "size": out.r_sz[:nr].copy(),
-    }
-    return path, fills, requests, out.cnt, out.acc
+        return replay(tape, prm, out)
+    got = _in_thread(lambda: replay(tape, prm, out), lambda: progress(int(out.cnt[E.C_EVENT]), n))
+    progress(n, n)
+    return got
 
 
-def _in_thread(work: Callable[[], int], poll: Callable[[], None], every_s: float = 0.1) -> int:
+def _in_thread(work: Callable[[], Any], poll: Callable[[], None], every_s: float = 0.1) -> Any:
     """Run ``work`` (a kernel that releases the GIL) in a thread, calling ``poll`` every ``every_s``."""
     box: dict = {}
 
@@ -373,13 +435,21 @@ def run_backtest(
     if n < 2:
         raise InputError("data", "fewer than 2 events: nothing to replay")
     check_sizes(cfg, ev)
+    if opts.queue == "l3" and opts.bound_queue is None and ev.entry_ts is None:
+        raise InputError(
+            "--queue",
+            "l3 needs each order's entry time (the entry_ts column of a LOBSTER message file); this data has "
+            "none; allowed here: prorata, l2, prob or a model of --queue-file",
+        )
     b, cp, bp = _pack(cfg, ev, opts)
     rng = np.random.Generator(np.random.PCG64(opts.seed))
     feed = opts.feed_latency.draw_events_ns(ev, rng, "feed")  # draw_ns(n, rng) unless "measured"
     order = opts.order_latency.draw_events_ns(ev, rng, "order")
     warm_up(b)
     t0 = time.perf_counter()
-    path, fills, requests, cnt, acc = _replay(ev, b, cp, bp, float(cfg.values["q0"]), feed, order, progress)
+    path, fills, requests, cnt, acc = _replay(
+        ev, b, cp, bp, float(cfg.values["q0"]), feed, order, progress, opts.bound_queue
+    )
     elapsed = time.perf_counter() - t0
     m = ev.meta
     mid = ev.mid

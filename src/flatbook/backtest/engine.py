@@ -34,6 +34,11 @@ holds the exchange side (queue, matching) and the loop. Per event e at exchange 
      BTCUSDT capture, of the sell prints whose price level the bookTicker had
      just shown falling, 73.5% print in the same ms as the fall and 87.1%
      within 1 ms.
+   - a user's queue model (:mod:`flatbook.backtest.queue_model`) takes the cancels in place of
+     ``QUEUE_PRORATA``/``QUEUE_PROB``: ahead ← model(ahead, L_old, L, c, u), u a seeded uniform, then
+     clipped to [0, L] (the replay's copy for user models, :func:`replay_copy`).
+   - fill rule (``--fill-rule``): ``queue`` as above; ``through``: a print at our price fills nothing
+     (it is passed on with quantity 0), only a print through our price or a book that reaches it fills.
    Fills are maker fills at our price. Money is in the contract's settlement
    currency: a unit (contract) at price p is worth v(p) = C·p (linear) or
    −C/p (inverse, C in price-currency units; :func:`flatbook.strategy.contract.unit_value`),
@@ -48,6 +53,47 @@ holds the exchange side (queue, matching) and the loop. Per event e at exchange 
    market's own spread as the never-cross touch. A side is re-sent only if its price moved by
    ``refresh`` ticks or more, or its size changed (:func:`flatbook.strategy.requote.requote_side`);
    the request reaches the exchange after the order latency.
+
+The full-depth book (a tape with ``meta.book == "depth"``: LEVEL and CLEAR rows,
+:mod:`flatbook.data.events`). The replay keeps the displayed book behind the touch in two dense float64
+rows (bids, asks) of one size per tick over [lo, hi], the ticks of every LEVEL row's price
+(:func:`depth_book`; at most :data:`MAX_BOOK_TICKS`), and a state: unknown, valid, or a snapshot being read.
+
+- A LEVEL row (side, price p, size s) sets the size at p to s (0: the level is gone), before the event's
+  matching (:func:`book_row`).
+- A CLEAR row empties the book. ``qty`` 1: the LEVEL rows right after it at its time are the snapshot; the
+  book is valid from the first row after them, before that row's arrivals (:func:`snapshot_done`).
+  ``qty`` 0 (a sequence gap): the depth is unknown until the next CLEAR 1.
+- :func:`_deep_size` (:func:`_level_size` on a tape without a depth book) is the one answer to "visible size at price p on our side": 0 inside the spread;
+  at the touch, the touch columns (the loader merges the faster best-bid/ask stream into them); behind it,
+  the LOBSTER ``depth`` levels or the dense book while it is valid (NaN: unknown, when the depth is not
+  valid or p is outside [lo, hi]).
+- Queue position: a new order joins the back of its level, ahead = that level's size when it arrives
+  (step 1), at any level. An order that joined an unknown level joins its back when the level shows.
+- Book updates for the matching (step 2's cancels): every quote row, and a LEVEL row at our price and side
+  while our level is behind the touch (at the touch, the touch columns rule; LEVEL rows at other prices
+  leave our level and the volume printed at it alone). Trades at our price consume ahead first, with
+  the reconciliation above; cancels are pro rata, ``prob`` or a user's model, at every level.
+- A tape without LEVEL rows keeps a book of width 0: every number is what it was (bit for bit).
+
+The L3 FIFO queue (``--queue l3``, ``QUEUE_L3``, :func:`match_l3`) for a tape whose order rows carry
+``entry_ts`` (LOBSTER: the time of the order's type-1 message; ``ENTRY_BEFORE`` if it rested before the
+file). Our order joins the book of the last event before it arrives (time ``join``), behind every order
+resting at its price then: ahead = the level's size.
+
+- A partial cancel or delete (types 2, 3) at our price and side of an order with entry ≤ ``join`` (or
+  ``ENTRY_BEFORE``) takes its size off ahead; of an order entered after us: no change.
+- A visible execution (type 4) of an order entered ≤ ``join`` consumes ahead (that order was ahead of us,
+  so it never fills us); of an order entered after us: the queue ahead is empty (ahead ← 0) and we fill
+  min(its size, ours), whole lots.
+- A hidden execution (type 5) executes a non-displayed order, which has no place in the displayed FIFO
+  queue; NASDAQ's priority puts displayed orders (ours) first at a price, so it is taken as a print at our
+  price as in the level queue: it consumes ahead first, the rest fills us.
+- A print through our price, or a book that reaches it, fills all of it (as above). After each event
+  ahead ≤ the visible level (a repair for size the file does not show). No pro-rata guess, no reconciliation:
+  the message file says which order left.
+- ``entry ≤ join`` rather than ``entry < arrival``: with a latency the two agree; with none, an order
+  entered at the very ns of our arrival but before it in the file stays ahead of us.
 
 The loop takes four records: :class:`Tape` (the event columns and per-event latencies),
 :class:`Params` (the policy's packed parameters and table, the controls ``cp``, the scalars ``bp``),
@@ -64,17 +110,19 @@ from __future__ import annotations
 import functools
 import math
 import types
+import warnings
 from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+from numba.core.errors import NumbaExperimentalFeatureWarning
 
 from ..controls.kill import kill_fires
 from ..controls.quote_controls import ACT_HEDGE, CP_LIMIT, room_left
-from ..data.events import TRADE
+from ..data.events import CLEAR, ENTRY_NONE, LEVEL, TRADE
 from ..estimators.regime import ew_update, regime_of
 from ..policies.base import Policy
-from ..policies.compile import depths_loop, key_on_model
+from ..policies.compile import depths_loop, files_digest, key_on_model, specialise
 from ..strategy.accrual import financing
 from ..strategy.contract import inverse_tick, tick_price, unit_value, unit_value_slope
 from ..strategy.contract import ticks as _ticks
@@ -100,8 +148,24 @@ __all__ = [
     "unit_value",
 ]
 
-QUEUE_PRORATA, QUEUE_PROB = 0, 1
-QUEUE_MODELS = ("prorata", "prob")
+QUEUE_PRORATA, QUEUE_PROB, QUEUE_L3, QUEUE_USER = 0, 1, 2, 3
+#: the built-in queue models by name (``l2`` is ``prorata``: the level's queue, cancels pro rata)
+QUEUE_CODES = {"prorata": QUEUE_PRORATA, "l2": QUEUE_PRORATA, "prob": QUEUE_PROB, "l3": QUEUE_L3}
+QUEUE_MODELS = tuple(QUEUE_CODES)
+#: ``--fill-rule``: ``queue`` (a print at our price fills us once the queue ahead is gone) or ``through``
+#: (only a print through our price, or a book that crosses it, fills us)
+FILL_RULES = ("queue", "through")
+FILL_QUEUE, FILL_THROUGH = 0, 1
+#: the LOBSTER message types the L3 queue reads: partial cancel, delete, visible execution
+L3_CANCEL, L3_DELETE, L3_EXEC = 2, 3, 4
+#: the depth book's state (``Orders.bst[1]``): unknown, valid, a snapshot being read
+DEPTH_UNKNOWN, DEPTH_VALID, DEPTH_SNAPSHOT = 0, 1, 2
+#: True only in the replay's copies (:func:`replay_copy`) for a tape with LEVEL/CLEAR rows, for the L3 queue and
+#: for a user's queue model: global constants, so numba prunes the branches that read them from the default kernel,
+#: which keeps neither a depth book nor the L3 queue nor a model's call (measured: carrying them cost the touch-only
+#: replay about 15%, from the reference counts of the larger records alone)
+DEEP = False
+USER_QUEUE = False
 #: A book fall counted as cancels waits this long (ns, inclusive) for the print that explains it.
 RECONCILE_NS = 1_000_000
 
@@ -131,8 +195,9 @@ RECONCILE_NS = 1_000_000
     BP_REG_ON,
     BP_REG_INV_TAU,
     BP_REG_SIG2,
-) = range(24)
-BP_LEN = 24
+    BP_FILL_RULE,
+) = range(25)
+BP_LEN = 25
 
 # per-run counters (``cnt``); C_EVENT: events done (read by a progress bar while the replay runs)
 (C_REQUESTS, C_REJECTED, C_KILL_TS, C_KILL_REASON, C_HEDGE_REQ, C_FILLS, C_EVENT) = range(7)
@@ -165,7 +230,12 @@ class Tape(NamedTuple):
     """The events, one array each (n events; :class:`flatbook.data.events.EventTable`'s columns), and the
     per-event latencies (ns) of the feed (the strategy sees event e at ts + feed_lat) and of its orders.
     ``depth``: (n, levels, 4) bid price, bid size, ask price, ask size per level (level 0 the touch), or one
-    (1, 1, 4) NaN row for level-1 data (levels ≥ 1 are the only ones read)."""
+    (1, 1, 4) NaN row for level-1 data (levels ≥ 1 are the only ones read). ``code``: the source's event code
+    (LOBSTER message type); ``entry``: per event the entry time (ns) of the order it refers to
+    (``EventTable.entry_ts``), read by the L3 queue only (one element otherwise). ``book`` and ``bst``: the
+    displayed depth book's working arrays, (2, W) sizes per tick from ``bst[0]`` and int64[3] (lo tick,
+    state, time of the last CLEAR), as :class:`Orders` holds them (:func:`depth_book`; W = 0 without LEVEL
+    rows)."""
 
     ts: np.ndarray
     kind: np.ndarray
@@ -179,6 +249,10 @@ class Tape(NamedTuple):
     depth: np.ndarray
     feed_lat: np.ndarray
     order_lat: np.ndarray
+    code: np.ndarray
+    entry: np.ndarray
+    book: np.ndarray
+    bst: np.ndarray
 
 
 class Params(NamedTuple):
@@ -227,7 +301,12 @@ class Orders(NamedTuple):
     size of its level last seen; ``traded``: the volume printed at its price since the last book update;
     ``pend_ts`` (int64 ns), ``pend[k, 0]``, ``pend[k, 1]``: the time of the last book fall counted as
     cancels, those cancels not yet explained by a print, and what they took off ``ahead`` (the
-    reconciliation, :data:`RECONCILE_NS`; zeroed when a new order arrives). Passed to numba as a plain tuple."""
+    reconciliation, :data:`RECONCILE_NS`; zeroed when a new order arrives); ``join`` (int64 ns): the time of
+    the book our order joined (the last event before it arrived), which orders the L3 queue by time priority.
+    With them, the venue's displayed book behind the touch (a ``meta.book == "depth"`` tape's LEVEL/CLEAR rows,
+    :func:`book_row`): ``book`` (2, W) the size at each tick lo … lo + W − 1 (row 0 bids, row 1 asks; W = 0:
+    no such book) and ``bst`` int64[3]: lo (ticks), the state (``DEPTH_UNKNOWN``, ``DEPTH_VALID``,
+    ``DEPTH_SNAPSHOT``) and the time (ns) of the last CLEAR. Passed to numba as a plain tuple."""
 
     live_p: np.ndarray
     live_sz: np.ndarray
@@ -236,12 +315,42 @@ class Orders(NamedTuple):
     traded: np.ndarray
     pend_ts: np.ndarray
     pend: np.ndarray
+    join: np.ndarray
+    book: np.ndarray
+    bst: np.ndarray
 
 
-def new_orders() -> Orders:
-    """No resting order on either side."""
+def new_orders(book: np.ndarray | None = None, bst: np.ndarray | None = None) -> Orders:
+    """No resting order on either side; the depth book ``book``, ``bst`` (:func:`depth_book`; none by default)."""
     z = np.zeros(2, np.int64)
-    return Orders(z, np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), z.copy(), np.zeros((2, 2)))
+    if book is None or bst is None:
+        book, bst = np.zeros((2, 0)), np.zeros(3, np.int64)
+    return Orders(
+        z, np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), z.copy(), np.zeros((2, 2)), z.copy(), book, bst
+    )
+
+
+#: the widest depth book the replay keeps (ticks per side): 2²³ ticks, 64 MiB per side
+MAX_BOOK_TICKS = 1 << 23
+
+
+def depth_book(kind: np.ndarray, px: np.ndarray, tick: float) -> tuple[np.ndarray, np.ndarray]:
+    """The working arrays of the displayed depth book for a tape's LEVEL rows (``kind``, ``px``: the
+    EventTable's columns; ``tick`` price units): zeros (2, W) over the ticks lo … hi of every LEVEL row's
+    price, and ``bst`` = (lo, ``DEPTH_UNKNOWN``, 0). W = 0 (and lo = 0) for a tape without LEVEL rows.
+    Raises ValueError when the prices span more than :data:`MAX_BOOK_TICKS` ticks."""
+    lv = px[kind == LEVEL]
+    lv = lv[np.isfinite(lv)]
+    if lv.size == 0:
+        return np.zeros((2, 0)), np.zeros(3, np.int64)
+    lo = int(np.floor(lv.min() / tick + 0.5))
+    hi = int(np.floor(lv.max() / tick + 0.5))
+    if hi - lo + 1 > MAX_BOOK_TICKS:
+        raise ValueError(
+            f"the LEVEL rows' prices span {hi - lo + 1:,} ticks of {tick:g} ({lv.min():g} to {lv.max():g}); "
+            f"the replay keeps at most {MAX_BOOK_TICKS:,} (keep LEVEL rows within a window around the touch)"
+        )
+    return np.zeros((2, hi - lo + 1)), np.array([lo, DEPTH_UNKNOWN, 0], np.int64)
 
 
 class Book(NamedTuple):
@@ -290,8 +399,8 @@ def book_at(bid, bid_sz, ask, ask_sz, e, tick):
 @nb.njit(inline="always", cache=True)
 def _level_size(side, p_t, bk, depth, tick):
     """Visible size at price p_t (ticks) on our side (+1 bid, −1 ask) of the book ``bk`` (:class:`Book`):
-    0 inside the spread, the best size at the touch, a deeper level's size from ``depth``, or NaN when the
-    level is not visible."""
+    0 inside the spread, the best size at the touch (the touch columns), a deeper level's size from the
+    LOBSTER levels ``depth``, or NaN when the level is not visible. With a depth book, :func:`_deep_size`."""
     _, bb_t, ba_t, bsz, asz, e = bk
     if side > 0:
         if p_t > bb_t:
@@ -315,12 +424,52 @@ def _level_size(side, p_t, bk, depth, tick):
 
 
 @nb.njit(inline="always", cache=True)
+def _deep_size(side, p_t, bk, depth, tick, book, bst):
+    """The ONE answer, in the replay's copies (``DEEP``), to "visible size at price p_t (ticks) on our side":
+    :func:`_level_size`, and behind the touch the displayed depth book ``book``/``bst`` (:class:`Orders`) while
+    it is valid and p_t inside its ticks (NaN otherwise). The default kernel calls :func:`_level_size` alone
+    (its tapes have no depth book), so it carries no reference to the book."""
+    L = _level_size(side, p_t, bk, depth, tick)
+    if L == L:
+        return L
+    i = p_t - bst[0]
+    if bst[1] == DEPTH_VALID and 0 <= i < book.shape[1]:
+        return book[0 if side > 0 else 1, i]
+    return np.nan
+
+
+@nb.njit(inline="always", cache=True)
+def snapshot_done(kind_e, ts_e, bst):
+    """Before row e is read (its arrivals included): a snapshot being read ends at the first row that is not
+    one of its LEVEL rows (a LEVEL row at the time of the CLEAR that began it); the depth book is valid then."""
+    if bst[1] == DEPTH_SNAPSHOT and not (kind_e == LEVEL and ts_e == bst[2]):
+        bst[1] = DEPTH_VALID
+
+
+@nb.njit(inline="always", cache=True)
+def book_row(kind_e, ts_e, side_e, px_e, qty_e, tick, book, bst):
+    """Apply one tape row to the displayed depth book ``book``/``bst`` (:class:`Orders`): a LEVEL row sets its
+    level's size (``px_e`` price units, ``side_e`` +1 bid / −1 ask, ``qty_e`` the new size; a price outside the
+    book's ticks is dropped); a CLEAR row empties the book, then ``qty_e`` 1: the LEVEL rows that follow it at
+    its time are the snapshot, and the book is valid from the first row after them (:func:`snapshot_done`);
+    ``qty_e`` 0: the depth is unknown until the next CLEAR 1. Called for LEVEL and CLEAR rows."""
+    if kind_e == LEVEL:
+        i = _ticks(px_e, tick) - bst[0]
+        if 0 <= i < book.shape[1]:
+            book[0 if side_e > 0 else 1, i] = qty_e
+    elif kind_e == CLEAR:
+        book[:, :] = 0.0
+        bst[1] = DEPTH_SNAPSHOT if qty_e > 0.5 else DEPTH_UNKNOWN
+        bst[2] = ts_e
+
+
+@nb.njit(inline="always", cache=True)
 def arrive(k, p_t, sz, bk, depth, tick, od):
     """Step 1: a request for side k (0 bid, 1 ask; price p_t ticks, size sz lots, 0 a cancel) reaches the
     exchange, against the book ``bk`` (:class:`Book`, levels ``depth``) after the last event. It replaces
     that side's order in ``od`` (:class:`Orders`); a post-only request that would cross is rejected
     (returns True, side left empty). The new order joins the back of its level's queue."""
-    live_p, live_sz, ahead, lvl, traded, _, _ = od
+    live_p, live_sz, ahead, lvl, traded = od[0], od[1], od[2], od[3], od[4]
     rejected = False
     if sz > 0.0:
         # an empty side (±2⁶² ticks) is never crossed
@@ -329,7 +478,10 @@ def arrive(k, p_t, sz, bk, depth, tick, od):
             sz = 0.0
     L = 0.0
     if sz > 0.0:
-        L = _level_size(1 if k == 0 else -1, p_t, bk, depth, tick)
+        if DEEP:
+            L = _deep_size(1 if k == 0 else -1, p_t, bk, depth, tick, od[8], od[9])
+        else:
+            L = _level_size(1 if k == 0 else -1, p_t, bk, depth, tick)
     live_p[k] = p_t
     live_sz[k] = sz
     ahead[k] = L
@@ -346,8 +498,10 @@ def match_side_at(k, ev, bk, depth, ru, od):
     module docstring). All records are plain tuples."""
     ts_e, kind_e, side_e, px_e, qty_e = ev
     book_ok, bb_t, ba_t, _, _, _ = bk
-    tick, lot, queue = ru
-    live_p, live_sz, ahead, lvl, traded, pend_ts, pend = od
+    tick = ru[0]  # indexed, not unpacked: the copy for a user's queue model carries its model too
+    lot = ru[1]
+    queue = ru[2]
+    live_p, live_sz, ahead, lvl, traded, pend_ts, pend = od[0], od[1], od[2], od[3], od[4], od[5], od[6]
     sgn = 1 if k == 0 else -1
     p_t = live_p[k]
     fill = 0.0
@@ -383,10 +537,25 @@ def match_side_at(k, ev, bk, depth, ru, od):
         live_sz[k] -= fill
         if live_sz[k] <= lot * 1e-9:
             live_sz[k] = 0.0
-    if live_sz[k] > 0.0 and kind_e != TRADE:
-        # book update: the visible level at our price. A fall not explained
-        # by the volume printed there since the last update is cancels.
-        L = _level_size(sgn, p_t, bk, depth, tick)
+    if (
+        live_sz[k] > 0.0
+        and kind_e != TRADE
+        and (
+            kind_e < LEVEL
+            or (
+                kind_e == LEVEL
+                and side_e == sgn
+                and _ticks(px_e, tick) == p_t
+                and (bb_t > p_t if k == 0 else ba_t < p_t)
+            )
+        )
+    ):
+        # book update (a quote row, or a LEVEL row at our price behind the touch): the visible level at our
+        # price. A fall not explained by the volume printed there since the last update is cancels.
+        if DEEP:
+            L = _deep_size(sgn, p_t, bk, depth, tick, od[8], od[9])
+        else:
+            L = _level_size(sgn, p_t, bk, depth, tick)
         if L == L:
             a = ahead[k]
             a0 = a
@@ -396,6 +565,12 @@ def match_side_at(k, ev, bk, depth, ru, od):
             elif c > 0.0 and lvl[k] > 0.0:
                 if queue == QUEUE_PRORATA:
                     a = a * (1.0 - c / lvl[k])
+                elif USER_QUEUE:
+                    # the user's model (flatbook.backtest.queue_model): ru[3] its compiled call, ru[4] its
+                    # parameters; one seeded uniform per cancel; a NaN answer keeps the queue as it was
+                    a1 = ru[3](ru[4], a, lvl[k], L, c, np.random.random())
+                    if a1 == a1:
+                        a = a1
                 elif np.random.random() < a / lvl[k]:
                     a = a - c
             ahead[k] = min(max(a, 0.0), L)
@@ -408,6 +583,76 @@ def match_side_at(k, ev, bk, depth, ru, od):
                 pend[k, 1] += a0 - ahead[k]
         lvl[k] = L
         traded[k] = 0.0
+    return fill
+
+
+@nb.njit(inline="always", cache=True)
+def match_l3(k, ev, code_e, ent_e, bk, depth, ru, od):
+    """Step 2 under the L3 FIFO queue (``--queue l3``), for a tape whose order rows carry the entry time of
+    their order (``ent_e``, ns; ``ENTRY_BEFORE``: resting before the file; ``ENTRY_NONE``: no order) and the
+    LOBSTER message type ``code_e``. Our order on side k joined the book at ``od.join[k]`` behind ``ahead``,
+    the whole level then; at our price and side (the module docstring):
+
+    - a partial cancel or delete (2, 3) of an order entered at or before ``join`` takes its size off
+      ``ahead``; of one entered after us: nothing;
+    - a visible execution (4) of an order entered at or before ``join`` consumes ``ahead`` (never us: that
+      order was ahead); of one entered after us: nobody is ahead any more, ``ahead`` ← 0 and we fill
+      min(its size, ours), whole lots;
+    - a hidden execution (5) is a print with no order we can place in time: as the level queue, it consumes
+      ``ahead`` first and the rest fills us;
+    - a print through our price, or a book that reaches it, fills all of it.
+
+    After the event ``ahead`` ≤ the visible level (a repair for what the file does not show, e.g. hidden
+    size); an order whose level was not visible when it arrived joins the level's back when it shows, and its
+    ``join`` is then that event's time. Returns the size filled (whole lots)."""
+    ts_e, kind_e, side_e, px_e, qty_e = ev
+    book_ok, bb_t, ba_t, _, _, _ = bk
+    tick = ru[0]
+    lot = ru[1]
+    live_p, live_sz, ahead, join = od[0], od[1], od[2], od[7]
+    sgn = 1 if k == 0 else -1
+    p_t = live_p[k]
+    a = ahead[k]
+    fill = 0.0
+    if kind_e == TRADE and side_e == -sgn:
+        tp = _ticks(px_e, tick)
+        through = tp < p_t if k == 0 else tp > p_t
+        if through:
+            fill = live_sz[k]
+            a = 0.0
+        elif tp == p_t and a == a:
+            if code_e == L3_EXEC and ent_e != ENTRY_NONE:
+                if ent_e <= join[k]:
+                    a = max(a - qty_e, 0.0)  # an order ahead of us executed
+                else:
+                    a = 0.0  # an order behind us executed: nobody is ahead of us any more
+                    fill = min(live_sz[k], np.floor(qty_e / lot + 1e-9) * lot)
+            else:
+                fill = min(live_sz[k], np.floor(max(qty_e - a, 0.0) / lot + 1e-9) * lot)
+                a = max(a - qty_e, 0.0)
+    elif (
+        (code_e == L3_CANCEL or code_e == L3_DELETE)
+        and side_e == sgn
+        and a == a
+        and ent_e <= join[k]
+        and _ticks(px_e, tick) == p_t
+    ):
+        a = max(a - qty_e, 0.0)  # an order ahead of us left the queue
+    if fill < live_sz[k] and book_ok and ((k == 0 and ba_t <= p_t) or (k == 1 and bb_t >= p_t)):
+        fill = live_sz[k]
+    if fill > 0.0:
+        live_sz[k] -= fill
+        if live_sz[k] <= lot * 1e-9:
+            live_sz[k] = 0.0
+    if live_sz[k] > 0.0:
+        L = _deep_size(sgn, p_t, bk, depth, tick, od[8], od[9])
+        if L == L:
+            if a != a:
+                a = L  # the level just became visible: join its back now
+                join[k] = ts_e
+            else:
+                a = min(a, L)
+    ahead[k] = a
     return fill
 
 
@@ -424,8 +669,11 @@ def replay(loop, tape, prm, out):
     """
     # the records arrive as plain tuples (numba types a plain tuple of arrays in its fast C path; a named
     # tuple costs a slow Python typing pass per call): unpack them in the field order of Tape, Params, Out
-    ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth, feed_lat, order_lat = tape
-    pp, tab, cpa, bp = prm
+    ts, kind, bid_px, bid_sz, ask_px, ask_sz, px, qty, side, depth, feed_lat, order_lat, code, entry, book, bst = tape
+    if USER_QUEUE:
+        pp, tab, cpa, bp, qfn, qp = prm  # the copy for a user's queue model: its compiled call, its parameters
+    else:
+        pp, tab, cpa, bp = prm
     (
         path_q,
         path_cash,
@@ -468,6 +716,8 @@ def replay(loop, tape, prm, out):
     min_req = np.int64(bp[BP_MIN_REQUOTE_NS])
     refresh = bp[BP_REFRESH]
     queue = np.int64(bp[BP_QUEUE])
+    l3 = queue == QUEUE_L3  # read in the replay's copies only (DEEP)
+    through_rule = bp[BP_FILL_RULE] > 0.5
     q0 = bp[BP_Q0]
     np.random.seed(np.int64(bp[BP_SEED]))
     one = np.empty((5, 1))  # the decision's scratch (flatbook.strategy.decide.decide)
@@ -484,7 +734,8 @@ def replay(loop, tape, prm, out):
     x_dec = 0.0  # the regime of the last decision: a change is a reason to decide again
 
     # our orders (Orders: index 0 = bid, 1 = ask; live price, size, queue ahead, level last seen, printed
-    # since, falls awaiting their print), the matching rules; intended (last requested) price and size
+    # since, falls awaiting their print, the time of the book each joined; the depth book behind the touch),
+    # the matching rules; intended (last requested) price and size
     od = (
         np.zeros(2, np.int64),
         np.zeros(2),
@@ -493,9 +744,15 @@ def replay(loop, tape, prm, out):
         np.zeros(2),
         np.zeros(2, np.int64),
         np.zeros((2, 2)),
+        np.zeros(2, np.int64),
+        book,
+        bst,
     )
-    live_p, live_sz, ahead, lvl, traded, _, pend = od
-    ru = (tick, lot, queue)
+    live_p, live_sz, ahead, lvl, traded, _, pend, join, _, _ = od
+    if USER_QUEUE:
+        ru = (tick, lot, queue, qfn, qp)
+    else:
+        ru = (tick, lot, queue)
     want_p = np.zeros(2, np.int64)
     want_sz = np.zeros(2)
     # requests (r_t, r_ts, r_side, r_p, r_sz: decision ns, arrival ns, side index, price ticks, size),
@@ -550,6 +807,9 @@ def replay(loop, tape, prm, out):
                 acc[A_QUOTE_DIST] += span * cur_dist
                 acc[A_MKT_HALF] += span * cur_half
         t_prev = t
+        ke = kind[e]
+        if DEEP:
+            snapshot_done(ke, t, bst)  # the depth book's snapshot ends before this row
         # ---- 1. requests that have reached the exchange (against the book before e)
         while head < tail and r_ts[head] <= t:
             k = r_side[head]
@@ -562,7 +822,11 @@ def replay(loop, tape, prm, out):
                 if arrive(k, p_t, sz, bk0, depth, tick, od):
                     cnt[C_REJECTED] += 1
                     want_sz[k] = 0.0  # so the next decision sends the side again
+                if DEEP and l3:
+                    join[k] = ts[e - 1]
             else:
+                if DEEP and l3:
+                    join[k] = t - 1
                 live_p[k] = p_t
                 live_sz[k] = sz
                 ahead[k] = 0.0
@@ -570,14 +834,25 @@ def replay(loop, tape, prm, out):
                 traded[k] = 0.0
             pend[k, 0] = 0.0
             pend[k, 1] = 0.0
-        # ---- 2. the event: trades against our orders, then queue bookkeeping
-        ev = (t, kind[e], side[e], px[e], qty[e])
+        # ---- 2. the event: the depth book's rows, trades against our orders, then queue bookkeeping
+        if DEEP:
+            if ke >= LEVEL:
+                book_row(ke, t, side[e], px[e], qty[e], tick, book, bst)
+        qe = qty[e]
+        if through_rule and ke == TRADE:
+            kh = 0 if side[e] < 0 else 1  # the side of ours a print can hit (a sell hits our bid)
+            if live_sz[kh] > 0.0 and _ticks(px[e], tick) == live_p[kh]:
+                qe = 0.0  # fill rule "through": a print at our price fills nothing
+        ev = (t, ke, side[e], px[e], qe)
         for k in range(2):
             if live_sz[k] <= 0.0:
                 continue
             sgn = 1 if k == 0 else -1  # +1: our bid (we buy), −1: our ask
             p_t = live_p[k]
-            fill = match_side_at(k, ev, bk, depth, ru, od)
+            if DEEP and l3:
+                fill = match_l3(k, ev, code[e], entry[e], bk, depth, ru, od)
+            else:
+                fill = match_side_at(k, ev, bk, depth, ru, od)
             if fill > 0.0:
                 fpx = tick_price(p_t, tick, inv_tick)
                 fv = unit_value(fpx, inverse, csize)
@@ -691,16 +966,46 @@ def replay(loop, tape, prm, out):
     return nf
 
 
-def kernels(policy: Policy) -> types.SimpleNamespace:
+def kernels(policy: Policy, queue=None, deep: bool = False) -> types.SimpleNamespace:
     """:func:`replay` and :func:`flatbook.strategy.decide.strategy_quotes` for ``policy`` (a resolved
     :class:`~flatbook.policies.base.Policy`): the compiled kernels with its depths loop bound.
-    ``replay(tape, prm, out)`` takes the records :class:`Tape`, :class:`Params`, :class:`Out`."""
+    ``replay(tape, prm, out)`` takes the records :class:`Tape`, :class:`Params`, :class:`Out`. ``deep``: the
+    replay's copy that keeps a depth book (a tape with LEVEL/CLEAR rows) and runs the L3 queue
+    (:func:`replay_copy`); ``queue``: a user's bound queue model (:class:`~flatbook.market.stage.BoundStage` of
+    a :class:`~flatbook.backtest.queue_model.QueueModel`), run by the copy for user models (depth book
+    included; ``bp[BP_QUEUE]`` must be ``QUEUE_USER``)."""
     loop = depths_loop(policy)
+    if queue is None:
+        entry0 = replay_copy(("DEEP",)) if deep else replay
 
-    def run(tape: Tape, prm: Params, out: Out) -> int:
-        return replay(loop, tuple(tape), tuple(prm), tuple(out))
+        def run(tape: Tape, prm: Params, out: Out) -> int:
+            return entry0(loop, tuple(tape), tuple(prm), tuple(out))
+
+    else:
+        entry = replay_copy(("DEEP", "USER_QUEUE"))
+        qfn, qp = queue.stage.loop(), queue.pp
+
+        def run(tape: Tape, prm: Params, out: Out) -> int:
+            with warnings.catch_warnings():  # numba calls a tuple holding a compiled function "experimental"
+                warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+                return entry(loop, tuple(tape), (*prm, qfn, qp), tuple(out))
 
     return types.SimpleNamespace(replay=run, strategy_quotes=functools.partial(strategy_quotes, loop))
+
+
+#: the matching and the loop, as :func:`replay_copy` copies them (they call each other's copies)
+_COPIED = ["arrive", "match_side_at", "match_l3", "replay"]
+
+
+@functools.cache
+def replay_copy(flags: tuple[str, ...]):
+    """:func:`replay` compiled with the switches ``flags`` set (sorted): ``DEEP`` keeps the depth book of LEVEL/CLEAR
+    rows and runs the L3 queue when ``bp[BP_QUEUE]`` is ``QUEUE_L3``; ``USER_QUEUE`` takes cancels through a
+    user's queue model, a compiled function passed in ``prm`` (``(pp, tab, cp, bp, qfn, qp)``, :func:`kernels`:
+    one copy for every model, each model its own small compiled function). Each copy compiles on first use and
+    is cached on disk under this file's and the model sources' digest; the default kernel is untouched."""
+    token = "+".join(f.lower() for f in flags) + ":" + files_digest([__file__])
+    return specialise(globals(), _COPIED, dict.fromkeys(flags, True), token).replay
 
 
 key_on_model(replay, strategy_quotes)  # edits to inlined model modules recompile

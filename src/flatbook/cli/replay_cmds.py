@@ -183,6 +183,9 @@ _OPTION_FLAGS = {
     "feed_latency_ms": "--feed-latency-ms",
     "order_latency_ms": "--order-latency-ms",
     "queue": "--queue",
+    "queue_file": "--queue-file",
+    "queue_params": "--queue-set",
+    "fill_rule": "--fill-rule",
     "min_requote_ms": "--min-requote-ms",
     "refresh_ticks": "--refresh-ticks",
     "seed": "--seed",
@@ -310,7 +313,24 @@ def data_convert(
 # --------------------------------------------------------------------------- backtest
 
 
-def _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed):
+def _options(
+    latency,
+    feed_latency,
+    order_latency,
+    queue,
+    min_requote_ms,
+    refresh_ticks,
+    seed,
+    queue_file=None,
+    queue_set=None,
+    fill_rule="queue",
+):
+    if queue_set and queue_file is None:
+        raise InputError("--queue-set", "sets a parameter of a --queue-file model; give the file with --queue-file")
+    try:
+        qparams = parse_set(queue_set)
+    except InputError as e:
+        raise InputError("--queue-set", str(e).partition(": ")[2]) from None
     with flag_errors(_OPTION_FLAGS):
         return api.backtest_options(
             latency_ms=latency,
@@ -320,6 +340,9 @@ def _options(latency, feed_latency, order_latency, queue, min_requote_ms, refres
             min_requote_ms=_number("--min-requote-ms", min_requote_ms, 0.0),
             refresh_ticks=_number("--refresh-ticks", refresh_ticks, 1.0),
             seed=seed if seed is not None else 0,
+            queue_file=queue_file,
+            queue_params=qparams,
+            fill_rule=fill_rule,
         )
 
 
@@ -359,8 +382,31 @@ def backtest(
         typer.Option("--order-latency-ms", metavar="SPEC", help="Order entry latency (overrides --latency-ms)."),
     ] = None,
     queue: Annotated[
-        str, typer.Option("--queue", metavar="MODEL", help="Cancels ahead of us: prorata or prob.")
+        str,
+        typer.Option(
+            "--queue",
+            metavar="MODEL",
+            help="The queue ahead of our orders: prorata (= l2), prob, l3 (LOBSTER order ids: FIFO), "
+            "or a --queue-file model's name.",
+        ),
     ] = "prorata",
+    queue_file: Annotated[
+        str | None,
+        typer.Option("--queue-file", metavar="FILE.py", help="A Python file defining queue models (@queue_model)."),
+    ] = None,
+    queue_set: Annotated[
+        list[str] | None,
+        typer.Option("--queue-set", metavar="KEY=VALUE", help="A parameter of the --queue-file model (repeat)."),
+    ] = None,
+    fill_rule: Annotated[
+        str,
+        typer.Option(
+            "--fill-rule",
+            metavar="RULE",
+            help="queue (a print at our price fills us once the queue ahead is gone) or through "
+            "(only a print through our price, or a crossing book, fills us).",
+        ),
+    ] = "queue",
     min_requote_ms: Annotated[
         str | None, typer.Option("--min-requote-ms", metavar="MS", help="Minimum time between requotes (default 0).")
     ] = None,
@@ -465,7 +511,18 @@ def backtest(
     ``--hedge-data`` the inventory is hedged in a second instrument and the hedged risk is reported. DATA may
     name several files (a directory or a glob): see flatbook.cli.batch_run (resumable with --out)."""
     load_policy_files(policy_file)
-    opts = _options(latency, feed_latency, order_latency, queue, min_requote_ms, refresh_ticks, seed)
+    opts = _options(
+        latency,
+        feed_latency,
+        order_latency,
+        queue,
+        min_requote_ms,
+        refresh_ticks,
+        seed,
+        queue_file,
+        queue_set,
+        fill_rule,
+    )
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
     if is_batch(data):  # several files: flatbook.cli.batch_run
         if hedge_data is not None:

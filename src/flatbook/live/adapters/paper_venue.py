@@ -103,7 +103,7 @@ class PaperVenue:
     """The paper venue (see the module docstring). Prices in price units, sizes in lots.
 
     tick: price grid (price units); lot: size grid; feed_latency, order_latency: the backtester's
-    :class:`~flatbook.backtest.latency.Latency` (none: 0); queue: ``prorata`` or ``prob``; fees:
+    :class:`~flatbook.backtest.latency.Latency` (none: 0); queue: ``prorata`` (= ``l2``) or ``prob``; fees:
     :class:`Fees`; seed: of the latency and queue draws; contract: ``linear`` or ``inverse``,
     contract_size: C (price-currency units per contract for an inverse contract), as
     :class:`flatbook.data.events.EventMeta`.
@@ -131,14 +131,17 @@ class PaperVenue:
         self.inv_tick = float(inverse_tick(self.tick))
         self.feed_latency = feed_latency or Latency("const", 0.0)
         self.order_latency = order_latency or Latency("const", 0.0)
-        self.queue = E.QUEUE_MODELS.index(queue)
+        if queue not in E.QUEUE_CODES or E.QUEUE_CODES[queue] == E.QUEUE_L3:
+            allowed = ", ".join(q for q, c in E.QUEUE_CODES.items() if c != E.QUEUE_L3)
+            raise ValueError(f"queue: got {queue!r}; allowed: {allowed} (the L3 queue needs a file's order ids)")
+        self.queue = E.QUEUE_CODES[queue]
         self.maker_fee, self.maker_bps = fees.maker, fees.maker_bps * 1e-4
         self.taker_fee, self.taker_bps = fees.taker, fees.taker_bps * 1e-4
         self.seed = int(seed)
         # our resting orders' queue state (E.Orders: price, size, ahead, level, printed, book falls awaiting
         # their print), its fields also as attributes, and as the plain tuple the matching takes
         self.orders = E.new_orders()
-        self.live_p, self.live_sz, self.ahead, self.lvl, self.traded, self.pend_ts, self.pend = self.orders
+        self.live_p, self.live_sz, self.ahead, self.lvl, self.traded, self.pend_ts, self.pend = self.orders[:7]
         self._od = tuple(self.orders)
         self._rules = (self.tick, self.lot, self.queue)  # E.Rules
         self.live_id = ["", ""]
