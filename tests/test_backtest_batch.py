@@ -154,7 +154,7 @@ def test_the_command_line_is_the_api_and_resumes_from_its_store(batch, glob_1):
         (["--workers", "0"], "error: --workers: got '0'; allowed: an integer from 1 to 1,024"),
         (["--scheduler", "localhost"], "error: --scheduler: got 'localhost'; expected an address"),
         (["--report", "r.html"], "error: --report: draws one backtest; DATA names several files"),
-        (["--queue", "fifo"], "error: --queue: got 'fifo'; allowed: prorata, prob"),
+        (["--queue", "fifo"], "error: --queue: unknown queue model 'fifo' (allowed: l2, l3, prob, prorata)"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(glob_1, args, line):

@@ -52,7 +52,7 @@ def test_axis_lists_split_at_the_commas_between_values():
     assert "seed" not in axis_names() and {"queue", "latency_ms", "min_requote_ms"} <= set(axis_names())
     with pytest.raises(InputError, match=r"^latency_ms: uniform needs LO <= HI"):
         axis_values("latency_ms", "0,uniform:8,2")
-    with pytest.raises(InputError, match=r"^queue: got 'fifo'"):
+    with pytest.raises(InputError, match=r"^queue: unknown queue model 'fifo'"):
         axis_values("queue", "prorata,fifo")
     with pytest.raises(InputError, match=r"did you mean queue\?"):
         axis_values("qeue", "prob")
@@ -135,7 +135,7 @@ def test_the_command_line_is_the_api(ens, path, tmp_path):
 @pytest.mark.parametrize(
     "args, line",
     [
-        (["--queue", "prorata,fifo"], "error: --queue: got 'fifo'; allowed: prorata, prob"),
+        (["--queue", "prorata,fifo"], "error: --queue: unknown queue model 'fifo' (allowed: l2, l3, prob, prorata)"),
         (["--latency-ms", "0,exp:x"], "error: --latency-ms: not a number in 'exp:x'"),
         (["--min-requote-ms", "0,abc"], "error: --min-requote-ms: got 'abc'; allowed: a number"),
         (

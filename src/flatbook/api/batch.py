@@ -211,8 +211,9 @@ def backtest_files(
 
 def axis_names() -> tuple[str, ...]:
     """The keywords an ensemble may vary: every keyword of :func:`flatbook.api.backtest_options` but ``seed``
-    (the members share it)."""
-    return tuple(k for k in inspect.signature(backtest_options).parameters if k != "seed")
+    (the members share it) and a user queue model's file and parameters (not model axes: vary ``queue``)."""
+    fixed = ("seed", "queue_file", "queue_params")
+    return tuple(k for k in inspect.signature(backtest_options).parameters if k not in fixed)
 
 
 def _axis_key(name: str) -> str:

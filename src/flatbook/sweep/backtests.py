@@ -328,7 +328,10 @@ def run_files(
             stack.callback(store.close)
             rows.update(store.read())
             store.write_manifest({**(manifest or {}), "status": "running"})
-        todo = [j for j in dict.fromkeys(jobs) if j.id not in rows]
+        unique: dict[str, FileJob] = {}  # by id (a job holds its options, which need not be hashable)
+        for j in jobs:
+            unique.setdefault(j.id, j)
+        todo = [j for j in unique.values() if j.id not in rows]
         st.resumed = st.done = len({j.id for j in jobs}) - len(todo)
 
         def finished(new: Iterable[dict]) -> None:
