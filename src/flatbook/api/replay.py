@@ -52,6 +52,8 @@ def load_data(
     contract_size: float | None = None,
     settlement: str | None = None,
     lot_size: float | None = None,
+    columns: str | Mapping[str, str] | None = None,
+    time_unit: str | None = None,
 ) -> EventTable:
     """Load a market data file as an :class:`~flatbook.data.events.EventTable` (``flatbook data inspect``'s loader).
 
@@ -70,15 +72,20 @@ def load_data(
     contract, contract_size, settlement, lot_size : optional
         Override the file's contract (linear or inverse; price-currency units per contract), its settlement
         currency and its lot (quantity units).
+    columns : str or dict, optional
+        Generic format: our column names mapped to the file's, ``"ts=time,bid=best_bid"`` or a dict.
+    time_unit : str, optional
+        Generic format: the unit of numeric timestamps, s, ms, us, ns (the default) or auto.
     """
     if contract is not None and contract not in CONTRACTS:
         raise unknown("contract", "contract type", contract, CONTRACTS)
     csize = _positive("contract_size", contract_size, "price-currency units per contract")
     lot = _positive("lot_size", lot_size, "quantity units")
     try:
-        ev = load(path, fmt=format, trades=trades, on_error=on_error, cache=cache)
+        ev = load(path, fmt=format, trades=trades, on_error=on_error, cache=cache, columns=columns, time_unit=time_unit)
     except InputError as e:
-        raise _renamed(e, {"--format": "format", "--on-error": "on_error", "--trades": "trades"}) from None
+        names = {"--format": "format", "--on-error": "on_error", "--trades": "trades"}
+        raise _renamed(e, {**names, "--columns": "columns", "--time-unit": "time_unit"}) from None
     ev = ev.with_contract(contract, csize, settlement)
     if lot is not None:
         ev = ev.with_meta(lot_size=lot, lot_inferred=False)

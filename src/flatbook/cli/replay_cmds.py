@@ -47,7 +47,13 @@ data_app = typer.Typer(help="Market data: inspect or convert LOBSTER, Binance an
 # mounted as `flatbook data` by the root (flatbook.cli.root), after the commands, as typer lists groups
 
 FormatOpt = Annotated[
-    str, typer.Option("--format", metavar="FMT", help="auto, lobster, binance, generic or events (flatbook Parquet).")
+    str,
+    typer.Option(
+        "--format",
+        metavar="FMT",
+        help="auto, lobster, binance, generic, hftbacktest (.npz), tardis (CSV, a directory or a comma list) "
+        "or events (flatbook Parquet).",
+    ),
 ]
 TradesOpt = Annotated[
     str | None, typer.Option("--trades", metavar="FILE", help="Generic format: the trades file (CSV or Parquet).")
@@ -94,6 +100,25 @@ LotOpt = Annotated[
 ]
 
 
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        metavar="MAP",
+        help="Generic format: our column names mapped to the file's, e.g. ts=time,bid=best_bid,ask=best_ask "
+        "(timestamp/ts, bid, ask, bid_size, ask_size, price, quantity, side, code).",
+    ),
+]
+TimeUnitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time-unit",
+        metavar="UNIT",
+        help="Generic format: the unit of numeric timestamps, s, ms, us, ns (default) or auto (from their magnitude).",
+    ),
+]
+
+
 def _load(
     path: str,
     fmt: str,
@@ -106,6 +131,8 @@ def _load(
     settlement: str | None = None,
     lot_size: str | None = None,
     quiet: bool = False,
+    columns: str | None = None,
+    time_unit: str | None = None,
 ):
     """Load a data file with :func:`flatbook.load_data` (a spinner on a terminal unless ``quiet``), the contract
     and lot flags applied (:meth:`~flatbook.data.events.EventTable.with_contract`)."""
@@ -132,11 +159,19 @@ def _load(
             contract_size=csize,
             settlement=settlement,
             lot_size=lot,
+            columns=columns,
+            time_unit=time_unit,
         )
 
 
 #: the API's keywords → the flags, in errors
-_LOAD_FLAGS = {"format": "--format", "on_error": "--on-error", "trades": "--trades"}
+_LOAD_FLAGS = {
+    "format": "--format",
+    "on_error": "--on-error",
+    "trades": "--trades",
+    "columns": "--columns",
+    "time_unit": "--time-unit",
+}
 _OPTION_FLAGS = {
     "latency_ms": "--feed-latency-ms",
     "feed_latency_ms": "--feed-latency-ms",
@@ -197,6 +232,8 @@ def data_inspect(
     contract_size: ContractSizeOpt = None,
     settlement: SettlementOpt = None,
     lot_size: LotOpt = None,
+    columns: ColumnsOpt = None,
+    time_unit: TimeUnitOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Instrument, time span, tick size, contract, event counts, spread and volatility of a data file,
@@ -212,6 +249,8 @@ def data_inspect(
         settlement=settlement,
         lot_size=lot_size,
         quiet=json_,
+        columns=columns,
+        time_unit=time_unit,
     )
     res = api.inspect_data(ev)
     if json_:
@@ -234,6 +273,8 @@ def data_convert(
     contract_size: ContractSizeOpt = None,
     settlement: SettlementOpt = None,
     lot_size: LotOpt = None,
+    columns: ColumnsOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Convert a data file to flatbook's columnar event Parquet (written atomically); the contract and
     lot flags are recorded in it."""
@@ -248,6 +289,8 @@ def data_convert(
         contract_size=contract_size,
         settlement=settlement,
         lot_size=lot_size,
+        columns=columns,
+        time_unit=time_unit,
     )
     ev.to_parquet(dest)
     _stdout().print(f"wrote {dest}: {len(ev):,} events", markup=False, highlight=False)
@@ -317,6 +360,8 @@ def backtest(
     contract_size: ContractSizeOpt = None,
     settlement: SettlementOpt = None,
     lot_size: LotOpt = None,
+    columns: ColumnsOpt = None,
+    time_unit: TimeUnitOpt = None,
     json_: JsonOpt = False,
     out: OutOpt = None,
     report: ReportOpt = None,
@@ -343,6 +388,8 @@ def backtest(
         settlement=settlement,
         lot_size=lot_size,
         quiet=json_,
+        columns=columns,
+        time_unit=time_unit,
     )
     with compiling("backtest", enabled=not json_) as need:
         if need:
