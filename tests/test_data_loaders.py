@@ -125,7 +125,11 @@ def test_lobster_aapl_rows_meta_and_mapping():
     np.testing.assert_array_equal(ev.side[ex], -msg[ex, 5])  # resting sell executed = buy trade
     np.testing.assert_array_equal(ev.px[ex], msg[ex, 4] / 10_000)
     np.testing.assert_array_equal(ev.qty[ex], msg[ex, 3])
-    assert np.isnan(ev.px[~ex]).all() and (ev.qty[~ex] == 0).all() and (ev.side[~ex] == 0).all()
+    od = np.isin(msg[:, 1], (1, 2, 3))  # order rows carry the message's price, size and book side
+    np.testing.assert_array_equal(ev.px[od], msg[od, 4] / 10_000)
+    np.testing.assert_array_equal(ev.qty[od], msg[od, 3])
+    np.testing.assert_array_equal(ev.side[od], msg[od, 5])  # the order's book side: +1 bid, -1 ask
+    assert np.isnan(ev.px[~ex & ~od]).all() and (ev.qty[~ex & ~od] == 0).all()
     np.testing.assert_array_equal(ev.ask_px, ob[:, 0] / 10_000)
     np.testing.assert_array_equal(ev.bid_sz, ob[:, 3])
     # time: seconds after midnight New York (EDT, UTC−4 in June)
@@ -806,7 +810,7 @@ def test_generic_round_trip_real_lobster(tmp_path):
     qp, tp = write_generic(ev, tmp_path)
     got = load_generic(qp, tp, instrument="AAPL")
     assert len(got) == len(ev) and got.meta.tick_size == 0.01 and got.meta.lot_size == 1.0
-    for kind, cols in ((QUOTE, COLUMNS), (TRADE, ("ts", "px", "qty", "side", "code"))):
+    for kind, cols in ((QUOTE, tuple(c for c in COLUMNS if c not in ("px", "qty", "side"))), (TRADE, ("ts", "px", "qty", "side", "code"))):
         a, b = got.kind == kind, ev.kind == kind
         for c in cols:
             np.testing.assert_array_equal(getattr(got, c)[a], getattr(ev, c)[b], err_msg=c)
@@ -838,7 +842,7 @@ def test_convert_and_dispatch(tmp_path):
 
 def test_load_errors(tmp_path):
     with pytest.raises(
-        InputError, match=r"--format: unknown format 'excel' \(allowed: auto, binance, events, generic, lobster\)"
+        InputError, match=r"--format: unknown format 'excel' \(allowed: auto, binance, events, generic, hftbacktest, lobster, tardis\)"
     ):
         load(tmp_path / "x.csv", fmt="excel")
     with pytest.raises(DataError, match=r"nope\.zip: no such file"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,8 @@ def load_data(
     book: str = "touch",
     on_gap: str = "resync",
     depth_window: float | None = None,
+    columns: str | Mapping[str, str] | None = None,
+    time_unit: str | None = None,
 ) -> EventTable:
     """Load a market data file as an :class:`~flatbook.data.events.EventTable` (``flatbook data inspect``'s loader).
 
@@ -88,12 +91,18 @@ def load_data(
         currency and its lot (quantity units).
     book : str, default "touch"
         Binance: ``"touch"`` (bookTicker + trades) or ``"depth"`` (also the full-depth book from the REST
-        snapshot and the depth diff stream, as LEVEL/CLEAR rows; :mod:`flatbook.data.binance`).
+        snapshot and the depth diff stream, as LEVEL/CLEAR rows; :mod:`flatbook.data.binance`). hftbacktest
+        ``.npz`` and Tardis files are full-depth books whatever ``book`` says; LOBSTER, generic and event files
+        have no depth stream (``"depth"`` is refused).
     on_gap : str, default "resync"
         ``book="depth"``: a sequence gap in the depth stream is warned about (:class:`DepthGapWarning`, with
         the count and times) and resynced from the next snapshot, or (``"fail"``) refused.
     depth_window : float, optional
         ``book="depth"``: keep levels within this fraction of price around the touch prices seen (default 0.02).
+    columns : str or dict, optional
+        Generic format: our column names mapped to the file's, ``"ts=time,bid=best_bid"`` or a dict.
+    time_unit : str, optional
+        Generic format: the unit of numeric timestamps, s, ms, us, ns (the default) or auto.
     """
     if contract is not None and contract not in CONTRACTS:
         raise unknown("contract", "contract type", contract, CONTRACTS)
@@ -101,18 +110,20 @@ def load_data(
     lot = _positive("lot_size", lot_size, "quantity units")
     kw = _book_options(path, format, book, on_gap, depth_window)
     try:
-        ev = load(path, fmt=format, trades=trades, on_error=on_error, cache=cache, **kw)
+        ev = load(
+            path,
+            fmt=format,
+            trades=trades,
+            on_error=on_error,
+            cache=cache,
+            columns=columns,
+            time_unit=time_unit,
+            **kw,
+        )
     except InputError as e:
-        raise _renamed(
-            e,
-            {
-                "--format": "format",
-                "--on-error": "on_error",
-                "--trades": "trades",
-                "--book": "book",
-                "--on-gap": "on_gap",
-            },
-        ) from None
+        names = {"--format": "format", "--on-error": "on_error", "--trades": "trades"}
+        names |= {"--book": "book", "--on-gap": "on_gap", "--columns": "columns", "--time-unit": "time_unit"}
+        raise _renamed(e, names) from None
     _warn_gaps(ev)
     ev = ev.with_contract(contract, csize, settlement)
     if lot is not None:
@@ -142,7 +153,10 @@ def _book_options(path, format: str, book: str, on_gap: str, depth_window: float
         return {}
     fmt = format
     if fmt == "auto":
-        fmt = detect_format(check_file(path))
+        several = Path(path).is_dir() or (not Path(path).exists() and "," in str(path))  # Tardis files
+        fmt = "tardis" if several else detect_format(check_file(path))
+    if fmt in ("hftbacktest", "tardis"):
+        return {}  # their rows are a full-depth book as they are
     if fmt != "binance":
         raise InputError(
             "book", f"book='depth' reads a Binance capture's depth stream; a {fmt} file has none (allowed: touch)"

@@ -49,7 +49,13 @@ data_app = typer.Typer(help="Market data: inspect or convert LOBSTER, Binance an
 # mounted as `flatbook data` by the root (flatbook.cli.root), after the commands, as typer lists groups
 
 FormatOpt = Annotated[
-    str, typer.Option("--format", metavar="FMT", help="auto, lobster, binance, generic or events (flatbook Parquet).")
+    str,
+    typer.Option(
+        "--format",
+        metavar="FMT",
+        help="auto, lobster, binance, generic, hftbacktest (.npz), tardis (CSV, a directory or a comma list) "
+        "or events (flatbook Parquet).",
+    ),
 ]
 TradesOpt = Annotated[
     str | None, typer.Option("--trades", metavar="FILE", help="Generic format: the trades file (CSV or Parquet).")
@@ -114,6 +120,25 @@ LotOpt = Annotated[
 ]
 
 
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        metavar="MAP",
+        help="Generic format: our column names mapped to the file's, e.g. ts=time,bid=best_bid,ask=best_ask "
+        "(timestamp/ts, bid, ask, bid_size, ask_size, price, quantity, side, code).",
+    ),
+]
+TimeUnitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time-unit",
+        metavar="UNIT",
+        help="Generic format: the unit of numeric timestamps, s, ms, us, ns (default) or auto (from their magnitude).",
+    ),
+]
+
+
 def _load(
     path: str,
     fmt: str,
@@ -128,6 +153,8 @@ def _load(
     quiet: bool = False,
     book: str = "touch",
     on_gap: str = "resync",
+    columns: str | None = None,
+    time_unit: str | None = None,
 ):
     """Load a data file with :func:`flatbook.load_data` (a spinner on a terminal unless ``quiet``), the contract
     and lot flags applied (:meth:`~flatbook.data.events.EventTable.with_contract`); ``--book``/``--on-gap``
@@ -162,6 +189,8 @@ def _load(
             lot_size=lot,
             book=book,
             on_gap=on_gap,
+            columns=columns,
+            time_unit=time_unit,
         )
     print_warnings([str(w.message) for w in caught if issubclass(w.category, DepthGapWarning)])
     for w in caught:  # any other warning as Python would have shown it
@@ -177,6 +206,8 @@ _LOAD_FLAGS = {
     "trades": "--trades",
     "book": "--book",
     "on_gap": "--on-gap",
+    "columns": "--columns",
+    "time_unit": "--time-unit",
 }
 _OPTION_FLAGS = {
     "latency_ms": "--feed-latency-ms",
@@ -243,6 +274,8 @@ def data_inspect(
     lot_size: LotOpt = None,
     book: BookOpt = "touch",
     on_gap: OnGapOpt = "resync",
+    columns: ColumnsOpt = None,
+    time_unit: TimeUnitOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Instrument, time span, tick size, contract, event counts, spread and volatility of a data file,
@@ -265,6 +298,8 @@ def data_inspect(
         quiet=json_,
         book=book,
         on_gap=on_gap,
+        columns=columns,
+        time_unit=time_unit,
     )
     res = api.inspect_data(ev)
     if json_:
@@ -289,6 +324,8 @@ def data_convert(
     lot_size: LotOpt = None,
     book: BookOpt = "touch",
     on_gap: OnGapOpt = "resync",
+    columns: ColumnsOpt = None,
+    time_unit: TimeUnitOpt = None,
 ) -> None:
     """Convert a data file to flatbook's columnar event Parquet (written atomically); the contract and
     lot flags are recorded in it."""
@@ -305,6 +342,8 @@ def data_convert(
         lot_size=lot_size,
         book=book,
         on_gap=on_gap,
+        columns=columns,
+        time_unit=time_unit,
     )
     ev.to_parquet(dest)
     _stdout().print(f"wrote {dest}: {len(ev):,} events", markup=False, highlight=False)
@@ -429,6 +468,8 @@ def backtest(
     lot_size: LotOpt = None,
     book: BookOpt = "touch",
     on_gap: OnGapOpt = "resync",
+    columns: ColumnsOpt = None,
+    time_unit: TimeUnitOpt = None,
     json_: JsonOpt = False,
     out: OutOpt = None,
     report: ReportOpt = None,
@@ -591,6 +632,8 @@ def backtest(
         quiet=json_,
         book=book,
         on_gap=on_gap,
+        columns=columns,
+        time_unit=time_unit,
     )
     api.check_backtest_data(ev, opts)  # e.g. --latency-ms measured needs local stamps
     with compiling("backtest", enabled=not json_) as need:

@@ -12,9 +12,13 @@ from .binance import load_binance
 from .cache import cache_key, cached
 from .events import QUOTE, TRADE, DataError, EventTable
 from .generic import PARQUET_SUFFIXES, check_file, load_generic
+from .hftbacktest_npz import is_npz_events, load_npz
 from .lobster import load_lobster
+from .tardis import file_kind, load_tardis, resolve
 
-FORMATS = ("auto", "lobster", "binance", "generic", "events")
+FORMATS = ("auto", "lobster", "binance", "generic", "events", "hftbacktest", "tardis")
+#: loader options only the generic format takes
+GENERIC_ONLY = ("columns", "time_unit")
 
 
 def _is_event_file(path: Path) -> bool:
@@ -29,15 +33,20 @@ def _is_event_file(path: Path) -> bool:
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """The format of ``path`` from its name: ``.zip`` → lobster, ``.gz`` → binance
-    (``.csv.gz`` → generic), ``.parquet``/``.pq`` → events if written by flatbook
-    (``flatbook`` schema metadata) else generic, ``.csv`` → generic."""
+    """The format of ``path`` from its name and first bytes: ``.npz`` (or a ``.zip`` of ``.npy`` arrays) →
+    hftbacktest, ``.zip`` → lobster, ``.csv``/``.csv.gz`` → tardis if its header starts with
+    ``exchange,symbol,timestamp,local_timestamp`` else generic, ``.gz`` → binance, ``.parquet``/``.pq``
+    → events if written by flatbook (``flatbook`` schema metadata) else generic; a directory → tardis."""
     p = Path(path)
     name = p.name.lower()
+    if p.is_dir():
+        return "tardis"
+    if name.endswith(".npz") or (name.endswith(".zip") and is_npz_events(p)):
+        return "hftbacktest"
     if name.endswith(".zip"):
         return "lobster"
     if name.endswith((".csv", ".csv.gz")):
-        return "generic"
+        return "tardis" if file_kind(p) is not None else "generic"
     if name.endswith(".gz"):
         return "binance"
     if name.endswith(PARQUET_SUFFIXES):
@@ -45,7 +54,7 @@ def detect_format(path: str | os.PathLike) -> str:
     raise DataError(
         p,
         None,
-        "cannot tell the format from the file name (.zip, .gz, .csv, .parquet); "
+        "cannot tell the format from the file name (.zip, .npz, .gz, .csv, .parquet); "
         f"pass --format (format= in Python), one of {', '.join(FORMATS[1:])}",
     )
 
@@ -65,7 +74,10 @@ def load(
     (:func:`~flatbook.data.lobster.load_lobster`), ``binance``
     (:func:`~flatbook.data.binance.load_binance`), ``generic``
     (:func:`~flatbook.data.generic.load_generic`, ``path`` = quotes file, ``trades``
-    = optional trades file) or ``events`` (a file written by
+    = optional trades file; ``columns``, ``time_unit``), ``hftbacktest``
+    (:func:`~flatbook.data.hftbacktest_npz.load_npz`, an ``.npz`` event file), ``tardis``
+    (:func:`~flatbook.data.tardis.load_tardis`; ``path`` a Tardis CSV, a directory of them,
+    or a comma-separated list) or ``events`` (a file written by
     :meth:`EventTable.to_parquet`). ``**kw`` go to the loader (e.g. ``levels``,
     ``tolerance_ns``, ``tolerance_ms``, ``instrument``, ``tick_size``).
     ``cache``: keep the parsed events in flatbook's data cache and reuse them
@@ -73,9 +85,17 @@ def load(
     """
     if fmt not in FORMATS:
         raise unknown("--format", "format", fmt, FORMATS)
+    kw = {k: v for k, v in kw.items() if not (k in GENERIC_ONLY and v is None)}  # not set: as before (cache key)
+    if fmt in ("auto", "tardis") and _several(path):  # a directory or a comma list of Tardis files
+        if trades is not None:
+            raise InputError("trades", "Tardis files are given together as DATA (a directory or a comma list)")
+        _generic_only(kw, "tardis")
+        return _with_streams(load_tardis(path, on_error=on_error, **kw), "Tardis CSV", None)
     p = check_file(path)
     if fmt == "auto":
         fmt = detect_format(p)
+    if fmt != "generic":
+        _generic_only(kw, fmt)
     if trades is not None and fmt != "generic":
         raise InputError("trades", f"a separate trades file goes only with the generic format, not {fmt}")
     if fmt == "events":
@@ -89,7 +109,24 @@ def load(
     return _parse(p, fmt, trades, on_error, kw)
 
 
+def _several(path) -> bool:
+    p = Path(path)
+    return p.is_dir() or (not p.exists() and "," in str(path))
+
+
+def _generic_only(kw: dict, fmt: str) -> None:
+    """Refuse the generic format's options (``--columns``, ``--time-unit``) for another format."""
+    for k in GENERIC_ONLY:
+        if kw.get(k) is not None:
+            flag = "--" + k.replace("_", "-")
+            raise InputError(flag, f"goes only with the generic format (CSV/Parquet quotes), not {fmt}")
+
+
 def _parse(p: Path, fmt: str, trades, on_error: str, kw: dict) -> EventTable:
+    if fmt == "hftbacktest":
+        return load_npz(p, on_error=on_error, **kw)  # lists its own streams
+    if fmt == "tardis":
+        return load_tardis(resolve(p), on_error=on_error, **kw)  # lists its own streams
     if fmt == "lobster":
         return _with_streams(load_lobster(p, on_error=on_error, **kw), "LOBSTER message + orderbook files", None)
     if fmt == "binance":

@@ -13,7 +13,10 @@ is event i, orderbook row i the book *after* it, N levels.
 
 Mapping to :class:`~flatbook.data.events.EventTable` rows (``code`` = message type):
 
-* 1 new order, 2 partial cancel, 3 delete → QUOTE rows.
+* 1 new order, 2 partial cancel, 3 delete → QUOTE rows carrying the message's
+  ``px`` (USD), ``qty`` (shares) and ``side`` = the book side of the order (+1 bid,
+  −1 ask: the message's direction). Only TRADE rows are trades: every reader of
+  ``px``/``qty`` masks on ``kind``.
 * 4 visible execution, 5 hidden execution → TRADE rows: ``px`` = message price,
   ``qty`` = size, ``side`` = −direction (the execution of a resting sell order is
   a buyer-initiated trade).
@@ -21,6 +24,17 @@ Mapping to :class:`~flatbook.data.events.EventTable` rows (``code`` = message ty
   code 6 / 7, no trade: an auction cross does not trade against the continuous
   book a market maker quotes in, and its book row repeats the previous state.
   Keep them out of fill models by their code if needed.
+
+``entry_ts`` (the L3 time priority, :mod:`flatbook.data.events`): on a row of type
+1–4 the exchange time (ns) of the same order id's type-1 message (a type-1 row
+carries its own ``ts``), or ``ENTRY_BEFORE`` when that order was resting before the
+file starts (its type-1 message is not in the file); ``ENTRY_NONE`` on rows that
+refer to no displayed order: type 5 (a hidden order's execution; LOBSTER gives it
+order id 0), types 6 and 7, and order id 0 or −1. An N-level file holds only the messages that change its first N
+levels (checked on the AMZN 5-level sample: a price coming into view brings volume no
+message added), so an order placed out of view and later cancelled or executed in view
+reads ``ENTRY_BEFORE``, and a queue rebuilt from the messages is exact only while its
+price stays in view (``tests/test_lobster_l3.py``).
 
 Book columns are level 1 of the orderbook row; with more than one level, ``depth``
 holds all requested levels as (bid_px, bid_sz, ask_px, ask_sz).
@@ -43,13 +57,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .events import QUOTE, TRADE, DataError, EventMeta, EventTable, Problems, empty_columns
+from .events import ENTRY_BEFORE, ENTRY_NONE, QUOTE, TRADE, DataError, EventMeta, EventTable, Problems, empty_columns
 from .generic import check_file, screen, ts_order
 
 PRICE_SCALE = 10_000  # file prices are USD × 10 000
 EMPTY_LEVEL = 9_999_999_999  # ± this marks an empty level
 MESSAGE_COLUMNS = 6
 EXECUTIONS = (4, 5)
+ORDER_MESSAGES = (1, 2, 3)  # new order, partial cancel, delete: QUOTE rows with the order's px, qty, side
 NAME = re.compile(
     r"(?:^|/)(?P<ticker>[^/]+?)_(?P<date>\d{4}-\d{2}-\d{2})_(?P<start>\d+)_(?P<end>\d+)_"
     r"(?P<kind>message|orderbook)_(?P<levels>\d+)\.csv$"
@@ -180,6 +195,32 @@ def _book(raw: np.ndarray, levels: int) -> np.ndarray:
     )
 
 
+def entry_times(ts: np.ndarray, typ: np.ndarray, oid: np.ndarray) -> np.ndarray:
+    """``entry_ts`` of each message (int64 ns): the time of the latest type-1 message of the same order id at
+    or before it, ``ENTRY_BEFORE`` if there is none, ``ENTRY_NONE`` for types 5–7 and ids ≤ 0.
+
+    Vectorised: the rows sorted by (order id, row), then within each id's run the last type-1 row so far
+    (a running maximum of type-1 positions, reset at the run's start).
+    """
+    n = len(ts)
+    out = np.full(n, ENTRY_NONE, np.int64)
+    refers = (oid > 0) & (typ <= 4)  # 5: a hidden order's execution, never in the displayed queue
+    rows = np.flatnonzero(refers)
+    if not rows.size:
+        return out
+    ids = oid[rows]
+    order = np.lexsort((rows, ids))  # stable: by id, then file order
+    srt_rows, srt_ids = rows[order], ids[order]
+    pos = np.arange(srt_rows.size)
+    start = np.ones(srt_rows.size, bool)
+    start[1:] = srt_ids[1:] != srt_ids[:-1]
+    run_start = np.maximum.accumulate(np.where(start, pos, 0))
+    last_new = np.maximum.accumulate(np.where(typ[srt_rows] == 1, pos, -1))
+    has = last_new >= run_start
+    out[srt_rows] = np.where(has, ts[srt_rows[np.maximum(last_new, 0)]], ENTRY_BEFORE)
+    return out
+
+
 def load_lobster(
     path: str | os.PathLike, *, levels: int | None = None, on_error: str = "fail", tolerance_ns: int = 0
 ) -> EventTable:
@@ -229,7 +270,7 @@ def load_lobster(
     msg, mline = msg[good[np.minimum(mline, n + 1)]], mline[good[np.minimum(mline, n + 1)]]
     ob = ob[good[np.minimum(oline, n + 1)]]
 
-    secs, typ, size, price, direction = msg[:, 0], msg[:, 1], msg[:, 3], msg[:, 4], msg[:, 5]
+    secs, typ, oid, size, price, direction = msg[:, 0], msg[:, 1], msg[:, 2], msg[:, 3], msg[:, 4], msg[:, 5]
     ts = _midnight_ns(m["date"]) + np.rint(secs * 1e9).astype(np.int64)
     ask1, bid1 = ob[:, 0], ob[:, 2]
     is_exec = np.isin(typ, EXECUTIONS)
@@ -246,6 +287,7 @@ def load_lobster(
     ]
     keep = screen(problems, msg_where, mline, checks, [ts_order(ts, int(tolerance_ns))])
     typ, size, price, direction, is_exec = typ[keep], size[keep], price[keep], direction[keep], is_exec[keep]
+    oid = oid[keep]
     ts = ts[keep]
     if len(ts):
         ts = np.maximum.accumulate(ts)
@@ -255,9 +297,10 @@ def load_lobster(
     cols["ts"] = ts
     cols["kind"] = np.where(is_exec, TRADE, QUOTE).astype(np.int8)
     cols["bid_px"], cols["bid_sz"], cols["ask_px"], cols["ask_sz"] = (book[:, 0, k] for k in range(4))
-    cols["px"] = np.where(is_exec, price / PRICE_SCALE, np.nan)
-    cols["qty"] = np.where(is_exec, size, 0.0)
-    cols["side"] = np.where(is_exec, -direction, 0).astype(np.int8)
+    is_order = np.isin(typ, ORDER_MESSAGES)
+    cols["px"] = np.where(is_exec | is_order, price / PRICE_SCALE, np.nan)
+    cols["qty"] = np.where(is_exec | is_order, size, 0.0)
+    cols["side"] = np.where(is_exec, -direction, np.where(is_order, direction, 0)).astype(np.int8)
     cols["code"] = typ.astype(np.int16)
     meta = EventMeta(
         instrument=m["ticker"],
@@ -270,4 +313,5 @@ def load_lobster(
         files=(str(path),),
         skipped=dict(problems.counts),
     )
-    return EventTable(**cols, meta=meta, depth=book if levels > 1 else None)
+    entry = entry_times(ts, typ.astype(np.int64), oid.astype(np.int64))
+    return EventTable(**cols, meta=meta, depth=book if levels > 1 else None, entry_ts=entry)

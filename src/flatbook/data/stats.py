@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .events import QUOTE, TRADE, EventTable
+from .events import CLEAR, LEVEL, QUOTE, TRADE, EventTable
 
 SECONDS_PER_YEAR = 365.25 * 86400.0  # calendar-time annualisation, the same for every market
 NS = 1_000_000_000
@@ -58,6 +58,8 @@ def inspect_events(ev: EventTable) -> dict:
         "lot_size": _num(m.lot_size),
         "events": int(n),
         "quotes": int(np.sum(kind == QUOTE)),
+        "levels": int(np.sum(kind == LEVEL)),
+        "clears": int(np.sum(kind == CLEAR)),
         "trades": int(trades.sum()),
         "buy_trades": int(np.sum(trades & (side > 0))),
         "sell_trades": int(np.sum(trades & (side < 0))),
@@ -78,7 +80,7 @@ def inspect_events(ev: EventTable) -> dict:
         w = np.where(ok, life, 0.0)
         if w.sum() > 0:
             out["spread_mean_ticks"] = float(np.sum(w * np.where(ok, spread, 0.0)) / w.sum())
-        q = ok & (kind == QUOTE)
+        q = ok & ((kind == QUOTE) | (kind == LEVEL))  # the book-update rows (a LEVEL row carries the touch after it)
         if q.any():
             out["spread_median_ticks"] = float(np.median(spread[q]))
 
