@@ -50,6 +50,7 @@ from ..backtest import BacktestOptions, replay_config, run_backtest
 from ..data.events import DataError
 from ..data.generic import PARQUET_SUFFIXES
 from ..data.load import detect_format, load
+from ..data.tardis import file_kind
 from ..errors import InputError
 from ..extras import require
 from ..timing import group_timing
@@ -93,11 +94,16 @@ DAY_KEYS = (
 
 
 def is_batch(data: str | os.PathLike) -> bool:
-    """Whether ``data`` names several files: a directory, or a glob pattern that is not itself a file."""
+    """Whether ``data`` names several files: a directory, or a glob pattern that is not itself a file. A
+    directory of Tardis CSVs only (a book, trades and quotes file of one market) is one data set, read
+    together (:func:`flatbook.data.tardis.load_tardis`), not a batch."""
     p = Path(data).expanduser()
     if p.is_file():
         return False
-    return p.is_dir() or has_magic(str(data))
+    if p.is_dir():
+        files = [f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and _is_data_name(f)]
+        return not (files and all(f.name.lower().endswith((".csv", ".csv.gz")) and file_kind(f) for f in files))
+    return has_magic(str(data))
 
 
 def _is_data_name(p: Path) -> bool:
