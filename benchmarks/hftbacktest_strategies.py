@@ -7,13 +7,20 @@ script in a fresh interpreter (end-to-end wall time and peak memory):
         --order-latency-ms 10 --maker-fee-bps -0.5 --set half_spread=1 --set skew=20 \\
         --set size=0.01 --set limit=0.1
 
-prints one JSON line: fills, volume, final position, PnL, loop time.
+prints one JSON line: fills, volume, final position, PnL, loop time. ``--log X.npz``
+also writes every fill and every order sent, cancelled or expired (for
+``benchmarks/fill_agreement.py``); ``--repeat N`` times N runs in the process.
+Two more forms: ``convert SRC --feed-latency-ms L --out X.npz [--tile N]`` (the
+data, below) and ``baseline`` (imports only: the memory floor).
 
 What the strategies do (the same rules as flatbook's replay with
 ``--min-requote-ms 100``; see benchmarks/README.md for what still differs):
 
-* every ``interval`` ns of local time (``hbt.elapse``), read the mid of
-  hftbacktest's order book and our position q (BTC);
+* every ``interval`` ns of local time (``hbt.elapse``; ``--clock interval``,
+  hftbacktest's usual form), or at every market feed event when ``interval``
+  ns have passed since the last request and the mid, the spread or q changed
+  (``hbt.wait_next_feed``; ``--clock events``, flatbook's replay rule), read
+  the mid of hftbacktest's order book and our position q (BTC);
 * depths from the mid: linear skew δb = h + skew·q, δa = h − skew·q; GLFT
   closed form δb = c + (q + ½)·ω, δa = c − (q − ½)·ω (q in BTC, as flatbook's
   ``glft`` policy uses it);
@@ -54,6 +61,8 @@ import numpy as np
 from numba import njit
 
 LINEAR_SKEW, GLFT = 0, 1
+CLOCK_INTERVAL, CLOCK_EVENTS = 0, 1
+CLOCKS = {"interval": CLOCK_INTERVAL, "events": CLOCK_EVENTS}
 STRATEGIES = {"linear-skew": LINEAR_SKEW, "glft": GLFT}
 # out[] slots filled by the strategy loop
 (
@@ -69,8 +78,18 @@ STRATEGIES = {"linear-skew": LINEAR_SKEW, "glft": GLFT}
     O_RC,
     O_LAST_TS,
     O_MAX_Q,
-) = range(12)
-O_LEN = 12
+    O_NFILL,
+    O_NORD,
+) = range(14)
+O_LEN = 14
+# the logs (quote_loop's flog and olog; 0 rows: not logged)
+#: flog columns: exchange time of the fill (ns), side (+1 buy), price, quantity, order id
+F_TS, F_SIDE, F_PX, F_QTY, F_ID = range(5)
+F_COLS = 5
+#: olog columns: local time (ns), what (OL_SUBMIT, OL_CANCEL, OL_EXPIRED), side (+1 buy), price, quantity, order id
+L_TS, L_WHAT, L_SIDE, L_PX, L_QTY, L_ID = range(6)
+L_COLS = 6
+OL_SUBMIT, OL_CANCEL, OL_EXPIRED = 1, 2, 3
 ROI_PAD = 0.15  # order-book region of interest: the data's price range ± 15 %
 
 
@@ -181,12 +200,48 @@ def resting_qty(orders, side, skip_id):
     return total
 
 
+@njit
+def _log_fills(orders, tick, flog, out):
+    """Log every filled order of ``orders`` (NoPartialFillExchange: one fill per order) before it is cleared."""
+    if flog.shape[0] == 0:
+        return
+    vals = orders.values()
+    while vals.has_next():
+        o = vals.get()
+        if o.status == 3 and out[O_NFILL] < flog.shape[0]:  # FILLED
+            i = int(out[O_NFILL])
+            flog[i, F_TS] = o.exch_timestamp
+            flog[i, F_SIDE] = 1.0 if o.side == 1 else -1.0
+            flog[i, F_PX] = o.exec_price_tick * tick
+            flog[i, F_QTY] = o.exec_qty
+            flog[i, F_ID] = o.order_id
+            out[O_NFILL] += 1
+
+
+@njit
+def _log_order(olog, out, ts, what, side, px, qty, oid):
+    if olog.shape[0] == 0 or out[O_NORD] >= olog.shape[0]:
+        return
+    i = int(out[O_NORD])
+    olog[i, L_TS] = ts
+    olog[i, L_WHAT] = what
+    olog[i, L_SIDE] = side
+    olog[i, L_PX] = px
+    olog[i, L_QTY] = qty
+    olog[i, L_ID] = oid
+    out[O_NORD] += 1
+
+
 # not cache=True: hftbacktest's jitclass methods call its Rust library through ctypes
 # pointers, which numba cannot cache ("uses dynamic globals"); every process compiles
 @njit
-def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
-    """One order per side, requoted every ``interval_ns``. mode LINEAR_SKEW: p1 = half_spread,
-    p2 = skew; mode GLFT: p1 = c, p2 = ω. Returns the number of loop iterations."""
+def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, clock, out, flog, olog):
+    """One order per side. mode LINEAR_SKEW: p1 = half_spread, p2 = skew; mode GLFT: p1 = c, p2 = ω.
+    ``clock`` CLOCK_INTERVAL: decide every ``interval_ns`` of local time (``elapse``); CLOCK_EVENTS: wake at
+    every market feed event (``wait_next_feed``) and decide when ``interval_ns`` have passed since the last
+    request and the mid, the spread or the position changed since the last decision (flatbook's replay rule,
+    ``flatbook.strategy.requote.decision_due``). ``flog`` / ``olog``: the fill and order logs (F_* and L_*
+    columns; arrays of 0 rows: no log). Returns the number of loop iterations."""
     asset_no = 0
     depth = hbt.depth(asset_no)
     tick = depth.tick_size
@@ -199,12 +254,23 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
     bid_qty = 0.0
     ask_qty = 0.0
     mid = np.nan
+    last_req = np.int64(-(2**62))
+    last_mid = np.nan
+    last_spread = np.nan
+    last_q = np.nan
     while True:
-        rc = hbt.elapse(interval_ns)
-        out[O_RC] = rc
-        out[O_LAST_TS] = hbt.current_timestamp
-        if rc != 0:
-            break  # 1: end of the data; anything else: an error
+        if clock == CLOCK_EVENTS:
+            rc = hbt.wait_next_feed(False, np.int64(3_600_000_000_000))
+            out[O_RC] = rc
+            out[O_LAST_TS] = hbt.current_timestamp
+            if rc != 0 and rc != 2:
+                break  # 1: end of the data; anything else: an error
+        else:
+            rc = hbt.elapse(interval_ns)
+            out[O_RC] = rc
+            out[O_LAST_TS] = hbt.current_timestamp
+            if rc != 0:
+                break  # 1: end of the data; anything else: an error
         out[O_WAKEUPS] += 1
         # count post-only rejections, then forget inactive orders
         orders = hbt.orders(asset_no)
@@ -213,6 +279,17 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
                 o = orders.get(oid)
                 if o is not None and o.status == 2:  # EXPIRED: GTX would have crossed
                     out[O_EXPIRED] += 1
+                    _log_order(
+                        olog,
+                        out,
+                        hbt.current_timestamp,
+                        OL_EXPIRED,
+                        1.0 if o.side == 1 else -1.0,
+                        o.price_tick * tick,
+                        o.qty,
+                        oid,
+                    )
+        _log_fills(orders, tick, flog, out)
         hbt.clear_inactive_orders(asset_no)
         orders = hbt.orders(asset_no)
         if bid_id != 0 and orders.get(bid_id) is None:
@@ -228,6 +305,14 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
         mid = 0.5 * (depth.best_bid + depth.best_ask)
         q = hbt.position(asset_no)
         out[O_MAX_Q] = max(out[O_MAX_Q], abs(q))
+        if clock == CLOCK_EVENTS:
+            now = hbt.current_timestamp
+            spread = (ba_t - bb_t) * tick
+            if now - last_req < interval_ns or (mid == last_mid and spread == last_spread and q == last_q):
+                continue
+            last_mid = mid
+            last_spread = spread
+            last_q = q
         if mode == LINEAR_SKEW:
             db = p1 + p2 * q
             da = p1 - p2 * q
@@ -255,6 +340,8 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
             if o is not None and o.cancellable:
                 hbt.cancel(asset_no, bid_id, False)
                 out[O_CANCELLED] += 1
+                last_req = hbt.current_timestamp
+                _log_order(olog, out, hbt.current_timestamp, OL_CANCEL, 1.0, o.price_tick * tick, o.qty, bid_id)
                 bid_id = np.uint64(0)
             elif o is not None and o.req != 0:
                 busy = True  # a request in flight: wait for its answer
@@ -270,9 +357,11 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
             bid_id = next_id
             next_id += np.uint64(1)
             hbt.submit_buy_order(asset_no, bid_id, new_bid_tick * tick, qty, 1, 0, False)  # GTX, LIMIT
+            _log_order(olog, out, hbt.current_timestamp, OL_SUBMIT, 1.0, new_bid_tick * tick, qty, bid_id)
             bid_tick = new_bid_tick
             bid_qty = new_bid_qty
             out[O_SUBMITTED] += 1
+            last_req = hbt.current_timestamp
         # ask side
         busy = False
         if ask_id != 0 and (new_ask_qty <= 0.0 or new_ask_tick != ask_tick or new_ask_qty != ask_qty):
@@ -280,6 +369,8 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
             if o is not None and o.cancellable:
                 hbt.cancel(asset_no, ask_id, False)
                 out[O_CANCELLED] += 1
+                last_req = hbt.current_timestamp
+                _log_order(olog, out, hbt.current_timestamp, OL_CANCEL, -1.0, o.price_tick * tick, o.qty, ask_id)
                 ask_id = np.uint64(0)
             elif o is not None and o.req != 0:
                 busy = True  # a request in flight: wait for its answer
@@ -295,10 +386,13 @@ def quote_loop(hbt, mode, p1, p2, size, limit, interval_ns, out):
             ask_id = next_id
             next_id += np.uint64(1)
             hbt.submit_sell_order(asset_no, ask_id, new_ask_tick * tick, qty, 1, 0, False)
+            _log_order(olog, out, hbt.current_timestamp, OL_SUBMIT, -1.0, new_ask_tick * tick, qty, ask_id)
             ask_tick = new_ask_tick
             ask_qty = new_ask_qty
             out[O_SUBMITTED] += 1
-    # the final mark: the book at the end of the data
+            last_req = hbt.current_timestamp
+    # the final mark: the book at the end of the data; the fills of the last interval
+    _log_fills(hbt.orders(asset_no), tick, flog, out)
     depth = hbt.depth(asset_no)
     if depth.best_bid_tick > -9223372036854775807 - 1 and depth.best_ask_tick < 9223372036854775807:
         mid = 0.5 * (depth.best_bid + depth.best_ask)
@@ -328,14 +422,24 @@ def run(
     interval_ns: int = 100_000_000,
     queue_power: float = 1.0,
     partial_fills: bool = False,
+    log: bool = False,
+    clock: str = "interval",
 ) -> dict:
     """Build a backtest on ``data``, run the strategy once, and summarise it.
 
     ``loop_s`` times the compiled strategy call only (the replay), ``build_s`` the
     construction of the backtest; compile the loop first (:func:`warm_up`) to
-    keep compilation out of ``loop_s``.
+    keep compilation out of ``loop_s``. ``log``: also return ``fill_log`` (one row
+    per fill, F_* columns) and ``order_log`` (one row per submit, cancel or
+    post-only expiry, L_* columns) as arrays.
     """
     mode, p1, p2 = params_for(strategy, values)
+    if log:
+        span = int(data["local_ts"][-1]) - int(data["local_ts"][0]) if len(data) else 0
+        wakeups = span // max(int(interval_ns), 1) + 2
+        flog, olog = np.zeros((2 * wakeups + 16, F_COLS)), np.zeros((6 * wakeups + 16, L_COLS))
+    else:
+        flog, olog = np.zeros((0, F_COLS)), np.zeros((0, L_COLS))
     t0 = time.perf_counter()
     hbt = build(
         data,
@@ -346,7 +450,19 @@ def run(
     )
     t1 = time.perf_counter()
     out = np.zeros(O_LEN)
-    quote_loop(hbt, mode, p1, p2, float(values["size"]), float(values["limit"]), np.int64(interval_ns), out)
+    quote_loop(
+        hbt,
+        mode,
+        p1,
+        p2,
+        float(values["size"]),
+        float(values["limit"]),
+        np.int64(interval_ns),
+        CLOCKS[clock],
+        out,
+        flog,
+        olog,
+    )
     t2 = time.perf_counter()
     sv = hbt.state_values(0)
     position, balance, fee = float(sv.position), float(sv.balance), float(sv.fee)
@@ -373,6 +489,10 @@ def run(
         "mean_half_spread": (out[O_BID_SUM] + out[O_ASK_SUM]) / (2.0 * out[O_BOTH]) if out[O_BOTH] else None,
         "strategy_params": {"mode": strategy, "p1": p1, "p2": p2},
     }
+    if log:
+        res["fill_log"] = flog[: int(out[O_NFILL])].copy()
+        res["order_log"] = olog[: int(out[O_NORD])].copy()
+        res["log_complete"] = bool(out[O_NFILL] < flog.shape[0] and out[O_NORD] < olog.shape[0])
     hbt.close()
     return res
 
@@ -399,8 +519,67 @@ def _vmhwm_kb() -> int | None:
     return None
 
 
+def tile(data: np.ndarray, times: int) -> np.ndarray:
+    """``data`` repeated ``times`` times end to end: copy i is shifted by i·(span + 1 ms), span = last − first
+    exchange time (ns); both time columns shift, so every copy keeps its feed latency and event order."""
+    if times <= 1:
+        return data
+    span = int(data["exch_ts"][-1]) - int(data["exch_ts"][0]) + 1_000_000
+    out = np.empty(len(data) * times, data.dtype)
+    for i in range(times):
+        part = out[i * len(data) : (i + 1) * len(data)]
+        part[:] = data
+        part["exch_ts"] += np.int64(i * span)
+        part["local_ts"] += np.int64(i * span)
+    return out
+
+
+def _cmd_convert(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="hftbacktest_strategies.py convert", description=convert.__doc__)
+    ap.add_argument("src", help="a Binance Futures capture (.gz of JSON lines, combined stream)")
+    ap.add_argument("--feed-latency-ms", type=float, default=0.0)
+    ap.add_argument("--out", required=True, help="the .npz to write (key 'data')")
+    ap.add_argument("--tile", type=int, default=1, help="repeat the converted data this many times (tile())")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    raw = convert_raw(args.src)
+    t1 = time.perf_counter()
+    data = with_feed_latency(raw, round(args.feed_latency_ms * 1e6))
+    t2 = time.perf_counter()
+    data = tile(data, args.tile)
+    save_npz(args.out, data)
+    print(
+        json.dumps(
+            {
+                "convert_s": t1 - t0,
+                "feed_latency_s": t2 - t1,
+                "converter_rows": int(len(raw)),
+                "rows": int(len(data)),
+                "span_s": (int(data["exch_ts"][-1]) - int(data["exch_ts"][0])) / 1e9,
+            }
+        )
+    )
+    return 0
+
+
+def _cmd_baseline(argv: list[str]) -> int:
+    """Import what a run imports (hftbacktest, numba, this module) and load nothing: the memory floor."""
+    import hftbacktest  # noqa: F401
+
+    print(json.dumps({"vmhwm_kb": _vmhwm_kb()}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Fresh-process run: load the converted data, build, run the strategy; one JSON line on stdout."""
+    """Fresh-process run: load the converted data, build, run the strategy; one JSON line on stdout.
+
+    Also ``convert SRC --feed-latency-ms L --out X.npz [--tile N]`` (the converter, a constant feed latency,
+    optionally tiled) and ``baseline`` (imports only, for the memory floor)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "convert":
+        return _cmd_convert(argv[1:])
+    if argv and argv[0] == "baseline":
+        return _cmd_baseline(argv[1:])
     t_start = time.perf_counter()
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("data", help="converted data (.npz with key 'data', from convert())")
@@ -410,6 +589,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--maker-fee-bps", type=float, default=0.0)
     ap.add_argument("--interval-ms", type=float, default=100.0)
     ap.add_argument("--queue-power", type=float, default=1.0)
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=0,
+        help="in-process timing: compile on a slice first, then this many runs (loop_s_all, build_s_all)",
+    )
+    ap.add_argument("--log", default=None, help="write the fill and order logs of the (last) run to this .npz")
+    ap.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="interval",
+        help="interval: decide every --interval-ms (elapse); events: at feed events, at most every --interval-ms "
+        "and only when mid, spread or position changed (flatbook's rule)",
+    )
     args = ap.parse_args(argv)
     values = {}
     for kv in args.sets:
@@ -417,18 +610,32 @@ def main(argv: list[str] | None = None) -> int:
         values[k.strip()] = float(v)
     data = load_npz(args.data)
     t_loaded = time.perf_counter()
-    res = run(
-        data,
-        args.strategy,
-        values,
+    kw = dict(
         order_latency_ns=round(args.order_latency_ms * 1e6),
         maker_fee_bps=args.maker_fee_bps,
         interval_ns=round(args.interval_ms * 1e6),
         queue_power=args.queue_power,
     )
+    compile_s = None
+    loops, builds = [], []
+    if args.repeat > 0:
+        compile_s = warm_up(data, order_latency_ns=kw["order_latency_ns"], maker_fee_bps=args.maker_fee_bps)
+        for _ in range(args.repeat - 1):
+            r = run(data, args.strategy, values, clock=args.clock, **kw)
+            loops.append(r["loop_s"])
+            builds.append(r["build_s"])
+    res = run(data, args.strategy, values, log=args.log is not None, clock=args.clock, **kw)
+    loops.append(res["loop_s"])
+    builds.append(res["build_s"])
+    if args.log is not None:
+        np.savez(args.log, fills=res.pop("fill_log"), orders=res.pop("order_log"))
     res["load_s"] = t_loaded - t_start
     res["total_in_process_s"] = time.perf_counter() - t_start
     res["vmhwm_kb"] = _vmhwm_kb()
+    if args.repeat > 0:
+        res["compile_s"] = compile_s
+        res["loop_s_all"] = loops
+        res["build_s_all"] = builds
     print(json.dumps(res))
     return 0
 
