@@ -87,11 +87,16 @@ test-busy: $(STAMP) browser
 soak: $(STAMP)
 	$(PY) -m pytest --soak -m soak -s tests/live/test_crash_recovery.py
 
-bench: $(STAMP) browser
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]' || \
-	  echo "warning: could not install the bench extra (hftbacktest): bench_backtest.py runs the flatbook half only"
+# hftbacktest pins numpy < 2.3: it gets a venv of its own, and the benchmarks run it in child processes
+HBT_VENV := .hbtvenv
+$(HBT_VENV)/bin/python:
+	$(PYTHON) -m venv $(HBT_VENV) && $(HBT_VENV)/bin/pip install --quiet --disable-pip-version-check \
+	  'numpy<2.3' 'hftbacktest==2.4.4' || \
+	  echo "warning: could not install hftbacktest: bench_backtest.py runs the flatbook half only"
+
+bench: $(STAMP) browser $(HBT_VENV)/bin/python
 	@set -e; for f in benchmarks/bench_*.py; do \
-	  echo "== $$f"; $(PY) $$f $(BENCH_ARGS); \
+	  echo "== $$f"; FLATBOOK_HBT_PYTHON=$(abspath $(HBT_VENV))/bin/python $(PY) $$f $(BENCH_ARGS); \
 	done
 
 # The documentation site (mkdocs.yml, docs/): a strict build into site/, failing on any warning
@@ -101,7 +106,7 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 clean:
-	rm -rf $(VENV) results site build dist .pytest_cache .hypothesis src/*.egg-info
+	rm -rf $(VENV) $(HBT_VENV) results site build dist .pytest_cache .hypothesis src/*.egg-info
 	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 	find . -path ./.git -prune -o -type f \( -name '*.nbi' -o -name '*.nbc' \) -exec rm -f {} +
 
