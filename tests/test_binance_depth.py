@@ -276,3 +276,32 @@ def test_bad_book_flags_are_one_line_errors(tmp_path):
     r = CliRunner().invoke(cli_app.app, ["data", "inspect", str(shared_data(AMZN)), "--book", "depth"])
     assert r.exit_code == 2 and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
     assert r.stderr.startswith("error: --book: book='depth' reads a Binance capture's depth stream; a lobster")
+
+
+def test_malformed_depth_line_wording(tmp_path):
+    """A cut depth line: the error names the file's line (not orjson's "line 2 column 1" inside the JSON); with
+    on_error="skip" the gap that follows names the skipped line as its cause, and the diffs after the gap (no
+    snapshot follows) are said to be after it, not "before the first usable snapshot"."""
+    lines = raw_lines(USDM)
+    snap_line = next(i for i, x in enumerate(lines, 1) if "lastUpdateId" in x)
+    diffs = [d for d in diffs_of(parsed(lines)) if d[0] > snap_line + 100]
+    bad = diffs[10][0]
+    cut = list(lines)
+    cut[bad - 1] = cut[bad - 1][: cut[bad - 1].index('"b":[')] + '"b":[["6'  # ends inside a string: "end of data"
+    p = write(tmp_path, cut, "bad_usdm.gz")
+    with pytest.raises(DataError) as ei:
+        load_binance(p, book="depth")
+    msg = str(ei.value)
+    assert msg.startswith(f"{p}:{bad}: malformed JSON: ") and "column" not in msg and "line 2" not in msg
+    assert "of the JSON text" in msg
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        ev = api.load_data(p, book="depth", on_error="skip", cache=False)
+    assert ev.meta.skipped == {"malformed JSON": 1}
+    gw = [str(x.message) for x in w if issubclass(x.category, DepthGapWarning)]
+    nxt = diffs[11][0]
+    assert len(gw) == 1
+    assert f"(line {nxt} at " in gw[0] and f"caused by the malformed depth message skipped at line {bad})" in gw[0]
+    n_after = sum(1 for d in diffs_of(parsed(lines)) if d[0] >= nxt)  # the gap's diff and every later one
+    note = ev.meta.streams["btcusdt@depth@0ms"]["note"]
+    assert f"its {n_after:,} diffs were not applied" in note and "0 before the first usable snapshot" in note

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from conftest import shared_data
 from flatbook import api
-from flatbook.backtest.latency import OFFSET_QUANTILE, Latency, MeasuredLatency
+from flatbook.backtest.latency import KS_POOR, OFFSET_QUANTILE, Latency, MeasuredLatency, measured_options
 from flatbook.cli import root as cli_app
 from flatbook.data.binance import load_binance
 from flatbook.data.events import CODE_BOOK_TICKER, CODE_TRADE, LEVEL, QUOTE, TRADE, EventMeta, EventTable, empty_columns
@@ -70,8 +70,8 @@ def test_feed_leg_by_hand():
 
 
 def test_spot_bookticker_and_depth_rows():
-    """Spot bookTicker times are estimated from the local stamp: out of the sample, given its median. A depth
-    message's LEVEL rows repeat its stamps: one figure per message."""
+    """Spot bookTicker times are estimated from the local stamp: out of the sample, given its median. On a
+    Binance table only bookTicker and trade rows enter the sample (LEVEL rows keep their own feed latency)."""
     n = 1000
     lat = (np.arange(n, dtype=np.int64) % 10) * MS
     code = np.where(np.arange(n) % 2 == 0, CODE_BOOK_TICKER, CODE_TRADE).astype(np.int16)
@@ -82,14 +82,16 @@ def test_spot_bookticker_and_depth_rows():
     assert m.estimated_rows == n // 2 and m.sample_ms.size == n // 2
     np.testing.assert_array_equal(np.sort(m.sample_ms), np.sort((trades - trades.min()) / 1e6))
     assert (m.feed_ms[::2] == np.median(m.sample_ms)).all()
-    # LEVEL rows: three rows of one message (same stamps) count once
+    # LEVEL rows: out of a Binance sample; elsewhere (e.g. Tardis) three rows of one message count once
     lat2 = np.array([0, 5, 5, 5, 2, 9], np.int64) * MS
     ev2 = table(lat2, kind=np.array([QUOTE, LEVEL, LEVEL, LEVEL, TRADE, QUOTE]))
     object.__setattr__(ev2, "ts", np.array([0, 1, 1, 1, 2, 3], np.int64) * MS)
     object.__setattr__(ev2, "local_ts", ev2.ts + OFFSET + lat2)
     m2 = MeasuredLatency.of(ev2)
-    np.testing.assert_array_equal(np.sort(m2.sample_ms), [0, 2, 5, 9])
+    np.testing.assert_array_equal(np.sort(m2.sample_ms), [0, 2, 9])
     assert m2.feed_ns().tolist() == [0, 5 * MS, 5 * MS, 5 * MS, 2 * MS, 9 * MS]
+    object.__setattr__(ev2, "meta", EventMeta("BTC-PERPETUAL", "tardis", 0.1, 0.001))
+    np.testing.assert_array_equal(np.sort(MeasuredLatency.of(ev2).sample_ms), [0, 2, 5, 9])
 
 
 def test_order_leg_bootstrap_and_fitted_lognormal():
@@ -148,3 +150,51 @@ def test_backtest_with_measured_latency_is_reproducible():
     assert va == vb  # same seed: the same numbers, bit for bit
     assert va[2] > 0 and va != vc  # another seed: other order-latency draws
     assert "measured" in a.meta["options"]["feed_latency"]
+
+
+def test_order_leg_is_the_same_with_touch_and_depth_books():
+    """Same file, same seed: the bookTicker and trade rows get the same sample, offset, feed and order latencies
+    with book="touch" and book="depth" (the LEVEL/CLEAR rows draw after them); the options record the fit."""
+    path = shared_data("binance/spot_btcusdt_20240808.gz")
+    touch, depth = (load_binance(path, book=b).take(slice(0, 30_000)) for b in ("touch", "depth"))
+    main = depth.kind <= TRADE  # QUOTE 0, TRADE 1
+    assert (depth.kind[~main] >= LEVEL).any()
+    # the depth table's first 30,000 rows hold fewer bookTicker/trade rows: compare those
+    k = int(main.sum())
+    touch = touch.take(slice(0, k))
+    np.testing.assert_array_equal(depth.local_ts[main], touch.local_ts)
+    np.testing.assert_array_equal(depth.ts[main], touch.ts)
+    for spec in ("measured", "measured:lognormal"):
+        lat = Latency.parse("x", spec)
+        a = lat.draw_events_ns(touch, np.random.default_rng(9), "order")
+        b = lat.draw_events_ns(depth, np.random.default_rng(9), "order")
+        np.testing.assert_array_equal(b[main], a)
+        assert b[~main].min() >= 0
+    mt, md = MeasuredLatency.of(touch), MeasuredLatency.of(depth)
+    assert mt.offset_ns == md.offset_ns and np.array_equal(mt.sample_ms, md.sample_ms)
+    np.testing.assert_array_equal(md.feed_ns()[main], mt.feed_ns())
+    # what a backtest records: the order leg's kind, offset, quantiles, lognormal parameters and KS (ms)
+    d = measured_options(touch, Latency("const", 0.0), Latency.parse("x", "measured:lognormal"))["latency_measured"]
+    assert d["order_leg"] == "fitted shifted lognormal" and d["offset_ms"] == mt.offset_ns / MS
+    assert [d["p1_ms"], d["p50_ms"], d["p99_ms"]] == mt.quantiles_ms() and d["ks"] == mt.ks
+    assert d["lognormal_log_sd"] == mt.shape and d["lognormal_median_ms"] == mt.loc_ms + mt.scale_ms
+    assert measured_options(touch, Latency("exp", 5.0), Latency("const", 1.0)) == {}
+
+
+def test_inspect_latency_units_and_caveats():
+    """data inspect: the latency rows in ms, the spot bookTicker rows explained, a caveat when KS > 0.1."""
+    path = shared_data("binance/spot_btcusdt_20240808.gz")
+    m = MeasuredLatency.of(load_binance(path))
+    s = m.summary()
+    assert m.ks > KS_POOR and "Heavy tail" in s["latency_note"] and "bootstrap (measured) follows" in s["latency_note"]
+    assert f"{m.estimated_rows:,} bookTicker rows carry no exchange time" in s["latency_note"]
+    r = CliRunner().invoke(cli_app.app, ["data", "inspect", str(path)], env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.stderr
+    rows = {ln.split("│")[1].strip(): ln.split("│")[3].strip() for ln in r.stdout.splitlines() if ln.count("│") == 4}
+    assert rows["latency_p50_ms"] == rows["latency_offset_ms"] == "ms" and rows["events"] == "rows"
+    assert rows["latency_ks"].startswith("KS statistic")
+    assert "latency note: " in r.stdout and "Heavy tail" in r.stdout
+    # a good fit: no caveat
+    rng = np.random.default_rng(3)
+    good = MeasuredLatency.of(table(np.round(0.3e6 + rng.lognormal(np.log(2e6), 0.7, 3000)).astype(np.int64)))
+    assert good.ks < KS_POOR and "latency_note" not in good.summary()

@@ -200,7 +200,8 @@ def inspect_data(
     stream it holds, used or ignored and why. With ``book="depth"``: the LEVEL/CLEAR row counts and the
     depth stream's sequence gaps. On a table with local receive stamps (Binance): the measured feed latency
     (ms; :class:`flatbook.backtest.latency.MeasuredLatency`): p1/p50/p99, the clock offset assumed, and the
-    shifted lognormal fitted by MLE with its Kolmogorov–Smirnov statistic.
+    shifted lognormal fitted by MLE with its Kolmogorov–Smirnov statistic, and ``latency_note`` (spot bookTicker
+    rows without exchange time; a caveat when KS > 0.1) when there is something to say.
 
     Parameters
     ----------

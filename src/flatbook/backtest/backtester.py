@@ -509,8 +509,9 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff) -> dic
     ts, q = ev.ts, path["q"]
     dur = np.diff(ts).astype(float)  # time each state lasted (ns)
     w = dur / dur.sum() if dur.sum() > 0 else np.full(dur.size, 1.0 / max(dur.size, 1))
-    qm = float(np.dot(w, q[:-1])) if dur.size else float(q[-1])
-    qsd = float(math.sqrt(max(np.dot(w, (q[:-1] - qm) ** 2), 0.0))) if dur.size else 0.0
+    # numpy's pairwise sums, not np.dot: BLAS's summation order depends on its thread count (Dask workers: 1)
+    qm = float(np.sum(w * q[:-1])) if dur.size else float(q[-1])
+    qsd = float(math.sqrt(max(np.sum(w * (q[:-1] - qm) ** 2), 0.0))) if dur.size else 0.0
     pnl = path["pnl"]
     fin_idx = np.flatnonzero(np.isfinite(pnl))
     pnl_final = float(pnl[fin_idx[-1]]) if fin_idx.size else None

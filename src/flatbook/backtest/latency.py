@@ -24,7 +24,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..data.events import CODE_BOOK_TICKER, LEVEL, EventTable
+from ..data.events import CODE_BOOK_TICKER, LEVEL, QUOTE, TRADE, EventTable
 from ..errors import InputError
 
 KINDS = ("const", "exp", "uniform", "lognormal", "measured")
@@ -33,6 +33,7 @@ MEASURED = ("bootstrap", "lognormal")  # how "measured" draws the order leg
 MAX_MS = 3_600_000.0
 OFFSET_QUANTILE = 0.001  # the clock offset: this quantile of local − exchange time
 _FIT_SAMPLE = 20_000  # at most this many latencies (every k-th) enter the MLE fit
+KS_POOR = 0.1  # a lognormal fit with a larger Kolmogorov–Smirnov statistic gets a caveat
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class Latency:
         if self.kind != "measured":
             return self.draw_ns(len(ev), rng)
         m = MeasuredLatency.of(ev)
-        return m.feed_ns() if leg == "feed" else m.draw_ns(len(ev), rng, fitted=self.a == 1)
+        return m.feed_ns() if leg == "feed" else m.draw_rows_ns(rng, fitted=self.a == 1)
 
     def describe(self) -> str:
         if self.kind == "measured":
@@ -124,8 +125,13 @@ class MeasuredLatency:
     so its rows are left out of the sample, and their feed latency is the sample's median (what
     the estimate assumes).
 
-    Attributes: ``sample_ms`` the measured feed latencies (ms, >= 0), one per message with an exchange
-    time (a depth message's LEVEL rows count once);
+    On a Binance capture the sample is the bookTicker and trade rows only (not the LEVEL/CLEAR rows of
+    ``book="depth"``), so the offset, the sample and the order leg's draws on those rows are the same
+    with either book (:meth:`draw_rows_ns`). Other sources: one figure per message (a message's LEVEL
+    rows, which repeat its stamps, count once).
+
+    Attributes: ``sample_ms`` the measured feed latencies (ms, >= 0) of the sampled rows; ``main`` the
+    rows that draw first (bookTicker and trade rows of a Binance capture, else every row);
     ``offset_ns``; the fitted shifted lognormal ``shape`` (log-sd), ``loc_ms``, ``scale_ms``
     (median − loc) by maximum likelihood (computed when first asked for) (``scipy.stats.lognorm.fit`` on at most 20 000 evenly
     spaced points), and its Kolmogorov–Smirnov statistic ``ks`` against the whole sample.
@@ -135,6 +141,7 @@ class MeasuredLatency:
     sample_ms: np.ndarray
     offset_ns: int
     estimated_rows: int
+    main: np.ndarray | None = None  # None: every row
 
     @cached_property
     def _fitted(self) -> tuple[float, float, float, float]:
@@ -169,9 +176,15 @@ class MeasuredLatency:
         est = np.zeros(len(ev), bool)
         if ev.meta.source == "binance" and ev.meta.instrument.endswith("(spot)"):
             est = ev.code == CODE_BOOK_TICKER  # exchange time estimated from the local stamp
-        # one figure per message: the 2nd, 3rd … LEVEL rows of one depth message repeat its stamps
-        same = np.zeros(len(ev), bool)
-        same[1:] = (ev.kind[1:] == LEVEL) & (ev.local_ts[1:] == ev.local_ts[:-1]) & (ev.ts[1:] == ev.ts[:-1])
+        main = None
+        if ev.meta.source == "binance":  # bookTicker and trade rows: the same with book="touch" and "depth"
+            main = (ev.kind == QUOTE) | (ev.kind == TRADE)
+            same = ~main
+            if main.all():
+                main = None
+        else:  # one figure per message: the 2nd, 3rd … LEVEL rows of one depth message repeat its stamps
+            same = np.zeros(len(ev), bool)
+            same[1:] = (ev.kind[1:] == LEVEL) & (ev.local_ts[1:] == ev.local_ts[:-1]) & (ev.ts[1:] == ev.ts[:-1])
         real = d[~est & ~same]
         if real.size < 2:
             raise InputError("--latency-ms", "measured latency needs at least 2 rows with an exchange time")
@@ -180,7 +193,7 @@ class MeasuredLatency:
         sample = feed[~est & ~same]
         if est.any():
             feed[est] = float(np.median(sample))
-        return cls(feed, sample, offset, int(est.sum()))
+        return cls(feed, sample, offset, int(est.sum()), main)
 
     def feed_ns(self) -> np.ndarray:
         """The feed leg per row, int64 ns."""
@@ -195,13 +208,27 @@ class MeasuredLatency:
             ms = self.sample_ms[rng.integers(0, self.sample_ms.size, n)]
         return np.round(np.clip(ms, 0.0, MAX_MS) * 1e6).astype(np.int64)
 
+    def draw_rows_ns(self, rng: np.random.Generator, fitted: bool = False) -> np.ndarray:
+        """One order-entry latency per row of the table, int64 ns (:meth:`draw_ns`): the ``main`` rows
+        (bookTicker and trades) draw first, in row order, then the others (LEVEL/CLEAR rows), so a seed gives
+        the bookTicker and trade rows the same latencies with ``book="touch"`` and ``book="depth"``."""
+        n = self.feed_ms.size
+        if self.main is None:
+            return self.draw_ns(n, rng, fitted)
+        out = np.empty(n, np.int64)
+        k = int(np.count_nonzero(self.main))
+        out[self.main] = self.draw_ns(k, rng, fitted)
+        out[~self.main] = self.draw_ns(n - k, rng, fitted)
+        return out
+
     def quantiles_ms(self, qs=(0.01, 0.5, 0.99)) -> list[float]:
         return [float(x) for x in np.quantile(self.sample_ms, qs)]
 
     def summary(self) -> dict:
-        """The fitted distribution for ``data inspect`` (ms)."""
+        """The fitted distribution for ``data inspect`` (ms), and ``latency_note``: what the figures leave
+        out (spot bookTicker rows without exchange time) and a caveat when the fit is poor (KS > ``KS_POOR``)."""
         p1, p50, p99 = self.quantiles_ms()
-        return {
+        out: dict = {
             "latency_messages": int(self.sample_ms.size),
             "latency_offset_ms": self.offset_ns / 1e6,
             "latency_p1_ms": p1,
@@ -213,6 +240,54 @@ class MeasuredLatency:
             "latency_lognormal_log_sd": self.shape,
             "latency_ks": self.ks,
         }
+        notes = self.notes()
+        if notes:
+            out["latency_note"] = " ".join(notes)
+        return out
+
+    def notes(self) -> list[str]:
+        """One sentence per caveat: rows without exchange time, a poor lognormal fit."""
+        notes = []
+        if self.estimated_rows:
+            notes.append(
+                f"{self.estimated_rows:,} bookTicker rows carry no exchange time (Binance spot): they are left out "
+                "of the sample and their feed latency is its median."
+            )
+        if self.ks > KS_POOR:
+            notes.append(
+                f"Heavy tail (KS {self.ks:.3f} > {KS_POOR:g}): the bootstrap (measured) follows the data; the "
+                "lognormal fit (measured:lognormal) does not."
+            )
+        return notes
+
+    def describe(self, order: Latency | None = None) -> dict:
+        """What a backtest used (ms): the order leg's draw (``bootstrap`` of the sample or the fitted
+        ``shifted lognormal``; None when the order leg is not measured), the clock offset, the sample's size and
+        p1/p50/p99, the lognormal's parameters and KS statistic."""
+        p1, p50, p99 = self.quantiles_ms()
+        leg = None
+        if order is not None and order.kind == "measured":
+            leg = "fitted shifted lognormal" if order.a == 1 else "bootstrap of the sample"
+        return {
+            "order_leg": leg,
+            "offset_ms": self.offset_ns / 1e6,
+            "messages": int(self.sample_ms.size),
+            "p1_ms": p1,
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "lognormal_loc_ms": self.loc_ms,
+            "lognormal_median_ms": self.loc_ms + self.scale_ms,
+            "lognormal_log_sd": self.shape,
+            "ks": self.ks,
+        }
+
+
+def measured_options(ev: EventTable, feed: Latency, order: Latency) -> dict:
+    """``{"latency_measured": MeasuredLatency.describe()}`` for a backtest's options when either leg is
+    ``measured``, else ``{}``."""
+    if feed.kind != "measured" and order.kind != "measured":
+        return {}
+    return {"latency_measured": MeasuredLatency.of(ev).describe(order)}
 
 
 def _fit(x: np.ndarray) -> tuple[float, float, float, float]:

@@ -281,7 +281,8 @@ def data_inspect(
     """Instrument, time span, tick size, contract, event counts, spread and volatility of a data file,
     and every stream (or file) it holds: which are used and which are ignored, and why; with --book depth
     the depth book's rows and sequence gaps; on a Binance capture the feed latency measured from its stamps
-    (p1/p50/p99 ms, the fitted shifted lognormal and its KS statistic; see --latency-ms measured).
+    (p1/p50/p99 ms, the fitted shifted lognormal and its KS statistic; see --latency-ms measured), and a
+    "latency note" under the table when the fit is poor (KS > 0.1) or spot bookTicker rows lack exchange time.
 
     Binance bookTicker and depth: both count one update-id sequence, so the newer message (larger update
     id) decides the touch; levels behind the touch come from the depth book."""
@@ -305,10 +306,40 @@ def data_inspect(
     if json_:
         _print_json(res)
     else:
+        from rich.text import Text
+
         con = _stdout()
-        con.print(_kv_table(f"data inspect — {file}", res.info, res.units))
+        info = dict(res.info)
+        note = info.pop("latency_note", None)
+        rows = {k: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else v for k, v in info.items()}
+        con.print(_kv_table(f"data inspect — {file}", rows, {**_inspect_units(info), **res.units}))
+        if note:
+            con.print(Text(f"latency note: {note}"))
         if res.streams:
             con.print(_streams_table(res.streams))
+
+
+def _inspect_units(info: dict) -> dict[str, str]:
+    """Units of the ``data inspect`` rows that :class:`~flatbook.results.DataInspection` leaves blank."""
+    units = {k: "ms" for k in info if k.startswith("latency_") and k.endswith("_ms")}
+    units.update(
+        {
+            "events": "rows",
+            "quotes": "rows",
+            "levels": "rows",
+            "clears": "rows",
+            "trades": "rows",
+            "buy_trades": "rows",
+            "sell_trades": "rows",
+            "level_rows": "rows",
+            "clear_rows": "rows",
+            "depth_gaps": "sequence gaps",
+            "latency_messages": "messages in the sample",
+            "latency_lognormal_log_sd": "log-ms",
+            "latency_ks": "KS statistic (0–1)",
+        }
+    )
+    return {k: v for k, v in units.items() if k in info}
 
 
 @data_app.command("convert")

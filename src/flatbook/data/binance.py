@@ -63,6 +63,7 @@ import gzip
 import io
 import math
 import os
+import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -207,6 +208,7 @@ class _Raw:
     lv_off: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))  # diff i: levels lv_off[i]:lv_off[i+1]
     lv: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (m, 3): side (+1 bid, −1 ask), px, qty
     snaps: list = field(default_factory=list)  # (line, local ns, lastUpdateId, exchange ms or −1, bids, asks)
+    skipped_depth: list = field(default_factory=list)  # lines of depth messages skipped as malformed (on_error=skip)
 
 
 def _levels(data: dict, key: str, kind: str) -> np.ndarray:
@@ -245,6 +247,7 @@ def _scan_lines(path: Path, want: str | None, depth: bool, problems: Problems) -
     snaps: list = []
     offsets: list[int] = []
     seen: Counter[str] = Counter()
+    skipped_depth: list[int] = []
     line_no = 0
     try:
         with gzip.open(path, "rb") as fh:
@@ -263,7 +266,9 @@ def _scan_lines(path: Path, want: str | None, depth: bool, problems: Problems) -
                 try:
                     msg = orjson.loads(line[sp + 1 :])
                 except ValueError as exc:
-                    problems.report(path, line_no, "malformed JSON", str(exc))
+                    problems.report(path, line_no, "malformed JSON", _json_error(exc))
+                    if b"@depth" in line:
+                        skipped_depth.append(line_no)
                     continue
                 if not isinstance(msg, dict):
                     problems.report(path, line_no, "malformed JSON", "not a JSON object")
@@ -323,6 +328,8 @@ def _scan_lines(path: Path, want: str | None, depth: bool, problems: Problems) -
                             )
                 except _Bad as bad:
                     problems.report(path, line_no, bad.reason, bad.detail)
+                    if kind.startswith("depth"):
+                        skipped_depth.append(line_no)
                     continue
                 if ex >= 0:
                     offsets.append(local - ex * _MS)
@@ -353,7 +360,16 @@ def _scan_lines(path: Path, want: str | None, depth: bool, problems: Problems) -
         np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64),
         np.vstack(lv_parts) if lv_parts else np.zeros((0, 3)),
         snaps,
+        skipped_depth,
     )
+
+
+def _json_error(exc: Exception) -> str:
+    """orjson's message without its own "line L column C (char N)", which counts lines inside the JSON text and
+    would clash with the file's line number: the position as the character of the message's JSON instead."""
+    text = str(exc)
+    m = re.search(r":? line \d+ column \d+ \(char (\d+)\)$", text)
+    return f"{text[: m.start()]} at character {int(m.group(1)) + 1} of the JSON text" if m else text
 
 
 class _Slow(Exception):
@@ -675,6 +691,24 @@ def _stream_report(seen: Counter, symbol: str, depth: dict | None) -> dict[str, 
     return out
 
 
+def _gap_cause(line: int, diff_lines: np.ndarray, skipped: list[int]) -> str:
+    """ ", caused by the skipped malformed depth message at line N" when one lies between the diff before the gap
+    and the gap's diff (its updates are missing, which breaks the update-id chain); else ""."""
+    if not skipped:
+        return ""
+    k = int(np.searchsorted(diff_lines, line))
+    prev = int(diff_lines[k - 1]) if k > 0 else 0
+    lost = [x for x in skipped if prev < x < line]
+    if not lost:
+        return ""
+    where = (
+        f"line {lost[0]}"
+        if len(lost) == 1
+        else f"lines {', '.join(map(str, lost[:3]))}{', …' if len(lost) > 3 else ''}"
+    )
+    return f", caused by the malformed depth message skipped at {where}"
+
+
 def _iso(ns: int) -> str:
     return f"{np.datetime_as_string(np.datetime64(int(ns), 'ns'), unit='ms')}Z"
 
@@ -896,14 +930,22 @@ def _with_depth(raw, cols, local_ts, lines, bi, ti, nb, tick, w, on_gap, path, p
     g = rows.gaps
     gap_text = ""
     if g:
-        when = ", ".join(f"line {x.line} at {_iso(x.ts_ns)}" for x in g[:5]) + (", …" if len(g) > 5 else "")
+        when = ", ".join(
+            f"line {x.line} at {_iso(x.ts_ns)}{_gap_cause(x.line, di[:, 0], raw.skipped_depth)}" for x in g[:5]
+        )
+        when += ", …" if len(g) > 5 else ""
         gap_text = f"; {len(g)} sequence gap{'s' if len(g) > 1 else ''} ({when}): depth unknown until the next snapshot"
+        if st["diffs_after_gap"]:  # no "; " here: api.replay._warn_gaps cuts the note at the last one
+            gap_text += (
+                f" (none came after the last gap: its {st['diffs_after_gap']:,} diffs were not applied, the depth "
+                "is unknown to the end of the file)"
+            )
     wlo, whi = st["window"]
     depth_note = (
         f"the book: {st['diffs_applied']:,} diffs applied as LEVEL rows within {wlo:.10g}–{whi:.10g} "
         f"(± {100 * w:g} % around the touch prices seen; {st['levels_outside_window']:,} level changes outside dropped), "
-        f"{st['diffs_dropped']:,} dropped as older than the book, {st['diffs_unsynced']:,} before any usable snapshot"
-        + gap_text
+        f"{st['diffs_dropped']:,} dropped as older than the book, {st['diffs_unsynced']:,} before the first usable "
+        "snapshot" + gap_text
     )
     if st["snapshot_range"]:
         blo, ahi = st["snapshot_range"][0]

@@ -208,7 +208,8 @@ def build_depth(
         "diffs": len(diffs.line),
         "diffs_applied": 0,
         "diffs_dropped": 0,
-        "diffs_unsynced": 0,
+        "diffs_unsynced": 0,  # before the first snapshot (or a long run without one), never applied
+        "diffs_after_gap": 0,  # after the last gap, with no snapshot after it to rebuild the book from
         "levels_outside_window": 0,
         "levels_unchanged": 0,
         "window": (lo_g, lo_g + (n - 1) * tick),
@@ -331,7 +332,7 @@ def build_depth(
         if snap is None:
             buffer.append(i)
             if len(buffer) > 100_000:  # no snapshot for a long time: the oldest diffs can never be used
-                st["diffs_unsynced"] += 50_000
+                st["diffs_after_gap" if gaps else "diffs_unsynced"] += 50_000
                 buffer = buffer[50_000:]
             return
         L = snap.last_update_id
@@ -359,7 +360,7 @@ def build_depth(
         pending, buffer = buffer, []
         for i in pending:
             feed(i)
-    st["diffs_unsynced"] += len(buffer)  # never sequenced: no snapshot after them
+    st["diffs_after_gap" if gaps else "diffs_unsynced"] += len(buffer)  # never sequenced: no snapshot after them
     k = np.array([x[:5] for x in keys], np.int64).reshape(-1, 5)
     f = np.array([x[6:] for x in keys], np.float64).reshape(-1, 4)
     rows = k[:, 0]
