@@ -312,34 +312,11 @@ def data_inspect(
         info = dict(res.info)
         note = info.pop("latency_note", None)
         rows = {k: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else v for k, v in info.items()}
-        con.print(_kv_table(f"data inspect — {file}", rows, {**_inspect_units(info), **res.units}))
+        con.print(_kv_table(f"data inspect — {file}", rows, res.units))
         if note:
             con.print(Text(f"latency note: {note}"))
         if res.streams:
             con.print(_streams_table(res.streams))
-
-
-def _inspect_units(info: dict) -> dict[str, str]:
-    """Units of the ``data inspect`` rows that :class:`~flatbook.results.DataInspection` leaves blank."""
-    units = {k: "ms" for k in info if k.startswith("latency_") and k.endswith("_ms")}
-    units.update(
-        {
-            "events": "rows",
-            "quotes": "rows",
-            "levels": "rows",
-            "clears": "rows",
-            "trades": "rows",
-            "buy_trades": "rows",
-            "sell_trades": "rows",
-            "level_rows": "rows",
-            "clear_rows": "rows",
-            "depth_gaps": "sequence gaps",
-            "latency_messages": "messages in the sample",
-            "latency_lognormal_log_sd": "log-ms",
-            "latency_ks": "KS statistic (0–1)",
-        }
-    )
-    return {k: v for k, v in units.items() if k in info}
 
 
 @data_app.command("convert")

@@ -27,7 +27,7 @@ from .events import DataError, EventTable
 #: non-positive prices and header-only files, and every loader records the contract (linear or
 #: inverse) and the streams it used or ignored (issue 13); 3 = Binance tables carry ``local_ts`` and
 #: ``meta.book``, and their streams say what ``--book depth`` would use (issue 15).
-CACHE_VERSION = 4  # bumped by loaders whose output changes (4: LOBSTER entry_ts and order rows, issue 15)
+CACHE_VERSION = 5  # bumped by loaders whose output changes (5: LOBSTER entry_ts and order rows, Binance depth notes; issue 15)
 
 
 def cache_dir() -> Path:

@@ -104,7 +104,7 @@ def inventory_ou(ts_ns, q, *, grid_s: float, time_unit_s: float) -> dict:
         }
     x, y = s[:-1], np.diff(s)
     xc, yc = x - x.mean(), y - y.mean()
-    mom = pool_moments(np.array([x.size, x.mean(), y.mean(), xc @ xc, xc @ yc, yc @ yc]))
+    mom = pool_moments(np.array([x.size, x.mean(), y.mean(), np.sum(xc * xc), np.sum(xc * yc), np.sum(yc * yc)]))
     dt = grid_s / time_unit_s
     fit = ou_fit(mom, dt)
     ok = fit.half_life is not None

@@ -218,6 +218,19 @@ class CalibrationResult(FramesResult):
         return {"summary": self.to_pandas().reset_index()}
 
 
+#: the inspection's units shown even when the figure is absent
+_ALWAYS = (
+    "duration_s",
+    "tick_size",
+    "lot_size",
+    "contract_size",
+    "spread_mean_ticks",
+    "spread_median_ticks",
+    "mid_vol_annualized",
+    "mid_vol_per_s",
+)
+
+
 class DataInspection(FramesResult):
     """What a market data file holds (``flatbook data inspect``): instrument, time span, tick and lot, contract,
     event counts, spread and volatility, and every stream (or file) in it, used or ignored, and why.
@@ -258,7 +271,15 @@ class DataInspection(FramesResult):
             "spread_median_ticks": "ticks",
             "mid_vol_annualized": "per √year",
             "mid_vol_per_s": f"{m.price_unit} per √s",
+            **{k: "rows" for k in ("events", "quotes", "levels", "clears", "trades", "buy_trades", "sell_trades")},
+            **{k: "rows" for k in ("level_rows", "clear_rows")},
+            "depth_gaps": "sequence gaps",
+            "latency_messages": "messages in the sample",
+            "latency_lognormal_log_sd": "log-ms",
+            "latency_ks": "KS statistic (0–1)",
+            **{k: "ms" for k in self.info if k.startswith("latency_") and k.endswith("_ms")},
         }
+        self.units = {k: v for k, v in self.units.items() if k in self.info or k in _ALWAYS}
         self._obj = {**self.info, "streams": m.streams}
         self.summary = Summary.build(self.info, self.units, f"data — {m.instrument}")
 
