@@ -451,11 +451,15 @@ def run_backtest(
         ev, b, cp, bp, float(cfg.values["q0"]), feed, order, progress, opts.bound_queue
     )
     elapsed = time.perf_counter() - t0
+    del feed, order  # 16 B per event, not needed by the summary (whose temporaries set the run's peak memory)
     m = ev.meta
     mid = ev.mid
     path["ts"] = ev.ts
     path["mid"] = mid
-    path["pnl"] = path["cash"] + path["q"] * contract_value(mid, m.contract, m.contract_size)
+    pnl = contract_value(mid, m.contract, m.contract_size)  # a new array: cash + q·v(mid), in place
+    pnl *= path["q"]
+    pnl += path["cash"]
+    path["pnl"] = pnl
     mid_ff = _ffill(mid)
     for h in markouts_s:
         fills[f"markout_{h:g}s"] = _markout(ev, mid_ff, fills, h)
@@ -467,10 +471,13 @@ def run_backtest(
 def _ffill(x: np.ndarray) -> np.ndarray:
     """``x`` with each NaN replaced by the last finite value before it (leading NaNs stay)."""
     ok = np.isfinite(x)
-    idx = np.where(ok, np.arange(x.size), 0)
+    idx = np.arange(x.size)
+    idx[~ok] = 0
     np.maximum.accumulate(idx, out=idx)
     out = x[idx]
-    out[~ok & (np.cumsum(ok) == 0)] = np.nan
+    del idx
+    first = int(np.argmax(ok)) if ok.any() else x.size  # the leading non-finite values stay NaN
+    out[:first] = np.nan
     return out
 
 

@@ -858,7 +858,8 @@ def replay(loop, tape, prm, out):
                 fv = unit_value(fpx, inverse, csize)
                 # q on the lot grid (no drift from summing decimal sizes) and never
                 # past the limit, not even by an ulp
-                q = min(max(np.round((q + sgn * fill) / lot) * lot, -limit), limit)
+                # np.rint: np.round's bits (half to even) without compiling numba's round_ndigits
+                q = min(max(np.rint((q + sgn * fill) / lot) * lot, -limit), limit)
                 cash -= sgn * fill * fv
                 fe = fee * fill + fee_bps * abs(fv) * fill
                 cash -= fe

@@ -256,7 +256,7 @@ class EventTable:
                 if a.shape != (n,):
                     raise ValueError(f"EventTable column {name} has shape {a.shape}, expected ({n},)")
                 object.__setattr__(self, name, a)
-        if n > 1 and np.any(np.diff(self.ts) < 0):
+        if n > 1 and np.any(self.ts[1:] < self.ts[:-1]):  # 1 B per row of temporaries (np.diff: 9 B)
             raise ValueError("EventTable timestamps must be non-decreasing")
 
     def __len__(self) -> int:
@@ -320,10 +320,11 @@ class EventTable:
         import pyarrow.parquet as pq
 
         try:
-            table = pq.ParquetFile(path).read()  # not read_table: that imports pyarrow.dataset and pandas
+            pf = pq.ParquetFile(path)  # not read_table: that imports pyarrow.dataset and pandas
+            schema = pf.schema_arrow
         except (OSError, ValueError) as exc:
             raise DataError(path, None, f"not a readable Parquet file ({exc})") from None
-        md = (table.schema.metadata or {}).get(b"flatbook")
+        md = (schema.metadata or {}).get(b"flatbook")
         if md is None:
             raise DataError(
                 path,
@@ -339,21 +340,22 @@ class EventTable:
                 "streams": dict(m.get("streams", {})),
             }
         )
-        names = set(table.column_names)
+        names = set(schema.names)
         missing = [c for c in COLUMNS if c not in names]
         if missing:
             raise DataError(path, None, f"missing columns {', '.join(missing)}")
-        cols = {c: _column(table, c) for c in COLUMNS}
-        depth = None
-        if meta.levels > 1:
-            depth = np.stack(
-                [
-                    np.stack([_column(table, f"{f}_{lvl}") for f in DEPTH_FIELDS], axis=1)
-                    for lvl in range(1, meta.levels + 1)
-                ],
-                axis=1,
-            )
-        opt: dict[str, Any] = {k: _column(table, k) if k in names else None for k in OPTIONAL_COLUMNS}
+        n = pf.metadata.num_rows
+        try:
+            cols = {c: _column(pf, c, n) for c in COLUMNS}
+            depth = None
+            if meta.levels > 1:
+                depth = np.empty((n, meta.levels, 4))
+                for lvl in range(1, meta.levels + 1):
+                    for f, name in enumerate(DEPTH_FIELDS):
+                        depth[:, lvl - 1, f] = _column(pf, f"{name}_{lvl}", n, depth[:, lvl - 1, f])
+            opt: dict[str, Any] = {k: _column(pf, k, n) if k in names else None for k in OPTIONAL_COLUMNS}
+        except (OSError, ValueError) as exc:
+            raise DataError(path, None, f"not a readable Parquet file ({exc})") from None
         return cls(**cols, meta=meta, depth=depth, **opt)
 
     def with_meta(self, **changes) -> EventTable:
@@ -398,11 +400,36 @@ class EventTable:
         )
 
 
-def _column(table, name: str) -> np.ndarray:
-    """One Parquet column as numpy, chunk by chunk, zero-copy where pyarrow allows it (its
-    copying paths import pandas, which costs a run 0.2 s): numeric columns without nulls."""
-    chunks = [c.to_numpy(zero_copy_only=c.null_count == 0) for c in table.column(name).chunks]
-    return np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
+def _column(pf, name: str, n: int, out: np.ndarray | None = None) -> np.ndarray:
+    """One Parquet column (of ``pf``, a ``pyarrow.parquet.ParquetFile`` of n rows) as a writable numpy array
+    that owns its memory (or written into ``out``), read alone and copied chunk by chunk from zero-copy views,
+    so that the reader holds one column of Arrow buffers at a time and returns them to its pool at once.
+    Measured on the USDⓈ-M capture tiled ×4 → ×16: the read costs about 64 B per event at the margin, not 94,
+    and a warm backtest's peak RSS 170 B per event, not 272. One thread: a threaded read held about 15 B per
+    event more. Columns with nulls take pyarrow's copying path (it imports pandas, which costs a run 0.2 s)."""
+    import pyarrow as pa
+
+    if name not in pf.schema_arrow.names:
+        raise KeyError(name)  # as pyarrow's Table.column: a damaged or stale cache entry is parsed again
+    table = pf.read(columns=[name], use_threads=False)
+    chunks = table.column(0).chunks
+    if any(c.null_count for c in chunks):
+        parts = [c.to_numpy(zero_copy_only=False) for c in chunks]
+        got = np.concatenate(parts) if len(parts) != 1 else parts[0]
+    else:
+        got = out
+        i = 0
+        for c in chunks:
+            a = c.to_numpy(zero_copy_only=True)
+            if got is None:
+                got = np.empty(n, a.dtype)
+            got[i : i + a.size] = a
+            i += a.size
+        if got is None:  # no rows
+            got = np.empty(0, table.schema.field(0).type.to_pandas_dtype())
+    del table, chunks
+    pa.default_memory_pool().release_unused()
+    return got
 
 
 def empty_columns(n: int) -> dict[str, np.ndarray]:
