@@ -111,6 +111,7 @@ def backtest_units(summary: Mapping, price_unit: str, qty_unit: str) -> dict[str
         "elapsed_s": "s",
         "events_per_s": "events/s",
         "maker_volume": qu,
+        "fill_depth_max_ticks": "ticks behind the touch",
         "maker_notional": pu,
         "pnl_final": pu,
         "pnl_liquidated": pu,

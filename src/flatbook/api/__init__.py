@@ -49,7 +49,15 @@ if TYPE_CHECKING:  # the names' types for type checkers; at run time each loads 
     from .catalogue import config_schema, list_parameters, list_policies, list_presets
     from .kernels import needs_compiling, warm_up
     from .quoting import quote, quotes
-    from .replay import backtest, backtest_options, calibrate, inspect_data, load_data
+    from .replay import (
+        backtest,
+        backtest_hedged,
+        backtest_options,
+        calibrate,
+        check_backtest_data,
+        inspect_data,
+        load_data,
+    )
     from .reports import rebuild_report
     from .simulation import compare, hedge_frontier, hedge_frontier_configs, multi, multi_config, simulate
 
@@ -86,6 +94,7 @@ __all__ = [
     "backtest_files",
     "backtest_options",
     "calibrate",
+    "check_backtest_data",
     "compare",
     "config_schema",
     "ensemble",

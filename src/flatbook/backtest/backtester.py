@@ -44,7 +44,7 @@ from ..policies.registry import policy_spec
 from ..sim.metrics import attribution, var_es
 from ..timing import group_timing
 from . import engine as E
-from .latency import Latency
+from .latency import Latency, measured_options
 from .queue_model import user_queue
 
 NS = 1_000_000_000
@@ -465,6 +465,7 @@ def run_backtest(
         fills[f"markout_{h:g}s"] = _markout(ev, mid_ff, fills, h)
     summary = _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff)
     meta = {"data": m.as_dict(), "options": opts.as_dict(), "config": cfg.as_dict()}
+    meta["options"].update(measured_options(ev, opts.feed_latency, opts.order_latency))  # the fit used, if any
     return BacktestResult(cfg, opts, summary, fills, path, meta, requests)
 
 
@@ -511,6 +512,27 @@ def _adverse(ev: EventTable, mid_ff: np.ndarray, fills: dict, h_s: float) -> flo
     return float(np.sum(fills["side"] * fills["qty"] * (v1 - v0)))
 
 
+def _fill_levels(ev: EventTable, fills: dict) -> dict:
+    """Where in the book our fills were: each fill's distance in ticks from its side's best price just before
+    its time, d = (best bid − price)/tick for a buy, (price − best ask)/tick for a sell: < 0 inside the spread
+    (we were the touch), 0 at the touch, > 0 behind it (a deeper level, which only a full-depth book or a
+    multi-level file queues for). Counts of fills, and the deepest level filled (ticks)."""
+    n = fills["qty"].size
+    if n == 0 or len(ev) == 0:
+        return {"fills_inside_spread": 0, "fills_at_touch": 0, "fills_behind_touch": 0, "fill_depth_max_ticks": None}
+    i = np.maximum(np.searchsorted(ev.ts, fills["ts"], "left") - 1, 0)  # the last row before the fill's time
+    buy = fills["side"] > 0
+    best = np.where(buy, ev.bid_px[i], ev.ask_px[i])
+    d = np.round(np.where(buy, best - fills["px"], fills["px"] - best) / ev.meta.tick_size)
+    ok = np.isfinite(d)
+    return {
+        "fills_inside_spread": int(np.count_nonzero(ok & (d < 0))),
+        "fills_at_touch": int(np.count_nonzero(ok & (d == 0))),
+        "fills_behind_touch": int(np.count_nonzero(ok & (d > 0))),
+        "fill_depth_max_ticks": float(d[ok].max()) if ok.any() else None,
+    }
+
+
 def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff) -> dict:
     m = ev.meta
     ts, q = ev.ts, path["q"]
@@ -551,6 +573,7 @@ def _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff) -> dic
         "fills": int(fills["qty"].size),
         "buy_fills": int(np.count_nonzero(buy)),
         "sell_fills": int(np.count_nonzero(~buy)),
+        **_fill_levels(ev, fills),
         "maker_volume": float(fills["qty"].sum()),
         "maker_notional": float(
             (fills["qty"] * np.abs(contract_value(fills["px"], m.contract, m.contract_size))).sum()

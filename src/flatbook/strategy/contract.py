@@ -36,7 +36,7 @@ def unit_value_slope(p, inverse, csize):
 @nb.njit(inline="always", cache=True)
 def inverse_tick(tick):
     """1/tick when the tick is 10^−d (prices are then exactly ticks / 10^d), else 0."""
-    inv = np.round(1.0 / tick)
+    inv = np.rint(1.0 / tick)
     return inv if abs(inv * tick - 1.0) <= 1e-12 else 0.0
 
 
