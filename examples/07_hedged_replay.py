@@ -3,7 +3,8 @@
 The policy quotes spot (its parameters derived from the data); its inventory is hedged in the perpetual by
 market orders filled against the perpetual's replayed book. Compares a hedge ratio of 1 with the
 minimum-variance ratio, and prints the PnL split (legs, edges, fees, net delta, basis) and hedged against
-unhedged risk. Money in USDT, quantities in BTC. See "Hedged replay (spot + perp)" in the README.
+unhedged risk. Money in USDT, quantities in BTC. ``res.plot()`` draws the PnL paths and the net delta
+(``--out``/``--report`` on the command line write it). See "Hedged replay (spot + perp)" in the README.
 
 Run: python examples/07_hedged_replay.py [SECONDS]   (only the first SECONDS of the overlap; default all)
 """
@@ -36,3 +37,7 @@ for ratio in (1.0, "auto"):
     print(f"  variance reduction (1 s)     {vr:.3f}  (theory for this ratio {th:.3f})")
     x, q = s["risk.max_abs_net_delta"].value, s["risk.max_abs_q"].value
     print(f"  max |net delta|              {x:.5f} BTC (unhedged: max |q| {q:.5f} BTC)")
+    # what the perpetual's visible book could not fill (each remainder once; our orders never take a level's
+    # displayed size twice before it changes)
+    filled, unfilled = s["hedge.volume_filled"].value, s["hedge.volume_unfilled"].value
+    print(f"  hedge volume                 {filled:.3f} BTC filled, {unfilled:.3f} BTC found no visible liquidity")

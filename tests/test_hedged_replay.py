@@ -65,16 +65,20 @@ def run_pass(hedge: EventTable, pv: np.ndarray):
     return hedge_pass(hedge, fills, (np.zeros(0, np.int64), np.zeros(0)), pv, np.ones(1), lat, 2 * lat, T0)
 
 
-def depth_tape() -> EventTable:
-    """A touch book with a depth array (as a LOBSTER file): rows at 0, 1 s and 2 s, the book unchanged."""
+def depth_tape(refresh=False) -> EventTable:
+    """A touch book with a depth array (as a LOBSTER file): rows at 0, 1 s and 2 s, the book unchanged
+    (``refresh``: at 1 s the touch ask shows 0.6: 0.3 more than the 0.3 our order took)."""
     rows = [dict(ts=T0 + i * NS, kind=QUOTE, **TOUCH) for i in range(3)]
     depth = np.array([LEVELS] * 3, dtype=float)
+    if refresh:
+        rows[1]["ask_sz"] = depth[1, 0, 3] = 0.6
     return table(rows, tick=0.5, lot=0.1, depth=depth)
 
 
-def level_tape(unknown_at=None) -> EventTable:
+def level_tape(unknown_at=None, refresh=False) -> EventTable:
     """The same book from LEVEL rows after a CLEAR (meta.book "depth"), with a stale ask at 100.0 inside the
-    touch (the bookTicker's touch wins); ``unknown_at``: a CLEAR with qty 0 then (the depth unknown)."""
+    touch (the bookTicker's touch wins); ``unknown_at``: a CLEAR with qty 0 then (the depth unknown);
+    ``refresh``: at 1 s the touch ask shows 0.6 (a LEVEL row at 100.5 and the touch columns)."""
     rows = [dict(ts=T0, kind=CLEAR, qty=1.0, **TOUCH)]
     for bp, bs, ap, as_ in LEVELS:
         rows.append(dict(ts=T0, kind=LEVEL, side=1, px=bp, qty=bs, **TOUCH))
@@ -83,6 +87,9 @@ def level_tape(unknown_at=None) -> EventTable:
     if unknown_at is not None:
         rows.append(dict(ts=T0 + unknown_at, kind=CLEAR, qty=0.0, **TOUCH))
     rows += [dict(ts=T0 + i * NS, kind=QUOTE, **TOUCH) for i in (1, 2)]
+    if refresh:
+        rows[-2] = dict(ts=T0 + NS, kind=LEVEL, side=-1, px=100.5, qty=0.6, **{**TOUCH, "ask_sz": 0.6})
+        rows[-1]["ask_sz"] = 0.6
     return table(rows, tick=0.5, lot=0.1, book="depth")
 
 
@@ -112,23 +119,65 @@ def test_market_order_walks_two_levels_with_fee_after_the_latency(tape, kind):
 
 
 @pytest.mark.parametrize("tape", [depth_tape, level_tape], ids=["depth-array", "level-rows"])
-def test_ioc_at_the_touch_fills_one_level_then_sends_the_rest_again(tape):
-    """IOC limit 100.5: 0.3 fills at 0.503 s, 0.3 is cancelled; at the next row (1 s) the hedger sees
-    x = −0.3 and buys 0.3 again, decided at 1.001 s, filled at 1.003 s at 100.5."""
+def test_ioc_at_the_touch_fills_one_level_then_waits_for_the_touch_to_change(tape):
+    """IOC limit 100.5: 0.3 fills at 0.503 s, 0.3 is cancelled. The rows at 1 s and 2 s show the same ask
+    (0.3 @ 100.5), which our order has already taken: nothing is sent again, and the 0.3 counts once as
+    unfilled. When the ask shows 0.6 at 1 s (0.3 more at that price, the recorded queue without our trade),
+    the hedger buys the 0.3 again, decided at 1.001 s, filled at 1.003 s at 100.5: 0.6 − 0.3 taken before."""
     f, o, cnt, acc = run_pass(tape(), pass_params(ioc=True, ticks=0))
+    assert o["ts"].tolist() == [T0 + NS // 2 + MS] and o["qty"].tolist() == pytest.approx([0.6])
+    assert f["qty"].tolist() == pytest.approx([0.3]) and acc[H.HA_UNFILLED] == pytest.approx(0.3)
+    f, o, cnt, acc = run_pass(tape(refresh=True), pass_params(ioc=True, ticks=0))
     assert o["ts"].tolist() == [T0 + NS // 2 + MS, T0 + NS + MS]
     assert o["limit"].tolist() == [100.5, 100.5] and o["qty"].tolist() == pytest.approx([0.6, 0.3])
     assert f["ts"].tolist() == [T0 + NS // 2 + 3 * MS, T0 + NS + 3 * MS]
     assert f["px"].tolist() == [100.5, 100.5] and f["qty"].tolist() == pytest.approx([0.3, 0.3])
     assert acc[H.HA_UNFILLED] == pytest.approx(0.3) and acc[H.HA_FILLED] == pytest.approx(0.6)
+    assert acc[H.HA_RESENT] == pytest.approx(0.3)  # the 0.3 left over is sent again: unfilled 0 in all
 
 
 def test_unknown_depth_fills_the_touch_only():
     """A CLEAR with qty 0 (a sequence gap) leaves only the touch: the market order gets 0.3, the rest is not
-    assumed to exist; the hedger buys it at the touch at its next decision."""
+    assumed to exist; the touch (already ours) is not taken again while it shows the same 0.3."""
     f, o, cnt, acc = run_pass(level_tape(unknown_at=NS // 5), pass_params())
-    assert f["px"].tolist() == [100.5, 100.5] and f["qty"].tolist() == pytest.approx([0.3, 0.3])
+    assert f["px"].tolist() == [100.5] and f["qty"].tolist() == pytest.approx([0.3])
     assert acc[H.HA_UNFILLED] == pytest.approx(0.3) and cnt[H.H_LEVELS_MAX] == 1
+
+
+@pytest.mark.parametrize("tape", [depth_tape, level_tape], ids=["depth-array", "level-rows"])
+def test_orders_at_one_ns_take_the_displayed_liquidity_once(tape):
+    """Zero latency. Our spot leg sells 0.2 BTC twice at the same ns (0.5 s), then S's row at that ns: the
+    first hedge buys 0.2 of the touch's 0.3 at 100.5; the second, arriving at the same ns before any hedge
+    row, finds 0.1 left at 100.5 and takes the next level (0.1 @ 101.0), not the 0.3 again. Each level's
+    total taken is at most what it shows."""
+    t = T0 + NS // 2
+    fills = {
+        "ts": np.array([t, t]),
+        "q": np.array([-0.2, -0.4]),
+        "side": np.array([-1.0, -1.0]),
+        "px": np.array([100.0, 100.0]),
+        "qty": np.array([0.2, 0.2]),
+        "fee": np.zeros(2),
+    }
+    hed = tape()
+    marks = (np.array([t]), np.array([100.0]))
+    rows = len(hed) + 3
+    lat = np.zeros(rows, np.int64)
+    f, o, cnt, acc = hedge_pass(hed, fills, marks, pass_params(), np.ones(1), lat, lat, T0)
+    assert o["ts"].tolist() == [t, t] and o["qty"].tolist() == pytest.approx([0.2, 0.2])
+    assert f["px"].tolist() == [100.5, 100.5, 101.0] and f["qty"].tolist() == pytest.approx([0.2, 0.1, 0.1])
+    assert acc[H.HA_UNFILLED] == 0.0
+
+
+def test_deeper_fills_are_priced_on_the_tick_grid():
+    """A LEVEL book on a 0.1 tick: the walk's second level, 1001 ticks, fills at 100.1 (= 1001 / 10, the
+    replay engine's tick price), not 1001 · 0.1 = 100.10000000000001."""
+    touch = dict(bid_px=99.9, bid_sz=5.0, ask_px=100.0, ask_sz=0.3)
+    rows = [dict(ts=T0, kind=CLEAR, qty=1.0, **touch)]
+    rows += [dict(ts=T0, kind=LEVEL, side=-1, px=p, qty=0.3, **touch) for p in (100.0, 100.1, 100.3)]
+    rows += [dict(ts=T0 + i * NS, kind=QUOTE, **touch) for i in (1, 2)]
+    f, o, cnt, acc = run_pass(table(rows, tick=0.1, lot=0.1, book="depth"), pass_params())
+    assert f["px"].tolist() == [100.0, 100.1] and f["qty"].tolist() == pytest.approx([0.3, 0.3])
 
 
 # --------------------------------------------------------------------------- the decomposition, exactly
@@ -270,8 +319,8 @@ def binance_pair():
 
 def test_real_spot_hedged_in_the_perpetual(binance_pair):
     """Two minutes of the Binance spot and USDⓈ-M BTCUSDT captures: the inventory leg is the plain replay,
-    bit for bit; the net delta stays within the trigger band (plus the last spot fill and half a perp lot)
-    after every hedge; hedged PnL varies less than unhedged; same seed, same numbers."""
+    bit for bit; the net delta stays below the unhedged |q|; orders at one ns never take more of a touch than
+    it shows; hedged PnL varies less than unhedged; financing is 0 with zero rates; same seed, same numbers."""
     spot, perp = binance_pair
     thr = 0.003
     values = {"hedge_trigger": "threshold", "hedge_threshold": thr}
@@ -282,11 +331,20 @@ def test_real_spot_hedged_in_the_perpetual(binance_pair):
     assert np.array_equal(r.inventory.fills["q"], plain.fills["q"])
     s, risk, hs = r.summary, r.summary["risk"], r.summary["hedge"]
     assert s["inventory"]["fills"] > 50 and hs["fills"] > 5
-    lot = perp.meta.lot_size
-    bound = thr + float(np.max(plain.fills["qty"])) + 0.5 * lot + 1e-12
-    assert risk["max_abs_net_delta"] <= bound < risk["max_abs_q"]
-    # a touch-only book: an order larger than the touch is filled in part, the rest sent again later
+    assert risk["max_abs_net_delta"] < risk["max_abs_q"]
+    # a touch-only book: an order larger than the touch is filled in part, the rest sent again once the touch
+    # changes (the remainder counts once); several orders at one ns share the size the touch shows
     assert hs["volume_filled"] + hs["volume_unfilled"] == pytest.approx(hs["volume_sent"], abs=1e-12)
+    f = r.hedge_fills
+    ticks = np.round(f["px"] / perp.meta.tick_size).astype(np.int64)
+    keys = np.stack([f["ts"], f["side"].astype(np.int64), ticks]).T  # int64: ns stamps stay exact
+    uniq, inv_k = np.unique(keys, axis=0, return_inverse=True)
+    took = np.bincount(inv_k.ravel(), weights=f["qty"])
+    i0 = np.searchsorted(perp.ts, uniq[:, 0], side="left") - 1  # the book before that ns
+    i1 = np.searchsorted(perp.ts, uniq[:, 0], side="right")  # … to its last row at that ns
+    for (_, sd, _), a, b, n in zip(uniq, i0, i1, took, strict=True):
+        assert n <= np.max((perp.ask_sz if sd > 0 else perp.bid_sz)[a:b]) + 1e-9
+    assert s["pnl"]["financing"] == 0.0
     assert risk["pnl_std_1s_hedged"] < risk["pnl_std_1s_unhedged"]
     assert risk["price_pnl_std_1s_hedged"] < risk["price_pnl_std_1s_unhedged"]
     assert 0.0 < risk["variance_reduction_1s"] < 1.0 and 0.0 < risk["theory_rho2"] <= 1.0
@@ -305,3 +363,113 @@ def test_real_spot_hedged_in_the_perpetual(binance_pair):
     assert np.all(np.diff(a.hedge_orders["arrival"] - a.hedge_orders["ts"]) != 0)  # latencies drawn
     assert without_timing(a.summary) == without_timing(b.summary)
     assert all(np.array_equal(a.hedge_fills[k], b.hedge_fills[k]) for k in a.hedge_fills)
+
+
+def test_measured_latency_per_leg(binance_pair):
+    """``measured`` on both legs: each order's latency (arrival − decision) is one of the perpetual's measured
+    feed latencies (the bootstrap of :class:`MeasuredLatency`), each decision comes a measured feed latency
+    after its row; same seed, same numbers."""
+    from flatbook.backtest.latency import MeasuredLatency
+
+    spot, perp = binance_pair
+    cfg = replay_config(spot, "linear-skew", {"hedge_trigger": "threshold", "hedge_threshold": 0.003})
+    opts = BacktestOptions(feed_latency=Latency("measured", 0.0), order_latency=Latency("measured", 0.0), seed=5)
+    a = run_hedged(spot, perp, cfg, opts, HedgeSpec(1.0))
+    b = run_hedged(spot, perp, cfg, opts, HedgeSpec(1.0))
+    assert without_timing(a.summary) == without_timing(b.summary) and a.summary["hedge"]["orders"] > 5
+    o = a.hedge_orders
+    pool = np.unique(np.round(MeasuredLatency.of(perp).sample_ms * 1e6).astype(np.int64))
+    lat = o["arrival"] - o["ts"]
+    assert np.all(np.isin(lat, pool)) and np.unique(lat).size > 1
+    # a leg without local receive stamps: refused, naming the option given (--order-latency-ms in the CLI)
+    inv, hed, _, _ = hand_pair()
+    cfg = replay_config(inv, "symmetric", {"half_spread": 40.0, "size": 1.0})
+    with pytest.raises(InputError) as e:
+        run_hedged(inv, hed, cfg, BacktestOptions(order_latency=Latency("measured", 0.0)), HedgeSpec(1.0))
+    assert e.value.field == "order_latency" and "local receive stamps" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "change, text",
+    [
+        (lambda t: t.with_meta(instrument="ETHUSDT (usdm)", qty_unit="ETH"), "same base asset"),
+        (lambda t: t.with_meta(instrument="S"), "same instrument"),
+    ],
+    ids=["eth-perp-for-btc", "same-instrument"],
+)
+def test_mismatched_instruments_are_refused(change, text):
+    """BTC inventory hedged in an ETH contract, or an instrument hedged in itself: one line naming
+    --hedge-data (``hedge_data`` in the API)."""
+    inv, hed, _, _ = hand_pair()
+    with pytest.raises(InputError) as e:
+        hand_run(inv, change(hed))
+    assert e.value.field == "hedge_data" and text in str(e.value)
+
+
+def test_trigger_none_warns_that_no_hedge_is_sent():
+    inv, hed, _, _ = hand_pair()
+    r = hand_run(inv, hed, hedge_trigger="none")
+    assert r.summary["hedge"]["orders"] == 0
+    assert any("no hedge order is sent" in w for w in r.summary["warnings"])
+
+
+def test_cli_names_the_flags_and_the_replay_units(tmp_path):
+    """Setting errors name the flag typed and the replay's units (quantity units of DATA, s); measured
+    latency on files without local stamps names --order-latency-ms; a glob matching one file is that file;
+    the table shows hedge.ioc_ticks as a number of ticks."""
+    inv, hed, _, _ = hand_pair()
+    a, b = inv.to_parquet(tmp_path / "s.parquet"), hed.to_parquet(tmp_path / "h.parquet")
+    runner = CliRunner()
+    base = ["backtest", str(a), "--policy", "symmetric", "--set", "half_spread=40", "--set", "size=1"]
+    base += ["--hedge-data", str(b), "--hedge-ratio", "1"]
+    cases = [
+        (["--hedge-threshold", "-1"], "--hedge-threshold", "(quantity units of DATA, e.g. BTC)"),
+        (["--hedge-exec", "twap", "--hedge-horizon", "0"], "--hedge-horizon", "(s)"),
+        (["--hedge-exec", "almgren-chriss", "--hedge-horizon", "10"], "hedge_eta", "--set hedge_eta=X"),
+        (["--order-latency-ms", "measured"], "--order-latency-ms", "local receive stamps"),
+    ]
+    for extra, flag, text in cases:
+        r = runner.invoke(cli_app.app, [*base, *extra])
+        assert r.exit_code == 2 and f"error: {flag}:" in r.output and text in r.output, r.output
+        assert "(lots)" not in r.output and "time units" not in r.output
+    one = ["backtest", str(tmp_path / "s.parq*"), *base[2:], "--hedge-order", "ioc", "--json"]
+    r = runner.invoke(cli_app.app, one)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["hedge"]["ioc_ticks"] == 0
+    from flatbook.backtest.hedged import units
+
+    assert units("USDT", "USDT", "BTC", "BTC")["hedge.ioc_ticks"].startswith("ticks")
+    assert "USDT" not in units("USDT", "USDT", "BTC", "BTC")["hedge.ioc_ticks"]
+
+
+def test_out_and_report_carry_the_figure(tmp_path):
+    """``--out`` writes hedged.png (PnL hedged and unhedged, q, y/h, net delta) beside the tables; ``--report``
+    embeds it."""
+    inv, hed, _, _ = hand_pair()
+    a, b = inv.to_parquet(tmp_path / "s.parquet"), hed.to_parquet(tmp_path / "h.parquet")
+    args = ["backtest", str(a), "--policy", "symmetric", "--set", "half_spread=40", "--set", "size=1", "--set"]
+    args += ["q0=1", "--hedge-data", str(b), "--hedge-ratio", "1", "--out", str(tmp_path / "o")]
+    args += ["--report", str(tmp_path / "r.html")]
+    r = CliRunner().invoke(cli_app.app, args)
+    assert r.exit_code == 0, r.output
+    png = (tmp_path / "o" / "hedged.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert "data:image/png;base64," in (tmp_path / "r.html").read_text()
+    ax = backtest_hedged(inv, hed, "symmetric", hedge_ratio=1, half_spread=40.0, size=1.0, q0=1.0).plot().axes
+    assert [x.get_ylabel() for x in ax] == ["PnL (USDT)", "position (BTC of S)"]
+
+
+@pytest.mark.parametrize("tape", [depth_tape, level_tape], ids=["depth-array", "level-rows"])
+def test_a_smaller_size_at_the_same_touch_is_not_taken_again(tape):
+    """IOC limit 100.5: the first order takes the 0.3 shown; at 1 s the ask shows 0.2 at the same price
+    (the recorded queue shrank, without our trade), and still at 2 s: nothing is left for us, so the order
+    sent again at 1 s fills nothing, none is sent at 2 s, and the 0.3 counts once as unfilled."""
+    hed = tape(refresh=True)
+    hed.ask_sz[hed.ts >= T0 + NS] = 0.2  # at 1 s and 2 s
+    if hed.depth is not None:
+        hed.depth[1:, 0, 3] = 0.2
+    if hed.meta.book == "depth":
+        hed.qty[(hed.ts == T0 + NS) & (hed.kind == LEVEL)] = 0.2
+    f, o, cnt, acc = run_pass(hed, pass_params(ioc=True, ticks=0))
+    assert f["qty"].tolist() == pytest.approx([0.3]) and o["qty"].tolist() == pytest.approx([0.6, 0.3])
+    assert acc[H.HA_UNFILLED] - acc[H.HA_RESENT] == pytest.approx(0.3)

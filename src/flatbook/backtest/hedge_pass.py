@@ -12,8 +12,8 @@ normal replay, :func:`flatbook.backtest.backtester.run_backtest`) and the invent
    CLEAR rows the deeper levels) and H's mark; an inventory fill sets q; an inventory row S's mark.
    Each mark change adds position × change to the decomposition's sums (``HA_*``; see
    :mod:`flatbook.backtest.hedged`), each fill its edge against the mark in force.
-3. The hedger sees the row at t + feed latency (one draw per merged row) and, when no hedge order
-   is in flight, decides with the hedging module's compiled rules: with the hedge ratio h
+3. The hedger sees the row at t + feed latency (one per merged row) and, when no hedge order is in
+   flight (and it is not waiting for the book to change, below), decides with the hedging module's compiled rules: with the hedge ratio h
    (units of H per unit of S) and y the hedge position (units of H), the exposure is
    x = q + y/h (units of S); when no program runs, :func:`flatbook.hedging.execution.hedge_due`
    on x − q* starts one of :func:`flatbook.hedging.execution.hedge_size` lots of S, whose goal is
@@ -33,8 +33,14 @@ win over the depth book at and inside the touch); deeper levels come from the de
 from LEVEL rows (``meta.book == "depth"``; none while a CLEAR with qty 0 has left the depth unknown)
 or, for a touch book with a ``depth`` array (LOBSTER), from its levels 2… of the current row.
 What the visible levels cannot fill is cancelled (IOC and market alike: nothing is assumed beyond
-the visible depth) and counted; the hedger decides again at the next row. Our order takes
-liquidity without changing the replayed tape (the rows after it are as recorded).
+the visible depth). Our orders take liquidity without changing the replayed tape (the rows after it
+are as recorded), but what they took stays taken until the book at that level changes: at the touch
+until that side's touch price changes (while it stays, a new size there is the recorded queue without
+our trades, and we may take that size less what we took), a depth book's deeper level until a LEVEL
+row at its price (or a CLEAR), a depth array's deeper level while it shows the same size. So orders at one ns, or
+any orders before the book moves, share what the book shows instead of each taking all of it. After
+an order leaves a remainder unfilled, the hedger sends nothing more to that side until it changes
+(an order to the other side, when the exposure turns, goes out as usual); the remainder counts once (``HA_UNFILLED`` less ``HA_RESENT``, the part of it sent again).
 Each level's fill pays the taker fee taker_fee·n + taker_fee_bps·1e−4·n·C·p (settlement currency).
 
 Times are int64 ns; prices in the hedge instrument's price units; quantities in its units.
@@ -49,6 +55,7 @@ import numba as nb
 import numpy as np
 
 from ..hedging.execution import child_order, hedge_due, hedge_size, toward_goal
+from ..strategy.contract import inverse_tick, tick_price
 
 LEVEL, CLEAR = 2, 3  # flatbook.data.events row kinds (the kernel reads the codes, not the module)
 
@@ -95,8 +102,11 @@ H_CNT_LEN = 6
     HA_HEDGE_POS,
     HA_NET_DELTA,
     HA_BASIS,
-) = range(11)
-H_ACC_LEN = 11
+    HA_RESENT,
+) = range(12)
+H_ACC_LEN = 12
+#: at most this many deeper levels (LOBSTER depth array) remember what our orders took from them
+MAP_LEN = 64
 
 
 class HedgeTape(NamedTuple):
@@ -155,10 +165,10 @@ class HedgeOut(NamedTuple):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _levels(book, lvl_ticks, sgn, touch_t, want):
+def _levels(book, used, lvl_ticks, sgn, touch_t, want):
     """Depth-book levels strictly beyond the touch on the side an order of sign ``sgn`` takes (``book``: the
-    sizes of that side at the sorted prices ``lvl_ticks``), best first, until their sizes cover ``want``:
-    (ticks, sizes)."""
+    sizes of that side at the sorted prices ``lvl_ticks``, ``used``: what our orders took from each since its
+    last LEVEL row), best first, until their sizes left cover ``want``: (ticks, sizes left)."""
     u = lvl_ticks.size
     ks = np.empty(u, np.int64)
     sz = np.empty(u)
@@ -167,34 +177,39 @@ def _levels(book, lvl_ticks, sgn, touch_t, want):
     if sgn > 0:
         j = np.searchsorted(lvl_ticks, touch_t, side="right")
         while j < u and got < want:
-            if book[j] > 0.0:
+            a = book[j] - used[j]
+            if a > 0.0:
                 ks[n] = lvl_ticks[j]
-                sz[n] = book[j]
-                got += book[j]
+                sz[n] = a
+                got += a
                 n += 1
             j += 1
     else:
         j = np.searchsorted(lvl_ticks, touch_t, side="left") - 1
         while j >= 0 and got < want:
-            if book[j] > 0.0:
+            a = book[j] - used[j]
+            if a > 0.0:
                 ks[n] = lvl_ticks[j]
-                sz[n] = book[j]
-                got += book[j]
+                sz[n] = a
+                got += a
                 n += 1
             j -= 1
     return ks[:n].copy(), sz[:n].copy()
 
 
 @nb.njit(cache=True, error_model="numpy")
-def walk(sgn, qty, lim_t, touch_px, touch_sz, deep_t, deep_sz, tick, lot, out_px, out_qty):
-    """Fill an order of ``qty`` (> 0) on side ``sgn`` (+1 buy: takes asks) against the touch (price, size),
-    then the deeper levels (``deep_t`` ticks, ``deep_sz``; best first), while the level's price is within
-    ``lim_t`` ticks (buy: <= lim_t; sell: >= lim_t). Writes each level's (price, qty) into out_*; fills are
-    whole lots. Returns the number of levels taken."""
+def walk(sgn, qty, lim_t, touch_px, touch_sz, deep_t, deep_sz, tick, lot, out_px, out_qty, out_t):
+    """Fill an order of ``qty`` (> 0) on side ``sgn`` (+1 buy: takes asks) against the touch (price, size
+    left), then the deeper levels (``deep_t`` ticks, ``deep_sz`` sizes left; best first), while the level's
+    price is within ``lim_t`` ticks (buy: <= lim_t; sell: >= lim_t). Writes each level's (price, qty, ticks)
+    into out_*: the touch at its recorded price, a deeper level at its ticks on the tick grid
+    (:func:`flatbook.strategy.contract.tick_price`, as the replay engine prices); fills are whole lots.
+    Returns the number of levels taken."""
     left = qty
     n = 0
-    if not (touch_px == touch_px) or not (touch_sz > 0.0):
+    if not (touch_px == touch_px):
         return 0
+    inv_tick = inverse_tick(tick)
     tt = np.int64(round(touch_px / tick))
     for j in range(-1, deep_t.size):
         if left < 0.5 * lot:
@@ -203,22 +218,57 @@ def walk(sgn, qty, lim_t, touch_px, touch_sz, deep_t, deep_sz, tick, lot, out_px
         s = touch_sz if j < 0 else deep_sz[j]
         if (p_t > lim_t) if sgn > 0 else (p_t < lim_t):
             break
-        take = min(left, math.floor(s / lot + 1e-9) * lot)
-        if take <= 0.0:
+        if not s > 0.0:  # none shown, or all of it taken by our earlier orders
             continue
-        out_px[n] = touch_px if j < 0 else p_t * tick
+        take = min(left, math.floor(s / lot + 1e-9) * lot)
+        if not take > 0.0:
+            continue
+        out_px[n] = touch_px if j < 0 else tick_price(p_t, tick, inv_tick)
         out_qty[n] = take
+        out_t[n] = p_t
         left = np.round((left - take) / lot) * lot
         n += 1
     return n
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _deeper(depth_book, depth_known, bids, asks, lvl_ticks, has_levels, depth, e, sgn, tpx, tick, want):
-    """The levels beyond the touch (ticks, sizes; best first) on the side an order of sign ``sgn`` takes."""
+def _map_used(mp, sgn, p_t, shown):
+    """What our orders took at ``p_t`` ticks on side ``sgn`` (+1: asks) of a depth array while the level
+    showed ``shown``, if it still shows that much (else the level has changed since, and nothing is
+    remembered). ``mp``: (MAP_LEN, 4) rows of side, ticks, size shown, size taken."""
+    for i in range(mp.shape[0]):
+        if mp[i, 0] == sgn and mp[i, 1] == p_t and mp[i, 2] == shown:
+            return mp[i, 3]
+    return 0.0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _map_take(mp, slot, sgn, p_t, shown, took):
+    """Remember that our orders have taken ``took`` in all at ``p_t`` (side ``sgn``) while it showed ``shown``:
+    in its row if there is one, else in row ``slot`` (round robin). Returns the next free slot."""
+    for i in range(mp.shape[0]):
+        if mp[i, 0] == sgn and mp[i, 1] == p_t:
+            mp[i, 2] = shown
+            mp[i, 3] = took
+            return slot
+    mp[slot, 0] = sgn
+    mp[slot, 1] = p_t
+    mp[slot, 2] = shown
+    mp[slot, 3] = took
+    return (slot + 1) % mp.shape[0]
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _deeper(
+    depth_book, depth_known, bids, asks, used_b, used_a, lvl_ticks, has_levels, depth, e, sgn, tpx, tick, want, mp
+):
+    """The levels beyond the touch (ticks, sizes left; best first) on the side an order of sign ``sgn``
+    takes: a depth book's less what our orders took since each level's last LEVEL row (``used_*``), a depth
+    array's less what :func:`_map_used` remembers (``mp``)."""
     if depth_book:
         if depth_known and tpx == tpx:
-            return _levels(asks if sgn > 0 else bids, lvl_ticks, sgn, np.int64(round(tpx / tick)), want)
+            tt = np.int64(round(tpx / tick))
+            return _levels(asks if sgn > 0 else bids, used_a if sgn > 0 else used_b, lvl_ticks, sgn, tt, want)
         return np.empty(0, np.int64), np.empty(0)
     if has_levels:
         nlev = depth.shape[1]
@@ -229,9 +279,12 @@ def _deeper(depth_book, depth_known, bids, asks, lvl_ticks, has_levels, depth, e
             dp = depth[e, lv, 2] if sgn > 0 else depth[e, lv, 0]
             ds = depth[e, lv, 3] if sgn > 0 else depth[e, lv, 1]
             if dp == dp and ds > 0.0:
-                deep_t[m] = np.int64(round(dp / tick))
-                deep_sz[m] = ds
-                m += 1
+                dt = np.int64(round(dp / tick))
+                a = ds - _map_used(mp, sgn, dt, ds)
+                if a > 0.0:
+                    deep_t[m] = dt
+                    deep_sz[m] = a
+                    m += 1
         return deep_t[:m].copy(), deep_sz[:m].copy()
     return np.empty(0, np.int64), np.empty(0)
 
@@ -259,6 +312,19 @@ def hedge_pass(tape, hp, hw, t_start, out):
     bids = np.zeros(lvl_ticks.size)
     asks = np.zeros(lvl_ticks.size)
     depth_known = False
+    # liquidity our own orders took, kept until the book at that level changes: the touch per side (reset
+    # when that side's touch price changes), a depth book's levels (reset by a LEVEL row at that
+    # price, or a CLEAR), a depth array's deeper levels (``mp``: while the level shows the same size)
+    used_b = np.zeros(lvl_ticks.size)
+    used_a = np.zeros(lvl_ticks.size)
+    tb_used = 0.0
+    ta_used = 0.0
+    mp = np.zeros((MAP_LEN, 4))
+    slot = 0
+    # after an order left a remainder unfilled: no new order until the side it took changes (``blocked``:
+    # that side, +1 asks), and the remainder (``carry``, signed) counts once however often it is sent again
+    blocked = 0
+    carry = 0.0
     n_h, n_q, n_s = ts.size, q_ts.size, s_ts.size
     i_h = 0
     i_q = 0
@@ -297,12 +363,36 @@ def hedge_pass(tape, hp, hw, t_start, out):
             tpx = ask_px[e_cur] if sgn > 0 else bid_px[e_cur]
             tsz = ask_sz[e_cur] if sgn > 0 else bid_sz[e_cur]
             deep_t, deep_sz = _deeper(
-                depth_book, depth_known, bids, asks, lvl_ticks, has_levels, depth, e_cur, sgn, tpx, tick, want
+                depth_book,
+                depth_known,
+                bids,
+                asks,
+                used_b,
+                used_a,
+                lvl_ticks,
+                has_levels,
+                depth,
+                e_cur,
+                sgn,
+                tpx,
+                tick,
+                want,
+                mp,
             )
+            tt = np.int64(round(tpx / tick)) if tpx == tpx else big
+            jt = -1  # the touch's index in a depth book's prices
+            if depth_book and lvl_ticks.size > 0:
+                jt = int(np.searchsorted(lvl_ticks, tt))
+                if jt >= lvl_ticks.size or lvl_ticks[jt] != tt:
+                    jt = -1
+            t_used = ta_used if sgn > 0 else tb_used
+            if jt >= 0:
+                t_used = max(t_used, used_a[jt] if sgn > 0 else used_b[jt])
             lv_px = np.empty(deep_t.size + 1)
             lv_qty = np.empty(deep_t.size + 1)
+            lv_t = np.empty(deep_t.size + 1, np.int64)
             lim = p_lim if ioc else (big if sgn > 0 else -big)
-            nl = walk(sgn, want, lim, tpx, tsz, deep_t, deep_sz, tick, lot, lv_px, lv_qty)
+            nl = walk(sgn, want, lim, tpx, tsz - t_used, deep_t, deep_sz, tick, lot, lv_px, lv_qty, lv_t)
             if nf + nl > f_ts.size:  # the fill rows are full: the caller reruns with more
                 cnt[H_OVERFLOW] = nf + nl
                 return -1
@@ -321,25 +411,79 @@ def hedge_pass(tape, hp, hw, t_start, out):
                 got += lv_qty[j]
                 acc[HA_HEDGE_EDGE] += sgn * lv_qty[j] * (h_mark - fv)
                 acc[HA_TAKER_FEES] += fe
+                # what this level has left for our later orders
+                if lv_t[j] == tt:
+                    if sgn > 0:
+                        ta_used = t_used + lv_qty[j]
+                    else:
+                        tb_used = t_used + lv_qty[j]
+                    if jt >= 0:
+                        if sgn > 0:
+                            used_a[jt] = t_used + lv_qty[j]
+                        else:
+                            used_b[jt] = t_used + lv_qty[j]
+                elif depth_book:
+                    jl = np.searchsorted(lvl_ticks, lv_t[j])
+                    if sgn > 0:
+                        used_a[jl] += lv_qty[j]
+                    else:
+                        used_b[jl] += lv_qty[j]
+                elif has_levels:
+                    for lv in range(1, depth.shape[1]):
+                        dp = depth[e_cur, lv, 2] if sgn > 0 else depth[e_cur, lv, 0]
+                        ds = depth[e_cur, lv, 3] if sgn > 0 else depth[e_cur, lv, 1]
+                        if dp == dp and np.int64(round(dp / tick)) == lv_t[j]:
+                            slot = _map_take(mp, slot, sgn, lv_t[j], ds, _map_used(mp, sgn, lv_t[j], ds) + lv_qty[j])
+                            break
             cnt[H_FILLS] = nf
             cnt[H_LEVELS_MAX] = max(cnt[H_LEVELS_MAX], nl)
             y = np.round((y + sgn * got) / lot) * lot
             acc[HA_FILLED] += got
             acc[HA_UNFILLED] += want - got
+            if want - got >= 0.5 * lot:
+                carry = sgn * (want - got)
+                blocked = sgn
             pend = 0.0
         # ---- 2. the row
         if src == 0:
             e = i_h
             kd = kind[e]
+            # which side of the book this row changes (for what our orders took, and a blocked re-send)
+            ch_b = e_cur < 0 or not (bid_px[e] == bid_px[e_cur] and bid_sz[e] == bid_sz[e_cur])
+            ch_a = e_cur < 0 or not (ask_px[e] == ask_px[e_cur] and ask_sz[e] == ask_sz[e_cur])
+            if has_levels and e_cur >= 0:
+                for lv in range(1, depth.shape[1]):
+                    for c in range(2):
+                        a0, a1 = depth[e, lv, c], depth[e_cur, lv, c]
+                        if not (a0 == a1 or (a0 != a0 and a1 != a1)):
+                            ch_b = True
+                        a0, a1 = depth[e, lv, 2 + c], depth[e_cur, lv, 2 + c]
+                        if not (a0 == a1 or (a0 != a0 and a1 != a1)):
+                            ch_a = True
+            # the touch: what we took stays taken while that side's touch price stays (a new size there is
+            # the recorded queue without our trades: what is left for us is that size less what we took)
+            if e_cur < 0 or not bid_px[e] == bid_px[e_cur]:
+                tb_used = 0.0
+            if e_cur < 0 or not ask_px[e] == ask_px[e_cur]:
+                ta_used = 0.0
             if depth_book and kd == CLEAR:
                 bids[:] = 0.0
                 asks[:] = 0.0
+                used_b[:] = 0.0
+                used_a[:] = 0.0
                 depth_known = qty[e] > 0.5
+                ch_b = ch_a = True
             elif depth_book and kd == LEVEL and lvl_idx[e] >= 0:
                 if side[e] > 0:
                     bids[lvl_idx[e]] = qty[e]
+                    used_b[lvl_idx[e]] = 0.0
+                    ch_b = True
                 else:
                     asks[lvl_idx[e]] = qty[e]
+                    used_a[lvl_idx[e]] = 0.0
+                    ch_a = True
+            if (blocked > 0 and ch_a) or (blocked < 0 and ch_b):
+                blocked = 0
             mid = 0.5 * (bid_px[e] + ask_px[e])
             if mid == mid:
                 hv = csize * mid
@@ -369,9 +513,11 @@ def hedge_pass(tape, hp, hw, t_start, out):
                 s_mark = sv
             i_s += 1
         # ---- 3. the hedger decides at t + feed latency, when no order is in flight
-        if pend == 0.0 and e_cur >= 0 and t >= t_start:
+        x = q + y * inv_hr
+        # the side the next order would take (+1 buys H): a running program's, else against the exposure
+        want_sgn = (1 if rem > 0.0 else -1) if rem != 0.0 else (-1 if x - qstar > 0.0 else 1)
+        if pend == 0.0 and blocked != want_sgn and e_cur >= 0 and t >= t_start:
             t_dec = t + feed[r]
-            x = q + y * inv_hr
             n_s_ = 0.0
             send = False
             if rem == 0.0:
@@ -410,6 +556,10 @@ def hedge_pass(tape, hp, hw, t_start, out):
                     no += 1
                     cnt[H_ORDERS] = no
                     acc[HA_SENT] += abs(n_hh)
+                    if carry * n_hh > 0.0:  # sends (part of) the last order's remainder again
+                        acc[HA_RESENT] += min(abs(carry), abs(n_hh))
+                    carry = 0.0
+                    blocked = 0
                 else:
                     cnt[H_SKIPPED] += 1
         r += 1

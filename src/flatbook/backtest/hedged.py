@@ -33,7 +33,7 @@ before its row, a hedge fill against H's mid of the book it takes):
     basis         = Σ (y/h)·(h·ΔH̃ − ΔS̃)                = −Σ (y/h)·ΔB, ΔB = ΔS̃ − h·ΔH̃
 
 (y·ΔH̃ = (y/h)·ΔS̃ − (y/h)·ΔB: a short hedge y = −h·q earns q·ΔB, long the basis S̃ − h·H̃.)
-financing is what moves the inventory leg's cash besides its fills.
+financing is what moves the inventory leg's cash besides its fills (exactly 0 when every financing rate is 0).
 
 Risk, hedged (both legs) against unhedged (the inventory leg alone), both from t_a: the std of the PnL
 increments on a 1 s and a 60 s grid (previous tick), with the Gaussian SE std/√(2(n − 1)), and the same
@@ -45,7 +45,12 @@ on the 1 s grid: VR(h) = 1 − Var(ΔS̃ − h·ΔH̃)/Var(ΔS̃) = 2h′ρσ_H/
 maximum, at h*, is ρ². The theory holds the position fixed; the replay's inventory also carries the
 maker's own trading, which no hedge removes.
 
-Refused (one line, :class:`~flatbook.errors.InputError`): clocks that do not overlap (both spans named);
+Latency: the replay's specs (:mod:`flatbook.backtest.latency`), one feed and one order latency per merged row
+of the hedge pass; ``measured`` per leg (:func:`pass_latencies`: each row's own stamps, the order leg drawn
+from the hedge file's measured sample); both files then need local receive stamps.
+
+Refused (one line, :class:`~flatbook.errors.InputError`): the same instrument on both legs, or different
+base assets (BTC inventory in an ETH contract); clocks that do not overlap (both spans named);
 inverse contracts, or legs settled or priced in different currencies (no conversion is offered); a hedge
 ratio that is not a positive number or ``auto``; hedge settings the replay cannot honour (the ``zone``
 trigger, ``vwap``, a participation cap).
@@ -81,6 +86,7 @@ from ..hedging.model import (
 from ..jsonutil import jsonable
 from . import hedge_pass as H
 from .backtester import NS, BacktestOptions, BacktestResult, run_backtest
+from .latency import Latency, MeasuredLatency
 
 ORDER_TYPES = ("market", "ioc")
 #: hedge settings of the parameter registry that the hedged replay reads (the rest are the simulator's)
@@ -172,10 +178,38 @@ def quote_span(ev: EventTable) -> tuple[int, int]:
     return int(ev.ts[ok[0]]), int(ev.ts[ok[-1]])
 
 
+def base_asset(m) -> str | None:
+    """The asset a table's quantities count (``BTC`` for BTCUSDT spot and perpetual): its quantity unit when
+    named, else the instrument's name (before `` (``) less its price unit; None when neither tells."""
+    qu = str(m.qty_unit).strip()
+    if qu and qu != "quantity units" and not qu.startswith("contracts"):
+        return qu.upper()
+    name = str(m.instrument).split(" (")[0].strip().upper()
+    pu = str(m.price_unit).strip().upper()
+    if pu and name.endswith(pu) and len(name) > len(pu):
+        return name[: -len(pu)].rstrip("-_/")
+    return None
+
+
 def check_pair(inv: EventTable, hedge: EventTable) -> tuple[int, int]:
     """The window [t_a, t_b] (ns) where both tables have quotes, or :class:`InputError` naming ``--hedge-data``:
-    no overlap (both spans named), an inverse contract, or different price or settlement units."""
+    the same instrument (and source) on both legs, different base assets (:func:`base_asset`; BTC spot in an
+    ETH perpetual), no overlap (both spans named), an inverse contract, or different price or settlement
+    units."""
     mi, mh = inv.meta, hedge.meta
+    if mi.instrument == mh.instrument and mi.source == mh.source:
+        raise InputError(
+            "hedge_data",
+            f"is the same instrument as DATA ({mh.instrument}, {mh.source}); allowed: a second instrument "
+            "on the same base asset (e.g. BTCUSDT spot hedged in the BTCUSDT perpetual)",
+        )
+    bi, bh = base_asset(mi), base_asset(mh)
+    if bi is not None and bh is not None and bi != bh:
+        raise InputError(
+            "hedge_data",
+            f"{mh.instrument} trades {bh}, {mi.instrument} trades {bi}; a hedged replay needs the same base "
+            "asset on both legs (a cross hedge between assets is not offered)",
+        )
     for name, m in (("data", mi), ("hedge_data", mh)):
         if m.inverse:
             raise InputError(
@@ -364,6 +398,60 @@ def hedge_pass(
     return fills, orders, out.cnt.copy(), out.acc.copy()
 
 
+def check_measured_pair(inv: EventTable, hedge: EventTable, feed: Latency, order: Latency) -> None:
+    """Refuse ``measured`` latency when either leg's table has no local receive stamps, naming the flag
+    (``latency`` / ``order_latency``) and the leg."""
+    for key, lat in (("latency", feed), ("order_latency", order)):
+        if lat.kind != "measured":
+            continue
+        for leg, ev in (("DATA", inv), ("--hedge-data", hedge)):
+            if ev.local_ts is None:
+                raise InputError(
+                    key,
+                    f"measured latency needs local receive stamps (local_ts) on both legs, and {leg} "
+                    f"({ev.meta.instrument}, {ev.meta.source}) has none; allowed: Binance captures (.gz), or a "
+                    "fixed spec such as 5 or lognormal:5,0.5",
+                )
+
+
+def pass_latencies(
+    feed_lat: Latency,
+    order_lat: Latency,
+    inv: EventTable,
+    hedge: EventTable,
+    fill_ts: np.ndarray,
+    hi: int,
+    si: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One feed and one order latency (int64 ns) per merged row of the hedge pass (H's first ``hi`` rows, the
+    fills ``fill_ts``, S's first ``si`` rows; merged as the pass merges them: by time, at one ns H's rows,
+    then the fills, then S's rows).
+
+    A drawn spec: ``draw_ns`` over all merged rows, feed then order (:meth:`Latency.draw_ns`). ``measured``
+    (:class:`flatbook.backtest.latency.MeasuredLatency`, per leg): the feed leg of an H row or an S row is
+    that row's own measured feed latency; of an inventory fill (our own fill's report) a bootstrap draw from
+    S's measured sample; the order leg (orders go to H's venue) draws from H's measured sample (or its
+    fitted shifted lognormal for ``measured:lognormal``)."""
+    fi = int(fill_ts.size)
+    rows = hi + fi + si
+    mh = MeasuredLatency.of(hedge) if "measured" in (feed_lat.kind, order_lat.kind) else None
+    if feed_lat.kind != "measured":
+        feed = feed_lat.draw_ns(rows, rng)
+    else:
+        ms = MeasuredLatency.of(inv)
+        assert mh is not None
+        parts = np.concatenate((mh.feed_ns()[:hi], ms.draw_ns(fi, rng, fitted=feed_lat.a == 1), ms.feed_ns()[:si]))
+        key = np.concatenate((hedge.ts[:hi], fill_ts, inv.ts[:si]))
+        feed = parts[np.argsort(key, kind="stable")]
+    if order_lat.kind != "measured":
+        order = order_lat.draw_ns(rows, rng)
+    else:
+        assert mh is not None
+        order = mh.draw_ns(rows, rng, fitted=order_lat.a == 1)
+    return np.ascontiguousarray(feed, dtype=np.int64), np.ascontiguousarray(order, dtype=np.int64)
+
+
 def run_hedged(
     inv: EventTable,
     hedge: EventTable,
@@ -378,6 +466,7 @@ def run_hedged(
     order latency per merged row, from ``PCG64(SeedSequence([seed, 1]))``).
     """
     t_a, t_b = check_pair(inv, hedge)
+    check_measured_pair(inv, hedge, opts.feed_latency, opts.order_latency)
     v = hedge_values(cfg, inv)
     mi, mh = inv.meta, hedge.meta
     cs, ch = float(mi.contract_size), float(mh.contract_size)
@@ -414,8 +503,7 @@ def run_hedged(
     hi = int(np.searchsorted(hedge.ts, t_b, side="right"))
     si = int(np.searchsorted(inv.ts, t_b, side="right"))
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([opts.seed, 1])))
-    feed = opts.feed_latency.draw_ns(hi + fi + si, rng)
-    order = opts.order_latency.draw_ns(hi + fi + si, rng)
+    feed, order = pass_latencies(opts.feed_latency, opts.order_latency, inv, hedge, f["ts"][:fi], hi, si, rng)
     hf, ho, cnt, hacc = hedge_pass(
         hedge.take(slice(0, hi)),
         {k: f[k][:fi] for k in ("ts", "q", "side", "px", "qty", "fee")},
@@ -450,7 +538,12 @@ def run_hedged(
     # the decomposition, summed by the pass in its own order (exact in real arithmetic)
     sf = (f["ts"] > t_a) & (f["ts"] <= t_b)
     spot_flow = float(np.sum(-f["side"][sf] * f["qty"][sf] * cs * f["px"][sf] - f["fee"][sf]))
-    financing = -(float(cash_s[-1] - cash_s[0]) - spot_flow)
+    # financing: 0 when every rate is 0 (not the cash residual's rounding), else what moves the cash besides
+    # the fills (the engine's accrual over the window)
+    if v["financing_long"] == 0.0 and v["financing_short"] == 0.0:
+        financing = 0.0
+    else:
+        financing = -(float(cash_s[-1] - cash_s[0]) - spot_flow)
     spot_edge, maker_fees = float(hacc[H.HA_SPOT_EDGE]), float(hacc[H.HA_MAKER_FEES])
     hedge_edge, taker_fees = float(hacc[H.HA_HEDGE_EDGE]), float(hacc[H.HA_TAKER_FEES])
     spot_position, hedge_position = float(hacc[H.HA_SPOT_POS]), float(hacc[H.HA_HEDGE_POS])
@@ -516,7 +609,8 @@ def run_hedged(
         "net_delta": net_delta,
         "basis": basis,
     }
-    unfilled = float(hacc[H.HA_UNFILLED])
+    resent = float(hacc[H.HA_RESENT])
+    unfilled = float(hacc[H.HA_UNFILLED]) - resent  # each remainder once, however often it was sent again
     hsum = {
         "instrument": mh.instrument,
         "ratio": ratio,
@@ -525,7 +619,7 @@ def run_hedged(
         "ratio_min_variance_se": est.hedge_ratio_se * cs / ch if est is not None else None,
         "ratio_min_variance_se_hc": est.hedge_ratio_se_hc * cs / ch if est is not None else None,
         "order_type": spec.order,
-        "ioc_ticks": spec.ioc_ticks if spec.order == "ioc" else None,
+        "ioc_ticks": spec.ioc_ticks,
         "trigger": v["hedge_trigger"],
         "threshold": v["hedge_threshold"],
         "sizing": v["hedge_sizing"],
@@ -535,7 +629,8 @@ def run_hedged(
         "orders": no,
         "fills": nf,
         "max_levels_walked": int(cnt[H.H_LEVELS_MAX]),
-        "volume_sent": float(hacc[H.HA_SENT]),
+        "volume_sent": float(hacc[H.HA_SENT]) - resent,
+        "volume_resent": resent,
         "volume_filled": float(hacc[H.HA_FILLED]),
         "volume_unfilled": unfilled,
         "final_y": float(y[-1]),
@@ -544,7 +639,12 @@ def run_hedged(
     if unfilled > 0:
         warnings.append(
             f"{unfilled:g} {mh.qty_unit} of hedge orders found no visible liquidity within their limit "
-            "(cancelled; the hedger sent again at its next decision)"
+            "(cancelled, each remainder counted once; the hedger sends again once that side of the book has changed)"
+        )
+    if v["hedge_trigger"] == "none":
+        warnings.append(
+            "hedge_trigger none: no hedge order is sent, so the hedged figures are the unhedged ones "
+            "(allowed triggers that hedge: threshold, urgency)"
         )
     if nf == 0 and inv_run.summary["fills"] > 0 and v["hedge_trigger"] != "none":
         warnings.append("the hedge never traded: the exposure never passed the trigger by half a hedge lot")
@@ -619,9 +719,10 @@ def units(settlement: str, price_unit_h: str, qty_s: str, qty_h: str) -> Mapping
             "hedge.ratio_min_variance": f"{qty_h} of H per {qty_s} of S",
             "hedge.ratio_min_variance_se": f"{qty_h} of H per {qty_s} of S",
             "hedge.ratio_min_variance_se_hc": f"{qty_h} of H per {qty_s} of S",
-            "hedge.ioc_ticks": f"ticks ({price_unit_h})",
+            "hedge.ioc_ticks": "ticks of H (IOC orders)",
             "hedge.threshold": qty_s,
             "hedge.volume_sent": qty_h,
+            "hedge.volume_resent": qty_h,
             "hedge.volume_filled": qty_h,
             "hedge.volume_unfilled": qty_h,
             "hedge.final_y": qty_h,

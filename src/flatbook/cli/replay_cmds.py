@@ -514,7 +514,7 @@ def backtest(
         typer.Option(
             "--hedge-trigger",
             metavar="RULE",
-            help="= --set hedge_trigger: threshold (default with --hedge-data), urgency or none.",
+            help="= --set hedge_trigger: threshold (default with --hedge-data), urgency or none (no hedge: warned).",
         ),
     ] = None,
     hedge_threshold: Annotated[
@@ -532,7 +532,11 @@ def backtest(
     ] = None,
     hedge_exec: Annotated[
         str | None,
-        typer.Option("--hedge-exec", metavar="SCHEDULE", help="= --set hedge_exec: immediate, twap or almgren-chriss."),
+        typer.Option(
+            "--hedge-exec",
+            metavar="SCHEDULE",
+            help="= --set hedge_exec: immediate, twap or almgren-chriss (needs --set hedge_eta=X > 0).",
+        ),
     ] = None,
     hedge_horizon: Annotated[
         str | None,
@@ -573,9 +577,9 @@ def backtest(
         fill_rule,
     )
     overrides = {**(load_toml(config)[1] if config is not None else {}), **parse_set(set_)}
+    if hedge_data is not None and is_batch(data):
+        data = _one_file(data)  # a glob matching one file is that file
     if is_batch(data):  # several files: flatbook.cli.batch_run
-        if hedge_data is not None:
-            raise InputError("--hedge-data", "hedges one file's inventory; DATA names several files")
         csize, lot = _number("--contract-size", contract_size), _number("--lot-size", lot_size)
         load: dict[str, object] = {"format": fmt, "trades": trades, "on_error": on_error, "cache": not no_cache}
         load |= {"contract": contract, "contract_size": csize, "settlement": settlement, "lot_size": lot}
@@ -672,10 +676,62 @@ _HEDGE_FLAGS = {
 }
 
 
+def _one_file(data: str) -> str:
+    """DATA with ``--hedge-data``: a glob that matches exactly one file is that file; else one line, exit 2."""
+    import glob  # lazy: start-up
+
+    hits = sorted(glob.glob(str(Path(data).expanduser()))) if not Path(data).expanduser().is_dir() else []
+    if len(hits) == 1 and Path(hits[0]).is_file():
+        return hits[0]
+    raise InputError(
+        "--hedge-data",
+        f"hedges one file's inventory; DATA names {len(hits) if hits else 'a directory of'} files "
+        f"({data}); allowed: one file",
+    )
+
+
+#: a hedged run's settings (the registry's keys) → the flags, in errors; the registry's units in a replay
+_HEDGE_SET_FLAGS = {
+    "hedge_trigger": "--hedge-trigger",
+    "hedge_threshold": "--hedge-threshold",
+    "hedge_sizing": "--hedge-sizing",
+    "hedge_exec": "--hedge-exec",
+    "hedge_horizon": "--hedge-horizon",
+    "latency": "--latency-ms",
+    "order_latency": "--order-latency-ms",
+}
+_REPLAY_UNITS = (
+    ("price units per lot per time unit", "price units per quantity unit per s"),
+    ("(lots)", "(quantity units of DATA, e.g. BTC)"),
+    ("(time units)", "(s)"),
+)
+
+
+def _hedged_error(e: InputError) -> InputError:
+    """A hedged replay's setting error in the replay's units (a lot is one quantity unit of DATA, a time unit
+    1 s), naming the flag (``--hedge-threshold`` for hedge_threshold); almgren-chriss says what it needs."""
+    msg = str(e).partition(": ")[2]
+    for a, b in _REPLAY_UNITS:
+        msg = msg.replace(a, b)
+    if e.field == "hedge_eta":
+        msg += "; give it with --set hedge_eta=X (X > 0; the replay uses it only for the schedule's urgency κ)"
+    return InputError(_HEDGE_SET_FLAGS.get(e.field, e.field), msg)
+
+
 def _backtest_hedged(
     data, hedge_data, policy, overrides, opts, ratio, order, ioc_ticks, load, json_, out, report
 ) -> None:
-    """``backtest DATA --hedge-data FILE``: :func:`flatbook.api.replay.backtest_hedged`, its table or JSON."""
+    """``backtest DATA --hedge-data FILE``: :func:`flatbook.api.replay.backtest_hedged`, its table or JSON (setting
+    errors in the replay's units and naming the flags: :func:`_hedged_error`)."""
+    try:
+        _run_hedged(data, hedge_data, policy, overrides, opts, ratio, order, ioc_ticks, load, json_, out, report)
+    except InputError as e:
+        if e.field in _HEDGE_SET_FLAGS or e.field == "hedge_eta" or any(a in str(e) for a, _ in _REPLAY_UNITS):
+            raise _hedged_error(e) from None
+        raise
+
+
+def _run_hedged(data, hedge_data, policy, overrides, opts, ratio, order, ioc_ticks, load, json_, out, report) -> None:
     from ..api.replay import backtest_hedged  # lazy: start-up (the backtester)
 
     fmt, trades, on_error, no_cache, contract, contract_size, settlement, lot_size, book, on_gap = load

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -124,22 +126,69 @@ class HedgedBacktestResult(SavedResult, ReportedResult):
         """Write fills, hedge_fills, hedge_orders and risk_path as parquet files into ``directory``."""
         return write_frames(directory, self.to_pandas()._asdict())
 
+    def plot(self):
+        """The hedge at work, on the 1 s grid from the window's start (``path``): the PnL hedged and unhedged
+        (settlement currency), then the inventory q, the hedge in units of S (y/h) and the net delta
+        x = q + y/h (quantity units of S). A :class:`matplotlib.figure.Figure`, not written anywhere."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: start-up (matplotlib)
+        from matplotlib.figure import Figure
+
+        p, s = self.raw.path, self.raw.summary
+        cur = s.get("settlement_currency", "")
+        qu = self._units.get("risk.max_abs_q", "quantity units")
+        t = (np.asarray(p["ts"]) - p["ts"][0]) / 1e9 if len(p["ts"]) else np.zeros(0)
+        fig = Figure(figsize=(8.0, 6.0), layout="constrained")
+        FigureCanvasAgg(fig)
+        a1, a2 = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        r = s["risk"]
+        std_u, std_h = r.get("pnl_std_1s_unhedged"), r.get("pnl_std_1s_hedged")
+
+        def std(v):
+            return f"{v:.3g}" if v is not None else "n/a"
+
+        a1.plot(t, p["pnl_unhedged"], color="0.45", lw=1.0, label=f"unhedged (std 1 s: {std(std_u)} {cur})")
+        a1.plot(t, p["pnl_hedged"], color="tab:blue", lw=1.2, label=f"hedged (std 1 s: {std(std_h)} {cur})")
+        a1.axhline(0.0, color="0.8", lw=0.8)
+        a1.set_ylabel(f"PnL ({cur})")
+        a1.legend(fontsize=8, loc="best")
+        a1.grid(alpha=0.3)
+        a1.set_title(self.title, fontsize=9)
+        a2.step(t, p["q"], where="post", color="0.45", lw=1.0, label="inventory q")
+        a2.step(t, p["y"] / self.raw.ratio, where="post", color="tab:orange", lw=1.0, label="hedge y/h")
+        a2.step(t, p["x"], where="post", color="tab:blue", lw=1.2, label="net delta x = q + y/h")
+        a2.axhline(0.0, color="0.8", lw=0.8)
+        a2.set_ylabel(f"position ({qu} of S)")
+        a2.set_xlabel(f"time from {s['window']['start']} (s)")
+        a2.legend(fontsize=8, loc="best")
+        a2.grid(alpha=0.3)
+        return fig
+
+    def _png(self) -> bytes:
+        fh = io.BytesIO()
+        self.plot().savefig(fh, format="png", dpi=110)
+        return fh.getvalue()
+
     def _files(self, tmp: Path) -> list[str]:
-        """summary.json (the ``--json``) and the four frames as parquet."""
+        """summary.json (the ``--json``), the four frames as parquet and hedged.png (:meth:`plot`)."""
         (tmp / "summary.json").write_text(dumps(self._obj) + "\n", encoding="utf-8")
         names = ["summary.json"]
         for name, df in self.to_pandas()._asdict().items():
             df.to_parquet(tmp / f"{name}.parquet", index=False, engine="pyarrow")
             names.append(f"{name}.parquet")
+        (tmp / "hedged.png").write_bytes(self._png())
+        names.append("hedged.png")
         return names
 
     def _report_html(self) -> str:
-        """A self-contained page: the summary table (value ± SE, unit) and the warnings; no figures."""
+        """A self-contained page: the figure (:meth:`plot`, an embedded PNG), the summary table (value ± SE,
+        unit) and the warnings."""
         warn = "".join(f"<p style='color:#b35900'>warning: {html.escape(w)}</p>" for w in self.warnings)
+        img = base64.b64encode(self._png()).decode("ascii")
         return (
             "<!doctype html><html><head><meta charset='utf-8'><title>"
             + html.escape(self.title)
             + "</title></head><body style='font-family:sans-serif'>"
+            + f"<img alt='hedged and unhedged PnL, net delta' src='data:image/png;base64,{img}'>"
             + html_table(self.summary)
             + warn
             + "</body></html>"
