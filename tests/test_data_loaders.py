@@ -810,7 +810,10 @@ def test_generic_round_trip_real_lobster(tmp_path):
     qp, tp = write_generic(ev, tmp_path)
     got = load_generic(qp, tp, instrument="AAPL")
     assert len(got) == len(ev) and got.meta.tick_size == 0.01 and got.meta.lot_size == 1.0
-    for kind, cols in ((QUOTE, tuple(c for c in COLUMNS if c not in ("px", "qty", "side"))), (TRADE, ("ts", "px", "qty", "side", "code"))):
+    for kind, cols in (
+        (QUOTE, tuple(c for c in COLUMNS if c not in ("px", "qty", "side"))),
+        (TRADE, ("ts", "px", "qty", "side", "code")),
+    ):
         a, b = got.kind == kind, ev.kind == kind
         for c in cols:
             np.testing.assert_array_equal(getattr(got, c)[a], getattr(ev, c)[b], err_msg=c)
@@ -842,7 +845,8 @@ def test_convert_and_dispatch(tmp_path):
 
 def test_load_errors(tmp_path):
     with pytest.raises(
-        InputError, match=r"--format: unknown format 'excel' \(allowed: auto, binance, events, generic, hftbacktest, lobster, tardis\)"
+        InputError,
+        match=r"--format: unknown format 'excel' \(allowed: auto, binance, events, generic, hftbacktest, lobster, tardis\)",
     ):
         load(tmp_path / "x.csv", fmt="excel")
     with pytest.raises(DataError, match=r"nope\.zip: no such file"):

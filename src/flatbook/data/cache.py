@@ -26,8 +26,9 @@ from .events import DataError, EventTable
 #: the old rules is not served again: 2 = the generic loader refuses ms/µs timestamps, nan and
 #: non-positive prices and header-only files, and every loader records the contract (linear or
 #: inverse) and the streams it used or ignored (issue 13); 3 = Binance tables carry ``local_ts`` and
-#: ``meta.book``, and their streams say what ``--book depth`` would use (issue 15).
-CACHE_VERSION = 5  # bumped by loaders whose output changes (5: LOBSTER entry_ts and order rows, Binance depth notes; issue 15)
+#: ``meta.book``, and their streams say what ``--book depth`` would use (issue 15); 4 = LOBSTER rows carry
+#: ``entry_ts`` and the order rows their price, size and side; 5 = the Binance depth stream's notes.
+CACHE_VERSION = 5
 
 
 def cache_dir() -> Path:
