@@ -170,3 +170,130 @@ def test_one_file_with_cluster_flags_is_refused(lobster):
     assert r.exit_code == 2 and r.stderr.startswith("error: --workers: runs the files of a directory or glob")
     r = runner.invoke(cli_app.app, ["backtest", str(lobster / "nothing_*.zip")])
     assert r.exit_code == 2 and r.stderr.startswith("error: DATA: ") and "matches no file" in r.stderr
+
+
+# --------------------------------------------------------------------------- QA defects (session 5, helper D2)
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--on-gap", "fail"], "error: --on-gap: applies to book='depth' (--book depth) only"),
+        (["--book", "depth"], "error: --book: depth needs a full-depth book (Binance captures, hftbacktest, Tardis); "),
+        (["--latency-ms", "measured"], "error: --latency-ms: measured latency needs local receive stamps; "),
+        (["--order-latency-ms", "measured"], "error: --order-latency-ms: measured latency needs local receive "),
+    ],
+)
+def test_bad_options_for_the_files_are_refused_before_any_work_and_leave_no_out(glob_1, tmp_path, args, line):
+    out = tmp_path / "never"
+    r = runner.invoke(cli_app.app, ["backtest", glob_1, *args, "--workers", "1", "--out", str(out)])
+    assert r.exit_code == 2 and r.stderr.startswith(line) and r.stderr.count("\n") == 1, r.stderr
+    if "--on-gap" not in args:  # the first file named, and how many more
+        assert "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip is a lobster file (and 2 more of the 3 files" in r.stderr
+    assert not out.exists()  # no lock, no empty points/, no manifest
+
+
+def test_a_run_in_which_no_file_replays_leaves_no_store(tmp_path):
+    d = tmp_path / "days"
+    d.mkdir()
+    for n in ("a.zip", "b.zip"):
+        (d / n).write_text("not a zip\n")
+    out = tmp_path / "out"
+    r = runner.invoke(cli_app.app, ["backtest", str(d), "--out", str(out)])
+    assert r.exit_code == 2 and "error: DATA: no file could be backtested; a.zip" in r.stderr
+    assert not out.exists()  # created by this run, nothing stored: removed, not "complete"
+
+
+def test_sigterm_ends_the_batch_as_ctrl_c_does_with_the_manifest_interrupted(glob_1, tmp_path):
+    import os
+    import signal
+
+    out = tmp_path / "run"
+    before = signal.getsignal(signal.SIGTERM)
+
+    def kill_after_first(st):
+        if st.done - st.resumed == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(BatchInterrupted) as ei:
+        flatbook.backtest_files(glob_1, "linear-skew", cluster=False, out=out, progress=kill_after_first)
+    assert (ei.value.saved, ei.value.total, ei.value.signum) == (1, 3, signal.SIGTERM)
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is the batch's only while it runs
+
+
+def test_units_per_file_and_no_max_q_across_quantity_units(batch):
+    from flatbook.results.batch import BatchBacktestResult
+    from flatbook.sweep.backtests import across_days
+
+    res, _ = batch
+    df = res.files
+    assert list(df["settlement_currency"]) == ["USD"] * 3 and list(df["qty_unit"]) == ["shares"] * 3
+    assert res.summary["max_abs_q"].unit == "shares (largest over the days)"
+    rows = [
+        {"ok": True, "name": "btc", "pnl_final": -13.5, "fills": 10, "fees": 0.0, "max_abs_q": 0.02,
+         "settlement_currency": "USDT", "qty_unit": "BTC"},
+        {"ok": True, "name": "eth", "pnl_final": -60.0, "fills": 20, "fees": 0.0, "max_abs_q": 2.0,
+         "settlement_currency": "USDT", "qty_unit": "ETH"},
+    ]  # fmt: skip
+    a = across_days(rows)
+    assert a["pnl_total"] == -73.5 and a["settlement_currency"] == "USDT"  # one currency: money adds
+    assert a["max_abs_q"] is None and a["qty_unit"] == "BTC, ETH"  # BTC beside ETH: not compared
+    r = BatchBacktestResult(rows, a, {"policy": "linear-skew"})
+    assert r.summary["max_abs_q"].unit == "BTC, ETH: units differ, not compared"
+    assert any("different units (BTC, ETH)" in w for w in r.warnings)
+    r2 = BatchBacktestResult(rows, across_days([rows[0], {**rows[1], "settlement_currency": "BTC"}]), {})
+    assert r2.summary["pnl_total"].value is None and r2.summary["pnl_total"].unit.endswith(
+        "currencies differ, not added"
+    )
+
+
+def test_the_per_file_table_shows_each_files_currency_and_quantity_unit(batch, glob_1):
+    _, out = batch
+    r = runner.invoke(cli_app.app, ["backtest", glob_1, "--out", str(out)])  # every day stored: no cluster
+    assert r.exit_code == 0, r.stderr
+    header = next(ln for ln in r.stdout.splitlines() if "pnl_final" in ln and "currency" in ln)
+    assert "qty unit" in header
+    amzn = next(ln for ln in r.stdout.splitlines() if "AMZN" in ln and "shares" in ln)
+    assert " USD " in amzn and "-2415.62" in amzn
+
+
+def test_ctrl_c_of_a_two_worker_batch_is_one_line_and_exit_130_never_a_dask_traceback(lobster, tmp_path):
+    """The terminal's Ctrl-C (SIGINT to the whole process group, workers included) once a file is stored."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for i in range(4):  # four days (copies: four files, four ids), two workers
+        shutil.copy(lobster / "LOBSTER_SampleFile_GOOG_2012-06-21_1.zip", tmp_path / f"day{i}.zip")
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "flatbook",
+        "backtest",
+        str(tmp_path / "day*.zip"),
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    ]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True)
+    try:
+        deadline = time.monotonic() + 600  # a guard against a hang only; the test waits for the condition
+        while not list((out / "points").glob("*.parquet")) and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert p.poll() is None, p.communicate()  # still running: at least one file left
+        os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=600)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, err
+    lines = err.splitlines()
+    assert len(lines) == 2 and lines[1] == "interrupted", err  # no traceback, no distributed log line
+    assert lines[0].endswith(f"of 4 files saved in {out}; rerun the same command to resume")
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"

@@ -152,3 +152,54 @@ def test_a_bad_axis_is_one_line_and_exit_2_before_loading(args, line, tmp_path):
     r = runner.invoke(cli_app.app, ["ensemble", missing, *args])
     assert r.exit_code == 2
     assert r.stderr.startswith(line) and r.stderr.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- QA defects (session 5, helper D2)
+
+MINE = (
+    "from flatbook.backtest.queue_model import queue_model\n\n\n"
+    "@queue_model\n"
+    "def mine(p, ahead, level_before, level_after, cancelled, u):\n"
+    "    return ahead * (1.0 - cancelled / level_before)  # prorata's rule, written by a user\n"
+)
+
+
+def test_the_full_depth_book_and_one_model_under_two_names_runs_once():
+    spot = shared_data("binance/spot_btcusdt_20240808.gz")
+    res = flatbook.ensemble(spot, "linear-skew", axes={"queue": "prorata,l2,prob"}, book="depth", on_gap="fail")
+    assert res.meta["book"] == "depth" and list(res.members["queue"]) == ["prorata", "prob"]
+    assert res.warnings == ("queue: l2 is the same model as prorata; one member runs for both",)
+    one = flatbook.backtest(spot, "linear-skew", queue="prob", book="depth")
+    assert res.results[1]["pnl_final"] == one.summary["pnl_final"].value  # the depth book's member, bit for bit
+    assert res.results[1]["fills"] == one.summary["fills"].value
+    assert res.units["pnl_final"] == "USDT" and res.units["max_abs_q"] == "BTC"
+
+
+def test_a_users_queue_model_is_a_member_and_the_tables_have_units(ev, path, tmp_path):
+    f = tmp_path / "my_queues.py"
+    f.write_text(MINE)
+    res = flatbook.ensemble(ev, "linear-skew", axes={"queue": "prorata,mine"}, queue_file=f)
+    assert list(res.members["queue"]) == ["prorata", "mine"] and res.meta["queue_file"] == str(f)
+    pro, mine = res.results
+    for k in ("pnl_final", "fills", "max_abs_q", "final_q", "fees"):  # prorata's rule as a model: its numbers
+        assert mine[k] == pro[k], k
+    r = runner.invoke(cli_app.app, ["ensemble", path, "--queue-file", str(f), "--queue", "prorata,mine"])
+    assert r.exit_code == 0, r.stderr
+    head = next(ln for ln in r.stdout.splitlines() if "pnl_final (USD)" in ln)
+    assert "max_abs_q (shares)" in head and "fees (USD)" in head
+    effect = next(ln for ln in r.stdout.splitlines() if "prorata: " in ln and "pnl_final" in ln)
+    assert effect.rstrip(" │").endswith("USD")  # the effect table's unit column
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--on-gap", "fail"], "error: --on-gap: applies to book='depth' (--book depth) only"),
+        (["--book", "depth"], "error: --book: book='depth' reads a Binance capture's depth stream; a lobster file"),
+        (["--queue-set", "n=2"], "error: --queue-set: sets a parameter of a --queue-file model"),
+        (["--queue-file", "nope.py"], "error: --queue-file: no member uses it: every queue value (prorata, prob)"),
+    ],
+)
+def test_the_loading_and_queue_file_options_are_checked_as_flags(path, args, line):
+    r = runner.invoke(cli_app.app, ["ensemble", path, "--queue", "prorata,prob", *args])
+    assert r.exit_code == 2 and r.stderr.startswith(line) and r.stderr.count("\n") == 1, r.stderr

@@ -12,6 +12,8 @@ naming it, and the run goes on; exit 2 when no file replays. ``DIR`` gets ``summ
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from typing import Any
 
@@ -34,6 +36,11 @@ _FLAGS = {
     "contract": "--contract",
     "contract_size": "--contract-size",
     "lot_size": "--lot-size",
+    "book": "--book",
+    "on_gap": "--on-gap",
+    "latency_ms": "--latency-ms",
+    "feed_latency_ms": "--feed-latency-ms",
+    "order_latency_ms": "--order-latency-ms",
 }
 
 
@@ -99,7 +106,12 @@ def backtest_many(
             )
     except B.BatchInterrupted as e:
         _close(state)
-        sys.stderr.write(f"{e.saved} of {e.total} files saved in {e.out}; rerun the same command to resume\n")
+        if out_dir is not None:
+            sys.stderr.write(f"{e.saved} of {e.total} files saved in {e.out}; rerun the same command to resume\n")
+        if e.signum == signal.SIGTERM:  # killed: end as a killed process does (exit 143), the store closed
+            sys.stderr.flush()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
         raise KeyboardInterrupt from None
     finally:
         _close(state)
@@ -138,13 +150,22 @@ def _tables(con, res) -> None:
     for k, q in res.summary.items():
         t.add_row(k, Text(fmt(q.value) if not isinstance(q.value, str) else q.value), Text(q.unit))
     con.print(t)
-    f = Table(title=Text("per file (day)"), title_justify="left")
-    cols = ("name", "pnl_final", "fills", "max_abs_q", "fees", "final_q")
+    f = Table(title=Text("per file (day): money in the file's currency, quantities in its unit"), title_justify="left")
+    cols = ("name", "pnl_final", "fees", "currency", "fills", "max_abs_q", "final_q", "qty unit")
     for c in cols:
-        f.add_column(c, justify="left" if c == "name" else "right")
+        f.add_column(c, justify="left" if c in ("name", "currency", "qty unit") else "right")
     for _, r in res.files.iterrows():
         if not r["ok"]:
-            f.add_row(Text(str(r["name"])), Text("not backtested (see the warning)"), "", "", "", "")
+            f.add_row(Text(str(r["name"])), Text("not backtested (see the warning)"), *[""] * (len(cols) - 2))
             continue
-        f.add_row(Text(str(r["name"])), *(fmt(r[c]) for c in cols[1:]))
+        f.add_row(
+            Text(str(r["name"])),
+            fmt(r["pnl_final"]),
+            fmt(r["fees"]),
+            Text(str(r["settlement_currency"] or "")),
+            fmt(r["fills"]),
+            fmt(r["max_abs_q"]),
+            fmt(r["final_q"]),
+            Text(str(r.get("qty_unit") or "quantity units")),
+        )
     con.print(f)

@@ -25,15 +25,17 @@ from ..config import load_toml, parse_set
 from ..errors import InputError
 from ..suggest import unknown
 from . import output
-from .common import JsonOpt, SetOpt, _print_json, _stdout, _write, flag_errors
+from .common import JsonOpt, SetOpt, _print_json, _stdout, _write, flag_errors, print_warnings
 from .policy_file import PolicyFileOpt, load_policy_files
 from .replay_cmds import (
+    BookOpt,
     ContractOpt,
     ContractSizeOpt,
     FormatOpt,
     LotOpt,
     NoCacheOpt,
     OnErrorOpt,
+    OnGapOpt,
     SettlementOpt,
     TradesOpt,
     _load,
@@ -42,7 +44,7 @@ from .replay_cmds import (
 app = typer.Typer()  # this module's commands; the root (flatbook.cli.root) mounts it
 
 
-def _axes(args: list[str]) -> dict[str, list[Any]]:
+def _axes(args: list[str], fixed: dict[str, Any] | None = None) -> dict[str, list[Any]]:
     """``--flag V1,V2`` / ``--flag=V1,V2`` items → {keyword: values}, each value checked (errors name the flag)."""
     from ..api.batch import axis_names, axis_values  # lazy: start-up (the backtester)
 
@@ -66,9 +68,10 @@ def _axes(args: list[str]) -> dict[str, list[Any]]:
             flags = ["--" + n.replace("_", "-") for n in names]
             raise unknown(name, "ensemble axis (a backtest option)", name, flags)
         try:
-            key, vals = axis_values(name, val)
+            is_queue = name.lstrip("-").replace("-", "_") == "queue"
+            key, vals = axis_values(name, val, fixed if is_queue else None)
         except InputError as e:
-            if e.field == name:
+            if e.field in (name, "--queue-file", "queue_file", "--queue-set", "queue_params"):
                 raise
             raise InputError(flag, str(e).partition(": ")[2]) from None
         if key in axes:
@@ -112,6 +115,21 @@ def ensemble(
     contract_size: ContractSizeOpt = None,
     settlement: SettlementOpt = None,
     lot_size: LotOpt = None,
+    book: BookOpt = "touch",
+    on_gap: OnGapOpt = "resync",
+    queue_file: Annotated[
+        str | None,
+        typer.Option(
+            "--queue-file",
+            metavar="FILE.py",
+            help="A Python file of queue models (@queue_model), shared by every member: --queue may then name "
+            "its models (e.g. --queue prorata,my_model).",
+        ),
+    ] = None,
+    queue_set: Annotated[
+        list[str] | None,
+        typer.Option("--queue-set", metavar="KEY=VALUE", help="A parameter of the --queue-file model (repeat)."),
+    ] = None,
     json_: JsonOpt = False,
     out: Annotated[
         str | None,
@@ -126,7 +144,23 @@ def ensemble(
     --refresh-ticks, ...). Prints each member's figures and the spread across the members (min, max, std, range
     as % of the mean): how much of the result is the model rather than the strategy."""
     load_policy_files(policy_file)
-    axes = _axes(list(ctx.args))
+    if queue_set and queue_file is None:
+        raise InputError("--queue-set", "sets a parameter of a --queue-file model; give the file with --queue-file")
+    try:
+        qparams = parse_set(queue_set)
+    except InputError as e:
+        raise InputError("--queue-set", str(e).partition(": ")[2]) from None
+    fixed: dict[str, Any] = {}
+    if queue_file is not None:
+        fixed["queue_file"] = queue_file
+    if qparams:
+        fixed["queue_params"] = qparams
+    with flag_errors({"queue_file": "--queue-file", "queue_params": "--queue-set"}):
+        axes = _axes(list(ctx.args), fixed)
+        if queue_file is not None:
+            from ..api.batch import check_queue_file_used  # lazy: start-up (the backtester)
+
+            check_queue_file_used(axes, queue_file)
     s = 0
     if seed is not None:
         try:
@@ -159,9 +193,25 @@ def ensemble(
         settlement=settlement,
         lot_size=lot_size,
         quiet=json_,
+        book=book,
+        on_gap=on_gap,
     )
-    with flag_errors({"seed": "--seed", "workers": "--workers", "scheduler": "--scheduler"}):
-        res = api.ensemble(ev, policy, axes=axes, params=overrides, seed=s, workers=n_workers, scheduler=scheduler)
+    errs = {"seed": "--seed", "workers": "--workers", "scheduler": "--scheduler", "queue_file": "--queue-file"}
+    errs |= {"queue_params": "--queue-set", "latency_ms": "--latency-ms", "feed_latency_ms": "--feed-latency-ms"}
+    errs |= {"order_latency_ms": "--order-latency-ms"}
+    with flag_errors(errs):
+        res = api.ensemble(
+            ev,
+            policy,
+            axes=axes,
+            params=overrides,
+            seed=s,
+            queue_file=queue_file,
+            queue_params=qparams or None,
+            workers=n_workers,
+            scheduler=scheduler,
+        )
+    print_warnings(res.warnings)
     _write(res, out_dir, None)
     if json_:
         _print_json(res)
@@ -180,17 +230,23 @@ def _tables(res) -> None:
     con = _stdout()
     m = res.members
     axes = [a for a, v in res.axes.items() if len(v) > 1] or list(res.axes)
-    figs = ("pnl_final", "fills", "max_abs_q", "final_q", "fees")
+    units = res.units
+    quote = ("pnl_final_quote",) if "pnl_final_quote" in units else ()  # an inverse contract's PnL in USD
+    figs = ("pnl_final", *quote, "fills", "max_abs_q", "final_q", "fees")
+    book = res.meta.get("book", "touch")
     t = Table(
         title=Text(
-            f"ensemble {res.meta['policy']} — {res.meta['instrument']}: {len(m)} members, seed {res.meta['seed']}"
+            f"ensemble {res.meta['policy']} — {res.meta['instrument']} ({book} book): {len(m)} members, "
+            f"seed {res.meta['seed']}"
+            + (f", queue file {res.meta['queue_file']}" if res.meta.get("queue_file") else "")
         ),
         title_justify="left",
     )
     for a in axes:
         t.add_column(a)
     for f in figs:
-        t.add_column(f, justify="right")
+        u = units.get(f, "")
+        t.add_column(f"{f} ({u.replace(' (at the last mid)', '')})" if u and u != f else f, justify="right")
     for _, r in m.iterrows():
         t.add_row(*(Text(str(r[a])) for a in axes), *(fmt(r[f]) for f in figs))
     con.print(t)
@@ -203,10 +259,10 @@ def _tables(res) -> None:
         s.add_row(k, *(fmt(sp[c]) for c in ("min", "max", "mean", "std", "range", "range_pct_of_mean")), unit)
     con.print(s)
     e = Table(title=Text("effect of each axis: the figure's mean at each value"), title_justify="left")
-    for c in ("axis", "figure", "means", "range"):
-        e.add_column(c)
+    for c in ("axis", "figure", "means", "range", "unit"):
+        e.add_column(c, justify="right" if c == "range" else "left")
     for k in ("pnl_final", "fills", "max_abs_q"):
         for ax, d in res.effects[k].items():
             means = ", ".join(f"{lv}: {fmt(v)}" for lv, v in d["means"].items())
-            e.add_row(ax, k, Text(means), fmt(d["range"]))
+            e.add_row(ax, k, Text(means), fmt(d["range"]), Text(units.get(k, "")))
     con.print(e)

@@ -19,6 +19,7 @@ FILE_COLUMNS = (
     "error",
     "instrument",
     "settlement_currency",
+    "qty_unit",
     "pnl_final",
     "pnl_liquidated",
     "fills",
@@ -34,18 +35,22 @@ FILE_COLUMNS = (
 )
 
 
-def _day_units(cur: str) -> dict[str, str]:
+def _day_units(cur: str, qty: str = "") -> dict[str, str]:
     money = cur or "settlement currency"
+    qty = qty or "quantity units"
+    mixed_money = "," in money  # the figures are n/a: no exchange rate is assumed
+    day = f"{money}: currencies differ, not added" if mixed_money else f"{money} per day"
+    money = f"{money}: currencies differ, not added" if mixed_money else money
     return {
         "pnl_total": money,
-        "pnl_mean_per_day": f"{money} per day",
-        "pnl_std_per_day": f"{money} per day",
-        "pnl_se": f"{money} per day",
+        "pnl_mean_per_day": day,
+        "pnl_std_per_day": day,
+        "pnl_se": day,
         "sharpe_per_day": "per day (mean/std of daily PnL)",
         "worst_day_pnl": money,
         "best_day_pnl": money,
         "fees_total": money,
-        "max_abs_q": "quantity units (largest over the days)",
+        "max_abs_q": f"{qty}: units differ, not compared" if "," in qty else f"{qty} (largest over the days)",
         "fills_total": "fills",
         "fills_mean_per_day": "fills per day",
         "days": "files",
@@ -65,7 +70,8 @@ class BatchBacktestResult(FramesResult):
         ``pnl_std_per_day`` (ddof 1), ``sharpe_per_day``, ``worst_day_pnl`` (and ``worst_day``, its file),
         ``best_day_pnl``, ``fills_total``, ``fees_total``, ``max_abs_q``; and ``computed``/``resumed``
         (files replayed now / read back from ``out``), ``files_failed``. Money in the files' settlement
-        currency (None when they differ).
+        currency (None when they differ: no exchange rate is assumed), ``max_abs_q`` in their quantity
+        unit (None when they differ).
     files : pandas.DataFrame
         One row per file (:data:`FILE_COLUMNS`): its figures, or ``ok`` False and the one-line ``error``.
     results : list of dict
@@ -101,11 +107,13 @@ class BatchBacktestResult(FramesResult):
         if across.get("days") and "," in str(across.get("settlement_currency", "")):
             warn.append(
                 f"the files settle in different currencies ({across['settlement_currency']}): "
-                "no money figures across them"
+                "no money figures across them (each file's are in its row, in its currency)"
             )
+        if across.get("days") and "," in str(across.get("qty_unit", "")):
+            warn.append(f"the files' quantities are in different units ({across['qty_unit']}): no max |q| across them")
         self._obj = jsonable({**across, "files": per_file, **self.meta, "warnings": warn})
-        figures = {k: v for k, v in across.items() if k != "settlement_currency"}
-        units = _day_units(str(across.get("settlement_currency") or ""))
+        figures = {k: v for k, v in across.items() if k not in ("settlement_currency", "qty_unit")}
+        units = _day_units(str(across.get("settlement_currency") or ""), str(across.get("qty_unit") or ""))
         self.summary = Summary.build(figures, units, f"backtest {self.meta.get('policy', '')} — {len(rows)} files")
 
     @property
@@ -162,6 +170,7 @@ class EnsembleResult(FramesResult):
         effects: Mapping[str, Mapping[str, Any]],
         meta: Mapping[str, Any],
         units: Mapping[str, str],
+        warnings: Sequence[str] = (),
     ):
         self.axes = {k: list(v) for k, v in axes.items()}
         self._members = [dict(m) for m in members]
@@ -178,7 +187,8 @@ class EnsembleResult(FramesResult):
                 "effects": self.effects,
                 "table": table,
                 **self.meta,
-                "warnings": [],
+                "units": dict(units),
+                "warnings": list(warnings),
             }
         )
         su = {}
@@ -190,6 +200,11 @@ class EnsembleResult(FramesResult):
             {"members": len(self._members), **self.spread}, su, f"ensemble {self.meta.get('policy', '')}"
         )
         self._units = dict(units)
+
+    @property
+    def units(self) -> dict[str, str]:
+        """Each figure's unit (settlement currency, the data's quantity unit, fills)."""
+        return dict(self._units)
 
     @property
     def members(self):

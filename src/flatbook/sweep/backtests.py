@@ -34,9 +34,13 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
 import os
 import secrets
+import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -216,6 +220,52 @@ def blas_as_here():
 # --------------------------------------------------------------------------- worker side
 
 
+class _TeardownNoise(logging.Filter):
+    """Drops what a Dask worker logs when its scheduler goes away under it (a Ctrl-C or kill of the client
+    while a task runs): the failed heartbeat and the closed-connection tracebacks. Other records pass."""
+
+    CLOSED = ("CommClosedError", "StreamClosedError", "CancelledError")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "heartbeat" in record.getMessage():
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and type(exc).__name__ in self.CLOSED)
+
+
+_QUIETED: list[bool] = []
+
+
+def quiet_teardown() -> None:
+    """In a Dask worker process (once): :class:`_TeardownNoise` on the handlers of the ``distributed`` loggers,
+    so that interrupting the client never prints a worker's traceback."""
+    if _QUIETED:
+        return
+    _QUIETED.append(True)
+    noise = _TeardownNoise()
+    for name in ("", "distributed"):
+        for h in logging.getLogger(name).handlers:
+            h.addFilter(noise)
+
+
+@contextlib.contextmanager
+def silent_distributed():
+    """This process's ``distributed``, ``tornado`` and ``asyncio`` loggers off while a cluster is torn down after an
+    interrupt (restored on exit)."""
+    loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    try:
+        yield
+    finally:
+        for lg, lv in zip(loggers, levels):
+            lg.setLevel(lv)
+
+
+def _mute() -> None:
+    for n in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(n).setLevel(logging.CRITICAL + 1)
+
+
 #: ``loader(path, **load_kw)`` → an EventTable (the API passes :func:`flatbook.api.load_data`, so that every
 #: loading option it has joins a batch unchanged)
 Loader = Callable[..., Any]
@@ -241,12 +291,15 @@ def backtest_file(
     except (InputError, OSError) as e:  # DataError is an InputError
         row.update(ok=False, error=str(e) or type(e).__name__, result="")
         row.update({k: math.nan for k in DAY_KEYS})
-        row.update(instrument="", settlement_currency="")
+        row.update(instrument="", settlement_currency="", qty_unit="")
         row["wall_s"] = time.perf_counter() - t0
         return group_timing(row)
     obj = to_dict(raw, ev) if to_dict is not None else {**raw.summary, **raw.meta}
     s = raw.summary
-    row.update(ok=True, error="", instrument=ev.meta.instrument, settlement_currency=ev.meta.settlement_currency)
+    m = ev.meta
+    row.update(
+        ok=True, error="", instrument=m.instrument, settlement_currency=m.settlement_currency, qty_unit=m.qty_unit
+    )
     for k in DAY_KEYS:
         v = s.get(k)
         row[k] = math.nan if v is None else float(v)
@@ -272,6 +325,7 @@ def run_file_task(
         from distributed import get_worker
 
         where = get_worker().address
+        quiet_teardown()
     except (ImportError, ValueError):
         where = f"pid {os.getpid()}"
     rows = []
@@ -290,11 +344,35 @@ def run_file_task(
 
 
 class BatchInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a batch with ``out``: ``saved`` of ``total`` files are stored there; the same run resumes."""
+    """Ctrl-C (or SIGTERM: ``signum``) during a batch with ``out``: ``saved`` of ``total`` files are stored there,
+    the manifest says ``"interrupted"``; the same run resumes."""
 
-    def __init__(self, saved: int, total: int, out: Path):
+    def __init__(self, saved: int, total: int, out: Path, signum: int = signal.SIGINT):
         super().__init__()
-        self.saved, self.total, self.out = saved, total, out
+        self.saved, self.total, self.out, self.signum = saved, total, out, int(signum)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that the batch stops the same way."""
+
+
+@contextlib.contextmanager
+def _term_as_interrupt():
+    """While the batch runs (main thread only): SIGTERM raises :class:`_Terminated` (a KeyboardInterrupt), so
+    a ``kill`` ends it as Ctrl-C does (cluster closed, manifest ``"interrupted"``); SIGKILL cannot be caught
+    (the manifest then stays ``"running"``; resume works the same)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame):
+        raise _Terminated()
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 @dataclass
@@ -326,54 +404,74 @@ def run_files(
     Dask cluster (``cluster``; the sweep's :func:`dask_client`, or ``client``) or in this process one
     after another (the numbers are the same). Each finished file is stored at once (``out``)."""
     store = PointStore(out) if out is not None else None
+    created = out is not None and not Path(out).exists()
     st = BatchProgress(total=len(jobs))
     rows: dict[str, dict] = {}
-    with contextlib.ExitStack() as stack:
-        if store is not None:
-            store.open()
-            stack.callback(store.close)
-            rows.update(store.read())
-            store.write_manifest({**(manifest or {}), "status": "running"})
-        unique: dict[str, FileJob] = {}  # by id (a job holds its options, which need not be hashable)
-        for j in jobs:
-            unique.setdefault(j.id, j)
-        todo = [j for j in unique.values() if j.id not in rows]
-        st.resumed = st.done = len({j.id for j in jobs}) - len(todo)
+    outcome = "interrupted"
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(silent_distributed())  # restored last, after the cluster is closed
+            stack.enter_context(_term_as_interrupt())
+            if store is not None:
+                store.open()
+                stack.callback(store.close)
+                rows.update(store.read())
+                store.write_manifest({**(manifest or {}), "status": "running"})
+            unique: dict[str, FileJob] = {}  # by id (a job holds its options, which need not be hashable)
+            for j in jobs:
+                unique.setdefault(j.id, j)
+            todo = [j for j in unique.values() if j.id not in rows]
+            st.resumed = st.done = len({j.id for j in jobs}) - len(todo)
 
-        def finished(new: Iterable[dict]) -> None:
-            keep = []
-            for r in new:
-                if r["ok"]:
-                    keep.append(r)
-                else:
-                    st.failed += 1
-                    st.failures.append((r["file"], r["error"]))
-                rows[r["point_id"]] = r
-                st.done += 1
-                st.last = r["name"]
-            if store is not None and keep:
-                store.write(keep, keep[0]["point_id"][:12])
+            def finished(new: Iterable[dict]) -> None:
+                keep = []
+                for r in new:
+                    if r["ok"]:
+                        keep.append(r)
+                    else:
+                        st.failed += 1
+                        st.failures.append((r["file"], r["error"]))
+                    rows[r["point_id"]] = r
+                    st.done += 1
+                    st.last = r["name"]
+                if store is not None and keep:
+                    store.write(keep, keep[0]["point_id"][:12])
+                if progress is not None:
+                    progress(st)
+
             if progress is not None:
                 progress(st)
-
-        if progress is not None:
-            progress(st)
-        try:
-            if todo and not cluster and client is None:
-                for j in todo:
-                    finished(run_file_task([j], None, loader, to_dict))
-            elif todo:
-                if client is None:
-                    with blas_as_here():
-                        client = stack.enter_context(dask_client(scheduler, workers))
-                _on_cluster(client, todo, loader, to_dict, finished)
-        except KeyboardInterrupt:
-            if store is not None and out is not None:
-                store.write_manifest({**(manifest or {}), "status": "interrupted"})
-                raise BatchInterrupted(sum(1 for j in jobs if rows.get(j.id, {}).get("ok")), len(jobs), out) from None
-            raise
-        if store is not None:
-            store.write_manifest({**(manifest or {}), "status": "complete"})
+            try:
+                if todo and not cluster and client is None:
+                    for j in todo:
+                        finished(run_file_task([j], None, loader, to_dict))
+                elif todo:
+                    if client is None:
+                        with blas_as_here():
+                            client = stack.enter_context(dask_client(scheduler, workers))
+                    _on_cluster(client, todo, loader, to_dict, finished)
+            except KeyboardInterrupt as e:
+                _mute()  # the cluster's teardown below says nothing (restored when the run ends)
+                signum = signal.SIGTERM if isinstance(e, _Terminated) else signal.SIGINT
+                if store is not None and out is not None:
+                    store.write_manifest({**(manifest or {}), "status": "interrupted"})
+                    saved = sum(1 for j in jobs if rows.get(j.id, {}).get("ok"))
+                    raise BatchInterrupted(saved, len(jobs), out, signum) from None
+                if signum == signal.SIGTERM:
+                    raise BatchInterrupted(0, len(jobs), Path(), signum) from None
+                raise
+            except Exception:
+                outcome = "failed"
+                if store is not None:
+                    store.write_manifest({**(manifest or {}), "status": "failed"})
+                raise
+            outcome = "done"
+            if store is not None:
+                nothing = not any(r.get("ok") for r in rows.values())
+                store.write_manifest({**(manifest or {}), "status": "failed" if nothing else "complete"})
+    finally:
+        if created and out is not None and outcome != "interrupted" and not any(r.get("ok") for r in rows.values()):
+            shutil.rmtree(out, ignore_errors=True)  # a new store with no file in it: nothing half-written is left
     return [rows[j.id] for j in jobs], st
 
 
@@ -414,7 +512,9 @@ def across_days(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     ``pnl_std_per_day`` (sample std, ddof 1), ``pnl_se`` (std/√days), ``sharpe_per_day`` (mean/std),
     ``worst_day_pnl`` and ``worst_day`` (its file), ``best_day_pnl``, ``fills_total``, ``fees_total``,
     ``max_abs_q`` (largest over the days) and ``fills_mean_per_day``. Money in the settlement
-    currency; with files in different currencies the money figures are None (they do not add)."""
+    currency; with files in different currencies the money figures are None (they do not add: no
+    exchange rate is assumed; each file's figure stays in the per-file rows with its currency).
+    ``max_abs_q`` in the files' quantity unit (``qty_unit``), None when they differ (BTC beside ETH)."""
     ok = [r for r in rows if r.get("ok")]
     n = len(ok)
     out: dict[str, Any] = {"days": n, "files_failed": len(rows) - n}
@@ -424,7 +524,9 @@ def across_days(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     fills = np.array([float(r["fills"]) for r in ok], dtype=float)
     out["fills_total"] = int(fills.sum()) if n else 0
     out["fills_mean_per_day"] = float(fills.mean()) if n else None
-    out["max_abs_q"] = float(np.max([float(r["max_abs_q"]) for r in ok])) if n else None
+    units = sorted({str(r.get("qty_unit") or "quantity units") for r in ok})
+    out["qty_unit"] = units[0] if len(units) == 1 else ", ".join(units)
+    out["max_abs_q"] = float(np.max([float(r["max_abs_q"]) for r in ok])) if n and len(units) == 1 else None
     money = n > 0 and len(curs) == 1 and bool(np.all(np.isfinite(pnl)))
     std = float(pnl.std(ddof=1)) if money and n > 1 else None
     mean = float(pnl.mean()) if money else None
@@ -458,5 +560,6 @@ def across_days(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "max_abs_q",
         "files_failed",
         "settlement_currency",
+        "qty_unit",
     )
     return {k: out[k] for k in order}

@@ -29,7 +29,7 @@ import numpy as np
 from ..backtest import BacktestOptions, run_backtest
 from ..config import RunConfig
 from ..extras import require
-from .backtests import blas_as_here
+from .backtests import _mute, blas_as_here, quiet_teardown, silent_distributed
 from .runner import _SIM_LOCK, RETRIES, dask_client, ensure_policies, one_numba_thread, policy_sources
 
 __all__ = ["SPREAD_KEYS", "axis_effects", "member_grid", "run_members", "spread"]
@@ -50,6 +50,7 @@ def _strip_timing(s: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_member(ev, cfg: RunConfig, opts: BacktestOptions, sources: Mapping | None = None) -> dict[str, Any]:
     """One member: the replay's summary (wall-clock fields dropped). A Dask task as well."""
+    quiet_teardown()
     with _SIM_LOCK:
         one_numba_thread()
         ensure_policies(sources or {})
@@ -82,6 +83,7 @@ def run_members(
     from distributed import as_completed  # an optional dependency (the extra sweep): imported when members run
 
     with contextlib.ExitStack() as stack:
+        stack.enter_context(silent_distributed())  # restored last, after the cluster is closed
         if client is None:
             with blas_as_here():
                 client = stack.enter_context(dask_client(scheduler, workers))
@@ -99,7 +101,9 @@ def run_members(
                 done += 1
                 if progress is not None:
                     progress(done, n)
-        except BaseException:
+        except BaseException as e:
+            if isinstance(e, KeyboardInterrupt):
+                _mute()  # the cluster's teardown says nothing (restored when this returns)
             with contextlib.suppress(Exception):
                 client.cancel(list(futures))
             raise
