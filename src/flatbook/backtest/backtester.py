@@ -39,11 +39,12 @@ from ..estimators.ou import inventory_ou
 from ..estimators.regime import classifier
 from ..estimators.volatility import realized_volatility, sample_previous_tick
 from ..jsonutil import jsonable
-from ..policies.base import Bound
+from ..policies.base import Bound, ladder_loop, ladder_names
 from ..policies.registry import policy_spec
 from ..sim.metrics import attribution, var_es
 from ..timing import group_timing
 from . import engine as E
+from .ladder import ladder_kernel
 from .latency import Latency, measured_options
 from .queue_model import user_queue
 
@@ -306,8 +307,10 @@ def _replay(ev: EventTable, b, cp, bp, q0, feed, order, progress: Callable[[int,
     prm = E.Params(b.pp, b.tab, cp, bp)
     # the replay's copy with a depth book and the L3 queue when the run needs them (engine.replay_copy)
     deep = book.shape[1] > 0 or int(bp[E.BP_QUEUE]) == E.QUEUE_L3
-    replay = E.kernels(b.policy, queue, deep=deep).replay
     cols = (ev.ts, ev.kind, ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz, ev.px, ev.qty, ev.side, depth, feed, order)
+    if getattr(b.policy, "levels", 1) > 1:  # a ladder: every level its own order (backtest.ladder)
+        return _replay_ladder(b, E.Tape(*cols, ev.code, entry, book, bst), prm, n, progress)
+    replay = E.kernels(b.policy, queue, deep=deep).replay
     out = _out(n, 2 * n + 2)  # the most fills and requests a run can have
     nf = _run(replay, E.Tape(*cols, ev.code, entry, book.copy(), bst.copy()), prm, out, n, progress)
     path = {"q": out.path_q, "cash": out.path_cash, "bid": out.path_bid, "ask": out.path_ask}
@@ -324,6 +327,70 @@ def _replay(ev: EventTable, b, cp, bp, q0, feed, order, progress: Callable[[int,
         "size": out.r_sz[:nr].copy(),
     }
     return path, fills, requests, out.cnt, out.acc
+
+
+def _replay_ladder(b, tape: E.Tape, prm: E.Params, n: int, progress):
+    """:func:`_replay` for a ladder policy (:mod:`flatbook.backtest.ladder`): the fills and requests carry their
+    ``level`` (1 nearest the mid). Rows for 2n + 2 fills and requests first, four times more while they run out
+    (a rerun gives the same numbers: the kernel seeds itself)."""
+    run = ladder_kernel(b.policy)
+    cap = 2 * n + 2
+    while True:
+        out = _out(n, cap)
+        r_lvl, f_lvl = np.zeros(cap, np.int64), np.zeros(cap, np.int64)
+        t = tape._replace(book=tape.book.copy(), bst=tape.bst.copy())
+        nf = _run(lambda tp, pm, o: run(tp, pm, o, r_lvl, f_lvl), t, prm, out, n, progress)
+        if nf >= 0:
+            break
+        cap *= 4
+    path = {"q": out.path_q, "cash": out.path_cash, "bid": out.path_bid, "ask": out.path_ask}
+    fills = {k: getattr(out, "f_" + k)[:nf].copy() for k in ("ts", "side", "px", "qty", "q", "fee", "mid")}
+    fills["level"] = f_lvl[:nf] + 1
+    nr = int(out.cnt[E.C_REQUESTS])
+    tick = float(prm.bp[E.BP_TICK])
+    inv_tick = float(E.inverse_tick(tick))
+    p_t = out.r_p[:nr].astype(float)
+    requests = {
+        "ts": out.r_t[:nr].copy(),
+        "arrival": out.r_ts[:nr].copy(),
+        "side": np.where(out.r_side[:nr] == 0, 1, -1).astype(np.int8),
+        "level": r_lvl[:nr] + 1,
+        "px": p_t / inv_tick if inv_tick > 0.0 else p_t * tick,
+        "size": out.r_sz[:nr].copy(),
+    }
+    return path, fills, requests, out.cnt, out.acc
+
+
+def check_ladder(cfg: RunConfig, b: Bound, opts: BacktestOptions) -> None:
+    """Refuse, at configuration, a ladder (``levels`` > 1) the replay cannot run as written: a user's queue model
+    (``--queue-file``: one level per side today), or a side whose level sizes at q = q0 (t = 0, s = s0) add up to
+    more than the hard limit, so its outer levels could never rest (the probe has already refused levels that
+    cross: depths decreasing outwards). One line each, naming the field."""
+    pol = b.policy
+    L = int(getattr(pol, "levels", 1))
+    if L <= 1:
+        return
+    if opts.bound_queue is not None:
+        raise InputError("--queue-file", f"a user's queue model runs one level per side; policy {pol.name} quotes {L}")
+    v = cfg.values
+    one = np.ones(1)
+    out = np.empty((4 * L, 1))
+    ladder_loop(pol)(b.pp, b.tab, np.zeros(1, np.int64), 0.0 * one, v["T"] * one, v["s0"] * one, v["q0"] * one, out)
+    limit = float(v["limit"])
+    names = ladder_names(L)
+    for side, rows, room in (
+        ("bid", slice(2 * L, 3 * L), limit - v["q0"]),
+        ("ask", slice(3 * L, 4 * L), limit + v["q0"]),
+    ):
+        total = float(out[rows, 0].sum())
+        if total > room + 1e-9:
+            first, last = names[rows][0], names[rows][-1]
+            raise InputError(
+                "limit",
+                f"policy {pol.name}'s {side} sizes {first}..{last} add up to {total:g} lots at q={v['q0']:g}, more "
+                f"than the {room:g} lots the hard limit {limit:g} leaves; allowed: sizes adding up to at most the "
+                "limit (raise it with --set limit=… or make the levels smaller)",
+            )
 
 
 def _out(n: int, cap: int) -> E.Out:
@@ -442,6 +509,7 @@ def run_backtest(
             "none; allowed here: prorata, l2, prob or a model of --queue-file",
         )
     b, cp, bp = _pack(cfg, ev, opts)
+    check_ladder(cfg, b, opts)
     rng = np.random.Generator(np.random.PCG64(opts.seed))
     feed = opts.feed_latency.draw_events_ns(ev, rng, "feed")  # draw_ns(n, rng) unless "measured"
     order = opts.order_latency.draw_events_ns(ev, rng, "order")
@@ -464,6 +532,10 @@ def run_backtest(
     for h in markouts_s:
         fills[f"markout_{h:g}s"] = _markout(ev, mid_ff, fills, h)
     summary = _summary(ev, cfg, path, fills, cnt, acc, elapsed, markouts_s, mid_ff)
+    if "level" in fills:  # a ladder: fills per level of the ladder (1 nearest the mid), counts and lots
+        lv = np.arange(1, int(getattr(b.policy, "levels", 1)) + 1)
+        summary["fills_by_level"] = {str(k): int(np.count_nonzero(fills["level"] == k)) for k in lv}
+        summary["volume_by_level"] = {str(k): float(fills["qty"][fills["level"] == k].sum()) for k in lv}
     meta = {"data": m.as_dict(), "options": opts.as_dict(), "config": cfg.as_dict()}
     meta["options"].update(measured_options(ev, opts.feed_latency, opts.order_latency))  # the fit used, if any
     return BacktestResult(cfg, opts, summary, fills, path, meta, requests)

@@ -197,14 +197,15 @@ _LOOPS: dict[str, CFunc] = {}
 
 def refuse_ladder(policy, field: str | None = None) -> None:
     """Raise :class:`~flatbook.errors.InputError` (one line) if ``policy`` quotes a ladder (``levels > 1``):
-    the engines match one level per side today (ladder matching: issue 15); ``quote`` shows a ladder."""
+    these engines match one level per side today (ladder matching: issue 15); ``quote`` shows a ladder and the
+    backtester replays it (:mod:`flatbook.backtest.ladder`, which never calls :func:`depths_loop`)."""
     levels = getattr(policy, "levels", 1)
     if levels > 1:
         raise InputError(
             field or f"policy {policy.name}",
-            f"quotes {levels} levels per side; the simulator, the backtester, the live engine, sweeps and "
-            "the multi-instrument simulator match one level per side today (issue 15): use flatbook.quote() or "
-            "`flatbook quote` to inspect it",
+            f"quotes {levels} levels per side; the simulator, the live engine, sweeps and the multi-instrument "
+            "simulator match one level per side today (issue 15): use flatbook.quote() or `flatbook quote` to "
+            "inspect it, or `flatbook backtest` to replay it",
         )
 
 
@@ -218,7 +219,8 @@ def depths_loop(policy) -> CFunc:
     inlined inside the loop, which vectorises.
 
     Every engine (the simulator, the backtester, the live engine, sweeps) compiles its policy here, so a
-    ladder policy (``levels > 1``) is refused here, up front, in one line (:func:`refuse_ladder`).
+    ladder policy (``levels > 1``) is refused here, up front, in one line (:func:`refuse_ladder`); the
+    backtester runs a ladder through :mod:`flatbook.backtest.ladder` instead, which does not come here.
     """
     refuse_ladder(policy)
     key = hashlib.sha256(f"{policy.token}:{policy.name}:{model_digest()}".encode()).hexdigest()
