@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml | $(PY)
 	@echo "compiling kernels (first run only)..."
 	$(VENV)/bin/flatbook compare --preset as2008 --policy symmetric --policy linear-skew --policy stoll \
 	  --policy avellaneda-stoikov --policy glft --paths 1 --json > /dev/null
-	$(PY) -c 'import flatbook.api as api; api.warm_up("backtest")'
+	$(PY) -c 'from flatbook.backtest.backtester import warm_up; warm_up(deep=True)'
 	@touch $@
 
 install: $(STAMP)

@@ -6,7 +6,8 @@ level 1 is the linear skew's quote (depth h ± skew·(q − q*), at least 0); th
 
     δb_k = max(h + c, 0) + (k − 1)·step,   δa_k = max(h − c, 0) + (k − 1)·step,   c = skew·(q − q*)
 
-Inspect it (the engines match one level per side today, issue 15; they refuse it in one line)::
+Inspect it (``flatbook backtest DATA --book depth --policy-file examples/my_ladder.py --policy three_levels
+--set limit=6`` replays it, each level its own order; the simulator and the live engine refuse it in one line)::
 
     flatbook quote --policy-file examples/my_ladder.py --policy three_levels --q 3 --set limit=6
     python examples/my_ladder.py          # the same through flatbook.quote / flatbook.quotes

@@ -204,13 +204,13 @@ def test_bad_ladder_is_one_line_exit_2(tmp_path, case):
 
 
 def test_engines_refuse_a_ladder_in_one_line(three_levels):
-    msg = "three_levels: quotes 3 levels per side; the simulator, the backtester, the live engine, sweeps and the"
+    msg = "three_levels: quotes 3 levels per side; the simulator, the live engine, sweeps and the multi-instrument"
     with pytest.raises(InputError, match=msg):
         flatbook.simulate(policy=three_levels, preset="as2008", paths=10)
     with pytest.raises(InputError, match=msg):
         flatbook.compare([three_levels, "glft"], preset="as2008", paths=10)
-    data = shared_data("binance/usdm_btcusdt_20240808.gz")
-    for args in (("simulate", "--paths", "10"), ("backtest", str(data)), ("sweep", "--grid", "skew=0,0.01")):
+    # the backtester replays a ladder (tests/test_replay_ladder.py)
+    for args in (("simulate", "--paths", "10"), ("sweep", "--grid", "skew=0,0.01")):
         p = _cli(*args, "--policy-file", str(LADDER_FILE), "--policy", "three_levels")
         lines = p.stderr.strip().splitlines()
         assert p.returncode == 2 and len(lines) == 1 and msg in lines[0] and "Traceback" not in p.stderr, p.stderr

@@ -448,10 +448,10 @@ def _in_thread(work: Callable[[], Any], poll: Callable[[], None], every_s: float
     return box["out"]
 
 
-def warm_up(bound: Bound | None = None) -> None:
-    """Compile (or load from numba's cache) the replay kernel of a bound policy (default:
-    symmetric) on a two-event tape."""
-    from ..data.events import EventMeta, empty_columns
+def warm_up(bound: Bound | None = None, deep: bool = False) -> None:
+    """Compile (or load from numba's cache) the replay kernel of a bound policy (default: symmetric) on a
+    two-event tape; with ``deep``, also its copy for a full-depth book and the L3 queue (``make install``)."""
+    from ..data.events import ENTRY_NONE, EventMeta, empty_columns
 
     cols = empty_columns(2)
     cols["ts"][:] = [0, NS]
@@ -461,6 +461,13 @@ def warm_up(bound: Bound | None = None) -> None:
     b, cp, bp = _pack(cfg, ev, BacktestOptions())
     z = np.zeros(2, np.int64)
     _replay(ev, b if bound is None else bound, cp, bp, 0.0, z, z)
+    if not deep:
+        return
+    # and the copy with the full-depth book and the L3 queue (engine.replay_copy), so that the first
+    # --book depth or --queue l3 run loads it too (one compile serves every policy: the depths loop is a cfunc)
+    deep = EventTable(**cols, meta=ev.meta, entry_ts=np.full(2, ENTRY_NONE, np.int64))
+    b, cp, bp = _pack(cfg, deep, BacktestOptions(queue="l3"))
+    _replay(deep, b if bound is None else bound, cp, bp, 0.0, z, z)
 
 
 def check_sizes(cfg: RunConfig, ev: EventTable) -> None:

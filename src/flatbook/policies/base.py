@@ -92,10 +92,11 @@ depths >= 0 (``+inf``: level not quoted) and non-decreasing outwards on each sid
 
 :func:`flatbook.quote`/:func:`flatbook.quotes` and ``flatbook quote`` show every
 level (:func:`flatbook.policies.quote.ladder_controls` applies the controls level by level;
-the hard limit caps the sum of a side's sizes). The engines match one level per side today
-(ladder matching is issue 15): ``simulate``/``compare``, the backtester, the live engine, sweeps and
-the multi-instrument simulator refuse a ladder policy up front, in one line
-(:func:`~flatbook.policies.compile.refuse_ladder`, called where each compiles its policy).
+the hard limit caps the sum of a side's sizes). The backtester replays a ladder, every level its own
+order with its own queue position (:mod:`flatbook.backtest.ladder`); ``simulate``/``compare``, the live
+engine, sweeps and the multi-instrument simulator match one level per side today and refuse a ladder
+policy up front, in one line (:func:`~flatbook.policies.compile.refuse_ladder`, called where each
+compiles its policy).
 """
 
 from __future__ import annotations
