@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import flatbook
-from conftest import REPO, prop, shared_data
+from conftest import REPO, prop
 from flatbook.controls.quote_controls import pack_controls
 from flatbook.errors import InputError
 from flatbook.params import PARAMS

@@ -465,9 +465,9 @@ def warm_up(bound: Bound | None = None, deep: bool = False) -> None:
         return
     # and the copy with the full-depth book and the L3 queue (engine.replay_copy), so that the first
     # --book depth or --queue l3 run loads it too (one compile serves every policy: the depths loop is a cfunc)
-    deep = EventTable(**cols, meta=ev.meta, entry_ts=np.full(2, ENTRY_NONE, np.int64))
-    b, cp, bp = _pack(cfg, deep, BacktestOptions(queue="l3"))
-    _replay(deep, b if bound is None else bound, cp, bp, 0.0, z, z)
+    l3 = EventTable(**cols, meta=ev.meta, entry_ts=np.full(2, ENTRY_NONE, np.int64))
+    b, cp, bp = _pack(cfg, l3, BacktestOptions(queue="l3"))
+    _replay(l3, b if bound is None else bound, cp, bp, 0.0, z, z)
 
 
 def check_sizes(cfg: RunConfig, ev: EventTable) -> None:
