@@ -42,7 +42,23 @@ def two_fixed_levels(p, t, tau, s, q):
     return p.h1, p.h2, p.h1, p.h2, p.n1, p.n2, p.n1, p.n2
 
 
-register(two_fixed_levels)
+@pytest.fixture(scope="module", autouse=True)
+def _two_fixed_levels_registered():
+    """Known by name for this module only: its parameters leave flatbook's registry afterwards, so that
+    tests which compare the registry with a run's parameters (test_cli, test_config_groups) see the
+    built-in set whatever ran before them in the same process."""
+    from flatbook.params import PARAMS
+    from flatbook.policies import registry
+
+    saved = dict(PARAMS), dict(registry.POLICIES), set(registry._ADDED)
+    register(two_fixed_levels)
+    yield
+    PARAMS.clear()
+    PARAMS.update(saved[0])
+    registry.POLICIES.clear()
+    registry.POLICIES.update(saved[1])
+    registry._ADDED.clear()
+    registry._ADDED.update(saved[2])
 
 
 class Tape:
