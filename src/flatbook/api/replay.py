@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from ..config import build_config, check_int, load_toml
 from ..data.depth_book import ON_GAP
 from ..data.events import BOOKS, CLEAR, CONTRACTS, LEVEL, EventTable
 from ..data.generic import check_file
-from ..data.load import detect_format, load
+from ..data.load import detect_format, load, several_files
 from ..errors import InputError
 from ..params import resolve
 from ..results.hedged import HedgedBacktestResult
@@ -153,8 +152,7 @@ def _book_options(path, format: str, book: str, on_gap: str, depth_window: float
         return {}
     fmt = format
     if fmt == "auto":
-        several = Path(path).is_dir() or (not Path(path).exists() and "," in str(path))  # Tardis files
-        fmt = "tardis" if several else detect_format(check_file(path))
+        fmt = "tardis" if several_files(path) else detect_format(check_file(path))
     if fmt in ("hftbacktest", "tardis"):
         return {}  # their rows are a full-depth book as they are
     if fmt != "binance":

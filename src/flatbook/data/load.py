@@ -86,7 +86,7 @@ def load(
     if fmt not in FORMATS:
         raise unknown("--format", "format", fmt, FORMATS)
     kw = {k: v for k, v in kw.items() if not (k in GENERIC_ONLY and v is None)}  # not set: as before (cache key)
-    if fmt in ("auto", "tardis") and _several(path):  # a directory or a comma list of Tardis files
+    if fmt in ("auto", "tardis") and several_files(path):  # a directory or a comma list of Tardis files
         if trades is not None:
             raise InputError("trades", "Tardis files are given together as DATA (a directory or a comma list)")
         _generic_only(kw, "tardis")
@@ -109,7 +109,8 @@ def load(
     return _parse(p, fmt, trades, on_error, kw)
 
 
-def _several(path) -> bool:
+def several_files(path) -> bool:
+    """Whether ``path`` names several files read as one data set: a directory, or a comma list (Tardis)."""
     p = Path(path)
     return p.is_dir() or (not p.exists() and "," in str(path))
 
